@@ -1,0 +1,306 @@
+// Package db opens medisac's database (SQLite or PostgreSQL), applies the
+// embedded migrations and hides the differences between the two dialects.
+//
+// SQL in medisac is written once, with `?` placeholders; DB rewrites them to
+// `$n` for PostgreSQL. Times are always stored in UTC with microsecond
+// precision; on SQLite they are written as fixed-width text so that they sort
+// and compare correctly in SQL.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names the SQL dialect of an open database.
+type Dialect string
+
+// The two supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Sentinel errors returned by store functions after translating driver errors.
+var (
+	ErrNotFound = errors.New("db: not found")
+	ErrConflict = errors.New("db: conflict")
+)
+
+// sqliteTimeFormat is fixed-width so that stored times compare as text.
+const sqliteTimeFormat = "2006-01-02 15:04:05.000000-07:00"
+
+// DB is an open database with its dialect. It is safe for concurrent use.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	// Source is a printable description of where the database lives, with
+	// any password removed.
+	Source string
+}
+
+// Open opens the database named by target: a postgres:// or postgresql:// URL,
+// or a path to a SQLite file (created when missing, with its folder).
+func Open(ctx context.Context, target string) (*DB, error) {
+	if strings.HasPrefix(target, "postgres://") || strings.HasPrefix(target, "postgresql://") {
+		sdb, err := sql.Open("pgx", target)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sdb.SetMaxOpenConns(20)
+		sdb.SetMaxIdleConns(10)
+		sdb.SetConnMaxIdleTime(5 * time.Minute)
+		if err := sdb.PingContext(ctx); err != nil {
+			sdb.Close()
+			return nil, fmt.Errorf("connect to postgres: %w", err)
+		}
+		return &DB{sql: sdb, dialect: Postgres, Source: redactURL(target)}, nil
+	}
+	path := strings.TrimPrefix(target, "sqlite://")
+	path = strings.TrimPrefix(path, "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create database folder: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(15000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	sdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	// WAL lets readers run beside the single writer; writers queue on the
+	// database lock (busy_timeout) rather than failing.
+	sdb.SetMaxOpenConns(8)
+	sdb.SetMaxIdleConns(8)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{sql: sdb, dialect: SQLite, Source: path}, nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "postgres://(unparseable)"
+	}
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+		}
+	}
+	return u.String()
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// SQL returns the underlying *sql.DB for the few callers (backup, benchmarks)
+// that need it. Store code uses the methods of DB and Tx instead.
+func (d *DB) SQL() *sql.DB { return d.sql }
+
+// Querier is what store functions run SQL on: a DB or a Tx.
+type Querier interface {
+	Exec(ctx context.Context, query string, args ...any) (sql.Result, error)
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRow(ctx context.Context, query string, args ...any) *sql.Row
+	Dialect() Dialect
+}
+
+// Exec runs a statement that returns no rows.
+func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := d.sql.ExecContext(ctx, d.rebind(query), d.args(args)...)
+	return res, MapError(err)
+}
+
+// Query runs a query that returns rows.
+func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := d.sql.QueryContext(ctx, d.rebind(query), d.args(args)...)
+	return rows, MapError(err)
+}
+
+// QueryRow runs a query that returns at most one row. Use ScanErr on its
+// Scan result to turn sql.ErrNoRows into ErrNotFound.
+func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return d.sql.QueryRowContext(ctx, d.rebind(query), d.args(args)...)
+}
+
+// Dialect returns the database's dialect.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Tx is a database transaction with the same methods as DB.
+type Tx struct {
+	tx *sql.Tx
+	d  *DB
+}
+
+// Exec runs a statement in the transaction.
+func (t *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(ctx, t.d.rebind(query), t.d.args(args)...)
+	return res, MapError(err)
+}
+
+// Query runs a query in the transaction.
+func (t *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := t.tx.QueryContext(ctx, t.d.rebind(query), t.d.args(args)...)
+	return rows, MapError(err)
+}
+
+// QueryRow runs a single-row query in the transaction.
+func (t *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.d.rebind(query), t.d.args(args)...)
+}
+
+// Dialect returns the dialect of the transaction's database.
+func (t *Tx) Dialect() Dialect { return t.d.dialect }
+
+// InTx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise. On SQLite the transaction takes the write lock at once
+// (BEGIN IMMEDIATE), so read-then-write sequences inside fn are serialised.
+func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return MapError(err)
+	}
+	tx := &Tx{tx: stx, d: d}
+	if err := fn(tx); err != nil {
+		_ = stx.Rollback()
+		return err
+	}
+	return MapError(stx.Commit())
+}
+
+// Lock takes a transaction-scoped exclusive lock named by key: on
+// PostgreSQL an advisory lock, on SQLite a no-op because the immediate
+// transaction already holds the database's single write lock.
+func (t *Tx) Lock(ctx context.Context, key string) error {
+	if t.d.dialect != Postgres {
+		return nil
+	}
+	_, err := t.tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", key)
+	return MapError(err)
+}
+
+// NewID returns a new sortable identifier (UUIDv7 in text form). Every
+// table in medisac uses these as primary keys.
+func NewID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// ValidID reports whether s has the form of an id made by NewID, so that
+// handlers can answer "not found" without a query for obviously bad ids.
+func ValidID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+// rebind rewrites `?` placeholders into `$n` for PostgreSQL, leaving
+// question marks inside quoted strings alone.
+func (d *DB) rebind(q string) string {
+	if d.dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(fmt.Sprint(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// args normalises arguments: times become UTC with microsecond precision,
+// and on SQLite fixed-width text.
+func (d *DB) args(args []any) []any {
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Time:
+			args[i] = d.timeArg(v)
+		case *time.Time:
+			if v == nil {
+				args[i] = nil
+			} else {
+				args[i] = d.timeArg(*v)
+			}
+		case sql.NullTime:
+			if !v.Valid {
+				args[i] = nil
+			} else {
+				args[i] = d.timeArg(v.Time)
+			}
+		}
+	}
+	return args
+}
+
+func (d *DB) timeArg(t time.Time) any {
+	t = t.UTC().Truncate(time.Microsecond)
+	if d.dialect == SQLite {
+		return t.Format(sqliteTimeFormat)
+	}
+	return t
+}
+
+// MapError turns driver errors into the package's sentinels: no rows into
+// ErrNotFound, unique and primary-key violations into ErrConflict. Other
+// errors are returned unchanged.
+func MapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") ||
+		strings.Contains(msg, "PRIMARY KEY constraint failed") {
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+// ScanErr maps the error of a Row.Scan: sql.ErrNoRows becomes ErrNotFound.
+func ScanErr(err error) error { return MapError(err) }
+
+// In returns "?, ?, ?" for n placeholders, for IN lists.
+func In(n int) string {
+	if n <= 0 {
+		return "NULL"
+	}
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

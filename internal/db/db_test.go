@@ -1,0 +1,52 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+func TestMigrateAndDialect(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		pending, err := d.Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pending) != 0 {
+			t.Fatalf("pending after migrate: %v", pending)
+		}
+		again, err := d.Migrate(ctx)
+		if err != nil || len(again) != 0 {
+			t.Fatalf("second migrate applied %v, err %v", again, err)
+		}
+		now := time.Date(2026, 3, 31, 23, 59, 58, 123456789, time.FixedZone("JST", 9*3600))
+		id := db.NewID()
+		if _, err := d.Exec(ctx, `INSERT INTO organizations (id, kind, name, created_at, updated_at) VALUES (?, 'clinic', ?, ?, ?)`, id, "テスト診療所 'quoted?'", now, now); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Exec(ctx, `INSERT INTO organizations (id, kind, name, created_at, updated_at) VALUES (?, 'clinic', 'x', ?, ?)`, id, now, now)
+		if !errors.Is(err, db.ErrConflict) {
+			t.Fatalf("duplicate id: got %v, want ErrConflict", err)
+		}
+		var name string
+		var got time.Time
+		if err := d.QueryRow(ctx, `SELECT name, created_at FROM organizations WHERE id = ? AND created_at <= ?`, id, now.Add(time.Second)).Scan(&name, &got); err != nil {
+			t.Fatal(err)
+		}
+		if name != "テスト診療所 'quoted?'" || !got.Equal(now.Truncate(time.Microsecond)) {
+			t.Fatalf("round trip: %q %v, want %v", name, got, now)
+		}
+		err = db.ScanErr(d.QueryRow(ctx, `SELECT name FROM organizations WHERE id = ?`, db.NewID()).Scan(&name))
+		if !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("missing row: got %v", err)
+		}
+	})
+}

@@ -304,3 +304,14 @@ func In(n int) string {
 	}
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// Backup writes a consistent copy of a SQLite database to path (VACUUM
+// INTO, which reads one snapshot while writers continue). PostgreSQL
+// databases are copied with pg_dump instead.
+func (d *DB) Backup(ctx context.Context, path string) error {
+	if d.dialect != SQLite {
+		return errors.New("backup: use pg_dump for PostgreSQL")
+	}
+	_, err := d.sql.ExecContext(ctx, "VACUUM INTO ?", path)
+	return err
+}

@@ -1,0 +1,276 @@
+// Package auth holds organisations, people and their memberships, password
+// and session handling, API tokens, sign-in throttling and the e-mail links
+// for invitations and password resets.
+//
+// Tenant rule: every function that reads an organisation's data takes the
+// acting Principal or an explicit organisation id and builds the condition
+// itself; a row of another organisation looks exactly like a missing row.
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+)
+
+// OrgKind is the kind of an organisation.
+type OrgKind string
+
+// The organisation kinds.
+const (
+	KindHospital    OrgKind = "hospital"
+	KindClinic      OrgKind = "clinic"
+	KindPharmacy    OrgKind = "pharmacy"
+	KindVendor      OrgKind = "vendor"
+	KindDeviceMaker OrgKind = "device_maker"
+	KindISAC        OrgKind = "isac"
+)
+
+// OrgKinds lists every organisation kind in display order.
+var OrgKinds = []OrgKind{KindHospital, KindClinic, KindPharmacy, KindVendor, KindDeviceMaker, KindISAC}
+
+// Valid reports whether k is a known kind.
+func (k OrgKind) Valid() bool {
+	for _, x := range OrgKinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// MFAPolicy says who in an organisation must use a second factor.
+type MFAPolicy string
+
+// The MFA policies. Admins always need MFA; "everyone" extends it to all.
+const (
+	MFAAdmins   MFAPolicy = "admins"
+	MFAEveryone MFAPolicy = "everyone"
+)
+
+// Prefectures are the 47 prefectures in JIS X 0401 order.
+var Prefectures = []string{
+	"北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県", "群馬県",
+	"埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県", "山梨県", "長野県",
+	"岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府", "兵庫県", "奈良県", "和歌山県",
+	"鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県", "香川県", "愛媛県", "高知県", "福岡県",
+	"佐賀県", "長崎県", "熊本県", "大分県", "宮崎県", "鹿児島県", "沖縄県",
+}
+
+// Org is an organisation: a medical institution, a vendor or an ISAC operator.
+type Org struct {
+	ID          string    `json:"id"`
+	Kind        OrgKind   `json:"kind"`
+	Name        string    `json:"name"`
+	NameKana    string    `json:"name_kana"`
+	Prefecture  string    `json:"prefecture"`
+	MedicalCode string    `json:"medical_code"`
+	Beds        *int      `json:"beds"`
+	MFAPolicy   MFAPolicy `json:"mfa_policy"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+}
+
+// OrgInput is what a person may set on an organisation.
+type OrgInput struct {
+	Kind        OrgKind   `json:"kind"`
+	Name        string    `json:"name"`
+	NameKana    string    `json:"name_kana"`
+	Prefecture  string    `json:"prefecture"`
+	MedicalCode string    `json:"medical_code"`
+	Beds        *int      `json:"beds"`
+	MFAPolicy   MFAPolicy `json:"mfa_policy"`
+}
+
+var (
+	kanaRe        = regexp.MustCompile(`^[\p{Katakana}\p{Hiragana}ー・\s　（）()A-Za-z0-9]*$`)
+	medicalCodeRe = regexp.MustCompile(`^[0-9]{7}$|^[0-9]{10}$`)
+)
+
+// Validate normalises the input and returns the first problem as an
+// Invalid field error.
+func (in *OrgInput) Validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	in.NameKana = strings.TrimSpace(in.NameKana)
+	in.Prefecture = strings.TrimSpace(in.Prefecture)
+	in.MedicalCode = strings.ReplaceAll(strings.TrimSpace(in.MedicalCode), "-", "")
+	if in.MFAPolicy == "" {
+		in.MFAPolicy = MFAAdmins
+	}
+	if !in.Kind.Valid() {
+		return apperr.Field("kind", "auth.org.kind_invalid")
+	}
+	if in.Name == "" {
+		return apperr.Field("name", "auth.org.name_required")
+	}
+	if utf8.RuneCountInString(in.Name) > 200 {
+		return apperr.Field("name", "auth.org.name_too_long", 200)
+	}
+	if !kanaRe.MatchString(in.NameKana) || utf8.RuneCountInString(in.NameKana) > 200 {
+		return apperr.Field("name_kana", "auth.org.kana_invalid")
+	}
+	if in.Prefecture != "" {
+		ok := false
+		for _, p := range Prefectures {
+			if p == in.Prefecture {
+				ok = true
+			}
+		}
+		if !ok {
+			return apperr.Field("prefecture", "auth.org.prefecture_invalid")
+		}
+	}
+	if in.MedicalCode != "" && !medicalCodeRe.MatchString(in.MedicalCode) {
+		return apperr.Field("medical_code", "auth.org.medical_code_invalid")
+	}
+	if in.Beds != nil && (*in.Beds < 0 || *in.Beds > 10000) {
+		return apperr.Field("beds", "auth.org.beds_invalid")
+	}
+	if in.MFAPolicy != MFAAdmins && in.MFAPolicy != MFAEveryone {
+		return apperr.Field("mfa_policy", "auth.org.mfa_policy_invalid")
+	}
+	return nil
+}
+
+const orgColumns = `id, kind, name, name_kana, prefecture, medical_code, beds, mfa_policy, created_at, updated_at`
+
+func scanOrg(row interface{ Scan(...any) error }) (*Org, error) {
+	var o Org
+	var beds sql.NullInt64
+	if err := row.Scan(&o.ID, &o.Kind, &o.Name, &o.NameKana, &o.Prefecture, &o.MedicalCode, &beds, &o.MFAPolicy, &o.CreatedAt, &o.UpdatedAt); err != nil {
+		return nil, db.ScanErr(err)
+	}
+	if beds.Valid {
+		b := int(beds.Int64)
+		o.Beds = &b
+	}
+	return &o, nil
+}
+
+// CreateOrg inserts a new organisation after validating in.
+func CreateOrg(ctx context.Context, q db.Querier, in OrgInput, now time.Time) (*Org, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	o := &Org{ID: db.NewID(), Kind: in.Kind, Name: in.Name, NameKana: in.NameKana, Prefecture: in.Prefecture,
+		MedicalCode: in.MedicalCode, Beds: in.Beds, MFAPolicy: in.MFAPolicy, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
+	_, err := q.Exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Kind, o.Name, o.NameKana, o.Prefecture, o.MedicalCode, nullInt(o.Beds), o.MFAPolicy, o.CreatedAt, o.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func nullInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// GetOrg returns the organisation with id if p may see it: its members and
+// ISAC operators. Otherwise it returns db.ErrNotFound.
+func GetOrg(ctx context.Context, q db.Querier, p *Principal, id string) (*Org, error) {
+	if !p.CanSeeOrg(id) {
+		return nil, db.ErrNotFound
+	}
+	return getOrg(ctx, q, id)
+}
+
+func getOrg(ctx context.Context, q db.Querier, id string) (*Org, error) {
+	if !db.ValidID(id) {
+		return nil, db.ErrNotFound
+	}
+	return scanOrg(q.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
+}
+
+// UpdateOrg changes an organisation. Its admins may change their own
+// organisation (but not its kind); ISAC operators who may write (not
+// auditors or read-only tokens) may change any.
+func UpdateOrg(ctx context.Context, q db.Querier, p *Principal, id string, in OrgInput, now time.Time) (before, after *Org, err error) {
+	if !p.CanSeeOrg(id) {
+		return nil, nil, db.ErrNotFound
+	}
+	if !p.CanWrite() || !p.IsOperator() && !(p.OrgID == id && p.Role == RoleAdmin) {
+		return nil, nil, apperr.New(apperr.Forbidden, "error.forbidden")
+	}
+	before, err = getOrg(ctx, q, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !p.IsOperator() {
+		in.Kind = before.Kind
+	}
+	if err := in.Validate(); err != nil {
+		return nil, nil, err
+	}
+	_, err = q.Exec(ctx, `UPDATE organizations SET kind = ?, name = ?, name_kana = ?, prefecture = ?, medical_code = ?, beds = ?, mfa_policy = ?, updated_at = ? WHERE id = ?`,
+		in.Kind, in.Name, in.NameKana, in.Prefecture, in.MedicalCode, nullInt(in.Beds), in.MFAPolicy, now, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	after, err = getOrg(ctx, q, id)
+	return before, after, err
+}
+
+// OrgFilter narrows ListOrgs.
+type OrgFilter struct {
+	Kind       OrgKind
+	Prefecture string
+	Query      string
+	Limit      int
+	Offset     int
+}
+
+// ListOrgs lists organisations for an ISAC operator; anyone else gets only
+// the organisations they are a member of.
+func ListOrgs(ctx context.Context, q db.Querier, p *Principal, f OrgFilter) ([]*Org, error) {
+	where := []string{"1 = 1"}
+	var args []any
+	if !p.IsOperator() {
+		where = append(where, "id IN (SELECT org_id FROM memberships WHERE user_id = ?)")
+		args = append(args, p.UserID)
+	}
+	if f.Kind != "" {
+		where = append(where, "kind = ?")
+		args = append(args, f.Kind)
+	}
+	if f.Prefecture != "" {
+		where = append(where, "prefecture = ?")
+		args = append(args, f.Prefecture)
+	}
+	if f.Query != "" {
+		where = append(where, "(name LIKE ? ESCAPE '\\' OR name_kana LIKE ? ESCAPE '\\' OR medical_code = ?)")
+		like := "%" + escapeLike(f.Query) + "%"
+		args = append(args, like, like, f.Query)
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	args = append(args, f.Limit, f.Offset)
+	rows, err := q.Query(ctx, `SELECT `+orgColumns+` FROM organizations WHERE `+strings.Join(where, " AND ")+` ORDER BY name_kana, name, id LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Org
+	for rows.Next() {
+		o, err := scanOrg(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

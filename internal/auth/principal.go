@@ -1,0 +1,55 @@
+package auth
+
+// Principal is who is acting: a signed-in person in their current
+// organisation, or an API token's owner. Handlers get it from the request
+// context and pass it to every store call.
+type Principal struct {
+	UserID      string
+	Email       string
+	DisplayName string
+	Lang        string
+	OrgID       string
+	OrgName     string
+	OrgKind     OrgKind
+	Role        Role
+	// TokenID is set when the request is authenticated by an API token.
+	TokenID string
+	// TokenWrite is the token's scope; it is ignored for sessions.
+	TokenWrite bool
+	// SessionID is the hash of the session id for session requests.
+	SessionID string
+}
+
+// IsOperator reports whether p acts for an ISAC operator organisation.
+// Operators manage organisations but do not read their data.
+func (p *Principal) IsOperator() bool { return p != nil && p.OrgKind == KindISAC && p.OrgID != "" }
+
+// CanSeeOrg reports whether p may see the organisation record orgID itself
+// (not its data): its members and ISAC operators.
+func (p *Principal) CanSeeOrg(orgID string) bool {
+	return p != nil && (p.OrgID == orgID || p.IsOperator())
+}
+
+// CanWrite reports whether p may change anything: auditors read only, and
+// read-only tokens cannot write.
+func (p *Principal) CanWrite() bool {
+	if p == nil || p.Role == RoleAuditor {
+		return false
+	}
+	if p.TokenID != "" && !p.TokenWrite {
+		return false
+	}
+	return true
+}
+
+// CanManageMembers reports whether p may invite, change or remove members
+// of orgID: its admins, and ISAC operator admins for any organisation.
+func (p *Principal) CanManageMembers(orgID string) bool {
+	if !p.CanWrite() || p.Role != RoleAdmin {
+		return false
+	}
+	return p.OrgID == orgID || p.IsOperator()
+}
+
+// IsAdmin reports whether p is an admin of its current organisation.
+func (p *Principal) IsAdmin() bool { return p != nil && p.Role == RoleAdmin }

@@ -1,0 +1,128 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	"github.com/medisac/medisac/internal/db"
+)
+
+// SessionPolicy holds the session time-outs.
+type SessionPolicy struct {
+	Idle     time.Duration
+	Absolute time.Duration
+}
+
+// DefaultSessionPolicy signs a person out after 30 idle minutes and 12 hours
+// in all, a working shift.
+var DefaultSessionPolicy = SessionPolicy{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
+
+// Session is a server-side session. The browser holds only the random id;
+// the database holds its hash.
+type Session struct {
+	IDHash     string
+	UserID     string
+	OrgID      string
+	CSRFToken  string
+	MFAPassed  bool
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	IP         string
+	UserAgent  string
+}
+
+// CreateSession starts a session and returns the raw id for the cookie.
+// Sign-in always creates a new session (rotation), so an id planted before
+// sign-in is never upgraded.
+func CreateSession(ctx context.Context, q db.Querier, userID, orgID string, mfaPassed bool, ip, ua string, pol SessionPolicy, now time.Time) (string, *Session, error) {
+	raw := RandomToken(32)
+	s := &Session{IDHash: HashToken(raw), UserID: userID, OrgID: orgID, CSRFToken: RandomToken(32), MFAPassed: mfaPassed,
+		CreatedAt: now.UTC(), LastSeenAt: now.UTC(), ExpiresAt: now.Add(pol.Absolute).UTC(), IP: ip, UserAgent: truncate(ua, 400)}
+	_, err := q.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, org_id, csrf_token, mfa_passed, created_at, last_seen_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.IDHash, s.UserID, s.OrgID, s.CSRFToken, s.MFAPassed, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IP, s.UserAgent)
+	if err != nil {
+		return "", nil, err
+	}
+	return raw, s, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// LookupSession returns the live session for a raw id, refreshing its
+// last-seen time at most once a minute. An unknown, expired or idle session
+// is deleted and reported as db.ErrNotFound.
+func LookupSession(ctx context.Context, q db.Querier, raw string, pol SessionPolicy, now time.Time) (*Session, error) {
+	if raw == "" || len(raw) > 100 {
+		return nil, db.ErrNotFound
+	}
+	h := HashToken(raw)
+	var s Session
+	err := db.ScanErr(q.QueryRow(ctx, `SELECT id_hash, user_id, org_id, csrf_token, mfa_passed, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions WHERE id_hash = ?`, h).
+		Scan(&s.IDHash, &s.UserID, &s.OrgID, &s.CSRFToken, &s.MFAPassed, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt, &s.IP, &s.UserAgent))
+	if err != nil {
+		return nil, err
+	}
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= pol.Idle {
+		_, _ = q.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, h)
+		return nil, db.ErrNotFound
+	}
+	if now.Sub(s.LastSeenAt) > time.Minute {
+		if _, err := q.Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, now, h); err != nil {
+			return nil, err
+		}
+		s.LastSeenAt = now
+	}
+	return &s, nil
+}
+
+// MarkMFAPassed records that the session's second factor was checked.
+func MarkMFAPassed(ctx context.Context, q db.Querier, idHash string) error {
+	_, err := q.Exec(ctx, `UPDATE sessions SET mfa_passed = TRUE WHERE id_hash = ?`, idHash)
+	return err
+}
+
+// SwitchSessionOrg changes the organisation a session acts for. The caller
+// checks the membership.
+func SwitchSessionOrg(ctx context.Context, q db.Querier, idHash, orgID string) error {
+	_, err := q.Exec(ctx, `UPDATE sessions SET org_id = ? WHERE id_hash = ?`, orgID, idHash)
+	return err
+}
+
+// DeleteSession ends one session.
+func DeleteSession(ctx context.Context, q db.Querier, idHash string) error {
+	_, err := q.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, idHash)
+	return err
+}
+
+// DeleteUserSessions ends every session of a person ("sign out
+// everywhere"), except keepHash when it is not empty. It returns how many
+// ended.
+func DeleteUserSessions(ctx context.Context, q db.Querier, userID, keepHash string) (int64, error) {
+	res, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, userID, keepHash)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// CountUserSessions returns how many live sessions a person has.
+func CountUserSessions(ctx context.Context, q db.Querier, userID string, now time.Time) (int, error) {
+	var n int
+	err := q.QueryRow(ctx, `SELECT COUNT(*) FROM sessions WHERE user_id = ? AND expires_at > ?`, userID, now).Scan(&n)
+	return n, err
+}
+
+// PruneSessions deletes expired sessions; a periodic job calls it.
+func PruneSessions(ctx context.Context, q db.Querier, pol SessionPolicy, now time.Time) (int64, error) {
+	res, err := q.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, now, now.Add(-pol.Idle))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,290 @@
+package auth
+
+import (
+	"context"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+// Role is a person's role in one organisation.
+type Role string
+
+// The membership roles: admin manages the organisation, staff works in it,
+// auditor reads only.
+const (
+	RoleAdmin   Role = "admin"
+	RoleStaff   Role = "staff"
+	RoleAuditor Role = "auditor"
+)
+
+// Roles lists the roles in display order.
+var Roles = []Role{RoleAdmin, RoleStaff, RoleAuditor}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return r == RoleAdmin || r == RoleStaff || r == RoleAuditor }
+
+// User is a person who can sign in.
+type User struct {
+	ID                string     `json:"id"`
+	Email             string     `json:"email"`
+	DisplayName       string     `json:"display_name"`
+	Lang              string     `json:"lang"`
+	PasswordHash      string     `json:"-"`
+	PasswordChangedAt *time.Time `json:"password_changed_at,omitempty"`
+	TOTPEnabled       bool       `json:"totp_enabled"`
+	Disabled          bool       `json:"disabled"`
+	CreatedAt         time.Time  `json:"created_at"`
+}
+
+// Membership is a person's role in an organisation.
+type Membership struct {
+	OrgID     string    `json:"org_id"`
+	OrgName   string    `json:"org_name"`
+	OrgKind   OrgKind   `json:"org_kind"`
+	UserID    string    `json:"user_id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"display_name"`
+	Role      Role      `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NormalizeEmail trims and lower-cases an address and checks its form; it
+// returns an Invalid error on field "email" when it is not an address.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", apperr.Field("email", "auth.email.required")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@'):], ".") {
+		return "", apperr.Field("email", "auth.email.invalid")
+	}
+	return s, nil
+}
+
+const userColumns = `id, email, display_name, lang, password_hash, password_changed_at, totp_enabled, disabled, created_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	if err := row.Scan(&u.ID, &u.Email, &u.DisplayName, &u.Lang, &u.PasswordHash, &u.PasswordChangedAt, &u.TOTPEnabled, &u.Disabled, &u.CreatedAt); err != nil {
+		return nil, db.ScanErr(err)
+	}
+	return &u, nil
+}
+
+// NewUser is the input to CreateUser. Password may be empty (the person
+// then sets one through an invitation link).
+type NewUser struct {
+	Email       string
+	DisplayName string
+	Lang        string
+	Password    string
+}
+
+// CreateUser inserts a person. An e-mail already registered is a Conflict
+// on field "email".
+func CreateUser(ctx context.Context, q db.Querier, in NewUser, now time.Time) (*User, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimSpace(in.DisplayName)
+	if utf8.RuneCountInString(name) > 100 {
+		return nil, apperr.Field("display_name", "auth.user.name_too_long", 100)
+	}
+	lang := in.Lang
+	if !i18n.Valid(lang) {
+		lang = i18n.Default
+	}
+	u := &User{ID: db.NewID(), Email: email, DisplayName: name, Lang: lang, CreatedAt: now.UTC()}
+	if in.Password != "" {
+		if err := CheckPasswordPolicy(in.Password, email, name); err != nil {
+			return nil, err
+		}
+		h, err := HashPassword(in.Password, DefaultArgon2)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = h
+		t := now.UTC()
+		u.PasswordChangedAt = &t
+	}
+	_, err = q.Exec(ctx, `INSERT INTO users (id, email, display_name, lang, password_hash, password_changed_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.DisplayName, u.Lang, u.PasswordHash, u.PasswordChangedAt, u.CreatedAt, u.CreatedAt)
+	if apperr.Is(err, apperr.Conflict) {
+		return nil, &apperr.Error{Code: apperr.Conflict, Key: "auth.email.taken", Field: "email", Err: err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// GetUser returns a person by id, or db.ErrNotFound.
+func GetUser(ctx context.Context, q db.Querier, id string) (*User, error) {
+	if !db.ValidID(id) {
+		return nil, db.ErrNotFound
+	}
+	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+}
+
+// GetUserByEmail returns a person by e-mail (case-insensitive), or
+// db.ErrNotFound.
+func GetUserByEmail(ctx context.Context, q db.Querier, email string) (*User, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	return scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE email = ?`, email))
+}
+
+// SetPassword checks the policy and stores a new password hash.
+func SetPassword(ctx context.Context, q db.Querier, u *User, password string, now time.Time) error {
+	if err := CheckPasswordPolicy(password, u.Email, u.DisplayName); err != nil {
+		return err
+	}
+	h, err := HashPassword(password, DefaultArgon2)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? WHERE id = ?`, h, now, now, u.ID)
+	return err
+}
+
+// UpdateProfile changes a person's display name and language.
+func UpdateProfile(ctx context.Context, q db.Querier, userID, displayName, lang string, now time.Time) error {
+	displayName = strings.TrimSpace(displayName)
+	if utf8.RuneCountInString(displayName) > 100 {
+		return apperr.Field("display_name", "auth.user.name_too_long", 100)
+	}
+	if !i18n.Valid(lang) {
+		return apperr.Field("lang", "auth.user.lang_invalid")
+	}
+	_, err := q.Exec(ctx, `UPDATE users SET display_name = ?, lang = ?, updated_at = ? WHERE id = ?`, displayName, lang, now, userID)
+	return err
+}
+
+// AddMember gives a person a role in an organisation (or changes it).
+func AddMember(ctx context.Context, q db.Querier, orgID, userID string, role Role, now time.Time) error {
+	if !role.Valid() {
+		return apperr.Field("role", "auth.role.invalid")
+	}
+	_, err := q.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role`, orgID, userID, role, now)
+	return err
+}
+
+const membershipSelect = `SELECT m.org_id, o.name, o.kind, m.user_id, u.email, u.display_name, m.role, m.created_at
+	FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id`
+
+func scanMemberships(ctx context.Context, q db.Querier, where string, args ...any) ([]Membership, error) {
+	rows, err := q.Query(ctx, membershipSelect+" WHERE "+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Membership
+	for rows.Next() {
+		var m Membership
+		if err := rows.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.UserID, &m.Email, &m.Name, &m.Role, &m.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MembershipsOf lists the organisations a person belongs to, by name.
+func MembershipsOf(ctx context.Context, q db.Querier, userID string) ([]Membership, error) {
+	return scanMemberships(ctx, q, "m.user_id = ? ORDER BY o.name, o.id", userID)
+}
+
+// ListMembers lists the members of orgID. Members of the organisation and
+// ISAC operators may list them; anyone else gets db.ErrNotFound.
+func ListMembers(ctx context.Context, q db.Querier, p *Principal, orgID string) ([]Membership, error) {
+	if !p.CanSeeOrg(orgID) {
+		return nil, db.ErrNotFound
+	}
+	return scanMemberships(ctx, q, "m.org_id = ? ORDER BY u.email", orgID)
+}
+
+// GetMember returns one membership of orgID, scoped like ListMembers.
+func GetMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID string) (*Membership, error) {
+	if !p.CanSeeOrg(orgID) || !db.ValidID(userID) {
+		return nil, db.ErrNotFound
+	}
+	ms, err := scanMemberships(ctx, q, "m.org_id = ? AND m.user_id = ?", orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, db.ErrNotFound
+	}
+	return &ms[0], nil
+}
+
+// ChangeRole changes a member's role. Only the organisation's admins (or an
+// ISAC operator) may; the last admin cannot stop being one.
+func ChangeRole(ctx context.Context, q db.Querier, p *Principal, orgID, userID string, role Role) (*Membership, error) {
+	m, err := GetMember(ctx, q, p, orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanManageMembers(orgID) {
+		return nil, apperr.New(apperr.Forbidden, "error.forbidden")
+	}
+	if !role.Valid() {
+		return nil, apperr.Field("role", "auth.role.invalid")
+	}
+	if m.Role == RoleAdmin && role != RoleAdmin {
+		if err := ensureAnotherAdmin(ctx, q, orgID, userID); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := q.Exec(ctx, `UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?`, role, orgID, userID); err != nil {
+		return nil, err
+	}
+	m.Role = role
+	return m, nil
+}
+
+// RemoveMember removes a person from an organisation and ends their
+// sessions there. The last admin cannot be removed.
+func RemoveMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID string) (*Membership, error) {
+	m, err := GetMember(ctx, q, p, orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if !p.CanManageMembers(orgID) {
+		return nil, apperr.New(apperr.Forbidden, "error.forbidden")
+	}
+	if m.Role == RoleAdmin {
+		if err := ensureAnotherAdmin(ctx, q, orgID, userID); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID); err != nil {
+		return nil, err
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND org_id = ?`, userID, orgID); err != nil {
+		return nil, err
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM api_tokens WHERE user_id = ? AND org_id = ?`, userID, orgID); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func ensureAnotherAdmin(ctx context.Context, q db.Querier, orgID, userID string) error {
+	var n int
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'admin' AND user_id <> ?`, orgID, userID).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperr.New(apperr.Conflict, "auth.member.last_admin")
+	}
+	return nil
+}

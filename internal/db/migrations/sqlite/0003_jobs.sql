@@ -1,4 +1,7 @@
 -- Background job queue shared by all nodes, and the e-mail outbox.
+-- A job in state 'running' whose locked_until has passed belongs to a node
+-- that stopped; any node may claim it again. attempts counts claims, so
+-- (id, locked_by, attempts) identifies one run and fences late writers.
 CREATE TABLE jobs (
 	id TEXT PRIMARY KEY,
 	kind TEXT NOT NULL,
@@ -15,8 +18,12 @@ CREATE TABLE jobs (
 	finished_at TIMESTAMP
 );
 CREATE INDEX jobs_ready ON jobs(state, run_at);
-CREATE UNIQUE INDEX jobs_unique ON jobs(unique_key);
+CREATE INDEX jobs_kind ON jobs(kind, state);
+-- A unique key blocks a second job only while the first is still to run.
+CREATE UNIQUE INDEX jobs_unique ON jobs(unique_key) WHERE state IN ('queued','running');
 
+-- Every e-mail medisac writes. delivery is 'outbox' (kept here for the
+-- outbox page, no SMTP configured) or 'smtp' (sent by the mail.send job).
 CREATE TABLE mail_outbox (
 	id TEXT PRIMARY KEY,
 	org_id TEXT NOT NULL DEFAULT '',
@@ -25,7 +32,11 @@ CREATE TABLE mail_outbox (
 	body TEXT NOT NULL,
 	created_at TIMESTAMP NOT NULL,
 	sent_at TIMESTAMP,
-	delivery TEXT NOT NULL DEFAULT 'outbox',
+	failed_at TIMESTAMP,
+	delivery TEXT NOT NULL DEFAULT 'outbox' CHECK (delivery IN ('outbox','smtp')),
+	job_id TEXT NOT NULL DEFAULT '',
+	attempts INTEGER NOT NULL DEFAULT 0,
 	last_error TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX mail_outbox_created ON mail_outbox(created_at);
+CREATE INDEX mail_outbox_org ON mail_outbox(org_id, created_at);

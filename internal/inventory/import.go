@@ -1,0 +1,820 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+)
+
+// Sheet names of the register workbook.
+const (
+	SheetAssets      = "資産"
+	SheetConnections = "外部接続"
+	SheetVendors     = "事業者"
+)
+
+// MaxImportSize is the largest import file accepted (bytes).
+const MaxImportSize = 64 << 20
+
+// MaxImportRows is the largest number of rows accepted in one sheet.
+const MaxImportRows = 200000
+
+// RowStatus is the outcome of one imported row.
+type RowStatus string
+
+// The row statuses of a preview.
+const (
+	RowNew       RowStatus = "new"
+	RowChanged   RowStatus = "changed"
+	RowUnchanged RowStatus = "unchanged"
+	RowError     RowStatus = "error"
+)
+
+// CellError is a problem in an import file. Row is 1-based as the
+// spreadsheet shows it (0 for the whole file); Column is the header as
+// written in the file ("" when not about one column). Key is a message key
+// with Args.
+type CellError struct {
+	Sheet  string `json:"sheet"`
+	Row    int    `json:"row"`
+	Column string `json:"column"`
+	Key    string `json:"key"`
+	Args   []any  `json:"args,omitempty"`
+}
+
+// PreviewRow is the outcome of one data row.
+type PreviewRow struct {
+	Sheet   string        `json:"sheet"`
+	Row     int           `json:"row"`
+	Name    string        `json:"name"`
+	Status  RowStatus     `json:"status"`
+	ID      string        `json:"id,omitempty"`
+	Changes []FieldChange `json:"changes,omitempty"`
+	Errors  []CellError   `json:"errors,omitempty"`
+}
+
+// Preview is what an import would do: per-row outcomes, every error, and
+// the counts per sheet and status. Apply changes nothing unless Errors is
+// empty.
+type Preview struct {
+	Format      string                       `json:"format"`
+	Encoding    string                       `json:"encoding,omitempty"`
+	Rows        []PreviewRow                 `json:"rows"`
+	Errors      []CellError                  `json:"errors"`
+	NewSegments []string                     `json:"new_segments"`
+	Ignored     []string                     `json:"ignored_columns"`
+	Counts      map[string]map[RowStatus]int `json:"counts"`
+	plan        *importPlan
+}
+
+// OK reports whether the preview has no errors and can be applied.
+func (p *Preview) OK() bool { return len(p.Errors) == 0 }
+
+func (p *Preview) fileError(sheet, key string, args ...any) {
+	p.Errors = append(p.Errors, CellError{Sheet: sheet, Key: key, Args: args})
+}
+
+func (p *Preview) addRow(r PreviewRow) {
+	if len(r.Errors) > 0 {
+		r.Status = RowError
+		p.Errors = append(p.Errors, r.Errors...)
+	}
+	if p.Counts[r.Sheet] == nil {
+		p.Counts[r.Sheet] = map[RowStatus]int{}
+	}
+	p.Counts[r.Sheet][r.Status]++
+	p.Rows = append(p.Rows, r)
+}
+
+type importPlan struct {
+	vendorsNew     []Vendor
+	vendorsChanged []Vendor
+	segmentsNew    []string
+	assetsNew      []Asset
+	assetsChanged  []assetChange
+	connsNew       []Connection
+	connsChanged   []Connection
+}
+
+// PreviewImport reads an import file (.csv: the asset sheet; .xlsx: sheets
+// 資産, 外部接続, 事業者) and compares it with the organisation's register.
+// Problems of the file are reported in the Preview, not as an error; the
+// error is for database failures.
+//
+// Matching rule: a row of 資産 is the existing asset with the same name;
+// when no asset has that name, the one existing asset with the same serial
+// number, else hostname, else IP address (each only when exactly one asset
+// has it and no other row claimed it), which is then renamed. Otherwise the
+// row is a new asset. 外部接続 and 事業者 rows match by name only. Columns
+// missing from the file leave the stored values unchanged; an unknown
+// segment name creates that segment.
+func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, data []byte) (*Preview, error) {
+	p := &Preview{Rows: []PreviewRow{}, Errors: []CellError{}, NewSegments: []string{}, Ignored: []string{}, Counts: map[string]map[RowStatus]int{}}
+	if len(data) > MaxImportSize {
+		p.fileError("", "inventory.import.file_too_large", MaxImportSize>>20)
+		return p, nil
+	}
+	var sheets []Sheet
+	serial := false
+	switch ext := strings.ToLower(filepath.Ext(filename)); {
+	case ext == ".xlsx" || (ext != ".csv" && bytes.HasPrefix(data, []byte("PK\x03\x04"))):
+		p.Format, serial = "xlsx", true
+		s, err := ReadXLSX(data, XLSXLimits{MaxRows: MaxImportRows + 1})
+		if err != nil {
+			if errors.Is(err, ErrXLSXLimit) {
+				p.fileError("", "inventory.import.xlsx_limit")
+			} else {
+				p.fileError("", "inventory.import.not_xlsx")
+			}
+			return p, nil
+		}
+		sheets = s
+	default:
+		p.Format = "csv"
+		rows, enc, err := ReadCSV(data, MaxImportRows+1)
+		p.Encoding = enc
+		switch {
+		case errors.Is(err, ErrEncoding):
+			p.fileError(SheetAssets, "inventory.import.encoding")
+			return p, nil
+		case errors.Is(err, ErrXLSXLimit):
+			p.fileError(SheetAssets, "inventory.import.too_many_rows", MaxImportRows)
+			return p, nil
+		case err != nil:
+			p.fileError(SheetAssets, "inventory.import.bad_csv", err.Error())
+			return p, nil
+		}
+		sheets = []Sheet{{Name: SheetAssets, Rows: rows}}
+	}
+	byName := map[string]*Sheet{}
+	for i := range sheets {
+		byName[strings.TrimSpace(sheets[i].Name)] = &sheets[i]
+	}
+	if p.Format == "xlsx" && byName[SheetAssets] == nil && byName[SheetConnections] == nil && byName[SheetVendors] == nil {
+		if len(sheets) == 1 {
+			sheets[0].Name = SheetAssets
+			byName[SheetAssets] = &sheets[0]
+		} else {
+			p.fileError("", "inventory.import.no_sheets")
+			return p, nil
+		}
+	}
+	for _, s := range sheets {
+		if len(s.Rows) > MaxImportRows+1 {
+			p.fileError(s.Name, "inventory.import.too_many_rows", MaxImportRows)
+			return p, nil
+		}
+	}
+	p.plan = &importPlan{}
+	im := &importer{ctx: ctx, q: q, orgID: orgID, p: p, serial: serial}
+	if err := im.load(); err != nil {
+		return nil, err
+	}
+	if s := byName[SheetVendors]; s != nil {
+		im.sheetVendors(s)
+	}
+	if s := byName[SheetAssets]; s != nil {
+		im.sheetAssets(s)
+	}
+	if s := byName[SheetConnections]; s != nil {
+		im.sheetConnections(s)
+	}
+	p.NewSegments = p.plan.segmentsNew
+	if p.NewSegments == nil {
+		p.NewSegments = []string{}
+	}
+	return p, nil
+}
+
+type importer struct {
+	ctx    context.Context
+	q      db.Querier
+	orgID  string
+	p      *Preview
+	serial bool
+
+	existing     []Asset
+	byName       map[string]int
+	bySerial     map[string][]int
+	byHost       map[string][]int
+	byIP         map[string][]int
+	segments     map[string]string // name → id
+	vendorByName map[string]*Vendor
+	conns        map[string]*Connection
+	// names of assets and vendors that will exist after apply
+	fileAssets  map[string]bool
+	fileVendors map[string]bool
+}
+
+func (im *importer) load() error {
+	var err error
+	if im.existing, err = AllAssets(im.ctx, im.q, im.orgID); err != nil {
+		return err
+	}
+	im.byName = make(map[string]int, len(im.existing))
+	im.bySerial, im.byHost, im.byIP = map[string][]int{}, map[string][]int{}, map[string][]int{}
+	for i, a := range im.existing {
+		im.byName[a.Name] = i
+		if a.Serial != "" {
+			im.bySerial[a.Serial] = append(im.bySerial[a.Serial], i)
+		}
+		if a.Hostname != "" {
+			im.byHost[strings.ToLower(a.Hostname)] = append(im.byHost[strings.ToLower(a.Hostname)], i)
+		}
+		if a.IP != "" {
+			im.byIP[a.IP] = append(im.byIP[a.IP], i)
+		}
+	}
+	segs, err := ListSegments(im.ctx, im.q, im.orgID)
+	if err != nil {
+		return err
+	}
+	im.segments = map[string]string{}
+	for _, s := range segs {
+		im.segments[s.Name] = s.ID
+	}
+	vs, err := ListVendors(im.ctx, im.q, im.orgID)
+	if err != nil {
+		return err
+	}
+	im.vendorByName = map[string]*Vendor{}
+	for i := range vs {
+		im.vendorByName[vs[i].Name] = &vs[i]
+	}
+	cs, err := ListConnections(im.ctx, im.q, im.orgID, "")
+	if err != nil {
+		return err
+	}
+	im.conns = map[string]*Connection{}
+	for i := range cs {
+		im.conns[cs[i].Name] = &cs[i]
+	}
+	im.fileAssets, im.fileVendors = map[string]bool{}, map[string]bool{}
+	return nil
+}
+
+func normHeader(s string) string {
+	return strings.ToLower(strings.NewReplacer(" ", "", "　", "", "_", "", "-", "").Replace(toHalfWidth(strings.TrimSpace(s))))
+}
+
+// header maps the columns of the first row to fields. It reports unknown
+// headers as ignored, repeated ones and missing required ones as errors.
+func header[T any](p *Preview, sheet string, rows [][]Cell, fields []field[T]) (cols map[int]int, names map[int]string, ok bool) {
+	if len(rows) == 0 {
+		p.fileError(sheet, "inventory.import.empty_sheet")
+		return nil, nil, false
+	}
+	lookup := map[string]int{}
+	for i, f := range fields {
+		lookup[normHeader(f.JA)] = i
+		lookup[normHeader(f.Key)] = i
+	}
+	cols, names = map[int]int{}, map[int]string{}
+	seen := map[int]string{}
+	ok = true
+	for c, cell := range rows[0] {
+		h := strings.TrimSpace(cell.V)
+		if h == "" {
+			continue
+		}
+		fi, known := lookup[normHeader(h)]
+		if !known {
+			p.Ignored = append(p.Ignored, sheet+": "+h)
+			continue
+		}
+		if prev, dup := seen[fi]; dup {
+			p.Errors = append(p.Errors, CellError{Sheet: sheet, Row: 1, Column: h, Key: "inventory.import.duplicate_column", Args: []any{prev}})
+			ok = false
+			continue
+		}
+		seen[fi] = h
+		cols[c], names[c] = fi, h
+	}
+	for i, f := range fields {
+		if _, has := seen[i]; f.Required && !has {
+			p.Errors = append(p.Errors, CellError{Sheet: sheet, Row: 1, Column: f.JA, Key: "inventory.import.missing_column", Args: []any{f.JA, f.Key}})
+			ok = false
+		}
+	}
+	return cols, names, ok
+}
+
+func emptyRow(r []Cell) bool {
+	for _, c := range r {
+		if strings.TrimSpace(c.V) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// setCells fills rec from the row; it returns the errors per column.
+func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]string, row []Cell, sheet string, rowNum int, serial bool) []CellError {
+	var errs []CellError
+	for c, fi := range cols {
+		v := ""
+		num := false
+		if c < len(row) {
+			v, num = strings.TrimSpace(row[c].V), row[c].Num
+		}
+		if key := fields[fi].set(rec, v, serial && num); key != "" {
+			key = "inventory.import." + strings.TrimPrefix(key, "inventory.error.")
+			errs = append(errs, CellError{Sheet: sheet, Row: rowNum, Column: names[c], Key: key, Args: []any{v}})
+		}
+	}
+	return errs
+}
+
+func nameCell(row []Cell, cols map[int]int) string {
+	for c, fi := range cols {
+		if fi == 0 && c < len(row) {
+			return strings.TrimSpace(row[c].V)
+		}
+	}
+	return ""
+}
+
+func columnOf[T any](fields []field[T], names map[int]string, cols map[int]int, key string) string {
+	for c, fi := range cols {
+		if fields[fi].Key == key {
+			return names[c]
+		}
+	}
+	for _, f := range fields {
+		if f.Key == key {
+			return f.JA
+		}
+	}
+	return key
+}
+
+func (im *importer) sheetAssets(s *Sheet) {
+	p := im.p
+	cols, names, ok := header(p, SheetAssets, s.Rows, assetFields)
+	if !ok {
+		return
+	}
+	firstRow := map[string]int{}
+	claimed := map[int]int{} // existing index → file row
+	for i := 1; i < len(s.Rows); i++ {
+		row := s.Rows[i]
+		if emptyRow(row) {
+			continue
+		}
+		rowNum := i + 1
+		pr := PreviewRow{Sheet: SheetAssets, Row: rowNum, Name: nameCell(row, cols)}
+		nameCol := columnOf(assetFields, names, cols, "name")
+		if pr.Name == "" {
+			pr.Errors = append(pr.Errors, CellError{Sheet: SheetAssets, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
+			p.addRow(pr)
+			continue
+		}
+		if prev, dup := firstRow[pr.Name]; dup {
+			pr.Errors = append(pr.Errors, CellError{Sheet: SheetAssets, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
+			p.addRow(pr)
+			continue
+		}
+		firstRow[pr.Name] = rowNum
+		var rec Asset
+		var before *Asset
+		idx := im.matchAsset(row, cols, pr.Name)
+		if idx >= 0 {
+			if other, taken := claimed[idx]; taken {
+				pr.Errors = append(pr.Errors, CellError{Sheet: SheetAssets, Row: rowNum, Column: nameCol, Key: "inventory.import.same_asset", Args: []any{other}})
+				p.addRow(pr)
+				continue
+			}
+			claimed[idx] = rowNum
+			before = &im.existing[idx]
+			rec = *before
+			rec.OpenPorts = append([]Port(nil), before.OpenPorts...)
+		}
+		pr.Errors = append(pr.Errors, setCells(&rec, assetFields, cols, names, row, SheetAssets, rowNum, im.serial)...)
+		if len(pr.Errors) == 0 {
+			check := rec
+			if err := check.normalize(); err != nil {
+				ae := apperr.From(err)
+				pr.Errors = append(pr.Errors, CellError{Sheet: SheetAssets, Row: rowNum, Column: columnOf(assetFields, names, cols, ae.Field), Key: ae.Key})
+			} else {
+				rec = check
+			}
+		}
+		if len(pr.Errors) > 0 {
+			p.addRow(pr)
+			continue
+		}
+		im.fileAssets[rec.Name] = true
+		if rec.SegmentName != "" {
+			if id, ok := im.segments[rec.SegmentName]; ok {
+				rec.SegmentID = id
+			} else {
+				im.segments[rec.SegmentName] = ""
+				p.plan.segmentsNew = append(p.plan.segmentsNew, rec.SegmentName)
+				rec.SegmentID = ""
+			}
+		} else {
+			rec.SegmentID = ""
+		}
+		if before == nil {
+			pr.Status = RowNew
+			pr.Changes = diffAssets(&Asset{}, &rec)
+			p.plan.assetsNew = append(p.plan.assetsNew, rec)
+		} else {
+			pr.ID = before.ID
+			pr.Changes = diffAssets(before, &rec)
+			if len(pr.Changes) == 0 {
+				pr.Status = RowUnchanged
+			} else {
+				pr.Status = RowChanged
+				p.plan.assetsChanged = append(p.plan.assetsChanged, assetChange{before: *before, after: rec})
+			}
+		}
+		p.addRow(pr)
+	}
+	// A renamed asset must not take the name of another existing asset that
+	// stays.
+	for _, ch := range p.plan.assetsChanged {
+		a := ch.after
+		if i, ok := im.byName[a.Name]; ok && im.existing[i].ID != a.ID {
+			if _, alsoInFile := claimed[i]; !alsoInFile {
+				p.Errors = append(p.Errors, CellError{Sheet: SheetAssets, Row: firstRow[a.Name], Column: columnOf(assetFields, names, cols, "name"), Key: "inventory.import.name_taken", Args: []any{a.Name}})
+			}
+		}
+	}
+}
+
+func (im *importer) matchAsset(row []Cell, cols map[int]int, name string) int {
+	if i, ok := im.byName[name]; ok {
+		return i
+	}
+	val := func(key string) string {
+		for c, fi := range cols {
+			if assetFields[fi].Key == key && c < len(row) {
+				return strings.TrimSpace(row[c].V)
+			}
+		}
+		return ""
+	}
+	for _, m := range []struct {
+		key   string
+		index map[string][]int
+		norm  func(string) string
+	}{{"serial", im.bySerial, nil}, {"hostname", im.byHost, strings.ToLower}, {"ip", im.byIP, nil}} {
+		v := val(m.key)
+		if v == "" {
+			continue
+		}
+		if m.norm != nil {
+			v = m.norm(v)
+		}
+		if hits := m.index[v]; len(hits) == 1 {
+			return hits[0]
+		}
+	}
+	return -1
+}
+
+var vendorFields = []field[Vendor]{
+	func() field[Vendor] {
+		f := text("name", "名称", func(v *Vendor) *string { return &v.Name })
+		f.Required = true
+		return f
+	}(),
+	text("contact", "担当者", func(v *Vendor) *string { return &v.Contact }),
+	text("phone", "電話番号", func(v *Vendor) *string { return &v.Phone }),
+	text("email", "メール", func(v *Vendor) *string { return &v.Email }),
+	text("notes", "備考", func(v *Vendor) *string { return &v.Notes }),
+}
+
+func diffFields[T any](fields []field[T], a, b *T) []FieldChange {
+	out := []FieldChange{}
+	for _, f := range fields {
+		if o, n := f.get(a), f.get(b); o != n {
+			out = append(out, FieldChange{Field: f.Key, Old: o, New: n})
+		}
+	}
+	return out
+}
+
+func (im *importer) sheetVendors(s *Sheet) {
+	p := im.p
+	cols, names, ok := header(p, SheetVendors, s.Rows, vendorFields)
+	if !ok {
+		return
+	}
+	firstRow := map[string]int{}
+	for i := 1; i < len(s.Rows); i++ {
+		row := s.Rows[i]
+		if emptyRow(row) {
+			continue
+		}
+		rowNum := i + 1
+		pr := PreviewRow{Sheet: SheetVendors, Row: rowNum, Name: nameCell(row, cols)}
+		nameCol := columnOf(vendorFields, names, cols, "name")
+		if pr.Name == "" {
+			pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
+		} else if prev, dup := firstRow[pr.Name]; dup {
+			pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
+		}
+		if len(pr.Errors) > 0 {
+			p.addRow(pr)
+			continue
+		}
+		firstRow[pr.Name] = rowNum
+		var rec Vendor
+		before := im.vendorByName[pr.Name]
+		if before != nil {
+			rec = *before
+		}
+		pr.Errors = setCells(&rec, vendorFields, cols, names, row, SheetVendors, rowNum, im.serial)
+		if len(pr.Errors) == 0 {
+			if err := rec.normalize(); err != nil {
+				ae := apperr.From(err)
+				pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: columnOf(vendorFields, names, cols, ae.Field), Key: ae.Key})
+			}
+		}
+		if len(pr.Errors) > 0 {
+			p.addRow(pr)
+			continue
+		}
+		im.fileVendors[rec.Name] = true
+		if before == nil {
+			pr.Status = RowNew
+			pr.Changes = diffFields(vendorFields, &Vendor{}, &rec)
+			p.plan.vendorsNew = append(p.plan.vendorsNew, rec)
+		} else {
+			pr.ID = before.ID
+			pr.Changes = diffFields(vendorFields, before, &rec)
+			pr.Status = RowUnchanged
+			if len(pr.Changes) > 0 {
+				pr.Status = RowChanged
+				p.plan.vendorsChanged = append(p.plan.vendorsChanged, rec)
+			}
+		}
+		p.addRow(pr)
+	}
+}
+
+var connectionFields = []field[Connection]{
+	func() field[Connection] {
+		f := text("name", "名称", func(c *Connection) *string { return &c.Name })
+		f.Required = true
+		return f
+	}(),
+	choice("type", "種別", func(c *Connection) *ConnType { return &c.Type }, parseConnType),
+	text("device", "終端機器", func(c *Connection) *string { return &c.AssetName }),
+	text("peer", "接続先", func(c *Connection) *string { return &c.Peer }),
+	text("vendor", "事業者", func(c *Connection) *string { return &c.VendorName }),
+	text("purpose", "目的", func(c *Connection) *string { return &c.Purpose }),
+	tri("mfa", "多要素認証", func(c *Connection) *Tri { return &c.MFA }),
+	choice("manager", "管理者", func(c *Connection) *Manager { return &c.Manager }, parseManager),
+	date("last_reviewed", "最終確認日", func(c *Connection) *Date { return &c.LastReviewedOn }),
+	text("notes", "備考", func(c *Connection) *string { return &c.Notes }),
+}
+
+func (im *importer) sheetConnections(s *Sheet) {
+	p := im.p
+	cols, names, ok := header(p, SheetConnections, s.Rows, connectionFields)
+	if !ok {
+		return
+	}
+	firstRow := map[string]int{}
+	for i := 1; i < len(s.Rows); i++ {
+		row := s.Rows[i]
+		if emptyRow(row) {
+			continue
+		}
+		rowNum := i + 1
+		pr := PreviewRow{Sheet: SheetConnections, Row: rowNum, Name: nameCell(row, cols)}
+		nameCol := columnOf(connectionFields, names, cols, "name")
+		if pr.Name == "" {
+			pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
+		} else if prev, dup := firstRow[pr.Name]; dup {
+			pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
+		}
+		if len(pr.Errors) > 0 {
+			p.addRow(pr)
+			continue
+		}
+		firstRow[pr.Name] = rowNum
+		var rec Connection
+		before := im.conns[pr.Name]
+		if before != nil {
+			rec = *before
+		}
+		pr.Errors = setCells(&rec, connectionFields, cols, names, row, SheetConnections, rowNum, im.serial)
+		if len(pr.Errors) == 0 {
+			if err := rec.normalize(); err != nil {
+				ae := apperr.From(err)
+				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, ae.Field), Key: ae.Key})
+			}
+		}
+		if rec.AssetName != "" {
+			if _, ok := im.byName[rec.AssetName]; !ok && !im.fileAssets[rec.AssetName] {
+				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, "device"), Key: "inventory.import.unknown_device", Args: []any{rec.AssetName}})
+			}
+		}
+		if rec.VendorName != "" {
+			if _, ok := im.vendorByName[rec.VendorName]; !ok && !im.fileVendors[rec.VendorName] {
+				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, "vendor"), Key: "inventory.import.unknown_vendor", Args: []any{rec.VendorName}})
+			}
+		}
+		if len(pr.Errors) > 0 {
+			p.addRow(pr)
+			continue
+		}
+		if before == nil {
+			pr.Status = RowNew
+			pr.Changes = diffFields(connectionFields, &Connection{}, &rec)
+			p.plan.connsNew = append(p.plan.connsNew, rec)
+		} else {
+			pr.ID = before.ID
+			pr.Changes = diffFields(connectionFields, before, &rec)
+			pr.Status = RowUnchanged
+			if len(pr.Changes) > 0 {
+				pr.Status = RowChanged
+				p.plan.connsChanged = append(p.plan.connsChanged, rec)
+			}
+		}
+		p.addRow(pr)
+	}
+}
+
+// ApplyImport previews the file again inside q (which should be a
+// transaction: run it in db.InTx together with the audit entry) and, when
+// the preview has no errors, writes every new and changed row, recording
+// asset history by actorID. With errors it writes nothing and returns the
+// preview with an Invalid error (key inventory.import.has_errors). Applying
+// the same file twice changes nothing the second time.
+func ApplyImport(ctx context.Context, q db.Querier, orgID, actorID, filename string, data []byte, now time.Time) (*Preview, error) {
+	if tx, ok := q.(*db.Tx); ok {
+		if err := tx.Lock(ctx, "inventory-import:"+orgID); err != nil {
+			return nil, err
+		}
+	}
+	p, err := PreviewImport(ctx, q, orgID, filename, data)
+	if err != nil {
+		return nil, err
+	}
+	if !p.OK() {
+		return p, apperr.New(apperr.Invalid, "inventory.import.has_errors", len(p.Errors))
+	}
+	return p, applyPlan(ctx, q, orgID, actorID, p.plan, now)
+}
+
+// ImportFile runs ApplyImport in its own transaction on d (for the command
+// line). With dryRun it only previews.
+func ImportFile(ctx context.Context, d *db.DB, orgID, actorID, filename string, data []byte, dryRun bool, now time.Time) (*Preview, error) {
+	if dryRun {
+		return PreviewImport(ctx, d, orgID, filename, data)
+	}
+	var p *Preview
+	err := d.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		p, err = ApplyImport(ctx, tx, orgID, actorID, filename, data, now)
+		return err
+	})
+	return p, err
+}
+
+func applyPlan(ctx context.Context, q db.Querier, orgID, actorID string, pl *importPlan, now time.Time) error {
+	vendorIDs := map[string]string{}
+	vs, err := ListVendors(ctx, q, orgID)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		vendorIDs[v.Name] = v.ID
+	}
+	for _, v := range pl.vendorsNew {
+		nv, err := CreateVendor(ctx, q, orgID, v, now)
+		if err != nil {
+			return err
+		}
+		vendorIDs[nv.Name] = nv.ID
+	}
+	for _, v := range pl.vendorsChanged {
+		if _, _, err := UpdateVendor(ctx, q, orgID, v, now); err != nil {
+			return err
+		}
+	}
+	segIDs := map[string]string{}
+	segs, err := ListSegments(ctx, q, orgID)
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		segIDs[s.Name] = s.ID
+	}
+	for _, name := range pl.segmentsNew {
+		s, err := CreateSegment(ctx, q, orgID, Segment{Name: name}, now)
+		if err != nil {
+			return err
+		}
+		segIDs[name] = s.ID
+	}
+	for i := range pl.assetsNew {
+		pl.assetsNew[i].SegmentID = segIDs[pl.assetsNew[i].SegmentName]
+	}
+	if err := insertAssets(ctx, q, orgID, actorID, pl.assetsNew, now); err != nil {
+		return err
+	}
+	// Renames go through a temporary name first so that two assets may swap
+	// names within one file.
+	for _, ch := range pl.assetsChanged {
+		if ch.before.Name != ch.after.Name {
+			if _, err := q.Exec(ctx, "UPDATE inv_assets SET name = ? WHERE org_id = ? AND id = ?", "~import~"+ch.after.ID, orgID, ch.after.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, ch := range pl.assetsChanged {
+		a := ch.after
+		a.SegmentID = segIDs[a.SegmentName]
+		if err := writeAsset(ctx, q, orgID, &a, now); err != nil {
+			return err
+		}
+		if err := addHistory(ctx, q, orgID, a.ID, actorID, "update", diffAssets(&ch.before, &a), now); err != nil {
+			return err
+		}
+	}
+	assetIDs := map[string]string{}
+	rows, err := q.Query(ctx, "SELECT id, name FROM inv_assets WHERE org_id = ?", orgID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return err
+		}
+		assetIDs[name] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range pl.connsNew {
+		c.AssetID, c.VendorID = assetIDs[c.AssetName], vendorIDs[c.VendorName]
+		if _, err := CreateConnection(ctx, q, orgID, c, now); err != nil {
+			return err
+		}
+	}
+	for _, c := range pl.connsChanged {
+		c.AssetID, c.VendorID = assetIDs[c.AssetName], vendorIDs[c.VendorName]
+		if _, _, err := UpdateConnection(ctx, q, orgID, c, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type assetChange struct {
+	before, after Asset
+}
+
+// insertAssets writes new assets and their "create" history in batches.
+func insertAssets(ctx context.Context, q db.Querier, orgID, actorID string, assets []Asset, now time.Time) error {
+	const batch = 400
+	ts := now.UTC().Truncate(time.Microsecond)
+	rowPH := "(" + db.In(assetInsertN+4) + ")"
+	histPH := "(?, ?, ?, ?, ?, ?, ?)"
+	for start := 0; start < len(assets); start += batch {
+		end := min(start+batch, len(assets))
+		chunk := assets[start:end]
+		args := make([]any, 0, len(chunk)*(assetInsertN+4))
+		hargs := make([]any, 0, len(chunk)*7)
+		phs := make([]string, len(chunk))
+		hphs := make([]string, len(chunk))
+		for i := range chunk {
+			a := &chunk[i]
+			a.ID = db.NewID()
+			args = append(args, a.ID, orgID)
+			args = append(args, assetArgs(a)...)
+			args = append(args, ts, ts)
+			phs[i] = rowPH
+			hargs = append(hargs, db.NewID(), orgID, a.ID, actorID, ts, "create", historyJSON(diffAssets(&Asset{}, a)))
+			hphs[i] = histPH
+		}
+		if _, err := q.Exec(ctx, "INSERT INTO inv_assets (id, org_id, "+assetInsertCols+", created_at, updated_at) VALUES "+strings.Join(phs, ", "), args...); err != nil {
+			return conflictAs(err, "name")
+		}
+		if _, err := q.Exec(ctx, "INSERT INTO inv_asset_history (id, org_id, asset_id, actor_id, at, action, changes) VALUES "+strings.Join(hphs, ", "), hargs...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func historyJSON(ch []FieldChange) string {
+	b, _ := json.Marshal(ch)
+	return string(b)
+}

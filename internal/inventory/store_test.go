@@ -1,0 +1,539 @@
+package inventory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+
+func newOrg(t testing.TB, d *db.DB, name string) string {
+	t.Helper()
+	id := db.NewID()
+	_, err := d.Exec(context.Background(), "INSERT INTO organizations (id, kind, name, created_at, updated_at) VALUES (?, 'hospital', ?, ?, ?)", id, name, t0, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func must[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func TestAssetCRUDAndHistory(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(t, d, "A病院")
+		seg := must[Segment](t)(CreateSegment(ctx, d, org, Segment{Name: "医療系", Kind: SegMedical}, t0))
+		a, err := CreateAsset(ctx, d, org, "user-1", Asset{Name: " CT装置 ", Kind: KindMedical, SegmentID: seg.ID, MAC: "00-11-22-aa-bb-cc",
+			SupportEnd: "2027-03-31", OpenPorts: []Port{{Port: 443, Protocol: "tcp"}, {Port: 22, Protocol: "tcp"}}}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Name != "CT装置" || a.MAC != "00:11:22:AA:BB:CC" || a.SegmentName != "医療系" || a.RemoteMaintenance != Unknown || a.Lifecycle != InUse {
+			t.Fatalf("created %+v", a)
+		}
+		if a.OpenPorts[0].Port != 22 {
+			t.Errorf("ports not sorted: %v", a.OpenPorts)
+		}
+		if _, err := CreateAsset(ctx, d, org, "user-1", Asset{Name: "CT装置"}, t0); apperr.CodeOf(err) != apperr.Conflict {
+			t.Errorf("duplicate name: %v", err)
+		}
+		if _, err := CreateAsset(ctx, d, org, "user-1", Asset{Name: ""}, t0); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("empty name: %v", err)
+		}
+		if _, err := CreateAsset(ctx, d, org, "user-1", Asset{Name: "x", SupportEnd: "2026-02-30"}, t0); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("bad date: %v", err)
+		}
+		upd := a
+		upd.Version = "V2.1"
+		upd.DefaultPasswordChanged = Yes
+		upd.SegmentID = ""
+		before, after, err := UpdateAsset(ctx, d, org, "user-2", upd, t0.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before.Version != "" || after.Version != "V2.1" || after.SegmentID != "" || !after.UpdatedAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("before %+v after %+v", before, after)
+		}
+		// No change: no history entry.
+		if _, _, err := UpdateAsset(ctx, d, org, "user-2", after, t0.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		h := must[[]HistoryEntry](t)(AssetHistory(ctx, d, org, a.ID))
+		if len(h) != 2 || h[0].Action != "update" || h[0].ActorID != "user-2" || h[1].Action != "create" {
+			t.Fatalf("history %+v", h)
+		}
+		got := map[string]FieldChange{}
+		for _, c := range h[0].Changes {
+			got[c.Field] = c
+		}
+		if len(got) != 3 || got["version"].New != "V2.1" || got["segment"].Old != "医療系" || got["default_password_changed"].Old != "unknown" {
+			t.Errorf("changes %+v", h[0].Changes)
+		}
+		if err := SetAssetVulnerable(ctx, d, org, a.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DeleteAsset(ctx, d, org, "user-3", a.ID, t0.Add(3*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := GetAsset(ctx, d, org, a.ID); err != db.ErrNotFound {
+			t.Errorf("after delete: %v", err)
+		}
+		h = must[[]HistoryEntry](t)(AssetHistory(ctx, d, org, a.ID))
+		if len(h) != 3 || h[0].Action != "delete" {
+			t.Errorf("history after delete %+v", h)
+		}
+	})
+}
+
+func TestListAssetsKeyset(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(t, d, "A")
+		other := newOrg(t, d, "B")
+		for i := 0; i < 25; i++ {
+			kind := KindPC
+			if i%5 == 0 {
+				kind = KindMedical
+			}
+			must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "端末" + string(rune('A'+i)), Kind: kind, IP: "10.0.0." + string(rune('0'+i%10))}, t0))
+		}
+		must[Asset](t)(CreateAsset(ctx, d, other, "", Asset{Name: "端末A"}, t0))
+		var names []string
+		cursor := ""
+		pages := 0
+		for {
+			p, err := ListAssets(ctx, d, org, AssetFilter{Limit: 10, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, a := range p.Assets {
+				names = append(names, a.Name)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			cursor = p.NextCursor
+		}
+		if len(names) != 25 || pages != 3 || names[0] != "端末A" || names[24] != "端末Y" {
+			t.Fatalf("pages %d names %v", pages, names)
+		}
+		p := must[AssetPage](t)(ListAssets(ctx, d, org, AssetFilter{Kind: KindMedical}))
+		if len(p.Assets) != 5 {
+			t.Errorf("kind filter: %d", len(p.Assets))
+		}
+		p = must[AssetPage](t)(ListAssets(ctx, d, org, AssetFilter{Query: "端末C"}))
+		if len(p.Assets) != 1 {
+			t.Errorf("query: %d", len(p.Assets))
+		}
+		p = must[AssetPage](t)(ListAssets(ctx, d, org, AssetFilter{Query: "%"}))
+		if len(p.Assets) != 0 {
+			t.Errorf("like escape: %d", len(p.Assets))
+		}
+		if _, err := ListAssets(ctx, d, org, AssetFilter{Cursor: "!!"}); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("bad cursor: %v", err)
+		}
+	})
+}
+
+// TestTenantIsolation checks that organisation B can neither read, change,
+// delete nor reference organisation A's rows through any store function.
+func TestTenantIsolation(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		a := newOrg(t, d, "A")
+		b := newOrg(t, d, "B")
+		seg := must[Segment](t)(CreateSegment(ctx, d, a, Segment{Name: "医療系"}, t0))
+		asset := must[Asset](t)(CreateAsset(ctx, d, a, "", Asset{Name: "VPN装置", SegmentID: seg.ID}, t0))
+		comm := must[Communication](t)(CreateCommunication(ctx, d, a, Communication{AssetID: asset.ID, Port: "443", Reason: "保守"}, t0))
+		vendor := must[Vendor](t)(CreateVendor(ctx, d, a, Vendor{Name: "保守会社"}, t0))
+		conn := must[Connection](t)(CreateConnection(ctx, d, a, Connection{Name: "保守回線", Type: ConnSSLVPN, AssetID: asset.ID, VendorID: vendor.ID}, t0))
+		sys := must[System](t)(CreateSystem(ctx, d, a, System{Name: "電子カルテ"}, t0))
+		contract := must[Contract](t)(CreateContract(ctx, d, a, Contract{VendorID: vendor.ID, Title: "保守契約", SystemIDs: []string{sys.ID}}, t0))
+		acct := must[Account](t)(CreateAccount(ctx, d, a, Account{SystemID: sys.ID, Username: "admin", Kind: AccountAdmin}, t0))
+		docs, err := NewDocuments(t.TempDir(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := must[Document](t)(docs.Upload(ctx, d, a, "", DocumentInput{SystemID: sys.ID, Kind: DocMDS, Filename: "mds.pdf"}, strings.NewReader("%PDF-1.4\n..."), t0))
+		must[[]Responsibility](t)(func() ([]Responsibility, error) {
+			_, after, err := SetResponsibilities(ctx, d, a, sys.ID, []Responsibility{{Duty: DutyBackup, Holder: HolderVendor}}, t0)
+			return after, err
+		}())
+
+		notFound := func(name string, err error) {
+			t.Helper()
+			if !errors.Is(err, db.ErrNotFound) {
+				t.Errorf("%s across organisations: got %v, want not found", name, err)
+			}
+		}
+		invalidRef := func(name string, err error) {
+			t.Helper()
+			if apperr.CodeOf(err) != apperr.Invalid {
+				t.Errorf("%s referencing another organisation's row: got %v, want invalid", name, err)
+			}
+		}
+		_, err = GetAsset(ctx, d, b, asset.ID)
+		notFound("GetAsset", err)
+		_, err = GetAssetByName(ctx, d, b, asset.Name)
+		notFound("GetAssetByName", err)
+		_, _, err = UpdateAsset(ctx, d, b, "", Asset{ID: asset.ID, Name: "x"}, t0)
+		notFound("UpdateAsset", err)
+		_, err = DeleteAsset(ctx, d, b, "", asset.ID, t0)
+		notFound("DeleteAsset", err)
+		notFound("SetAssetVulnerable", SetAssetVulnerable(ctx, d, b, asset.ID, true))
+		if h := must[[]HistoryEntry](t)(AssetHistory(ctx, d, b, asset.ID)); len(h) != 0 {
+			t.Errorf("AssetHistory leaked %d entries", len(h))
+		}
+		if p := must[AssetPage](t)(ListAssets(ctx, d, b, AssetFilter{})); len(p.Assets) != 0 {
+			t.Error("ListAssets leaked")
+		}
+		if l := must[[]Asset](t)(AllAssets(ctx, d, b)); len(l) != 0 {
+			t.Error("AllAssets leaked")
+		}
+		_, err = CreateAsset(ctx, d, b, "", Asset{Name: "x", SegmentID: seg.ID}, t0)
+		invalidRef("CreateAsset", err)
+
+		_, err = GetSegment(ctx, d, b, seg.ID)
+		notFound("GetSegment", err)
+		_, _, err = UpdateSegment(ctx, d, b, Segment{ID: seg.ID, Name: "x"}, t0)
+		notFound("UpdateSegment", err)
+		_, err = DeleteSegment(ctx, d, b, seg.ID)
+		notFound("DeleteSegment", err)
+		if l := must[[]Segment](t)(ListSegments(ctx, d, b)); len(l) != 0 {
+			t.Error("ListSegments leaked")
+		}
+
+		_, err = GetCommunication(ctx, d, b, comm.ID)
+		notFound("GetCommunication", err)
+		_, _, err = UpdateCommunication(ctx, d, b, Communication{ID: comm.ID, Port: "1"}, t0)
+		notFound("UpdateCommunication", err)
+		_, err = DeleteCommunication(ctx, d, b, comm.ID)
+		notFound("DeleteCommunication", err)
+		if l := must[[]Communication](t)(ListCommunications(ctx, d, b, "")); len(l) != 0 {
+			t.Error("ListCommunications leaked")
+		}
+		_, err = CreateCommunication(ctx, d, b, Communication{AssetID: asset.ID}, t0)
+		invalidRef("CreateCommunication", err)
+
+		_, err = GetVendor(ctx, d, b, vendor.ID)
+		notFound("GetVendor", err)
+		_, _, err = UpdateVendor(ctx, d, b, Vendor{ID: vendor.ID, Name: "x"}, t0)
+		notFound("UpdateVendor", err)
+		_, err = DeleteVendor(ctx, d, b, vendor.ID)
+		notFound("DeleteVendor", err)
+		if l := must[[]Vendor](t)(ListVendors(ctx, d, b)); len(l) != 0 {
+			t.Error("ListVendors leaked")
+		}
+
+		_, err = GetConnection(ctx, d, b, conn.ID, "")
+		notFound("GetConnection", err)
+		_, _, err = UpdateConnection(ctx, d, b, Connection{ID: conn.ID, Name: "x"}, t0)
+		notFound("UpdateConnection", err)
+		_, err = DeleteConnection(ctx, d, b, conn.ID)
+		notFound("DeleteConnection", err)
+		if l := must[[]Connection](t)(ListConnections(ctx, d, b, "")); len(l) != 0 {
+			t.Error("ListConnections leaked")
+		}
+		_, err = CreateConnection(ctx, d, b, Connection{Name: "x", AssetID: asset.ID}, t0)
+		invalidRef("CreateConnection asset", err)
+		_, err = CreateConnection(ctx, d, b, Connection{Name: "x", VendorID: vendor.ID}, t0)
+		invalidRef("CreateConnection vendor", err)
+
+		_, err = GetSystem(ctx, d, b, sys.ID)
+		notFound("GetSystem", err)
+		_, _, err = UpdateSystem(ctx, d, b, System{ID: sys.ID, Name: "x"}, t0)
+		notFound("UpdateSystem", err)
+		_, err = DeleteSystem(ctx, d, b, sys.ID)
+		notFound("DeleteSystem", err)
+		if l := must[[]System](t)(ListSystems(ctx, d, b)); len(l) != 0 {
+			t.Error("ListSystems leaked")
+		}
+		_, err = Responsibilities(ctx, d, b, sys.ID)
+		notFound("Responsibilities", err)
+		_, _, err = SetResponsibilities(ctx, d, b, sys.ID, []Responsibility{{Duty: DutyBackup, Holder: HolderInstitution}}, t0)
+		notFound("SetResponsibilities", err)
+
+		_, err = GetContract(ctx, d, b, contract.ID)
+		notFound("GetContract", err)
+		_, _, err = UpdateContract(ctx, d, b, Contract{ID: contract.ID, Title: "x", VendorID: vendor.ID}, t0)
+		notFound("UpdateContract", err)
+		_, err = DeleteContract(ctx, d, b, contract.ID)
+		notFound("DeleteContract", err)
+		if l := must[[]Contract](t)(ListContracts(ctx, d, b, "")); len(l) != 0 {
+			t.Error("ListContracts leaked")
+		}
+		bv := must[Vendor](t)(CreateVendor(ctx, d, b, Vendor{Name: "B社"}, t0))
+		_, err = CreateContract(ctx, d, b, Contract{VendorID: bv.ID, Title: "x", SystemIDs: []string{sys.ID}}, t0)
+		invalidRef("CreateContract system", err)
+
+		_, err = GetAccount(ctx, d, b, acct.ID, "")
+		notFound("GetAccount", err)
+		_, _, err = UpdateAccount(ctx, d, b, Account{ID: acct.ID, Username: "x", Kind: AccountPersonal, SystemID: sys.ID}, t0)
+		notFound("UpdateAccount", err)
+		_, err = DeleteAccount(ctx, d, b, acct.ID)
+		notFound("DeleteAccount", err)
+		if l := must[[]Account](t)(ListAccounts(ctx, d, b, AccountFilter{}, "")); len(l) != 0 {
+			t.Error("ListAccounts leaked")
+		}
+		_, err = CreateAccount(ctx, d, b, Account{SystemID: sys.ID, Username: "x", Kind: AccountPersonal}, t0)
+		invalidRef("CreateAccount", err)
+
+		_, err = GetDocument(ctx, d, b, doc.ID)
+		notFound("GetDocument", err)
+		_, _, err = docs.Open(ctx, d, b, doc.ID)
+		notFound("Documents.Open", err)
+		_, err = docs.Delete(ctx, d, b, doc.ID)
+		notFound("Documents.Delete", err)
+		if l := must[[]Document](t)(ListDocuments(ctx, d, b, "")); len(l) != 0 {
+			t.Error("ListDocuments leaked")
+		}
+		_, err = docs.Upload(ctx, d, b, "", DocumentInput{SystemID: sys.ID, Kind: DocMDS}, strings.NewReader("%PDF-1.4"), t0)
+		invalidRef("Documents.Upload", err)
+
+		flags := must[map[string][]Flag](t)(AssetFlags(ctx, d, b, ""))
+		if len(flags) != 0 {
+			t.Error("AssetFlags leaked")
+		}
+
+		// A's rows are all still there and unchanged.
+		if got := must[Asset](t)(GetAsset(ctx, d, a, asset.ID)); got.Name != "VPN装置" || got.Vulnerable {
+			t.Errorf("A's asset changed: %+v", got)
+		}
+		if got := must[Connection](t)(GetConnection(ctx, d, a, conn.ID, "")); got.Name != "保守回線" {
+			t.Errorf("A's connection changed: %+v", got)
+		}
+		if got := must[[]Responsibility](t)(Responsibilities(ctx, d, a, sys.ID)); got[3].Holder != HolderVendor {
+			t.Errorf("A's responsibilities changed: %+v", got)
+		}
+		if _, rc, err := docs.Open(ctx, d, a, doc.ID); err != nil {
+			t.Errorf("A's document: %v", err)
+		} else {
+			rc.Close()
+		}
+	})
+}
+
+func TestFlags(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(t, d, "A")
+		today := Date("2026-04-01")
+		med := must[Segment](t)(CreateSegment(ctx, d, org, Segment{Name: "医療系", Kind: SegMedical}, t0))
+		mixed := must[Segment](t)(CreateSegment(ctx, d, org, Segment{Name: "混在", Kind: SegOther}, t0))
+		ct := must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "CT", Kind: KindMedical, SegmentID: med.ID,
+			OpenPorts: []Port{{Port: 104, Protocol: "tcp"}, {Port: 22, Protocol: "tcp"}, {Port: 161, Protocol: "udp"}}}, t0))
+		mri := must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "MRI", Kind: KindMedical, SegmentID: mixed.ID}, t0))
+		must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "事務PC", Kind: KindPC, SegmentID: mixed.ID}, t0))
+		vpn := must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "VPN", Kind: KindNetwork, SupportEnd: "2025-03-31"}, t0))
+		must[Communication](t)(CreateCommunication(ctx, d, org, Communication{AssetID: ct.ID, Port: "104", Protocol: "tcp", Reason: "DICOM送信"}, t0))
+		must[Communication](t)(CreateCommunication(ctx, d, org, Communication{ToSegmentID: med.ID, Port: "100-200", Protocol: "any", Reason: "監視"}, t0))
+		must[Communication](t)(CreateCommunication(ctx, d, org, Communication{AssetID: ct.ID, Port: "22", Protocol: "tcp"}, t0))
+
+		flags := must[map[string][]Flag](t)(AssetFlags(ctx, d, org, today))
+		codes := func(fs []Flag) string {
+			var s []string
+			for _, f := range fs {
+				s = append(s, f.Code+fmtArgs(f.Args))
+			}
+			return strings.Join(s, ",")
+		}
+		if got := codes(flags[ct.ID]); got != "unexplained_port[22 tcp]" {
+			t.Errorf("CT flags %q", got)
+		}
+		if got := codes(flags[mri.ID]); got != "medical_shares_segment[混在]" {
+			t.Errorf("MRI flags %q", got)
+		}
+		if got := codes(flags[vpn.ID]); got != "past_support[2025-03-31]" {
+			t.Errorf("VPN flags %q", got)
+		}
+
+		must[Asset](t)(func() (Asset, error) { return vpn, SetAssetVulnerable(ctx, d, org, vpn.ID, true) }())
+		conn := must[Connection](t)(CreateConnection(ctx, d, org, Connection{Name: "ISDN保守", Type: ConnISDN, AssetID: vpn.ID, MFA: No}, t0))
+		c := must[Connection](t)(GetConnection(ctx, d, org, conn.ID, today))
+		if got := codes(c.Flags); got != "isdn_ended,unknown_manager,no_mfa,device_past_support[VPN 2025-03-31],device_vulnerable[VPN]" {
+			t.Errorf("connection flags %q", got)
+		}
+		ok := must[Connection](t)(CreateConnection(ctx, d, org, Connection{Name: "光回線", Type: ConnInternet, MFA: Yes, Manager: ManagerIT}, t0))
+		if len(ok.Flags) != 0 {
+			t.Errorf("clean connection flagged: %v", ok.Flags)
+		}
+		list := must[[]Connection](t)(ListConnections(ctx, d, org, today))
+		if len(list) != 2 || len(list[0].Flags) != 5 || list[0].AssetName != "VPN" {
+			t.Errorf("list %+v", list)
+		}
+
+		sys := must[System](t)(CreateSystem(ctx, d, org, System{Name: "PACS"}, t0))
+		cases := []struct {
+			a    Account
+			want string
+		}{
+			{Account{Username: "admin", Kind: AccountShared, Admin: true}, "shared_admin"},
+			{Account{Username: "vendor1", Kind: AccountVendor}, "vendor_no_expiry"},
+			{Account{Username: "vendor2", Kind: AccountVendor, ExpiresOn: "2027-01-01"}, ""},
+			{Account{Username: "vendor3", Kind: AccountVendor, ExpiresOn: "2026-01-01"}, "vendor_no_expiry"},
+			{Account{Username: "yamada", Kind: AccountPersonal, Holder: "山田", HolderLeft: true}, "leaver[山田]"},
+			{Account{Username: "sato", Kind: AccountPersonal, Holder: "佐藤", HolderLeft: true, State: AccountDisabled}, ""},
+		}
+		for _, tc := range cases {
+			tc.a.SystemID = sys.ID
+			got := must[Account](t)(CreateAccount(ctx, d, org, tc.a, t0))
+			if codes(got.Flags) != tc.want {
+				t.Errorf("%s: flags %q want %q", tc.a.Username, codes(got.Flags), tc.want)
+			}
+		}
+		flagged := must[[]Account](t)(ListAccounts(ctx, d, org, AccountFilter{Flagged: true}, today))
+		if len(flagged) != 4 {
+			t.Errorf("flagged accounts %d", len(flagged))
+		}
+	})
+}
+
+func fmtArgs(args []any) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return fmt.Sprint(args)
+}
+
+func TestContractsAndResponsibilities(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(t, d, "A")
+		vendorOrg := newOrg(t, d, "ベンダー社")
+		v := must[Vendor](t)(CreateVendor(ctx, d, org, Vendor{Name: "ベンダー社", MedisacOrgID: vendorOrg}, t0))
+		if v.MedisacOrgID != vendorOrg {
+			t.Errorf("medisac org %q", v.MedisacOrgID)
+		}
+		if _, err := CreateVendor(ctx, d, org, Vendor{Name: "x", MedisacOrgID: db.NewID()}, t0); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("unknown medisac org: %v", err)
+		}
+		s1 := must[System](t)(CreateSystem(ctx, d, org, System{Name: "電子カルテ", VendorID: v.ID}, t0))
+		s2 := must[System](t)(CreateSystem(ctx, d, org, System{Name: "PACS"}, t0))
+		c := must[Contract](t)(CreateContract(ctx, d, org, Contract{VendorID: v.ID, Title: "保守", StartOn: "2026-04-01", EndOn: "2027-03-31",
+			SystemIDs: []string{s1.ID, s2.ID, s1.ID}, RemoteMaintenance: Yes}, t0))
+		if len(c.SystemIDs) != 2 {
+			t.Errorf("systems %v", c.SystemIDs)
+		}
+		if _, err := CreateContract(ctx, d, org, Contract{VendorID: v.ID, Title: "逆", StartOn: "2027-04-01", EndOn: "2026-03-31"}, t0); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("end before start: %v", err)
+		}
+		c.SystemIDs = []string{s2.ID}
+		_, after, err := UpdateContract(ctx, d, org, c, t0)
+		if err != nil || len(after.SystemIDs) != 1 || after.SystemIDs[0] != s2.ID {
+			t.Fatalf("update %v %+v", err, after)
+		}
+		rs := must[[]Responsibility](t)(Responsibilities(ctx, d, org, s1.ID))
+		if len(rs) != len(Duties) || rs[0].Holder != HolderUndecided {
+			t.Errorf("empty split %+v", rs)
+		}
+		_, rs, err = SetResponsibilities(ctx, d, org, s1.ID, []Responsibility{{Duty: DutyFirmware, Holder: HolderVendor, Note: "年2回"}, {Duty: DutyBackup, Holder: HolderInstitution}}, t0)
+		if err != nil || rs[0].Holder != HolderVendor || rs[0].Note != "年2回" || rs[3].Holder != HolderInstitution {
+			t.Fatalf("split %v %+v", err, rs)
+		}
+		_, rs, _ = SetResponsibilities(ctx, d, org, s1.ID, []Responsibility{{Duty: DutyFirmware, Holder: HolderShared}}, t0)
+		if rs[0].Holder != HolderShared || rs[3].Holder != HolderInstitution {
+			t.Errorf("split after second set %+v", rs)
+		}
+		if _, _, err := SetResponsibilities(ctx, d, org, s1.ID, []Responsibility{{Duty: "coffee", Holder: HolderShared}}, t0); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("bad duty: %v", err)
+		}
+		if _, err := DeleteVendor(ctx, d, org, v.ID); err != nil {
+			t.Fatal(err)
+		}
+		if l := must[[]Contract](t)(ListContracts(ctx, d, org, "")); len(l) != 0 {
+			t.Errorf("contracts left after vendor delete: %d", len(l))
+		}
+	})
+}
+
+func TestDocuments(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(t, d, "A")
+		sys := must[System](t)(CreateSystem(ctx, d, org, System{Name: "PACS"}, t0))
+		docs, err := NewDocuments(t.TempDir(), 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 100)...)
+		xlsx := buildTestXLSX(t)
+		cases := []struct {
+			name string
+			data []byte
+			want string
+			code apperr.Code
+		}{
+			{"mds.pdf", []byte("%PDF-1.7\nhello"), TypePDF, ""},
+			{"図.png", png, TypePNG, ""},
+			{"fake.pdf", []byte("<html><script>alert(1)</script>"), "", apperr.Invalid},
+			{"big.pdf", append([]byte("%PDF-1.7\n"), make([]byte, 2000)...), "", apperr.TooLarge},
+			{"empty.pdf", nil, "", apperr.Invalid},
+		}
+		if len(xlsx) <= 1024 {
+			cases = append(cases, struct {
+				name string
+				data []byte
+				want string
+				code apperr.Code
+			}{"sds.xlsx", xlsx, TypeXLSX, ""})
+		}
+		for _, tc := range cases {
+			doc, err := docs.Upload(ctx, d, org, "u1", DocumentInput{SystemID: sys.ID, Kind: DocSDS, Filename: "../../" + tc.name}, bytes.NewReader(tc.data), t0)
+			if tc.code != "" {
+				if apperr.CodeOf(err) != tc.code {
+					t.Errorf("%s: got %v want %s", tc.name, err, tc.code)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+				continue
+			}
+			if doc.ContentType != tc.want || doc.Filename != tc.name || doc.Size != int64(len(tc.data)) {
+				t.Errorf("%s: %+v", tc.name, doc)
+			}
+			_, rc, err := docs.Open(ctx, d, org, doc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			buf.ReadFrom(rc)
+			rc.Close()
+			if !bytes.Equal(buf.Bytes(), tc.data) {
+				t.Errorf("%s: stored bytes differ", tc.name)
+			}
+		}
+		list := must[[]Document](t)(ListDocuments(ctx, d, org, sys.ID))
+		if len(list) != len(cases)-3 {
+			t.Errorf("documents %d", len(list))
+		}
+		if _, err := docs.Delete(ctx, d, org, list[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := docs.Open(ctx, d, org, list[0].ID); err != db.ErrNotFound {
+			t.Errorf("after delete: %v", err)
+		}
+	})
+}

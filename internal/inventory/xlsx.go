@@ -1,0 +1,459 @@
+package inventory
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// XLSXLimits bound what ReadXLSX accepts, against zip bombs and huge
+// workbooks. Zero fields take the defaults of DefaultXLSXLimits.
+type XLSXLimits struct {
+	MaxEntries      int   // zip entries
+	MaxUncompressed int64 // bytes actually inflated, over all entries read
+	MaxRatio        int64 // uncompressed/compressed size of one entry
+	MaxRows         int   // rows per sheet
+	MaxCols         int   // columns per row
+}
+
+// DefaultXLSXLimits are the limits used for imports.
+var DefaultXLSXLimits = XLSXLimits{MaxEntries: 1000, MaxUncompressed: 512 << 20, MaxRatio: 250, MaxRows: 200000, MaxCols: 200}
+
+// ErrXLSXLimit is returned (wrapped) when a workbook exceeds XLSXLimits.
+var ErrXLSXLimit = errors.New("inventory: workbook exceeds limits")
+
+// ErrNotXLSX is returned (wrapped) when the bytes are not a readable .xlsx
+// workbook.
+var ErrNotXLSX = errors.New("inventory: not an xlsx workbook")
+
+// Cell is one cell value as text; Num says the cell was stored as a number
+// (so a date column may hold an Excel serial day).
+type Cell struct {
+	V   string
+	Num bool
+}
+
+// Sheet is one worksheet: its name and its rows of cells (row 1 first;
+// missing cells are empty).
+type Sheet struct {
+	Name string
+	Rows [][]Cell
+}
+
+type xlsxReader struct {
+	zr    *zip.Reader
+	lim   XLSXLimits
+	total int64
+}
+
+// ReadXLSX reads the sheets of an .xlsx workbook with archive/zip and
+// encoding/xml only. It refuses archives with too many entries, entries
+// that inflate too much (absolute and by ratio), documents with a DOCTYPE
+// and sheets with too many rows or columns; formulas are read as their
+// cached values.
+func ReadXLSX(data []byte, lim XLSXLimits) ([]Sheet, error) {
+	d := DefaultXLSXLimits
+	if lim.MaxEntries == 0 {
+		lim.MaxEntries = d.MaxEntries
+	}
+	if lim.MaxUncompressed == 0 {
+		lim.MaxUncompressed = d.MaxUncompressed
+	}
+	if lim.MaxRatio == 0 {
+		lim.MaxRatio = d.MaxRatio
+	}
+	if lim.MaxRows == 0 {
+		lim.MaxRows = d.MaxRows
+	}
+	if lim.MaxCols == 0 {
+		lim.MaxCols = d.MaxCols
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotXLSX, err)
+	}
+	if len(zr.File) > lim.MaxEntries {
+		return nil, fmt.Errorf("%w: %d entries", ErrXLSXLimit, len(zr.File))
+	}
+	var declared uint64
+	for _, f := range zr.File {
+		declared += f.UncompressedSize64
+		if declared > uint64(lim.MaxUncompressed) || f.UncompressedSize64 > uint64(max(int64(f.CompressedSize64)*lim.MaxRatio, 1<<20)) {
+			return nil, fmt.Errorf("%w: %s inflates too much", ErrXLSXLimit, f.Name)
+		}
+	}
+	r := &xlsxReader{zr: zr, lim: lim}
+	names, targets, err := r.workbook()
+	if err != nil {
+		return nil, err
+	}
+	shared, err := r.sharedStrings()
+	if err != nil {
+		return nil, err
+	}
+	var out []Sheet
+	for i, name := range names {
+		rows, err := r.sheet(targets[i], shared)
+		if err != nil {
+			return nil, fmt.Errorf("sheet %s: %w", name, err)
+		}
+		out = append(out, Sheet{Name: name, Rows: rows})
+	}
+	return out, nil
+}
+
+func (r *xlsxReader) find(name string) *zip.File {
+	for _, f := range r.zr.File {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+type countingReader struct {
+	r   io.Reader
+	rd  *xlsxReader
+	max int64
+	n   int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.rd.total += int64(n)
+	if c.rd.total > c.rd.lim.MaxUncompressed || c.n > c.max {
+		return n, fmt.Errorf("%w: entry inflates too much", ErrXLSXLimit)
+	}
+	return n, err
+}
+
+// open returns a decoder over a zip entry that counts inflated bytes.
+func (r *xlsxReader) open(name string) (*xml.Decoder, io.Closer, error) {
+	f := r.find(name)
+	if f == nil {
+		return nil, nil, nil
+	}
+	max := int64(f.CompressedSize64) * r.lim.MaxRatio
+	if max < 1<<20 {
+		max = 1 << 20
+	}
+	if f.UncompressedSize64 > uint64(max) || int64(f.UncompressedSize64) > r.lim.MaxUncompressed {
+		return nil, nil, fmt.Errorf("%w: %s declares %d bytes", ErrXLSXLimit, name, f.UncompressedSize64)
+	}
+	rc, err := f.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrNotXLSX, err)
+	}
+	dec := xml.NewDecoder(&countingReader{r: rc, rd: r, max: max})
+	dec.Strict = true
+	dec.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
+		if strings.EqualFold(label, "utf-8") {
+			return in, nil
+		}
+		return nil, fmt.Errorf("%w: encoding %s", ErrNotXLSX, label)
+	}
+	return dec, rc, nil
+}
+
+// next returns the next token, refusing DOCTYPE declarations.
+func next(dec *xml.Decoder) (xml.Token, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(xml.Directive); ok && len(d) > 0 {
+		return nil, fmt.Errorf("%w: DOCTYPE not allowed", ErrNotXLSX)
+	}
+	return tok, nil
+}
+
+func attr(se xml.StartElement, local string) string {
+	for _, a := range se.Attr {
+		if a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func (r *xlsxReader) workbook() (names, targets []string, err error) {
+	rels := map[string]string{}
+	dec, c, err := r.open("xl/_rels/workbook.xml.rels")
+	if err != nil {
+		return nil, nil, err
+	}
+	if dec == nil {
+		return nil, nil, fmt.Errorf("%w: no workbook relationships", ErrNotXLSX)
+	}
+	for {
+		tok, err := next(dec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			c.Close()
+			return nil, nil, wrapXML(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "Relationship" {
+			t := attr(se, "Target")
+			if strings.HasPrefix(t, "/") {
+				t = strings.TrimPrefix(t, "/")
+			} else {
+				t = path.Join("xl", t)
+			}
+			rels[attr(se, "Id")] = t
+		}
+	}
+	c.Close()
+	dec, c, err = r.open("xl/workbook.xml")
+	if err != nil {
+		return nil, nil, err
+	}
+	if dec == nil {
+		return nil, nil, fmt.Errorf("%w: no workbook", ErrNotXLSX)
+	}
+	defer c.Close()
+	for {
+		tok, err := next(dec)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, wrapXML(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "sheet" {
+			var id string
+			for _, a := range se.Attr {
+				if a.Name.Local == "id" {
+					id = a.Value
+				}
+			}
+			t, ok := rels[id]
+			if !ok {
+				return nil, nil, fmt.Errorf("%w: sheet without target", ErrNotXLSX)
+			}
+			names = append(names, attr(se, "name"))
+			targets = append(targets, t)
+		}
+	}
+	return names, targets, nil
+}
+
+func wrapXML(err error) error {
+	if errors.Is(err, ErrXLSXLimit) || errors.Is(err, ErrNotXLSX) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrNotXLSX, err)
+}
+
+// readText collects the text of <t> elements inside the current element,
+// skipping phonetic runs (<rPh>), until the element ends.
+func readText(dec *xml.Decoder, maxLen int) (string, error) {
+	var b strings.Builder
+	depth, inT, skip := 1, false, 0
+	for depth > 0 {
+		tok, err := next(dec)
+		if err != nil {
+			return "", wrapXML(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			switch t.Name.Local {
+			case "rPh", "phoneticPr":
+				skip++
+			case "t":
+				inT = skip == 0
+			}
+		case xml.EndElement:
+			depth--
+			switch t.Name.Local {
+			case "rPh", "phoneticPr":
+				skip--
+			case "t":
+				inT = false
+			}
+		case xml.CharData:
+			if inT {
+				if b.Len()+len(t) > maxLen {
+					return "", fmt.Errorf("%w: cell text too long", ErrXLSXLimit)
+				}
+				b.Write(t)
+			}
+		}
+	}
+	return b.String(), nil
+}
+
+func (r *xlsxReader) sharedStrings() ([]string, error) {
+	dec, c, err := r.open("xl/sharedStrings.xml")
+	if err != nil || dec == nil {
+		return nil, err
+	}
+	defer c.Close()
+	var out []string
+	for {
+		tok, err := next(dec)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, wrapXML(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "si" {
+			s, err := readText(dec, 32767)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+	}
+}
+
+// colIndex turns "AB12" into column index 27 (0-based); -1 when malformed.
+func colIndex(ref string) int {
+	n := 0
+	i := 0
+	for ; i < len(ref) && ref[i] >= 'A' && ref[i] <= 'Z'; i++ {
+		n = n*26 + int(ref[i]-'A') + 1
+		if n > 16384 {
+			return -1
+		}
+	}
+	if i == 0 {
+		return -1
+	}
+	return n - 1
+}
+
+func (r *xlsxReader) sheet(name string, shared []string) ([][]Cell, error) {
+	dec, c, err := r.open(name)
+	if err != nil {
+		return nil, err
+	}
+	if dec == nil {
+		return nil, fmt.Errorf("%w: missing %s", ErrNotXLSX, name)
+	}
+	defer c.Close()
+	var rows [][]Cell
+	var cur []Cell
+	inRow := false
+	for {
+		tok, err := next(dec)
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, wrapXML(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "row":
+				idx := len(rows)
+				if rn := attr(t, "r"); rn != "" {
+					n, err := strconv.Atoi(rn)
+					if err != nil || n < 1 || n <= len(rows) {
+						return nil, fmt.Errorf("%w: bad row number %q", ErrNotXLSX, rn)
+					}
+					idx = n - 1
+				}
+				if idx >= r.lim.MaxRows {
+					return nil, fmt.Errorf("%w: more than %d rows", ErrXLSXLimit, r.lim.MaxRows)
+				}
+				for len(rows) < idx {
+					rows = append(rows, nil)
+				}
+				cur, inRow = nil, true
+			case "c":
+				if !inRow {
+					return nil, fmt.Errorf("%w: cell outside row", ErrNotXLSX)
+				}
+				col := len(cur)
+				if ref := attr(t, "r"); ref != "" {
+					col = colIndex(ref)
+					if col < len(cur) {
+						return nil, fmt.Errorf("%w: bad cell reference %q", ErrNotXLSX, ref)
+					}
+				}
+				if col >= r.lim.MaxCols {
+					return nil, fmt.Errorf("%w: more than %d columns", ErrXLSXLimit, r.lim.MaxCols)
+				}
+				cell, err := readCell(dec, attr(t, "t"), shared)
+				if err != nil {
+					return nil, err
+				}
+				for len(cur) < col {
+					cur = append(cur, Cell{})
+				}
+				cur = append(cur, cell)
+			}
+		case xml.EndElement:
+			if t.Name.Local == "row" && inRow {
+				rows = append(rows, cur)
+				cur, inRow = nil, false
+			}
+		}
+	}
+}
+
+func readCell(dec *xml.Decoder, typ string, shared []string) (Cell, error) {
+	var v strings.Builder
+	var inline string
+	depth, inV := 1, false
+	for depth > 0 {
+		tok, err := next(dec)
+		if err != nil {
+			return Cell{}, wrapXML(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if t.Name.Local == "is" {
+				s, err := readText(dec, 32767)
+				if err != nil {
+					return Cell{}, err
+				}
+				inline = s
+				continue
+			}
+			depth++
+			inV = t.Name.Local == "v" && depth == 2
+		case xml.EndElement:
+			depth--
+			inV = false
+		case xml.CharData:
+			if inV {
+				if v.Len()+len(t) > 32767 {
+					return Cell{}, fmt.Errorf("%w: cell text too long", ErrXLSXLimit)
+				}
+				v.Write(t)
+			}
+		}
+	}
+	switch typ {
+	case "s":
+		i, err := strconv.Atoi(strings.TrimSpace(v.String()))
+		if err != nil || i < 0 || i >= len(shared) {
+			return Cell{}, fmt.Errorf("%w: bad shared string index", ErrNotXLSX)
+		}
+		return Cell{V: shared[i]}, nil
+	case "inlineStr":
+		return Cell{V: inline}, nil
+	case "b":
+		if strings.TrimSpace(v.String()) == "1" {
+			return Cell{V: "TRUE"}, nil
+		}
+		return Cell{V: "FALSE"}, nil
+	case "str", "e", "d":
+		return Cell{V: v.String()}, nil
+	}
+	n := strings.TrimSpace(v.String())
+	return Cell{V: n, Num: n != ""}, nil
+}

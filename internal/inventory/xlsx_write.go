@@ -1,0 +1,156 @@
+package inventory
+
+import (
+	"archive/zip"
+	"bufio"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// SheetData is one worksheet to write: a header row (bold, frozen) and rows
+// of text cells.
+type SheetData struct {
+	Name   string
+	Header []string
+	Rows   [][]string
+	// Widths are column widths in characters (optional).
+	Widths []float64
+}
+
+// WriteXLSX writes a workbook with the given sheets to w. Every cell is
+// written as an inline string, so values such as "0012" or "2026-03-31"
+// keep their exact text.
+func WriteXLSX(w io.Writer, sheets []SheetData) error {
+	zw := zip.NewWriter(w)
+	put := func(name, body string) error {
+		f, err := zw.Create(name)
+		if err != nil {
+			return err
+		}
+		_, err = io.WriteString(f, body)
+		return err
+	}
+	var ct, wb, rels strings.Builder
+	ct.WriteString(xml.Header + `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>`)
+	wb.WriteString(xml.Header + `<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>`)
+	rels.WriteString(xml.Header + `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">`)
+	for i, s := range sheets {
+		n := strconv.Itoa(i + 1)
+		fmt.Fprintf(&ct, `<Override PartName="/xl/worksheets/sheet%s.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`, n)
+		fmt.Fprintf(&wb, `<sheet name="%s" sheetId="%s" r:id="rId%s"/>`, xmlEscape(sheetName(s.Name)), n, n)
+		fmt.Fprintf(&rels, `<Relationship Id="rId%s" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet%s.xml"/>`, n, n)
+	}
+	ct.WriteString(`</Types>`)
+	wb.WriteString(`</sheets></workbook>`)
+	fmt.Fprintf(&rels, `<Relationship Id="rId%d" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>`, len(sheets)+1)
+	parts := []struct{ name, body string }{
+		{"[Content_Types].xml", ct.String()},
+		{"_rels/.rels", xml.Header + `<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>`},
+		{"xl/workbook.xml", wb.String()},
+		{"xl/_rels/workbook.xml.rels", rels.String()},
+		{"xl/styles.xml", xml.Header + `<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><fonts count="2"><font><sz val="11"/><name val="Yu Gothic"/></font><font><b/><sz val="11"/><name val="Yu Gothic"/></font></fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1"><border/></borders><cellStyleXfs count="1"><xf/></cellStyleXfs><cellXfs count="2"><xf fontId="0"/><xf fontId="1" applyFont="1"/></cellXfs></styleSheet>`},
+	}
+	for _, p := range parts {
+		if err := put(p.name, p.body); err != nil {
+			return err
+		}
+	}
+	for i, s := range sheets {
+		f, err := zw.Create("xl/worksheets/sheet" + strconv.Itoa(i+1) + ".xml")
+		if err != nil {
+			return err
+		}
+		if err := writeSheet(f, s); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+func writeSheet(w io.Writer, s SheetData) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(xml.Header + `<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>`)
+	if len(s.Widths) > 0 {
+		bw.WriteString("<cols>")
+		for i, wd := range s.Widths {
+			fmt.Fprintf(bw, `<col min="%d" max="%d" width="%g" customWidth="1"/>`, i+1, i+1, wd)
+		}
+		bw.WriteString("</cols>")
+	}
+	bw.WriteString("<sheetData>")
+	writeRow(bw, 1, s.Header, 1)
+	for i, r := range s.Rows {
+		writeRow(bw, i+2, r, 0)
+	}
+	bw.WriteString("</sheetData></worksheet>")
+	return bw.Flush()
+}
+
+func writeRow(bw *bufio.Writer, n int, cells []string, style int) {
+	fmt.Fprintf(bw, `<row r="%d">`, n)
+	for i, c := range cells {
+		if c == "" {
+			continue
+		}
+		ref := colName(i) + strconv.Itoa(n)
+		if style > 0 {
+			fmt.Fprintf(bw, `<c r="%s" s="%d" t="inlineStr"><is><t xml:space="preserve">`, ref, style)
+		} else {
+			fmt.Fprintf(bw, `<c r="%s" t="inlineStr"><is><t xml:space="preserve">`, ref)
+		}
+		bw.WriteString(xmlEscape(c))
+		bw.WriteString("</t></is></c>")
+	}
+	bw.WriteString("</row>")
+}
+
+// colName turns a 0-based column index into its letters (0 → A, 27 → AB).
+func colName(i int) string {
+	s := ""
+	for i++; i > 0; i = (i - 1) / 26 {
+		s = string(rune('A'+(i-1)%26)) + s
+	}
+	return s
+}
+
+// xmlEscape escapes text for XML and drops characters XML 1.0 cannot hold.
+func xmlEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '"':
+			b.WriteString("&quot;")
+		case r == '\'':
+			b.WriteString("&apos;")
+		case r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// sheetName makes s a valid Excel sheet name (max 31 characters, no []:*?/\).
+func sheetName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`[]:*?/\`, r) {
+			return '_'
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 31 {
+		s = string(r[:31])
+	}
+	if s == "" {
+		s = "Sheet"
+	}
+	return s
+}

@@ -1,0 +1,64 @@
+package auth_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/medisac/medisac/internal/auth"
+)
+
+// TestCatalogCoversAuth checks that every message key the package uses, and
+// every label the web layer shows for its values, has a Japanese and an
+// English text taking the same arguments.
+func TestCatalogCoversAuth(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	must(t, err)
+	keyRe := regexp.MustCompile(`"(auth\.[a-z_.]+)"`)
+	keys := map[string]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		must(t, err)
+		for _, m := range keyRe.FindAllStringSubmatch(string(b), -1) {
+			keys[m[1]] = true
+		}
+	}
+	if len(keys) < 25 {
+		t.Fatalf("found only %d keys in the source", len(keys))
+	}
+	for _, k := range auth.OrgKinds {
+		keys["auth.kind."+string(k)] = true
+	}
+	for _, r := range auth.Roles {
+		keys["auth.role."+string(r)] = true
+		keys["auth.role."+string(r)+".help"] = true
+	}
+	for _, p := range []auth.MFAPolicy{auth.MFAAdmins, auth.MFAEveryone} {
+		keys["auth.mfa_policy."+string(p)] = true
+	}
+	for _, f := range strings.Fields("email display_name password name name_kana prefecture medical_code beds kind role lang mfa_policy") {
+		keys["auth.field."+f] = true
+	}
+	verbRe := regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
+	for k := range keys {
+		for _, lang := range []string{"ja", "en"} {
+			if !catalog.Has(lang, k) {
+				t.Errorf("%s catalog has no %q", lang, k)
+			}
+		}
+		ja, en := verbRe.FindAllString(catalog.T("ja", k), -1), verbRe.FindAllString(catalog.T("en", k), -1)
+		if strings.Join(ja, " ") != strings.Join(en, " ") {
+			t.Errorf("%q: Japanese takes %v, English %v", k, ja, en)
+		}
+	}
+	for _, k := range catalog.Keys("ja") {
+		if strings.HasPrefix(k, "auth.") && !keys[k] {
+			t.Errorf("catalog key %q is not used", k)
+		}
+	}
+}

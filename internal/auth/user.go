@@ -279,6 +279,13 @@ func RemoveMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID
 }
 
 func ensureAnotherAdmin(ctx context.Context, q db.Querier, orgID, userID string) error {
+	// Inside a transaction, serialise admin changes of one organisation so
+	// that two admins demoting each other cannot both succeed.
+	if tx, ok := q.(*db.Tx); ok {
+		if err := tx.Lock(ctx, "auth:admins:"+orgID); err != nil {
+			return err
+		}
+	}
 	var n int
 	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'admin' AND user_id <> ?`, orgID, userID).Scan(&n); err != nil {
 		return err

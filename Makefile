@@ -1,0 +1,34 @@
+# medisac — build and test.
+#   make test     formatting, vet, staticcheck, race tests on SQLite and PostgreSQL, browser tests
+#   make build    static binary in bin/medisac
+#   make bench    benchmarks (figures are recorded in docs/benchmarks.md)
+#   make fuzz     longer fuzzing of every fuzz target (FUZZTIME per target, default 30s)
+
+GO ?= go
+FUZZTIME ?= 30s
+
+.PHONY: test build bench fuzz run
+
+SHELL := /bin/bash
+
+test:
+	@echo "== gofmt"; out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@echo "== go vet"; $(GO) vet ./...
+	@echo "== staticcheck"; $(GO) tool staticcheck ./...
+	@echo "== go test -race (SQLite, PostgreSQL, browser)"; set -o pipefail; $(GO) test -race -json -timeout 20m ./... | $(GO) run ./internal/tools/testsum
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/medisac ./cmd/medisac
+
+run:
+	$(GO) run ./cmd/medisac demo
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done

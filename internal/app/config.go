@@ -1,0 +1,181 @@
+// Package app wires medisac together: configuration, the sub-commands and
+// the server's start and graceful stop.
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is medisac's whole configuration, filled from flags and MEDISAC_*
+// environment variables (a *_FILE variant reads a secret from a file).
+type Config struct {
+	Addr        string `json:"addr"`
+	BaseURL     string `json:"base_url"`
+	DataDir     string `json:"data_dir"`
+	DatabaseURL string `json:"database_url"`
+	AuditKey    string `json:"audit_key_file"`
+	LogLevel    string `json:"log_level"`
+	Demo        bool   `json:"demo"`
+
+	SMTPHost     string `json:"smtp_host"`
+	SMTPPort     int    `json:"smtp_port"`
+	SMTPSecurity string `json:"smtp_security"`
+	SMTPUser     string `json:"smtp_username"`
+	SMTPPassword string `json:"smtp_password"`
+	SMTPFrom     string `json:"smtp_from"`
+
+	SessionIdle     time.Duration `json:"session_idle"`
+	SessionAbsolute time.Duration `json:"session_absolute"`
+	Workers         int           `json:"workers"`
+
+	// clock replaces time.Now in tests.
+	clock func() time.Time
+}
+
+// DefaultConfig returns the configuration before flags and environment.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./medisac-data",
+		LogLevel:        "info",
+		SMTPPort:        587,
+		SMTPSecurity:    "starttls",
+		SessionIdle:     30 * time.Minute,
+		SessionAbsolute: 12 * time.Hour,
+		Workers:         2,
+	}
+}
+
+type envFn func(string) string
+
+// loadEnv overlays MEDISAC_* variables on c.
+func (c *Config) loadEnv(getenv envFn) error {
+	str := func(name string, dst *string) error {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+		if f := getenv(name + "_FILE"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("%s_FILE: %v", name, err)
+			}
+			*dst = strings.TrimRight(string(b), "\r\n")
+		}
+		return nil
+	}
+	for name, dst := range map[string]*string{
+		"MEDISAC_ADDR": &c.Addr, "MEDISAC_BASE_URL": &c.BaseURL, "MEDISAC_DATA_DIR": &c.DataDir,
+		"MEDISAC_DATABASE_URL": &c.DatabaseURL, "MEDISAC_AUDIT_KEY_FILE": &c.AuditKey, "MEDISAC_LOG_LEVEL": &c.LogLevel,
+		"MEDISAC_SMTP_HOST": &c.SMTPHost, "MEDISAC_SMTP_SECURITY": &c.SMTPSecurity, "MEDISAC_SMTP_USERNAME": &c.SMTPUser,
+		"MEDISAC_SMTP_PASSWORD": &c.SMTPPassword, "MEDISAC_SMTP_FROM": &c.SMTPFrom,
+	} {
+		if err := str(name, dst); err != nil {
+			return err
+		}
+	}
+	if v := getenv("MEDISAC_SMTP_PORT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("MEDISAC_SMTP_PORT: %q is not a port number", v)
+		}
+		c.SMTPPort = n
+	}
+	for name, dst := range map[string]*time.Duration{"MEDISAC_SESSION_IDLE": &c.SessionIdle, "MEDISAC_SESSION_ABSOLUTE": &c.SessionAbsolute} {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration (e.g. 30m, 12h)", name, v)
+			}
+			*dst = d
+		}
+	}
+	return nil
+}
+
+// bindFlags registers the flags shared by serve and demo.
+func (c *Config) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (MEDISAC_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "public URL used in e-mail links, e.g. https://medisac.example.jp (MEDISAC_BASE_URL)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data folder: SQLite database, audit key, uploads (MEDISAC_DATA_DIR)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "background job workers")
+}
+
+// Validate checks the configuration and fills derived values; its error
+// is a plain sentence naming the setting.
+func (c *Config) Validate() error {
+	if c.DataDir == "" {
+		return errors.New("MEDISAC_DATA_DIR must not be empty")
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = filepath.Join(c.DataDir, "medisac.db")
+	}
+	if c.AuditKey == "" {
+		c.AuditKey = filepath.Join(c.DataDir, "audit-ed25519.key")
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("MEDISAC_ADDR %q is not host:port (e.g. 127.0.0.1:8080)", c.Addr)
+	}
+	if c.BaseURL == "" {
+		host, port, _ := net.SplitHostPort(c.Addr)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		c.BaseURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("MEDISAC_BASE_URL %q must be an http:// or https:// address", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	switch c.SMTPSecurity {
+	case "starttls", "tls", "none":
+	default:
+		return fmt.Errorf("MEDISAC_SMTP_SECURITY must be starttls, tls or none, not %q", c.SMTPSecurity)
+	}
+	if c.SMTPHost != "" && c.SMTPFrom == "" {
+		return errors.New("MEDISAC_SMTP_FROM is required when MEDISAC_SMTP_HOST is set")
+	}
+	if c.SMTPPort <= 0 || c.SMTPPort > 65535 {
+		return fmt.Errorf("MEDISAC_SMTP_PORT %d is not a port number", c.SMTPPort)
+	}
+	if c.SessionIdle < time.Minute || c.SessionAbsolute < c.SessionIdle {
+		return errors.New("MEDISAC_SESSION_IDLE must be at least 1m and not longer than MEDISAC_SESSION_ABSOLUTE")
+	}
+	if c.Workers < 0 || c.Workers > 64 {
+		return errors.New("--workers must be between 0 and 64")
+	}
+	return nil
+}
+
+// SecureCookies reports whether cookies must carry the Secure attribute
+// (the public address is https).
+func (c *Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }
+
+// Redacted returns the configuration as JSON with secrets replaced.
+func (c Config) Redacted() string {
+	if c.SMTPPassword != "" {
+		c.SMTPPassword = "REDACTED"
+	}
+	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			c.DatabaseURL = u.String()
+		}
+	}
+	b, _ := json.MarshalIndent(struct {
+		Config
+		SessionIdle     string `json:"session_idle"`
+		SessionAbsolute string `json:"session_absolute"`
+	}{c, c.SessionIdle.String(), c.SessionAbsolute.String()}, "", "  ")
+	return string(b)
+}

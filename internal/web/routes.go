@@ -1,0 +1,84 @@
+package web
+
+import (
+	"net/http"
+)
+
+// routes is the whole route table of a node.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /metrics", s.metricsHandler)
+	mux.Handle("GET /static/", s.static)
+
+	// Signing in and out.
+	mux.HandleFunc("GET /signin", s.signinForm)
+	mux.HandleFunc("POST /signin", s.signin)
+	mux.HandleFunc("POST /signout", s.signout)
+	mux.HandleFunc("GET /mfa", s.mfaForm)
+	mux.HandleFunc("POST /mfa", s.mfaVerify)
+	mux.HandleFunc("POST /mfa/passkey/begin", s.mfaPasskeyBegin)
+	mux.HandleFunc("POST /mfa/passkey/finish", s.mfaPasskeyFinish)
+	mux.HandleFunc("GET /mfa/setup", s.mfaSetupForm)
+	mux.HandleFunc("POST /mfa/setup", s.mfaSetupConfirm)
+	mux.HandleFunc("GET /reset", s.resetRequestForm)
+	mux.HandleFunc("POST /reset", s.resetRequest)
+	mux.HandleFunc("GET /reset/{token}", s.resetForm)
+	mux.HandleFunc("POST /reset/{token}", s.resetApply)
+	mux.HandleFunc("GET /invite/{token}", s.inviteForm)
+	mux.HandleFunc("POST /invite/{token}", s.inviteAccept)
+	mux.HandleFunc("POST /lang", s.setLang)
+
+	// Signed in.
+	mux.Handle("GET /{$}", s.requireUser(s.home))
+	mux.Handle("POST /org/switch", s.requireUser(s.switchOrg))
+	mux.Handle("GET /account", s.requireUser(s.account))
+	mux.Handle("POST /account/profile", s.requireUser(s.accountProfile))
+	mux.Handle("POST /account/password", s.requireUser(s.accountPassword))
+	mux.Handle("GET /account/totp", s.requireUser(s.totpForm))
+	mux.Handle("POST /account/totp", s.requireUser(s.totpConfirm))
+	mux.Handle("POST /account/totp/disable", s.requireUser(s.totpDisable))
+	mux.Handle("POST /account/recovery", s.requireUser(s.recoveryRegenerate))
+	mux.Handle("POST /account/passkeys/begin", s.requireUser(s.passkeyRegisterBegin))
+	mux.Handle("POST /account/passkeys/finish", s.requireUser(s.passkeyRegisterFinish))
+	mux.Handle("POST /account/passkeys/{id}/delete", s.requireUser(s.passkeyDelete))
+	mux.Handle("POST /account/tokens", s.requireUser(s.tokenCreate))
+	mux.Handle("POST /account/tokens/{id}/delete", s.requireUser(s.tokenDelete))
+	mux.Handle("POST /account/signout-everywhere", s.requireUser(s.signoutEverywhere))
+
+	// The organisation.
+	mux.Handle("GET /org", s.requireUser(s.orgPage))
+	mux.Handle("POST /org", s.requireAdmin(s.orgUpdate))
+	mux.Handle("POST /org/invites", s.requireAdmin(s.orgInvite))
+	mux.Handle("POST /org/members/{user}/role", s.requireAdmin(s.memberRole))
+	mux.Handle("POST /org/members/{user}/delete", s.requireAdmin(s.memberRemove))
+	mux.Handle("GET /audit", s.requireUser(s.auditPage))
+	mux.Handle("GET /audit.csv", s.requireUser(s.auditCSV))
+
+	// ISAC operators.
+	mux.Handle("GET /admin/orgs", s.requireOperator(s.adminOrgs))
+	mux.Handle("POST /admin/orgs", s.requireOperator(s.adminOrgCreate))
+	mux.Handle("GET /admin/orgs/{id}", s.requireOperator(s.adminOrg))
+	mux.Handle("POST /admin/orgs/{id}", s.requireOperator(s.adminOrgUpdate))
+	mux.Handle("POST /admin/orgs/{id}/invites", s.requireOperator(s.adminOrgInvite))
+	mux.Handle("GET /admin/jobs", s.requireOperator(s.adminJobs))
+	mux.Handle("POST /admin/jobs/{id}/retry", s.requireOperator(s.adminJobRetry))
+
+	// Demo mode: mail that would have been sent.
+	mux.Handle("GET /outbox", s.requireUser(s.outbox))
+
+	var h http.Handler = s.checkCSRF(mux)
+	h = s.withSession(h)
+	if s.API != nil {
+		// The API authenticates with tokens, not cookies, and has its own
+		// error shape; it bypasses the session and CSRF layers.
+		top := http.NewServeMux()
+		top.Handle("/api/", s.API)
+		top.Handle("/", h)
+		h = top
+	}
+	return s.logAndRecover(secureHeaders(s.Secure, h))
+}

@@ -1,0 +1,96 @@
+// Package web is medisac's HTML surface: routes, middleware, templates,
+// static files and the handlers of the server-rendered UI. Handlers parse
+// and validate input, call a capability package and render; they hold no
+// SQL.
+package web
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/mfa"
+	"github.com/medisac/medisac/internal/notify"
+)
+
+//go:embed templates
+var templatesFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Deps are what the web surface needs from the rest of medisac.
+type Deps struct {
+	DB       *db.DB
+	Catalog  *i18n.Catalog
+	Audit    *audit.Log
+	MFA      *mfa.Service
+	Mailer   *notify.Mailer
+	Queue    *jobs.Queue
+	Logger   *slog.Logger
+	Now      func() time.Time
+	BaseURL  string
+	Secure   bool
+	Demo     bool
+	Sessions auth.SessionPolicy
+	// API is mounted under /api/v1 when not nil.
+	API http.Handler
+	// Ready reports whether the node can serve (schema current, database
+	// reachable); /readyz answers 503 with its error.
+	Ready func(r *http.Request) error
+	// Metrics writes extra Prometheus lines (job counts and the like).
+	Metrics func(w http.ResponseWriter, r *http.Request)
+}
+
+// Server is the HTML surface.
+type Server struct {
+	Deps
+	tmpl    map[string]*template.Template
+	static  http.Handler
+	handler http.Handler
+	metrics *metrics
+}
+
+// New parses the templates (failing at start, not at first use) and builds
+// the route table.
+func New(d Deps) (*Server, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Sessions.Idle == 0 {
+		d.Sessions = auth.DefaultSessionPolicy
+	}
+	s := &Server{Deps: d, metrics: newMetrics()}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+	s.static = http.StripPrefix("/static/", staticHandler(http.FileServerFS(sub)))
+	s.handler = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves every request of the node: pages, static files, the API
+// and the operational endpoints.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func staticHandler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,4 +1,7 @@
--- Append-only, hash-chained audit log and its signed checkpoints.
+-- Append-only, hash-chained audit log and its signed checkpoints (see
+-- internal/audit). The triggers stop the program itself from changing or
+-- removing rows; they are a guard against mistakes, not against someone with
+-- database rights, whom audit verification catches instead.
 CREATE TABLE audit_log (
 	seq BIGINT PRIMARY KEY,
 	at TIMESTAMPTZ NOT NULL,
@@ -8,7 +11,7 @@ CREATE TABLE audit_log (
 	action TEXT NOT NULL,
 	object_type TEXT NOT NULL DEFAULT '',
 	object_id TEXT NOT NULL DEFAULT '',
-	outcome TEXT NOT NULL,
+	outcome TEXT NOT NULL CHECK (outcome IN ('success','failure','denied')),
 	ip TEXT NOT NULL DEFAULT '',
 	user_agent TEXT NOT NULL DEFAULT '',
 	details TEXT NOT NULL DEFAULT '{}',
@@ -24,3 +27,17 @@ CREATE TABLE audit_checkpoints (
 	key_id TEXT NOT NULL,
 	signature TEXT NOT NULL
 );
+
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+	FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+	FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON audit_checkpoints
+	FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoints
+	FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();

@@ -1,4 +1,7 @@
--- Append-only, hash-chained audit log and its signed checkpoints.
+-- Append-only, hash-chained audit log and its signed checkpoints (see
+-- internal/audit). The triggers stop the program itself from changing or
+-- removing rows; they are a guard against mistakes, not against someone with
+-- database rights, whom audit verification catches instead.
 CREATE TABLE audit_log (
 	seq INTEGER PRIMARY KEY,
 	at TIMESTAMP NOT NULL,
@@ -8,7 +11,7 @@ CREATE TABLE audit_log (
 	action TEXT NOT NULL,
 	object_type TEXT NOT NULL DEFAULT '',
 	object_id TEXT NOT NULL DEFAULT '',
-	outcome TEXT NOT NULL,
+	outcome TEXT NOT NULL CHECK (outcome IN ('success','failure','denied')),
 	ip TEXT NOT NULL DEFAULT '',
 	user_agent TEXT NOT NULL DEFAULT '',
 	details TEXT NOT NULL DEFAULT '{}',
@@ -24,3 +27,12 @@ CREATE TABLE audit_checkpoints (
 	key_id TEXT NOT NULL,
 	signature TEXT NOT NULL
 );
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;

@@ -474,9 +474,21 @@ func diffAssets(a, b *Asset) []FieldChange {
 			continue
 		}
 		o, n := f.get(a), f.get(b)
+		if f.Key == "open_ports" {
+			o, n = portsDetail(a.OpenPorts), portsDetail(b.OpenPorts)
+		}
 		if o != n {
 			out = append(out, FieldChange{Field: f.Key, Old: o, New: n})
 		}
 	}
 	return out
+}
+
+// portsDetail writes ports with their services, for history.
+func portsDetail(ps []Port) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, "; ")
 }

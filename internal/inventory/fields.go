@@ -204,6 +204,13 @@ var assetFields = []field[Asset]{
 			if !ok {
 				return "inventory.error.bad_ports"
 			}
+			for i := range ps {
+				for _, old := range a.OpenPorts {
+					if old.Port == ps[i].Port && old.Protocol == ps[i].Protocol {
+						ps[i] = old
+					}
+				}
+			}
 			a.OpenPorts = ps
 			return ""
 		}},

@@ -1,0 +1,286 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/jobs"
+)
+
+// adminPageSize is the number of organisations per page of the operator's
+// list.
+const adminPageSize = 50
+
+// canManageOrgs reports whether p may create and change organisation
+// records and invite their admins: admins of an ISAC operator.
+func canManageOrgs(p *auth.Principal) bool {
+	return p.IsOperator() && p.IsAdmin() && p.CanWrite()
+}
+
+type adminOrgsView struct {
+	Orgs                    []*auth.Org
+	Q, Kind, Prefecture     string
+	PrevURL, NextURL        string
+	CanManage, KindEditable bool
+}
+
+func (s *Server) adminOrgs(w http.ResponseWriter, r *http.Request) {
+	s.renderAdminOrgs(w, r, nil, nil)
+}
+
+func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+	p := state(r).p
+	q := r.URL.Query()
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	if offset < 0 || offset > 1<<30 {
+		offset = 0
+	}
+	f := auth.OrgFilter{Kind: auth.OrgKind(q.Get("kind")), Prefecture: q.Get("prefecture"), Query: q.Get("q"), Limit: adminPageSize + 1, Offset: offset}
+	if f.Kind != "" && !f.Kind.Valid() {
+		f.Kind = ""
+	}
+	orgs, err := auth.ListOrgs(r.Context(), s.DB, p, f)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := adminOrgsView{Q: f.Query, Kind: string(f.Kind), Prefecture: f.Prefecture, CanManage: canManageOrgs(p), KindEditable: true}
+	page := func(off int) string {
+		u := url.Values{}
+		for _, k := range []string{"q", "kind", "prefecture"} {
+			if x := q.Get(k); x != "" {
+				u.Set(k, x)
+			}
+		}
+		if off > 0 {
+			u.Set("offset", strconv.Itoa(off))
+		}
+		return "/admin/orgs?" + u.Encode()
+	}
+	if len(orgs) > adminPageSize {
+		orgs = orgs[:adminPageSize]
+		v.NextURL = page(offset + adminPageSize)
+	}
+	if offset > 0 {
+		v.PrevURL = page(max(offset-adminPageSize, 0))
+	}
+	v.Orgs = orgs
+	base := url.Values{}
+	base.Set("mfa_policy", string(auth.MFAAdmins))
+	pg := s.newPage(w, r, "admin.orgs.title")
+	pg.Form = withForm(base, submitted)
+	pg.Data = v
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "admin_orgs", pg)
+}
+
+func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !canManageOrgs(p) {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+		return
+	}
+	in, err := parseOrgForm(r.PostForm)
+	var o *auth.Org
+	if err == nil {
+		err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+			var err error
+			if o, err = auth.CreateOrg(r.Context(), tx, in, s.Now()); err != nil {
+				return err
+			}
+			if err := s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgCreate, ObjectType: "organization", ObjectID: o.ID,
+				Details: map[string]any{"name": o.Name, "kind": string(o.Kind)}}); err != nil {
+				return err
+			}
+			if r.PostForm.Get("email") == "" {
+				return nil
+			}
+			f := url.Values{"email": {r.PostForm.Get("email")}, "role": {string(auth.RoleAdmin)}, "lang": {r.PostForm.Get("lang")}}
+			return s.inviteTx(r, tx, o.ID, o.Name, f)
+		})
+	}
+	if err != nil {
+		s.renderAdminOrgs(w, r, err, r.PostForm)
+		return
+	}
+	s.flash(w, r, "/admin/orgs/"+o.ID, "flash.org_created")
+}
+
+type adminOrgView struct {
+	Org                     *auth.Org
+	Members, Admins         int
+	Pending                 int
+	CanManage, KindEditable bool
+}
+
+func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+	ctx := r.Context()
+	p := state(r).p
+	o, err := auth.GetOrg(ctx, s.DB, p, r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	ms, err := auth.ListMembers(ctx, s.DB, p, o.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	inv, err := auth.PendingInvites(ctx, s.DB, p, o.ID, s.Now())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := adminOrgView{Org: o, Members: len(ms), Pending: len(inv), CanManage: canManageOrgs(p), KindEditable: true}
+	for _, m := range ms {
+		if m.Role == auth.RoleAdmin {
+			v.Admins++
+		}
+	}
+	pg := s.newPage(w, r, "admin.org.title")
+	pg.Form = withForm(orgFormValues(o), submitted)
+	pg.Data = v
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "admin_org", pg)
+}
+
+func (s *Server) adminOrg(w http.ResponseWriter, r *http.Request) {
+	s.renderAdminOrg(w, r, nil, nil)
+}
+
+func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !canManageOrgs(p) {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+		return
+	}
+	id := r.PathValue("id")
+	in, err := parseOrgForm(r.PostForm)
+	if err == nil {
+		err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+			before, after, err := auth.UpdateOrg(r.Context(), tx, p, id, in, s.Now())
+			if err != nil {
+				return err
+			}
+			return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgUpdate, ObjectType: "organization", ObjectID: id,
+				Details: orgChanges(before, after)})
+		})
+	}
+	if err != nil {
+		if isNotFound(err) {
+			s.renderError(w, r, err)
+			return
+		}
+		s.renderAdminOrg(w, r, err, r.PostForm)
+		return
+	}
+	s.flash(w, r, "/admin/orgs/"+id, "flash.org_saved")
+}
+
+func (s *Server) adminOrgInvite(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !canManageOrgs(p) {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+		return
+	}
+	o, err := auth.GetOrg(r.Context(), s.DB, p, r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	f := url.Values{"email": {r.PostForm.Get("email")}, "role": {string(auth.RoleAdmin)}, "lang": {r.PostForm.Get("lang")}}
+	if err := s.invite(r, o.ID, o.Name, f); err != nil {
+		s.renderAdminOrg(w, r, err, r.PostForm)
+		return
+	}
+	s.flash(w, r, "/admin/orgs/"+o.ID, "flash.invite_sent")
+}
+
+type jobGroup struct {
+	State jobs.State
+	Jobs  []jobs.Job
+}
+
+type jobCount struct {
+	State jobs.State
+	N     int64
+}
+
+// mayRunJobs reports whether p may see and retry background jobs: admins
+// of an ISAC operator.
+func mayRunJobs(p *auth.Principal) bool { return p.IsOperator() && p.IsAdmin() }
+
+func (s *Server) adminJobs(w http.ResponseWriter, r *http.Request) {
+	s.renderAdminJobs(w, r, nil)
+}
+
+func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr error) {
+	ctx := r.Context()
+	if !mayRunJobs(state(r).p) || s.Queue == nil {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	var v struct {
+		Counts []jobCount
+		Groups []jobGroup
+	}
+	counts, err := s.Queue.Counts(ctx)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, st := range jobs.States {
+		v.Counts = append(v.Counts, jobCount{st, counts[st]})
+	}
+	for _, st := range []jobs.State{jobs.Failed, jobs.Queued, jobs.Running} {
+		js, err := s.Queue.List(ctx, jobs.Filter{State: st, Limit: 100})
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Groups = append(v.Groups, jobGroup{st, js})
+	}
+	pg := s.newPage(w, r, "jobs.title")
+	pg.Data = v
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "admin_jobs", pg)
+}
+
+func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !mayRunJobs(p) || !p.CanWrite() || s.Queue == nil {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.Queue.Retry(r.Context(), id); err != nil {
+		if isNotFound(err) {
+			s.renderError(w, r, err)
+			return
+		}
+		s.renderAdminJobs(w, r, err)
+		return
+	}
+	if err := s.auditEvent(r, s.DB, audit.Entry{Action: "settings.job.retry", ObjectType: "job", ObjectID: id}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/admin/jobs", "flash.job_retried")
+}

@@ -1,0 +1,140 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+// auditPageSize is the number of entries per page of the audit log.
+const auditPageSize = 50
+
+type option struct{ Value, Label string }
+
+type auditRow struct {
+	audit.Entry
+	ActionLabel, OutcomeLabel, DetailsText string
+}
+
+type auditView struct {
+	Actions, Outcomes   []option
+	Entries             []auditRow
+	CSVURL              string
+	OlderURL, NewestURL string
+}
+
+// mayReadAudit reports whether p may read its organisation's audit log:
+// admins and auditors.
+func mayReadAudit(p *auth.Principal) bool {
+	return p.IsAdmin() || p.Role == auth.RoleAuditor
+}
+
+// auditQuery keeps the filter fields of a query, for the links to the next
+// page and to the export.
+func auditQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for _, k := range []string{"action", "actor", "outcome", "object_type", "object", "from", "to"} {
+		if v := q.Get(k); v != "" {
+			out.Set(k, v)
+		}
+	}
+	return out
+}
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	if !mayReadAudit(p) {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+		return
+	}
+	lang := state(r).lang
+	q := r.URL.Query()
+	v := auditView{}
+	for _, a := range audit.ActionPrefixes {
+		v.Actions = append(v.Actions, option{a, audit.ActionLabel(s.Catalog, lang, a)})
+	}
+	for _, a := range audit.KnownActions() {
+		v.Actions = append(v.Actions, option{a, "— " + audit.ActionLabel(s.Catalog, lang, a)})
+	}
+	for _, o := range []string{audit.Success, audit.Failure, audit.Denied} {
+		v.Outcomes = append(v.Outcomes, option{o, audit.OutcomeLabel(s.Catalog, lang, o)})
+	}
+	pg := s.newPage(w, r, "audit.ui.title")
+	pg.Form = q
+	pg.Data = &v
+	f, err := audit.ParseFilter(q)
+	if err != nil {
+		pg.Error = apperr.From(err)
+		s.render(w, r, formStatus(err), "audit", pg)
+		return
+	}
+	f.Limit = auditPageSize + 1
+	f.Offset = 0
+	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionAuditRead, ObjectType: "audit_log", ObjectID: p.OrgID,
+		Details: map[string]any{"filter": auditQuery(q).Encode(), "before": f.BeforeSeq}}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	entries, err := s.Audit.List(ctx, p.OrgID, f)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	base := auditQuery(q)
+	if len(entries) > auditPageSize {
+		entries = entries[:auditPageSize]
+		older := auditQuery(q)
+		older.Set("before", strconv.FormatInt(entries[len(entries)-1].Seq, 10))
+		v.OlderURL = "/audit?" + older.Encode()
+	}
+	if f.BeforeSeq > 0 {
+		v.NewestURL = "/audit?" + base.Encode()
+	}
+	for _, e := range entries {
+		row := auditRow{Entry: e, ActionLabel: audit.ActionLabel(s.Catalog, lang, e.Action), OutcomeLabel: audit.OutcomeLabel(s.Catalog, lang, e.Outcome)}
+		if len(e.Details) > 0 {
+			if b, err := json.MarshalIndent(e.Details, "", "  "); err == nil {
+				row.DetailsText = string(b)
+			}
+		}
+		v.Entries = append(v.Entries, row)
+	}
+	v.CSVURL = "/audit.csv"
+	if len(base) > 0 {
+		v.CSVURL += "?" + base.Encode()
+	}
+	s.render(w, r, http.StatusOK, "audit", pg)
+}
+
+func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !mayReadAudit(p) {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+		return
+	}
+	q := r.URL.Query()
+	f, err := audit.ParseFilter(q)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionAuditExport, ObjectType: "audit_log", ObjectID: p.OrgID,
+		Details: map[string]any{"filter": auditQuery(q).Encode()}}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	name := "medisac-audit-" + s.Now().In(i18n.Tokyo).Format("20060102-1504") + ".csv"
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.Audit.WriteCSV(r.Context(), w, p.OrgID, f); err != nil {
+		s.Logger.Error("audit export", "err", err)
+	}
+}

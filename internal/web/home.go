@@ -1,0 +1,61 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/medisac/medisac/internal/auth"
+)
+
+// homeTile is an entry of the dashboard's capability area. Capabilities
+// add theirs in homeTiles as they join the navigation shell.
+type homeTile struct {
+	Href, TitleKey, TextKey string
+}
+
+type homeView struct {
+	Org         *auth.Org
+	HasMFA      bool
+	CanInvite   bool
+	Members     int
+	OrgComplete bool
+	Tiles       []homeTile
+}
+
+// homeTiles lists the capability entries a principal sees on the dashboard.
+func (s *Server) homeTiles(p *auth.Principal) []homeTile {
+	var t []homeTile
+	if p.IsAdmin() || p.Role == auth.RoleAuditor {
+		t = append(t, homeTile{Href: "/audit", TitleKey: "nav.audit", TextKey: "home.tile.audit"})
+	}
+	if p.IsOperator() {
+		t = append(t, homeTile{Href: "/admin/orgs", TitleKey: "nav.orgs", TextKey: "home.tile.orgs"})
+	}
+	return t
+}
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := homeView{Org: o, CanInvite: p.CanManageMembers(p.OrgID), Tiles: s.homeTiles(p)}
+	if v.HasMFA, err = s.MFA.HasSecondFactor(ctx, p.UserID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.CanInvite {
+		ms, err := auth.ListMembers(ctx, s.DB, p, p.OrgID)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Members = len(ms)
+	}
+	v.OrgComplete = o.Prefecture != "" && (o.MedicalCode != "" || o.Kind == auth.KindVendor || o.Kind == auth.KindDeviceMaker || o.Kind == auth.KindISAC)
+	pg := s.newPage(w, r, "home.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "home", pg)
+}

@@ -1,0 +1,274 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+// inviteLimit bounds the invitations one organisation may send per hour.
+const inviteLimit = 50
+
+// invite sends an invitation to join orgID, from the form's email, role
+// and lang, writing the link, the mail and the audit entry in one
+// transaction.
+func (s *Server) invite(r *http.Request, orgID, orgName string, f url.Values) error {
+	return s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		return s.inviteTx(r, tx, orgID, orgName, f)
+	})
+}
+
+func (s *Server) inviteTx(r *http.Request, tx *db.Tx, orgID, orgName string, f url.Values) error {
+	ctx := r.Context()
+	p := state(r).p
+	email, err := auth.NormalizeEmail(f.Get("email"))
+	if err != nil {
+		return err
+	}
+	role := auth.Role(f.Get("role"))
+	if !role.Valid() {
+		return apperr.Field("role", "auth.role.invalid")
+	}
+	if !p.CanManageMembers(orgID) {
+		return apperr.New(apperr.Forbidden, "error.forbidden")
+	}
+	lang := f.Get("lang")
+	if u, err := auth.GetUserByEmail(ctx, tx, email); err == nil {
+		if _, err := auth.GetMember(ctx, tx, p, orgID, u.ID); err == nil {
+			return &apperr.Error{Code: apperr.Conflict, Key: "org.invite.already_member", Field: "email"}
+		}
+		lang = u.Lang
+	} else if !isNotFound(err) {
+		return err
+	}
+	if !i18n.Valid(lang) {
+		lang = ""
+	}
+	ok, err := auth.Allow(ctx, tx, "invite:"+orgID, inviteLimit, time.Hour, s.Now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apperr.New(apperr.RateLimited, "org.invite.rate_limited")
+	}
+	raw, err := auth.CreateLink(ctx, tx, auth.EmailLink{Kind: auth.LinkInvite, Email: email, OrgID: orgID, Role: role, CreatedBy: p.UserID},
+		auth.InviteTTL, s.Now())
+	if err != nil {
+		return err
+	}
+	inviter := p.DisplayName
+	if inviter == "" {
+		inviter = p.Email
+	}
+	link := s.BaseURL + "/invite/" + raw
+	if err := s.sendMail(ctx, tx, orgID, email, lang, "invite.mail.subject", "invite.mail.body",
+		orgName, inviter, link, int(auth.InviteTTL/(24*time.Hour))); err != nil {
+		return err
+	}
+	return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionInvite, OrgID: orgID, ObjectType: "invitation", ObjectID: email,
+		Details: map[string]any{"email": email, "role": string(role)}})
+}
+
+type inviteView struct {
+	Token, Path, Email, OrgName string
+	Role                        auth.Role
+	ExpiresAt                   time.Time
+	Existing                    bool
+	SignedInAs                  string
+	SameUser                    bool
+	MinLen, LongLen             int
+}
+
+// linkError shows the page for an unknown, used or expired link: 410 for
+// a link that once worked, 404 for one that never did.
+func (s *Server) linkError(w http.ResponseWriter, r *http.Request, kind string, err error) {
+	ae := apperr.From(err)
+	if ae.Code == apperr.Internal {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "link_error.title")
+	pg.Error = ae
+	pg.Data = struct{ Kind string }{kind}
+	status := http.StatusGone
+	if ae.Key == "auth.link.invalid" {
+		status = http.StatusNotFound
+	}
+	s.render(w, r, status, "link_error", pg)
+}
+
+// inviteLink reads an invitation link and what the page needs to show it.
+func (s *Server) inviteLink(ctx context.Context, r *http.Request, raw string) (*auth.EmailLink, inviteView, error) {
+	l, err := auth.PeekLink(ctx, s.DB, auth.LinkInvite, raw, s.Now())
+	if err != nil {
+		return nil, inviteView{}, err
+	}
+	o, err := auth.GetOrg(ctx, s.DB, &auth.Principal{OrgID: l.OrgID}, l.OrgID)
+	if err != nil {
+		if isNotFound(err) {
+			return nil, inviteView{}, apperr.New(apperr.NotFound, "auth.link.invalid")
+		}
+		return nil, inviteView{}, err
+	}
+	v := inviteView{Token: raw, Path: "/invite/" + raw, Email: l.Email, OrgName: o.Name, Role: l.Role, ExpiresAt: l.ExpiresAt,
+		MinLen: auth.MinPasswordLength, LongLen: auth.LongPasswordLength}
+	if _, err := auth.GetUserByEmail(ctx, s.DB, l.Email); err == nil {
+		v.Existing = true
+	} else if !isNotFound(err) {
+		return nil, inviteView{}, err
+	}
+	if p := state(r).p; p != nil {
+		v.SignedInAs = p.Email
+		v.SameUser = p.Email == l.Email
+	}
+	return l, v, nil
+}
+
+func (s *Server) inviteForm(w http.ResponseWriter, r *http.Request) {
+	_, v, err := s.inviteLink(r.Context(), r, r.PathValue("token"))
+	if err != nil {
+		s.linkError(w, r, auth.LinkInvite, err)
+		return
+	}
+	s.renderInvite(w, r, v, nil)
+}
+
+func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, v inviteView, prevErr error) {
+	pg := s.newPage(w, r, "invite.title")
+	pg.Data = v
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Form = withForm(nil, r.PostForm, "password", "password_confirm")
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "invite", pg)
+}
+
+func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	raw := r.PathValue("token")
+	_, v, err := s.inviteLink(ctx, r, raw)
+	if err != nil {
+		s.linkError(w, r, auth.LinkInvite, err)
+		return
+	}
+	if v.Existing {
+		s.inviteJoin(w, r, raw, v)
+		return
+	}
+	if strings.TrimSpace(r.PostForm.Get("display_name")) == "" {
+		s.renderInvite(w, r, v, apperr.Field("display_name", "invite.name_required"))
+		return
+	}
+	pw := r.PostForm.Get("password")
+	if pw != r.PostForm.Get("password_confirm") {
+		s.renderInvite(w, r, v, apperr.Field("password_confirm", "account.password.mismatch"))
+		return
+	}
+	now := s.Now()
+	var sessRaw string
+	var mfaPending bool
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		l, err := auth.UseLink(ctx, tx, auth.LinkInvite, raw, now)
+		if err != nil {
+			return err
+		}
+		u, err := auth.CreateUser(ctx, tx, auth.NewUser{Email: l.Email, DisplayName: r.PostForm.Get("display_name"), Lang: state(r).lang, Password: pw}, now)
+		if err != nil {
+			return err
+		}
+		if err := auth.AddMember(ctx, tx, l.OrgID, u.ID, l.Role, now); err != nil {
+			return err
+		}
+		o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: l.OrgID}, l.OrgID)
+		if err != nil {
+			return err
+		}
+		mfaPending = auth.NeedsMFA(l.Role, o.MFAPolicy)
+		if sessRaw, _, err = auth.CreateSession(ctx, tx, u.ID, l.OrgID, !mfaPending, clientIP(r), r.UserAgent(), s.Sessions, now); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{ActorID: u.ID, Actor: u.Email, OrgID: l.OrgID, Action: audit.ActionInviteAccept,
+			ObjectType: "user", ObjectID: u.ID, Details: map[string]any{"role": string(l.Role), "new_user": true}})
+	})
+	if err != nil {
+		if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
+			s.linkError(w, r, auth.LinkInvite, err)
+			return
+		}
+		s.renderInvite(w, r, v, err)
+		return
+	}
+	s.setSessionCookie(w, sessRaw)
+	if mfaPending {
+		http.Redirect(w, r, "/mfa/setup", http.StatusSeeOther)
+		return
+	}
+	s.flash(w, r, "/", "flash.invite_welcome")
+}
+
+// inviteJoin adds an invitation's organisation to the account of the
+// signed-in person it was sent to.
+func (s *Server) inviteJoin(w http.ResponseWriter, r *http.Request, raw string, v inviteView) {
+	ctx := r.Context()
+	st := state(r)
+	if st.p == nil {
+		http.Redirect(w, r, "/signin?next="+url.QueryEscape("/invite/"+raw), http.StatusSeeOther)
+		return
+	}
+	if !v.SameUser {
+		s.renderInvite(w, r, v, apperr.New(apperr.Forbidden, "invite.wrong_account"))
+		return
+	}
+	p := st.p
+	has, err := s.MFA.HasSecondFactor(ctx, p.UserID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	now := s.Now()
+	switched := false
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		l, err := auth.UseLink(ctx, tx, auth.LinkInvite, raw, now)
+		if err != nil {
+			return err
+		}
+		if err := auth.AddMember(ctx, tx, l.OrgID, p.UserID, l.Role, now); err != nil {
+			return err
+		}
+		o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: l.OrgID}, l.OrgID)
+		if err != nil {
+			return err
+		}
+		if has || !auth.NeedsMFA(l.Role, o.MFAPolicy) {
+			if err := auth.SwitchSessionOrg(ctx, tx, st.sess.IDHash, l.OrgID); err != nil {
+				return err
+			}
+			switched = true
+		}
+		return s.auditEvent(r, tx, audit.Entry{OrgID: l.OrgID, Action: audit.ActionInviteAccept, ObjectType: "user", ObjectID: p.UserID,
+			Details: map[string]any{"role": string(l.Role), "new_user": false}})
+	})
+	if err != nil {
+		if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
+			s.linkError(w, r, auth.LinkInvite, err)
+			return
+		}
+		s.renderInvite(w, r, v, err)
+		return
+	}
+	if switched {
+		s.flash(w, r, "/", "flash.invite_joined")
+		return
+	}
+	s.flash(w, r, "/account/totp", "flash.invite_joined_mfa")
+}

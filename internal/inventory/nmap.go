@@ -60,7 +60,9 @@ type NmapScan struct {
 }
 
 type xNmapHost struct {
-	Status    struct{ State string `xml:"state,attr"` } `xml:"status"`
+	Status struct {
+		State string `xml:"state,attr"`
+	} `xml:"status"`
 	Addresses []struct {
 		Addr   string `xml:"addr,attr"`
 		Type   string `xml:"addrtype,attr"`
@@ -72,8 +74,10 @@ type xNmapHost struct {
 	Ports []struct {
 		Protocol string `xml:"protocol,attr"`
 		PortID   int    `xml:"portid,attr"`
-		State    struct{ State string `xml:"state,attr"` } `xml:"state"`
-		Service  struct {
+		State    struct {
+			State string `xml:"state,attr"`
+		} `xml:"state"`
+		Service struct {
 			Name      string   `xml:"name,attr"`
 			Product   string   `xml:"product,attr"`
 			Version   string   `xml:"version,attr"`

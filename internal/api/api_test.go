@@ -544,6 +544,7 @@ func TestErrors(t *testing.T) {
 			{"array", "PATCH", orgA, f.adminA.write, `[1,2]`, nil, 400, "invalid", "", "JSON object"},
 			{"empty", "POST", orgA + "/invitations", f.adminA.write, ``, nil, 400, "invalid", "", "empty"},
 			{"nul in text", "PATCH", orgA, f.adminA.write, `{"name":"a\u0000b"}`, nil, 400, "invalid", "name", ""},
+			{"newline in name", "PATCH", orgA, f.adminA.write, `{"name":"a\nb"}`, nil, 400, "invalid", "name", ""},
 			{"validation", "PATCH", orgA, f.adminA.write, `{"medical_code":"12"}`, nil, 400, "invalid", "medical_code", ""},
 			{"too large", "PATCH", orgA, f.adminA.write, big, nil, 413, "too_large", "", "1 MiB"},
 			{"bad query", "GET", "/api/v1/orgs?limit=0", f.op.read, "", nil, 400, "invalid", "limit", ""},

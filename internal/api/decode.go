@@ -73,6 +73,9 @@ func jsonError(err error) error {
 		if s, err := strconv.Unquote(name); err == nil {
 			name = s
 		}
+		if name == "" {
+			return apperr.New(apperr.Invalid, "api.bad_json.empty_name")
+		}
 		return apperr.Field(name, "error.unknown_field", name)
 	}
 	var fe *fieldError
@@ -88,14 +91,11 @@ type fieldError struct{ field string }
 
 func (e *fieldError) Error() string { return "bad value for " + e.field }
 
-// checkText refuses control characters (other than tab and line breaks)
-// in a text field: PostgreSQL rejects NUL and nobody means the others.
+// checkText refuses control characters, line breaks included, in a
+// one-line text field: PostgreSQL rejects NUL and nobody means the others.
 func checkText(field, s string) error {
 	for _, r := range s {
-		if r == '\t' || r == '\n' || r == '\r' {
-			continue
-		}
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return apperr.Field(field, "api.field.control", field)
 		}
 	}
@@ -257,7 +257,7 @@ func parseOrgFilter(v url.Values) (auth.OrgFilter, error) {
 	var f auth.OrgFilter
 	for k := range v {
 		switch k {
-		case "kind", "prefecture", "q", "limit", "offset":
+		case "kind", "prefecture", "q", "limit", "offset", "":
 		default:
 			return f, apperr.Field(k, "api.query.unknown", k)
 		}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"strings"
+	"unicode"
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -28,11 +30,23 @@ func (a *API) sendInvite(ctx context.Context, tx *db.Tx, c *call, org *auth.Org,
 		return a.Catalog.T(lang, "api.mail.invite.body", inviter, org.Name, a.Catalog.T(lang, "auth.role."+string(inv.Role)),
 			i18n.DateTime(lang, inv.ExpiresAt), link)
 	}
+	name := oneLine(org.Name)
 	_, err := a.Mailer.Send(ctx, tx, notify.Message{
 		OrgID:   org.ID,
 		To:      inv.Email,
-		Subject: a.Catalog.T(i18n.Default, "api.mail.invite.subject", org.Name) + " / " + a.Catalog.T("en", "api.mail.invite.subject", org.Name),
+		Subject: a.Catalog.T(i18n.Default, "api.mail.invite.subject", name) + " / " + a.Catalog.T("en", "api.mail.invite.subject", name),
 		Body:    text(i18n.Default) + "\n\n----\n\n" + text("en"),
 	})
 	return err
+}
+
+// oneLine replaces control characters (line breaks included) with spaces,
+// for mail headers.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+// TestMessageKeys checks that every message key the package names exists
+// in both languages, and that the api.* keys of the two catalogs match.
+func TestMessageKeys(t *testing.T) {
+	cat := i18n.MustLoad()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyRe := regexp.MustCompile(`"((?:api|error|auth\.role|auth\.org|auth\.email)\.[a-z_.]+[a-z_])"`)
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range keyRe.FindAllStringSubmatch(string(b), -1) {
+			key := m[1]
+			if strings.HasSuffix(key, ".") {
+				continue
+			}
+			for _, lang := range i18n.Languages {
+				if !cat.Has(lang, key) {
+					t.Errorf("%s: key %q missing in %s", name, key, lang)
+				}
+			}
+		}
+	}
+	for _, role := range []string{"admin", "staff", "auditor"} {
+		if !cat.Has("ja", "auth.role."+role) || !cat.Has("en", "auth.role."+role) {
+			t.Errorf("role label %s missing", role)
+		}
+	}
+	ja, en := map[string]bool{}, map[string]bool{}
+	for _, k := range cat.Keys("ja") {
+		if strings.HasPrefix(k, "api.") {
+			ja[k] = true
+		}
+	}
+	for _, k := range cat.Keys("en") {
+		if strings.HasPrefix(k, "api.") {
+			en[k] = true
+			if !ja[k] {
+				t.Errorf("%s only in English", k)
+			}
+		}
+	}
+	for k := range ja {
+		if !en[k] {
+			t.Errorf("%s only in Japanese", k)
+		}
+	}
+}

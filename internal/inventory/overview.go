@@ -324,4 +324,3 @@ func OverviewSVG(w io.Writer, reg *Register, opt OverviewOptions) error {
 	s.WriteString("</svg>\n")
 	return bw.Flush()
 }
-

@@ -17,6 +17,11 @@ const (
 	ActionTokenCreate     = "auth.token.create"
 	ActionTokenRevoke     = "auth.token.revoke"
 	ActionSessionRevoke   = "auth.session.revoke"
+	ActionSignOutAll      = "auth.signout_everywhere"
+	ActionMFA             = "auth.mfa"
+	ActionResetRequest    = "auth.password.reset.request"
+	ActionOrgSwitch       = "auth.org.switch"
+	ActionJobRetry        = "settings.job.retry"
 	ActionUserCreate      = "user.create"
 	ActionUserUpdate      = "user.update"
 	ActionUserDisable     = "user.disable"
@@ -45,10 +50,10 @@ const (
 var knownActions = []string{
 	ActionSignIn, ActionSignInFailed, ActionSignOut, ActionLocked, ActionMFAEnrol, ActionMFARemove,
 	ActionMFAFailed, ActionPasswordChange, ActionPasswordReset, ActionTokenCreate, ActionTokenRevoke,
-	ActionSessionRevoke, ActionUserCreate, ActionUserUpdate, ActionUserDisable, ActionOrgCreate,
+	ActionSessionRevoke, ActionSignOutAll, ActionMFA, ActionResetRequest, ActionOrgSwitch, ActionUserCreate, ActionUserUpdate, ActionUserDisable, ActionOrgCreate,
 	ActionOrgUpdate, ActionMemberAdd, ActionMemberRole, ActionMemberRemove, ActionInvite,
 	ActionInviteAccept, ActionInviteRevoke, ActionAuditRead, ActionAuditExport, ActionAuditVerify,
-	ActionAccessDenied, ActionSettingsUpdate, ActionDataExport, ActionBackupCreate, ActionBackupRestore,
+	ActionAccessDenied, ActionSettingsUpdate, ActionJobRetry, ActionDataExport, ActionBackupCreate, ActionBackupRestore,
 	ActionSensitiveRead, ActionSensitiveChange,
 }
 

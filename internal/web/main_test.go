@@ -66,7 +66,7 @@ func (c *clock) Add(d time.Duration) {
 // env is a running web server on real dependencies with a small world: a
 // hospital (admin, staff, auditor), a clinic (admin) and an ISAC operator.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	d      *db.DB
 	clock  *clock
 	srv    *Server
@@ -78,7 +78,7 @@ type env struct {
 	admin, staff, auditor, other, oper *auth.User
 }
 
-func newEnv(t *testing.T, d *db.DB) *env {
+func newEnv(t testing.TB, d *db.DB) *env {
 	t.Helper()
 	e := &env{t: t, d: d, clock: &clock{t: time.Date(2026, 4, 1, 0, 30, 0, 0, time.UTC)}}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/medisac/medisac/internal/apperr"
 )
 
 // routes is the whole route table of a node.
@@ -69,6 +71,11 @@ func (s *Server) routes() http.Handler {
 
 	// Demo mode: mail that would have been sent.
 	mux.Handle("GET /outbox", s.requireUser(s.outbox))
+
+	// Anything else: the error page, not Go's plain-text 404.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+	})
 
 	var h http.Handler = s.checkCSRF(mux)
 	h = s.withSession(h)

@@ -1,0 +1,435 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+// auditEvent records one audit entry for the request, on q (a transaction
+// when the change it records is in one).
+func (s *Server) auditEvent(r *http.Request, q db.Querier, e audit.Entry) error {
+	if s.Audit == nil {
+		return nil
+	}
+	if e.IP == "" {
+		e.IP = clientIP(r)
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = r.UserAgent()
+	}
+	if p := state(r).p; p != nil && e.ActorID == "" {
+		e.ActorID, e.Actor = p.UserID, p.Email
+		if e.OrgID == "" {
+			e.OrgID = p.OrgID
+		}
+	}
+	if e.Outcome == "" {
+		e.Outcome = audit.Success
+	}
+	_, err := s.Audit.Append(r.Context(), q, e)
+	return err
+}
+
+func (s *Server) signinForm(w http.ResponseWriter, r *http.Request) {
+	if state(r).p != nil {
+		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	p := s.newPage(w, r, "signin.title")
+	p.Form = r.URL.Query()
+	s.render(w, r, http.StatusOK, "signin", p)
+}
+
+func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	email := strings.TrimSpace(r.PostForm.Get("email"))
+	password := r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
+	now := s.Now()
+	u, err := auth.CheckSignIn(ctx, s.DB, email, password, clientIP(r), now)
+	fail := func(err error) {
+		e := audit.Entry{Actor: strings.ToLower(email), Action: "auth.signin", Outcome: audit.Failure,
+			Details: map[string]any{"reason": apperr.From(err).Key}}
+		if u != nil {
+			e.ActorID = u.ID
+		}
+		if aerr := s.auditEvent(r, s.DB, e); aerr != nil {
+			s.Logger.Error("audit", "err", aerr)
+		}
+		p := s.newPage(w, r, "signin.title")
+		p.Form = r.PostForm
+		p.Form.Del("password")
+		p.Error = apperr.From(err)
+		status := apperr.Status(p.Error.Code)
+		if p.Error.Code == apperr.Internal {
+			s.Logger.Error("signin", "err", err)
+		}
+		s.render(w, r, status, "signin", p)
+	}
+	if err != nil {
+		fail(err)
+		return
+	}
+	ms, err := auth.MembershipsOf(ctx, s.DB, u.ID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if len(ms) == 0 {
+		fail(apperr.New(apperr.Forbidden, "signin.no_org"))
+		return
+	}
+	m := ms[0]
+	for _, x := range ms {
+		if x.OrgID == r.PostForm.Get("org") {
+			m = x
+		}
+	}
+	has, err := s.MFA.HasSecondFactor(ctx, u.ID)
+	if err != nil {
+		fail(err)
+		return
+	}
+	var raw string
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		var sess *auth.Session
+		var err error
+		raw, sess, err = auth.CreateSession(ctx, tx, u.ID, m.OrgID, !has && !s.mfaNeeded(ctx, m), clientIP(r), r.UserAgent(), s.Sessions, now)
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{ActorID: u.ID, Actor: u.Email, OrgID: m.OrgID, Action: "auth.signin",
+			Details: map[string]any{"mfa_pending": !sess.MFAPassed}})
+	})
+	if err != nil {
+		fail(err)
+		return
+	}
+	s.setSessionCookie(w, raw)
+	if has {
+		http.Redirect(w, r, "/mfa?next="+urlQueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	if s.mfaNeeded(ctx, m) {
+		http.Redirect(w, r, "/mfa/setup?next="+urlQueryEscape(next), http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// mfaNeeded applies the organisation's MFA policy to a membership.
+func (s *Server) mfaNeeded(ctx context.Context, m auth.Membership) bool {
+	o, err := auth.GetOrg(ctx, s.DB, &auth.Principal{OrgID: m.OrgID}, m.OrgID)
+	if err != nil {
+		return true
+	}
+	return auth.NeedsMFA(m.Role, o.MFAPolicy)
+}
+
+func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
+	st := state(r)
+	if st.sess != nil {
+		err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+			if err := auth.DeleteSession(r.Context(), tx, st.sess.IDHash); err != nil {
+				return err
+			}
+			return s.auditEvent(r, tx, audit.Entry{ActorID: st.sess.UserID, OrgID: st.sess.OrgID, Action: "auth.signout"})
+		})
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	s.clearSessionCookie(w)
+	s.flash(w, r, "/signin", "flash.signed_out")
+}
+
+func (s *Server) signoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	var n int64
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		var err error
+		if n, err = auth.DeleteUserSessions(r.Context(), tx, p.UserID, ""); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(r.Context(), `DELETE FROM sessions WHERE user_id = ?`, p.UserID); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "auth.signout_everywhere", ObjectType: "user", ObjectID: p.UserID, Details: map[string]any{"sessions": n}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.clearSessionCookie(w)
+	s.flash(w, r, "/signin", "flash.signed_out_everywhere")
+}
+
+// partial returns the session and principal of a visitor who passed the
+// password but not yet the second factor.
+func (s *Server) partial(w http.ResponseWriter, r *http.Request) (*auth.Session, *auth.Principal, bool) {
+	st := state(r)
+	if st.sess == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil, nil, false
+	}
+	if st.p != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil, nil, false
+	}
+	p, err := auth.PrincipalForSession(r.Context(), s.DB, st.sess)
+	if err != nil {
+		s.clearSessionCookie(w)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil, nil, false
+	}
+	return st.sess, p, true
+}
+
+func (s *Server) mfaForm(w http.ResponseWriter, r *http.Request) {
+	_, p, ok := s.partial(w, r)
+	if !ok {
+		return
+	}
+	has, err := s.MFA.HasSecondFactor(r.Context(), p.UserID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if !has {
+		http.Redirect(w, r, "/mfa/setup", http.StatusSeeOther)
+		return
+	}
+	pg := s.newPage(w, r, "mfa.title")
+	pg.Form = r.URL.Query()
+	pg.Data = s.mfaMethods(r.Context(), p.UserID)
+	s.render(w, r, http.StatusOK, "mfa", pg)
+}
+
+type mfaMethods struct {
+	TOTP     bool
+	Passkeys int
+}
+
+func (s *Server) mfaMethods(ctx context.Context, userID string) mfaMethods {
+	var m mfaMethods
+	m.TOTP, _ = s.MFA.TOTPEnabled(ctx, userID)
+	if pk, err := s.MFA.ListPasskeys(ctx, userID); err == nil {
+		m.Passkeys = len(pk)
+	}
+	return m
+}
+
+// passMFA replaces the partial session with a full one (a new id, so the
+// pre-MFA id is worth nothing) and records the sign-in's completion.
+func (s *Server) passMFA(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal, method string) error {
+	var raw string
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := auth.DeleteSession(r.Context(), tx, sess.IDHash); err != nil {
+			return err
+		}
+		var err error
+		raw, _, err = auth.CreateSession(r.Context(), tx, p.UserID, p.OrgID, true, clientIP(r), r.UserAgent(), s.Sessions, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa", Details: map[string]any{"method": method}})
+	})
+	if err != nil {
+		return err
+	}
+	s.setSessionCookie(w, raw)
+	return nil
+}
+
+func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request) {
+	sess, p, ok := s.partial(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	ipKey := "mfa:" + p.UserID
+	if until, err := auth.LockedUntil(ctx, s.DB, ipKey, s.Now()); err == nil && !until.IsZero() {
+		s.mfaFail(w, r, p, auth.LockedError(until, s.Now()))
+		return
+	}
+	code := strings.TrimSpace(r.PostForm.Get("code"))
+	method := "totp"
+	var err error
+	if r.PostForm.Get("method") == "recovery" {
+		method = "recovery"
+		err = s.MFA.UseRecoveryCode(ctx, p.UserID, code)
+	} else {
+		err = s.MFA.VerifyTOTP(ctx, p.UserID, code)
+	}
+	if err != nil {
+		if until, lerr := auth.RecordFailure(ctx, s.DB, ipKey, auth.AccountThrottle, s.Now()); lerr == nil && !until.IsZero() {
+			err = auth.LockedError(until, s.Now())
+		}
+		s.mfaFail(w, r, p, err)
+		return
+	}
+	_ = auth.ClearFailures(ctx, s.DB, ipKey)
+	if err := s.passMFA(w, r, sess, p, method); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+}
+
+func (s *Server) mfaFail(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
+	if aerr := s.auditEvent(r, s.DB, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa", Outcome: audit.Failure,
+		Details: map[string]any{"reason": apperr.From(err).Key}}); aerr != nil {
+		s.Logger.Error("audit", "err", aerr)
+	}
+	pg := s.newPage(w, r, "mfa.title")
+	pg.Form = r.PostForm
+	pg.Form.Del("code")
+	pg.Error = apperr.From(err)
+	pg.Data = s.mfaMethods(r.Context(), p.UserID)
+	s.render(w, r, apperr.Status(pg.Error.Code), "mfa", pg)
+}
+
+func (s *Server) mfaPasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	_, p, ok := s.partialJSON(w, r)
+	if !ok {
+		return
+	}
+	opts, id, err := s.MFA.BeginPasskeyLogin(r.Context(), p.UserID)
+	if err != nil {
+		s.jsonError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"challengeId": id, "options": opts})
+}
+
+func (s *Server) mfaPasskeyFinish(w http.ResponseWriter, r *http.Request) {
+	sess, p, ok := s.partialJSON(w, r)
+	if !ok {
+		return
+	}
+	c, err := readCeremony(w, r)
+	if err != nil {
+		s.jsonError(w, r, err)
+		return
+	}
+	if err := s.MFA.FinishPasskeyLogin(r.Context(), p.UserID, c.ChallengeID, c.Credential); err != nil {
+		s.mfaFailJSON(w, r, p, err)
+		return
+	}
+	if err := s.passMFA(w, r, sess, p, "passkey"); err != nil {
+		s.jsonError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"redirect": safeNext(c.Next)})
+}
+
+func (s *Server) mfaFailJSON(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
+	if aerr := s.auditEvent(r, s.DB, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa", Outcome: audit.Failure,
+		Details: map[string]any{"method": "passkey"}}); aerr != nil {
+		s.Logger.Error("audit", "err", aerr)
+	}
+	s.jsonError(w, r, err)
+}
+
+func (s *Server) partialJSON(w http.ResponseWriter, r *http.Request) (*auth.Session, *auth.Principal, bool) {
+	st := state(r)
+	if st.sess == nil {
+		s.jsonError(w, r, apperr.New(apperr.Unauthenticated, "error.unauthenticated"))
+		return nil, nil, false
+	}
+	p, err := auth.PrincipalForSession(r.Context(), s.DB, st.sess)
+	if err != nil {
+		s.jsonError(w, r, apperr.New(apperr.Unauthenticated, "error.unauthenticated"))
+		return nil, nil, false
+	}
+	return st.sess, p, true
+}
+
+// mfaSetupForm is the enrolment a person must finish before their first
+// full sign-in when their role or organisation requires a second factor.
+func (s *Server) mfaSetupForm(w http.ResponseWriter, r *http.Request) {
+	_, p, ok := s.partial(w, r)
+	if !ok {
+		return
+	}
+	s.renderTOTPEnrol(w, r, p, "mfa_setup", nil)
+}
+
+func (s *Server) mfaSetupConfirm(w http.ResponseWriter, r *http.Request) {
+	sess, p, ok := s.partial(w, r)
+	if !ok {
+		return
+	}
+	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+	if err != nil {
+		s.renderTOTPEnrol(w, r, p, "mfa_setup", err)
+		return
+	}
+	if err := s.auditEvent(r, s.DB, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa.enrol", Details: map[string]any{"method": "totp"}}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := s.passMFA(w, r, sess, p, "totp-enrol"); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.renderRecoveryCodes(w, r, codes, safeNext(r.PostForm.Get("next")))
+}
+
+func (s *Server) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, next string) {
+	pg := s.newPage(w, r, "recovery.title")
+	pg.Lang = s.langAfterSignin(r, pg.Lang)
+	pg.Title = pg.T("recovery.title")
+	pg.Data = struct {
+		Codes []string
+		Next  string
+	}{codes, next}
+	s.render(w, r, http.StatusOK, "recovery", pg)
+}
+
+func (s *Server) langAfterSignin(r *http.Request, lang string) string {
+	if p := state(r).p; p != nil && i18n.Valid(p.Lang) {
+		return p.Lang
+	}
+	return lang
+}
+
+type totpEnrolView struct {
+	ChallengeID string
+	Secret      string
+	QR          string
+	Next        string
+}
+
+func (s *Server) renderTOTPEnrol(w http.ResponseWriter, r *http.Request, p *auth.Principal, tmpl string, prevErr error) {
+	e, err := s.MFA.BeginTOTP(r.Context(), p.UserID, p.Email)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "totp.title")
+	next := r.URL.Query().Get("next")
+	if r.Method == http.MethodPost {
+		next = r.PostForm.Get("next")
+	}
+	pg.Data = totpEnrolView{ChallengeID: e.ChallengeID, Secret: e.Secret, QR: dataURI("image/png", e.QRPNG), Next: safeNext(next)}
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = apperr.Status(pg.Error.Code)
+	}
+	s.render(w, r, status, tmpl, pg)
+}
+
+func isNotFound(err error) bool {
+	return errors.Is(err, db.ErrNotFound) || apperr.Is(err, apperr.NotFound)
+}

@@ -77,9 +77,16 @@ type Queue struct {
 	// Default DefaultBackoff.
 	Backoff func(attempt int) time.Duration
 
+	// renewEvery is how often leases are renewed; 0 means Lease/3.
+	renewEvery time.Duration
+
 	d   *db.DB
 	now func() time.Time
 	log *slog.Logger
+
+	// wmu serialises this node's queue writes on SQLite, where writers
+	// otherwise meet in the database's busy handler and sleep.
+	wmu sync.Mutex
 
 	mu       sync.Mutex
 	handlers map[string]Handler
@@ -125,6 +132,22 @@ func (q *Queue) Register(kind string, h Handler) {
 		panic("jobs: kind registered twice: " + kind)
 	}
 	q.handlers[kind] = h
+}
+
+func (q *Queue) renewInterval() time.Duration {
+	if q.renewEvery > 0 {
+		return q.renewEvery
+	}
+	return max(q.Lease/3, time.Millisecond)
+}
+
+// serial takes the write mutex on SQLite and returns its release.
+func (q *Queue) serial() func() {
+	if q.d.Dialect() != db.SQLite {
+		return func() {}
+	}
+	q.wmu.Lock()
+	return q.wmu.Unlock
 }
 
 func (q *Queue) kinds() []string {

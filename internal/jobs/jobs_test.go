@@ -78,7 +78,7 @@ func runQueue(t testing.TB, q *Queue, workers int) {
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -361,7 +361,7 @@ func TestAbandonedTooOftenFails(t *testing.T) {
 func TestNoJobRunsTwice(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		const jobs = 300
+		const jobs = 150
 		var mu sync.Mutex
 		runs := map[string]int{}
 		inflight := map[string]bool{}
@@ -390,7 +390,7 @@ func TestNoJobRunsTwice(t *testing.T) {
 			}
 		}
 		for _, q := range nodes {
-			runQueue(t, q, 8)
+			runQueue(t, q, 6)
 		}
 		waitFor(t, "all jobs done", func() bool {
 			c, err := nodes[0].Counts(ctx)
@@ -437,17 +437,15 @@ func TestShutdownReturnsJobToQueue(t *testing.T) {
 func TestLeaseRenewedWhileRunning(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		a := newQueue(d, nil, "a")
-		a.Lease = 150 * time.Millisecond
-		b := newQueue(reopen(t, d), nil, "b")
-		b.Lease = a.Lease
+		clk := newClock()
+		a := newQueue(d, clk.Now, "a")
+		a.renewEvery = 5 * time.Millisecond
+		b := newQueue(reopen(t, d), clk.Now, "b")
 		var runs atomic.Int32
+		release := make(chan struct{})
 		h := func(ctx context.Context, _ []byte) error {
 			runs.Add(1)
-			select {
-			case <-time.After(4 * a.Lease):
-			case <-ctx.Done():
-			}
+			<-release
 			return nil
 		}
 		a.Register("long", h)
@@ -455,10 +453,59 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 		id, _ := a.Enqueue(ctx, nil, "long", nil)
 		runQueue(t, a, 1)
 		waitFor(t, "job started", func() bool { return runs.Load() == 1 })
-		runQueue(t, b, 1)
+		clk.Advance(2 * a.Lease)
+		waitFor(t, "lease renewed", func() bool { return mustGet(t, a, id).LockedUntil.After(clk.Now()) })
+		if n, err := b.RunOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("node b took a job whose lease was renewed: %d, %v", n, err)
+		}
+		close(release)
 		waitFor(t, "job done", func() bool { return mustGet(t, a, id).State == Done })
 		if n := runs.Load(); n != 1 {
-			t.Fatalf("job ran %d times; the lease was not renewed", n)
+			t.Fatalf("job ran %d times", n)
+		}
+	})
+}
+
+func TestLostLeaseCancelsHandler(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		clk := newClock()
+		a := newQueue(d, clk.Now, "a")
+		a.renewEvery = 5 * time.Millisecond
+		b := newQueue(reopen(t, d), clk.Now, "b")
+		started := make(chan struct{})
+		cancelled := make(chan struct{})
+		a.Register("long", func(ctx context.Context, _ []byte) error {
+			close(started)
+			<-ctx.Done()
+			close(cancelled)
+			return ctx.Err()
+		})
+		b.Register("long", func(context.Context, []byte) error { return nil })
+		id, _ := a.Enqueue(ctx, nil, "long", nil)
+		runQueue(t, a, 1)
+		<-started
+		// Node b takes the job over as if a's lease had lapsed (a may renew
+		// it in between, so try until b wins).
+		var j *claimed
+		waitFor(t, "node b takes over", func() bool {
+			if _, err := d.Exec(ctx, `UPDATE jobs SET locked_until = ? WHERE id = ? AND locked_by = 'a'`, clk.Now(), id); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if j, err = b.claim(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return j != nil
+		})
+		select {
+		case <-cancelled:
+		case <-time.After(time.Minute):
+			t.Fatal("handler on node a was not cancelled after losing its lease")
+		}
+		b.execute(ctx, j)
+		if got := mustGet(t, b, id); got.State != Done || got.Attempts != 2 {
+			t.Fatalf("job %+v", got)
 		}
 	})
 }

@@ -52,9 +52,11 @@ func (q *Queue) runPeriodic(ctx context.Context, p periodicTask) {
 func (q *Queue) tickPeriodic(ctx context.Context, p periodicTask) {
 	lock := "every:" + p.name
 	now := q.now()
+	unlock := q.serial()
 	res, err := q.d.Exec(ctx, `INSERT INTO locks (name, holder, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
 		WHERE locks.expires_at <= ?`, lock, q.NodeID, now.Add(p.interval), now)
+	unlock()
 	if err != nil {
 		if ctx.Err() == nil {
 			q.log.Error("periodic task lease", "task", p.name, "err", err)
@@ -70,7 +72,7 @@ func (q *Queue) tickPeriodic(ctx context.Context, p periodicTask) {
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		t := time.NewTicker(max(q.Lease/3, time.Millisecond))
+		t := time.NewTicker(q.renewInterval())
 		defer t.Stop()
 		for {
 			select {

@@ -129,9 +129,11 @@ func (q *Queue) claim(ctx context.Context) (*claimed, error) {
 	args = append(args, now, now)
 	var j claimed
 	var payload string
+	unlock := q.serial()
 	err := q.d.InTx(ctx, func(tx *db.Tx) error {
 		return db.ScanErr(tx.QueryRow(ctx, query, args...).Scan(&j.id, &j.kind, &payload, &j.attempts, &j.maxAttempts))
 	})
+	unlock()
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, nil
 	}
@@ -165,7 +167,7 @@ func (q *Queue) execute(runCtx context.Context, j *claimed) {
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		t := time.NewTicker(max(q.Lease/3, time.Millisecond))
+		t := time.NewTicker(q.renewInterval())
 		defer t.Stop()
 		for {
 			select {
@@ -219,6 +221,7 @@ func call(ctx context.Context, h Handler, payload []byte) (err error) {
 
 // renew extends the lease of a running job; false means the lease is gone.
 func (q *Queue) renew(ctx context.Context, j *claimed) (bool, error) {
+	defer q.serial()()
 	res, err := q.d.Exec(ctx, `UPDATE jobs SET locked_until = ?
 		WHERE id = ? AND locked_by = ? AND attempts = ? AND state = 'running'`,
 		q.now().Add(q.Lease), j.id, q.NodeID, j.attempts)
@@ -232,6 +235,7 @@ func (q *Queue) renew(ctx context.Context, j *claimed) (bool, error) {
 // finish records the outcome of a run: done when runErr is nil, otherwise
 // queued again after a backoff, or failed when final or out of attempts.
 func (q *Queue) finish(ctx context.Context, j *claimed, runErr error, final bool) {
+	defer q.serial()()
 	now := q.now()
 	var res interface{ RowsAffected() (int64, error) }
 	var err error
@@ -264,6 +268,7 @@ func (q *Queue) finish(ctx context.Context, j *claimed, runErr error, final bool
 // release puts a job interrupted by shutdown back in the queue, giving the
 // attempt back.
 func (q *Queue) release(ctx context.Context, j *claimed) {
+	defer q.serial()()
 	if _, err := q.d.Exec(ctx, `UPDATE jobs SET state = 'queued', run_at = ?, attempts = attempts - 1, locked_by = '', locked_until = NULL
 		WHERE id = ? AND locked_by = ? AND attempts = ? AND state = 'running'`,
 		q.now(), j.id, q.NodeID, j.attempts); err != nil {

@@ -125,9 +125,11 @@ func sortPorts(ps []Port) {
 	})
 }
 
+var macReplacer = strings.NewReplacer(":", "", "-", "", ".", "")
+
 func normalizeMAC(s string) string {
 	s = strings.ToUpper(strings.TrimSpace(s))
-	h := strings.NewReplacer(":", "", "-", "", ".", "").Replace(s)
+	h := macReplacer.Replace(s)
 	if len(h) != 12 {
 		return s
 	}
@@ -389,9 +391,13 @@ func ListAssets(ctx context.Context, q db.Querier, orgID string, f AssetFilter) 
 	}
 	if len(page.Assets) > limit {
 		page.Assets = page.Assets[:limit]
-		page.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(page.Assets[limit-1].Name))
+		page.NextCursor = encodeCursor(page.Assets[limit-1].Name)
 	}
 	return page, nil
+}
+
+func encodeCursor(name string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
 func escapeLike(s string) string {

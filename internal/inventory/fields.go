@@ -101,8 +101,10 @@ func labelled[E ~string](all []E, raw map[string]E) func(string) (E, bool) {
 	}
 }
 
+var labelReplacer = strings.NewReplacer(" ", "", "　", "", "-", "", "・", "", "ー", "")
+
 func normLabel(s string) string {
-	return strings.ToLower(strings.NewReplacer(" ", "", "　", "", "-", "", "・", "", "ー", "").Replace(s))
+	return strings.ToLower(labelReplacer.Replace(s))
 }
 
 var parseKind = func() func(string) (AssetKind, bool) {

@@ -51,11 +51,14 @@ type CellError struct {
 
 // PreviewRow is the outcome of one data row.
 type PreviewRow struct {
-	Sheet   string        `json:"sheet"`
-	Row     int           `json:"row"`
-	Name    string        `json:"name"`
-	Status  RowStatus     `json:"status"`
-	ID      string        `json:"id,omitempty"`
+	Sheet  string    `json:"sheet"`
+	Row    int       `json:"row"`
+	Name   string    `json:"name"`
+	Status RowStatus `json:"status"`
+	ID     string    `json:"id,omitempty"`
+	// Changes lists the changed fields of a changed row, and the filled
+	// fields of a new 外部接続 or 事業者 row (not of a new asset row, to keep
+	// previews of large files small).
 	Changes []FieldChange `json:"changes,omitempty"`
 	Errors  []CellError   `json:"errors,omitempty"`
 }
@@ -260,8 +263,10 @@ func (im *importer) load() error {
 	return nil
 }
 
+var headerReplacer = strings.NewReplacer(" ", "", "　", "", "_", "", "-", "")
+
 func normHeader(s string) string {
-	return strings.ToLower(strings.NewReplacer(" ", "", "　", "", "_", "", "-", "").Replace(toHalfWidth(strings.TrimSpace(s))))
+	return strings.ToLower(headerReplacer.Replace(toHalfWidth(strings.TrimSpace(s))))
 }
 
 // header maps the columns of the first row to fields. It reports unknown
@@ -424,7 +429,6 @@ func (im *importer) sheetAssets(s *Sheet) {
 		}
 		if before == nil {
 			pr.Status = RowNew
-			pr.Changes = diffAssets(&Asset{}, &rec)
 			p.plan.assetsNew = append(p.plan.assetsNew, rec)
 		} else {
 			pr.ID = before.ID

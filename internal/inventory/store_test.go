@@ -317,6 +317,21 @@ func TestTenantIsolation(t *testing.T) {
 			t.Error("AssetFlags leaked")
 		}
 
+		reg := must[*Register](t)(LoadRegister(ctx, d, b, ""))
+		if len(reg.Assets)+len(reg.Segments)+len(reg.Communications)+len(reg.Connections)+len(reg.Systems)+len(reg.Contracts)+len(reg.Documents)+len(reg.Accounts) != 0 || len(reg.Vendors) != 1 {
+			t.Errorf("LoadRegister leaked: %+v", reg)
+		}
+		if m := must[*MeasuresReport](t)(UrgentMeasures(ctx, d, b, "", MeasureOptions{})); len(m.Devices) != 0 {
+			t.Error("UrgentMeasures leaked")
+		}
+		var svg strings.Builder
+		if err := RenderOverview(ctx, d, b, &svg, OverviewOptions{}); err != nil || strings.Contains(svg.String(), "VPN装置") {
+			t.Errorf("RenderOverview leaked: %v", err)
+		}
+		if p := must[*Preview](t)(ImportFile(ctx, d, b, "", "x.csv", []byte("名称,ホスト名\nVPN装置,\n"), false, t0)); p.Rows[0].Status != RowNew {
+			t.Errorf("import matched another organisation's asset: %+v", p.Rows[0])
+		}
+
 		// A's rows are all still there and unchanged.
 		if got := must[Asset](t)(GetAsset(ctx, d, a, asset.ID)); got.Name != "VPN装置" || got.Vulnerable {
 			t.Errorf("A's asset changed: %+v", got)

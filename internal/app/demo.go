@@ -42,9 +42,14 @@ var demoOrgs = []demoOrg{
 		[]demoUser{{"vendor-admin@demo.medisac.jp", "保守サポート 責任者", auth.RoleAdmin}}},
 }
 
-// demoPassword makes a random password that meets the policy.
-func demoPassword() string {
-	return "Demo-" + auth.RandomToken(12) + "-7!"
+// demoPassword makes a random password that meets the policy for u.
+func demoPassword(u demoUser) string {
+	for {
+		pw := "Pw-" + auth.RandomToken(12) + "-7!"
+		if auth.CheckPasswordPolicy(pw, u.email, u.name) == nil {
+			return pw
+		}
+	}
 }
 
 // SeedDemo creates the demo organisations and people once, and returns
@@ -73,7 +78,7 @@ func SeedDemo(ctx context.Context, n *Node) ([]DemoLogin, error) {
 				return err
 			}
 			for _, du := range o.users {
-				pw := demoPassword()
+				pw := demoPassword(du)
 				u, err := auth.CreateUser(ctx, tx, auth.NewUser{Email: du.email, DisplayName: du.name, Lang: "ja", Password: pw}, now)
 				if err != nil {
 					return err

@@ -120,7 +120,11 @@ func fieldHeaders[T any](fields []field[T]) []string {
 func fieldValues[T any](fields []field[T], rec *T) []string {
 	out := make([]string, len(fields))
 	for i, f := range fields {
-		out[i] = f.get(rec)
+		if f.show != nil {
+			out[i] = f.show(rec)
+		} else {
+			out[i] = f.get(rec)
+		}
 	}
 	return out
 }

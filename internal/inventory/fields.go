@@ -3,6 +3,9 @@ package inventory
 import (
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/medisac/medisac/internal/i18n"
 )
 
 // field describes one column of a register sheet: its English key, its
@@ -14,6 +17,18 @@ type field[T any] struct {
 	Required bool
 	get      func(*T) string
 	set      func(r *T, v string, serial bool) string
+	// show is the text written on export when it differs from get (the
+	// Japanese label of a choice); import accepts both.
+	show func(*T) string
+}
+
+var catalog = sync.OnceValue(func() *i18n.Catalog { return i18n.MustLoad() })
+
+func jaLabel(prefix, v string) string {
+	if v == "" {
+		return ""
+	}
+	return catalog().T("ja", prefix+v)
 }
 
 func text[T any](key, ja string, p func(*T) *string) field[T] {
@@ -30,7 +45,8 @@ func text[T any](key, ja string, p func(*T) *string) field[T] {
 
 func tri[T any](key, ja string, p func(*T) *Tri) field[T] {
 	return field[T]{Key: key, JA: ja,
-		get: func(r *T) string { return string(p(r).orUnknown()) },
+		get:  func(r *T) string { return string(p(r).orUnknown()) },
+		show: func(r *T) string { return jaLabel("inventory.tri.", string(p(r).orUnknown())) },
 		set: func(r *T, v string, _ bool) string {
 			t, ok := ParseTri(v)
 			if !ok {
@@ -54,9 +70,10 @@ func date[T any](key, ja string, p func(*T) *Date) field[T] {
 		}}
 }
 
-func choice[T any, E ~string](key, ja string, p func(*T) *E, parse func(string) (E, bool)) field[T] {
+func choice[T any, E ~string](key, ja, prefix string, p func(*T) *E, parse func(string) (E, bool)) field[T] {
 	return field[T]{Key: key, JA: ja,
-		get: func(r *T) string { return string(*p(r)) },
+		get:  func(r *T) string { return string(*p(r)) },
+		show: func(r *T) string { return jaLabel(prefix, string(*p(r))) },
 		set: func(r *T, v string, _ bool) string {
 			e, ok := parse(v)
 			if !ok {
@@ -82,10 +99,20 @@ func ParseTri(s string) (Tri, bool) {
 	return "", false
 }
 
-func labelled[E ~string](all []E, raw map[string]E) func(string) (E, bool) {
+// labelled returns a parser accepting the values themselves, the labels of
+// the catalogs under prefix (Japanese and English) and the extra raw
+// spellings.
+func labelled[E ~string](prefix string, all []E, raw map[string]E) func(string) (E, bool) {
 	labels := make(map[string]E, len(raw))
 	for k, v := range raw {
 		labels[normLabel(k)] = v
+	}
+	for _, v := range all {
+		for _, lang := range i18n.Languages {
+			if l := catalog().T(lang, prefix+string(v)); l != prefix+string(v) {
+				labels[normLabel(l)] = v
+			}
+		}
 	}
 	return func(s string) (E, bool) {
 		s = strings.TrimSpace(s)
@@ -108,7 +135,7 @@ func normLabel(s string) string {
 }
 
 var parseKind = func() func(string) (AssetKind, bool) {
-	p := labelled(AssetKinds, map[string]AssetKind{
+	p := labelled("inventory.kind.", AssetKinds, map[string]AssetKind{
 		"サーバ": KindServer,
 		"pc":  KindPC, "パソコン": KindPC, "端末": KindPC, "クライアント": KindPC, "パソコン端末": KindPC,
 		"ネットワーク機器": KindNetwork, "nw機器": KindNetwork, "networkdevice": KindNetwork,
@@ -127,7 +154,7 @@ var parseKind = func() func(string) (AssetKind, bool) {
 }()
 
 var parseLifecycle = func() func(string) (Lifecycle, bool) {
-	p := labelled(Lifecycles, map[string]Lifecycle{"使用中": InUse, "稼働中": InUse, "運用中": InUse, "inuse": InUse,
+	p := labelled("inventory.lifecycle.", Lifecycles, map[string]Lifecycle{"使用中": InUse, "稼働中": InUse, "運用中": InUse, "inuse": InUse,
 		"予備": Spare, "保管": Spare, "廃棄": Retired, "廃棄済": Retired, "撤去": Retired, "撤去済": Retired})
 	return func(s string) (Lifecycle, bool) {
 		if strings.TrimSpace(s) == "" {
@@ -137,7 +164,7 @@ var parseLifecycle = func() func(string) (Lifecycle, bool) {
 	}
 }()
 
-var parseConnType = labelled(ConnTypes, map[string]ConnType{
+var parseConnType = labelled("inventory.conn_type.", ConnTypes, map[string]ConnType{
 	"インターネット": ConnInternet, "インターネット回線": ConnInternet,
 	"ipsecvpn": ConnIPsecVPN, "ipsec": ConnIPsecVPN,
 	"sslvpn": ConnSSLVPN,
@@ -150,7 +177,7 @@ var parseConnType = labelled(ConnTypes, map[string]ConnType{
 })
 
 var parseManager = func() func(string) (Manager, bool) {
-	p := labelled(Managers, map[string]Manager{"情報システム部門": ManagerIT, "情報システム": ManagerIT, "情シス": ManagerIT, "it部門": ManagerIT,
+	p := labelled("inventory.manager.", Managers, map[string]Manager{"情報システム部門": ManagerIT, "情報システム": ManagerIT, "情シス": ManagerIT, "it部門": ManagerIT,
 		"事業者": ManagerVendor, "ベンダー": ManagerVendor, "ベンダ": ManagerVendor, "保守業者": ManagerVendor,
 		"他部門": ManagerOtherDept, "その他部門": ManagerOtherDept, "ほかの部門": ManagerOtherDept,
 		"不明": ManagerUnknown})
@@ -171,7 +198,7 @@ var assetFields = []field[Asset]{
 		f.Required = true
 		return f
 	}(),
-	choice("kind", "種別", func(a *Asset) *AssetKind { return &a.Kind }, parseKind),
+	choice("kind", "種別", "inventory.kind.", func(a *Asset) *AssetKind { return &a.Kind }, parseKind),
 	text("role", "用途", func(a *Asset) *string { return &a.Role }),
 	text("vendor", "メーカー", func(a *Asset) *string { return &a.Vendor }),
 	text("product", "製品名", func(a *Asset) *string { return &a.Product }),
@@ -195,7 +222,7 @@ var assetFields = []field[Asset]{
 	text("notes", "備考", func(a *Asset) *string { return &a.Notes }),
 	tri("password_shared", "パスワード共用", func(a *Asset) *Tri { return &a.PasswordShared }),
 	tri("admin_mfa", "管理画面の多要素認証", func(a *Asset) *Tri { return &a.AdminMFA }),
-	choice("lifecycle", "状態", func(a *Asset) *Lifecycle { return &a.Lifecycle }, parseLifecycle),
+	choice("lifecycle", "状態", "inventory.lifecycle.", func(a *Asset) *Lifecycle { return &a.Lifecycle }, parseLifecycle),
 	tri("firmware_current", "ファームウェア最新", func(a *Asset) *Tri { return &a.FirmwareCurrent }),
 	date("firmware_checked_on", "ファームウェア確認日", func(a *Asset) *Date { return &a.FirmwareCheckedOn }),
 	text("os_guess", "OS推定", func(a *Asset) *string { return &a.OSGuess }),

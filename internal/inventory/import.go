@@ -572,13 +572,13 @@ var connectionFields = []field[Connection]{
 		f.Required = true
 		return f
 	}(),
-	choice("type", "種別", func(c *Connection) *ConnType { return &c.Type }, parseConnType),
+	choice("type", "種別", "inventory.conn_type.", func(c *Connection) *ConnType { return &c.Type }, parseConnType),
 	text("device", "終端機器", func(c *Connection) *string { return &c.AssetName }),
 	text("peer", "接続先", func(c *Connection) *string { return &c.Peer }),
 	text("vendor", "事業者", func(c *Connection) *string { return &c.VendorName }),
 	text("purpose", "目的", func(c *Connection) *string { return &c.Purpose }),
 	tri("mfa", "多要素認証", func(c *Connection) *Tri { return &c.MFA }),
-	choice("manager", "管理者", func(c *Connection) *Manager { return &c.Manager }, parseManager),
+	choice("manager", "管理者", "inventory.manager.", func(c *Connection) *Manager { return &c.Manager }, parseManager),
 	date("last_reviewed", "最終確認日", func(c *Connection) *Date { return &c.LastReviewedOn }),
 	text("notes", "備考", func(c *Connection) *string { return &c.Notes }),
 }

@@ -74,3 +74,39 @@ func strs[T ~string](vs []T) []string {
 	}
 	return out
 }
+
+// TestLabelsParse checks that every Japanese and English label that export
+// may write is read back by import.
+func TestLabelsParse(t *testing.T) {
+	cat := i18n.MustLoad()
+	check := func(prefix string, vals []string, parse func(string) (string, bool)) {
+		for _, v := range vals {
+			for _, lang := range i18n.Languages {
+				label := cat.T(lang, prefix+v)
+				if got, ok := parse(label); !ok || got != v {
+					t.Errorf("%s label %q: got %q %v, want %q", lang, label, got, ok, v)
+				}
+			}
+		}
+	}
+	wrap := func(f any) func(string) (string, bool) {
+		switch p := f.(type) {
+		case func(string) (AssetKind, bool):
+			return func(s string) (string, bool) { v, ok := p(s); return string(v), ok }
+		case func(string) (Lifecycle, bool):
+			return func(s string) (string, bool) { v, ok := p(s); return string(v), ok }
+		case func(string) (ConnType, bool):
+			return func(s string) (string, bool) { v, ok := p(s); return string(v), ok }
+		case func(string) (Manager, bool):
+			return func(s string) (string, bool) { v, ok := p(s); return string(v), ok }
+		case func(string) (Tri, bool):
+			return func(s string) (string, bool) { v, ok := p(s); return string(v), ok }
+		}
+		panic("unknown parser")
+	}
+	check("inventory.kind.", strs(AssetKinds), wrap(parseKind))
+	check("inventory.lifecycle.", strs(Lifecycles), wrap(parseLifecycle))
+	check("inventory.conn_type.", strs(ConnTypes), wrap(parseConnType))
+	check("inventory.manager.", strs(Managers), wrap(parseManager))
+	check("inventory.tri.", []string{"yes", "no", "unknown"}, wrap(ParseTri))
+}

@@ -442,3 +442,51 @@ func ApplyNmap(ctx context.Context, q db.Querier, orgID, actorID string, scan *N
 	}
 	return applied, nil
 }
+
+// ImportNmapFile parses an nmap XML file and, unless dryRun, applies every
+// new and changed proposal in one transaction on d (for the command line,
+// where there is no review screen). It returns all proposals; a file that
+// is not usable nmap XML is an Invalid error (key inventory.nmap.bad_file).
+func ImportNmapFile(ctx context.Context, d *db.DB, orgID, actorID string, data []byte, dryRun bool, now time.Time) ([]NmapProposal, error) {
+	scan, err := ParseNmap(bytes.NewReader(data), MaxNmapSize)
+	if err != nil {
+		return nil, apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+	}
+	if dryRun {
+		return PreviewNmap(ctx, d, orgID, scan)
+	}
+	var props []NmapProposal
+	err = d.InTx(ctx, func(tx *db.Tx) error {
+		p, err := PreviewNmap(ctx, tx, orgID, scan)
+		if err != nil {
+			return err
+		}
+		var accept []int
+		for _, x := range p {
+			if x.Status == RowNew || x.Status == RowChanged {
+				accept = append(accept, x.Index)
+			}
+		}
+		if _, err := ApplyNmap(ctx, tx, orgID, actorID, scan, accept, now); err != nil {
+			return err
+		}
+		props = p
+		return nil
+	})
+	return props, err
+}
+
+// DetectFormat names the kind of an import file from its name and first
+// bytes: "xlsx", "nmap" (XML) or "csv".
+func DetectFormat(filename string, data []byte) string {
+	name := strings.ToLower(filename)
+	head := bytes.TrimSpace(data[:min(len(data), 512)])
+	head = bytes.TrimPrefix(head, []byte("\uFEFF"))
+	switch {
+	case strings.HasSuffix(name, ".xlsx") || bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		return "xlsx"
+	case strings.HasSuffix(name, ".xml") || bytes.HasPrefix(head, []byte("<?xml")) || bytes.HasPrefix(head, []byte("<nmaprun")):
+		return "nmap"
+	}
+	return "csv"
+}

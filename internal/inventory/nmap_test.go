@@ -201,3 +201,28 @@ func TestNmapLargeSweep(t *testing.T) {
 		}
 	})
 }
+
+func TestImportNmapFile(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(t, d, "A")
+		data, _ := os.ReadFile("testdata/nmap-radialnet-example.xml")
+		if DetectFormat("scan.xml", data) != "nmap" || DetectFormat("a.bin", data) != "nmap" || DetectFormat("a.csv", []byte(assetCSV)) != "csv" || DetectFormat("x", buildTestXLSX(t)) != "xlsx" {
+			t.Error("DetectFormat")
+		}
+		p, err := ImportNmapFile(ctx, d, org, "", data, true, t0)
+		if err != nil || len(p) != 8 || countRows(t, d, "inv_assets") != 0 {
+			t.Fatalf("dry run %v %d", err, len(p))
+		}
+		if _, err := ImportNmapFile(ctx, d, org, "", data, false, t0); err != nil {
+			t.Fatal(err)
+		}
+		if n := countRows(t, d, "inv_assets"); n != 8 {
+			t.Errorf("%d assets", n)
+		}
+		bad, _ := os.ReadFile("testdata/hostile-xxe.xml")
+		if _, err := ImportNmapFile(ctx, d, org, "", bad, false, t0); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("hostile: %v", err)
+		}
+	})
+}

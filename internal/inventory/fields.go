@@ -22,11 +22,20 @@ type field[T any] struct {
 	show func(*T) string
 }
 
-var catalog = sync.OnceValue(func() *i18n.Catalog { return i18n.MustLoad() })
+// catalog is the message catalog used for export labels and for the labels
+// import accepts; nil when the catalogs cannot be loaded (the keys are then
+// used as they are).
+var catalog = sync.OnceValue(func() *i18n.Catalog {
+	c, err := i18n.Load()
+	if err != nil {
+		return nil
+	}
+	return c
+})
 
 func jaLabel(prefix, v string) string {
-	if v == "" {
-		return ""
+	if v == "" || catalog() == nil {
+		return v
 	}
 	return catalog().T("ja", prefix+v)
 }
@@ -109,6 +118,9 @@ func labelled[E ~string](prefix string, all []E, raw map[string]E) func(string) 
 	}
 	for _, v := range all {
 		for _, lang := range i18n.Languages {
+			if catalog() == nil {
+				break
+			}
 			if l := catalog().T(lang, prefix+string(v)); l != prefix+string(v) {
 				labels[normLabel(l)] = v
 			}

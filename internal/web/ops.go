@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/medisac/medisac/internal/mfa"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -95,4 +97,12 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	if s.Metrics != nil {
 		s.Metrics(w, r)
 	}
+}
+
+// passkeyScript serves the passkey ceremony script that ships with the mfa
+// package, so there is one copy of it.
+func (s *Server) passkeyScript(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(mfa.PasskeyJS)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/mfa"
 )
 
 var (
@@ -251,16 +253,12 @@ func TestWebCatalogsMatch(t *testing.T) {
 	}
 }
 
-func TestPasskeyScriptMatchesMFA(t *testing.T) {
-	want, err := os.ReadFile("../mfa/passkey.js")
-	if err != nil {
-		t.Skip("internal/mfa/passkey.js not present")
-	}
-	got, err := os.ReadFile("static/passkey.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Fatal("static/passkey.js differs from internal/mfa/passkey.js; copy it again")
+func TestPasskeyScriptServed(t *testing.T) {
+	e := newEnv(t, dbtest.SQLite(t))
+	req := httptest.NewRequest("GET", "/static/passkey.js", nil)
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != string(mfa.PasskeyJS) || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
+		t.Fatalf("GET /static/passkey.js: %d %q", rec.Code, rec.Header().Get("Content-Type"))
 	}
 }

@@ -15,6 +15,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /metrics", s.metricsHandler)
 	mux.Handle("GET /static/", s.static)
+	mux.HandleFunc("GET /static/passkey.js", s.passkeyScript)
 
 	// Signing in and out.
 	mux.HandleFunc("GET /signin", s.signinForm)

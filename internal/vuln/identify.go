@@ -1,0 +1,477 @@
+package vuln
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/vuln/cpe"
+	"github.com/medisac/medisac/internal/vuln/version"
+)
+
+//go:embed data/aliases.json
+var defaultAliasesJSON []byte
+
+// AliasFile is the JSON shape of the alias table (data/aliases.json, or a
+// file operators edit): vendor spellings to CPE vendors, renamed CPE
+// products, and product spellings to CPE identity templates.
+type AliasFile struct {
+	Vendors  []VendorAlias  `json:"vendors"`
+	Renames  []RenameAlias  `json:"renames,omitempty"`
+	Products []ProductAlias `json:"products"`
+}
+
+// VendorAlias maps spellings of a vendor (Japanese, English, former
+// names) to its CPE vendor.
+type VendorAlias struct {
+	CPE   string   `json:"cpe"`
+	Names []string `json:"names"`
+}
+
+// RenameAlias says that NVD also (or now) names the product From as To
+// ("vendor:product" each), as when Pulse Secure became Ivanti.
+type RenameAlias struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// ProductAlias maps spellings of a product or model prefixes of a vendor
+// to identity templates. A template is a CPE 2.3 name with placeholders:
+// {version} (the version in the vendor scheme's canonical form), {model}
+// (the model without ModelPrefixes, lower case, spaces as "_"), {edition}
+// (Citrix "fips"/"ndcpp" from the version, else "-"), {esxi_version} and
+// {esxi_update} (ESXi "7.0 Update 3" as NVD splits it), and {windows}
+// (the Windows identities derived from the build number).
+type ProductAlias struct {
+	Vendor        string   `json:"vendor"`
+	Names         []string `json:"names"`
+	ModelPrefixes []string `json:"model_prefixes,omitempty"`
+	Identities    []string `json:"identities"`
+}
+
+// Aliases is a loaded alias table.
+type Aliases struct {
+	vendors  map[string]string
+	renames  map[string][]string
+	products []ProductAlias
+	reg      *version.Registry
+}
+
+// DefaultAliases returns the alias table shipped with medisac.
+func DefaultAliases() *Aliases {
+	a, err := LoadAliases(strings.NewReader(string(defaultAliasesJSON)), version.Default())
+	if err != nil {
+		panic(fmt.Sprintf("vuln: embedded aliases: %v", err))
+	}
+	return a
+}
+
+// LoadAliases reads an alias table in the AliasFile JSON shape. Versions
+// are written in canonical form with reg's schemes. It rejects templates
+// that do not give a CPE name.
+func LoadAliases(r io.Reader, reg *version.Registry) (*Aliases, error) {
+	var f AliasFile
+	dec := json.NewDecoder(io.LimitReader(r, 4<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, feedErr("vuln.alias.invalid", "aliases", err)
+	}
+	a := &Aliases{vendors: map[string]string{}, renames: map[string][]string{}, reg: reg}
+	for _, v := range f.Vendors {
+		if v.CPE == "" {
+			return nil, feedErr("vuln.alias.invalid", "aliases", errMissing("cpe"))
+		}
+		a.vendors[nameKey(v.CPE)] = v.CPE
+		for _, n := range v.Names {
+			a.vendors[nameKey(n)] = v.CPE
+		}
+	}
+	for _, rn := range f.Renames {
+		a.renames[rn.From] = append(a.renames[rn.From], rn.To)
+	}
+	for _, p := range f.Products {
+		for _, tpl := range p.Identities {
+			if tpl == "{windows}" {
+				continue
+			}
+			probe := strings.NewReplacer("{version}", "1.0", "{model}", "m", "{edition}", "-", "{esxi_version}", "7.0", "{esxi_update}", "-").Replace(tpl)
+			if _, err := cpe.Parse(probe); err != nil {
+				return nil, feedErr("vuln.alias.invalid", "aliases", errDetail("template %q: %v", clip(tpl), err))
+			}
+		}
+		a.products = append(a.products, p)
+	}
+	return a, nil
+}
+
+// Candidate is one CPE identity proposed for an asset, with how it was
+// derived, for the user to confirm or correct.
+type Candidate struct {
+	Name cpe.Name `json:"-"`
+	// CPE is Name in the formatted-string binding.
+	CPE string `json:"cpe"`
+	// Source is "cpe" (the asset's own CPE), "rename" (NVD's other name for
+	// that product), "alias" (the alias table), "windows" (Windows build
+	// table) or "guess" (vendor known, product spelled as entered).
+	Source string `json:"source"`
+	// Rule says in words which entry produced it.
+	Rule string `json:"rule"`
+}
+
+// Identify proposes CPE identities for an asset from its CPE field or its
+// vendor, product, model and version as people enter them (full-width or
+// half-width, any case, katakana or hiragana, with or without 株式会社).
+// Candidates come best first: the given CPE, its renamed forms, alias
+// table identities, then guesses. It returns nil when nothing is known.
+func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candidate {
+	var out []Candidate
+	seen := map[string]bool{}
+	add := func(n cpe.Name, source, rule string) {
+		s := n.FormatFS()
+		if seen[s] {
+			return
+		}
+		seen[s] = true
+		out = append(out, Candidate{Name: n, CPE: s, Source: source, Rule: rule})
+	}
+	if strings.TrimSpace(cpeStr) != "" {
+		if n, err := cpe.Parse(strings.TrimSpace(cpeStr)); err == nil {
+			add(n, "cpe", "CPE as registered")
+			for _, to := range a.renames[cpe.Unquote(n.Key())] {
+				v, p, _ := strings.Cut(to, ":")
+				m := n
+				m[cpe.Vendor], m[cpe.Product] = cpe.StrValue(v), cpe.StrValue(p)
+				add(m, "rename", "also named "+to+" by NVD")
+			}
+		}
+	}
+	vendorCPE := a.vendorFor(vendor)
+	pkey, mkey := nameKey(product), nameKey(model)
+	if vendorCPE != "" {
+		pkey = stripVendor(pkey, a, vendorCPE)
+		mkey = stripVendor(mkey, a, vendorCPE)
+	}
+	pa, how := a.productFor(vendorCPE, pkey, mkey)
+	if pa == nil && vendorCPE == "" {
+		pa, how = a.productFor("", pkey, mkey)
+	}
+	if pa != nil {
+		for _, tpl := range pa.Identities {
+			for _, c := range a.expand(pa, tpl, product, model, ver) {
+				add(c.Name, c.Source, fmt.Sprintf("%s (%s)", how, c.Rule))
+			}
+		}
+		return out
+	}
+	if vendorCPE != "" && pkey != "" {
+		p := cpeWord(product)
+		if p == "" {
+			p = cpeWord(model)
+		}
+		for _, part := range []string{"o", "a"} {
+			n := cpe.Name{}
+			n[cpe.Part] = cpe.StrValue(part)
+			n[cpe.Vendor] = cpe.StrValue(vendorCPE)
+			n[cpe.Product] = cpe.StrValue(p)
+			n[cpe.Version] = cpe.StrValue(cpeWord(normWidth(strings.TrimSpace(ver))))
+			add(n, "guess", fmt.Sprintf("vendor %q is %s; product as entered", vendor, vendorCPE))
+		}
+	}
+	return out
+}
+
+// vendorFor returns the CPE vendor for a vendor name, trying the whole
+// name, the name without a parenthesised part ("General Electric (GE)")
+// and the parenthesised part, each also without a corporate suffix.
+func (a *Aliases) vendorFor(vendor string) string {
+	forms := []string{vendor}
+	n := normWidth(vendor)
+	if i := strings.IndexByte(n, '('); i > 0 {
+		if j := strings.IndexByte(n[i:], ')'); j > 0 {
+			forms = append(forms, n[:i]+n[i+j+1:], n[i+1:i+j])
+		}
+	}
+	for _, f := range forms {
+		k := nameKey(f)
+		if k == "" {
+			continue
+		}
+		if v, ok := a.vendors[k]; ok {
+			return v
+		}
+		for _, suffix := range corporateSuffixes {
+			if t := strings.TrimSuffix(k, suffix); t != k && t != "" {
+				if v, ok := a.vendors[t]; ok {
+					return v
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// productFor finds the first product alias of vendor (any vendor when
+// vendor is "") whose name is a prefix of the product or the model.
+func (a *Aliases) productFor(vendor, pkey, mkey string) (*ProductAlias, string) {
+	for _, field := range []struct{ key, what string }{{pkey, "product"}, {mkey, "model"}} {
+		if field.key == "" {
+			continue
+		}
+		for i := range a.products {
+			p := &a.products[i]
+			if vendor != "" && p.Vendor != vendor {
+				continue
+			}
+			for _, n := range p.Names {
+				nk := nameKey(n)
+				if nk != "" && strings.HasPrefix(field.key, nk) {
+					return p, fmt.Sprintf("%s %q is %s", field.what, n, p.Vendor)
+				}
+			}
+		}
+	}
+	return nil, ""
+}
+
+type expanded struct {
+	Name   cpe.Name
+	Source string
+	Rule   string
+}
+
+var esxiRe = regexp.MustCompile(`(?i)(\d+)\.(\d+)(?:\.(\d+))?\s*(?:u|update\s*)?(\d+[a-z]?)?`)
+
+func (a *Aliases) expand(p *ProductAlias, tpl, product, model, ver string) []expanded {
+	ver = normWidth(strings.TrimSpace(ver))
+	if tpl == "{windows}" {
+		return windowsIdentities(product, ver)
+	}
+	m := modelWord(model, product, p.ModelPrefixes)
+	if strings.Contains(tpl, "{model}") && m == "" {
+		return nil
+	}
+	parts := strings.Split(tpl, ":")
+	if len(parts) < 5 {
+		return nil
+	}
+	vendor, prod := parts[3], strings.ReplaceAll(parts[4], "{model}", m)
+	sch := a.reg.For(vendor, prod)
+	canon := ""
+	edition := "-"
+	if ver != "" {
+		if v, err := sch.Parse(ver); err == nil {
+			canon = v.Canonical
+			if v.Edition != "" {
+				edition = v.Edition
+			}
+		} else {
+			canon = strings.ReplaceAll(strings.ToLower(ver), " ", "_")
+		}
+	}
+	esxiV, esxiU := "", "*"
+	if mm := esxiRe.FindStringSubmatch(ver); mm != nil {
+		esxiV = mm[1] + "." + mm[2]
+		if mm[3] != "" {
+			esxiV += "." + mm[3]
+		} else if major, _ := strconv.Atoi(mm[1]); major >= 7 {
+			esxiV += ".0"
+		}
+		if mm[4] != "" {
+			esxiU = "update_" + strings.ToLower(mm[4])
+		}
+	}
+	s := strings.NewReplacer("{version}", cpeQuote(canon), "{model}", cpeQuote(m), "{edition}", cpeQuote(edition),
+		"{esxi_version}", cpeQuote(esxiV), "{esxi_update}", cpeQuote(esxiU)).Replace(tpl)
+	s = strings.ReplaceAll(s, "::", ":*:")
+	s = strings.TrimSuffix(s, ":")
+	n, err := cpe.Parse(s)
+	if err != nil {
+		return nil
+	}
+	return []expanded{{Name: n, Source: "alias", Rule: tpl}}
+}
+
+// cpeQuote escapes text for a formatted-string component; "" gives "*".
+func cpeQuote(s string) string {
+	if s == "" {
+		return "*"
+	}
+	if s == "-" {
+		return "-"
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c == '_' || c == '.' || c == '-':
+			b.WriteByte(c)
+		case c <= ' ' || c >= 0x7f:
+			b.WriteByte('_')
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+var corporateSuffixes = []string{"株式会社", "有限会社", "合同会社", "ホールディングス", "incorporated", "corporation",
+	"inc", "corp", "coltd", "ltd", "llc", "gmbh", "co", "ag", "sa", "japan", "ジャパン", "日本"}
+
+// nameKey normalises a name for lookups: half-width letters and digits,
+// full-width katakana, lower case, corporate words and every character
+// that is not a letter or digit removed.
+func nameKey(s string) string {
+	s = toKatakana(normWidth(s))
+	s = strings.ToLower(s)
+	for _, w := range []string{"株式会社", "(株)", "（株）", "有限会社"} {
+		s = strings.ReplaceAll(s, w, "")
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') || r > 0x7f && r != '・' && r != '　' && r != 'ー' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// stripVendor removes a leading vendor name from a product or model key
+// ("citrixadc" → "adc", "ヤマハrtx1210" → "rtx1210").
+func stripVendor(key string, a *Aliases, vendorCPE string) string {
+	best := ""
+	for name, v := range a.vendors {
+		if v == vendorCPE && len(name) > len(best) && strings.HasPrefix(key, name) && len(key) > len(name) {
+			best = name
+		}
+	}
+	return strings.TrimPrefix(key, best)
+}
+
+// modelWord returns the model for a CPE product: lower case, spaces as
+// "_", known prefixes removed ("FG-60F" → "60f", "UNIVERGE IX2106" →
+// "ix2106"); the product is used when the model is empty and names one.
+func modelWord(model, product string, prefixes []string) string {
+	m := cpeWord(model)
+	if m == "" {
+		p := cpeWord(product)
+		if strings.ContainsAny(p, "0123456789") {
+			m = p
+		}
+	}
+	for _, pre := range prefixes {
+		pk := strings.ToLower(pre)
+		if strings.HasPrefix(m, pk) && len(m) > len(pk) {
+			rest := strings.TrimLeft(m[len(pk):], "-_ ")
+			if rest != "" {
+				m = rest
+				break
+			}
+		}
+	}
+	return strings.Trim(m, "-_")
+}
+
+// cpeWord turns entered text into a CPE word: half-width, lower case,
+// runs of spaces as "_".
+func cpeWord(s string) string {
+	s = strings.ToLower(strings.TrimSpace(normWidth(s)))
+	return strings.Join(strings.Fields(s), "_")
+}
+
+type winBuild struct {
+	client, server []string
+}
+
+var windowsBuilds = map[string]winBuild{
+	"10240": {client: []string{"windows_10_1507"}},
+	"10586": {client: []string{"windows_10_1511"}},
+	"14393": {client: []string{"windows_10_1607"}, server: []string{"windows_server_2016"}},
+	"15063": {client: []string{"windows_10_1703"}},
+	"16299": {client: []string{"windows_10_1709"}},
+	"17134": {client: []string{"windows_10_1803"}},
+	"17763": {client: []string{"windows_10_1809"}, server: []string{"windows_server_2019"}},
+	"18362": {client: []string{"windows_10_1903"}},
+	"18363": {client: []string{"windows_10_1909"}},
+	"19041": {client: []string{"windows_10_2004"}},
+	"19042": {client: []string{"windows_10_20h2"}},
+	"19043": {client: []string{"windows_10_21h1"}},
+	"19044": {client: []string{"windows_10_21h2"}},
+	"19045": {client: []string{"windows_10_22h2"}},
+	"20348": {server: []string{"windows_server_2022"}},
+	"22000": {client: []string{"windows_11_21h2"}},
+	"22621": {client: []string{"windows_11_22h2"}},
+	"22631": {client: []string{"windows_11_23h2"}},
+	"25398": {server: []string{"windows_server_2022_23h2"}},
+	"26100": {client: []string{"windows_11_24h2"}, server: []string{"windows_server_2025"}},
+}
+
+// windowsIdentities maps a Windows version to NVD's per-release products
+// ("10.0.19045.3803" → windows_10_22h2 at that version; Server editions
+// when the product name says "Server"). Older releases NVD names without
+// build numbers (Windows 7, Server 2008/2012) get their service-pack form.
+func windowsIdentities(product, ver string) []expanded {
+	server := strings.Contains(strings.ToLower(normWidth(product)), "server")
+	pk := nameKey(product)
+	mk := func(prod, v, update string) expanded {
+		n := cpe.Name{}
+		n[cpe.Part] = cpe.StrValue("o")
+		n[cpe.Vendor] = cpe.StrValue("microsoft")
+		n[cpe.Product] = cpe.StrValue(prod)
+		n[cpe.Version] = cpe.StrValue(v)
+		n[cpe.Update] = cpe.StrValue(update)
+		return expanded{Name: n, Source: "windows", Rule: "Windows build table"}
+	}
+	var out []expanded
+	if v, err := (version.Windows{}).Parse(ver); err == nil {
+		build := version.WindowsBuild(ver)
+		if b, ok := windowsBuilds[build]; ok {
+			list := b.client
+			if server || len(list) == 0 {
+				list = b.server
+			}
+			if len(list) == 0 {
+				list = b.client
+			}
+			for _, p := range list {
+				vv := v.Canonical
+				if v.Partial {
+					vv = ""
+				}
+				out = append(out, mk(p, vv, ""))
+			}
+			return out
+		}
+		switch build {
+		case "7601":
+			if server {
+				return []expanded{mk("windows_server_2008", "r2", "sp1")}
+			}
+			return []expanded{mk("windows_7", "-", "sp1")}
+		case "9600":
+			if server {
+				return []expanded{mk("windows_server_2012", "r2", "")}
+			}
+			return []expanded{mk("windows_8.1", "-", "")}
+		case "9200":
+			return []expanded{mk("windows_server_2012", "-", "")}
+		case "6002", "6003":
+			return []expanded{mk("windows_server_2008", "-", "sp2")}
+		}
+	}
+	for _, w := range []struct{ key, prod, v, u string }{
+		{"windowsserver2022", "windows_server_2022", "", ""}, {"windowsserver2019", "windows_server_2019", "", ""},
+		{"windowsserver2016", "windows_server_2016", "", ""}, {"windowsserver2012r2", "windows_server_2012", "r2", ""},
+		{"windowsserver2012", "windows_server_2012", "-", ""}, {"windowsserver2008r2", "windows_server_2008", "r2", "sp1"},
+		{"windows7", "windows_7", "-", "sp1"}, {"windows81", "windows_8.1", "-", ""},
+	} {
+		if strings.HasPrefix(pk, w.key) {
+			return []expanded{mk(w.prod, w.v, w.u)}
+		}
+	}
+	return nil
+}

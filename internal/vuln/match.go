@@ -1,0 +1,486 @@
+package vuln
+
+import (
+	"github.com/medisac/medisac/internal/vuln/cpe"
+	"github.com/medisac/medisac/internal/vuln/version"
+)
+
+// Confidence grades a match.
+type Confidence string
+
+// The confidences. ConfidenceProduct is shown as 「要確認」: the product
+// matches but the version (or the platform, the edition) could not be
+// confirmed; such matches are reported, never dropped.
+const (
+	ConfidenceExact   Confidence = "exact"
+	ConfidenceProduct Confidence = "product"
+)
+
+// Reason says why a match is not exact.
+type Reason string
+
+// The reasons a match is only ConfidenceProduct.
+const (
+	ReasonVersionUnknown     Reason = "version_unknown"     // the asset's version is not recorded
+	ReasonVersionUnparseable Reason = "version_unparseable" // the version text is not a version of the scheme
+	ReasonVersionFamily      Reason = "version_family"      // only the release family is known ("6.4.x") and it straddles a bound
+	ReasonUpdateUnknown      Reason = "update_unknown"      // the criterion names an update/patch level the asset does not record
+	ReasonAttributeUnknown   Reason = "attribute_unknown"   // the criterion names an edition the asset does not record
+	ReasonPlatformUnknown    Reason = "platform_unknown"    // the vulnerable product must run on a platform the asset does not record
+	ReasonNoVersionData      Reason = "no_version_data"     // the source names the product without versions
+)
+
+// Identity is one CPE identity of an asset (its OS or firmware, its
+// hardware, an application) with its version parsed once.
+type Identity struct {
+	Name cpe.Name
+	key  string
+	ver  string
+	sch  version.Scheme
+	pv   version.Version
+	perr error
+}
+
+// Target is an asset prepared for matching: its identities with versions
+// parsed by the scheme of each identity's vendor and product.
+type Target struct {
+	ID         string
+	Identities []Identity
+	parts      [3]bool
+}
+
+// NewTarget prepares an asset's identities for matching. Identities whose
+// vendor or product is not a plain string are ignored.
+func NewTarget(id string, names []cpe.Name, reg *version.Registry) *Target {
+	t := &Target{ID: id}
+	for _, n := range names {
+		if n[cpe.Vendor].Kind != cpe.Str || n[cpe.Product].Kind != cpe.Str || n[cpe.Vendor].HasWildcards() || n[cpe.Product].HasWildcards() {
+			continue
+		}
+		idn := Identity{Name: n, key: n.Key()}
+		idn.sch = reg.For(n.Text(cpe.Vendor), n.Text(cpe.Product))
+		if n[cpe.Version].Kind == cpe.Str && !n[cpe.Version].HasWildcards() {
+			idn.ver = version.JoinCPE(idn.sch, n.Text(cpe.Version), n.Get(cpe.Update).String())
+			idn.pv, idn.perr = idn.sch.Parse(idn.ver)
+		}
+		t.Identities = append(t.Identities, idn)
+		switch n.Text(cpe.Part) {
+		case "a":
+			t.parts[0] = true
+		case "o":
+			t.parts[1] = true
+		case "h":
+			t.parts[2] = true
+		}
+	}
+	return t
+}
+
+func (t *Target) hasPart(p string) bool {
+	switch p {
+	case "a":
+		return t.parts[0]
+	case "o":
+		return t.parts[1]
+	case "h":
+		return t.parts[2]
+	}
+	return len(t.Identities) > 0
+}
+
+// tri is Kleene's three-valued logic.
+type tri uint8
+
+const (
+	no tri = iota
+	maybe
+	yes
+)
+
+func not(t tri) tri { return yes - t }
+
+// Hit is one vulnerable criterion that matched an asset identity.
+type Hit struct {
+	Criterion *Criterion
+	Identity  cpe.Name
+	Exact     bool
+	Reason    Reason
+}
+
+// Result is the answer for one asset and one set of rules.
+type Result struct {
+	// Affected is true when the asset is or may be affected.
+	Affected bool
+	// Confidence is exact when some configuration holds with every version
+	// and platform confirmed, product otherwise (「要確認」).
+	Confidence Confidence
+	// Hits are the vulnerable criteria that matched, exact ones first.
+	Hits []Hit
+	// Reasons say why the match is not exact (empty when it is).
+	Reasons []Reason
+}
+
+// Evaluate matches rules against an asset with NVD's full semantics:
+// configurations are alternatives; nodes and criteria are joined by their
+// AND/OR operators and inverted by negate; non-vulnerable criteria are
+// platform conditions; the four version bounds are compared with the
+// criterion's vendor scheme. Unknowns (missing version, unparseable
+// version, unrecorded platform) propagate by three-valued logic and give a
+// ConfidenceProduct result instead of being dropped. A configuration
+// counts only if one of its vulnerable criteria matched an identity.
+func Evaluate(r *Rules, t *Target) Result {
+	var res Result
+	if r == nil || r.Pending || t == nil {
+		return res
+	}
+	best := no
+	var reasons []Reason
+	for ci := range r.Configs {
+		ev := evaluator{t: t}
+		v := ev.config(&r.Configs[ci])
+		if v == no || len(ev.hits) == 0 {
+			continue
+		}
+		if v == yes {
+			if best != yes {
+				res.Hits = res.Hits[:0]
+				reasons = nil
+			}
+			best = yes
+			res.Hits = append(res.Hits, ev.hits...)
+			continue
+		}
+		if best == yes {
+			continue
+		}
+		best = maybe
+		res.Hits = append(res.Hits, ev.hits...)
+		reasons = append(reasons, ev.reasons...)
+	}
+	switch best {
+	case yes:
+		res.Affected, res.Confidence = true, ConfidenceExact
+	case maybe:
+		res.Affected, res.Confidence = true, ConfidenceProduct
+		res.Reasons = uniqReasons(reasons)
+	}
+	sortHits(res.Hits)
+	return res
+}
+
+func uniqReasons(rs []Reason) []Reason {
+	var out []Reason
+	seen := map[Reason]bool{}
+	for _, r := range rs {
+		if r != "" && !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func sortHits(h []Hit) {
+	for i := 1; i < len(h); i++ {
+		for j := i; j > 0 && h[j].Exact && !h[j-1].Exact; j-- {
+			h[j], h[j-1] = h[j-1], h[j]
+		}
+	}
+}
+
+type evaluator struct {
+	t       *Target
+	hits    []Hit
+	reasons []Reason
+	negated int
+}
+
+func (e *evaluator) config(c *Config) tri {
+	if c.Negate {
+		e.negated++
+		defer func() { e.negated-- }()
+	}
+	and := c.Operator == "AND"
+	acc := yes
+	if !and {
+		acc = no
+	}
+	for i := range c.Nodes {
+		v := e.node(&c.Nodes[i])
+		acc = combine(acc, v, and)
+	}
+	if c.Negate {
+		acc = not(acc)
+	}
+	return acc
+}
+
+func (e *evaluator) node(n *Node) tri {
+	if n.Negate {
+		e.negated++
+		defer func() { e.negated-- }()
+	}
+	and := n.Operator == "AND"
+	acc := yes
+	if !and {
+		acc = no
+	}
+	for _, c := range n.Criteria {
+		acc = combine(acc, e.criterion(c), and)
+	}
+	if n.Negate {
+		acc = not(acc)
+	}
+	return acc
+}
+
+func combine(acc, v tri, and bool) tri {
+	if and {
+		return min(acc, v)
+	}
+	return max(acc, v)
+}
+
+// criterion evaluates one criterion against every identity of the asset
+// (OR over identities).
+func (e *evaluator) criterion(c *Criterion) tri {
+	best := no
+	var bestReason Reason
+	var bestID cpe.Name
+	productSeen := false
+	for i := range e.t.Identities {
+		id := &e.t.Identities[i]
+		v, reason, product := matchIdentity(c, id)
+		if product {
+			productSeen = true
+		}
+		if v > best {
+			best, bestReason, bestID = v, reason, id.Name
+		}
+		if best == yes {
+			break
+		}
+	}
+	if !c.Vulnerable && !productSeen {
+		if e.t.hasPart(c.Name.Text(cpe.Part)) {
+			return no
+		}
+		e.reasons = append(e.reasons, ReasonPlatformUnknown)
+		return maybe
+	}
+	if best == maybe {
+		e.reasons = append(e.reasons, bestReason)
+	}
+	if c.Vulnerable && best != no && e.negated == 0 {
+		e.hits = append(e.hits, Hit{Criterion: c, Identity: bestID, Exact: best == yes, Reason: bestReason})
+	}
+	return best
+}
+
+// matchIdentity compares a criterion (the source) with one identity (the
+// target). product reports whether part, vendor and product matched.
+func matchIdentity(c *Criterion, id *Identity) (v tri, reason Reason, product bool) {
+	for _, a := range []cpe.Attribute{cpe.Part, cpe.Vendor, cpe.Product} {
+		switch cpe.CompareValues(c.Name[a], id.Name[a]) {
+		case cpe.Equal, cpe.Superset:
+		default:
+			return no, "", false
+		}
+	}
+	v = yes
+	for _, a := range []cpe.Attribute{cpe.Edition, cpe.SWEdition, cpe.Language, cpe.TargetSW, cpe.TargetHW, cpe.Other} {
+		switch cpe.CompareValues(c.Name[a], id.Name[a]) {
+		case cpe.Equal, cpe.Superset:
+		case cpe.Disjoint:
+			return no, "", true
+		default:
+			if a == cpe.Edition || a == cpe.SWEdition {
+				v, reason = maybe, ReasonAttributeUnknown
+			}
+		}
+	}
+	if c.ProductOnly {
+		return maybe, ReasonNoVersionData, true
+	}
+	vv, vr := matchVersion(c, id)
+	if vv < v {
+		v, reason = vv, vr
+	}
+	if v == yes && c.Qualified {
+		v, reason = maybe, ReasonAttributeUnknown
+	}
+	return v, reason, true
+}
+
+func matchVersion(c *Criterion, id *Identity) (tri, Reason) {
+	cv := c.Name[cpe.Version]
+	av := id.Name[cpe.Version]
+	switch cv.Kind {
+	case cpe.Any:
+		if !c.HasRange() {
+			return updateCheck(c, id)
+		}
+		return inRange(c, id)
+	case cpe.NA:
+		if av.Kind == cpe.NA || !c.Vulnerable {
+			return yes, ""
+		}
+		return maybe, ReasonNoVersionData
+	}
+	if cv.HasWildcards() {
+		if av.Kind != cpe.Str {
+			return maybe, ReasonVersionUnknown
+		}
+		switch cpe.CompareValues(cv, av) {
+		case cpe.Superset, cpe.Equal:
+			return updateCheck(c, id)
+		}
+		return no, ""
+	}
+	if av.Kind != cpe.Str || av.HasWildcards() {
+		return maybe, ReasonVersionUnknown
+	}
+	sch := c.scheme
+	want := version.JoinCPE(sch, c.Name.Text(cpe.Version), c.Name.Get(cpe.Update).String())
+	if cv == av && cpe.CompareValues(c.Name[cpe.Update], id.Name[cpe.Update]) == cpe.Equal {
+		return yes, ""
+	}
+	apv, aerr := assetVersion(id, sch)
+	cpv, cerr := sch.Parse(want)
+	switch {
+	case aerr != nil && cerr == nil:
+		return maybe, ReasonVersionUnparseable
+	case cerr != nil:
+		g := version.Generic{}
+		apv, aerr = g.Parse(id.ver)
+		cpv, cerr = g.Parse(want)
+		if aerr != nil || cerr != nil {
+			return maybe, ReasonVersionUnparseable
+		}
+	}
+	updateNamed := c.Name[cpe.Update].Kind == cpe.Str
+	switch {
+	case apv.Partial:
+		if apv.Low().Cmp(cpv) <= 0 && cpv.Cmp(apv.High()) <= 0 {
+			return maybe, ReasonVersionFamily
+		}
+		return no, ""
+	case apv.Cmp(cpv) == 0:
+		if c.Name[cpe.Update].Kind != cpe.Any && id.Name[cpe.Update].Kind == cpe.Any && !encodesUpdate(sch) {
+			return maybe, ReasonUpdateUnknown
+		}
+		return yes, ""
+	case cpv.Partial && !updateNamed:
+		// A release family as criterion ("13.0", "9.0"): every build of it.
+		if cpv.Low().Cmp(apv) <= 0 && apv.Cmp(cpv.High()) <= 0 {
+			return yes, ""
+		}
+	}
+	if updateNamed && id.Name[cpe.Update].Kind == cpe.Any {
+		base, err := sch.Parse(c.Name.Text(cpe.Version))
+		if err == nil && base.Cmp(apv) == 0 {
+			return maybe, ReasonUpdateUnknown
+		}
+	}
+	return no, ""
+}
+
+// encodesUpdate reports whether the scheme's version text carries what
+// NVD puts in the CPE update (PAN-OS hotfix, Ivanti release), so that a
+// version without one means "no update" rather than "update unknown".
+func encodesUpdate(s version.Scheme) bool {
+	switch s.(type) {
+	case version.PANOS, version.Ivanti:
+		return true
+	}
+	return false
+}
+
+// updateCheck handles a criterion that matches every version but may name
+// an update.
+func updateCheck(c *Criterion, id *Identity) (tri, Reason) {
+	switch cpe.CompareValues(c.Name[cpe.Update], id.Name[cpe.Update]) {
+	case cpe.Equal, cpe.Superset:
+		return yes, ""
+	case cpe.Disjoint:
+		return no, ""
+	}
+	return maybe, ReasonUpdateUnknown
+}
+
+func assetVersion(id *Identity, sch version.Scheme) (version.Version, error) {
+	if id.sch != nil && id.sch.Name() == sch.Name() {
+		return id.pv, id.perr
+	}
+	return sch.Parse(id.ver)
+}
+
+func inRange(c *Criterion, id *Identity) (tri, Reason) {
+	if id.ver == "" {
+		return maybe, ReasonVersionUnknown
+	}
+	sch := c.scheme
+	v, err := assetVersion(id, sch)
+	bs := c.bounds
+	if err != nil && !boundsErr(bs) {
+		return maybe, ReasonVersionUnparseable
+	}
+	if boundsErr(bs) {
+		g := version.Generic{}
+		v, err = g.Parse(id.ver)
+		if err != nil {
+			return maybe, ReasonVersionUnparseable
+		}
+		for i := range bs {
+			if bs[i].text != "" {
+				bs[i].parsed, bs[i].err = g.Parse(bs[i].text)
+				if bs[i].err != nil {
+					return maybe, ReasonVersionUnparseable
+				}
+			}
+		}
+	}
+	if !v.Partial {
+		if within(v, bs) {
+			return yes, ""
+		}
+		return no, ""
+	}
+	lo, hi := v.Low(), v.High()
+	if within(lo, bs) && within(hi, bs) {
+		return yes, ""
+	}
+	if below(hi, bs) || above(lo, bs) {
+		return no, ""
+	}
+	return maybe, ReasonVersionFamily
+}
+
+func boundsErr(bs [4]bound) bool {
+	for _, b := range bs {
+		if b.text != "" && b.err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether v satisfies all four bounds
+// (startIncluding, startExcluding, endIncluding, endExcluding).
+func within(v version.Version, bs [4]bound) bool {
+	return !below(v, bs) && !above(v, bs)
+}
+
+func below(v version.Version, bs [4]bound) bool {
+	if bs[0].text != "" && v.Cmp(bs[0].parsed) < 0 {
+		return true
+	}
+	return bs[1].text != "" && v.Cmp(bs[1].parsed) <= 0
+}
+
+func above(v version.Version, bs [4]bound) bool {
+	if bs[2].text != "" && v.Cmp(bs[2].parsed) > 0 {
+		return true
+	}
+	return bs[3].text != "" && v.Cmp(bs[3].parsed) >= 0
+}

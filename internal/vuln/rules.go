@@ -1,0 +1,186 @@
+package vuln
+
+import (
+	"strings"
+
+	"github.com/medisac/medisac/internal/vuln/cpe"
+	"github.com/medisac/medisac/internal/vuln/version"
+)
+
+// Rules says which products a vulnerability affects, in NVD's model: a
+// list of alternative configurations, each a set of nodes joined by AND or
+// OR, each node a set of match criteria. Vendor advisories and KEV entries
+// are compiled into the same model.
+type Rules struct {
+	// Source names where the rules come from ("nvd", "fortinet", "kev").
+	Source string
+	// Configs are alternatives: the asset is affected if any holds.
+	Configs []Config
+	// Pending is true when the source has no product data yet (an NVD
+	// record awaiting analysis); no asset matches such rules.
+	Pending bool
+}
+
+// Config is one configuration: Nodes joined by Operator (AND or OR),
+// the result inverted when Negate is set.
+type Config struct {
+	Operator string
+	Negate   bool
+	Nodes    []Node
+}
+
+// Node is a list of criteria joined by Operator, inverted when Negate.
+type Node struct {
+	Operator string
+	Negate   bool
+	Criteria []*Criterion
+}
+
+// Criterion is one compiled match criterion.
+type Criterion struct {
+	// Raw is the criterion as the source wrote it.
+	Raw string
+	// ID is NVD's matchCriteriaId, when there is one.
+	ID string
+	// Name is the parsed CPE name.
+	Name cpe.Name
+	// Vulnerable false marks a platform (running-on or running-with) entry.
+	Vulnerable bool
+	// StartIncluding … EndExcluding are the version bounds ("" = none).
+	StartIncluding, StartExcluding, EndIncluding, EndExcluding string
+	// ProductOnly marks criteria that name a product without any version
+	// information (KEV, vendor advisories without versions): a match is
+	// never better than ConfidenceProduct.
+	ProductOnly bool
+	// Qualified marks a range that a source narrowed with words medisac
+	// cannot check (JVN's "core 2.0 から …"): inside the range the match is
+	// only ConfidenceProduct.
+	Qualified bool
+	// FixedIn lists the first fixed releases a vendor advisory names.
+	FixedIn []string
+
+	scheme version.Scheme
+	bounds [4]bound
+}
+
+type bound struct {
+	text   string
+	parsed version.Version
+	err    error
+}
+
+// HasRange reports whether the criterion carries any version bound.
+func (c *Criterion) HasRange() bool {
+	return c.StartIncluding != "" || c.StartExcluding != "" || c.EndIncluding != "" || c.EndExcluding != ""
+}
+
+// RangeText returns the bounds in a short mathematical form
+// ("[6.0.0, 6.0.16)"), or "" without bounds.
+func (c *Criterion) RangeText() string {
+	if !c.HasRange() {
+		return ""
+	}
+	var b strings.Builder
+	switch {
+	case c.StartIncluding != "":
+		b.WriteString("[" + c.StartIncluding)
+	case c.StartExcluding != "":
+		b.WriteString("(" + c.StartExcluding)
+	default:
+		b.WriteString("(")
+	}
+	b.WriteString(", ")
+	switch {
+	case c.EndIncluding != "":
+		b.WriteString(c.EndIncluding + "]")
+	case c.EndExcluding != "":
+		b.WriteString(c.EndExcluding + ")")
+	default:
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Scheme returns the version scheme chosen for the criterion.
+func (c *Criterion) Scheme() version.Scheme { return c.scheme }
+
+// Key returns the criterion's "vendor:product" index key.
+func (c *Criterion) Key() string { return c.Name.Key() }
+
+// compile picks the scheme and parses the bounds once.
+func (c *Criterion) compile(reg *version.Registry) {
+	c.scheme = reg.For(c.Name.Text(cpe.Vendor), c.Name.Text(cpe.Product))
+	for i, t := range []string{c.StartIncluding, c.StartExcluding, c.EndIncluding, c.EndExcluding} {
+		if t == "" {
+			continue
+		}
+		p, err := c.scheme.Parse(t)
+		c.bounds[i] = bound{text: t, parsed: p, err: err}
+	}
+}
+
+// NewCriterion compiles a criterion from a CPE string and bounds; it is
+// how callers outside NVD (tests, vendor feeds) build rules.
+func NewCriterion(reg *version.Registry, criteria string, vulnerable bool, startIncl, startExcl, endIncl, endExcl string) (*Criterion, error) {
+	n, err := parseCPE(criteria)
+	if err != nil {
+		return nil, err
+	}
+	c := &Criterion{Raw: criteria, Name: n, Vulnerable: vulnerable, StartIncluding: startIncl,
+		StartExcluding: startExcl, EndIncluding: endIncl, EndExcluding: endExcl}
+	c.compile(reg)
+	return c, nil
+}
+
+// CompileNVD turns an NVD record's configurations into Rules, choosing
+// each criterion's version scheme from reg. A record without
+// configurations gives Pending rules.
+func CompileNVD(rec *NVDCVE, reg *version.Registry) (*Rules, error) {
+	r := &Rules{Source: "nvd", Pending: len(rec.Configurations) == 0}
+	for _, cfg := range rec.Configurations {
+		c := Config{Operator: strings.ToUpper(cfg.Operator), Negate: cfg.Negate}
+		for _, n := range cfg.Nodes {
+			node := Node{Operator: strings.ToUpper(n.Operator), Negate: n.Negate}
+			for _, m := range n.CPEMatch {
+				cr, err := NewCriterion(reg, m.Criteria, m.Vulnerable, m.VersionStartIncluding,
+					m.VersionStartExcluding, m.VersionEndIncluding, m.VersionEndExcluding)
+				if err != nil {
+					return nil, feedErr("vuln.feed.bad_cpe", "nvd", errDetail("%s: %v", rec.ID, err))
+				}
+				cr.ID = m.MatchCriteriaID
+				node.Criteria = append(node.Criteria, cr)
+			}
+			c.Nodes = append(c.Nodes, node)
+		}
+		r.Configs = append(r.Configs, c)
+	}
+	return r, nil
+}
+
+// Keys returns the distinct "vendor:product" keys of the vulnerable
+// criteria: an asset can only be affected if it has an identity with one
+// of these keys, unless wildcard is true: some vulnerable criterion has
+// an ANY or wildcard vendor or product and every asset is a candidate.
+func (r *Rules) Keys() (keys []string, wildcard bool) {
+	seen := map[string]bool{}
+	for _, c := range r.Configs {
+		for _, n := range c.Nodes {
+			for _, cr := range n.Criteria {
+				if !cr.Vulnerable {
+					continue
+				}
+				v, p := cr.Name[cpe.Vendor], cr.Name[cpe.Product]
+				if v.Kind != cpe.Str || p.Kind != cpe.Str || v.HasWildcards() || p.HasWildcards() {
+					wildcard = true
+					continue
+				}
+				k := cr.Key()
+				if !seen[k] {
+					seen[k] = true
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys, wildcard
+}

@@ -1,0 +1,367 @@
+package share
+
+import (
+	"context"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+)
+
+func newUUID() string { return uuid.NewString() }
+
+// OverCorrelation is the number of posts carrying one value beyond which
+// the value is shown as "very common" instead of listing every post (the
+// guard MISP added after its correlation tables grew to hundreds of GB).
+const OverCorrelation = 200
+
+// Indicator is an indicator of a post. Warning names the warning list
+// that matches it ("" when none); PostCount is how many posts carry the
+// same normalised value.
+type Indicator struct {
+	ID        string  `json:"id"`
+	PostID    string  `json:"post_id"`
+	Type      IOCType `json:"type"`
+	Value     string  `json:"value"`
+	Norm      string  `json:"normalized"`
+	Comment   string  `json:"comment,omitempty"`
+	Warning   string  `json:"warning,omitempty"`
+	StixID    string  `json:"stix_id"`
+	PostCount int64   `json:"post_count"`
+	Sightings int64   `json:"sightings"`
+	// SeenByMe is true when the reader's organisation reported a sighting.
+	SeenByMe  bool      `json:"seen_by_me"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// addIndicators normalises and stores indicators of a post: each value is
+// upserted once into share_ioc_values (its post count incremented), which
+// is the whole of correlation. Duplicate values within the post are kept
+// once.
+func addIndicators(ctx context.Context, q db.Querier, postID string, in []IndicatorInput, now time.Time) ([]Indicator, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	wl, err := loadWarnings(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []Indicator
+	for _, x := range in {
+		norm, err := NormalizeIOC(x.Type, x.Value)
+		if err != nil {
+			return nil, err
+		}
+		key := string(x.Type) + "\x00" + norm
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		var valueID string
+		var count int64
+		if err := q.QueryRow(ctx, `INSERT INTO share_ioc_values (id, type, value, post_count, first_seen) VALUES (?, ?, ?, 1, ?)
+			ON CONFLICT (type, value) DO UPDATE SET post_count = share_ioc_values.post_count + 1
+			RETURNING id, post_count`, db.NewID(), x.Type, norm, now).Scan(&valueID, &count); err != nil {
+			return nil, err
+		}
+		ind := Indicator{ID: db.NewID(), PostID: postID, Type: x.Type, Value: strings.TrimSpace(x.Value), Norm: norm,
+			Comment: strings.TrimSpace(x.Comment), Warning: wl.match(x.Type, norm), StixID: "indicator--" + newUUID(),
+			PostCount: count, CreatedAt: now}
+		if _, err := q.Exec(ctx, `INSERT INTO share_indicators (id, post_id, value_id, type, raw, norm, comment, warning, stix_id, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ind.ID, postID, valueID, ind.Type, ind.Value, ind.Norm, ind.Comment, ind.Warning, ind.StixID, now); err != nil {
+			return nil, err
+		}
+		out = append(out, ind)
+	}
+	return out, nil
+}
+
+func listIndicators(ctx context.Context, q db.Querier, postID string) ([]Indicator, error) {
+	rows, err := q.Query(ctx, `SELECT i.id, i.post_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id, v.post_count,
+		(SELECT COUNT(*) FROM share_sightings s WHERE s.indicator_id = i.id), i.created_at
+		FROM share_indicators i JOIN share_ioc_values v ON v.id = i.value_id WHERE i.post_id = ? ORDER BY i.type, i.norm`, postID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Indicator
+	for rows.Next() {
+		var x Indicator
+		if err := rows.Scan(&x.ID, &x.PostID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.PostCount, &x.Sightings, &x.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// Correlation is another post that carries the same indicator value.
+type Correlation struct {
+	PostID string  `json:"post_id"`
+	Title  string  `json:"title"`
+	TLP    TLP     `json:"tlp"`
+	Type   IOCType `json:"type"`
+	Value  string  `json:"value"`
+}
+
+// Correlations lists, for the indicators of a post v may see, the other
+// posts v may see that carry the same normalised values. Values carried by
+// more than OverCorrelation posts are left out (they are shown as very
+// common instead).
+func Correlations(ctx context.Context, q db.Querier, v Viewer, postID string, limit int) ([]Correlation, error) {
+	if _, err := GetPost(ctx, q, v, postID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	pred, args := visible(v)
+	rows, err := q.Query(ctx, `SELECT p.id, p.title, p.tlp, mine.type, mine.norm
+		FROM share_indicators mine
+		JOIN share_ioc_values val ON val.id = mine.value_id AND val.post_count BETWEEN 2 AND `+strconv.Itoa(OverCorrelation)+`
+		JOIN share_indicators other ON other.value_id = mine.value_id AND other.post_id <> mine.post_id
+		JOIN share_posts p ON p.id = other.post_id
+		WHERE mine.post_id = ? AND `+pred+`
+		ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit), append([]any{postID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Correlation
+	for rows.Next() {
+		var c Correlation
+		if err := rows.Scan(&c.PostID, &c.Title, &c.TLP, &c.Type, &c.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// LookupIOC returns the posts v may see that carry value (of type t, or
+// of the guessed type when t is empty): one indexed lookup in
+// share_ioc_values and share_indicators.
+func LookupIOC(ctx context.Context, q db.Querier, v Viewer, t IOCType, value string, limit int) ([]Correlation, error) {
+	if t == "" {
+		t = DetectIOC(value)
+	}
+	norm, err := NormalizeIOC(t, value)
+	if err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	pred, args := visible(v)
+	rows, err := q.Query(ctx, `SELECT p.id, p.title, p.tlp, val.type, val.value
+		FROM share_ioc_values val JOIN share_indicators i ON i.value_id = val.id JOIN share_posts p ON p.id = i.post_id
+		WHERE val.type = ? AND val.value = ? AND `+pred+` ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit),
+		append([]any{t, norm}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Correlation
+	for rows.Next() {
+		var c Correlation
+		if err := rows.Scan(&c.PostID, &c.Title, &c.TLP, &c.Type, &c.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Warning is an entry of a warning list: a value known to be harmless
+// (public DNS resolvers, big cloud ranges, common domains, the empty
+// file's hashes) that would otherwise cause false alarms.
+type Warning struct {
+	ID       string    `json:"id"`
+	List     string    `json:"list"`
+	Type     string    `json:"type"`
+	Value    string    `json:"value"`
+	Builtin  bool      `json:"builtin"`
+	Disabled bool      `json:"disabled"`
+	Created  time.Time `json:"created_at"`
+}
+
+type warnings struct {
+	exact map[string]string // type\x00value → list
+	cidrs []struct {
+		p    netip.Prefix
+		list string
+	}
+	domains map[string]string
+}
+
+func loadWarnings(ctx context.Context, q db.Querier) (*warnings, error) {
+	rows, err := q.Query(ctx, `SELECT list, type, value FROM share_warnings WHERE NOT disabled`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	w := &warnings{exact: map[string]string{}, domains: map[string]string{}}
+	for rows.Next() {
+		var list, t, val string
+		if err := rows.Scan(&list, &t, &val); err != nil {
+			return nil, err
+		}
+		switch t {
+		case "cidr":
+			if p, err := netip.ParsePrefix(val); err == nil {
+				w.cidrs = append(w.cidrs, struct {
+					p    netip.Prefix
+					list string
+				}{p.Masked(), list})
+			}
+		case "domain":
+			w.domains[val] = list
+		default:
+			w.exact[t+"\x00"+val] = list
+		}
+	}
+	return w, rows.Err()
+}
+
+// match returns the list that flags (t, norm), or "".
+func (w *warnings) match(t IOCType, norm string) string {
+	if l, ok := w.exact[string(t)+"\x00"+norm]; ok {
+		return l
+	}
+	host := ""
+	switch t {
+	case IOCIP:
+		a, err := netip.ParseAddr(norm)
+		if err != nil {
+			return ""
+		}
+		for _, c := range w.cidrs {
+			if c.p.Contains(a) {
+				return c.list
+			}
+		}
+		return ""
+	case IOCDomain:
+		host = norm
+	case IOCEmail:
+		host = norm[strings.LastIndexByte(norm, '@')+1:]
+	case IOCURL:
+		if i := strings.Index(norm, "://"); i >= 0 {
+			host = norm[i+3:]
+			if j := strings.IndexAny(host, "/?#"); j >= 0 {
+				host = host[:j]
+			}
+			if j := strings.LastIndexByte(host, ':'); j >= 0 && !strings.HasSuffix(host, "]") {
+				host = host[:j]
+			}
+			if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+				return w.match(IOCIP, a.String())
+			}
+		}
+	}
+	for host != "" {
+		if l, ok := w.domains[host]; ok {
+			return l
+		}
+		i := strings.IndexByte(host, '.')
+		if i < 0 {
+			break
+		}
+		host = host[i+1:]
+	}
+	return ""
+}
+
+// ListWarnings lists the warning-list entries.
+func ListWarnings(ctx context.Context, q db.Querier) ([]Warning, error) {
+	rows, err := q.Query(ctx, `SELECT id, list, type, value, builtin, disabled, created_at FROM share_warnings ORDER BY list, type, value`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Warning
+	for rows.Next() {
+		var w Warning
+		if err := rows.Scan(&w.ID, &w.List, &w.Type, &w.Value, &w.Builtin, &w.Disabled, &w.Created); err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
+// AddWarning adds an entry to a warning list (ISAC operators only). It
+// flags matching indicators written from now on.
+func AddWarning(ctx context.Context, q db.Querier, v Viewer, list, typ, value string, now time.Time) (*Warning, error) {
+	if !v.Operator || !v.Write {
+		return nil, apperr.New(apperr.Forbidden, "share.warning.operators_only")
+	}
+	list = strings.TrimSpace(list)
+	if list == "" || len(list) > 100 {
+		return nil, apperr.Field("list", "share.warning.list_required")
+	}
+	var norm string
+	switch typ {
+	case "cidr":
+		p, err := netip.ParsePrefix(strings.TrimSpace(value))
+		if err != nil {
+			return nil, apperr.Field("value", "share.warning.bad_cidr", value)
+		}
+		norm = p.Masked().String()
+	default:
+		t := IOCType(typ)
+		if !t.Valid() {
+			return nil, apperr.Field("type", "share.ioc.bad_type", typ)
+		}
+		var err error
+		if norm, err = NormalizeIOC(t, value); err != nil {
+			return nil, apperr.Field("value", apperr.From(err).Key, apperr.From(err).Args...)
+		}
+	}
+	w := &Warning{ID: db.NewID(), List: list, Type: typ, Value: norm, Created: now.UTC()}
+	if _, err := q.Exec(ctx, `INSERT INTO share_warnings (id, list, type, value, builtin, disabled, created_at) VALUES (?, ?, ?, ?, FALSE, FALSE, ?)`,
+		w.ID, w.List, w.Type, w.Value, w.Created); err != nil {
+		if err == db.ErrConflict {
+			return nil, apperr.Field("value", "share.warning.duplicate")
+		}
+		return nil, err
+	}
+	return w, nil
+}
+
+// SetWarningDisabled switches an entry off or on (operators only); shipped
+// entries are switched off rather than deleted.
+func SetWarningDisabled(ctx context.Context, q db.Querier, v Viewer, id string, disabled bool) error {
+	if !v.Operator || !v.Write {
+		return apperr.New(apperr.Forbidden, "share.warning.operators_only")
+	}
+	res, err := q.Exec(ctx, `UPDATE share_warnings SET disabled = ? WHERE id = ?`, disabled, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return db.ErrNotFound
+	}
+	return nil
+}
+
+// DeleteWarning removes an operator-added entry.
+func DeleteWarning(ctx context.Context, q db.Querier, v Viewer, id string) error {
+	if !v.Operator || !v.Write {
+		return apperr.New(apperr.Forbidden, "share.warning.operators_only")
+	}
+	res, err := q.Exec(ctx, `DELETE FROM share_warnings WHERE id = ? AND NOT builtin`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return db.ErrNotFound
+	}
+	return nil
+}

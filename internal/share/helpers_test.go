@@ -1,0 +1,93 @@
+package share
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+
+func must[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func newOrg(t testing.TB, q db.Querier, kind, name string) string {
+	t.Helper()
+	id := db.NewID()
+	if _, err := q.Exec(context.Background(), `INSERT INTO organizations (id, kind, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`, id, kind, name, t0, t0); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// newPerson adds a person to org and returns them as a writing viewer.
+func newPerson(t testing.TB, q db.Querier, org, email string, admin, operator bool) Viewer {
+	t.Helper()
+	id := db.NewID()
+	ctx := context.Background()
+	if _, err := q.Exec(ctx, `INSERT INTO users (id, email, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`, id, email, email, t0, t0); err != nil {
+		t.Fatal(err)
+	}
+	role := "staff"
+	if admin {
+		role = "admin"
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`, org, id, role, t0); err != nil {
+		t.Fatal(err)
+	}
+	return Viewer{OrgID: org, UserID: id, Operator: operator, Admin: admin, Write: true}
+}
+
+// world is the cast of the TLP matrix: every relation a reader can have
+// to a post.
+type world struct {
+	authorOrg, recipientOrg, groupOrg, namedOrg, otherOrg, isacOrg string
+	group                                                          string
+	author, colleague, recipient, named, groupMember, other, op    Viewer
+}
+
+func newWorld(t testing.TB, d *db.DB) *world {
+	t.Helper()
+	w := &world{}
+	w.authorOrg = newOrg(t, d, "clinic", "さくら内科クリニック")
+	w.recipientOrg = newOrg(t, d, "hospital", "みなと総合病院")
+	w.groupOrg = newOrg(t, d, "hospital", "やまびこ病院")
+	w.namedOrg = newOrg(t, d, "vendor", "電子カルテ株式会社")
+	w.otherOrg = newOrg(t, d, "pharmacy", "ひかり薬局")
+	w.isacOrg = newOrg(t, d, "isac", "医療ISAC事務局")
+	w.author = newPerson(t, d, w.authorOrg, "author@sakura.example.jp", false, false)
+	w.colleague = newPerson(t, d, w.authorOrg, "colleague@sakura.example.jp", true, false)
+	w.recipient = newPerson(t, d, w.recipientOrg, "r@minato.example.jp", false, false)
+	w.groupMember = newPerson(t, d, w.groupOrg, "g@yamabiko.example.jp", false, false)
+	w.named = newPerson(t, d, w.namedOrg, "named@karte.example.jp", false, false)
+	w.other = newPerson(t, d, w.otherOrg, "o@hikari.example.jp", false, false)
+	w.op = newPerson(t, d, w.isacOrg, "op@isac.example.jp", true, true)
+	ctx := context.Background()
+	g := must[*Group](t)(CreateGroup(ctx, d, w.op, "東京都地域医療ネットワーク", GroupRegional, t0))
+	w.group = g.ID
+	if err := SetGroupMember(ctx, d, w.op, g.ID, w.groupOrg, false); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func errKey(err error) string {
+	if err == nil {
+		return ""
+	}
+	return apperr.From(err).Key
+}

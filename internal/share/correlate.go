@@ -70,8 +70,11 @@ func addIndicators(ctx context.Context, q db.Querier, postID string, in []Indica
 			RETURNING id, post_count`, db.NewID(), x.Type, norm, now).Scan(&valueID, &count); err != nil {
 			return nil, err
 		}
+		if x.StixID == "" {
+			x.StixID = "indicator--" + newUUID()
+		}
 		ind := Indicator{ID: db.NewID(), PostID: postID, Type: x.Type, Value: strings.TrimSpace(x.Value), Norm: norm,
-			Comment: strings.TrimSpace(x.Comment), Warning: wl.match(x.Type, norm), StixID: "indicator--" + newUUID(),
+			Comment: strings.TrimSpace(x.Comment), Warning: wl.match(x.Type, norm), StixID: x.StixID,
 			PostCount: count, CreatedAt: now}
 		if _, err := q.Exec(ctx, `INSERT INTO share_indicators (id, post_id, value_id, type, raw, norm, comment, warning, stix_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ind.ID, postID, valueID, ind.Type, ind.Value, ind.Norm, ind.Comment, ind.Warning, ind.StixID, now); err != nil {

@@ -39,6 +39,7 @@ func newPerson(t testing.TB, q db.Querier, org, email string, admin, operator bo
 	t.Helper()
 	id := db.NewID()
 	ctx := context.Background()
+	email = id[len(id)-6:] + "." + email
 	if _, err := q.Exec(ctx, `INSERT INTO users (id, email, display_name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`, id, email, email, t0, t0); err != nil {
 		t.Fatal(err)
 	}

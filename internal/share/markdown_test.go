@@ -7,7 +7,7 @@ import (
 
 func TestRenderMarkdown(t *testing.T) {
 	cases := []struct {
-		name, in       string
+		name, in      string
 		want, notWant []string
 	}{
 		{"headings and lists", "## 対応\n\n- 更新する\n- 再起動する", []string{"<h2", "<li>更新する</li>"}, nil},

@@ -54,6 +54,8 @@ type IndicatorInput struct {
 	Type    IOCType `json:"type"`
 	Value   string  `json:"value"`
 	Comment string  `json:"comment,omitempty"`
+	// StixID keeps the id of an imported STIX indicator.
+	StixID string `json:"-"`
 }
 
 // PostInput is what a new post is made of.
@@ -273,6 +275,12 @@ func checkExist(ctx context.Context, q db.Querier, table, field string, ids []st
 // q (run it in a transaction). Callers enqueue the notification fan-out
 // with EnqueueFanout in the same transaction.
 func CreatePost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now time.Time) (*Post, error) {
+	return createPost(ctx, q, v, in, now, true)
+}
+
+// createPost writes a post; withSTIX generates its STIX objects (imports
+// store the objects they received instead).
+func createPost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now time.Time, withSTIX bool) (*Post, error) {
 	if !v.Member() {
 		return nil, apperr.New(apperr.Unauthenticated, "share.signin_required")
 	}
@@ -338,8 +346,10 @@ func CreatePost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now t
 	if err := indexPost(ctx, q, p); err != nil {
 		return nil, err
 	}
-	if err := storeSTIX(ctx, q, p, now); err != nil {
-		return nil, err
+	if withSTIX {
+		if err := storeSTIX(ctx, q, p, now); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }

@@ -339,3 +339,19 @@ func FuzzParseMISP(f *testing.F) {
 		}
 	})
 }
+
+func init() {
+	matrixReads = append(matrixReads, matrixRead{"TAXII collections", func(t *testing.T, d *db.DB, v Viewer, p *Post) bool {
+		if !v.Member() {
+			return p.TLP == TLPClear
+		}
+		cs := must[[]Collection](t)(Collections(context.Background(), d, v))
+		for i := range cs {
+			page := must[*ObjectPage](t)(ListObjects(context.Background(), d, v, &cs[i], ObjectQuery{IDs: []string{p.StixID}}, true))
+			if len(page.Records) > 0 {
+				return true
+			}
+		}
+		return false
+	}})
+}

@@ -81,6 +81,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdToken(ctx, rest, stdout)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout)
+	case "share":
+		return cmdShare(ctx, rest, stdout)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout)
 	case "config":

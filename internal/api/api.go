@@ -26,6 +26,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/notify"
 )
 
@@ -54,6 +55,8 @@ type Deps struct {
 	// (DefaultAuthFailLimit, DefaultAuthFailWindow when zero).
 	AuthFailLimit  int
 	AuthFailWindow time.Duration
+	// Documents keeps inventory documents; nil turns their routes off.
+	Documents *inventory.Documents
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -137,7 +140,11 @@ func (a *API) handle(rt route) http.Handler {
 			return
 		}
 		if r.Body != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+			limit := int64(MaxBody)
+			if n, ok := largeBodies[rt.Method+" "+rt.Pattern]; ok {
+				limit = n
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
 		if err := rt.Handle(w, r, c); err != nil {
 			a.writeError(w, r, c, err)

@@ -26,7 +26,7 @@ type isoCase struct {
 func isolationCases(f *fixture) map[string][]isoCase {
 	a, b := f.orgA.ID, f.orgB.ID
 	aAdmin, aStaff := f.adminA.user.ID, f.staffA.user.ID
-	return map[string][]isoCase{
+	cases := map[string][]isoCase{
 		"GET /api/v1/openapi.json": {{name: "public document", path: "/api/v1/openapi.json", collection: true}},
 		"GET /api/v1/me":           {{name: "own identity", path: "/api/v1/me", collection: true}},
 		"GET /api/v1/orgs": {
@@ -63,6 +63,10 @@ func isolationCases(f *fixture) map[string][]isoCase {
 			{name: "own log filtered on A", path: "/api/v1/audit?object=" + a, collection: true},
 		},
 	}
+	for k, v := range inventoryIsolationCases(f) {
+		cases[k] = v
+	}
+	return cases
 }
 
 // TestTenantIsolation walks every route of the route table as organisation

@@ -15,7 +15,7 @@ type route struct {
 
 // routes is the whole route table of the API.
 func (a *API) routes() []route {
-	return []route{
+	rs := []route{
 		{"GET", "/api/v1/openapi.json", false, false, a.openAPI},
 
 		{"GET", "/api/v1/me", true, false, a.me},
@@ -37,4 +37,5 @@ func (a *API) routes() []route {
 
 		{"GET", "/api/v1/audit", true, false, a.ownAudit},
 	}
+	return append(rs, a.inventoryRoutes()...)
 }

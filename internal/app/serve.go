@@ -19,6 +19,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
@@ -127,11 +128,15 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 		return fail(err)
 	}
 	sessions := auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}
-	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Now: now, Logger: logger, BaseURL: cfg.BaseURL})
+	docs, err := inventory.NewDocuments(filepath.Join(cfg.DataDir, "documents"), 0)
+	if err != nil {
+		return fail(err)
+	}
+	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
-		API: apiHandler,
+		API: apiHandler, Documents: docs,
 		Ready: func(r *http.Request) error {
 			pending, err := d.Pending(r.Context())
 			if err != nil {

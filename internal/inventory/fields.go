@@ -284,3 +284,23 @@ func parsePorts(s string) ([]Port, bool) {
 	sortPorts(out)
 	return out, true
 }
+
+// FormatPorts writes ports as "22/tcp, 443/tcp", the form ParsePorts reads.
+func FormatPorts(ps []Port) string { return formatPorts(ps) }
+
+// ParsePorts reads ports written as "22/tcp, 443/tcp" (a bare number is
+// TCP). Services already known in old are kept for ports still listed.
+func ParsePorts(s string, old []Port) ([]Port, bool) {
+	ps, ok := parsePorts(s)
+	if !ok {
+		return nil, false
+	}
+	for i := range ps {
+		for _, o := range old {
+			if o.Port == ps[i].Port && o.Protocol == ps[i].Protocol {
+				ps[i] = o
+			}
+		}
+	}
+	return ps, true
+}

@@ -70,15 +70,19 @@ var generalIT = map[AssetKind]bool{KindServer: true, KindPC: true, KindPrinter: 
 // support ended before today. Retired assets get no flags. The result maps
 // asset id to its flags (assets without flags are absent).
 func AssetFlagsFor(assets []Asset, segments []Segment, comms []Communication, today Date) map[string][]Flag {
-	segKind := map[string]SegmentKind{}
-	for _, s := range segments {
-		segKind[s.ID] = s.Kind
-	}
 	hasIT := map[string]bool{}
 	for _, a := range assets {
 		if a.Lifecycle != Retired && a.SegmentID != "" && generalIT[a.Kind] {
 			hasIT[a.SegmentID] = true
 		}
+	}
+	return assetFlags(assets, segments, comms, hasIT, today)
+}
+
+func assetFlags(assets []Asset, segments []Segment, comms []Communication, hasIT map[string]bool, today Date) map[string][]Flag {
+	segKind := map[string]SegmentKind{}
+	for _, s := range segments {
+		segKind[s.ID] = s.Kind
 	}
 	byAsset := map[string][]Communication{}
 	bySegment := map[string][]Communication{}
@@ -143,4 +147,37 @@ func AssetFlags(ctx context.Context, q db.Querier, orgID string, today Date) (ma
 		return nil, err
 	}
 	return AssetFlagsFor(assets, segs, comms, today), nil
+}
+
+// FlagsForAssets returns the flags of some of the organisation's assets (a
+// list page, one asset) as AssetFlagsFor would compute them from the whole
+// register, without loading every asset: which segments hold general IT is
+// asked of the database.
+func FlagsForAssets(ctx context.Context, q db.Querier, orgID string, assets []Asset, today Date) (map[string][]Flag, error) {
+	segs, err := ListSegments(ctx, q, orgID)
+	if err != nil {
+		return nil, err
+	}
+	comms, err := ListCommunications(ctx, q, orgID, "")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT DISTINCT segment_id FROM inv_assets WHERE org_id = ? AND segment_id IS NOT NULL
+ AND lifecycle <> ? AND kind IN (?, ?, ?)`, orgID, string(Retired), string(KindServer), string(KindPC), string(KindPrinter))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	hasIT := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		hasIT[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return assetFlags(assets, segs, comms, hasIT, today), nil
 }

@@ -24,6 +24,9 @@ type homeView struct {
 // homeTiles lists the capability entries a principal sees on the dashboard.
 func (s *Server) homeTiles(p *auth.Principal) []homeTile {
 	var t []homeTile
+	if !p.IsOperator() {
+		t = append(t, homeTile{Href: "/inventory", TitleKey: "inventory.nav", TextKey: "inventory.tile"}, homeTile{Href: "/inventory/measures", TitleKey: "inventory.measures.title", TextKey: "inventory.tile_measures"})
+	}
 	if p.IsAdmin() || p.Role == auth.RoleAuditor {
 		t = append(t, homeTile{Href: "/audit", TitleKey: "nav.audit", TextKey: "home.tile.audit"})
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ const (
 	preCSRFCookie    = "medisac_csrf"
 	flashCookie      = "medisac_flash"
 	maxFormBody      = 1 << 20
+	maxUploadBody    = 65 << 20
 	contentSecPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 		"font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
@@ -229,7 +231,11 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 				return
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+		limit := int64(maxFormBody)
+		if strings.HasPrefix(r.URL.Path, "/inventory/") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit = maxUploadBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		want := csrfToken(r)
 		got := r.Header.Get("X-CSRF-Token")
 		if got == "" {
@@ -256,7 +262,7 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 func formError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return apperr.New(apperr.TooLarge, "error.too_large", "1 MiB")
+		return apperr.New(apperr.TooLarge, "error.too_large", strconv.FormatInt(mbe.Limit>>20, 10)+" MiB")
 	}
 	return apperr.Wrap(err, apperr.Invalid, "error.invalid")
 }

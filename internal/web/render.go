@@ -159,6 +159,9 @@ func (s *Server) nav(p *auth.Principal, current string) []navItem {
 		items = append(items, navItem{Href: "/admin/orgs", Key: "nav.orgs"})
 	}
 	items = append(items, navItem{Href: "/org", Key: "nav.org"})
+	if !p.IsOperator() {
+		items = append(items, navItem{Href: "/inventory", Key: "inventory.nav"})
+	}
 	if p.IsAdmin() || p.Role == auth.RoleAuditor {
 		items = append(items, navItem{Href: "/audit", Key: "nav.audit"})
 	}

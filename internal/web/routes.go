@@ -73,6 +73,8 @@ func (s *Server) routes() http.Handler {
 	// Demo mode: mail that would have been sent.
 	mux.Handle("GET /outbox", s.requireUser(s.outbox))
 
+	s.inventoryRoutes(mux)
+
 	// Anything else: the error page, not Go's plain-text 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))

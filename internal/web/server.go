@@ -16,6 +16,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
@@ -48,6 +49,9 @@ type Deps struct {
 	Ready func(r *http.Request) error
 	// Metrics writes extra Prometheus lines (job counts and the like).
 	Metrics func(w http.ResponseWriter, r *http.Request)
+	// Documents keeps uploaded inventory files (MDS/SDS documents and
+	// import files between preview and apply); nil turns uploads off.
+	Documents *inventory.Documents
 }
 
 // Server is the HTML surface.

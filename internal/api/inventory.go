@@ -1,0 +1,1125 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+)
+
+// The inventory API works on the register of the organisation in the path.
+// Only its own members reach it; ISAC operators, who manage organisation
+// records, get 404 like everyone else. Single-record reads are not audited
+// (see internal/web/inventory.go for the reasoning); reads of the account
+// inventory, exports and document downloads are.
+
+const invBase = "/api/v1/orgs/{id}/inventory"
+
+// largeBodies are the routes that take more than MaxBody: import files.
+var largeBodies = map[string]int64{
+	"POST " + invBase + "/import/preview": inventory.MaxImportSize + 1,
+	"POST " + invBase + "/import/apply":   inventory.MaxImportSize + 1,
+}
+
+// inventoryRoutes are the inventory entries of the route table.
+func (a *API) inventoryRoutes() []route {
+	rs := []route{
+		{"GET", invBase + "/assets", true, false, a.invListAssets},
+		{"POST", invBase + "/assets", true, true, a.invCreateAsset},
+		{"GET", invBase + "/assets/{rec}", true, false, a.invGetAsset},
+		{"PATCH", invBase + "/assets/{rec}", true, true, a.invUpdateAsset},
+		{"DELETE", invBase + "/assets/{rec}", true, true, a.invDeleteAsset},
+		{"GET", invBase + "/assets/{rec}/history", true, false, a.invAssetHistory},
+	}
+	for _, k := range invRecordKinds {
+		k := k
+		rs = append(rs,
+			route{"GET", invBase + "/" + k.path, true, false, func(w http.ResponseWriter, r *http.Request, c *call) error { return a.invList(w, r, c, k) }},
+			route{"POST", invBase + "/" + k.path, true, true, func(w http.ResponseWriter, r *http.Request, c *call) error { return a.invCreate(w, r, c, k) }},
+			route{"GET", invBase + "/" + k.path + "/{rec}", true, false, func(w http.ResponseWriter, r *http.Request, c *call) error { return a.invGet(w, r, c, k) }},
+			route{"PATCH", invBase + "/" + k.path + "/{rec}", true, true, func(w http.ResponseWriter, r *http.Request, c *call) error { return a.invUpdate(w, r, c, k) }},
+			route{"DELETE", invBase + "/" + k.path + "/{rec}", true, true, func(w http.ResponseWriter, r *http.Request, c *call) error { return a.invDelete(w, r, c, k) }},
+		)
+	}
+	return append(rs,
+		route{"GET", invBase + "/systems/{rec}/responsibilities", true, false, a.invGetResponsibilities},
+		route{"PUT", invBase + "/systems/{rec}/responsibilities", true, true, a.invSetResponsibilities},
+		route{"GET", invBase + "/systems/{rec}/documents", true, false, a.invListDocuments},
+		route{"GET", invBase + "/documents/{rec}", true, false, a.invDownloadDocument},
+		route{"DELETE", invBase + "/documents/{rec}", true, true, a.invDeleteDocument},
+		route{"POST", invBase + "/import/preview", true, true, a.invImportPreview},
+		route{"POST", invBase + "/import/apply", true, true, a.invImportApply},
+		route{"GET", invBase + "/export", true, false, a.invExport},
+		route{"GET", invBase + "/measures", true, false, a.invMeasures},
+	)
+}
+
+// invOrg checks that the caller works in the organisation of the path.
+func invOrg(r *http.Request, c *call) (string, error) {
+	id := r.PathValue("id")
+	if c.p == nil || c.p.OrgID != id || c.p.IsOperator() {
+		return "", db.ErrNotFound
+	}
+	return id, nil
+}
+
+func (a *API) today() inventory.Date { return inventory.DateOf(a.Now()) }
+
+// recordKind describes one record kind of the generic routes. Records
+// travel as JSON through the domain types.
+type recordKind struct {
+	path, objType, listKey string
+	// sensitive reads are recorded in the audit log.
+	sensitive bool
+	list      func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error)
+	get       func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error)
+	// create and update decode the body into the record and store it.
+	create func(ctx context.Context, tx *db.Tx, orgID string, body []byte, now inventory.Date, a *API) (any, string, error)
+	update func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error)
+	del    func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error)
+}
+
+func anys[T any](xs []T, err error) ([]any, error) {
+	out := make([]any, len(xs))
+	for i := range xs {
+		out[i] = xs[i]
+	}
+	return out, err
+}
+
+// readOnlyKeys are the JSON fields a client cannot set.
+var readOnlyKeys = map[string]bool{"id": true, "org_id": true, "created_at": true, "updated_at": true, "flags": true,
+	"segment": true, "asset_name": true, "vendor_name": true, "vulnerable": true}
+
+// decodeRecord decodes a create body into dst, refusing unknown and
+// read-only fields and NUL characters.
+func decodeRecord(body []byte, dst any) error {
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return apperr.New(apperr.Invalid, "inventory.error.nul")
+	}
+	var m map[string]json.RawMessage
+	if err := decodeJSON(body, &m); err != nil {
+		return err
+	}
+	for k := range m {
+		if readOnlyKeys[k] {
+			return apperr.Field(k, "inventory.error.read_only_field", k)
+		}
+	}
+	return decodeJSON(body, dst)
+}
+
+// mergePatch lays the fields of body over the JSON of cur and decodes the
+// result into dst (a JSON merge patch limited to top-level fields).
+func mergePatch(cur any, body []byte, dst any) error {
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return apperr.New(apperr.Invalid, "inventory.error.nul")
+	}
+	var patch map[string]json.RawMessage
+	if err := decodeJSON(body, &patch); err != nil {
+		return err
+	}
+	b, err := json.Marshal(cur)
+	if err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for k, v := range patch {
+		if _, ok := m[k]; !ok {
+			return apperr.Field(k, "error.unknown_field", k)
+		}
+		if readOnlyKeys[k] {
+			return apperr.Field(k, "inventory.error.read_only_field", k)
+		}
+		m[k] = v
+	}
+	for k := range readOnlyKeys {
+		delete(m, k)
+	}
+	merged, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(merged, dst)
+}
+
+var invRecordKinds = []*recordKind{
+	{path: "segments", objType: "segment", listKey: "segments",
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
+			ss, err := inventory.ListSegments(ctx, q, orgID)
+			kind := r.URL.Query().Get("kind")
+			out := ss[:0]
+			for _, s := range ss {
+				if kind == "" || string(s.Kind) == kind {
+					out = append(out, s)
+				}
+			}
+			return anys(out, err)
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
+			return inventory.GetSegment(ctx, q, orgID, id)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var s inventory.Segment
+			if err := decodeRecord(body, &s); err != nil {
+				return nil, "", err
+			}
+			s, err := inventory.CreateSegment(ctx, tx, orgID, s, a.Now())
+			return s, s.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetSegment(ctx, tx, orgID, id)
+			if err != nil {
+				return nil, err
+			}
+			var s inventory.Segment
+			if err := mergePatch(cur, body, &s); err != nil {
+				return nil, err
+			}
+			s.ID = id
+			_, after, err := inventory.UpdateSegment(ctx, tx, orgID, s, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteSegment(ctx, tx, orgID, id)
+		},
+	},
+	{path: "communications", objType: "communication", listKey: "communications",
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
+			return anys(inventory.ListCommunications(ctx, q, orgID, r.URL.Query().Get("asset_id")))
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
+			return inventory.GetCommunication(ctx, q, orgID, id)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var c inventory.Communication
+			if err := decodeRecord(body, &c); err != nil {
+				return nil, "", err
+			}
+			c, err := inventory.CreateCommunication(ctx, tx, orgID, c, a.Now())
+			return c, c.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetCommunication(ctx, tx, orgID, id)
+			if err != nil {
+				return nil, err
+			}
+			var c inventory.Communication
+			if err := mergePatch(cur, body, &c); err != nil {
+				return nil, err
+			}
+			c.ID = id
+			_, after, err := inventory.UpdateCommunication(ctx, tx, orgID, c, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteCommunication(ctx, tx, orgID, id)
+		},
+	},
+	{path: "connections", objType: "connection", listKey: "connections",
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error) {
+			cs, err := inventory.ListConnections(ctx, q, orgID, today)
+			f := r.URL.Query()
+			out := cs[:0]
+			for _, c := range cs {
+				if (f.Get("type") == "" || string(c.Type) == f.Get("type")) && (f.Get("manager") == "" || string(c.Manager) == f.Get("manager")) &&
+					(f.Get("flagged") != "true" || len(c.Flags) > 0) {
+					out = append(out, c)
+				}
+			}
+			return anys(out, err)
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
+			return inventory.GetConnection(ctx, q, orgID, id, today)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var c inventory.Connection
+			if err := decodeRecord(body, &c); err != nil {
+				return nil, "", err
+			}
+			c, err := inventory.CreateConnection(ctx, tx, orgID, c, a.Now())
+			return c, c.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetConnection(ctx, tx, orgID, id, a.today())
+			if err != nil {
+				return nil, err
+			}
+			var c inventory.Connection
+			if err := mergePatch(cur, body, &c); err != nil {
+				return nil, err
+			}
+			c.ID = id
+			_, after, err := inventory.UpdateConnection(ctx, tx, orgID, c, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteConnection(ctx, tx, orgID, id)
+		},
+	},
+	{path: "vendors", objType: "vendor", listKey: "vendors",
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
+			return anys(inventory.ListVendors(ctx, q, orgID))
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
+			return inventory.GetVendor(ctx, q, orgID, id)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var v inventory.Vendor
+			if err := decodeRecord(body, &v); err != nil {
+				return nil, "", err
+			}
+			v, err := inventory.CreateVendor(ctx, tx, orgID, v, a.Now())
+			return v, v.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetVendor(ctx, tx, orgID, id)
+			if err != nil {
+				return nil, err
+			}
+			var v inventory.Vendor
+			if err := mergePatch(cur, body, &v); err != nil {
+				return nil, err
+			}
+			v.ID = id
+			_, after, err := inventory.UpdateVendor(ctx, tx, orgID, v, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteVendor(ctx, tx, orgID, id)
+		},
+	},
+	{path: "systems", objType: "system", listKey: "systems",
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
+			ss, err := inventory.ListSystems(ctx, q, orgID)
+			vendor := r.URL.Query().Get("vendor_id")
+			out := ss[:0]
+			for _, s := range ss {
+				if vendor == "" || s.VendorID == vendor {
+					out = append(out, s)
+				}
+			}
+			return anys(out, err)
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
+			return inventory.GetSystem(ctx, q, orgID, id)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var s inventory.System
+			if err := decodeRecord(body, &s); err != nil {
+				return nil, "", err
+			}
+			s, err := inventory.CreateSystem(ctx, tx, orgID, s, a.Now())
+			return s, s.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetSystem(ctx, tx, orgID, id)
+			if err != nil {
+				return nil, err
+			}
+			var s inventory.System
+			if err := mergePatch(cur, body, &s); err != nil {
+				return nil, err
+			}
+			s.ID = id
+			_, after, err := inventory.UpdateSystem(ctx, tx, orgID, s, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteSystem(ctx, tx, orgID, id)
+		},
+	},
+	{path: "contracts", objType: "contract", listKey: "contracts",
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
+			return anys(inventory.ListContracts(ctx, q, orgID, r.URL.Query().Get("vendor_id")))
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
+			return inventory.GetContract(ctx, q, orgID, id)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var c inventory.Contract
+			if err := decodeRecord(body, &c); err != nil {
+				return nil, "", err
+			}
+			c, err := inventory.CreateContract(ctx, tx, orgID, c, a.Now())
+			return c, c.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetContract(ctx, tx, orgID, id)
+			if err != nil {
+				return nil, err
+			}
+			var c inventory.Contract
+			if err := mergePatch(cur, body, &c); err != nil {
+				return nil, err
+			}
+			c.ID = id
+			_, after, err := inventory.UpdateContract(ctx, tx, orgID, c, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteContract(ctx, tx, orgID, id)
+		},
+	},
+	{path: "accounts", objType: "account", listKey: "accounts", sensitive: true,
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error) {
+			f := r.URL.Query()
+			return anys(inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"),
+				Flagged: f.Get("flagged") == "true"}, today))
+		},
+		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
+			return inventory.GetAccount(ctx, q, orgID, id, today)
+		},
+		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+			var x inventory.Account
+			if err := decodeRecord(body, &x); err != nil {
+				return nil, "", err
+			}
+			x, err := inventory.CreateAccount(ctx, tx, orgID, x, a.Now())
+			return x, x.ID, err
+		},
+		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+			cur, err := inventory.GetAccount(ctx, tx, orgID, id, a.today())
+			if err != nil {
+				return nil, err
+			}
+			var x inventory.Account
+			if err := mergePatch(cur, body, &x); err != nil {
+				return nil, err
+			}
+			x.ID = id
+			_, after, err := inventory.UpdateAccount(ctx, tx, orgID, x, a.Now())
+			return after, err
+		},
+		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
+			return inventory.DeleteAccount(ctx, tx, orgID, id)
+		},
+	},
+}
+
+// listPage cuts a page out of a list in its stored order: cursor is the
+// opaque next_cursor of the previous page.
+func listPage(items []any, idOf func(any) string, cursor string, limit int) ([]any, string, error) {
+	if limit <= 0 {
+		limit = inventory.DefaultPageSize
+	}
+	limit = min(limit, inventory.MaxPageSize)
+	start := 0
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", apperr.Field("cursor", "inventory.error.bad_cursor")
+		}
+		start = -1
+		for i, x := range items {
+			if idOf(x) == string(b) {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return nil, "", apperr.Field("cursor", "inventory.error.bad_cursor")
+		}
+	}
+	end := min(start+limit, len(items))
+	page := items[start:end]
+	next := ""
+	if end < len(items) && end > start {
+		next = base64.RawURLEncoding.EncodeToString([]byte(idOf(items[end-1])))
+	}
+	return page, next, nil
+}
+
+func recordID(x any) string {
+	b, _ := json.Marshal(x)
+	var v struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return v.ID
+}
+
+func limitParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, apperr.Field("limit", "inventory.error.bad_limit")
+	}
+	return n, nil
+}
+
+func (a *API) invList(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(r)
+	if err != nil {
+		return err
+	}
+	var items []any
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if items, err = k.list(ctx, tx, orgID, r, a.today()); err != nil {
+			return err
+		}
+		if k.sensitive {
+			return a.record(ctx, tx, c, orgID, audit.ActionSensitiveRead, "inventory_"+k.listKey, orgID, map[string]any{"count": len(items)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	page, next, err := listPage(items, recordID, r.URL.Query().Get("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{k.listKey: page, "next_cursor": next})
+	return nil
+}
+
+func (a *API) invGet(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	var rec any
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if rec, err = k.get(ctx, tx, orgID, r.PathValue("rec"), a.today()); err != nil {
+			return err
+		}
+		if k.sensitive {
+			return a.record(ctx, tx, c, orgID, audit.ActionSensitiveRead, k.objType, r.PathValue("rec"), nil)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, rec)
+	return nil
+}
+
+func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var rec any
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var id string
+		var err error
+		if rec, id, err = k.create(ctx, tx, orgID, body, a.today(), a); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory."+k.objType+".create", k.objType, id, nil)
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, rec)
+	return nil
+}
+
+func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := k.get(ctx, a.DB, orgID, id, a.today()); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var rec any
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if rec, err = k.update(ctx, tx, orgID, id, body, a); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory."+k.objType+".update", k.objType, id, nil)
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, rec)
+	return nil
+}
+
+func (a *API) invDelete(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if k.objType == "system" && a.Documents != nil {
+			docs, err := inventory.ListDocuments(ctx, tx, orgID, id)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				for _, d := range docs {
+					_ = a.Documents.DeleteBlob(context.WithoutCancel(ctx), orgID, d.ID)
+				}
+			}()
+		}
+		if _, err := k.del(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory."+k.objType+".delete", k.objType, id, nil)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Assets: keyset pagination in the database and history.
+
+func (a *API) invListAssets(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	limit, err := limitParam(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	page, err := inventory.ListAssets(r.Context(), a.DB, orgID, inventory.AssetFilter{Kind: inventory.AssetKind(q.Get("kind")),
+		Lifecycle: inventory.Lifecycle(q.Get("lifecycle")), SegmentID: q.Get("segment_id"), Query: q.Get("q"), Cursor: q.Get("cursor"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, page)
+	return nil
+}
+
+func (a *API) invGetAsset(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	x, err := inventory.GetAsset(r.Context(), a.DB, orgID, r.PathValue("rec"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, x)
+	return nil
+}
+
+func (a *API) invAssetHistory(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := inventory.GetAsset(r.Context(), a.DB, orgID, id); err != nil {
+		return err
+	}
+	hs, err := inventory.AssetHistory(r.Context(), a.DB, orgID, id)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{"history": hs})
+	return nil
+}
+
+func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in inventory.Asset
+	if err := decodeRecord(body, &in); err != nil {
+		return err
+	}
+	var out inventory.Asset
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if out, err = inventory.CreateAsset(ctx, tx, orgID, c.p.UserID, in, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.asset.create", "asset", out.ID, map[string]any{"name": out.Name})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, out)
+	return nil
+}
+
+func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := inventory.GetAsset(ctx, a.DB, orgID, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var after inventory.Asset
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := inventory.GetAsset(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		var in inventory.Asset
+		if err := mergePatch(cur, body, &in); err != nil {
+			return err
+		}
+		in.ID = id
+		before, aft, err := inventory.UpdateAsset(ctx, tx, orgID, c.p.UserID, in, a.Now())
+		if err != nil {
+			return err
+		}
+		after = aft
+		if len(diffKeys(before, aft)) == 0 {
+			return nil
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.asset.update", "asset", id, map[string]any{"name": aft.Name, "changed": diffKeys(before, aft)})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, after)
+	return nil
+}
+
+func (a *API) invDeleteAsset(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		x, err := inventory.DeleteAsset(ctx, tx, orgID, c.p.UserID, id, a.Now())
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.asset.delete", "asset", id, map[string]any{"name": x.Name})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// The responsibility split and documents.
+
+func (a *API) invGetResponsibilities(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	rs, err := inventory.Responsibilities(r.Context(), a.DB, orgID, r.PathValue("rec"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{"responsibilities": rs})
+	return nil
+}
+
+func (a *API) invSetResponsibilities(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := inventory.GetSystem(ctx, a.DB, orgID, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Responsibilities []inventory.Responsibility `json:"responsibilities"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	var after []inventory.Responsibility
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if _, after, err = inventory.SetResponsibilities(ctx, tx, orgID, id, in.Responsibilities, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.responsibility.update", "system", id, map[string]any{"rows": len(in.Responsibilities)})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{"responsibilities": after})
+	return nil
+}
+
+func (a *API) invListDocuments(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := inventory.GetSystem(r.Context(), a.DB, orgID, id); err != nil {
+		return err
+	}
+	ds, err := inventory.ListDocuments(r.Context(), a.DB, orgID, id)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{"documents": ds})
+	return nil
+}
+
+func (a *API) invDownloadDocument(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	if a.Documents == nil {
+		return db.ErrNotFound
+	}
+	var d inventory.Document
+	var rc io.ReadCloser
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if d, rc, err = a.Documents.Open(ctx, tx, orgID, r.PathValue("rec")); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, audit.ActionSensitiveRead, "document", d.ID, map[string]any{"filename": d.Filename})
+	})
+	if err != nil {
+		if rc != nil {
+			rc.Close()
+		}
+		return err
+	}
+	defer rc.Close()
+	h := w.Header()
+	h.Set("Content-Type", d.ContentType)
+	h.Set("Content-Disposition", `attachment; filename="`+asciiName(d.Filename)+`"`)
+	h.Set("Content-Length", strconv.FormatInt(d.Size, 10))
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.Copy(w, rc)
+	return nil
+}
+
+func asciiName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == ';' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+func (a *API) invDeleteDocument(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	if a.Documents == nil {
+		return db.ErrNotFound
+	}
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		d, err := a.Documents.Delete(ctx, tx, orgID, r.PathValue("rec"))
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.document.delete", "document", d.ID, map[string]any{"filename": d.Filename})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// Import and export.
+
+// cellError is an import problem with its message in the caller's
+// language.
+type cellError struct {
+	inventory.CellError
+	Message string `json:"message"`
+}
+
+type previewBody struct {
+	*inventory.Preview
+	OK     bool        `json:"ok"`
+	Errors []cellError `json:"errors"`
+}
+
+type nmapBody struct {
+	Format    string                   `json:"format"`
+	Proposals []inventory.NmapProposal `json:"proposals"`
+	Applied   int                      `json:"applied"`
+}
+
+func (a *API) previewBody(c *call, p *inventory.Preview) previewBody {
+	out := previewBody{Preview: p, OK: p.OK(), Errors: []cellError{}}
+	for _, e := range p.Errors {
+		out.Errors = append(out.Errors, cellError{CellError: e, Message: a.Catalog.T(c.lang, e.Key, e.Args...)})
+	}
+	return out
+}
+
+// readImport reads an import file from the request body.
+func readImport(r *http.Request) ([]byte, string, error) {
+	data, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, "", apperr.New(apperr.TooLarge, "inventory.import.file_too_large", inventory.MaxImportSize>>20)
+	}
+	if err != nil {
+		return nil, "", apperr.Wrap(err, apperr.Invalid, "api.bad_json.read")
+	}
+	if len(data) == 0 {
+		return nil, "", apperr.Field("file", "inventory.error.empty_file")
+	}
+	name := r.URL.Query().Get("filename")
+	if name == "" {
+		switch r.URL.Query().Get("format") {
+		case "xlsx":
+			name = "import.xlsx"
+		case "nmap":
+			name = "import.xml"
+		case "csv":
+			name = "import.csv"
+		default:
+			ct := r.Header.Get("Content-Type")
+			switch {
+			case strings.Contains(ct, "spreadsheetml"):
+				name = "import.xlsx"
+			case strings.Contains(ct, "xml"):
+				name = "import.xml"
+			default:
+				name = "import.csv"
+			}
+		}
+	}
+	return data, name, nil
+}
+
+func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	data, name, err := readImport(r)
+	if err != nil {
+		return err
+	}
+	if inventory.DetectFormat(name, data) == "nmap" {
+		scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
+		if err != nil {
+			return apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+		}
+		props, err := inventory.PreviewNmap(ctx, a.DB, orgID, scan)
+		if err != nil {
+			return err
+		}
+		a.reply(w, http.StatusOK, nmapBody{Format: "nmap", Proposals: props})
+		return nil
+	}
+	p, err := inventory.PreviewImport(ctx, a.DB, orgID, name, data)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, a.previewBody(c, p))
+	return nil
+}
+
+func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	data, name, err := readImport(r)
+	if err != nil {
+		return err
+	}
+	if inventory.DetectFormat(name, data) == "nmap" {
+		return a.invNmapApply(w, r, c, orgID, data)
+	}
+	var p *inventory.Preview
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if p, err = inventory.ApplyImport(ctx, tx, orgID, c.p.UserID, name, data, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.import", "inventory", orgID, map[string]any{"filename": name, "format": p.Format, "rows": len(p.Rows)})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, a.previewBody(c, p))
+	return nil
+}
+
+func (a *API) invNmapApply(w http.ResponseWriter, r *http.Request, c *call, orgID string, data []byte) error {
+	ctx := r.Context()
+	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
+	if err != nil {
+		return apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+	}
+	var accept []int
+	if s := r.URL.Query().Get("accept"); s != "" && s != "all" {
+		for _, part := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(part))
+			if err != nil {
+				return apperr.Field("accept", "inventory.nmap.bad_index", -1)
+			}
+			accept = append(accept, n)
+		}
+	}
+	var props, applied []inventory.NmapProposal
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if props, err = inventory.PreviewNmap(ctx, tx, orgID, scan); err != nil {
+			return err
+		}
+		if accept == nil {
+			for _, p := range props {
+				if p.Status == inventory.RowNew || p.Status == inventory.RowChanged {
+					accept = append(accept, p.Index)
+				}
+			}
+		}
+		if applied, err = inventory.ApplyNmap(ctx, tx, orgID, c.p.UserID, scan, accept, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "inventory.import", "inventory", orgID, map[string]any{"format": "nmap", "applied": len(applied)})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, nmapBody{Format: "nmap", Proposals: props, Applied: len(applied)})
+	return nil
+}
+
+var exportTypes = map[string]string{
+	inventory.FormatXLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	inventory.FormatCSV:  "text/csv; charset=utf-8",
+	inventory.FormatJSON: "application/json; charset=utf-8",
+}
+
+func (a *API) invExport(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = inventory.FormatJSON
+	}
+	if _, ok := exportTypes[format]; !ok {
+		return apperr.Field("format", "inventory.error.bad_format")
+	}
+	var buf bytes.Buffer
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if err := inventory.Export(ctx, tx, orgID, format, &buf, a.today()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, audit.ActionDataExport, "inventory", orgID, map[string]any{"format": format, "bytes": buf.Len()})
+	})
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", exportTypes[format])
+	h.Set("Content-Disposition", `attachment; filename="inventory-`+strings.ReplaceAll(string(a.today()), "-", "")+`.`+format+`"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = buf.WriteTo(w)
+	return nil
+}
+
+func (a *API) invMeasures(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	rep, err := inventory.UrgentMeasures(r.Context(), a.DB, orgID, a.today(), inventory.MeasureOptions{})
+	if err != nil {
+		return err
+	}
+	type todo struct {
+		inventory.Todo
+		Message string `json:"message"`
+	}
+	todos := make([]todo, len(rep.Todo))
+	for i, t := range rep.Todo {
+		todos[i] = todo{Todo: t, Message: a.Catalog.T(c.lang, t.Key, t.Args...)}
+	}
+	a.reply(w, http.StatusOK, map[string]any{"devices": rep.Devices, "password": rep.Password, "communication": rep.Communication,
+		"firmware": rep.Firmware, "overall": rep.Overall, "todo": todos})
+	return nil
+}
+
+// diffKeys names the JSON fields that differ between two records.
+func diffKeys(before, after any) []string {
+	var b, a map[string]json.RawMessage
+	bb, _ := json.Marshal(before)
+	ab, _ := json.Marshal(after)
+	_ = json.Unmarshal(bb, &b)
+	_ = json.Unmarshal(ab, &a)
+	var out []string
+	for k, v := range a {
+		if k != "updated_at" && !bytes.Equal(b[k], v) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

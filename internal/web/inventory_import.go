@@ -1,0 +1,485 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+)
+
+// maxPreviewRows bounds the rows an import preview lists (the counts cover
+// every row).
+const maxPreviewRows = 500
+
+// An uploaded import file waits between the preview and the apply in the
+// document store under imports/<org>/<token>; the token is random and the
+// organisation comes from the session, so nobody else can apply it.
+func importKey(orgID, token string) string { return "imports/" + orgID + "/" + token }
+
+func validToken(t string) bool {
+	if len(t) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(t)
+	return err == nil && strings.ToLower(t) == t
+}
+
+type importFormView struct {
+	CanWrite bool
+	MaxMB    int
+}
+
+func (s *Server) invImportForm(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if _, err := invOrg(p); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "inventory.import.title")
+	pg.Data = importFormView{CanWrite: p.CanWrite(), MaxMB: inventory.MaxImportSize >> 20}
+	s.render(w, r, http.StatusOK, "inventory_import", pg)
+}
+
+func (s *Server) renderImportError(w http.ResponseWriter, r *http.Request, err error) {
+	p := state(r).p
+	pg := s.newPage(w, r, "inventory.import.title")
+	pg.Data = importFormView{CanWrite: p.CanWrite(), MaxMB: inventory.MaxImportSize >> 20}
+	pg.Error = apperr.From(err)
+	s.render(w, r, formStatus(err), "inventory_import", pg)
+}
+
+// previewError is one problem of an import file as the preview shows it.
+type previewError struct {
+	Sheet, Column, Message string
+	Row                    int
+}
+
+type previewRow struct {
+	inventory.PreviewRow
+	Changes string
+}
+
+type importPreviewView struct {
+	Token, Filename, Format, Encoding string
+	OK                                bool
+	Errors                            []previewError
+	Rows                              []previewRow
+	Hidden                            int
+	Counts                            []countRow
+	NewSegments                       []string
+	Ignored                           []string
+	Nmap                              []inventory.NmapProposal
+}
+
+type countRow struct {
+	Sheet                             string
+	New, Changed, Unchanged, ErrorRow int
+}
+
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// readUpload reads the uploaded import file, at most MaxImportSize bytes.
+func readUpload(r *http.Request) ([]byte, string, error) {
+	file, hdr, err := r.FormFile("file")
+	if err != nil {
+		return nil, "", apperr.Field("file", "inventory.error.no_file")
+	}
+	defer file.Close()
+	data, err := io.ReadAll(io.LimitReader(file, inventory.MaxImportSize+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(data) > inventory.MaxImportSize {
+		return nil, "", apperr.New(apperr.TooLarge, "inventory.import.file_too_large", inventory.MaxImportSize>>20)
+	}
+	if len(data) == 0 {
+		return nil, "", apperr.Field("file", "inventory.error.empty_file")
+	}
+	return data, filepath.Base(strings.ReplaceAll(hdr.Filename, "\\", "/")), nil
+}
+
+func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.Documents == nil {
+		s.renderImportError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
+		return
+	}
+	data, filename, err := readUpload(r)
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	v := importPreviewView{Token: newToken(), Filename: filename, Format: inventory.DetectFormat(filename, data)}
+	pg := s.newPage(w, r, "inventory.import.preview_title")
+	if v.Format == "nmap" {
+		scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
+		if err != nil {
+			s.renderImportError(w, r, apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file"))
+			return
+		}
+		if v.Nmap, err = inventory.PreviewNmap(ctx, s.DB, orgID, scan); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.OK = true
+	} else {
+		pv, err := inventory.PreviewImport(ctx, s.DB, orgID, filename, data)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		fillPreview(pg, &v, pv)
+	}
+	if v.OK {
+		if err := s.Documents.Blobs.Put(ctx, importKey(orgID, v.Token), data); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	pg.Data = v
+	status := http.StatusOK
+	if !v.OK {
+		status = http.StatusUnprocessableEntity
+	}
+	s.render(w, r, status, "inventory_preview", pg)
+}
+
+func fillPreview(pg *page, v *importPreviewView, pv *inventory.Preview) {
+	v.Format, v.Encoding, v.OK = pv.Format, pv.Encoding, pv.OK()
+	for _, e := range pv.Errors {
+		v.Errors = append(v.Errors, previewError{Sheet: e.Sheet, Row: e.Row, Column: e.Column, Message: pg.T(e.Key, e.Args...)})
+	}
+	for _, row := range pv.Rows {
+		if len(v.Rows) >= maxPreviewRows {
+			v.Hidden++
+			continue
+		}
+		pr := previewRow{PreviewRow: row}
+		var parts []string
+		for _, c := range row.Changes {
+			parts = append(parts, pg.FieldLabel(c.Field)+": "+orDash(c.Old)+" → "+orDash(c.New))
+		}
+		pr.Changes = strings.Join(parts, " / ")
+		v.Rows = append(v.Rows, pr)
+	}
+	for _, sheet := range []string{inventory.SheetAssets, inventory.SheetConnections, inventory.SheetVendors} {
+		c, ok := pv.Counts[sheet]
+		if !ok {
+			continue
+		}
+		v.Counts = append(v.Counts, countRow{Sheet: sheet, New: c[inventory.RowNew], Changed: c[inventory.RowChanged],
+			Unchanged: c[inventory.RowUnchanged], ErrorRow: c[inventory.RowError]})
+	}
+	v.NewSegments, v.Ignored = pv.NewSegments, pv.Ignored
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// loadImport reads the waiting import file of the form's token.
+func (s *Server) loadImport(ctx context.Context, orgID, token string) ([]byte, error) {
+	if s.Documents == nil || !validToken(token) {
+		return nil, apperr.New(apperr.NotFound, "inventory.import.expired")
+	}
+	rc, err := s.Documents.Blobs.Open(ctx, importKey(orgID, token))
+	if err != nil {
+		return nil, apperr.New(apperr.NotFound, "inventory.import.expired")
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, inventory.MaxImportSize+1))
+}
+
+func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	token, filename := r.PostForm.Get("token"), filepath.Base(r.PostForm.Get("filename"))
+	data, err := s.loadImport(ctx, orgID, token)
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	var pv *inventory.Preview
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		pv, err = inventory.ApplyImport(ctx, tx, orgID, p.UserID, filename, data, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.invAudit(r, tx, "inventory.import", "inventory", orgID, importDetails(filename, pv))
+	})
+	if err != nil {
+		if pv != nil && !pv.OK() {
+			pg := s.newPage(w, r, "inventory.import.preview_title")
+			v := importPreviewView{Token: token, Filename: filename}
+			fillPreview(pg, &v, pv)
+			pg.Data = v
+			pg.Error = apperr.From(err)
+			s.render(w, r, http.StatusUnprocessableEntity, "inventory_preview", pg)
+			return
+		}
+		s.renderImportError(w, r, err)
+		return
+	}
+	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
+	s.flash(w, r, "/inventory", "flash.inventory_imported")
+}
+
+func importDetails(filename string, pv *inventory.Preview) map[string]any {
+	counts := map[string]any{}
+	for sheet, c := range pv.Counts {
+		m := map[string]int{}
+		for st, n := range c {
+			m[string(st)] = n
+		}
+		counts[sheet] = m
+	}
+	return map[string]any{"filename": filename, "format": pv.Format, "counts": counts, "new_segments": len(pv.NewSegments)}
+}
+
+func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	token := r.PostForm.Get("token")
+	data, err := s.loadImport(ctx, orgID, token)
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
+	if err != nil {
+		s.renderImportError(w, r, apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file"))
+		return
+	}
+	var accept []int
+	for _, x := range r.PostForm["accept"] {
+		n, err := strconv.Atoi(x)
+		if err != nil {
+			s.renderImportError(w, r, apperr.Field("accept", "inventory.nmap.bad_index", -1))
+			return
+		}
+		accept = append(accept, n)
+	}
+	if len(accept) == 0 {
+		s.renderImportError(w, r, apperr.Field("accept", "inventory.import.nothing_chosen"))
+		return
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		applied, err := inventory.ApplyNmap(ctx, tx, orgID, p.UserID, scan, accept, s.Now())
+		if err != nil {
+			return err
+		}
+		n, c := 0, 0
+		for _, a := range applied {
+			if a.Status == inventory.RowNew {
+				n++
+			} else {
+				c++
+			}
+		}
+		return s.invAudit(r, tx, "inventory.import", "inventory", orgID, map[string]any{"format": "nmap", "hosts": len(scan.Hosts), "new": n, "changed": c})
+	})
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
+	s.flash(w, r, "/inventory", "flash.inventory_imported")
+}
+
+func (s *Server) invImportCancel(w http.ResponseWriter, r *http.Request) {
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if t := r.PostForm.Get("token"); s.Documents != nil && validToken(t) {
+		_ = s.Documents.Blobs.Delete(r.Context(), importKey(orgID, t))
+	}
+	http.Redirect(w, r, "/inventory/import", http.StatusSeeOther)
+}
+
+var exportTypes = map[string]string{
+	inventory.FormatXLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	inventory.FormatCSV:  "text/csv; charset=utf-8",
+	inventory.FormatJSON: "application/json; charset=utf-8",
+}
+
+func (s *Server) invTemplate(w http.ResponseWriter, r *http.Request, format string) {
+	if _, err := invOrg(state(r).p); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := inventory.Template(format, &buf); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	serveAttachment(w, exportTypes[format], "資産台帳テンプレート."+format, int64(buf.Len()))
+	_, _ = buf.WriteTo(w)
+}
+
+func (s *Server) invExport(w http.ResponseWriter, r *http.Request) {
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if _, ok := exportTypes[format]; !ok {
+		s.renderError(w, r, apperr.Field("format", "inventory.error.bad_format"))
+		return
+	}
+	var buf bytes.Buffer
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := inventory.Export(r.Context(), tx, orgID, format, &buf, s.today()); err != nil {
+			return err
+		}
+		return s.invAudit(r, tx, audit.ActionDataExport, "inventory", orgID, map[string]any{"format": format, "bytes": buf.Len()})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	name := "資産台帳-" + strings.ReplaceAll(string(s.today()), "-", "") + "." + format
+	serveAttachment(w, exportTypes[format], name, int64(buf.Len()))
+	_, _ = buf.WriteTo(w)
+}
+
+type overviewView struct {
+	Connections, Flagged, Segments, Assets int
+}
+
+func (s *Server) invOverview(w http.ResponseWriter, r *http.Request) {
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	conns, err := inventory.ListConnections(r.Context(), s.DB, orgID, s.today())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := overviewView{Connections: len(conns)}
+	for _, c := range conns {
+		if len(c.Flags) > 0 {
+			v.Flagged++
+		}
+	}
+	pg := s.newPage(w, r, "inventory.overview_page.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_overview", pg)
+}
+
+// invOverviewSVG serves the diagram as an image: the page shows it with
+// <img>, where an SVG cannot run script, and the policy header forbids
+// script when it is opened on its own.
+func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	lang := state(r).lang
+	var buf bytes.Buffer
+	err = inventory.RenderOverview(r.Context(), s.DB, orgID, &buf, inventory.OverviewOptions{OrgName: p.OrgName, Today: s.today(),
+		T: func(key string, args ...any) string { return s.Catalog.T(lang, key, args...) }})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/svg+xml")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", `inline; filename="network-overview.svg"`)
+	_, _ = buf.WriteTo(w)
+}
+
+type measuresView struct {
+	Report  *inventory.MeasuresReport
+	Names   map[string]string
+	More    int
+	HasTodo bool
+}
+
+// maxTodo bounds the to-do list shown at once.
+const maxTodo = 200
+
+func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request) {
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	rep, err := inventory.UrgentMeasures(r.Context(), s.DB, orgID, s.today(), inventory.MeasureOptions{})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := measuresView{Report: rep, HasTodo: len(rep.Todo) > 0}
+	if len(rep.Todo) > maxTodo {
+		v.More = len(rep.Todo) - maxTodo
+		rep.Todo = rep.Todo[:maxTodo]
+	}
+	pg := s.newPage(w, r, "inventory.measures.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_measures", pg)
+}
+
+// TodoText translates a to-do entry.
+func (p *page) TodoText(t inventory.Todo) string { return p.T(t.Key, t.Args...) }
+
+// MeasureClass is the status colour of a measure state.
+func (p *page) MeasureClass(st inventory.MeasureState) string {
+	switch st {
+	case inventory.MeasureDone:
+		return "ok"
+	case inventory.MeasureTodo:
+		return "failure"
+	}
+	return "todo"
+}

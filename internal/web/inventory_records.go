@@ -1,0 +1,854 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+)
+
+// Segments and allowed communications.
+
+var segmentKind = &invKind{
+	path: "segments", objType: "segment", titleKey: "inventory.segment",
+	back: func(string) string { return "/inventory/segments" },
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		sg, err := inventory.GetSegment(ctx, q, orgID, id)
+		return url.Values{"name": {sg.Name}, "kind": {string(sg.Kind)}, "cidr": {sg.CIDR}, "description": {sg.Description}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		return []invField{textField(pg, "name", true), enumField(pg, "kind", "inventory.segment_kind.", inventory.SegmentKinds, f, false),
+			textField(pg, "cidr", false), typedField(pg, "description", "textarea")}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		sg := inventory.Segment{ID: id, Name: f.Get("name"), Kind: inventory.SegmentKind(f.Get("kind")), CIDR: toHalfWidth(f.Get("cidr")), Description: f.Get("description")}
+		if id == "" {
+			sg, err := inventory.CreateSegment(ctx, tx, orgID, sg, s.Now())
+			return sg.ID, map[string]any{"name": sg.Name}, err
+		}
+		_, after, err := inventory.UpdateSegment(ctx, tx, orgID, sg, s.Now())
+		return id, map[string]any{"name": after.Name}, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		sg, err := inventory.DeleteSegment(ctx, tx, orgID, id)
+		return map[string]any{"name": sg.Name}, err
+	},
+}
+
+var protocols = []string{"tcp", "udp", "icmp", "any"}
+
+var commKind = &invKind{
+	path: "communications", objType: "communication", titleKey: "inventory.comm",
+	back: func(string) string { return "/inventory/segments" },
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		c, err := inventory.GetCommunication(ctx, q, orgID, id)
+		return url.Values{"from_segment_id": {c.FromSegmentID}, "to_segment_id": {c.ToSegmentID}, "asset_id": {c.AssetID}, "peer": {c.Peer},
+			"port": {c.Port}, "protocol": {c.Protocol}, "reason": {c.Reason}, "reviewed_on": {string(c.ReviewedOn)}, "reviewed_by": {c.ReviewedBy}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		segs, err := segmentOptions(ctx, pg.s.DB, orgID)
+		if err != nil {
+			return nil, err
+		}
+		assets, err := assetMenu(ctx, pg.s.DB, orgID, f.Get("asset_id"))
+		if err != nil {
+			return nil, err
+		}
+		if f.Get("protocol") == "" {
+			f.Set("protocol", "tcp")
+		}
+		proto := enumField(pg, "protocol", "inventory.protocol.", protocols, f, false)
+		return []invField{refField(pg, "asset_id", assets, f), refField(pg, "from_segment_id", segs, f), refField(pg, "to_segment_id", segs, f),
+			textField(pg, "peer", false), textField(pg, "port", false), proto, typedField(pg, "reason", "textarea"),
+			typedField(pg, "reviewed_on", "date"), textField(pg, "reviewed_by", false)}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		d, err := parseDateField(f, "reviewed_on")
+		if err != nil {
+			return "", nil, err
+		}
+		c := inventory.Communication{ID: id, FromSegmentID: f.Get("from_segment_id"), ToSegmentID: f.Get("to_segment_id"), AssetID: f.Get("asset_id"),
+			Peer: f.Get("peer"), Port: toHalfWidth(f.Get("port")), Protocol: f.Get("protocol"), Reason: f.Get("reason"), ReviewedOn: d, ReviewedBy: f.Get("reviewed_by")}
+		details := map[string]any{"peer": c.Peer, "port": c.Port, "protocol": c.Protocol}
+		if id == "" {
+			c, err = inventory.CreateCommunication(ctx, tx, orgID, c, s.Now())
+			return c.ID, details, err
+		}
+		_, _, err = inventory.UpdateCommunication(ctx, tx, orgID, c, s.Now())
+		return id, details, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		c, err := inventory.DeleteCommunication(ctx, tx, orgID, id)
+		return map[string]any{"peer": c.Peer, "port": c.Port}, err
+	},
+}
+
+// assetMenu lists assets for a menu, keeping the current one even when the
+// register is longer than one menu.
+func assetMenu(ctx context.Context, q db.Querier, orgID, current string) ([]invOption, error) {
+	opts, err := assetOptions(ctx, q, orgID)
+	if err != nil || current == "" {
+		return opts, err
+	}
+	for _, o := range opts {
+		if o.Value == current {
+			return opts, nil
+		}
+	}
+	if a, err := inventory.GetAsset(ctx, q, orgID, current); err == nil {
+		opts = append([]invOption{{Value: a.ID, Label: a.Name}}, opts...)
+	}
+	return opts, nil
+}
+
+type commRow struct {
+	inventory.Communication
+	From, To, Asset string
+}
+
+type segmentsView struct {
+	Segments []inventory.Segment
+	Comms    []commRow
+	CanWrite bool
+}
+
+// commNames maps segment and asset ids to names for the communication
+// list.
+func (s *Server) commNames(ctx context.Context, orgID string) (map[string]string, error) {
+	names := map[string]string{"": ""}
+	segs, err := inventory.ListSegments(ctx, s.DB, orgID)
+	if err != nil {
+		return nil, err
+	}
+	for _, sg := range segs {
+		names[sg.ID] = sg.Name
+	}
+	comms, err := inventory.ListCommunications(ctx, s.DB, orgID, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range comms {
+		if c.AssetID != "" && names[c.AssetID] == "" {
+			if a, err := inventory.GetAsset(ctx, s.DB, orgID, c.AssetID); err == nil {
+				names[c.AssetID] = a.Name
+			}
+		}
+	}
+	return names, nil
+}
+
+func (s *Server) invSegments(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := segmentsView{CanWrite: p.CanWrite()}
+	if v.Segments, err = inventory.ListSegments(ctx, s.DB, orgID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	names, err := s.commNames(ctx, orgID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	comms, err := inventory.ListCommunications(ctx, s.DB, orgID, "")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, c := range comms {
+		v.Comms = append(v.Comms, commRow{Communication: c, From: names[c.FromSegmentID], To: names[c.ToSegmentID], Asset: names[c.AssetID]})
+	}
+	pg := s.newPage(w, r, "inventory.segments.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_segments", pg)
+}
+
+// External connections.
+
+var connKind = &invKind{
+	path: "connections", objType: "connection", titleKey: "inventory.connection",
+	back: func(string) string { return "/inventory/connections" },
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		c, err := inventory.GetConnection(ctx, q, orgID, id, "")
+		return url.Values{"name": {c.Name}, "type": {string(c.Type)}, "asset_id": {c.AssetID}, "peer": {c.Peer}, "vendor_id": {c.VendorID},
+			"purpose": {c.Purpose}, "mfa": {string(c.MFA)}, "manager": {string(c.Manager)}, "last_reviewed_on": {string(c.LastReviewedOn)}, "notes": {c.Notes}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		assets, err := assetMenu(ctx, pg.s.DB, orgID, f.Get("asset_id"))
+		if err != nil {
+			return nil, err
+		}
+		vendors, err := vendorOptions(ctx, pg.s.DB, orgID)
+		if err != nil {
+			return nil, err
+		}
+		if f.Get("manager") == "" {
+			f.Set("manager", string(inventory.ManagerUnknown))
+		}
+		return []invField{textField(pg, "name", true), enumField(pg, "type", "inventory.conn_type.", inventory.ConnTypes, f, false),
+			refField(pg, "asset_id", assets, f), textField(pg, "peer", false), refField(pg, "vendor_id", vendors, f),
+			textField(pg, "purpose", false), triField(pg, "mfa", f), enumField(pg, "manager", "inventory.manager.", inventory.Managers, f, false),
+			typedField(pg, "last_reviewed_on", "date"), typedField(pg, "notes", "textarea")}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		d, err := parseDateField(f, "last_reviewed_on")
+		if err != nil {
+			return "", nil, err
+		}
+		c := inventory.Connection{ID: id, Name: f.Get("name"), Type: inventory.ConnType(f.Get("type")), AssetID: f.Get("asset_id"), Peer: f.Get("peer"),
+			VendorID: f.Get("vendor_id"), Purpose: f.Get("purpose"), MFA: inventory.Tri(f.Get("mfa")), Manager: inventory.Manager(f.Get("manager")),
+			LastReviewedOn: d, Notes: f.Get("notes")}
+		details := map[string]any{"name": c.Name, "type": string(c.Type)}
+		if id == "" {
+			c, err = inventory.CreateConnection(ctx, tx, orgID, c, s.Now())
+			return c.ID, details, err
+		}
+		_, _, err = inventory.UpdateConnection(ctx, tx, orgID, c, s.Now())
+		return id, details, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		c, err := inventory.DeleteConnection(ctx, tx, orgID, id)
+		return map[string]any{"name": c.Name}, err
+	},
+}
+
+type connectionsView struct {
+	Connections []inventory.Connection
+	Flagged     int
+	CanWrite    bool
+}
+
+func (s *Server) invConnections(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := connectionsView{CanWrite: p.CanWrite()}
+	if v.Connections, err = inventory.ListConnections(r.Context(), s.DB, orgID, s.today()); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, c := range v.Connections {
+		if len(c.Flags) > 0 {
+			v.Flagged++
+		}
+	}
+	pg := s.newPage(w, r, "inventory.connections.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_connections", pg)
+}
+
+// Vendors and contracts.
+
+var vendorKind = &invKind{
+	path: "vendors", objType: "vendor", titleKey: "inventory.vendor",
+	back: func(string) string { return "/inventory/vendors" },
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		v, err := inventory.GetVendor(ctx, q, orgID, id)
+		return url.Values{"name": {v.Name}, "medisac_org_id": {v.MedisacOrgID}, "contact": {v.Contact}, "phone": {v.Phone}, "email": {v.Email}, "notes": {v.Notes}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		return []invField{textField(pg, "name", true), textField(pg, "contact", false), textField(pg, "phone", false), textField(pg, "email", false),
+			textField(pg, "medisac_org_id", false), typedField(pg, "notes", "textarea")}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		v := inventory.Vendor{ID: id, Name: f.Get("name"), MedisacOrgID: f.Get("medisac_org_id"), Contact: f.Get("contact"), Phone: toHalfWidth(f.Get("phone")),
+			Email: f.Get("email"), Notes: f.Get("notes")}
+		if id == "" {
+			v, err := inventory.CreateVendor(ctx, tx, orgID, v, s.Now())
+			return v.ID, map[string]any{"name": v.Name}, err
+		}
+		_, after, err := inventory.UpdateVendor(ctx, tx, orgID, v, s.Now())
+		return id, map[string]any{"name": after.Name}, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		v, err := inventory.DeleteVendor(ctx, tx, orgID, id)
+		return map[string]any{"name": v.Name}, err
+	},
+}
+
+var contractKind = &invKind{
+	path: "contracts", objType: "contract", titleKey: "inventory.contract",
+	back: func(string) string { return "/inventory/vendors" },
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		c, err := inventory.GetContract(ctx, q, orgID, id)
+		return url.Values{"vendor_id": {c.VendorID}, "title": {c.Title}, "system_ids": c.SystemIDs, "start_on": {string(c.StartOn)}, "end_on": {string(c.EndOn)},
+			"remote_maintenance": {string(c.RemoteMaintenance)}, "contact": {c.Contact}, "notes": {c.Notes}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		vendors, err := vendorOptions(ctx, pg.s.DB, orgID)
+		if err != nil {
+			return nil, err
+		}
+		systems, err := systemOptions(ctx, pg.s.DB, orgID)
+		if err != nil {
+			return nil, err
+		}
+		vf := refField(pg, "vendor_id", vendors, f)
+		vf.Required = true
+		vf.Options[0].Label = pg.T("common.choose")
+		sf := typedField(pg, "system_ids", "multi")
+		for _, o := range systems {
+			for _, cur := range f["system_ids"] {
+				o.Selected = o.Selected || cur == o.Value
+			}
+			sf.Options = append(sf.Options, o)
+		}
+		return []invField{textField(pg, "title", true), vf, sf, typedField(pg, "start_on", "date"), typedField(pg, "end_on", "date"),
+			triField(pg, "remote_maintenance", f), textField(pg, "contact", false), typedField(pg, "notes", "textarea")}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		ds, err := parseDates(f, "start_on", "end_on")
+		if err != nil {
+			return "", nil, err
+		}
+		c := inventory.Contract{ID: id, VendorID: f.Get("vendor_id"), Title: f.Get("title"), SystemIDs: f["system_ids"], StartOn: ds["start_on"], EndOn: ds["end_on"],
+			RemoteMaintenance: inventory.Tri(f.Get("remote_maintenance")), Contact: f.Get("contact"), Notes: f.Get("notes")}
+		details := map[string]any{"title": c.Title}
+		if id == "" {
+			c, err = inventory.CreateContract(ctx, tx, orgID, c, s.Now())
+			return c.ID, details, err
+		}
+		_, _, err = inventory.UpdateContract(ctx, tx, orgID, c, s.Now())
+		return id, details, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		c, err := inventory.DeleteContract(ctx, tx, orgID, id)
+		return map[string]any{"title": c.Title}, err
+	},
+}
+
+type contractRow struct {
+	inventory.Contract
+	Vendor  string
+	Systems []string
+	Expired bool
+}
+
+type vendorsView struct {
+	Vendors   []inventory.Vendor
+	Contracts []contractRow
+	CanWrite  bool
+}
+
+func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := vendorsView{CanWrite: p.CanWrite()}
+	if v.Vendors, err = inventory.ListVendors(ctx, s.DB, orgID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	systems, err := inventory.ListSystems(ctx, s.DB, orgID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	for _, x := range v.Vendors {
+		names[x.ID] = x.Name
+	}
+	for _, x := range systems {
+		names[x.ID] = x.Name
+	}
+	cs, err := inventory.ListContracts(ctx, s.DB, orgID, "")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, c := range cs {
+		row := contractRow{Contract: c, Vendor: names[c.VendorID], Expired: c.EndOn.Before(s.today())}
+		for _, id := range c.SystemIDs {
+			row.Systems = append(row.Systems, names[id])
+		}
+		v.Contracts = append(v.Contracts, row)
+	}
+	pg := s.newPage(w, r, "inventory.vendors.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_vendors", pg)
+}
+
+// Systems, the responsibility split and documents.
+
+var systemKind = &invKind{
+	path: "systems", objType: "system", titleKey: "inventory.system",
+	back: func(id string) string {
+		if id != "" {
+			return "/inventory/systems/" + id
+		}
+		return "/inventory/systems"
+	},
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		x, err := inventory.GetSystem(ctx, q, orgID, id)
+		return url.Values{"name": {x.Name}, "vendor_id": {x.VendorID}, "description": {x.Description}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		vendors, err := vendorOptions(ctx, pg.s.DB, orgID)
+		if err != nil {
+			return nil, err
+		}
+		return []invField{textField(pg, "name", true), refField(pg, "vendor_id", vendors, f), typedField(pg, "description", "textarea")}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		x := inventory.System{ID: id, Name: f.Get("name"), VendorID: f.Get("vendor_id"), Description: f.Get("description")}
+		if id == "" {
+			x, err := inventory.CreateSystem(ctx, tx, orgID, x, s.Now())
+			return x.ID, map[string]any{"name": x.Name}, err
+		}
+		_, after, err := inventory.UpdateSystem(ctx, tx, orgID, x, s.Now())
+		return id, map[string]any{"name": after.Name}, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		docs, err := inventory.ListDocuments(ctx, tx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		x, err := inventory.DeleteSystem(ctx, tx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		if s.Documents != nil {
+			for _, d := range docs {
+				if err := s.Documents.DeleteBlob(ctx, orgID, d.ID); err != nil {
+					s.Logger.Error("inventory: remove document file", "id", d.ID, "err", err)
+				}
+			}
+		}
+		return map[string]any{"name": x.Name, "documents": len(docs)}, nil
+	},
+}
+
+type systemRow struct {
+	inventory.System
+	Vendor    string
+	Undecided int
+	Documents int
+}
+
+type systemsView struct {
+	Systems  []systemRow
+	CanWrite bool
+}
+
+func (s *Server) invSystems(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	reg, err := inventory.LoadRegister(ctx, s.DB, orgID, s.today())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	vendors := map[string]string{}
+	for _, x := range reg.Vendors {
+		vendors[x.ID] = x.Name
+	}
+	v := systemsView{CanWrite: p.CanWrite()}
+	for _, x := range reg.Systems {
+		row := systemRow{System: x, Vendor: vendors[x.VendorID]}
+		for _, resp := range reg.Responsibilities[x.ID] {
+			if resp.Holder == inventory.HolderUndecided {
+				row.Undecided++
+			}
+		}
+		for _, d := range reg.Documents {
+			if d.SystemID == x.ID {
+				row.Documents++
+			}
+		}
+		v.Systems = append(v.Systems, row)
+	}
+	pg := s.newPage(w, r, "inventory.systems.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_systems", pg)
+}
+
+type systemPageView struct {
+	System           inventory.System
+	Vendor           string
+	Responsibilities []inventory.Responsibility
+	Holders          []inventory.Holder
+	Documents        []inventory.Document
+	DocKinds         []inventory.DocumentKind
+	Accounts         []inventory.Account
+	Contracts        []inventory.Contract
+	CanWrite         bool
+	DocsEnabled      bool
+	MaxDocMB         int64
+}
+
+func (s *Server) invSystemPage(w http.ResponseWriter, r *http.Request) {
+	s.renderSystemPage(w, r, nil, nil)
+}
+
+func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	x, err := inventory.GetSystem(ctx, s.DB, orgID, r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := systemPageView{System: x, Holders: inventory.Holders, DocKinds: inventory.DocumentKinds, CanWrite: p.CanWrite(), DocsEnabled: s.Documents != nil}
+	if s.Documents != nil {
+		v.MaxDocMB = s.Documents.MaxSize >> 20
+	}
+	if x.VendorID != "" {
+		if vd, err := inventory.GetVendor(ctx, s.DB, orgID, x.VendorID); err == nil {
+			v.Vendor = vd.Name
+		}
+	}
+	if v.Responsibilities, err = inventory.Responsibilities(ctx, s.DB, orgID, x.ID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.Documents, err = inventory.ListDocuments(ctx, s.DB, orgID, x.ID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	cs, err := inventory.ListContracts(ctx, s.DB, orgID, "")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, c := range cs {
+		for _, id := range c.SystemIDs {
+			if id == x.ID {
+				v.Contracts = append(v.Contracts, c)
+			}
+		}
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if v.Accounts, err = inventory.ListAccounts(ctx, tx, orgID, inventory.AccountFilter{SystemID: x.ID}, s.today()); err != nil {
+			return err
+		}
+		if len(v.Accounts) == 0 {
+			return nil
+		}
+		return s.invAudit(r, tx, audit.ActionSensitiveRead, "inventory_accounts", x.ID, map[string]any{"system": x.Name, "count": len(v.Accounts)})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "inventory.system.title")
+	pg.Title = x.Name
+	pg.Form = withForm(url.Values{}, submitted)
+	pg.Data = v
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "inventory_system", pg)
+}
+
+func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	var rs []inventory.Responsibility
+	for _, d := range inventory.Duties {
+		h := r.PostForm.Get("holder_" + string(d))
+		if h == "" {
+			continue
+		}
+		rs = append(rs, inventory.Responsibility{Duty: d, Holder: inventory.Holder(h), Note: strings.TrimSpace(r.PostForm.Get("note_" + string(d)))})
+	}
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		before, after, err := inventory.SetResponsibilities(r.Context(), tx, orgID, id, rs, s.Now())
+		if err != nil {
+			return err
+		}
+		changes := map[string]any{}
+		for i := range after {
+			if before[i] != after[i] {
+				changes[string(after[i].Duty)] = []string{string(before[i].Holder), string(after[i].Holder)}
+			}
+		}
+		return s.invAudit(r, tx, "inventory.responsibility.update", "system", id, changes)
+	})
+	if err != nil {
+		if apperr.From(err).Code == apperr.NotFound {
+			s.renderError(w, r, err)
+			return
+		}
+		s.renderSystemPage(w, r, err, r.PostForm)
+		return
+	}
+	s.flash(w, r, "/inventory/systems/"+id, "flash.inventory_saved")
+}
+
+func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.Documents == nil {
+		s.renderError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
+		return
+	}
+	id := r.PathValue("id")
+	file, hdr, err := r.FormFile("file")
+	if err != nil {
+		s.renderSystemPage(w, r, apperr.Field("file", "inventory.error.no_file"), r.PostForm)
+		return
+	}
+	defer file.Close()
+	in := inventory.DocumentInput{SystemID: id, Kind: inventory.DocumentKind(r.PostForm.Get("kind")), Title: r.PostForm.Get("title"), Filename: hdr.Filename}
+	var doc inventory.Document
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		var err error
+		doc, err = s.Documents.Upload(r.Context(), tx, orgID, p.UserID, in, file, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.invAudit(r, tx, "inventory.document.upload", "document", doc.ID,
+			map[string]any{"system_id": id, "filename": doc.Filename, "size": doc.Size, "sha256": doc.SHA256, "kind": string(doc.Kind)})
+	})
+	if err != nil {
+		if doc.ID != "" {
+			_ = s.Documents.DeleteBlob(r.Context(), orgID, doc.ID)
+		}
+		s.renderSystemPage(w, r, err, r.PostForm)
+		return
+	}
+	s.flash(w, r, "/inventory/systems/"+id+"#documents", "flash.inventory_uploaded")
+}
+
+func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request) {
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.Documents == nil {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	var doc inventory.Document
+	var rc io.ReadCloser
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		var err error
+		doc, rc, err = s.Documents.Open(r.Context(), tx, orgID, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return s.invAudit(r, tx, audit.ActionSensitiveRead, "document", doc.ID, map[string]any{"filename": doc.Filename, "system_id": doc.SystemID})
+	})
+	if err != nil {
+		if rc != nil {
+			rc.Close()
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	defer rc.Close()
+	serveAttachment(w, doc.ContentType, doc.Filename, doc.Size)
+	_, _ = io.Copy(w, rc)
+}
+
+// serveAttachment sets the headers of a download: the stored type, never
+// sniffed, and an attachment name in both the plain and the RFC 5987 form.
+func serveAttachment(w http.ResponseWriter, contentType, filename string, size int64) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Disposition", contentDisposition(filename))
+	h.Set("Cache-Control", "no-store")
+	if size > 0 {
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+	}
+}
+
+func contentDisposition(filename string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' || r == ';' {
+			return '_'
+		}
+		return r
+	}, filename)
+	return `attachment; filename="` + ascii + `"; filename*=UTF-8''` + url.PathEscape(filename)
+}
+
+func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	orgID, err := invOrg(state(r).p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.Documents == nil {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	var doc inventory.Document
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		var err error
+		if doc, err = inventory.GetDocument(r.Context(), tx, orgID, r.PathValue("id")); err != nil {
+			return err
+		}
+		if doc, err = s.Documents.Delete(r.Context(), tx, orgID, doc.ID); err != nil {
+			return err
+		}
+		return s.invAudit(r, tx, "inventory.document.delete", "document", doc.ID, map[string]any{"filename": doc.Filename, "system_id": doc.SystemID})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/inventory/systems/"+doc.SystemID+"#documents", "flash.inventory_deleted")
+}
+
+// The account inventory.
+
+var accountKind = &invKind{
+	path: "accounts", objType: "account", titleKey: "inventory.account",
+	back: func(string) string { return "/inventory/accounts" },
+	form: func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error) {
+		a, err := inventory.GetAccount(ctx, q, orgID, id, "")
+		return url.Values{"username": {a.Username}, "system_id": {a.SystemID}, "asset_id": {a.AssetID}, "kind": {string(a.Kind)}, "admin": {boolValue(a.Admin)},
+			"holder": {a.Holder}, "holder_left": {boolValue(a.HolderLeft)}, "expires_on": {string(a.ExpiresOn)}, "last_reviewed_on": {string(a.LastReviewedOn)},
+			"state": {string(a.State)}, "notes": {a.Notes}}, err
+	},
+	fields: func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error) {
+		systems, err := systemOptions(ctx, pg.s.DB, orgID)
+		if err != nil {
+			return nil, err
+		}
+		assets, err := assetMenu(ctx, pg.s.DB, orgID, f.Get("asset_id"))
+		if err != nil {
+			return nil, err
+		}
+		admin := typedField(pg, "admin", "check")
+		admin.Checked = checked(f, "admin")
+		left := typedField(pg, "holder_left", "check")
+		left.Checked = checked(f, "holder_left")
+		return []invField{textField(pg, "username", true), refField(pg, "system_id", systems, f), refField(pg, "asset_id", assets, f),
+			enumField(pg, "kind", "inventory.account_kind.", inventory.AccountKinds, f, false), admin, textField(pg, "holder", false), left,
+			typedField(pg, "expires_on", "date"), typedField(pg, "last_reviewed_on", "date"),
+			enumField(pg, "state", "inventory.account_state.", inventory.AccountStates, f, false), typedField(pg, "notes", "textarea")}, nil
+	},
+	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+		ds, err := parseDates(f, "expires_on", "last_reviewed_on")
+		if err != nil {
+			return "", nil, err
+		}
+		a := inventory.Account{ID: id, Username: f.Get("username"), SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"), Kind: inventory.AccountKind(f.Get("kind")),
+			Admin: checked(f, "admin"), Holder: f.Get("holder"), HolderLeft: checked(f, "holder_left"), ExpiresOn: ds["expires_on"],
+			LastReviewedOn: ds["last_reviewed_on"], State: inventory.AccountState(f.Get("state")), Notes: f.Get("notes")}
+		details := map[string]any{"username": a.Username, "kind": string(a.Kind), "state": string(a.State)}
+		if id == "" {
+			a, err = inventory.CreateAccount(ctx, tx, orgID, a, s.Now())
+			return a.ID, details, err
+		}
+		_, _, err = inventory.UpdateAccount(ctx, tx, orgID, a, s.Now())
+		return id, details, err
+	},
+	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
+		a, err := inventory.DeleteAccount(ctx, tx, orgID, id)
+		return map[string]any{"username": a.Username}, err
+	},
+}
+
+type accountRow struct {
+	inventory.Account
+	Where string
+}
+
+type accountsView struct {
+	Accounts []accountRow
+	Flagged  bool
+	Count    int
+	CanWrite bool
+}
+
+func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := accountsView{CanWrite: p.CanWrite(), Flagged: r.URL.Query().Get("flagged") == "1"}
+	names := map[string]string{}
+	systems, err := inventory.ListSystems(ctx, s.DB, orgID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, x := range systems {
+		names[x.ID] = x.Name
+	}
+	var accounts []inventory.Account
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		if accounts, err = inventory.ListAccounts(ctx, tx, orgID, inventory.AccountFilter{Flagged: v.Flagged}, s.today()); err != nil {
+			return err
+		}
+		return s.invAudit(r, tx, audit.ActionSensitiveRead, "inventory_accounts", orgID, map[string]any{"count": len(accounts), "flagged_only": v.Flagged})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, a := range accounts {
+		where := names[a.SystemID]
+		if a.AssetID != "" {
+			if names[a.AssetID] == "" {
+				if x, err := inventory.GetAsset(ctx, s.DB, orgID, a.AssetID); err == nil {
+					names[a.AssetID] = x.Name
+				}
+			}
+			where = strings.TrimPrefix(where+" / "+names[a.AssetID], " / ")
+		}
+		v.Accounts = append(v.Accounts, accountRow{Account: a, Where: where})
+	}
+	v.Count = len(v.Accounts)
+	pg := s.newPage(w, r, "inventory.accounts.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "inventory_accounts", pg)
+}

@@ -51,6 +51,7 @@ Usage:
   medisac user add --org ID --email E --role admin|staff|auditor [--password-file F]
   medisac token add --email E [--name N] [--write] [--days 90]
   medisac audit verify                     check the audit log's hash chain and signatures
+  medisac assess editions|load|export      checklists: list editions, load an edition file, export a sheet (pdf|xlsx)
   medisac backup --out FILE                consistent copy of the SQLite database
   medisac config                           print the configuration (secrets redacted)
   medisac version
@@ -79,6 +80,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdUser(ctx, rest, stdout)
 	case "token":
 		return cmdToken(ctx, rest, stdout)
+	case "assess":
+		return cmdAssess(ctx, rest, stdout)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout)
 	case "share":

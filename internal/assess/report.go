@@ -2,6 +2,7 @@ package assess
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 )
 
@@ -82,6 +84,24 @@ type Report struct {
 	// Subject names whom the sheet is about (a vendor's customer), or "".
 	Subject string
 	Now     time.Time
+}
+
+// BuildReport gathers a sheet of orgID, the organisation's name and the
+// sheet's evidence for printing.
+func BuildReport(ctx context.Context, q db.Querier, e *Edition, orgID, sheetID string, now time.Time) (Report, error) {
+	s, err := GetSheet(ctx, q, orgID, sheetID)
+	if err != nil {
+		return Report{}, err
+	}
+	var name string
+	if err := db.ScanErr(q.QueryRow(ctx, `SELECT name FROM organizations WHERE id = ?`, orgID).Scan(&name)); err != nil {
+		return Report{}, err
+	}
+	evs, err := ListEvidence(ctx, q, orgID, sheetID, "")
+	if err != nil {
+		return Report{}, err
+	}
+	return Report{Edition: e, Sheet: s, OrgName: name, Evidence: evs, Now: now}, nil
 }
 
 // AnswerLabel is the Japanese label of an answer value.

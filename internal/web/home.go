@@ -24,6 +24,7 @@ type homeView struct {
 // homeTiles lists the capability entries a principal sees on the dashboard.
 func (s *Server) homeTiles(p *auth.Principal) []homeTile {
 	var t []homeTile
+	t = append(t, homeTile{Href: "/assess", TitleKey: "nav.assess", TextKey: "home.tile.assess"})
 	if !p.IsOperator() {
 		t = append(t, homeTile{Href: "/inventory", TitleKey: "inventory.nav", TextKey: "inventory.tile"}, homeTile{Href: "/inventory/measures", TitleKey: "inventory.measures.title", TextKey: "inventory.tile_measures"})
 	}

@@ -159,6 +159,7 @@ func (s *Server) nav(p *auth.Principal, current string) []navItem {
 		items = append(items, navItem{Href: "/admin/orgs", Key: "nav.orgs"})
 	}
 	items = append(items, navItem{Href: "/org", Key: "nav.org"})
+	items = append(items, navItem{Href: "/assess", Key: "nav.assess"})
 	if !p.IsOperator() {
 		items = append(items, navItem{Href: "/inventory", Key: "inventory.nav"})
 	}

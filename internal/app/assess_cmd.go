@@ -1,0 +1,173 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+const assessUsage = `usage:
+  medisac assess editions
+  medisac assess load --file FILE [--owner ORG_ID] [--replace]
+  medisac assess export --org ID --edition ID [--year 2025] --format pdf|xlsx --out FILE`
+
+func cmdAssess(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError("%s", assessUsage)
+	}
+	switch args[0] {
+	case "editions":
+		return assessEditions(ctx, args[1:], stdout)
+	case "load":
+		return assessLoad(ctx, args[1:], stdout)
+	case "export":
+		return assessExport(ctx, args[1:], stdout)
+	}
+	return usageError("%s", assessUsage)
+}
+
+func assessEditions(ctx context.Context, args []string, stdout io.Writer) error {
+	cfg, err := loadConfig(args, nil)
+	if err != nil {
+		return err
+	}
+	reg, err := assess.NewRegistry()
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(d *db.DB, _ *audit.Log) error {
+		es, err := reg.List(ctx, d, "")
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tKIND\tYEAR\tITEMS\tSOURCE\tTITLE")
+		for _, e := range es {
+			src := "builtin"
+			if !e.Builtin {
+				src = "database"
+			}
+			title := e.Title + " " + e.Version
+			if e.HasUnverified() {
+				title += " 【要確認】"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", e.ID, e.Kind, e.FiscalYear, len(e.Items()), src, title)
+		}
+		return tw.Flush()
+	})
+}
+
+func assessLoad(ctx context.Context, args []string, stdout io.Writer) error {
+	var file, owner string
+	var replace bool
+	cfg, err := loadConfig(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "file", "", "edition YAML file")
+		fs.StringVar(&owner, "owner", "", "organisation that alone may use it (default: everyone)")
+		fs.BoolVar(&replace, "replace", false, "replace a stored edition with the same id")
+	})
+	if err != nil {
+		return err
+	}
+	if file == "" {
+		return usageError("%s", assessUsage)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	reg, err := assess.NewRegistry()
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
+		return d.InTx(ctx, func(tx *db.Tx) error {
+			e, err := reg.SaveEdition(ctx, tx, owner, "", file, data, replace, time.Now())
+			if err != nil {
+				return cliError(err)
+			}
+			if _, err := log.Append(ctx, tx, cliEntry("assess.edition.load", "assess_edition", e.ID, owner, map[string]any{"title": e.Title, "fiscal_year": e.FiscalYear})); err != nil {
+				return err
+			}
+			fmt.Fprintln(stdout, e.ID)
+			return nil
+		})
+	})
+}
+
+func assessExport(ctx context.Context, args []string, stdout io.Writer) error {
+	var orgID, editionID, format, out string
+	var year int
+	cfg, err := loadConfig(args, func(fs *flag.FlagSet) {
+		fs.StringVar(&orgID, "org", "", "organisation id")
+		fs.StringVar(&editionID, "edition", "", "edition id (see medisac assess editions)")
+		fs.IntVar(&year, "year", 0, "fiscal year (default: the current one)")
+		fs.StringVar(&format, "format", "pdf", "pdf or xlsx")
+		fs.StringVar(&out, "out", "", "output file")
+	})
+	if err != nil {
+		return err
+	}
+	if orgID == "" || editionID == "" || out == "" || (format != "pdf" && format != "xlsx") {
+		return usageError("%s", assessUsage)
+	}
+	if year == 0 {
+		year = i18n.FiscalYear(time.Now())
+	}
+	reg, err := assess.NewRegistry()
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
+		e, err := reg.Get(ctx, d, orgID, editionID)
+		if err != nil {
+			return cliError(err)
+		}
+		var s *assess.Sheet
+		list, err := assess.ListSheets(ctx, d, orgID, assess.SheetFilter{FiscalYear: year})
+		if err != nil {
+			return err
+		}
+		for _, x := range list {
+			if x.EditionID == editionID {
+				s = x
+			}
+		}
+		if s == nil {
+			return &exitError{code: 1, err: fmt.Errorf("no sheet of %s for fiscal year %d in organisation %s / その年度のチェックリストはまだありません", editionID, year, orgID)}
+		}
+		r, err := assess.BuildReport(ctx, d, e, orgID, s.ID, time.Now())
+		if err != nil {
+			return cliError(err)
+		}
+		f, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		if format == "pdf" {
+			err = assess.WritePDF(f, r)
+		} else {
+			err = assess.WriteXLSX(f, r)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(out)
+			return cliError(err)
+		}
+		if _, err := log.Append(ctx, d, cliEntry(audit.ActionDataExport, "assess_sheet", s.ID, orgID, map[string]any{"format": format, "edition": editionID, "fiscal_year": year})); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, out)
+		return nil
+	})
+}

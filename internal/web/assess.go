@@ -1,0 +1,674 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+)
+
+// assessRegistry holds the questionnaire editions. A broken embedded
+// edition file stops the server at start (the panic names file and line).
+var assessRegistry = sync.OnceValue(func() *assess.Registry {
+	r, err := assess.NewRegistry()
+	if err != nil {
+		panic(fmt.Sprintf("assess: edition file: %v", err))
+	}
+	return r
+})
+
+// assessHints is where sheet hints come from.
+var assessHints assess.HintSource = assess.InventoryHints{}
+
+func (s *Server) assessRoutes(mux *http.ServeMux) {
+	assessRegistry()
+	mux.Handle("GET /assess", s.requireUser(s.assessList))
+	mux.Handle("POST /assess/sheets", s.requireUser(s.assessStart))
+	mux.Handle("GET /assess/sheets/{id}", s.requireUser(s.assessSheet))
+	mux.Handle("GET /assess/sheets/{id}/compare", s.requireUser(s.assessCompare))
+	mux.Handle("GET /assess/sheets/{id}/report.pdf", s.requireUser(s.assessReport))
+	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.assessReport))
+	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.assessSign))
+	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.assessReopen))
+	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.assessItem))
+	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.assessItemSave))
+	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.assessEvidenceAdd))
+	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.assessHintDecide))
+	mux.Handle("GET /assess/sheets/{id}/evidence/{ev}", s.requireUser(s.assessEvidenceGet))
+	mux.Handle("POST /assess/sheets/{id}/evidence/{ev}/delete", s.requireUser(s.assessEvidenceDelete))
+}
+
+// assessHelpers are the template helpers every assess page view embeds.
+type assessHelpers struct{}
+
+// FYOf names a fiscal year (令和7年度).
+func (assessHelpers) FYOf(fy int) string { return i18n.FiscalYearLabel("ja", fy) }
+
+// AnswerLabel is the Japanese label of an answer value.
+func (assessHelpers) AnswerLabel(a string) string { return assess.AnswerLabel(a) }
+
+type assessSheetRow struct {
+	Sheet    *assess.Sheet
+	Edition  *assess.Edition
+	Progress assess.Progress
+}
+
+type assessListView struct {
+	assessHelpers
+	Sheets   []assessSheetRow
+	Editions []*assess.Edition
+	Years    []int
+	FY       int
+}
+
+func (s *Server) assessList(w http.ResponseWriter, r *http.Request) {
+	s.renderAssessList(w, r, nil)
+}
+
+func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) {
+	ctx := r.Context()
+	p := state(r).p
+	reg := assessRegistry()
+	sheets, err := assess.ListSheets(ctx, s.DB, p.OrgID, assess.SheetFilter{})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := assessListView{FY: assess.FiscalYearOf(s.Now())}
+	v.Years = []int{v.FY + 1, v.FY, v.FY - 1, v.FY - 2}
+	for _, sh := range sheets {
+		e, err := reg.Get(ctx, s.DB, p.OrgID, sh.EditionID)
+		if err != nil {
+			continue
+		}
+		v.Sheets = append(v.Sheets, assessSheetRow{Sheet: sh, Edition: e, Progress: sh.Progress(e)})
+	}
+	es, err := reg.List(ctx, s.DB, p.OrgID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, e := range es {
+		if e.Kind != assess.KindSurvey {
+			v.Editions = append(v.Editions, e)
+		}
+	}
+	pg := s.newPage(w, r, "assess.title")
+	pg.Data = v
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "assess_list", pg)
+}
+
+func (s *Server) assessStart(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	e, err := assessRegistry().Get(ctx, s.DB, p.OrgID, r.PostForm.Get("edition"))
+	if err != nil {
+		s.renderAssessList(w, r, apperr.Field("edition", "assess.web.choose_edition"))
+		return
+	}
+	fy, err := strconv.Atoi(r.PostForm.Get("year"))
+	if err != nil {
+		s.renderAssessList(w, r, apperr.Field("year", "assess.sheet.fy_invalid"))
+		return
+	}
+	var sh *assess.Sheet
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		sh, err = assess.StartSheet(ctx, tx, e, p.OrgID, fy, "", s.Now())
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.create", ObjectType: "assess_sheet", ObjectID: sh.ID,
+			Details: map[string]any{"edition": e.ID, "fiscal_year": fy}})
+	})
+	if err != nil {
+		s.renderAssessList(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/assess/sheets/"+sh.ID, http.StatusSeeOther)
+}
+
+// loadSheet reads the sheet of the path for the signed-in organisation.
+func (s *Server) loadSheet(r *http.Request) (*assess.Sheet, *assess.Edition, error) {
+	p := state(r).p
+	sh, err := assess.GetSheet(r.Context(), s.DB, p.OrgID, r.PathValue("id"))
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := assessRegistry().Get(r.Context(), s.DB, p.OrgID, sh.EditionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sh, e, nil
+}
+
+type assessItemRow struct {
+	Item     *assess.Item
+	Status   string
+	Answers  []assessCell
+	Evidence int
+}
+
+type assessCell struct {
+	ID, Label string
+	A         assess.Answer
+}
+
+type assessSheetView struct {
+	assessHelpers
+	Sheet    *assess.Sheet
+	Edition  *assess.Edition
+	Progress assess.Progress
+	Sections []assessSectionView
+	CanSign  bool
+	HasPrev  bool
+}
+
+type assessSectionView struct {
+	Title string
+	Items []assessItemRow
+}
+
+func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request) {
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	evs, err := assess.ListEvidence(r.Context(), s.DB, sh.OrgID, sh.ID, "")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	count := map[string]int{}
+	for _, ev := range evs {
+		count[ev.ItemID]++
+	}
+	p := state(r).p
+	v := assessSheetView{Sheet: sh, Edition: e, Progress: sh.Progress(e), CanSign: p.IsAdmin() && p.CanWrite()}
+	for _, sec := range e.Sections {
+		sv := assessSectionView{Title: sec.Title}
+		for _, it := range sec.Items {
+			row := assessItemRow{Item: it, Status: sh.ItemStatus(e, it), Evidence: count[it.ID]}
+			for _, c := range it.CellIDs() {
+				row.Answers = append(row.Answers, assessCell{ID: c, Label: e.CellLabel(c), A: sh.Answers[assess.Key{Item: it.ID, Cell: c}]})
+			}
+			sv.Items = append(sv.Items, row)
+		}
+		v.Sections = append(v.Sections, sv)
+	}
+	prev, err := assess.Previous(r.Context(), s.DB, sh)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v.HasPrev = prev != nil
+	pg := s.newPage(w, r, "assess.sheet.title")
+	pg.Title = e.Title
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "assess_sheet", pg)
+}
+
+type assessItemView struct {
+	assessHelpers
+	Sheet    *assess.Sheet
+	Edition  *assess.Edition
+	Item     *assess.Item
+	Cells    []assessCell
+	Prev     map[string]assess.Answer
+	HasPrev  bool
+	Hints    []assessHintView
+	Evidence []*assess.Evidence
+	Skipped  bool
+	Problems []string
+	Next     string
+	FYStart  string
+	FYEnd    string
+}
+
+type assessHintView struct {
+	H    assess.Hint
+	Text string
+}
+
+// Checked reports whether multi item m has option o chosen in value.
+func (v assessItemView) Checked(value, o string) bool {
+	for _, x := range strings.Split(value, ",") {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// LinkTypes lists the kinds of evidence links.
+func (v assessItemView) LinkTypes() []string { return assess.LinkTypes }
+
+func (s *Server) assessItem(w http.ResponseWriter, r *http.Request) {
+	s.renderAssessItem(w, r, nil, nil)
+}
+
+func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+	ctx := r.Context()
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	it := e.Item(r.PathValue("item"))
+	if it == nil {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	v := assessItemView{Sheet: sh, Edition: e, Item: it, Skipped: e.Skipped(sh.Answers)[it.ID], Prev: map[string]assess.Answer{},
+		FYStart: assess.FYStart(sh.FiscalYear), FYEnd: assess.FYEnd(sh.FiscalYear)}
+	if it.DueFY > sh.FiscalYear {
+		v.FYEnd = assess.FYEnd(it.DueFY)
+	}
+	prev, err := assess.Previous(ctx, s.DB, sh)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	start := map[assess.Key]assess.Answer{}
+	if prev != nil {
+		v.HasPrev = true
+		for _, c := range it.CellIDs() {
+			v.Prev[c] = prev.Answers[assess.Key{Item: it.ID, Cell: c}]
+		}
+		if r.URL.Query().Get("start") == "prev" {
+			start = assess.StartFrom(e, prev, assess.Today(s.Now()))
+		}
+	}
+	form := url.Values{}
+	for _, c := range it.CellIDs() {
+		a, ok := sh.Answers[assess.Key{Item: it.ID, Cell: c}]
+		if st, has := start[assess.Key{Item: it.ID, Cell: c}]; has && !ok {
+			a = st
+		}
+		v.Cells = append(v.Cells, assessCell{ID: c, Label: e.CellLabel(c), A: a})
+		form.Set("answer1."+c, a.Answer1)
+		form.Set("date1."+c, a.Date1)
+		form.Set("target."+c, a.Target)
+		form.Set("answer2."+c, a.Answer2)
+		form.Set("date2."+c, a.Date2)
+		form.Set("value."+c, a.Value)
+		form.Set("comment."+c, a.Comment)
+	}
+	hs, err := assess.HintsFor(ctx, s.DB, assessHints, e, sh.OrgID, sh.ID, s.Now())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	lang := state(r).lang
+	for _, h := range hs {
+		if h.ItemID == it.ID {
+			v.Hints = append(v.Hints, assessHintView{H: h, Text: s.Catalog.T(lang, h.Msg, h.Args...)})
+		}
+	}
+	if v.Evidence, err = assess.ListEvidence(ctx, s.DB, sh.OrgID, sh.ID, it.ID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	items := e.Items()
+	for i, x := range items {
+		if x.ID == it.ID && i+1 < len(items) {
+			v.Next = items[i+1].ID
+		}
+	}
+	pg := s.newPage(w, r, "assess.item.title")
+	pg.Title = it.Number + " " + e.Title
+	pg.Form = withForm(form, submitted)
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+		var ps assess.Problems
+		if ae := apperr.From(prevErr); ae != nil && ae.Err != nil {
+			if x, ok := ae.Err.(assess.Problems); ok {
+				ps = x
+			}
+		}
+		for _, p := range ps {
+			v.Problems = append(v.Problems, s.Catalog.T(lang, p.Key, p.Args...))
+		}
+	}
+	pg.Data = v
+	s.render(w, r, status, "assess_item", pg)
+}
+
+func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	it := e.Item(r.PathValue("item"))
+	if it == nil {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	f := r.PostForm
+	var in []assess.Answer
+	for _, c := range it.CellIDs() {
+		a := assess.Answer{ItemID: it.ID, Cell: c, Answer1: f.Get("answer1." + c), Date1: f.Get("date1." + c), Target: f.Get("target." + c),
+			Answer2: f.Get("answer2." + c), Date2: f.Get("date2." + c), Value: f.Get("value." + c), Comment: f.Get("comment." + c)}
+		if it.Type == assess.TypeMulti {
+			a.Value = it.NormalizeMulti(f["value."+c])
+		}
+		in = append(in, a)
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := assess.SaveAnswers(ctx, tx, e, p.OrgID, sh.ID, p.UserID, in, s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.answer.save", ObjectType: "assess_sheet", ObjectID: sh.ID,
+			Details: map[string]any{"item": it.ID, "answers": in}})
+	})
+	if err != nil {
+		s.renderAssessItem(w, r, err, f)
+		return
+	}
+	to := "/assess/sheets/" + sh.ID
+	if f.Get("next") != "" && e.Item(f.Get("next")) != nil {
+		to += "/items/" + f.Get("next")
+	} else {
+		to += "#item-" + it.ID
+	}
+	s.flash(w, r, to, "flash.assess_saved")
+}
+
+func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	itemID := r.PathValue("item")
+	in := assess.EvidenceInput{LinkType: r.PostForm.Get("link_type"), LinkRef: r.PostForm.Get("link_ref"), Note: r.PostForm.Get("note")}
+	if r.MultipartForm != nil {
+		if fhs := r.MultipartForm.File["file"]; len(fhs) > 0 && fhs[0].Size > 0 {
+			f, err := fhs[0].Open()
+			if err == nil {
+				in.Data, err = io.ReadAll(io.LimitReader(f, assess.MaxFileSize+1))
+				f.Close()
+			}
+			if err != nil {
+				s.renderAssessItem(w, r, err, nil)
+				return
+			}
+			in.Name = fhs[0].Filename
+			in.LinkType, in.LinkRef = "", ""
+		}
+	}
+	if in.LinkRef == "" && len(in.Data) == 0 {
+		in.LinkType = ""
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		ev, err := assess.AddEvidence(ctx, tx, e, p.OrgID, sh.ID, itemID, p.UserID, in, s.Now())
+		if err != nil {
+			return err
+		}
+		d := map[string]any{"item": itemID, "link_type": ev.LinkType, "link_ref": ev.LinkRef}
+		if ev.File != nil {
+			d["file"], d["size"], d["sha256"] = ev.File.Name, ev.File.Size, ev.File.SHA256
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.evidence.add", ObjectType: "assess_sheet", ObjectID: sh.ID, Details: d})
+	})
+	if err != nil {
+		s.renderAssessItem(w, r, err, nil)
+		return
+	}
+	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
+}
+
+func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	sh, _, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	evs, err := assess.ListEvidence(ctx, s.DB, p.OrgID, sh.ID, "")
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, ev := range evs {
+		if ev.ID != r.PathValue("ev") || ev.File == nil {
+			continue
+		}
+		f, data, err := assess.ReadFile(ctx, s.DB, p.OrgID, ev.File.ID)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionSensitiveRead, ObjectType: "assess_file", ObjectID: f.ID,
+			Details: map[string]any{"name": f.Name, "sheet": sh.ID}}); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", f.ContentType)
+		w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(data)
+		return
+	}
+	s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+}
+
+func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	var ev *assess.Evidence
+	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+		var err error
+		ev, err = assess.DeleteEvidence(ctx, tx, p.OrgID, r.PathValue("id"), r.PathValue("ev"))
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.evidence.delete", ObjectType: "assess_sheet", ObjectID: ev.SheetID,
+			Details: map[string]any{"item": ev.ItemID, "evidence": ev.ID}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/assess/sheets/"+ev.SheetID+"/items/"+ev.ItemID+"#evidence", "flash.assess_evidence_deleted")
+}
+
+func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	itemID, key, decision := r.PathValue("item"), r.PathValue("key"), r.PostForm.Get("decision")
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		text := ""
+		if decision == "accepted" {
+			hs, err := assess.HintsFor(ctx, tx, assessHints, e, p.OrgID, sh.ID, s.Now())
+			if err != nil {
+				return err
+			}
+			for _, h := range hs {
+				if h.ItemID == itemID && h.Key == key {
+					text = s.Catalog.T("ja", h.Msg, h.Args...)
+				}
+			}
+		}
+		if err := assess.DecideHint(ctx, tx, assessHints, e, p.OrgID, sh.ID, itemID, key, decision, text, p.UserID, s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.hint." + decision, ObjectType: "assess_sheet", ObjectID: sh.ID,
+			Details: map[string]any{"item": itemID, "hint": key}})
+	})
+	if err != nil {
+		s.renderAssessItem(w, r, err, nil)
+		return
+	}
+	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID, "flash.assess_hint_"+decision)
+}
+
+func (s *Server) assessSign(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	if name == "" {
+		name = p.DisplayName
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := assess.Sign(ctx, tx, e, p.OrgID, sh.ID, p.UserID, name, p.IsAdmin(), s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.sign", ObjectType: "assess_sheet", ObjectID: sh.ID, Details: map[string]any{"name": name}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/assess/sheets/"+sh.ID, "flash.assess_signed")
+}
+
+func (s *Server) assessReopen(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	id := r.PathValue("id")
+	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+		if err := assess.Reopen(ctx, tx, p.OrgID, id, p.IsAdmin(), s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.reopen", ObjectType: "assess_sheet", ObjectID: id})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/assess/sheets/"+id, "flash.assess_reopened")
+}
+
+func (s *Server) assessReport(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	rep, err := assess.BuildReport(ctx, s.DB, e, p.OrgID, sh.ID, s.Now())
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	format := "xlsx"
+	if strings.HasSuffix(r.URL.Path, ".pdf") {
+		format = "pdf"
+	}
+	var buf strings.Builder
+	if format == "pdf" {
+		err = assess.WritePDF(&buf, rep)
+	} else {
+		err = assess.WriteXLSX(&buf, rep)
+	}
+	if err == nil {
+		err = s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionDataExport, ObjectType: "assess_sheet", ObjectID: sh.ID,
+			Details: map[string]any{"format": format}})
+	}
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	name := fmt.Sprintf("%s-%d.%s", e.ID, sh.FiscalYear, format)
+	if format == "pdf" {
+		w.Header().Set("Content-Type", "application/pdf")
+	} else {
+		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, buf.String())
+}
+
+type assessCompareView struct {
+	assessHelpers
+	Sheet   *assess.Sheet
+	Edition *assess.Edition
+	Prev    *assess.Sheet
+	Rows    []assess.CompareRow
+}
+
+// CellLabel names a cell.
+func (v assessCompareView) CellLabel(c string) string { return v.Edition.CellLabel(c) }
+
+func (s *Server) assessCompare(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	sh, e, err := s.loadSheet(r)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	prev, err := assess.Previous(ctx, s.DB, sh)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := assessCompareView{Sheet: sh, Edition: e, Prev: prev}
+	var pe *assess.Edition
+	if prev != nil {
+		if pe, err = assessRegistry().Get(ctx, s.DB, p.OrgID, prev.EditionID); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	v.Rows = assess.Compare(e, sh, pe, prev)
+	pg := s.newPage(w, r, "assess.compare.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "assess_compare", pg)
+}

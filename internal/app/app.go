@@ -51,6 +51,8 @@ Usage:
   medisac user add --org ID --email E --role admin|staff|auditor [--password-file F]
   medisac token add --email E [--name N] [--write] [--days 90]
   medisac audit verify                     check the audit log's hash chain and signatures
+  medisac inventory import --org ID [--dry-run] FILE   import assets (.csv, .xlsx, nmap .xml)
+  medisac inventory export --org ID --format xlsx|csv|json --out FILE
   medisac assess editions|load|export      checklists: list editions, load an edition file, export a sheet (pdf|xlsx)
   medisac backup --out FILE                consistent copy of the SQLite database
   medisac config                           print the configuration (secrets redacted)
@@ -82,6 +84,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdToken(ctx, rest, stdout)
 	case "assess":
 		return cmdAssess(ctx, rest, stdout)
+	case "inventory":
+		return cmdInventory(ctx, rest, stdout)
 	case "audit":
 		return cmdAudit(ctx, rest, stdout)
 	case "share":

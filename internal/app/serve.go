@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/api"
+	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -126,6 +127,10 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	}
 	if n.Mailer, err = notify.NewMailer(d, n.Queue, smtp, now); err != nil {
 		return fail(err)
+	}
+	// A broken edition file stops the program at start, naming file and line.
+	if _, err := assess.NewRegistry(); err != nil {
+		return fail(fmt.Errorf("checklist edition files: %w", err))
 	}
 	sessions := auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}
 	docs, err := inventory.NewDocuments(filepath.Join(cfg.DataDir, "documents"), 0)

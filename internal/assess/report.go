@@ -3,6 +3,7 @@ package assess
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"io"
 	"os"
@@ -18,46 +19,36 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 )
 
-// FontEnv names the environment variable that points at the TrueType font
-// used for PDF reports.
+// FontEnv names the environment variable that points at another TrueType
+// (glyf outline) Japanese font for PDF reports.
 const FontEnv = "MEDISAC_PDF_FONT"
 
-// FontCandidates are the TrueType (glyf outline) Japanese fonts looked for
-// when FontEnv is not set: IPAex Gothic from Debian's fonts-ipaexfont-gothic
-// first. CFF-outline fonts such as Noto Sans CJK (.otf/.ttc) cannot be
-// embedded by the PDF writer.
-var FontCandidates = []string{
-	"/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf",
-	"/usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf",
-	"/usr/share/fonts/truetype/fonts-japanese-gothic.ttf",
-	"/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
-	"/usr/share/fonts/truetype/vlgothic/VL-Gothic-Regular.ttf",
-	"/usr/share/fonts/truetype/takao-gothic/TakaoGothic.ttf",
-}
+// embeddedFont is IPAex Gothic (IPA Font License v1.0, see
+// fonts/IPA_Font_License.txt), shipped in the binary so that reports print
+// on closed hospital networks with no fonts installed. CFF-outline fonts such
+// as Noto Sans CJK cannot be embedded by the PDF writer.
+//
+//go:embed fonts/ipaexg.ttf
+var embeddedFont []byte
 
 var (
 	fontMu    sync.Mutex
 	fontCache = map[string][]byte{}
 )
 
-// FontPath returns the font file reports will embed, or "" when none is
-// installed.
+// FontPath returns the font file named by FontEnv, or "embedded" when the
+// built-in IPAex Gothic is used.
 func FontPath() string {
 	if p := os.Getenv(FontEnv); p != "" {
 		return p
 	}
-	for _, p := range FontCandidates {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	return ""
+	return "embedded"
 }
 
 func loadFont() ([]byte, error) {
 	p := FontPath()
-	if p == "" {
-		return nil, apperr.New(apperr.Unavailable, "assess.report.no_font")
+	if p == "embedded" {
+		return embeddedFont, nil
 	}
 	fontMu.Lock()
 	defer fontMu.Unlock()

@@ -18,12 +18,9 @@ import (
 )
 
 // needPDFTools skips (or, with MEDISAC_TEST_REQUIRE=pdf, fails) when the
-// Japanese TrueType font or pdftotext is missing.
+// pdftotext is missing.
 func needPDFTools(t testing.TB) string {
 	t.Helper()
-	if FontPath() == "" {
-		dbtest.SkipOrFail(t, "pdf", "no Japanese TrueType font (install fonts-ipaexfont-gothic)")
-	}
 	p, err := exec.LookPath("pdftotext")
 	if err != nil {
 		dbtest.SkipOrFail(t, "pdf", "pdftotext not installed (poppler-utils)")
@@ -165,9 +162,6 @@ func TestNoFont(t *testing.T) {
 // BenchmarkPDFReport measures one report of the R7 institution sheet with
 // every cell answered.
 func BenchmarkPDFReport(b *testing.B) {
-	if FontPath() == "" {
-		b.Skip("no font")
-	}
 	d := dbtest.SQLite(b)
 	r := filledReport(b, d)
 	b.ResetTimer()

@@ -111,12 +111,10 @@ func TestAssessFlow(t *testing.T) {
 		r = admin.get(sheet)
 		wantContains(t, r, "院長 北町花子")
 
-		if assess.FontPath() != "" {
-			r = admin.get(sheet + "/report.pdf")
-			wantStatus(t, r, http.StatusOK)
-			if !strings.HasPrefix(r.body, "%PDF-") || r.header.Get("Content-Type") != "application/pdf" {
-				t.Errorf("not a PDF: %q", r.header.Get("Content-Type"))
-			}
+		r = admin.get(sheet + "/report.pdf")
+		wantStatus(t, r, http.StatusOK)
+		if !strings.HasPrefix(r.body, "%PDF-") || r.header.Get("Content-Type") != "application/pdf" {
+			t.Errorf("not a PDF: %q", r.header.Get("Content-Type"))
 		}
 		r = admin.get(sheet + "/report.xlsx")
 		wantStatus(t, r, http.StatusOK)

@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+)
+
+// evidencePDF is a small valid PDF used as uploaded evidence.
+var evidencePDF = []byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+// TestBrowserAssessSheet drives the checklist in a real browser: a clinic's
+// staff member signs in, starts this year's sheet, answers the opening item,
+// attaches a PDF as evidence, and downloads the report, whose text (read
+// back with pdftotext) holds the item and the answer.
+func TestBrowserAssessSheet(t *testing.T) {
+	tool, err := exec.LookPath("pdftotext")
+	if err != nil {
+		dbtest.SkipOrFail(t, "pdf", "pdftotext not installed (poppler-utils)")
+	}
+	dir := t.TempDir()
+	clock := newTestClock()
+	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
+	ctx := browser(t)
+
+	bg := context.Background()
+	now := clock.Now()
+	err = n.DB.InTx(bg, func(tx *db.Tx) error {
+		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, now)
+		if err != nil {
+			return err
+		}
+		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: "jimu@tenken.example.jp", DisplayName: "事務", Password: "Kx7#mQ2v-river"}, now)
+		if err != nil {
+			return err
+		}
+		return auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "体制図.pdf")
+	if err := os.WriteFile(file, evidencePDF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	today := assess.Today(now)
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "jimu@tenken.example.jp"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "Kx7#mQ2v-river"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
+		chromedp.Navigate(base+"/assess"),
+		chromedp.WaitVisible(chromedp.CSS(`#edition`)),
+		chromedp.SetValue(chromedp.CSS(`#edition`), "mhlw-r7-institution"),
+		chromedp.Submit(chromedp.CSS(`#edition`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sheet-progress`)),
+		chromedp.Click(chromedp.CSS(`#item-has_system a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#answer-form`)),
+		chromedp.Click(chromedp.CSS(`input[name="answer1."][value="yes"]`)),
+		chromedp.SetValue(chromedp.CSS(`#date1-`), today),
+		chromedp.SendKeys(chromedp.CSS(`#comment-`), "電子カルテとレセコンを運用"),
+		chromedp.Click(chromedp.CSS(`#save-answer`)),
+		chromedp.WaitVisible(chromedp.CSS(`#sheet-progress`)),
+	); err != nil {
+		t.Fatalf("sign in, start the sheet and answer: %v", err)
+	}
+	row := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#item-has_system`)))
+	if !strings.Contains(row, "はい") {
+		t.Fatalf("the sheet does not show the answer: %q", row)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#item-has_system a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#evidence-form`)),
+		chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{file}),
+		chromedp.SendKeys(chromedp.CSS(`#note`), "システム構成図"),
+		chromedp.Click(chromedp.CSS(`#add-evidence`)),
+		chromedp.WaitVisible(chromedp.CSS(`#evidence li a`)),
+	); err != nil {
+		t.Fatalf("attach evidence: %v", err)
+	}
+	ev := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#evidence ul`)))
+	if !strings.Contains(ev, "体制図.pdf") || !strings.Contains(ev, "システム構成図") {
+		t.Fatalf("evidence list: %q", ev)
+	}
+	got := mustRun(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#evidence li a').href)
+		.then(r => r.text())`, chromedp.EvalAwaitPromise))
+	if got != string(evidencePDF) {
+		t.Fatalf("evidence download differs: %q", got)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`.breadcrumb a[href^="/assess/sheets/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#download-pdf`)),
+	); err != nil {
+		t.Fatalf("back to the sheet: %v", err)
+	}
+	b64 := mustRun(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#download-pdf').href)
+		.then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))
+		.then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); return btoa(s); })`, chromedp.EvalAwaitPromise))
+	pdf, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(pdf), "%PDF-") {
+		t.Fatalf("download is not a PDF: %q", pdf[:min(len(pdf), 20)])
+	}
+	in := filepath.Join(dir, "report.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "-raw", "-enc", "UTF-8", in, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(strings.Fields(string(out)), "")
+	for _, want := range []string{"医療情報システムを導入、運用している。", "はい", "点検内科クリニック", "体制図.pdf", strings.ReplaceAll(today, "-", "/")} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report text lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -308,12 +308,13 @@ func Sign(ctx context.Context, q db.Querier, e *Edition, orgID, sheetID, userID,
 }
 
 // Reopen removes the sign-off so that answers can change again (for the
-// second check). Admins only.
+// second check). Admins only. A vendor's answers copied for a request
+// cannot be reopened by the institution (not found).
 func Reopen(ctx context.Context, q db.Querier, orgID, sheetID string, isAdmin bool, now time.Time) error {
 	if !isAdmin {
 		return apperr.New(apperr.Forbidden, "assess.sign.admin_only")
 	}
-	res, err := q.Exec(ctx, `UPDATE assess_sheets SET signed_by = '', signed_name = '', signed_at = NULL, updated_at = ? WHERE id = ? AND org_id = ?`,
+	res, err := q.Exec(ctx, `UPDATE assess_sheets SET signed_by = '', signed_name = '', signed_at = NULL, updated_at = ? WHERE id = ? AND org_id = ? AND subject NOT LIKE 'vendor:%'`,
 		now, sheetID, orgID)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package share
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,10 +43,20 @@ func FuzzRenderMarkdown(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		out := strings.ToLower(RenderMarkdown(s))
-		for _, bad := range []string{"<script", "javascript:", " onerror", " onclick", " onmouseover", "<iframe", "<img", " style="} {
-			if strings.Contains(out, bad) {
-				t.Fatalf("%q rendered to %q", s, out)
+		for _, tag := range tagRE.FindAllString(out, -1) {
+			for _, bad := range []string{"<script", "<iframe", "<img", "<style", "<object", "<embed", "<form", "<input", " style=", "javascript:", "vbscript:", "data:"} {
+				if strings.Contains(tag, bad) {
+					t.Fatalf("%q rendered to %q", s, out)
+				}
+			}
+			if onAttrRE.MatchString(tag) {
+				t.Fatalf("%q rendered an event handler: %q", s, out)
 			}
 		}
 	})
 }
+
+var (
+	tagRE    = regexp.MustCompile(`<[^>]*>`)
+	onAttrRE = regexp.MustCompile(`\son[a-z]+\s*=`)
+)

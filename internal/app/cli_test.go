@@ -71,6 +71,19 @@ func TestCommandLineContract(t *testing.T) {
 		t.Fatalf("GET /api/v1/me with the CLI token: %d %v", resp.StatusCode, me)
 	}
 
+	// The same token authenticates at the TAXII 2.1 discovery endpoint.
+	req, _ = http.NewRequest("GET", base+"/taxii2/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/taxii+json;version=2.1")
+	tresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tresp.Body.Close()
+	if tresp.StatusCode != 200 || !strings.HasPrefix(tresp.Header.Get("Content-Type"), "application/taxii+json") {
+		t.Fatalf("GET /taxii2/: %d %q", tresp.StatusCode, tresp.Header.Get("Content-Type"))
+	}
+
 	if out, err := runCLI(t, dir, "audit", "verify"); err != nil {
 		t.Fatalf("audit verify on an intact log: %v %s", err, out)
 	}

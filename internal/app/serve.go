@@ -24,6 +24,8 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/share/taxii"
 	"github.com/medisac/medisac/internal/web"
 )
 
@@ -141,7 +143,7 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
-		API: apiHandler, Documents: docs,
+		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
 		Ready: func(r *http.Request) error {
 			pending, err := d.Pending(r.Context())
 			if err != nil {
@@ -158,6 +160,7 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 		return fail(err)
 	}
 	n.Handler = srv
+	(&share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now}).Register()
 	n.schedule(sessions)
 	return n, nil
 }
@@ -198,6 +201,7 @@ func (n *Node) schedule(sessions auth.SessionPolicy) {
 		}
 		return auth.PruneRateCounters(ctx, n.DB, now.Add(-24*time.Hour))
 	})
+	n.Queue.Every("assess.vendor_reminders", time.Hour, n.assessReminders)
 	n.Queue.Every("jobs.prune", time.Hour, func(ctx context.Context) error {
 		_, err := n.Queue.Prune(ctx, 30*24*time.Hour)
 		return err

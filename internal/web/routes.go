@@ -84,11 +84,16 @@ func (s *Server) routes() http.Handler {
 
 	var h http.Handler = s.checkCSRF(mux)
 	h = s.withSession(h)
-	if s.API != nil {
-		// The API authenticates with tokens, not cookies, and has its own
-		// error shape; it bypasses the session and CSRF layers.
+	// The API and TAXII authenticate with tokens, not cookies, and have their
+	// own error shapes; they bypass the session and CSRF layers.
+	if s.API != nil || s.TAXII != nil {
 		top := http.NewServeMux()
-		top.Handle("/api/", s.API)
+		if s.API != nil {
+			top.Handle("/api/", s.API)
+		}
+		if s.TAXII != nil {
+			top.Handle("/taxii2/", s.TAXII)
+		}
 		top.Handle("/", h)
 		h = top
 	}

@@ -42,8 +42,10 @@ type Deps struct {
 	Secure   bool
 	Demo     bool
 	Sessions auth.SessionPolicy
-	// API is mounted under /api/v1 when not nil.
+	// API is mounted under /api/ when not nil.
 	API http.Handler
+	// TAXII is the TAXII 2.1 server, mounted under /taxii2/ when not nil.
+	TAXII http.Handler
 	// Ready reports whether the node can serve (schema current, database
 	// reachable); /readyz answers 503 with its error.
 	Ready func(r *http.Request) error

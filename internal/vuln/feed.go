@@ -168,7 +168,7 @@ func DetectFormat(name string, head []byte) Format {
 			return FormatKEV
 		case fortinetID.MatchString(s):
 			return FormatFortinet
-		case strings.Contains(s, `"NVD_CVE"`) || strings.Contains(s, `"sourceIdentifier"`) ||
+		case strings.Contains(s, `"NVD_CVE"`) || strings.Contains(s, `"sourceIdentifier"`) || strings.Contains(s, `"cve_items"`) ||
 			(strings.Contains(s, `"vulnerabilities"`) && strings.Contains(s, `"resultsPerPage"`)):
 			return FormatNVD
 		case strings.Contains(s, `"sha256"`) && strings.Contains(s, `"lastModified"`) && strings.Contains(s, `"filename"`):

@@ -67,8 +67,10 @@ func TestParseNVDShapes(t *testing.T) {
 	b := readTestdata(t, "nvd", "CVE-2024-3400.awaiting-analysis-2024-04-13.json")
 	page := nvdPage(a, b)
 	array := []byte("[" + string(a) + "," + string(b) + "]")
+	yearly := []byte(`{"timestamp":"2026-01-01T00:00:00","cve_count":2,"feed_name":"CVE-2022","source":"x","cve_items":[` + string(a) + "," + string(b) + "]}")
 	cases := map[string][]byte{
 		"single": a, "page": page, "array": array, "page.gz": gz(page), "page.xz": xzBytes(t, page),
+		"yearly.json.xz": xzBytes(t, yearly),
 	}
 	for name, in := range cases {
 		recs, err := ParseNVD(bytes.NewReader(in))
@@ -459,6 +461,7 @@ func TestDetectFormat(t *testing.T) {
 		{"CVE-2022-42475.json", readTestdata(t, "nvd", "CVE-2022-42475.json"), FormatNVD},
 		{"nvdcve-2.0-2024.json.gz", gz(page), FormatNVD},
 		{"nvdcve-2.0-recent.json.xz", xzBytes(t, page), FormatNVD},
+		{"CVE-2022.json.xz", xzBytes(t, []byte(`{"timestamp":"2026-01-01T00:00:00","cve_count":1,"feed_name":"CVE-2022","source":"x","cve_items":[`+string(readTestdata(t, "nvd", "CVE-2022-42475.json"))+`]}`)), FormatNVD},
 		{"known_exploited_vulnerabilities.json", readTestdata(t, "kev", "kev_trimmed.json"), FormatKEV},
 		{"epss_scores-2023-03-07.csv.gz", readTestdata(t, "epss", "epss_scores-2023-03-07.csv.gz"), FormatEPSS},
 		{"epss_scores-2021-04-14.csv.gz", readTestdata(t, "epss", "epss_scores-2021-04-14.csv.gz"), FormatEPSS},

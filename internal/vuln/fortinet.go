@@ -2,8 +2,10 @@ package vuln
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,7 +90,7 @@ func ParseFortinet(r io.Reader) (*FortinetAdvisory, error) {
 		return nil, feedErr("vuln.feed.bad_record", "fortinet", errMissing("vulnerabilities"))
 	}
 	for _, v := range a.Vulnerabilities {
-		if v.CVE != "" && !cveID.MatchString(v.CVE) {
+		if v.CVE != "" && len(v.CVEIDs()) == 0 {
 			return nil, feedErr("vuln.feed.bad_cve_id", "fortinet", errDetail("%s: %q", a.ID, clip(v.CVE)))
 		}
 		for _, d := range v.Definitions {
@@ -106,28 +108,59 @@ func ParseFortinet(r io.Reader) (*FortinetAdvisory, error) {
 	return &a, nil
 }
 
+var cveRangeRe = regexp.MustCompile(`^CVE-(\d{4})-(\d{4,7})\s+to\s+(?:CVE-)?(\d{4})-(\d{4,7})$`)
+
+// CVEIDs returns the CVE ids of the vulnerability: its cve field, or the
+// ids of a range written "CVE-2020-11896 to 2020-11914" (at most 100).
+// It returns nil when the field holds neither.
+func (v *FortinetVuln) CVEIDs() []string {
+	c := strings.TrimSpace(v.CVE)
+	if cveID.MatchString(c) {
+		return []string{c}
+	}
+	m := cveRangeRe.FindStringSubmatch(c)
+	if m == nil || m[1] != m[3] {
+		return nil
+	}
+	lo, _ := strconv.Atoi(m[2])
+	hi, _ := strconv.Atoi(m[4])
+	if hi < lo || hi-lo >= 100 {
+		return nil
+	}
+	var out []string
+	for n := lo; n <= hi; n++ {
+		id := fmt.Sprintf("CVE-%s-%04d", m[1], n)
+		out = append(out, id)
+	}
+	return out
+}
+
 // Rules compiles the advisory into Rules per vulnerability, keyed by CVE
 // id (or by the advisory's own id when there is no CVE). Each
 // configuration's nodes are alternatives (vulnerable); its children are
 // platform conditions AND-ed to them. Bounds ge/gt/le/lt become the four
 // NVD bounds, eq a fixed version; a node whose bounds are all empty names
-// the product without versions (ProductOnly). A hardware product ending in
+// the product without versions (ProductOnly). The part of vulnerable
+// nodes is made ANY, as the feed writes the same product as "a" in one
+// advisory and "o" in the next (FortiOS in FG-IR-22-377). A hardware product ending in
 // "-" ("fortiwlc-", Fortinet's placeholder for any model) matches every
 // model of the family.
 func (a *FortinetAdvisory) Rules(reg *version.Registry) map[string]*Rules {
 	out := map[string]*Rules{}
 	for _, v := range a.Vulnerabilities {
-		key := v.CVE
-		if key == "" {
-			key = v.ID
+		keys := v.CVEIDs()
+		if len(keys) == 0 {
+			keys = []string{v.ID}
+			if v.ID == "" {
+				keys = []string{a.ID}
+			}
 		}
-		if key == "" {
-			key = a.ID
-		}
-		r := out[key]
+		r := out[keys[0]]
 		if r == nil {
 			r = &Rules{Source: "fortinet"}
-			out[key] = r
+			for _, k := range keys {
+				out[k] = r
+			}
 		}
 		for _, d := range v.Definitions {
 			for i := range d.Configurations {
@@ -151,6 +184,7 @@ func (a *FortinetAdvisory) Rules(reg *version.Registry) map[string]*Rules {
 			}
 		}
 		r.Pending = len(r.Configs) == 0
+		r.prepare()
 	}
 	return out
 }
@@ -159,6 +193,9 @@ func fortinetCriterion(reg *version.Registry, n FortinetNode, vulnerable bool) *
 	name, err := parseCPE(n.CPE)
 	if err != nil {
 		return nil
+	}
+	if vulnerable {
+		name[cpe.Part] = cpe.AnyValue
 	}
 	if p := name[cpe.Product]; p.Kind == cpe.Str && strings.HasSuffix(p.V, `\-`) && !p.HasWildcards() {
 		name[cpe.Product] = cpe.Value{Kind: cpe.Str, V: p.V + "*"}
@@ -192,10 +229,8 @@ func fortinetCriterion(reg *version.Registry, n FortinetNode, vulnerable bool) *
 // CVEs returns the CVE ids the advisory names.
 func (a *FortinetAdvisory) CVEs() []string {
 	var out []string
-	for _, v := range a.Vulnerabilities {
-		if v.CVE != "" {
-			out = append(out, v.CVE)
-		}
+	for i := range a.Vulnerabilities {
+		out = append(out, a.Vulnerabilities[i].CVEIDs()...)
 	}
 	return out
 }

@@ -151,11 +151,12 @@ func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candida
 	}
 	vendorCPE := a.vendorFor(vendor)
 	pkey, mkey := nameKey(product), nameKey(model)
-	if vendorCPE != "" {
+	pa, how := a.productFor(vendorCPE, pkey, mkey)
+	if pa == nil && vendorCPE != "" {
 		pkey = stripVendor(pkey, a, vendorCPE)
 		mkey = stripVendor(mkey, a, vendorCPE)
+		pa, how = a.productFor(vendorCPE, pkey, mkey)
 	}
-	pa, how := a.productFor(vendorCPE, pkey, mkey)
 	if pa == nil && vendorCPE == "" {
 		pa, how = a.productFor("", pkey, mkey)
 	}
@@ -187,6 +188,15 @@ func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candida
 // vendorFor returns the CPE vendor for a vendor name, trying the whole
 // name, the name without a parenthesised part ("General Electric (GE)")
 // and the parenthesised part, each also without a corporate suffix.
+// Names returns the CPE names of candidates, for NewTarget.
+func Names(cs []Candidate) []cpe.Name {
+	out := make([]cpe.Name, len(cs))
+	for i, c := range cs {
+		out[i] = c.Name
+	}
+	return out
+}
+
 func (a *Aliases) vendorFor(vendor string) string {
 	forms := []string{vendor}
 	n := normWidth(vendor)
@@ -243,10 +253,12 @@ type expanded struct {
 	Rule   string
 }
 
-var esxiRe = regexp.MustCompile(`(?i)(\d+)\.(\d+)(?:\.(\d+))?\s*(?:u|update\s*)?(\d+[a-z]?)?`)
+var versionPrefix = regexp.MustCompile(`(?i)^(?:version|ver\.?|rev\.?|firmware)\s*`)
+
+var esxiRe = regexp.MustCompile(`(?i)(\d+)\.(\d+)(?:\.(\d+))?\s*(?:update\s*|u)?(\d+[a-z]?)?`)
 
 func (a *Aliases) expand(p *ProductAlias, tpl, product, model, ver string) []expanded {
-	ver = normWidth(strings.TrimSpace(ver))
+	ver = versionPrefix.ReplaceAllString(normWidth(strings.TrimSpace(ver)), "")
 	if tpl == "{windows}" {
 		return windowsIdentities(product, ver)
 	}
@@ -300,8 +312,8 @@ func cpeQuote(s string) string {
 	if s == "" {
 		return "*"
 	}
-	if s == "-" {
-		return "-"
+	if s == "-" || s == "*" {
+		return s
 	}
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {

@@ -1,60 +1,145 @@
 package vuln
 
 import (
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 
+	"github.com/medisac/medisac/internal/vuln/cpe"
 	"github.com/medisac/medisac/internal/vuln/version"
 )
 
-// Index holds prepared assets keyed by the "vendor:product" of each of
-// their identities, so that matching one vulnerability only looks at the
-// assets that could be affected. It is safe for concurrent use.
+// Index holds assets for matching. Assets with the same set of identities
+// (the same model at the same firmware version, say) share one group that
+// is evaluated once; groups are reachable by the "vendor:product" of each
+// of their identities, so matching one vulnerability only looks at groups
+// that could be affected. Identities are interned, so a million assets
+// cost little more than their ids. It is safe for concurrent use.
 type Index struct {
-	mu      sync.RWMutex
-	reg     *version.Registry
-	targets map[string]*Target
-	byKey   map[string][]*Target
+	mu     sync.RWMutex
+	reg    *version.Registry
+	idents map[string]*Identity
+	groups map[string]*group
+	byKey  map[string][]*group
+	assets map[string]assetRef
+	// slots numbers groups densely for per-match bitsets; free holds the
+	// numbers of deleted groups for reuse.
+	slots int
+	free  []int
+}
+
+type group struct {
+	sig     string
+	slot    int
+	target  *Target
+	members []string
+}
+
+type assetRef struct {
+	g *group
+	i int
 }
 
 // NewIndex returns an empty index that parses versions with reg.
 func NewIndex(reg *version.Registry) *Index {
-	return &Index{reg: reg, targets: map[string]*Target{}, byKey: map[string][]*Target{}}
+	return &Index{reg: reg, idents: map[string]*Identity{}, groups: map[string]*group{},
+		byKey: map[string][]*group{}, assets: map[string]assetRef{}}
 }
 
-// Put adds or replaces an asset.
-func (x *Index) Put(t *Target) {
+// Put adds an asset with its identities, or replaces the identities of an
+// asset already held. Identities whose vendor or product is not a plain
+// string are ignored.
+func (x *Index) Put(id string, names []cpe.Name) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if old, ok := x.targets[t.ID]; ok {
-		x.remove(old)
+	x.delete(id)
+	keys := make([]string, 0, len(names))
+	for _, n := range names {
+		if n[cpe.Vendor].Kind != cpe.Str || n[cpe.Product].Kind != cpe.Str || n[cpe.Vendor].HasWildcards() || n[cpe.Product].HasWildcards() {
+			continue
+		}
+		keys = append(keys, n.FormatFS())
 	}
-	x.targets[t.ID] = t
-	seen := map[string]bool{}
-	for i := range t.Identities {
-		k := t.Identities[i].key
-		if !seen[k] {
-			seen[k] = true
-			x.byKey[k] = append(x.byKey[k], t)
+	sort.Strings(keys)
+	keys = uniqStrings(keys)
+	sig := strings.Join(keys, "\n")
+	g := x.groups[sig]
+	if g == nil {
+		g = &group{sig: sig, target: &Target{}}
+		if n := len(x.free); n > 0 {
+			g.slot, x.free = x.free[n-1], x.free[:n-1]
+		} else {
+			g.slot = x.slots
+			x.slots++
+		}
+		for _, k := range keys {
+			idn := x.idents[k]
+			if idn == nil {
+				t := NewTarget("", []cpe.Name{cpe.MustParse(k)}, x.reg)
+				idn = &t.Identities[0]
+				x.idents[k] = idn
+			}
+			c := *idn
+			c.origin = idn
+			g.target.add(c)
+		}
+		x.groups[sig] = g
+		seen := map[string]bool{}
+		for i := range g.target.Identities {
+			k := g.target.Identities[i].key
+			if !seen[k] {
+				seen[k] = true
+				x.byKey[k] = append(x.byKey[k], g)
+			}
 		}
 	}
+	x.assets[id] = assetRef{g: g, i: len(g.members)}
+	g.members = append(g.members, id)
+}
+
+func uniqStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Delete removes an asset; it does nothing if the asset is not held.
 func (x *Index) Delete(id string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if old, ok := x.targets[id]; ok {
-		x.remove(old)
-		delete(x.targets, id)
-	}
+	x.delete(id)
 }
 
-func (x *Index) remove(t *Target) {
-	for i := range t.Identities {
-		k := t.Identities[i].key
+func (x *Index) delete(id string) {
+	ref, ok := x.assets[id]
+	if !ok {
+		return
+	}
+	delete(x.assets, id)
+	g := ref.g
+	last := len(g.members) - 1
+	if ref.i != last {
+		moved := g.members[last]
+		g.members[ref.i] = moved
+		x.assets[moved] = assetRef{g: g, i: ref.i}
+	}
+	g.members = g.members[:last]
+	if len(g.members) > 0 {
+		return
+	}
+	delete(x.groups, g.sig)
+	x.free = append(x.free, g.slot)
+	for i := range g.target.Identities {
+		k := g.target.Identities[i].key
 		list := x.byKey[k]
 		for j, o := range list {
-			if o == t {
+			if o == g {
 				list[j] = list[len(list)-1]
 				list = list[:len(list)-1]
 				break
@@ -72,49 +157,131 @@ func (x *Index) remove(t *Target) {
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.targets)
+	return len(x.assets)
 }
 
-// AssetResult is the result for one affected asset.
-type AssetResult struct {
-	AssetID string
+// Groups returns the number of distinct identity sets held.
+func (x *Index) Groups() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.groups)
+}
+
+// GroupResult is the result shared by every asset of one identity set.
+// Results of different groups may share their Hits slices; callers must
+// not modify them.
+type GroupResult struct {
+	AssetIDs []string
 	Result
 }
 
-// Match evaluates rules against every candidate asset and returns the
-// affected ones (exact and 「要確認」 alike), in no particular order.
-func (x *Index) Match(r *Rules) []AssetResult {
+// Match evaluates rules against the candidate assets and returns the
+// affected ones (exact and 「要確認」 alike), grouped by identity set, in no
+// particular order. The AssetIDs slices are copies the caller may keep.
+func (x *Index) Match(r *Rules) []GroupResult {
 	if r == nil || r.Pending {
 		return nil
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	keys, wildcard := r.Keys()
-	var out []AssetResult
-	visit := func(t *Target) {
-		if res := Evaluate(r, t); res.Affected {
-			out = append(out, AssetResult{AssetID: t.ID, Result: res})
+	var cand []*group
+	switch {
+	case wildcard:
+		cand = make([]*group, 0, len(x.groups))
+		for _, g := range x.groups {
+			cand = append(cand, g)
 		}
-	}
-	if wildcard {
-		for _, t := range x.targets {
-			visit(t)
+	case len(keys) == 1:
+		cand = x.byKey[keys[0]]
+	default:
+		n := 0
+		for _, k := range keys {
+			n += len(x.byKey[k])
 		}
-		return out
-	}
-	if len(keys) == 1 {
-		for _, t := range x.byKey[keys[0]] {
-			visit(t)
-		}
-		return out
-	}
-	seen := map[*Target]bool{}
-	for _, k := range keys {
-		for _, t := range x.byKey[k] {
-			if !seen[t] {
-				seen[t] = true
-				visit(t)
+		cand = make([]*group, 0, n)
+		seen := make([]uint64, (x.slots+63)/64)
+		for _, k := range keys {
+			for _, g := range x.byKey[k] {
+				w, bit := g.slot/64, uint64(1)<<(g.slot%64)
+				if seen[w]&bit == 0 {
+					seen[w] |= bit
+					cand = append(cand, g)
+				}
 			}
+		}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(cand) < 2048 || workers < 2 {
+		return matchGroups(r, cand)
+	}
+	parts := make([][]GroupResult, workers)
+	var wg sync.WaitGroup
+	chunk := (len(cand) + workers - 1) / workers
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(cand))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func(w int, gs []*group) {
+			defer wg.Done()
+			parts[w] = matchGroups(r, gs)
+		}(w, cand[lo:hi])
+	}
+	wg.Wait()
+	var out []GroupResult
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// projection is the part of an identity set that rules can see: the
+// interned identities whose keys the rules name, and which CPE parts the
+// set has (platform criteria depend on them). Groups with the same
+// projection get the same result.
+type projection struct {
+	ids   [4]*Identity
+	parts [3]bool
+}
+
+func project(r *Rules, t *Target) (projection, bool) {
+	var p projection
+	if !r.prepared || r.wildAll {
+		return p, false
+	}
+	n := 0
+	for i := range t.Identities {
+		id := &t.Identities[i]
+		if !r.allKeys[id.key] {
+			continue
+		}
+		if id.origin == nil || n == len(p.ids) {
+			return p, false
+		}
+		p.ids[n] = id.origin
+		n++
+	}
+	p.parts = t.parts
+	return p, true
+}
+
+func matchGroups(r *Rules, gs []*group) []GroupResult {
+	var out []GroupResult
+	var sc scratch
+	memo := map[projection]Result{}
+	for _, g := range gs {
+		p, ok := project(r, g.target)
+		res, hit := memo[p]
+		if !ok || !hit {
+			res = evaluate(r, g.target, &sc)
+			if ok {
+				memo[p] = res
+			}
+		}
+		if res.Affected {
+			out = append(out, GroupResult{AssetIDs: slices.Clone(g.members), Result: res})
 		}
 	}
 	return out

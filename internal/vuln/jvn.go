@@ -297,7 +297,7 @@ func (e *JVNEntry) Rules(reg *version.Registry) *Rules {
 		return r
 	}
 	r.Configs = []Config{{Nodes: []Node{node}}}
-	return r
+	return r.prepare()
 }
 
 func jvnTime(s string) time.Time {

@@ -108,12 +108,14 @@ func KEVRules(e *KEVEntry, aliases *Aliases) *Rules {
 		for a := cpe.Version; a < cpe.NumAttributes; a++ {
 			n[a] = cpe.AnyValue
 		}
-		node.Criteria = append(node.Criteria, &Criterion{Raw: n.FormatFS(), Name: n, Vulnerable: true, ProductOnly: true})
+		c := &Criterion{Raw: n.FormatFS(), Name: n, Vulnerable: true, ProductOnly: true}
+		c.compile(aliases.reg)
+		node.Criteria = append(node.Criteria, c)
 	}
 	if len(node.Criteria) == 0 {
 		r.Pending = true
 		return r
 	}
 	r.Configs = []Config{{Nodes: []Node{node}}}
-	return r
+	return r.prepare()
 }

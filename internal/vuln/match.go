@@ -1,6 +1,8 @@
 package vuln
 
 import (
+	"slices"
+
 	"github.com/medisac/medisac/internal/vuln/cpe"
 	"github.com/medisac/medisac/internal/vuln/version"
 )
@@ -33,12 +35,13 @@ const (
 // Identity is one CPE identity of an asset (its OS or firmware, its
 // hardware, an application) with its version parsed once.
 type Identity struct {
-	Name cpe.Name
-	key  string
-	ver  string
-	sch  version.Scheme
-	pv   version.Version
-	perr error
+	Name   cpe.Name
+	origin *Identity
+	key    string
+	ver    string
+	sch    version.Scheme
+	pv     version.Version
+	perr   error
 }
 
 // Target is an asset prepared for matching: its identities with versions
@@ -63,17 +66,21 @@ func NewTarget(id string, names []cpe.Name, reg *version.Registry) *Target {
 			idn.ver = version.JoinCPE(idn.sch, n.Text(cpe.Version), n.Get(cpe.Update).String())
 			idn.pv, idn.perr = idn.sch.Parse(idn.ver)
 		}
-		t.Identities = append(t.Identities, idn)
-		switch n.Text(cpe.Part) {
-		case "a":
-			t.parts[0] = true
-		case "o":
-			t.parts[1] = true
-		case "h":
-			t.parts[2] = true
-		}
+		t.add(idn)
 	}
 	return t
+}
+
+func (t *Target) add(idn Identity) {
+	t.Identities = append(t.Identities, idn)
+	switch idn.Name.Text(cpe.Part) {
+	case "a":
+		t.parts[0] = true
+	case "o":
+		t.parts[1] = true
+	case "h":
+		t.parts[2] = true
+	}
 }
 
 func (t *Target) hasPart(p string) bool {
@@ -102,7 +109,7 @@ func not(t tri) tri { return yes - t }
 // Hit is one vulnerable criterion that matched an asset identity.
 type Hit struct {
 	Criterion *Criterion
-	Identity  cpe.Name
+	Identity  *Identity
 	Exact     bool
 	Reason    Reason
 }
@@ -129,51 +136,68 @@ type Result struct {
 // ConfidenceProduct result instead of being dropped. A configuration
 // counts only if one of its vulnerable criteria matched an identity.
 func Evaluate(r *Rules, t *Target) Result {
+	var sc scratch
+	return evaluate(r, t, &sc)
+}
+
+// scratch holds buffers reused across evaluations by one goroutine.
+type scratch struct {
+	ev      evaluator
+	hits    []Hit
+	reasons []Reason
+	cands   []int
+}
+
+func evaluate(r *Rules, t *Target, sc *scratch) Result {
 	var res Result
 	if r == nil || r.Pending || t == nil {
 		return res
 	}
 	best := no
-	var reasons []Reason
-	for ci := range r.Configs {
-		ev := evaluator{t: t}
-		v := ev.config(&r.Configs[ci])
+	sc.hits, sc.reasons = sc.hits[:0], sc.reasons[:0]
+	ev := &sc.ev
+	ev.t = t
+	sc.cands = r.candidates(t, sc.cands[:0])
+	for _, ci := range sc.cands {
+		cfg := &r.Configs[ci]
+		ev.hits, ev.reasons = ev.hits[:0], ev.reasons[:0]
+		v := ev.config(cfg)
 		if v == no || len(ev.hits) == 0 {
 			continue
 		}
 		if v == yes {
 			if best != yes {
-				res.Hits = res.Hits[:0]
-				reasons = nil
+				sc.hits, sc.reasons = sc.hits[:0], sc.reasons[:0]
 			}
 			best = yes
-			res.Hits = append(res.Hits, ev.hits...)
+			sc.hits = append(sc.hits, ev.hits...)
 			continue
 		}
 		if best == yes {
 			continue
 		}
 		best = maybe
-		res.Hits = append(res.Hits, ev.hits...)
-		reasons = append(reasons, ev.reasons...)
+		sc.hits = append(sc.hits, ev.hits...)
+		sc.reasons = append(sc.reasons, ev.reasons...)
 	}
 	switch best {
 	case yes:
 		res.Affected, res.Confidence = true, ConfidenceExact
 	case maybe:
 		res.Affected, res.Confidence = true, ConfidenceProduct
-		res.Reasons = uniqReasons(reasons)
+		res.Reasons = uniqReasons(sc.reasons)
+	default:
+		return res
 	}
+	res.Hits = slices.Clone(sc.hits)
 	sortHits(res.Hits)
 	return res
 }
 
 func uniqReasons(rs []Reason) []Reason {
 	var out []Reason
-	seen := map[Reason]bool{}
 	for _, r := range rs {
-		if r != "" && !seen[r] {
-			seen[r] = true
+		if r != "" && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
 	}
@@ -246,7 +270,7 @@ func combine(acc, v tri, and bool) tri {
 func (e *evaluator) criterion(c *Criterion) tri {
 	best := no
 	var bestReason Reason
-	var bestID cpe.Name
+	var bestID *Identity
 	productSeen := false
 	for i := range e.t.Identities {
 		id := &e.t.Identities[i]
@@ -255,7 +279,7 @@ func (e *evaluator) criterion(c *Criterion) tri {
 			productSeen = true
 		}
 		if v > best {
-			best, bestReason, bestID = v, reason, id.Name
+			best, bestReason, bestID = v, reason, id
 		}
 		if best == yes {
 			break
@@ -280,6 +304,9 @@ func (e *evaluator) criterion(c *Criterion) tri {
 // matchIdentity compares a criterion (the source) with one identity (the
 // target). product reports whether part, vendor and product matched.
 func matchIdentity(c *Criterion, id *Identity) (v tri, reason Reason, product bool) {
+	if c.key != "" && c.key != id.key {
+		return no, "", false
+	}
 	for _, a := range []cpe.Attribute{cpe.Part, cpe.Vendor, cpe.Product} {
 		switch cpe.CompareValues(c.Name[a], id.Name[a]) {
 		case cpe.Equal, cpe.Superset:
@@ -341,12 +368,19 @@ func matchVersion(c *Criterion, id *Identity) (tri, Reason) {
 		return maybe, ReasonVersionUnknown
 	}
 	sch := c.scheme
-	want := version.JoinCPE(sch, c.Name.Text(cpe.Version), c.Name.Get(cpe.Update).String())
+	if sch == nil {
+		sch = version.Generic{}
+	}
 	if cv == av && cpe.CompareValues(c.Name[cpe.Update], id.Name[cpe.Update]) == cpe.Equal {
 		return yes, ""
 	}
+	want := c.want
 	apv, aerr := assetVersion(id, sch)
-	cpv, cerr := sch.Parse(want)
+	cpv, cerr := c.cpv, c.cerr
+	if want == "" {
+		want = version.JoinCPE(sch, c.Name.Text(cpe.Version), c.Name.Get(cpe.Update).String())
+		cpv, cerr = sch.Parse(want)
+	}
 	switch {
 	case aerr != nil && cerr == nil:
 		return maybe, ReasonVersionUnparseable
@@ -377,8 +411,11 @@ func matchVersion(c *Criterion, id *Identity) (tri, Reason) {
 		}
 	}
 	if updateNamed && id.Name[cpe.Update].Kind == cpe.Any {
-		base, err := sch.Parse(c.Name.Text(cpe.Version))
-		if err == nil && base.Cmp(apv) == 0 {
+		base, err := c.base, c.berr
+		if c.want == "" {
+			base, err = sch.Parse(c.Name.Text(cpe.Version))
+		}
+		if err == nil && base.Scheme() == apv.Scheme() && base.Cmp(apv) == 0 {
 			return maybe, ReasonUpdateUnknown
 		}
 	}

@@ -222,26 +222,41 @@ func TestConfigLogic(t *testing.T) {
 func TestIndexMatch(t *testing.T) {
 	x := NewIndex(testReg)
 	put := func(id string, ids ...string) {
-		tg := target(ids...)
-		tg.ID = id
-		x.Put(tg)
+		var names []cpe.Name
+		for _, s := range ids {
+			names = append(names, cpe.MustParse(s))
+		}
+		x.Put(id, names)
 	}
 	put("fgt-old", "cpe:2.3:o:fortinet:fortios:7.2.2", "cpe:2.3:h:fortinet:fortigate-60f:-")
+	put("fgt-old-2", "cpe:2.3:h:fortinet:fortigate-60f:-", "cpe:2.3:o:fortinet:fortios:7.2.2")
 	put("fgt-new", "cpe:2.3:o:fortinet:fortios:7.2.3", "cpe:2.3:h:fortinet:fortigate-60f:-")
 	put("fgt-unknown", "cpe:2.3:o:fortinet:fortios:*")
 	put("rtx", "cpe:2.3:o:yamaha:rtx1210:14.01.38")
-	res := x.Match(rulesFor(t, "CVE-2022-42475.json"))
-	got := map[string]Confidence{}
-	for _, r := range res {
-		got[r.AssetID] = r.Confidence
+	if x.Len() != 5 || x.Groups() != 4 {
+		t.Fatalf("Len %d Groups %d", x.Len(), x.Groups())
 	}
-	want := map[string]Confidence{"fgt-old": exact, "fgt-unknown": check}
-	if len(got) != len(want) || got["fgt-old"] != exact || got["fgt-unknown"] != check {
-		t.Errorf("Match = %v, want %v", got, want)
+	match := func() map[string]Confidence {
+		got := map[string]Confidence{}
+		for _, g := range x.Match(rulesFor(t, "CVE-2022-42475.json")) {
+			for _, id := range g.AssetIDs {
+				got[id] = g.Confidence
+			}
+		}
+		return got
+	}
+	got := match()
+	if len(got) != 3 || got["fgt-old"] != exact || got["fgt-old-2"] != exact || got["fgt-unknown"] != check {
+		t.Errorf("Match = %v", got)
 	}
 	put("fgt-old", "cpe:2.3:o:fortinet:fortios:7.2.4")
 	x.Delete("fgt-unknown")
-	if res := x.Match(rulesFor(t, "CVE-2022-42475.json")); len(res) != 0 || x.Len() != 3 {
-		t.Errorf("after update and delete: %v, len %d", res, x.Len())
+	x.Delete("no-such-asset")
+	if got := match(); len(got) != 1 || got["fgt-old-2"] != exact || x.Len() != 4 {
+		t.Errorf("after update and delete: %v, len %d", got, x.Len())
+	}
+	x.Delete("fgt-old-2")
+	if got := match(); len(got) != 0 || x.Groups() != 3 {
+		t.Errorf("after deleting the last member: %v, groups %d", got, x.Groups())
 	}
 }

@@ -3,6 +3,7 @@ package vuln
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func (t *NVDTime) UnmarshalJSON(b []byte) error {
 			return nil
 		}
 	}
-	return &json.UnmarshalTypeError{Value: "time " + s, Type: nil}
+	return fmt.Errorf("%q is not a time", clip(s))
 }
 
 // MarshalJSON writes NVD's layout.
@@ -233,8 +234,9 @@ type NVDPage struct {
 }
 
 // ParseNVD reads NVD JSON in any of its shapes: a single CVE record, an API
-// response page or feed file ({"vulnerabilities":[{"cve":…}]}), or a JSON
-// array of records. Input may be gzip- or xz-compressed. The whole input is
+// response page or NVD's own 2.0 feed file ({"vulnerabilities":[{"cve":…}]}),
+// a community yearly/recent feed file ({"cve_count":n,"cve_items":[…]},
+// as published with .json.xz), or a JSON array of records. Input may be gzip- or xz-compressed. The whole input is
 // rejected (an *apperr.Error with key vuln.feed.*) if it is not NVD JSON or
 // any record lacks a valid CVE id.
 func ParseNVD(r io.Reader) ([]NVDCVE, error) {
@@ -289,61 +291,79 @@ func EachNVD(r io.Reader, fn func(*NVDCVE) error) error {
 	}
 	single := NVDCVE{}
 	sawID, sawVulns := false, false
+	declared := -1
 	for dec.More() {
 		kt, err := dec.Token()
 		if err != nil {
 			return feedErr("vuln.feed.not_json", "nvd", err)
 		}
 		key, _ := kt.(string)
-		if key != "vulnerabilities" {
-			raw := json.RawMessage{}
-			if err := dec.Decode(&raw); err != nil {
-				return feedErr("vuln.feed.not_json", "nvd", err)
-			}
-			if err := setNVDField(&single, key, raw); err != nil {
+		switch key {
+		case "vulnerabilities", "cve_items":
+			sawVulns = true
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
 				return feedErr("vuln.feed.bad_record", "nvd", err)
 			}
-			if key == "id" {
-				sawID = true
+			for dec.More() {
+				var c *NVDCVE
+				if key == "vulnerabilities" {
+					var item struct {
+						CVE *NVDCVE `json:"cve"`
+					}
+					if err := dec.Decode(&item); err != nil {
+						return feedErr("vuln.feed.bad_record", "nvd", err)
+					}
+					if item.CVE == nil {
+						return feedErr("vuln.feed.bad_record", "nvd", errMissing("cve"))
+					}
+					c = item.CVE
+				} else {
+					c = new(NVDCVE)
+					if err := dec.Decode(c); err != nil {
+						return feedErr("vuln.feed.bad_record", "nvd", err)
+					}
+				}
+				if err := emit(c); err != nil {
+					return err
+				}
+			}
+			if _, err := dec.Token(); err != nil {
+				return feedErr("vuln.feed.not_json", "nvd", err)
 			}
 			continue
 		}
-		sawVulns = true
-		if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-			return feedErr("vuln.feed.bad_record", "nvd", err)
+		raw := json.RawMessage{}
+		if err := dec.Decode(&raw); err != nil {
+			return feedErr("vuln.feed.not_json", "nvd", err)
 		}
-		for dec.More() {
-			var item struct {
-				CVE *NVDCVE `json:"cve"`
-			}
-			if err := dec.Decode(&item); err != nil {
+		if key == "cve_count" {
+			if err := json.Unmarshal(raw, &declared); err != nil {
 				return feedErr("vuln.feed.bad_record", "nvd", err)
 			}
-			if item.CVE == nil {
-				return feedErr("vuln.feed.bad_record", "nvd", errMissing("cve"))
-			}
-			if err := emit(item.CVE); err != nil {
-				return err
-			}
+			continue
 		}
-		if _, err := dec.Token(); err != nil {
-			return feedErr("vuln.feed.not_json", "nvd", err)
+		if err := setNVDField(&single, key, raw); err != nil {
+			return feedErr("vuln.feed.bad_record", "nvd", err)
+		}
+		if key == "id" {
+			sawID = true
 		}
 	}
 	if _, err := dec.Token(); err != nil {
 		return feedErr("vuln.feed.not_json", "nvd", err)
 	}
-	if sawID {
+	if sawID && !sawVulns {
 		return emit(&single)
 	}
 	if !sawVulns {
 		return feedErr("vuln.feed.not_nvd", "nvd", nil)
 	}
+	if declared >= 0 && declared != count {
+		return feedErr("vuln.feed.bad_count", "nvd", errDetail("cve_count %d, records %d", declared, count))
+	}
 	return nil
 }
 
-// setNVDField decodes one top-level key of a bare record into c by
-// round-tripping it through the struct's own JSON tags.
 func setNVDField(c *NVDCVE, key string, raw json.RawMessage) error {
 	var buf bytes.Buffer
 	buf.WriteByte('{')

@@ -1,6 +1,7 @@
 package vuln
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/medisac/medisac/internal/vuln/cpe"
@@ -19,6 +20,16 @@ type Rules struct {
 	// Pending is true when the source has no product data yet (an NVD
 	// record awaiting analysis); no asset matches such rules.
 	Pending bool
+
+	// byKey lists, per vulnerable "vendor:product" key, the configurations
+	// that hold it; anyKey those with a wildcard vendor or product.
+	byKey    map[string][]int
+	anyKey   []int
+	prepared bool
+	// allKeys holds the keys of every criterion, platforms included;
+	// wildAll is set when some criterion has no plain key.
+	allKeys map[string]bool
+	wildAll bool
 }
 
 // Config is one configuration: Nodes joined by Operator (AND or OR),
@@ -27,6 +38,63 @@ type Config struct {
 	Operator string
 	Negate   bool
 	Nodes    []Node
+}
+
+// prepare indexes the configurations by their vulnerable keys, so that
+// Evaluate only looks at configurations an asset could satisfy.
+func (r *Rules) prepare() *Rules {
+	r.byKey, r.anyKey = map[string][]int{}, nil
+	r.allKeys, r.wildAll = map[string]bool{}, false
+	for i := range r.Configs {
+		wild := false
+		var keys []string
+		for _, n := range r.Configs[i].Nodes {
+			for _, cr := range n.Criteria {
+				if cr.key == "" {
+					r.wildAll = true
+				} else {
+					r.allKeys[cr.key] = true
+				}
+				if !cr.Vulnerable {
+					continue
+				}
+				if cr.key == "" {
+					wild = true
+				} else if !slices.Contains(keys, cr.key) {
+					keys = append(keys, cr.key)
+				}
+			}
+		}
+		if wild {
+			r.anyKey = append(r.anyKey, i)
+			continue
+		}
+		for _, k := range keys {
+			r.byKey[k] = append(r.byKey[k], i)
+		}
+	}
+	r.prepared = true
+	return r
+}
+
+// candidates returns the indexes of the configurations t could satisfy,
+// in order.
+func (r *Rules) candidates(t *Target, buf []int) []int {
+	if !r.prepared {
+		for i := range r.Configs {
+			buf = append(buf, i)
+		}
+		return buf
+	}
+	buf = append(buf, r.anyKey...)
+	for i := range t.Identities {
+		buf = append(buf, r.byKey[t.Identities[i].key]...)
+	}
+	if len(buf) > 1 {
+		slices.Sort(buf)
+		buf = slices.Compact(buf)
+	}
+	return buf
 }
 
 // Node is a list of criteria joined by Operator, inverted when Negate.
@@ -61,6 +129,14 @@ type Criterion struct {
 
 	scheme version.Scheme
 	bounds [4]bound
+	// key is "vendor:product" when both are plain strings ("" otherwise).
+	key string
+	// want, cpv and base are the criterion's own version (joined with its
+	// update) and the bare version, parsed once.
+	want        string
+	cpv, base   version.Version
+	cerr, berr  error
+	updateNamed bool
 }
 
 type bound struct {
@@ -105,7 +181,12 @@ func (c *Criterion) RangeText() string {
 func (c *Criterion) Scheme() version.Scheme { return c.scheme }
 
 // Key returns the criterion's "vendor:product" index key.
-func (c *Criterion) Key() string { return c.Name.Key() }
+func (c *Criterion) Key() string {
+	if c.key != "" {
+		return c.key
+	}
+	return c.Name.Key()
+}
 
 // compile picks the scheme and parses the bounds once.
 func (c *Criterion) compile(reg *version.Registry) {
@@ -116,6 +197,16 @@ func (c *Criterion) compile(reg *version.Registry) {
 		}
 		p, err := c.scheme.Parse(t)
 		c.bounds[i] = bound{text: t, parsed: p, err: err}
+	}
+	v, p := c.Name[cpe.Vendor], c.Name[cpe.Product]
+	if v.Kind == cpe.Str && p.Kind == cpe.Str && !v.HasWildcards() && !p.HasWildcards() {
+		c.key = c.Name.Key()
+	}
+	if cv := c.Name[cpe.Version]; cv.Kind == cpe.Str && !cv.HasWildcards() {
+		c.want = version.JoinCPE(c.scheme, c.Name.Text(cpe.Version), c.Name.Get(cpe.Update).String())
+		c.cpv, c.cerr = c.scheme.Parse(c.want)
+		c.base, c.berr = c.scheme.Parse(c.Name.Text(cpe.Version))
+		c.updateNamed = c.Name[cpe.Update].Kind == cpe.Str
 	}
 }
 
@@ -154,7 +245,7 @@ func CompileNVD(rec *NVDCVE, reg *version.Registry) (*Rules, error) {
 		}
 		r.Configs = append(r.Configs, c)
 	}
-	return r, nil
+	return r.prepare(), nil
 }
 
 // Keys returns the distinct "vendor:product" keys of the vulnerable

@@ -275,3 +275,21 @@ func (n Name) hasWild() bool {
 	}
 	return false
 }
+
+func BenchmarkParse(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(`cpe:2.3:o:cisco:ios:11.5\(1\):*:*:*:*:*:*:*`); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMatch(b *testing.B) {
+	s := MustParse("cpe:2.3:a:*:*http*:8.*:*:*:*:*:*:*:*")
+	t := MustParse("cpe:2.3:a:apache:apache_http_server:8.0.1:*:*:*:*:*:*:*")
+	for i := 0; i < b.N; i++ {
+		if !Match(s, t) {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -37,9 +37,11 @@ func (c Citrix) Parse(s string) (Version, error) {
 	case strings.Contains(n, "fips"):
 		v.Edition = "fips"
 	}
-	n = strings.TrimPrefix(n, "ns")
-	n = strings.Join(strings.Fields(citrixNoise.ReplaceAllString(n, " ")), " ")
-	n = strings.TrimPrefix(n, "ns")
+	if strings.Trim(n, "0123456789.-") != "" {
+		n = strings.TrimPrefix(n, "ns")
+		n = strings.Join(strings.Fields(citrixNoise.ReplaceAllString(n, " ")), " ")
+		n = strings.TrimPrefix(n, "ns")
+	}
 	var m []string
 	if m = citrixDash.FindStringSubmatch(n); m == nil {
 		m = citrixBuild.FindStringSubmatch(n)

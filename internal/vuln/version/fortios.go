@@ -35,18 +35,26 @@ func (f FortiOS) Parse(s string) (Version, error) {
 	for _, p := range []string{"fortios", "fortigate", "fortiproxy", "version"} {
 		n = strings.TrimSpace(strings.TrimPrefix(n, p))
 	}
-	if loc := fortiStart.FindStringIndex(n); loc != nil && loc[0] > 0 && !isDigit(n[0]) {
-		n = n[loc[0]:]
+	if n != "" && !isDigit(n[0]) && n[0] != 'v' {
+		if loc := fortiStart.FindStringIndex(n); loc != nil {
+			n = n[loc[0]:]
+		}
 	}
 	n = strings.TrimSpace(n)
 	n = strings.TrimPrefix(n, "v")
 	v := Version{Raw: s, scheme: f.Name()}
-	if m := fortiBuild.FindStringSubmatchIndex(n); m != nil {
-		v.Build = n[m[2]:m[3]]
-		n = n[:m[0]]
+	if strings.IndexByte(n, 'b') >= 0 {
+		if m := fortiBuild.FindStringSubmatchIndex(n); m != nil {
+			v.Build = n[m[2]:m[3]]
+			n = n[:m[0]]
+		}
 	}
-	n = fortiParen.ReplaceAllString(n, "")
-	n = fortiComma.ReplaceAllString(n, "$1.$2.")
+	if strings.IndexByte(n, '(') >= 0 {
+		n = fortiParen.ReplaceAllString(n, "")
+	}
+	if strings.IndexByte(n, ',') >= 0 {
+		n = fortiComma.ReplaceAllString(n, "$1.$2.")
+	}
 	if i := strings.IndexByte(n, ','); i >= 0 {
 		n = n[:i]
 	}

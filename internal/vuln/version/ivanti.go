@@ -31,7 +31,8 @@ func (iv Ivanti) Parse(s string) (Version, error) {
 		n = strings.TrimSpace(strings.TrimPrefix(n, p))
 	}
 	v := Version{Raw: s, scheme: iv.Name()}
-	if m := ivantiBuild.FindStringSubmatchIndex(n); m != nil {
+	if !strings.Contains(n, "build") {
+	} else if m := ivantiBuild.FindStringSubmatchIndex(n); m != nil {
 		v.Build = n[m[2]:m[3]]
 		n = strings.TrimSpace(n[:m[0]])
 	}

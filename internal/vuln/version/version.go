@@ -214,6 +214,16 @@ func isAlpha(c byte) bool { return ('a' <= c && c <= 'z') || ('A' <= c && c <= '
 // normSpace lower-cases s, turns full-width ASCII into half-width and
 // trims spaces.
 func normSpace(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(strings.TrimSpace(s))
+	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {

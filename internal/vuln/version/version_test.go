@@ -211,6 +211,7 @@ func TestWindows(t *testing.T) {
 		{"10.0.19044.3803", "10.0.19045.1", -1},
 		{"19045.3803", "10.0.19045.3803", 0},
 		{"Version 22H2 (OS Build 19045.3803)", "10.0.19045.3803", 0},
+		{"Version 1809 (OS Build 17763.5206)", "10.0.17763.5206", 0},
 		{"Microsoft Windows [Version 10.0.22631.2861]", "10.0.22631.2861", 0},
 		{"6.1.7601.24546", "10.0.10240.0", -1},
 	})
@@ -323,4 +324,38 @@ func mustParse(s Scheme, v string) Version {
 		panic(err)
 	}
 	return p
+}
+
+func BenchmarkCompare(b *testing.B) {
+	cases := []struct {
+		s    Scheme
+		a, c string
+	}{
+		{FortiOS{}, "v6.0.4,build0231,190107 (GA)", "6.0.5"},
+		{CiscoASA{}, "9.8(4)15", "9.8.4.20"},
+		{CiscoIOS{}, "15.2(4)M7", "15.2(4)M11"},
+		{Citrix{}, "13.0-47.24", "13.0-91.13"},
+		{PANOS{}, "10.2.9", "10.2.9-h1"},
+		{Ivanti{}, "9.1R11.4", "22.7R2.3"},
+		{Windows{}, "10.0.19045.3758", "10.0.19045.3803"},
+		{Semver{}, "1.0.0-alpha.1", "1.0.0-beta.11"},
+		{Generic{}, "6.5.4.15.116n", "7.0.1-5035"},
+	}
+	for _, c := range cases {
+		b.Run(c.s.Name(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := c.s.Compare(c.a, c.c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("parsed", func(b *testing.B) {
+		x, y := mustParse(Citrix{}, "13.0-47.24"), mustParse(Citrix{}, "13.0-91.13")
+		for i := 0; i < b.N; i++ {
+			if x.Cmp(y) != -1 {
+				b.Fatal("order")
+			}
+		}
+	})
 }

@@ -17,8 +17,9 @@ type Windows struct{}
 func (Windows) Name() string { return "windows" }
 
 var (
-	winFull  = regexp.MustCompile(`(?:^|[^\d.])(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?(?:$|[^\d.])`)
-	winBuild = regexp.MustCompile(`(?:build\s*|^)(\d{4,5})(?:\.(\d+))?(?:$|[^\d.])`)
+	winFull    = regexp.MustCompile(`(?:^|[^\d.])(\d+)\.(\d+)\.(\d+)(?:\.(\d+))?(?:$|[^\d.])`)
+	winOSBuild = regexp.MustCompile(`build\s*(\d{4,5})(?:\.(\d+))?(?:$|[^\d.])`)
+	winBuild   = regexp.MustCompile(`^(\d{4,5})(?:\.(\d+))?$`)
 )
 
 // Parse reads a Windows version.
@@ -30,6 +31,8 @@ func (w Windows) Parse(s string) (Version, error) {
 	var parts [4]string
 	if m := winFull.FindStringSubmatch(n); m != nil {
 		copy(parts[:], m[1:5])
+	} else if m := winOSBuild.FindStringSubmatch(n); m != nil {
+		parts = [4]string{"10", "0", m[1], m[2]}
 	} else if m := winBuild.FindStringSubmatch(n); m != nil {
 		parts = [4]string{"10", "0", m[1], m[2]}
 	} else {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/medisac/medisac/internal/vuln/cpe"
 )
 
 func addFiles(f *testing.F, pattern string, max int) {
@@ -170,10 +172,16 @@ func FuzzIdentify(f *testing.F) {
 	f.Add("VMware", "ESXi", "", "7.0 Update 1a", "")
 	al := DefaultAliases()
 	f.Fuzz(func(t *testing.T, vendor, product, model, ver, c string) {
-		for _, cand := range al.Identify(vendor, product, model, ver, c) {
+		cands := al.Identify(vendor, product, model, ver, c)
+		for _, cand := range cands {
 			if !strings.HasPrefix(cand.CPE, "cpe:2.3:") || cand.Source == "" {
 				t.Fatalf("bad candidate %+v", cand)
 			}
+			if _, err := cpe.Parse(cand.CPE); err != nil {
+				t.Fatalf("candidate %q does not parse: %v", cand.CPE, err)
+			}
 		}
+		x := NewIndex(testReg)
+		x.Put("a", Names(cands))
 	})
 }

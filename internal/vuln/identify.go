@@ -170,8 +170,11 @@ func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candida
 	}
 	if vendorCPE != "" && pkey != "" {
 		p := cpeWord(product)
-		if p == "" {
+		if p == "" || !isASCII(p) {
 			p = cpeWord(model)
+		}
+		if p == "" || !isASCII(p) {
+			return out
 		}
 		for _, part := range []string{"o", "a"} {
 			n := cpe.Name{}
@@ -386,6 +389,15 @@ func modelWord(model, product string, prefixes []string) string {
 		}
 	}
 	return strings.Trim(m, "-_")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // cpeWord turns entered text into a CPE word: half-width, lower case,

@@ -3,6 +3,8 @@ package vuln
 import (
 	"strings"
 	"testing"
+
+	"github.com/medisac/medisac/internal/vuln/cpe"
 )
 
 func TestIdentify(t *testing.T) {
@@ -94,6 +96,16 @@ func TestIdentify(t *testing.T) {
 	}
 	if got := al.Identify("Unknown Maker", "Widget", "", "1.0", ""); len(got) != 0 {
 		t.Errorf("unknown vendor gave %v", got)
+	}
+	if got := al.Identify("富士通", "電子カルテ", "", "1.0", ""); len(got) != 0 {
+		t.Errorf("a product name no CPE can hold gave %v", got)
+	}
+	if got := al.Identify("富士通", "電子カルテ", "HOPE LifeMark-HX", "1.0", ""); len(got) == 0 || got[0].CPE != "cpe:2.3:o:fujitsu:hope_lifemark-hx:1.0:*:*:*:*:*:*:*" {
+		t.Errorf("model used when the product is Japanese: %v", got)
+	}
+	x := NewIndex(testReg)
+	for _, c := range al.Identify("キヤノン", "複合機 iR-ADV C5535", "", "１．０", "") {
+		x.Put("printer", []cpe.Name{c.Name})
 	}
 }
 

@@ -56,11 +56,14 @@ func (x *Index) Put(id string, names []cpe.Name) {
 	defer x.mu.Unlock()
 	x.delete(id)
 	keys := make([]string, 0, len(names))
+	byFS := make(map[string]cpe.Name, len(names))
 	for _, n := range names {
 		if n[cpe.Vendor].Kind != cpe.Str || n[cpe.Product].Kind != cpe.Str || n[cpe.Vendor].HasWildcards() || n[cpe.Product].HasWildcards() {
 			continue
 		}
-		keys = append(keys, n.FormatFS())
+		fs := n.FormatFS()
+		byFS[fs] = n
+		keys = append(keys, fs)
 	}
 	sort.Strings(keys)
 	keys = uniqStrings(keys)
@@ -77,7 +80,7 @@ func (x *Index) Put(id string, names []cpe.Name) {
 		for _, k := range keys {
 			idn := x.idents[k]
 			if idn == nil {
-				t := NewTarget("", []cpe.Name{cpe.MustParse(k)}, x.reg)
+				t := NewTarget("", []cpe.Name{byFS[k]}, x.reg)
 				idn = &t.Identities[0]
 				x.idents[k] = idn
 			}

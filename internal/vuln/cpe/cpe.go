@@ -324,11 +324,16 @@ func writeQuoted(b *strings.Builder, c byte) {
 
 // Quote returns the WFN-quoted form of literal text (lower-cased, every
 // character other than a letter, digit or "_" quoted); "*" and "?" in text
-// are quoted too, so the result never holds wildcards.
+// are quoted too, so the result never holds wildcards. Bytes a CPE cannot
+// hold (controls, space, non-ASCII) become "_".
 func Quote(text string) string {
 	var b strings.Builder
 	for i := 0; i < len(text); i++ {
-		writeQuoted(&b, lower(text[i]))
+		c := text[i]
+		if c < 0x21 || c > 0x7e {
+			c = '_'
+		}
+		writeQuoted(&b, lower(c))
 	}
 	return b.String()
 }

@@ -221,6 +221,13 @@ func TestStrValueAndKey(t *testing.T) {
 	if got := StrValue("a*b").String(); got != "a*b" {
 		t.Errorf("quoted star text = %q", got)
 	}
+	odd := Name{}
+	odd[Part] = StrValue("a")
+	odd[Vendor] = StrValue("富士通")
+	odd[Product] = StrValue("tab\there")
+	if _, err := Parse(odd.FormatFS()); err != nil {
+		t.Errorf("name built from arbitrary text does not parse back: %v", err)
+	}
 }
 
 func FuzzParse(f *testing.F) {

@@ -243,11 +243,7 @@ func TestInventoryAPI(t *testing.T) {
 			}
 		}
 		rec = f.do(t, "GET", base+"/connections?limit=2&flagged=true", tok, "")
-		var cl struct {
-			Connections []inventory.Connection `json:"connections"`
-			NextCursor  string                 `json:"next_cursor"`
-		}
-		cl = decodeBody[struct {
+		cl := decodeBody[struct {
 			Connections []inventory.Connection `json:"connections"`
 			NextCursor  string                 `json:"next_cursor"`
 		}](t, rec)

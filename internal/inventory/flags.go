@@ -151,8 +151,8 @@ func AssetFlags(ctx context.Context, q db.Querier, orgID string, today Date) (ma
 
 // FlagsForAssets returns the flags of some of the organisation's assets (a
 // list page, one asset) as AssetFlagsFor would compute them from the whole
-// register, without loading every asset: which segments hold general IT is
-// asked of the database.
+// register, without loading every asset: whether the segment of a medical
+// device also holds general IT is asked of the database, per segment.
 func FlagsForAssets(ctx context.Context, q db.Querier, orgID string, assets []Asset, today Date) (map[string][]Flag, error) {
 	segs, err := ListSegments(ctx, q, orgID)
 	if err != nil {
@@ -162,22 +162,22 @@ func FlagsForAssets(ctx context.Context, q db.Querier, orgID string, assets []As
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT DISTINCT segment_id FROM inv_assets WHERE org_id = ? AND segment_id IS NOT NULL
- AND lifecycle <> ? AND kind IN (?, ?, ?)`, orgID, string(Retired), string(KindServer), string(KindPC), string(KindPrinter))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	hasIT := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+	checked := map[string]bool{}
+	for _, a := range assets {
+		if a.Kind != KindMedical || a.SegmentID == "" || a.Lifecycle == Retired || checked[a.SegmentID] {
+			continue
+		}
+		checked[a.SegmentID] = true
+		var one int
+		err := db.ScanErr(q.QueryRow(ctx, `SELECT 1 FROM inv_assets WHERE org_id = ? AND segment_id = ? AND lifecycle <> ?
+ AND kind IN (?, ?, ?) LIMIT 1`, orgID, a.SegmentID, string(Retired), string(KindServer), string(KindPC), string(KindPrinter)).Scan(&one))
+		switch {
+		case err == nil:
+			hasIT[a.SegmentID] = true
+		case err != db.ErrNotFound:
 			return nil, err
 		}
-		hasIT[id] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	return assetFlags(assets, segs, comms, hasIT, today), nil
 }

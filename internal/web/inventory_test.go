@@ -422,4 +422,3 @@ func TestInventoryNmapImport(t *testing.T) {
 		}
 	})
 }
-

@@ -45,6 +45,7 @@ func (s *Server) assessRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.assessHintDecide))
 	mux.Handle("GET /assess/sheets/{id}/evidence/{ev}", s.requireUser(s.assessEvidenceGet))
 	mux.Handle("POST /assess/sheets/{id}/evidence/{ev}/delete", s.requireUser(s.assessEvidenceDelete))
+	s.assessVendorRoutes(mux)
 }
 
 // assessHelpers are the template helpers every assess page view embeds.
@@ -256,6 +257,9 @@ func (v assessItemView) Checked(value, o string) bool {
 	}
 	return false
 }
+
+// MaxMB is the largest evidence file in megabytes, as the store accepts it.
+func (v assessItemView) MaxMB() int { return assess.MaxFileSize >> 20 }
 
 // LinkTypes lists the kinds of evidence links.
 func (v assessItemView) LinkTypes() []string { return assess.LinkTypes }

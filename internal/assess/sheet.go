@@ -36,10 +36,10 @@ func (s *Sheet) Signed() bool { return s.SignedAt != nil }
 
 const sheetCols = `id, org_id, edition_id, family, fiscal_year, subject, shared, signed_by, signed_name, signed_at, created_at, updated_at`
 
-func scanSheet(row interface{ Scan(...any) error }) (*Sheet, error) {
+func scanSheet(row interface{ Scan(...any) error }, extra ...any) (*Sheet, error) {
 	var s Sheet
 	var signed sql.NullTime
-	if err := row.Scan(&s.ID, &s.OrgID, &s.EditionID, &s.Family, &s.FiscalYear, &s.Subject, &s.Shared, &s.SignedBy, &s.SignedName, &signed, &s.CreatedAt, &s.UpdatedAt); err != nil {
+	if err := row.Scan(append([]any{&s.ID, &s.OrgID, &s.EditionID, &s.Family, &s.FiscalYear, &s.Subject, &s.Shared, &s.SignedBy, &s.SignedName, &signed, &s.CreatedAt, &s.UpdatedAt}, extra...)...); err != nil {
 		return nil, db.ScanErr(err)
 	}
 	if signed.Valid {

@@ -1,0 +1,247 @@
+package assess
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/notify"
+)
+
+const surveyCols = `s.id, s.owner_org_id, s.edition_id, s.title, s.status, s.due_on, s.filter, s.created_at,
+	(SELECT COUNT(*) FROM assess_survey_targets t WHERE t.survey_id = s.id),
+	(SELECT COUNT(t.responded_at) FROM assess_survey_targets t WHERE t.survey_id = s.id)`
+
+func scanSurvey(row interface{ Scan(...any) error }, extra ...any) (*Survey, error) {
+	var s Survey
+	var fj string
+	if err := row.Scan(append([]any{&s.ID, &s.OwnerOrgID, &s.EditionID, &s.Title, &s.Status, &s.DueOn, &fj, &s.CreatedAt, &s.Targets, &s.Responded}, extra...)...); err != nil {
+		return nil, db.ScanErr(err)
+	}
+	_ = json.Unmarshal([]byte(fj), &s.Filter)
+	return &s, nil
+}
+
+func listSurveys(ctx context.Context, q db.Querier, query string, args ...any) ([]*Survey, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Survey
+	for rows.Next() {
+		s, err := scanSurvey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// OwnedSurveys lists the surveys ownerOrg sent, newest first, with target
+// and response counts.
+func OwnedSurveys(ctx context.Context, q db.Querier, ownerOrg string) ([]*Survey, error) {
+	return listSurveys(ctx, q, `SELECT `+surveyCols+` FROM assess_surveys s WHERE s.owner_org_id = ? ORDER BY s.created_at DESC, s.id`, ownerOrg)
+}
+
+// OwnedSurvey returns one survey of ownerOrg.
+func OwnedSurvey(ctx context.Context, q db.Querier, ownerOrg, id string) (*Survey, error) {
+	return scanSurvey(q.QueryRow(ctx, `SELECT `+surveyCols+` FROM assess_surveys s WHERE s.id = ? AND s.owner_org_id = ?`, id, ownerOrg))
+}
+
+// Invitation is a survey an organisation was asked to answer. The counts
+// of the embedded Survey are left zero.
+type Invitation struct {
+	Survey
+	SheetID     string     `json:"sheet_id,omitempty"`
+	RespondedAt *time.Time `json:"responded_at,omitempty"`
+}
+
+// Invitations lists the surveys orgID was invited to, newest first.
+func Invitations(ctx context.Context, q db.Querier, orgID string) ([]*Invitation, error) {
+	rows, err := q.Query(ctx, `SELECT s.id, s.owner_org_id, s.edition_id, s.title, s.status, s.due_on, s.filter, s.created_at, t.sheet_id, t.responded_at
+		FROM assess_survey_targets t JOIN assess_surveys s ON s.id = t.survey_id WHERE t.org_id = ? ORDER BY s.created_at DESC, s.id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Invitation
+	for rows.Next() {
+		var in Invitation
+		var fj string
+		var resp sql.NullTime
+		if err := rows.Scan(&in.ID, &in.OwnerOrgID, &in.EditionID, &in.Title, &in.Status, &in.DueOn, &fj, &in.CreatedAt, &in.SheetID, &resp); err != nil {
+			return nil, err
+		}
+		_ = json.Unmarshal([]byte(fj), &in.Filter)
+		if resp.Valid {
+			t := resp.Time
+			in.RespondedAt = &t
+		}
+		out = append(out, &in)
+	}
+	return out, rows.Err()
+}
+
+// CloseSurvey stops a survey of ownerOrg from taking responses.
+func CloseSurvey(ctx context.Context, q db.Querier, ownerOrg, id string) error {
+	res, err := q.Exec(ctx, `UPDATE assess_surveys SET status = 'closed' WHERE id = ? AND owner_org_id = ?`, id, ownerOrg)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return db.ErrNotFound
+	}
+	return nil
+}
+
+// RemindSurvey mails the administrators of every invited organisation
+// that has not responded to an open survey of ownerOrg, at most once a
+// day per organisation, in tx; it returns how many organisations were
+// reminded. The mail names the survey and links to it.
+func RemindSurvey(ctx context.Context, q db.Querier, m VendorMail, ownerOrg, ownerName, id string, now time.Time) (int, error) {
+	s, err := OwnedSurvey(ctx, q, ownerOrg, id)
+	if err != nil {
+		return 0, err
+	}
+	if s.Status != "open" {
+		return 0, nil
+	}
+	rows, err := q.Query(ctx, `SELECT t.org_id, u.email FROM assess_survey_targets t
+		JOIN memberships mb ON mb.org_id = t.org_id AND mb.role = 'admin'
+		JOIN users u ON u.id = mb.user_id
+		WHERE t.survey_id = ? AND t.responded_at IS NULL AND (t.reminded_at IS NULL OR t.reminded_at < ?)
+		ORDER BY t.org_id, u.email`, id, now.Add(-24*time.Hour))
+	if err != nil {
+		return 0, err
+	}
+	type rcpt struct{ org, email string }
+	var rs []rcpt
+	for rows.Next() {
+		var r rcpt
+		if err := rows.Scan(&r.org, &r.email); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		rs = append(rs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	orgs := map[string]bool{}
+	link := strings.TrimRight(m.BaseURL, "/") + "/assess/surveys/" + id
+	due := s.DueOn
+	if due == "" {
+		due = m.Catalog.T("ja", "assess.mail.no_due")
+	}
+	for _, r := range rs {
+		if m.Mailer != nil {
+			if _, err := m.Mailer.Send(ctx, q, notify.Message{OrgID: r.org, To: r.email,
+				Subject: m.Catalog.T("ja", "assess.mail.survey_subject", ownerName, s.Title),
+				Body:    m.Catalog.T("ja", "assess.mail.survey_body", ownerName, s.Title, due, link)}); err != nil {
+				return 0, err
+			}
+		}
+		orgs[r.org] = true
+	}
+	for org := range orgs {
+		if _, err := q.Exec(ctx, `UPDATE assess_survey_targets SET reminded_at = ? WHERE survey_id = ? AND org_id = ?`, now, id, org); err != nil {
+			return 0, err
+		}
+	}
+	return len(orgs), nil
+}
+
+// OverviewRow is one institution in an ISAC's progress overview. Only
+// institutions that shared the sheet are named; the others are counted.
+type OverviewRow struct {
+	OrgName  string   `json:"org_name"`
+	Kind     string   `json:"kind"`
+	Progress Progress `json:"progress"`
+	Signed   bool     `json:"signed"`
+}
+
+// Overview is the progress of member institutions on one family's sheet
+// of a fiscal year.
+type Overview struct {
+	Family     string `json:"family"`
+	FiscalYear int    `json:"fiscal_year"`
+	// Members counts the member institutions (every organisation that is
+	// not an ISAC or a vendor).
+	Members int `json:"members"`
+	// Started, Complete and Signed count every member's sheet, shared or
+	// not.
+	Started  int `json:"started"`
+	Complete int `json:"complete"`
+	Signed   int `json:"signed"`
+	// Shared lists the institutions that shared their sheet, by name.
+	Shared []OverviewRow `json:"shared"`
+}
+
+// ProgressOverview computes the overview for an ISAC operator. Unshared
+// sheets contribute to the counts only; their answers and names never
+// leave this function.
+func ProgressOverview(ctx context.Context, q db.Querier, reg *Registry, family string, fy int) (*Overview, error) {
+	ov := &Overview{Family: family, FiscalYear: fy}
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM organizations WHERE kind NOT IN ('isac', 'vendor', 'device_maker')`).Scan(&ov.Members); err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT `+prefixCols("s.", sheetCols)+`, o.name, o.kind FROM assess_sheets s JOIN organizations o ON o.id = s.org_id
+		WHERE s.family = ? AND s.fiscal_year = ? AND s.subject = '' AND o.kind NOT IN ('isac', 'vendor', 'device_maker') ORDER BY o.name, s.id`, family, fy)
+	if err != nil {
+		return nil, err
+	}
+	type item struct {
+		sh         *Sheet
+		name, kind string
+	}
+	var items []item
+	for rows.Next() {
+		var it item
+		sh, err := scanSheet(rows, &it.name, &it.kind)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		it.sh = sh
+		items = append(items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		e, err := reg.Get(ctx, q, "", it.sh.EditionID)
+		if err != nil {
+			continue
+		}
+		if it.sh.Answers, err = loadAnswers(ctx, q, it.sh.OrgID, it.sh.ID); err != nil {
+			return nil, err
+		}
+		p := it.sh.Progress(e)
+		ov.Started++
+		if p.Complete() {
+			ov.Complete++
+		}
+		if it.sh.Signed() {
+			ov.Signed++
+		}
+		if it.sh.Shared {
+			ov.Shared = append(ov.Shared, OverviewRow{OrgName: it.name, Kind: it.kind, Progress: p, Signed: it.sh.Signed()})
+		}
+	}
+	return ov, nil
+}
+
+func prefixCols(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}

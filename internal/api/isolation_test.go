@@ -66,6 +66,9 @@ func isolationCases(f *fixture) map[string][]isoCase {
 	for k, v := range inventoryIsolationCases(f) {
 		cases[k] = v
 	}
+	for k, v := range assessIsolationCases(f) {
+		cases[k] = v
+	}
 	return cases
 }
 

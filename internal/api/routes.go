@@ -37,5 +37,6 @@ func (a *API) routes() []route {
 
 		{"GET", "/api/v1/audit", true, false, a.ownAudit},
 	}
+	rs = append(rs, a.assessRoutes()...)
 	return append(rs, a.inventoryRoutes()...)
 }

@@ -1,0 +1,798 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+)
+
+// The assessment API works on the checklists of the organisation in the
+// path. Sheets, evidence and vendor requests are reached by the
+// organisation's own members only; ISAC operators reach their own surveys
+// (as owners) and nobody's sheets. Survey invitees reach a survey's
+// response and comparison routes.
+
+const asBase = "/api/v1/orgs/{id}/assess"
+
+// assessRegistry holds the questionnaire editions for the API.
+var assessRegistry = sync.OnceValue(func() *assess.Registry {
+	r, err := assess.NewRegistry()
+	if err != nil {
+		panic(fmt.Sprintf("assess: edition file: %v", err))
+	}
+	return r
+})
+
+// maxEvidenceBody is the largest evidence upload body: the file in base64
+// plus the JSON around it.
+const maxEvidenceBody = assess.MaxFileSize*4/3 + 64<<10
+
+func init() {
+	largeBodies["POST "+asBase+"/sheets/{sheet}/evidence"] = maxEvidenceBody
+}
+
+// assessRoutes are the assessment entries of the route table.
+func (a *API) assessRoutes() []route {
+	return []route{
+		{"GET", "/api/v1/assess/editions", true, false, a.asEditions},
+		{"GET", asBase + "/sheets", true, false, a.asListSheets},
+		{"POST", asBase + "/sheets", true, true, a.asStartSheet},
+		{"GET", asBase + "/sheets/{sheet}", true, false, a.asGetSheet},
+		{"PUT", asBase + "/sheets/{sheet}/answers", true, true, a.asSaveAnswers},
+		{"GET", asBase + "/sheets/{sheet}/evidence", true, false, a.asListEvidence},
+		{"POST", asBase + "/sheets/{sheet}/evidence", true, true, a.asAddEvidence},
+		{"GET", asBase + "/sheets/{sheet}/evidence/{ev}", true, false, a.asGetEvidence},
+		{"DELETE", asBase + "/sheets/{sheet}/evidence/{ev}", true, true, a.asDeleteEvidence},
+		{"POST", asBase + "/sheets/{sheet}/sign", true, true, a.asSign},
+		{"POST", asBase + "/sheets/{sheet}/reopen", true, true, a.asReopen},
+		{"GET", asBase + "/sheets/{sheet}/report", true, false, a.asReport},
+		{"GET", asBase + "/vendor-requests", true, false, a.asListVendorRequests},
+		{"POST", asBase + "/vendor-requests", true, true, a.asRequestVendor},
+		{"GET", asBase + "/surveys", true, false, a.asListSurveys},
+		{"POST", asBase + "/surveys", true, true, a.asCreateSurvey},
+		{"GET", asBase + "/surveys/{survey}", true, false, a.asGetSurvey},
+		{"GET", asBase + "/surveys/{survey}/results", true, false, a.asSurveyResults},
+		{"POST", asBase + "/surveys/{survey}/remind", true, true, a.asSurveyRemind},
+		{"GET", asBase + "/surveys/{survey}/response", true, false, a.asGetResponse},
+		{"PUT", asBase + "/surveys/{survey}/response", true, true, a.asRespond},
+		{"GET", asBase + "/surveys/{survey}/comparison", true, false, a.asComparison},
+	}
+}
+
+// asOrg checks that the caller works in the organisation of the path;
+// operators pass only where operator is set.
+func asOrg(r *http.Request, c *call, operator bool) (string, error) {
+	id := r.PathValue("id")
+	if c.p == nil || c.p.OrgID != id || (c.p.IsOperator() && !operator) {
+		return "", db.ErrNotFound
+	}
+	return id, nil
+}
+
+type editionInfo struct {
+	ID         string `json:"id"`
+	Family     string `json:"family"`
+	Kind       string `json:"kind"`
+	Title      string `json:"title"`
+	Version    string `json:"version"`
+	Issuer     string `json:"issuer"`
+	FiscalYear int    `json:"fiscal_year"`
+	SourceURL  string `json:"source_url,omitempty"`
+	Unverified bool   `json:"unverified"`
+	Builtin    bool   `json:"builtin"`
+	Cells      int    `json:"cells"`
+}
+
+func (a *API) asEditions(w http.ResponseWriter, r *http.Request, c *call) error {
+	es, err := assessRegistry().List(r.Context(), a.DB, c.p.OrgID)
+	if err != nil {
+		return err
+	}
+	out := make([]editionInfo, 0, len(es))
+	for _, e := range es {
+		out = append(out, editionInfo{ID: e.ID, Family: e.Family, Kind: e.Kind, Title: e.Title, Version: e.Version, Issuer: e.Issuer,
+			FiscalYear: e.FiscalYear, SourceURL: e.SourceURL, Unverified: e.HasUnverified(), Builtin: e.Builtin, Cells: e.CellCount()})
+	}
+	a.reply(w, http.StatusOK, map[string]any{"editions": out})
+	return nil
+}
+
+type sheetOut struct {
+	*assess.Sheet
+	Progress assess.Progress `json:"progress"`
+	Answers  []assess.Answer `json:"answers"`
+}
+
+func sheetBody(sh *assess.Sheet, e *assess.Edition) sheetOut {
+	out := sheetOut{Sheet: sh, Progress: sh.Progress(e), Answers: []assess.Answer{}}
+	for _, it := range e.Items() {
+		for _, c := range it.CellIDs() {
+			if x, ok := sh.Answers[assess.Key{Item: it.ID, Cell: c}]; ok {
+				out.Answers = append(out.Answers, x)
+			}
+		}
+	}
+	return out
+}
+
+// asSheet reads the sheet of the path for the caller's organisation.
+func (a *API) asSheet(r *http.Request, c *call, q db.Querier) (*assess.Sheet, *assess.Edition, error) {
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	sh, err := assess.GetSheet(r.Context(), q, orgID, r.PathValue("sheet"))
+	if err != nil {
+		return nil, nil, err
+	}
+	e, err := assessRegistry().Get(r.Context(), q, orgID, sh.EditionID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sh, e, nil
+}
+
+func (a *API) asListSheets(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := assess.SheetFilter{Family: q.Get("family")}
+	if s := q.Get("fiscal_year"); s != "" {
+		if f.FiscalYear, err = strconv.Atoi(s); err != nil {
+			return apperr.Field("fiscal_year", "assess.sheet.fy_invalid")
+		}
+	}
+	ss, err := assess.ListSheets(r.Context(), a.DB, orgID, f)
+	if err != nil {
+		return err
+	}
+	out := []sheetOut{}
+	for _, sh := range ss {
+		full, err := assess.GetSheet(r.Context(), a.DB, orgID, sh.ID)
+		if err != nil {
+			return err
+		}
+		e, err := assessRegistry().Get(r.Context(), a.DB, orgID, sh.EditionID)
+		if err != nil {
+			continue
+		}
+		b := sheetBody(full, e)
+		b.Answers = nil
+		out = append(out, b)
+	}
+	a.reply(w, http.StatusOK, map[string]any{"sheets": out})
+	return nil
+}
+
+func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		EditionID  string `json:"edition_id"`
+		FiscalYear int    `json:"fiscal_year"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	e, err := assessRegistry().Get(ctx, a.DB, orgID, in.EditionID)
+	if err != nil || e.Kind == assess.KindSurvey {
+		return apperr.Field("edition_id", "assess.web.choose_edition")
+	}
+	var sh *assess.Sheet
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if sh, err = assess.StartSheet(ctx, tx, e, orgID, in.FiscalYear, "", a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "assess.sheet.create", "assess_sheet", sh.ID, map[string]any{"edition": e.ID, "fiscal_year": in.FiscalYear})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, sheetBody(sh, e))
+	return nil
+}
+
+func (a *API) asGetSheet(w http.ResponseWriter, r *http.Request, c *call) error {
+	sh, e, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, sheetBody(sh, e))
+	return nil
+}
+
+type answersIn struct {
+	Answers []assess.Answer `json:"answers"`
+}
+
+func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, e, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in answersIn
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if len(in.Answers) == 0 {
+		return apperr.Field("answers", "assess.api.no_answers")
+	}
+	var out *assess.Sheet
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if out, err = assess.SaveAnswers(ctx, tx, e, sh.OrgID, sh.ID, c.p.UserID, in.Answers, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, sh.OrgID, "assess.answer.save", "assess_sheet", sh.ID, map[string]any{"answers": in.Answers})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, sheetBody(out, e))
+	return nil
+}
+
+func (a *API) asListEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	sh, _, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	evs, err := assess.ListEvidence(r.Context(), a.DB, sh.OrgID, sh.ID, r.URL.Query().Get("item_id"))
+	if err != nil {
+		return err
+	}
+	if evs == nil {
+		evs = []*assess.Evidence{}
+	}
+	a.reply(w, http.StatusOK, map[string]any{"evidence": evs})
+	return nil
+}
+
+func (a *API) asAddEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, e, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return apperr.New(apperr.TooLarge, "assess.file.too_large", assess.MaxFileSize>>20)
+	}
+	if err != nil {
+		return apperr.Wrap(err, apperr.Invalid, "api.bad_json.read")
+	}
+	var in struct {
+		ItemID   string `json:"item_id"`
+		Name     string `json:"name"`
+		Content  string `json:"content_base64"`
+		LinkType string `json:"link_type"`
+		LinkRef  string `json:"link_ref"`
+		Note     string `json:"note"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	ein := assess.EvidenceInput{Name: in.Name, LinkType: in.LinkType, LinkRef: in.LinkRef, Note: in.Note}
+	if in.Content != "" {
+		if ein.Data, err = base64.StdEncoding.DecodeString(in.Content); err != nil {
+			return apperr.Field("content_base64", "assess.api.bad_base64")
+		}
+	}
+	var ev *assess.Evidence
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if ev, err = assess.AddEvidence(ctx, tx, e, sh.OrgID, sh.ID, in.ItemID, c.p.UserID, ein, a.Now()); err != nil {
+			return err
+		}
+		d := map[string]any{"item": in.ItemID, "link_type": ev.LinkType, "link_ref": ev.LinkRef}
+		if ev.File != nil {
+			d["file"], d["size"], d["sha256"] = ev.File.Name, ev.File.Size, ev.File.SHA256
+		}
+		return a.record(ctx, tx, c, sh.OrgID, "assess.evidence.add", "assess_sheet", sh.ID, d)
+	})
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return apperr.Field("item_id", "assess.api.unknown_item")
+		}
+		return err
+	}
+	a.reply(w, http.StatusCreated, ev)
+	return nil
+}
+
+func (a *API) asGetEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, _, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	evs, err := assess.ListEvidence(ctx, a.DB, sh.OrgID, sh.ID, "")
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if ev.ID != r.PathValue("ev") || ev.File == nil {
+			continue
+		}
+		var f *assess.File
+		var data []byte
+		err := a.DB.InTx(ctx, func(tx *db.Tx) error {
+			if f, data, err = assess.ReadFile(ctx, tx, sh.OrgID, ev.File.ID); err != nil {
+				return err
+			}
+			return a.record(ctx, tx, c, sh.OrgID, audit.ActionSensitiveRead, "assess_file", f.ID, map[string]any{"name": f.Name, "sheet": sh.ID})
+		})
+		if err != nil {
+			return err
+		}
+		writeFile(w, f.ContentType, f.Name, data)
+		return nil
+	}
+	return db.ErrNotFound
+}
+
+func writeFile(w http.ResponseWriter, contentType, name string, data []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(name))
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
+}
+
+func (a *API) asDeleteEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, _, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		ev, err := assess.DeleteEvidence(ctx, tx, sh.OrgID, sh.ID, r.PathValue("ev"))
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, sh.OrgID, "assess.evidence.delete", "assess_sheet", sh.ID, map[string]any{"item": ev.ItemID, "evidence": ev.ID})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, e, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeJSON(body, &in); err != nil {
+			return err
+		}
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		name = c.p.DisplayName
+	}
+	if len([]rune(name)) > 100 {
+		return apperr.Field("name", "assess.api.name_too_long", 100)
+	}
+	var out *assess.Sheet
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if out, err = assess.Sign(ctx, tx, e, sh.OrgID, sh.ID, c.p.UserID, name, c.p.IsAdmin(), a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, sh.OrgID, "assess.sheet.sign", "assess_sheet", sh.ID, map[string]any{"name": name})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, sheetBody(out, e))
+	return nil
+}
+
+func (a *API) asReopen(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, e, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if err := assess.Reopen(ctx, tx, sh.OrgID, sh.ID, c.p.IsAdmin(), a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, sh.OrgID, "assess.sheet.reopen", "assess_sheet", sh.ID, nil)
+	})
+	if err != nil {
+		return err
+	}
+	out, err := assess.GetSheet(ctx, a.DB, sh.OrgID, sh.ID)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, sheetBody(out, e))
+	return nil
+}
+
+func (a *API) asReport(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	sh, e, err := a.asSheet(r, c, a.DB)
+	if err != nil {
+		return err
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "pdf"
+	}
+	if format != "pdf" && format != "xlsx" {
+		return apperr.Field("format", "assess.api.format")
+	}
+	rep, err := assess.BuildReport(ctx, a.DB, e, sh.OrgID, sh.ID, a.Now())
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	ct := "application/pdf"
+	if format == "pdf" {
+		err = assess.WritePDF(&buf, rep)
+	} else {
+		ct = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+		err = assess.WriteXLSX(&buf, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.DB.InTx(ctx, func(tx *db.Tx) error {
+		return a.record(ctx, tx, c, sh.OrgID, audit.ActionDataExport, "assess_sheet", sh.ID, map[string]any{"format": format})
+	}); err != nil {
+		return err
+	}
+	writeFile(w, ct, fmt.Sprintf("%s-%d.%s", e.ID, sh.FiscalYear, format), buf.Bytes())
+	return nil
+}
+
+func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return err
+	}
+	fy, _ := strconv.Atoi(r.URL.Query().Get("fiscal_year"))
+	rs, err := assess.ListVendorRequests(r.Context(), a.DB, orgID, fy)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		*assess.VendorRequest
+		State string `json:"state"`
+	}
+	out := []row{}
+	today := assess.Today(a.Now())
+	for _, x := range rs {
+		out = append(out, row{x, x.State(today)})
+	}
+	a.reply(w, http.StatusOK, map[string]any{"vendor_requests": out})
+	return nil
+}
+
+func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in assess.VendorRequestInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	reg := assessRegistry()
+	var out *assess.VendorRequest
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		req, token, err := assess.RequestVendorSheet(ctx, tx, reg, orgID, c.p.UserID, in, a.Now())
+		if err != nil {
+			return err
+		}
+		e, err := reg.Get(ctx, tx, orgID, req.EditionID)
+		if err != nil {
+			return err
+		}
+		m := assess.VendorMail{Mailer: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
+		if err := m.Send(ctx, tx, req, c.p.OrgName, e.Title, token, false); err != nil {
+			return err
+		}
+		out = req
+		return a.record(ctx, tx, c, orgID, "assess.vendor.request", "assess_vendor_request", req.ID,
+			map[string]any{"vendor": req.VendorName, "edition": e.ID, "fiscal_year": req.FiscalYear, "by_link": req.ByLink(), "email": req.VendorEmail})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, out)
+	return nil
+}
+
+func (a *API) asListSurveys(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return err
+	}
+	owned, err := assess.OwnedSurveys(r.Context(), a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	invited, err := assess.Invitations(r.Context(), a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	if owned == nil {
+		owned = []*assess.Survey{}
+	}
+	if invited == nil {
+		invited = []*assess.Invitation{}
+	}
+	a.reply(w, http.StatusOK, map[string]any{"owned": owned, "invited": invited})
+	return nil
+}
+
+func (a *API) asCreateSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return err
+	}
+	if !c.p.IsOperator() {
+		return apperr.New(apperr.Forbidden, "assess.survey.operator_only")
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Edition string           `json:"edition"`
+		Filter  assess.OrgFilter `json:"filter"`
+		DueOn   string           `json:"due_on"`
+	}
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	var s *assess.Survey
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if s, err = assess.CreateSurvey(ctx, tx, assessRegistry(), orgID, c.p.UserID, []byte(in.Edition), in.Filter, in.DueOn, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "assess.survey.create", "assess_survey", s.ID, map[string]any{"title": s.Title, "targets": s.Targets, "filter": in.Filter})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, s)
+	return nil
+}
+
+func (a *API) asGetSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("survey")
+	if s, err := assess.OwnedSurvey(ctx, a.DB, orgID, id); err == nil {
+		a.reply(w, http.StatusOK, s)
+		return nil
+	} else if !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	invs, err := assess.Invitations(ctx, a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	for _, in := range invs {
+		if in.ID == id {
+			a.reply(w, http.StatusOK, in)
+			return nil
+		}
+	}
+	return db.ErrNotFound
+}
+
+// groupFilter reads an aggregate group from the query: kind, prefecture
+// (each repeatable), min_beds, max_beds.
+func groupFilter(v url.Values) (assess.OrgFilter, error) {
+	f := assess.OrgFilter{Kinds: v["kind"], Prefectures: v["prefecture"]}
+	for _, p := range []struct {
+		name string
+		dst  **int
+	}{{"min_beds", &f.MinBeds}, {"max_beds", &f.MaxBeds}} {
+		if s := v.Get(p.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return f, apperr.Field(p.name, "assess.api.beds")
+			}
+			*p.dst = &n
+		}
+	}
+	return f, nil
+}
+
+func (a *API) asSurveyResults(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return err
+	}
+	g, err := groupFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	res, err := assess.Aggregate(r.Context(), a.DB, orgID, r.PathValue("survey"), g)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		res = []assess.QuestionResult{}
+	}
+	a.reply(w, http.StatusOK, map[string]any{"min_group": assess.MinGroup, "results": res})
+	return nil
+}
+
+func (a *API) asSurveyRemind(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("survey")
+	var n int
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		m := assess.VendorMail{Mailer: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
+		if n, err = assess.RemindSurvey(ctx, tx, m, orgID, c.p.OrgName, id, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "assess.survey.remind", "assess_survey", id, map[string]any{"organisations": n})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{"reminded": n})
+	return nil
+}
+
+// asInvited returns the survey and edition of the path for an invited
+// organisation.
+func (a *API) asInvited(r *http.Request, c *call) (string, *assess.Survey, *assess.Edition, error) {
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	s, e, err := assess.SurveyFor(r.Context(), a.DB, assessRegistry(), orgID, r.PathValue("survey"))
+	return orgID, s, e, err
+}
+
+func (a *API) asGetResponse(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, s, e, err := a.asInvited(r, c)
+	if err != nil {
+		return err
+	}
+	invs, err := assess.Invitations(r.Context(), a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	for _, in := range invs {
+		if in.ID != s.ID {
+			continue
+		}
+		if in.SheetID == "" {
+			a.reply(w, http.StatusOK, map[string]any{"survey_id": s.ID, "answers": []assess.Answer{}})
+			return nil
+		}
+		sh, err := assess.GetSheet(r.Context(), a.DB, orgID, in.SheetID)
+		if err != nil {
+			return err
+		}
+		a.reply(w, http.StatusOK, sheetBody(sh, e))
+		return nil
+	}
+	return db.ErrNotFound
+}
+
+func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, s, e, err := a.asInvited(r, c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in answersIn
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if len(in.Answers) == 0 {
+		return apperr.Field("answers", "assess.api.no_answers")
+	}
+	var sh *assess.Sheet
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if sh, err = assess.Respond(ctx, tx, assessRegistry(), orgID, s.ID, c.p.UserID, in.Answers, a.Now()); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "assess.survey.respond", "assess_survey", s.ID, map[string]any{"sheet": sh.ID})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, sheetBody(sh, e))
+	return nil
+}
+
+func (a *API) asComparison(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, s, _, err := a.asInvited(r, c)
+	if err != nil {
+		return err
+	}
+	g, err := groupFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	res, err := assess.Comparable(r.Context(), a.DB, orgID, s.ID, g)
+	if err != nil {
+		return err
+	}
+	if res == nil {
+		res = []assess.QuestionResult{}
+	}
+	own := []assess.Answer{}
+	invs, err := assess.Invitations(r.Context(), a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	for _, in := range invs {
+		if in.ID == s.ID && in.SheetID != "" {
+			sh, err := assess.GetSheet(r.Context(), a.DB, orgID, in.SheetID)
+			if err != nil {
+				return err
+			}
+			for _, x := range sh.Answers {
+				own = append(own, x)
+			}
+		}
+	}
+	a.reply(w, http.StatusOK, map[string]any{"min_group": assess.MinGroup, "results": res, "own": own})
+	return nil
+}

@@ -136,3 +136,26 @@ func TestProgressOverview(t *testing.T) {
 		}
 	})
 }
+
+// TestBuildSurvey turns picked checklist items into a valid survey file
+// whose items keep their ids and are answered yes or no.
+func TestBuildSurvey(t *testing.T) {
+	e := r7(t)
+	b, err := BuildSurvey("バックアップ調査", 2025, []*Item{e.Item("patch"), e.Item("has_system"), e.Item("patch")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ParseEdition("survey.yaml", b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if s.Kind != KindSurvey || len(s.Items()) != 2 || s.Item("patch").Type != TypeYesNo || len(s.Item("patch").CellIDs()) != 1 {
+		t.Fatalf("survey %+v", s)
+	}
+	if _, err := BuildSurvey(" ", 2025, []*Item{e.Item("patch")}); err == nil {
+		t.Error("no title accepted")
+	}
+	if _, err := BuildSurvey("x", 2025, nil); err == nil {
+		t.Error("no items accepted")
+	}
+}

@@ -46,6 +46,7 @@ func (s *Server) assessRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /assess/sheets/{id}/evidence/{ev}", s.requireUser(s.assessEvidenceGet))
 	mux.Handle("POST /assess/sheets/{id}/evidence/{ev}/delete", s.requireUser(s.assessEvidenceDelete))
 	s.assessVendorRoutes(mux)
+	s.assessSurveyRoutes(mux)
 }
 
 // assessHelpers are the template helpers every assess page view embeds.

@@ -1,0 +1,484 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+)
+
+func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /assess/surveys", s.requireUser(s.assessSurveys))
+	mux.Handle("POST /assess/surveys", s.requireUser(s.assessSurveyCreate))
+	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.assessSurvey))
+	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.assessSurveyRemind))
+	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.assessSurveyRespond))
+	mux.Handle("GET /assess/overview", s.requireUser(s.assessOverview))
+	mux.Handle("POST /assess/sheets/{id}/share", s.requireAdmin(s.assessShare))
+}
+
+// assessPickable are the editions whose items an operator can pick for a
+// survey.
+var assessPickable = []string{"mhlw-r7-institution", "mhlw-2024-08-urgent"}
+
+type assessSurveysView struct {
+	assessHelpers
+	Owned   []*assess.Survey
+	Invited []*assess.Invitation
+	Pick    []*assess.Edition
+	FY      int
+}
+
+func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request) {
+	s.renderAssessSurveys(w, r, nil, nil)
+}
+
+func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+	ctx := r.Context()
+	p := state(r).p
+	v := assessSurveysView{FY: assess.FiscalYearOf(s.Now())}
+	var err error
+	if p.IsOperator() {
+		if v.Owned, err = assess.OwnedSurveys(ctx, s.DB, p.OrgID); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		for _, id := range assessPickable {
+			if e, err := assessRegistry().Get(ctx, s.DB, p.OrgID, id); err == nil {
+				v.Pick = append(v.Pick, e)
+			}
+		}
+	}
+	if v.Invited, err = assess.Invitations(ctx, s.DB, p.OrgID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "assess.surveys.title")
+	pg.Data = v
+	pg.Form = withForm(url.Values{}, submitted)
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+	}
+	s.render(w, r, status, "assess_surveys", pg)
+}
+
+// surveyFilter reads the organisation attributes of a form or query.
+func surveyFilter(f url.Values) (assess.OrgFilter, error) {
+	var out assess.OrgFilter
+	for _, k := range f["kind"] {
+		if k = strings.TrimSpace(k); k != "" {
+			out.Kinds = append(out.Kinds, k)
+		}
+	}
+	for _, p := range f["prefecture"] {
+		if p = strings.TrimSpace(p); p != "" {
+			out.Prefectures = append(out.Prefectures, p)
+		}
+	}
+	for _, b := range []struct {
+		name string
+		dst  **int
+	}{{"min_beds", &out.MinBeds}, {"max_beds", &out.MaxBeds}} {
+		if v := strings.TrimSpace(toHalfWidth(f.Get(b.name))); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return out, apperr.Field(b.name, "assess.api.beds")
+			}
+			*b.dst = &n
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) assessSurveyCreate(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	if !p.IsOperator() {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "assess.survey.operator_only"))
+		return
+	}
+	f := r.PostForm
+	filter, err := surveyFilter(f)
+	if err != nil {
+		s.renderAssessSurveys(w, r, err, f)
+		return
+	}
+	src := []byte(strings.TrimSpace(f.Get("source")))
+	if len(src) == 0 {
+		var picks []*assess.Item
+		for _, k := range f["item"] {
+			ed, item, _ := strings.Cut(k, "/")
+			if e, err := assessRegistry().Get(ctx, s.DB, p.OrgID, ed); err == nil && e.Item(item) != nil {
+				picks = append(picks, e.Item(item))
+			}
+		}
+		if src, err = assess.BuildSurvey(f.Get("title"), assess.FiscalYearOf(s.Now()), picks); err != nil {
+			s.renderAssessSurveys(w, r, err, f)
+			return
+		}
+	}
+	var sv *assess.Survey
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		if sv, err = assess.CreateSurvey(ctx, tx, assessRegistry(), p.OrgID, p.UserID, src, filter, f.Get("due_on"), s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.create", ObjectType: "assess_survey", ObjectID: sv.ID,
+			Details: map[string]any{"title": sv.Title, "targets": sv.Targets, "filter": filter}})
+	})
+	if err != nil {
+		s.renderAssessSurveys(w, r, err, f)
+		return
+	}
+	s.flash(w, r, "/assess/surveys/"+sv.ID, "flash.assess_survey_created")
+}
+
+// assessBar is one bar of a server-drawn chart.
+type assessBar struct {
+	Label string
+	Count int
+	Pct   int
+	Width int
+	Y     int
+	Own   bool
+}
+
+type assessChart struct {
+	Item   *assess.Item
+	N      int
+	Hidden bool
+	Bars   []assessBar
+	Height int
+	Own    string
+}
+
+type assessSurveyView struct {
+	assessHelpers
+	Survey    *assess.Survey
+	Edition   *assess.Edition
+	Owner     bool
+	Invited   *assess.Invitation
+	Charts    []assessChart
+	Group     assess.OrgFilter
+	GroupText string
+	Problems  []string
+	Kinds     []auth.OrgKind
+	MinGroup  int
+}
+
+// Field names the form field of an item cell.
+func (assessSurveyView) Field(kind, item, cell string) string { return kind + "." + item + "." + cell }
+
+// Checked reports whether option o is among the chosen values.
+func (assessSurveyView) Checked(value, o string) bool {
+	for _, x := range strings.Split(value, ",") {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// RatePct is the response rate in percent.
+func (v assessSurveyView) RatePct() int {
+	if v.Survey == nil || v.Survey.Targets == 0 {
+		return 0
+	}
+	return v.Survey.Responded * 100 / v.Survey.Targets
+}
+
+// charts turns aggregates into bars (width of the longest 240).
+func charts(e *assess.Edition, res []assess.QuestionResult, own map[assess.Key]assess.Answer) []assessChart {
+	var out []assessChart
+	byItem := map[string]assess.QuestionResult{}
+	for _, r := range res {
+		byItem[r.ItemID+"/"+r.Cell] = r
+	}
+	for _, it := range e.Items() {
+		for _, c := range it.CellIDs() {
+			r := byItem[it.ID+"/"+c]
+			ch := assessChart{Item: it, N: r.N, Hidden: r.Hidden || r.N < assess.MinGroup, Own: own[assess.Key{Item: it.ID, Cell: c}].Final()}
+			if !ch.Hidden {
+				for i, b := range r.Buckets {
+					bar := assessBar{Label: valueLabel(it, b.Value), Count: b.Count, Pct: b.Count * 100 / r.N, Width: 4 + b.Count*236/r.N, Y: i * 22, Own: b.Value == ch.Own}
+					ch.Bars = append(ch.Bars, bar)
+				}
+				ch.Height = len(ch.Bars) * 22
+			}
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+func valueLabel(it *assess.Item, v string) string {
+	for _, o := range it.Options {
+		if o.ID == v {
+			return o.Label
+		}
+	}
+	return assess.AnswerLabel(v)
+}
+
+// comparableGroup is the default group an invitee is compared with: the
+// same kind and, for hospitals, the same bed band (100–199 and so on).
+func comparableGroup(o *auth.Org) assess.OrgFilter {
+	g := assess.OrgFilter{Kinds: []string{string(o.Kind)}}
+	if o.Beds != nil {
+		lo := *o.Beds / 100 * 100
+		hi := lo + 99
+		if *o.Beds < 20 {
+			lo, hi = 0, 19
+		} else if *o.Beds < 100 {
+			lo, hi = 20, 99
+		}
+		g.MinBeds, g.MaxBeds = &lo, &hi
+	}
+	return g
+}
+
+func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request) {
+	s.renderAssessSurvey(w, r, nil, nil)
+}
+
+func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+	ctx := r.Context()
+	p := state(r).p
+	id := r.PathValue("id")
+	v := assessSurveyView{Kinds: auth.OrgKinds, MinGroup: assess.MinGroup}
+	reg := assessRegistry()
+	q := r.URL.Query()
+	sv, err := assess.OwnedSurvey(ctx, s.DB, p.OrgID, id)
+	switch {
+	case err == nil:
+		v.Owner, v.Survey = true, sv
+		if v.Edition, err = reg.Get(ctx, s.DB, p.OrgID, sv.EditionID); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		if v.Group, err = surveyFilter(q); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		res, err := assess.Aggregate(ctx, s.DB, p.OrgID, id, v.Group)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Charts = charts(v.Edition, res, nil)
+	case apperr.Is(err, apperr.NotFound):
+		sv, e, err := assess.SurveyFor(ctx, s.DB, reg, p.OrgID, id)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		v.Survey, v.Edition = sv, e
+		invs, err := assess.Invitations(ctx, s.DB, p.OrgID)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		for _, in := range invs {
+			if in.ID == id {
+				v.Invited = in
+			}
+		}
+		own := map[assess.Key]assess.Answer{}
+		if v.Invited != nil && v.Invited.SheetID != "" {
+			sh, err := assess.GetSheet(ctx, s.DB, p.OrgID, v.Invited.SheetID)
+			if err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			own = sh.Answers
+		}
+		if len(q) > 0 {
+			if v.Group, err = surveyFilter(q); err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+		} else if o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID); err == nil {
+			v.Group = comparableGroup(o)
+		}
+		if v.Invited != nil && v.Invited.RespondedAt != nil {
+			res, err := assess.Comparable(ctx, s.DB, p.OrgID, id, v.Group)
+			if err != nil {
+				s.renderError(w, r, err)
+				return
+			}
+			v.Charts = charts(e, res, own)
+		}
+		form := url.Values{}
+		for k, a := range own {
+			form.Set("value."+k.Item+"."+k.Cell, a.Value)
+		}
+		submitted = withForm(form, submitted)
+	default:
+		s.renderError(w, r, err)
+		return
+	}
+	v.GroupText = s.groupText(state(r).lang, v.Group)
+	pg := s.newPage(w, r, "assess.surveys.title")
+	pg.Title = v.Survey.Title
+	pg.Data = v
+	pg.Form = submitted
+	status := http.StatusOK
+	if prevErr != nil {
+		pg.Error = apperr.From(prevErr)
+		status = formStatus(prevErr)
+		if ps, ok := apperr.From(prevErr).Err.(assess.Problems); ok {
+			for _, x := range ps {
+				v.Problems = append(v.Problems, s.Catalog.T(state(r).lang, x.Key, x.Args...))
+			}
+			pg.Data = v
+		}
+	}
+	s.render(w, r, status, "assess_survey", pg)
+}
+
+// groupText describes a group ("病院・100〜199床") for the page.
+func (s *Server) groupText(lang string, g assess.OrgFilter) string {
+	var parts []string
+	for _, k := range g.Kinds {
+		parts = append(parts, s.Catalog.T(lang, "auth.kind."+k))
+	}
+	parts = append(parts, g.Prefectures...)
+	switch {
+	case g.MinBeds != nil && g.MaxBeds != nil:
+		parts = append(parts, s.Catalog.T(lang, "assess.surveys.beds_range", *g.MinBeds, *g.MaxBeds))
+	case g.MinBeds != nil:
+		parts = append(parts, s.Catalog.T(lang, "assess.surveys.beds_min", *g.MinBeds))
+	case g.MaxBeds != nil:
+		parts = append(parts, s.Catalog.T(lang, "assess.surveys.beds_max", *g.MaxBeds))
+	}
+	if len(parts) == 0 {
+		return s.Catalog.T(lang, "assess.surveys.all")
+	}
+	return strings.Join(parts, "・")
+}
+
+func (s *Server) assessSurveyRemind(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	id := r.PathValue("id")
+	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+		n, err := assess.RemindSurvey(ctx, tx, s.vendorMail(), p.OrgID, p.OrgName, id, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.remind", ObjectType: "assess_survey", ObjectID: id, Details: map[string]any{"organisations": n}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if s.Queue != nil {
+		s.Queue.Notify()
+	}
+	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_reminded")
+}
+
+func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	id := r.PathValue("id")
+	_, e, err := assess.SurveyFor(ctx, s.DB, assessRegistry(), p.OrgID, id)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	f := r.PostForm
+	var in []assess.Answer
+	for _, it := range e.Items() {
+		for _, c := range it.CellIDs() {
+			k := "value." + it.ID + "." + c
+			a := assess.Answer{ItemID: it.ID, Cell: c, Value: f.Get(k)}
+			if it.Type == assess.TypeMulti {
+				a.Value = it.NormalizeMulti(f[k])
+			}
+			in = append(in, a)
+		}
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		sh, err := assess.Respond(ctx, tx, assessRegistry(), p.OrgID, id, p.UserID, in, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.respond", ObjectType: "assess_survey", ObjectID: id, Details: map[string]any{"sheet": sh.ID}})
+	})
+	if err != nil {
+		s.renderAssessSurvey(w, r, err, f)
+		return
+	}
+	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_answered")
+}
+
+type assessOverviewView struct {
+	assessHelpers
+	Overview *assess.Overview
+	Families []string
+	Years    []int
+}
+
+func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !p.IsOperator() {
+		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	q := r.URL.Query()
+	fy := assess.FiscalYearOf(s.Now())
+	if n, err := strconv.Atoi(q.Get("year")); err == nil && n > 2000 && n < 2100 {
+		fy = n
+	}
+	family := q.Get("family")
+	if family == "" {
+		family = "mhlw-institution"
+	}
+	ov, err := assess.ProgressOverview(r.Context(), s.DB, assessRegistry(), family, fy)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "assess.overview.title")
+	pg.Data = assessOverviewView{Overview: ov, Families: []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}, Years: []int{fy + 1, fy, fy - 1, fy - 2}}
+	pg.Form = url.Values{"family": {family}, "year": {strconv.Itoa(fy)}}
+	s.render(w, r, http.StatusOK, "assess_overview", pg)
+}
+
+func (s *Server) assessShare(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	id := r.PathValue("id")
+	shared := r.PostForm.Get("shared") == "1"
+	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+		if err := assess.SetShared(ctx, tx, p.OrgID, id, shared, s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.share", ObjectType: "assess_sheet", ObjectID: id, Details: map[string]any{"shared": shared}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/assess/sheets/"+id, "flash.assess_shared")
+}

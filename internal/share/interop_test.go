@@ -12,7 +12,9 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
-const dataDir = "../../../shared/data"
+// dataDir holds copies of the public STIX 2.1 and MISP examples from the
+// project's reference data.
+const dataDir = "testdata/shared"
 
 func readData(t testing.TB, rel string) []byte {
 	t.Helper()

@@ -1,0 +1,495 @@
+package vuln
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/notify"
+)
+
+// maxAlertLines caps the findings written out in one message; the rest
+// are counted.
+const maxAlertLines = 15
+
+type alertPayload struct {
+	NotificationID string `json:"notification_id"`
+}
+
+// Notification is one in-app message to an organisation: new or changed
+// findings of one import or inventory change, or the daily digest.
+type Notification struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	CreatedAt   time.Time `json:"created_at"`
+	Findings    int       `json:"findings"`
+	TopPriority int       `json:"top_priority"`
+	Subject     string    `json:"subject"`
+	Body        string    `json:"body"`
+	Read        bool      `json:"read"`
+}
+
+func (w *Watch) catalog() *i18n.Catalog {
+	if w.Catalog == nil {
+		w.Catalog = i18n.MustLoad()
+	}
+	return w.Catalog
+}
+
+func (w *Watch) t(key string, args ...any) string { return w.catalog().T(i18n.Default, key, args...) }
+
+// Alert writes one notification per organisation that has new or changed
+// findings not yet alerted (so one import never sends a storm), marks the
+// findings alerted and, in the same transaction, enqueues the delivery of
+// the notification by e-mail and webhook.
+func (w *Watch) Alert(ctx context.Context) error {
+	w.init()
+	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE active AND state IN ('open','in_progress')
+		AND alert_pending`)
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		var nid string
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			var err error
+			nid, err = w.alertOrg(ctx, tx, org)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if nid != "" && w.Queue == nil {
+			if err := w.deliver(ctx, nid); err != nil {
+				w.Logger.Warn("vuln: alert delivery", "org", org, "err", err)
+			}
+		}
+	}
+	if w.Queue != nil && len(orgs) > 0 {
+		w.Queue.Notify()
+	}
+	return nil
+}
+
+func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, error) {
+	now := w.now()
+	rows, err := tx.Query(ctx, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state IN ('open','in_progress')
+		AND f.alert_pending ORDER BY f.priority, f.rank, a.name`, orgID)
+	if err != nil {
+		return "", err
+	}
+	var fs []Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			rows.Close()
+			return "", err
+		}
+		fs = append(fs, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(fs) == 0 {
+		return "", err
+	}
+	contacts, err := vendorContacts(ctx, tx, orgID)
+	if err != nil {
+		return "", err
+	}
+	subject := w.t("vuln.alert.subject", len(fs), priorityLabel(w, fs[0].Priority))
+	var b strings.Builder
+	b.WriteString(w.t("vuln.alert.intro", len(fs)))
+	b.WriteString("\n\n")
+	for i, f := range fs {
+		if i == maxAlertLines {
+			b.WriteString(w.t("vuln.alert.more", len(fs)-maxAlertLines))
+			b.WriteString("\n\n")
+			break
+		}
+		b.WriteString(w.FindingText(&f, contacts))
+		b.WriteString("\n")
+	}
+	b.WriteString(w.t("vuln.alert.footer", strings.TrimRight(w.BaseURL, "/")+"/vuln"))
+	id := db.NewID()
+	if _, err := tx.Exec(ctx, `INSERT INTO vuln_notifications (id, org_id, kind, created_at, findings, top_priority, subject, body) VALUES (?, ?, 'new', ?, ?, ?, ?, ?)`,
+		id, orgID, now, len(fs), fs[0].Priority, subject, b.String()); err != nil {
+		return "", err
+	}
+	ids := make([]any, 0, len(fs)+1)
+	ids = append(ids, now)
+	for _, f := range fs {
+		ids = append(ids, f.ID)
+	}
+	for len(ids) > 1 {
+		n := min(len(ids)-1, 500)
+		args := ids[1 : n+1]
+		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE WHERE id IN (`+db.In(n)+`)`, args...); err != nil {
+			return "", err
+		}
+		ids = append([]any{now}, ids[n+1:]...)
+	}
+	if w.Queue != nil {
+		if _, err := w.Queue.Enqueue(ctx, tx, JobAlert, alertPayload{NotificationID: id}, jobs.UniqueKey(JobAlert+":"+id)); err != nil {
+			return "", err
+		}
+	}
+	return id, nil
+}
+
+func priorityLabel(w *Watch, p int) string { return w.t(fmt.Sprintf("vuln.priority.%d", p)) }
+
+// vendorContact is how to reach a maintenance vendor of the inventory.
+type vendorContact struct{ name, contact, phone, email string }
+
+func vendorContacts(ctx context.Context, q db.Querier, orgID string) (map[string]vendorContact, error) {
+	rows, err := q.Query(ctx, `SELECT name, contact, phone, email FROM inv_vendors WHERE org_id = ?`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]vendorContact{}
+	for rows.Next() {
+		var v vendorContact
+		if err := rows.Scan(&v.name, &v.contact, &v.phone, &v.email); err != nil {
+			return nil, err
+		}
+		out[strings.TrimSpace(v.name)] = v
+	}
+	return out, rows.Err()
+}
+
+// Device names the device of a finding as people know it: name, place,
+// maker, model and version.
+func (f *Finding) Device() string {
+	parts := []string{}
+	for _, s := range []string{f.Vendor, f.Product, f.Model} {
+		if s != "" && !slices.Contains(parts, s) {
+			parts = append(parts, s)
+		}
+	}
+	d := strings.Join(parts, " ")
+	if f.Version != "" {
+		d += " " + f.Version
+	}
+	return strings.TrimSpace(d)
+}
+
+// Impact returns the catalog key of the plain words for what can happen.
+func (f *Finding) Impact() string {
+	switch {
+	case f.KEV && f.Ransomware:
+		return "vuln.impact.ransomware"
+	case f.KEV:
+		return "vuln.impact.exploited"
+	case f.CVSS >= 9:
+		return "vuln.impact.critical"
+	case f.CVSS >= 7:
+		return "vuln.impact.high"
+	}
+	return "vuln.impact.other"
+}
+
+// FindingText is the plain-Japanese paragraph of one finding: which
+// device, what can happen, what to do and whom to call.
+func (w *Watch) FindingText(f *Finding, contacts map[string]vendorContact) string {
+	var b strings.Builder
+	where := f.AssetName
+	if f.Location != "" {
+		where = w.t("vuln.text.device_at", f.AssetName, f.Location)
+	}
+	fmt.Fprintf(&b, "■ [%s] %s\n", priorityLabel(w, f.Priority), where)
+	if d := f.Device(); d != "" {
+		b.WriteString("  " + w.t("vuln.text.device", d) + "\n")
+	}
+	b.WriteString("  " + w.t("vuln.text.vuln", f.VulnID, clipText(f.Title, 200)) + "\n")
+	b.WriteString("  " + w.t("vuln.text.what", w.t(f.Impact())) + "\n")
+	if f.External || f.Exposed {
+		b.WriteString("  " + w.t("vuln.text.edge") + "\n")
+	}
+	b.WriteString("  " + w.t("vuln.text.todo", w.todo(f)) + "\n")
+	if !f.Exact() {
+		why := ""
+		if len(f.Reasons) > 0 {
+			why = w.t("vuln.reason." + f.Reasons[0])
+		}
+		b.WriteString("  " + w.t("vuln.text.confirm", why) + "\n")
+	}
+	if f.Maintainer != "" {
+		c := contacts[strings.TrimSpace(f.Maintainer)]
+		tel := strings.TrimSpace(strings.Join([]string{c.contact, c.phone, c.email}, " "))
+		if tel != "" {
+			b.WriteString("  " + w.t("vuln.text.call_with", f.Maintainer, tel) + "\n")
+		} else {
+			b.WriteString("  " + w.t("vuln.text.call", f.Maintainer) + "\n")
+		}
+	} else {
+		b.WriteString("  " + w.t("vuln.text.call_unknown") + "\n")
+	}
+	return b.String()
+}
+
+func (w *Watch) todo(f *Finding) string {
+	if len(f.Fixed) > 0 {
+		return w.t("vuln.todo.update", strings.Join(f.Fixed, "、"))
+	}
+	return w.t("vuln.todo.vendor")
+}
+
+// deliver sends a notification by e-mail to the organisation's admins and
+// staff and to its webhook.
+func (w *Watch) deliver(ctx context.Context, notificationID string) error {
+	var org, subject, body string
+	err := w.DB.QueryRow(ctx, `SELECT org_id, subject, body FROM vuln_notifications WHERE id = ?`, notificationID).Scan(&org, &subject, &body)
+	if err := db.ScanErr(err); err != nil {
+		if err == db.ErrNotFound {
+			return nil
+		}
+		return err
+	}
+	if w.Mailer != nil {
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT u.email, u.display_name FROM memberships m JOIN users u ON u.id = m.user_id
+				WHERE m.org_id = ? AND m.role IN ('admin','staff') AND NOT u.disabled ORDER BY u.email`, org)
+			if err != nil {
+				return err
+			}
+			var to []string
+			for rows.Next() {
+				var email, name string
+				if err := rows.Scan(&email, &name); err != nil {
+					rows.Close()
+					return err
+				}
+				to = append(to, email)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, addr := range to {
+				if _, err := w.Mailer.Send(ctx, tx, notify.Message{OrgID: org, To: addr, Subject: subject, Body: body}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return w.postWebhook(ctx, org, subject, body)
+}
+
+// WebhookMessage is the JSON posted to an organisation's webhook: "text"
+// is what Slack and Teams incoming webhooks show.
+type WebhookMessage struct {
+	Text    string `json:"text"`
+	Subject string `json:"subject"`
+	Link    string `json:"link,omitempty"`
+}
+
+func (w *Watch) postWebhook(ctx context.Context, org, subject, body string) error {
+	var u string
+	err := w.DB.QueryRow(ctx, `SELECT url FROM vuln_webhooks WHERE org_id = ?`, org).Scan(&u)
+	if db.ScanErr(err) == db.ErrNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	msg, _ := json.Marshal(WebhookMessage{Text: subject + "\n\n" + body, Subject: subject, Link: strings.TrimRight(w.BaseURL, "/") + "/vuln"})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(msg))
+	if err != nil {
+		return jobs.Permanent(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.HTTP.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		err := fmt.Errorf("vuln: webhook answered %s", resp.Status)
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return jobs.Permanent(err)
+		}
+		return err
+	}
+	return nil
+}
+
+// SetWebhook sets (rawURL "" removes) the organisation's alert webhook.
+// Only https addresses are accepted (http on loopback for testing).
+func SetWebhook(ctx context.Context, q db.Querier, orgID, rawURL string, now time.Time) error {
+	rawURL = strings.TrimSpace(rawURL)
+	if rawURL == "" {
+		_, err := q.Exec(ctx, `DELETE FROM vuln_webhooks WHERE org_id = ?`, orgID)
+		return err
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost"))) {
+		return apperr.Field("url", "vuln.webhook.https_only")
+	}
+	_, err = q.Exec(ctx, `INSERT INTO vuln_webhooks (org_id, url, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (org_id) DO UPDATE SET url = excluded.url`, orgID, u.String(), now.UTC())
+	return err
+}
+
+// Webhook returns the organisation's alert webhook address, or "".
+func Webhook(ctx context.Context, q db.Querier, orgID string) (string, error) {
+	var u string
+	err := q.QueryRow(ctx, `SELECT url FROM vuln_webhooks WHERE org_id = ?`, orgID).Scan(&u)
+	if db.ScanErr(err) == db.ErrNotFound {
+		return "", nil
+	}
+	return u, err
+}
+
+// Digest writes the daily digest of every organisation with findings that
+// need work: counts by priority and the most urgent findings, in-app and
+// by e-mail.
+func (w *Watch) Digest(ctx context.Context) error {
+	w.init()
+	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE active AND state IN ('open','in_progress')`)
+	if err != nil {
+		return err
+	}
+	for _, org := range orgs {
+		var nid string
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			s, err := Summarise(ctx, tx, org)
+			if err != nil {
+				return err
+			}
+			top, err := ListFindings(ctx, tx, org, FindingFilter{Limit: 5})
+			if err != nil {
+				return err
+			}
+			if len(top) == 0 {
+				return nil
+			}
+			contacts, err := vendorContacts(ctx, tx, org)
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			b.WriteString(w.t("vuln.digest.intro", s.Open+s.InProgress, s.Assets, s.ByPriority[1], s.ByPriority[2], s.ByPriority[3], s.ByPriority[4]))
+			b.WriteString("\n\n")
+			for i := range top {
+				b.WriteString(w.FindingText(&top[i], contacts))
+				b.WriteString("\n")
+			}
+			b.WriteString(w.t("vuln.alert.footer", strings.TrimRight(w.BaseURL, "/")+"/vuln"))
+			nid = db.NewID()
+			if _, err := tx.Exec(ctx, `INSERT INTO vuln_notifications (id, org_id, kind, created_at, findings, top_priority, subject, body) VALUES (?, ?, 'digest', ?, ?, ?, ?, ?)`,
+				nid, org, w.now(), s.Open+s.InProgress, top[0].Priority, w.t("vuln.digest.subject", s.Open+s.InProgress), b.String()); err != nil {
+				return err
+			}
+			if w.Queue != nil {
+				_, err = w.Queue.Enqueue(ctx, tx, JobAlert, alertPayload{NotificationID: nid}, jobs.UniqueKey(JobAlert+":"+nid))
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if nid != "" && w.Queue == nil {
+			if err := w.deliver(ctx, nid); err != nil {
+				w.Logger.Warn("vuln: digest delivery", "org", org, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// ListNotifications returns the organisation's notifications, newest first.
+func ListNotifications(ctx context.Context, q db.Querier, orgID string, limit int) ([]Notification, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	rows, err := q.Query(ctx, `SELECT id, kind, created_at, findings, top_priority, subject, body, read_at IS NOT NULL FROM vuln_notifications
+		WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		var n Notification
+		if err := rows.Scan(&n.ID, &n.Kind, &n.CreatedAt, &n.Findings, &n.TopPriority, &n.Subject, &n.Body, &n.Read); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// MarkRead marks the organisation's notifications read.
+func MarkRead(ctx context.Context, q db.Querier, orgID string, now time.Time) error {
+	_, err := q.Exec(ctx, `UPDATE vuln_notifications SET read_at = ? WHERE org_id = ? AND read_at IS NULL`, now.UTC(), orgID)
+	return err
+}
+
+// Register installs the watch's job handlers and periodic tasks on its
+// queue: matching after imports, alert delivery, the re-match of assets
+// changed in the inventory every RematchInterval, the daily digest and,
+// when URLs are configured, the online sync every Sync.Interval.
+func (w *Watch) Register() {
+	w.init()
+	q := w.Queue
+	q.Register(JobMatch, func(ctx context.Context, payload []byte) error {
+		var p matchPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return jobs.Permanent(err)
+		}
+		_, err := w.MatchChanged(ctx, p.Since)
+		return err
+	})
+	q.Register(JobReprioritise, func(ctx context.Context, _ []byte) error { return w.Reprioritise(ctx, "") })
+	q.Register(JobAlert, func(ctx context.Context, payload []byte) error {
+		var p alertPayload
+		if err := json.Unmarshal(payload, &p); err != nil {
+			return jobs.Permanent(err)
+		}
+		return w.deliver(ctx, p.NotificationID)
+	})
+	q.Every(TaskRematch, RematchInterval, func(ctx context.Context) error {
+		_, err := w.MatchAssets(ctx, "", nil)
+		return err
+	})
+	q.Every(TaskDigest, DigestInterval, w.Digest)
+	if w.Sync.Enabled() {
+		q.Every(TaskSync, w.Sync.interval(), func(ctx context.Context) error {
+			_, err := w.SyncOnce(ctx, nil)
+			return err
+		})
+	}
+}
+
+// autoCloseAudit records findings closed by matching, one entry per
+// organisation.
+func (w *Watch) autoCloseAudit(ctx context.Context, q db.Querier, byOrg map[string][]string) error {
+	if w.Audit == nil {
+		return nil
+	}
+	for org, ids := range byOrg {
+		if len(ids) > 50 {
+			ids = ids[:50]
+		}
+		if _, err := w.Audit.Append(ctx, q, audit.Entry{Actor: "medisac", OrgID: org, Action: "vuln.finding.autoclose",
+			ObjectType: "vuln_finding", Outcome: audit.Success, Details: map[string]any{"findings": ids}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

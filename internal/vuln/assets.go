@@ -1,0 +1,359 @@
+package vuln
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/vuln/cpe"
+)
+
+// AssetIdentity is how medisac identifies one registered asset for
+// matching: the candidate CPE identities derived from its inventory fields
+// (with how each was derived), an override a person set, and the exposure
+// facts that drive priority.
+type AssetIdentity struct {
+	AssetID    string      `json:"asset_id"`
+	OrgID      string      `json:"-"`
+	Vendor     string      `json:"vendor"`
+	Product    string      `json:"product"`
+	Model      string      `json:"model"`
+	Version    string      `json:"version"`
+	CPE        string      `json:"cpe,omitempty"`
+	Candidates []Candidate `json:"candidates"`
+	// Override lists the CPE names a person confirmed or entered; when set
+	// it replaces the candidates.
+	Override    []string  `json:"override,omitempty"`
+	ConfirmedBy string    `json:"confirmed_by,omitempty"`
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
+	// External is set when the asset terminates an external connection of
+	// the inventory; VPN when one of those is an IPsec or SSL VPN.
+	External bool `json:"external"`
+	VPN      bool `json:"vpn"`
+	// Exposed is the inventory's "reachable from the internet".
+	Exposed bool `json:"exposed"`
+	Retired bool `json:"retired"`
+}
+
+// Names returns the identities used for matching: the override when a
+// person set one, else the candidates; none for a retired asset.
+func (a *AssetIdentity) Names() []string {
+	if a.Retired {
+		return nil
+	}
+	if len(a.Override) > 0 {
+		return a.Override
+	}
+	out := make([]string, 0, len(a.Candidates))
+	for _, c := range a.Candidates {
+		out = append(out, c.CPE)
+	}
+	return out
+}
+
+func parseNames(s string) []cpe.Name {
+	var out []cpe.Name
+	for _, f := range strings.Split(s, "\n") {
+		if f == "" {
+			continue
+		}
+		if n, err := cpe.Parse(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// assetIndex is the watch's in-memory index of every asset's identities,
+// loaded from vuln_asset_identity and kept current by the rows changed
+// since the last load.
+type assetIndex struct {
+	mu     sync.Mutex
+	x      *Index
+	orgs   map[string]string
+	loaded time.Time
+	count  int
+}
+
+// identityInput is what an asset identity is derived from.
+type identityInput struct {
+	id, org, vendor, product, model, version, cpe, exposed, lifecycle string
+	external, vpn                                                     bool
+	oldSig                                                            *string
+}
+
+func (in *identityInput) sig() string {
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	return strings.Join([]string{in.vendor, in.product, in.model, in.version, in.cpe, in.exposed, in.lifecycle, b(in.external), b(in.vpn)}, "\x1f")
+}
+
+// RefreshIdentities derives the identities of assets that are new or
+// changed in the inventory since their identity was last derived (orgID ""
+// for every organisation; assetIDs nil for every asset), and returns the
+// ids of assets whose identity or exposure changed, which need matching.
+func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []string) ([]string, error) {
+	w.init()
+	where := []string{`(i.asset_id IS NULL OR a.updated_at > i.updated_at OR EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.updated_at > i.updated_at))`}
+	var args []any
+	if orgID != "" {
+		where = append(where, "a.org_id = ?")
+		args = append(args, orgID)
+	}
+	if assetIDs != nil {
+		if len(assetIDs) == 0 {
+			return nil, nil
+		}
+		where[0] = "TRUE"
+		where = append(where, "a.id IN ("+db.In(len(assetIDs))+")")
+		for _, id := range assetIDs {
+			args = append(args, id)
+		}
+	}
+	rows, err := w.DB.Query(ctx, `SELECT a.id, a.org_id, a.vendor, a.product, a.model, a.version, a.cpe, a.internet_exposed, a.lifecycle,
+		EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.org_id = a.org_id),
+		EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.org_id = a.org_id AND c.type IN ('ipsec_vpn','ssl_vpn')),
+		i.input_sig
+		FROM inv_assets a LEFT JOIN vuln_asset_identity i ON i.asset_id = a.id WHERE `+strings.Join(where, " AND ")+` ORDER BY a.id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var ins []identityInput
+	for rows.Next() {
+		var in identityInput
+		if err := rows.Scan(&in.id, &in.org, &in.vendor, &in.product, &in.model, &in.version, &in.cpe, &in.exposed, &in.lifecycle,
+			&in.external, &in.vpn, &in.oldSig); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ins = append(ins, in)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var changed []string
+	now := w.now()
+	for len(ins) > 0 {
+		n := min(len(ins), 500)
+		chunk := ins[:n]
+		ins = ins[n:]
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			b := newBatch(tx, "vuln_asset_identity", []string{"asset_id", "org_id", "input_sig", "vendor", "product", "model", "version",
+				"vendor_key", "cpe", "candidates", "names", "retired", "external", "vpn", "exposed", "updated_at"},
+				`ON CONFLICT (asset_id) DO UPDATE SET input_sig = excluded.input_sig, vendor = excluded.vendor, product = excluded.product,
+				model = excluded.model, version = excluded.version, vendor_key = excluded.vendor_key, cpe = excluded.cpe,
+				candidates = excluded.candidates, retired = excluded.retired, external = excluded.external, vpn = excluded.vpn,
+				exposed = excluded.exposed, updated_at = excluded.updated_at,
+				names = CASE WHEN vuln_asset_identity.override <> '' THEN vuln_asset_identity.names ELSE excluded.names END`, 100)
+			var same []string
+			for i := range chunk {
+				in := &chunk[i]
+				sig := in.sig()
+				if in.oldSig != nil && *in.oldSig == sig {
+					same = append(same, in.id)
+					continue
+				}
+				changed = append(changed, in.id)
+				cands := w.Aliases.Identify(in.vendor, in.product, in.model, in.version, in.cpe)
+				if cands == nil {
+					cands = []Candidate{}
+				}
+				ai := AssetIdentity{Candidates: cands, Retired: in.lifecycle == "retired"}
+				if err := b.add(ctx, in.id, in.id, in.org, sig, in.vendor, in.product, in.model, in.version,
+					w.Aliases.VendorKey(in.vendor), in.cpe, jsonString(cands), strings.Join(ai.Names(), "\n"), ai.Retired,
+					in.external, in.vpn, in.exposed == "yes", now); err != nil {
+					return err
+				}
+			}
+			if err := b.flush(ctx); err != nil {
+				return err
+			}
+			if len(same) > 0 {
+				args := []any{now}
+				for _, id := range same {
+					args = append(args, id)
+				}
+				_, err := tx.Exec(ctx, `UPDATE vuln_asset_identity SET updated_at = ? WHERE asset_id IN (`+db.In(len(same))+`)`, args...)
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+const identitySelect = `SELECT asset_id, org_id, vendor, product, model, version, cpe, candidates, override, confirmed_by, confirmed_at,
+	external, vpn, exposed, retired FROM vuln_asset_identity`
+
+func scanIdentity(s scanner) (AssetIdentity, error) {
+	var a AssetIdentity
+	var cands, override string
+	var at *time.Time
+	err := s.Scan(&a.AssetID, &a.OrgID, &a.Vendor, &a.Product, &a.Model, &a.Version, &a.CPE, &cands, &override, &a.ConfirmedBy, &at,
+		&a.External, &a.VPN, &a.Exposed, &a.Retired)
+	if err != nil {
+		return a, err
+	}
+	_ = json.Unmarshal([]byte(cands), &a.Candidates)
+	a.Override = strings.Fields(strings.ReplaceAll(override, "\n", " "))
+	if at != nil {
+		a.ConfirmedAt = *at
+	}
+	return a, nil
+}
+
+// GetIdentity returns the identity of an asset of the organisation.
+func GetIdentity(ctx context.Context, q db.Querier, orgID, assetID string) (AssetIdentity, error) {
+	a, err := scanIdentity(q.QueryRow(ctx, identitySelect+` WHERE org_id = ? AND asset_id = ?`, orgID, assetID))
+	if err := db.ScanErr(err); err != nil {
+		if err == db.ErrNotFound {
+			return a, apperr.New(apperr.NotFound, "error.not_found")
+		}
+		return a, err
+	}
+	return a, nil
+}
+
+// SetIdentity stores a person's confirmation or correction of an asset's
+// identity: names are CPE 2.3 names (or 2.2 URIs); nil names removes the
+// override so the derived candidates are used again. The asset is matched
+// again by the caller (MatchAssets).
+func SetIdentity(ctx context.Context, q db.Querier, orgID, assetID, actorID string, names []string, now time.Time) (AssetIdentity, error) {
+	var canon []string
+	for i, s := range names {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		n, err := parseCPE(s)
+		if err != nil {
+			return AssetIdentity{}, apperr.Field("cpe", "vuln.identity.bad_cpe", s, i+1)
+		}
+		if n[cpe.Vendor].Kind != cpe.Str || n[cpe.Product].Kind != cpe.Str {
+			return AssetIdentity{}, apperr.Field("cpe", "vuln.identity.need_product", s)
+		}
+		canon = append(canon, n.FormatFS())
+	}
+	a, err := GetIdentity(ctx, q, orgID, assetID)
+	if err != nil {
+		return a, err
+	}
+	a.Override = canon
+	override := strings.Join(canon, "\n")
+	var at any
+	by := ""
+	if len(canon) > 0 {
+		at, by = now.UTC(), actorID
+	}
+	a.ConfirmedBy = by
+	if _, err := q.Exec(ctx, `UPDATE vuln_asset_identity SET override = ?, names = ?, confirmed_by = ?, confirmed_at = ?, updated_at = ?
+		WHERE org_id = ? AND asset_id = ?`, override, strings.Join(a.Names(), "\n"), by, at, now.UTC(), orgID, assetID); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+// index returns the asset index, loading the identities changed since the
+// last call (and everything on the first call, or when assets were
+// removed).
+func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
+	w.init()
+	ai := w.idx
+	ai.mu.Lock()
+	defer ai.mu.Unlock()
+	var count int
+	var latest *time.Time
+	if err := w.DB.QueryRow(ctx, `SELECT COUNT(*) FROM vuln_asset_identity`).Scan(&count); err != nil {
+		return nil, nil, err
+	}
+	var l time.Time
+	if err := w.DB.QueryRow(ctx, `SELECT updated_at FROM vuln_asset_identity ORDER BY updated_at DESC LIMIT 1`).Scan(&l); err == nil {
+		latest = &l
+	} else if db.ScanErr(err) != db.ErrNotFound {
+		return nil, nil, err
+	}
+	full := ai.x == nil
+	since := ai.loaded
+	if !full && latest != nil && !latest.After(since) && count == ai.count {
+		return ai.x, ai.orgs, nil
+	}
+	q := `SELECT asset_id, org_id, names, updated_at FROM vuln_asset_identity`
+	var args []any
+	if !full {
+		q += ` WHERE updated_at >= ?`
+		args = append(args, since)
+	}
+	rows, err := w.DB.Query(ctx, q, args...)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	x, orgs := ai.x, ai.orgs
+	if full {
+		x, orgs = NewIndex(w.Reg), map[string]string{}
+	}
+	intern := map[string]string{}
+	for _, o := range orgs {
+		intern[o] = o
+	}
+	var max time.Time
+	for rows.Next() {
+		var id, org, names string
+		var at time.Time
+		if err := rows.Scan(&id, &org, &names, &at); err != nil {
+			return nil, nil, err
+		}
+		if o, ok := intern[org]; ok {
+			org = o
+		} else {
+			intern[org] = org
+		}
+		orgs[id] = org
+		x.Put(id, parseNames(names))
+		if at.After(max) {
+			max = at
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	if !full && len(orgs) != count {
+		have := map[string]bool{}
+		r2, err := w.DB.Query(ctx, `SELECT asset_id FROM vuln_asset_identity`)
+		if err != nil {
+			return nil, nil, err
+		}
+		for r2.Next() {
+			var id string
+			if err := r2.Scan(&id); err != nil {
+				r2.Close()
+				return nil, nil, err
+			}
+			have[id] = true
+		}
+		r2.Close()
+		for id := range orgs {
+			if !have[id] {
+				x.Delete(id)
+				delete(orgs, id)
+			}
+		}
+	}
+	ai.x, ai.orgs, ai.count = x, orgs, len(orgs)
+	if max.After(ai.loaded) {
+		ai.loaded = max
+	}
+	return x, orgs, nil
+}

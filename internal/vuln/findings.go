@@ -1,0 +1,1241 @@
+package vuln
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+)
+
+// Job kinds and periodic task names of the watch.
+const (
+	JobMatch         = "vuln.match"
+	JobReprioritise  = "vuln.reprioritise"
+	JobAlert         = "vuln.alert"
+	JobWebhook       = "vuln.webhook"
+	TaskRematch      = "vuln.rematch_changed_assets"
+	TaskDigest       = "vuln.digest"
+	TaskSync         = "vuln.sync"
+	RematchInterval  = 30 * time.Second
+	DigestInterval   = 24 * time.Hour
+	maxVulnsPerChunk = 300
+)
+
+type matchPayload struct {
+	Since time.Time `json:"since"`
+}
+
+// State is the remediation state of a finding.
+type State string
+
+// The remediation states: 未対応, 対応中, 対応済, リスク受容 (with a reason and
+// a review date) and 該当なし (with a reason).
+const (
+	StateOpen          State = "open"
+	StateInProgress    State = "in_progress"
+	StateResolved      State = "resolved"
+	StateAccepted      State = "accepted"
+	StateNotApplicable State = "not_applicable"
+)
+
+// States lists the remediation states in menu order.
+var States = []State{StateOpen, StateInProgress, StateResolved, StateAccepted, StateNotApplicable}
+
+// Valid reports whether s is a known state.
+func (s State) Valid() bool { return slices.Contains(States, s) }
+
+// Priorities, 1 the most urgent. See docs/architecture.md, "Vulnerability
+// priority".
+const (
+	PriorityNow      = 1 // 今すぐ
+	PriorityUrgent   = 2 // 至急
+	PrioritySoon     = 3 // 早めに
+	PriorityPlanned  = 4 // 計画的に
+	ransomwareWeight = 200000
+)
+
+// PriorityInput is what the priority of a finding is computed from.
+type PriorityInput struct {
+	KEV, Ransomware     bool
+	CVSS, EPSS          float64
+	External, VPN       bool
+	Exposed             bool
+	Exact               bool
+	Withdrawn, Resolved bool
+}
+
+// Priority computes the priority (1 今すぐ … 4 計画的に) and a rank that
+// orders findings within a priority (lower first):
+//
+//   - 1: known exploited (KEV) and the device terminates an external
+//     connection or is reachable from the internet;
+//   - 2: known exploited elsewhere, or CVSS ≥ 9.0 or EPSS ≥ 0.5 on such a
+//     device;
+//   - 3: CVSS ≥ 7.0, EPSS ≥ 0.1, or any finding on such a device;
+//   - 4: everything else.
+//
+// Within a priority, VPN devices come first, then known ransomware use,
+// confirmed versions, EPSS and CVSS.
+func Priority(in PriorityInput) (priority, rank int) {
+	edge := in.External || in.Exposed
+	switch {
+	case in.KEV && edge:
+		priority = PriorityNow
+	case in.KEV || (edge && (in.CVSS >= 9 || in.EPSS >= 0.5)):
+		priority = PriorityUrgent
+	case in.CVSS >= 7 || in.EPSS >= 0.1 || edge:
+		priority = PrioritySoon
+	default:
+		priority = PriorityPlanned
+	}
+	rank = 1000000
+	if in.VPN {
+		rank -= 400000
+	}
+	if in.Ransomware {
+		rank -= ransomwareWeight
+	}
+	if in.Exact {
+		rank -= 100000
+	}
+	rank -= int(in.EPSS*50000) + int(in.CVSS*1000)
+	return priority, rank
+}
+
+// storedRule is one source's rules for a vulnerability.
+type storedRule struct {
+	vulnID, source, sourceID string
+	rules                    *Rules
+	csafIndex                int
+	pending                  bool
+}
+
+// vulnFacts are the per-vulnerability facts priority needs.
+type vulnFacts struct {
+	kev, ransomware, withdrawn bool
+	cvss, epss                 float64
+}
+
+// hit is the combined answer of every source for one asset and one
+// vulnerability.
+type hit struct {
+	exact   bool
+	reasons []string
+	sources []string
+	fixed   []string
+	matched string
+	kevOnly bool
+}
+
+func (h *hit) add(source string, res Result, fixed []string) {
+	if res.Confidence == ConfidenceExact {
+		h.exact = true
+	}
+	for _, r := range res.Reasons {
+		if !slices.Contains(h.reasons, string(r)) {
+			h.reasons = append(h.reasons, string(r))
+		}
+	}
+	if !slices.Contains(h.sources, source) {
+		h.sources = append(h.sources, source)
+	}
+	for _, f := range fixed {
+		if !slices.Contains(h.fixed, f) {
+			h.fixed = append(h.fixed, f)
+		}
+	}
+	if h.matched == "" && len(res.Hits) > 0 && res.Hits[0].Identity != nil {
+		h.matched = res.Hits[0].Identity.Name.FormatFS()
+	}
+}
+
+// versioned reports whether some source other than KEV has product data
+// for the vulnerability: KEV's product-only rules then add nothing, so a
+// device updated past the fixed version is not kept 「要確認」 by KEV alone.
+func versioned(rs []storedRule) bool {
+	for _, r := range rs {
+		if !r.pending && r.source != "kev" {
+			return true
+		}
+	}
+	return false
+}
+
+// loadRules reads the stored rules of vulnerabilities, by id.
+func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[string][]storedRule, map[string]vulnFacts, error) {
+	out := map[string][]storedRule{}
+	facts := map[string]vulnFacts{}
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rows, err := q.Query(ctx, `SELECT vuln_id, source, source_id, rules, pending FROM vuln_rules WHERE vuln_id IN (`+db.In(n)+`)`, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var sr storedRule
+			var data string
+			if err := rows.Scan(&sr.vulnID, &sr.source, &sr.sourceID, &data, &sr.pending); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			if sr.source == "csaf" {
+				sr.csafIndex, _ = strconv.Atoi(data)
+			} else if !sr.pending {
+				r, err := UnmarshalRules([]byte(data), w.Reg)
+				if err != nil {
+					w.Logger.Warn("vuln: stored rules unreadable", "vuln", sr.vulnID, "source", sr.source, "err", err)
+					continue
+				}
+				sr.rules = r
+			}
+			out[sr.vulnID] = append(out[sr.vulnID], sr)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+		rows, err = q.Query(ctx, `SELECT v.id, v.withdrawn, v.cvss_score, k.cve IS NOT NULL, COALESCE(k.ransomware, FALSE), COALESCE(e.score, 0)
+			FROM vuln_vulns v LEFT JOIN vuln_kev k ON k.cve = v.id LEFT JOIN vuln_epss e ON e.cve = v.id WHERE v.id IN (`+db.In(n)+`)`, args...)
+		if err != nil {
+			return nil, nil, err
+		}
+		for rows.Next() {
+			var id string
+			var f vulnFacts
+			if err := rows.Scan(&id, &f.withdrawn, &f.cvss, &f.kev, &f.ransomware, &f.epss); err != nil {
+				rows.Close()
+				return nil, nil, err
+			}
+			facts[id] = f
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, facts, nil
+}
+
+// csafCache keeps parsed CSAF documents for one matching run.
+type csafCache map[string]*CSAFDocument
+
+func (w *Watch) csafDoc(ctx context.Context, q db.Querier, cache csafCache, id string) (*CSAFDocument, []string, error) {
+	if d, ok := cache[id]; ok {
+		return d, nil, nil
+	}
+	var body, vendors string
+	if err := q.QueryRow(ctx, `SELECT body, vendors FROM vuln_docs WHERE id = ?`, id).Scan(&body, &vendors); err != nil {
+		return nil, nil, db.ScanErr(err)
+	}
+	d, err := ParseCSAF(bytes.NewReader([]byte(body)))
+	if err != nil {
+		return nil, nil, err
+	}
+	cache[id] = d
+	return d, strings.Fields(vendors), nil
+}
+
+// assetFacts is what findings need from an asset identity row.
+type assetFacts struct {
+	org                            string
+	vendor, product, model, ver    string
+	external, vpn, exposed, retire bool
+}
+
+func (w *Watch) loadAssetFacts(ctx context.Context, q db.Querier, where string, args ...any) (map[string]*assetFacts, error) {
+	rows, err := q.Query(ctx, `SELECT asset_id, org_id, vendor, product, model, version, external, vpn, exposed, retired FROM vuln_asset_identity WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*assetFacts{}
+	for rows.Next() {
+		var id string
+		f := &assetFacts{}
+		if err := rows.Scan(&id, &f.org, &f.vendor, &f.product, &f.model, &f.ver, &f.external, &f.vpn, &f.exposed, &f.retire); err != nil {
+			return nil, err
+		}
+		out[id] = f
+	}
+	return out, rows.Err()
+}
+
+// matchVuln evaluates every source of one vulnerability against the index
+// and returns the affected assets.
+func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x *Index, rs []storedRule, cache csafCache) (map[string]*hit, error) {
+	hits := map[string]*hit{}
+	skipKEV := versioned(rs)
+	for _, r := range rs {
+		if r.pending || (skipKEV && r.source == "kev") {
+			continue
+		}
+		if r.source == "csaf" {
+			doc, vendors, err := w.csafDoc(ctx, q, cache, r.sourceID)
+			if err != nil {
+				return nil, err
+			}
+			if vendors == nil {
+				for _, p := range doc.Products() {
+					if k := w.Aliases.VendorKey(p.Vendor); k != "" && !slices.Contains(vendors, k) {
+						vendors = append(vendors, k)
+					}
+				}
+			}
+			if len(vendors) == 0 {
+				continue
+			}
+			args := make([]any, len(vendors))
+			for i, v := range vendors {
+				args[i] = v
+			}
+			assets, err := w.loadAssetFacts(ctx, q, `NOT retired AND vendor_key IN (`+db.In(len(vendors))+`)`, args...)
+			if err != nil {
+				return nil, err
+			}
+			for id, a := range assets {
+				if ms := doc.MatchAsset(r.csafIndex, w.Aliases, w.Reg, a.vendor, a.product, a.model, a.ver); len(ms) > 0 {
+					h := hits[id]
+					if h == nil {
+						h = &hit{}
+						hits[id] = h
+					}
+					addCSAF(h, ms)
+				}
+			}
+			continue
+		}
+		if r.rules == nil {
+			continue
+		}
+		for _, g := range x.Match(r.rules) {
+			fixed := FixedFor(g.Result)
+			for _, id := range g.AssetIDs {
+				h := hits[id]
+				if h == nil {
+					h = &hit{}
+					hits[id] = h
+				}
+				h.add(r.source, g.Result, fixed)
+			}
+		}
+	}
+	return hits, nil
+}
+
+func addCSAF(h *hit, ms []CSAFMatch) {
+	res := Result{Affected: true, Confidence: ConfidenceProduct}
+	var fixed []string
+	for _, m := range ms {
+		if m.Confidence == ConfidenceExact {
+			res.Confidence = ConfidenceExact
+		} else if m.Reason != "" {
+			res.Reasons = append(res.Reasons, m.Reason)
+		}
+		fixed = append(fixed, m.Fixed...)
+	}
+	if res.Confidence == ConfidenceExact {
+		res.Reasons = nil
+	}
+	h.add("csaf", res, fixed)
+}
+
+// existing is a stored finding, for deciding what changed.
+type existing struct {
+	id, asset, confidence, sources, fixed string
+	priority, rank                        int
+	active                                bool
+}
+
+// MatchStats says what one matching run did.
+type MatchStats struct {
+	Vulns    int `json:"vulns"`
+	Assets   int `json:"assets"`
+	Findings int `json:"findings"`
+	New      int `json:"new"`
+	Changed  int `json:"changed"`
+	Closed   int `json:"closed"`
+}
+
+func (s *MatchStats) addUp(o MatchStats) {
+	s.Findings += o.Findings
+	s.New += o.New
+	s.Changed += o.Changed
+	s.Closed += o.Closed
+}
+
+// MatchChanged matches the vulnerabilities changed since t (their data or
+// any source's rules) against every asset, writes the findings and sends
+// the alerts; this is what an import triggers.
+func (w *Watch) MatchChanged(ctx context.Context, since time.Time) (MatchStats, error) {
+	w.init()
+	ids, err := w.queryIDs(ctx, `SELECT id FROM vuln_vulns WHERE updated_at >= ? UNION SELECT vuln_id FROM vuln_rules WHERE updated_at >= ?`, since, since)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	return w.matchVulns(ctx, ids)
+}
+
+// MatchAll refreshes every asset identity and matches every vulnerability
+// that names a product some asset has (or has findings) against every
+// asset: the full re-match.
+func (w *Watch) MatchAll(ctx context.Context) (MatchStats, error) {
+	w.init()
+	if _, err := w.RefreshIdentities(ctx, "", nil); err != nil {
+		return MatchStats{}, err
+	}
+	x, _, err := w.index(ctx)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	keys := map[string]bool{}
+	rows, err := w.DB.Query(ctx, `SELECT DISTINCT names FROM vuln_asset_identity WHERE NOT retired`)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	for rows.Next() {
+		var names string
+		if err := rows.Scan(&names); err != nil {
+			rows.Close()
+			return MatchStats{}, err
+		}
+		for _, n := range parseNames(names) {
+			keys[n.Key()] = true
+		}
+	}
+	rows.Close()
+	_ = x
+	ids, err := w.candidateVulns(ctx, keys)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	more, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_findings WHERE active UNION SELECT vuln_id FROM vuln_rules WHERE source = 'csaf'`)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	ids = mergeIDs(ids, more)
+	return w.matchVulns(ctx, ids)
+}
+
+func mergeIDs(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	out := make([]string, 0, len(a)+len(b))
+	for _, s := range [][]string{a, b} {
+		for _, id := range s {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// candidateVulns returns the vulnerabilities whose rules name one of keys
+// or a wildcard.
+func (w *Watch) candidateVulns(ctx context.Context, keys map[string]bool) ([]string, error) {
+	list := []string{"*"}
+	for k := range keys {
+		list = append(list, k)
+	}
+	var out []string
+	for len(list) > 0 {
+		n := min(len(list), 500)
+		args := make([]any, n)
+		for i, k := range list[:n] {
+			args[i] = k
+		}
+		list = list[n:]
+		ids, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_rule_keys WHERE rkey IN (`+db.In(n)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = mergeIDs(out, ids)
+	}
+	return out, nil
+}
+
+func (w *Watch) queryIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := w.DB.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// matchVulns matches vulnerabilities against the whole index, a chunk per
+// transaction, then alerts.
+func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error) {
+	var st MatchStats
+	x, orgs, err := w.index(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Assets = x.Len()
+	cache := csafCache{}
+	for len(ids) > 0 {
+		n := min(len(ids), maxVulnsPerChunk)
+		chunk := ids[:n]
+		ids = ids[n:]
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			rules, facts, err := w.loadRules(ctx, tx, chunk)
+			if err != nil {
+				return err
+			}
+			results := map[string]map[string]*hit{}
+			for _, id := range chunk {
+				if facts[id].withdrawn {
+					results[id] = nil
+					continue
+				}
+				h, err := w.matchVuln(ctx, tx, x, rules[id], cache)
+				if err != nil {
+					return err
+				}
+				results[id] = h
+			}
+			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, "")
+			st.addUp(s)
+			return err
+		})
+		if err != nil {
+			return st, err
+		}
+		st.Vulns += n
+	}
+	return st, w.Alert(ctx)
+}
+
+// MatchAssets refreshes the identities of the given assets (nil: every
+// asset changed in the inventory since it was last matched) and matches
+// only the assets whose identity or exposure changed against the
+// vulnerabilities that name their products. It is run every
+// RematchInterval by a periodic task, so an asset updated to a fixed
+// version has its findings closed within that interval.
+func (w *Watch) MatchAssets(ctx context.Context, orgID string, assetIDs []string) (MatchStats, error) {
+	var st MatchStats
+	changed, err := w.RefreshIdentities(ctx, orgID, assetIDs)
+	if err != nil || len(changed) == 0 {
+		return st, err
+	}
+	if _, _, err := w.index(ctx); err != nil {
+		return st, err
+	}
+	cache := csafCache{}
+	for len(changed) > 0 {
+		n := min(len(changed), 200)
+		chunk := changed[:n]
+		changed = changed[n:]
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			s, err := w.matchAssetChunk(ctx, tx, chunk, cache)
+			st.addUp(s)
+			return err
+		})
+		if err != nil {
+			return st, err
+		}
+		st.Assets += n
+	}
+	return st, w.Alert(ctx)
+}
+
+func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []string, cache csafCache) (MatchStats, error) {
+	args := make([]any, len(assetIDs))
+	for i, id := range assetIDs {
+		args[i] = id
+	}
+	facts, err := w.loadAssetFacts(ctx, tx, `asset_id IN (`+db.In(len(assetIDs))+`)`, args...)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	rows, err := tx.Query(ctx, `SELECT asset_id, names, vendor_key FROM vuln_asset_identity WHERE asset_id IN (`+db.In(len(assetIDs))+`)`, args...)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	targets := map[string]*Target{}
+	keys := map[string]bool{}
+	vendorKeys := map[string]bool{}
+	for rows.Next() {
+		var id, names, vk string
+		if err := rows.Scan(&id, &names, &vk); err != nil {
+			rows.Close()
+			return MatchStats{}, err
+		}
+		ns := parseNames(names)
+		if facts[id] != nil && facts[id].retire {
+			ns = nil
+		}
+		targets[id] = NewTarget(id, ns, w.Reg)
+		for _, n := range ns {
+			keys[n.Key()] = true
+		}
+		if vk != "" {
+			vendorKeys[vk] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return MatchStats{}, err
+	}
+	vulnIDs, err := w.candidateVulns(ctx, keys)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	csafIDs, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_rules WHERE source = 'csaf'`)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	held, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_findings WHERE asset_id IN (`+db.In(len(assetIDs))+`)`, args...)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	vulnIDs = mergeIDs(mergeIDs(vulnIDs, csafIDs), held)
+	rules, vf, err := w.loadRules(ctx, tx, vulnIDs)
+	if err != nil {
+		return MatchStats{}, err
+	}
+	results := map[string]map[string]*hit{}
+	orgs := map[string]string{}
+	for id, f := range facts {
+		orgs[id] = f.org
+	}
+	for _, vid := range vulnIDs {
+		res := map[string]*hit{}
+		results[vid] = res
+		if vf[vid].withdrawn {
+			continue
+		}
+		rs := rules[vid]
+		skipKEV := versioned(rs)
+		for _, r := range rs {
+			if r.pending || (skipKEV && r.source == "kev") {
+				continue
+			}
+			if r.source == "csaf" {
+				doc, _, err := w.csafDoc(ctx, tx, cache, r.sourceID)
+				if err != nil {
+					return MatchStats{}, err
+				}
+				for id, a := range facts {
+					if a.retire || !vendorKeys[w.Aliases.VendorKey(a.vendor)] {
+						continue
+					}
+					if ms := doc.MatchAsset(r.csafIndex, w.Aliases, w.Reg, a.vendor, a.product, a.model, a.ver); len(ms) > 0 {
+						h := res[id]
+						if h == nil {
+							h = &hit{}
+							res[id] = h
+						}
+						addCSAF(h, ms)
+					}
+				}
+				continue
+			}
+			if r.rules == nil {
+				continue
+			}
+			for id, t := range targets {
+				out := Evaluate(r.rules, t)
+				if !out.Affected {
+					continue
+				}
+				h := res[id]
+				if h == nil {
+					h = &hit{}
+					res[id] = h
+				}
+				h.add(r.source, out, FixedFor(out))
+			}
+		}
+	}
+	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, strings.Join(assetIDs, "\n"))
+}
+
+// writeFindings stores the results of matching vulnIDs: new and changed
+// findings are written, findings no longer matched are closed (対応済, by
+// the system). When scope is "" every asset was matched; otherwise only
+// the assets listed in scope (newline-separated) were, and findings of
+// other assets are left alone.
+func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, results map[string]map[string]*hit,
+	facts map[string]vulnFacts, orgs map[string]string, scope string) (MatchStats, error) {
+	var st MatchStats
+	if len(vulnIDs) == 0 {
+		return st, nil
+	}
+	now := w.now()
+	inScope := map[string]bool{}
+	for _, id := range strings.Split(scope, "\n") {
+		if id != "" {
+			inScope[id] = true
+		}
+	}
+	old := map[string]map[string]existing{}
+	args := make([]any, len(vulnIDs))
+	for i, id := range vulnIDs {
+		args[i] = id
+	}
+	rows, err := tx.Query(ctx, `SELECT vuln_id, id, asset_id, confidence, sources, fixed, priority, rank, active FROM vuln_findings WHERE vuln_id IN (`+db.In(len(vulnIDs))+`)`, args...)
+	if err != nil {
+		return st, err
+	}
+	for rows.Next() {
+		var vid string
+		var e existing
+		if err := rows.Scan(&vid, &e.id, &e.asset, &e.confidence, &e.sources, &e.fixed, &e.priority, &e.rank, &e.active); err != nil {
+			rows.Close()
+			return st, err
+		}
+		if len(inScope) > 0 && !inScope[e.asset] {
+			continue
+		}
+		if old[vid] == nil {
+			old[vid] = map[string]existing{}
+		}
+		old[vid][e.asset] = e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return st, err
+	}
+	// Exposure facts of matched assets.
+	need := map[string]bool{}
+	for _, hs := range results {
+		for id := range hs {
+			need[id] = true
+		}
+	}
+	exposure, err := w.exposure(ctx, tx, need)
+	if err != nil {
+		return st, err
+	}
+	up := newBatch(tx, "vuln_findings", []string{"id", "org_id", "asset_id", "vuln_id", "active", "closed_reason", "confidence", "reasons",
+		"sources", "matched", "fixed", "external", "exposed", "priority", "rank", "state", "first_seen", "changed_at", "alert_pending"},
+		`ON CONFLICT (org_id, asset_id, vuln_id) DO UPDATE SET active = TRUE, closed_reason = '', confidence = excluded.confidence,
+		reasons = excluded.reasons, sources = excluded.sources, matched = excluded.matched, fixed = excluded.fixed,
+		external = excluded.external, exposed = excluded.exposed, priority = excluded.priority, rank = excluded.rank,
+		changed_at = excluded.changed_at, alert_pending = TRUE,
+		state = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN 'open' ELSE vuln_findings.state END,
+		state_reason = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN '' ELSE vuln_findings.state_reason END`, 150)
+	type closing struct{ id, org, reason string }
+	var closes []closing
+	for _, vid := range vulnIDs {
+		f := facts[vid]
+		hs := results[vid]
+		for assetID, h := range hs {
+			org := orgs[assetID]
+			ex := exposure[assetID]
+			if org == "" || ex == nil {
+				continue
+			}
+			conf := string(ConfidenceProduct)
+			if h.exact {
+				conf = string(ConfidenceExact)
+				h.reasons = nil
+			}
+			p, rank := Priority(PriorityInput{KEV: f.kev, Ransomware: f.ransomware, CVSS: f.cvss, EPSS: f.epss, External: ex.external,
+				VPN: ex.vpn, Exposed: ex.exposed, Exact: h.exact})
+			slices.Sort(h.sources)
+			sources, fixed := strings.Join(h.sources, " "), strings.Join(h.fixed, " ")
+			st.Findings++
+			e, had := old[vid][assetID]
+			if had && e.active && e.confidence == conf && e.sources == sources && e.fixed == fixed && e.priority == p {
+				continue
+			}
+			if had && e.active {
+				st.Changed++
+			} else {
+				st.New++
+			}
+			id := db.NewID()
+			if had {
+				id = e.id
+			}
+			if err := up.add(ctx, org+"\x00"+assetID+"\x00"+vid, id, org, assetID, vid, true, "", conf, strings.Join(h.reasons, " "),
+				sources, h.matched, fixed, ex.external, ex.exposed, p, rank, string(StateOpen), now, now, true); err != nil {
+				return st, err
+			}
+		}
+		for assetID, e := range old[vid] {
+			if !e.active {
+				continue
+			}
+			if _, still := hs[assetID]; still {
+				continue
+			}
+			reason := "no_longer_affected"
+			if f.withdrawn {
+				reason = "withdrawn"
+			}
+			closes = append(closes, closing{id: e.id, org: orgs[assetID], reason: reason})
+		}
+	}
+	if err := up.flush(ctx); err != nil {
+		return st, err
+	}
+	byOrg := map[string][]string{}
+	for _, c := range closes {
+		byOrg[c.org] = append(byOrg[c.org], c.id)
+	}
+	if err := w.autoCloseAudit(ctx, tx, byOrg); err != nil {
+		return st, err
+	}
+	for len(closes) > 0 {
+		n := min(len(closes), 300)
+		for _, reason := range []string{"no_longer_affected", "withdrawn"} {
+			a := []any{reason, now, now}
+			for _, c := range closes[:n] {
+				if c.reason == reason {
+					a = append(a, c.id)
+				}
+			}
+			if len(a) == 3 {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET active = FALSE, closed_reason = ?, changed_at = ?, alert_pending = FALSE,
+				state = CASE WHEN state IN ('open','in_progress') THEN 'resolved' ELSE state END,
+				state_reason = CASE WHEN state IN ('open','in_progress') THEN 'auto' ELSE state_reason END,
+				state_at = CASE WHEN state IN ('open','in_progress') THEN ? ELSE state_at END
+				WHERE id IN (`+db.In(len(a)-3)+`)`, a...); err != nil {
+				return st, err
+			}
+		}
+		st.Closed += n
+		closes = closes[n:]
+	}
+	if st.New+st.Changed+st.Closed > 0 {
+		if err := w.syncVulnerableFlags(ctx, tx, vulnIDs); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+type exposureFacts struct{ external, vpn, exposed bool }
+
+func (w *Watch) exposure(ctx context.Context, q db.Querier, ids map[string]bool) (map[string]*exposureFacts, error) {
+	out := make(map[string]*exposureFacts, len(ids))
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	for len(list) > 0 {
+		n := min(len(list), 500)
+		args := make([]any, n)
+		for i, id := range list[:n] {
+			args[i] = id
+		}
+		list = list[n:]
+		rows, err := q.Query(ctx, `SELECT asset_id, external, vpn, exposed FROM vuln_asset_identity WHERE asset_id IN (`+db.In(n)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			e := &exposureFacts{}
+			if err := rows.Scan(&id, &e.external, &e.vpn, &e.exposed); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = e
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// syncVulnerableFlags sets the inventory's vulnerable flag of the assets
+// that have findings of vulnIDs: true while the asset has an active
+// finding that is not resolved, accepted or not applicable. The flag
+// drives the inventory's "device terminating an external connection is
+// vulnerable" warning.
+func (w *Watch) syncVulnerableFlags(ctx context.Context, tx db.Querier, vulnIDs []string) error {
+	args := make([]any, len(vulnIDs))
+	for i, id := range vulnIDs {
+		args[i] = id
+	}
+	rows, err := tx.Query(ctx, `SELECT DISTINCT f.org_id, f.asset_id, a.vulnerable,
+		EXISTS (SELECT 1 FROM vuln_findings g WHERE g.asset_id = f.asset_id AND g.active AND g.state IN ('open','in_progress'))
+		FROM vuln_findings f JOIN inv_assets a ON a.id = f.asset_id WHERE f.vuln_id IN (`+db.In(len(vulnIDs))+`)`, args...)
+	if err != nil {
+		return err
+	}
+	type flag struct {
+		org, asset string
+		want       bool
+	}
+	var set []flag
+	for rows.Next() {
+		var org, asset string
+		var have, want bool
+		if err := rows.Scan(&org, &asset, &have, &want); err != nil {
+			rows.Close()
+			return err
+		}
+		if have != want {
+			set = append(set, flag{org, asset, want})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range set {
+		if err := inventory.SetAssetVulnerable(ctx, tx, f.org, f.asset, f.want); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncAssetFlag recomputes the vulnerable flag of one asset.
+func syncAssetFlag(ctx context.Context, q db.Querier, orgID, assetID string) error {
+	var want bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM vuln_findings WHERE org_id = ? AND asset_id = ? AND active AND state IN ('open','in_progress'))`,
+		orgID, assetID).Scan(&want); err != nil {
+		return err
+	}
+	return inventory.SetAssetVulnerable(ctx, q, orgID, assetID, want)
+}
+
+// Reprioritise recomputes the priority of active findings (of one
+// organisation, or all when orgID is "") from the current KEV, EPSS and
+// CVSS data, as after an EPSS import.
+func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
+	w.init()
+	where, args := "f.active", []any{}
+	if orgID != "" {
+		where += " AND f.org_id = ?"
+		args = append(args, orgID)
+	}
+	rows, err := w.DB.Query(ctx, `SELECT f.id, f.priority, f.rank, f.confidence, f.external, f.exposed, COALESCE(i.vpn, FALSE), v.cvss_score,
+		k.cve IS NOT NULL, COALESCE(k.ransomware, FALSE), COALESCE(e.score, 0)
+		FROM vuln_findings f JOIN vuln_vulns v ON v.id = f.vuln_id LEFT JOIN vuln_kev k ON k.cve = f.vuln_id
+		LEFT JOIN vuln_epss e ON e.cve = f.vuln_id LEFT JOIN vuln_asset_identity i ON i.asset_id = f.asset_id WHERE `+where, args...)
+	if err != nil {
+		return err
+	}
+	type upd struct {
+		id      string
+		p, rank int
+	}
+	var ups []upd
+	for rows.Next() {
+		var id, conf string
+		var p, rank int
+		var in PriorityInput
+		if err := rows.Scan(&id, &p, &rank, &conf, &in.External, &in.Exposed, &in.VPN, &in.CVSS, &in.KEV, &in.Ransomware, &in.EPSS); err != nil {
+			rows.Close()
+			return err
+		}
+		in.Exact = conf == string(ConfidenceExact)
+		np, nr := Priority(in)
+		if np != p || nr != rank {
+			ups = append(ups, upd{id, np, nr})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for len(ups) > 0 {
+		n := min(len(ups), 500)
+		chunk := ups[:n]
+		ups = ups[n:]
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			for _, u := range chunk {
+				if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET priority = ?, rank = ? WHERE id = ?`, u.p, u.rank, u.id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Finding is one (asset, vulnerability) pair of an organisation.
+type Finding struct {
+	ID           string    `json:"id"`
+	AssetID      string    `json:"asset_id"`
+	AssetName    string    `json:"asset_name"`
+	AssetKind    string    `json:"asset_kind"`
+	Location     string    `json:"location,omitempty"`
+	Vendor       string    `json:"vendor,omitempty"`
+	Product      string    `json:"product,omitempty"`
+	Model        string    `json:"model,omitempty"`
+	Version      string    `json:"version,omitempty"`
+	Maintainer   string    `json:"maintainer,omitempty"`
+	VulnID       string    `json:"vuln_id"`
+	Title        string    `json:"title,omitempty"`
+	Active       bool      `json:"active"`
+	ClosedReason string    `json:"closed_reason,omitempty"`
+	Confidence   string    `json:"confidence"`
+	Reasons      []string  `json:"reasons,omitempty"`
+	Sources      []string  `json:"sources"`
+	Matched      string    `json:"matched_identity,omitempty"`
+	Fixed        []string  `json:"fixed_versions,omitempty"`
+	External     bool      `json:"external_connection"`
+	Exposed      bool      `json:"internet_exposed"`
+	Priority     int       `json:"priority"`
+	State        State     `json:"state"`
+	StateReason  string    `json:"state_reason,omitempty"`
+	ReviewOn     string    `json:"review_on,omitempty"`
+	StateAt      time.Time `json:"state_at,omitzero"`
+	FirstSeen    time.Time `json:"first_seen"`
+	ChangedAt    time.Time `json:"changed_at"`
+	CVSS         float64   `json:"cvss"`
+	Severity     string    `json:"severity,omitempty"`
+	KEV          bool      `json:"kev"`
+	Ransomware   bool      `json:"ransomware"`
+	EPSS         float64   `json:"epss"`
+	Refs         []string  `json:"refs,omitempty"`
+}
+
+// Exact reports whether the finding's version was confirmed.
+func (f *Finding) Exact() bool { return f.Confidence == string(ConfidenceExact) }
+
+// Open reports whether the finding still needs work.
+func (f *Finding) Open() bool {
+	return f.Active && (f.State == StateOpen || f.State == StateInProgress)
+}
+
+const findingSelect = `SELECT f.id, f.asset_id, a.name, a.kind, a.location, a.vendor, a.product, a.model, a.version, a.maintainer,
+	f.vuln_id, CASE WHEN v.title_ja <> '' THEN v.title_ja WHEN v.title <> '' THEN v.title ELSE SUBSTR(COALESCE(v.description, ''), 1, 160) END,
+	f.active, f.closed_reason, f.confidence, f.reasons, f.sources, f.matched, f.fixed, f.external, f.exposed, f.priority, f.state,
+	f.state_reason, f.review_on, f.state_at, f.first_seen, f.changed_at, COALESCE(v.cvss_score, 0), COALESCE(v.cvss_severity, ''),
+	k.cve IS NOT NULL, COALESCE(k.ransomware, FALSE), COALESCE(e.score, 0)
+	FROM vuln_findings f JOIN inv_assets a ON a.id = f.asset_id AND a.org_id = f.org_id
+	LEFT JOIN vuln_vulns v ON v.id = f.vuln_id LEFT JOIN vuln_kev k ON k.cve = f.vuln_id LEFT JOIN vuln_epss e ON e.cve = f.vuln_id`
+
+func scanFinding(s scanner) (Finding, error) {
+	var f Finding
+	var reasons, sources, fixed string
+	var stateAt *time.Time
+	err := s.Scan(&f.ID, &f.AssetID, &f.AssetName, &f.AssetKind, &f.Location, &f.Vendor, &f.Product, &f.Model, &f.Version, &f.Maintainer,
+		&f.VulnID, &f.Title, &f.Active, &f.ClosedReason, &f.Confidence, &reasons, &sources, &f.Matched, &fixed, &f.External, &f.Exposed,
+		&f.Priority, &f.State, &f.StateReason, &f.ReviewOn, &stateAt, &f.FirstSeen, &f.ChangedAt, &f.CVSS, &f.Severity, &f.KEV,
+		&f.Ransomware, &f.EPSS)
+	f.Reasons, f.Sources, f.Fixed = strings.Fields(reasons), strings.Fields(sources), strings.Fields(fixed)
+	if stateAt != nil {
+		f.StateAt = *stateAt
+	}
+	return f, err
+}
+
+// FindingFilter selects an organisation's findings.
+type FindingFilter struct {
+	AssetID string
+	VulnID  string
+	// All includes closed findings and those resolved, accepted or not
+	// applicable; by default only findings that need work are listed.
+	All      bool
+	Priority int
+	Limit    int
+	Offset   int
+}
+
+// ListFindings returns the organisation's findings, most urgent first.
+func ListFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilter) ([]Finding, error) {
+	where := []string{"f.org_id = ?"}
+	args := []any{orgID}
+	if !f.All {
+		where = append(where, "f.active AND f.state IN ('open','in_progress')")
+	}
+	if f.AssetID != "" {
+		where = append(where, "f.asset_id = ?")
+		args = append(args, f.AssetID)
+	}
+	if f.VulnID != "" {
+		where = append(where, "f.vuln_id = ?")
+		args = append(args, f.VulnID)
+	}
+	if f.Priority > 0 {
+		where = append(where, "f.priority = ?")
+		args = append(args, f.Priority)
+	}
+	limit := ""
+	if f.Limit > 0 {
+		limit = " LIMIT ? OFFSET ?"
+		args = append(args, f.Limit, f.Offset)
+	}
+	rows, err := q.Query(ctx, findingSelect+` WHERE `+strings.Join(where, " AND ")+`
+		ORDER BY CASE WHEN f.active THEN 0 ELSE 1 END, f.priority, f.rank, a.name, f.vuln_id`+limit, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Finding
+	for rows.Next() {
+		fd, err := scanFinding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fd)
+	}
+	return out, rows.Err()
+}
+
+// GetFinding returns one finding of the organisation.
+func GetFinding(ctx context.Context, q db.Querier, orgID, id string) (Finding, error) {
+	f, err := scanFinding(q.QueryRow(ctx, findingSelect+` WHERE f.org_id = ? AND f.id = ?`, orgID, id))
+	if err := db.ScanErr(err); err != nil {
+		if err == db.ErrNotFound {
+			return f, apperr.New(apperr.NotFound, "error.not_found")
+		}
+		return f, err
+	}
+	return f, nil
+}
+
+// Summary counts an organisation's findings that need work, by priority.
+type Summary struct {
+	ByPriority [5]int `json:"by_priority"`
+	Open       int    `json:"open"`
+	InProgress int    `json:"in_progress"`
+	ToConfirm  int    `json:"to_confirm"`
+	Assets     int    `json:"assets"`
+}
+
+// Summarise counts the organisation's open findings.
+func Summarise(ctx context.Context, q db.Querier, orgID string) (Summary, error) {
+	var s Summary
+	rows, err := q.Query(ctx, `SELECT priority, state, confidence, COUNT(*) FROM vuln_findings WHERE org_id = ? AND active AND state IN ('open','in_progress')
+		GROUP BY priority, state, confidence`, orgID)
+	if err != nil {
+		return s, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, n int
+		var state, conf string
+		if err := rows.Scan(&p, &state, &conf, &n); err != nil {
+			return s, err
+		}
+		if p >= 1 && p <= 4 {
+			s.ByPriority[p] += n
+		}
+		if state == string(StateOpen) {
+			s.Open += n
+		} else {
+			s.InProgress += n
+		}
+		if conf == string(ConfidenceProduct) {
+			s.ToConfirm += n
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s, err
+	}
+	return s, q.QueryRow(ctx, `SELECT COUNT(DISTINCT asset_id) FROM vuln_findings WHERE org_id = ? AND active AND state IN ('open','in_progress')`, orgID).Scan(&s.Assets)
+}
+
+// Remediation is a person's change of a finding's state.
+type Remediation struct {
+	State State `json:"state"`
+	// Reason is required for accepted (リスク受容) and not_applicable (該当なし).
+	Reason string `json:"reason,omitempty"`
+	// ReviewOn (YYYY-MM-DD) is required for accepted: when to look again.
+	ReviewOn string `json:"review_on,omitempty"`
+}
+
+// Validate checks a remediation.
+func (r *Remediation) Validate(today string) error {
+	r.Reason = strings.TrimSpace(r.Reason)
+	r.ReviewOn = strings.TrimSpace(r.ReviewOn)
+	if !r.State.Valid() {
+		return apperr.Field("state", "vuln.state.invalid")
+	}
+	if len([]rune(r.Reason)) > 2000 {
+		return apperr.Field("reason", "vuln.state.reason_long", 2000)
+	}
+	switch r.State {
+	case StateAccepted:
+		if r.Reason == "" {
+			return apperr.Field("reason", "vuln.state.reason_required")
+		}
+		if _, err := time.Parse(time.DateOnly, r.ReviewOn); err != nil {
+			return apperr.Field("review_on", "vuln.state.review_required")
+		}
+		if r.ReviewOn <= today {
+			return apperr.Field("review_on", "vuln.state.review_future")
+		}
+	case StateNotApplicable:
+		if r.Reason == "" {
+			return apperr.Field("reason", "vuln.state.reason_required")
+		}
+		r.ReviewOn = ""
+	default:
+		r.ReviewOn = ""
+	}
+	return nil
+}
+
+// SetRemediation changes a finding's state in q and returns the finding
+// before and after; the caller writes the audit entry (RemediationAudit)
+// in the same transaction.
+func SetRemediation(ctx context.Context, q db.Querier, orgID, actorID, findingID string, r Remediation, now time.Time) (before, after Finding, err error) {
+	if err := r.Validate(now.In(time.FixedZone("JST", 9*3600)).Format(time.DateOnly)); err != nil {
+		return before, after, err
+	}
+	before, err = GetFinding(ctx, q, orgID, findingID)
+	if err != nil {
+		return before, after, err
+	}
+	if _, err := q.Exec(ctx, `UPDATE vuln_findings SET state = ?, state_reason = ?, review_on = ?, state_by = ?, state_at = ? WHERE org_id = ? AND id = ?`,
+		string(r.State), r.Reason, r.ReviewOn, actorID, now.UTC(), orgID, findingID); err != nil {
+		return before, after, err
+	}
+	if err := syncAssetFlag(ctx, q, orgID, before.AssetID); err != nil {
+		return before, after, err
+	}
+	after, err = GetFinding(ctx, q, orgID, findingID)
+	return before, after, err
+}
+
+// RemediationAudit is the audit entry of a remediation change.
+func RemediationAudit(before, after Finding) audit.Entry {
+	return audit.Entry{Action: "vuln.finding.state", ObjectType: "vuln_finding", ObjectID: after.ID, Details: map[string]any{
+		"asset": after.AssetName, "vulnerability": after.VulnID, "from": string(before.State), "to": string(after.State),
+		"reason": after.StateReason, "review_on": after.ReviewOn}}
+}
+
+// FindingHistory returns the audit entries of a finding's state changes,
+// newest first.
+func FindingHistory(ctx context.Context, l *audit.Log, orgID, findingID string) ([]audit.Entry, error) {
+	if l == nil {
+		return nil, nil
+	}
+	es, err := l.List(ctx, orgID, audit.Filter{ObjectType: "vuln_finding", ObjectID: findingID, Limit: 100})
+	if err != nil {
+		return nil, fmt.Errorf("vuln: finding history: %w", err)
+	}
+	return es, nil
+}

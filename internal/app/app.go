@@ -53,6 +53,7 @@ Usage:
   medisac audit verify                     check the audit log's hash chain and signatures
   medisac inventory import --org ID [--dry-run] FILE   import assets (.csv, .xlsx, nmap .xml)
   medisac inventory export --org ID --format xlsx|csv|json --out FILE
+  medisac vuln import|sync|match|findings vulnerability feeds and findings (medisac vuln for details)
   medisac assess editions|load|export      checklists: list editions, load an edition file, export a sheet (pdf|xlsx)
   medisac backup --out FILE                consistent copy of the SQLite database
   medisac config                           print the configuration (secrets redacted)
@@ -90,6 +91,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAudit(ctx, rest, stdout)
 	case "share":
 		return cmdShare(ctx, rest, stdout)
+	case "vuln":
+		return cmdVuln(ctx, rest, stdout)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout)
 	case "config":

@@ -38,6 +38,9 @@ type Config struct {
 	SessionAbsolute time.Duration `json:"session_absolute"`
 	Workers         int           `json:"workers"`
 
+	// Vuln configures the online vulnerability feeds (MEDISAC_VULN_*).
+	Vuln VulnConfig `json:"vuln"`
+
 	// clock replaces time.Now in tests.
 	clock func() time.Time
 }
@@ -78,6 +81,8 @@ func (c *Config) loadEnv(getenv envFn) error {
 		"MEDISAC_DATABASE_URL": &c.DatabaseURL, "MEDISAC_AUDIT_KEY_FILE": &c.AuditKey, "MEDISAC_LOG_LEVEL": &c.LogLevel,
 		"MEDISAC_SMTP_HOST": &c.SMTPHost, "MEDISAC_SMTP_SECURITY": &c.SMTPSecurity, "MEDISAC_SMTP_USERNAME": &c.SMTPUser,
 		"MEDISAC_SMTP_PASSWORD": &c.SMTPPassword, "MEDISAC_SMTP_FROM": &c.SMTPFrom,
+		"MEDISAC_VULN_NVD_URL": &c.Vuln.NVDURL, "MEDISAC_VULN_NVD_API_KEY": &c.Vuln.NVDAPIKey, "MEDISAC_VULN_KEV_URL": &c.Vuln.KEVURL,
+		"MEDISAC_VULN_EPSS_URL": &c.Vuln.EPSSURL, "MEDISAC_VULN_JVN_URLS": &c.Vuln.JVNURLs, "MEDISAC_VULN_CSAF_PROVIDERS": &c.Vuln.CSAFProviders,
 	} {
 		if err := str(name, dst); err != nil {
 			return err
@@ -90,7 +95,7 @@ func (c *Config) loadEnv(getenv envFn) error {
 		}
 		c.SMTPPort = n
 	}
-	for name, dst := range map[string]*time.Duration{"MEDISAC_SESSION_IDLE": &c.SessionIdle, "MEDISAC_SESSION_ABSOLUTE": &c.SessionAbsolute} {
+	for name, dst := range map[string]*time.Duration{"MEDISAC_SESSION_IDLE": &c.SessionIdle, "MEDISAC_SESSION_ABSOLUTE": &c.SessionAbsolute, "MEDISAC_VULN_SYNC_INTERVAL": &c.Vuln.Interval} {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
@@ -165,6 +170,9 @@ func (c *Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "htt
 func (c Config) Redacted() string {
 	if c.SMTPPassword != "" {
 		c.SMTPPassword = "REDACTED"
+	}
+	if c.Vuln.NVDAPIKey != "" {
+		c.Vuln.NVDAPIKey = "REDACTED"
 	}
 	if u, err := url.Parse(c.DatabaseURL); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok {

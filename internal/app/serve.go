@@ -25,6 +25,7 @@ import (
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/share/taxii"
 	"github.com/medisac/medisac/internal/web"
 )
@@ -161,6 +162,10 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	}
 	n.Handler = srv
 	(&share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now}).Register()
+	vw := newWatch(cfg, d, n.Audit, n.Queue)
+	vw.Mailer, vw.Now, vw.Logger = n.Mailer, now, logger
+	vw.Register()
+	share.SetAffectedChecker(vuln.Checker{})
 	n.schedule(sessions)
 	return n, nil
 }

@@ -540,9 +540,6 @@ func (w *Watch) MatchAssets(ctx context.Context, orgID string, assetIDs []string
 	if err != nil || len(changed) == 0 {
 		return st, err
 	}
-	if _, _, err := w.index(ctx); err != nil {
-		return st, err
-	}
 	cache := csafCache{}
 	for len(changed) > 0 {
 		n := min(len(changed), 200)

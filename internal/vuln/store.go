@@ -38,8 +38,8 @@ type Watch struct {
 	Aliases *Aliases
 	// Queue runs matching and alerts in the background; without one they
 	// run inside the call that caused them.
-	Queue   *jobs.Queue
-	Mailer  *notify.Mailer
+	Queue  *jobs.Queue
+	Mailer *notify.Mailer
 	// Audit records findings closed by matching (remediation changes by
 	// people are recorded by the web and API handlers).
 	Audit   *audit.Log
@@ -316,7 +316,7 @@ func (b *batch) flush(ctx context.Context) error {
 // importer holds the batches one import writes.
 type importer struct {
 	vulns, rules, refs, keys *batch
-	now                time.Time
+	now                      time.Time
 }
 
 var vulnCols = []string{"id", "title", "title_ja", "description", "summary_ja", "nvd_status", "withdrawn", "published", "modified",

@@ -23,7 +23,7 @@ var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 // clock is a settable test clock.
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time { return c.t }
+func (c *clock) now() time.Time      { return c.t }
 func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
 
 func newOrg(t testing.TB, d *db.DB, name, pref string) string {

@@ -1,0 +1,180 @@
+package app
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/vuln"
+)
+
+// VulnConfig is where the online vulnerability feeds are; comma-separated
+// lists for JVN and CSAF providers.
+type VulnConfig struct {
+	NVDURL        string        `json:"nvd_url,omitempty"`
+	NVDAPIKey     string        `json:"nvd_api_key,omitempty"`
+	KEVURL        string        `json:"kev_url,omitempty"`
+	EPSSURL       string        `json:"epss_url,omitempty"`
+	JVNURLs       string        `json:"jvn_urls,omitempty"`
+	CSAFProviders string        `json:"csaf_providers,omitempty"`
+	Interval      time.Duration `json:"sync_interval,omitempty"`
+}
+
+// Sync returns the watch's sync configuration.
+func (c VulnConfig) Sync() vuln.SyncConfig {
+	split := func(s string) []string {
+		var out []string
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	return vuln.SyncConfig{NVDURL: c.NVDURL, NVDAPIKey: c.NVDAPIKey, KEVURL: c.KEVURL, EPSSURL: c.EPSSURL,
+		JVNURLs: split(c.JVNURLs), CSAFProviders: split(c.CSAFProviders), Interval: c.Interval}
+}
+
+const vulnUsage = `usage:
+  medisac vuln import FILE|DIR...                         import NVD, KEV, EPSS, JVN, CSAF or Fortinet files (format detected)
+  medisac vuln sync                                       run the configured online synchronisation once (MEDISAC_VULN_*)
+  medisac vuln match                                      re-match every asset against every vulnerability
+  medisac vuln findings --org ID [--format json|csv] [--all]`
+
+// newWatch builds the vulnerability watch on d. Jobs it enqueues (alerts)
+// are run by the server's workers.
+func newWatch(cfg *Config, d *db.DB, log *audit.Log, q *jobs.Queue) *vuln.Watch {
+	return &vuln.Watch{DB: d, Queue: q, Audit: log, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Sync: cfg.Vuln.Sync()}
+}
+
+func cmdVuln(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError("%s", vulnUsage)
+	}
+	sub := args[0]
+	var org, format string
+	var all bool
+	var files []string
+	rest := args[1:]
+	if sub == "import" {
+		i := 0
+		for i < len(rest) && !strings.HasPrefix(rest[i], "-") {
+			i++
+		}
+		files, rest = rest[:i], rest[i:]
+	}
+	cfg, err := loadConfig(rest, func(fs *flag.FlagSet) {
+		if sub == "findings" {
+			fs.StringVar(&org, "org", "", "organisation id")
+			fs.StringVar(&format, "format", "json", "json or csv")
+			fs.BoolVar(&all, "all", false, "include closed and settled findings")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
+		w := newWatch(cfg, d, log, nil)
+		switch sub {
+		case "import":
+			if len(files) == 0 {
+				return usageError("%s", vulnUsage)
+			}
+			return vulnImport(ctx, w, files, stdout)
+		case "sync":
+			if !w.Sync.Enabled() {
+				return usageError("no feed is configured: set MEDISAC_VULN_NVD_URL, MEDISAC_VULN_KEV_URL, MEDISAC_VULN_EPSS_URL, MEDISAC_VULN_JVN_URLS or MEDISAC_VULN_CSAF_PROVIDERS")
+			}
+			rep, err := w.SyncOnce(ctx, func(res vuln.ImportResult, err error) { printImport(w, stdout, res, err) })
+			if err != nil {
+				return err
+			}
+			if len(rep.Errors) > 0 {
+				return fmt.Errorf("sync: %s", strings.Join(rep.Errors, "; "))
+			}
+			return nil
+		case "match":
+			st, err := w.MatchAll(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "matched %d vulnerabilities against %d assets: %d findings (%d new, %d changed, %d closed)\n",
+				st.Vulns, st.Assets, st.Findings, st.New, st.Changed, st.Closed)
+			return nil
+		case "findings":
+			if org == "" || (format != "json" && format != "csv") {
+				return usageError("%s", vulnUsage)
+			}
+			fs, err := vuln.ListFindings(ctx, d, org, vuln.FindingFilter{All: all})
+			if err != nil {
+				return err
+			}
+			return writeFindings(stdout, format, fs)
+		}
+		return usageError("%s", vulnUsage)
+	})
+}
+
+func vulnImport(ctx context.Context, w *vuln.Watch, paths []string, stdout io.Writer) error {
+	failed := 0
+	err := w.ImportPaths(ctx, paths, func(res vuln.ImportResult, err error) {
+		if err != nil {
+			failed++
+		}
+		printImport(w, stdout, res, err)
+	})
+	if err != nil {
+		return err
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d file(s) rejected; the data held before is unchanged", failed)
+	}
+	return nil
+}
+
+func printImport(w *vuln.Watch, out io.Writer, res vuln.ImportResult, err error) {
+	if err != nil {
+		msg := err.Error()
+		if key, detail, ok := vuln.FeedError(err); ok {
+			msg = mustCatalog().T(i18n.Default, key, res.Name, detail)
+		}
+		fmt.Fprintf(out, "%s: rejected: %s\n", res.Name, msg)
+		return
+	}
+	fmt.Fprintf(out, "%s: %s, %d records, %d vulnerabilities changed", res.Name, res.Format, res.Records, res.Changed)
+	if res.Withdrawn > 0 {
+		fmt.Fprintf(out, ", %d withdrawn", res.Withdrawn)
+	}
+	fmt.Fprintln(out)
+}
+
+func writeFindings(out io.Writer, format string, fs []vuln.Finding) error {
+	if format == "json" {
+		if fs == nil {
+			fs = []vuln.Finding{}
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(fs)
+	}
+	cw := csv.NewWriter(out)
+	_ = cw.Write([]string{"asset_name", "asset_id", "vulnerability", "confidence", "priority", "state", "active", "kev", "cvss", "epss",
+		"fixed_versions", "sources", "external_connection", "internet_exposed", "finding_id"})
+	for _, f := range fs {
+		_ = cw.Write([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
+			strconv.FormatBool(f.KEV), strconv.FormatFloat(f.CVSS, 'f', 1, 64), strconv.FormatFloat(f.EPSS, 'f', 5, 64),
+			strings.Join(f.Fixed, " "), strings.Join(f.Sources, " "), strconv.FormatBool(f.External), strconv.FormatBool(f.Exposed), f.ID})
+	}
+	cw.Flush()
+	return cw.Error()
+}

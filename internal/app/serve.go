@@ -25,8 +25,8 @@ import (
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
 	"github.com/medisac/medisac/internal/share"
-	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/share/taxii"
+	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/web"
 )
 

@@ -69,6 +69,9 @@ func isolationCases(f *fixture) map[string][]isoCase {
 	for k, v := range assessIsolationCases(f) {
 		cases[k] = v
 	}
+	for k, v := range shareIsolationCases(f) {
+		cases[k] = v
+	}
 	return cases
 }
 

@@ -38,5 +38,6 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/audit", true, false, a.ownAudit},
 	}
 	rs = append(rs, a.assessRoutes()...)
+	rs = append(rs, a.shareRoutes()...)
 	return append(rs, a.inventoryRoutes()...)
 }

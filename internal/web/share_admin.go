@@ -371,7 +371,7 @@ func (s *Server) shareWebhookSave(w http.ResponseWriter, r *http.Request) {
 		if err := share.SetWebhook(r.Context(), tx, viewer(r), u, r.PostForm.Get("secret"), s.Now()); err != nil {
 			return err
 		}
-		return s.shareAudit(r, tx, "share.webhook", "organization", state(r).p.OrgID, map[string]any{"url": u})
+		return s.shareAudit(r, tx, "share.webhook_change", "organization", state(r).p.OrgID, map[string]any{"url": u})
 	})
 	if err != nil {
 		s.renderShareSettings(w, r, err, withForm(url.Values{}, r.PostForm, "secret"))

@@ -1,0 +1,724 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/share"
+)
+
+// The sharing hub's API. Posts are not below an organisation: every read
+// goes through the hub's one visibility rule (share.Viewer of the token's
+// owner), so a post the caller may not see answers 404 exactly like a
+// missing one, whatever its label.
+
+const shareBase = "/api/v1/share"
+
+func init() {
+	largeBodies["POST "+shareBase+"/import"] = share.MaxImport + 1
+}
+
+// shareRoutes are the sharing hub's entries of the route table.
+func (a *API) shareRoutes() []route {
+	return []route{
+		{"GET", shareBase + "/posts", true, false, a.shareListPosts},
+		{"POST", shareBase + "/posts", true, true, a.shareCreatePost},
+		{"GET", shareBase + "/posts/{post}", true, false, a.shareGetPost},
+		{"PATCH", shareBase + "/posts/{post}", true, true, a.shareChangeLabel},
+		{"DELETE", shareBase + "/posts/{post}", true, true, a.shareDeletePost},
+		{"POST", shareBase + "/posts/{post}/recipients", true, true, a.shareAddRecipients},
+		{"GET", shareBase + "/posts/{post}/comments", true, false, a.shareListComments},
+		{"POST", shareBase + "/posts/{post}/comments", true, true, a.shareAddComment},
+		{"GET", shareBase + "/posts/{post}/response", true, false, a.shareMyResponse},
+		{"PUT", shareBase + "/posts/{post}/response", true, true, a.shareRespond},
+		{"GET", shareBase + "/posts/{post}/responses", true, false, a.shareRates},
+		{"GET", shareBase + "/posts/{post}/correlations", true, false, a.shareCorrelations},
+		{"GET", shareBase + "/posts/{post}/affected", true, false, a.shareAffected},
+		{"GET", shareBase + "/indicators", true, false, a.shareLookup},
+		{"POST", shareBase + "/indicators/{indicator}/sightings", true, true, a.shareSighting},
+		{"GET", shareBase + "/groups", true, false, a.shareListGroups},
+		{"POST", shareBase + "/groups", true, true, a.shareCreateGroup},
+		{"GET", shareBase + "/groups/{group}/members", true, false, a.shareGroupMembers},
+		{"PUT", shareBase + "/groups/{group}/members/{org}", true, true, a.shareGroupAdd},
+		{"DELETE", shareBase + "/groups/{group}/members/{org}", true, true, a.shareGroupRemove},
+		{"GET", shareBase + "/subscription", true, false, a.shareGetSubscription},
+		{"PUT", shareBase + "/subscription", true, true, a.shareSetSubscription},
+		{"GET", shareBase + "/webhook", true, false, a.shareGetWebhook},
+		{"PUT", shareBase + "/webhook", true, true, a.shareSetWebhook},
+		{"DELETE", shareBase + "/webhook", true, true, a.shareDeleteWebhook},
+		{"POST", shareBase + "/pii-check", true, false, a.sharePIICheck},
+		{"POST", shareBase + "/import", true, true, a.shareImport},
+		{"GET", shareBase + "/export", true, false, a.shareExport},
+	}
+}
+
+func shareViewer(c *call) share.Viewer { return share.ViewerOf(c.p) }
+
+// shareTx runs fn and its audit entry (in the caller's organisation) in one
+// transaction.
+func (a *API) shareTx(r *http.Request, c *call, action, objType string, fn func(tx *db.Tx) (objID string, details map[string]any, err error)) error {
+	return a.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		id, details, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		return a.record(r.Context(), tx, c, c.p.OrgID, action, objType, id, details)
+	})
+}
+
+type postList struct {
+	Posts []*share.Post `json:"posts"`
+	// Next is the value of "before" for the next (older) page, "" at the
+	// end.
+	Next string `json:"next"`
+}
+
+func (a *API) shareListPosts(w http.ResponseWriter, r *http.Request, c *call) error {
+	qs := r.URL.Query()
+	f := share.Filter{Kind: share.Kind(qs.Get("kind")), Query: qs.Get("q"), Before: qs.Get("before"), Mine: qs.Get("mine") == "true"}
+	if f.Kind != "" && !f.Kind.Valid() {
+		return apperr.Field("kind", "share.kind.invalid")
+	}
+	if t := qs.Get("tlp"); t != "" {
+		tl, err := share.ParseTLP(t)
+		if err != nil {
+			return err
+		}
+		f.TLP = tl
+	}
+	if s := qs.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return apperr.Field("since", "share.api.bad_time", "since")
+		}
+		f.Since = t
+	}
+	f.Limit = 50
+	if s := qs.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return apperr.Field("limit", "share.api.bad_limit", 500)
+		}
+		f.Limit = n
+	}
+	limit := f.Limit
+	f.Limit++
+	posts, err := share.ListPosts(r.Context(), a.DB, shareViewer(c), f)
+	if err != nil {
+		return err
+	}
+	out := postList{Posts: posts}
+	if len(posts) > limit {
+		out.Posts = posts[:limit]
+		out.Next = posts[limit-1].ID
+	}
+	if out.Posts == nil {
+		out.Posts = []*share.Post{}
+	}
+	a.reply(w, http.StatusOK, out)
+	return nil
+}
+
+// postCreateInput is the body of POST /share/posts.
+type postCreateInput struct {
+	share.PostInput
+	// PIIConfirmed says the caller checked the findings of the
+	// patient-data check (POST /share/pii-check) and posts anyway.
+	PIIConfirmed bool `json:"pii_confirmed"`
+}
+
+func (a *API) shareCreatePost(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in postCreateInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if err := checkText("title", in.Title); err != nil {
+		return err
+	}
+	if f := share.CheckPII(in.Title + "\n" + in.Body); len(f) > 0 && !in.PIIConfirmed {
+		return apperr.Field("body", "share.api.pii_found", len(f))
+	}
+	var p *share.Post
+	err = a.shareTx(r, c, "share.post.create", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		var err error
+		if p, err = share.CreatePost(r.Context(), tx, shareViewer(c), in.PostInput, a.Now()); err != nil {
+			return "", nil, err
+		}
+		if err := share.EnqueueFanout(r.Context(), tx, nil, p.ID, a.Now()); err != nil {
+			return "", nil, err
+		}
+		return p.ID, map[string]any{"kind": string(p.Kind), "tlp": string(p.TLP), "anonymous": p.Anonymous, "pii_confirmed": in.PIIConfirmed}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, p)
+	return nil
+}
+
+func (a *API) shareGetPost(w http.ResponseWriter, r *http.Request, c *call) error {
+	p, err := share.GetPost(r.Context(), a.DB, shareViewer(c), r.PathValue("post"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, p)
+	return nil
+}
+
+type labelInput struct {
+	TLP string `json:"tlp"`
+}
+
+func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	v := shareViewer(c)
+	if _, err := share.GetPost(r.Context(), a.DB, v, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in labelInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	t, err := share.ParseTLP(in.TLP)
+	if err != nil {
+		return err
+	}
+	var p *share.Post
+	err = a.shareTx(r, c, "share.post.label", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		before, err := share.GetPost(r.Context(), tx, v, id)
+		if err != nil {
+			return "", nil, err
+		}
+		if _, err := share.ChangeLabel(r.Context(), tx, v, id, t, a.Now()); err != nil {
+			return "", nil, err
+		}
+		if p, err = share.GetPost(r.Context(), tx, v, id); err != nil {
+			return "", nil, err
+		}
+		return id, map[string]any{"from": string(before.TLP), "to": string(t)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, p)
+	return nil
+}
+
+func (a *API) shareDeletePost(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	err := a.shareTx(r, c, "share.post.delete", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		p, err := share.GetPost(r.Context(), tx, shareViewer(c), id)
+		if err != nil {
+			return "", nil, err
+		}
+		if err := share.DeletePost(r.Context(), tx, shareViewer(c), id); err != nil {
+			return "", nil, err
+		}
+		return id, map[string]any{"title": p.Title, "tlp": string(p.TLP)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type recipientsInput struct {
+	Orgs   []string `json:"orgs"`
+	Groups []string `json:"groups"`
+	Users  []string `json:"users"`
+}
+
+func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	v := shareViewer(c)
+	if _, err := share.GetPost(r.Context(), a.DB, v, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in recipientsInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	var p *share.Post
+	err = a.shareTx(r, c, "share.post.recipients", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		if err := share.AddRecipients(r.Context(), tx, v, id, in.Orgs, in.Groups, in.Users, a.Now()); err != nil {
+			return "", nil, err
+		}
+		var err error
+		if p, err = share.GetPost(r.Context(), tx, v, id); err != nil {
+			return "", nil, err
+		}
+		return id, map[string]any{"orgs": in.Orgs, "groups": in.Groups, "users": in.Users}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, p)
+	return nil
+}
+
+type commentList struct {
+	Comments []share.Comment `json:"comments"`
+}
+
+func (a *API) shareListComments(w http.ResponseWriter, r *http.Request, c *call) error {
+	cs, err := share.ListComments(r.Context(), a.DB, shareViewer(c), r.PathValue("post"))
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []share.Comment{}
+	}
+	a.reply(w, http.StatusOK, commentList{Comments: cs})
+	return nil
+}
+
+type commentInput struct {
+	Body string `json:"body"`
+}
+
+func (a *API) shareAddComment(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in commentInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	var cm *share.Comment
+	err = a.shareTx(r, c, "share.comment", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		var err error
+		if cm, err = share.AddComment(r.Context(), tx, shareViewer(c), id, in.Body, a.Now()); err != nil {
+			return "", nil, err
+		}
+		return id, map[string]any{"comment": cm.ID}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, cm)
+	return nil
+}
+
+type responseBody struct {
+	Status share.ResponseStatus `json:"status"`
+}
+
+func (a *API) shareMyResponse(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	v := shareViewer(c)
+	if _, err := share.GetPost(r.Context(), a.DB, v, id); err != nil {
+		return err
+	}
+	s, err := share.MyResponse(r.Context(), a.DB, v, id)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, responseBody{Status: s})
+	return nil
+}
+
+func (a *API) shareRespond(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in responseBody
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	err = a.shareTx(r, c, "share.response", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		return id, map[string]any{"status": string(in.Status)}, share.Respond(r.Context(), tx, shareViewer(c), id, in.Status, a.Now())
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, in)
+	return nil
+}
+
+type rateBody struct {
+	share.ResponseRate
+	Answered int64 `json:"answered"`
+	Percent  int64 `json:"percent"`
+}
+
+func (a *API) shareRates(w http.ResponseWriter, r *http.Request, c *call) error {
+	rate, err := share.ResponseRates(r.Context(), a.DB, shareViewer(c), r.PathValue("post"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, rateBody{ResponseRate: *rate, Answered: rate.Answered(), Percent: rate.Percent()})
+	return nil
+}
+
+type correlationList struct {
+	Correlations []share.Correlation `json:"correlations"`
+}
+
+func (a *API) shareCorrelations(w http.ResponseWriter, r *http.Request, c *call) error {
+	cs, err := share.Correlations(r.Context(), a.DB, shareViewer(c), r.PathValue("post"), 500)
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []share.Correlation{}
+	}
+	a.reply(w, http.StatusOK, correlationList{Correlations: cs})
+	return nil
+}
+
+func (a *API) shareAffected(w http.ResponseWriter, r *http.Request, c *call) error {
+	v := shareViewer(c)
+	p, err := share.GetPost(r.Context(), a.DB, v, r.PathValue("post"))
+	if err != nil {
+		return err
+	}
+	res, err := share.CheckAffected(r.Context(), a.DB, v, p)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, res)
+	return nil
+}
+
+func (a *API) shareLookup(w http.ResponseWriter, r *http.Request, c *call) error {
+	qs := r.URL.Query()
+	value := qs.Get("value")
+	if strings.TrimSpace(value) == "" {
+		return apperr.Field("value", "share.api.value_required")
+	}
+	t := share.IOCType(qs.Get("type"))
+	if t != "" && !t.Valid() {
+		return apperr.Field("type", "share.ioc.bad_type", string(t))
+	}
+	cs, err := share.LookupIOC(r.Context(), a.DB, shareViewer(c), t, value, 500)
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []share.Correlation{}
+	}
+	a.reply(w, http.StatusOK, correlationList{Correlations: cs})
+	return nil
+}
+
+func (a *API) shareSighting(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("indicator")
+	err := a.shareTx(r, c, "share.sighting", "share_indicator", func(tx *db.Tx) (string, map[string]any, error) {
+		return id, nil, share.AddSighting(r.Context(), tx, shareViewer(c), id, a.Now())
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type groupList struct {
+	Groups []share.Group `json:"groups"`
+}
+
+func (a *API) shareListGroups(w http.ResponseWriter, r *http.Request, c *call) error {
+	gs, err := share.ListGroups(r.Context(), a.DB, shareViewer(c))
+	if err != nil {
+		return err
+	}
+	if gs == nil {
+		gs = []share.Group{}
+	}
+	a.reply(w, http.StatusOK, groupList{Groups: gs})
+	return nil
+}
+
+type groupInput struct {
+	Name string          `json:"name"`
+	Kind share.GroupKind `json:"kind"`
+}
+
+func (a *API) shareCreateGroup(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in groupInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if err := checkText("name", in.Name); err != nil {
+		return err
+	}
+	var g *share.Group
+	err = a.shareTx(r, c, "share.group.create", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
+		var err error
+		if g, err = share.CreateGroup(r.Context(), tx, shareViewer(c), in.Name, in.Kind, a.Now()); err != nil {
+			return "", nil, err
+		}
+		return g.ID, map[string]any{"name": g.Name, "kind": string(g.Kind)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusCreated, g)
+	return nil
+}
+
+type groupMembers struct {
+	Group   *share.Group     `json:"group"`
+	Members []share.OrgEntry `json:"members"`
+}
+
+func (a *API) shareGroupMembers(w http.ResponseWriter, r *http.Request, c *call) error {
+	g, ms, err := share.GroupMembers(r.Context(), a.DB, shareViewer(c), r.PathValue("group"))
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []share.OrgEntry{}
+	}
+	a.reply(w, http.StatusOK, groupMembers{Group: g, Members: ms})
+	return nil
+}
+
+func (a *API) shareGroupAdd(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.shareGroupChange(w, r, c, false)
+}
+
+func (a *API) shareGroupRemove(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.shareGroupChange(w, r, c, true)
+}
+
+func (a *API) shareGroupChange(w http.ResponseWriter, r *http.Request, c *call, remove bool) error {
+	gid, org := r.PathValue("group"), r.PathValue("org")
+	err := a.shareTx(r, c, "share.group.member", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
+		err := share.SetGroupMember(r.Context(), tx, shareViewer(c), gid, org, remove)
+		if err != nil && apperr.From(err).Field == "org_id" {
+			// An unknown organisation in the path is a missing object.
+			err = db.ErrNotFound
+		}
+		return gid, map[string]any{"org": org, "remove": remove}, err
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *API) shareGetSubscription(w http.ResponseWriter, r *http.Request, c *call) error {
+	s, err := share.GetSubscription(r.Context(), a.DB, shareViewer(c))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, subscriptionBody(s))
+	return nil
+}
+
+// subscriptionBody never has null lists.
+func subscriptionBody(s share.Subscription) share.Subscription {
+	if s.ImmediateTLP == nil {
+		s.ImmediateTLP = []share.TLP{}
+	}
+	if s.ImmediateKinds == nil {
+		s.ImmediateKinds = []share.Kind{}
+	}
+	return s
+}
+
+func (a *API) shareSetSubscription(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in share.Subscription
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	err = a.shareTx(r, c, "share.subscription", "user", func(tx *db.Tx) (string, map[string]any, error) {
+		return c.p.UserID, map[string]any{"immediate_tlp": in.ImmediateTLP, "immediate_kinds": in.ImmediateKinds, "digest": in.Digest},
+			share.SetSubscription(r.Context(), tx, shareViewer(c), in, a.Now())
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, subscriptionBody(in))
+	return nil
+}
+
+type webhookBody struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret,omitempty"`
+}
+
+func (a *API) shareGetWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	u, err := share.GetWebhook(r.Context(), a.DB, shareViewer(c))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, webhookBody{URL: u})
+	return nil
+}
+
+func (a *API) shareSetWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in webhookBody
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.URL) == "" {
+		return apperr.Field("url", "share.webhook.https_only")
+	}
+	err = a.shareTx(r, c, "share.webhook_change", "organization", func(tx *db.Tx) (string, map[string]any, error) {
+		return c.p.OrgID, map[string]any{"url": in.URL}, share.SetWebhook(r.Context(), tx, shareViewer(c), in.URL, in.Secret, a.Now())
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, webhookBody{URL: in.URL})
+	return nil
+}
+
+func (a *API) shareDeleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
+	err := a.shareTx(r, c, "share.webhook_change", "organization", func(tx *db.Tx) (string, map[string]any, error) {
+		return c.p.OrgID, map[string]any{"url": ""}, share.SetWebhook(r.Context(), tx, shareViewer(c), "", "", a.Now())
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type piiInput struct {
+	Title string `json:"title"`
+	Body  string `json:"body"`
+}
+
+type piiResult struct {
+	Findings []share.PIIFinding `json:"findings"`
+}
+
+func (a *API) sharePIICheck(w http.ResponseWriter, r *http.Request, c *call) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in piiInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	f := share.CheckPII(in.Title + "\n" + in.Body)
+	if f == nil {
+		f = []share.PIIFinding{}
+	}
+	a.reply(w, http.StatusOK, piiResult{Findings: f})
+	return nil
+}
+
+type importBody struct {
+	Format  string `json:"format"`
+	Skipped int    `json:"skipped"`
+	*share.ImportResult
+}
+
+func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error {
+	data, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return apperr.New(apperr.TooLarge, "share.import.too_large", share.MaxImport>>20)
+	}
+	if err != nil {
+		return apperr.Wrap(err, apperr.Invalid, "api.bad_json.read")
+	}
+	opts := share.ImportOptions{}
+	if t := r.URL.Query().Get("tlp"); t != "" {
+		if opts.Default, err = share.ParseTLP(t); err != nil {
+			return err
+		}
+	}
+	var out importBody
+	err = a.shareTx(r, c, "share.import", "organization", func(tx *db.Tx) (string, map[string]any, error) {
+		var err error
+		if out.Format, out.ImportResult, out.Skipped, err = share.ImportAny(r.Context(), tx, shareViewer(c), data, opts, a.Now()); err != nil {
+			return "", nil, err
+		}
+		return c.p.OrgID, map[string]any{"format": out.Format, "posts": len(out.Posts), "objects": out.Objects, "failures": len(out.Failures)}, nil
+	})
+	if err != nil {
+		return err
+	}
+	if out.Posts == nil {
+		out.Posts = []share.ImportedPost{}
+	}
+	a.reply(w, http.StatusOK, out)
+	return nil
+}
+
+func (a *API) shareExport(w http.ResponseWriter, r *http.Request, c *call) error {
+	qs := r.URL.Query()
+	format := qs.Get("format")
+	if format == "" {
+		format = share.FormatSTIX
+	}
+	if format != share.FormatSTIX && format != share.FormatMISP {
+		return apperr.Field("format", "share.web.export.bad_format")
+	}
+	var since time.Time
+	if s := qs.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			if t, err = time.ParseInLocation("2006-01-02", s, time.UTC); err != nil {
+				return apperr.Field("since", "share.api.bad_time", "since")
+			}
+		}
+		since = t
+	}
+	var b []byte
+	err := a.shareTx(r, c, audit.ActionDataExport, "organization", func(tx *db.Tx) (string, map[string]any, error) {
+		var err error
+		if format == share.FormatSTIX {
+			b, err = share.ExportSTIX(r.Context(), tx, shareViewer(c), since)
+		} else {
+			b, err = share.ExportMISP(r.Context(), tx, shareViewer(c), since)
+		}
+		return c.p.OrgID, map[string]any{"what": "share", "format": format, "since": qs.Get("since")}, err
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	return nil
+}

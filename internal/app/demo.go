@@ -2,13 +2,17 @@ package app
 
 import (
 	"context"
+	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
 )
 
 // DemoLogin is one demo account, printed at start.
@@ -97,9 +101,111 @@ func SeedDemo(ctx context.Context, n *Node) ([]DemoLogin, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := seedDemoInventory(ctx, n, now); err != nil {
+		return nil, err
+	}
 	b, _ := json.MarshalIndent(logins, "", "  ")
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		return nil, err
 	}
 	return logins, nil
+}
+
+//go:embed demodata
+var demoData embed.FS
+
+type demoConn struct {
+	name, asset, peer, vendor, purpose string
+	typ                                inventory.ConnType
+	mfa                                inventory.Tri
+	manager                            inventory.Manager
+}
+
+// demoInventory gives the demo hospital and clinic a small register with
+// the problems the Japanese hospital surveys found: a vendor SSL-VPN without
+// MFA, an LTE maintenance line for CT/MRI, a forgotten ISDN line, a medical
+// device on the general network, an unsupported Windows PC.
+var demoInventory = map[string]struct {
+	file     string
+	vendors  []inventory.Vendor
+	conns    []demoConn
+	orgIndex int
+}{
+	"hospital": {file: "demodata/hospital_assets.csv", orgIndex: 1,
+		vendors: []inventory.Vendor{
+			{Name: "メディカルシステムズ株式会社", Contact: "保守サポートセンター", Phone: "0120-000-111", Email: "support@medical-systems.example.jp"},
+			{Name: "キヤノン保守センター", Contact: "画像診断機器サービス", Phone: "0120-000-222"},
+		},
+		conns: []demoConn{
+			{name: "保守業者用SSL-VPN", asset: "本館ファイアウォール", peer: "メディカルシステムズ 保守拠点", vendor: "メディカルシステムズ株式会社", purpose: "電子カルテ・部門システムの遠隔保守", typ: inventory.ConnSSLVPN, mfa: inventory.No, manager: inventory.ManagerVendor},
+			{name: "インターネット回線", asset: "本館ファイアウォール", peer: "ISP", purpose: "メール・Web閲覧・VPN", typ: inventory.ConnInternet, mfa: inventory.Unknown, manager: inventory.ManagerIT},
+			{name: "CT・MRI遠隔保守（LTE）", asset: "保守用LTEルータ", peer: "キヤノン保守センター", vendor: "キヤノン保守センター", purpose: "CT・MRIの遠隔監視と保守", typ: inventory.ConnMobile, mfa: inventory.Unknown, manager: inventory.ManagerVendor},
+			{name: "旧検査機器用ISDN回線", peer: "不明", purpose: "以前の検査機器の保守（現在の利用者は不明）", typ: inventory.ConnISDN, mfa: inventory.Unknown, manager: inventory.ManagerUnknown},
+		}},
+	"clinic": {file: "demodata/clinic_assets.csv", orgIndex: 2,
+		vendors: []inventory.Vendor{{Name: "メディカルシステムズ株式会社", Phone: "0120-000-111"}},
+		conns: []demoConn{
+			{name: "光回線", asset: "インターネットルータ", peer: "ISP", purpose: "インターネット・オンライン資格確認", typ: inventory.ConnInternet, mfa: inventory.Unknown, manager: inventory.ManagerOtherDept},
+			{name: "リモート保守ツール", asset: "電子カルテ（クライアントサーバ）", peer: "メディカルシステムズ 保守拠点", vendor: "メディカルシステムズ株式会社", purpose: "電子カルテの遠隔保守", typ: inventory.ConnRemoteDesktop, mfa: inventory.No, manager: inventory.ManagerUnknown},
+		}},
+}
+
+func seedDemoInventory(ctx context.Context, n *Node, now time.Time) error {
+	orgs, err := demoOrgIDs(ctx, n)
+	if err != nil {
+		return err
+	}
+	for _, key := range []string{"hospital", "clinic"} {
+		inv := demoInventory[key]
+		orgID := orgs[inv.orgIndex]
+		data, err := demoData.ReadFile(inv.file)
+		if err != nil {
+			return err
+		}
+		if _, err := inventory.ImportFile(ctx, n.DB, orgID, "", "demo.csv", data, false, now); err != nil {
+			return fmt.Errorf("demo register %s: %w", key, err)
+		}
+		err = n.DB.InTx(ctx, func(tx *db.Tx) error {
+			vendorIDs := map[string]string{}
+			for _, v := range inv.vendors {
+				nv, err := inventory.CreateVendor(ctx, tx, orgID, v, now)
+				if err != nil {
+					return err
+				}
+				vendorIDs[v.Name] = nv.ID
+			}
+			for _, c := range inv.conns {
+				conn := inventory.Connection{Name: c.name, Type: c.typ, Peer: c.peer, Purpose: c.purpose, MFA: c.mfa, Manager: c.manager, VendorID: vendorIDs[c.vendor]}
+				if c.asset != "" {
+					a, err := inventory.GetAssetByName(ctx, tx, orgID, c.asset)
+					if err != nil {
+						return fmt.Errorf("demo connection %s: device %s: %w", c.name, c.asset, err)
+					}
+					conn.AssetID = a.ID
+				}
+				if _, err := inventory.CreateConnection(ctx, tx, orgID, conn, now); err != nil {
+					return err
+				}
+			}
+			_, err := n.Audit.Append(ctx, tx, cliEntry("inventory.import", "org", orgID, orgID, map[string]any{"demo": true}))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoOrgIDs returns the demo organisations' ids in demoOrgs order.
+func demoOrgIDs(ctx context.Context, n *Node) ([]string, error) {
+	var ids []string
+	for _, o := range demoOrgs {
+		var id string
+		if err := n.DB.QueryRow(ctx, `SELECT id FROM organizations WHERE name = ?`, o.in.Name).Scan(&id); err != nil {
+			return nil, fmt.Errorf("demo organisation %s: %w", o.in.Name, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }

@@ -45,6 +45,12 @@ func TestSeedDemo(t *testing.T) {
 			t.Errorf("no demo login for a %s", k)
 		}
 	}
+	var assets, conns int
+	n.DB.QueryRow(ctx, `SELECT COUNT(*) FROM inv_assets`).Scan(&assets)
+	n.DB.QueryRow(ctx, `SELECT COUNT(*) FROM inv_connections WHERE type = 'isdn'`).Scan(&conns)
+	if assets != 14 || conns != 1 {
+		t.Fatalf("demo register: %d assets, %d ISDN lines; want 14 and 1", assets, conns)
+	}
 	again, err := SeedDemo(ctx, n)
 	if err != nil || len(again) != len(logins) || again[0].Password != logins[0].Password {
 		t.Fatalf("second seed: %v, %d logins", err, len(again))

@@ -170,7 +170,7 @@ func vendorContacts(ctx context.Context, q db.Querier, orgID string) (map[string
 
 // Device names the device of a finding as people know it: name, place,
 // maker, model and version.
-func (f *Finding) Device() string {
+func (f Finding) Device() string {
 	parts := []string{}
 	for _, s := range []string{f.Vendor, f.Product, f.Model} {
 		if s != "" && !slices.Contains(parts, s) {
@@ -185,7 +185,7 @@ func (f *Finding) Device() string {
 }
 
 // Impact returns the catalog key of the plain words for what can happen.
-func (f *Finding) Impact() string {
+func (f Finding) Impact() string {
 	switch {
 	case f.KEV && f.Ransomware:
 		return "vuln.impact.ransomware"
@@ -492,4 +492,22 @@ func (w *Watch) autoCloseAudit(ctx context.Context, q db.Querier, byOrg map[stri
 		}
 	}
 	return nil
+}
+
+// MaintainerContact returns how to reach the inventory vendor named
+// maintainer (contact person, phone, e-mail), or "" when the inventory
+// does not list it.
+func MaintainerContact(ctx context.Context, q db.Querier, orgID, maintainer string) (string, error) {
+	if strings.TrimSpace(maintainer) == "" {
+		return "", nil
+	}
+	var c, p, e string
+	err := q.QueryRow(ctx, `SELECT contact, phone, email FROM inv_vendors WHERE org_id = ? AND name = ?`, orgID, strings.TrimSpace(maintainer)).Scan(&c, &p, &e)
+	if db.ScanErr(err) == db.ErrNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(strings.Join([]string{c, p, e}, " ")), nil
 }

@@ -530,15 +530,21 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 
 // MatchAssets refreshes the identities of the given assets (nil: every
 // asset changed in the inventory since it was last matched) and matches
-// only the assets whose identity or exposure changed against the
+// the given assets, or those whose identity or exposure changed, against the
 // vulnerabilities that name their products. It is run every
 // RematchInterval by a periodic task, so an asset updated to a fixed
 // version has its findings closed within that interval.
 func (w *Watch) MatchAssets(ctx context.Context, orgID string, assetIDs []string) (MatchStats, error) {
 	var st MatchStats
 	changed, err := w.RefreshIdentities(ctx, orgID, assetIDs)
-	if err != nil || len(changed) == 0 {
+	if err != nil {
 		return st, err
+	}
+	if assetIDs != nil {
+		changed = assetIDs
+	}
+	if len(changed) == 0 {
+		return st, nil
 	}
 	cache := csafCache{}
 	for len(changed) > 0 {
@@ -1017,10 +1023,10 @@ type Finding struct {
 }
 
 // Exact reports whether the finding's version was confirmed.
-func (f *Finding) Exact() bool { return f.Confidence == string(ConfidenceExact) }
+func (f Finding) Exact() bool { return f.Confidence == string(ConfidenceExact) }
 
 // Open reports whether the finding still needs work.
-func (f *Finding) Open() bool {
+func (f Finding) Open() bool {
 	return f.Active && (f.State == StateOpen || f.State == StateInProgress)
 }
 

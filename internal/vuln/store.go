@@ -762,7 +762,7 @@ type Ref struct {
 
 // Label is the title to show: JVN's Japanese title, else the source's
 // title, else the start of the description.
-func (v *Vuln) Label() string {
+func (v Vuln) Label() string {
 	switch {
 	case v.TitleJA != "":
 		return v.TitleJA

@@ -26,6 +26,7 @@ func (s *Server) homeTiles(p *auth.Principal) []homeTile {
 	var t []homeTile
 	t = append(t, homeTile{Href: "/assess", TitleKey: "nav.assess", TextKey: "home.tile.assess"})
 	t = append(t, homeTile{Href: "/share", TitleKey: "share.web.nav", TextKey: "share.web.tile"})
+	t = append(t, homeTile{Href: "/vuln", TitleKey: "vuln.web.nav", TextKey: "vuln.web.tile"})
 	if !p.IsOperator() {
 		t = append(t, homeTile{Href: "/inventory", TitleKey: "inventory.nav", TextKey: "inventory.tile"}, homeTile{Href: "/inventory/measures", TitleKey: "inventory.measures.title", TextKey: "inventory.tile_measures"})
 	}

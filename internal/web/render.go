@@ -161,6 +161,7 @@ func (s *Server) nav(p *auth.Principal, current string) []navItem {
 	items = append(items, navItem{Href: "/org", Key: "nav.org"})
 	items = append(items, navItem{Href: "/assess", Key: "nav.assess"})
 	items = append(items, navItem{Href: "/share", Key: "share.web.nav"})
+	items = append(items, navItem{Href: "/vuln", Key: "vuln.web.nav"})
 	if !p.IsOperator() {
 		items = append(items, navItem{Href: "/inventory", Key: "inventory.nav"})
 	}

@@ -79,6 +79,8 @@ func (s *Server) routes() http.Handler {
 
 	s.shareRoutes(mux)
 
+	s.vulnRoutes(mux)
+
 	// Anything else: the error page, not Go's plain-text 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))

@@ -1,0 +1,408 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/vuln"
+)
+
+// Reads of findings and vulnerabilities are not audited (working data of
+// every member, like the inventory); remediation changes and identity
+// corrections are.
+
+// vulnRoutes registers the vulnerability watch pages.
+func (s *Server) vulnRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /vuln", s.requireUser(s.vulnDashboard))
+	mux.Handle("GET /vuln/findings/{id}", s.requireUser(s.vulnFindingPage))
+	mux.Handle("POST /vuln/findings/{id}/state", s.requireUser(s.vulnSetState))
+	mux.Handle("GET /vuln/search", s.requireUser(s.vulnSearch))
+	mux.Handle("GET /vuln/v/{id}", s.requireUser(s.vulnDetail))
+	mux.Handle("GET /vuln/assets/{id}", s.requireUser(s.vulnAssetPage))
+	mux.Handle("POST /vuln/assets/{id}/identity", s.requireUser(s.vulnSetIdentity))
+	mux.Handle("POST /vuln/notifications/read", s.requireUser(s.vulnMarkRead))
+	mux.Handle("POST /vuln/webhook", s.requireUser(s.vulnSetWebhook))
+}
+
+// vulnWatch returns the watch for a request: matching runs inside the
+// request (one asset at a time), alerts go through the queue.
+func (s *Server) vulnWatch() *vuln.Watch {
+	return &vuln.Watch{DB: s.DB, Queue: s.Queue, Mailer: s.Mailer, Audit: s.Audit, Catalog: s.Catalog, BaseURL: s.BaseURL, Now: s.Now, Logger: s.Logger}
+}
+
+// VulnPriority names a priority (1 今すぐ対応 … 4 計画的に対応).
+func (p *page) VulnPriority(n int) string { return p.T("vuln.priority." + strconv.Itoa(n)) }
+
+// VulnTodo says in plain words what to do about a finding.
+func (p *page) VulnTodo(f vuln.Finding) string {
+	if len(f.Fixed) > 0 {
+		return p.T("vuln.todo.update", strings.Join(f.Fixed, "、"))
+	}
+	return p.T("vuln.todo.vendor")
+}
+
+// VulnState names a remediation state.
+func (p *page) VulnState(s vuln.State) string { return p.T("vuln.state." + string(s)) }
+
+// VulnConfidence names a confidence (exact, or 要確認).
+func (p *page) VulnConfidence(c string) string { return p.T("vuln.confidence." + c) }
+
+// VulnReason explains why a finding is 要確認.
+func (p *page) VulnReason(r string) string { return p.T("vuln.reason." + r) }
+
+// VulnSource names a feed.
+func (p *page) VulnSource(s string) string { return p.T("vuln.source." + s) }
+
+// VulnPct formats an EPSS probability as a percentage.
+func (p *page) VulnPct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
+
+type vulnDashView struct {
+	Summary       vuln.Summary
+	Findings      []vuln.Finding
+	Notifications []vuln.Notification
+	Unread        int
+	All           bool
+	CanWrite      bool
+	IsAdmin       bool
+	Webhook       string
+	Top           []vuln.ISACStats
+	Operator      bool
+}
+
+func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	v := vulnDashView{CanWrite: p.CanWrite(), IsAdmin: p.IsAdmin(), All: r.URL.Query().Get("all") == "1", Operator: p.IsOperator()}
+	var err error
+	if p.IsOperator() {
+		if v.Top, err = vuln.TopAffected(ctx, s.DB, 50); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		pg := s.newPage(w, r, "vuln.web.isac_title")
+		pg.Data = v
+		s.render(w, r, http.StatusOK, "vuln_isac", pg)
+		return
+	}
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.Summary, err = vuln.Summarise(ctx, s.DB, orgID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.Findings, err = vuln.ListFindings(ctx, s.DB, orgID, vuln.FindingFilter{All: v.All, Limit: 500}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.Notifications, err = vuln.ListNotifications(ctx, s.DB, orgID, 10); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, n := range v.Notifications {
+		if !n.Read {
+			v.Unread++
+		}
+	}
+	if v.IsAdmin {
+		if v.Webhook, err = vuln.Webhook(ctx, s.DB, orgID); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	pg := s.newPage(w, r, "vuln.web.title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "vuln_dashboard", pg)
+}
+
+type vulnFindingView struct {
+	F        vuln.Finding
+	Text     string
+	Contact  string
+	History  []audit.Entry
+	States   []vuln.State
+	CanWrite bool
+}
+
+func (s *Server) vulnFindingPage(w http.ResponseWriter, r *http.Request) {
+	s.renderFinding(w, r, http.StatusOK, nil)
+}
+
+func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	f, err := vuln.GetFinding(ctx, s.DB, orgID, r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := vulnFindingView{F: f, States: vuln.States, CanWrite: p.CanWrite()}
+	if v.Contact, err = vuln.MaintainerContact(ctx, s.DB, orgID, f.Maintainer); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.History, err = vuln.FindingHistory(ctx, s.Audit, orgID, f.ID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "vuln.web.finding_title")
+	pg.Title = f.AssetName + " — " + f.VulnID
+	pg.Data = v
+	if formErr != nil {
+		pg.Error = apperr.From(formErr)
+		pg.Form = r.PostForm
+	}
+	s.render(w, r, status, "vuln_finding", pg)
+}
+
+func (s *Server) vulnSetState(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	rem := vuln.Remediation{State: vuln.State(r.PostFormValue("state")), Reason: r.PostFormValue("reason"), ReviewOn: r.PostFormValue("review_on")}
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		before, after, err := vuln.SetRemediation(r.Context(), tx, orgID, p.UserID, id, rem, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, vuln.RemediationAudit(before, after))
+	})
+	if err != nil {
+		if errors.Is(err, db.ErrNotFound) || apperr.CodeOf(err) == apperr.NotFound {
+			s.renderError(w, r, err)
+			return
+		}
+		s.renderFinding(w, r, http.StatusUnprocessableEntity, err)
+		return
+	}
+	s.flash(w, r, "/vuln/findings/"+id, "flash.vuln_saved")
+}
+
+type vulnSearchView struct {
+	Query   string
+	KEV     bool
+	Results []vuln.Vuln
+	Imports []vuln.ImportLog
+	Done    bool
+}
+
+func (s *Server) vulnSearch(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	v := vulnSearchView{Query: strings.TrimSpace(q.Get("q")), KEV: q.Get("kev") == "1"}
+	var err error
+	if v.Query != "" || v.KEV {
+		v.Done = true
+		if v.Results, err = vuln.SearchVulns(r.Context(), s.DB, vuln.VulnFilter{Query: v.Query, KEV: v.KEV, Limit: 100}); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	if v.Imports, err = vuln.RecentImports(r.Context(), s.DB, 5); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "vuln.web.search_title")
+	pg.Data = v
+	s.render(w, r, http.StatusOK, "vuln_search", pg)
+}
+
+type vulnDetailView struct {
+	V        vuln.Vuln
+	Findings []vuln.Finding
+	Stats    *vuln.ISACStats
+	Operator bool
+}
+
+func (s *Server) vulnDetail(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := state(r).p
+	v, err := vuln.GetVuln(ctx, s.DB, r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	view := vulnDetailView{V: v, Operator: p.IsOperator()}
+	if p.IsOperator() {
+		st, err := vuln.VulnStats(ctx, s.DB, v.ID)
+		if err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		view.Stats = &st
+	} else if orgID, err := invOrg(p); err == nil {
+		if view.Findings, err = vuln.ListFindings(ctx, s.DB, orgID, vuln.FindingFilter{VulnID: v.ID, All: true}); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	pg := s.newPage(w, r, "vuln.web.detail_title")
+	pg.Title = v.ID
+	pg.Data = view
+	s.render(w, r, http.StatusOK, "vuln_detail", pg)
+}
+
+type vulnAssetView struct {
+	Asset    inventory.Asset
+	Identity vuln.AssetIdentity
+	Findings []vuln.Finding
+	Override string
+	CanWrite bool
+}
+
+func (s *Server) vulnAssetPage(w http.ResponseWriter, r *http.Request) {
+	s.renderVulnAsset(w, r, http.StatusOK, nil)
+}
+
+func (s *Server) renderVulnAsset(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	a, err := inventory.GetAsset(ctx, s.DB, orgID, r.PathValue("id"))
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	idn, err := s.vulnIdentity(ctx, orgID, a.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	v := vulnAssetView{Asset: a, Identity: idn, CanWrite: p.CanWrite(), Override: strings.Join(idn.Override, "\n")}
+	if v.Findings, err = vuln.ListFindings(ctx, s.DB, orgID, vuln.FindingFilter{AssetID: a.ID, All: true}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "vuln.web.asset_title")
+	pg.Title = a.Name
+	pg.Data = v
+	if formErr != nil {
+		pg.Error = apperr.From(formErr)
+		pg.Form = r.PostForm
+		v.Override = r.PostFormValue("cpe")
+		pg.Data = v
+	}
+	s.render(w, r, status, "vuln_asset", pg)
+}
+
+// vulnIdentity returns an asset's identity, deriving it first when the
+// periodic re-match has not seen the asset yet.
+func (s *Server) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.AssetIdentity, error) {
+	idn, err := vuln.GetIdentity(ctx, s.DB, orgID, assetID)
+	if err != nil && apperr.CodeOf(err) == apperr.NotFound {
+		if _, err := s.vulnWatch().MatchAssets(ctx, orgID, []string{assetID}); err != nil {
+			return idn, err
+		}
+		return vuln.GetIdentity(ctx, s.DB, orgID, assetID)
+	}
+	return idn, err
+}
+
+func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	if _, err := s.vulnIdentity(ctx, orgID, id); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	var names []string
+	if r.PostFormValue("reset") == "" {
+		names = strings.Split(strings.ReplaceAll(r.PostFormValue("cpe"), "\r", ""), "\n")
+		for _, c := range r.PostForm["confirm"] {
+			names = append(names, c)
+		}
+	}
+	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, p.UserID, names, s.Now())
+		if err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "vuln.identity.set", ObjectType: "asset", ObjectID: id,
+			Details: map[string]any{"identities": idn.Override}})
+	})
+	if err != nil {
+		s.renderVulnAsset(w, r, http.StatusUnprocessableEntity, err)
+		return
+	}
+	if _, err := s.vulnWatch().MatchAssets(ctx, orgID, []string{id}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/vuln/assets/"+id, "flash.vuln_identity_saved")
+}
+
+func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if err := vuln.MarkRead(r.Context(), s.DB, orgID, s.Now()); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/vuln", http.StatusSeeOther)
+}
+
+func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !p.IsAdmin() || !p.CanWrite() {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
+		return
+	}
+	orgID, err := invOrg(p)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	u := r.PostFormValue("url")
+	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := vuln.SetWebhook(r.Context(), tx, orgID, u, s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionSettingsUpdate, ObjectType: "vuln_webhook", ObjectID: orgID,
+			Details: map[string]any{"set": u != ""}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/vuln", "flash.vuln_saved")
+}
+
+// VulnStates lists the remediation states, for table headings.
+func (p *page) VulnStates() []vuln.State { return vuln.States }

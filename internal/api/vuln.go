@@ -1,0 +1,268 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/vuln"
+)
+
+// The vulnerability API: findings, remediation and device identities of
+// the organisation in the path (its members only, like the inventory), the
+// shared vulnerability data, and the ISAC counts for operators.
+
+const vulnBase = "/api/v1/orgs/{id}/vuln"
+
+// vulnRoutes are the vulnerability entries of the route table.
+func (a *API) vulnRoutes() []route {
+	return []route{
+		{"GET", vulnBase + "/findings", true, false, a.vulnListFindings},
+		{"GET", vulnBase + "/findings/{rec}", true, false, a.vulnGetFinding},
+		{"PATCH", vulnBase + "/findings/{rec}", true, true, a.vulnRemediate},
+		{"GET", vulnBase + "/summary", true, false, a.vulnSummary},
+		{"GET", vulnBase + "/notifications", true, false, a.vulnNotifications},
+		{"GET", vulnBase + "/assets/{rec}/identity", true, false, a.vulnGetIdentity},
+		{"PUT", vulnBase + "/assets/{rec}/identity", true, true, a.vulnSetIdentity},
+		{"GET", "/api/v1/vulns", true, false, a.vulnSearch},
+		{"GET", "/api/v1/vulns/{vuln}", true, false, a.vulnGet},
+		{"GET", "/api/v1/vulns/{vuln}/isac", true, false, a.vulnISAC},
+	}
+}
+
+func (a *API) vulnWatch() *vuln.Watch {
+	return &vuln.Watch{DB: a.DB, Mailer: a.Mailer, Audit: a.Audit, Catalog: a.Catalog, BaseURL: a.BaseURL, Now: a.Now, Logger: a.Logger}
+}
+
+type findingList struct {
+	Findings []vuln.Finding `json:"findings"`
+}
+
+func (a *API) vulnListFindings(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := vuln.FindingFilter{All: q.Get("all") == "1" || q.Get("all") == "true", AssetID: q.Get("asset_id"), VulnID: q.Get("vuln_id")}
+	if p := q.Get("priority"); p != "" {
+		if f.Priority, err = strconv.Atoi(p); err != nil || f.Priority < 1 || f.Priority > 4 {
+			return apperr.Field("priority", "vuln.api.priority")
+		}
+	}
+	fs, err := vuln.ListFindings(r.Context(), a.DB, orgID, f)
+	if err != nil {
+		return err
+	}
+	if fs == nil {
+		fs = []vuln.Finding{}
+	}
+	a.reply(w, http.StatusOK, findingList{fs})
+	return nil
+}
+
+func (a *API) vulnGetFinding(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	f, err := vuln.GetFinding(r.Context(), a.DB, orgID, r.PathValue("rec"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, f)
+	return nil
+}
+
+func (a *API) vulnRemediate(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := vuln.GetFinding(ctx, a.DB, orgID, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in vuln.Remediation
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	var after vuln.Finding
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		before, aft, err := vuln.SetRemediation(ctx, tx, orgID, c.p.UserID, id, in, a.Now())
+		if err != nil {
+			return err
+		}
+		after = aft
+		e := vuln.RemediationAudit(before, aft)
+		return a.record(ctx, tx, c, orgID, e.Action, e.ObjectType, e.ObjectID, e.Details)
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, after)
+	return nil
+}
+
+func (a *API) vulnSummary(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	s, err := vuln.Summarise(r.Context(), a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, s)
+	return nil
+}
+
+type notificationList struct {
+	Notifications []vuln.Notification `json:"notifications"`
+}
+
+func (a *API) vulnNotifications(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	ns, err := vuln.ListNotifications(r.Context(), a.DB, orgID, 50)
+	if err != nil {
+		return err
+	}
+	if ns == nil {
+		ns = []vuln.Notification{}
+	}
+	a.reply(w, http.StatusOK, notificationList{ns})
+	return nil
+}
+
+// vulnIdentity returns an asset's identity, deriving it when not yet done.
+func (a *API) vulnIdentity(r *http.Request, orgID, assetID string) (vuln.AssetIdentity, error) {
+	ctx := r.Context()
+	if _, err := inventory.GetAsset(ctx, a.DB, orgID, assetID); err != nil {
+		return vuln.AssetIdentity{}, err
+	}
+	idn, err := vuln.GetIdentity(ctx, a.DB, orgID, assetID)
+	if err != nil && apperr.CodeOf(err) == apperr.NotFound {
+		if _, err := a.vulnWatch().MatchAssets(ctx, orgID, []string{assetID}); err != nil {
+			return idn, err
+		}
+		return vuln.GetIdentity(ctx, a.DB, orgID, assetID)
+	}
+	return idn, err
+}
+
+func (a *API) vulnGetIdentity(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	idn, err := a.vulnIdentity(r, orgID, r.PathValue("rec"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, idn)
+	return nil
+}
+
+// identityInput is the body of PUT …/identity: the CPE names to use, or an
+// empty list to go back to the derived candidates.
+type identityInput struct {
+	CPE []string `json:"cpe"`
+}
+
+func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := invOrg(r, c)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("rec")
+	if _, err := a.vulnIdentity(r, orgID, id); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var in identityInput
+	if err := decodeJSON(body, &in); err != nil {
+		return err
+	}
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, c.p.UserID, in.CPE, a.Now())
+		if err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "vuln.identity.set", "asset", id, map[string]any{"identities": idn.Override})
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := a.vulnWatch().MatchAssets(ctx, orgID, []string{id}); err != nil {
+		return err
+	}
+	idn, err := vuln.GetIdentity(ctx, a.DB, orgID, id)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, idn)
+	return nil
+}
+
+type vulnList struct {
+	Vulnerabilities []vuln.Vuln `json:"vulnerabilities"`
+}
+
+func (a *API) vulnSearch(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	f := vuln.VulnFilter{Query: q.Get("q"), KEV: q.Get("kev") == "1" || q.Get("kev") == "true"}
+	if l := q.Get("limit"); l != "" {
+		f.Limit, _ = strconv.Atoi(l)
+	}
+	if o := q.Get("offset"); o != "" {
+		f.Offset, _ = strconv.Atoi(o)
+	}
+	vs, err := vuln.SearchVulns(r.Context(), a.DB, f)
+	if err != nil {
+		return err
+	}
+	if vs == nil {
+		vs = []vuln.Vuln{}
+	}
+	a.reply(w, http.StatusOK, vulnList{vs})
+	return nil
+}
+
+func (a *API) vulnGet(w http.ResponseWriter, r *http.Request, c *call) error {
+	v, err := vuln.GetVuln(r.Context(), a.DB, r.PathValue("vuln"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, v)
+	return nil
+}
+
+func (a *API) vulnISAC(w http.ResponseWriter, r *http.Request, c *call) error {
+	if !c.p.IsOperator() {
+		return apperr.New(apperr.Forbidden, "vuln.api.operators_only")
+	}
+	v, err := vuln.GetVuln(r.Context(), a.DB, r.PathValue("vuln"))
+	if err != nil {
+		return err
+	}
+	st, err := vuln.VulnStats(r.Context(), a.DB, v.ID)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, st)
+	return nil
+}

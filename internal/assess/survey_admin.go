@@ -172,7 +172,7 @@ type Overview struct {
 	Family     string `json:"family"`
 	FiscalYear int    `json:"fiscal_year"`
 	// Members counts the member institutions (every organisation that is
-	// not an ISAC or a vendor).
+	// not an ISAC or a vendor; for a hospital group, its accepted members).
 	Members int `json:"members"`
 	// Started, Complete and Signed count every member's sheet, shared or
 	// not.
@@ -187,12 +187,28 @@ type Overview struct {
 // sheets contribute to the counts only; their answers and names never
 // leave this function.
 func ProgressOverview(ctx context.Context, q db.Querier, reg *Registry, family string, fy int) (*Overview, error) {
+	return progressOverview(ctx, q, reg, family, fy, `o.kind NOT IN ('isac', 'vendor', 'device_maker')`)
+}
+
+// GroupProgressOverview computes the overview of the hospital group
+// groupID owned by ownerOrgID, over the organisations that accepted its
+// invitation only; a group of another owner counts nothing. The caller
+// checks that the reader may see the group. As in ProgressOverview,
+// unshared sheets contribute to the counts only.
+func GroupProgressOverview(ctx context.Context, q db.Querier, reg *Registry, ownerOrgID, groupID, family string, fy int) (*Overview, error) {
+	return progressOverview(ctx, q, reg, family, fy, `o.id IN (SELECT m.org_id FROM org_group_members m JOIN org_groups g ON g.id = m.group_id
+		WHERE g.id = ? AND g.owner_org_id = ? AND m.status = 'active')`, groupID, ownerOrgID)
+}
+
+// progressOverview counts the sheets of the organisations o that scope
+// (a condition on o with its args) selects.
+func progressOverview(ctx context.Context, q db.Querier, reg *Registry, family string, fy int, scope string, scopeArgs ...any) (*Overview, error) {
 	ov := &Overview{Family: family, FiscalYear: fy}
-	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM organizations WHERE kind NOT IN ('isac', 'vendor', 'device_maker')`).Scan(&ov.Members); err != nil {
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM organizations o WHERE `+scope, scopeArgs...).Scan(&ov.Members); err != nil {
 		return nil, err
 	}
 	rows, err := q.Query(ctx, `SELECT `+prefixCols("s.", sheetCols)+`, o.name, o.kind FROM assess_sheets s JOIN organizations o ON o.id = s.org_id
-		WHERE s.family = ? AND s.fiscal_year = ? AND s.subject = '' AND o.kind NOT IN ('isac', 'vendor', 'device_maker') ORDER BY o.name, s.id`, family, fy)
+		WHERE s.family = ? AND s.fiscal_year = ? AND s.subject = '' AND `+scope+` ORDER BY o.name, s.id`, append([]any{family, fy}, scopeArgs...)...)
 	if err != nil {
 		return nil, err
 	}

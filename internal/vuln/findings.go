@@ -378,9 +378,13 @@ func (s *MatchStats) addUp(o MatchStats) {
 
 // MatchChanged matches the vulnerabilities changed since t (their data or
 // any source's rules) against every asset, writes the findings and sends
-// the alerts; this is what an import triggers.
+// the alerts; this is what an import triggers. Assets new or changed in
+// the inventory are brought up to date first.
 func (w *Watch) MatchChanged(ctx context.Context, since time.Time) (MatchStats, error) {
 	w.init()
+	if _, err := w.MatchAssets(ctx, "", nil); err != nil {
+		return MatchStats{}, err
+	}
 	ids, err := w.queryIDs(ctx, `SELECT id FROM vuln_vulns WHERE updated_at >= ? UNION SELECT vuln_id FROM vuln_rules WHERE updated_at >= ?`, since, since)
 	if err != nil {
 		return MatchStats{}, err

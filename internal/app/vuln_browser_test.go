@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/vuln"
+)
+
+// TestBrowserVulnDashboard drives the findings dashboard in a real
+// browser: a clinic registers its FortiGate at the main entrance (the SSL-VPN
+// gateway, maintained by a vendor), the KEV catalogue and NVD's record of
+// CVE-2022-42475 are imported and matched by the node's background job, and
+// the clinic's staff member sees the finding at the top in plain words,
+// opens it and records that work has started.
+func TestBrowserVulnDashboard(t *testing.T) {
+	dir := t.TempDir()
+	clock := newTestClock()
+	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
+	ctx := browser(t)
+
+	bg := context.Background()
+	now := clock.Now()
+	var orgID string
+	err := n.DB.InTx(bg, func(tx *db.Tx) error {
+		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, now)
+		if err != nil {
+			return err
+		}
+		orgID = o.ID
+		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: "it@zeijaku.example.jp", DisplayName: "情報担当", Password: "Kx7#mQ2v-river"}, now)
+		if err != nil {
+			return err
+		}
+		if err := auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now); err != nil {
+			return err
+		}
+		if _, err := inventory.CreateVendor(bg, tx, o.ID, inventory.Vendor{Name: "まるまる保守", Phone: "03-0000-1111"}, now); err != nil {
+			return err
+		}
+		fw, err := inventory.CreateAsset(bg, tx, o.ID, u.ID, inventory.Asset{Name: "正面玄関FortiGate", Kind: inventory.KindNetwork, Vendor: "フォーティネット",
+			Product: "FortiGate", Model: "FG-60F", Version: "v7.2.2,build1255", Location: "正面玄関", Maintainer: "まるまる保守"}, now)
+		if err != nil {
+			return err
+		}
+		_, err = inventory.CreateConnection(bg, tx, o.ID, inventory.Connection{Name: "SSL-VPN", Type: inventory.ConnSSLVPN, AssetID: fw.ID}, now)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &vuln.Watch{DB: n.DB, Queue: n.Queue, Now: clock.Now}
+	for _, f := range []string{"kev/kev_trimmed.json", "nvd/CVE-2022-42475.json"} {
+		if _, err := w.ImportFile(bg, filepath.Join("..", "vuln", "testdata", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fs, err := vuln.ListFindings(bg, n.DB, orgID, vuln.FindingFilter{VulnID: "CVE-2022-42475"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the background job did not match the imported CVE")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), "it@zeijaku.example.jp"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "Kx7#mQ2v-river"),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
+		chromedp.Navigate(base+"/vuln"),
+		chromedp.WaitVisible(chromedp.CSS(`#vuln-findings`)),
+	); err != nil {
+		t.Fatalf("sign in and open the dashboard: %v", err)
+	}
+	first := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`)))
+	for _, want := range []string{"今すぐ対応", "正面玄関FortiGate", "正面玄関", "CVE-2022-42475", "悪用", "7.2.3", "まるまる保守", "外部との接続口"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("first finding lacks %q: %s", want, first)
+		}
+	}
+	now1 := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-summary-counts dd[data-priority="1"]`)))
+	if strings.TrimSpace(now1) == "0" {
+		t.Errorf("summary shows no 今すぐ対応 finding")
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#vuln-findings tbody tr:first-child a[href^="/vuln/findings/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#vuln-plain`)),
+	); err != nil {
+		t.Fatalf("open the finding: %v", err)
+	}
+	plain := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-plain`)))
+	for _, want := range []string{"正面玄関FortiGate", "7.2.3", "まるまる保守", "03-0000-1111"} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("plain explanation lacks %q: %s", want, plain)
+		}
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#state`), "in_progress"),
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "保守業者に更新を依頼済み"),
+		chromedp.Submit(chromedp.CSS(`#reason`)),
+		chromedp.WaitVisible(chromedp.CSS(`#vuln-state`)),
+	); err != nil {
+		t.Fatalf("record the state: %v", err)
+	}
+	if st := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-state`))); !strings.Contains(st, "対応中") || !strings.Contains(st, "保守業者に更新を依頼済み") {
+		t.Errorf("state shows %q", st)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
 )
 
@@ -45,8 +46,11 @@ type Deps struct {
 	Catalog *i18n.Catalog
 	Audit   *audit.Log
 	Mailer  *notify.Mailer
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// Queue runs slow follow-up work (notification fan-out) after the
+	// request; without it that work runs inside the request.
+	Queue  *jobs.Queue
+	Now    func() time.Time
+	Logger *slog.Logger
 	// BaseURL is the public address of the web UI, without a trailing
 	// slash; invitation links point below it.
 	BaseURL string

@@ -155,7 +155,7 @@ func (a *API) shareCreatePost(w http.ResponseWriter, r *http.Request, c *call) e
 		if p, err = share.CreatePost(r.Context(), tx, shareViewer(c), in.PostInput, a.Now()); err != nil {
 			return "", nil, err
 		}
-		if err := share.EnqueueFanout(r.Context(), tx, nil, p.ID, a.Now()); err != nil {
+		if err := share.EnqueueFanout(r.Context(), tx, a.Queue, p.ID, a.Now()); err != nil {
 			return "", nil, err
 		}
 		return p.ID, map[string]any{"kind": string(p.Kind), "tlp": string(p.TLP), "anonymous": p.Anonymous, "pii_confirmed": in.PIIConfirmed}, nil

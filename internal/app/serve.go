@@ -140,7 +140,7 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return fail(err)
 	}
-	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs})
+	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,

@@ -57,6 +57,7 @@ type GroupMember struct {
 type GroupMembership struct {
 	GroupID    string      `json:"group_id"`
 	GroupName  string      `json:"group_name"`
+	OwnerOrgID string      `json:"owner_org_id"`
 	OwnerName  string      `json:"owner_name"`
 	Status     GroupStatus `json:"status"`
 	InvitedAt  time.Time   `json:"invited_at"`
@@ -330,7 +331,7 @@ func GroupsOf(ctx context.Context, q db.Querier, p *Principal) ([]GroupMembershi
 	if p == nil || p.OrgID == "" {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT g.id, g.name, o.name, m.status, m.invited_at, m.answered_at
+	rows, err := q.Query(ctx, `SELECT g.id, g.name, g.owner_org_id, o.name, m.status, m.invited_at, m.answered_at
 		FROM org_group_members m JOIN org_groups g ON g.id = m.group_id JOIN organizations o ON o.id = g.owner_org_id
 		WHERE m.org_id = ? AND m.status IN ('invited', 'active') ORDER BY g.name, g.id`, p.OrgID)
 	if err != nil {
@@ -341,7 +342,7 @@ func GroupsOf(ctx context.Context, q db.Querier, p *Principal) ([]GroupMembershi
 	for rows.Next() {
 		var m GroupMembership
 		var answered *time.Time
-		if err := rows.Scan(&m.GroupID, &m.GroupName, &m.OwnerName, &m.Status, &m.InvitedAt, &answered); err != nil {
+		if err := rows.Scan(&m.GroupID, &m.GroupName, &m.OwnerOrgID, &m.OwnerName, &m.Status, &m.InvitedAt, &answered); err != nil {
 			return nil, err
 		}
 		m.AnsweredAt = answered
@@ -358,10 +359,10 @@ func getMembership(ctx context.Context, q db.Querier, p *Principal, id string) (
 	}
 	var m GroupMembership
 	var answered *time.Time
-	err := q.QueryRow(ctx, `SELECT g.id, g.name, o.name, m.status, m.invited_at, m.answered_at
+	err := q.QueryRow(ctx, `SELECT g.id, g.name, g.owner_org_id, o.name, m.status, m.invited_at, m.answered_at
 		FROM org_group_members m JOIN org_groups g ON g.id = m.group_id JOIN organizations o ON o.id = g.owner_org_id
 		WHERE m.group_id = ? AND m.org_id = ? AND m.status IN ('invited', 'active')`, id, p.OrgID).
-		Scan(&m.GroupID, &m.GroupName, &m.OwnerName, &m.Status, &m.InvitedAt, &answered)
+		Scan(&m.GroupID, &m.GroupName, &m.OwnerOrgID, &m.OwnerName, &m.Status, &m.InvitedAt, &answered)
 	if err != nil {
 		return nil, db.ScanErr(err)
 	}

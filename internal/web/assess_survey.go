@@ -437,6 +437,10 @@ type assessOverviewView struct {
 }
 
 func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
+	if g := r.URL.Query().Get("group"); g != "" {
+		s.groupOverview(w, r, g)
+		return
+	}
 	p := state(r).p
 	if !p.IsOperator() {
 		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))

@@ -58,6 +58,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /org/invites", s.requireAdmin(s.orgInvite))
 	mux.Handle("POST /org/members/{user}/role", s.requireAdmin(s.memberRole))
 	mux.Handle("POST /org/members/{user}/delete", s.requireAdmin(s.memberRemove))
+	s.groupRoutes(mux)
 	mux.Handle("GET /audit", s.requireUser(s.auditPage))
 	mux.Handle("GET /audit.csv", s.requireUser(s.auditCSV))
 

@@ -498,6 +498,9 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 		return st, err
 	}
 	st.Assets = x.Len()
+	if ids, err = w.relevant(ctx, x, ids); err != nil {
+		return st, err
+	}
 	cache := csafCache{}
 	for len(ids) > 0 {
 		n := min(len(ids), maxVulnsPerChunk)
@@ -530,6 +533,57 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 		st.Vulns += n
 	}
 	return st, w.Alert(ctx)
+}
+
+// relevant keeps the vulnerabilities that could concern some asset: those
+// naming a product an asset has (or a wildcard), those with CSAF rules
+// (matched by names) and those with findings already (to update or close
+// them).
+func (w *Watch) relevant(ctx context.Context, x *Index, ids []string) ([]string, error) {
+	keep := make(map[string]bool, 1024)
+	for rest := ids; len(rest) > 0; {
+		n := min(len(rest), 500)
+		args := make([]any, n)
+		for i, id := range rest[:n] {
+			args[i] = id
+		}
+		rest = rest[n:]
+		in := db.In(n)
+		rows, err := w.DB.Query(ctx, `SELECT vuln_id, rkey FROM vuln_rule_keys WHERE vuln_id IN (`+in+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, k string
+			if err := rows.Scan(&id, &k); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if k == "*" || x.HasKey(k) {
+				keep[id] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		more, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_findings WHERE vuln_id IN (`+in+`)
+			UNION SELECT vuln_id FROM vuln_rules WHERE source = 'csaf' AND vuln_id IN (`+in+`)`, append(append([]any{}, args...), args...)...)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range more {
+			keep[id] = true
+		}
+	}
+	out := make([]string, 0, len(keep))
+	for _, id := range ids {
+		if keep[id] {
+			out = append(out, id)
+			delete(keep, id)
+		}
+	}
+	return out, nil
 }
 
 // MatchAssets refreshes the identities of the given assets (nil: every
@@ -747,6 +801,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 		state_reason = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN '' ELSE vuln_findings.state_reason END`, 150)
 	type closing struct{ id, org, reason string }
 	var closes []closing
+	touched := map[string]string{}
 	for _, vid := range vulnIDs {
 		f := facts[vid]
 		hs := results[vid]
@@ -779,6 +834,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			if had {
 				id = e.id
 			}
+			touched[assetID] = org
 			if err := up.add(ctx, org+"\x00"+assetID+"\x00"+vid, id, org, assetID, vid, true, "", conf, strings.Join(h.reasons, " "),
 				sources, h.matched, fixed, ex.external, ex.exposed, p, rank, string(StateOpen), now, now, true); err != nil {
 				return st, err
@@ -796,6 +852,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 				reason = "withdrawn"
 			}
 			closes = append(closes, closing{id: e.id, org: orgs[assetID], reason: reason})
+			touched[assetID] = orgs[assetID]
 		}
 	}
 	if err := up.flush(ctx); err != nil {
@@ -831,10 +888,8 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 		st.Closed += n
 		closes = closes[n:]
 	}
-	if st.New+st.Changed+st.Closed > 0 {
-		if err := w.syncVulnerableFlags(ctx, tx, vulnIDs); err != nil {
-			return st, err
-		}
+	if err := w.syncVulnerableFlags(ctx, tx, touched); err != nil {
+		return st, err
 	}
 	return st, nil
 }
@@ -875,41 +930,49 @@ func (w *Watch) exposure(ctx context.Context, q db.Querier, ids map[string]bool)
 	return out, nil
 }
 
-// syncVulnerableFlags sets the inventory's vulnerable flag of the assets
-// that have findings of vulnIDs: true while the asset has an active
-// finding that is not resolved, accepted or not applicable. The flag
-// drives the inventory's "device terminating an external connection is
-// vulnerable" warning.
-func (w *Watch) syncVulnerableFlags(ctx context.Context, tx db.Querier, vulnIDs []string) error {
-	args := make([]any, len(vulnIDs))
-	for i, id := range vulnIDs {
-		args[i] = id
+// syncVulnerableFlags sets the inventory's vulnerable flag of the given
+// assets (id → organisation): true while the asset has an active finding
+// that is open or in progress. The flag drives the inventory's "device
+// terminating an external connection is vulnerable" warning.
+func (w *Watch) syncVulnerableFlags(ctx context.Context, tx db.Querier, assets map[string]string) error {
+	ids := make([]string, 0, len(assets))
+	for id := range assets {
+		ids = append(ids, id)
 	}
-	rows, err := tx.Query(ctx, `SELECT DISTINCT f.org_id, f.asset_id, a.vulnerable,
-		EXISTS (SELECT 1 FROM vuln_findings g WHERE g.asset_id = f.asset_id AND g.active AND g.state IN ('open','in_progress'))
-		FROM vuln_findings f JOIN inv_assets a ON a.id = f.asset_id WHERE f.vuln_id IN (`+db.In(len(vulnIDs))+`)`, args...)
-	if err != nil {
-		return err
-	}
+	slices.Sort(ids)
 	type flag struct {
 		org, asset string
 		want       bool
 	}
 	var set []flag
-	for rows.Next() {
-		var org, asset string
-		var have, want bool
-		if err := rows.Scan(&org, &asset, &have, &want); err != nil {
-			rows.Close()
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rows, err := tx.Query(ctx, `SELECT a.org_id, a.id, a.vulnerable,
+			EXISTS (SELECT 1 FROM vuln_findings g WHERE g.org_id = a.org_id AND g.asset_id = a.id AND g.active AND g.state IN ('open','in_progress'))
+			FROM inv_assets a WHERE a.id IN (`+db.In(n)+`)`, args...)
+		if err != nil {
 			return err
 		}
-		if have != want {
-			set = append(set, flag{org, asset, want})
+		for rows.Next() {
+			var org, asset string
+			var have, want bool
+			if err := rows.Scan(&org, &asset, &have, &want); err != nil {
+				rows.Close()
+				return err
+			}
+			if have != want {
+				set = append(set, flag{org, asset, want})
+			}
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 	}
 	for _, f := range set {
 		if err := inventory.SetAssetVulnerable(ctx, tx, f.org, f.asset, f.want); err != nil {

@@ -143,13 +143,6 @@ func FixedFor(res Result) []string {
 	return out
 }
 
-// KeyString returns the rules' vulnerable "vendor:product" keys joined by
-// spaces, and whether some criterion has a wildcard vendor or product.
-func (r *Rules) KeyString() (string, bool) {
-	keys, wild := r.Keys()
-	return strings.Join(keys, " "), wild
-}
-
 // VendorKey returns the normalised key of a vendor name as the alias
 // table knows it (its CPE vendor), else the name folded for comparison;
 // CSAF products and assets agree on a vendor when their keys are equal.
@@ -158,4 +151,68 @@ func (a *Aliases) VendorKey(vendor string) string {
 		return k
 	}
 	return nameKey(vendor)
+}
+
+// HasKey reports whether some asset of the index has an identity with
+// the "vendor:product" key k.
+func (x *Index) HasKey(k string) bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.byKey[k]) > 0
+}
+
+// storedRules is rules in their stored form with the facts the store
+// indexes.
+type storedRules struct {
+	data    []byte
+	keys    []string
+	wild    bool
+	fixed   []string
+	pending bool
+}
+
+// nvdStored turns an NVD record's configurations into the stored form of
+// its rules without compiling version bounds (that happens when the rules
+// are loaded for matching): CPE names are parsed, so a record with a bad
+// one rejects the file exactly as CompileNVD would.
+func nvdStored(rec *NVDCVE) (storedRules, error) {
+	out := rulesJSON{Source: "nvd", Pending: len(rec.Configurations) == 0 || rec.Rejected()}
+	var st storedRules
+	st.pending = out.Pending
+	if !out.Pending {
+		seen := map[string]bool{}
+		for _, cfg := range rec.Configurations {
+			cj := configJSON{Op: strings.ToUpper(cfg.Operator), Negate: cfg.Negate}
+			for _, n := range cfg.Nodes {
+				nj := nodeJSON{Op: strings.ToUpper(n.Operator), Negate: n.Negate, Criteria: make([]criterionJSON, 0, len(n.CPEMatch))}
+				for _, m := range n.CPEMatch {
+					name, err := parseCPE(m.Criteria)
+					if err != nil {
+						return st, feedErr("vuln.feed.bad_cpe", "nvd", errDetail("%s: %v", rec.ID, err))
+					}
+					nj.Criteria = append(nj.Criteria, criterionJSON{CPE: m.Criteria, ID: m.MatchCriteriaID, Vulnerable: m.Vulnerable,
+						SI: m.VersionStartIncluding, SE: m.VersionStartExcluding, EI: m.VersionEndIncluding, EE: m.VersionEndExcluding})
+					if !m.Vulnerable {
+						continue
+					}
+					v, p := name[cpe.Vendor], name[cpe.Product]
+					if v.Kind != cpe.Str || p.Kind != cpe.Str || v.HasWildcards() || p.HasWildcards() {
+						st.wild = true
+					} else if k := name.Key(); !seen[k] {
+						seen[k] = true
+						st.keys = append(st.keys, k)
+					}
+					if m.VersionEndExcluding != "" && !seen["\x00"+m.VersionEndExcluding] {
+						seen["\x00"+m.VersionEndExcluding] = true
+						st.fixed = append(st.fixed, m.VersionEndExcluding)
+					}
+				}
+				cj.Nodes = append(cj.Nodes, nj)
+			}
+			out.Configs = append(out.Configs, cj)
+		}
+	}
+	var err error
+	st.data, err = json.Marshal(out)
+	return st, err
 }

@@ -350,21 +350,25 @@ func (im *importer) rule(ctx context.Context, vulnID, source, sourceID string, r
 	if err != nil {
 		return err
 	}
-	keys, wild := r.KeyString()
-	if !r.Pending {
-		for _, k := range strings.Fields(keys) {
+	keys, wild := r.Keys()
+	return im.ruleData(ctx, vulnID, source, sourceID, storedRules{data: data, keys: keys, wild: wild, fixed: r.FixedVersions(), pending: r.Pending})
+}
+
+func (im *importer) ruleData(ctx context.Context, vulnID, source, sourceID string, r storedRules) error {
+	if !r.pending {
+		for _, k := range r.keys {
 			if err := im.keys.add(ctx, k+"\x00"+vulnID, k, vulnID); err != nil {
 				return err
 			}
 		}
-		if wild {
+		if r.wild {
 			if err := im.keys.add(ctx, "*\x00"+vulnID, "*", vulnID); err != nil {
 				return err
 			}
 		}
 	}
-	return im.rules.add(ctx, vulnID+"\x00"+source+"\x00"+sourceID, vulnID, source, sourceID, string(data), r.Pending, wild, keys,
-		strings.Join(r.FixedVersions(), " "), im.now)
+	return im.rules.add(ctx, vulnID+"\x00"+source+"\x00"+sourceID, vulnID, source, sourceID, string(r.data), r.pending, r.wild,
+		strings.Join(r.keys, " "), strings.Join(r.fixed, " "), im.now)
 }
 
 func nullTime(t time.Time) any {
@@ -383,31 +387,78 @@ const nvdVulnTail = `ON CONFLICT (id) DO UPDATE SET description = excluded.descr
 	WHERE vuln_vulns.modified IS NULL OR vuln_vulns.modified <> excluded.modified OR vuln_vulns.nvd_status <> excluded.nvd_status
 	OR vuln_vulns.description = ''`
 
+// preparedNVD is an NVD record compiled and encoded for storage.
+type preparedNVD struct {
+	rec    *NVDCVE
+	stored storedRules
+	err    error
+}
+
+// importNVD streams the file through three stages that overlap on
+// several cores: decoding and validating (EachNVD), compiling and encoding
+// the rules, and writing batches in the transaction.
 func (w *Watch) importNVD(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	recs := make(chan *NVDCVE, 512)
+	out := make(chan preparedNVD, 512)
+	var parseErr error
+	go func() {
+		defer close(recs)
+		parseErr = EachNVD(r, func(rec *NVDCVE) error {
+			select {
+			case recs <- rec:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	go func() {
+		defer close(out)
+		for rec := range recs {
+			p := preparedNVD{rec: rec}
+			p.stored, p.err = nvdStored(rec)
+			select {
+			case out <- p:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	im := w.newImporter(tx, res.Since, nvdVulnTail)
-	err := EachNVD(r, func(rec *NVDCVE) error {
+	var werr error
+	for p := range out {
+		if werr != nil {
+			continue
+		}
+		if p.err != nil {
+			werr = p.err
+			cancel()
+			continue
+		}
+		rec := p.rec
 		res.Records++
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rules, err := CompileNVD(rec, w.Reg)
-		if err != nil {
-			return err
-		}
 		cv, _ := rec.BestCVSS()
 		if rec.Rejected() {
 			res.Withdrawn++
-			rules = &Rules{Source: "nvd", Pending: true}
 		}
-		if err := im.vulns.add(ctx, rec.ID, rec.ID, "", "", clipText(rec.Description("en"), 8000), "", rec.VulnStatus, rec.Rejected(),
+		if werr = im.vulns.add(ctx, rec.ID, rec.ID, "", "", clipText(rec.Description("en"), 8000), "", rec.VulnStatus, rec.Rejected(),
 			nullTime(rec.Published.Time), nullTime(rec.LastModified.Time), cv.Score, cv.Version, strings.ToUpper(cv.Severity), cv.Vector,
-			strings.Join(rec.CWEs(), " "), res.Since); err != nil {
-			return err
+			strings.Join(rec.CWEs(), " "), res.Since); werr == nil {
+			werr = im.ruleData(ctx, rec.ID, "nvd", "", p.stored)
 		}
-		return im.rule(ctx, rec.ID, "nvd", "", rules)
-	})
-	if err != nil {
-		return err
+		if werr != nil {
+			cancel()
+		}
+	}
+	for range recs {
+	}
+	if werr != nil {
+		return werr
+	}
+	if parseErr != nil {
+		return parseErr
 	}
 	if res.Records == 0 {
 		return feedErr("vuln.feed.empty", res.Name, nil)

@@ -72,6 +72,9 @@ func isolationCases(f *fixture) map[string][]isoCase {
 	for k, v := range shareIsolationCases(f) {
 		cases[k] = v
 	}
+	for k, v := range groupIsolationCases(f) {
+		cases[k] = v
+	}
 	for k, v := range vulnIsolationCases(f) {
 		cases[k] = v
 	}

@@ -39,6 +39,7 @@ func (a *API) routes() []route {
 	}
 	rs = append(rs, a.assessRoutes()...)
 	rs = append(rs, a.shareRoutes()...)
+	rs = append(rs, a.groupRoutes()...)
 	rs = append(rs, a.vulnRoutes()...)
 	return append(rs, a.inventoryRoutes()...)
 }

@@ -68,6 +68,10 @@ func (a *API) assessRoutes() []route {
 		{"GET", asBase + "/surveys/{survey}/response", true, false, a.asGetResponse},
 		{"PUT", asBase + "/surveys/{survey}/response", true, true, a.asRespond},
 		{"GET", asBase + "/surveys/{survey}/comparison", true, false, a.asComparison},
+		{"POST", asBase + "/surveys/{survey}/close", true, true, a.asCloseSurvey},
+		{"GET", asBase + "/inbox", true, false, a.asInbox},
+		{"POST", asBase + "/inbox/{request}/answer", true, true, a.asInboxAnswer},
+		{"GET", "/api/v1/assess/overview", true, false, a.asOverview},
 	}
 }
 

@@ -131,6 +131,13 @@ func assessIsolationCases(f *fixture) map[string][]isoCase {
 		"GET " + asBase + "/surveys/{survey}/response":   both(survey+"/response", ""),
 		"PUT " + asBase + "/surveys/{survey}/response":   both(survey+"/response", `{"answers":[{"item_id":"offline","cell":"","value":"no"}]}`),
 		"GET " + asBase + "/surveys/{survey}/comparison": both(survey+"/comparison", ""),
+		"POST " + asBase + "/surveys/{survey}/close":     both(survey+"/close", `{}`),
+		"GET " + asBase + "/inbox": {
+			{name: "A's", path: "/api/v1/orgs/" + a + "/assess/inbox"},
+			{name: "own", path: "/api/v1/orgs/" + b + "/assess/inbox", collection: true},
+		},
+		"POST " + asBase + "/inbox/{request}/answer": both("/inbox/"+ids.vendor+"/answer", `{}`),
+		"GET /api/v1/assess/overview":                {{name: "not an operator", path: "/api/v1/assess/overview?family=mhlw-institution&year=2025"}},
 	}
 }
 

@@ -18,6 +18,7 @@ func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /assess/surveys", s.requireUser(s.assessSurveyCreate))
 	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.assessSurvey))
 	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.assessSurveyRemind))
+	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.assessSurveyClose))
 	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.assessSurveyRespond))
 	mux.Handle("GET /assess/overview", s.requireUser(s.assessOverview))
 	mux.Handle("POST /assess/sheets/{id}/share", s.requireAdmin(s.assessShare))
@@ -389,6 +390,34 @@ func (s *Server) assessSurveyRemind(w http.ResponseWriter, r *http.Request) {
 		s.Queue.Notify()
 	}
 	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_reminded")
+}
+
+func (s *Server) assessSurveyClose(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	ctx := r.Context()
+	p := state(r).p
+	id := r.PathValue("id")
+	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+		sv, err := assess.OwnedSurvey(ctx, tx, p.OrgID, id)
+		if err != nil {
+			return err
+		}
+		if sv.Status != "open" {
+			return apperr.New(apperr.Conflict, "assess.survey.already_closed")
+		}
+		if err := assess.CloseSurvey(ctx, tx, p.OrgID, id); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.close", ObjectType: "assess_survey", ObjectID: id,
+			Details: map[string]any{"title": sv.Title, "targets": sv.Targets, "responded": sv.Responded}})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_closed")
 }
 
 func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,199 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+)
+
+// asOverviewFamilies are the checklist families of the ISAC overview.
+var asOverviewFamilies = []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}
+
+// asOverview is the ISAC operators' view of every member institution's
+// progress on one family's checklist of a fiscal year. Like the web page,
+// it is not found for anyone but an operator.
+func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error {
+	if !c.p.IsOperator() {
+		return db.ErrNotFound
+	}
+	q := r.URL.Query()
+	fy := assess.FiscalYearOf(a.Now())
+	if y := q.Get("year"); y != "" {
+		n, err := strconv.Atoi(y)
+		if err != nil || n <= 2000 || n >= 2100 {
+			return apperr.Field("year", "assess.api.year_invalid")
+		}
+		fy = n
+	}
+	family := asOverviewFamilies[0]
+	if f := q.Get("family"); f != "" {
+		if !slices.Contains(asOverviewFamilies, f) {
+			return apperr.Field("family", "assess.api.family_invalid")
+		}
+		family = f
+	}
+	ov, err := assess.ProgressOverview(r.Context(), a.DB, assessRegistry(), family, fy)
+	if err != nil {
+		return err
+	}
+	if ov.Shared == nil {
+		ov.Shared = []assess.OverviewRow{}
+	}
+	a.reply(w, http.StatusOK, ov)
+	return nil
+}
+
+// asCloseSurvey stops a survey of the caller's organisation from taking
+// responses. Only the owner reaches it; a closed survey is a Conflict.
+func (a *API) asCloseSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, true)
+	if err != nil {
+		return err
+	}
+	if !c.p.IsOperator() {
+		return db.ErrNotFound
+	}
+	id := r.PathValue("survey")
+	var s *assess.Survey
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		cur, err := assess.OwnedSurvey(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if cur.Status != "open" {
+			return apperr.New(apperr.Conflict, "assess.survey.already_closed")
+		}
+		if err := assess.CloseSurvey(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		if s, err = assess.OwnedSurvey(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		return a.record(ctx, tx, c, orgID, "assess.survey.close", "assess_survey", id,
+			map[string]any{"title": s.Title, "targets": s.Targets, "responded": s.Responded})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, s)
+	return nil
+}
+
+// inboxRow is a request addressed to the caller's (vendor) organisation as
+// the vendor sees it: who asked for which sheet, and how far the vendor's
+// own sheet of that edition and year is, when it has one.
+type inboxRow struct {
+	ID           string           `json:"id"`
+	CustomerID   string           `json:"customer_org_id"`
+	CustomerName string           `json:"customer_name"`
+	EditionID    string           `json:"edition_id"`
+	EditionTitle string           `json:"edition_title,omitempty"`
+	FiscalYear   int              `json:"fiscal_year"`
+	DueOn        string           `json:"due_on,omitempty"`
+	State        string           `json:"state"`
+	AnsweredAt   *time.Time       `json:"answered_at,omitempty"`
+	CreatedAt    time.Time        `json:"created_at"`
+	OwnProgress  *assess.Progress `json:"own_progress"`
+}
+
+// inboxRows turns requests into rows, reading the vendor's own sheets of
+// vendor-kind editions once.
+func (a *API) inboxRows(r *http.Request, q db.Querier, orgID string, rs []*assess.VendorRequest) ([]inboxRow, error) {
+	ctx := r.Context()
+	reg := assessRegistry()
+	own := map[string]assess.Progress{}
+	sheets, err := assess.ListSheets(ctx, q, orgID, assess.SheetFilter{})
+	if err != nil {
+		return nil, err
+	}
+	for _, sh := range sheets {
+		e, err := reg.Get(ctx, q, orgID, sh.EditionID)
+		if err != nil || e.Kind != assess.KindVendor {
+			continue
+		}
+		full, err := assess.GetSheet(ctx, q, orgID, sh.ID)
+		if err != nil {
+			return nil, err
+		}
+		own[sh.EditionID+"/"+strconv.Itoa(sh.FiscalYear)] = full.Progress(e)
+	}
+	today := assess.Today(a.Now())
+	out := make([]inboxRow, 0, len(rs))
+	for _, x := range rs {
+		row := inboxRow{ID: x.ID, CustomerID: x.OrgID, CustomerName: x.CustomerName, EditionID: x.EditionID, FiscalYear: x.FiscalYear,
+			DueOn: x.DueOn, State: x.State(today), AnsweredAt: x.AnsweredAt, CreatedAt: x.CreatedAt}
+		if e, err := reg.Get(ctx, q, x.OrgID, x.EditionID); err == nil {
+			row.EditionTitle = e.Title + " " + e.Version
+		}
+		if p, ok := own[x.EditionID+"/"+strconv.Itoa(x.FiscalYear)]; ok {
+			row.OwnProgress = &p
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// asInbox lists the vendor-sheet requests addressed to the organisation of
+// the path, newest first.
+func (a *API) asInbox(w http.ResponseWriter, r *http.Request, c *call) error {
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return err
+	}
+	rs, err := assess.VendorInbox(r.Context(), a.DB, orgID)
+	if err != nil {
+		return err
+	}
+	out, err := a.inboxRows(r, a.DB, orgID, rs)
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, map[string]any{"requests": out})
+	return nil
+}
+
+// asInboxAnswer answers one request addressed to the organisation of the
+// path with a copy of its own complete sheet of the same edition and year,
+// signed with the organisation's and the caller's names. Both the customer
+// and the vendor get an audit entry.
+func (a *API) asInboxAnswer(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("request")
+	var row inboxRow
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		req, err := assess.AnswerFromVendorSheet(ctx, tx, assessRegistry(), orgID, id, c.p.UserID, c.p.OrgName+" "+c.p.DisplayName, a.Now())
+		if err != nil {
+			return err
+		}
+		if _, err := a.Audit.Append(ctx, tx, audit.Entry{ActorID: c.p.UserID, Actor: c.p.Email, OrgID: req.OrgID, Action: "assess.vendor.answer",
+			ObjectType: "assess_vendor_request", ObjectID: id, Outcome: audit.Success, IP: c.ip, UserAgent: c.ua,
+			Details: map[string]any{"vendor": req.VendorName, "sheet": req.SheetID}}); err != nil {
+			return err
+		}
+		if err := a.record(ctx, tx, c, orgID, "assess.vendor.answer", "assess_vendor_request", id, map[string]any{"customer": req.CustomerName}); err != nil {
+			return err
+		}
+		rows, err := a.inboxRows(r, tx, orgID, []*assess.VendorRequest{req})
+		if err != nil {
+			return err
+		}
+		row = rows[0]
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, row)
+	return nil
+}

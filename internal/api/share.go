@@ -39,6 +39,7 @@ func (a *API) shareRoutes() []route {
 		{"GET", shareBase + "/posts/{post}/response", true, false, a.shareMyResponse},
 		{"PUT", shareBase + "/posts/{post}/response", true, true, a.shareRespond},
 		{"GET", shareBase + "/posts/{post}/responses", true, false, a.shareRates},
+		{"GET", shareBase + "/posts/{post}/stix", true, false, a.sharePostSTIX},
 		{"GET", shareBase + "/posts/{post}/correlations", true, false, a.shareCorrelations},
 		{"GET", shareBase + "/posts/{post}/affected", true, false, a.shareAffected},
 		{"GET", shareBase + "/indicators", true, false, a.shareLookup},
@@ -330,11 +331,7 @@ type responseBody struct {
 
 func (a *API) shareMyResponse(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := r.PathValue("post")
-	v := shareViewer(c)
-	if _, err := share.GetPost(r.Context(), a.DB, v, id); err != nil {
-		return err
-	}
-	s, err := share.MyResponse(r.Context(), a.DB, v, id)
+	s, err := share.MyResponse(r.Context(), a.DB, shareViewer(c), id)
 	if err != nil {
 		return err
 	}
@@ -520,7 +517,7 @@ func (a *API) shareGroupChange(w http.ResponseWriter, r *http.Request, c *call, 
 	gid, org := r.PathValue("group"), r.PathValue("org")
 	err := a.shareTx(r, c, "share.group.member", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
 		err := share.SetGroupMember(r.Context(), tx, shareViewer(c), gid, org, remove)
-		if err != nil && apperr.From(err).Field == "org_id" {
+		if share.ErrField(err) == "org_id" {
 			// An unknown organisation in the path is a missing object.
 			err = db.ErrNotFound
 		}
@@ -563,7 +560,7 @@ func (a *API) shareSetSubscription(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	err = a.shareTx(r, c, "share.subscription", "user", func(tx *db.Tx) (string, map[string]any, error) {
-		return c.p.UserID, map[string]any{"immediate_tlp": in.ImmediateTLP, "immediate_kinds": in.ImmediateKinds, "digest": in.Digest},
+		return c.p.UserID, map[string]any{"immediate_tlp": in.ImmediateTLP, "immediate_kinds": in.ImmediateKinds, "immediate_devices": in.ImmediateDevices, "digest": in.Digest},
 			share.SetSubscription(r.Context(), tx, shareViewer(c), in, a.Now())
 	})
 	if err != nil {
@@ -682,6 +679,24 @@ func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error
 		out.Posts = []share.ImportedPost{}
 	}
 	a.reply(w, http.StatusOK, out)
+	return nil
+}
+
+// sharePostSTIX answers one post as a STIX 2.1 bundle.
+func (a *API) sharePostSTIX(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("post")
+	var b []byte
+	err := a.shareTx(r, c, audit.ActionDataExport, "share_post", func(tx *db.Tx) (string, map[string]any, error) {
+		var err error
+		b, err = share.ExportPostSTIX(r.Context(), tx, shareViewer(c), id)
+		return id, map[string]any{"format": "stix"}, err
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", share.STIXMediaType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 	return nil
 }
 

@@ -73,6 +73,7 @@ func shareIsolationCases(f *fixture) map[string][]isoCase {
 	add("GET", "/posts/{post}/responses", isoCase{name: "A's post", path: post + "/responses"})
 	add("GET", "/posts/{post}/correlations", isoCase{name: "A's post", path: post + "/correlations"})
 	add("GET", "/posts/{post}/affected", isoCase{name: "A's post", path: post + "/affected"})
+	add("GET", "/posts/{post}/stix", isoCase{name: "A's post", path: post + "/stix"})
 	add("GET", "/indicators", isoCase{name: "A's indicator value", path: shareBase + "/indicators?value=198.51.100[.]77", collection: true})
 	add("POST", "/indicators/{indicator}/sightings", isoCase{name: "A's indicator", path: shareBase + "/indicators/" + ids.indicator + "/sightings"})
 	add("GET", "/groups", isoCase{name: "list", path: shareBase + "/groups", collection: true})
@@ -199,7 +200,7 @@ func TestShareTLPMatrixAPI(t *testing.T) {
 					if exp {
 						wantStatus = http.StatusOK
 					}
-					for _, path := range []string{"/posts/" + p.ID, "/posts/" + p.ID + "/comments", "/posts/" + p.ID + "/correlations", "/posts/" + p.ID + "/affected", "/posts/" + p.ID + "/response"} {
+					for _, path := range []string{"/posts/" + p.ID, "/posts/" + p.ID + "/comments", "/posts/" + p.ID + "/correlations", "/posts/" + p.ID + "/affected", "/posts/" + p.ID + "/response", "/posts/" + p.ID + "/stix"} {
 						if got := status("GET", path, ""); got != wantStatus {
 							t.Errorf("GET %s: %d, want %d", path, got, wantStatus)
 						}
@@ -320,15 +321,30 @@ func TestShareAPIFlow(t *testing.T) {
 		if got := decodeBody[share.Post](t, rec).Indicators[0].Sightings; got != 1 {
 			t.Errorf("sightings %d", got)
 		}
+		rec = f.do(t, "GET", shareBase+"/posts/"+imp.Posts[0].ID+"/stix", f.staffA.read, "")
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != share.STIXMediaType ||
+			!strings.Contains(rec.Body.String(), `"type": "bundle"`) || !strings.Contains(rec.Body.String(), "198.51.100.23") {
+			t.Errorf("post STIX: %d %s %s", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
 		if rec := f.do(t, "GET", shareBase+"/export?format=csv", f.adminB.read, ""); rec.Code != http.StatusBadRequest {
 			t.Errorf("bad format: %d", rec.Code)
 		}
 		// Settings.
-		rec = f.do(t, "PUT", shareBase+"/subscription", f.staffA.write, `{"immediate_tlp":["amber"],"immediate_kinds":["advisory"],"digest":false}`)
+		rec = f.do(t, "GET", shareBase+"/subscription", f.staffA.read, "")
+		if s := decodeBody[share.Subscription](t, rec); !s.ImmediateDevices || !s.Digest {
+			t.Errorf("default subscription %+v", s)
+		}
+		rec = f.do(t, "PUT", shareBase+"/subscription", f.staffA.write, `{"immediate_tlp":["amber"],"immediate_kinds":["advisory"],"immediate_devices":false,"digest":false}`)
 		wantCode(t, rec, http.StatusOK)
 		rec = f.do(t, "GET", shareBase+"/subscription", f.staffA.read, "")
-		if s := decodeBody[share.Subscription](t, rec); len(s.ImmediateTLP) != 1 || s.Digest {
+		if s := decodeBody[share.Subscription](t, rec); len(s.ImmediateTLP) != 1 || s.Digest || s.ImmediateDevices {
 			t.Errorf("subscription %+v", s)
+		}
+		rec = f.do(t, "PUT", shareBase+"/subscription", f.staffA.write, `{"immediate_tlp":[],"immediate_kinds":[],"immediate_devices":true,"digest":true}`)
+		wantCode(t, rec, http.StatusOK)
+		rec = f.do(t, "GET", shareBase+"/subscription", f.staffA.read, "")
+		if s := decodeBody[share.Subscription](t, rec); len(s.ImmediateTLP) != 0 || len(s.ImmediateKinds) != 0 || !s.ImmediateDevices {
+			t.Errorf("subscription with device alerts only %+v", s)
 		}
 		if rec := f.do(t, "PUT", shareBase+"/subscription", f.staffA.write, `{"immediate_tlp":["purple"]}`); rec.Code != http.StatusBadRequest {
 			t.Errorf("bad label: %d", rec.Code)

@@ -324,7 +324,7 @@ func AddWarning(ctx context.Context, q db.Querier, v Viewer, list, typ, value st
 		}
 		var err error
 		if norm, err = NormalizeIOC(t, value); err != nil {
-			return nil, apperr.Field("value", apperr.From(err).Key, apperr.From(err).Args...)
+			return nil, asField("value", err)
 		}
 	}
 	w := &Warning{ID: db.NewID(), List: list, Type: typ, Value: norm, Created: now.UTC()}

@@ -31,6 +31,16 @@ func init() {
 			b := must[[]byte](t)(ExportSTIX(context.Background(), d, v, t0))
 			return strings.Contains(string(b), `"`+p.StixID+`"`)
 		}},
+		matrixRead{"STIX export of the post", func(t *testing.T, d *db.DB, v Viewer, p *Post) bool {
+			b, err := ExportPostSTIX(context.Background(), d, v, p.ID)
+			if err == db.ErrNotFound {
+				return false
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.Contains(string(b), `"`+p.StixID+`"`)
+		}},
 		matrixRead{"MISP export", func(t *testing.T, d *db.DB, v Viewer, p *Post) bool {
 			b := must[[]byte](t)(ExportMISP(context.Background(), d, v, t0))
 			_, u, _ := strings.Cut(p.StixID, "--")
@@ -356,4 +366,63 @@ func init() {
 		}
 		return false
 	}})
+}
+
+func TestSTIXExportOfOnePost(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		w := newWorld(t, d)
+		p := matrixPost(t, d, w, TLPAmber)
+		must[*Comment](t)(AddComment(ctx, d, w.recipient, p.ID, "当院は該当機種なし。", t0))
+		otherPost := matrixPost(t, d, w, TLPGreen)
+		anon := must[*Post](t)(CreatePost(ctx, d, w.author, PostInput{Kind: KindIncident, TLP: TLPGreen, Anonymous: true,
+			Title: "受付端末でランサムウェア", Indicators: []IndicatorInput{{Value: "evil[.]example.net"}}}, t0))
+		must[*Comment](t)(AddComment(ctx, d, w.author, anon.ID, "復旧しました。", t0))
+
+		bundle := func(v Viewer, id string) (map[string]int, []byte) {
+			out := must[[]byte](t)(ExportPostSTIX(ctx, d, v, id))
+			var b struct {
+				Type    string           `json:"type"`
+				Objects []map[string]any `json:"objects"`
+			}
+			if err := json.Unmarshal(out, &b); err != nil || b.Type != "bundle" {
+				t.Fatalf("not a bundle: %v %s", err, out)
+			}
+			types := map[string]int{}
+			for _, o := range b.Objects {
+				types[o["type"].(string)]++
+			}
+			return types, out
+		}
+		types, out := bundle(w.recipient, p.ID)
+		for _, want := range []string{"report", "indicator", "vulnerability", "identity", "relationship", "note", "marking-definition"} {
+			if types[want] == 0 {
+				t.Errorf("post export lacks a %s", want)
+			}
+		}
+		if types["report"] != 1 || strings.Contains(string(out), otherPost.StixID) {
+			t.Errorf("post export holds other posts: %v", types)
+		}
+		checkBundleAgainstSchemas(t, out)
+
+		// The anonymous report names nobody, its reporter's comment neither.
+		types, out = bundle(w.other, anon.ID)
+		if types["identity"] != 0 || strings.Contains(string(out), "created_by_ref") || types["note"] != 1 {
+			t.Errorf("anonymous report export: %v\n%s", types, out)
+		}
+
+		for _, c := range []struct {
+			name string
+			v    Viewer
+			id   string
+		}{
+			{"member not named on AMBER", w.other, p.ID},
+			{"the public", Viewer{}, p.ID},
+			{"missing post", w.recipient, db.NewID()},
+		} {
+			if b, err := ExportPostSTIX(ctx, d, c.v, c.id); err != db.ErrNotFound {
+				t.Errorf("%s: %v, %d bytes; want not found", c.name, err, len(b))
+			}
+		}
+	})
 }

@@ -29,18 +29,26 @@ const (
 )
 
 // Subscription is how one person in one organisation is told about new
-// posts: at once for the labels and kinds they choose, everything else in
-// one daily digest (or not at all when Digest is false).
+// posts: at once for the labels and kinds they choose, and (ImmediateDevices)
+// for posts naming CVEs that affect their organisation's registered
+// devices; everything else in one daily digest (or not at all when Digest
+// is false).
 type Subscription struct {
-	ImmediateTLP   []TLP  `json:"immediate_tlp"`
-	ImmediateKinds []Kind `json:"immediate_kinds"`
-	Digest         bool   `json:"digest"`
+	ImmediateTLP     []TLP  `json:"immediate_tlp"`
+	ImmediateKinds   []Kind `json:"immediate_kinds"`
+	ImmediateDevices bool   `json:"immediate_devices"`
+	Digest           bool   `json:"digest"`
 }
 
 // DefaultSubscription is what a person gets before choosing: at once for
-// posts addressed to few (AMBER, AMBER+STRICT, RED), a daily digest of the
-// rest.
-var DefaultSubscription = Subscription{ImmediateTLP: []TLP{TLPAmber, TLPAmberStrict, TLPRed}, Digest: true}
+// posts addressed to few (AMBER, AMBER+STRICT, RED) and for posts naming
+// their devices, a daily digest of the rest.
+var DefaultSubscription = Subscription{ImmediateTLP: []TLP{TLPAmber, TLPAmberStrict, TLPRed}, ImmediateDevices: true, Digest: true}
+
+// devicesChoice marks, in share_subscriptions.immediate_kinds, the choice
+// "at once for anything naming our devices"; it is no kind, so the kind
+// match of the fan-out never sees it.
+const devicesChoice = "@devices"
 
 // GetSubscription returns v's subscription (DefaultSubscription when unset).
 func GetSubscription(ctx context.Context, q db.Querier, v Viewer) (Subscription, error) {
@@ -60,6 +68,9 @@ func GetSubscription(ctx context.Context, q db.Querier, v Viewer) (Subscription,
 		}
 	}
 	for _, k := range strings.Split(kinds, ",") {
+		if k == devicesChoice {
+			s.ImmediateDevices = true
+		}
 		if Kind(k).Valid() {
 			s.ImmediateKinds = append(s.ImmediateKinds, Kind(k))
 		}
@@ -84,6 +95,9 @@ func SetSubscription(ctx context.Context, q db.Querier, v Viewer, s Subscription
 			return apperr.Field("immediate_kinds", "share.kind.invalid")
 		}
 		kl = append(kl, string(k))
+	}
+	if s.ImmediateDevices {
+		kl = append(kl, devicesChoice)
 	}
 	_, err := q.Exec(ctx, `INSERT INTO share_subscriptions (user_id, org_id, immediate_tlp, immediate_kinds, digest, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, org_id) DO UPDATE SET immediate_tlp = excluded.immediate_tlp, immediate_kinds = excluded.immediate_kinds,
@@ -134,8 +148,19 @@ func EnqueueFanout(ctx context.Context, tx db.Querier, q *jobs.Queue, postID str
 // (except its author), deciding per person whether it goes out at once or
 // in the digest. It is one INSERT … SELECT over memberships filtered by the
 // same visibility predicate as every read, so a post reaches exactly its
-// audience; running it twice adds nothing.
+// audience; running it twice adds nothing. Then, for a post naming CVEs,
+// the people who chose "anything naming our devices" are moved to the
+// immediate e-mail when the installed AffectedChecker finds their
+// organisation affected (see promoteAffected).
 func Fanout(ctx context.Context, q db.Querier, postID string, now time.Time) (int64, error) {
+	n, err := fanoutRows(ctx, q, postID, now)
+	if err != nil {
+		return n, err
+	}
+	return n, promoteAffected(ctx, q, postID)
+}
+
+func fanoutRows(ctx context.Context, q db.Querier, postID string, now time.Time) (int64, error) {
 	pred := visibleFor("m.org_id", "m.user_id", "(o.kind = 'isac')")
 	res, err := q.Exec(ctx, `INSERT INTO share_notifications (user_id, post_id, org_id, mode, created_at)
 		SELECT m.user_id, p.id, MIN(m.org_id),
@@ -154,6 +179,93 @@ func Fanout(ctx context.Context, q db.Querier, postID string, now time.Time) (in
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// OrgsAffectedChecker is an optional, set-based form of AffectedChecker:
+// of the given organisations, those with registered devices affected by
+// any of the CVEs. The fan-out uses it, when the installed checker has it,
+// instead of asking organisation by organisation.
+type OrgsAffectedChecker interface {
+	OrgsAffected(ctx context.Context, q db.Querier, orgIDs, cves []string) ([]string, error)
+}
+
+// promoteAffected moves to the immediate e-mail the pending notifications
+// of a post naming CVEs for the people who chose ImmediateDevices (or have
+// not chosen yet: it is in DefaultSubscription) in an organisation that
+// may see the post and that the installed checker finds affected. Without
+// a checker, or for a post naming no CVE, nothing changes: nothing is
+// guessed. The checker is asked once per such organisation, not per
+// person; e-mails stay grouped per person by Dispatch.
+func promoteAffected(ctx context.Context, q db.Querier, postID string) error {
+	checkerMu.RLock()
+	c := checker
+	checkerMu.RUnlock()
+	if c == nil {
+		return nil
+	}
+	var raw string
+	if err := q.QueryRow(ctx, `SELECT cves FROM share_posts WHERE id = ?`, postID).Scan(&raw); err != nil {
+		return db.ScanErr(err)
+	}
+	var cves []string
+	if err := json.Unmarshal([]byte(raw), &cves); err != nil || len(cves) == 0 {
+		return nil
+	}
+	pred := visibleFor("m.org_id", "m.user_id", "(o.kind = 'isac')")
+	candidates := `FROM share_notifications n
+		JOIN share_posts p ON p.id = n.post_id
+		JOIN memberships m ON m.user_id = n.user_id
+		JOIN organizations o ON o.id = m.org_id
+		LEFT JOIN share_subscriptions s ON s.user_id = m.user_id AND s.org_id = m.org_id
+		WHERE n.post_id = ? AND n.sent_at IS NULL AND n.mode <> 'immediate'
+		AND (s.user_id IS NULL OR (',' || s.immediate_kinds || ',') LIKE '%,` + devicesChoice + `,%') AND ` + pred
+	rows, err := q.Query(ctx, `SELECT DISTINCT m.org_id `+candidates+` ORDER BY m.org_id`, postID)
+	if err != nil {
+		return err
+	}
+	var orgs []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			rows.Close()
+			return err
+		}
+		orgs = append(orgs, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(orgs) == 0 {
+		return nil
+	}
+	var affected []string
+	if oc, ok := c.(OrgsAffectedChecker); ok {
+		if affected, err = oc.OrgsAffected(ctx, q, orgs, cves); err != nil {
+			return err
+		}
+	} else {
+		for _, o := range orgs {
+			r, err := c.Affected(ctx, q, o, cves)
+			if err != nil {
+				return err
+			}
+			if r.State == AffectedYes {
+				affected = append(affected, o)
+			}
+		}
+	}
+	for _, o := range affected {
+		// The notification names the affected organisation, so that the
+		// e-mail is filed under it.
+		if _, err := q.Exec(ctx, `UPDATE share_notifications SET mode = 'immediate', org_id = ?
+			WHERE post_id = ? AND sent_at IS NULL AND mode <> 'immediate' AND user_id IN (SELECT m.user_id `+
+			strings.Replace(candidates, "WHERE n.post_id = ?", "WHERE n.post_id = ? AND m.org_id = ?", 1)+`)`,
+			o, postID, postID, o); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Hub runs the hub's background work: fan-out, grouped e-mail (immediate

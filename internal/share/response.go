@@ -48,14 +48,18 @@ func Respond(ctx context.Context, q db.Querier, v Viewer, postID string, s Respo
 	return err
 }
 
-// MyResponse returns v's organisation's answer to a post, or "".
+// MyResponse returns v's organisation's answer to a post v may see, or "";
+// a post v may not see is db.ErrNotFound, like everywhere else.
 func MyResponse(ctx context.Context, q db.Querier, v Viewer, postID string) (ResponseStatus, error) {
+	pred, args := visible(v)
 	var s ResponseStatus
-	err := q.QueryRow(ctx, `SELECT status FROM share_responses WHERE post_id = ? AND org_id = ?`, postID, v.OrgID).Scan(&s)
-	if db.ScanErr(err) == db.ErrNotFound {
-		return "", nil
+	err := q.QueryRow(ctx, `SELECT COALESCE(r.status, '') FROM share_posts p
+		LEFT JOIN share_responses r ON r.post_id = p.id AND r.org_id = ?
+		WHERE p.id = ? AND `+pred, append([]any{v.OrgID, postID}, args...)...).Scan(&s)
+	if err != nil {
+		return "", db.ScanErr(err)
 	}
-	return s, err
+	return s, nil
 }
 
 // ResponseRate is how the organisations that received a post answered it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 )
@@ -108,4 +109,65 @@ func TestAnonymousReportAndResponses(t *testing.T) {
 			t.Errorf("with checker: %v", a.State)
 		}
 	})
+}
+
+func TestMyResponseOnlyOnVisiblePosts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		w := newWorld(t, d)
+		amber := matrixPost(t, d, w, TLPAmber)
+		if err := Respond(ctx, d, w.recipient, amber.ID, RespInvestigating, t0); err != nil {
+			t.Fatal(err)
+		}
+		// A response row of an organisation that may not see the post
+		// (written behind the store's back) must not leak either.
+		if _, err := d.Exec(ctx, `INSERT INTO share_responses (post_id, org_id, user_id, status, updated_at) VALUES (?, ?, ?, ?, ?)`,
+			amber.ID, w.otherOrg, w.other.UserID, RespAffected, t0); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name    string
+			v       Viewer
+			id      string
+			want    ResponseStatus
+			missing bool
+		}{
+			{"recipient that answered", w.recipient, amber.ID, RespInvestigating, false},
+			{"author's colleague, no answer", w.colleague, amber.ID, "", false},
+			{"member not named on AMBER", w.other, amber.ID, "", true},
+			{"the public", Viewer{}, amber.ID, "", true},
+			{"missing post", w.recipient, db.NewID(), "", true},
+		}
+		for _, c := range cases {
+			got, err := MyResponse(ctx, d, c.v, c.id)
+			if c.missing {
+				if err != db.ErrNotFound {
+					t.Errorf("%s: %q, %v; want not found", c.name, got, err)
+				}
+				continue
+			}
+			if err != nil || got != c.want {
+				t.Errorf("%s: %q, %v; want %q", c.name, got, err, c.want)
+			}
+		}
+	})
+}
+
+func TestErrHelpersOnNil(t *testing.T) {
+	cases := []struct {
+		err        error
+		field, key string
+	}{
+		{nil, "", ""},
+		{db.ErrNotFound, "", "error.not_found"},
+		{apperr.Field("org_id", "share.group.bad_org"), "org_id", "share.group.bad_org"},
+	}
+	for _, c := range cases {
+		if f, k := ErrField(c.err), ErrKey(c.err); f != c.field || k != c.key {
+			t.Errorf("%v: field %q key %q, want %q %q", c.err, f, k, c.field, c.key)
+		}
+	}
+	if asField("value", nil) != nil {
+		t.Error("asField(nil) is not nil")
+	}
 }

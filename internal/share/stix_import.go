@@ -553,6 +553,28 @@ func ExportSTIX(ctx context.Context, q db.Querier, v Viewer, since time.Time) ([
 		where += " AND p.created_at >= ?"
 		args = append(args, since.UTC())
 	}
+	return exportSTIX(ctx, q, where, args)
+}
+
+// ExportPostSTIX returns a STIX 2.1 bundle of one post v may see: the
+// newest version of each of its objects (report, identity unless
+// anonymous, vulnerabilities, indicators, relationships, notes,
+// sightings) with the TLP 2.0 marking definitions they use. A post v may
+// not see is db.ErrNotFound.
+func ExportPostSTIX(ctx context.Context, q db.Querier, v Viewer, postID string) ([]byte, error) {
+	pred, args := visible(v)
+	args = append([]any{postID}, args...)
+	var n int
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts p WHERE p.id = ? AND `+pred, args...).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, db.ErrNotFound
+	}
+	return exportSTIX(ctx, q, "p.id = ? AND "+pred, args)
+}
+
+func exportSTIX(ctx context.Context, q db.Querier, where string, args []any) ([]byte, error) {
 	rows, err := q.Query(ctx, `SELECT s.stix_id, s.body FROM share_stix_objects s JOIN share_posts p ON p.id = s.post_id
 		WHERE `+where+` AND NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq)
 		ORDER BY s.seq`, args...)

@@ -28,6 +28,7 @@ func (s *Server) shareRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /share/new", s.requireUser(s.shareCreate))
 	mux.Handle("GET /share/posts/{id}", s.requireUser(s.sharePost))
 	mux.Handle("GET /share/posts/{id}/misp.json", s.requireUser(s.sharePostMISP))
+	mux.Handle("GET /share/posts/{id}/stix.json", s.requireUser(s.sharePostSTIX))
 	mux.Handle("POST /share/posts/{id}/respond", s.requireUser(s.shareRespond))
 	mux.Handle("POST /share/posts/{id}/comments", s.requireUser(s.shareComment))
 	mux.Handle("POST /share/posts/{id}/label", s.requireUser(s.shareLabel))
@@ -424,6 +425,26 @@ func (s *Server) sharePostMISP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.misp.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b)
+}
+
+func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var b []byte
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		var err error
+		if b, err = share.ExportPostSTIX(r.Context(), tx, viewer(r), id); err != nil {
+			return err
+		}
+		return s.shareAudit(r, tx, audit.ActionDataExport, "share_post", id, map[string]any{"format": "stix"})
+	})
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", share.STIXMediaType)
+	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.stix.json"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
 }

@@ -333,7 +333,7 @@ func (s *Server) renderShareSettings(w http.ResponseWriter, r *http.Request, pre
 
 // parseSubscription reads the notification settings form.
 func parseSubscription(f url.Values) share.Subscription {
-	sub := share.Subscription{Digest: f.Get("digest") == "1"}
+	sub := share.Subscription{Digest: f.Get("digest") == "1", ImmediateDevices: f.Get("immediate_devices") == "1"}
 	for _, t := range f["immediate_tlp"] {
 		sub.ImmediateTLP = append(sub.ImmediateTLP, share.TLP(t))
 	}
@@ -350,7 +350,7 @@ func (s *Server) shareSettingsSave(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		return s.shareAudit(r, tx, "share.subscription", "user", state(r).p.UserID, map[string]any{"immediate_tlp": sub.ImmediateTLP,
-			"immediate_kinds": sub.ImmediateKinds, "digest": sub.Digest})
+			"immediate_kinds": sub.ImmediateKinds, "immediate_devices": sub.ImmediateDevices, "digest": sub.Digest})
 	})
 	if err != nil {
 		s.renderShareSettings(w, r, err, r.PostForm)

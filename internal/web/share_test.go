@@ -169,6 +169,20 @@ func TestShareAnonymousReportWithPatientDataCheck(t *testing.T) {
 			t.Error("the reporter's name is in the list")
 		}
 		wantStatus(t, other.post("/share/posts/"+id+"/respond", url.Values{"status": {"affected"}}), http.StatusSeeOther)
+		// Its STIX download names nobody either, and is linked from the page.
+		wantContains(t, page, `href="/share/posts/`+id+`/stix.json"`)
+		stix := other.get("/share/posts/" + id + "/stix.json")
+		wantStatus(t, stix, http.StatusOK)
+		if stix.header.Get("Content-Type") != share.STIXMediaType || !strings.HasPrefix(stix.header.Get("Content-Disposition"), "attachment;") {
+			t.Errorf("STIX download headers: %v", stix.header)
+		}
+		wantContains(t, stix, `"type": "report"`)
+		if strings.Contains(stix.body, e.hosp.Name) || strings.Contains(stix.body, `"identity"`) || strings.Contains(stix.body, "created_by_ref") {
+			t.Error("the STIX download of an anonymous report names the reporter")
+		}
+		if e.auditCount(e.clinic.ID, "data.export") != 1 {
+			t.Error("the STIX download is not audited")
+		}
 		// The ISAC sees who reported it.
 		op := e.signedIn(e.oper, e.isac)
 		ops := op.get("/share/ops")
@@ -204,6 +218,9 @@ func TestShareRecipientsAndRed(t *testing.T) {
 		wantStatus(t, r, http.StatusBadRequest)
 		red := sharePostVia(t, admin, url.Values{"kind": {"question"}, "tlp": {"red"}, "title": {"内密の相談"}, "recipient_emails": {e.other.Email}})
 		wantStatus(t, e.signedIn(e.other, e.clinic).get("/share/posts/"+red), http.StatusOK)
+		// The post's downloads follow the same rule as the page.
+		wantStatus(t, e.signedIn(e.other, e.clinic).get("/share/posts/"+red+"/stix.json"), http.StatusOK)
+		wantStatus(t, e.signedIn(e.staff, e.hosp).get("/share/posts/"+red+"/stix.json"), http.StatusNotFound)
 		wantStatus(t, e.signedIn(e.staff, e.hosp).get("/share/posts/"+red), http.StatusNotFound)
 		// A missing title keeps what was typed.
 		r = admin.post("/share/new", url.Values{"kind": {"advisory"}, "tlp": {"green"}, "body": {"本文だけ"}})
@@ -318,11 +335,18 @@ func TestShareAdminPages(t *testing.T) {
 		wantStatus(t, op.post("/share/warnings/"+wid[1]+"/delete", nil), http.StatusSeeOther)
 
 		// Notification settings and the webhook.
+		wantContains(t, admin.get("/share/settings"), `name="immediate_devices" value="1" checked`)
 		wantStatus(t, admin.post("/share/settings", url.Values{"immediate_tlp": {"red"}, "immediate_kinds": {"advisory"}}), http.StatusSeeOther)
 		sub, err := share.GetSubscription(bg, d, share.Viewer{OrgID: e.hosp.ID, UserID: e.admin.ID})
-		if err != nil || len(sub.ImmediateTLP) != 1 || sub.ImmediateTLP[0] != share.TLPRed || sub.Digest || len(sub.ImmediateKinds) != 1 {
+		if err != nil || len(sub.ImmediateTLP) != 1 || sub.ImmediateTLP[0] != share.TLPRed || sub.Digest || len(sub.ImmediateKinds) != 1 || sub.ImmediateDevices {
 			t.Errorf("subscription %+v %v", sub, err)
 		}
+		wantStatus(t, admin.post("/share/settings", url.Values{"immediate_devices": {"1"}, "digest": {"1"}}), http.StatusSeeOther)
+		sub, err = share.GetSubscription(bg, d, share.Viewer{OrgID: e.hosp.ID, UserID: e.admin.ID})
+		if err != nil || len(sub.ImmediateTLP) != 0 || !sub.ImmediateDevices || !sub.Digest {
+			t.Errorf("subscription with device alerts %+v %v", sub, err)
+		}
+		wantContains(t, admin.get("/share/settings"), `name="immediate_devices" value="1" checked`)
 		wantStatus(t, admin.post("/share/settings", url.Values{"immediate_tlp": {"purple"}}), http.StatusBadRequest)
 		wantStatus(t, admin.post("/share/settings/webhook", url.Values{"url": {"http://hook.example.jp/"}, "secret": {"0123456789abcdef"}}), http.StatusBadRequest)
 		wantStatus(t, admin.post("/share/settings/webhook", url.Values{"url": {"https://hook.example.jp/in"}, "secret": {"0123456789abcdef"}}), http.StatusSeeOther)

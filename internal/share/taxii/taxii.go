@@ -175,7 +175,7 @@ func (s *Server) storeErr(w http.ResponseWriter, err error) {
 		return
 	}
 	ae := apperr.From(err)
-	if ae.Code == apperr.Internal {
+	if ae == nil || ae.Code == apperr.Internal {
 		s.Logger.Error("taxii", "err", err)
 		s.fail(w, http.StatusInternalServerError, "Internal error", "")
 		return
@@ -349,8 +349,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, v share.Viewer, c *
 		return err
 	})
 	if err != nil {
-		ae := apperr.From(err)
-		if ae.Code == apperr.Invalid {
+		if apperr.CodeOf(err) == apperr.Invalid {
 			s.fail(w, http.StatusBadRequest, "Bad request", "The body is not a TAXII envelope of STIX 2.1 objects.")
 			return
 		}

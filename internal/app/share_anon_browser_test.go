@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+)
+
+// TestBrowserShareAnonymousIncident drives an anonymous incident report in
+// a real browser: a clinic's staff member writes a patient's name into the
+// report, is stopped by the warning step, edits it out and posts; another
+// member reads the report without the reporter's name and answers
+// "affected"; an ISAC operator sees who reported it and the answer.
+func TestBrowserShareAnonymousIncident(t *testing.T) {
+	dir := t.TempDir()
+	clock := newTestClock()
+	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
+	ctx := browser(t)
+
+	bg := context.Background()
+	now := clock.Now()
+	const password = "Kx7#mQ2v-river"
+	const clinicName, reporterName = "さくら整形外科クリニック", "さくら 受付"
+	err := n.DB.InTx(bg, func(tx *db.Tx) error {
+		for _, x := range []struct {
+			kind        auth.OrgKind
+			org, email  string
+			displayName string
+		}{
+			{auth.KindISAC, "医療ISAC事務局", "ops@isac.example.jp", "事務局 担当"},
+			{auth.KindClinic, clinicName, "uketsuke@sakura.example.jp", reporterName},
+			{auth.KindHospital, "あおば病院", "it@aoba.example.jp", "あおば 情報"},
+		} {
+			o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: x.kind, Name: x.org, Prefecture: "東京都"}, now)
+			if err != nil {
+				return err
+			}
+			u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: x.email, DisplayName: x.displayName, Password: password}, now)
+			if err != nil {
+				return err
+			}
+			if err := auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(email string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(
+			chromedp.Navigate(base+"/signin"),
+			chromedp.WaitVisible(chromedp.CSS(`#email`)),
+			chromedp.SendKeys(chromedp.CSS(`#email`), email),
+			chromedp.SendKeys(chromedp.CSS(`#password`), password),
+			chromedp.Submit(chromedp.CSS(`#password`)),
+			chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
+		)
+	}
+	signOut := chromedp.Steps(
+		chromedp.Click(chromedp.CSS(`form[action="/signout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	)
+	const title = "受付端末でランサムウェアの脅迫文を確認"
+
+	// The clinic writes the report with a patient's name in it and is
+	// stopped before anything is posted.
+	if err := chromedp.Do(ctx,
+		signIn("uketsuke@sakura.example.jp"),
+		chromedp.Navigate(base+"/share/new"),
+		chromedp.WaitVisible(chromedp.CSS(`#title`)),
+		chromedp.Click(chromedp.CSS(`input[name="kind"][value="incident"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="tlp"][value="green"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="anonymous"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#title`), title),
+		chromedp.SendKeys(chromedp.CSS(`#body`), "朝、受付端末に脅迫文が表示されました。山田花子様の予約票が開いたままでした。"),
+		chromedp.Submit(chromedp.CSS(`#title`)),
+		chromedp.WaitVisible(chromedp.CSS(`#pii`)),
+	); err != nil {
+		t.Fatalf("clinic writes the report: %v", err)
+	}
+	warning := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#pii`)))
+	if !strings.Contains(warning, "山田花子様") {
+		t.Fatalf("warning step does not show the name: %q", warning)
+	}
+	if loc := mustRun(t, ctx, chromedp.Location()); strings.Contains(loc, "/share/posts/") {
+		t.Fatalf("posted despite the warning: %s", loc)
+	}
+	// The form kept what was typed; the clinic edits the name out.
+	if got := mustRun(t, ctx, chromedp.Evaluate[bool](`document.querySelector('input[name="anonymous"]').checked`)); !got {
+		t.Fatal("the anonymous choice was lost on the warning step")
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#body`), "朝、受付端末に脅迫文が表示されました。患者さんの予約票が開いたままでした。"),
+		chromedp.Submit(chromedp.CSS(`#title`)),
+		chromedp.WaitVisible(chromedp.CSS(`#post-h`)),
+	); err != nil {
+		t.Fatalf("clinic posts the edited report: %v", err)
+	}
+	postURL := mustRun(t, ctx, chromedp.Location())
+	if !strings.Contains(postURL, "/share/posts/") {
+		t.Fatalf("after posting: %s", postURL)
+	}
+	postPath := postURL[strings.Index(postURL, "/share/posts/"):]
+	if body := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`article`))); strings.Contains(body, "山田花子") {
+		t.Fatal("the patient's name was posted")
+	}
+
+	// Another member reads it without the reporter's name and answers.
+	if err := chromedp.Do(ctx,
+		signOut,
+		signIn("it@aoba.example.jp"),
+		chromedp.Navigate(base+"/share"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="`+postPath+`"]`)),
+	); err != nil {
+		t.Fatalf("member opens the list: %v", err)
+	}
+	if list := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`main`))); strings.Contains(list, clinicName) || strings.Contains(list, reporterName) {
+		t.Fatalf("the list names the reporter: %q", list)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`a[href="`+postPath+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-response="affected"]`)),
+	); err != nil {
+		t.Fatalf("member opens the report: %v", err)
+	}
+	if page := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`main`))); strings.Contains(page, clinicName) || strings.Contains(page, reporterName) {
+		t.Fatalf("the report names the reporter to another member: %q", page)
+	}
+	if meta := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.share-post__meta`))); !strings.Contains(meta, "匿名の報告者") {
+		t.Fatalf("meta line: %q", meta)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`button[data-response="affected"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-response="affected"][aria-pressed="true"]`)),
+	); err != nil {
+		t.Fatalf("member answers: %v", err)
+	}
+
+	// The ISAC operator sees the reporter and the answer.
+	if err := chromedp.Do(ctx,
+		signOut,
+		signIn("ops@isac.example.jp"),
+		chromedp.Navigate(base+postPath),
+		chromedp.WaitVisible(chromedp.CSS(`#rates`)),
+	); err != nil {
+		t.Fatalf("operator opens the report: %v", err)
+	}
+	if meta := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.share-post__meta`))); !strings.Contains(meta, clinicName) || !strings.Contains(meta, "匿名の報告") {
+		t.Fatalf("operator's meta line: %q", meta)
+	}
+	if got := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="affected"]`))); got != "1" {
+		t.Fatalf("affected answers seen by the operator: %q", got)
+	}
+}

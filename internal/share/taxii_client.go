@@ -211,7 +211,11 @@ func (h *Hub) fetch(ctx context.Context, u, user, secret string) (*envelope, str
 	} else if secret != "" {
 		req.Header.Set("Authorization", "Bearer "+secret)
 	}
-	resp, err := h.HTTP.Do(req)
+	c := h.HTTP
+	if c == nil {
+		c = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, "", err
 	}

@@ -132,7 +132,6 @@ type hit struct {
 	sources []string
 	fixed   []string
 	matched string
-	kevOnly bool
 }
 
 func (h *hit) add(source string, res Result, fixed []string) {

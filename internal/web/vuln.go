@@ -341,9 +341,7 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 	var names []string
 	if r.PostFormValue("reset") == "" {
 		names = strings.Split(strings.ReplaceAll(r.PostFormValue("cpe"), "\r", ""), "\n")
-		for _, c := range r.PostForm["confirm"] {
-			names = append(names, c)
-		}
+		names = append(names, r.PostForm["confirm"]...)
 	}
 	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
 		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, p.UserID, names, s.Now())

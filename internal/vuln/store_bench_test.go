@@ -493,4 +493,3 @@ func BenchmarkMatchOneNewCVEStored(b *testing.B) {
 	}
 	b.ReportMetric(float64(affected), "affected")
 }
-

@@ -55,6 +55,8 @@ Usage:
   medisac inventory export --org ID --format xlsx|csv|json --out FILE
   medisac vuln import|sync|match|findings vulnerability feeds and findings (medisac vuln for details)
   medisac assess editions|load|export      checklists: list editions, load an edition file, export a sheet (pdf|xlsx)
+  medisac share import --org ID FILE       import a STIX 2.1 bundle or MISP event
+  medisac share export --org ID --format stix|misp --out FILE
   medisac backup --out FILE                consistent copy of the SQLite database
   medisac config                           print the configuration (secrets redacted)
   medisac version

@@ -272,9 +272,14 @@ func (w *Watch) loadAssetFacts(ctx context.Context, q db.Querier, where string, 
 	return out, rows.Err()
 }
 
+// matcher is an Index or its Pruner.
+type matcher interface {
+	Match(r *Rules) []GroupResult
+}
+
 // matchVuln evaluates every source of one vulnerability against the index
 // and returns the affected assets.
-func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x *Index, rs []storedRule, cache csafCache) (map[string]*hit, error) {
+func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x matcher, rs []storedRule, cache csafCache) (map[string]*hit, error) {
 	hits := map[string]*hit{}
 	skipKEV := versioned(rs)
 	for _, r := range rs {
@@ -500,6 +505,10 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 	if ids, err = w.relevant(ctx, x, ids); err != nil {
 		return st, err
 	}
+	var m matcher = x
+	if len(ids) > 50 {
+		m = x.Pruner()
+	}
 	cache := csafCache{}
 	for len(ids) > 0 {
 		n := min(len(ids), maxVulnsPerChunk)
@@ -516,7 +525,7 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 					results[id] = nil
 					continue
 				}
-				h, err := w.matchVuln(ctx, tx, x, rules[id], cache)
+				h, err := w.matchVuln(ctx, tx, m, rules[id], cache)
 				if err != nil {
 					return err
 				}

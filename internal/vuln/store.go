@@ -166,6 +166,14 @@ func (w *Watch) Import(ctx context.Context, name string, r io.Reader) (ImportRes
 	head, _ := br.Peek(8 << 10)
 	res.Format = DetectFormat(name, head)
 	err = w.DB.InTx(ctx, func(tx *db.Tx) error {
+		if tx.Dialect() == db.SQLite {
+			// Feed files insert all over the tables' B-trees; SQLite's
+			// default 2 MB page cache would reread pages for most rows.
+			if _, err := tx.Exec(ctx, `PRAGMA cache_size = -262144`); err != nil {
+				return err
+			}
+			defer tx.Exec(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
+		}
 		var err error
 		switch res.Format {
 		case FormatNVD:

@@ -316,6 +316,9 @@ func BenchmarkFullRematchMemory(b *testing.B) {
 		}
 	}
 	b.ResetTimer()
+	start := time.Now()
+	p := x.Pruner()
+	b.ReportMetric(time.Since(start).Seconds(), "pruner-build-s")
 	var pairs atomic.Int64
 	for i := 0; i < b.N; i++ {
 		pairs.Store(0)
@@ -330,7 +333,7 @@ func BenchmarkFullRematchMemory(b *testing.B) {
 					if j >= len(cands) {
 						return
 					}
-					for _, gr := range x.Match(cands[j]) {
+					for _, gr := range p.Match(cands[j]) {
 						pairs.Add(int64(len(gr.AssetIDs)))
 					}
 				}

@@ -28,7 +28,7 @@ CREATE TABLE vuln_refs (
 	url TEXT NOT NULL DEFAULT '',
 	title TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (vuln_id, ref_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX vuln_refs_ref ON vuln_refs(ref_id);
 
 CREATE TABLE vuln_rules (
@@ -51,7 +51,7 @@ CREATE TABLE vuln_rule_keys (
 	rkey TEXT NOT NULL,
 	vuln_id TEXT NOT NULL,
 	PRIMARY KEY (rkey, vuln_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE vuln_kev (
 	cve TEXT PRIMARY KEY,

@@ -104,6 +104,9 @@ func SeedDemo(ctx context.Context, n *Node) ([]DemoLogin, error) {
 	if err := seedDemoInventory(ctx, n, now); err != nil {
 		return nil, err
 	}
+	if err := seedDemoVulns(ctx, n); err != nil {
+		return nil, err
+	}
 	b, _ := json.MarshalIndent(logins, "", "  ")
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		return nil, err
@@ -208,4 +211,27 @@ func demoOrgIDs(ctx context.Context, n *Node) ([]string, error) {
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// seedDemoVulns loads a few real feed records (NVD and CISA KEV entries for
+// FortiOS flaws used against hospitals), so the demo hospital's firewall
+// shows findings at once.
+func seedDemoVulns(ctx context.Context, n *Node) error {
+	w := newWatch(n.Cfg, n.DB, n.Audit, n.Queue)
+	entries, err := demoData.ReadDir("demodata/feeds")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		f, err := demoData.Open("demodata/feeds/" + e.Name())
+		if err != nil {
+			return err
+		}
+		_, err = w.Import(ctx, e.Name(), f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("demo feed %s: %w", e.Name(), err)
+		}
+	}
+	return nil
 }

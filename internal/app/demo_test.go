@@ -51,6 +51,24 @@ func TestSeedDemo(t *testing.T) {
 	if assets != 14 || conns != 1 {
 		t.Fatalf("demo register: %d assets, %d ISDN lines; want 14 and 1", assets, conns)
 	}
+	// The demo hospital's FortiGate (FortiOS 7.0.12) is affected by the
+	// exploited CVE-2024-21762.
+	// Matching and alerts run as background jobs, as in the server.
+	for i := 0; i < 20; i++ {
+		if ran, err := n.Queue.RunOnce(ctx); err != nil || ran == 0 {
+			break
+		}
+	}
+	var findings int
+	n.DB.QueryRow(ctx, `SELECT COUNT(*) FROM vuln_findings f JOIN inv_assets a ON a.id = f.asset_id WHERE a.name = '本館ファイアウォール'`).Scan(&findings)
+	if findings == 0 {
+		t.Fatal("the demo firewall has no vulnerability findings")
+	}
+	var mails int
+	n.DB.QueryRow(ctx, `SELECT COUNT(*) FROM mail_outbox WHERE body LIKE '%本館ファイアウォール%'`).Scan(&mails)
+	if mails == 0 {
+		t.Fatal("no alert mail names the demo firewall")
+	}
 	again, err := SeedDemo(ctx, n)
 	if err != nil || len(again) != len(logins) || again[0].Password != logins[0].Password {
 		t.Fatalf("second seed: %v, %d logins", err, len(again))

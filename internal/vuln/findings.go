@@ -548,6 +548,9 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 // (matched by names) and those with findings already (to update or close
 // them).
 func (w *Watch) relevant(ctx context.Context, x *Index, ids []string) ([]string, error) {
+	if len(ids) > 2000 {
+		return w.relevantMany(ctx, x, ids)
+	}
 	keep := make(map[string]bool, 1024)
 	for rest := ids; len(rest) > 0; {
 		n := min(len(rest), 500)
@@ -584,6 +587,51 @@ func (w *Watch) relevant(ctx context.Context, x *Index, ids []string) ([]string,
 			keep[id] = true
 		}
 	}
+	out := make([]string, 0, len(keep))
+	for _, id := range ids {
+		if keep[id] {
+			out = append(out, id)
+			delete(keep, id)
+		}
+	}
+	return out, nil
+}
+
+// relevantMany is relevant for large sets (a whole feed imported): it
+// asks which vulnerabilities name the index's products rather than which
+// products each vulnerability names.
+func (w *Watch) relevantMany(ctx context.Context, x *Index, ids []string) ([]string, error) {
+	changed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		changed[id] = true
+	}
+	keep := map[string]bool{}
+	mark := func(found []string) {
+		for _, id := range found {
+			if changed[id] {
+				keep[id] = true
+			}
+		}
+	}
+	keys := append(x.Keys(), "*")
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		args := make([]any, n)
+		for i, k := range keys[:n] {
+			args[i] = k
+		}
+		keys = keys[n:]
+		found, err := w.queryIDs(ctx, `SELECT vuln_id FROM vuln_rule_keys WHERE rkey IN (`+db.In(n)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		mark(found)
+	}
+	found, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_findings UNION SELECT vuln_id FROM vuln_rules WHERE source = 'csaf'`)
+	if err != nil {
+		return nil, err
+	}
+	mark(found)
 	out := make([]string, 0, len(keep))
 	for _, id := range ids {
 		if keep[id] {

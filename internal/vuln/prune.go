@@ -214,3 +214,17 @@ func (c *Criterion) versionWindows(ids []*Identity) (ws [][2]int, ok bool) {
 	}
 	return nil, false
 }
+
+// Keys returns the "vendor:product" keys of the identities held.
+func (x *Index) Keys() []string {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]string, 0, len(x.byKey))
+	for k, gs := range x.byKey {
+		if len(gs) > 0 {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

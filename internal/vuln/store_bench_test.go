@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/jobs"
 )
 
 // nvdGen writes NVD API 2.0 records with the shapes of NVD's data: most
@@ -262,7 +265,9 @@ func BenchmarkImportNVD(b *testing.B) {
 				}
 				runtime.GC()
 				peak := peakRSS()
-				w := &Watch{DB: d, BatchSize: 200}
+				// With a queue the import only enqueues the matching job,
+				// which is timed on its own below.
+				w := &Watch{DB: d, BatchSize: 200, Queue: jobs.New(d, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 				b.StartTimer()
 				start := time.Now()
 				res, err := w.ImportFile(context.Background(), feed)
@@ -271,6 +276,11 @@ func BenchmarkImportNVD(b *testing.B) {
 				if err != nil || res.Records != n {
 					b.Fatalf("import: %+v %v", res, err)
 				}
+				start = time.Now()
+				if _, err := w.MatchChanged(context.Background(), res.Since); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(time.Since(start).Seconds(), "match-job-s")
 				b.ReportMetric(float64(n)/el.Seconds(), "records/s")
 				b.ReportMetric(el.Seconds(), "import-s")
 				b.ReportMetric(peak(), "peak-RSS-MB")

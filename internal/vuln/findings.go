@@ -116,6 +116,9 @@ type storedRule struct {
 	rules                    *Rules
 	csafIndex                int
 	pending                  bool
+	// productOnly is set when every vulnerable criterion names the product
+	// without versions (KEV, JVN entries whose versions are only text).
+	productOnly bool
 }
 
 // vulnFacts are the per-vulnerability facts priority needs.
@@ -156,16 +159,35 @@ func (h *hit) add(source string, res Result, fixed []string) {
 	}
 }
 
-// versioned reports whether some source other than KEV has product data
-// for the vulnerability: KEV's product-only rules then add nothing, so a
-// device updated past the fixed version is not kept 「要確認」 by KEV alone.
+// versioned reports whether some source has version data for the
+// vulnerability: sources that name the product only (KEV, JVN text
+// versions) then add nothing, so a device updated past the fixed version
+// is not kept 「要確認」 by them alone.
 func versioned(rs []storedRule) bool {
 	for _, r := range rs {
-		if !r.pending && r.source != "kev" {
+		if !r.pending && !r.productOnly {
 			return true
 		}
 	}
 	return false
+}
+
+func productOnly(r *Rules) bool {
+	any := false
+	for _, c := range r.Configs {
+		for _, n := range c.Nodes {
+			for _, cr := range n.Criteria {
+				if !cr.Vulnerable {
+					continue
+				}
+				if !cr.ProductOnly {
+					return false
+				}
+				any = true
+			}
+		}
+	}
+	return any
 }
 
 // loadRules reads the stored rules of vulnerabilities, by id.
@@ -199,6 +221,7 @@ func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[
 					continue
 				}
 				sr.rules = r
+				sr.productOnly = productOnly(r)
 			}
 			out[sr.vulnID] = append(out[sr.vulnID], sr)
 		}
@@ -281,9 +304,9 @@ type matcher interface {
 // and returns the affected assets.
 func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x matcher, rs []storedRule, cache csafCache) (map[string]*hit, error) {
 	hits := map[string]*hit{}
-	skipKEV := versioned(rs)
+	skipProductOnly := versioned(rs)
 	for _, r := range rs {
-		if r.pending || (skipKEV && r.source == "kev") {
+		if r.pending || (skipProductOnly && r.productOnly) {
 			continue
 		}
 		if r.source == "csaf" {
@@ -745,9 +768,9 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 			continue
 		}
 		rs := rules[vid]
-		skipKEV := versioned(rs)
+		skipProductOnly := versioned(rs)
 		for _, r := range rs {
-			if r.pending || (skipKEV && r.source == "kev") {
+			if r.pending || (skipProductOnly && r.productOnly) {
 				continue
 			}
 			if r.source == "csaf" {

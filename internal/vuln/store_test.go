@@ -398,3 +398,66 @@ func FuzzStoredRules(f *testing.F) {
 		}
 	})
 }
+
+// TestProductOnlySourcesYield checks how sources combine: a source naming
+// the product without versions (JVN text, KEV) reaches a device as 要確認
+// only while no source has version data, so a device past the fixed
+// version is not kept open by it.
+func TestProductOnlySourcesYield(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := &clock{t0}
+		w := newWatch(d, c)
+		org := newOrg(t, d, "A病院", "東京都")
+		mustAsset(t, d, org, inventory.Asset{Name: "新FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.5"})
+		mustAsset(t, d, org, inventory.Asset{Name: "古FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.1"})
+		mustAsset(t, d, org, inventory.Asset{Name: "不明FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate"})
+		if _, err := w.MatchAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		po, err := NewCriterion(testReg, "cpe:2.3:*:fortinet:fortios:*", true, "", "", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		po.ProductOnly = true
+		ranged, err := NewCriterion(testReg, "cpe:2.3:o:fortinet:fortios:*", true, "7.2.0", "", "", "7.2.3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		put := func(source string, cr *Criterion) {
+			c.add(time.Second)
+			err := d.InTx(ctx, func(tx *db.Tx) error {
+				im := w.newImporter(tx, c.now(), stubTail)
+				if err := im.vulns.add(ctx, "CVE-2099-0001", "CVE-2099-0001", "test", "", "", "", "", false, nil, nil, 9.8, "3.1", "CRITICAL", "", "", c.now()); err != nil {
+					return err
+				}
+				if err := im.rule(ctx, "CVE-2099-0001", source, "x", (&Rules{Source: source, Configs: []Config{{Nodes: []Node{{Operator: "OR", Criteria: []*Criterion{cr}}}}}}).prepare()); err != nil {
+					return err
+				}
+				return im.flush(ctx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.MatchChanged(ctx, c.now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put("jvn", po)
+		fs := findingsOf(t, d, org, false)
+		if len(fs) != 3 || fs["新FW CVE-2099-0001"].Confidence != "product" {
+			t.Fatalf("product-only source alone: %v", keys(fs))
+		}
+		put("nvd", ranged)
+		fs = findingsOf(t, d, org, false)
+		if _, ok := fs["新FW CVE-2099-0001"]; ok {
+			t.Error("fixed device kept open by a product-only source")
+		}
+		if f, ok := fs["古FW CVE-2099-0001"]; !ok || f.Confidence != "exact" || strings.Join(f.Sources, " ") != "nvd" {
+			t.Errorf("affected device: %+v", f)
+		}
+		if f, ok := fs["不明FW CVE-2099-0001"]; !ok || f.Confidence != "product" {
+			t.Errorf("device without version: %+v", f)
+		}
+	})
+}

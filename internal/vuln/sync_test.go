@@ -83,6 +83,14 @@ func newFeedServer(t *testing.T) (*feedServer, *httptest.Server) {
 	mux.HandleFunc("GET /csaf/white/changes.csv", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "\"2024/va-24-201-01.json\",\"2024-09-18T16:00:00.000Z\"\n")
 	})
+	mux.HandleFunc("GET /rolie/provider-metadata.json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"distributions":[{"rolie":{"feeds":[{"summary":"TLP:WHITE","tlp_label":"WHITE","url":"/rolie/white.json"}]}}],
+			"publisher":{"category":"vendor","name":"Example","namespace":"https://example.jp"}}`)
+	})
+	mux.HandleFunc("GET /rolie/white.json", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"feed":{"id":"white","title":"CSAF feed (TLP:WHITE)","entry":[{"id":"VA-24-201-01","updated":"2024-09-18T16:00:00.000Z",
+			"content":{"src":"/csaf/white/2024/va-24-201-01.json","type":"application/json"}}]}}`)
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return fs, srv
@@ -96,14 +104,20 @@ func TestSyncOnce(t *testing.T) {
 		w := newWatch(d, c)
 		w.Sync = SyncConfig{NVDURL: srv.URL + "/rest/json/cves/2.0", NVDAPIKey: "k-123", NVDPageSize: 5, NVDDelay: time.Millisecond,
 			KEVURL: srv.URL + "/kev.json", EPSSURL: srv.URL + "/epss_scores-current.csv.gz", JVNURLs: []string{srv.URL + "/jvn/jvndb_new.rdf"},
-			CSAFProviders: []string{srv.URL + "/.well-known/csaf/provider-metadata.json"}}
+			CSAFProviders: []string{srv.URL + "/.well-known/csaf/provider-metadata.json", srv.URL + "/rolie/provider-metadata.json"}}
 		rep, err := w.SyncOnce(ctx, nil)
 		if err != nil || len(rep.Errors) > 0 {
 			t.Fatalf("sync: %v %v", err, rep.Errors)
 		}
-		formats := map[Format]int{}
+		formats, csafFiles := map[Format]int{}, 0
 		for _, r := range rep.Imports {
 			formats[r.Format] += r.Records
+			if r.Format == FormatCSAF {
+				csafFiles++
+			}
+		}
+		if csafFiles != 2 {
+			t.Errorf("CSAF documents imported through the directory and the ROLIE feed: %d", csafFiles)
 		}
 		if formats[FormatNVD] != len(fs.nvd) || formats[FormatKEV] != 20 || formats[FormatEPSS] == 0 || formats[FormatJVNRSS] == 0 || formats[FormatCSAF] == 0 {
 			t.Errorf("imported %v", formats)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -37,8 +38,9 @@ type SyncConfig struct {
 	KEVURL string
 	// EPSSURL is FIRST's daily epss_scores-current.csv.gz.
 	EPSSURL string
-	// JVNURLs are MyJVN API or JVNRSS addresses (getVulnOverviewList,
-	// getVulnDetailInfo, jvndb_new.rdf …), each imported as it answers.
+	// JVNURLs are JVNRSS files (jvndb_new.rdf …), imported as they are,
+	// or MyJVN API calls (…/myjvn?method=getVulnOverviewList… or
+	// getVulnDetailInfo…), followed page by page with startItem.
 	JVNURLs []string
 	// CSAFProviders are provider-metadata.json addresses; their
 	// distributions (directory with changes.csv, or ROLIE feeds) are
@@ -102,7 +104,7 @@ func (w *Watch) SyncOnce(ctx context.Context, fn func(ImportResult, error)) (Syn
 	}
 	for i, u := range w.Sync.JVNURLs {
 		feeds = append(feeds, feed{"jvn" + strconv.Itoa(i), func(ctx context.Context, n func(ImportResult, error)) error {
-			return w.fetchImport(ctx, "jvn", u, nil, n)
+			return w.syncJVN(ctx, u, n)
 		}})
 	}
 	for i, u := range w.Sync.CSAFProviders {
@@ -430,4 +432,68 @@ func (w *Watch) syncCSAF(ctx context.Context, name, metaURL string, fn func(Impo
 		return w.setSyncState(ctx, name, &c, true, "")
 	}
 	return firstErr
+}
+
+// myjvnStatus reads the paging attributes of a MyJVN API answer
+// (<status:Status … retCd totalRes totalResRet firstRes errMsg>).
+var myjvnStatus = regexp.MustCompile(`<status:Status\b[^>]*>`)
+var myjvnAttr = regexp.MustCompile(`\b(retCd|totalRes|totalResRet|firstRes|errMsg)="([^"]*)"`)
+
+// syncJVN fetches a JVN address: a plain feed file once, or a MyJVN API
+// method page by page (startItem), each page imported on its own.
+func (w *Watch) syncJVN(ctx context.Context, u string, fn func(ImportResult, error)) error {
+	start := 1
+	for page := 0; page < 1000; page++ {
+		pu, err := url.Parse(u)
+		if err != nil {
+			return err
+		}
+		myjvn := strings.Contains(pu.RawQuery, "method=")
+		if myjvn && start > 1 {
+			q := pu.Query()
+			q.Set("startItem", strconv.Itoa(start))
+			pu.RawQuery = q.Encode()
+		}
+		resp, err := w.get(ctx, pu.String(), nil)
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxXMLBytes))
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		name := "jvn"
+		if base := pu.Path[strings.LastIndex(pu.Path, "/")+1:]; base != "" {
+			name = base
+		}
+		if myjvn {
+			name = fmt.Sprintf("myjvn-%d", start)
+		}
+		attrs := map[string]string{}
+		if m := myjvnStatus.Find(body); m != nil {
+			for _, a := range myjvnAttr.FindAllSubmatch(m, -1) {
+				attrs[string(a[1])] = string(a[2])
+			}
+		}
+		if rc := attrs["retCd"]; rc != "" && rc != "0" {
+			return fmt.Errorf("MyJVN %s: retCd %s: %s", pu.Redacted(), rc, attrs["errMsg"])
+		}
+		total, _ := strconv.Atoi(attrs["totalRes"])
+		got, _ := strconv.Atoi(attrs["totalResRet"])
+		first, _ := strconv.Atoi(attrs["firstRes"])
+		if myjvn && total == 0 && attrs["totalRes"] != "" {
+			return nil
+		}
+		res, err := w.Import(ctx, name, bytes.NewReader(body))
+		fn(res, err)
+		if err != nil {
+			return err
+		}
+		if !myjvn || got <= 0 || first <= 0 || first+got-1 >= total {
+			return nil
+		}
+		start = first + got
+	}
+	return nil
 }

@@ -23,11 +23,12 @@ import (
 // API pages with startIndex paging, KEV JSON, EPSS .csv.gz, a JVN RSS
 // feed and a CSAF provider with a directory distribution (changes.csv).
 type feedServer struct {
-	mu      sync.Mutex
-	nvd     []json.RawMessage
-	queries []string
-	keys    []string
-	broken  bool
+	mu        sync.Mutex
+	nvd       []json.RawMessage
+	queries   []string
+	keys      []string
+	broken    bool
+	jvnStarts []string
 }
 
 func newFeedServer(t *testing.T) (*feedServer, *httptest.Server) {
@@ -91,6 +92,21 @@ func newFeedServer(t *testing.T) (*feedServer, *httptest.Server) {
 		fmt.Fprint(w, `{"feed":{"id":"white","title":"CSAF feed (TLP:WHITE)","entry":[{"id":"VA-24-201-01","updated":"2024-09-18T16:00:00.000Z",
 			"content":{"src":"/csaf/white/2024/va-24-201-01.json","type":"application/json"}}]}}`)
 	})
+	jvnPage, err := os.ReadFile(td("jvn", "jvndb_new.rdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.HandleFunc("GET /myjvn", func(w http.ResponseWriter, r *http.Request) {
+		fs.mu.Lock()
+		fs.jvnStarts = append(fs.jvnStarts, r.URL.Query().Get("startItem"))
+		fs.mu.Unlock()
+		first := r.URL.Query().Get("startItem")
+		if first == "" {
+			first = "1"
+		}
+		status := `<status:Status xmlns:status="http://jvndb.jvn.jp/myjvn/Status" version="3.3" method="getVulnOverviewList" lang="ja" retCd="0" retMax="2" errCd="" errMsg="" totalRes="4" totalResRet="2" firstRes="` + first + `"/>`
+		w.Write([]byte(strings.Replace(string(jvnPage), "</rdf:RDF>", status+"</rdf:RDF>", 1)))
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return fs, srv
@@ -103,7 +119,7 @@ func TestSyncOnce(t *testing.T) {
 		c := &clock{t0}
 		w := newWatch(d, c)
 		w.Sync = SyncConfig{NVDURL: srv.URL + "/rest/json/cves/2.0", NVDAPIKey: "k-123", NVDPageSize: 5, NVDDelay: time.Millisecond,
-			KEVURL: srv.URL + "/kev.json", EPSSURL: srv.URL + "/epss_scores-current.csv.gz", JVNURLs: []string{srv.URL + "/jvn/jvndb_new.rdf"},
+			KEVURL: srv.URL + "/kev.json", EPSSURL: srv.URL + "/epss_scores-current.csv.gz", JVNURLs: []string{srv.URL + "/jvn/jvndb_new.rdf", srv.URL + "/myjvn?method=getVulnOverviewList&feed=hnd&maxCountItem=2"},
 			CSAFProviders: []string{srv.URL + "/.well-known/csaf/provider-metadata.json", srv.URL + "/rolie/provider-metadata.json"}}
 		rep, err := w.SyncOnce(ctx, nil)
 		if err != nil || len(rep.Errors) > 0 {
@@ -115,6 +131,9 @@ func TestSyncOnce(t *testing.T) {
 			if r.Format == FormatCSAF {
 				csafFiles++
 			}
+		}
+		if strings.Join(fs.jvnStarts, ",") != ",3" {
+			t.Errorf("MyJVN pages asked: %q", fs.jvnStarts)
 		}
 		if csafFiles != 2 {
 			t.Errorf("CSAF documents imported through the directory and the ROLIE feed: %d", csafFiles)

@@ -356,11 +356,13 @@ func Webhook(ctx context.Context, q db.Querier, orgID string) (string, error) {
 }
 
 // Digest writes the daily digest of every organisation with findings that
-// need work: counts by priority and the most urgent findings, in-app and
-// by e-mail.
+// need work or accepted risks due for review: counts by priority, the most
+// urgent findings and the reviews due, in-app and by e-mail.
 func (w *Watch) Digest(ctx context.Context) error {
 	w.init()
-	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE active AND state IN ('open','in_progress')`)
+	today := w.now().In(i18n.Tokyo).Format(time.DateOnly)
+	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE active AND (state IN ('open','in_progress')
+		OR (state = 'accepted' AND review_on <> '' AND review_on <= ?))`, today)
 	if err != nil {
 		return err
 	}
@@ -375,7 +377,11 @@ func (w *Watch) Digest(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if len(top) == 0 {
+			due, err := dueReviews(ctx, tx, org, today)
+			if err != nil {
+				return err
+			}
+			if len(top) == 0 && len(due) == 0 {
 				return nil
 			}
 			contacts, err := vendorContacts(ctx, tx, org)
@@ -389,6 +395,16 @@ func (w *Watch) Digest(ctx context.Context) error {
 				b.WriteString(w.FindingText(&top[i], contacts))
 				b.WriteString("\n")
 			}
+			if len(due) > 0 {
+				b.WriteString(w.t("vuln.digest.review_intro", len(due)))
+				b.WriteString("\n")
+				for _, f := range due {
+					b.WriteString(w.t("vuln.digest.review_line", f.AssetName, f.VulnID, f.ReviewOn, f.StateReason))
+					b.WriteString("\n")
+				}
+				b.WriteString("\n")
+			}
+			top = append(top, due...)
 			b.WriteString(w.t("vuln.alert.footer", strings.TrimRight(w.BaseURL, "/")+"/vuln"))
 			nid = db.NewID()
 			if _, err := tx.Exec(ctx, `INSERT INTO vuln_notifications (id, org_id, kind, created_at, findings, top_priority, subject, body) VALUES (?, ?, 'digest', ?, ?, ?, ?, ?)`,
@@ -510,4 +526,24 @@ func MaintainerContact(ctx context.Context, q db.Querier, orgID, maintainer stri
 		return "", err
 	}
 	return strings.TrimSpace(strings.Join([]string{c, p, e}, " ")), nil
+}
+
+// dueReviews lists the organisation's accepted risks whose review date
+// has come.
+func dueReviews(ctx context.Context, q db.Querier, orgID, today string) ([]Finding, error) {
+	rows, err := q.Query(ctx, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state = 'accepted' AND f.review_on <> '' AND f.review_on <= ?
+		ORDER BY f.review_on, a.name LIMIT 50`, orgID, today)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Finding
+	for rows.Next() {
+		f, err := scanFinding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
 }

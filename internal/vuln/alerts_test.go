@@ -126,6 +126,28 @@ func TestAlertsThroughQueue(t *testing.T) {
 		if mails, _ := mailer.Outbox(ctx, org, 10); len(mails) != 4 {
 			t.Errorf("digest mails: %d", len(mails))
 		}
+		// Accepted risks come back in the digest on their review date.
+		review := c.now().Add(48 * time.Hour).Format(time.DateOnly)
+		for _, f := range fs {
+			if _, _, err := SetRemediation(ctx, d, org, "u", f.ID, Remediation{State: StateAccepted, Reason: "更新計画あり", ReviewOn: review}, c.now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.add(24 * time.Hour)
+		if err := w.Digest(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ns, _ = ListNotifications(ctx, d, org, 10); len(ns) != 2 {
+			t.Errorf("digest sent with nothing open or due: %d notifications", len(ns))
+		}
+		c.add(48 * time.Hour)
+		if err := w.Digest(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ns, _ = ListNotifications(ctx, d, org, 10)
+		if len(ns) != 3 || !strings.Contains(ns[0].Body, "見直し日") || !strings.Contains(ns[0].Body, "更新計画あり") {
+			t.Errorf("review reminder: %+v", ns[0])
+		}
 	})
 }
 

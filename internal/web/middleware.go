@@ -232,7 +232,7 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 			}
 		}
 		limit := int64(maxFormBody)
-		if (strings.HasPrefix(r.URL.Path, "/inventory/") || strings.HasPrefix(r.URL.Path, "/assess/") || r.URL.Path == "/share/import") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if (strings.HasPrefix(r.URL.Path, "/inventory/") || strings.HasPrefix(r.URL.Path, "/assess/") || r.URL.Path == "/share/import" || r.URL.Path == "/vuln/import") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 			limit = maxUploadBody
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -29,6 +30,8 @@ func (s *Server) vulnRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /vuln/assets/{id}/identity", s.requireUser(s.vulnSetIdentity))
 	mux.Handle("POST /vuln/notifications/read", s.requireUser(s.vulnMarkRead))
 	mux.Handle("POST /vuln/webhook", s.requireUser(s.vulnSetWebhook))
+	mux.Handle("GET /vuln/import", s.requireOperator(s.vulnImportForm))
+	mux.Handle("POST /vuln/import", s.requireOperator(s.vulnImport))
 }
 
 // vulnWatch returns the watch for a request: matching runs inside the
@@ -404,3 +407,66 @@ func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request) {
 
 // VulnStates lists the remediation states, for table headings.
 func (p *page) VulnStates() []vuln.State { return vuln.States }
+
+type vulnImportView struct {
+	Result  *vuln.ImportResult
+	Imports []vuln.ImportLog
+}
+
+// vulnImportForm lets ISAC operators import feed files through the page
+// (closed networks without the command line).
+func (s *Server) vulnImportForm(w http.ResponseWriter, r *http.Request) {
+	s.renderVulnImport(w, r, http.StatusOK, nil, nil)
+}
+
+func (s *Server) renderVulnImport(w http.ResponseWriter, r *http.Request, status int, res *vuln.ImportResult, formErr error) {
+	v := vulnImportView{Result: res}
+	var err error
+	if v.Imports, err = vuln.RecentImports(r.Context(), s.DB, 20); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	pg := s.newPage(w, r, "vuln.web.import_title")
+	pg.Data = v
+	if formErr != nil {
+		pg.Error = apperr.From(formErr)
+	}
+	s.render(w, r, status, "vuln_import", pg)
+}
+
+func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
+	p := state(r).p
+	if !p.IsAdmin() || !p.CanWrite() {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
+		return
+	}
+	file, hdr, err := r.FormFile("file")
+	if err != nil {
+		s.renderVulnImport(w, r, http.StatusBadRequest, nil, apperr.Field("file", "vuln.web.import_no_file"))
+		return
+	}
+	defer file.Close()
+	name := filepath.Base(strings.ReplaceAll(hdr.Filename, "\\", "/"))
+	res, ierr := s.vulnWatch().Import(r.Context(), name, file)
+	details := map[string]any{"file": name, "format": string(res.Format), "records": res.Records, "changed": res.Changed}
+	outcome := audit.Success
+	if ierr != nil {
+		outcome = audit.Failure
+		if key, detail, ok := vuln.FeedError(ierr); ok {
+			details["error"], details["detail"] = key, detail
+		}
+	}
+	if err := s.auditEvent(r, s.DB, audit.Entry{Action: "vuln.import", ObjectType: "vuln_feed", ObjectID: name, Outcome: outcome, Details: details}); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if ierr != nil {
+		if _, _, ok := vuln.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
+			s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
+			return
+		}
+		s.renderError(w, r, ierr)
+		return
+	}
+	s.renderVulnImport(w, r, http.StatusOK, &res, nil)
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"os"
 	"net/url"
 	"strings"
 	"testing"
@@ -93,6 +94,20 @@ func TestVulnPages(t *testing.T) {
 		}
 		r = oper.get("/vuln/v/CVE-2022-42475")
 		wantContains(t, r, `id="vuln-isac-hidden"`)
+		// Operators import feed files through the page; members cannot.
+		kev, err := os.ReadFile("../vuln/testdata/kev/kev_trimmed.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, admin.upload("/vuln/import", "kev.json", kev, nil), http.StatusNotFound)
+		r = oper.upload("/vuln/import", "kev.json", kev, nil)
+		wantStatus(t, r, http.StatusOK)
+		wantContains(t, r, `id="vuln-import-result"`)
+		r = oper.upload("/vuln/import", "broken.json", []byte(`{"title":"x","catalogVersion":"1","dateReleased":"2024-01-01T00:00:00Z","count":2,"vulnerabilities":[]}`), nil)
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		if e.auditCount(e.isac.ID, "vuln.import") != 2 {
+			t.Error("imports not audited")
+		}
 		// Inventory asset page links to the device's findings.
 		wantContains(t, admin.get("/inventory/assets/"+fw.ID), "/vuln/assets/"+fw.ID)
 		// Webhook: admins only, https only.

@@ -2,8 +2,8 @@ package web
 
 import (
 	"net/http"
-	"os"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 

@@ -220,3 +220,47 @@ func (Checker) Affected(ctx context.Context, q db.Querier, orgID string, cves []
 	}
 	return share.AffectedResult{State: share.AffectedNo}, nil
 }
+
+var _ share.OrgsAffectedChecker = Checker{}
+
+// OrgsAffected returns, of the given organisations, those with active
+// findings (not marked 該当なし) of any of the CVEs or of vulnerabilities
+// cross-linked with them, in one query per 500 organisations.
+func (Checker) OrgsAffected(ctx context.Context, q db.Querier, orgIDs, cves []string) ([]string, error) {
+	if len(orgIDs) == 0 || len(cves) == 0 {
+		return nil, nil
+	}
+	var ids []any
+	for _, c := range cves {
+		ids = append(ids, strings.ToUpper(strings.TrimSpace(c)))
+	}
+	in := db.In(len(ids))
+	var out []string
+	for len(orgIDs) > 0 {
+		n := min(len(orgIDs), 500)
+		args := make([]any, 0, n+2*len(ids))
+		for _, o := range orgIDs[:n] {
+			args = append(args, o)
+		}
+		orgIDs = orgIDs[n:]
+		args = append(append(args, ids...), ids...)
+		rows, err := q.Query(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE org_id IN (`+db.In(n)+`) AND active AND state <> 'not_applicable'
+			AND (vuln_id IN (`+in+`) OR vuln_id IN (SELECT vuln_id FROM vuln_refs WHERE ref_id IN (`+in+`))) ORDER BY org_id`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -277,6 +277,9 @@ func TestFindingsLifecycle(t *testing.T) {
 		if res, _ := (Checker{}).Affected(ctx, d, org, []string{"CVE-2099-0001"}); res.State != share.AffectedNo {
 			t.Errorf("checker unrelated CVE: %+v", res)
 		}
+		if got, err := (Checker{}).OrgsAffected(ctx, d, []string{org, other, newOrg(t, d, "C", "")}, []string{"cve-2022-42475"}); err != nil || len(got) != 2 {
+			t.Errorf("organisations affected: %v %v", got, err)
+		}
 		_, _ = fixed, theirs
 		// A rejected CVE withdraws its findings.
 		rec, err := os.ReadFile(td("nvd", "CVE-2022-42475.json"))

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
@@ -173,27 +174,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetSegment(ctx, q, orgID, id)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var s inventory.Segment
-			if err := decodeRecord(body, &s); err != nil {
-				return nil, "", err
-			}
-			s, err := inventory.CreateSegment(ctx, tx, orgID, s, a.Now())
-			return s, s.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetSegment(ctx, tx, orgID, id)
-			if err != nil {
-				return nil, err
-			}
-			var s inventory.Segment
-			if err := mergePatch(cur, body, &s); err != nil {
-				return nil, err
-			}
-			s.ID = id
-			_, after, err := inventory.UpdateSegment(ctx, tx, orgID, s, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateSegment, func(x *inventory.Segment) *string { return &x.ID }),
+		update: updateRecord(plainGet(inventory.GetSegment), inventory.UpdateSegment, func(x *inventory.Segment) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteSegment(ctx, tx, orgID, id)
 		},
@@ -205,27 +187,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetCommunication(ctx, q, orgID, id)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var c inventory.Communication
-			if err := decodeRecord(body, &c); err != nil {
-				return nil, "", err
-			}
-			c, err := inventory.CreateCommunication(ctx, tx, orgID, c, a.Now())
-			return c, c.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetCommunication(ctx, tx, orgID, id)
-			if err != nil {
-				return nil, err
-			}
-			var c inventory.Communication
-			if err := mergePatch(cur, body, &c); err != nil {
-				return nil, err
-			}
-			c.ID = id
-			_, after, err := inventory.UpdateCommunication(ctx, tx, orgID, c, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateCommunication, func(x *inventory.Communication) *string { return &x.ID }),
+		update: updateRecord(plainGet(inventory.GetCommunication), inventory.UpdateCommunication, func(x *inventory.Communication) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteCommunication(ctx, tx, orgID, id)
 		},
@@ -246,27 +209,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
 			return inventory.GetConnection(ctx, q, orgID, id, today)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var c inventory.Connection
-			if err := decodeRecord(body, &c); err != nil {
-				return nil, "", err
-			}
-			c, err := inventory.CreateConnection(ctx, tx, orgID, c, a.Now())
-			return c, c.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetConnection(ctx, tx, orgID, id, a.today())
-			if err != nil {
-				return nil, err
-			}
-			var c inventory.Connection
-			if err := mergePatch(cur, body, &c); err != nil {
-				return nil, err
-			}
-			c.ID = id
-			_, after, err := inventory.UpdateConnection(ctx, tx, orgID, c, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateConnection, func(x *inventory.Connection) *string { return &x.ID }),
+		update: updateRecord(datedGet(inventory.GetConnection), inventory.UpdateConnection, func(x *inventory.Connection) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteConnection(ctx, tx, orgID, id)
 		},
@@ -278,27 +222,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetVendor(ctx, q, orgID, id)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var v inventory.Vendor
-			if err := decodeRecord(body, &v); err != nil {
-				return nil, "", err
-			}
-			v, err := inventory.CreateVendor(ctx, tx, orgID, v, a.Now())
-			return v, v.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetVendor(ctx, tx, orgID, id)
-			if err != nil {
-				return nil, err
-			}
-			var v inventory.Vendor
-			if err := mergePatch(cur, body, &v); err != nil {
-				return nil, err
-			}
-			v.ID = id
-			_, after, err := inventory.UpdateVendor(ctx, tx, orgID, v, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateVendor, func(x *inventory.Vendor) *string { return &x.ID }),
+		update: updateRecord(plainGet(inventory.GetVendor), inventory.UpdateVendor, func(x *inventory.Vendor) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteVendor(ctx, tx, orgID, id)
 		},
@@ -318,27 +243,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetSystem(ctx, q, orgID, id)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var s inventory.System
-			if err := decodeRecord(body, &s); err != nil {
-				return nil, "", err
-			}
-			s, err := inventory.CreateSystem(ctx, tx, orgID, s, a.Now())
-			return s, s.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetSystem(ctx, tx, orgID, id)
-			if err != nil {
-				return nil, err
-			}
-			var s inventory.System
-			if err := mergePatch(cur, body, &s); err != nil {
-				return nil, err
-			}
-			s.ID = id
-			_, after, err := inventory.UpdateSystem(ctx, tx, orgID, s, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateSystem, func(x *inventory.System) *string { return &x.ID }),
+		update: updateRecord(plainGet(inventory.GetSystem), inventory.UpdateSystem, func(x *inventory.System) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteSystem(ctx, tx, orgID, id)
 		},
@@ -350,27 +256,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetContract(ctx, q, orgID, id)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var c inventory.Contract
-			if err := decodeRecord(body, &c); err != nil {
-				return nil, "", err
-			}
-			c, err := inventory.CreateContract(ctx, tx, orgID, c, a.Now())
-			return c, c.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetContract(ctx, tx, orgID, id)
-			if err != nil {
-				return nil, err
-			}
-			var c inventory.Contract
-			if err := mergePatch(cur, body, &c); err != nil {
-				return nil, err
-			}
-			c.ID = id
-			_, after, err := inventory.UpdateContract(ctx, tx, orgID, c, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateContract, func(x *inventory.Contract) *string { return &x.ID }),
+		update: updateRecord(plainGet(inventory.GetContract), inventory.UpdateContract, func(x *inventory.Contract) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteContract(ctx, tx, orgID, id)
 		},
@@ -384,27 +271,8 @@ var invRecordKinds = []*recordKind{
 		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
 			return inventory.GetAccount(ctx, q, orgID, id, today)
 		},
-		create: func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
-			var x inventory.Account
-			if err := decodeRecord(body, &x); err != nil {
-				return nil, "", err
-			}
-			x, err := inventory.CreateAccount(ctx, tx, orgID, x, a.Now())
-			return x, x.ID, err
-		},
-		update: func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-			cur, err := inventory.GetAccount(ctx, tx, orgID, id, a.today())
-			if err != nil {
-				return nil, err
-			}
-			var x inventory.Account
-			if err := mergePatch(cur, body, &x); err != nil {
-				return nil, err
-			}
-			x.ID = id
-			_, after, err := inventory.UpdateAccount(ctx, tx, orgID, x, a.Now())
-			return after, err
-		},
+		create: createRecord(inventory.CreateAccount, func(x *inventory.Account) *string { return &x.ID }),
+		update: updateRecord(datedGet(inventory.GetAccount), inventory.UpdateAccount, func(x *inventory.Account) *string { return &x.ID }),
 		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
 			return inventory.DeleteAccount(ctx, tx, orgID, id)
 		},
@@ -1122,4 +990,50 @@ func diffKeys(before, after any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// createRecord is the create step of a record kind whose store functions
+// have the common shape: decode the body, create, answer with the record.
+func createRecord[T any](create func(context.Context, db.Querier, string, T, time.Time) (T, error), idOf func(*T) *string) func(context.Context, *db.Tx, string, []byte, inventory.Date, *API) (any, string, error) {
+	return func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+		var v T
+		if err := decodeRecord(body, &v); err != nil {
+			return nil, "", err
+		}
+		v, err := create(ctx, tx, orgID, v, a.Now())
+		return v, *idOf(&v), err
+	}
+}
+
+// updateRecord is the PATCH step of such a kind: load the record of the
+// organisation, merge the body's fields into it, update, answer with the
+// record after the change.
+func updateRecord[T any](get func(context.Context, db.Querier, string, string, *API) (T, error), update func(context.Context, db.Querier, string, T, time.Time) (T, T, error), idOf func(*T) *string) func(context.Context, *db.Tx, string, string, []byte, *API) (any, error) {
+	return func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
+		cur, err := get(ctx, tx, orgID, id, a)
+		if err != nil {
+			return nil, err
+		}
+		var v T
+		if err := mergePatch(cur, body, &v); err != nil {
+			return nil, err
+		}
+		*idOf(&v) = id
+		_, after, err := update(ctx, tx, orgID, v, a.Now())
+		return after, err
+	}
+}
+
+// plainGet adapts a store getter to updateRecord.
+func plainGet[T any](get func(context.Context, db.Querier, string, string) (T, error)) func(context.Context, db.Querier, string, string, *API) (T, error) {
+	return func(ctx context.Context, q db.Querier, orgID, id string, _ *API) (T, error) {
+		return get(ctx, q, orgID, id)
+	}
+}
+
+// datedGet adapts a store getter whose flags depend on today's date.
+func datedGet[T any](get func(context.Context, db.Querier, string, string, inventory.Date) (T, error)) func(context.Context, db.Querier, string, string, *API) (T, error) {
+	return func(ctx context.Context, q db.Querier, orgID, id string, a *API) (T, error) {
+		return get(ctx, q, orgID, id, a.today())
+	}
 }

@@ -230,6 +230,30 @@ func TestInventoryAPI(t *testing.T) {
 		if rec := f.do(t, "PATCH", base+"/assets/"+ct.ID, tok, `{"colour":"red"}`); rec.Code != http.StatusBadRequest || apiError(t, rec).Field != "colour" {
 			t.Fatalf("unknown field: %d %s", rec.Code, rec.Body)
 		}
+
+		// The other record kinds share one create/PATCH path: a vendor and an
+		// external connection (whose flags depend on the date) keep what is
+		// not sent and take what is.
+		rec = f.do(t, "POST", base+"/vendors", tok, `{"name":"保守会社","phone":"03-0000-0000"}`)
+		vendor := decodeBody[inventory.Vendor](t, rec)
+		rec = f.do(t, "PATCH", base+"/vendors/"+vendor.ID, tok, `{"notes":"夜間も対応"}`)
+		if got := decodeBody[inventory.Vendor](t, rec); rec.Code != http.StatusOK || got.ID != vendor.ID || got.Phone != "03-0000-0000" || got.Notes != "夜間も対応" {
+			t.Fatalf("patched vendor: %d %+v", rec.Code, got)
+		}
+		rec = f.do(t, "POST", base+"/connections", tok, `{"name":"保守VPN","type":"ssl_vpn","mfa":"no"}`)
+		conn := decodeBody[inventory.Connection](t, rec)
+		rec = f.do(t, "PATCH", base+"/connections/"+conn.ID, tok, `{"mfa":"yes"}`)
+		if got := decodeBody[inventory.Connection](t, rec); rec.Code != http.StatusOK || got.MFA != inventory.Yes || got.Type != inventory.ConnSSLVPN || got.Name != "保守VPN" {
+			t.Fatalf("patched connection: %d %+v", rec.Code, got)
+		}
+		if rec := f.do(t, "PATCH", base+"/connections/"+conn.ID, tok, `{"type":"telepathy"}`); rec.Code != http.StatusBadRequest || apiError(t, rec).Field != "type" {
+			t.Fatalf("bad connection type: %d %s", rec.Code, rec.Body)
+		}
+		for _, path := range []string{"/connections/" + conn.ID, "/vendors/" + vendor.ID} {
+			if rec := f.do(t, "DELETE", base+path, tok, ""); rec.Code != http.StatusOK && rec.Code != http.StatusNoContent {
+				t.Fatalf("DELETE %s: %d %s", path, rec.Code, rec.Body)
+			}
+		}
 		rec = f.do(t, "GET", base+"/assets/"+ct.ID+"/history", tok, "")
 		if !strings.Contains(rec.Body.String(), "192.168.1.20") {
 			t.Fatalf("history: %s", rec.Body)

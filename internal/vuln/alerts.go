@@ -471,6 +471,10 @@ func (w *Watch) Register() {
 		_, err := w.MatchChanged(ctx, p.Since)
 		return err
 	})
+	q.Register(JobMatchAll, func(ctx context.Context, _ []byte) error {
+		_, err := w.MatchAll(ctx)
+		return err
+	})
 	q.Register(JobReprioritise, func(ctx context.Context, _ []byte) error { return w.Reprioritise(ctx, "") })
 	q.Register(JobAlert, func(ctx context.Context, payload []byte) error {
 		var p alertPayload

@@ -86,14 +86,16 @@ type identityInput struct {
 	oldSig                                                            *string
 }
 
-func (in *identityInput) sig() string {
+// sig is what the identity was derived from: the inventory fields and the
+// alias table's version.
+func (in *identityInput) sig(aliases string) string {
 	b := func(v bool) string {
 		if v {
 			return "1"
 		}
 		return "0"
 	}
-	return strings.Join([]string{in.vendor, in.product, in.model, in.version, in.cpe, in.exposed, in.lifecycle, b(in.external), b(in.vpn)}, "\x1f")
+	return strings.Join([]string{in.vendor, in.product, in.model, in.version, in.cpe, in.exposed, in.lifecycle, b(in.external), b(in.vpn), aliases}, "\x1f")
 }
 
 // RefreshIdentities derives the identities of assets that are new or
@@ -157,7 +159,7 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 			var same []string
 			for i := range chunk {
 				in := &chunk[i]
-				sig := in.sig()
+				sig := in.sig(w.Aliases.Version())
 				if in.oldSig != nil && *in.oldSig == sig {
 					same = append(same, in.id)
 					continue

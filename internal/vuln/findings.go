@@ -18,6 +18,7 @@ import (
 // Job kinds and periodic task names of the watch.
 const (
 	JobMatch         = "vuln.match"
+	JobMatchAll      = "vuln.match_all"
 	JobReprioritise  = "vuln.reprioritise"
 	JobAlert         = "vuln.alert"
 	JobWebhook       = "vuln.webhook"

@@ -1,7 +1,10 @@
 package vuln
 
 import (
+	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,7 +62,13 @@ type Aliases struct {
 	renames  map[string][]string
 	products []ProductAlias
 	reg      *version.Registry
+	version  string
 }
+
+// Version identifies the table's content (a hash of the file it was
+// loaded from): identities derived under another version are derived
+// again.
+func (a *Aliases) Version() string { return a.version }
 
 // DefaultAliases returns the alias table shipped with medisac.
 func DefaultAliases() *Aliases {
@@ -74,13 +83,18 @@ func DefaultAliases() *Aliases {
 // are written in canonical form with reg's schemes. It rejects templates
 // that do not give a CPE name.
 func LoadAliases(r io.Reader, reg *version.Registry) (*Aliases, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	if err != nil {
+		return nil, feedErr("vuln.alias.invalid", "aliases", err)
+	}
 	var f AliasFile
-	dec := json.NewDecoder(io.LimitReader(r, 4<<20))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
 		return nil, feedErr("vuln.alias.invalid", "aliases", err)
 	}
-	a := &Aliases{vendors: map[string]string{}, renames: map[string][]string{}, reg: reg}
+	sum := sha256.Sum256(raw)
+	a := &Aliases{vendors: map[string]string{}, renames: map[string][]string{}, reg: reg, version: hex.EncodeToString(sum[:8])}
 	for _, v := range f.Vendors {
 		if v.CPE == "" {
 			return nil, feedErr("vuln.alias.invalid", "aliases", errMissing("cpe"))

@@ -314,6 +314,24 @@ func SetAssetVulnerable(ctx context.Context, q db.Querier, orgID, id string, vul
 	return affected(res, err)
 }
 
+// SetAssetsVulnerable sets the vulnerable flag of many assets, by id, in
+// statements of up to 500 ids.
+func SetAssetsVulnerable(ctx context.Context, q db.Querier, ids []string, vulnerable bool) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, 0, n+1)
+		args = append(args, vulnerable)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		ids = ids[n:]
+		if _, err := q.Exec(ctx, "UPDATE inv_assets SET vulnerable = ? WHERE id IN ("+db.In(n)+")", args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // AssetFilter narrows ListAssets. Zero fields do not filter. Cursor is the
 // NextCursor of the previous page.
 type AssetFilter struct {

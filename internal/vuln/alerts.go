@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,8 +56,7 @@ func (w *Watch) t(key string, args ...any) string { return w.catalog().T(i18n.De
 // the notification by e-mail and webhook.
 func (w *Watch) Alert(ctx context.Context) error {
 	w.init()
-	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE active AND state IN ('open','in_progress')
-		AND alert_pending`)
+	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE alert_pending AND active AND state IN ('open','in_progress')`)
 	if err != nil {
 		return err
 	}
@@ -84,8 +84,26 @@ func (w *Watch) Alert(ctx context.Context) error {
 
 func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, error) {
 	now := w.now()
-	rows, err := tx.Query(ctx, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state IN ('open','in_progress')
-		AND f.alert_pending ORDER BY f.priority, f.rank, a.name`, orgID)
+	const pending = ` f.org_id = ? AND f.alert_pending AND f.active AND f.state IN ('open','in_progress')`
+	rows, err := tx.Query(ctx, `SELECT f.id FROM vuln_findings f WHERE`+pending, orgID)
+	if err != nil {
+		return "", err
+	}
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return "", err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return "", err
+	}
+	// The message lists the most urgent findings; the rest are counted.
+	rows, err = tx.Query(ctx, findingSelect+` WHERE`+pending+` ORDER BY f.priority, f.rank, a.name, f.id LIMIT `+strconv.Itoa(maxAlertLines), orgID)
 	if err != nil {
 		return "", err
 	}
@@ -106,37 +124,31 @@ func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, 
 	if err != nil {
 		return "", err
 	}
-	subject := w.t("vuln.alert.subject", len(fs), priorityLabel(w, fs[0].Priority))
+	total := len(ids)
+	subject := w.t("vuln.alert.subject", total, priorityLabel(w, fs[0].Priority))
 	var b strings.Builder
-	b.WriteString(w.t("vuln.alert.intro", len(fs)))
+	b.WriteString(w.t("vuln.alert.intro", total))
 	b.WriteString("\n\n")
-	for i, f := range fs {
-		if i == maxAlertLines {
-			b.WriteString(w.t("vuln.alert.more", len(fs)-maxAlertLines))
-			b.WriteString("\n\n")
-			break
-		}
+	for _, f := range fs {
 		b.WriteString(w.FindingText(&f, contacts))
 		b.WriteString("\n")
+	}
+	if total > len(fs) {
+		b.WriteString(w.t("vuln.alert.more", total-len(fs)))
+		b.WriteString("\n\n")
 	}
 	b.WriteString(w.t("vuln.alert.footer", strings.TrimRight(w.BaseURL, "/")+"/vuln"))
 	id := db.NewID()
 	if _, err := tx.Exec(ctx, `INSERT INTO vuln_notifications (id, org_id, kind, created_at, findings, top_priority, subject, body) VALUES (?, ?, 'new', ?, ?, ?, ?, ?)`,
-		id, orgID, now, len(fs), fs[0].Priority, subject, b.String()); err != nil {
+		id, orgID, now, total, fs[0].Priority, subject, b.String()); err != nil {
 		return "", err
 	}
-	ids := make([]any, 0, len(fs)+1)
-	ids = append(ids, now)
-	for _, f := range fs {
-		ids = append(ids, f.ID)
-	}
-	for len(ids) > 1 {
-		n := min(len(ids)-1, 500)
-		args := ids[1 : n+1]
-		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE WHERE id IN (`+db.In(n)+`)`, args...); err != nil {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE WHERE id IN (`+db.In(n)+`)`, ids[:n]...); err != nil {
 			return "", err
 		}
-		ids = append([]any{now}, ids[n+1:]...)
+		ids = ids[n:]
 	}
 	if w.Queue != nil {
 		if _, err := w.Queue.Enqueue(ctx, tx, JobAlert, alertPayload{NotificationID: id}, jobs.UniqueKey(JobAlert+":"+id)); err != nil {

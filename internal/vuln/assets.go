@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -72,40 +73,59 @@ func parseNames(s string) []cpe.Name {
 // loaded from vuln_asset_identity and kept current by the rows changed
 // since the last load.
 type assetIndex struct {
-	mu     sync.Mutex
-	x      *Index
-	orgs   map[string]string
-	loaded time.Time
-	count  int
+	// matchMu runs one matching at a time on this node.
+	matchMu sync.Mutex
+	mu      sync.Mutex
+	x       *Index
+	orgs    map[string]string
+	// exposure holds each asset's exposure facts (shared values).
+	exposure map[string]*exposureFacts
+	loaded   time.Time
+	count    int
 }
 
-// identityInput is what an asset identity is derived from.
+// identityInput is what an asset identity is derived from, with what is
+// stored for it.
 type identityInput struct {
 	id, org, vendor, product, model, version, cpe, exposed, lifecycle string
 	external, vpn                                                     bool
 	oldSig                                                            *string
+	stored                                                            struct {
+		candidates, names, vendorKey, override, aliases string
+		touch                                           bool
+	}
 }
 
 // sig is what the identity was derived from: the inventory fields and the
-// alias table's version.
-func (in *identityInput) sig(aliases string) string {
+// connections the asset terminates. The alias table version is kept in a
+// column of its own.
+func (in *identityInput) sig() string {
 	b := func(v bool) string {
 		if v {
 			return "1"
 		}
 		return "0"
 	}
-	return strings.Join([]string{in.vendor, in.product, in.model, in.version, in.cpe, in.exposed, in.lifecycle, b(in.external), b(in.vpn), aliases}, "\x1f")
+	return strings.Join([]string{in.vendor, in.product, in.model, in.version, in.cpe, in.exposed, in.lifecycle, b(in.external), b(in.vpn)}, "\x1f")
 }
 
+// refreshPage bounds the assets one step of RefreshIdentities holds.
+const refreshPage = 20000
+
 // RefreshIdentities derives the identities of assets that are new or
-// changed in the inventory since their identity was last derived (orgID ""
-// for every organisation; assetIDs nil for every asset), and returns the
-// ids of assets whose identity or exposure changed, which need matching.
+// changed in the inventory (or whose connections changed) since their
+// identity was last derived, and of every asset when the alias table
+// changed (orgID "" for every organisation; assetIDs nil for every such
+// asset, non-nil to derive exactly those). It returns the ids of assets
+// whose identity or exposure changed, which need matching. Assets are
+// read a page at a time; identical inventory fields are derived once, on
+// every CPU; only rows whose result changed are written.
 func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []string) ([]string, error) {
 	w.init()
-	where := []string{`(i.asset_id IS NULL OR a.updated_at > i.updated_at OR EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.updated_at > i.updated_at))`}
-	var args []any
+	version := w.Aliases.Version()
+	where := []string{`(i.asset_id IS NULL OR a.updated_at > i.updated_at OR i.aliases <> ?
+		OR EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.updated_at > i.updated_at))`}
+	args := []any{version}
 	if orgID != "" {
 		where = append(where, "a.org_id = ?")
 		args = append(args, orgID)
@@ -114,86 +134,125 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 		if len(assetIDs) == 0 {
 			return nil, nil
 		}
-		where[0] = "TRUE"
+		where[0], args = "TRUE", args[1:]
 		where = append(where, "a.id IN ("+db.In(len(assetIDs))+")")
 		for _, id := range assetIDs {
 			args = append(args, id)
 		}
 	}
+	var changed []string
+	after := ""
+	for {
+		ins, err := w.readInputs(ctx, strings.Join(where, " AND "), args, after)
+		if err != nil {
+			return nil, err
+		}
+		if len(ins) == 0 {
+			return changed, nil
+		}
+		after = ins[len(ins)-1].id
+		c, err := w.deriveAndStore(ctx, ins, version)
+		if err != nil {
+			return nil, err
+		}
+		changed = append(changed, c...)
+		if len(ins) < refreshPage {
+			return changed, nil
+		}
+	}
+}
+
+func (w *Watch) readInputs(ctx context.Context, where string, args []any, after string) ([]identityInput, error) {
+	args = append(append([]any{}, args...), after)
 	rows, err := w.DB.Query(ctx, `SELECT a.id, a.org_id, a.vendor, a.product, a.model, a.version, a.cpe, a.internet_exposed, a.lifecycle,
 		EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.org_id = a.org_id),
 		EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.org_id = a.org_id AND c.type IN ('ipsec_vpn','ssl_vpn')),
-		i.input_sig
-		FROM inv_assets a LEFT JOIN vuln_asset_identity i ON i.asset_id = a.id WHERE `+strings.Join(where, " AND ")+` ORDER BY a.id`, args...)
+		i.input_sig, COALESCE(i.candidates, ''), COALESCE(i.names, ''), COALESCE(i.vendor_key, ''), COALESCE(i.override, ''),
+		COALESCE(i.aliases, ''), COALESCE(a.updated_at > i.updated_at, FALSE)
+		FROM inv_assets a LEFT JOIN vuln_asset_identity i ON i.asset_id = a.id WHERE `+where+` AND a.id > ? ORDER BY a.id LIMIT `+strconv.Itoa(refreshPage), args...)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	var ins []identityInput
 	for rows.Next() {
 		var in identityInput
+		st := &in.stored
 		if err := rows.Scan(&in.id, &in.org, &in.vendor, &in.product, &in.model, &in.version, &in.cpe, &in.exposed, &in.lifecycle,
-			&in.external, &in.vpn, &in.oldSig); err != nil {
-			rows.Close()
+			&in.external, &in.vpn, &in.oldSig, &st.candidates, &st.names, &st.vendorKey, &st.override, &st.aliases, &st.touch); err != nil {
 			return nil, err
 		}
 		ins = append(ins, in)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return ins, rows.Err()
+}
+
+// deriveAndStore derives the identities of ins and writes those whose
+// result changed; the others get the alias table version (and, when the
+// asset row changed in other fields, the time they were checked).
+func (w *Watch) deriveAndStore(ctx context.Context, ins []identityInput, version string) ([]string, error) {
+	inputs := map[string]*derived{}
+	for i := range ins {
+		inputs[deriveKey(&ins[i])] = nil
 	}
-	var changed []string
+	w.deriveInputs(inputs)
 	now := w.now()
-	for len(ins) > 0 {
-		n := min(len(ins), 500)
-		chunk := ins[:n]
-		ins = ins[n:]
-		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
-			b := newBatch(tx, "vuln_asset_identity", []string{"asset_id", "org_id", "input_sig", "vendor", "product", "model", "version",
-				"vendor_key", "cpe", "candidates", "names", "retired", "external", "vpn", "exposed", "updated_at"},
-				`ON CONFLICT (asset_id) DO UPDATE SET input_sig = excluded.input_sig, vendor = excluded.vendor, product = excluded.product,
-				model = excluded.model, version = excluded.version, vendor_key = excluded.vendor_key, cpe = excluded.cpe,
-				candidates = excluded.candidates, retired = excluded.retired, external = excluded.external, vpn = excluded.vpn,
-				exposed = excluded.exposed, updated_at = excluded.updated_at,
-				names = CASE WHEN vuln_asset_identity.override <> '' THEN vuln_asset_identity.names ELSE excluded.names END`, 100)
-			var same []string
-			for i := range chunk {
-				in := &chunk[i]
-				sig := in.sig(w.Aliases.Version())
-				if in.oldSig != nil && *in.oldSig == sig {
-					same = append(same, in.id)
-					continue
+	var changed, touch, stamp []string
+	err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+		b := newBatch(tx, "vuln_asset_identity", identityCols, identityUpsert, 250)
+		for i := range ins {
+			in := &ins[i]
+			d := inputs[deriveKey(in)]
+			retired := in.lifecycle == "retired"
+			names := d.names
+			switch {
+			case retired:
+				names = ""
+			case in.stored.override != "":
+				names = in.stored.override
+			}
+			sig := in.sig()
+			if in.oldSig != nil && *in.oldSig == sig && in.stored.candidates == d.candidates && in.stored.vendorKey == d.vendorKey &&
+				in.stored.names == names {
+				if in.stored.aliases != version && !in.stored.touch {
+					stamp = append(stamp, in.id)
+				} else {
+					touch = append(touch, in.id)
 				}
-				changed = append(changed, in.id)
-				cands := w.Aliases.Identify(in.vendor, in.product, in.model, in.version, in.cpe)
-				if cands == nil {
-					cands = []Candidate{}
+				continue
+			}
+			changed = append(changed, in.id)
+			if err := b.add(ctx, in.id, in.id, in.org, sig, in.vendor, in.product, in.model, in.version, d.vendorKey, in.cpe,
+				d.candidates, names, retired, in.external, in.vpn, in.exposed == "yes", now, version); err != nil {
+				return err
+			}
+		}
+		if err := b.flush(ctx); err != nil {
+			return err
+		}
+		for _, set := range []struct {
+			ids  []string
+			stmt string
+			args []any
+		}{
+			{touch, `UPDATE vuln_asset_identity SET updated_at = ?, aliases = ? WHERE asset_id IN (`, []any{now, version}},
+			{stamp, `UPDATE vuln_asset_identity SET aliases = ? WHERE asset_id IN (`, []any{version}},
+		} {
+			for ids := set.ids; len(ids) > 0; {
+				n := min(len(ids), 500)
+				a := append([]any{}, set.args...)
+				for _, id := range ids[:n] {
+					a = append(a, id)
 				}
-				ai := AssetIdentity{Candidates: cands, Retired: in.lifecycle == "retired"}
-				if err := b.add(ctx, in.id, in.id, in.org, sig, in.vendor, in.product, in.model, in.version,
-					w.Aliases.VendorKey(in.vendor), in.cpe, jsonString(cands), strings.Join(ai.Names(), "\n"), ai.Retired,
-					in.external, in.vpn, in.exposed == "yes", now); err != nil {
+				ids = ids[n:]
+				if _, err := tx.Exec(ctx, set.stmt+db.In(n)+`)`, a...); err != nil {
 					return err
 				}
 			}
-			if err := b.flush(ctx); err != nil {
-				return err
-			}
-			if len(same) > 0 {
-				args := []any{now}
-				for _, id := range same {
-					args = append(args, id)
-				}
-				_, err := tx.Exec(ctx, `UPDATE vuln_asset_identity SET updated_at = ? WHERE asset_id IN (`+db.In(len(same))+`)`, args...)
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
-	}
-	return changed, nil
+		return nil
+	})
+	return changed, err
 }
 
 const identitySelect = `SELECT asset_id, org_id, vendor, product, model, version, cpe, candidates, override, confirmed_by, confirmed_at,
@@ -291,7 +350,7 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	if !full && latest != nil && !latest.After(since) && count == ai.count {
 		return ai.x, ai.orgs, nil
 	}
-	q := `SELECT asset_id, org_id, names, updated_at FROM vuln_asset_identity`
+	q := `SELECT asset_id, org_id, names, external, vpn, exposed, updated_at FROM vuln_asset_identity`
 	var args []any
 	if !full {
 		q += ` WHERE updated_at >= ?`
@@ -302,9 +361,9 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 		return nil, nil, err
 	}
 	defer rows.Close()
-	x, orgs := ai.x, ai.orgs
+	x, orgs, exposure := ai.x, ai.orgs, ai.exposure
 	if full {
-		x, orgs = NewIndex(w.Reg), map[string]string{}
+		x, orgs, exposure = NewIndex(w.Reg), make(map[string]string, count), make(map[string]*exposureFacts, count)
 	}
 	intern := map[string]string{}
 	for _, o := range orgs {
@@ -313,17 +372,19 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	var max time.Time
 	for rows.Next() {
 		var id, org, names string
+		var external, vpn, exposed bool
 		var at time.Time
-		if err := rows.Scan(&id, &org, &names, &at); err != nil {
+		if err := rows.Scan(&id, &org, &names, &external, &vpn, &exposed, &at); err != nil {
 			return nil, nil, err
 		}
+		exposure[id] = exposureOf(external, vpn, exposed)
 		if o, ok := intern[org]; ok {
 			org = o
 		} else {
 			intern[org] = org
 		}
 		orgs[id] = org
-		x.Put(id, parseNames(names))
+		x.PutText(id, names)
 		if at.After(max) {
 			max = at
 		}
@@ -350,10 +411,11 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 			if !have[id] {
 				x.Delete(id)
 				delete(orgs, id)
+				delete(exposure, id)
 			}
 		}
 	}
-	ai.x, ai.orgs, ai.count = x, orgs, len(orgs)
+	ai.x, ai.orgs, ai.exposure, ai.count = x, orgs, exposure, len(orgs)
 	if max.After(ai.loaded) {
 		ai.loaded = max
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -395,6 +397,14 @@ type MatchStats struct {
 	New      int `json:"new"`
 	Changed  int `json:"changed"`
 	Closed   int `json:"closed"`
+	// Seconds says where the time went.
+	Seconds struct {
+		Identities float64 `json:"identities"`
+		Index      float64 `json:"index"`
+		Match      float64 `json:"match"`
+		Write      float64 `json:"write"`
+		Alert      float64 `json:"alert"`
+	} `json:"seconds"`
 }
 
 func (s *MatchStats) addUp(o MatchStats) {
@@ -410,54 +420,15 @@ func (s *MatchStats) addUp(o MatchStats) {
 // the inventory are brought up to date first.
 func (w *Watch) MatchChanged(ctx context.Context, since time.Time) (MatchStats, error) {
 	w.init()
-	if _, err := w.MatchAssets(ctx, "", nil); err != nil {
+	w.idx.matchMu.Lock()
+	defer w.idx.matchMu.Unlock()
+	if _, err := w.matchAssets(ctx, "", nil); err != nil {
 		return MatchStats{}, err
 	}
 	ids, err := w.queryIDs(ctx, `SELECT id FROM vuln_vulns WHERE updated_at >= ? UNION SELECT vuln_id FROM vuln_rules WHERE updated_at >= ?`, since, since)
 	if err != nil {
 		return MatchStats{}, err
 	}
-	return w.matchVulns(ctx, ids)
-}
-
-// MatchAll refreshes every asset identity and matches every vulnerability
-// that names a product some asset has (or has findings) against every
-// asset: the full re-match.
-func (w *Watch) MatchAll(ctx context.Context) (MatchStats, error) {
-	w.init()
-	if _, err := w.RefreshIdentities(ctx, "", nil); err != nil {
-		return MatchStats{}, err
-	}
-	x, _, err := w.index(ctx)
-	if err != nil {
-		return MatchStats{}, err
-	}
-	keys := map[string]bool{}
-	rows, err := w.DB.Query(ctx, `SELECT DISTINCT names FROM vuln_asset_identity WHERE NOT retired`)
-	if err != nil {
-		return MatchStats{}, err
-	}
-	for rows.Next() {
-		var names string
-		if err := rows.Scan(&names); err != nil {
-			rows.Close()
-			return MatchStats{}, err
-		}
-		for _, n := range parseNames(names) {
-			keys[n.Key()] = true
-		}
-	}
-	rows.Close()
-	_ = x
-	ids, err := w.candidateVulns(ctx, keys)
-	if err != nil {
-		return MatchStats{}, err
-	}
-	more, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_findings WHERE active UNION SELECT vuln_id FROM vuln_rules WHERE source = 'csaf'`)
-	if err != nil {
-		return MatchStats{}, err
-	}
-	ids = mergeIDs(ids, more)
 	return w.matchVulns(ctx, ids)
 }
 
@@ -518,15 +489,25 @@ func (w *Watch) queryIDs(ctx context.Context, query string, args ...any) ([]stri
 }
 
 // matchVulns matches vulnerabilities against the whole index, a chunk per
-// transaction, then alerts.
+// transaction, then alerts. The caller holds matchMu.
 func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error) {
-	var st MatchStats
 	x, orgs, err := w.index(ctx)
 	if err != nil {
-		return st, err
+		return MatchStats{}, err
 	}
+	return w.matchVulnsWith(ctx, x, orgs, w.idx.exposure, ids)
+}
+
+// matchVulnsWith matches vulnerabilities against x (assets' organisations
+// in orgs; exposure facts in exposure, or read from the database when
+// nil): rules are read and matched on every CPU a chunk at a time, then
+// the chunk's findings are written in one transaction, and the alerts go
+// out at the end.
+func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]string, exposure map[string]*exposureFacts, ids []string) (MatchStats, error) {
+	var st MatchStats
 	st.Assets = x.Len()
-	if ids, err = w.relevant(ctx, x, ids); err != nil {
+	ids, err := w.relevant(ctx, x, ids)
+	if err != nil {
 		return st, err
 	}
 	var m matcher = x
@@ -534,28 +515,69 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 		m = x.Pruner()
 	}
 	cache := csafCache{}
+	workers := runtime.GOMAXPROCS(0)
+	lap := time.Now()
+	split := func(d *float64) {
+		now := time.Now()
+		*d += now.Sub(lap).Seconds()
+		lap = now
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), maxVulnsPerChunk)
 		chunk := ids[:n]
 		ids = ids[n:]
-		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
-			rules, facts, err := w.loadRules(ctx, tx, chunk)
+		rules, facts, err := w.loadRules(ctx, w.DB, chunk)
+		if err != nil {
+			return st, err
+		}
+		results := make(map[string]map[string]*hit, len(chunk))
+		var csafIDs []string
+		for _, id := range chunk {
+			results[id] = nil
+			if facts[id].withdrawn {
+				continue
+			}
+			for _, r := range rules[id] {
+				if r.source == "csaf" {
+					csafIDs = append(csafIDs, id)
+					break
+				}
+			}
+		}
+		// CSAF documents are matched by names read from the database, the
+		// rest in memory on every CPU.
+		for _, id := range csafIDs {
+			h, err := w.matchVuln(ctx, w.DB, m, rules[id], cache)
 			if err != nil {
-				return err
+				return st, err
 			}
-			results := map[string]map[string]*hit{}
-			for _, id := range chunk {
-				if facts[id].withdrawn {
-					results[id] = nil
-					continue
+			results[id] = h
+		}
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		next := make(chan string)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range next {
+					h, _ := w.matchVuln(ctx, nil, m, rules[id], nil)
+					mu.Lock()
+					results[id] = h
+					mu.Unlock()
 				}
-				h, err := w.matchVuln(ctx, tx, m, rules[id], cache)
-				if err != nil {
-					return err
-				}
-				results[id] = h
+			}()
+		}
+		for _, id := range chunk {
+			if results[id] == nil && !facts[id].withdrawn && !slices.Contains(csafIDs, id) {
+				next <- id
 			}
-			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, "")
+		}
+		close(next)
+		wg.Wait()
+		split(&st.Seconds.Match)
+		err = w.DB.InTx(ctx, func(tx *db.Tx) error {
+			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, "")
 			st.addUp(s)
 			return err
 		})
@@ -563,8 +585,11 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 			return st, err
 		}
 		st.Vulns += n
+		split(&st.Seconds.Write)
 	}
-	return st, w.Alert(ctx)
+	err = w.Alert(ctx)
+	split(&st.Seconds.Alert)
+	return st, err
 }
 
 // relevant keeps the vulnerabilities that could concern some asset: those
@@ -673,6 +698,13 @@ func (w *Watch) relevantMany(ctx context.Context, x *Index, ids []string) ([]str
 // RematchInterval by a periodic task, so an asset updated to a fixed
 // version has its findings closed within that interval.
 func (w *Watch) MatchAssets(ctx context.Context, orgID string, assetIDs []string) (MatchStats, error) {
+	w.init()
+	w.idx.matchMu.Lock()
+	defer w.idx.matchMu.Unlock()
+	return w.matchAssets(ctx, orgID, assetIDs)
+}
+
+func (w *Watch) matchAssets(ctx context.Context, orgID string, assetIDs []string) (MatchStats, error) {
 	var st MatchStats
 	changed, err := w.RefreshIdentities(ctx, orgID, assetIDs)
 	if err != nil {
@@ -811,7 +843,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 			}
 		}
 	}
-	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, strings.Join(assetIDs, "\n"))
+	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, strings.Join(assetIDs, "\n"))
 }
 
 // writeFindings stores the results of matching vulnIDs: new and changed
@@ -820,7 +852,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 // the assets listed in scope (newline-separated) were, and findings of
 // other assets are left alone.
 func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, results map[string]map[string]*hit,
-	facts map[string]vulnFacts, orgs map[string]string, scope string) (MatchStats, error) {
+	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, scope string) (MatchStats, error) {
 	var st MatchStats
 	if len(vulnIDs) == 0 {
 		return st, nil
@@ -867,9 +899,10 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			need[id] = true
 		}
 	}
-	exposure, err := w.exposure(ctx, tx, need)
-	if err != nil {
-		return st, err
+	if exposure == nil {
+		if exposure, err = w.exposure(ctx, tx, need); err != nil {
+			return st, err
+		}
 	}
 	up := newBatch(tx, "vuln_findings", []string{"id", "org_id", "asset_id", "vuln_id", "active", "closed_reason", "confidence", "reasons",
 		"sources", "matched", "fixed", "external", "exposed", "priority", "rank", "state", "first_seen", "changed_at", "alert_pending"},
@@ -1054,8 +1087,14 @@ func (w *Watch) syncVulnerableFlags(ctx context.Context, tx db.Querier, assets m
 			return err
 		}
 	}
-	for _, f := range set {
-		if err := inventory.SetAssetVulnerable(ctx, tx, f.org, f.asset, f.want); err != nil {
+	for _, want := range []bool{true, false} {
+		var ids []string
+		for _, f := range set {
+			if f.want == want {
+				ids = append(ids, f.asset)
+			}
+		}
+		if err := inventory.SetAssetsVulnerable(ctx, tx, ids, want); err != nil {
 			return err
 		}
 	}

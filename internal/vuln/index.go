@@ -23,6 +23,8 @@ type Index struct {
 	groups map[string]*group
 	byKey  map[string][]*group
 	assets map[string]assetRef
+	// byText finds the group of identities stored as text (PutText).
+	byText map[string]*group
 	// slots numbers groups densely for per-match bitsets; free holds the
 	// numbers of deleted groups for reuse.
 	slots int
@@ -31,6 +33,7 @@ type Index struct {
 
 type group struct {
 	sig     string
+	text    string
 	slot    int
 	target  *Target
 	members []string
@@ -44,7 +47,25 @@ type assetRef struct {
 // NewIndex returns an empty index that parses versions with reg.
 func NewIndex(reg *version.Registry) *Index {
 	return &Index{reg: reg, idents: map[string]*Identity{}, groups: map[string]*group{},
-		byKey: map[string][]*group{}, assets: map[string]assetRef{}}
+		byKey: map[string][]*group{}, assets: map[string]assetRef{}, byText: map[string]*group{}}
+}
+
+// PutText is Put for identities as stored: CPE names one per line. Assets
+// with the same text share the parsing and the group lookup, so loading a
+// million assets costs little more than a map lookup each.
+func (x *Index) PutText(id, text string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.delete(id)
+	if g := x.byText[text]; g != nil && x.groups[g.sig] == g {
+		x.assets[id] = assetRef{g: g, i: len(g.members)}
+		g.members = append(g.members, id)
+		return
+	}
+	x.put(id, parseNames(text))
+	g := x.assets[id].g
+	g.text = text
+	x.byText[text] = g
 }
 
 // Put adds an asset with its identities, or replaces the identities of an
@@ -54,6 +75,10 @@ func (x *Index) Put(id string, names []cpe.Name) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.delete(id)
+	x.put(id, names)
+}
+
+func (x *Index) put(id string, names []cpe.Name) {
 	keys := make([]string, 0, len(names))
 	byFS := make(map[string]cpe.Name, len(names))
 	for _, n := range names {
@@ -136,6 +161,9 @@ func (x *Index) delete(id string) {
 		return
 	}
 	delete(x.groups, g.sig)
+	if x.byText[g.text] == g {
+		delete(x.byText, g.text)
+	}
 	x.free = append(x.free, g.slot)
 	for i := range g.target.Identities {
 		k := g.target.Identities[i].key

@@ -358,7 +358,7 @@ func BenchmarkFullRematchMemory(b *testing.B) {
 
 // seedAssets inserts n inventory assets spread over orgs organisations,
 // with the asset mix of millionAssets written as inventory fields.
-func seedAssets(b *testing.B, d *db.DB, n, orgs int) {
+func seedAssets(b testing.TB, d *db.DB, n, orgs int) {
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(3, 4))
 	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
@@ -418,15 +418,25 @@ func seedAssets(b *testing.B, d *db.DB, n, orgs int) {
 
 // BenchmarkMatchAllDB is the whole database-backed re-match: deriving
 // identities of every asset, loading the index, selecting candidate
-// vulnerabilities by key and writing findings (first run: every finding
-// is new), at 100,000 assets in 1,000 organisations against the real NVD
-// records, the KEV catalogue and the Fortinet advisories of testdata.
-// MEDISAC_BENCH_ASSETS overrides the asset count.
+// vulnerabilities by key, matching, writing findings and alerts, at
+// 100,000 assets in 1,000 organisations against the real NVD records, the
+// KEV catalogue and the Fortinet advisories of testdata. Environment:
+// MEDISAC_BENCH_ASSETS overrides the asset count (organisations are one
+// per 100 assets); MEDISAC_BENCH_CORPUS=N adds N generated NVD records
+// (the shapes of BenchmarkImportNVD) to the vulnerabilities.
+//
+// It reports the first run (every identity derived, every finding new),
+// a re-match with nothing changed in the same process (index in memory),
+// the same from a new process (`medisac vuln match`: index loaded from
+// the database), a re-match after the alias table changed (every identity
+// derived again) and one new CVE imported end to end.
 func BenchmarkMatchAllDB(b *testing.B) {
 	n := 100_000
 	if v, err := strconv.Atoi(os.Getenv("MEDISAC_BENCH_ASSETS")); err == nil && v > 0 {
 		n = v
 	}
+	corpus, _ := strconv.Atoi(os.Getenv("MEDISAC_BENCH_CORPUS"))
+	ctx := context.Background()
 	for _, kind := range []string{"sqlite", "postgres"} {
 		b.Run(kind, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
@@ -437,39 +447,65 @@ func BenchmarkMatchAllDB(b *testing.B) {
 				} else {
 					d = dbtest.Postgres(b)
 				}
-				w := &Watch{DB: d, Catalog: nil}
+				w := &Watch{DB: d}
 				files, _ := filepath.Glob(td("nvd", "CVE-*.json"))
 				files = append(files, td("kev", "kev_trimmed.json"))
 				fort, _ := filepath.Glob(td("fortinet", "*.json"))
 				files = append(files, fort...)
+				if corpus > 0 {
+					feed := filepath.Join(b.TempDir(), "corpus.json")
+					writeFeed(b, feed, corpus)
+					files = append(files, feed)
+				}
 				for _, f := range files {
-					if _, err := w.ImportFile(context.Background(), f); err != nil {
+					if _, err := w.ImportFile(ctx, f); err != nil {
 						b.Fatal(err)
 					}
 				}
 				seedAssets(b, d, n, max(1, n/100))
+				report := func(name string, st MatchStats, el time.Duration) {
+					b.ReportMetric(el.Seconds(), name+"-s")
+					b.Logf("%s %s: %.2f s (identities %.2f, index %.2f, match %.2f, write %.2f, alert %.2f); %d vulns, %d findings, %d new, %d changed, %d closed",
+						kind, name, el.Seconds(), st.Seconds.Identities, st.Seconds.Index, st.Seconds.Match, st.Seconds.Write, st.Seconds.Alert,
+						st.Vulns, st.Findings, st.New, st.Changed, st.Closed)
+				}
+				run := func(name string, w *Watch) MatchStats {
+					runtime.GC()
+					start := time.Now()
+					st, err := w.MatchAll(ctx)
+					el := time.Since(start)
+					if err != nil {
+						b.Fatal(err)
+					}
+					report(name, st, el)
+					return st
+				}
 				b.StartTimer()
-				start := time.Now()
-				st, err := w.MatchAll(context.Background())
-				el := time.Since(start)
+				st := run("first", w)
 				b.StopTimer()
+				b.ReportMetric(float64(st.New), "findings")
+				if again := run("rematch-same-process", w); again.New+again.Changed+again.Closed != 0 {
+					b.Fatalf("unchanged re-match changed findings: %+v", again)
+				}
+				if again := run("rematch-new-process", &Watch{DB: d}); again.New+again.Changed+again.Closed != 0 {
+					b.Fatalf("unchanged re-match changed findings: %+v", again)
+				}
+				// The same table with another version: every identity is
+				// derived again and found unchanged.
+				al, err := LoadAliases(strings.NewReader(string(defaultAliasesJSON)+"\n"), testReg)
 				if err != nil {
 					b.Fatal(err)
 				}
-				b.ReportMetric(el.Seconds(), "first-match-s")
-				b.ReportMetric(float64(st.New), "findings")
-				start = time.Now()
-				if _, err := w.MatchAll(context.Background()); err != nil {
-					b.Fatal(err)
+				if again := run("rematch-aliases-changed", &Watch{DB: d, Aliases: al}); again.New+again.Changed+again.Closed != 0 {
+					b.Fatalf("alias re-match changed findings: %+v", again)
 				}
-				b.ReportMetric(time.Since(start).Seconds(), "rematch-unchanged-s")
 				one, err := os.ReadFile(td("nvd", "CVE-2024-3400.json"))
 				if err != nil {
 					b.Fatal(err)
 				}
 				one = []byte(strings.Replace(string(one), "CVE-2024-3400", "CVE-2099-0001", 1))
-				start = time.Now()
-				res, err := w.Import(context.Background(), "one.json", strings.NewReader(string(one)))
+				start := time.Now()
+				res, err := w.Import(ctx, "one.json", strings.NewReader(string(one)))
 				if err != nil || res.Changed != 1 {
 					b.Fatal(res, err)
 				}

@@ -40,6 +40,9 @@ type Config struct {
 
 	// Vuln configures the online vulnerability feeds (MEDISAC_VULN_*).
 	Vuln VulnConfig `json:"vuln"`
+	// VulnDigestAt is the Japan time of day ("HH:MM") of the daily
+	// vulnerability digest (MEDISAC_VULN_DIGEST_AT).
+	VulnDigestAt string `json:"vuln_digest_at"`
 
 	// clock replaces time.Now in tests.
 	clock func() time.Time
@@ -56,6 +59,7 @@ func DefaultConfig() Config {
 		SessionIdle:     30 * time.Minute,
 		SessionAbsolute: 12 * time.Hour,
 		Workers:         2,
+		VulnDigestAt:    "07:30",
 	}
 }
 
@@ -83,6 +87,7 @@ func (c *Config) loadEnv(getenv envFn) error {
 		"MEDISAC_SMTP_PASSWORD": &c.SMTPPassword, "MEDISAC_SMTP_FROM": &c.SMTPFrom,
 		"MEDISAC_VULN_NVD_URL": &c.Vuln.NVDURL, "MEDISAC_VULN_NVD_API_KEY": &c.Vuln.NVDAPIKey, "MEDISAC_VULN_KEV_URL": &c.Vuln.KEVURL,
 		"MEDISAC_VULN_EPSS_URL": &c.Vuln.EPSSURL, "MEDISAC_VULN_JVN_URLS": &c.Vuln.JVNURLs, "MEDISAC_VULN_CSAF_PROVIDERS": &c.Vuln.CSAFProviders,
+		"MEDISAC_VULN_DIGEST_AT": &c.VulnDigestAt,
 	} {
 		if err := str(name, dst); err != nil {
 			return err
@@ -159,7 +164,41 @@ func (c *Config) Validate() error {
 	if c.Workers < 0 || c.Workers > 64 {
 		return errors.New("--workers must be between 0 and 64")
 	}
+	if c.VulnDigestAt == "" {
+		c.VulnDigestAt = "07:30"
+	}
+	if _, ok := timeOfDay(c.VulnDigestAt); !ok {
+		cat, _ := catalog()
+		return errors.New(bilingual(cat, "vulndigest.config.bad_time", c.VulnDigestAt))
+	}
 	return nil
+}
+
+// timeOfDay reads "HH:MM" (00:00 to 23:59) as the time after midnight.
+func timeOfDay(s string) (time.Duration, bool) {
+	h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok || len(h) < 1 || len(h) > 2 || len(m) != 2 {
+		return 0, false
+	}
+	hh, err1 := strconv.Atoi(h)
+	mm, err2 := strconv.Atoi(m)
+	if err1 != nil || err2 != nil || hh < 0 || hh > 23 || mm < 0 || mm > 59 || h[0] == '+' || m[0] == '+' {
+		return 0, false
+	}
+	return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, true
+}
+
+// vulnDigestAt is VulnDigestAt as vuln.Watch.DigestAt wants it: midnight
+// is 24h, as zero there means the default.
+func (c *Config) vulnDigestAt() time.Duration {
+	d, ok := timeOfDay(c.VulnDigestAt)
+	if !ok {
+		return 0
+	}
+	if d == 0 {
+		return 24 * time.Hour
+	}
+	return d
 }
 
 // SecureCookies reports whether cookies must carry the Secure attribute

@@ -164,6 +164,7 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	(&share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now}).Register()
 	vw := newWatch(cfg, d, n.Audit, n.Queue)
 	vw.Mailer, vw.Now, vw.Logger = n.Mailer, now, logger
+	vw.DigestAt = cfg.vulnDigestAt()
 	vw.Register()
 	share.SetAffectedChecker(vuln.Checker{})
 	n.schedule(sessions)

@@ -1,6 +1,6 @@
 // Package jobs is medisac's background work: a queue of jobs stored in the
-// database and run by worker goroutines on every node, and periodic tasks
-// that run on one node at a time.
+// database and run by worker goroutines on every node, and periodic and
+// daily tasks that run on one node at a time.
 //
 // The queue lives in our own tables (jobs, locks) rather than in a queue
 // library such as River. That keeps the schema in medisac's numbered
@@ -60,7 +60,7 @@ type Handler func(ctx context.Context, payload []byte) error
 const DefaultMaxAttempts = 8
 
 // Queue enqueues and runs jobs. Set its exported fields, if at all, before
-// calling Run; Register, Every and Enqueue are safe for concurrent use.
+// calling Run; Register, Every, Daily and Enqueue are safe for concurrent use.
 type Queue struct {
 	// NodeID names this process in locked_by and in the locks table. New
 	// sets it to host name, process id and a random suffix.
@@ -91,6 +91,7 @@ type Queue struct {
 	mu       sync.Mutex
 	handlers map[string]Handler
 	periodic []periodicTask
+	daily    []*dailyTask
 	wake     chan struct{}
 }
 

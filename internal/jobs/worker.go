@@ -38,8 +38,8 @@ type claimed struct {
 }
 
 // Run claims and runs due jobs with up to workers handlers at a time, and
-// runs the periodic tasks, until ctx is cancelled. It then waits for the
-// running handlers (whose contexts are cancelled too); a job interrupted
+// runs the periodic and daily tasks, until ctx is cancelled. It then waits
+// for the running handlers (whose contexts are cancelled too); a job interrupted
 // this way goes back to the queue without using up an attempt. Run returns
 // nil after a shutdown.
 func (q *Queue) Run(ctx context.Context, workers int) error {
@@ -49,9 +49,13 @@ func (q *Queue) Run(ctx context.Context, workers int) error {
 	var wg sync.WaitGroup
 	q.mu.Lock()
 	periodic := append([]periodicTask(nil), q.periodic...)
+	daily := append([]*dailyTask(nil), q.daily...)
 	q.mu.Unlock()
 	for _, p := range periodic {
 		wg.Go(func() { q.runPeriodic(ctx, p) })
+	}
+	for _, t := range daily {
+		wg.Go(func() { q.runDaily(ctx, t) })
 	}
 	slots := make(chan struct{}, workers)
 	timer := time.NewTimer(q.PollInterval)

@@ -53,7 +53,8 @@ func (w *Watch) t(key string, args ...any) string { return w.catalog().T(i18n.De
 // Alert writes one notification per organisation that has new or changed
 // findings not yet alerted (so one import never sends a storm), marks the
 // findings alerted and, in the same transaction, enqueues the delivery of
-// the notification by e-mail and webhook.
+// the notification by e-mail and webhook. A finding that was alerted
+// before at a less urgent priority says why it is more urgent now.
 func (w *Watch) Alert(ctx context.Context) error {
 	w.init()
 	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE alert_pending AND active AND state IN ('open','in_progress')`)
@@ -125,12 +126,28 @@ func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, 
 		return "", err
 	}
 	total := len(ids)
+	told, err := lastAlerted(ctx, tx, orgID)
+	if err != nil {
+		return "", err
+	}
+	whys := make([]string, len(fs))
+	raised := 0
+	for i := range fs {
+		if whys[i] = w.raisedWhy(&fs[i], told[fs[i].ID]); whys[i] != "" {
+			raised++
+		}
+	}
 	subject := w.t("vuln.alert.subject", total, priorityLabel(w, fs[0].Priority))
+	intro := w.t("vuln.alert.intro", total)
+	if raised == total {
+		subject = w.t("vulndigest.alert.subject_raised", total, priorityLabel(w, fs[0].Priority))
+		intro = w.t("vulndigest.alert.intro_raised", total)
+	}
 	var b strings.Builder
-	b.WriteString(w.t("vuln.alert.intro", total))
+	b.WriteString(intro)
 	b.WriteString("\n\n")
-	for _, f := range fs {
-		b.WriteString(w.FindingText(&f, contacts))
+	for i := range fs {
+		b.WriteString(w.findingText(&fs[i], contacts, whys[i]))
 		b.WriteString("\n")
 	}
 	if total > len(fs) {
@@ -145,7 +162,10 @@ func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, 
 	}
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE WHERE id IN (`+db.In(n)+`)`, ids[:n]...); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE, alerted_priority = priority,
+			alerted_kev = EXISTS (SELECT 1 FROM vuln_kev k WHERE k.cve = vuln_findings.vuln_id),
+			alerted_epss = COALESCE((SELECT e.score FROM vuln_epss e WHERE e.cve = vuln_findings.vuln_id), 0)
+			WHERE id IN (`+db.In(n)+`)`, ids[:n]...); err != nil {
 			return "", err
 		}
 		ids = ids[n:]
@@ -159,6 +179,69 @@ func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, 
 }
 
 func priorityLabel(w *Watch, p int) string { return w.t(fmt.Sprintf("vuln.priority.%d", p)) }
+
+// alerted is what the organisation was last told about a finding.
+type alerted struct {
+	priority int // 0: never alerted
+	kev      bool
+	epss     float64
+}
+
+// lastAlerted returns what was last told about the organisation's findings
+// waiting for an alert.
+func lastAlerted(ctx context.Context, q db.Querier, orgID string) (map[string]alerted, error) {
+	rows, err := q.Query(ctx, `SELECT id, alerted_priority, alerted_kev, alerted_epss FROM vuln_findings
+		WHERE org_id = ? AND active AND alert_pending`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]alerted{}
+	for rows.Next() {
+		var id string
+		var a alerted
+		if err := rows.Scan(&id, &a.priority, &a.kev, &a.epss); err != nil {
+			return nil, err
+		}
+		out[id] = a
+	}
+	return out, rows.Err()
+}
+
+// raisedWhy says, in plain words, why a finding told before at a less
+// urgent priority is more urgent now: it became known exploited (KEV), its
+// EPSS score rose, or something else changed (such as the device now
+// facing the internet). A fact counts as the reason when putting back its
+// old value would make the priority less urgent again. It returns "" for
+// findings never told and for those not more urgent.
+func (w *Watch) raisedWhy(f *Finding, before alerted) string {
+	if before.priority == 0 || f.Priority >= before.priority {
+		return ""
+	}
+	in := PriorityInput{KEV: f.KEV, Ransomware: f.Ransomware, CVSS: f.CVSS, EPSS: f.EPSS, External: f.External, Exposed: f.Exposed, Exact: f.Exact()}
+	now, was := priorityLabel(w, f.Priority), priorityLabel(w, before.priority)
+	if f.KEV && !before.kev {
+		alt := in
+		alt.KEV, alt.Ransomware = false, false
+		if p, _ := Priority(alt); p > f.Priority {
+			return w.t("vulndigest.raised.kev", now, was)
+		}
+	}
+	if f.EPSS > before.epss {
+		alt := in
+		alt.EPSS = before.epss
+		if p, _ := Priority(alt); p > f.Priority {
+			return w.t("vulndigest.raised.epss", now, was, percent(before.epss), percent(f.EPSS))
+		}
+	}
+	return w.t("vulndigest.raised.other", now, was)
+}
+
+// percent writes a probability as a percentage for people.
+func percent(p float64) string {
+	s := strconv.FormatFloat(p*100, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + "%"
+}
 
 // vendorContact is how to reach a maintenance vendor of the inventory.
 type vendorContact struct{ name, contact, phone, email string }
@@ -214,12 +297,21 @@ func (f Finding) Impact() string {
 // FindingText is the plain-Japanese paragraph of one finding: which
 // device, what can happen, what to do and whom to call.
 func (w *Watch) FindingText(f *Finding, contacts map[string]vendorContact) string {
+	return w.findingText(f, contacts, "")
+}
+
+// findingText is FindingText with why, when not "", saying why the
+// finding is told again.
+func (w *Watch) findingText(f *Finding, contacts map[string]vendorContact, why string) string {
 	var b strings.Builder
 	where := f.AssetName
 	if f.Location != "" {
 		where = w.t("vuln.text.device_at", f.AssetName, f.Location)
 	}
 	fmt.Fprintf(&b, "■ [%s] %s\n", priorityLabel(w, f.Priority), where)
+	if why != "" {
+		b.WriteString("  " + why + "\n")
+	}
 	if d := f.Device(); d != "" {
 		b.WriteString("  " + w.t("vuln.text.device", d) + "\n")
 	}
@@ -367,14 +459,40 @@ func Webhook(ctx context.Context, q db.Querier, orgID string) (string, error) {
 	return u, err
 }
 
-// Digest writes the daily digest of every organisation with findings that
-// need work or accepted risks due for review: counts by priority, the most
-// urgent findings and the reviews due, in-app and by e-mail.
+// DefaultDigestAt is when the daily digest is written unless
+// Watch.DigestAt says otherwise: 07:30 Japan time, before the working day.
+const DefaultDigestAt = 7*time.Hour + 30*time.Minute
+
+// digestAt returns the digest's time of day in [0, 24h).
+func (w *Watch) digestAt() time.Duration {
+	if w.DigestAt <= 0 {
+		return DefaultDigestAt
+	}
+	return w.DigestAt % (24 * time.Hour)
+}
+
+// Digest writes today's (Japan time) daily digest; see DigestDay.
 func (w *Watch) Digest(ctx context.Context) error {
 	w.init()
-	today := w.now().In(i18n.Tokyo).Format(time.DateOnly)
-	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE active AND (state IN ('open','in_progress')
-		OR (state = 'accepted' AND review_on <> '' AND review_on <= ?))`, today)
+	return w.DigestDay(ctx, w.now().In(i18n.Tokyo).Format(time.DateOnly))
+}
+
+// DigestDay writes the daily digest of day ("2006-01-02", Japan time) to
+// every organisation with findings that need work or accepted risks due
+// for review: counts by priority, the most urgent findings and the reviews
+// due, in-app and by e-mail. An organisation that already has a digest
+// written that day is skipped, so a run interrupted midway can be run
+// again.
+func (w *Watch) DigestDay(ctx context.Context, day string) error {
+	w.init()
+	start, err := time.ParseInLocation(time.DateOnly, day, i18n.Tokyo)
+	if err != nil {
+		return fmt.Errorf("vuln: digest day %q: %w", day, err)
+	}
+	orgs, err := w.queryIDs(ctx, `SELECT DISTINCT f.org_id FROM vuln_findings f WHERE f.active AND (f.state IN ('open','in_progress')
+		OR (f.state = 'accepted' AND f.review_on <> '' AND f.review_on <= ?))
+		AND NOT EXISTS (SELECT 1 FROM vuln_notifications n WHERE n.org_id = f.org_id AND n.kind = 'digest'
+			AND n.created_at >= ? AND n.created_at < ?)`, day, start.UTC(), start.AddDate(0, 0, 1).UTC())
 	if err != nil {
 		return err
 	}
@@ -389,7 +507,7 @@ func (w *Watch) Digest(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			due, err := dueReviews(ctx, tx, org, today)
+			due, err := dueReviews(ctx, tx, org, day)
 			if err != nil {
 				return err
 			}
@@ -470,7 +588,8 @@ func MarkRead(ctx context.Context, q db.Querier, orgID string, now time.Time) er
 
 // Register installs the watch's job handlers and periodic tasks on its
 // queue: matching after imports, alert delivery, the re-match of assets
-// changed in the inventory every RematchInterval, the daily digest and,
+// changed in the inventory every RematchInterval, the daily digest at
+// DigestAt (Japan time, once a day across all nodes) and,
 // when URLs are configured, the online sync every Sync.Interval.
 func (w *Watch) Register() {
 	w.init()
@@ -499,7 +618,7 @@ func (w *Watch) Register() {
 		_, err := w.MatchAssets(ctx, "", nil)
 		return err
 	})
-	q.Every(TaskDigest, DigestInterval, w.Digest)
+	q.Daily(TaskDigest, w.digestAt(), i18n.Tokyo, w.DigestDay)
 	if w.Sync.Enabled() {
 		q.Every(TaskSync, w.Sync.interval(), func(ctx context.Context) error {
 			_, err := w.SyncOnce(ctx, nil)

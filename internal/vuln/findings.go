@@ -28,7 +28,6 @@ const (
 	TaskDigest       = "vuln.digest"
 	TaskSync         = "vuln.sync"
 	RematchInterval  = 30 * time.Second
-	DigestInterval   = 24 * time.Hour
 	maxVulnsPerChunk = 300
 )
 
@@ -909,7 +908,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 		`ON CONFLICT (org_id, asset_id, vuln_id) DO UPDATE SET active = TRUE, closed_reason = '', confidence = excluded.confidence,
 		reasons = excluded.reasons, sources = excluded.sources, matched = excluded.matched, fixed = excluded.fixed,
 		external = excluded.external, exposed = excluded.exposed, priority = excluded.priority, rank = excluded.rank,
-		changed_at = excluded.changed_at, alert_pending = TRUE,
+		changed_at = excluded.changed_at, alert_pending = vuln_findings.alert_pending OR excluded.alert_pending,
 		state = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN 'open' ELSE vuln_findings.state END,
 		state_reason = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN '' ELSE vuln_findings.state_reason END`, 150)
 	type closing struct{ id, org, reason string }
@@ -948,8 +947,10 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 				id = e.id
 			}
 			touched[assetID] = org
+			// A finding that only became less urgent changes quietly.
+			alert := !(had && e.active && e.confidence == conf && e.sources == sources && e.fixed == fixed && p > e.priority)
 			if err := up.add(ctx, org+"\x00"+assetID+"\x00"+vid, id, org, assetID, vid, true, "", conf, strings.Join(h.reasons, " "),
-				sources, h.matched, fixed, ex.external, ex.exposed, p, rank, string(StateOpen), now, now, true); err != nil {
+				sources, h.matched, fixed, ex.external, ex.exposed, p, rank, string(StateOpen), now, now, alert); err != nil {
 				return st, err
 			}
 		}
@@ -1113,7 +1114,10 @@ func syncAssetFlag(ctx context.Context, q db.Querier, orgID, assetID string) err
 
 // Reprioritise recomputes the priority of active findings (of one
 // organisation, or all when orgID is "") from the current KEV, EPSS and
-// CVSS data, as after an EPSS import.
+// CVSS data, as after an EPSS import. A finding that needs work and
+// becomes more urgent than it was last alerted at is marked for an alert,
+// which is then written (the alert says why, see Alert); one that becomes
+// less urgent changes quietly.
 func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 	w.init()
 	where, args := "f.active", []any{}
@@ -1121,7 +1125,7 @@ func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 		where += " AND f.org_id = ?"
 		args = append(args, orgID)
 	}
-	rows, err := w.DB.Query(ctx, `SELECT f.id, f.priority, f.rank, f.confidence, f.external, f.exposed, COALESCE(i.vpn, FALSE), v.cvss_score,
+	rows, err := w.DB.Query(ctx, `SELECT f.id, f.priority, f.alerted_priority, f.rank, f.confidence, f.state, f.external, f.exposed, COALESCE(i.vpn, FALSE), v.cvss_score,
 		k.cve IS NOT NULL, COALESCE(k.ransomware, FALSE), COALESCE(e.score, 0)
 		FROM vuln_findings f JOIN vuln_vulns v ON v.id = f.vuln_id LEFT JOIN vuln_kev k ON k.cve = f.vuln_id
 		LEFT JOIN vuln_epss e ON e.cve = f.vuln_id LEFT JOIN vuln_asset_identity i ON i.asset_id = f.asset_id WHERE `+where, args...)
@@ -1131,33 +1135,45 @@ func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 	type upd struct {
 		id      string
 		p, rank int
+		raised  bool
 	}
 	var ups []upd
+	raised := false
 	for rows.Next() {
 		var id, conf string
-		var p, rank int
+		var state State
+		var p, told, rank int
 		var in PriorityInput
-		if err := rows.Scan(&id, &p, &rank, &conf, &in.External, &in.Exposed, &in.VPN, &in.CVSS, &in.KEV, &in.Ransomware, &in.EPSS); err != nil {
+		if err := rows.Scan(&id, &p, &told, &rank, &conf, &state, &in.External, &in.Exposed, &in.VPN, &in.CVSS, &in.KEV, &in.Ransomware, &in.EPSS); err != nil {
 			rows.Close()
 			return err
 		}
 		in.Exact = conf == string(ConfidenceExact)
 		np, nr := Priority(in)
 		if np != p || nr != rank {
-			ups = append(ups, upd{id, np, nr})
+			u := upd{id, np, nr, np < p && (told == 0 || np < told) && (state == StateOpen || state == StateInProgress)}
+			raised = raised || u.raised
+			ups = append(ups, u)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	now := w.now()
 	for len(ups) > 0 {
 		n := min(len(ups), 500)
 		chunk := ups[:n]
 		ups = ups[n:]
 		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
 			for _, u := range chunk {
-				if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET priority = ?, rank = ? WHERE id = ?`, u.p, u.rank, u.id); err != nil {
+				var err error
+				if u.raised {
+					_, err = tx.Exec(ctx, `UPDATE vuln_findings SET priority = ?, rank = ?, alert_pending = TRUE, changed_at = ? WHERE id = ?`, u.p, u.rank, now, u.id)
+				} else {
+					_, err = tx.Exec(ctx, `UPDATE vuln_findings SET priority = ?, rank = ? WHERE id = ?`, u.p, u.rank, u.id)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -1166,6 +1182,9 @@ func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 		if err != nil {
 			return err
 		}
+	}
+	if raised {
+		return w.Alert(ctx)
 	}
 	return nil
 }

@@ -51,6 +51,10 @@ type Watch struct {
 	HTTP *http.Client
 	// Sync says where the online feeds are; empty URLs are not synced.
 	Sync SyncConfig
+	// DigestAt is when the daily digest is written: the time after
+	// midnight, Japan time. Zero means DefaultDigestAt; midnight itself is
+	// 24*time.Hour.
+	DigestAt time.Duration
 	// BatchSize is the number of rows per INSERT statement (default 200).
 	BatchSize int
 

@@ -140,6 +140,20 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 			args = append(args, id)
 		}
 	}
+	// Every asset of every organisation: since the last complete pass
+	// (less a margin for clocks of other nodes), only assets and
+	// connections changed since then are read.
+	global := orgID == "" && assetIDs == nil
+	start := w.now()
+	if global {
+		if since, ok, err := w.identitiesChecked(ctx, version); err != nil {
+			return nil, err
+		} else if ok {
+			since = since.Add(-checkMargin)
+			where[0] = `(a.updated_at >= ? OR a.id IN (SELECT c.asset_id FROM inv_connections c WHERE c.updated_at >= ?))`
+			args = []any{since, since}
+		}
+	}
 	var changed []string
 	after := ""
 	for {
@@ -147,19 +161,66 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 		if err != nil {
 			return nil, err
 		}
-		if len(ins) == 0 {
-			return changed, nil
+		if len(ins) > 0 {
+			after = ins[len(ins)-1].id
+			c, err := w.deriveAndStore(ctx, ins, version)
+			if err != nil {
+				return nil, err
+			}
+			changed = append(changed, c...)
 		}
-		after = ins[len(ins)-1].id
-		c, err := w.deriveAndStore(ctx, ins, version)
-		if err != nil {
-			return nil, err
-		}
-		changed = append(changed, c...)
 		if len(ins) < refreshPage {
-			return changed, nil
+			break
 		}
 	}
+	if global {
+		if err := w.setIdentitiesChecked(ctx, start, version); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+// checkMargin is how far before the last complete pass RefreshIdentities
+// looks again, for rows written with the clock of another node.
+const checkMargin = 2 * time.Minute
+
+// identitiesChecked returns when every identity was last brought up to
+// date under the alias table version; ok is false when never, or under
+// another version.
+func (w *Watch) identitiesChecked(ctx context.Context, version string) (time.Time, bool, error) {
+	vals := map[string]string{}
+	rows, err := w.DB.Query(ctx, `SELECT name, value FROM vuln_state WHERE name IN ('identities.checked', 'identities.aliases')`)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return time.Time{}, false, err
+		}
+		vals[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, false, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, vals["identities.checked"])
+	if err != nil || vals["identities.aliases"] != version {
+		return time.Time{}, false, nil
+	}
+	return t, true, nil
+}
+
+func (w *Watch) setIdentitiesChecked(ctx context.Context, at time.Time, version string) error {
+	return w.DB.InTx(ctx, func(tx *db.Tx) error {
+		for k, v := range map[string]string{"identities.checked": at.UTC().Format(time.RFC3339Nano), "identities.aliases": version} {
+			if _, err := tx.Exec(ctx, `INSERT INTO vuln_state (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (w *Watch) readInputs(ctx context.Context, where string, args []any, after string) ([]identityInput, error) {

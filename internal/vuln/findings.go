@@ -3,6 +3,7 @@ package vuln
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"slices"
@@ -863,12 +864,38 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			inScope[id] = true
 		}
 	}
-	old := map[string]map[string]existing{}
-	args := make([]any, len(vulnIDs))
-	for i, id := range vulnIDs {
-		args[i] = id
+	// A full matching whose result for a vulnerability has the digest
+	// stored the last time is not compared row by row.
+	digests := map[string]string{}
+	same := map[string]int{}
+	if scope == "" && exposure != nil {
+		for _, vid := range vulnIDs {
+			digests[vid] = findingsDigest(facts[vid], results[vid], orgs, exposure)
+		}
+		stored, err := storedDigests(ctx, tx, vulnIDs)
+		if err != nil {
+			return st, err
+		}
+		for _, vid := range vulnIDs {
+			if d, ok := stored[vid]; ok && d.digest == digests[vid] {
+				same[vid] = d.count
+			}
+		}
 	}
-	rows, err := tx.Query(ctx, `SELECT vuln_id, id, asset_id, confidence, sources, fixed, priority, rank, active FROM vuln_findings WHERE vuln_id IN (`+db.In(len(vulnIDs))+`)`, args...)
+	old := map[string]map[string]existing{}
+	args := make([]any, 0, len(vulnIDs))
+	for _, id := range vulnIDs {
+		if _, ok := same[id]; !ok {
+			args = append(args, id)
+		}
+	}
+	if len(args) == 0 {
+		for _, c := range same {
+			st.Findings += c
+		}
+		return st, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT vuln_id, id, asset_id, confidence, sources, fixed, priority, rank, active FROM vuln_findings WHERE vuln_id IN (`+db.In(len(args))+`)`, args...)
 	if err != nil {
 		return st, err
 	}
@@ -914,7 +941,12 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 	type closing struct{ id, org, reason string }
 	var closes []closing
 	touched := map[string]string{}
+	dirty := map[string]bool{}
 	for _, vid := range vulnIDs {
+		if c, ok := same[vid]; ok {
+			st.Findings += c
+			continue
+		}
 		f := facts[vid]
 		hs := results[vid]
 		for assetID, h := range hs {
@@ -947,6 +979,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 				id = e.id
 			}
 			touched[assetID] = org
+			dirty[vid] = true
 			// A finding that only became less urgent changes quietly.
 			alert := !(had && e.active && e.confidence == conf && e.sources == sources && e.fixed == fixed && p > e.priority)
 			if err := up.add(ctx, org+"\x00"+assetID+"\x00"+vid, id, org, assetID, vid, true, "", conf, strings.Join(h.reasons, " "),
@@ -967,6 +1000,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			}
 			closes = append(closes, closing{id: e.id, org: orgs[assetID], reason: reason})
 			touched[assetID] = orgs[assetID]
+			dirty[vid] = true
 		}
 	}
 	if err := up.flush(ctx); err != nil {
@@ -1005,7 +1039,96 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 	if err := w.syncVulnerableFlags(ctx, tx, touched); err != nil {
 		return st, err
 	}
-	return st, nil
+	if scope == "" && exposure != nil {
+		return st, storeDigests(ctx, tx, digests, same, now)
+	}
+	var changed []string
+	for vid := range dirty {
+		changed = append(changed, vid)
+	}
+	return st, forgetDigests(ctx, tx, changed)
+}
+
+// findingsDigest sums up what writeFindings stores for one vulnerability
+// (per affected asset: confidence, sources, fixed versions, priority), so
+// that an unchanged result is recognised without reading its findings.
+func findingsDigest(f vulnFacts, hs map[string]*hit, orgs map[string]string, exposure map[string]*exposureFacts) string {
+	ids := make([]string, 0, len(hs))
+	for id := range hs {
+		if orgs[id] != "" && exposure[id] != nil {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%t\n", f.withdrawn)
+	for _, id := range ids {
+		h, ex := hs[id], exposure[id]
+		p, _ := Priority(PriorityInput{KEV: f.kev, Ransomware: f.ransomware, CVSS: f.cvss, EPSS: f.epss, External: ex.external,
+			VPN: ex.vpn, Exposed: ex.exposed, Exact: h.exact})
+		slices.Sort(h.sources)
+		fmt.Fprintf(sum, "%s\x00%t\x00%s\x00%s\x00%d\n", id, h.exact, strings.Join(h.sources, " "), strings.Join(h.fixed, " "), p)
+	}
+	return fmt.Sprintf("%d:%x", len(ids), sum.Sum(nil)[:16])
+}
+
+type storedDigest struct {
+	digest string
+	count  int
+}
+
+func storedDigests(ctx context.Context, q db.Querier, ids []string) (map[string]storedDigest, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := q.Query(ctx, `SELECT vuln_id, digest FROM vuln_match_state WHERE vuln_id IN (`+db.In(len(ids))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]storedDigest{}
+	for rows.Next() {
+		var id, d string
+		if err := rows.Scan(&id, &d); err != nil {
+			return nil, err
+		}
+		n, _, _ := strings.Cut(d, ":")
+		c, _ := strconv.Atoi(n)
+		out[id] = storedDigest{digest: d, count: c}
+	}
+	return out, rows.Err()
+}
+
+func storeDigests(ctx context.Context, q db.Querier, digests map[string]string, same map[string]int, now time.Time) error {
+	b := newBatch(q, "vuln_match_state", []string{"vuln_id", "digest", "updated_at"},
+		`ON CONFLICT (vuln_id) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`, 300)
+	for vid, d := range digests {
+		if _, ok := same[vid]; ok {
+			continue
+		}
+		if err := b.add(ctx, vid, vid, d, now); err != nil {
+			return err
+		}
+	}
+	return b.flush(ctx)
+}
+
+// forgetDigests removes the stored digests of vulnerabilities whose
+// findings changed outside a full matching.
+func forgetDigests(ctx context.Context, q db.Querier, ids []string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		if _, err := q.Exec(ctx, `DELETE FROM vuln_match_state WHERE vuln_id IN (`+db.In(n)+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type exposureFacts struct{ external, vpn, exposed bool }

@@ -1,0 +1,114 @@
+package vuln
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/inventory"
+)
+
+func matchState(t *testing.T, d *db.DB, vulnID string) string {
+	t.Helper()
+	var s string
+	err := db.ScanErr(d.QueryRow(context.Background(), `SELECT digest FROM vuln_match_state WHERE vuln_id = ?`, vulnID).Scan(&s))
+	if err != nil && err != db.ErrNotFound {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestFullRematchWritesOnlyChanges checks that the full re-match skips
+// unchanged results by their digest, that a change made outside it (an
+// asset re-matched on its own) is still seen, and that an alias table
+// change derives every identity again without rewriting unchanged ones.
+func TestFullRematchWritesOnlyChanges(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := &clock{t0}
+		w := newWatch(d, c)
+		org := newOrg(t, d, "A病院", "東京都")
+		fw := mustAsset(t, d, org, inventory.Asset{Name: "FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.2"})
+		mustAsset(t, d, org, inventory.Asset{Name: "PC", Kind: inventory.KindPC, Vendor: "Microsoft", Product: "Windows 10", Version: "10.0.19045.3803"})
+		importFiles(t, w, td("nvd", "CVE-2022-42475.json"))
+		if f, ok := findingsOf(t, d, org, false)["FW CVE-2022-42475"]; !ok || !f.Open() {
+			t.Fatalf("no finding: %+v", f)
+		}
+		st, err := w.MatchAll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Findings != 1 || st.New+st.Changed+st.Closed != 0 {
+			t.Fatalf("unchanged re-match: %+v", st)
+		}
+		digest := matchState(t, d, "CVE-2022-42475")
+		if digest == "" {
+			t.Fatal("no digest stored")
+		}
+
+		// The device is updated and re-matched on its own: the finding
+		// closes and the digest is forgotten.
+		c.add(time.Hour)
+		fw.Version = "7.2.5"
+		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", fw, c.now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.MatchAssets(ctx, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		if f := findingsOf(t, d, org, true)["FW CVE-2022-42475"]; f.Open() {
+			t.Fatalf("finding not closed: %+v", f)
+		}
+		if s := matchState(t, d, "CVE-2022-42475"); s != "" {
+			t.Fatalf("digest kept after a change: %s", s)
+		}
+		// Back to the vulnerable version, seen by the full re-match alone:
+		// the finding reopens although the result equals the old digest.
+		c.add(time.Hour)
+		fw.Version = "7.2.2"
+		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", fw, c.now()); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = w.MatchAll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f := findingsOf(t, d, org, false)["FW CVE-2022-42475"]; !f.Open() || st.New != 1 {
+			t.Fatalf("finding not reopened: %+v %+v", f, st)
+		}
+		if s := matchState(t, d, "CVE-2022-42475"); s != digest {
+			t.Fatalf("digest %q, want %q", s, digest)
+		}
+
+		// Another alias table version: every identity is derived again,
+		// stamped with the version, and none is rewritten.
+		var before time.Time
+		if err := d.QueryRow(ctx, `SELECT updated_at FROM vuln_asset_identity ORDER BY updated_at DESC LIMIT 1`).Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		al, err := LoadAliases(strings.NewReader(string(defaultAliasesJSON)+"\n"), testReg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.add(time.Hour)
+		w2 := newWatch(d, c)
+		w2.Aliases = al
+		if st, err = w2.MatchAll(ctx); err != nil || st.New+st.Changed+st.Closed != 0 || st.Findings != 1 {
+			t.Fatalf("alias re-match: %+v %v", st, err)
+		}
+		var stale int
+		var after time.Time
+		if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM vuln_asset_identity WHERE aliases <> ?`, al.Version()).Scan(&stale); err != nil || stale != 0 {
+			t.Fatalf("identities not stamped with the new table: %d %v", stale, err)
+		}
+		if err := d.QueryRow(ctx, `SELECT updated_at FROM vuln_asset_identity ORDER BY updated_at DESC LIMIT 1`).Scan(&after); err != nil || !after.Equal(before) {
+			t.Fatalf("unchanged identities rewritten: %v → %v (%v)", before, after, err)
+		}
+		var mark string
+		if err := d.QueryRow(ctx, `SELECT value FROM vuln_state WHERE name = 'identities.aliases'`).Scan(&mark); err != nil || mark != al.Version() {
+			t.Fatalf("state: %q %v", mark, err)
+		}
+	})
+}

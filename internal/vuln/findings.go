@@ -3,7 +3,6 @@ package vuln
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"slices"
@@ -1052,24 +1051,43 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 // findingsDigest sums up what writeFindings stores for one vulnerability
 // (per affected asset: confidence, sources, fixed versions, priority), so
 // that an unchanged result is recognised without reading its findings.
+// Rows are hashed one by one (FNV-1a, two bases) and the hashes added, so
+// no sorting is needed; the count of rows leads the digest.
 func findingsDigest(f vulnFacts, hs map[string]*hit, orgs map[string]string, exposure map[string]*exposureFacts) string {
-	ids := make([]string, 0, len(hs))
-	for id := range hs {
-		if orgs[id] != "" && exposure[id] != nil {
-			ids = append(ids, id)
+	var s1, s2 uint64
+	n := 0
+	var buf []byte
+	for id, h := range hs {
+		ex := exposure[id]
+		if orgs[id] == "" || ex == nil {
+			continue
 		}
-	}
-	slices.Sort(ids)
-	sum := sha256.New()
-	fmt.Fprintf(sum, "%t\n", f.withdrawn)
-	for _, id := range ids {
-		h, ex := hs[id], exposure[id]
+		n++
 		p, _ := Priority(PriorityInput{KEV: f.kev, Ransomware: f.ransomware, CVSS: f.cvss, EPSS: f.epss, External: ex.external,
 			VPN: ex.vpn, Exposed: ex.exposed, Exact: h.exact})
 		slices.Sort(h.sources)
-		fmt.Fprintf(sum, "%s\x00%t\x00%s\x00%s\x00%d\n", id, h.exact, strings.Join(h.sources, " "), strings.Join(h.fixed, " "), p)
+		buf = append(buf[:0], id...)
+		buf = append(buf, 0, byte('0'+p))
+		if h.exact {
+			buf = append(buf, 'e')
+		}
+		for _, x := range h.sources {
+			buf = append(append(buf, 0), x...)
+		}
+		buf = append(buf, 1)
+		for _, x := range h.fixed {
+			buf = append(append(buf, 0), x...)
+		}
+		a, b := uint64(14695981039346656037), uint64(0x9ae16a3b2f90404f)
+		for _, c := range buf {
+			a = (a ^ uint64(c)) * 1099511628211
+			b = (b ^ uint64(c)) * 0x100000001b3
+			b ^= b >> 29
+		}
+		s1 += a
+		s2 += b
 	}
-	return fmt.Sprintf("%d:%x", len(ids), sum.Sum(nil)[:16])
+	return fmt.Sprintf("%d:%t:%016x%016x", n, f.withdrawn, s1, s2)
 }
 
 type storedDigest struct {

@@ -148,7 +148,7 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 	if global {
 		if since, ok, err := w.identitiesChecked(ctx, version); err != nil {
 			return nil, err
-		} else if ok {
+		} else if ok && w.everyAssetHasIdentity(ctx) {
 			since = since.Add(-checkMargin)
 			where[0] = `(a.updated_at >= ? OR a.id IN (SELECT c.asset_id FROM inv_connections c WHERE c.updated_at >= ?))`
 			args = []any{since, since}
@@ -179,6 +179,18 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 		}
 	}
 	return changed, nil
+}
+
+// everyAssetHasIdentity reports whether the inventory and the identity
+// table hold as many rows (identities are removed with their asset), so
+// that no asset written with an older time than the last pass, such as
+// one restored or imported with its own dates, is left without identity.
+func (w *Watch) everyAssetHasIdentity(ctx context.Context) bool {
+	var assets, identities int
+	if err := w.DB.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM inv_assets), (SELECT COUNT(*) FROM vuln_asset_identity)`).Scan(&assets, &identities); err != nil {
+		return false
+	}
+	return assets == identities
 }
 
 // checkMargin is how far before the last complete pass RefreshIdentities

@@ -106,6 +106,19 @@ func TestFullRematchWritesOnlyChanges(t *testing.T) {
 		if err := d.QueryRow(ctx, `SELECT updated_at FROM vuln_asset_identity ORDER BY updated_at DESC LIMIT 1`).Scan(&after); err != nil || !after.Equal(before) {
 			t.Fatalf("unchanged identities rewritten: %v → %v (%v)", before, after, err)
 		}
+		// An asset written with a time before the last pass (restored or
+		// imported with its own dates) still gets its identity.
+		old, err := inventory.CreateAsset(ctx, d, org, "", inventory.Asset{Name: "旧FW", Kind: inventory.KindNetwork, Vendor: "Fortinet",
+			Product: "FortiGate", Version: "7.2.1"}, t0.Add(-48*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, err = w2.MatchAll(ctx); err != nil || st.New != 1 {
+			t.Fatalf("old-dated asset: %+v %v", st, err)
+		}
+		if _, err := GetIdentity(ctx, d, org, old.ID); err != nil {
+			t.Fatalf("no identity for the old-dated asset: %v", err)
+		}
 		var mark string
 		if err := d.QueryRow(ctx, `SELECT value FROM vuln_state WHERE name = 'identities.aliases'`).Scan(&mark); err != nil || mark != al.Version() {
 			t.Fatalf("state: %q %v", mark, err)

@@ -552,6 +552,12 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 			}
 			results[id] = h
 		}
+		var todo []string
+		for _, id := range chunk {
+			if results[id] == nil && !facts[id].withdrawn && !slices.Contains(csafIDs, id) {
+				todo = append(todo, id)
+			}
+		}
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		next := make(chan string)
@@ -567,10 +573,8 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 				}
 			}()
 		}
-		for _, id := range chunk {
-			if results[id] == nil && !facts[id].withdrawn && !slices.Contains(csafIDs, id) {
-				next <- id
-			}
+		for _, id := range todo {
+			next <- id
 		}
 		close(next)
 		wg.Wait()

@@ -343,6 +343,12 @@ func TestAliasesReplaceConcurrent(t *testing.T) {
 	if a.Version() != shipped.Version() {
 		t.Errorf("last replace not in force")
 	}
+	a.Replace(edited)
+	snap := a.Snapshot()
+	a.Replace(shipped)
+	if snap.Version() != edited.Version() || len(snap.Identify("ふぉーちねっと", "FortiSwitch", "", "7.2.2", "")) == 0 || a.Version() != shipped.Version() {
+		t.Errorf("snapshot followed the replacement")
+	}
 }
 
 func TestEncodeAliasesRoundTrip(t *testing.T) {

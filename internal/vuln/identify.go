@@ -96,6 +96,11 @@ func (a *Aliases) Replace(b *Aliases) {
 	a.mu.Unlock()
 }
 
+// Snapshot returns an Aliases fixed to the table in use now, for work
+// that must read one table throughout (a full re-match) while a may be
+// replaced.
+func (a *Aliases) Snapshot() *Aliases { return &Aliases{reg: a.reg, t: a.tab()} }
+
 // Version identifies the table's content (a hash of the file it was
 // loaded from): identities derived under another version are derived
 // again.

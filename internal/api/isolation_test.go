@@ -78,6 +78,9 @@ func isolationCases(f *fixture) map[string][]isoCase {
 	for k, v := range vulnIsolationCases(f) {
 		cases[k] = v
 	}
+	for k, v := range vulnAliasIsolationCases(f) {
+		cases[k] = v
+	}
 	return cases
 }
 

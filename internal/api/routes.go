@@ -41,5 +41,6 @@ func (a *API) routes() []route {
 	rs = append(rs, a.shareRoutes()...)
 	rs = append(rs, a.groupRoutes()...)
 	rs = append(rs, a.vulnRoutes()...)
+	rs = append(rs, a.vulnAliasRoutes()...)
 	return append(rs, a.inventoryRoutes()...)
 }

@@ -62,6 +62,9 @@ func cmdVuln(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError("%s", vulnUsage)
 	}
 	sub := args[0]
+	if sub == "aliases" {
+		return cmdVulnAliases(ctx, args[1:], stdout)
+	}
 	var org, format string
 	var all bool
 	var files []string

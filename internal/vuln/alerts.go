@@ -603,6 +603,9 @@ func (w *Watch) Register() {
 		return err
 	})
 	q.Register(JobMatchAll, func(ctx context.Context, _ []byte) error {
+		if err := w.ReloadAliases(ctx); err != nil {
+			return err
+		}
 		_, err := w.MatchAll(ctx)
 		return err
 	})
@@ -619,6 +622,7 @@ func (w *Watch) Register() {
 		return err
 	})
 	q.Daily(TaskDigest, w.digestAt(), i18n.Tokyo, w.DigestDay)
+	q.Every(TaskAliasReload+"@"+q.NodeID, AliasReloadInterval, w.ReloadAliases)
 	if w.Sync.Enabled() {
 		q.Every(TaskSync, w.Sync.interval(), func(ctx context.Context) error {
 			_, err := w.SyncOnce(ctx, nil)

@@ -6,12 +6,16 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/vuln/cpe"
 	"github.com/medisac/medisac/internal/vuln/version"
 )
@@ -56,23 +60,87 @@ type ProductAlias struct {
 	Identities    []string `json:"identities"`
 }
 
-// Aliases is a loaded alias table.
+// Aliases is a loaded alias table. Its content can be replaced while
+// other goroutines use it (Replace); every method reads one consistent
+// table.
 type Aliases struct {
+	reg *version.Registry
+
+	mu sync.RWMutex
+	t  *aliasTable
+}
+
+// aliasTable is the immutable content of an Aliases.
+type aliasTable struct {
 	vendors  map[string]string
 	renames  map[string][]string
 	products []ProductAlias
-	reg      *version.Registry
 	version  string
+	raw      []byte
+	file     AliasFile
 }
+
+func (a *Aliases) tab() *aliasTable {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.t
+}
+
+// Replace makes a use the table of b from now on; calls already running
+// finish with the table they started with. The version registry of a is
+// kept.
+func (a *Aliases) Replace(b *Aliases) {
+	t := b.tab()
+	a.mu.Lock()
+	a.t = t
+	a.mu.Unlock()
+}
+
+// Snapshot returns an Aliases fixed to the table in use now, for work
+// that must read one table throughout (a full re-match) while a may be
+// replaced.
+func (a *Aliases) Snapshot() *Aliases { return &Aliases{reg: a.reg, t: a.tab()} }
 
 // Version identifies the table's content (a hash of the file it was
 // loaded from): identities derived under another version are derived
 // again.
-func (a *Aliases) Version() string { return a.version }
+func (a *Aliases) Version() string { return a.tab().version }
+
+// JSON returns the file the table was loaded from.
+func (a *Aliases) JSON() []byte { return bytes.Clone(a.tab().raw) }
+
+// File returns a copy of the table's entries, for editing.
+func (a *Aliases) File() AliasFile {
+	f := a.tab().file
+	out := AliasFile{Vendors: make([]VendorAlias, len(f.Vendors)), Renames: slices.Clone(f.Renames), Products: make([]ProductAlias, len(f.Products))}
+	for i, v := range f.Vendors {
+		out.Vendors[i] = VendorAlias{CPE: v.CPE, Names: slices.Clone(v.Names)}
+	}
+	for i, p := range f.Products {
+		out.Products[i] = ProductAlias{Vendor: p.Vendor, Names: slices.Clone(p.Names), ModelPrefixes: slices.Clone(p.ModelPrefixes), Identities: slices.Clone(p.Identities)}
+	}
+	return out
+}
+
+// EncodeAliases writes f as an alias table file (indented JSON, one entry
+// per line group), ready for LoadAliases.
+func EncodeAliases(f AliasFile) []byte {
+	if f.Vendors == nil {
+		f.Vendors = []VendorAlias{}
+	}
+	if f.Products == nil {
+		f.Products = []ProductAlias{}
+	}
+	b, _ := json.MarshalIndent(f, "", "  ")
+	return append(b, '\n')
+}
+
+// ShippedAliasesJSON returns the alias table file shipped with medisac.
+func ShippedAliasesJSON() []byte { return bytes.Clone(defaultAliasesJSON) }
 
 // DefaultAliases returns the alias table shipped with medisac.
 func DefaultAliases() *Aliases {
-	a, err := LoadAliases(strings.NewReader(string(defaultAliasesJSON)), version.Default())
+	a, err := LoadAliases(bytes.NewReader(defaultAliasesJSON), version.Default())
 	if err != nil {
 		panic(fmt.Sprintf("vuln: embedded aliases: %v", err))
 	}
@@ -80,46 +148,110 @@ func DefaultAliases() *Aliases {
 }
 
 // LoadAliases reads an alias table in the AliasFile JSON shape. Versions
-// are written in canonical form with reg's schemes. It rejects templates
-// that do not give a CPE name.
+// are written in canonical form with reg's schemes. It rejects a file
+// that is not such JSON, entries without a CPE vendor, spellings or
+// identities, a spelling given to two vendors, and templates that do not
+// give a CPE name; the error (code Invalid, keys "vulnalias.err.*") names
+// the entry.
 func LoadAliases(r io.Reader, reg *version.Registry) (*Aliases, error) {
-	raw, err := io.ReadAll(io.LimitReader(r, 4<<20))
+	raw, err := io.ReadAll(io.LimitReader(r, maxAliasesSize+1))
 	if err != nil {
-		return nil, feedErr("vuln.alias.invalid", "aliases", err)
+		return nil, apperr.Wrap(err, apperr.Invalid, "vulnalias.err.read", clip(err.Error()))
+	}
+	if len(raw) > maxAliasesSize {
+		return nil, apperr.New(apperr.TooLarge, "vulnalias.err.too_large", maxAliasesSize>>20)
 	}
 	var f AliasFile
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, feedErr("vuln.alias.invalid", "aliases", err)
+		return nil, apperr.Wrap(err, apperr.Invalid, "vulnalias.err.json", jsonLine(raw, err), clip(err.Error()))
+	}
+	if dec.More() {
+		return nil, apperr.New(apperr.Invalid, "vulnalias.err.json", jsonLine(raw, nil), "more than one JSON value")
 	}
 	sum := sha256.Sum256(raw)
-	a := &Aliases{vendors: map[string]string{}, renames: map[string][]string{}, reg: reg, version: hex.EncodeToString(sum[:8])}
-	for _, v := range f.Vendors {
-		if v.CPE == "" {
-			return nil, feedErr("vuln.alias.invalid", "aliases", errMissing("cpe"))
+	t := &aliasTable{vendors: map[string]string{}, renames: map[string][]string{}, version: hex.EncodeToString(sum[:8]), raw: raw, file: f}
+	owner := map[string]string{}
+	for i, v := range f.Vendors {
+		label := strings.Join(v.Names, ", ")
+		if strings.TrimSpace(v.CPE) == "" {
+			return nil, apperr.New(apperr.Invalid, "vulnalias.err.vendor_cpe", i+1, clip(label))
 		}
-		a.vendors[nameKey(v.CPE)] = v.CPE
-		for _, n := range v.Names {
-			a.vendors[nameKey(n)] = v.CPE
+		if !cpeWordRe.MatchString(v.CPE) {
+			return nil, apperr.New(apperr.Invalid, "vulnalias.err.vendor_cpe_bad", i+1, clip(label), clip(v.CPE))
+		}
+		for _, n := range append([]string{v.CPE}, v.Names...) {
+			k := nameKey(n)
+			if k == "" {
+				return nil, apperr.New(apperr.Invalid, "vulnalias.err.spelling_empty", i+1, v.CPE, clip(n))
+			}
+			if o, ok := owner[k]; ok && o != v.CPE {
+				return nil, apperr.New(apperr.Invalid, "vulnalias.err.spelling_conflict", clip(n), o, v.CPE)
+			}
+			owner[k] = v.CPE
+			t.vendors[k] = v.CPE
 		}
 	}
-	for _, rn := range f.Renames {
-		a.renames[rn.From] = append(a.renames[rn.From], rn.To)
+	for i, rn := range f.Renames {
+		fv, fp, ok1 := strings.Cut(rn.From, ":")
+		tv, tp, ok2 := strings.Cut(rn.To, ":")
+		if !ok1 || !ok2 || !cpeWordRe.MatchString(fv) || !cpeWordRe.MatchString(tv) || fp == "" || tp == "" {
+			return nil, apperr.New(apperr.Invalid, "vulnalias.err.rename", i+1, clip(rn.From), clip(rn.To))
+		}
+		t.renames[rn.From] = append(t.renames[rn.From], rn.To)
 	}
-	for _, p := range f.Products {
+	for i, p := range f.Products {
+		label := strings.Join(p.Names, ", ")
+		switch {
+		case !cpeWordRe.MatchString(p.Vendor):
+			return nil, apperr.New(apperr.Invalid, "vulnalias.err.product_vendor", i+1, clip(label), clip(p.Vendor))
+		case len(p.Names) == 0 || slices.ContainsFunc(p.Names, func(n string) bool { return nameKey(n) == "" }):
+			return nil, apperr.New(apperr.Invalid, "vulnalias.err.product_names", i+1, p.Vendor, clip(label))
+		case len(p.Identities) == 0:
+			return nil, apperr.New(apperr.Invalid, "vulnalias.err.product_identities", i+1, p.Vendor, clip(label))
+		}
 		for _, tpl := range p.Identities {
 			if tpl == "{windows}" {
 				continue
 			}
 			probe := strings.NewReplacer("{version}", "1.0", "{model}", "m", "{edition}", "-", "{esxi_version}", "7.0", "{esxi_update}", "-").Replace(tpl)
-			if _, err := cpe.Parse(probe); err != nil {
-				return nil, feedErr("vuln.alias.invalid", "aliases", errDetail("template %q: %v", clip(tpl), err))
+			if _, err := cpe.Parse(probe); err != nil || strings.Count(tpl, ":") < 4 {
+				detail := "not a CPE 2.3 name"
+				if err != nil {
+					detail = err.Error()
+				}
+				return nil, apperr.New(apperr.Invalid, "vulnalias.err.template", i+1, p.Vendor, clip(label), clip(tpl), clip(detail))
 			}
 		}
-		a.products = append(a.products, p)
+		t.products = append(t.products, p)
 	}
-	return a, nil
+	return &Aliases{reg: reg, t: t}, nil
+}
+
+// maxAliasesSize bounds an alias table file.
+const maxAliasesSize = 4 << 20
+
+// cpeWordRe is what a CPE vendor of the table may be: a CPE word in lower
+// case, as NVD writes it.
+var cpeWordRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.\-]*$`)
+
+// jsonLine returns the line of raw where a JSON error happened (1 when
+// unknown).
+func jsonLine(raw []byte, err error) int {
+	off := int64(len(raw))
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	case err != nil:
+		return 1
+	}
+	off = min(max(off, 0), int64(len(raw)))
+	return bytes.Count(raw[:off], []byte("\n")) + 1
 }
 
 // Candidate is one CPE identity proposed for an asset, with how it was
@@ -142,6 +274,10 @@ type Candidate struct {
 // Candidates come best first: the given CPE, its renamed forms, alias
 // table identities, then guesses. It returns nil when nothing is known.
 func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candidate {
+	return a.tab().identify(a.reg, vendor, product, model, ver, cpeStr)
+}
+
+func (t *aliasTable) identify(reg *version.Registry, vendor, product, model, ver, cpeStr string) []Candidate {
 	var out []Candidate
 	seen := map[string]bool{}
 	add := func(n cpe.Name, source, rule string) {
@@ -155,7 +291,7 @@ func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candida
 	if strings.TrimSpace(cpeStr) != "" {
 		if n, err := cpe.Parse(strings.TrimSpace(cpeStr)); err == nil {
 			add(n, "cpe", "CPE as registered")
-			for _, to := range a.renames[cpe.Unquote(n.Key())] {
+			for _, to := range t.renames[cpe.Unquote(n.Key())] {
 				v, p, _ := strings.Cut(to, ":")
 				m := n
 				m[cpe.Vendor], m[cpe.Product] = cpe.StrValue(v), cpe.StrValue(p)
@@ -163,20 +299,10 @@ func (a *Aliases) Identify(vendor, product, model, ver, cpeStr string) []Candida
 			}
 		}
 	}
-	vendorCPE := a.vendorFor(vendor)
-	pkey, mkey := nameKey(product), nameKey(model)
-	pa, how := a.productFor(vendorCPE, pkey, mkey)
-	if pa == nil && vendorCPE != "" {
-		pkey = stripVendor(pkey, a, vendorCPE)
-		mkey = stripVendor(mkey, a, vendorCPE)
-		pa, how = a.productFor(vendorCPE, pkey, mkey)
-	}
-	if pa == nil && vendorCPE == "" {
-		pa, how = a.productFor("", pkey, mkey)
-	}
+	vendorCPE, pa, how, pkey := t.matchProduct(vendor, product, model)
 	if pa != nil {
 		for _, tpl := range pa.Identities {
-			for _, c := range a.expand(pa, tpl, product, model, ver) {
+			for _, c := range expand(reg, pa, tpl, product, model, ver) {
 				add(c.Name, c.Source, fmt.Sprintf("%s (%s)", how, c.Rule))
 			}
 		}
@@ -214,7 +340,52 @@ func Names(cs []Candidate) []cpe.Name {
 	return out
 }
 
-func (a *Aliases) vendorFor(vendor string) string {
+// ProductUse says how many registered assets a product alias of the table
+// identifies.
+type ProductUse struct {
+	// Index is the entry's position in AliasFile.Products.
+	Index  int
+	Assets int
+}
+
+// matchProduct finds the CPE vendor and the product alias of an entered
+// vendor, product and model, as Identify does; how says which entry
+// matched and pkey is the product key it matched with.
+func (t *aliasTable) matchProduct(vendor, product, model string) (vendorCPE string, pa *ProductAlias, how, pkey string) {
+	vendorCPE = t.vendorFor(vendor)
+	pkey, mkey := nameKey(product), nameKey(model)
+	pa, how = t.productFor(vendorCPE, pkey, mkey)
+	if pa == nil && vendorCPE != "" {
+		pkey = stripVendor(pkey, t, vendorCPE)
+		mkey = stripVendor(mkey, t, vendorCPE)
+		pa, how = t.productFor(vendorCPE, pkey, mkey)
+	}
+	if pa == nil && vendorCPE == "" {
+		pa, how = t.productFor("", pkey, mkey)
+	}
+	return vendorCPE, pa, how, pkey
+}
+
+// ProductIndex returns the position in File().Products of the product
+// alias that identifies an asset entered with vendor, product and model,
+// or -1.
+func (a *Aliases) ProductIndex(vendor, product, model string) int {
+	t := a.tab()
+	_, pa, _, _ := t.matchProduct(vendor, product, model)
+	if pa == nil {
+		return -1
+	}
+	for i := range t.products {
+		if &t.products[i] == pa {
+			return i
+		}
+	}
+	return -1
+}
+
+func (a *Aliases) vendorFor(vendor string) string { return a.tab().vendorFor(vendor) }
+
+func (t *aliasTable) vendorFor(vendor string) string {
 	forms := []string{vendor}
 	n := normWidth(vendor)
 	if i := strings.IndexByte(n, '('); i > 0 {
@@ -227,12 +398,12 @@ func (a *Aliases) vendorFor(vendor string) string {
 		if k == "" {
 			continue
 		}
-		if v, ok := a.vendors[k]; ok {
+		if v, ok := t.vendors[k]; ok {
 			return v
 		}
 		for _, suffix := range corporateSuffixes {
-			if t := strings.TrimSuffix(k, suffix); t != k && t != "" {
-				if v, ok := a.vendors[t]; ok {
+			if s := strings.TrimSuffix(k, suffix); s != k && s != "" {
+				if v, ok := t.vendors[s]; ok {
 					return v
 				}
 			}
@@ -243,13 +414,13 @@ func (a *Aliases) vendorFor(vendor string) string {
 
 // productFor finds the first product alias of vendor (any vendor when
 // vendor is "") whose name is a prefix of the product or the model.
-func (a *Aliases) productFor(vendor, pkey, mkey string) (*ProductAlias, string) {
+func (t *aliasTable) productFor(vendor, pkey, mkey string) (*ProductAlias, string) {
 	for _, field := range []struct{ key, what string }{{pkey, "product"}, {mkey, "model"}} {
 		if field.key == "" {
 			continue
 		}
-		for i := range a.products {
-			p := &a.products[i]
+		for i := range t.products {
+			p := &t.products[i]
 			if vendor != "" && p.Vendor != vendor {
 				continue
 			}
@@ -274,7 +445,7 @@ var versionPrefix = regexp.MustCompile(`(?i)^(?:version|ver\.?|rev\.?|firmware)\
 
 var esxiRe = regexp.MustCompile(`(?i)(\d+)\.(\d+)(?:\.(\d+))?\s*(?:update\s*|u)?(\d+[a-z]?)?`)
 
-func (a *Aliases) expand(p *ProductAlias, tpl, product, model, ver string) []expanded {
+func expand(reg *version.Registry, p *ProductAlias, tpl, product, model, ver string) []expanded {
 	ver = versionPrefix.ReplaceAllString(normWidth(strings.TrimSpace(ver)), "")
 	if tpl == "{windows}" {
 		return windowsIdentities(product, ver)
@@ -288,7 +459,7 @@ func (a *Aliases) expand(p *ProductAlias, tpl, product, model, ver string) []exp
 		return nil
 	}
 	vendor, prod := parts[3], strings.ReplaceAll(parts[4], "{model}", m)
-	sch := a.reg.For(vendor, prod)
+	sch := reg.For(vendor, prod)
 	canon := ""
 	edition := "-"
 	if ver != "" {
@@ -371,9 +542,9 @@ func nameKey(s string) string {
 
 // stripVendor removes a leading vendor name from a product or model key
 // ("citrixadc" → "adc", "ヤマハrtx1210" → "rtx1210").
-func stripVendor(key string, a *Aliases, vendorCPE string) string {
+func stripVendor(key string, t *aliasTable, vendorCPE string) string {
 	best := ""
-	for name, v := range a.vendors {
+	for name, v := range t.vendors {
 		if v == vendorCPE && len(name) > len(best) && strings.HasPrefix(key, name) && len(key) > len(name) {
 			best = name
 		}

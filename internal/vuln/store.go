@@ -68,7 +68,7 @@ func (w *Watch) init() {
 			w.Reg = version.Default()
 		}
 		if w.Aliases == nil {
-			w.Aliases = DefaultAliases()
+			w.Aliases = sharedAliases(w.DB, w.Reg)
 		}
 		if w.Now == nil {
 			w.Now = time.Now

@@ -81,6 +81,7 @@ func (s *Server) routes() http.Handler {
 	s.shareRoutes(mux)
 
 	s.vulnRoutes(mux)
+	s.vulnAliasRoutes(mux)
 
 	// Anything else: the error page, not Go's plain-text 404.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,303 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/vuln"
+)
+
+func (s *Server) vulnAliasRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /vuln/aliases", s.requireOperator(s.vulnAliasPage))
+	mux.Handle("GET /vuln/aliases/download", s.requireOperator(s.vulnAliasDownload))
+	mux.Handle("GET /vuln/aliases/versions/{id}", s.requireOperator(s.vulnAliasDownload))
+	mux.Handle("POST /vuln/aliases/vendor", s.requireOperator(s.vulnAliasAddVendor))
+	mux.Handle("POST /vuln/aliases/product", s.requireOperator(s.vulnAliasAddProduct))
+	mux.Handle("POST /vuln/aliases/remove", s.requireOperator(s.vulnAliasRemove))
+	mux.Handle("POST /vuln/aliases/upload", s.requireOperator(s.vulnAliasUpload))
+	mux.Handle("POST /vuln/aliases/restore", s.requireOperator(s.vulnAliasRestore))
+	mux.Handle("POST /vuln/aliases/reset", s.requireOperator(s.vulnAliasReset))
+}
+
+// vulnAliasWatch is the watch of alias changes: the full re-match runs in
+// the background when the server has a queue.
+func (s *Server) vulnAliasWatch() *vuln.Watch {
+	w := s.vulnWatch()
+	w.Queue = s.Queue
+	return w
+}
+
+type vulnAliasView struct {
+	Version  string
+	Shipped  bool
+	File     vuln.AliasFile
+	Use      map[int]int
+	History  []vuln.AliasVersion
+	Vendors  []string
+	Editable bool
+}
+
+// AliasUse returns how many registered assets the product alias i
+// identifies.
+func (v vulnAliasView) AliasUse(i int) int { return v.Use[i] }
+
+// Join joins a list for display.
+func (v vulnAliasView) Join(xs []string) string { return strings.Join(xs, ", ") }
+
+func (s *Server) vulnAliasPage(w http.ResponseWriter, r *http.Request) {
+	s.renderVulnAlias(w, r, http.StatusOK, nil)
+}
+
+func (s *Server) renderVulnAlias(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+	ctx := r.Context()
+	vw := s.vulnAliasWatch()
+	if err := vw.ReloadAliases(ctx); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	p := state(r).p
+	v := vulnAliasView{Version: vw.Aliases.Version(), File: vw.Aliases.File(), Editable: p.IsAdmin() && p.CanWrite()}
+	v.Shipped = v.Version == vuln.ShippedAliasesVersion()
+	var err error
+	if v.Use, err = vw.AliasUse(ctx); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	if v.History, err = vuln.AliasHistory(ctx, s.DB, 100); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	for _, x := range v.File.Vendors {
+		v.Vendors = append(v.Vendors, x.CPE)
+	}
+	pg := s.newPage(w, r, "vulnalias.web.title")
+	pg.Data = v
+	if formErr != nil {
+		pg.Error = apperr.From(formErr)
+		pg.Form = r.PostForm
+	}
+	s.render(w, r, status, "vulnalias_table", pg)
+}
+
+func (s *Server) vulnAliasDownload(w http.ResponseWriter, r *http.Request) {
+	var body []byte
+	name := "aliases.json"
+	if id := r.PathValue("id"); id != "" {
+		v, b, err := vuln.AliasVersionBody(r.Context(), s.DB, id)
+		if err != nil {
+			if err == db.ErrNotFound {
+				err = apperr.New(apperr.NotFound, "error.not_found")
+			}
+			s.renderError(w, r, err)
+			return
+		}
+		body, name = b, fmt.Sprintf("aliases-%d-%s.json", v.Seq, v.Version)
+	} else {
+		vw := s.vulnAliasWatch()
+		if err := vw.ReloadAliases(r.Context()); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+		body = vw.Aliases.JSON()
+		name = "aliases-" + vw.Aliases.Version() + ".json"
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Write(body)
+}
+
+// vulnAliasChange saves a change made by fn (the table in force is
+// given) and answers with the page or its error.
+func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error)) {
+	p := state(r).p
+	if !p.IsAdmin() || !p.CanWrite() {
+		s.renderError(w, r, apperr.New(apperr.Forbidden, "vulnalias.err.admins_only"))
+		return
+	}
+	in := vuln.AliasSave{Note: r.PostFormValue("note"), ActorID: p.UserID, Actor: p.Email}
+	ctx := r.Context()
+	vw := s.vulnAliasWatch()
+	if err := vw.ReloadAliases(ctx); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
+	ch, err := do(ctx, vw, in, func(ctx context.Context, tx *db.Tx, ch vuln.AliasChange) error {
+		return s.auditEvent(r, tx, audit.Entry{Action: "vuln.aliases.change", ObjectType: "vuln_aliases", ObjectID: ch.ID,
+			Details: map[string]any{"old_version": ch.Old, "new_version": ch.New, "seq": ch.Seq, "note": strings.TrimSpace(in.Note)}})
+	})
+	if err != nil {
+		code := apperr.CodeOf(err)
+		if code == apperr.Invalid || code == apperr.TooLarge || code == apperr.Conflict {
+			s.renderVulnAlias(w, r, http.StatusUnprocessableEntity, err)
+			return
+		}
+		if err == db.ErrNotFound {
+			err = apperr.New(apperr.NotFound, "error.not_found")
+		}
+		s.renderError(w, r, err)
+		return
+	}
+	if !ch.Changed {
+		s.flash(w, r, "/vuln/aliases", "flash.vulnalias_unchanged")
+		return
+	}
+	s.flash(w, r, "/vuln/aliases", "flash.vulnalias_saved")
+}
+
+// editAliases returns a change that applies fn to the table in force,
+// refusing when the form was made from another version.
+func editAliases(r *http.Request, fn func(f *vuln.AliasFile) (string, error)) func(context.Context, *vuln.Watch, vuln.AliasSave, func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+	return func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+		if v := r.PostFormValue("version"); v != "" && v != vw.Aliases.Version() {
+			return vuln.AliasChange{}, apperr.New(apperr.Conflict, "vulnalias.err.stale")
+		}
+		f := vw.Aliases.File()
+		note, err := fn(&f)
+		if err != nil {
+			return vuln.AliasChange{}, err
+		}
+		if strings.TrimSpace(in.Note) == "" {
+			in.Note = note
+		}
+		in.Body, in.Action = vuln.EncodeAliases(f), vuln.AliasEdit
+		return vw.SaveAliases(ctx, in, record)
+	}
+}
+
+// splitList splits a form list on commas, 、 and line breaks.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '、' || r == '，' || r == '\n' || r == '\r' }) {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (s *Server) vulnAliasAddVendor(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+		spelling := strings.TrimSpace(r.PostFormValue("spelling"))
+		cpeVendor := strings.ToLower(strings.TrimSpace(r.PostFormValue("cpe")))
+		if spelling == "" {
+			return "", apperr.Field("spelling", "vulnalias.err.spelling_required")
+		}
+		if cpeVendor == "" {
+			return "", apperr.Field("cpe", "vulnalias.err.cpe_required")
+		}
+		added := false
+		for i := range f.Vendors {
+			if f.Vendors[i].CPE == cpeVendor {
+				f.Vendors[i].Names = append(f.Vendors[i].Names, spelling)
+				added = true
+				break
+			}
+		}
+		if !added {
+			f.Vendors = append(f.Vendors, vuln.VendorAlias{CPE: cpeVendor, Names: []string{spelling}})
+		}
+		return s.Catalog.T("ja", "vulnalias.note.add_vendor", spelling, cpeVendor), nil
+	}))
+}
+
+func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+		p := vuln.ProductAlias{
+			Vendor:        strings.ToLower(strings.TrimSpace(r.PostFormValue("vendor"))),
+			Names:         splitList(r.PostFormValue("names")),
+			ModelPrefixes: splitList(r.PostFormValue("model_prefixes")),
+		}
+		for _, l := range strings.Split(r.PostFormValue("identities"), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				p.Identities = append(p.Identities, l)
+			}
+		}
+		switch {
+		case p.Vendor == "":
+			return "", apperr.Field("vendor", "vulnalias.err.cpe_required")
+		case len(p.Names) == 0:
+			return "", apperr.Field("names", "vulnalias.err.names_required")
+		case len(p.Identities) == 0:
+			return "", apperr.Field("identities", "vulnalias.err.identities_required")
+		}
+		f.Products = append(f.Products, p)
+		return s.Catalog.T("ja", "vulnalias.note.add_product", p.Vendor, strings.Join(p.Names, ", ")), nil
+	}))
+}
+
+func (s *Server) vulnAliasRemove(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+		i, err := strconv.Atoi(r.PostFormValue("index"))
+		bad := apperr.New(apperr.Conflict, "vulnalias.err.stale")
+		if err != nil || i < 0 {
+			return "", bad
+		}
+		var what string
+		switch r.PostFormValue("kind") {
+		case "vendor":
+			if i >= len(f.Vendors) {
+				return "", bad
+			}
+			what = f.Vendors[i].CPE + " (" + strings.Join(f.Vendors[i].Names, ", ") + ")"
+			f.Vendors = append(f.Vendors[:i], f.Vendors[i+1:]...)
+		case "product":
+			if i >= len(f.Products) {
+				return "", bad
+			}
+			what = f.Products[i].Vendor + ": " + strings.Join(f.Products[i].Names, ", ")
+			f.Products = append(f.Products[:i], f.Products[i+1:]...)
+		case "rename":
+			if i >= len(f.Renames) {
+				return "", bad
+			}
+			what = f.Renames[i].From + " → " + f.Renames[i].To
+			f.Renames = append(f.Renames[:i], f.Renames[i+1:]...)
+		default:
+			return "", bad
+		}
+		return s.Catalog.T("ja", "vulnalias.note.remove", what), nil
+	}))
+}
+
+func (s *Server) vulnAliasUpload(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+		file, _, err := r.FormFile("file")
+		if err != nil {
+			return vuln.AliasChange{}, apperr.Field("file", "vulnalias.err.no_file")
+		}
+		defer file.Close()
+		b, err := io.ReadAll(io.LimitReader(file, 4<<20+1))
+		if err != nil {
+			return vuln.AliasChange{}, apperr.Wrap(err, apperr.Invalid, "vulnalias.err.read", err.Error())
+		}
+		in.Body, in.Action = b, vuln.AliasUpload
+		return vw.SaveAliases(ctx, in, record)
+	})
+}
+
+func (s *Server) vulnAliasRestore(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+		id := r.PostFormValue("id")
+		v, _, err := vuln.AliasVersionBody(ctx, s.DB, id)
+		if err != nil {
+			return vuln.AliasChange{}, err
+		}
+		if strings.TrimSpace(in.Note) == "" {
+			in.Note = s.Catalog.T("ja", "vulnalias.note.restore", v.Seq)
+		}
+		return vw.RestoreAliases(ctx, id, in, record)
+	})
+}
+
+func (s *Server) vulnAliasReset(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+		return vw.ResetAliases(ctx, in, record)
+	})
+}

@@ -122,7 +122,8 @@ const refreshPage = 20000
 // every CPU; only rows whose result changed are written.
 func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []string) ([]string, error) {
 	w.init()
-	version := w.Aliases.Version()
+	al := w.Aliases.Snapshot()
+	version := al.Version()
 	where := []string{`(i.asset_id IS NULL OR a.updated_at > i.updated_at OR i.aliases <> ?
 		OR EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.updated_at > i.updated_at))`}
 	args := []any{version}
@@ -163,7 +164,7 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 		}
 		if len(ins) > 0 {
 			after = ins[len(ins)-1].id
-			c, err := w.deriveAndStore(ctx, ins, version)
+			c, err := w.deriveAndStore(ctx, al, ins)
 			if err != nil {
 				return nil, err
 			}
@@ -263,15 +264,16 @@ func (w *Watch) readInputs(ctx context.Context, where string, args []any, after 
 // deriveAndStore derives the identities of ins and writes those whose
 // result changed; the others get the alias table version (and, when the
 // asset row changed in other fields, the time they were checked).
-func (w *Watch) deriveAndStore(ctx context.Context, ins []identityInput, version string) ([]string, error) {
+func (w *Watch) deriveAndStore(ctx context.Context, al *Aliases, ins []identityInput) ([]string, error) {
+	version := al.Version()
 	inputs := map[string]*derived{}
 	for i := range ins {
 		inputs[deriveKey(&ins[i])] = nil
 	}
-	w.deriveInputs(inputs)
+	deriveInputs(al, inputs)
 	now := w.now()
 	var changed, touch, stamp []string
-	err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+	err := w.inWriteTx(ctx, func(tx *db.Tx) error {
 		b := newBatch(tx, "vuln_asset_identity", identityCols, identityUpsert, 250)
 		for i := range ins {
 			in := &ins[i]

@@ -579,7 +579,7 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 		close(next)
 		wg.Wait()
 		split(&st.Seconds.Match)
-		err = w.DB.InTx(ctx, func(tx *db.Tx) error {
+		err = w.inWriteTx(ctx, func(tx *db.Tx) error {
 			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, "")
 			st.addUp(s)
 			return err

@@ -2,6 +2,8 @@ package vuln
 
 import (
 	"context"
+
+	"github.com/medisac/medisac/internal/db"
 	"runtime"
 	"strings"
 	"sync"
@@ -93,9 +95,9 @@ func deriveKey(in *identityInput) string {
 	return in.vendor + "\x1f" + in.product + "\x1f" + in.model + "\x1f" + in.version + "\x1f" + in.cpe
 }
 
-// deriveInputs fills inputs (keyed by deriveKey) with their identities,
-// on every CPU.
-func (w *Watch) deriveInputs(inputs map[string]*derived) {
+// deriveInputs fills inputs (keyed by deriveKey) with their identities
+// under the table al, on every CPU.
+func deriveInputs(al *Aliases, inputs map[string]*derived) {
 	keys := make([]string, 0, len(inputs))
 	for k := range inputs {
 		keys = append(keys, k)
@@ -118,12 +120,12 @@ func (w *Watch) deriveInputs(inputs map[string]*derived) {
 				}
 				for j := i; j < min(i+64, len(keys)); j++ {
 					f := strings.Split(keys[j], "\x1f")
-					cands := w.Aliases.Identify(f[0], f[1], f[2], f[3], f[4])
+					cands := al.Identify(f[0], f[1], f[2], f[3], f[4])
 					if cands == nil {
 						cands = []Candidate{}
 					}
 					ai := AssetIdentity{Candidates: cands}
-					out[j] = &derived{candidates: jsonString(cands), names: strings.Join(ai.Names(), "\n"), vendorKey: w.Aliases.VendorKey(f[0])}
+					out[j] = &derived{candidates: jsonString(cands), names: strings.Join(ai.Names(), "\n"), vendorKey: al.VendorKey(f[0])}
 				}
 			}
 		}()
@@ -132,4 +134,20 @@ func (w *Watch) deriveInputs(inputs map[string]*derived) {
 	for i, k := range keys {
 		inputs[k] = out[i]
 	}
+}
+
+// inWriteTx runs fn in a transaction; on SQLite with a page cache of
+// 256 MB for its duration, since matching writes land all over the
+// findings and identity B-trees and the default 2 MB cache would reread
+// pages for most rows.
+func (w *Watch) inWriteTx(ctx context.Context, fn func(tx *db.Tx) error) error {
+	return w.DB.InTx(ctx, func(tx *db.Tx) error {
+		if tx.Dialect() == db.SQLite {
+			if _, err := tx.Exec(ctx, `PRAGMA cache_size = -262144`); err != nil {
+				return err
+			}
+			defer tx.Exec(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
+		}
+		return fn(tx)
+	})
 }

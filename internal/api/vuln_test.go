@@ -275,7 +275,9 @@ func TestVulnIdentityJob(t *testing.T) {
 			}
 		}
 		base := "/api/v1/orgs/" + f.orgA.ID + "/vuln"
-		summary := func() vuln.Summary { return decodeBody[vuln.Summary](t, f.do(t, "GET", base+"/summary", f.staffA.read, "")) }
+		summary := func() vuln.Summary {
+			return decodeBody[vuln.Summary](t, f.do(t, "GET", base+"/summary", f.staffA.read, ""))
+		}
 		if s := summary(); s.Open != 0 {
 			t.Fatalf("unknown product matched: %+v", s)
 		}

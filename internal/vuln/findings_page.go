@@ -130,29 +130,63 @@ func (f FindingFilter) where(orgID string) (string, []any) {
 	return strings.Join(where, " AND "), args
 }
 
-const (
-	findingOrder     = ` ORDER BY f.active DESC, f.priority, f.rank, f.id`
-	findingOrderBack = ` ORDER BY f.active, f.priority DESC, f.rank DESC, f.id DESC`
-)
+// findingOrder is the list order. Pages read it one segment at a time
+// (active findings, then closed ones), each an index range on
+// (org_id, active, priority, rank, id): ordering on active as well would
+// make the database sort every finding of the organisation for each page.
+const findingOrder = ` ORDER BY f.active DESC, f.priority, f.rank, f.id`
 
-// after is the condition "comes after k in the list order" (before, when
-// back is set).
-func (k findingKey) after(back bool) (string, []any) {
-	args := []any{k.priority, k.rank, k.id}
-	switch {
-	case !back && k.active:
-		return `((f.active AND (f.priority, f.rank, f.id) > (?, ?, ?)) OR NOT f.active)`, args
-	case !back:
-		return `(NOT f.active AND (f.priority, f.rank, f.id) > (?, ?, ?))`, args
-	case k.active:
-		return `(f.active AND (f.priority, f.rank, f.id) < (?, ?, ?))`, args
-	default:
-		return `(f.active OR (f.priority, f.rank, f.id) < (?, ?, ?))`, args
+// before is the condition "comes before k in the list order".
+func (k findingKey) before() (string, []any) {
+	if k.active {
+		return `(f.active AND (f.priority, f.rank, f.id) < (?, ?, ?))`, []any{k.priority, k.rank, k.id}
 	}
+	return `(f.active OR (f.priority, f.rank, f.id) < (?, ?, ?))`, []any{k.priority, k.rank, k.id}
 }
 
 func keyOf(f *Finding, rank int) findingKey {
 	return findingKey{active: f.Active, priority: f.Priority, rank: rank, id: f.ID}
+}
+
+// fetchFindings reads up to limit findings that where selects, in list
+// order after from (all from the start when nil) or, when back is set, in
+// reverse order before from.
+func fetchFindings(ctx context.Context, q db.Querier, where string, args []any, all bool, from *findingKey, back bool, limit int) ([]Finding, []int, error) {
+	segments := []bool{true}
+	if all {
+		segments = append(segments, false)
+	}
+	order, cmp := ` ORDER BY f.priority, f.rank, f.id`, ">"
+	if back {
+		slices.Reverse(segments)
+		order, cmp = ` ORDER BY f.priority DESC, f.rank DESC, f.id DESC`, "<"
+	}
+	var out []Finding
+	var ranks []int
+	started := from == nil
+	for _, active := range segments {
+		if len(out) >= limit {
+			break
+		}
+		cond, cargs := where+" AND f.active = FALSE", args
+		if active {
+			cond = where + " AND f.active = TRUE"
+		}
+		if !started {
+			if active != from.active {
+				continue
+			}
+			cond += " AND (f.priority, f.rank, f.id) " + cmp + " (?, ?, ?)"
+			cargs = slices.Concat(args, []any{from.priority, from.rank, from.id})
+			started = true
+		}
+		fs, rs, err := queryFindings(ctx, q, cond, order, limit-len(out), cargs)
+		if err != nil {
+			return nil, nil, err
+		}
+		out, ranks = append(out, fs...), append(ranks, rs...)
+	}
+	return out, ranks, nil
 }
 
 // queryFindings runs findingSelect (plus the rank) with the condition and
@@ -240,30 +274,23 @@ func PageFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilt
 	var page FindingPage
 	var ranks []int
 	var err error
-	switch {
-	case c == nil:
-		page.Findings, ranks, err = queryFindings(ctx, q, where, findingOrder, size+1, args)
+	if c == nil || !c.back {
+		var from *findingKey
+		if c != nil {
+			from = &c.key
+		}
+		page.Findings, ranks, err = fetchFindings(ctx, q, where, args, f.All, from, false, size+1)
 		if err == nil && len(page.Findings) > size {
 			page.Findings, ranks = page.Findings[:size], ranks[:size]
 			page.Next = findingCursor{filter: f.fingerprint(), key: keyOf(&page.Findings[size-1], ranks[size-1])}.String()
 		}
-	case !c.back:
-		cond, cargs := c.key.after(false)
-		page.Findings, ranks, err = queryFindings(ctx, q, where+" AND "+cond, findingOrder, size+1, slices.Concat(args, cargs))
-		if err == nil && len(page.Findings) > size {
-			page.Findings, ranks = page.Findings[:size], ranks[:size]
-			page.Next = findingCursor{filter: f.fingerprint(), key: keyOf(&page.Findings[size-1], ranks[size-1])}.String()
-		}
-	default:
-		cond, cargs := c.key.after(true)
-		page.Findings, ranks, err = queryFindings(ctx, q, where+" AND "+cond, findingOrderBack, size, slices.Concat(args, cargs))
+	} else {
+		page.Findings, ranks, err = fetchFindings(ctx, q, where, args, f.All, &c.key, true, size)
 		if err == nil && len(page.Findings) < size {
 			return PageFindings(ctx, q, orgID, f, "", size)
 		}
-		for i, j := 0, len(page.Findings)-1; i < j; i, j = i+1, j-1 {
-			page.Findings[i], page.Findings[j] = page.Findings[j], page.Findings[i]
-			ranks[i], ranks[j] = ranks[j], ranks[i]
-		}
+		slices.Reverse(page.Findings)
+		slices.Reverse(ranks)
 		if len(page.Findings) > 0 {
 			page.Next = findingCursor{filter: f.fingerprint(), key: keyOf(&page.Findings[len(page.Findings)-1], ranks[len(ranks)-1])}.String()
 		}
@@ -282,7 +309,7 @@ func PageFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilt
 	if first.id == "" {
 		err = q.QueryRow(ctx, `SELECT COUNT(*) FROM vuln_findings f WHERE `+where, args...).Scan(&page.Total)
 	} else {
-		cond, cargs := first.after(true)
+		cond, cargs := first.before()
 		err = q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN `+cond+` THEN 1 ELSE 0 END), 0) FROM vuln_findings f WHERE `+where,
 			slices.Concat(cargs, args)...).Scan(&page.Total, &before)
 	}
@@ -310,13 +337,7 @@ func EachFinding(ctx context.Context, q db.Querier, orgID string, f FindingFilte
 	where, args := f.where(orgID)
 	var last *findingKey
 	for {
-		cond, cargs := where, args
-		if last != nil {
-			kc, kargs := last.after(false)
-			cond = where + " AND " + kc
-			cargs = slices.Concat(args, kargs)
-		}
-		fs, ranks, err := queryFindings(ctx, q, cond, findingOrder, eachFindingPage, cargs)
+		fs, ranks, err := fetchFindings(ctx, q, where, args, f.All, last, false, eachFindingPage)
 		if err != nil {
 			return err
 		}

@@ -33,11 +33,15 @@ func (a *API) vulnRoutes() []route {
 }
 
 func (a *API) vulnWatch() *vuln.Watch {
-	return &vuln.Watch{DB: a.DB, Mailer: a.Mailer, Audit: a.Audit, Catalog: a.Catalog, BaseURL: a.BaseURL, Now: a.Now, Logger: a.Logger}
+	return &vuln.Watch{DB: a.DB, Queue: a.Queue, Mailer: a.Mailer, Audit: a.Audit, Catalog: a.Catalog, BaseURL: a.BaseURL, Now: a.Now, Logger: a.Logger}
 }
 
+// findingList is one page of findings: next_cursor (absent on the last
+// page) asks for the following one, with the same filter.
 type findingList struct {
-	Findings []vuln.Finding `json:"findings"`
+	Findings   []vuln.Finding `json:"findings"`
+	Total      int            `json:"total"`
+	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
 func (a *API) vulnListFindings(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -52,14 +56,17 @@ func (a *API) vulnListFindings(w http.ResponseWriter, r *http.Request, c *call) 
 			return apperr.Field("priority", "vuln.api.priority")
 		}
 	}
-	fs, err := vuln.ListFindings(r.Context(), a.DB, orgID, f)
+	size := vuln.DefaultFindingPage
+	if l := q.Get("limit"); l != "" {
+		if size, err = strconv.Atoi(l); err != nil || size < 1 || size > vuln.MaxFindingPage {
+			return apperr.Field("limit", "vulnpage.limit.invalid", vuln.MaxFindingPage)
+		}
+	}
+	page, err := vuln.PageFindings(r.Context(), a.DB, orgID, f, q.Get("cursor"), size)
 	if err != nil {
 		return err
 	}
-	if fs == nil {
-		fs = []vuln.Finding{}
-	}
-	a.reply(w, http.StatusOK, findingList{fs})
+	a.reply(w, http.StatusOK, findingList{Findings: page.Findings, Total: page.Total, NextCursor: page.Next})
 	return nil
 }
 
@@ -197,9 +204,14 @@ func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
+	vw := a.vulnWatch()
+	queued := false
 	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
 		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, c.p.UserID, in.CPE, a.Now())
 		if err != nil {
+			return err
+		}
+		if queued, err = vw.QueueMatchAssets(ctx, tx, orgID, []string{id}); err != nil {
 			return err
 		}
 		return a.record(ctx, tx, c, orgID, "vuln.identity.set", "asset", id, map[string]any{"identities": idn.Override})
@@ -207,7 +219,9 @@ func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if _, err := a.vulnWatch().MatchAssets(ctx, orgID, []string{id}); err != nil {
+	if queued {
+		a.Queue.Notify()
+	} else if _, err := vw.MatchAssets(ctx, orgID, []string{id}); err != nil {
 		return err
 	}
 	idn, err := vuln.GetIdentity(ctx, a.DB, orgID, id)

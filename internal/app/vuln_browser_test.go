@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 
 	bg := context.Background()
 	now := clock.Now()
-	var orgID string
+	var orgID, fwID string
 	err := n.DB.InTx(bg, func(tx *db.Tx) error {
 		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, now)
 		if err != nil {
@@ -51,6 +52,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		fwID = fw.ID
 		_, err = inventory.CreateConnection(bg, tx, o.ID, inventory.Connection{Name: "SSL-VPN", Type: inventory.ConnSSLVPN, AssetID: fw.ID}, now)
 		return err
 	})
@@ -78,6 +80,21 @@ func TestBrowserVulnDashboard(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	// 150 more, less urgent findings on the same device: the list spans two
+	// pages of 100.
+	err = n.DB.InTx(bg, func(tx *db.Tx) error {
+		for i := range 150 {
+			if _, err := tx.Exec(bg, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, confidence, priority, rank, first_seen, changed_at)
+				VALUES (?, ?, ?, ?, 'product', 4, ?, ?, ?)`, db.NewID(), orgID, fwID, fmt.Sprintf("CVE-2099-%05d", i), i%10, now, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/signin"),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
@@ -95,6 +112,34 @@ func TestBrowserVulnDashboard(t *testing.T) {
 		if !strings.Contains(first, want) {
 			t.Errorf("first finding lacks %q: %s", want, first)
 		}
+	}
+	open, err := vuln.ListFindings(bg, n.DB, orgID, vuln.FindingFilter{})
+	if err != nil || len(open) <= 150 || len(open) > 200 {
+		t.Fatalf("%d open findings: %v", len(open), err)
+	}
+	if r := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 1〜100 件", len(open)) {
+		t.Errorf("range on page 1: %q", r)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#vuln-next`)),
+		chromedp.WaitVisible(chromedp.CSS(`#vuln-prev`)),
+	); err != nil {
+		t.Fatalf("次へ: %v", err)
+	}
+	if r := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 101〜%d 件", len(open), len(open)) {
+		t.Errorf("range on page 2: %q", r)
+	}
+	if rows := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#vuln-findings tbody tr").length`)); rows != len(open)-100 {
+		t.Errorf("page 2 has %d rows", rows)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#vuln-prev`)),
+		chromedp.WaitVisible(chromedp.CSS(`#vuln-next`)),
+	); err != nil {
+		t.Fatalf("前へ: %v", err)
+	}
+	if again := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`))); again != first {
+		t.Errorf("前へ shows another first row: %s", again)
 	}
 	now1 := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-summary-counts dd[data-priority="1"]`)))
 	if strings.TrimSpace(now1) == "0" {
@@ -120,7 +165,15 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	); err != nil {
 		t.Fatalf("record the state: %v", err)
 	}
-	if st := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-state`))); !strings.Contains(st, "対応中") || !strings.Contains(st, "保守業者に更新を依頼済み") {
+	// The finding page shows the state before the form is sent too: wait
+	// for the page after the redirect.
+	var st string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if st = mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-state`))); strings.Contains(st, "対応中") {
+			break
+		}
+	}
+	if !strings.Contains(st, "対応中") || !strings.Contains(st, "保守業者に更新を依頼済み") {
 		t.Errorf("state shows %q", st)
 	}
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -118,11 +119,7 @@ func cmdVuln(ctx context.Context, args []string, stdout io.Writer) error {
 			if org == "" || (format != "json" && format != "csv") {
 				return usageError("%s", vulnUsage)
 			}
-			fs, err := vuln.ListFindings(ctx, d, org, vuln.FindingFilter{All: all})
-			if err != nil {
-				return err
-			}
-			return writeFindings(stdout, format, fs)
+			return streamFindings(ctx, d, org, vuln.FindingFilter{All: all}, format, stdout)
 		}
 		return usageError("%s", vulnUsage)
 	})
@@ -161,23 +158,55 @@ func printImport(w *vuln.Watch, out io.Writer, res vuln.ImportResult, err error)
 	fmt.Fprintln(out)
 }
 
-func writeFindings(out io.Writer, format string, fs []vuln.Finding) error {
+// streamFindings writes every finding of the organisation that f selects
+// as a JSON array or CSV, a page at a time, so that an organisation with
+// any number of findings is exported in full with flat memory.
+func streamFindings(ctx context.Context, q db.Querier, org string, f vuln.FindingFilter, format string, out io.Writer) error {
+	bw := bufio.NewWriter(out)
 	if format == "json" {
-		if fs == nil {
-			fs = []vuln.Finding{}
+		n := 0
+		if _, err := bw.WriteString("["); err != nil {
+			return err
 		}
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(fs)
+		err := vuln.EachFinding(ctx, q, org, f, func(fd vuln.Finding) error {
+			b, err := json.MarshalIndent(fd, "  ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n  "
+			if n == 0 {
+				sep = "\n  "
+			}
+			n++
+			bw.WriteString(sep)
+			_, err = bw.Write(b)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			bw.WriteString("\n")
+		}
+		bw.WriteString("]\n")
+		return bw.Flush()
 	}
-	cw := csv.NewWriter(out)
-	_ = cw.Write([]string{"asset_name", "asset_id", "vulnerability", "confidence", "priority", "state", "active", "kev", "cvss", "epss",
-		"fixed_versions", "sources", "external_connection", "internet_exposed", "finding_id"})
-	for _, f := range fs {
-		_ = cw.Write([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
+	cw := csv.NewWriter(bw)
+	if err := cw.Write([]string{"asset_name", "asset_id", "vulnerability", "confidence", "priority", "state", "active", "kev", "cvss", "epss",
+		"fixed_versions", "sources", "external_connection", "internet_exposed", "finding_id"}); err != nil {
+		return err
+	}
+	err := vuln.EachFinding(ctx, q, org, f, func(f vuln.Finding) error {
+		return cw.Write([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
 			strconv.FormatBool(f.KEV), strconv.FormatFloat(f.CVSS, 'f', 1, 64), strconv.FormatFloat(f.EPSS, 'f', 5, 64),
 			strings.Join(f.Fixed, " "), strings.Join(f.Sources, " "), strconv.FormatBool(f.External), strconv.FormatBool(f.Exposed), f.ID})
+	})
+	if err != nil {
+		return err
 	}
 	cw.Flush()
-	return cw.Error()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }

@@ -610,6 +610,7 @@ func (w *Watch) Register() {
 		return err
 	})
 	q.Register(JobReprioritise, func(ctx context.Context, _ []byte) error { return w.Reprioritise(ctx, "") })
+	q.Register(JobMatchAssets, w.runMatchAssets)
 	q.Register(JobAlert, func(ctx context.Context, payload []byte) error {
 		var p alertPayload
 		if err := json.Unmarshal(payload, &p); err != nil {

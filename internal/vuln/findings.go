@@ -1411,36 +1411,23 @@ type FindingFilter struct {
 	// applicable; by default only findings that need work are listed.
 	All      bool
 	Priority int
-	Limit    int
-	Offset   int
+	// Limit and Offset cut ListFindings' result; PageFindings and
+	// EachFinding ignore them.
+	Limit  int
+	Offset int
 }
 
-// ListFindings returns the organisation's findings, most urgent first.
+// ListFindings returns the organisation's findings, most urgent first:
+// active findings, then by priority, rank and id (the order PageFindings
+// pages through).
 func ListFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilter) ([]Finding, error) {
-	where := []string{"f.org_id = ?"}
-	args := []any{orgID}
-	if !f.All {
-		where = append(where, "f.active AND f.state IN ('open','in_progress')")
-	}
-	if f.AssetID != "" {
-		where = append(where, "f.asset_id = ?")
-		args = append(args, f.AssetID)
-	}
-	if f.VulnID != "" {
-		where = append(where, "f.vuln_id = ?")
-		args = append(args, f.VulnID)
-	}
-	if f.Priority > 0 {
-		where = append(where, "f.priority = ?")
-		args = append(args, f.Priority)
-	}
+	where, args := f.where(orgID)
 	limit := ""
 	if f.Limit > 0 {
 		limit = " LIMIT ? OFFSET ?"
-		args = append(args, f.Limit, f.Offset)
+		args = append(args, f.Limit, max(f.Offset, 0))
 	}
-	rows, err := q.Query(ctx, findingSelect+` WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY CASE WHEN f.active THEN 0 ELSE 1 END, f.priority, f.rank, a.name, f.vuln_id`+limit, args...)
+	rows, err := q.Query(ctx, findingSelect+` WHERE `+where+findingOrder+limit, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -69,6 +72,11 @@ func (p *page) VulnPct(f float64) string { return strconv.FormatFloat(f*100, 'f'
 type vulnDashView struct {
 	Summary       vuln.Summary
 	Findings      []vuln.Finding
+	Page          vuln.FindingPage
+	Priority      int
+	NextURL       string
+	PrevURL       string
+	FirstURL      string
 	Notifications []vuln.Notification
 	Unread        int
 	All           bool
@@ -82,7 +90,11 @@ type vulnDashView struct {
 func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := state(r).p
-	v := vulnDashView{CanWrite: p.CanWrite(), IsAdmin: p.IsAdmin(), All: r.URL.Query().Get("all") == "1", Operator: p.IsOperator()}
+	q := r.URL.Query()
+	v := vulnDashView{CanWrite: p.CanWrite(), IsAdmin: p.IsAdmin(), All: q.Get("all") == "1", Operator: p.IsOperator()}
+	if n, err := strconv.Atoi(q.Get("priority")); err == nil && n >= 1 && n <= 4 {
+		v.Priority = n
+	}
 	var err error
 	if p.IsOperator() {
 		if v.Top, err = vuln.TopAffected(ctx, s.DB, 50); err != nil {
@@ -103,9 +115,27 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if v.Findings, err = vuln.ListFindings(ctx, s.DB, orgID, vuln.FindingFilter{All: v.All, Limit: 500}); err != nil {
+	filter := vuln.FindingFilter{All: v.All, Priority: v.Priority}
+	status := http.StatusOK
+	var cursorErr error
+	v.Page, err = vuln.PageFindings(ctx, s.DB, orgID, filter, q.Get("cursor"), vuln.DefaultFindingPage)
+	if err != nil && apperr.CodeOf(err) == apperr.Invalid {
+		status, cursorErr = http.StatusBadRequest, err
+		v.Page, err = vuln.PageFindings(ctx, s.DB, orgID, filter, "", vuln.DefaultFindingPage)
+	}
+	if err != nil {
 		s.renderError(w, r, err)
 		return
+	}
+	v.Findings = v.Page.Findings
+	if v.Page.Next != "" {
+		v.NextURL = vulnDashURL(v.All, v.Priority, v.Page.Next)
+	}
+	if v.Page.Prev != "" {
+		v.PrevURL = vulnDashURL(v.All, v.Priority, v.Page.Prev)
+	}
+	if v.Page.Start > 1 || cursorErr != nil {
+		v.FirstURL = vulnDashURL(v.All, v.Priority, "")
 	}
 	if v.Notifications, err = vuln.ListNotifications(ctx, s.DB, orgID, 10); err != nil {
 		s.renderError(w, r, err)
@@ -124,7 +154,45 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	pg := s.newPage(w, r, "vuln.web.title")
 	pg.Data = v
-	s.render(w, r, http.StatusOK, "vuln_dashboard", pg)
+	if cursorErr != nil {
+		pg.Error = apperr.From(cursorErr)
+	}
+	s.render(w, r, status, "vuln_dashboard", pg)
+}
+
+// vulnDashURL is the address of a page of the findings dashboard with its
+// filter.
+func vulnDashURL(all bool, priority int, cursor string) string {
+	q := url.Values{}
+	if all {
+		q.Set("all", "1")
+	}
+	if priority > 0 {
+		q.Set("priority", strconv.Itoa(priority))
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if len(q) == 0 {
+		return "/vuln"
+	}
+	return "/vuln?" + q.Encode()
+}
+
+// VulnShowAllURL is the dashboard with its priority filter and every
+// finding (all) or only those that need work.
+func (v vulnDashView) VulnShowAllURL(all bool) string { return vulnDashURL(all, v.Priority, "") }
+
+// VulnPriorityURL is the first dashboard page of one priority (0: all).
+func (v vulnDashView) VulnPriorityURL(priority int) string { return vulnDashURL(v.All, priority, "") }
+
+// VulnRange says which findings of how many the page shows, in the page's
+// language with digit grouping: 「全 1,234 件中 101〜200 件」.
+func (p *page) VulnRange(pg vuln.FindingPage) string {
+	if len(pg.Findings) == 0 {
+		return p.T("vulnpage.total", i18n.Number(int64(pg.Total)))
+	}
+	return p.T("vulnpage.range", i18n.Number(int64(pg.Total)), i18n.Number(int64(pg.Start)), i18n.Number(int64(pg.End())))
 }
 
 type vulnFindingView struct {
@@ -325,6 +393,11 @@ func (s *Server) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.
 	return idn, err
 }
 
+// vulnSetIdentity saves a person's correction of a device's identity. The
+// re-match is enqueued in the same transaction (JobMatchAssets, as the API
+// does) and also run here, so the next page already shows the result; the
+// job, due a little later, is what re-matches and alerts when this node
+// stops before it got there, and changes nothing otherwise.
 func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 	if s.refuseReadOnly(w, r) {
 		return
@@ -346,9 +419,13 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 		names = strings.Split(strings.ReplaceAll(r.PostFormValue("cpe"), "\r", ""), "\n")
 		names = append(names, r.PostForm["confirm"]...)
 	}
+	vw := s.vulnWatch()
 	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
 		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, p.UserID, names, s.Now())
 		if err != nil {
+			return err
+		}
+		if _, err := vw.QueueMatchAssets(ctx, tx, orgID, []string{id}, jobs.RunAt(s.Now().Add(vuln.RematchInterval))); err != nil {
 			return err
 		}
 		return s.auditEvent(r, tx, audit.Entry{Action: "vuln.identity.set", ObjectType: "asset", ObjectID: id,
@@ -358,7 +435,7 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 		s.renderVulnAsset(w, r, http.StatusUnprocessableEntity, err)
 		return
 	}
-	if _, err := s.vulnWatch().MatchAssets(ctx, orgID, []string{id}); err != nil {
+	if _, err := vw.MatchAssets(ctx, orgID, []string{id}); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -61,19 +61,33 @@ func (w *Watch) Alert(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, org := range orgs {
-		var nid string
-		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
-			var err error
-			nid, err = w.alertOrg(ctx, tx, org)
-			return err
+	// Organisations are alerted 50 to a transaction: a feed update that
+	// concerns every member writes thousands of notifications.
+	for rest := orgs; len(rest) > 0; {
+		batch := rest[:min(len(rest), 50)]
+		rest = rest[len(batch):]
+		var nids []string
+		err := w.inWriteTx(ctx, func(tx *db.Tx) error {
+			nids = nids[:0]
+			for _, org := range batch {
+				nid, err := w.alertOrg(ctx, tx, org)
+				if err != nil {
+					return err
+				}
+				if nid != "" {
+					nids = append(nids, nid)
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if nid != "" && w.Queue == nil {
-			if err := w.deliver(ctx, nid); err != nil {
-				w.Logger.Warn("vuln: alert delivery", "org", org, "err", err)
+		if w.Queue == nil {
+			for _, nid := range nids {
+				if err := w.deliver(ctx, nid); err != nil {
+					w.Logger.Warn("vuln: alert delivery", "notification", nid, "err", err)
+				}
 			}
 		}
 	}

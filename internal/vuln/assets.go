@@ -151,8 +151,30 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 			return nil, err
 		} else if ok && w.everyAssetHasIdentity(ctx) {
 			since = since.Add(-checkMargin)
-			where[0] = `(a.updated_at >= ? OR a.id IN (SELECT c.asset_id FROM inv_connections c WHERE c.updated_at >= ?))`
-			args = []any{since, since}
+			ids, err := w.queryIDs(ctx, `SELECT id FROM inv_assets WHERE updated_at >= ?
+				UNION SELECT asset_id FROM inv_connections WHERE updated_at >= ? AND asset_id IS NOT NULL`, since, since)
+			if err != nil {
+				return nil, err
+			}
+			var changed []string
+			for len(ids) > 0 {
+				n := min(len(ids), 500)
+				a := make([]any, n)
+				for i, id := range ids[:n] {
+					a[i] = id
+				}
+				ids = ids[n:]
+				ins, err := w.readInputs(ctx, "a.id IN ("+db.In(n)+")", a, "")
+				if err != nil {
+					return nil, err
+				}
+				c, err := w.deriveAndStore(ctx, al, ins)
+				if err != nil {
+					return nil, err
+				}
+				changed = append(changed, c...)
+			}
+			return changed, w.setIdentitiesChecked(ctx, start, version)
 		}
 	}
 	var changed []string
@@ -438,7 +460,7 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	defer rows.Close()
 	x, orgs, exposure := ai.x, ai.orgs, ai.exposure
 	if full {
-		x, orgs, exposure = NewIndex(w.Reg), make(map[string]string, count), make(map[string]*exposureFacts, count)
+		x, orgs, exposure = NewIndexSize(w.Reg, count), make(map[string]string, count), make(map[string]*exposureFacts, count)
 	}
 	intern := map[string]string{}
 	for _, o := range orgs {

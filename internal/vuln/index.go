@@ -34,6 +34,7 @@ type Index struct {
 type group struct {
 	sig     string
 	text    string
+	gone    bool
 	slot    int
 	target  *Target
 	members []string
@@ -45,9 +46,12 @@ type assetRef struct {
 }
 
 // NewIndex returns an empty index that parses versions with reg.
-func NewIndex(reg *version.Registry) *Index {
+func NewIndex(reg *version.Registry) *Index { return NewIndexSize(reg, 0) }
+
+// NewIndexSize returns an empty index with room for about n assets.
+func NewIndexSize(reg *version.Registry, n int) *Index {
 	return &Index{reg: reg, idents: map[string]*Identity{}, groups: map[string]*group{},
-		byKey: map[string][]*group{}, assets: map[string]assetRef{}, byText: map[string]*group{}}
+		byKey: map[string][]*group{}, assets: make(map[string]assetRef, n), byText: map[string]*group{}}
 }
 
 // PutText is Put for identities as stored: CPE names one per line. Assets
@@ -57,7 +61,7 @@ func (x *Index) PutText(id, text string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.delete(id)
-	if g := x.byText[text]; g != nil && x.groups[g.sig] == g {
+	if g := x.byText[text]; g != nil && !g.gone {
 		x.assets[id] = assetRef{g: g, i: len(g.members)}
 		g.members = append(g.members, id)
 		return
@@ -161,6 +165,7 @@ func (x *Index) delete(id string) {
 		return
 	}
 	delete(x.groups, g.sig)
+	g.gone = true
 	if x.byText[g.text] == g {
 		delete(x.byText, g.text)
 	}

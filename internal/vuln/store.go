@@ -61,7 +61,7 @@ type Watch struct {
 	BatchSize int
 	// ChunkRecords and ChunkTime bound one transaction of an import: it
 	// ends after ChunkRecords records (default 5,000) or once it has run
-	// ChunkTime (default 0.3 s), whichever comes first.
+	// ChunkTime (default 0.2 s), whichever comes first.
 	ChunkRecords int
 	ChunkTime    time.Duration
 	// TempDir holds the temporary files of imports (default: the system's
@@ -98,7 +98,7 @@ func (w *Watch) init() {
 			w.ChunkRecords = 5000
 		}
 		if w.ChunkTime <= 0 {
-			w.ChunkTime = 300 * time.Millisecond
+			w.ChunkTime = 200 * time.Millisecond
 		}
 		w.idx = &assetIndex{}
 	})
@@ -571,9 +571,8 @@ func newNVDRow(rec *NVDCVE, st storedRules) nvdRow {
 		severity: strings.ToUpper(cv.Severity), vector: cv.Vector, cwes: strings.Join(rec.CWEs(), " "), rules: st}
 }
 
-// importNVD validates the whole file into a spool, decoding and
-// validating (EachNVD) on one core while compiling and encoding the rules
-// on another, then writes the spooled rows in chunks.
+// importNVD validates the whole file into a spool, then writes the
+// spooled rows in chunks.
 func (w *Watch) importNVD(ctx context.Context, r io.Reader, res *ImportResult) error {
 	sp, err := w.newSpool()
 	if err != nil {
@@ -607,7 +606,9 @@ func (w *Watch) importNVD(ctx context.Context, r io.Reader, res *ImportResult) e
 	return w.countChanged(ctx, w.DB, res)
 }
 
-// spoolNVD is the validating pass of importNVD.
+// spoolNVD is the validating pass of importNVD: records are decoded and
+// validated (EachNVD) on one core while they are compiled, encoded and
+// appended to the spool on another.
 func (w *Watch) spoolNVD(ctx context.Context, r io.Reader, res *ImportResult, sp *spool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -694,7 +695,23 @@ func (s *spool) rewind() error {
 }
 
 func (s *spool) writeNVD(r *nvdRow) error {
-	e := rowEnc{b: s.buf[:0]}
+	s.buf = r.encode(s.buf[:0])
+	return s.write(s.buf)
+}
+
+// write appends one encoded row.
+func (s *spool) write(row []byte) error {
+	var n [binary.MaxVarintLen64]byte
+	if _, err := s.bw.Write(n[:binary.PutUvarint(n[:], uint64(len(row)))]); err != nil {
+		return err
+	}
+	_, err := s.bw.Write(row)
+	return err
+}
+
+// encode appends the row's encoding to b.
+func (r *nvdRow) encode(b []byte) []byte {
+	e := rowEnc{b: b}
 	e.str(r.id)
 	e.str(r.desc)
 	e.str(r.status)
@@ -711,13 +728,7 @@ func (s *spool) writeNVD(r *nvdRow) error {
 	e.bool(r.rules.wild)
 	e.strs(r.rules.fixed)
 	e.bool(r.rules.pending)
-	s.buf = e.b
-	var n [binary.MaxVarintLen64]byte
-	if _, err := s.bw.Write(n[:binary.PutUvarint(n[:], uint64(len(e.b)))]); err != nil {
-		return err
-	}
-	_, err := s.bw.Write(e.b)
-	return err
+	return e.b
 }
 
 // readNVD reads the next row into r and reports false at the end.

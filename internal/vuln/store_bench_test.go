@@ -270,11 +270,15 @@ func BenchmarkImportNVD(b *testing.B) {
 				// which is timed on its own below.
 				w := &Watch{DB: d, BatchSize: 200, Queue: jobs.New(d, nil, slog.New(slog.NewTextHandler(io.Discard, nil))),
 					TempDir: b.TempDir()}
-				var longest time.Duration
+				var longest, held time.Duration
+				var validated time.Time
 				txs := 0
 				w.onTx = func(s txStat) {
-					txs++
+					if txs++; txs == 1 {
+						validated = time.Now().Add(-s.held)
+					}
 					longest = max(longest, s.held)
+					held += s.held
 				}
 				b.StartTimer()
 				start := time.Now()
@@ -284,6 +288,7 @@ func BenchmarkImportNVD(b *testing.B) {
 				if err != nil || res.Records != n {
 					b.Fatalf("import: %+v %v", res, err)
 				}
+				b.ReportMetric(validated.Sub(start).Seconds(), "validate-s")
 				start = time.Now()
 				if _, err := w.MatchChanged(context.Background(), res.Since); err != nil {
 					b.Fatal(err)
@@ -296,6 +301,7 @@ func BenchmarkImportNVD(b *testing.B) {
 				b.ReportMetric(float64(size)/(1<<20), "file-MB")
 				b.ReportMetric(float64(longest.Microseconds())/1000, "longest-tx-ms")
 				b.ReportMetric(float64(txs), "transactions")
+				b.ReportMetric(held.Seconds(), "in-tx-s")
 				if kind == "sqlite" {
 					d.Close()
 				}

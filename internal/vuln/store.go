@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,9 +59,19 @@ type Watch struct {
 	DigestAt time.Duration
 	// BatchSize is the number of rows per INSERT statement (default 200).
 	BatchSize int
+	// ChunkRecords and ChunkTime bound one transaction of an import: it
+	// ends after ChunkRecords records (default 5,000) or once it has run
+	// ChunkTime (default 0.2 s), whichever comes first.
+	ChunkRecords int
+	ChunkTime    time.Duration
+	// TempDir holds the temporary files of imports (default: the system's
+	// temporary directory); it is created when missing.
+	TempDir string
 
 	once sync.Once
 	idx  *assetIndex
+	// onTx, when set, is told about each committed import transaction.
+	onTx func(txStat)
 }
 
 func (w *Watch) init() {
@@ -81,6 +93,12 @@ func (w *Watch) init() {
 		}
 		if w.BatchSize <= 0 {
 			w.BatchSize = 200
+		}
+		if w.ChunkRecords <= 0 {
+			w.ChunkRecords = 5000
+		}
+		if w.ChunkTime <= 0 {
+			w.ChunkTime = 200 * time.Millisecond
 		}
 		w.idx = &assetIndex{}
 	})
@@ -153,12 +171,23 @@ func (w *Watch) ImportFile(ctx context.Context, path string) (ImportResult, erro
 }
 
 // Import reads one feed file of any supported format (detected from its
-// content, looking through gzip and xz) and stores it in one transaction:
+// content, looking through gzip and xz) and stores it in two passes. The
+// first reads, validates and compiles every record and writes nothing, so
 // a file that fails to parse or validate is rejected as a whole with an
-// *apperr.Error saying why, and the data held before stays as it was.
-// Records updated upstream replace the stored ones in place. The matching
-// of what changed is enqueued in the same transaction (or run at once
-// without a queue). Every attempt is recorded in vuln_imports.
+// *apperr.Error saying why, and the data held before stays as it was. The
+// second writes the records in short transactions (see ChunkRecords and
+// ChunkTime), so other writers never wait long for the database. NVD
+// files are kept between the passes in their prepared form in a temporary
+// file under TempDir (removed afterwards), so an HTTP body or a
+// decompressed stream is read once and memory stays small; the other
+// formats are small enough to hold. Records updated upstream replace the
+// stored ones in place, and every row the import changes carries
+// ImportResult.Since. The matching of what changed is enqueued with the
+// last transaction (or run at once without a queue); an import of several
+// transactions also enqueues, with its first one, a match that waits
+// importGuard and is brought forward at the end, so that what an import
+// stopped half-way committed is still matched. Every attempt is recorded
+// in vuln_imports.
 func (w *Watch) Import(ctx context.Context, name string, r io.Reader) (ImportResult, error) {
 	w.init()
 	res := ImportResult{Name: name, Since: w.now()}
@@ -169,39 +198,24 @@ func (w *Watch) Import(ctx context.Context, name string, r io.Reader) (ImportRes
 	br := bufio.NewReaderSize(dr, 64<<10)
 	head, _ := br.Peek(8 << 10)
 	res.Format = DetectFormat(name, head)
-	err = w.DB.InTx(ctx, func(tx *db.Tx) error {
-		if tx.Dialect() == db.SQLite {
-			// Feed files insert all over the tables' B-trees; SQLite's
-			// default 2 MB page cache would reread pages for most rows.
-			if _, err := tx.Exec(ctx, `PRAGMA cache_size = -262144`); err != nil {
-				return err
-			}
-			defer tx.Exec(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
-		}
-		var err error
-		switch res.Format {
-		case FormatNVD:
-			err = w.importNVD(ctx, tx, br, &res)
-		case FormatKEV:
-			err = w.importKEV(ctx, tx, br, &res)
-		case FormatEPSS:
-			err = w.importEPSS(ctx, tx, br, &res)
-		case FormatJVNRSS, FormatJVNVULDEF:
-			err = w.importJVN(ctx, tx, br, &res)
-		case FormatCSAF:
-			err = w.importCSAF(ctx, tx, br, &res)
-		case FormatFortinet:
-			err = w.importFortinet(ctx, tx, br, &res)
-		case FormatCSAFMeta, FormatMyJVNProds, FormatJVNChecksum:
-			return apperr.New(apperr.Invalid, "vuln.import.not_data", name, string(res.Format))
-		default:
-			return apperr.New(apperr.Invalid, "vuln.feed.unknown_format", name, "")
-		}
-		if err != nil {
-			return err
-		}
-		return w.afterImport(ctx, tx, res)
-	})
+	switch res.Format {
+	case FormatNVD:
+		err = w.importNVD(ctx, br, &res)
+	case FormatKEV:
+		err = w.importKEV(ctx, br, &res)
+	case FormatEPSS:
+		err = w.importEPSS(ctx, br, &res)
+	case FormatJVNRSS, FormatJVNVULDEF:
+		err = w.importJVN(ctx, br, &res)
+	case FormatCSAF:
+		err = w.importCSAF(ctx, br, &res)
+	case FormatFortinet:
+		err = w.importFortinet(ctx, br, &res)
+	case FormatCSAFMeta, FormatMyJVNProds, FormatJVNChecksum:
+		err = apperr.New(apperr.Invalid, "vuln.import.not_data", name, string(res.Format))
+	default:
+		err = apperr.New(apperr.Invalid, "vuln.feed.unknown_format", name, "")
+	}
 	if err != nil {
 		return res, w.logImport(ctx, res, err)
 	}
@@ -230,7 +244,7 @@ func (w *Watch) logImport(ctx context.Context, res ImportResult, err error) erro
 			key, detail = ae.Key, err.Error()
 		}
 	}
-	if _, lerr := w.DB.Exec(ctx, `INSERT INTO vuln_imports (id, at, name, format, records, ok, error_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, lerr := w.DB.Exec(context.WithoutCancel(ctx), `INSERT INTO vuln_imports (id, at, name, format, records, ok, error_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		db.NewID(), res.Since, clipText(res.Name, 300), string(res.Format), res.Records, err == nil, key, clipText(detail, 1000)); lerr != nil && err == nil {
 		return lerr
 	}
@@ -249,17 +263,145 @@ func clipText(s string, n int) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// afterImport enqueues the matching of what the import changed.
-func (w *Watch) afterImport(ctx context.Context, tx *db.Tx, res ImportResult) error {
+// importGuard is how long the match job enqueued with the first of
+// several transactions of an import waits: the import brings it forward
+// when it completes, so it runs on its own only after an import that
+// stopped half-way (killed, crashed, database gone), matching what that
+// import committed.
+const importGuard = 10 * time.Minute
+
+// enqueueMatch enqueues the matching (after EPSS: the re-prioritising) of
+// what the import changed, due after delay.
+func (w *Watch) enqueueMatch(ctx context.Context, q db.Querier, res ImportResult, delay time.Duration) (string, error) {
+	var opts []jobs.Option
+	if delay > 0 {
+		opts = append(opts, jobs.RunAt(w.now().Add(delay)))
+	}
+	if res.Format == FormatEPSS {
+		return w.Queue.Enqueue(ctx, q, JobReprioritise, struct{}{}, append(opts, jobs.UniqueKey(JobReprioritise))...)
+	}
+	return w.Queue.Enqueue(ctx, q, JobMatch, matchPayload{Since: res.Since}, opts...)
+}
+
+// afterImport makes the matching of what the import changed due now: the
+// guard job of the first transaction when it is still waiting, else a new
+// job. The guard is due again from the moment the queue created it.
+func (w *Watch) afterImport(ctx context.Context, q db.Querier, res ImportResult, guard string) error {
 	if w.Queue == nil {
 		return nil
 	}
-	if res.Format == FormatEPSS {
-		_, err := w.Queue.Enqueue(ctx, tx, JobReprioritise, struct{}{}, jobs.UniqueKey(JobReprioritise))
-		return err
+	if guard != "" {
+		r, err := q.Exec(ctx, `UPDATE jobs SET run_at = created_at WHERE id = ? AND state = 'queued'`, guard)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err == nil && n == 1 {
+			return nil
+		}
 	}
-	_, err := w.Queue.Enqueue(ctx, tx, JobMatch, matchPayload{Since: res.Since})
+	_, err := w.enqueueMatch(ctx, q, res, 0)
 	return err
+}
+
+// writePlan says how an import writes the records it has validated.
+type writePlan struct {
+	// batches are bound to each transaction in turn and flushed before it
+	// commits.
+	batches []*batch
+	// first runs at the start of the first transaction.
+	first func(ctx context.Context, q db.Querier) error
+	// next writes the next record through the batches and reports false
+	// when none is left.
+	next func(ctx context.Context) (bool, error)
+	// commit runs at the end of every transaction, after the batches are
+	// flushed.
+	commit func(ctx context.Context, q db.Querier) error
+	// last runs at the end of the last transaction.
+	last func(ctx context.Context, q db.Querier) error
+}
+
+// txStat describes one committed transaction of an import: how many
+// records it wrote and how long it held the database from its first
+// statement to its commit.
+type txStat struct {
+	records int
+	held    time.Duration
+}
+
+// writeChunks writes the records of p in transactions of at most
+// ChunkRecords records, each closed once it has run ChunkTime.
+func (w *Watch) writeChunks(ctx context.Context, res *ImportResult, p writePlan) error {
+	guard := ""
+	for chunk := 0; ; chunk++ {
+		var began time.Time
+		n, done := 0, false
+		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+			began = time.Now()
+			if tx.Dialect() == db.SQLite {
+				// Feed files insert all over the tables' B-trees; SQLite's
+				// default 2 MB page cache would reread pages for most rows.
+				if _, err := tx.Exec(ctx, `PRAGMA cache_size = -262144`); err != nil {
+					return err
+				}
+				defer tx.Exec(context.WithoutCancel(ctx), `PRAGMA cache_size = -2000`)
+			}
+			for _, b := range p.batches {
+				b.q = tx
+			}
+			if chunk == 0 && p.first != nil {
+				if err := p.first(ctx, tx); err != nil {
+					return err
+				}
+			}
+			for n < w.ChunkRecords && time.Since(began) < w.ChunkTime {
+				more, err := p.next(ctx)
+				if err != nil {
+					return err
+				}
+				if !more {
+					done = true
+					break
+				}
+				n++
+			}
+			for _, b := range p.batches {
+				if err := b.flush(ctx); err != nil {
+					return err
+				}
+			}
+			if p.commit != nil {
+				if err := p.commit(ctx, tx); err != nil {
+					return err
+				}
+			}
+			if !done {
+				if chunk == 0 && w.Queue != nil {
+					var err error
+					guard, err = w.enqueueMatch(ctx, tx, *res, importGuard)
+					return err
+				}
+				return nil
+			}
+			if p.last != nil {
+				if err := p.last(ctx, tx); err != nil {
+					return err
+				}
+			}
+			return w.afterImport(ctx, tx, *res, guard)
+		})
+		if err != nil {
+			return err
+		}
+		if w.onTx != nil {
+			w.onTx(txStat{records: n, held: time.Since(began)})
+		}
+		if done {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // batch writes rows with multi-row INSERT statements; rows with the same
@@ -348,8 +490,10 @@ func (w *Watch) newImporter(tx db.Querier, now time.Time, vulnTail string) *impo
 	}
 }
 
+func (im *importer) batches() []*batch { return []*batch{im.vulns, im.rules, im.refs, im.keys} }
+
 func (im *importer) flush(ctx context.Context) error {
-	for _, b := range []*batch{im.vulns, im.rules, im.refs, im.keys} {
+	for _, b := range im.batches() {
 		if err := b.flush(ctx); err != nil {
 			return err
 		}
@@ -358,12 +502,21 @@ func (im *importer) flush(ctx context.Context) error {
 }
 
 func (im *importer) rule(ctx context.Context, vulnID, source, sourceID string, r *Rules) error {
-	data, err := MarshalRules(r)
+	st, err := storeRules(r)
 	if err != nil {
 		return err
 	}
+	return im.ruleData(ctx, vulnID, source, sourceID, st)
+}
+
+// storeRules encodes compiled rules for storage.
+func storeRules(r *Rules) (storedRules, error) {
+	data, err := MarshalRules(r)
+	if err != nil {
+		return storedRules{}, err
+	}
 	keys, wild := r.Keys()
-	return im.ruleData(ctx, vulnID, source, sourceID, storedRules{data: data, keys: keys, wild: wild, fixed: r.FixedVersions(), pending: r.Pending})
+	return storedRules{data: data, keys: keys, wild: wild, fixed: r.FixedVersions(), pending: r.Pending}, nil
 }
 
 func (im *importer) ruleData(ctx context.Context, vulnID, source, sourceID string, r storedRules) error {
@@ -399,21 +552,67 @@ const nvdVulnTail = `ON CONFLICT (id) DO UPDATE SET description = excluded.descr
 	WHERE vuln_vulns.modified IS NULL OR vuln_vulns.modified <> excluded.modified OR vuln_vulns.nvd_status <> excluded.nvd_status
 	OR vuln_vulns.description = ''`
 
-// preparedNVD is an NVD record compiled and encoded for storage.
-type preparedNVD struct {
-	rec    *NVDCVE
-	stored storedRules
-	err    error
+// nvdRow is an NVD record validated, compiled and encoded for storage:
+// what the writing pass stores of it.
+type nvdRow struct {
+	id, desc, status              string
+	withdrawn                     bool
+	published, modified           time.Time
+	score                         float64
+	cvssVersion, severity, vector string
+	cwes                          string
+	rules                         storedRules
 }
 
-// importNVD streams the file through three stages that overlap on
-// several cores: decoding and validating (EachNVD), compiling and encoding
-// the rules, and writing batches in the transaction.
-func (w *Watch) importNVD(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+func newNVDRow(rec *NVDCVE, st storedRules) nvdRow {
+	cv, _ := rec.BestCVSS()
+	return nvdRow{id: rec.ID, desc: clipText(rec.Description("en"), 8000), status: rec.VulnStatus, withdrawn: rec.Rejected(),
+		published: rec.Published.Time, modified: rec.LastModified.Time, score: cv.Score, cvssVersion: cv.Version,
+		severity: strings.ToUpper(cv.Severity), vector: cv.Vector, cwes: strings.Join(rec.CWEs(), " "), rules: st}
+}
+
+// importNVD validates the whole file into a spool, then writes the
+// spooled rows in chunks.
+func (w *Watch) importNVD(ctx context.Context, r io.Reader, res *ImportResult) error {
+	sp, err := w.newSpool()
+	if err != nil {
+		return err
+	}
+	defer sp.remove()
+	if err := w.spoolNVD(ctx, r, res, sp); err != nil {
+		return err
+	}
+	if err := sp.rewind(); err != nil {
+		return err
+	}
+	im := w.newImporter(nil, res.Since, nvdVulnTail)
+	var row nvdRow
+	err = w.writeChunks(ctx, res, writePlan{
+		batches: im.batches(),
+		next: func(ctx context.Context) (bool, error) {
+			if ok, err := sp.readNVD(&row); !ok || err != nil {
+				return false, err
+			}
+			if err := im.vulns.add(ctx, row.id, row.id, "", "", row.desc, "", row.status, row.withdrawn, nullTime(row.published),
+				nullTime(row.modified), row.score, row.cvssVersion, row.severity, row.vector, row.cwes, res.Since); err != nil {
+				return false, err
+			}
+			return true, im.ruleData(ctx, row.id, "nvd", "", row.rules)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return w.countChanged(ctx, w.DB, res)
+}
+
+// spoolNVD is the validating pass of importNVD: records are decoded and
+// validated (EachNVD) on one core while they are compiled, encoded and
+// appended to the spool on another.
+func (w *Watch) spoolNVD(ctx context.Context, r io.Reader, res *ImportResult, sp *spool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	recs := make(chan *NVDCVE, 512)
-	out := make(chan preparedNVD, 512)
 	var parseErr error
 	go func() {
 		defer close(recs)
@@ -426,45 +625,24 @@ func (w *Watch) importNVD(ctx context.Context, tx *db.Tx, r io.Reader, res *Impo
 			}
 		})
 	}()
-	go func() {
-		defer close(out)
-		for rec := range recs {
-			p := preparedNVD{rec: rec}
-			p.stored, p.err = nvdStored(rec)
-			select {
-			case out <- p:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	im := w.newImporter(tx, res.Since, nvdVulnTail)
 	var werr error
-	for p := range out {
+	for rec := range recs {
 		if werr != nil {
 			continue
 		}
-		if p.err != nil {
-			werr = p.err
-			cancel()
-			continue
+		st, err := nvdStored(rec)
+		if err == nil {
+			row := newNVDRow(rec, st)
+			if row.withdrawn {
+				res.Withdrawn++
+			}
+			res.Records++
+			err = sp.writeNVD(&row)
 		}
-		rec := p.rec
-		res.Records++
-		cv, _ := rec.BestCVSS()
-		if rec.Rejected() {
-			res.Withdrawn++
-		}
-		if werr = im.vulns.add(ctx, rec.ID, rec.ID, "", "", clipText(rec.Description("en"), 8000), "", rec.VulnStatus, rec.Rejected(),
-			nullTime(rec.Published.Time), nullTime(rec.LastModified.Time), cv.Score, cv.Version, strings.ToUpper(cv.Severity), cv.Vector,
-			strings.Join(rec.CWEs(), " "), res.Since); werr == nil {
-			werr = im.ruleData(ctx, rec.ID, "nvd", "", p.stored)
-		}
-		if werr != nil {
+		if err != nil {
+			werr = err
 			cancel()
 		}
-	}
-	for range recs {
 	}
 	if werr != nil {
 		return werr
@@ -475,10 +653,217 @@ func (w *Watch) importNVD(ctx context.Context, tx *db.Tx, r io.Reader, res *Impo
 	if res.Records == 0 {
 		return feedErr("vuln.feed.empty", res.Name, nil)
 	}
-	if err := im.flush(ctx); err != nil {
+	return nil
+}
+
+// spool keeps prepared rows in a temporary file between the validating
+// and the writing pass of an import.
+type spool struct {
+	f   *os.File
+	bw  *bufio.Writer
+	br  *bufio.Reader
+	buf []byte
+}
+
+func (w *Watch) newSpool() (*spool, error) {
+	if w.TempDir != "" {
+		if err := os.MkdirAll(w.TempDir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.CreateTemp(w.TempDir, "medisac-import-*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	return &spool{f: f, bw: bufio.NewWriterSize(f, 1<<20)}, nil
+}
+
+func (s *spool) remove() {
+	s.f.Close()
+	os.Remove(s.f.Name())
+}
+
+func (s *spool) rewind() error {
+	if err := s.bw.Flush(); err != nil {
 		return err
 	}
-	return w.countChanged(ctx, tx, res)
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	s.br = bufio.NewReaderSize(s.f, 1<<20)
+	return nil
+}
+
+func (s *spool) writeNVD(r *nvdRow) error {
+	s.buf = r.encode(s.buf[:0])
+	return s.write(s.buf)
+}
+
+// write appends one encoded row.
+func (s *spool) write(row []byte) error {
+	var n [binary.MaxVarintLen64]byte
+	if _, err := s.bw.Write(n[:binary.PutUvarint(n[:], uint64(len(row)))]); err != nil {
+		return err
+	}
+	_, err := s.bw.Write(row)
+	return err
+}
+
+// encode appends the row's encoding to b.
+func (r *nvdRow) encode(b []byte) []byte {
+	e := rowEnc{b: b}
+	e.str(r.id)
+	e.str(r.desc)
+	e.str(r.status)
+	e.bool(r.withdrawn)
+	e.time(r.published)
+	e.time(r.modified)
+	e.float(r.score)
+	e.str(r.cvssVersion)
+	e.str(r.severity)
+	e.str(r.vector)
+	e.str(r.cwes)
+	e.str(string(r.rules.data))
+	e.strs(r.rules.keys)
+	e.bool(r.rules.wild)
+	e.strs(r.rules.fixed)
+	e.bool(r.rules.pending)
+	return e.b
+}
+
+// readNVD reads the next row into r and reports false at the end.
+func (s *spool) readNVD(r *nvdRow) (bool, error) {
+	n, err := binary.ReadUvarint(s.br)
+	if err == io.EOF {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if uint64(cap(s.buf)) < n {
+		s.buf = make([]byte, n)
+	}
+	s.buf = s.buf[:n]
+	if _, err := io.ReadFull(s.br, s.buf); err != nil {
+		return false, err
+	}
+	d := rowDec{b: s.buf}
+	r.id = d.str()
+	r.desc = d.str()
+	r.status = d.str()
+	r.withdrawn = d.bool()
+	r.published = d.time()
+	r.modified = d.time()
+	r.score = d.float()
+	r.cvssVersion = d.str()
+	r.severity = d.str()
+	r.vector = d.str()
+	r.cwes = d.str()
+	r.rules.data = []byte(d.str())
+	r.rules.keys = d.strs(r.rules.keys[:0])
+	r.rules.wild = d.bool()
+	r.rules.fixed = d.strs(r.rules.fixed[:0])
+	r.rules.pending = d.bool()
+	if d.bad || len(d.b) != 0 {
+		return false, errors.New("vuln: import spool is corrupt")
+	}
+	return true, nil
+}
+
+// rowEnc appends values to a spooled row.
+type rowEnc struct{ b []byte }
+
+func (e *rowEnc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+
+func (e *rowEnc) str(s string) {
+	e.uint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+func (e *rowEnc) strs(ss []string) {
+	e.uint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+
+func (e *rowEnc) bool(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+func (e *rowEnc) float(v float64) { e.uint(math.Float64bits(v)) }
+
+func (e *rowEnc) time(t time.Time) {
+	if t.IsZero() {
+		e.bool(false)
+		return
+	}
+	e.bool(true)
+	e.b = binary.AppendVarint(e.b, t.Unix())
+	e.uint(uint64(t.Nanosecond()))
+}
+
+// rowDec reads the values of a spooled row; bad says it was cut short.
+type rowDec struct {
+	b   []byte
+	bad bool
+}
+
+func (d *rowDec) uint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *rowDec) str() string {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.bad, d.b = true, nil
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *rowDec) strs(into []string) []string {
+	for n := d.uint(); n > 0 && !d.bad; n-- {
+		into = append(into, d.str())
+	}
+	return into
+}
+
+func (d *rowDec) bool() bool {
+	if len(d.b) == 0 {
+		d.bad = true
+		return false
+	}
+	v := d.b[0] == 1
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *rowDec) float() float64 { return math.Float64frombits(d.uint()) }
+
+func (d *rowDec) time() time.Time {
+	if !d.bool() {
+		return time.Time{}
+	}
+	sec, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.bad, d.b = true, nil
+		return time.Time{}
+	}
+	d.b = d.b[n:]
+	return time.Unix(sec, int64(d.uint())).UTC()
 }
 
 func (w *Watch) countChanged(ctx context.Context, q db.Querier, res *ImportResult) error {
@@ -500,13 +885,13 @@ const stubTail = `ON CONFLICT (id) DO UPDATE SET
 	cvss_vector = CASE WHEN vuln_vulns.cvss_score = 0 THEN excluded.cvss_vector ELSE vuln_vulns.cvss_vector END,
 	withdrawn = CASE WHEN vuln_vulns.nvd_status = '' THEN excluded.withdrawn ELSE vuln_vulns.withdrawn END`
 
-func (w *Watch) importKEV(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+func (w *Watch) importKEV(ctx context.Context, r io.Reader, res *ImportResult) error {
 	cat, err := ParseKEV(r)
 	if err != nil {
 		return err
 	}
 	held := map[string]string{}
-	rows, err := tx.Query(ctx, `SELECT cve, vendor || '|' || product || '|' || name || '|' || added || '|' || due || '|' || action || '|' || CASE WHEN ransomware THEN '1' ELSE '0' END FROM vuln_kev`)
+	rows, err := w.DB.Query(ctx, `SELECT cve, vendor || '|' || product || '|' || name || '|' || added || '|' || due || '|' || action || '|' || CASE WHEN ransomware THEN '1' ELSE '0' END FROM vuln_kev`)
 	if err != nil {
 		return err
 	}
@@ -522,11 +907,11 @@ func (w *Watch) importKEV(ctx context.Context, tx *db.Tx, r io.Reader, res *Impo
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	im := w.newImporter(tx, res.Since, stubTail)
-	kev := newBatch(tx, "vuln_kev", []string{"cve", "vendor", "product", "name", "added", "due", "action", "ransomware", "updated_at"},
-		`ON CONFLICT (cve) DO UPDATE SET vendor = excluded.vendor, product = excluded.product, name = excluded.name, added = excluded.added,
-		due = excluded.due, action = excluded.action, ransomware = excluded.ransomware, updated_at = excluded.updated_at`, w.BatchSize)
-	var changed []string
+	type kevRow struct {
+		e     *KEVEntry
+		rules storedRules
+	}
+	var todo []kevRow
 	for i := range cat.Vulnerabilities {
 		e := &cat.Vulnerabilities[i]
 		res.Records++
@@ -538,30 +923,44 @@ func (w *Watch) importKEV(ctx context.Context, tx *db.Tx, r io.Reader, res *Impo
 		if held[e.CVEID] == sig {
 			continue
 		}
-		changed = append(changed, e.CVEID)
-		if err := kev.add(ctx, e.CVEID, e.CVEID, e.VendorProject, e.Product, e.VulnerabilityName, e.DateAdded, e.DueDate,
-			e.RequiredAction, e.Ransomware(), res.Since); err != nil {
+		st, err := storeRules(KEVRules(e, w.Aliases))
+		if err != nil {
 			return err
 		}
-		if err := im.vulns.add(ctx, e.CVEID, e.CVEID, e.VulnerabilityName, "", e.ShortDescription, "", "", false, nil, nil,
-			0.0, "", "", "", strings.Join(e.CWEs, " "), res.Since); err != nil {
+		todo = append(todo, kevRow{e, st})
+	}
+	im := w.newImporter(nil, res.Since, stubTail)
+	kev := newBatch(nil, "vuln_kev", []string{"cve", "vendor", "product", "name", "added", "due", "action", "ransomware", "updated_at"},
+		`ON CONFLICT (cve) DO UPDATE SET vendor = excluded.vendor, product = excluded.product, name = excluded.name, added = excluded.added,
+		due = excluded.due, action = excluded.action, ransomware = excluded.ransomware, updated_at = excluded.updated_at`, w.BatchSize)
+	var changed []string
+	i := 0
+	res.Changed = len(todo)
+	return w.writeChunks(ctx, res, writePlan{
+		batches: append(im.batches(), kev),
+		next: func(ctx context.Context) (bool, error) {
+			if i == len(todo) {
+				return false, nil
+			}
+			e, st := todo[i].e, todo[i].rules
+			i++
+			changed = append(changed, e.CVEID)
+			if err := kev.add(ctx, e.CVEID, e.CVEID, e.VendorProject, e.Product, e.VulnerabilityName, e.DateAdded, e.DueDate,
+				e.RequiredAction, e.Ransomware(), res.Since); err != nil {
+				return false, err
+			}
+			if err := im.vulns.add(ctx, e.CVEID, e.CVEID, e.VulnerabilityName, "", e.ShortDescription, "", "", false, nil, nil,
+				0.0, "", "", "", strings.Join(e.CWEs, " "), res.Since); err != nil {
+				return false, err
+			}
+			return true, im.ruleData(ctx, e.CVEID, "kev", "", st)
+		},
+		commit: func(ctx context.Context, q db.Querier) error {
+			err := touch(ctx, q, changed, res.Since)
+			changed = changed[:0]
 			return err
-		}
-		if err := im.rule(ctx, e.CVEID, "kev", "", KEVRules(e, w.Aliases)); err != nil {
-			return err
-		}
-	}
-	if err := kev.flush(ctx); err != nil {
-		return err
-	}
-	if err := im.flush(ctx); err != nil {
-		return err
-	}
-	if err := touch(ctx, tx, changed, res.Since); err != nil {
-		return err
-	}
-	res.Changed = len(changed)
-	return nil
+		},
+	})
 }
 
 // touch marks vulnerabilities as changed at t, so that their findings are
@@ -581,7 +980,7 @@ func touch(ctx context.Context, q db.Querier, ids []string, t time.Time) error {
 	return nil
 }
 
-func (w *Watch) importEPSS(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+func (w *Watch) importEPSS(ctx context.Context, r io.Reader, res *ImportResult) error {
 	f, err := ParseEPSS(r)
 	if err != nil {
 		return err
@@ -590,20 +989,26 @@ func (w *Watch) importEPSS(ctx context.Context, tx *db.Tx, r io.Reader, res *Imp
 	if !f.ScoreDate.IsZero() {
 		day = f.ScoreDate.Format(time.DateOnly)
 	}
-	b := newBatch(tx, "vuln_epss", []string{"cve", "score", "percentile", "score_date", "updated_at"},
+	b := newBatch(nil, "vuln_epss", []string{"cve", "score", "percentile", "score_date", "updated_at"},
 		`ON CONFLICT (cve) DO UPDATE SET score = excluded.score, percentile = excluded.percentile, score_date = excluded.score_date,
 		updated_at = excluded.updated_at`, max(w.BatchSize, 500))
-	for _, s := range f.Scores {
-		res.Records++
-		if err := b.add(ctx, s.CVE, s.CVE, s.EPSS, s.Percentile, day, res.Since); err != nil {
-			return err
-		}
-	}
+	res.Records = len(f.Scores)
 	res.Changed = res.Records
-	return b.flush(ctx)
+	i := 0
+	return w.writeChunks(ctx, res, writePlan{
+		batches: []*batch{b},
+		next: func(ctx context.Context) (bool, error) {
+			if i == len(f.Scores) {
+				return false, nil
+			}
+			s := f.Scores[i]
+			i++
+			return true, b.add(ctx, s.CVE, s.CVE, s.EPSS, s.Percentile, day, res.Since)
+		},
+	})
 }
 
-func (w *Watch) importJVN(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+func (w *Watch) importJVN(ctx context.Context, r io.Reader, res *ImportResult) error {
 	var entries []JVNEntry
 	var err error
 	if res.Format == FormatJVNVULDEF {
@@ -614,57 +1019,77 @@ func (w *Watch) importJVN(ctx context.Context, tx *db.Tx, r io.Reader, res *Impo
 	if err != nil {
 		return err
 	}
-	im := w.newImporter(tx, res.Since, stubTail)
+	rules := make([]storedRules, len(entries))
 	for i := range entries {
-		e := &entries[i]
+		if rules[i], err = storeRules(entries[i].Rules(w.Reg)); err != nil {
+			return err
+		}
 		res.Records++
-		if e.Withdrawn {
+		if entries[i].Withdrawn {
 			res.Withdrawn++
 		}
-		ids := e.CVEs
-		if len(ids) == 0 {
-			ids = []string{e.ID}
-		}
-		rules := e.Rules(w.Reg)
-		var cv CVSS
-		if len(e.CVSS) > 0 {
-			cv = e.CVSS[0]
-		}
-		for _, id := range ids {
-			withdrawn := e.Withdrawn && id == e.ID
-			if err := im.vulns.add(ctx, id, id, "", clipText(e.Title, 1000), "", clipText(e.Summary, 8000), "", withdrawn,
-				nullTime(e.Published), nullTime(e.Modified), cv.Score, cv.Version, strings.ToUpper(cv.Severity), cv.Vector,
-				strings.Join(e.CWEs, " "), res.Since); err != nil {
-				return err
+	}
+	im := w.newImporter(nil, res.Since, stubTail)
+	i := 0
+	err = w.writeChunks(ctx, res, writePlan{
+		batches: im.batches(),
+		next: func(ctx context.Context) (bool, error) {
+			if i == len(entries) {
+				return false, nil
 			}
-			if id != e.ID {
-				if err := im.refs.add(ctx, id+"\x00"+e.ID, id, e.ID, "jvn", e.URL, clipText(e.Title, 1000)); err != nil {
-					return err
+			e, st := &entries[i], rules[i]
+			i++
+			ids := e.CVEs
+			if len(ids) == 0 {
+				ids = []string{e.ID}
+			}
+			var cv CVSS
+			if len(e.CVSS) > 0 {
+				cv = e.CVSS[0]
+			}
+			for _, id := range ids {
+				withdrawn := e.Withdrawn && id == e.ID
+				if err := im.vulns.add(ctx, id, id, "", clipText(e.Title, 1000), "", clipText(e.Summary, 8000), "", withdrawn,
+					nullTime(e.Published), nullTime(e.Modified), cv.Score, cv.Version, strings.ToUpper(cv.Severity), cv.Vector,
+					strings.Join(e.CWEs, " "), res.Since); err != nil {
+					return false, err
+				}
+				if id != e.ID {
+					if err := im.refs.add(ctx, id+"\x00"+e.ID, id, e.ID, "jvn", e.URL, clipText(e.Title, 1000)); err != nil {
+						return false, err
+					}
+				}
+				if err := im.ruleData(ctx, id, "jvn", e.ID, st); err != nil {
+					return false, err
 				}
 			}
-			if err := im.rule(ctx, id, "jvn", e.ID, rules); err != nil {
-				return err
-			}
-		}
-	}
-	if err := im.flush(ctx); err != nil {
+			return true, nil
+		},
+	})
+	if err != nil {
 		return err
 	}
-	return w.countChanged(ctx, tx, res)
+	return w.countChanged(ctx, w.DB, res)
 }
 
-func (w *Watch) importFortinet(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+func (w *Watch) importFortinet(ctx context.Context, r io.Reader, res *ImportResult) error {
 	a, err := ParseFortinet(r)
 	if err != nil {
 		return err
 	}
-	im := w.newImporter(tx, res.Since, stubTail)
 	rules := a.Rules(w.Reg)
 	ids := make([]string, 0, len(rules))
 	for id := range rules {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	stored := make([]storedRules, len(ids))
+	for i, id := range ids {
+		if stored[i], err = storeRules(rules[id]); err != nil {
+			return err
+		}
+	}
+	res.Records = len(ids)
 	var score float64
 	vector := ""
 	for _, v := range a.Vulnerabilities {
@@ -674,29 +1099,36 @@ func (w *Watch) importFortinet(ctx context.Context, tx *db.Tx, r io.Reader, res 
 			}
 		}
 	}
-	for _, id := range ids {
-		res.Records++
-		ver, sev := "", ""
-		if score > 0 {
-			ver, sev = "3.1", severityOf(score)
-		}
-		if err := im.vulns.add(ctx, id, id, clipText(a.Title, 1000), "", clipText(a.Summary, 8000), "", "", false,
-			nullTime(a.Published), nullTime(a.Updated), score, ver, sev, vector, "", res.Since); err != nil {
-			return err
-		}
-		if id != a.ID {
-			if err := im.refs.add(ctx, id+"\x00"+a.ID, id, a.ID, "fortinet", a.AdvisoryURL, clipText(a.Title, 1000)); err != nil {
-				return err
-			}
-		}
-		if err := im.rule(ctx, id, "fortinet", a.ID, rules[id]); err != nil {
-			return err
-		}
+	ver, sev := "", ""
+	if score > 0 {
+		ver, sev = "3.1", severityOf(score)
 	}
-	if err := im.flush(ctx); err != nil {
+	im := w.newImporter(nil, res.Since, stubTail)
+	i := 0
+	err = w.writeChunks(ctx, res, writePlan{
+		batches: im.batches(),
+		next: func(ctx context.Context) (bool, error) {
+			if i == len(ids) {
+				return false, nil
+			}
+			id, st := ids[i], stored[i]
+			i++
+			if err := im.vulns.add(ctx, id, id, clipText(a.Title, 1000), "", clipText(a.Summary, 8000), "", "", false,
+				nullTime(a.Published), nullTime(a.Updated), score, ver, sev, vector, "", res.Since); err != nil {
+				return false, err
+			}
+			if id != a.ID {
+				if err := im.refs.add(ctx, id+"\x00"+a.ID, id, a.ID, "fortinet", a.AdvisoryURL, clipText(a.Title, 1000)); err != nil {
+					return false, err
+				}
+			}
+			return true, im.ruleData(ctx, id, "fortinet", a.ID, st)
+		},
+	})
+	if err != nil {
 		return err
 	}
-	return w.countChanged(ctx, tx, res)
+	return w.countChanged(ctx, w.DB, res)
 }
 
 func severityOf(score float64) string {
@@ -716,7 +1148,7 @@ func severityOf(score float64) string {
 // maxCSAFBytes caps one CSAF document.
 const maxCSAFBytes = 64 << 20
 
-func (w *Watch) importCSAF(ctx context.Context, tx *db.Tx, r io.Reader, res *ImportResult) error {
+func (w *Watch) importCSAF(ctx context.Context, r io.Reader, res *ImportResult) error {
 	body, err := io.ReadAll(io.LimitReader(r, maxCSAFBytes+1))
 	if err != nil {
 		return err
@@ -735,55 +1167,63 @@ func (w *Watch) importCSAF(ctx context.Context, tx *db.Tx, r io.Reader, res *Imp
 			vendors = append(vendors, k)
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO vuln_docs (id, format, body, vendors, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET body = excluded.body, vendors = excluded.vendors, updated_at = excluded.updated_at`,
-		tid, string(FormatCSAF), string(body), strings.Join(vendors, " "), res.Since); err != nil {
-		return err
-	}
-	im := w.newImporter(tx, res.Since, stubTail)
+	res.Records = len(doc.Vulnerabilities)
+	im := w.newImporter(nil, res.Since, stubTail)
 	url := ""
-	for i, v := range doc.Vulnerabilities {
-		res.Records++
-		id := v.CVE
-		if id == "" {
-			id = tid
-			if len(doc.Vulnerabilities) > 1 {
-				id = fmt.Sprintf("%s#%d", tid, i+1)
-			}
-		}
-		var score float64
-		var vec, ver string
-		for _, s := range v.Scores {
-			if s.CVSSv3 != nil && s.CVSSv3.BaseScore > score {
-				score, vec, ver = s.CVSSv3.BaseScore, s.CVSSv3.VectorString, s.CVSSv3.Version
-			}
-		}
-		title := v.Title
-		if title == "" {
-			title = doc.Document.Title
-		}
-		if err := im.vulns.add(ctx, id, id, clipText(title, 1000), "", "", "", "", false,
-			nullTime(doc.Document.Tracking.InitialReleaseDate), nullTime(doc.Document.Tracking.CurrentReleaseDate),
-			score, ver, severityOf(score), vec, "", res.Since); err != nil {
+	i := 0
+	err = w.writeChunks(ctx, res, writePlan{
+		batches: im.batches(),
+		first: func(ctx context.Context, q db.Querier) error {
+			_, err := q.Exec(ctx, `INSERT INTO vuln_docs (id, format, body, vendors, updated_at) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (id) DO UPDATE SET body = excluded.body, vendors = excluded.vendors, updated_at = excluded.updated_at`,
+				tid, string(FormatCSAF), string(body), strings.Join(vendors, " "), res.Since)
 			return err
-		}
-		if id != tid {
-			if err := im.refs.add(ctx, id+"\x00"+tid, id, tid, "csaf", url, clipText(doc.Document.Title, 1000)); err != nil {
-				return err
+		},
+		next: func(ctx context.Context) (bool, error) {
+			if i == len(doc.Vulnerabilities) {
+				return false, nil
 			}
-		}
-		if err := im.rules.add(ctx, id+"\x00csaf\x00"+tid, id, "csaf", tid, strconv.Itoa(i), false, false, "",
-			"", res.Since); err != nil {
+			v := doc.Vulnerabilities[i]
+			i++
+			id := v.CVE
+			if id == "" {
+				id = tid
+				if len(doc.Vulnerabilities) > 1 {
+					id = fmt.Sprintf("%s#%d", tid, i)
+				}
+			}
+			var score float64
+			var vec, ver string
+			for _, s := range v.Scores {
+				if s.CVSSv3 != nil && s.CVSSv3.BaseScore > score {
+					score, vec, ver = s.CVSSv3.BaseScore, s.CVSSv3.VectorString, s.CVSSv3.Version
+				}
+			}
+			title := v.Title
+			if title == "" {
+				title = doc.Document.Title
+			}
+			if err := im.vulns.add(ctx, id, id, clipText(title, 1000), "", "", "", "", false,
+				nullTime(doc.Document.Tracking.InitialReleaseDate), nullTime(doc.Document.Tracking.CurrentReleaseDate),
+				score, ver, severityOf(score), vec, "", res.Since); err != nil {
+				return false, err
+			}
+			if id != tid {
+				if err := im.refs.add(ctx, id+"\x00"+tid, id, tid, "csaf", url, clipText(doc.Document.Title, 1000)); err != nil {
+					return false, err
+				}
+			}
+			return true, im.rules.add(ctx, id+"\x00csaf\x00"+tid, id, "csaf", tid, strconv.Itoa(i-1), false, false, "", "", res.Since)
+		},
+		last: func(ctx context.Context, q db.Querier) error {
+			_, err := q.Exec(ctx, `UPDATE vuln_rules SET updated_at = ? WHERE source = 'csaf' AND source_id = ?`, res.Since, tid)
 			return err
-		}
-	}
-	if err := im.flush(ctx); err != nil {
+		},
+	})
+	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE vuln_rules SET updated_at = ? WHERE source = 'csaf' AND source_id = ?`, res.Since, tid); err != nil {
-		return err
-	}
-	return w.countChanged(ctx, tx, res)
+	return w.countChanged(ctx, w.DB, res)
 }
 
 // Vuln is one stored vulnerability with what every source says about it.

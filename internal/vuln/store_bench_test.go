@@ -238,7 +238,8 @@ func benchRecords() int {
 
 // BenchmarkImportNVD imports 300,000 generated CVE records from one file
 // into a fresh database of each kind and reports records/s, the peak
-// resident memory of the process and the database size.
+// resident memory of the process, the database size, and how many
+// transactions the import took and how long the longest held the database.
 func BenchmarkImportNVD(b *testing.B) {
 	n := benchRecords()
 	dir := b.TempDir()
@@ -267,7 +268,18 @@ func BenchmarkImportNVD(b *testing.B) {
 				peak := peakRSS()
 				// With a queue the import only enqueues the matching job,
 				// which is timed on its own below.
-				w := &Watch{DB: d, BatchSize: 200, Queue: jobs.New(d, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+				w := &Watch{DB: d, BatchSize: 200, Queue: jobs.New(d, nil, slog.New(slog.NewTextHandler(io.Discard, nil))),
+					TempDir: b.TempDir()}
+				var longest, held time.Duration
+				var validated time.Time
+				txs := 0
+				w.onTx = func(s txStat) {
+					if txs++; txs == 1 {
+						validated = time.Now().Add(-s.held)
+					}
+					longest = max(longest, s.held)
+					held += s.held
+				}
 				b.StartTimer()
 				start := time.Now()
 				res, err := w.ImportFile(context.Background(), feed)
@@ -276,6 +288,7 @@ func BenchmarkImportNVD(b *testing.B) {
 				if err != nil || res.Records != n {
 					b.Fatalf("import: %+v %v", res, err)
 				}
+				b.ReportMetric(validated.Sub(start).Seconds(), "validate-s")
 				start = time.Now()
 				if _, err := w.MatchChanged(context.Background(), res.Since); err != nil {
 					b.Fatal(err)
@@ -286,6 +299,9 @@ func BenchmarkImportNVD(b *testing.B) {
 				b.ReportMetric(peak(), "peak-RSS-MB")
 				b.ReportMetric(dbSize(b, d, dbDir), "db-MB")
 				b.ReportMetric(float64(size)/(1<<20), "file-MB")
+				b.ReportMetric(float64(longest.Microseconds())/1000, "longest-tx-ms")
+				b.ReportMetric(float64(txs), "transactions")
+				b.ReportMetric(held.Seconds(), "in-tx-s")
 				if kind == "sqlite" {
 					d.Close()
 				}

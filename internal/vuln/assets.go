@@ -447,10 +447,12 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	if !full && latest != nil && !latest.After(since) && count == ai.count {
 		return ai.x, ai.orgs, nil
 	}
-	q := `SELECT asset_id, org_id, names, external, vpn, exposed, updated_at FROM vuln_asset_identity`
+	// A full load takes the newest time read above rather than reading a
+	// time per row; a row written meanwhile is newer and read next time.
+	q := `SELECT asset_id, org_id, names, external, vpn, exposed FROM vuln_asset_identity`
 	var args []any
 	if !full {
-		q += ` WHERE updated_at >= ?`
+		q = `SELECT asset_id, org_id, names, external, vpn, exposed, updated_at FROM vuln_asset_identity WHERE updated_at >= ?`
 		args = append(args, since)
 	}
 	rows, err := w.DB.Query(ctx, q, args...)
@@ -467,11 +469,18 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 		intern[o] = o
 	}
 	var max time.Time
+	if full && latest != nil {
+		max = *latest
+	}
 	for rows.Next() {
 		var id, org, names string
 		var external, vpn, exposed bool
 		var at time.Time
-		if err := rows.Scan(&id, &org, &names, &external, &vpn, &exposed, &at); err != nil {
+		dst := []any{&id, &org, &names, &external, &vpn, &exposed, &at}
+		if full {
+			dst = dst[:6]
+		}
+		if err := rows.Scan(dst...); err != nil {
 			return nil, nil, err
 		}
 		exposure[id] = exposureOf(external, vpn, exposed)

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +56,8 @@ const vulnUsage = `usage:
 // newWatch builds the vulnerability watch on d. Jobs it enqueues (alerts)
 // are run by the server's workers.
 func newWatch(cfg *Config, d *db.DB, log *audit.Log, q *jobs.Queue) *vuln.Watch {
-	return &vuln.Watch{DB: d, Queue: q, Audit: log, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Sync: cfg.Vuln.Sync()}
+	return &vuln.Watch{DB: d, Queue: q, Audit: log, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Sync: cfg.Vuln.Sync(),
+		TempDir: filepath.Join(cfg.DataDir, "temp")}
 }
 
 func cmdVuln(ctx context.Context, args []string, stdout io.Writer) error {

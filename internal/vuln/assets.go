@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -472,11 +473,15 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	if full && latest != nil {
 		max = *latest
 	}
+	// The organisation and the names are read as raw bytes: most repeat,
+	// and only new ones are copied (a million rows otherwise allocate two
+	// strings each for the garbage collector to chase).
+	var orgRaw, namesRaw sql.RawBytes
 	for rows.Next() {
-		var id, org, names string
+		var id string
 		var external, vpn, exposed bool
 		var at time.Time
-		dst := []any{&id, &org, &names, &external, &vpn, &exposed, &at}
+		dst := []any{&id, &orgRaw, &namesRaw, &external, &vpn, &exposed, &at}
 		if full {
 			dst = dst[:6]
 		}
@@ -484,13 +489,13 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 			return nil, nil, err
 		}
 		exposure[id] = exposureOf(external, vpn, exposed)
-		if o, ok := intern[org]; ok {
-			org = o
-		} else {
+		org, ok := intern[string(orgRaw)]
+		if !ok {
+			org = string(orgRaw)
 			intern[org] = org
 		}
 		orgs[id] = org
-		x.PutText(id, names)
+		x.PutTextBytes(id, namesRaw)
 		if at.After(max) {
 			max = at
 		}

@@ -60,14 +60,33 @@ func NewIndexSize(reg *version.Registry, n int) *Index {
 func (x *Index) PutText(id, text string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.putText(id, text, nil)
+}
+
+// PutTextBytes is PutText for text in a buffer the caller reuses; it is
+// copied only when no asset held has the same text.
+func (x *Index) PutTextBytes(id string, text []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.putText(id, "", text)
+}
+
+func (x *Index) putText(id, text string, b []byte) {
 	x.delete(id)
-	if g := x.byText[text]; g != nil && !g.gone {
+	g := x.byText[text]
+	if b != nil {
+		g = x.byText[string(b)]
+	}
+	if g != nil && !g.gone {
 		x.assets[id] = assetRef{g: g, i: len(g.members)}
 		g.members = append(g.members, id)
 		return
 	}
+	if b != nil {
+		text = string(b)
+	}
 	x.put(id, parseNames(text))
-	g := x.assets[id].g
+	g = x.assets[id].g
 	g.text = text
 	x.byText[text] = g
 }

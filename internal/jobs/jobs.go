@@ -315,3 +315,18 @@ func Current(ctx context.Context) (RunInfo, bool) {
 	r, ok := ctx.Value(runInfoKey{}).(RunInfo)
 	return r, ok
 }
+
+// RunNow makes a job still waiting in the queue due at once (from the
+// moment it was created) and reports whether it was still waiting. tx may
+// be the caller's transaction.
+func (q *Queue) RunNow(ctx context.Context, tx db.Querier, id string) (bool, error) {
+	if tx == nil {
+		tx = q.d
+	}
+	r, err := tx.Exec(ctx, `UPDATE jobs SET run_at = created_at WHERE id = ? AND state = 'queued'`, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := r.RowsAffected()
+	return n == 1, err
+}

@@ -671,3 +671,29 @@ func BenchmarkEnqueueAndProcess(b *testing.B) {
 		})
 	}
 }
+
+func TestRunNow(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		q := newQueue(d, c.Now, "a")
+		var runs atomic.Int32
+		q.Register("match", func(context.Context, []byte) error { runs.Add(1); return nil })
+		id, err := q.Enqueue(ctx, nil, "match", nil, RunAt(c.Now().Add(10*time.Minute)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.RunOnce(ctx); err != nil || n != 0 {
+			t.Fatalf("a job due later ran: %d, %v", n, err)
+		}
+		if waiting, err := q.RunNow(ctx, nil, id); err != nil || !waiting {
+			t.Fatalf("RunNow = %v, %v", waiting, err)
+		}
+		if n, err := q.RunOnce(ctx); err != nil || n != 1 || runs.Load() != 1 {
+			t.Fatalf("RunOnce after RunNow = %d, %v (runs %d)", n, err, runs.Load())
+		}
+		if waiting, err := q.RunNow(ctx, nil, id); err != nil || waiting {
+			t.Fatalf("RunNow on a finished job = %v, %v", waiting, err)
+		}
+	})
+}

@@ -291,11 +291,11 @@ func (w *Watch) afterImport(ctx context.Context, q db.Querier, res ImportResult,
 		return nil
 	}
 	if guard != "" {
-		r, err := q.Exec(ctx, `UPDATE jobs SET run_at = created_at WHERE id = ? AND state = 'queued'`, guard)
+		waiting, err := w.Queue.RunNow(ctx, q, guard)
 		if err != nil {
 			return err
 		}
-		if n, err := r.RowsAffected(); err == nil && n == 1 {
+		if waiting {
 			return nil
 		}
 	}

@@ -132,11 +132,18 @@ type vulnFacts struct {
 // hit is the combined answer of every source for one asset and one
 // vulnerability.
 type hit struct {
+	// shared is set on a hit that several assets' entries point to; it is
+	// cloned before a second source adds to one of them.
+	shared  bool
 	exact   bool
 	reasons []string
 	sources []string
 	fixed   []string
 	matched string
+}
+
+func (h *hit) clone() *hit {
+	return &hit{exact: h.exact, reasons: slices.Clone(h.reasons), sources: slices.Clone(h.sources), fixed: slices.Clone(h.fixed), matched: h.matched}
 }
 
 func (h *hit) add(source string, res Result, fixed []string) {
@@ -339,8 +346,10 @@ func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x matcher, rs []sto
 					h := hits[id]
 					if h == nil {
 						h = &hit{}
-						hits[id] = h
+					} else if h.shared {
+						h = h.clone()
 					}
+					hits[id] = h
 					addCSAF(h, ms)
 				}
 			}
@@ -349,15 +358,23 @@ func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x matcher, rs []sto
 		if r.rules == nil {
 			continue
 		}
+		// The assets of one result share one hit until a second source
+		// adds to an asset's: a CVE affecting 100,000 devices in a few
+		// groups then costs a map entry per device, not a hit.
 		for _, g := range x.Match(r.rules) {
-			fixed := FixedFor(g.Result)
+			shared := &hit{shared: true}
+			shared.add(r.source, g.Result, FixedFor(g.Result))
 			for _, id := range g.AssetIDs {
 				h := hits[id]
 				if h == nil {
-					h = &hit{}
+					hits[id] = shared
+					continue
+				}
+				if h.shared {
+					h = h.clone()
 					hits[id] = h
 				}
-				h.add(r.source, g.Result, fixed)
+				h.add(r.source, g.Result, FixedFor(g.Result))
 			}
 		}
 	}
@@ -558,6 +575,8 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 				todo = append(todo, id)
 			}
 		}
+		// Workers match and sum up each result (its digest) on every CPU.
+		digests := make(map[string]string, len(todo))
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		next := make(chan string)
@@ -567,8 +586,15 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 				defer wg.Done()
 				for id := range next {
 					h, _ := w.matchVuln(ctx, nil, m, rules[id], nil)
+					d := ""
+					if exposure != nil {
+						d = findingsDigest(facts[id], h, orgs, exposure)
+					}
 					mu.Lock()
 					results[id] = h
+					if d != "" {
+						digests[id] = d
+					}
 					mu.Unlock()
 				}
 			}()
@@ -580,7 +606,7 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 		wg.Wait()
 		split(&st.Seconds.Match)
 		err = w.inWriteTx(ctx, func(tx *db.Tx) error {
-			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, "")
+			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, digests, "")
 			st.addUp(s)
 			return err
 		})
@@ -846,7 +872,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 			}
 		}
 	}
-	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, strings.Join(assetIDs, "\n"))
+	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, nil, strings.Join(assetIDs, "\n"))
 }
 
 // writeFindings stores the results of matching vulnIDs: new and changed
@@ -855,7 +881,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 // the assets listed in scope (newline-separated) were, and findings of
 // other assets are left alone.
 func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, results map[string]map[string]*hit,
-	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, scope string) (MatchStats, error) {
+	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, pre map[string]string, scope string) (MatchStats, error) {
 	var st MatchStats
 	if len(vulnIDs) == 0 {
 		return st, nil
@@ -873,7 +899,11 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 	same := map[string]int{}
 	if scope == "" && exposure != nil {
 		for _, vid := range vulnIDs {
-			digests[vid] = findingsDigest(facts[vid], results[vid], orgs, exposure)
+			if d, ok := pre[vid]; ok {
+				digests[vid] = d
+			} else {
+				digests[vid] = findingsDigest(facts[vid], results[vid], orgs, exposure)
+			}
 		}
 		stored, err := storedDigests(ctx, tx, vulnIDs)
 		if err != nil {

@@ -256,6 +256,73 @@ func ParseNVD(r io.Reader) ([]NVDCVE, error) {
 // fails validation stops the walk with an error; records already passed to
 // fn must then be discarded by the caller, as the file is bad as a whole.
 func EachNVD(r io.Reader, fn func(*NVDCVE) error) error {
+	return walkNVD(r, &seqNVD{fn: fn})
+}
+
+// nvdSink takes the records walkNVD finds.
+type nvdSink interface {
+	// record decodes the record at dec's position (wrapped: {"cve": …}).
+	record(dec *json.Decoder, wrapped bool) error
+	// single takes a file that is one record.
+	single(c *NVDCVE) error
+	// finish waits for every record taken and returns the first error in
+	// file order.
+	finish() error
+	// count is the number of records taken.
+	count() int
+}
+
+// seqNVD decodes and validates records one after another.
+type seqNVD struct {
+	fn func(*NVDCVE) error
+	n  int
+}
+
+func (s *seqNVD) record(dec *json.Decoder, wrapped bool) error {
+	var c *NVDCVE
+	if wrapped {
+		var item struct {
+			CVE *NVDCVE `json:"cve"`
+		}
+		if err := dec.Decode(&item); err != nil {
+			return feedErr("vuln.feed.bad_record", "nvd", err)
+		}
+		if item.CVE == nil {
+			return feedErr("vuln.feed.bad_record", "nvd", errMissing("cve"))
+		}
+		c = item.CVE
+	} else {
+		c = new(NVDCVE)
+		if err := dec.Decode(c); err != nil {
+			return feedErr("vuln.feed.bad_record", "nvd", err)
+		}
+	}
+	return s.single(c)
+}
+
+func (s *seqNVD) single(c *NVDCVE) error {
+	s.n++
+	if err := validateNVD(c, s.n); err != nil {
+		return err
+	}
+	return s.fn(c)
+}
+
+func (s *seqNVD) finish() error { return nil }
+func (s *seqNVD) count() int    { return s.n }
+
+// walkNVD finds the records of NVD JSON in any of ParseNVD's shapes and
+// hands them to sink.
+func walkNVD(r io.Reader, sink nvdSink) error {
+	err := walkNVDRecords(r, sink)
+	if ferr := sink.finish(); ferr != nil {
+		// A record before the point where the walk stopped failed first.
+		return ferr
+	}
+	return err
+}
+
+func walkNVDRecords(r io.Reader, sink nvdSink) error {
 	r, err := Decompress(r)
 	if err != nil {
 		return err
@@ -265,22 +332,10 @@ func EachNVD(r io.Reader, fn func(*NVDCVE) error) error {
 	if err != nil {
 		return feedErr("vuln.feed.not_json", "nvd", err)
 	}
-	count := 0
-	emit := func(c *NVDCVE) error {
-		count++
-		if err := validateNVD(c, count); err != nil {
-			return err
-		}
-		return fn(c)
-	}
 	switch tok {
 	case json.Delim('['):
 		for dec.More() {
-			var c NVDCVE
-			if err := dec.Decode(&c); err != nil {
-				return feedErr("vuln.feed.bad_record", "nvd", err)
-			}
-			if err := emit(&c); err != nil {
+			if err := sink.record(dec, false); err != nil {
 				return err
 			}
 		}
@@ -305,25 +360,7 @@ func EachNVD(r io.Reader, fn func(*NVDCVE) error) error {
 				return feedErr("vuln.feed.bad_record", "nvd", err)
 			}
 			for dec.More() {
-				var c *NVDCVE
-				if key == "vulnerabilities" {
-					var item struct {
-						CVE *NVDCVE `json:"cve"`
-					}
-					if err := dec.Decode(&item); err != nil {
-						return feedErr("vuln.feed.bad_record", "nvd", err)
-					}
-					if item.CVE == nil {
-						return feedErr("vuln.feed.bad_record", "nvd", errMissing("cve"))
-					}
-					c = item.CVE
-				} else {
-					c = new(NVDCVE)
-					if err := dec.Decode(c); err != nil {
-						return feedErr("vuln.feed.bad_record", "nvd", err)
-					}
-				}
-				if err := emit(c); err != nil {
+				if err := sink.record(dec, key == "vulnerabilities"); err != nil {
 					return err
 				}
 			}
@@ -353,13 +390,17 @@ func EachNVD(r io.Reader, fn func(*NVDCVE) error) error {
 		return feedErr("vuln.feed.not_json", "nvd", err)
 	}
 	if sawID && !sawVulns {
-		return emit(&single)
+		return sink.single(&single)
 	}
 	if !sawVulns {
 		return feedErr("vuln.feed.not_nvd", "nvd", nil)
 	}
-	if declared >= 0 && declared != count {
-		return feedErr("vuln.feed.bad_count", "nvd", errDetail("cve_count %d, records %d", declared, count))
+	// Records taken so far must pass before the count is judged.
+	if err := sink.finish(); err != nil {
+		return err
+	}
+	if declared >= 0 && declared != sink.count() {
+		return feedErr("vuln.feed.bad_count", "nvd", errDetail("cve_count %d, records %d", declared, sink.count()))
 	}
 	return nil
 }
@@ -375,9 +416,16 @@ func setNVDField(c *NVDCVE, key string, raw json.RawMessage) error {
 	return json.Unmarshal(buf.Bytes(), c)
 }
 
-func validateNVD(c *NVDCVE, n int) error {
+func validateNVDID(c *NVDCVE, n int) error {
 	if !cveID.MatchString(c.ID) {
 		return feedErr("vuln.feed.bad_cve_id", "nvd", errDetail("record %d: id %q", n, clip(c.ID)))
+	}
+	return nil
+}
+
+func validateNVD(c *NVDCVE, n int) error {
+	if err := validateNVDID(c, n); err != nil {
+		return err
 	}
 	for _, cfg := range c.Configurations {
 		for _, node := range cfg.Nodes {

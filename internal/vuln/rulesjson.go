@@ -173,8 +173,9 @@ type storedRules struct {
 
 // nvdStored turns an NVD record's configurations into the stored form of
 // its rules without compiling version bounds (that happens when the rules
-// are loaded for matching): CPE names are parsed, so a record with a bad
-// one rejects the file exactly as CompileNVD would.
+// are loaded for matching): CPE names are parsed (those of a withdrawn
+// record too), so a record with a bad one rejects the file exactly as
+// CompileNVD and validateNVD would.
 func nvdStored(rec *NVDCVE) (storedRules, error) {
 	out := rulesJSON{Source: "nvd", Pending: len(rec.Configurations) == 0 || rec.Rejected()}
 	var st storedRules
@@ -210,6 +211,19 @@ func nvdStored(rec *NVDCVE) (storedRules, error) {
 				cj.Nodes = append(cj.Nodes, nj)
 			}
 			out.Configs = append(out.Configs, cj)
+		}
+	}
+	if out.Pending {
+		// A withdrawn record's configurations are not kept, but a bad
+		// name in them still rejects the file.
+		for _, cfg := range rec.Configurations {
+			for _, n := range cfg.Nodes {
+				for _, m := range n.CPEMatch {
+					if _, err := parseCPE(m.Criteria); err != nil {
+						return st, feedErr("vuln.feed.bad_cpe", "nvd", errDetail("%s: %v", rec.ID, err))
+					}
+				}
+			}
 		}
 	}
 	var err error

@@ -13,6 +13,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"runtime"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -606,49 +607,29 @@ func (w *Watch) importNVD(ctx context.Context, r io.Reader, res *ImportResult) e
 	return w.countChanged(ctx, w.DB, res)
 }
 
-// spoolNVD is the validating pass of importNVD: records are decoded and
-// validated (EachNVD) on one core while they are compiled, encoded and
-// appended to the spool on another.
+// spoolNVD is the validating pass of importNVD: records are decoded,
+// validated, compiled and encoded on every CPU and appended to the spool
+// in file order.
 func (w *Watch) spoolNVD(ctx context.Context, r io.Reader, res *ImportResult, sp *spool) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	recs := make(chan *NVDCVE, 512)
-	var parseErr error
-	go func() {
-		defer close(recs)
-		parseErr = EachNVD(r, func(rec *NVDCVE) error {
-			select {
-			case recs <- rec:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		})
-	}()
-	var werr error
-	for rec := range recs {
-		if werr != nil {
-			continue
-		}
-		st, err := nvdStored(rec)
-		if err == nil {
-			row := newNVDRow(rec, st)
-			if row.withdrawn {
-				res.Withdrawn++
-			}
-			res.Records++
-			err = sp.writeNVD(&row)
-		}
-		if err != nil {
-			werr = err
-			cancel()
-		}
+	type prepared struct {
+		row       []byte
+		withdrawn bool
 	}
-	if werr != nil {
-		return werr
-	}
-	if parseErr != nil {
-		return parseErr
+	err := eachNVDParallel(r, runtime.GOMAXPROCS(0), func(rec *NVDCVE, st storedRules) (prepared, error) {
+		row := newNVDRow(rec, st)
+		return prepared{row: row.encode(nil), withdrawn: row.withdrawn}, nil
+	}, func(p prepared) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if p.withdrawn {
+			res.Withdrawn++
+		}
+		res.Records++
+		return sp.write(p.row)
+	})
+	if err != nil {
+		return err
 	}
 	if res.Records == 0 {
 		return feedErr("vuln.feed.empty", res.Name, nil)

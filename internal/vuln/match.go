@@ -42,6 +42,32 @@ type Identity struct {
 	sch    version.Scheme
 	pv     version.Version
 	perr   error
+	// gpv is the version parsed by the generic scheme, for criteria whose
+	// own bounds the vendor scheme cannot read (gset: parsed).
+	gpv   version.Version
+	gperr error
+	gset  bool
+}
+
+// setVersion parses the identity's version by its scheme and by the
+// generic one, once.
+func (id *Identity) setVersion(sch version.Scheme, ver string) {
+	id.sch, id.ver = sch, ver
+	id.pv, id.perr = sch.Parse(ver)
+	if sch.Name() == (version.Generic{}).Name() {
+		id.gpv, id.gperr = id.pv, id.perr
+	} else {
+		id.gpv, id.gperr = version.Generic{}.Parse(ver)
+	}
+	id.gset = true
+}
+
+// genericVersion is the identity's version parsed by the generic scheme.
+func (id *Identity) genericVersion() (version.Version, error) {
+	if id.gset {
+		return id.gpv, id.gperr
+	}
+	return version.Generic{}.Parse(id.ver)
 }
 
 // Target is an asset prepared for matching: its identities with versions
@@ -63,8 +89,7 @@ func NewTarget(id string, names []cpe.Name, reg *version.Registry) *Target {
 		idn := Identity{Name: n, key: n.Key()}
 		idn.sch = reg.For(n.Text(cpe.Vendor), n.Text(cpe.Product))
 		if n[cpe.Version].Kind == cpe.Str && !n[cpe.Version].HasWildcards() {
-			idn.ver = version.JoinCPE(idn.sch, n.Text(cpe.Version), n.Get(cpe.Update).String())
-			idn.pv, idn.perr = idn.sch.Parse(idn.ver)
+			idn.setVersion(idn.sch, version.JoinCPE(idn.sch, n.Text(cpe.Version), n.Get(cpe.Update).String()))
 		}
 		t.add(idn)
 	}
@@ -385,9 +410,12 @@ func matchVersion(c *Criterion, id *Identity) (tri, Reason) {
 	case aerr != nil && cerr == nil:
 		return maybe, ReasonVersionUnparseable
 	case cerr != nil:
-		g := version.Generic{}
-		apv, aerr = g.Parse(id.ver)
-		cpv, cerr = g.Parse(want)
+		apv, aerr = id.genericVersion()
+		if c.gset && want == c.want {
+			cpv, cerr = c.gcpv, c.gcerr
+		} else {
+			cpv, cerr = version.Generic{}.Parse(want)
+		}
 		if aerr != nil || cerr != nil {
 			return maybe, ReasonVersionUnparseable
 		}
@@ -463,18 +491,13 @@ func inRange(c *Criterion, id *Identity) (tri, Reason) {
 		return maybe, ReasonVersionUnparseable
 	}
 	if boundsErr(bs) {
-		g := version.Generic{}
-		v, err = g.Parse(id.ver)
+		v, err = id.genericVersion()
 		if err != nil {
 			return maybe, ReasonVersionUnparseable
 		}
-		for i := range bs {
-			if bs[i].text != "" {
-				bs[i].parsed, bs[i].err = g.Parse(bs[i].text)
-				if bs[i].err != nil {
-					return maybe, ReasonVersionUnparseable
-				}
-			}
+		var ok bool
+		if bs, ok = c.genericBounds(); !ok {
+			return maybe, ReasonVersionUnparseable
 		}
 	}
 	if !v.Partial {
@@ -491,6 +514,30 @@ func inRange(c *Criterion, id *Identity) (tri, Reason) {
 		return no, ""
 	}
 	return maybe, ReasonVersionFamily
+}
+
+// genericBounds are the criterion's bounds parsed by the generic scheme
+// (for when its own scheme cannot read one); ok is false when the generic
+// scheme cannot either.
+func (c *Criterion) genericBounds() (bs [4]bound, ok bool) {
+	if c.gset {
+		return c.gbounds, c.gbOK
+	}
+	return parseGenericBounds(c.bounds)
+}
+
+func parseGenericBounds(in [4]bound) (bs [4]bound, ok bool) {
+	g := version.Generic{}
+	for i := range in {
+		if in[i].text != "" {
+			bs[i].text = in[i].text
+			bs[i].parsed, bs[i].err = g.Parse(in[i].text)
+			if bs[i].err != nil {
+				return bs, false
+			}
+		}
+	}
+	return bs, true
 }
 
 func boundsErr(bs [4]bound) bool {

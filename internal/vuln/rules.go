@@ -137,6 +137,14 @@ type Criterion struct {
 	cpv, base   version.Version
 	cerr, berr  error
 	updateNamed bool
+	// The generic scheme's reading of the bounds (when the criterion's own
+	// scheme cannot read one) and of the version (when it cannot read
+	// that), parsed once (gset).
+	gbounds [4]bound
+	gbOK    bool
+	gcpv    version.Version
+	gcerr   error
+	gset    bool
 }
 
 type bound struct {
@@ -207,7 +215,14 @@ func (c *Criterion) compile(reg *version.Registry) {
 		c.cpv, c.cerr = c.scheme.Parse(c.want)
 		c.base, c.berr = c.scheme.Parse(c.Name.Text(cpe.Version))
 		c.updateNamed = c.Name[cpe.Update].Kind == cpe.Str
+		if c.cerr != nil {
+			c.gcpv, c.gcerr = version.Generic{}.Parse(c.want)
+		}
 	}
+	if boundsErr(c.bounds) {
+		c.gbounds, c.gbOK = parseGenericBounds(c.bounds)
+	}
+	c.gset = true
 }
 
 // NewCriterion compiles a criterion from a CPE string and bounds; it is

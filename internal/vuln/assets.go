@@ -488,14 +488,17 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 		if err := rows.Scan(dst...); err != nil {
 			return nil, nil, err
 		}
-		exposure[id] = exposureOf(external, vpn, exposed)
+		ex := exposureOf(external, vpn, exposed)
+		exposure[id] = ex
 		org, ok := intern[string(orgRaw)]
 		if !ok {
 			org = string(orgRaw)
 			intern[org] = org
 		}
 		orgs[id] = org
-		x.PutTextBytes(id, namesRaw)
+		// Results carry the asset's exposure, so summing them up needs no
+		// lookup per asset.
+		x.PutTextInfo(id, namesRaw, infoKnown|ex.class())
 		if at.After(max) {
 			max = at
 		}

@@ -358,27 +358,126 @@ func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x matcher, rs []sto
 		if r.rules == nil {
 			continue
 		}
-		// The assets of one result share one hit until a second source
-		// adds to an asset's: a CVE affecting 100,000 devices in a few
-		// groups then costs a map entry per device, not a hit.
-		for _, g := range x.Match(r.rules) {
-			shared := &hit{shared: true}
-			shared.add(r.source, g.Result, FixedFor(g.Result))
-			for _, id := range g.AssetIDs {
-				h := hits[id]
-				if h == nil {
-					hits[id] = shared
-					continue
-				}
-				if h.shared {
-					h = h.clone()
-					hits[id] = h
-				}
-				h.add(r.source, g.Result, FixedFor(g.Result))
-			}
-		}
+		addGroups(hits, r.source, x.Match(r.rules))
 	}
 	return hits, nil
+}
+
+// addGroups adds one source's results to hits. The assets of one result
+// share one hit until a second source adds to an asset's: a CVE affecting
+// 100,000 devices in a few groups then costs a map entry per device, not
+// a hit.
+func addGroups(hits map[string]*hit, source string, grs []GroupResult) {
+	for _, g := range grs {
+		shared := &hit{shared: true}
+		shared.add(source, g.Result, FixedFor(g.Result))
+		addShared(hits, g.AssetIDs, shared, source, g.Result)
+	}
+}
+
+func addShared(hits map[string]*hit, ids []string, shared *hit, source string, res Result) {
+	for _, id := range ids {
+		h := hits[id]
+		if h == nil {
+			hits[id] = shared
+			continue
+		}
+		if h.shared {
+			h = h.clone()
+			hits[id] = h
+		}
+		h.add(source, res, FixedFor(res))
+	}
+}
+
+// vulnMatch is one vulnerability's result from the index: while a single
+// source matched, the index's results as they are, each with one hit its
+// assets share; once a second source matched, a hit per asset.
+type vulnMatch struct {
+	groups []GroupResult
+	shared []*hit
+	source string
+	hits   map[string]*hit
+}
+
+// matchVulnGroups is matchVuln for vulnerabilities without CSAF rules.
+func matchVulnGroups(x matcher, rs []storedRule) *vulnMatch {
+	vm := &vulnMatch{}
+	skipProductOnly := versioned(rs)
+	for _, r := range rs {
+		if r.pending || (skipProductOnly && r.productOnly) || r.source == "csaf" || r.rules == nil {
+			continue
+		}
+		grs := x.Match(r.rules)
+		if len(grs) == 0 {
+			continue
+		}
+		if vm.hits == nil && vm.groups == nil {
+			vm.groups, vm.source = grs, r.source
+			for _, g := range grs {
+				h := &hit{shared: true}
+				h.add(r.source, g.Result, FixedFor(g.Result))
+				vm.shared = append(vm.shared, h)
+			}
+			continue
+		}
+		if vm.hits == nil {
+			vm.hits = vm.hitMap()
+			vm.groups, vm.shared = nil, nil
+		}
+		addGroups(vm.hits, r.source, grs)
+	}
+	return vm
+}
+
+// hitMap returns the result as a hit per asset.
+func (vm *vulnMatch) hitMap() map[string]*hit {
+	if vm.hits != nil {
+		return vm.hits
+	}
+	n := 0
+	for _, g := range vm.groups {
+		n += len(g.AssetIDs)
+	}
+	hits := make(map[string]*hit, n)
+	for i, g := range vm.groups {
+		addShared(hits, g.AssetIDs, vm.shared[i], vm.source, g.Result)
+	}
+	return hits
+}
+
+// digest is findingsDigest of the result. While it is the index's
+// results, the exposure each asset's result carries is used, and what
+// depends on it is hashed once per result and exposure.
+func (vm *vulnMatch) digest(f vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts) string {
+	if vm.hits != nil || len(vm.groups) == 0 {
+		return findingsDigest(f, vm.hits, orgs, exposure)
+	}
+	var d digestSum
+	for gi, g := range vm.groups {
+		h := vm.shared[gi]
+		slices.Sort(h.sources)
+		var rest [8]uint64
+		var have [8]bool
+		for i, id := range g.AssetIDs {
+			info := g.Info[i]
+			var cls uint8
+			if info&infoKnown != 0 {
+				cls = info & 7
+			} else {
+				ex := exposure[id]
+				if orgs[id] == "" || ex == nil {
+					continue
+				}
+				cls = ex.class()
+			}
+			if !have[cls] {
+				rest[cls], have[cls] = restHash(f, &exposureValues[cls], h), true
+			}
+			d.add(idHash(id), rest[cls])
+		}
+	}
+	return d.String(f)
 }
 
 func addCSAF(h *hit, ms []CSAFMatch) {
@@ -576,7 +675,10 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 			}
 		}
 		// Workers match and sum up each result (its digest) on every CPU.
+		// A result becomes a hit per asset only when its findings are to
+		// be compared, which an unchanged digest spares.
 		digests := make(map[string]string, len(todo))
+		matches := make(map[string]*vulnMatch, len(todo))
 		var mu sync.Mutex
 		var wg sync.WaitGroup
 		next := make(chan string)
@@ -585,13 +687,13 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 			go func() {
 				defer wg.Done()
 				for id := range next {
-					h, _ := w.matchVuln(ctx, nil, m, rules[id], nil)
+					vm := matchVulnGroups(m, rules[id])
 					d := ""
 					if exposure != nil {
-						d = findingsDigest(facts[id], h, orgs, exposure)
+						d = vm.digest(facts[id], orgs, exposure)
 					}
 					mu.Lock()
-					results[id] = h
+					matches[id] = vm
 					if d != "" {
 						digests[id] = d
 					}
@@ -604,9 +706,20 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 		}
 		close(next)
 		wg.Wait()
+		if exposure == nil {
+			for id, vm := range matches {
+				results[id] = vm.hitMap()
+			}
+		}
 		split(&st.Seconds.Match)
+		fill := func(vid string) map[string]*hit {
+			if vm := matches[vid]; vm != nil {
+				return vm.hitMap()
+			}
+			return nil
+		}
 		err = w.inWriteTx(ctx, func(tx *db.Tx) error {
-			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, digests, "")
+			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, digests, "", fill)
 			st.addUp(s)
 			return err
 		})
@@ -872,16 +985,18 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 			}
 		}
 	}
-	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, nil, strings.Join(assetIDs, "\n"))
+	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, nil, strings.Join(assetIDs, "\n"), nil)
 }
 
 // writeFindings stores the results of matching vulnIDs: new and changed
 // findings are written, findings no longer matched are closed (対応済, by
 // the system). When scope is "" every asset was matched; otherwise only
 // the assets listed in scope (newline-separated) were, and findings of
-// other assets are left alone.
+// other assets are left alone. A vulnerability without results has them
+// from fill (when not nil), asked only when they are to be compared.
 func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, results map[string]map[string]*hit,
-	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, pre map[string]string, scope string) (MatchStats, error) {
+	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, pre map[string]string, scope string,
+	fill func(vid string) map[string]*hit) (MatchStats, error) {
 	var st MatchStats
 	if len(vulnIDs) == 0 {
 		return st, nil
@@ -902,7 +1017,11 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			if d, ok := pre[vid]; ok {
 				digests[vid] = d
 			} else {
-				digests[vid] = findingsDigest(facts[vid], results[vid], orgs, exposure)
+				hs := results[vid]
+				if hs == nil && fill != nil {
+					hs = fill(vid)
+				}
+				digests[vid] = findingsDigest(facts[vid], hs, orgs, exposure)
 			}
 		}
 		stored, err := storedDigests(ctx, tx, vulnIDs)
@@ -982,6 +1101,9 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 		}
 		f := facts[vid]
 		hs := results[vid]
+		if hs == nil && fill != nil {
+			hs = fill(vid)
+		}
 		for assetID, h := range hs {
 			org := orgs[assetID]
 			ex := exposure[assetID]
@@ -1085,43 +1207,97 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 // findingsDigest sums up what writeFindings stores for one vulnerability
 // (per affected asset: confidence, sources, fixed versions, priority), so
 // that an unchanged result is recognised without reading its findings.
-// Rows are hashed one by one (FNV-1a, two bases) and the hashes added, so
-// no sorting is needed; the count of rows leads the digest.
+// Each row is hashed from a hash of the asset id and a hash of the rest
+// (FNV-1a, finished by two different mixers), and the row hashes are
+// added, so no sorting is needed and assets with the same rest share its
+// hash; the count of rows leads the digest.
 func findingsDigest(f vulnFacts, hs map[string]*hit, orgs map[string]string, exposure map[string]*exposureFacts) string {
-	var s1, s2 uint64
-	n := 0
-	var buf []byte
+	var d digestSum
 	for id, h := range hs {
 		ex := exposure[id]
 		if orgs[id] == "" || ex == nil {
 			continue
 		}
-		n++
-		p, _ := Priority(PriorityInput{KEV: f.kev, Ransomware: f.ransomware, CVSS: f.cvss, EPSS: f.epss, External: ex.external,
-			VPN: ex.vpn, Exposed: ex.exposed, Exact: h.exact})
 		slices.Sort(h.sources)
-		buf = append(buf[:0], id...)
-		buf = append(buf, 0, byte('0'+p))
-		if h.exact {
-			buf = append(buf, 'e')
-		}
-		for _, x := range h.sources {
-			buf = append(append(buf, 0), x...)
-		}
-		buf = append(buf, 1)
-		for _, x := range h.fixed {
-			buf = append(append(buf, 0), x...)
-		}
-		a, b := uint64(14695981039346656037), uint64(0x9ae16a3b2f90404f)
-		for _, c := range buf {
-			a = (a ^ uint64(c)) * 1099511628211
-			b = (b ^ uint64(c)) * 0x100000001b3
-			b ^= b >> 29
-		}
-		s1 += a
-		s2 += b
+		d.add(idHash(id), restHash(f, ex, h))
 	}
-	return fmt.Sprintf("%d:%t:%016x%016x", n, f.withdrawn, s1, s2)
+	return d.String(f)
+}
+
+type digestSum struct {
+	n      int
+	s1, s2 uint64
+}
+
+func (d *digestSum) add(id, rest uint64) {
+	d.n++
+	d.s1 += mix64(id ^ rest)
+	d.s2 += mix64b(id + rest*0x9e3779b97f4a7c15 + 0x632be59bd9b4e019)
+}
+
+func (d *digestSum) String(f vulnFacts) string {
+	return fmt.Sprintf("%d:%t:%016x%016x", d.n, f.withdrawn, d.s1, d.s2)
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+func idHash(id string) uint64 {
+	h := uint64(fnvOffset)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * fnvPrime
+	}
+	return h
+}
+
+// restHash hashes what a finding row holds besides its asset: priority,
+// exactness, sources (sorted) and fixed versions.
+func restHash(f vulnFacts, ex *exposureFacts, h *hit) uint64 {
+	p, _ := Priority(PriorityInput{KEV: f.kev, Ransomware: f.ransomware, CVSS: f.cvss, EPSS: f.epss, External: ex.external,
+		VPN: ex.vpn, Exposed: ex.exposed, Exact: h.exact})
+	x := uint64(fnvOffset)
+	b := func(c byte) { x = (x ^ uint64(c)) * fnvPrime }
+	str := func(s string) {
+		for i := 0; i < len(s); i++ {
+			b(s[i])
+		}
+	}
+	b(byte('0' + p))
+	if h.exact {
+		b('e')
+	}
+	for _, s := range h.sources {
+		b(0)
+		str(s)
+	}
+	b(1)
+	for _, s := range h.fixed {
+		b(0)
+		str(s)
+	}
+	return x
+}
+
+// mix64 and mix64b are two 64-bit finalisers (MurmurHash3's and
+// SplitMix64's), so the two sums do not collide together.
+func mix64(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+func mix64b(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 type storedDigest struct {

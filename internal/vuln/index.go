@@ -38,6 +38,8 @@ type group struct {
 	slot    int
 	target  *Target
 	members []string
+	// info holds a byte the caller gave for each member (PutTextInfo).
+	info []uint8
 }
 
 type assetRef struct {
@@ -60,7 +62,7 @@ func NewIndexSize(reg *version.Registry, n int) *Index {
 func (x *Index) PutText(id, text string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.putText(id, text, nil)
+	x.putText(id, text, nil, 0)
 }
 
 // PutTextBytes is PutText for text in a buffer the caller reuses; it is
@@ -68,10 +70,18 @@ func (x *Index) PutText(id, text string) {
 func (x *Index) PutTextBytes(id string, text []byte) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.putText(id, "", text)
+	x.putText(id, "", text, 0)
 }
 
-func (x *Index) putText(id, text string, b []byte) {
+// PutTextInfo is PutTextBytes with a byte of the caller's that results
+// carry along with the asset (see GroupResult.Info).
+func (x *Index) PutTextInfo(id string, text []byte, info uint8) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.putText(id, "", text, info)
+}
+
+func (x *Index) putText(id, text string, b []byte, info uint8) {
 	x.delete(id)
 	g := x.byText[text]
 	if b != nil {
@@ -80,6 +90,7 @@ func (x *Index) putText(id, text string, b []byte) {
 	if g != nil && !g.gone {
 		x.assets[id] = assetRef{g: g, i: len(g.members)}
 		g.members = append(g.members, id)
+		g.info = append(g.info, info)
 		return
 	}
 	if b != nil {
@@ -87,6 +98,7 @@ func (x *Index) putText(id, text string, b []byte) {
 	}
 	x.put(id, parseNames(text))
 	g = x.assets[id].g
+	g.info[len(g.info)-1] = info
 	g.text = text
 	x.byText[text] = g
 }
@@ -147,6 +159,7 @@ func (x *Index) put(id string, names []cpe.Name) {
 	}
 	x.assets[id] = assetRef{g: g, i: len(g.members)}
 	g.members = append(g.members, id)
+	g.info = append(g.info, 0)
 }
 
 func uniqStrings(s []string) []string {
@@ -177,9 +190,11 @@ func (x *Index) delete(id string) {
 	if ref.i != last {
 		moved := g.members[last]
 		g.members[ref.i] = moved
+		g.info[ref.i] = g.info[last]
 		x.assets[moved] = assetRef{g: g, i: ref.i}
 	}
 	g.members = g.members[:last]
+	g.info = g.info[:last]
 	if len(g.members) > 0 {
 		return
 	}
@@ -227,6 +242,9 @@ func (x *Index) Groups() int {
 // not modify them.
 type GroupResult struct {
 	AssetIDs []string
+	// Info holds, for each asset, the byte given with PutTextInfo (0 for
+	// assets put otherwise).
+	Info []uint8
 	Result
 }
 
@@ -360,15 +378,17 @@ func matchGroups(r *Rules, gs []*group) []GroupResult {
 		total += c
 	}
 	ids := make([]string, total)
+	infos := make([]uint8, total)
 	out := make([]GroupResult, len(results))
 	off := 0
 	for i, c := range counts {
-		out[i] = GroupResult{AssetIDs: ids[off : off : off+c], Result: results[i]}
+		out[i] = GroupResult{AssetIDs: ids[off : off : off+c], Info: infos[off : off : off+c], Result: results[i]}
 		off += c
 	}
 	for i, g := range gs {
 		if ri := which[i]; ri >= 0 {
 			out[ri].AssetIDs = append(out[ri].AssetIDs, g.members...)
+			out[ri].Info = append(out[ri].Info, g.info...)
 		}
 	}
 	return out

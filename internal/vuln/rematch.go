@@ -31,6 +31,25 @@ var exposureValues = func() (out [8]exposureFacts) {
 	return out
 }()
 
+// class is the index of the facts' combination in exposureValues.
+func (e *exposureFacts) class() uint8 {
+	var i uint8
+	if e.external {
+		i |= 1
+	}
+	if e.vpn {
+		i |= 2
+	}
+	if e.exposed {
+		i |= 4
+	}
+	return i
+}
+
+// infoKnown marks an index member's info byte as holding its exposure
+// class (the low three bits) for an asset with an organisation.
+const infoKnown = 8
+
 func exposureOf(external, vpn, exposed bool) *exposureFacts {
 	i := 0
 	if external {

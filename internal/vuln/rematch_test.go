@@ -2,6 +2,8 @@ package vuln
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,84 @@ func TestFullRematchWritesOnlyChanges(t *testing.T) {
 			t.Fatalf("state: %q %v", mark, err)
 		}
 	})
+}
+
+// TestDigestOfGroupsEqualsPerAsset: the digest summed from the index's
+// results (exposure carried with each asset) equals the one summed from a
+// hit per asset with the maps, for one source and for two, and it changes
+// when one asset's exposure does.
+func TestDigestOfGroupsEqualsPerAsset(t *testing.T) {
+	nvd := rulesFor(t, "CVE-2022-42475.json")
+	f, err := os.Open(td("fortinet", "FG-IR-22-398.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adv, err := ParseFortinet(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fort := adv.Rules(testReg)["CVE-2022-42475"]
+	if fort == nil {
+		t.Fatal("advisory has no rules for CVE-2022-42475")
+	}
+	x := NewIndex(testReg)
+	orgs := map[string]string{}
+	exposure := map[string]*exposureFacts{}
+	texts := map[string]string{}
+	versions := []string{"7.2.2", "7.2.3", "7.0.8", "7.0.9", "6.4.10", "6.4.11", "6.2.12", "7.2.1", "6.0.15"}
+	for i := range 600 {
+		id := fmt.Sprintf("asset-%03d", i)
+		text := "cpe:2.3:o:fortinet:fortios:" + versions[i%len(versions)] + ":*:*:*:*:*:*:*\ncpe:2.3:h:fortinet:fortigate-60f:-:*:*:*:*:*:*:*"
+		ex := exposureOf(i%2 == 0, i%3 == 0, i%5 == 0)
+		texts[id] = text
+		orgs[id] = fmt.Sprintf("org-%d", i%7)
+		exposure[id] = ex
+		if i%4 == 0 {
+			x.PutText(id, text) // no exposure carried: looked up
+		} else {
+			x.PutTextInfo(id, []byte(text), infoKnown|ex.class())
+		}
+	}
+	facts := vulnFacts{cvss: 9.8, kev: true, epss: 0.9}
+	w := &Watch{}
+	for name, rs := range map[string][]storedRule{
+		"nvd":          {{vulnID: "CVE-2022-42475", source: "nvd", rules: nvd}},
+		"nvd+fortinet": {{vulnID: "CVE-2022-42475", source: "nvd", rules: nvd}, {vulnID: "CVE-2022-42475", source: "fortinet", rules: fort}},
+	} {
+		vm := matchVulnGroups(x, rs)
+		if (vm.hits == nil) != (name == "nvd") {
+			t.Fatalf("%s: per-asset hits %v", name, vm.hits != nil)
+		}
+		perAsset, err := w.matchVuln(context.Background(), nil, x, rs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(perAsset) < 100 {
+			t.Fatalf("%s: only %d assets affected; the comparison proves little", name, len(perAsset))
+		}
+		got, want := vm.digest(facts, orgs, exposure), findingsDigest(facts, perAsset, orgs, exposure)
+		if got != want {
+			t.Fatalf("%s: digest of the results %s, per asset %s", name, got, want)
+		}
+		if n := len(vm.hitMap()); n != len(perAsset) {
+			t.Fatalf("%s: %d hits from the results, %d per asset", name, n, len(perAsset))
+		}
+		// One affected asset on or off the edge: another digest.
+		for id := range perAsset {
+			old := exposure[id]
+			// KEV: an asset on the edge is 「今すぐ」, others 「至急」.
+			exposure[id] = exposureOf(true, false, false)
+			if old.external || old.exposed {
+				exposure[id] = exposureOf(false, false, false)
+			}
+			x.PutTextInfo(id, []byte(texts[id]), infoKnown|exposure[id].class())
+			if d := matchVulnGroups(x, rs).digest(facts, orgs, exposure); d == got {
+				t.Fatalf("%s: digest unchanged after %s's exposure changed", name, id)
+			}
+			exposure[id] = old
+			x.PutTextInfo(id, []byte(texts[id]), infoKnown|old.class())
+			break
+		}
+	}
 }

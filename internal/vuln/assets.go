@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -465,45 +466,12 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	if full {
 		x, orgs, exposure = NewIndexSize(w.Reg, count), make(map[string]string, count), make(map[string]*exposureFacts, count)
 	}
-	intern := map[string]string{}
-	for _, o := range orgs {
-		intern[o] = o
-	}
 	var max time.Time
 	if full && latest != nil {
 		max = *latest
 	}
-	// The organisation and the names are read as raw bytes: most repeat,
-	// and only new ones are copied (a million rows otherwise allocate two
-	// strings each for the garbage collector to chase).
-	var orgRaw, namesRaw sql.RawBytes
-	for rows.Next() {
-		var id string
-		var external, vpn, exposed bool
-		var at time.Time
-		dst := []any{&id, &orgRaw, &namesRaw, &external, &vpn, &exposed, &at}
-		if full {
-			dst = dst[:6]
-		}
-		if err := rows.Scan(dst...); err != nil {
-			return nil, nil, err
-		}
-		ex := exposureOf(external, vpn, exposed)
-		exposure[id] = ex
-		org, ok := intern[string(orgRaw)]
-		if !ok {
-			org = string(orgRaw)
-			intern[org] = org
-		}
-		orgs[id] = org
-		// Results carry the asset's exposure, so summing them up needs no
-		// lookup per asset.
-		x.PutTextInfo(id, namesRaw, infoKnown|ex.class())
-		if at.After(max) {
-			max = at
-		}
-	}
-	if err := rows.Err(); err != nil {
+	max, err = loadIdentityRows(rows, full, x, orgs, exposure, max)
+	if err != nil {
 		return nil, nil, err
 	}
 	if !full && len(orgs) != count {
@@ -534,4 +502,131 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 		ai.loaded = max
 	}
 	return x, orgs, nil
+}
+
+// identityRows is a batch of identity rows read for the index, their
+// organisations and names copied into one buffer.
+type identityRows struct {
+	ids   []string
+	info  []uint8
+	ends  []int // end of row i's organisation, then of its names, in buf
+	buf   []byte
+	users atomic.Int32
+}
+
+func (b *identityRows) org(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = b.ends[2*i-1]
+	}
+	return b.buf[start:b.ends[2*i]]
+}
+
+func (b *identityRows) names(i int) []byte { return b.buf[b.ends[2*i]:b.ends[2*i+1]] }
+
+// loadIdentityRows puts the rows (asset_id, org_id, names, external, vpn,
+// exposed, and updated_at unless full) into the index and the maps, and
+// returns the newest updated_at seen (at least max). Rows are read on
+// this goroutine while the index and the maps are filled on two others,
+// a batch at a time. The organisation and the names are read as raw
+// bytes: most repeat, and only new ones are copied as strings (a million
+// rows otherwise allocate two strings each for the garbage collector to
+// chase).
+func loadIdentityRows(rows *sql.Rows, full bool, x *Index, orgs map[string]string, exposure map[string]*exposureFacts, max time.Time) (time.Time, error) {
+	const batchRows = 2048
+	free := make(chan *identityRows, 8)
+	toIndex := make(chan *identityRows, 4)
+	toMaps := make(chan *identityRows, 4)
+	release := func(b *identityRows) {
+		if b.users.Add(-1) == 0 {
+			select {
+			case free <- b:
+			default:
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for b := range toIndex {
+			for i, id := range b.ids {
+				x.PutTextInfo(id, b.names(i), b.info[i])
+			}
+			release(b)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		intern := map[string]string{}
+		for _, o := range orgs {
+			intern[o] = o
+		}
+		for b := range toMaps {
+			for i, id := range b.ids {
+				exposure[id] = &exposureValues[b.info[i]&7]
+				ob := b.org(i)
+				org, ok := intern[string(ob)]
+				if !ok {
+					org = string(ob)
+					intern[org] = org
+				}
+				orgs[id] = org
+			}
+			release(b)
+		}
+	}()
+	send := func(b *identityRows) {
+		b.users.Store(2)
+		toIndex <- b
+		toMaps <- b
+	}
+	var cur *identityRows
+	var err error
+	var orgRaw, namesRaw sql.RawBytes
+	for rows.Next() {
+		if cur == nil {
+			select {
+			case cur = <-free:
+				cur.ids, cur.info, cur.ends, cur.buf = cur.ids[:0], cur.info[:0], cur.ends[:0], cur.buf[:0]
+			default:
+				cur = &identityRows{}
+			}
+		}
+		var id string
+		var external, vpn, exposed bool
+		var at time.Time
+		dst := []any{&id, &orgRaw, &namesRaw, &external, &vpn, &exposed, &at}
+		if full {
+			dst = dst[:6]
+		}
+		if err = rows.Scan(dst...); err != nil {
+			break
+		}
+		if at.After(max) {
+			max = at
+		}
+		cur.ids = append(cur.ids, id)
+		// Results carry the asset's exposure, so summing them up needs no
+		// lookup per asset.
+		cur.info = append(cur.info, infoKnown|exposureOf(external, vpn, exposed).class())
+		cur.buf = append(cur.buf, orgRaw...)
+		cur.ends = append(cur.ends, len(cur.buf))
+		cur.buf = append(cur.buf, namesRaw...)
+		cur.ends = append(cur.ends, len(cur.buf))
+		if len(cur.ids) == batchRows {
+			send(cur)
+			cur = nil
+		}
+	}
+	if cur != nil && err == nil {
+		send(cur)
+	}
+	close(toIndex)
+	close(toMaps)
+	wg.Wait()
+	if err != nil {
+		return max, err
+	}
+	return max, rows.Err()
 }

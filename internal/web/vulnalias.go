@@ -1,6 +1,7 @@
 package web
 
 import (
+	"regexp"
 	"context"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ func (s *Server) vulnAliasRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /vuln/aliases/versions/{id}", s.requireOperator(s.vulnAliasDownload))
 	mux.Handle("POST /vuln/aliases/vendor", s.requireOperator(s.vulnAliasAddVendor))
 	mux.Handle("POST /vuln/aliases/product", s.requireOperator(s.vulnAliasAddProduct))
+	mux.Handle("POST /vuln/aliases/rename", s.requireOperator(s.vulnAliasAddRename))
 	mux.Handle("POST /vuln/aliases/remove", s.requireOperator(s.vulnAliasRemove))
 	mux.Handle("POST /vuln/aliases/upload", s.requireOperator(s.vulnAliasUpload))
 	mux.Handle("POST /vuln/aliases/restore", s.requireOperator(s.vulnAliasRestore))
@@ -229,6 +231,32 @@ func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Products = append(f.Products, p)
 		return s.Catalog.T("ja", "vulnalias.note.add_product", p.Vendor, strings.Join(p.Names, ", ")), nil
+	}))
+}
+
+// renameNameRe is one side of a rename: "vendor:product" as NVD writes
+// them.
+var renameNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.\-]*:[^\s:]+$`)
+
+func (s *Server) vulnAliasAddRename(w http.ResponseWriter, r *http.Request) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+		from := strings.ToLower(strings.TrimSpace(r.PostFormValue("from")))
+		to := strings.ToLower(strings.TrimSpace(r.PostFormValue("to")))
+		switch {
+		case !renameNameRe.MatchString(from):
+			return "", apperr.Field("from", "vulnalias.err.rename_form")
+		case !renameNameRe.MatchString(to):
+			return "", apperr.Field("to", "vulnalias.err.rename_form")
+		case from == to:
+			return "", apperr.Field("to", "vulnalias.err.rename_same")
+		}
+		for _, rn := range f.Renames {
+			if rn.From == from && rn.To == to {
+				return "", apperr.Field("to", "vulnalias.err.rename_exists", from, to)
+			}
+		}
+		f.Renames = append(f.Renames, vuln.RenameAlias{From: from, To: to})
+		return s.Catalog.T("ja", "vulnalias.note.add_rename", from, to), nil
 	}))
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/version"
 )
 
 func TestVulnAliasPage(t *testing.T) {
@@ -92,4 +93,58 @@ func aliasTables(body string) string {
 		out += body[i : i+j]
 	}
 	return out
+}
+
+// TestVulnAliasRename: an operator adds a product rename through the
+// form; bad or repeated names are refused with the field named and
+// change nothing; members cannot reach the form's route.
+func TestVulnAliasRename(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		oper := e.signedIn(e.oper, e.isac)
+		page := oper.get("/vuln/aliases")
+		wantContains(t, page, `id="vulnalias-add-rename"`)
+		wantStatus(t, e.signedIn(e.admin, e.hosp).post("/vuln/aliases/rename", url.Values{"from": {"acme:old"}, "to": {"acme:new"}}), http.StatusNotFound)
+		for _, bad := range []url.Values{
+			{"from": {"Pulse Secure"}, "to": {"ivanti:connect_secure"}},
+			{"from": {"pulsesecure:pulse_connect_secure"}, "to": {"ivanti"}},
+			{"from": {"ivanti:connect_secure"}, "to": {"IVANTI:connect_secure"}},
+		} {
+			r := oper.post("/vuln/aliases/rename", bad)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			wantContains(t, r, `class="field-error"`)
+		}
+		if h, _ := vuln.AliasHistory(bg, d, 0); len(h) != 0 {
+			t.Fatalf("refused renames stored %d versions", len(h))
+		}
+		before := len(e.aliases(t, oper).Renames)
+		r := oper.post("/vuln/aliases/rename", url.Values{"from": {" PulseSecure:Pulse_Connect_Secure "}, "to": {"ivanti:connect_secure_x"}, "note": {"買収"}})
+		wantStatus(t, r, http.StatusSeeOther)
+		f := e.aliases(t, oper)
+		if len(f.Renames) != before+1 || f.Renames[len(f.Renames)-1] != (vuln.RenameAlias{From: "pulsesecure:pulse_connect_secure", To: "ivanti:connect_secure_x"}) {
+			t.Fatalf("renames after adding: %+v", f.Renames)
+		}
+		wantContains(t, oper.get("/vuln/aliases"), "ivanti:connect_secure_x")
+		r = oper.post("/vuln/aliases/rename", url.Values{"from": {"pulsesecure:pulse_connect_secure"}, "to": {"ivanti:connect_secure_x"}})
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		wantContains(t, r, "既に表にあります")
+		if h, _ := vuln.AliasHistory(bg, d, 0); len(h) != 1 || h[0].Note != "買収" {
+			t.Fatalf("history: %+v", h)
+		}
+		if e.auditCount(e.isac.ID, "vuln.aliases.change") != 1 {
+			t.Error("rename not audited")
+		}
+	})
+}
+
+// aliases returns the table in force, as downloaded.
+func (e *env) aliases(t *testing.T, c *client) vuln.AliasFile {
+	t.Helper()
+	dl := c.get("/vuln/aliases/download")
+	wantStatus(t, dl, http.StatusOK)
+	al, err := vuln.LoadAliases(strings.NewReader(dl.body), version.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return al.File()
 }

@@ -1,11 +1,11 @@
 package web
 
 import (
-	"regexp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 

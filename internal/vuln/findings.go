@@ -210,7 +210,12 @@ func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[
 			args[i] = id
 		}
 		ids = ids[n:]
-		rows, err := q.Query(ctx, `SELECT vuln_id, source, source_id, rules, pending FROM vuln_rules WHERE vuln_id IN (`+db.In(n)+`)`, args...)
+		// In a fixed order: a device several sources match lists their
+		// fixed versions in the same order every run, so its finding does
+		// not look changed (and alert again) when PostgreSQL returns rows
+		// in another order.
+		rows, err := q.Query(ctx, `SELECT vuln_id, source, source_id, rules, pending FROM vuln_rules WHERE vuln_id IN (`+db.In(n)+`)
+			ORDER BY vuln_id, source, source_id`, args...)
 		if err != nil {
 			return nil, nil, err
 		}

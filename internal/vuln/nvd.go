@@ -427,6 +427,11 @@ func validateNVD(c *NVDCVE, n int) error {
 	if err := validateNVDID(c, n); err != nil {
 		return err
 	}
+	return validateCPEs(c)
+}
+
+// validateCPEs checks every CPE name of a record's configurations.
+func validateCPEs(c *NVDCVE) error {
 	for _, cfg := range c.Configurations {
 		for _, node := range cfg.Nodes {
 			for _, m := range node.CPEMatch {

@@ -216,14 +216,8 @@ func nvdStored(rec *NVDCVE) (storedRules, error) {
 	if out.Pending {
 		// A withdrawn record's configurations are not kept, but a bad
 		// name in them still rejects the file.
-		for _, cfg := range rec.Configurations {
-			for _, n := range cfg.Nodes {
-				for _, m := range n.CPEMatch {
-					if _, err := parseCPE(m.Criteria); err != nil {
-						return st, feedErr("vuln.feed.bad_cpe", "nvd", errDetail("%s: %v", rec.ID, err))
-					}
-				}
-			}
+		if err := validateCPEs(rec); err != nil {
+			return st, err
 		}
 	}
 	var err error

@@ -1,0 +1,147 @@
+package auth
+
+// The rows of the permission table, one section per capability. Each row
+// is the rule of one action; the use case that records the action asks
+// Authorize with it. Keep a section's rows next to each other.
+
+var (
+	ownAdmins      = Grant{Scope: ScopeOwn, Roles: Admins}
+	ownAdminsStaff = Grant{Scope: ScopeOwn, Roles: AdminsStaff}
+	ownAnyone      = Grant{Scope: ScopeOwn, Roles: AnyRole}
+	opAdmins       = Grant{Scope: ScopeService, Roles: Admins, Kinds: Operators}
+	opAdminsStaff  = Grant{Scope: ScopeService, Roles: AdminsStaff, Kinds: Operators}
+	selfAnyone     = Grant{Scope: ScopeSelf, Roles: AnyRole}
+)
+
+// Foundation: organisations, members, tokens, audit log.
+func init() {
+	register(
+		Rule{Action: "org.create", Writes: true, Grants: []Grant{opAdmins},
+			Note: "組織の登録は ISAC 事務局の管理者だけ"},
+		Rule{Action: "org.update", Writes: true, Grants: []Grant{ownAdmins, opAdmins},
+			Note: "名称・所在地など組織の記録。自組織の管理者と ISAC 事務局の管理者"},
+		Rule{Action: "org.update.kind", Writes: true, Grants: []Grant{opAdmins},
+			Note: "組織の種別（ISAC 事務局にすると他組織の情報が見えるため）は ISAC 事務局の管理者だけ"},
+		Rule{Action: "org.update.mfa_policy", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "二要素認証の方針は自組織の管理者だけ"},
+		Rule{Action: "org.invite", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "利用者の招待は自組織の管理者だけ"},
+		Rule{Action: "org.invite.revoke", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "招待の取り消しは自組織の管理者だけ"},
+		Rule{Action: "org.member.role", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "役割の変更は自組織の管理者だけ（ISAC 事務局もできない）"},
+		Rule{Action: "org.member.remove", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "利用者の削除は自組織の管理者だけ（ISAC 事務局もできない）"},
+		Rule{Action: "record.read.members", Writes: false, Grants: []Grant{ownAnyone},
+			Note: "利用者一覧（個人情報）は自組織の人だけ"},
+		Rule{Action: "audit.read", Writes: false, Grants: []Grant{{Scope: ScopeOwn, Roles: Admins | Auditors}},
+			Note: "監査ログは自組織の管理者と監査役だけ"},
+		Rule{Action: "auth.token.create", Writes: false, Grants: []Grant{selfAnyone},
+			Note: "API トークンは本人が自分のものだけ作れる"},
+		Rule{Action: "auth.token.revoke", Writes: true, Grants: []Grant{selfAnyone},
+			Note: "API トークンの失効は本人だけ"},
+	)
+}
+
+// Inventory (資産台帳).
+func init() {
+	register(
+		Rule{Action: "inventory.write", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+			Note: "台帳の登録・変更・削除（機器、セグメント、接続、事業者、契約、アカウント、文書、責任分界）"},
+		Rule{Action: "inventory.import", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+			Note: "台帳の取り込み"},
+	)
+}
+
+// Vulnerability watch.
+func init() {
+	register(
+		Rule{Action: "vuln.finding.state", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+			Note: "対応状況の記録"},
+		Rule{Action: "vuln.identity.set", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+			Note: "機器の製品名（CPE）の訂正"},
+		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "脆弱性通知の Webhook"},
+		Rule{Action: "vuln.import", Writes: true, Grants: []Grant{opAdmins},
+			Note: "脆弱性情報（フィード）の取り込みは ISAC 事務局の管理者だけ"},
+		Rule{Action: "vuln.aliases.change", Writes: true, Grants: []Grant{opAdmins},
+			Note: "製品名の対応表の変更は ISAC 事務局の管理者だけ"},
+	)
+}
+
+// Assessments (チェックリスト).
+func init() {
+	register(
+		Rule{Action: "assess.sheet.create", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "チェックリストの作成"},
+		Rule{Action: "assess.answer.save", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "回答の保存"},
+		Rule{Action: "assess.evidence.add", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "証跡の追加"},
+		Rule{Action: "assess.evidence.delete", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "証跡の削除"},
+		Rule{Action: "assess.sheet.sign", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "確認・署名は管理者だけ"},
+		Rule{Action: "assess.sheet.reopen", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "署名済みの再開は管理者だけ"},
+		Rule{Action: "assess.vendor.request", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "事業者への確認依頼"},
+		Rule{Action: "assess.vendor.answer", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Suppliers}},
+			Note: "事業者の回答（依頼を受けた事業者だけ）"},
+		Rule{Action: "assess.survey.create", Writes: true, Grants: []Grant{opAdminsStaff},
+			Note: "ISAC 調査の作成"},
+		Rule{Action: "assess.survey.remind", Writes: true, Grants: []Grant{opAdminsStaff},
+			Note: "ISAC 調査の督促"},
+		Rule{Action: "assess.survey.close", Writes: true, Grants: []Grant{opAdminsStaff},
+			Note: "ISAC 調査の締め切り"},
+		Rule{Action: "assess.survey.respond", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+			Note: "ISAC 調査への回答"},
+	)
+}
+
+// Hospital groups (法人グループ).
+func init() {
+	medicalAdmins := Grant{Scope: ScopeOwn, Roles: Admins, Kinds: Medical}
+	register(
+		Rule{Action: "group.create", Writes: true, Grants: []Grant{medicalAdmins},
+			Note: "グループの作成は医療機関の管理者"},
+		Rule{Action: "group.delete", Writes: true, Grants: []Grant{medicalAdmins},
+			Note: "グループを作った組織の管理者"},
+		Rule{Action: "group.invite", Writes: true, Grants: []Grant{medicalAdmins},
+			Note: "グループへの招待（相手の組織の管理者が承諾して初めて参加）"},
+		Rule{Action: "group.remove", Writes: true, Grants: []Grant{medicalAdmins},
+			Note: "グループからの除外"},
+		Rule{Action: "group.accept", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "招待の承諾・辞退は招待された組織の管理者"},
+		Rule{Action: "group.leave", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "グループからの脱退は参加組織の管理者"},
+	)
+}
+
+// Sharing hub (情報共有).
+func init() {
+	register(
+		Rule{Action: "share.post.create", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "投稿"},
+		Rule{Action: "share.post.label", Writes: true, Grants: []Grant{{Scope: ScopeAuthor, Roles: AdminsStaff}, ownAdmins},
+			Note: "TLP の変更は投稿者本人と自組織の管理者だけ"},
+		Rule{Action: "share.post.recipients", Writes: true, Grants: []Grant{{Scope: ScopeAuthor, Roles: AdminsStaff}, ownAdmins},
+			Note: "共有先の追加は投稿者本人と自組織の管理者だけ"},
+		Rule{Action: "share.post.delete", Writes: true, Grants: []Grant{{Scope: ScopeAuthor, Roles: AdminsStaff}, ownAdmins},
+			Note: "投稿の削除は投稿者本人と自組織の管理者だけ"},
+		Rule{Action: "share.import", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "STIX/MISP の取り込み"},
+		Rule{Action: "share.webhook", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "共有通知の Webhook"},
+		Rule{Action: "share.feed.add", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "TAXII フィードの登録"},
+		Rule{Action: "share.feed.delete", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "TAXII フィードの削除"},
+		Rule{Action: "share.warning.add", Writes: true, Grants: []Grant{opAdminsStaff},
+			Note: "警告リスト（誤検知除け）の登録は ISAC 事務局"},
+		Rule{Action: "share.warning.delete", Writes: true, Grants: []Grant{opAdminsStaff},
+			Note: "警告リストの削除は ISAC 事務局"},
+		Rule{Action: "share.warning.toggle", Writes: true, Grants: []Grant{opAdminsStaff},
+			Note: "警告リストの有効・無効は ISAC 事務局"},
+	)
+}

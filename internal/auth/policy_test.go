@@ -1,0 +1,137 @@
+package auth_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+)
+
+var updateDocs = flag.Bool("update", false, "rewrite docs/permissions.md from the permission table")
+
+// TestPermissionsDoc keeps docs/permissions.md equal to the table.
+func TestPermissionsDoc(t *testing.T) {
+	const path = "../../docs/permissions.md"
+	want := auth.PermissionsMarkdown()
+	if *updateDocs {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("docs/permissions.md differs from the permission table; run go test ./internal/auth -run TestPermissionsDoc -update")
+	}
+}
+
+// policyPrincipals are the principals the authorization walks use, all
+// aimed at objects of organisation "A" (a hospital).
+func policyPrincipals() map[string]*auth.Principal {
+	pr := func(user, org string, kind auth.OrgKind, role auth.Role) *auth.Principal {
+		return &auth.Principal{UserID: user, OrgID: org, OrgKind: kind, Role: role}
+	}
+	ro := pr("a-admin", "A", auth.KindHospital, auth.RoleAdmin)
+	ro.TokenID, ro.TokenWrite = "tok", false
+	return map[string]*auth.Principal{
+		"member admin":    pr("a-admin", "A", auth.KindHospital, auth.RoleAdmin),
+		"member staff":    pr("a-staff", "A", auth.KindHospital, auth.RoleStaff),
+		"member auditor":  pr("a-auditor", "A", auth.KindHospital, auth.RoleAuditor),
+		"read-only token": ro,
+		"other member":    pr("b-admin", "B", auth.KindClinic, auth.RoleAdmin),
+		"vendor":          pr("v-admin", "V", auth.KindVendor, auth.RoleAdmin),
+		"ISAC admin":      pr("i-admin", "I", auth.KindISAC, auth.RoleAdmin),
+		"ISAC staff":      pr("i-staff", "I", auth.KindISAC, auth.RoleStaff),
+		"ISAC auditor":    pr("i-auditor", "I", auth.KindISAC, auth.RoleAuditor),
+	}
+}
+
+// TestPolicyInvariants walks every action of the table with every
+// principal and checks the rules that hold whatever a row says.
+func TestPolicyInvariants(t *testing.T) {
+	rules := auth.Rules()
+	if len(rules) < 40 {
+		t.Fatalf("the table has %d rules; every audited action needs one", len(rules))
+	}
+	target := auth.Target{OrgID: "A", AuthorID: "a-staff"}
+	for _, r := range rules {
+		for name, p := range policyPrincipals() {
+			ok := auth.Allowed(p, r.Action, target)
+			err := auth.Authorize(p, r.Action, target)
+			if ok != (err == nil) {
+				t.Errorf("%s / %s: Allowed %v but Authorize %v", r.Action, name, ok, err)
+			}
+			if r.Writes && !p.CanWrite() && ok {
+				t.Errorf("%s / %s: a read-only principal may change data", r.Action, name)
+			}
+			// Another member organisation never learns that A's object exists.
+			if name == "other member" || name == "vendor" {
+				hasSelf := false
+				for _, g := range r.Grants {
+					hasSelf = hasSelf || g.Scope == auth.ScopeSelf
+				}
+				if !hasSelf && !errors.Is(err, db.ErrNotFound) {
+					t.Errorf("%s / %s: want not found for another organisation's object, got %v", r.Action, name, err)
+				}
+			}
+			// Operators never change a member's data except service records.
+			if strings.HasPrefix(name, "ISAC") && ok {
+				svc := false
+				for _, g := range r.Grants {
+					svc = svc || g.Scope == auth.ScopeService || g.Scope == auth.ScopeSelf
+				}
+				if !svc {
+					t.Errorf("%s / %s: an operator reaches a member's data", r.Action, name)
+				}
+			}
+			if err != nil && !errors.Is(err, db.ErrNotFound) {
+				if ae := apperr.From(err); ae.Code != apperr.Forbidden {
+					t.Errorf("%s / %s: want forbidden, got %v", r.Action, name, err)
+				}
+			}
+		}
+	}
+	if auth.Allowed(policyPrincipals()["member admin"], "no.such.action", target) {
+		t.Fatal("an action missing from the table is allowed")
+	}
+}
+
+// TestPolicyFindings pins the rows behind the review's findings.
+func TestPolicyFindings(t *testing.T) {
+	ps := policyPrincipals()
+	a := auth.Target{OrgID: "A"}
+	cases := []struct {
+		who, action string
+		t           auth.Target
+		want        bool
+	}{
+		{"ISAC staff", "org.update.kind", a, false},
+		{"ISAC staff", "org.update", a, false},
+		{"ISAC staff", "org.update.mfa_policy", a, false},
+		{"ISAC admin", "org.update.kind", a, true},
+		{"ISAC admin", "org.update.mfa_policy", a, false},
+		{"member admin", "org.update.kind", a, false},
+		{"member admin", "org.update", a, true},
+		{"member staff", "org.update", a, false},
+		{"ISAC admin", "org.invite", a, false},
+		{"ISAC admin", "org.member.role", a, false},
+		{"ISAC admin", "org.member.remove", a, false},
+		{"member admin", "org.invite", a, true},
+		{"member staff", "share.post.recipients", auth.Target{OrgID: "A", AuthorID: "a-admin"}, false},
+		{"member staff", "share.post.delete", auth.Target{OrgID: "A", AuthorID: "a-admin"}, false},
+		{"member staff", "share.post.delete", auth.Target{OrgID: "A", AuthorID: "a-staff"}, true},
+		{"member admin", "share.post.recipients", auth.Target{OrgID: "A", AuthorID: "a-staff"}, true},
+	}
+	for _, c := range cases {
+		if got := auth.Allowed(ps[c.who], c.action, c.t); got != c.want {
+			t.Errorf("%s may %s: got %v, want %v", c.who, c.action, got, c.want)
+		}
+	}
+}

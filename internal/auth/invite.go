@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -150,7 +151,7 @@ func Invite(ctx context.Context, q db.Querier, n *Notices, p *Principal, orgID s
 			return nil, err
 		}
 		if err := n.send(ctx, q, org, noticeProposed, who(p), oneLine(p.OrgName), email, roleArg(in.Role),
-			proposalsLink(n, org.ID)); err != nil {
+			proposalsLink(n)); err != nil {
 			return nil, err
 		}
 		return &Invitation{Proposal: pr}, nil
@@ -171,15 +172,13 @@ func createInvitation(ctx context.Context, q db.Querier, org *Org, email string,
 	return &Invitation{Link: &l, Raw: raw, Lang: lang}, nil
 }
 
-func proposalsLink(n *Notices, orgID string) string {
+// proposalsLink is the members page where an organisation's admins answer
+// proposals.
+func proposalsLink(n *Notices) string {
 	if n == nil {
 		return ""
 	}
-	base := n.BaseURL
-	for len(base) > 0 && base[len(base)-1] == '/' {
-		base = base[:len(base)-1]
-	}
-	return base + "/org#proposals"
+	return strings.TrimRight(n.BaseURL, "/") + "/org#proposals"
 }
 
 func propose(ctx context.Context, q db.Querier, p *Principal, org *Org, email string, role Role, lang string, now time.Time) (*Proposal, error) {

@@ -49,8 +49,8 @@ func (a *API) orgAudit(w http.ResponseWriter, r *http.Request, c *call) error {
 // ownAudit shows the caller's organisation's log to its admins and
 // auditors, and records the read.
 func (a *API) ownAudit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if c.p.Role != auth.RoleAdmin && c.p.Role != auth.RoleAuditor {
-		return apperr.New(apperr.Forbidden, "api.forbidden.audit_role")
+	if err := auth.Authorize(c.p, "audit.read", auth.Target{OrgID: c.p.OrgID}); err != nil {
+		return err
 	}
 	f, err := audit.ParseFilter(r.URL.Query())
 	if err != nil {

@@ -53,7 +53,20 @@ func isolationCases(f *fixture) map[string][]isoCase {
 		"GET /api/v1/orgs/{id}/invitations":  {{name: "A", path: "/api/v1/orgs/" + a + "/invitations"}},
 		"POST /api/v1/orgs/{id}/invitations": {{name: "into A", path: "/api/v1/orgs/" + a + "/invitations", body: `{"email":"spy@b.example.jp","role":"admin"}`}},
 		"GET /api/v1/orgs/{id}/audit":        {{name: "A's log", path: "/api/v1/orgs/" + a + "/audit"}},
-		"GET /api/v1/tokens":                 {{name: "own tokens", path: "/api/v1/tokens", collection: true}},
+		"DELETE /api/v1/orgs/{id}/invitations/{email}": {
+			{name: "A's invitation", path: "/api/v1/orgs/" + a + "/invitations/" + f.inviteA},
+			{name: "A's invitation via B", path: "/api/v1/orgs/" + b + "/invitations/" + f.inviteA},
+		},
+		"GET /api/v1/orgs/{id}/proposals": {{name: "A's proposals", path: "/api/v1/orgs/" + a + "/proposals"}},
+		"POST /api/v1/orgs/{id}/proposals/{proposal}/accept": {
+			{name: "A's proposal", path: "/api/v1/orgs/" + a + "/proposals/" + f.proposalA + "/accept"},
+			{name: "A's proposal via B", path: "/api/v1/orgs/" + b + "/proposals/" + f.proposalA + "/accept"},
+		},
+		"POST /api/v1/orgs/{id}/proposals/{proposal}/decline": {
+			{name: "A's proposal", path: "/api/v1/orgs/" + a + "/proposals/" + f.proposalA + "/decline"},
+			{name: "A's proposal via B", path: "/api/v1/orgs/" + b + "/proposals/" + f.proposalA + "/decline"},
+		},
+		"GET /api/v1/tokens": {{name: "own tokens", path: "/api/v1/tokens", collection: true}},
 		"DELETE /api/v1/tokens/{id}": {
 			{name: "A admin's token", path: "/api/v1/tokens/" + f.adminA.writeID},
 			{name: "A staff's token", path: "/api/v1/tokens/" + f.staffA.readID},
@@ -158,6 +171,10 @@ func TestTenantIsolation(t *testing.T) {
 		rec = f.do(t, "GET", "/api/v1/orgs/"+f.orgA.ID+"/invitations", f.adminA.read, "")
 		if invs := decodeBody[invitationList](t, rec); len(invs.Invitations) != 1 {
 			t.Errorf("A has %d invitations after the walk", len(invs.Invitations))
+		}
+		rec = f.do(t, "GET", "/api/v1/orgs/"+f.orgA.ID+"/proposals", f.adminA.read, "")
+		if ps := decodeBody[proposalList](t, rec); len(ps.Proposals) != 1 || ps.Proposals[0].ID != f.proposalA {
+			t.Errorf("A's proposals after the walk: %s", rec.Body)
 		}
 	})
 }

@@ -1,12 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"net/http"
-	"time"
 
-	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -54,16 +52,13 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error 
 	}
 	var m *auth.Membership
 	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		before, err := auth.GetMember(ctx, tx, c.p, orgID, userID)
-		if err != nil {
+		var from auth.Role
+		m, from, err = auth.ChangeRole(ctx, tx, a.notices(), c.p, orgID, userID, in.Role)
+		if err != nil || from == m.Role {
 			return err
 		}
-		m, err = auth.ChangeRole(ctx, tx, c.p, orgID, userID, in.Role)
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, audit.ActionMemberRole, "member", userID,
-			map[string]any{"email": m.Email, "role": []any{before.Role, m.Role}})
+		return a.recordOne(ctx, tx, c, orgID, audit.ActionMemberRole, "user", userID,
+			map[string]any{"email": m.Email, "from": string(from), "to": string(m.Role)})
 	})
 	if err != nil {
 		return err
@@ -76,12 +71,12 @@ func (a *API) removeMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	ctx := r.Context()
 	orgID, userID := r.PathValue("id"), r.PathValue("user")
 	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		m, err := auth.RemoveMember(ctx, tx, c.p, orgID, userID)
+		m, err := auth.RemoveMember(ctx, tx, a.notices(), c.p, orgID, userID)
 		if err != nil {
 			return err
 		}
-		return a.record(ctx, tx, c, orgID, audit.ActionMemberRemove, "member", userID,
-			map[string]any{"email": m.Email, "role": m.Role})
+		return a.recordOne(ctx, tx, c, orgID, audit.ActionMemberRemove, "user", userID,
+			map[string]any{"email": m.Email, "role": string(m.Role)})
 	})
 	if err != nil {
 		return err
@@ -108,15 +103,23 @@ func (a *API) listInvitations(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
+// proposalCreated is the body of POST /api/v1/orgs/{id}/invitations when an
+// ISAC operator invites into an organisation that has admins: the
+// invitation waits for their consent (202 Accepted).
+type proposalCreated struct {
+	Proposal *auth.Proposal `json:"proposal"`
+}
+
+// invite invites a person. The organisation's admins invite directly (201);
+// an ISAC operator admin's invitation into an organisation with admins is
+// a proposal they accept or decline (202); who may do which is the
+// permission table's answer (auth.Invite).
 func (a *API) invite(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	orgID := r.PathValue("id")
 	org, err := auth.GetOrg(ctx, a.DB, c.p, orgID)
 	if err != nil {
 		return err
-	}
-	if !c.p.CanManageMembers(orgID) {
-		return apperr.New(apperr.Forbidden, "api.forbidden.manage_members")
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -127,38 +130,134 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	var inv *invitation
+	var pr *auth.Proposal
 	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		u, err := auth.GetUserByEmail(ctx, tx, in.Email)
-		switch {
-		case err == nil:
-			if _, err := auth.GetMember(ctx, tx, c.p, orgID, u.ID); err == nil {
-				return &apperr.Error{Code: apperr.Conflict, Key: "api.invite.already_member", Field: "email"}
-			} else if !errors.Is(err, db.ErrNotFound) {
-				return err
-			}
-		case !errors.Is(err, db.ErrNotFound):
+		res, err := auth.Invite(ctx, tx, a.notices(), c.p, orgID, auth.InviteInput{Email: in.Email, Role: in.Role}, a.Now())
+		if err != nil {
 			return err
 		}
-		inv, err = a.createInvite(ctx, tx, c, org, in.Email, in.Role, a.Now())
+		if res.Proposal != nil {
+			pr = res.Proposal
+			return a.recordOne(ctx, tx, c, orgID, audit.ActionProposal, "proposal", pr.ID,
+				map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID})
+		}
+		inv, err = a.sendInvitation(ctx, tx, c, org, res)
 		return err
 	})
 	if err != nil {
 		return err
 	}
+	if pr != nil {
+		a.reply(w, http.StatusAccepted, proposalCreated{Proposal: pr})
+		return nil
+	}
 	a.reply(w, http.StatusCreated, inv)
 	return nil
 }
 
-// createInvite stores an invitation link for email into org with role,
-// queues its mail and records it, all in tx.
-func (a *API) createInvite(ctx context.Context, tx *db.Tx, c *call, org *auth.Org, email string, role auth.Role, now time.Time) (*invitation, error) {
-	raw, err := auth.CreateLink(ctx, tx, auth.EmailLink{Kind: auth.LinkInvite, Email: email, OrgID: org.ID, Role: role, CreatedBy: c.p.UserID}, auth.InviteTTL, now)
+// revokeInvitation cancels the pending invitations of {id} to {email}.
+func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
+	ctx := r.Context()
+	orgID, email := r.PathValue("id"), r.PathValue("email")
+	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
+		if err := auth.RevokeInvite(ctx, tx, a.notices(), c.p, orgID, email, a.Now()); err != nil {
+			return err
+		}
+		return a.recordOne(ctx, tx, c, orgID, audit.ActionInviteRevoke, "invitation", email, map[string]any{"email": email})
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// proposalList is the body of GET /api/v1/orgs/{id}/proposals.
+type proposalList struct {
+	Proposals []*auth.Proposal `json:"proposals"`
+}
+
+func (a *API) listProposals(w http.ResponseWriter, r *http.Request, c *call) error {
+	ps, err := auth.PendingProposals(r.Context(), a.DB, c.p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, proposalList{Proposals: nonNil(ps)})
+	return nil
+}
+
+// proposalAnswered is the body of a proposal's accept or decline: the
+// proposal, and for an accepted one the invitation now mailed.
+type proposalAnswered struct {
+	Proposal   *auth.Proposal `json:"proposal"`
+	Invitation *invitation    `json:"invitation,omitempty"`
+}
+
+func (a *API) acceptProposal(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.answerProposal(w, r, c, true)
+}
+
+func (a *API) declineProposal(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.answerProposal(w, r, c, false)
+}
+
+func (a *API) answerProposal(w http.ResponseWriter, r *http.Request, c *call, accept bool) error {
+	ctx := r.Context()
+	orgID, id := r.PathValue("id"), r.PathValue("proposal")
+	if _, err := auth.PendingProposals(ctx, a.DB, c.p, orgID); err != nil {
+		return err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		var none struct{}
+		if err := decodeJSON(body, &none); err != nil {
+			return err
+		}
+	}
+	var out proposalAnswered
+	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
+		pr, res, err := auth.AnswerProposal(ctx, tx, a.notices(), c.p, orgID, id, accept, a.Now())
+		if err != nil {
+			return err
+		}
+		out.Proposal = pr
+		action := audit.ActionProposalDecline
+		if accept {
+			action = audit.ActionProposalAccept
+			org, err := auth.GetOrg(ctx, tx, c.p, orgID)
+			if err != nil {
+				return err
+			}
+			if out.Invitation, err = a.mailInvitation(ctx, tx, c, org, res); err != nil {
+				return err
+			}
+		}
+		return a.recordOne(ctx, tx, c, orgID, action, "proposal", pr.ID,
+			map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID})
+	})
+	if err != nil {
+		return err
+	}
+	a.reply(w, http.StatusOK, out)
+	return nil
+}
+
+// sendInvitation mails a new invitation and records it, in tx.
+func (a *API) sendInvitation(ctx context.Context, tx *db.Tx, c *call, org *auth.Org, res *auth.Invitation) (*invitation, error) {
+	inv, err := a.mailInvitation(ctx, tx, c, org, res)
 	if err != nil {
 		return nil, err
 	}
-	inv := &invitation{Email: email, OrgID: org.ID, Role: role, CreatedAt: now.UTC(), ExpiresAt: now.Add(auth.InviteTTL).UTC()}
-	if err := a.sendInvite(ctx, tx, c, org, inv, raw); err != nil {
-		return nil, err
-	}
-	return inv, a.record(ctx, tx, c, org.ID, audit.ActionInvite, "invitation", email, map[string]any{"email": email, "role": role})
+	return inv, a.recordOne(ctx, tx, c, org.ID, audit.ActionInvite, "invitation", inv.Email,
+		map[string]any{"email": inv.Email, "role": string(inv.Role)})
+}
+
+// mailInvitation queues the invitation mail of res in tx.
+func (a *API) mailInvitation(ctx context.Context, tx *db.Tx, c *call, org *auth.Org, res *auth.Invitation) (*invitation, error) {
+	l := res.Link
+	inv := &invitation{Email: l.Email, OrgID: org.ID, Role: l.Role, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt}
+	return inv, a.sendInvite(ctx, tx, c, org, inv, res.Raw)
 }

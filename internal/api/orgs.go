@@ -1,10 +1,10 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
-	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -55,8 +55,8 @@ type orgCreated struct {
 }
 
 func (a *API) createOrg(w http.ResponseWriter, r *http.Request, c *call) error {
-	if !c.p.IsOperator() {
-		return apperr.New(apperr.Forbidden, "api.forbidden.operator_only")
+	if err := auth.Authorize(c.p, "org.create", auth.Target{}); err != nil {
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -70,18 +70,24 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 	now := a.Now()
 	var out orgCreated
 	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(ctx, tx, in.OrgInput, now)
+		o, err := auth.CreateOrgAs(ctx, tx, c.p, in.OrgInput, now)
 		if err != nil {
 			return err
 		}
 		out.Org = o
-		if err := a.record(ctx, tx, c, o.ID, audit.ActionOrgCreate, "org", o.ID, map[string]any{"name": o.Name, "kind": o.Kind}); err != nil {
+		if err := a.recordOne(ctx, tx, c, o.ID, audit.ActionOrgCreate, "org", o.ID, map[string]any{"name": o.Name, "kind": string(o.Kind)}); err != nil {
 			return err
 		}
 		if in.AdminEmail == "" {
 			return nil
 		}
-		out.Invitation, err = a.createInvite(ctx, tx, c, o, in.AdminEmail, auth.RoleAdmin, now)
+		// A new organisation has no admin: its first admin's invitation is
+		// mailed to nobody but the invitee.
+		inv, err := auth.Invite(ctx, tx, a.notices(), c.p, o.ID, auth.InviteInput{Email: in.AdminEmail, Role: auth.RoleAdmin}, now)
+		if err != nil {
+			return err
+		}
+		out.Invitation, err = a.sendInvitation(ctx, tx, c, o, inv)
 		return err
 	})
 	if err != nil {
@@ -112,18 +118,19 @@ func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 		if err != nil {
 			return err
 		}
-		if patch.Kind != nil && *patch.Kind != cur.Kind && !c.p.IsOperator() {
-			return &apperr.Error{Code: apperr.Forbidden, Key: "api.org.kind_locked", Field: "kind"}
-		}
 		in := auth.OrgInput{Kind: cur.Kind, Name: cur.Name, NameKana: cur.NameKana, Prefecture: cur.Prefecture,
 			MedicalCode: cur.MedicalCode, Beds: cur.Beds, MFAPolicy: cur.MFAPolicy}
 		patch.apply(&in)
-		before, upd, err := auth.UpdateOrg(ctx, tx, c.p, id, in, a.Now())
+		before, upd, err := auth.UpdateOrg(ctx, tx, a.notices(), c.p, id, in, a.Now())
 		if err != nil {
 			return err
 		}
 		after = upd
-		return a.record(ctx, tx, c, id, audit.ActionOrgUpdate, "org", id, orgChanges(before, upd))
+		ch := auth.OrgChanges(before, upd)
+		if len(ch) == 0 {
+			return nil
+		}
+		return a.recordOne(ctx, tx, c, id, auth.OrgUpdateAction(before, upd), "org", id, ch)
 	})
 	if err != nil {
 		return err
@@ -132,27 +139,18 @@ func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 	return nil
 }
 
-// orgChanges lists the fields that differ as {"field": [before, after]}.
-func orgChanges(b, a *auth.Org) map[string]any {
-	ch := map[string]any{}
-	add := func(name string, x, y any) {
-		if x != y {
-			ch[name] = []any{x, y}
-		}
+// notices mails membership changes to the organisations' admins.
+func (a *API) notices() *auth.Notices {
+	if a.Mailer == nil {
+		return nil
 	}
-	add("kind", b.Kind, a.Kind)
-	add("name", b.Name, a.Name)
-	add("name_kana", b.NameKana, a.NameKana)
-	add("prefecture", b.Prefecture, a.Prefecture)
-	add("medical_code", b.MedicalCode, a.MedicalCode)
-	add("mfa_policy", b.MFAPolicy, a.MFAPolicy)
-	bb, ab := any(nil), any(nil)
-	if b.Beds != nil {
-		bb = *b.Beds
-	}
-	if a.Beds != nil {
-		ab = *a.Beds
-	}
-	add("beds", bb, ab)
-	return ch
+	return &auth.Notices{Mail: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
+}
+
+// recordOne records one audit entry of a change to organisation orgID, in
+// that organisation's log (where its admins and auditors read it).
+func (a *API) recordOne(ctx context.Context, tx *db.Tx, c *call, orgID, action, objType, objID string, details map[string]any) error {
+	_, err := a.Audit.Append(ctx, tx, audit.Entry{ActorID: c.p.UserID, Actor: c.p.Email, OrgID: orgID, Action: action, ObjectType: objType,
+		ObjectID: objID, Outcome: audit.Success, IP: c.ip, UserAgent: c.ua, Details: details})
+	return err
 }

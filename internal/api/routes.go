@@ -30,6 +30,10 @@ func (a *API) routes() []route {
 		{"DELETE", "/api/v1/orgs/{id}/members/{user}", true, true, a.removeMember},
 		{"GET", "/api/v1/orgs/{id}/invitations", true, false, a.listInvitations},
 		{"POST", "/api/v1/orgs/{id}/invitations", true, true, a.invite},
+		{"DELETE", "/api/v1/orgs/{id}/invitations/{email}", true, true, a.revokeInvitation},
+		{"GET", "/api/v1/orgs/{id}/proposals", true, false, a.listProposals},
+		{"POST", "/api/v1/orgs/{id}/proposals/{proposal}/accept", true, true, a.acceptProposal},
+		{"POST", "/api/v1/orgs/{id}/proposals/{proposal}/decline", true, true, a.declineProposal},
 		{"GET", "/api/v1/orgs/{id}/audit", true, false, a.orgAudit},
 
 		{"GET", "/api/v1/tokens", true, false, a.listTokens},

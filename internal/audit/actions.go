@@ -33,6 +33,10 @@ const (
 	ActionInvite          = "org.invite"
 	ActionInviteAccept    = "org.invite.accept"
 	ActionInviteRevoke    = "org.invite.revoke"
+	ActionOrgKind         = "org.update.kind"
+	ActionProposal        = "org.proposal"
+	ActionProposalAccept  = "org.proposal.accept"
+	ActionProposalDecline = "org.proposal.decline"
 	ActionAuditRead       = "audit.read"
 	ActionAuditExport     = "audit.export"
 	ActionAuditVerify     = "audit.verify"
@@ -52,7 +56,7 @@ var knownActions = []string{
 	ActionMFAFailed, ActionPasswordChange, ActionPasswordReset, ActionTokenCreate, ActionTokenRevoke,
 	ActionSessionRevoke, ActionSignOutAll, ActionMFA, ActionResetRequest, ActionOrgSwitch, ActionUserCreate, ActionUserUpdate, ActionUserDisable, ActionOrgCreate,
 	ActionOrgUpdate, ActionMemberAdd, ActionMemberRole, ActionMemberRemove, ActionInvite,
-	ActionInviteAccept, ActionInviteRevoke, ActionAuditRead, ActionAuditExport, ActionAuditVerify,
+	ActionInviteAccept, ActionInviteRevoke, ActionOrgKind, ActionProposal, ActionProposalAccept, ActionProposalDecline, ActionAuditRead, ActionAuditExport, ActionAuditVerify,
 	ActionAccessDenied, ActionSettingsUpdate, ActionJobRetry, ActionDataExport, ActionBackupCreate, ActionBackupRestore,
 	ActionSensitiveRead, ActionSensitiveChange,
 }

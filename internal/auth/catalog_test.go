@@ -25,6 +25,9 @@ func TestCatalogCoversAuth(t *testing.T) {
 		b, err := os.ReadFile(name)
 		must(t, err)
 		for _, m := range keyRe.FindAllStringSubmatch(string(b), -1) {
+			if _, action := auth.RuleOf(m[1]); action {
+				continue // an action of the permission table, not a message
+			}
 			keys[m[1]] = true
 		}
 	}

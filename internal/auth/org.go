@@ -191,25 +191,127 @@ func getOrg(ctx context.Context, q db.Querier, id string) (*Org, error) {
 	return scanOrg(q.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
 }
 
-// UpdateOrg changes an organisation. Its admins may change their own
-// organisation (but not its kind); ISAC operators who may write (not
-// auditors or read-only tokens) may change any.
-func UpdateOrg(ctx context.Context, q db.Querier, p *Principal, id string, in OrgInput, now time.Time) (before, after *Org, err error) {
-	if !p.CanSeeOrg(id) {
-		return nil, nil, db.ErrNotFound
+// CreateOrgAs registers a new organisation for p: only ISAC operator
+// admins may ("org.create"). CreateOrg is the unchecked form for the
+// command line and the demo data.
+func CreateOrgAs(ctx context.Context, q db.Querier, p *Principal, in OrgInput, now time.Time) (*Org, error) {
+	if err := Authorize(p, "org.create", Target{}); err != nil {
+		return nil, err
 	}
-	if !p.CanWrite() || !p.IsOperator() && !(p.OrgID == id && p.Role == RoleAdmin) {
-		return nil, nil, apperr.New(apperr.Forbidden, "error.forbidden")
+	return CreateOrg(ctx, q, in, now)
+}
+
+// orgFieldActions names, for each field of an organisation, the action of
+// the permission table that changes it.
+var orgFieldActions = []struct{ field, action string }{
+	{"kind", "org.update.kind"},
+	{"name", "org.update"},
+	{"name_kana", "org.update"},
+	{"prefecture", "org.update"},
+	{"medical_code", "org.update"},
+	{"beds", "org.update"},
+	{"mfa_policy", "org.update.mfa_policy"},
+}
+
+// changedFields lists the fields of in that differ from o, in the order of
+// orgFieldActions.
+func changedFields(o *Org, in *OrgInput) []string {
+	var out []string
+	for _, f := range orgFieldActions {
+		var same bool
+		switch f.field {
+		case "kind":
+			same = in.Kind == o.Kind
+		case "name":
+			same = in.Name == o.Name
+		case "name_kana":
+			same = in.NameKana == o.NameKana
+		case "prefecture":
+			same = in.Prefecture == o.Prefecture
+		case "medical_code":
+			same = in.MedicalCode == o.MedicalCode
+		case "beds":
+			same = (in.Beds == nil) == (o.Beds == nil) && (in.Beds == nil || *in.Beds == *o.Beds)
+		case "mfa_policy":
+			same = in.MFAPolicy == o.MFAPolicy
+		}
+		if !same {
+			out = append(out, f.field)
+		}
+	}
+	return out
+}
+
+func fieldAction(field string) string {
+	for _, f := range orgFieldActions {
+		if f.field == field {
+			return f.action
+		}
+	}
+	return "org.update"
+}
+
+// UpdateOrg changes an organisation, field by field as the permission
+// table says: its kind only ISAC operator admins ("org.update.kind"); its
+// name, kana, prefecture, medical code and beds its own admins and ISAC
+// operator admins ("org.update"); its MFA policy only its own admins
+// ("org.update.mfa_policy"). A change touching any field p may not change
+// is refused as a whole (Forbidden, naming the field) and nothing
+// changes. An empty Kind or MFAPolicy in in keeps the current value. The
+// last ISAC operator organisation keeps its kind. When an organisation
+// becomes an ISAC operator, the admins of both it and p's organisation
+// are mailed.
+func UpdateOrg(ctx context.Context, q db.Querier, n *Notices, p *Principal, id string, in OrgInput, now time.Time) (before, after *Org, err error) {
+	t := Target{OrgID: id}
+	mayAny := false
+	for _, a := range []string{"org.update", "org.update.kind", "org.update.mfa_policy"} {
+		mayAny = mayAny || Allowed(p, a, t)
+	}
+	if !mayAny && (!p.CanSeeOrg(id) || !p.CanWrite()) {
+		// Another organisation looks missing; a read-only principal is
+		// told so.
+		return nil, nil, Authorize(p, "org.update", t)
 	}
 	before, err = getOrg(ctx, q, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	if !p.IsOperator() {
+	if in.Kind == "" {
 		in.Kind = before.Kind
+	}
+	if in.MFAPolicy == "" {
+		in.MFAPolicy = before.MFAPolicy
 	}
 	if err := in.Validate(); err != nil {
 		return nil, nil, err
+	}
+	changed := changedFields(before, &in)
+	for _, f := range changed {
+		// p may change some field of this organisation, so a field it
+		// may not change is forbidden (never "not found").
+		if !Allowed(p, fieldAction(f), t) {
+			return nil, nil, &apperr.Error{Code: apperr.Forbidden, Key: "auth.org.field_forbidden", Args: []any{f}, Field: f}
+		}
+	}
+	if len(changed) == 0 {
+		if !mayAny {
+			return nil, nil, Authorize(p, "org.update", t)
+		}
+		return before, before, nil
+	}
+	if before.Kind == KindISAC && in.Kind != KindISAC {
+		if tx, ok := q.(*db.Tx); ok {
+			if err := tx.Lock(ctx, "auth:operators"); err != nil {
+				return nil, nil, err
+			}
+		}
+		var others int
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM organizations WHERE kind = 'isac' AND id <> ?`, id).Scan(&others); err != nil {
+			return nil, nil, err
+		}
+		if others == 0 {
+			return nil, nil, &apperr.Error{Code: apperr.Conflict, Key: "auth.org.last_operator", Field: "kind"}
+		}
 	}
 	_, err = q.Exec(ctx, `UPDATE organizations SET kind = ?, name = ?, name_kana = ?, prefecture = ?, medical_code = ?, beds = ?, mfa_policy = ?, updated_at = ? WHERE id = ?`,
 		in.Kind, in.Name, in.NameKana, in.Prefecture, in.MedicalCode, nullInt(in.Beds), in.MFAPolicy, now, id)
@@ -217,7 +319,73 @@ func UpdateOrg(ctx context.Context, q db.Querier, p *Principal, id string, in Or
 		return nil, nil, err
 	}
 	after, err = getOrg(ctx, q, id)
-	return before, after, err
+	if err != nil {
+		return nil, nil, err
+	}
+	if before.Kind != KindISAC && after.Kind == KindISAC {
+		if err := n.send(ctx, q, after, noticeOperator, who(p), oneLine(p.OrgName), oneLine(after.Name)); err != nil {
+			return nil, nil, err
+		}
+		if p.OrgID != id {
+			self, err := getOrg(ctx, q, p.OrgID)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := n.send(ctx, q, self, noticeOperator, who(p), oneLine(p.OrgName), oneLine(after.Name)); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return before, after, nil
+}
+
+// OrgUpdateAction is the audit action of an update: "org.update.kind" when
+// the kind changed (an organisation made an ISAC operator, or no longer
+// one, stands out in the log), "org.update" otherwise.
+func OrgUpdateAction(before, after *Org) string {
+	if before != nil && after != nil && before.Kind != after.Kind {
+		return "org.update.kind"
+	}
+	return "org.update"
+}
+
+// OrgChanges lists the fields that differ between two versions of an
+// organisation as {"field": {"from": x, "to": y}}, for the audit entry of
+// an update, whichever surface made it. "operator" is set when the
+// organisation became an ISAC operator.
+func OrgChanges(before, after *Org) map[string]any {
+	out := map[string]any{}
+	val := func(o *Org, f string) any {
+		switch f {
+		case "kind":
+			return string(o.Kind)
+		case "name":
+			return o.Name
+		case "name_kana":
+			return o.NameKana
+		case "prefecture":
+			return o.Prefecture
+		case "medical_code":
+			return o.MedicalCode
+		case "beds":
+			if o.Beds == nil {
+				return nil
+			}
+			return *o.Beds
+		case "mfa_policy":
+			return string(o.MFAPolicy)
+		}
+		return nil
+	}
+	in := OrgInput{Kind: after.Kind, Name: after.Name, NameKana: after.NameKana, Prefecture: after.Prefecture,
+		MedicalCode: after.MedicalCode, Beds: after.Beds, MFAPolicy: after.MFAPolicy}
+	for _, f := range changedFields(before, &in) {
+		out[f] = map[string]any{"from": val(before, f), "to": val(after, f)}
+	}
+	if before.Kind != KindISAC && after.Kind == KindISAC {
+		out["operator"] = true
+	}
+	return out
 }
 
 // OrgFilter narrows ListOrgs.

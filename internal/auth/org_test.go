@@ -142,12 +142,20 @@ func TestUpdateOrg(t *testing.T) {
 		operator := principal(t, d, f.oper, f.isac)
 		in := auth.OrgInput{Kind: auth.KindISAC, Name: "北町総合病院", NameKana: "キタマチ", Prefecture: "東京都", MedicalCode: "1312345678", MFAPolicy: auth.MFAEveryone}
 
-		_, _, err := auth.UpdateOrg(ctx, d, staff, f.hosp.ID, in, t0)
-		wantAppErr(t, err, apperr.Forbidden, "error.forbidden", "")
-		_, _, err = auth.UpdateOrg(ctx, d, admin, f.clinic.ID, in, t0)
+		_, _, err := auth.UpdateOrg(ctx, d, nil, staff, f.hosp.ID, in, t0)
+		wantAppErr(t, err, apperr.Forbidden, "auth.org.field_forbidden", "kind")
+		_, _, err = auth.UpdateOrg(ctx, d, nil, admin, f.clinic.ID, in, t0)
 		wantNotFound(t, err)
 
-		before, after, err := auth.UpdateOrg(ctx, d, admin, f.hosp.ID, in, t0.Add(time.Hour))
+		// An admin of the organisation may not change its kind: the whole
+		// change is refused, naming the field, and nothing changes.
+		_, _, err = auth.UpdateOrg(ctx, d, nil, admin, f.hosp.ID, in, t0.Add(time.Hour))
+		wantAppErr(t, err, apperr.Forbidden, "auth.org.field_forbidden", "kind")
+		if o, _ := auth.GetOrg(ctx, d, admin, f.hosp.ID); o.MFAPolicy != auth.MFAAdmins || o.Name != f.hosp.Name {
+			t.Fatalf("a refused change changed %+v", o)
+		}
+		in.Kind = ""
+		before, after, err := auth.UpdateOrg(ctx, d, nil, admin, f.hosp.ID, in, t0.Add(time.Hour))
 		must(t, err)
 		if before.MFAPolicy != auth.MFAAdmins || after.MFAPolicy != auth.MFAEveryone || after.MedicalCode != "1312345678" {
 			t.Fatalf("before %+v after %+v", before, after)
@@ -161,11 +169,16 @@ func TestUpdateOrg(t *testing.T) {
 
 		bad := in
 		bad.MedicalCode = "123"
-		_, _, err = auth.UpdateOrg(ctx, d, admin, f.hosp.ID, bad, t0)
+		_, _, err = auth.UpdateOrg(ctx, d, nil, admin, f.hosp.ID, bad, t0)
 		wantAppErr(t, err, apperr.Invalid, "auth.org.medical_code_invalid", "medical_code")
 
+		// An operator admin changes the kind and the record, not the MFA
+		// policy of another organisation.
 		in.Kind = auth.KindPharmacy
-		_, after, err = auth.UpdateOrg(ctx, d, operator, f.clinic.ID, in, t0)
+		_, _, err = auth.UpdateOrg(ctx, d, nil, operator, f.clinic.ID, in, t0)
+		wantAppErr(t, err, apperr.Forbidden, "auth.org.field_forbidden", "mfa_policy")
+		in.MFAPolicy = ""
+		_, after, err = auth.UpdateOrg(ctx, d, nil, operator, f.clinic.ID, in, t0)
 		must(t, err)
 		if after.Kind != auth.KindPharmacy {
 			t.Fatalf("operator could not change the kind: %s", after.Kind)
@@ -173,14 +186,30 @@ func TestUpdateOrg(t *testing.T) {
 
 		// An operator who may not write cannot change organisations either.
 		opAuditor := mustUser(t, d, "audit@isac.example.jp", "事務局 監査", f.isac, auth.RoleAuditor)
-		_, _, err = auth.UpdateOrg(ctx, d, principal(t, d, opAuditor, f.isac), f.clinic.ID, in, t0)
-		wantAppErr(t, err, apperr.Forbidden, "error.forbidden", "")
+		_, _, err = auth.UpdateOrg(ctx, d, nil, principal(t, d, opAuditor, f.isac), f.clinic.ID, in, t0)
+		wantAppErr(t, err, apperr.Forbidden, "error.forbidden.read_only", "")
+		// Nor can its staff: not the kind, not the name, not the MFA policy.
+		opStaff := principal(t, d, mustUser(t, d, "staff@isac.example.jp", "事務局 職員", f.isac, auth.RoleStaff), f.isac)
+		for field, change := range map[string]auth.OrgInput{
+			"kind":       {Kind: auth.KindISAC, Name: after.Name, NameKana: after.NameKana, Prefecture: after.Prefecture, MedicalCode: after.MedicalCode},
+			"name":       {Name: "乗っ取り", NameKana: after.NameKana, Prefecture: after.Prefecture, MedicalCode: after.MedicalCode},
+			"mfa_policy": {Name: after.Name, NameKana: after.NameKana, Prefecture: after.Prefecture, MedicalCode: after.MedicalCode, MFAPolicy: auth.MFAEveryone},
+		} {
+			_, _, err = auth.UpdateOrg(ctx, d, nil, opStaff, f.clinic.ID, change, t0)
+			wantAppErr(t, err, apperr.Forbidden, "auth.org.field_forbidden", field)
+		}
+		if o, _ := auth.GetOrg(ctx, d, operator, f.clinic.ID); o.Kind != auth.KindPharmacy || o.Name != after.Name || o.MFAPolicy != after.MFAPolicy {
+			t.Fatalf("ISAC staff changed %+v", o)
+		}
+		// The last ISAC operator keeps its kind.
+		_, _, err = auth.UpdateOrg(ctx, d, nil, operator, f.isac.ID, auth.OrgInput{Kind: auth.KindHospital, Name: f.isac.Name, NameKana: f.isac.NameKana, Prefecture: f.isac.Prefecture}, t0)
+		wantAppErr(t, err, apperr.Conflict, "auth.org.last_operator", "kind")
 		raw, _, err := auth.CreateToken(ctx, d, f.oper.ID, f.isac.ID, "read only", false, nil, t0)
 		must(t, err)
 		ro, err := auth.PrincipalForToken(ctx, d, raw, t0)
 		must(t, err)
-		_, _, err = auth.UpdateOrg(ctx, d, ro, f.clinic.ID, in, t0)
-		wantAppErr(t, err, apperr.Forbidden, "error.forbidden", "")
+		_, _, err = auth.UpdateOrg(ctx, d, nil, ro, f.clinic.ID, in, t0)
+		wantAppErr(t, err, apperr.Forbidden, "error.forbidden.read_only", "")
 	})
 }
 

@@ -249,10 +249,20 @@ func (g Grant) allows(p *Principal, t Target) bool {
 	return false
 }
 
+func (r *Rule) hasService() bool {
+	for _, g := range r.Grants {
+		if g.Scope == ScopeService {
+			return true
+		}
+	}
+	return false
+}
+
 // Authorize returns nil when p may do action to t. Otherwise it returns
-// db.ErrNotFound when the object belongs to an organisation p has no
-// business seeing (so another organisation's object looks exactly like a
-// missing one), and a Forbidden error naming the action otherwise.
+// db.ErrNotFound when the object belongs to another organisation and no
+// grant of the rule reaches across organisations (only service grants of
+// operators do), so another organisation's object looks exactly like a
+// missing one, operators included; and a Forbidden error otherwise.
 func Authorize(p *Principal, action string, t Target) error {
 	if Allowed(p, action, t) {
 		return nil
@@ -260,10 +270,13 @@ func Authorize(p *Principal, action string, t Target) error {
 	if p == nil || p.UserID == "" {
 		return apperr.New(apperr.Unauthenticated, "error.unauthenticated")
 	}
-	if t.OrgID != "" && t.OrgID != p.OrgID && !p.IsOperator() {
+	r, ok := rules[action]
+	if t.OrgID != "" && t.OrgID != p.OrgID && !(p.IsOperator() && ok && r.hasService()) {
+		// Another organisation's object, for anyone (operators included)
+		// whom no service grant of the rule could cover.
 		return db.ErrNotFound
 	}
-	if r, ok := rules[action]; ok && r.Writes && !p.CanWrite() {
+	if ok && r.Writes && !p.CanWrite() {
 		return apperr.New(apperr.Forbidden, "error.forbidden.read_only")
 	}
 	return apperr.New(apperr.Forbidden, "error.forbidden")

@@ -42,14 +42,5 @@ func (p *Principal) CanWrite() bool {
 	return true
 }
 
-// CanManageMembers reports whether p may invite, change or remove members
-// of orgID: its admins, and ISAC operator admins for any organisation.
-func (p *Principal) CanManageMembers(orgID string) bool {
-	if !p.CanWrite() || p.Role != RoleAdmin {
-		return false
-	}
-	return p.OrgID == orgID || p.IsOperator()
-}
-
 // IsAdmin reports whether p is an admin of its current organisation.
 func (p *Principal) IsAdmin() bool { return p != nil && p.Role == RoleAdmin }

@@ -79,10 +79,10 @@ func TestAPITokens(t *testing.T) {
 		must(t, err)
 		rp, err := auth.PrincipalForToken(ctx, d, roRaw, t0)
 		must(t, err)
-		if rp.CanWrite() || rp.CanManageMembers(f.hosp.ID) || rp.Role != auth.RoleAdmin {
+		if rp.CanWrite() || auth.Allowed(rp, "org.member.role", auth.Target{OrgID: f.hosp.ID}) || rp.Role != auth.RoleAdmin {
 			t.Fatalf("read-only token principal may write: %+v", rp)
 		}
-		_, err = auth.ChangeRole(ctx, d, rp, f.hosp.ID, f.staff.ID, auth.RoleAuditor)
+		_, _, err = auth.ChangeRole(ctx, d, nil, rp, f.hosp.ID, f.staff.ID, auth.RoleAuditor)
 		if !apperr.Is(err, apperr.Forbidden) {
 			t.Fatalf("read-only token ChangeRole: %v", err)
 		}
@@ -119,25 +119,29 @@ func TestAPITokens(t *testing.T) {
 
 func TestPrincipalRules(t *testing.T) {
 	var nilP *auth.Principal
-	if nilP.CanWrite() || nilP.CanSeeOrg("") || nilP.IsOperator() || nilP.IsAdmin() || nilP.CanManageMembers("") {
+	manage := func(p *auth.Principal, org string) bool {
+		return auth.Allowed(p, "org.member.role", auth.Target{OrgID: org})
+	}
+	if nilP.CanWrite() || nilP.CanSeeOrg("") || nilP.IsOperator() || nilP.IsAdmin() || manage(nilP, "") {
 		t.Fatal("a nil principal may do something")
 	}
 	cases := []struct {
 		p                       auth.Principal
 		write, manageOwn, other bool
 	}{
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAdmin}, true, true, false},
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleStaff}, true, false, false},
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAuditor}, false, false, false},
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAdmin, TokenID: "t"}, false, false, false},
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAdmin, TokenID: "t", TokenWrite: true}, true, true, false},
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindISAC, Role: auth.RoleAdmin}, true, true, true},
-		{auth.Principal{OrgID: "h", OrgKind: auth.KindISAC, Role: auth.RoleStaff}, true, false, false},
-		{auth.Principal{OrgKind: auth.KindISAC, Role: auth.RoleAdmin}, true, false, false},
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAdmin}, true, true, false},
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleStaff}, true, false, false},
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAuditor}, false, false, false},
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAdmin, TokenID: "t"}, false, false, false},
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindHospital, Role: auth.RoleAdmin, TokenID: "t", TokenWrite: true}, true, true, false},
+		// Operators manage their own members, never another organisation's.
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindISAC, Role: auth.RoleAdmin}, true, true, false},
+		{auth.Principal{UserID: "u", OrgID: "h", OrgKind: auth.KindISAC, Role: auth.RoleStaff}, true, false, false},
+		{auth.Principal{UserID: "u", OrgKind: auth.KindISAC, Role: auth.RoleAdmin}, true, false, false},
 	}
 	for i, c := range cases {
-		if c.p.CanWrite() != c.write || c.p.CanManageMembers("h") != c.manageOwn || c.p.CanManageMembers("x") != c.other || c.p.CanSeeOrg("x") != c.p.IsOperator() {
-			t.Errorf("case %d %+v: write %v manage %v other %v", i, c.p, c.p.CanWrite(), c.p.CanManageMembers("h"), c.p.CanManageMembers("x"))
+		if c.p.CanWrite() != c.write || manage(&c.p, "h") != c.manageOwn || manage(&c.p, "x") != c.other || c.p.CanSeeOrg("x") != c.p.IsOperator() {
+			t.Errorf("case %d %+v: write %v manage %v other %v", i, c.p, c.p.CanWrite(), manage(&c.p, "h"), manage(&c.p, "x"))
 		}
 	}
 }

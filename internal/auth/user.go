@@ -202,18 +202,37 @@ func MembershipsOf(ctx context.Context, q db.Querier, userID string) ([]Membersh
 	return scanMemberships(ctx, q, "m.user_id = ? ORDER BY o.name, o.id", userID)
 }
 
-// ListMembers lists the members of orgID. Members of the organisation and
-// ISAC operators may list them; anyone else gets db.ErrNotFound.
+// ListMembers lists the members of orgID: names and addresses, so only
+// the organisation's own people may ("record.read.members"); anyone else,
+// ISAC operators included, gets db.ErrNotFound.
 func ListMembers(ctx context.Context, q db.Querier, p *Principal, orgID string) ([]Membership, error) {
-	if !p.CanSeeOrg(orgID) {
-		return nil, db.ErrNotFound
+	if err := Authorize(p, "record.read.members", Target{OrgID: orgID}); err != nil {
+		return nil, err
 	}
 	return scanMemberships(ctx, q, "m.org_id = ? ORDER BY u.email", orgID)
 }
 
+// MemberCounts returns how many members and admins orgID has: part of the
+// organisation record, so anyone who may see the record may ask.
+func MemberCounts(ctx context.Context, q db.Querier, p *Principal, orgID string) (members, admins int, err error) {
+	if !p.CanSeeOrg(orgID) {
+		return 0, 0, db.ErrNotFound
+	}
+	err = q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN role = 'admin' THEN 1 ELSE 0 END), 0) FROM memberships WHERE org_id = ?`, orgID).
+		Scan(&members, &admins)
+	return members, admins, err
+}
+
 // GetMember returns one membership of orgID, scoped like ListMembers.
 func GetMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID string) (*Membership, error) {
-	if !p.CanSeeOrg(orgID) || !db.ValidID(userID) {
+	if err := Authorize(p, "record.read.members", Target{OrgID: orgID}); err != nil {
+		return nil, err
+	}
+	return getMember(ctx, q, orgID, userID)
+}
+
+func getMember(ctx context.Context, q db.Querier, orgID, userID string) (*Membership, error) {
+	if !db.ValidID(userID) {
 		return nil, db.ErrNotFound
 	}
 	ms, err := scanMemberships(ctx, q, "m.org_id = ? AND m.user_id = ?", orgID, userID)
@@ -226,40 +245,51 @@ func GetMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID st
 	return &ms[0], nil
 }
 
-// ChangeRole changes a member's role. Only the organisation's admins (or an
-// ISAC operator) may; the last admin cannot stop being one.
-func ChangeRole(ctx context.Context, q db.Querier, p *Principal, orgID, userID string, role Role) (*Membership, error) {
-	m, err := GetMember(ctx, q, p, orgID, userID)
-	if err != nil {
-		return nil, err
+// ChangeRole changes a member's role and mails the organisation's admins.
+// Only its own admins may ("org.member.role"; another organisation, an
+// operator's included, looks missing); the last admin cannot stop being
+// one. It returns the membership after the change and the role before.
+func ChangeRole(ctx context.Context, q db.Querier, n *Notices, p *Principal, orgID, userID string, role Role) (*Membership, Role, error) {
+	if err := Authorize(p, "org.member.role", Target{OrgID: orgID}); err != nil {
+		return nil, "", err
 	}
-	if !p.CanManageMembers(orgID) {
-		return nil, apperr.New(apperr.Forbidden, "error.forbidden")
+	m, err := getMember(ctx, q, orgID, userID)
+	if err != nil {
+		return nil, "", err
 	}
 	if !role.Valid() {
-		return nil, apperr.Field("role", "auth.role.invalid")
+		return nil, "", apperr.Field("role", "auth.role.invalid")
+	}
+	from := m.Role
+	if from == role {
+		return m, from, nil
 	}
 	if m.Role == RoleAdmin && role != RoleAdmin {
 		if err := ensureAnotherAdmin(ctx, q, orgID, userID); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 	}
 	if _, err := q.Exec(ctx, `UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?`, role, orgID, userID); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	m.Role = role
-	return m, nil
+	org, err := getOrg(ctx, q, orgID)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, from, n.send(ctx, q, org, noticeRole, who(p), m.Email, roleArg(from), roleArg(role))
 }
 
-// RemoveMember removes a person from an organisation and ends their
-// sessions there. The last admin cannot be removed.
-func RemoveMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID string) (*Membership, error) {
-	m, err := GetMember(ctx, q, p, orgID, userID)
-	if err != nil {
+// RemoveMember removes a person from an organisation, ends their sessions
+// and tokens there, and mails the organisation's admins. Only its own
+// admins may ("org.member.remove"); the last admin cannot be removed.
+func RemoveMember(ctx context.Context, q db.Querier, n *Notices, p *Principal, orgID, userID string) (*Membership, error) {
+	if err := Authorize(p, "org.member.remove", Target{OrgID: orgID}); err != nil {
 		return nil, err
 	}
-	if !p.CanManageMembers(orgID) {
-		return nil, apperr.New(apperr.Forbidden, "error.forbidden")
+	m, err := getMember(ctx, q, orgID, userID)
+	if err != nil {
+		return nil, err
 	}
 	if m.Role == RoleAdmin {
 		if err := ensureAnotherAdmin(ctx, q, orgID, userID); err != nil {
@@ -275,7 +305,11 @@ func RemoveMember(ctx context.Context, q db.Querier, p *Principal, orgID, userID
 	if _, err := q.Exec(ctx, `DELETE FROM api_tokens WHERE user_id = ? AND org_id = ?`, userID, orgID); err != nil {
 		return nil, err
 	}
-	return m, nil
+	org, err := getOrg(ctx, q, orgID)
+	if err != nil {
+		return nil, err
+	}
+	return m, n.send(ctx, q, org, noticeRemoved, who(p), m.Email, roleArg(m.Role))
 }
 
 func ensureAnotherAdmin(ctx context.Context, q db.Querier, orgID, userID string) error {

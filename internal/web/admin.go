@@ -16,17 +16,17 @@ import (
 // list.
 const adminPageSize = 50
 
-// canManageOrgs reports whether p may create and change organisation
-// records and invite their admins: admins of an ISAC operator.
+// canManageOrgs reports whether p may register organisations (and so see
+// the operator's forms): the permission table's "org.create".
 func canManageOrgs(p *auth.Principal) bool {
-	return p.IsOperator() && p.IsAdmin() && p.CanWrite()
+	return auth.Allowed(p, "org.create", auth.Target{})
 }
 
 type adminOrgsView struct {
-	Orgs                    []*auth.Org
-	Q, Kind, Prefecture     string
-	PrevURL, NextURL        string
-	CanManage, KindEditable bool
+	Orgs                                 []*auth.Org
+	Q, Kind, Prefecture                  string
+	PrevURL, NextURL                     string
+	CanManage, KindEditable, MFAEditable bool
 }
 
 func (s *Server) adminOrgs(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +49,7 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 		s.renderError(w, r, err)
 		return
 	}
-	v := adminOrgsView{Q: f.Query, Kind: string(f.Kind), Prefecture: f.Prefecture, CanManage: canManageOrgs(p), KindEditable: true}
+	v := adminOrgsView{Q: f.Query, Kind: string(f.Kind), Prefecture: f.Prefecture, CanManage: canManageOrgs(p), KindEditable: true, MFAEditable: true}
 	page := func(off int) string {
 		u := url.Values{}
 		for _, k := range []string{"q", "kind", "prefecture"} {
@@ -85,30 +85,33 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 
 func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
-	if !canManageOrgs(p) {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
-		return
-	}
 	in, err := parseOrgForm(r.PostForm)
 	var o *auth.Org
 	if err == nil {
 		err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
 			var err error
-			if o, err = auth.CreateOrg(r.Context(), tx, in, s.Now()); err != nil {
+			if o, err = auth.CreateOrgAs(r.Context(), tx, p, in, s.Now()); err != nil {
 				return err
 			}
-			if err := s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgCreate, ObjectType: "organization", ObjectID: o.ID,
+			if err := s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgCreate, OrgID: o.ID, ObjectType: "org", ObjectID: o.ID,
 				Details: map[string]any{"name": o.Name, "kind": string(o.Kind)}}); err != nil {
 				return err
 			}
 			if r.PostForm.Get("email") == "" {
 				return nil
 			}
+			// A new organisation has no admin: its first admin's
+			// invitation is mailed to nobody but the invitee.
 			f := url.Values{"email": {r.PostForm.Get("email")}, "role": {string(auth.RoleAdmin)}, "lang": {r.PostForm.Get("lang")}}
-			return s.inviteTx(r, tx, o.ID, o.Name, f)
+			_, err = s.inviteTx(r, tx, o.ID, f)
+			return err
 		})
 	}
 	if err != nil {
+		if isNotFound(err) || apperr.Is(err, apperr.Forbidden) {
+			s.renderError(w, r, err)
+			return
+		}
 		s.renderAdminOrgs(w, r, err, r.PostForm)
 		return
 	}
@@ -116,10 +119,14 @@ func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 type adminOrgView struct {
-	Org                     *auth.Org
-	Members, Admins         int
-	Pending                 int
-	CanManage, KindEditable bool
+	Org                                  *auth.Org
+	Members, Admins                      int
+	Pending                              int
+	CanManage, KindEditable, MFAEditable bool
+	// CanInvite: the operator may invite (or propose) into this
+	// organisation; FirstAdmin: it has no active admin, so the invitation
+	// goes out at once; otherwise its admins must accept.
+	CanInvite, FirstAdmin bool
 }
 
 func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -130,7 +137,7 @@ func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr 
 		s.renderError(w, r, err)
 		return
 	}
-	ms, err := auth.ListMembers(ctx, s.DB, p, o.ID)
+	members, admins, err := auth.MemberCounts(ctx, s.DB, p, o.ID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -140,12 +147,19 @@ func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr 
 		s.renderError(w, r, err)
 		return
 	}
-	v := adminOrgView{Org: o, Members: len(ms), Pending: len(inv), CanManage: canManageOrgs(p), KindEditable: true}
-	for _, m := range ms {
-		if m.Role == auth.RoleAdmin {
-			v.Admins++
-		}
+	active, err := auth.ActiveAdminCount(ctx, s.DB, p, o.ID)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
 	}
+	t := auth.Target{OrgID: o.ID}
+	v := adminOrgView{Org: o, Members: members, Admins: admins, Pending: len(inv),
+		CanManage:    auth.Allowed(p, "org.update", t),
+		KindEditable: auth.Allowed(p, "org.update.kind", t),
+		MFAEditable:  auth.Allowed(p, "org.update.mfa_policy", t),
+		FirstAdmin:   active == 0,
+	}
+	v.CanInvite = auth.Allowed(p, "org.invite", t) || active == 0 && auth.Allowed(p, "org.invite.first", t) || auth.Allowed(p, "org.proposal", t)
 	pg := s.newPage(w, r, "admin.org.title")
 	pg.Form = withForm(orgFormValues(o), submitted)
 	pg.Data = v
@@ -162,22 +176,13 @@ func (s *Server) adminOrg(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	if !canManageOrgs(p) {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+	if s.refuseReadOnly(w, r) {
 		return
 	}
 	id := r.PathValue("id")
 	in, err := parseOrgForm(r.PostForm)
 	if err == nil {
-		err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-			before, after, err := auth.UpdateOrg(r.Context(), tx, p, id, in, s.Now())
-			if err != nil {
-				return err
-			}
-			return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgUpdate, ObjectType: "organization", ObjectID: id,
-				Details: orgChanges(before, after)})
-		})
+		err = s.updateOrg(r, id, in)
 	}
 	if err != nil {
 		if isNotFound(err) {
@@ -190,20 +195,27 @@ func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request) {
 	s.flash(w, r, "/admin/orgs/"+id, "flash.org_saved")
 }
 
+// adminOrgInvite invites an admin into an organisation: at once when it
+// has no active admin, otherwise as a proposal its admins accept or
+// decline (auth.Invite decides).
 func (s *Server) adminOrgInvite(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	if !canManageOrgs(p) {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
+	if s.refuseReadOnly(w, r) {
 		return
 	}
+	p := state(r).p
 	o, err := auth.GetOrg(r.Context(), s.DB, p, r.PathValue("id"))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	f := url.Values{"email": {r.PostForm.Get("email")}, "role": {string(auth.RoleAdmin)}, "lang": {r.PostForm.Get("lang")}}
-	if err := s.invite(r, o.ID, o.Name, f); err != nil {
+	inv, err := s.invite(r, o.ID, f)
+	if err != nil {
 		s.renderAdminOrg(w, r, err, r.PostForm)
+		return
+	}
+	if inv.Proposal != nil {
+		s.flash(w, r, "/admin/orgs/"+o.ID, "flash.proposal_sent")
 		return
 	}
 	s.flash(w, r, "/admin/orgs/"+o.ID, "flash.invite_sent")

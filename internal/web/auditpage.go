@@ -29,10 +29,10 @@ type auditView struct {
 	OlderURL, NewestURL string
 }
 
-// mayReadAudit reports whether p may read its organisation's audit log:
-// admins and auditors.
+// mayReadAudit reports whether p may read its organisation's audit log,
+// as the permission table says ("audit.read": admins and auditors).
 func mayReadAudit(p *auth.Principal) bool {
-	return p.IsAdmin() || p.Role == auth.RoleAuditor
+	return auth.Allowed(p, "audit.read", auth.Target{OrgID: p.OrgID})
 }
 
 // auditQuery keeps the filter fields of a query, for the links to the next

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -96,9 +97,13 @@ func TestInvitationFlow(t *testing.T) {
 
 		r = admin.post("/org/invites", url.Values{"email": {"New@Kitamachi-hp.jp"}, "role": {"staff"}})
 		wantStatus(t, r, http.StatusSeeOther)
-		ms := e.mails(e.hosp.ID)
-		if len(ms) != 1 || ms[0].To != "new@kitamachi-hp.jp" {
-			t.Fatalf("outbox: %+v", ms)
+		ms := e.mailsTo(e.hosp.ID, "new@kitamachi-hp.jp")
+		if len(ms) != 1 {
+			t.Fatalf("outbox: %+v", e.mails(e.hosp.ID))
+		}
+		// The organisation's admins hear of it: one notice each.
+		if ns := e.mailsTo(e.hosp.ID, e.admin.Email); len(ns) != 1 || !strings.Contains(ns[0].Body, "new@kitamachi-hp.jp") {
+			t.Fatalf("admins' notices: %+v", ns)
 		}
 		if !strings.Contains(ms[0].Body, "北町総合病院") || !strings.Contains(ms[0].Body, "English") {
 			t.Fatalf("mail body lacks the organisation or the English part:\n%s", ms[0].Body)
@@ -151,7 +156,7 @@ func TestInvitationFlow(t *testing.T) {
 
 		// An existing account joins after signing in.
 		wantStatus(t, admin.post("/org/invites", url.Values{"email": {e.other.Email}, "role": {"auditor"}}), http.StatusSeeOther)
-		link = e.linkIn(e.mails(e.hosp.ID)[0].Body, "invite")
+		link = e.linkIn(e.mailsTo(e.hosp.ID, e.other.Email)[0].Body, "invite")
 		r = e.client().get(link)
 		wantStatus(t, r, http.StatusOK)
 		wantContains(t, r, "/signin?next=")
@@ -167,7 +172,7 @@ func TestInvitationFlow(t *testing.T) {
 
 		// Invitations expire.
 		wantStatus(t, admin.post("/org/invites", url.Values{"email": {"late@kitamachi-hp.jp"}, "role": {"staff"}}), http.StatusSeeOther)
-		link = e.linkIn(e.mails(e.hosp.ID)[0].Body, "invite")
+		link = e.linkIn(e.mailsTo(e.hosp.ID, "late@kitamachi-hp.jp")[0].Body, "invite")
 		e.clock.Add(auth.InviteTTL + time.Minute)
 		r = e.client().get(link)
 		wantStatus(t, r, http.StatusGone)
@@ -289,8 +294,17 @@ func TestOrgAndOperatorForms(t *testing.T) {
 		wantStatus(t, r, http.StatusBadRequest)
 		wantContains(t, r, `id="name_kana-err"`)
 		wantContains(t, r, `value="Kitamachi!"`)
+		// A forged kind is refused as a whole: the field is named and
+		// nothing changes.
 		r = admin.post("/org", url.Values{"name": {"北町総合病院"}, "name_kana": {"キタマチ"}, "medical_code": {"１３１２３４５"}, "beds": {"２００"},
 			"prefecture": {"東京都"}, "mfa_policy": {"everyone"}, "kind": {"isac"}})
+		wantStatus(t, r, http.StatusForbidden)
+		wantContains(t, r, html.EscapeString(text("auth.org.field_forbidden", "kind")))
+		if o, _ := auth.GetOrg(bg, d, &auth.Principal{OrgID: e.hosp.ID}, e.hosp.ID); o.Kind != auth.KindHospital || o.MFAPolicy != auth.MFAAdmins {
+			t.Fatalf("a refused change changed %+v", o)
+		}
+		r = admin.post("/org", url.Values{"name": {"北町総合病院"}, "name_kana": {"キタマチ"}, "medical_code": {"１３１２３４５"}, "beds": {"２００"},
+			"prefecture": {"東京都"}, "mfa_policy": {"everyone"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		o, err := auth.GetOrg(bg, d, &auth.Principal{OrgID: e.hosp.ID}, e.hosp.ID)
 		if err != nil {

@@ -47,7 +47,7 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	v := homeView{Org: o, CanInvite: p.CanManageMembers(p.OrgID), Tiles: s.homeTiles(p)}
+	v := homeView{Org: o, CanInvite: auth.Allowed(p, "org.invite", auth.Target{OrgID: p.OrgID}), Tiles: s.homeTiles(p)}
 	if v.HasMFA, err = s.MFA.HasSecondFactor(ctx, p.UserID); err != nil {
 		s.renderError(w, r, err)
 		return

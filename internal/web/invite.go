@@ -11,56 +11,58 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/i18n"
 )
 
-// inviteLimit bounds the invitations one organisation may send per hour.
-const inviteLimit = 50
-
-// invite sends an invitation to join orgID, from the form's email, role
-// and lang, writing the link, the mail and the audit entry in one
-// transaction.
-func (s *Server) invite(r *http.Request, orgID, orgName string, f url.Values) error {
-	return s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		return s.inviteTx(r, tx, orgID, orgName, f)
-	})
+// notices mails membership changes to the organisations' admins.
+func (s *Server) notices() *auth.Notices {
+	if s.Mailer == nil {
+		return nil
+	}
+	return &auth.Notices{Mail: s.Mailer, Catalog: s.Catalog, BaseURL: s.BaseURL}
 }
 
-func (s *Server) inviteTx(r *http.Request, tx *db.Tx, orgID, orgName string, f url.Values) error {
+// invite invites the form's email in the form's role (and lang) into
+// orgID as the permission table says (auth.Invite): an invitation mailed
+// now, or an ISAC operator's proposal waiting for the organisation's
+// admins. The link, the mails and the audit entry are written in one
+// transaction.
+func (s *Server) invite(r *http.Request, orgID string, f url.Values) (*auth.Invitation, error) {
+	var inv *auth.Invitation
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		var err error
+		inv, err = s.inviteTx(r, tx, orgID, f)
+		return err
+	})
+	return inv, err
+}
+
+func (s *Server) inviteTx(r *http.Request, tx *db.Tx, orgID string, f url.Values) (*auth.Invitation, error) {
 	ctx := r.Context()
 	p := state(r).p
-	email, err := auth.NormalizeEmail(f.Get("email"))
+	if s.Mailer == nil {
+		return nil, apperr.New(apperr.Unavailable, "outbox.unavailable")
+	}
+	inv, err := auth.Invite(ctx, tx, s.notices(), p, orgID, auth.InviteInput{Email: f.Get("email"), Role: auth.Role(f.Get("role")), Lang: f.Get("lang")}, s.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	role := auth.Role(f.Get("role"))
-	if !role.Valid() {
-		return apperr.Field("role", "auth.role.invalid")
+	if pr := inv.Proposal; pr != nil {
+		return inv, s.auditEvent(r, tx, audit.Entry{Action: audit.ActionProposal, OrgID: orgID, ObjectType: "proposal", ObjectID: pr.ID,
+			Details: map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID}})
 	}
-	if !p.CanManageMembers(orgID) {
-		return apperr.New(apperr.Forbidden, "error.forbidden")
+	if err := s.mailInvitation(r, tx, orgID, inv); err != nil {
+		return nil, err
 	}
-	lang := f.Get("lang")
-	if u, err := auth.GetUserByEmail(ctx, tx, email); err == nil {
-		if _, err := auth.GetMember(ctx, tx, p, orgID, u.ID); err == nil {
-			return &apperr.Error{Code: apperr.Conflict, Key: "org.invite.already_member", Field: "email"}
-		}
-		lang = u.Lang
-	} else if !isNotFound(err) {
-		return err
-	}
-	if !i18n.Valid(lang) {
-		lang = ""
-	}
-	ok, err := auth.Allow(ctx, tx, "invite:"+orgID, inviteLimit, time.Hour, s.Now())
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return apperr.New(apperr.RateLimited, "org.invite.rate_limited")
-	}
-	raw, err := auth.CreateLink(ctx, tx, auth.EmailLink{Kind: auth.LinkInvite, Email: email, OrgID: orgID, Role: role, CreatedBy: p.UserID},
-		auth.InviteTTL, s.Now())
+	return inv, s.auditEvent(r, tx, audit.Entry{Action: audit.ActionInvite, OrgID: orgID, ObjectType: "invitation", ObjectID: inv.Link.Email,
+		Details: map[string]any{"email": inv.Link.Email, "role": string(inv.Link.Role)}})
+}
+
+// mailInvitation queues the invitation mail of inv in tx, from the acting
+// person.
+func (s *Server) mailInvitation(r *http.Request, tx *db.Tx, orgID string, inv *auth.Invitation) error {
+	ctx := r.Context()
+	p := state(r).p
+	o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: orgID}, orgID)
 	if err != nil {
 		return err
 	}
@@ -68,13 +70,9 @@ func (s *Server) inviteTx(r *http.Request, tx *db.Tx, orgID, orgName string, f u
 	if inviter == "" {
 		inviter = p.Email
 	}
-	link := s.BaseURL + "/invite/" + raw
-	if err := s.sendMail(ctx, tx, orgID, email, lang, "invite.mail.subject", "invite.mail.body",
-		orgName, inviter, link, int(auth.InviteTTL/(24*time.Hour))); err != nil {
-		return err
-	}
-	return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionInvite, OrgID: orgID, ObjectType: "invitation", ObjectID: email,
-		Details: map[string]any{"email": email, "role": string(role)}})
+	link := s.BaseURL + "/invite/" + inv.Raw
+	return s.sendMail(ctx, tx, orgID, inv.Link.Email, inv.Lang, "invite.mail.subject", "invite.mail.body",
+		o.Name, inviter, link, int(auth.InviteTTL/(24*time.Hour)))
 }
 
 type inviteView struct {
@@ -186,7 +184,7 @@ func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		if err := auth.AddMember(ctx, tx, l.OrgID, u.ID, l.Role, now); err != nil {
+		if err := auth.JoinByInvite(ctx, tx, s.notices(), l, u, now); err != nil {
 			return err
 		}
 		o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: l.OrgID}, l.OrgID)
@@ -242,7 +240,11 @@ func (s *Server) inviteJoin(w http.ResponseWriter, r *http.Request, raw string, 
 		if err != nil {
 			return err
 		}
-		if err := auth.AddMember(ctx, tx, l.OrgID, p.UserID, l.Role, now); err != nil {
+		u, err := auth.GetUser(ctx, tx, p.UserID)
+		if err != nil {
+			return err
+		}
+		if err := auth.JoinByInvite(ctx, tx, s.notices(), l, u, now); err != nil {
 			return err
 		}
 		o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: l.OrgID}, l.OrgID)

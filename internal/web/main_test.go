@@ -271,6 +271,18 @@ func (e *env) mails(org string) []notify.Stored {
 	return ms
 }
 
+// mailsTo returns the outbox's mails to addr, newest first.
+func (e *env) mailsTo(org, addr string) []notify.Stored {
+	e.t.Helper()
+	var out []notify.Stored
+	for _, m := range e.mails(org) {
+		if m.To == addr {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func (e *env) linkIn(body, kind string) string {
 	e.t.Helper()
 	m := regexp.MustCompile(regexp.QuoteMeta(e.ts.URL) + `(/` + kind + `/[A-Za-z0-9_-]+)`).FindStringSubmatch(body)

@@ -14,8 +14,10 @@ type orgView struct {
 	Org          *auth.Org
 	Members      []auth.Membership
 	Invites      []auth.EmailLink
+	Proposals    []*auth.Proposal
 	CanEdit      bool
 	KindEditable bool
+	MFAEditable  bool
 }
 
 func (s *Server) orgPage(w http.ResponseWriter, r *http.Request) {
@@ -30,13 +32,20 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 		s.renderError(w, r, err)
 		return
 	}
-	v := orgView{Org: o, CanEdit: p.CanManageMembers(p.OrgID)}
+	own := auth.Target{OrgID: p.OrgID}
+	v := orgView{Org: o, CanEdit: auth.Allowed(p, "org.invite", own), MFAEditable: auth.Allowed(p, "org.update.mfa_policy", own)}
 	if v.Members, err = auth.ListMembers(ctx, s.DB, p, p.OrgID); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	if p.IsAdmin() || p.Role == auth.RoleAuditor {
 		if v.Invites, err = auth.PendingInvites(ctx, s.DB, p, p.OrgID, s.Now()); err != nil {
+			s.renderError(w, r, err)
+			return
+		}
+	}
+	if auth.Allowed(p, "org.proposal.read", own) {
+		if v.Proposals, err = auth.PendingProposals(ctx, s.DB, p, p.OrgID); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
@@ -54,22 +63,21 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 	s.render(w, r, status, "org", pg)
 }
 
-// orgChanges lists the attributes that differ between two versions of an
-// organisation, for the audit entry.
-func orgChanges(before, after *auth.Org) map[string]any {
-	b, a := orgFormValues(before), orgFormValues(after)
-	out := map[string]any{}
-	for k := range a {
-		if a.Get(k) != b.Get(k) {
-			out[k] = map[string]string{"from": b.Get(k), "to": a.Get(k)}
+// updateOrg changes organisation id from the form, as the permission table
+// allows p (auth.UpdateOrg), and records one audit entry in that
+// organisation's log, the same as the API's.
+func (s *Server) updateOrg(r *http.Request, id string, in auth.OrgInput) error {
+	return s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		before, after, err := auth.UpdateOrg(r.Context(), tx, s.notices(), state(r).p, id, in, s.Now())
+		if err != nil {
+			return err
 		}
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			out[k] = map[string]string{"from": b.Get(k), "to": ""}
+		ch := auth.OrgChanges(before, after)
+		if len(ch) == 0 {
+			return nil
 		}
-	}
-	return out
+		return s.auditEvent(r, tx, audit.Entry{Action: auth.OrgUpdateAction(before, after), OrgID: id, ObjectType: "org", ObjectID: id, Details: ch})
+	})
 }
 
 func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request) {
@@ -79,14 +87,7 @@ func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
 	in, err := parseOrgForm(r.PostForm)
 	if err == nil {
-		err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-			before, after, err := auth.UpdateOrg(r.Context(), tx, p, p.OrgID, in, s.Now())
-			if err != nil {
-				return err
-			}
-			return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgUpdate, ObjectType: "organization", ObjectID: p.OrgID,
-				Details: orgChanges(before, after)})
-		})
+		err = s.updateOrg(r, p.OrgID, in)
 	}
 	if err != nil {
 		s.renderOrg(w, r, err, r.PostForm)
@@ -100,11 +101,71 @@ func (s *Server) orgInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := state(r).p
-	if err := s.invite(r, p.OrgID, p.OrgName, r.PostForm); err != nil {
+	if _, err := s.invite(r, p.OrgID, r.PostForm); err != nil {
 		s.renderOrg(w, r, err, r.PostForm)
 		return
 	}
 	s.flash(w, r, "/org#invite", "flash.invite_sent")
+}
+
+// orgInviteRevoke cancels the organisation's pending invitations to the
+// form's email.
+func (s *Server) orgInviteRevoke(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	p := state(r).p
+	email := r.PostForm.Get("email")
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		if err := auth.RevokeInvite(r.Context(), tx, s.notices(), p, p.OrgID, email, s.Now()); err != nil {
+			return err
+		}
+		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionInviteRevoke, OrgID: p.OrgID, ObjectType: "invitation", ObjectID: email,
+			Details: map[string]any{"email": email}})
+	})
+	if err != nil {
+		s.memberError(w, r, err)
+		return
+	}
+	s.flash(w, r, "/org#pending-h", "flash.invite_revoked")
+}
+
+// orgProposalAnswer accepts or declines an ISAC operator's proposal to add
+// someone to the organisation; accepting mails the invitation.
+func (s *Server) orgProposalAnswer(accept bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.refuseReadOnly(w, r) {
+			return
+		}
+		p := state(r).p
+		err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+			pr, inv, err := auth.AnswerProposal(r.Context(), tx, s.notices(), p, p.OrgID, r.PathValue("id"), accept, s.Now())
+			if err != nil {
+				return err
+			}
+			action := audit.ActionProposalDecline
+			if accept {
+				action = audit.ActionProposalAccept
+				if s.Mailer == nil {
+					return apperr.New(apperr.Unavailable, "outbox.unavailable")
+				}
+				if err := s.mailInvitation(r, tx, p.OrgID, inv); err != nil {
+					return err
+				}
+			}
+			return s.auditEvent(r, tx, audit.Entry{Action: action, OrgID: p.OrgID, ObjectType: "proposal", ObjectID: pr.ID,
+				Details: map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID}})
+		})
+		if err != nil {
+			s.memberError(w, r, err)
+			return
+		}
+		flash := "flash.proposal_declined"
+		if accept {
+			flash = "flash.proposal_accepted"
+		}
+		s.flash(w, r, "/org#proposals", flash)
+	}
 }
 
 func (s *Server) memberRole(w http.ResponseWriter, r *http.Request) {
@@ -115,16 +176,12 @@ func (s *Server) memberRole(w http.ResponseWriter, r *http.Request) {
 	userID := r.PathValue("user")
 	role := auth.Role(r.PostForm.Get("role"))
 	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		before, err := auth.GetMember(r.Context(), tx, p, p.OrgID, userID)
-		if err != nil {
+		m, from, err := auth.ChangeRole(r.Context(), tx, s.notices(), p, p.OrgID, userID, role)
+		if err != nil || from == m.Role {
 			return err
 		}
-		m, err := auth.ChangeRole(r.Context(), tx, p, p.OrgID, userID, role)
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionMemberRole, ObjectType: "user", ObjectID: userID,
-			Details: map[string]any{"email": m.Email, "from": string(before.Role), "to": string(m.Role)}})
+		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionMemberRole, OrgID: p.OrgID, ObjectType: "user", ObjectID: userID,
+			Details: map[string]any{"email": m.Email, "from": string(from), "to": string(m.Role)}})
 	})
 	if err != nil {
 		s.memberError(w, r, err)
@@ -155,11 +212,11 @@ func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		m, err := auth.RemoveMember(r.Context(), tx, p, p.OrgID, userID)
+		m, err := auth.RemoveMember(r.Context(), tx, s.notices(), p, p.OrgID, userID)
 		if err != nil {
 			return err
 		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionMemberRemove, ObjectType: "user", ObjectID: userID,
+		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionMemberRemove, OrgID: p.OrgID, ObjectType: "user", ObjectID: userID,
 			Details: map[string]any{"email": m.Email, "role": string(m.Role)}})
 	})
 	if err != nil {

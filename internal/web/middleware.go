@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/auth"
@@ -311,10 +313,46 @@ func (s *Server) requireOperator(h http.HandlerFunc) http.Handler {
 }
 
 // safeNext returns a local path to go to after sign-in, refusing anything
-// that would leave the site.
+// that would leave the site. Only a local absolute path passes: printable
+// ASCII starting with one "/" (not "//" or "/\"), with no backslash anywhere
+// (browsers drop tabs and newlines and read "\" as "/", so "/\t/evil.example"
+// would be "//evil.example"); once percent-escapes are decoded it must still
+// start that way and hold no control character, whitespace or backslash; and
+// it must parse as a URL without scheme or host. Anything else is "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if len(next) > 2000 || !localPath(next) {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if next[i] <= ' ' || next[i] >= 0x7f {
+			return "/"
+		}
+	}
+	dec, err := url.PathUnescape(next)
+	if err != nil || !localPath(dec) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
 	return next
+}
+
+// localPath reports whether p starts with exactly one "/" and holds no
+// backslash, control, format or space character, nor a slash look-alike.
+func localPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' || !utf8.ValidString(p) {
+		return false
+	}
+	if len(p) > 1 && (p[1] == '/' || p[1] == '\\') {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) ||
+			r == '\u2215' || r == '\u2044' || r == '\uff0f' || r == '\ufe68' || r == '\uff3c' || r == '\u29f5' {
+			return false
+		}
+	}
+	return true
 }

@@ -226,12 +226,9 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != "null" {
-			u, err := url.Parse(o)
-			if err != nil || (u.Host != r.Host && !strings.HasPrefix(s.BaseURL, o)) {
-				s.renderError(w, r, apperr.New(apperr.Forbidden, "error.csrf"))
-				return
-			}
+		if o := r.Header.Get("Origin"); o != "" && o != "null" && !s.sameOrigin(o, r) {
+			s.renderError(w, r, apperr.New(apperr.Forbidden, "error.csrf"))
+			return
 		}
 		limit := int64(maxFormBody)
 		if (strings.HasPrefix(r.URL.Path, "/inventory/") || strings.HasPrefix(r.URL.Path, "/assess/") || r.URL.Path == "/share/import" || r.URL.Path == "/vuln/import") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -259,6 +256,55 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin reports whether an Origin header names this site: scheme, host
+// and port equal to those of the base address, or host and port equal to the
+// request's Host with the scheme the request came in on. Nothing is compared
+// by prefix, so "http://127" is not "http://127.0.0.1:8080".
+func (s *Server) sameOrigin(origin string, r *http.Request) bool {
+	o, ok := originOf(origin)
+	if !ok {
+		return false
+	}
+	if base, ok := originOf(s.BaseURL); ok && o == base {
+		return true
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.HasPrefix(s.BaseURL, "https://") {
+		scheme = "https"
+	}
+	req, ok := originOf(scheme + "://" + r.Host)
+	return ok && o == req
+}
+
+// originOf reduces a URL to "scheme://host:port" (lower case, default port
+// filled in). It refuses anything with a user, a path other than "/", a
+// query or a fragment, so that it only accepts what an Origin header holds.
+func originOf(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.User != nil || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch scheme {
+	case "http":
+		if port == "" {
+			port = "80"
+		}
+	case "https":
+		if port == "" {
+			port = "443"
+		}
+	default:
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" || strings.HasSuffix(u.Host, ":") {
+		return "", false
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), true
 }
 
 func formError(err error) error {

@@ -140,11 +140,13 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return fail(err)
 	}
-	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs})
+	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
+		Proxies: cfg.proxies})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key),
 		Ready: func(r *http.Request) error {
 			pending, err := d.Pending(r.Context())
 			if err != nil {

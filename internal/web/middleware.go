@@ -139,15 +139,17 @@ func routeLabel(r *http.Request) string {
 	return "other"
 }
 
-// clientIP returns the peer address of the request. medisac does not trust
-// X-Forwarded-For, so a client cannot pick its own address for the rate
-// limits and the audit log.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// clientIP returns the client address of the request (auth.ClientAddr):
+// the TCP peer, or X-Forwarded-For's answer when the peer is one of the
+// trusted proxies (MEDISAC_TRUSTED_PROXIES).
+func clientIP(r *http.Request) string { return auth.ClientAddr(r) }
+
+// withProxies puts the trusted proxies into every request's context, so
+// that the pages, the API, TAXII and the audit log agree on the address.
+func (s *Server) withProxies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(auth.WithProxies(r.Context(), s.Proxies)))
+	})
 }
 
 // withSession resolves the session cookie, the principal and the language.

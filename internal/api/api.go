@@ -63,6 +63,9 @@ type Deps struct {
 	// Proxies are the reverse proxies whose X-Forwarded-For is believed;
 	// the zero value trusts none.
 	Proxies auth.Proxies
+	// Touches collects the last-used times of tokens for a periodic write;
+	// nil records none.
+	Touches *auth.Touches
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -109,7 +112,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, &call{lang: i18n.Match(r.Header.Get("Accept-Language"))}, apperr.New(apperr.Internal, "error.internal"))
 		}
 	}()
-	r = r.WithContext(auth.WithProxies(r.Context(), a.Proxies))
+	r = r.WithContext(auth.WithTouches(auth.WithProxies(r.Context(), a.Proxies), a.Touches))
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -275,6 +278,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, c *call, err er
 	}
 	if e.Code == apperr.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="medisac"`)
+	}
+	if e.Code == apperr.Unavailable {
+		w.Header().Set("Retry-After", "30")
 	}
 	if e.Code == apperr.Forbidden && c.p != nil {
 		a.recordDenied(r, c)

@@ -144,11 +144,13 @@ func routeLabel(r *http.Request) string {
 // trusted proxies (MEDISAC_TRUSTED_PROXIES).
 func clientIP(r *http.Request) string { return auth.ClientAddr(r) }
 
-// withProxies puts the trusted proxies into every request's context, so
-// that the pages, the API, TAXII and the audit log agree on the address.
-func (s *Server) withProxies(next http.Handler) http.Handler {
+// withNode puts the trusted proxies and the node's last-seen buffer into
+// every request's context, so that the pages, the API, TAXII and the audit
+// log agree on the address, and no authenticated read writes.
+func (s *Server) withNode(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(auth.WithProxies(r.Context(), s.Proxies)))
+		ctx := auth.WithTouches(auth.WithProxies(r.Context(), s.Proxies), s.Touches)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -168,13 +170,13 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 						st.p = p
 					}
 				} else if !errors.Is(err, db.ErrNotFound) {
-					s.renderError(w, r, err)
+					s.renderError(w, r.WithContext(context.WithValue(r.Context(), reqKey, st)), err)
 					return
 				}
 			case errors.Is(err, db.ErrNotFound):
 				s.clearSessionCookie(w)
 			default:
-				s.renderError(w, r, err)
+				s.renderError(w, r.WithContext(context.WithValue(r.Context(), reqKey, st)), err)
 				return
 			}
 		}

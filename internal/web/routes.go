@@ -103,5 +103,5 @@ func (s *Server) routes() http.Handler {
 		top.Handle("/", h)
 		h = top
 	}
-	return s.withProxies(s.logAndRecover(secureHeaders(s.Secure, h)))
+	return s.withNode(s.logAndRecover(secureHeaders(s.Secure, h)))
 }

@@ -60,6 +60,12 @@ type Deps struct {
 	// Devices signs the device cookies of the sign-in throttle; nil issues
 	// none, so every browser counts as new.
 	Devices *auth.Devices
+	// Touches collects the last-seen times of sessions and API tokens for
+	// a periodic write; nil records none.
+	Touches *auth.Touches
+	// MetricsToken lets a scraper read /metrics from any address with
+	// "Authorization: Bearer <token>"; without it only loopback clients may.
+	MetricsToken string
 }
 
 // Server is the HTML surface.

@@ -100,7 +100,10 @@ func LookupSession(ctx context.Context, q db.Querier, raw string, pol SessionPol
 		s.LastSeenAt = at
 	}
 	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= pol.Idle+pol.IdleGrace() {
-		_, _ = q.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, h)
+		// Deleted at once when the database is free, else by the next prune.
+		dctx, cancel := context.WithTimeout(ctx, shortWrite)
+		_, _ = q.Exec(dctx, `DELETE FROM sessions WHERE id_hash = ?`, h)
+		cancel()
 		return nil, db.ErrNotFound
 	}
 	if t != nil && now.Sub(stored) >= pol.TouchThreshold() && now.After(s.LastSeenAt) {
@@ -116,10 +119,14 @@ func LookupSession(ctx context.Context, q db.Querier, raw string, pol SessionPol
 	return &s, nil
 }
 
-// writeAfterPause stores a session's last-seen time, waiting at most two
-// seconds for the database; when it cannot, the time is batched instead.
+// shortWrite bounds the rare writes a lookup makes, so that a read never
+// waits long behind another transaction's write.
+const shortWrite = 500 * time.Millisecond
+
+// writeAfterPause stores a session's last-seen time, waiting at most
+// shortWrite for the database; when it cannot, the time is batched instead.
 func writeAfterPause(ctx context.Context, q db.Querier, idHash string, now time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, shortWrite)
 	defer cancel()
 	_, err := q.Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`, now, idHash, now)
 	return err

@@ -117,7 +117,7 @@ func TestReadyzWhenSchemaBehind(t *testing.T) {
 		t.Fatalf("healthz: %d", code)
 	}
 	code, body, _ := c.get(base + "/metrics")
-	if code != http.StatusOK || !strings.Contains(body, "medisac_http_requests_total") || !strings.Contains(body, "medisac_jobs{") {
+	if code != http.StatusOK || !strings.Contains(body, "medisac_http_requests_total") || !strings.Contains(body, "medisac_jobs{") || !strings.Contains(body, `medisac_last_seen_pending{kind="session"} `) {
 		t.Fatalf("metrics: %d %q", code, body)
 	}
 }

@@ -165,7 +165,10 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 			}
 			return nil
 		},
-		Metrics: func(w http.ResponseWriter, r *http.Request) { writeJobMetrics(w, r, n.Queue) },
+		Metrics: func(w http.ResponseWriter, r *http.Request) {
+			writeJobMetrics(w, r, n.Queue)
+			writeTouchMetrics(w, n.Touches)
+		},
 	})
 	if err != nil {
 		return fail(err)
@@ -199,6 +202,14 @@ func writeJobMetrics(w http.ResponseWriter, r *http.Request, q *jobs.Queue) {
 	for _, st := range []jobs.State{jobs.Queued, jobs.Running, jobs.Done, jobs.Failed} {
 		fmt.Fprintf(w, "medisac_jobs{state=%q} %d\n", string(st), counts[st])
 	}
+}
+
+func writeTouchMetrics(w io.Writer, t *auth.Touches) {
+	s, k := t.Pending()
+	fmt.Fprintln(w, "# HELP medisac_last_seen_pending Session and token uses on this node not yet written to the database (written every flush interval and at stop).")
+	fmt.Fprintln(w, "# TYPE medisac_last_seen_pending gauge")
+	fmt.Fprintf(w, "medisac_last_seen_pending{kind=\"session\"} %d\n", s)
+	fmt.Fprintf(w, "medisac_last_seen_pending{kind=\"token\"} %d\n", k)
 }
 
 // schedule registers the periodic upkeep; each runs on one node at a time.

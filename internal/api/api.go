@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,6 +60,12 @@ type Deps struct {
 	AuthFailWindow time.Duration
 	// Documents keeps inventory documents; nil turns their routes off.
 	Documents *inventory.Documents
+	// Proxies are the reverse proxies whose X-Forwarded-For is believed;
+	// the zero value trusts none.
+	Proxies auth.Proxies
+	// Touches collects the last-used times of tokens for a periodic write;
+	// nil records none.
+	Touches *auth.Touches
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -107,6 +112,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, &call{lang: i18n.Match(r.Header.Get("Accept-Language"))}, apperr.New(apperr.Internal, "error.internal"))
 		}
 	}()
+	r = r.WithContext(auth.WithTouches(auth.WithProxies(r.Context(), a.Proxies), a.Touches))
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -205,16 +211,11 @@ func bearer(h string) (string, bool) {
 	return tok, tok != ""
 }
 
-// clientIP returns the peer address of the request; X-Forwarded-For is not
-// trusted, so a client cannot choose its own address for the rate limit and
-// the audit log.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP returns the client address of the request (auth.ClientAddr):
+// the TCP peer, or X-Forwarded-For's answer when the peer is a trusted
+// proxy, so that a client cannot choose its own address for the rate limit
+// and the audit log.
+func clientIP(r *http.Request) string { return auth.ClientAddr(r) }
 
 // fallback answers paths that match no route: 405 when another method
 // would match, else 404, both in the API's error shape.
@@ -277,6 +278,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, c *call, err er
 	}
 	if e.Code == apperr.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="medisac"`)
+	}
+	if e.Code == apperr.Unavailable {
+		w.Header().Set("Retry-After", "30")
 	}
 	if e.Code == apperr.Forbidden && c.p != nil {
 		a.recordDenied(r, c)

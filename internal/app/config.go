@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/medisac/medisac/internal/auth"
 )
 
 // Config is medisac's whole configuration, filled from flags and MEDISAC_*
@@ -37,6 +39,15 @@ type Config struct {
 	SessionIdle     time.Duration `json:"session_idle"`
 	SessionAbsolute time.Duration `json:"session_absolute"`
 	Workers         int           `json:"workers"`
+
+	// TrustedProxies lists the reverse proxies (addresses and CIDR ranges)
+	// whose X-Forwarded-For is believed (MEDISAC_TRUSTED_PROXIES); empty
+	// trusts none.
+	TrustedProxies string `json:"trusted_proxies"`
+	// MetricsToken, when set, lets a scraper read /metrics from anywhere
+	// with "Authorization: Bearer <token>" (MEDISAC_METRICS_TOKEN).
+	MetricsToken string `json:"metrics_token"`
+	proxies      auth.Proxies
 
 	// Vuln configures the online vulnerability feeds (MEDISAC_VULN_*).
 	Vuln VulnConfig `json:"vuln"`
@@ -87,7 +98,7 @@ func (c *Config) loadEnv(getenv envFn) error {
 		"MEDISAC_SMTP_PASSWORD": &c.SMTPPassword, "MEDISAC_SMTP_FROM": &c.SMTPFrom,
 		"MEDISAC_VULN_NVD_URL": &c.Vuln.NVDURL, "MEDISAC_VULN_NVD_API_KEY": &c.Vuln.NVDAPIKey, "MEDISAC_VULN_KEV_URL": &c.Vuln.KEVURL,
 		"MEDISAC_VULN_EPSS_URL": &c.Vuln.EPSSURL, "MEDISAC_VULN_JVN_URLS": &c.Vuln.JVNURLs, "MEDISAC_VULN_CSAF_PROVIDERS": &c.Vuln.CSAFProviders,
-		"MEDISAC_VULN_DIGEST_AT": &c.VulnDigestAt,
+		"MEDISAC_VULN_DIGEST_AT": &c.VulnDigestAt, "MEDISAC_TRUSTED_PROXIES": &c.TrustedProxies, "MEDISAC_METRICS_TOKEN": &c.MetricsToken,
 	} {
 		if err := str(name, dst); err != nil {
 			return err
@@ -161,6 +172,14 @@ func (c *Config) Validate() error {
 	if c.SessionIdle < time.Minute || c.SessionAbsolute < c.SessionIdle {
 		return errors.New("MEDISAC_SESSION_IDLE must be at least 1m and not longer than MEDISAC_SESSION_ABSOLUTE")
 	}
+	p, err := auth.ParseProxies(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("MEDISAC_TRUSTED_PROXIES: %v", err)
+	}
+	c.proxies = p
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return errors.New("MEDISAC_METRICS_TOKEN must be at least 16 characters long")
+	}
 	if c.Workers < 0 || c.Workers > 64 {
 		return errors.New("--workers must be between 0 and 64")
 	}
@@ -209,6 +228,9 @@ func (c *Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "htt
 func (c Config) Redacted() string {
 	if c.SMTPPassword != "" {
 		c.SMTPPassword = "REDACTED"
+	}
+	if c.MetricsToken != "" {
+		c.MetricsToken = "REDACTED"
 	}
 	if c.Vuln.NVDAPIKey != "" {
 		c.Vuln.NVDAPIKey = "REDACTED"

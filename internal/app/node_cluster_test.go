@@ -15,7 +15,9 @@ import (
 
 // TestTwoNodesOneService runs two nodes on one PostgreSQL database: a person
 // signs in on one and acts on the other; a lockout earned on one holds on the
-// other; signing out on one ends the session on both.
+// other for browsers new to the account, while the person's own browser
+// (device cookie) still signs in; signing out on one ends the session on
+// both.
 func TestTwoNodesOneService(t *testing.T) {
 	dbURL := dbtest.PostgresURL(t)
 	dataDir := t.TempDir()
@@ -79,10 +81,19 @@ func TestTwoNodesOneService(t *testing.T) {
 		tok := attacker.csrfFrom(base + "/signin")
 		attacker.post(base+"/signin", url.Values{"csrf": {tok}, "email": {"staff@two.example.jp"}, "password": {"wrong-password-1!"}})
 	}
-	tok := c.csrfFrom(url2 + "/signin")
-	code, body, _ = c.post(url2+"/signin", url.Values{"csrf": {tok}, "email": {"staff@two.example.jp"}, "password": {"Kakuninn-2026-Pw!"}})
+	// A browser that never signed in to the account is locked out on node 2 ...
+	fresh := newClient(t)
+	tok := fresh.csrfFrom(url2 + "/signin")
+	code, _, _ = fresh.post(url2+"/signin", url.Values{"csrf": {tok}, "email": {"staff@two.example.jp"}, "password": {"Kakuninn-2026-Pw!"}})
 	if code != http.StatusTooManyRequests {
-		t.Fatalf("locked account signed in on node 2: status %d", code)
+		t.Fatalf("locked account signed in on node 2 from a new browser: status %d", code)
+	}
+	// ... the person's own browser, with the device cookie node 1 issued,
+	// is not: both nodes check it with the installation's shared key.
+	tok = c.csrfFrom(url2 + "/signin")
+	code, _, h = c.post(url2+"/signin", url.Values{"csrf": {tok}, "email": {"staff@two.example.jp"}, "password": {"Kakuninn-2026-Pw!"}})
+	if code != http.StatusSeeOther || h.Get("Location") != "/" {
+		t.Fatalf("own browser on node 2 during the lock: status %d %q", code, h.Get("Location"))
 	}
 	_ = body
 	_ = orgID
@@ -106,7 +117,7 @@ func TestReadyzWhenSchemaBehind(t *testing.T) {
 		t.Fatalf("healthz: %d", code)
 	}
 	code, body, _ := c.get(base + "/metrics")
-	if code != http.StatusOK || !strings.Contains(body, "medisac_http_requests_total") || !strings.Contains(body, "medisac_jobs{") {
+	if code != http.StatusOK || !strings.Contains(body, "medisac_http_requests_total") || !strings.Contains(body, "medisac_jobs{") || !strings.Contains(body, `medisac_last_seen_pending{kind="session"} `) {
 		t.Fatalf("metrics: %d %q", code, body)
 	}
 }

@@ -39,6 +39,9 @@ type Node struct {
 	Queue   *jobs.Queue
 	Mailer  *notify.Mailer
 	Handler http.Handler
+	// Touches holds the last-seen times of sessions and tokens until the
+	// next flush (see ServeListener).
+	Touches *auth.Touches
 	Logger  *slog.Logger
 	now     func() time.Time
 }
@@ -110,7 +113,7 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{Cfg: cfg, DB: d, Logger: logger, now: now}
+	n := &Node{Cfg: cfg, DB: d, Logger: logger, now: now, Touches: auth.NewTouches()}
 	fail := func(err error) (*Node, error) { d.Close(); return nil, err }
 	if n.Audit, err = openAudit(cfg, d, now); err != nil {
 		return fail(err)
@@ -140,12 +143,19 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return fail(err)
 	}
-	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs})
+	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
+		Proxies: cfg.proxies, Touches: n.Touches})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken,
 		Ready: func(r *http.Request) error {
+			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+			defer cancel()
+			if err := d.SQL().PingContext(pctx); err != nil {
+				return fmt.Errorf("database unreachable: %v", err)
+			}
 			pending, err := d.Pending(r.Context())
 			if err != nil {
 				return err
@@ -155,7 +165,10 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 			}
 			return nil
 		},
-		Metrics: func(w http.ResponseWriter, r *http.Request) { writeJobMetrics(w, r, n.Queue) },
+		Metrics: func(w http.ResponseWriter, r *http.Request) {
+			writeJobMetrics(w, r, n.Queue)
+			writeTouchMetrics(w, n.Touches)
+		},
 	})
 	if err != nil {
 		return fail(err)
@@ -189,6 +202,14 @@ func writeJobMetrics(w http.ResponseWriter, r *http.Request, q *jobs.Queue) {
 	for _, st := range []jobs.State{jobs.Queued, jobs.Running, jobs.Done, jobs.Failed} {
 		fmt.Fprintf(w, "medisac_jobs{state=%q} %d\n", string(st), counts[st])
 	}
+}
+
+func writeTouchMetrics(w io.Writer, t *auth.Touches) {
+	s, k := t.Pending()
+	fmt.Fprintln(w, "# HELP medisac_last_seen_pending Session and token uses on this node not yet written to the database (written every flush interval and at stop).")
+	fmt.Fprintln(w, "# TYPE medisac_last_seen_pending gauge")
+	fmt.Fprintf(w, "medisac_last_seen_pending{kind=\"session\"} %d\n", s)
+	fmt.Fprintf(w, "medisac_last_seen_pending{kind=\"token\"} %d\n", k)
 }
 
 // schedule registers the periodic upkeep; each runs on one node at a time.
@@ -258,6 +279,16 @@ func (n *Node) ServeListener(ctx context.Context, ln net.Listener) error {
 			n.Logger.Error("job workers stopped", "err", err)
 		}
 	}()
+	// Last-seen times of sessions and tokens: written every flush interval
+	// (far below the idle time-out, see auth.SessionPolicy.IdleGrace) and
+	// once more after the last request.
+	sessions := auth.SessionPolicy{Idle: n.Cfg.SessionIdle, Absolute: n.Cfg.SessionAbsolute}
+	flushCtx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		n.Touches.Run(flushCtx, n.DB, sessions.FlushInterval(), func(err error) { n.Logger.Warn("last-seen flush", "err", err) })
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	n.Logger.Info("listening", "addr", ln.Addr().String(), "database", n.DB.Dialect(), "base_url", n.Cfg.BaseURL)
@@ -269,6 +300,11 @@ func (n *Node) ServeListener(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
+	stopFlush()
+	<-flushDone
+	if err := n.Touches.Flush(sctx, n.DB); err != nil {
+		n.Logger.Error("last-seen flush at stop", "err", err)
+	}
 	stopJobs()
 	select {
 	case <-jobsDone:

@@ -102,6 +102,8 @@ func From(err error) *Error {
 		return &Error{Code: NotFound, Key: "error.not_found", Err: err}
 	case errors.Is(err, db.ErrConflict):
 		return &Error{Code: Conflict, Key: "error.conflict", Err: err}
+	case db.Unreachable(err):
+		return &Error{Code: Unavailable, Key: "error.unavailable", Err: err}
 	}
 	return &Error{Code: Internal, Key: "error.internal", Err: err}
 }

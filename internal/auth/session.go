@@ -13,6 +13,27 @@ type SessionPolicy struct {
 	Absolute time.Duration
 }
 
+// TouchThreshold is how stale a stored last-seen time may be before a use
+// of the session is recorded (Touches): Idle/30, between 1 s and 1 minute.
+func (p SessionPolicy) TouchThreshold() time.Duration {
+	return min(max(p.Idle/30, time.Second), time.Minute)
+}
+
+// FlushInterval is how often a node writes the recorded uses: Idle/60,
+// between 1 s and 30 s.
+func (p SessionPolicy) FlushInterval() time.Duration {
+	return min(max(p.Idle/60, time.Second), 30*time.Second)
+}
+
+// IdleGrace is how far the stored last-seen time may lag behind a use on
+// another node: the threshold plus two flush intervals (2 minutes with the
+// default 30 idle minutes). A session ends between Idle and Idle+IdleGrace
+// after its last use, so that no node ends a session another node has just
+// seen.
+func (p SessionPolicy) IdleGrace() time.Duration {
+	return p.TouchThreshold() + 2*p.FlushInterval()
+}
+
 // DefaultSessionPolicy signs a person out after 30 idle minutes and 12 hours
 // in all, a working shift.
 var DefaultSessionPolicy = SessionPolicy{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
@@ -54,9 +75,14 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// LookupSession returns the live session for a raw id, refreshing its
-// last-seen time at most once a minute. An unknown, expired or idle session
-// is deleted and reported as db.ErrNotFound.
+// LookupSession returns the live session for a raw id. It does not write
+// for a session in use: the use is recorded in the Touches of ctx (when the
+// stored last-seen time is older than pol.TouchThreshold) and written with
+// the next flush. Only the first use after a pause of pol.Idle/2 or more is
+// written at once, so that every node knows the session is alive again. A session is idle
+// when neither the stored nor this node's pending last-seen time is within
+// pol.Idle+pol.IdleGrace. An unknown, expired or idle session is reported as
+// db.ErrNotFound (and an expired or idle one deleted).
 func LookupSession(ctx context.Context, q db.Querier, raw string, pol SessionPolicy, now time.Time) (*Session, error) {
 	if raw == "" || len(raw) > 100 {
 		return nil, db.ErrNotFound
@@ -68,17 +94,42 @@ func LookupSession(ctx context.Context, q db.Querier, raw string, pol SessionPol
 	if err != nil {
 		return nil, err
 	}
-	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= pol.Idle {
-		_, _ = q.Exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, h)
+	t := touchesFrom(ctx)
+	stored := s.LastSeenAt
+	if at, ok := t.seenSession(h); ok && at.After(s.LastSeenAt) {
+		s.LastSeenAt = at
+	}
+	if !now.Before(s.ExpiresAt) || now.Sub(s.LastSeenAt) >= pol.Idle+pol.IdleGrace() {
+		// Deleted at once when the database is free, else by the next prune.
+		dctx, cancel := context.WithTimeout(ctx, shortWrite)
+		_, _ = q.Exec(dctx, `DELETE FROM sessions WHERE id_hash = ?`, h)
+		cancel()
 		return nil, db.ErrNotFound
 	}
-	if now.Sub(s.LastSeenAt) > time.Minute {
-		if _, err := q.Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, now, h); err != nil {
-			return nil, err
+	if t != nil && now.Sub(stored) >= pol.TouchThreshold() && now.After(s.LastSeenAt) {
+		if now.Sub(stored) >= pol.Idle/2 && writeAfterPause(ctx, q, h, now) == nil {
+			// The first use after a long pause is written at once: another
+			// node, seeing only the stored time, could otherwise end the
+			// session before the next flush.
+		} else {
+			t.touchSession(h, now)
 		}
 		s.LastSeenAt = now
 	}
 	return &s, nil
+}
+
+// shortWrite bounds the rare writes a lookup makes, so that a read never
+// waits long behind another transaction's write.
+const shortWrite = 500 * time.Millisecond
+
+// writeAfterPause stores a session's last-seen time, waiting at most
+// shortWrite for the database; when it cannot, the time is batched instead.
+func writeAfterPause(ctx context.Context, q db.Querier, idHash string, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, shortWrite)
+	defer cancel()
+	_, err := q.Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ? AND last_seen_at < ?`, now, idHash, now)
+	return err
 }
 
 // MarkMFAPassed records that the session's second factor was checked.
@@ -118,9 +169,11 @@ func CountUserSessions(ctx context.Context, q db.Querier, userID string, now tim
 	return n, err
 }
 
-// PruneSessions deletes expired sessions; a periodic job calls it.
+// PruneSessions deletes expired sessions; a periodic job calls it. A session
+// is idle only after pol.Idle+pol.IdleGrace, as other nodes may not have
+// written its last use yet.
 func PruneSessions(ctx context.Context, q db.Querier, pol SessionPolicy, now time.Time) (int64, error) {
-	res, err := q.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, now, now.Add(-pol.Idle))
+	res, err := q.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ?`, now, now.Add(-pol.Idle-pol.IdleGrace()))
 	if err != nil {
 		return 0, err
 	}

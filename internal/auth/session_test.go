@@ -65,52 +65,121 @@ func TestSessionTimeouts(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		pol := auth.SessionPolicy{Idle: 30 * time.Minute, Absolute: 12 * time.Hour}
+		if pol.TouchThreshold() != time.Minute || pol.FlushInterval() != 30*time.Second || pol.IdleGrace() != 2*time.Minute {
+			t.Fatalf("threshold %v, interval %v, grace %v", pol.TouchThreshold(), pol.FlushInterval(), pol.IdleGrace())
+		}
+		touches := auth.NewTouches()
+		tctx := auth.WithTouches(ctx, touches)
+		lastSeen := func(raw string) time.Time {
+			t.Helper()
+			var at time.Time
+			must(t, d.QueryRow(ctx, `SELECT last_seen_at FROM sessions WHERE id_hash = ?`, auth.HashToken(raw)).Scan(&at))
+			return at
+		}
 
-		// Idle: each use moves the idle deadline, 30 minutes without one ends it.
+		// Idle: each use moves the idle deadline; Idle plus the grace
+		// without one ends it. A use in an active session is not written
+		// until a flush.
 		raw, _, err := auth.CreateSession(ctx, d, f.staff.ID, f.hosp.ID, false, "", "", pol, t0)
 		must(t, err)
-		s, err := auth.LookupSession(ctx, d, raw, pol, t0.Add(29*time.Minute))
+		s, err := auth.LookupSession(tctx, d, raw, pol, t0.Add(14*time.Minute))
 		must(t, err)
-		if !s.LastSeenAt.Equal(t0.Add(29 * time.Minute)) {
+		if !s.LastSeenAt.Equal(t0.Add(14 * time.Minute)) {
 			t.Fatalf("last seen %v not refreshed", s.LastSeenAt)
 		}
-		if _, err := auth.LookupSession(ctx, d, raw, pol, t0.Add(58*time.Minute)); err != nil {
-			t.Fatalf("29 idle minutes after the last use: %v", err)
+		if !lastSeen(raw).Equal(t0) {
+			t.Fatal("a lookup wrote the last-seen time")
 		}
-		_, err = auth.LookupSession(ctx, d, raw, pol, t0.Add(88*time.Minute))
+		must(t, touches.Flush(ctx, d))
+		if !lastSeen(raw).Equal(t0.Add(14 * time.Minute)) {
+			t.Fatalf("flush wrote %v", lastSeen(raw))
+		}
+		// The first use after a long pause is written at once.
+		late := t0.Add(14*time.Minute + pol.Idle + pol.IdleGrace() - time.Second)
+		if _, err := auth.LookupSession(tctx, d, raw, pol, late); err != nil {
+			t.Fatalf("just within the idle time-out: %v", err)
+		}
+		if !lastSeen(raw).Equal(late) {
+			t.Fatalf("the use after a pause was not written: %v", lastSeen(raw))
+		}
+		_, err = auth.LookupSession(tctx, d, raw, pol, late.Add(pol.Idle+pol.IdleGrace()))
 		wantNotFound(t, err)
 		// An idle session is gone, even for a request dated earlier.
-		_, err = auth.LookupSession(ctx, d, raw, pol, t0.Add(60*time.Minute))
+		_, err = auth.LookupSession(tctx, d, raw, pol, late.Add(time.Minute))
 		wantNotFound(t, err)
 
-		// Uses within a minute do not write; the idle deadline still counts from the last write.
+		// Uses within the threshold are not even recorded.
 		raw, _, err = auth.CreateSession(ctx, d, f.staff.ID, f.hosp.ID, false, "", "", pol, t0)
 		must(t, err)
-		s, err = auth.LookupSession(ctx, d, raw, pol, t0.Add(30*time.Second))
+		s, err = auth.LookupSession(tctx, d, raw, pol, t0.Add(30*time.Second))
 		must(t, err)
-		if !s.LastSeenAt.Equal(t0) {
-			t.Fatalf("last seen rewritten within a minute: %v", s.LastSeenAt)
+		if n, _ := touches.Pending(); !s.LastSeenAt.Equal(t0) || n != 0 {
+			t.Fatalf("last seen %v, %d pending, within the threshold", s.LastSeenAt, n)
 		}
+
+		// Two nodes. Node 1 sees the session again after a long pause (20
+		// minutes): that use is written at once, so node 2 knows it.
+		raw, _, err = auth.CreateSession(ctx, d, f.staff.ID, f.hosp.ID, false, "", "", pol, t0)
+		must(t, err)
+		node1, node2 := auth.NewTouches(), auth.NewTouches()
+		ctx1, ctx2 := auth.WithTouches(ctx, node1), auth.WithTouches(ctx, node2)
+		_, err = auth.LookupSession(ctx1, d, raw, pol, t0.Add(20*time.Minute))
+		must(t, err)
+		if !lastSeen(raw).Equal(t0.Add(20 * time.Minute)) {
+			t.Fatalf("the use after a pause was not written: %v", lastSeen(raw))
+		}
+		// Later uses on node 1 wait for its flush; node 2 still keeps the
+		// session, right after such a use and until just before the idle
+		// time-out counted from it.
+		_, err = auth.LookupSession(ctx1, d, raw, pol, t0.Add(34*time.Minute))
+		must(t, err)
+		if !lastSeen(raw).Equal(t0.Add(20 * time.Minute)) {
+			t.Fatal("a use in an active session was written at once")
+		}
+		if _, err := auth.LookupSession(ctx2, d, raw, pol, t0.Add(34*time.Minute+pol.FlushInterval())); err != nil {
+			t.Fatalf("node 2 ended a session node 1 used %v ago: %v", pol.FlushInterval(), err)
+		}
+		_, err = auth.PruneSessions(ctx, d, pol, t0.Add(34*time.Minute+pol.FlushInterval()))
+		must(t, err)
+		if count(t, d, `SELECT COUNT(*) FROM sessions WHERE id_hash = ?`, auth.HashToken(raw)) != 1 {
+			t.Fatal("pruning removed a session in use on another node")
+		}
+		must(t, node1.Flush(ctx, d))
+		if _, err := auth.LookupSession(auth.WithTouches(ctx, auth.NewTouches()), d, raw, pol, t0.Add(34*time.Minute+pol.Idle-time.Second)); err != nil {
+			t.Fatalf("a third node ended the session within the idle time-out: %v", err)
+		}
+		// Idle expiry still holds on every node, counted from the last use
+		// anywhere (the third node's, written at once after the pause).
+		last := t0.Add(34*time.Minute + pol.Idle - time.Second)
+		if !lastSeen(raw).Equal(last) {
+			t.Fatalf("last seen %v, want %v", lastSeen(raw), last)
+		}
+		_, err = auth.LookupSession(ctx2, d, raw, pol, last.Add(pol.Idle+pol.IdleGrace()))
+		wantNotFound(t, err)
 
 		// Absolute: a session in constant use still ends after 12 hours.
 		raw, _, err = auth.CreateSession(ctx, d, f.staff.ID, f.hosp.ID, false, "", "", pol, t0)
 		must(t, err)
 		for now := t0.Add(20 * time.Minute); now.Before(t0.Add(12 * time.Hour)); now = now.Add(20 * time.Minute) {
-			if _, err := auth.LookupSession(ctx, d, raw, pol, now); err != nil {
+			if _, err := auth.LookupSession(tctx, d, raw, pol, now); err != nil {
 				t.Fatalf("in use at %v: %v", now.Sub(t0), err)
 			}
+			must(t, touches.Flush(ctx, d))
 		}
-		_, err = auth.LookupSession(ctx, d, raw, pol, t0.Add(12*time.Hour))
+		_, err = auth.LookupSession(tctx, d, raw, pol, t0.Add(12*time.Hour))
 		wantNotFound(t, err)
 
 		// PruneSessions removes expired and idle sessions only.
+		must(t, touches.Flush(ctx, d))
+		_, err = d.Exec(ctx, `DELETE FROM sessions`)
+		must(t, err)
 		live, _, err := auth.CreateSession(ctx, d, f.admin.ID, f.hosp.ID, false, "", "", pol, t0.Add(time.Hour))
 		must(t, err)
 		_, _, err = auth.CreateSession(ctx, d, f.admin.ID, f.hosp.ID, false, "", "", pol, t0)
 		must(t, err)
 		n, err := auth.PruneSessions(ctx, d, pol, t0.Add(80*time.Minute))
 		must(t, err)
-		if n < 1 {
+		if n != 1 {
 			t.Fatalf("PruneSessions removed %d", n)
 		}
 		if _, err := auth.LookupSession(ctx, d, live, pol, t0.Add(80*time.Minute)); err != nil {
@@ -118,6 +187,56 @@ func TestSessionTimeouts(t *testing.T) {
 		}
 		if left := count(t, d, `SELECT COUNT(*) FROM sessions`); left != 1 {
 			t.Fatalf("%d sessions left after pruning, want 1", left)
+		}
+	})
+}
+
+// TestTouchesFlush: many sessions and tokens written in batches; a flush
+// never moves a stored time backwards, and a failed flush keeps the times.
+func TestTouchesFlush(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		pol := auth.DefaultSessionPolicy
+		touches := auth.NewTouches()
+		tctx := auth.WithTouches(ctx, touches)
+		var raws []string
+		for range 1200 {
+			raw, _, err := auth.CreateSession(ctx, d, f.staff.ID, f.hosp.ID, true, "", "", pol, t0)
+			must(t, err)
+			raws = append(raws, raw)
+		}
+		for _, raw := range raws {
+			_, err := auth.LookupSession(tctx, d, raw, pol, t0.Add(5*time.Minute))
+			must(t, err)
+		}
+		if n, _ := touches.Pending(); n != 1200 {
+			t.Fatalf("%d pending", n)
+		}
+		// Another node already wrote a later time for one session.
+		_, err := d.Exec(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, t0.Add(6*time.Minute), auth.HashToken(raws[0]))
+		must(t, err)
+		// A closed database: the flush fails and keeps everything.
+		closed, err := db.Open(ctx, d.Source)
+		if d.Dialect() == db.Postgres {
+			closed, err = db.Open(ctx, dbtest.PostgresURL(t))
+		}
+		must(t, err)
+		closed.Close()
+		if err := touches.Flush(ctx, closed); err == nil {
+			t.Fatal("flush on a closed database succeeded")
+		}
+		if n, _ := touches.Pending(); n != 1200 {
+			t.Fatalf("%d pending after a failed flush", n)
+		}
+		must(t, touches.Flush(ctx, d))
+		if n, _ := touches.Pending(); n != 0 {
+			t.Fatalf("%d pending after the flush", n)
+		}
+		if n := count(t, d, `SELECT COUNT(*) FROM sessions WHERE last_seen_at = ?`, t0.Add(5*time.Minute)); n != 1199 {
+			t.Fatalf("%d sessions written", n)
+		}
+		if n := count(t, d, `SELECT COUNT(*) FROM sessions WHERE last_seen_at = ?`, t0.Add(6*time.Minute)); n != 1 {
+			t.Fatal("a flush moved a later last-seen time back")
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -24,36 +25,76 @@ func LockedError(until, now time.Time) error {
 	return apperr.New(apperr.RateLimited, "auth.signin.locked", mins)
 }
 
-// CheckSignIn verifies an e-mail and password under the throttling rules and
-// returns the person. Failures are counted per account and per source
-// address in the database, so that every node sees them; a locked key fails
-// with LockedError before the password is even checked.
+// Attempt is one sign-in attempt.
+type Attempt struct {
+	Email    string
+	Password string
+	// IP is the client address (ClientAddr).
+	IP string
+	// Device is the id of a valid device cookie for Email (Devices.Check),
+	// or empty for a browser that never signed in to the account.
+	Device string
+}
+
+// passwordChecks counts password hash checks, for the tests that prove
+// every answer costs one.
+var passwordChecks atomic.Int64
+
+// CheckSignIn is SignIn from a browser without a device cookie.
 func CheckSignIn(ctx context.Context, q db.Querier, email, password, ip string, now time.Time) (*User, error) {
-	email, _ = NormalizeEmail(email)
-	acctKey, ipKey := "acct:"+email, "ip:"+ip
-	for _, k := range []string{acctKey, ipKey} {
-		until, err := LockedUntil(ctx, q, k, now)
+	return SignIn(ctx, q, Attempt{Email: email, Password: password, IP: ip}, now)
+}
+
+// SignIn verifies an e-mail and password under the throttling rules and
+// returns the person. Failures are counted in the database, so that every
+// node sees them:
+//
+//   - from a browser with a valid device cookie for the account: per device
+//     only (AccountThrottle), exempt from the address and account locks;
+//   - from any other browser: per account (AccountThrottle, keyed by a hash
+//     of the address whether or not it is registered) and per client
+//     address (SourceThrottle).
+//
+// Known and unknown addresses, wrong passwords and locked keys all cost one
+// password hash check and give the same errors, so that neither the answer
+// nor its time tells which addresses are registered. A locked key fails with
+// LockedError even when the password is right.
+func SignIn(ctx context.Context, q db.Querier, a Attempt, now time.Time) (*User, error) {
+	email := normEmail(a.Email)
+	type keyPol struct {
+		key string
+		pol ThrottlePolicy
+	}
+	keys := []keyPol{{AccountKey(email), AccountThrottle}, {"ip:" + a.IP, SourceThrottle}}
+	if a.Device != "" {
+		keys = []keyPol{{"dev:" + a.Device, AccountThrottle}}
+	}
+	var locked time.Time
+	for _, k := range keys {
+		until, err := LockedUntil(ctx, q, k.key, now)
 		if err != nil {
 			return nil, err
 		}
-		if !until.IsZero() {
-			return nil, LockedError(until, now)
+		if until.After(locked) {
+			locked = until
 		}
 	}
 	u, err := GetUserByEmail(ctx, q, email)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return nil, err
 	}
-	ok := false
+	hash := dummyHash
 	if u != nil && u.PasswordHash != "" && !u.Disabled {
-		ok = CheckPassword(u.PasswordHash, password)
-	} else {
-		CheckPassword(dummyHash, password)
+		hash = u.PasswordHash
+	}
+	passwordChecks.Add(1)
+	ok := CheckPassword(hash, a.Password) && hash != dummyHash
+	if !locked.IsZero() {
+		return u, LockedError(locked, now)
 	}
 	if !ok {
-		var locked time.Time
-		for k, pol := range map[string]ThrottlePolicy{acctKey: AccountThrottle, ipKey: SourceThrottle} {
-			until, err := RecordFailure(ctx, q, k, pol, now)
+		for _, k := range keys {
+			until, err := RecordFailure(ctx, q, k.key, k.pol, now)
 			if err != nil {
 				return nil, err
 			}
@@ -66,7 +107,7 @@ func CheckSignIn(ctx context.Context, q db.Querier, email, password, ip string, 
 		}
 		return u, ErrBadCredentials
 	}
-	if err := ClearFailures(ctx, q, acctKey); err != nil {
+	if err := ClearFailures(ctx, q, keys[0].key); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -75,7 +75,7 @@ func TestThrottleDoubling(t *testing.T) {
 func TestThrottleAcrossNodes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		a, b := twoNodes(t, d)
-		key := "acct:shared@example.jp"
+		key := auth.AccountKey("shared@example.jp")
 		for i := 0; i < auth.AccountThrottle.Free-1; i++ {
 			node := a
 			if i%2 == 1 {
@@ -187,7 +187,7 @@ func TestCheckSignIn(t *testing.T) {
 		// Success clears the account's earlier failures (two so far).
 		_, err = auth.CheckSignIn(ctx, d, "staff@kitamachi-hp.jp", goodPassword, ip, t0)
 		must(t, err)
-		if n := count(t, d, `SELECT COUNT(*) FROM login_throttle WHERE key = ?`, "acct:staff@kitamachi-hp.jp"); n != 0 {
+		if n := count(t, d, `SELECT COUNT(*) FROM login_throttle WHERE key = ?`, auth.AccountKey("staff@kitamachi-hp.jp")); n != 0 {
 			t.Fatalf("success left the account counter (%d rows)", n)
 		}
 

@@ -56,18 +56,23 @@ func CreateToken(ctx context.Context, q db.Querier, userID, orgID, name string, 
 	return raw, t, nil
 }
 
-// ListTokens lists a person's tokens, newest first.
+// ListTokens lists a person's tokens, newest first, with this node's
+// pending last-used times.
 func ListTokens(ctx context.Context, q db.Querier, userID string) ([]APIToken, error) {
 	rows, err := q.Query(ctx, `SELECT id, user_id, org_id, name, can_write, expires_at, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id`, userID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	touches := touchesFrom(ctx)
 	var out []APIToken
 	for rows.Next() {
 		var t APIToken
 		if err := rows.Scan(&t.ID, &t.UserID, &t.OrgID, &t.Name, &t.Write, &t.ExpiresAt, &t.CreatedAt, &t.LastUsedAt); err != nil {
 			return nil, err
+		}
+		if at, ok := touches.seenToken(t.ID); ok && (t.LastUsedAt == nil || at.After(*t.LastUsedAt)) {
+			t.LastUsedAt = &at
 		}
 		out = append(out, t)
 	}
@@ -87,7 +92,7 @@ func RevokeToken(ctx context.Context, q db.Querier, userID, tokenID string) erro
 	return nil
 }
 
-// PrincipalForToken authenticates a raw API token. An unknown, expired or
+// PrincipalForToken authenticates a raw API token. It does not write. An unknown, expired or
 // orphaned token (its owner left the organisation or was disabled) is
 // db.ErrNotFound.
 func PrincipalForToken(ctx context.Context, q db.Querier, raw string, now time.Time) (*Principal, error) {
@@ -109,10 +114,10 @@ func PrincipalForToken(ctx context.Context, q db.Querier, raw string, now time.T
 	if expires != nil && !now.Before(*expires) {
 		return nil, db.ErrNotFound
 	}
-	if lastUsed == nil || now.Sub(*lastUsed) > time.Minute {
-		if _, err := q.Exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, now, p.TokenID); err != nil {
-			return nil, err
-		}
+	// No write here: the use is recorded in the node's Touches and written
+	// with the next flush.
+	if t := touchesFrom(ctx); t != nil && (lastUsed == nil || now.Sub(*lastUsed) >= time.Minute) {
+		t.touchToken(p.TokenID, now)
 	}
 	return &p, nil
 }

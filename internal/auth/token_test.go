@@ -43,15 +43,33 @@ func TestAPITokens(t *testing.T) {
 			t.Fatalf("%d token rows", n)
 		}
 
-		p, err := auth.PrincipalForToken(ctx, d, raw, t0.Add(time.Hour))
+		touches := auth.NewTouches()
+		tctx := auth.WithTouches(ctx, touches)
+		p, err := auth.PrincipalForToken(tctx, d, raw, t0.Add(time.Hour))
 		must(t, err)
 		if p.UserID != f.staff.ID || p.OrgID != f.hosp.ID || p.OrgKind != auth.KindHospital || p.Role != auth.RoleStaff || p.TokenID != tok.ID || !p.TokenWrite || !p.CanWrite() || p.SessionID != "" {
 			t.Fatalf("principal %+v", p)
 		}
-		list, err := auth.ListTokens(ctx, d, f.staff.ID)
+		// The use is not written yet, but the node's own list shows it.
+		if n := count(t, d, `SELECT COUNT(*) FROM api_tokens WHERE last_used_at IS NOT NULL`); n != 0 {
+			t.Fatal("authenticating with a token wrote its last use")
+		}
+		list, err := auth.ListTokens(tctx, d, f.staff.ID)
 		must(t, err)
 		if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(t0.Add(time.Hour)) || list[0].ExpiresAt == nil || !list[0].ExpiresAt.Equal(expires) {
 			t.Fatalf("ListTokens: %+v", list)
+		}
+		must(t, touches.Flush(ctx, d))
+		list, err = auth.ListTokens(ctx, d, f.staff.ID)
+		must(t, err)
+		if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("ListTokens after the flush: %+v", list)
+		}
+		// A use within a minute of the stored one is not even recorded.
+		_, err = auth.PrincipalForToken(tctx, d, raw, t0.Add(time.Hour+30*time.Second))
+		must(t, err)
+		if s, tk := touches.Pending(); s != 0 || tk != 0 {
+			t.Fatalf("pending %d sessions, %d tokens", s, tk)
 		}
 
 		for _, bad := range []string{"", raw[:len(raw)-1], raw + "x", strings.TrimPrefix(raw, auth.TokenPrefix), auth.HashToken(raw), "msac_" + strings.Repeat("a", 100)} {

@@ -72,6 +72,9 @@ func (d *DB) Pending(ctx context.Context) ([]Migration, error) {
 	applied := map[int]bool{}
 	rows, err := d.Query(ctx, "SELECT version FROM schema_migrations")
 	if err != nil {
+		if Unreachable(err) {
+			return nil, err
+		}
 		// No table yet: everything is pending.
 		return all, nil
 	}

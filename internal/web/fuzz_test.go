@@ -52,12 +52,12 @@ func FuzzParseOrgForm(f *testing.F) {
 }
 
 func FuzzLangReturn(f *testing.F) {
-	for _, s := range []string{"/", "/account/tokens", "/admin/orgs/0190/invites", "//evil", "/\\evil", "https://evil", "/org/members/x/role", "/signout", ""} {
+	for _, s := range []string{"/", "/account/tokens", "/admin/orgs/0190/invites", "//evil", "/\\evil", "https://evil", "/org/members/x/role", "/signout", "", "/\t/evil", "/%09/evil", "/%5cevil"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got := langReturn(safeNext(s))
-		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\") || strings.ContainsAny(got, "\r\n") {
+		if !strings.HasPrefix(got, "/") || strings.HasPrefix(got, "//") || strings.HasPrefix(got, "/\\") || strings.ContainsAny(got, "\r\n\t\\ ") {
 			t.Fatalf("langReturn(safeNext(%q)) = %q leaves the site", s, got)
 		}
 	})

@@ -97,7 +97,7 @@ func newEnv(t testing.TB, d *db.DB) *env {
 		t.Fatal(err)
 	}
 	e.srv, err = New(Deps{DB: d, Catalog: catalog, Audit: e.audit, MFA: m, Mailer: e.mailer, Queue: q, Logger: logger,
-		Now: e.clock.Now, Demo: true})
+		Now: e.clock.Now, Demo: true, Devices: auth.NewDevices([]byte("web-test-device-cookie-secret-32b")), Touches: auth.NewTouches()})
 	if err != nil {
 		t.Fatal(err)
 	}

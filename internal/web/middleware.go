@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/auth"
@@ -137,15 +139,19 @@ func routeLabel(r *http.Request) string {
 	return "other"
 }
 
-// clientIP returns the peer address of the request. medisac does not trust
-// X-Forwarded-For, so a client cannot pick its own address for the rate
-// limits and the audit log.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+// clientIP returns the client address of the request (auth.ClientAddr):
+// the TCP peer, or X-Forwarded-For's answer when the peer is one of the
+// trusted proxies (MEDISAC_TRUSTED_PROXIES).
+func clientIP(r *http.Request) string { return auth.ClientAddr(r) }
+
+// withNode puts the trusted proxies and the node's last-seen buffer into
+// every request's context, so that the pages, the API, TAXII and the audit
+// log agree on the address, and no authenticated read writes.
+func (s *Server) withNode(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := auth.WithTouches(auth.WithProxies(r.Context(), s.Proxies), s.Touches)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // withSession resolves the session cookie, the principal and the language.
@@ -164,13 +170,13 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 						st.p = p
 					}
 				} else if !errors.Is(err, db.ErrNotFound) {
-					s.renderError(w, r, err)
+					s.renderError(w, r.WithContext(context.WithValue(r.Context(), reqKey, st)), err)
 					return
 				}
 			case errors.Is(err, db.ErrNotFound):
 				s.clearSessionCookie(w)
 			default:
-				s.renderError(w, r, err)
+				s.renderError(w, r.WithContext(context.WithValue(r.Context(), reqKey, st)), err)
 				return
 			}
 		}
@@ -224,12 +230,9 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != "null" {
-			u, err := url.Parse(o)
-			if err != nil || (u.Host != r.Host && !strings.HasPrefix(s.BaseURL, o)) {
-				s.renderError(w, r, apperr.New(apperr.Forbidden, "error.csrf"))
-				return
-			}
+		if o := r.Header.Get("Origin"); o != "" && o != "null" && !s.sameOrigin(o, r) {
+			s.renderError(w, r, apperr.New(apperr.Forbidden, "error.csrf"))
+			return
 		}
 		limit := int64(maxFormBody)
 		if (strings.HasPrefix(r.URL.Path, "/inventory/") || strings.HasPrefix(r.URL.Path, "/assess/") || r.URL.Path == "/share/import" || r.URL.Path == "/vuln/import") && strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -257,6 +260,55 @@ func (s *Server) checkCSRF(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// sameOrigin reports whether an Origin header names this site: scheme, host
+// and port equal to those of the base address, or host and port equal to the
+// request's Host with the scheme the request came in on. Nothing is compared
+// by prefix, so "http://127" is not "http://127.0.0.1:8080".
+func (s *Server) sameOrigin(origin string, r *http.Request) bool {
+	o, ok := originOf(origin)
+	if !ok {
+		return false
+	}
+	if base, ok := originOf(s.BaseURL); ok && o == base {
+		return true
+	}
+	scheme := "http"
+	if r.TLS != nil || strings.HasPrefix(s.BaseURL, "https://") {
+		scheme = "https"
+	}
+	req, ok := originOf(scheme + "://" + r.Host)
+	return ok && o == req
+}
+
+// originOf reduces a URL to "scheme://host:port" (lower case, default port
+// filled in). It refuses anything with a user, a path other than "/", a
+// query or a fragment, so that it only accepts what an Origin header holds.
+func originOf(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.User != nil || u.Opaque != "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch scheme {
+	case "http":
+		if port == "" {
+			port = "80"
+		}
+	case "https":
+		if port == "" {
+			port = "443"
+		}
+	default:
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" || strings.HasSuffix(u.Host, ":") {
+		return "", false
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), true
 }
 
 func formError(err error) error {
@@ -311,10 +363,46 @@ func (s *Server) requireOperator(h http.HandlerFunc) http.Handler {
 }
 
 // safeNext returns a local path to go to after sign-in, refusing anything
-// that would leave the site.
+// that would leave the site. Only a local absolute path passes: printable
+// ASCII starting with one "/" (not "//" or "/\"), with no backslash anywhere
+// (browsers drop tabs and newlines and read "\" as "/", so "/\t/evil.example"
+// would be "//evil.example"); once percent-escapes are decoded it must still
+// start that way and hold no control character, whitespace or backslash; and
+// it must parse as a URL without scheme or host. Anything else is "/".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if len(next) > 2000 || !localPath(next) {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if next[i] <= ' ' || next[i] >= 0x7f {
+			return "/"
+		}
+	}
+	dec, err := url.PathUnescape(next)
+	if err != nil || !localPath(dec) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
 	return next
+}
+
+// localPath reports whether p starts with exactly one "/" and holds no
+// backslash, control, format or space character, nor a slash look-alike.
+func localPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' || !utf8.ValidString(p) {
+		return false
+	}
+	if len(p) > 1 && (p[1] == '/' || p[1] == '\\') {
+		return false
+	}
+	for _, r := range p {
+		if r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) ||
+			r == '\u2215' || r == '\u2044' || r == '\uff0f' || r == '\ufe68' || r == '\uff3c' || r == '\u29f5' {
+			return false
+		}
+	}
+	return true
 }

@@ -1,13 +1,18 @@
 package web
 
 import (
+	"crypto/subtle"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/mfa"
 )
 
@@ -64,6 +69,9 @@ func promEscape(s string) string {
 // metricsHandler writes Prometheus text format: this node's request counts
 // and durations, and whatever the application adds (jobs, sessions).
 func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	if !s.metricsAllowed(w, r) {
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	m := s.metrics
 	m.mu.Lock()
@@ -97,6 +105,33 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 	if s.Metrics != nil {
 		s.Metrics(w, r)
 	}
+}
+
+// metricsAllowed lets a scraper read /metrics from this machine (a
+// loopback client address, not relayed by a proxy that is not trusted) or,
+// when MEDISAC_METRICS_TOKEN is set, from anywhere with that bearer token.
+// Anyone else gets 404, as if there were no such page, or 401 for a wrong
+// token.
+func (s *Server) metricsAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if h := r.Header.Get("Authorization"); h != "" && s.MetricsToken != "" {
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(h), " ")
+		if strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.MetricsToken)) == 1 {
+			return true
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="medisac metrics"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return false
+	}
+	client := clientIP(r)
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		peer = r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(client); err == nil && a.Unmap().IsLoopback() && (!auth.Forwarded(r) || client != peer) {
+		return true
+	}
+	s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+	return false
 }
 
 // passkeyScript serves the passkey ceremony script that ships with the mfa

@@ -209,8 +209,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // details are logged, never shown.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := apperr.From(err)
-	if ae.Code == apperr.Internal {
+	switch ae.Code {
+	case apperr.Internal:
 		s.Logger.Error("internal error", "path", r.URL.Path, "err", err)
+	case apperr.Unavailable:
+		s.Logger.Warn("unavailable", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "30")
 	}
 	p := s.newPage(w, r, "error.title")
 	p.Error = ae

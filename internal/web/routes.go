@@ -106,5 +106,5 @@ func (s *Server) routes() http.Handler {
 		top.Handle("/", h)
 		h = top
 	}
-	return s.logAndRecover(secureHeaders(s.Secure, h))
+	return s.withNode(s.logAndRecover(secureHeaders(s.Secure, h)))
 }

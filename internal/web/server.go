@@ -54,6 +54,18 @@ type Deps struct {
 	// Documents keeps uploaded inventory files (MDS/SDS documents and
 	// import files between preview and apply); nil turns uploads off.
 	Documents *inventory.Documents
+	// Proxies are the reverse proxies whose X-Forwarded-For is believed
+	// (MEDISAC_TRUSTED_PROXIES); the zero value trusts none.
+	Proxies auth.Proxies
+	// Devices signs the device cookies of the sign-in throttle; nil issues
+	// none, so every browser counts as new.
+	Devices *auth.Devices
+	// Touches collects the last-seen times of sessions and API tokens for
+	// a periodic write; nil records none.
+	Touches *auth.Touches
+	// MetricsToken lets a scraper read /metrics from any address with
+	// "Authorization: Bearer <token>"; without it only loopback clients may.
+	MetricsToken string
 }
 
 // Server is the HTML surface.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
@@ -54,10 +55,11 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	password := r.PostForm.Get("password")
 	next := safeNext(r.PostForm.Get("next"))
 	now := s.Now()
-	u, err := auth.CheckSignIn(ctx, s.DB, email, password, clientIP(r), now)
+	device := s.deviceID(r, email, now)
+	u, err := auth.SignIn(ctx, s.DB, auth.Attempt{Email: email, Password: password, IP: clientIP(r), Device: device}, now)
 	fail := func(err error) {
 		e := audit.Entry{Actor: strings.ToLower(email), Action: "auth.signin", Outcome: audit.Failure,
-			Details: map[string]any{"reason": apperr.From(err).Key}}
+			Details: map[string]any{"reason": apperr.From(err).Key, "known_device": device != ""}}
 		if u != nil {
 			e.ActorID = u.ID
 		}
@@ -78,6 +80,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	s.setDeviceCookie(w, email, now)
 	ms, err := auth.MembershipsOf(ctx, s.DB, u.ID)
 	if err != nil {
 		fail(err)
@@ -123,6 +126,30 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// deviceID returns the id of the request's valid device cookie for email,
+// or "" (see auth.Devices).
+func (s *Server) deviceID(r *http.Request, email string, now time.Time) string {
+	if s.Devices == nil {
+		return ""
+	}
+	c, err := r.Cookie(s.Devices.CookieName(email))
+	if err != nil {
+		return ""
+	}
+	id, _ := s.Devices.Check(email, c.Value, now)
+	return id
+}
+
+// setDeviceCookie gives the browser a new device cookie for the account
+// whose password it just proved. It is only ever sent to /signin.
+func (s *Server) setDeviceCookie(w http.ResponseWriter, email string, now time.Time) {
+	if s.Devices == nil {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.Devices.CookieName(email), Value: s.Devices.Issue(email, now), Path: "/signin",
+		MaxAge: int(auth.DeviceTTL / time.Second), HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteStrictMode})
 }
 
 // mfaNeeded applies the organisation's MFA policy to a membership.

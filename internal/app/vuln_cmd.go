@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/jobs"
@@ -199,9 +200,9 @@ func streamFindings(ctx context.Context, q db.Querier, org string, f vuln.Findin
 		return err
 	}
 	err := vuln.EachFinding(ctx, q, org, f, func(f vuln.Finding) error {
-		return cw.Write([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
+		return cw.Write(csvsafe.Row([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
 			strconv.FormatBool(f.KEV), strconv.FormatFloat(f.CVSS, 'f', 1, 64), strconv.FormatFloat(f.EPSS, 'f', 5, 64),
-			strings.Join(f.Fixed, " "), strings.Join(f.Sources, " "), strconv.FormatBool(f.External), strconv.FormatBool(f.Exposed), f.ID})
+			strings.Join(f.Fixed, " "), strings.Join(f.Sources, " "), strconv.FormatBool(f.External), strconv.FormatBool(f.Exposed), f.ID}))
 	})
 	if err != nil {
 		return err

@@ -546,6 +546,10 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ierr != nil {
+		if apperr.From(ierr).Key == "vuln.import.interrupted" {
+			s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)
+			return
+		}
 		if _, _, ok := vuln.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
 			s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
 			return

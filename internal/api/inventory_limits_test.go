@@ -1,9 +1,11 @@
 package api
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +66,55 @@ func TestImportOnePerOrganisation(t *testing.T) {
 		}
 		if rec := f.do(t, "POST", baseA, f.staffA.write, csv); rec.Code != http.StatusOK {
 			t.Fatalf("import of A after the first finished: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
+
+// TestAPIVulnListPaging: GET /api/v1/vulns pages with next_cursor through
+// every row once; offset works up to its bound and is refused past it
+// with a message pointing to cursor; a broken cursor is a 400 on it.
+func TestAPIVulnListPaging(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		seedVulnCorpus(t, d, 2500)
+		seen := map[string]bool{}
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 100 {
+				t.Fatal("the walk does not end")
+			}
+			rec := f.do(t, "GET", "/api/v1/vulns?limit=200&cursor="+url.QueryEscape(cursor), f.staffA.read, "")
+			if rec.Code != http.StatusOK {
+				t.Fatalf("page: %d %s", rec.Code, rec.Body)
+			}
+			var p vulnListBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range p.Vulnerabilities {
+				if seen[v.ID] {
+					t.Fatalf("%s twice", v.ID)
+				}
+				seen[v.ID] = true
+			}
+			if p.Next == "" {
+				break
+			}
+			cursor = p.Next
+		}
+		if len(seen) != 2500 {
+			t.Fatalf("%d vulnerabilities walked", len(seen))
+		}
+		if rec := f.do(t, "GET", "/api/v1/vulns?limit=10&offset=1000", f.staffA.read, ""); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"next_cursor"`) {
+			t.Fatalf("offset 1000: %d %s", rec.Code, rec.Body)
+		}
+		rec := f.do(t, "GET", "/api/v1/vulns?offset=100000", f.adminA.read, "")
+		if e := apiError(t, rec); rec.Code != http.StatusBadRequest || e.Field != "offset" || !strings.Contains(e.Message, "cursor") {
+			t.Fatalf("offset 100000: %d %+v", rec.Code, e)
+		}
+		rec = f.do(t, "GET", "/api/v1/vulns?cursor=broken", f.adminA.read, "")
+		if e := apiError(t, rec); rec.Code != http.StatusBadRequest || e.Field != "cursor" {
+			t.Fatalf("broken cursor: %d %+v", rec.Code, e)
 		}
 	})
 }

@@ -1505,39 +1505,12 @@ type VulnFilter struct {
 	Offset int
 }
 
-// SearchVulns returns vulnerabilities matching f, known-exploited and
-// recently modified first.
+// SearchVulns returns the first page of vulnerabilities matching f
+// (after f.Offset rows), known-exploited and recently modified first; see
+// PageVulns.
 func SearchVulns(ctx context.Context, q db.Querier, f VulnFilter) ([]Vuln, error) {
-	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 50
-	}
-	where := []string{"TRUE"}
-	var args []any
-	if s := strings.TrimSpace(f.Query); s != "" {
-		up := strings.ToUpper(s)
-		like := "%" + strings.ToLower(s) + "%"
-		where = append(where, `(v.id = ? OR v.id IN (SELECT vuln_id FROM vuln_refs WHERE ref_id = ?) OR LOWER(v.title) LIKE ? OR v.title_ja LIKE ? OR LOWER(v.description) LIKE ?)`)
-		args = append(args, up, up, like, "%"+s+"%", like)
-	}
-	if f.KEV {
-		where = append(where, "k.cve IS NOT NULL")
-	}
-	args = append(args, f.Limit, f.Offset)
-	rows, err := q.Query(ctx, vulnSelect+` WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY CASE WHEN k.cve IS NULL THEN 1 ELSE 0 END, v.modified DESC, v.id DESC LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Vuln
-	for rows.Next() {
-		v, err := scanVuln(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	p, err := PageVulns(ctx, q, f, "")
+	return p.Vulns, err
 }
 
 // ImportLog is one recorded import attempt.

@@ -3,9 +3,12 @@ package vuln
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -134,7 +137,13 @@ func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (
 		if after != nil && after.seg == seg {
 			from = after
 		}
-		ks, err := vulnSegment(ctx, q, f, seg, from, want+1-len(keys))
+		var ks []vulnKey
+		var err error
+		if d, ok := q.(*db.DB); ok && seg < 2 && strings.TrimSpace(f.Query) == "" {
+			ks, err = kevSegment(ctx, d, seg, from, want+1-len(keys))
+		} else {
+			ks, err = vulnSegment(ctx, q, f, seg, from, want+1-len(keys))
+		}
 		if err != nil {
 			return VulnPage{}, err
 		}
@@ -176,6 +185,58 @@ func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (
 		}
 	}
 	return page, nil
+}
+
+// kevOrder is the order of the known-exploited segments, kept in memory
+// per database: the KEV catalogue is small (about 1,200 entries) and
+// changes only with imports, and sorting it for every page costs more
+// than the rest of the page. version says which data it was read from.
+type kevOrder struct {
+	version string
+	segs    [2][]vulnKey
+}
+
+var kevOrders sync.Map // *db.DB → *kevOrder
+
+// kevVersion changes whenever a KEV entry or a vulnerability is added,
+// removed or rewritten (every write sets updated_at to the import time).
+func kevVersion(ctx context.Context, d *db.DB) (string, error) {
+	var n int64
+	var kevAt, vulnAt any
+	err := d.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM vuln_kev), (SELECT MAX(updated_at) FROM vuln_kev), (SELECT MAX(updated_at) FROM vuln_vulns)`).Scan(&n, &kevAt, &vulnAt)
+	return fmt.Sprint(n, "|", kevAt, "|", vulnAt), err
+}
+
+// kevSegment is vulnSegment for a known-exploited segment without a
+// query, served from kevOrders (read again when the version moved).
+func kevSegment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([]vulnKey, error) {
+	version, err := kevVersion(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	o, _ := kevOrders.Load(d)
+	cur, _ := o.(*kevOrder)
+	if cur == nil || cur.version != version {
+		cur = &kevOrder{version: version}
+		for s := 0; s < 2; s++ {
+			if cur.segs[s], err = vulnSegment(ctx, d, VulnFilter{}, s, nil, 1<<30); err != nil {
+				return nil, err
+			}
+		}
+		kevOrders.Store(d, cur)
+	}
+	keys := cur.segs[seg]
+	start := 0
+	if from != nil {
+		// Just after the cursor's row; a cursor whose row is no longer in
+		// the segment is served by the database.
+		start = slices.IndexFunc(keys, func(k vulnKey) bool { return k.id == from.id && k.modified.Equal(from.modified) }) + 1
+		if start == 0 {
+			return vulnSegment(ctx, d, VulnFilter{}, seg, from, n)
+		}
+	}
+	end := min(len(keys), start+n)
+	return keys[start:end:end], nil
 }
 
 // vulnSegment reads the keys of up to n rows of one segment of the list

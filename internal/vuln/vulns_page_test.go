@@ -150,6 +150,36 @@ func TestPageVulns(t *testing.T) {
 		if _, err := PageVulns(ctx, d, VulnFilter{Limit: 5, KEV: true}, p.Next); apperr.From(err).Key != "vulnpage.cursor.stale" {
 			t.Fatalf("cursor of another filter: %v", err)
 		}
+		// The known-exploited order kept in memory follows imports: a new
+		// KEV entry, a changed modification time, a removed entry.
+		later := base.Add(24 * 365 * time.Hour)
+		if _, err := d.Exec(ctx, `INSERT INTO vuln_vulns (id, title, modified, updated_at) VALUES (?, ?, ?, ?)`, "CVE-2099-0001", "new", later, later); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Exec(ctx, `INSERT INTO vuln_kev (cve, updated_at) VALUES (?, ?)`, "CVE-2099-0001", later); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := PageVulns(ctx, d, VulnFilter{Limit: 3}, ""); err != nil || p.Vulns[0].ID != "CVE-2099-0001" {
+			t.Fatalf("after a new KEV entry: %v %v", p.Vulns, err)
+		}
+		kevIDs := want(func(_ int, r row) bool { return r.kev })
+		if _, err := d.Exec(ctx, `UPDATE vuln_vulns SET modified = ?, updated_at = ? WHERE id = ?`, later.Add(time.Hour), later.Add(time.Hour), kevIDs[5]); err != nil {
+			t.Fatal(err)
+		}
+		p2, err := PageVulns(ctx, d, VulnFilter{Limit: 3}, "")
+		if err != nil || p2.Vulns[0].ID != kevIDs[5] || p2.Vulns[1].ID != "CVE-2099-0001" {
+			t.Fatalf("after a changed time: %v %v", p2.Vulns, err)
+		}
+		// A cursor whose row left KEV still continues after its position.
+		last := p2.Vulns[2].ID
+		if _, err := d.Exec(ctx, `DELETE FROM vuln_kev WHERE cve = ?`, last); err != nil {
+			t.Fatal(err)
+		}
+		p3, err := PageVulns(ctx, d, VulnFilter{Limit: 2}, p2.Next)
+		rest := slices.DeleteFunc(slices.Clone(kevIDs), func(id string) bool { return id == kevIDs[5] || id == last })
+		if err != nil || len(p3.Vulns) != 2 || p3.Vulns[0].ID != rest[0] || p3.Vulns[1].ID != rest[1] {
+			t.Fatalf("after the cursor's row left KEV: %v, want %v %v", p3.Vulns, rest[:2], err)
+		}
 		for _, bad := range []string{"x", p.Next[:len(p.Next)-2], "djF8MXwy"} {
 			if _, err := PageVulns(ctx, d, VulnFilter{Limit: 5}, bad); apperr.From(err).Key != "vulnpage.cursor.invalid" {
 				t.Fatalf("cursor %q: %v", bad, err)

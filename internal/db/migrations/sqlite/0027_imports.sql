@@ -12,7 +12,3 @@ CREATE INDEX vuln_imports_name ON vuln_imports(name, at);
 -- The vulnerability list (GET /api/v1/vulns) pages by (modified, id)
 -- newest first with keyset cursors; this index serves that order.
 CREATE INDEX vuln_vulns_list ON vuln_vulns(modified, id);
--- The known-exploited part of the list looks up the modification time of
--- each KEV entry; this covering index spares SQLite reading the wide rows.
--- (PostgreSQL reads them fast enough through its primary key.)
-CREATE INDEX vuln_vulns_id_modified ON vuln_vulns(id, modified);

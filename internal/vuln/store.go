@@ -293,6 +293,8 @@ func (w *Watch) interrupted(ctx context.Context, res ImportResult, run *importRu
 	} else if w.Queue != nil {
 		if merr := w.matchInterrupted(ctx, run.id, res.Format, res.Since); merr != nil {
 			w.Logger.Error("vuln import: matching an interrupted import", "import", run.id, "err", merr)
+		} else {
+			w.Queue.Notify()
 		}
 	}
 	return apperr.Wrap(err, apperr.Unavailable, "vuln.import.interrupted", res.Name)

@@ -103,6 +103,16 @@ func TestImportKilled(t *testing.T) {
 				t.Fatal("findings before any matching")
 			}
 
+			// The killed process left its spool file; once it is old, the
+			// recovery removes it.
+			spools, _ := filepath.Glob(filepath.Join(temp, "medisac-import-*.tmp"))
+			if len(spools) != 1 {
+				t.Fatalf("spool files after the kill: %v", spools)
+			}
+			old := time.Now().Add(-2 * staleSpool)
+			if err := os.Chtimes(spools[0], old, old); err != nil {
+				t.Fatal(err)
+			}
 			// Within the lease the import may still be alive: nothing is
 			// marked.
 			w := &Watch{DB: d, TempDir: temp}
@@ -114,6 +124,9 @@ func TestImportKilled(t *testing.T) {
 			late := &Watch{DB: d, TempDir: temp, Now: func() time.Time { return time.Now().Add(importLease + time.Second) }}
 			if marked, err := late.RecoverImports(ctx); err != nil || marked != 1 {
 				t.Fatalf("recover after the lease: %d %v", marked, err)
+			}
+			if _, err := os.Stat(spools[0]); !os.IsNotExist(err) {
+				t.Fatalf("old spool file kept: %v", err)
 			}
 			partial := findingKeys(t, d, org)
 			if len(partial) == 0 {

@@ -375,7 +375,29 @@ func (w *Watch) RecoverImports(ctx context.Context) (int, error) {
 	if w.Queue != nil && len(todo) > 0 {
 		w.Queue.Notify()
 	}
+	w.removeStaleSpools()
 	return int(marked), nil
+}
+
+// staleSpool is the age after which a spool file under TempDir is taken
+// for one left by a killed import and removed: an import validates into
+// its spool and then writes for at most a few minutes. (A spool still
+// being read stays readable once removed.)
+const staleSpool = time.Hour
+
+// removeStaleSpools removes the spool files of imports whose process died.
+func (w *Watch) removeStaleSpools() {
+	if w.TempDir == "" {
+		return
+	}
+	files, _ := filepath.Glob(filepath.Join(w.TempDir, "medisac-import-*.tmp"))
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && time.Since(st.ModTime()) > staleSpool {
+			if err := os.Remove(f); err == nil {
+				w.Logger.Info("vuln import: removed the spool file of a stopped import", "file", f)
+			}
+		}
+	}
 }
 
 // logImport records an import attempt and returns err: it completes the

@@ -16,6 +16,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 )
 
@@ -823,6 +824,11 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
+	release, err := importgate.Default.Acquire(orgID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	data, name, err := readImport(r)
 	if err != nil {
 		return err
@@ -830,7 +836,7 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 	if inventory.DetectFormat(name, data) == "nmap" {
 		scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 		if err != nil {
-			return apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+			return inventory.NmapError(err)
 		}
 		props, err := inventory.PreviewNmap(ctx, a.DB, orgID, scan)
 		if err != nil {
@@ -853,6 +859,11 @@ func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
+	release, err := importgate.Default.Acquire(orgID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	data, name, err := readImport(r)
 	if err != nil {
 		return err
@@ -879,7 +890,7 @@ func (a *API) invNmapApply(w http.ResponseWriter, r *http.Request, c *call, orgI
 	ctx := r.Context()
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
-		return apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+		return inventory.NmapError(err)
 	}
 	var accept []int
 	if s := r.URL.Query().Get("accept"); s != "" && s != "all" {

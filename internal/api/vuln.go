@@ -234,25 +234,32 @@ func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) e
 
 type vulnList struct {
 	Vulnerabilities []vuln.Vuln `json:"vulnerabilities"`
+	// NextCursor reads the following page; absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 func (a *API) vulnSearch(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
 	f := vuln.VulnFilter{Query: q.Get("q"), KEV: q.Get("kev") == "1" || q.Get("kev") == "true"}
+	var err error
 	if l := q.Get("limit"); l != "" {
+		// As before: a limit outside 1–200 gives the default page of 50.
 		f.Limit, _ = strconv.Atoi(l)
 	}
 	if o := q.Get("offset"); o != "" {
-		f.Offset, _ = strconv.Atoi(o)
+		if f.Offset, err = strconv.Atoi(o); err != nil || f.Offset < 0 {
+			return apperr.Field("offset", "vuln.api.bad_offset")
+		}
 	}
-	vs, err := vuln.SearchVulns(r.Context(), a.DB, f)
+	page, err := vuln.PageVulns(r.Context(), a.DB, f, q.Get("cursor"))
 	if err != nil {
 		return err
 	}
+	vs := page.Vulns
 	if vs == nil {
 		vs = []vuln.Vuln{}
 	}
-	a.reply(w, http.StatusOK, vulnList{vs})
+	a.reply(w, http.StatusOK, vulnList{Vulnerabilities: vs, NextCursor: page.Next})
 	return nil
 }
 

@@ -217,7 +217,8 @@ func cellErrorLine(cat *i18n.Catalog, e inventory.CellError) string {
 func importNmap(ctx context.Context, d *db.DB, log *audit.Log, cat *i18n.Catalog, orgID, name string, data []byte, dryRun bool, now time.Time, stdout io.Writer) error {
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
-		return &exitError{code: 1, err: errors.New(bilingual(cat, "inventory.nmap.bad_file"))}
+		ae := inventory.NmapError(err)
+		return &exitError{code: 1, err: errors.New(bilingual(cat, ae.Key, ae.Args...))}
 	}
 	var props []inventory.NmapProposal
 	err = d.InTx(ctx, func(tx *db.Tx) error {

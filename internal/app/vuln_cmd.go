@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,7 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/jobs"
@@ -127,24 +130,63 @@ func cmdVuln(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
+// vulnImport imports the files. A file that fails validation changes
+// nothing; an import whose writing stops part-way keeps what it committed,
+// is recorded as interrupted and is completed by importing the file again.
+// Imports interrupted earlier (a process that was killed) are first
+// marked and matched, and listed until they are completed.
 func vulnImport(ctx context.Context, w *vuln.Watch, paths []string, stdout io.Writer) error {
-	failed := 0
+	if _, err := w.RecoverImports(ctx); err != nil {
+		return err
+	}
+	if err := printInterrupted(ctx, w, stdout); err != nil {
+		return err
+	}
+	rejected, stopped := 0, 0
 	err := w.ImportPaths(ctx, paths, func(res vuln.ImportResult, err error) {
-		if err != nil {
-			failed++
+		switch {
+		case err != nil && apperr.From(err).Key == "vuln.import.interrupted":
+			stopped++
+		case err != nil:
+			rejected++
 		}
 		printImport(w, stdout, res, err)
 	})
+	if err != nil && stopped == 0 {
+		return err
+	}
+	var parts []string
+	if rejected > 0 {
+		parts = append(parts, fmt.Sprintf("%d file(s) rejected before writing; the data held before is unchanged by them", rejected))
+	}
+	if stopped > 0 {
+		parts = append(parts, fmt.Sprintf("%d import(s) stopped part-way; what they wrote is kept and matched; import the same file(s) again to complete them", stopped))
+	}
+	if len(parts) > 0 {
+		return errors.New(strings.Join(parts, "; "))
+	}
+	return nil
+}
+
+// printInterrupted lists the imports that stopped part-way and are not
+// completed yet, with what to do.
+func printInterrupted(ctx context.Context, w *vuln.Watch, out io.Writer) error {
+	ls, err := vuln.InterruptedImports(ctx, w.DB)
 	if err != nil {
 		return err
 	}
-	if failed > 0 {
-		return fmt.Errorf("%d file(s) rejected; the data held before is unchanged", failed)
+	cat := mustCatalog()
+	for _, l := range ls {
+		fmt.Fprintf(out, "%s (%s): %s\n", l.Name, l.At.In(i18n.Tokyo).Format("2006-01-02 15:04"), bilingual(cat, "vuln.import.interrupted", l.Name))
 	}
 	return nil
 }
 
 func printImport(w *vuln.Watch, out io.Writer, res vuln.ImportResult, err error) {
+	if ae := apperr.From(err); ae != nil && ae.Key == "vuln.import.interrupted" {
+		fmt.Fprintf(out, "%s: interrupted: %s (%v)\n", res.Name, bilingual(mustCatalog(), ae.Key, res.Name), errors.Unwrap(err))
+		return
+	}
 	if err != nil {
 		msg := err.Error()
 		if key, detail, ok := vuln.FeedError(err); ok {
@@ -199,9 +241,9 @@ func streamFindings(ctx context.Context, q db.Querier, org string, f vuln.Findin
 		return err
 	}
 	err := vuln.EachFinding(ctx, q, org, f, func(f vuln.Finding) error {
-		return cw.Write([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
+		return cw.Write(csvsafe.Row([]string{f.AssetName, f.AssetID, f.VulnID, f.Confidence, strconv.Itoa(f.Priority), string(f.State), strconv.FormatBool(f.Active),
 			strconv.FormatBool(f.KEV), strconv.FormatFloat(f.CVSS, 'f', 1, 64), strconv.FormatFloat(f.EPSS, 'f', 5, 64),
-			strings.Join(f.Fixed, " "), strings.Join(f.Sources, " "), strconv.FormatBool(f.External), strconv.FormatBool(f.Exposed), f.ID})
+			strings.Join(f.Fixed, " "), strings.Join(f.Sources, " "), strconv.FormatBool(f.External), strconv.FormatBool(f.Exposed), f.ID}))
 	})
 	if err != nil {
 		return err

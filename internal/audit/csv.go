@@ -5,9 +5,9 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 
+	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/i18n"
 )
 
@@ -76,21 +76,7 @@ func (l *Log) WriteCSV(ctx context.Context, w io.Writer, orgID string, f Filter)
 	return cw.Error()
 }
 
-// SafeCell returns s with a leading apostrophe when a spreadsheet would
-// treat it as a formula: it starts with = + - @, a tab or a carriage
-// return, or their full-width forms (＝ ＋ － ＠).
-func SafeCell(s string) string {
-	if s == "" {
-		return s
-	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + s
-	}
-	for _, p := range []string{"＝", "＋", "－", "＠"} {
-		if strings.HasPrefix(s, p) {
-			return "'" + s
-		}
-	}
-	return s
-}
+// SafeCell returns s as the CSV exports write it: with a leading
+// apostrophe when a spreadsheet would treat it as a formula (see
+// csvsafe.Cell, the one rule of every CSV export).
+func SafeCell(s string) string { return csvsafe.Cell(s) }

@@ -244,7 +244,8 @@ func TestSafeCell(t *testing.T) {
 		"plain":        "plain",
 		"=1+1":         "'=1+1",
 		"+81-3":        "'+81-3",
-		"-2":           "'-2",
+		"-2":           "-2", // a plain number stays a number (see csvsafe)
+		"-2+3":         "'-2+3",
 		"@SUM(A1)":     "'@SUM(A1)",
 		"\tx":          "'\tx",
 		"\rx":          "'\rx",

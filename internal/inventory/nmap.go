@@ -20,6 +20,23 @@ import (
 // malformed, declare entities, or exceed the limits.
 var ErrNotNmap = errors.New("inventory: not a usable nmap XML file")
 
+// ErrNmapTooManyHosts is returned (wrapped) when a scan lists more than
+// MaxNmapHosts hosts that are up; it also wraps ErrNotNmap.
+var ErrNmapTooManyHosts = fmt.Errorf("%w: too many hosts", ErrNotNmap)
+
+// NmapError returns the application error for an error of ParseNmap: too
+// many hosts names the limit, anything else says the file is not usable
+// nmap XML.
+func NmapError(err error) *apperr.Error {
+	if errors.Is(err, ErrNmapTooManyHosts) {
+		return apperr.Wrap(err, apperr.Invalid, "inventory.nmap.too_many_hosts", MaxNmapHosts)
+	}
+	return apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+}
+
+// MaxNmapHosts is the most hosts (that are up) one nmap file may list.
+const MaxNmapHosts = maxNmapHosts
+
 // MaxNmapSize is the default size limit of an nmap XML file (bytes).
 const MaxNmapSize = 64 << 20
 
@@ -164,7 +181,7 @@ func ParseNmap(r io.Reader, maxBytes int64) (*NmapScan, error) {
 					continue
 				}
 				if len(scan.Hosts) >= maxNmapHosts {
-					return nil, fmt.Errorf("%w: more than %d hosts", ErrNotNmap, maxNmapHosts)
+					return nil, fmt.Errorf("%w: more than %d", ErrNmapTooManyHosts, maxNmapHosts)
 				}
 				if h, ok := convertHost(xh); ok {
 					scan.Hosts = append(scan.Hosts, h)
@@ -446,11 +463,11 @@ func ApplyNmap(ctx context.Context, q db.Querier, orgID, actorID string, scan *N
 // ImportNmapFile parses an nmap XML file and, unless dryRun, applies every
 // new and changed proposal in one transaction on d (for the command line,
 // where there is no review screen). It returns all proposals; a file that
-// is not usable nmap XML is an Invalid error (key inventory.nmap.bad_file).
+// is not usable nmap XML is an Invalid error (see NmapError).
 func ImportNmapFile(ctx context.Context, d *db.DB, orgID, actorID string, data []byte, dryRun bool, now time.Time) ([]NmapProposal, error) {
 	scan, err := ParseNmap(bytes.NewReader(data), MaxNmapSize)
 	if err != nil {
-		return nil, apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file")
+		return nil, NmapError(err)
 	}
 	if dryRun {
 		return PreviewNmap(ctx, d, orgID, scan)

@@ -2,7 +2,9 @@ package inventory
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
@@ -28,6 +30,9 @@ func (v *Vendor) normalize() error {
 	trimAll(&v.Name, &v.MedisacOrgID, &v.Contact, &v.Phone, &v.Email, &v.Notes)
 	if v.Name == "" {
 		return apperr.Field("name", "inventory.error.required")
+	}
+	if strings.ContainsFunc(v.Email, unicode.IsControl) {
+		return apperr.Field("email", "inventory.error.bad_email")
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // XLSXLimits bound what ReadXLSX accepts, against zip bombs and huge
@@ -20,13 +21,38 @@ type XLSXLimits struct {
 	MaxRatio        int64 // uncompressed/compressed size of one entry
 	MaxRows         int   // rows per sheet
 	MaxCols         int   // columns per row
+	// MaxCellChars is the most characters one cell (a shared string, an
+	// inline string or a value) may hold: Excel's own cell limit.
+	MaxCellChars int
+	// MaxTextBytes is the most bytes of cell text held in memory: the
+	// shared strings together with the inline strings of every sheet.
+	MaxTextBytes int64
+	// MaxCells is the most cells kept over all sheets, counting the empty
+	// cells before a cell further right in its row.
+	MaxCells int
+	// MaxToken is the most bytes of XML between two '<' that are read:
+	// the XML decoder holds a text run or a tag whole before it returns
+	// it, so this bounds its memory whatever a cell claims.
+	MaxToken int64
 }
 
+// MaxCellChars is Excel's own limit of characters in one cell.
+const MaxCellChars = 32767
+
 // DefaultXLSXLimits are the limits used for imports.
-var DefaultXLSXLimits = XLSXLimits{MaxEntries: 1000, MaxUncompressed: 512 << 20, MaxRatio: 250, MaxRows: 200000, MaxCols: 200}
+var DefaultXLSXLimits = XLSXLimits{MaxEntries: 1000, MaxUncompressed: 512 << 20, MaxRatio: 250, MaxRows: 200000, MaxCols: 200,
+	MaxCellChars: MaxCellChars, MaxTextBytes: 64 << 20, MaxCells: 8_000_000, MaxToken: 512 << 10}
 
 // ErrXLSXLimit is returned (wrapped) when a workbook exceeds XLSXLimits.
 var ErrXLSXLimit = errors.New("inventory: workbook exceeds limits")
+
+// ErrXLSXCellTooLong is returned (wrapped) when one cell holds more than
+// MaxCellChars characters; it also wraps ErrXLSXLimit.
+var ErrXLSXCellTooLong = fmt.Errorf("%w: a cell is too long", ErrXLSXLimit)
+
+// ErrXLSXTextTooLarge is returned (wrapped) when the text of all cells
+// is more than MaxTextBytes; it also wraps ErrXLSXLimit.
+var ErrXLSXTextTooLarge = fmt.Errorf("%w: too much cell text", ErrXLSXLimit)
 
 // ErrNotXLSX is returned (wrapped) when the bytes are not a readable .xlsx
 // workbook.
@@ -50,6 +76,10 @@ type xlsxReader struct {
 	zr    *zip.Reader
 	lim   XLSXLimits
 	total int64
+	// text counts the bytes of cell text held (see MaxTextBytes).
+	text int64
+	// cells counts the cells kept (see MaxCells).
+	cells int
 }
 
 // ReadXLSX reads the sheets of an .xlsx workbook with archive/zip and
@@ -73,6 +103,18 @@ func ReadXLSX(data []byte, lim XLSXLimits) ([]Sheet, error) {
 	}
 	if lim.MaxCols == 0 {
 		lim.MaxCols = d.MaxCols
+	}
+	if lim.MaxCellChars == 0 {
+		lim.MaxCellChars = d.MaxCellChars
+	}
+	if lim.MaxTextBytes == 0 {
+		lim.MaxTextBytes = d.MaxTextBytes
+	}
+	if lim.MaxCells == 0 {
+		lim.MaxCells = d.MaxCells
+	}
+	if lim.MaxToken == 0 {
+		lim.MaxToken = d.MaxToken
 	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -122,6 +164,8 @@ type countingReader struct {
 	rd  *xlsxReader
 	max int64
 	n   int64
+	// run counts the bytes since the last '<'.
+	run int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -130,6 +174,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.rd.total += int64(n)
 	if c.rd.total > c.rd.lim.MaxUncompressed || c.n > c.max {
 		return n, fmt.Errorf("%w: entry inflates too much", ErrXLSXLimit)
+	}
+	if i := bytes.LastIndexByte(p[:n], '<'); i >= 0 {
+		c.run = int64(n - i - 1)
+	} else {
+		c.run += int64(n)
+	}
+	if c.run > c.rd.lim.MaxToken {
+		// A text run this long is longer than any cell may be; refuse it
+		// before the XML decoder buffers it.
+		return 0, fmt.Errorf("%w: more than %d bytes without markup", ErrXLSXCellTooLong, c.rd.lim.MaxToken)
 	}
 	return n, err
 }
@@ -254,8 +308,10 @@ func wrapXML(err error) error {
 }
 
 // readText collects the text of <t> elements inside the current element,
-// skipping phonetic runs (<rPh>), until the element ends.
-func readText(dec *xml.Decoder, maxLen int) (string, error) {
+// skipping phonetic runs (<rPh>), until the element ends; it refuses text
+// of more than MaxCellChars characters and counts what it keeps against
+// MaxTextBytes.
+func (r *xlsxReader) readText(dec *xml.Decoder) (string, error) {
 	var b strings.Builder
 	depth, inT, skip := 1, false, 0
 	for depth > 0 {
@@ -282,14 +338,44 @@ func readText(dec *xml.Decoder, maxLen int) (string, error) {
 			}
 		case xml.CharData:
 			if inT {
-				if b.Len()+len(t) > maxLen {
-					return "", fmt.Errorf("%w: cell text too long", ErrXLSXLimit)
+				if err := r.cellText(b.Len(), t); err != nil {
+					return "", err
 				}
 				b.Write(t)
 			}
 		}
 	}
-	return b.String(), nil
+	return b.String(), r.hold(b.Len())
+}
+
+// cellText checks that adding t to a cell text of have bytes keeps it
+// within MaxCellChars characters (a UTF-8 character is at least one byte,
+// so a text of at most MaxCellChars bytes needs no counting).
+func (r *xlsxReader) cellText(have int, t []byte) error {
+	if have+len(t) <= r.lim.MaxCellChars {
+		return nil
+	}
+	if have+len(t) > 4*r.lim.MaxCellChars {
+		return fmt.Errorf("%w: more than %d characters", ErrXLSXCellTooLong, r.lim.MaxCellChars)
+	}
+	return nil
+}
+
+// hold counts n bytes of text kept in memory against MaxTextBytes.
+func (r *xlsxReader) hold(n int) error {
+	r.text += int64(n) + 16
+	if r.text > r.lim.MaxTextBytes {
+		return fmt.Errorf("%w: more than %d bytes", ErrXLSXTextTooLarge, r.lim.MaxTextBytes)
+	}
+	return nil
+}
+
+// checkChars refuses a cell text of more than MaxCellChars characters.
+func (r *xlsxReader) checkChars(s string) error {
+	if len(s) > r.lim.MaxCellChars && utf8.RuneCountInString(s) > r.lim.MaxCellChars {
+		return fmt.Errorf("%w: more than %d characters", ErrXLSXCellTooLong, r.lim.MaxCellChars)
+	}
+	return nil
 }
 
 func (r *xlsxReader) sharedStrings() ([]string, error) {
@@ -308,7 +394,10 @@ func (r *xlsxReader) sharedStrings() ([]string, error) {
 			return nil, wrapXML(err)
 		}
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "si" {
-			s, err := readText(dec, 32767)
+			s, err := r.readText(dec)
+			if err == nil {
+				err = r.checkChars(s)
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -386,9 +475,13 @@ func (r *xlsxReader) sheet(name string, shared []string) ([][]Cell, error) {
 				if col >= r.lim.MaxCols {
 					return nil, fmt.Errorf("%w: more than %d columns", ErrXLSXLimit, r.lim.MaxCols)
 				}
-				cell, err := readCell(dec, attr(t, "t"), shared)
+				cell, err := r.readCell(dec, attr(t, "t"), shared)
 				if err != nil {
 					return nil, err
+				}
+				r.cells += col + 1 - len(cur)
+				if r.cells > r.lim.MaxCells {
+					return nil, fmt.Errorf("%w: more than %d cells", ErrXLSXLimit, r.lim.MaxCells)
 				}
 				for len(cur) < col {
 					cur = append(cur, Cell{})
@@ -404,7 +497,7 @@ func (r *xlsxReader) sheet(name string, shared []string) ([][]Cell, error) {
 	}
 }
 
-func readCell(dec *xml.Decoder, typ string, shared []string) (Cell, error) {
+func (r *xlsxReader) readCell(dec *xml.Decoder, typ string, shared []string) (Cell, error) {
 	var v strings.Builder
 	var inline string
 	depth, inV := 1, false
@@ -416,7 +509,10 @@ func readCell(dec *xml.Decoder, typ string, shared []string) (Cell, error) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if t.Name.Local == "is" {
-				s, err := readText(dec, 32767)
+				s, err := r.readText(dec)
+				if err == nil {
+					err = r.checkChars(s)
+				}
 				if err != nil {
 					return Cell{}, err
 				}
@@ -430,8 +526,8 @@ func readCell(dec *xml.Decoder, typ string, shared []string) (Cell, error) {
 			inV = false
 		case xml.CharData:
 			if inV {
-				if v.Len()+len(t) > 32767 {
-					return Cell{}, fmt.Errorf("%w: cell text too long", ErrXLSXLimit)
+				if err := r.cellText(v.Len(), t); err != nil {
+					return Cell{}, err
 				}
 				v.Write(t)
 			}
@@ -452,7 +548,13 @@ func readCell(dec *xml.Decoder, typ string, shared []string) (Cell, error) {
 		}
 		return Cell{V: "FALSE"}, nil
 	case "str", "e", "d":
-		return Cell{V: v.String()}, nil
+		if err := r.checkChars(v.String()); err != nil {
+			return Cell{}, err
+		}
+		return Cell{V: v.String()}, r.hold(v.Len())
+	}
+	if err := r.checkChars(v.String()); err != nil {
+		return Cell{}, err
 	}
 	n := strings.TrimSpace(v.String())
 	return Cell{V: n, Num: n != ""}, nil

@@ -637,6 +637,10 @@ func (w *Watch) Register() {
 		return err
 	})
 	q.Daily(TaskDigest, w.digestAt(), i18n.Tokyo, w.DigestDay)
+	q.Every(TaskImportRecover, importRecoverEvery, func(ctx context.Context) error {
+		_, err := w.RecoverImports(ctx)
+		return err
+	})
 	q.Every(TaskAliasReload+"@"+q.NodeID, AliasReloadInterval, w.ReloadAliases)
 	if w.Sync.Enabled() {
 		q.Every(TaskSync, w.Sync.interval(), func(ctx context.Context) error {

@@ -19,16 +19,19 @@ import (
 
 // Job kinds and periodic task names of the watch.
 const (
-	JobMatch         = "vuln.match"
-	JobMatchAll      = "vuln.match_all"
-	JobReprioritise  = "vuln.reprioritise"
-	JobAlert         = "vuln.alert"
-	JobWebhook       = "vuln.webhook"
-	TaskRematch      = "vuln.rematch_changed_assets"
-	TaskDigest       = "vuln.digest"
-	TaskSync         = "vuln.sync"
-	RematchInterval  = 30 * time.Second
-	maxVulnsPerChunk = 300
+	JobMatch        = "vuln.match"
+	JobMatchAll     = "vuln.match_all"
+	JobReprioritise = "vuln.reprioritise"
+	JobAlert        = "vuln.alert"
+	JobWebhook      = "vuln.webhook"
+	TaskRematch     = "vuln.rematch_changed_assets"
+	TaskDigest      = "vuln.digest"
+	TaskSync        = "vuln.sync"
+	// TaskImportRecover marks imports whose process died as interrupted
+	// and matches what they committed (see RecoverImports).
+	TaskImportRecover = "vuln.import_recover"
+	RematchInterval   = 30 * time.Second
+	maxVulnsPerChunk  = 300
 )
 
 type matchPayload struct {

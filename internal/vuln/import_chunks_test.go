@@ -299,10 +299,10 @@ func TestImportChunkedBadLastRecord(t *testing.T) {
 	})
 }
 
-// TestImportStopped stops an import after three of its transactions: the
-// match job enqueued with the first one still matches what was committed
-// once its guard time has passed, and importing the file again completes
-// it with the findings of an import that never stopped.
+// TestImportStopped stops an import after three of its transactions: it
+// is listed as interrupted at once, what it committed is matched at once,
+// and importing the file again completes it with the findings of an
+// import that never stopped.
 func TestImportStopped(t *testing.T) {
 	const n = 4_000
 	feed := chunkFeed(t, n, nil)
@@ -324,8 +324,11 @@ func TestImportStopped(t *testing.T) {
 			}
 		}
 		_, err := w.Import(ctx, "nvd.json", bytes.NewReader(feed))
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) || apperr.From(err).Key != "vuln.import.interrupted" {
 			t.Fatalf("stopped import: %v", err)
+		}
+		if ls, err := InterruptedImports(context.Background(), d); err != nil || len(ls) != 1 || ls[0].Name != "nvd.json" || ls[0].Records != n || ls[0].OK {
+			t.Fatalf("interrupted imports %+v %v", ls, err)
 		}
 		if got := countRows(t, d, `SELECT COUNT(*) FROM vuln_vulns`); got != 1500 {
 			t.Fatalf("%d records committed", got)
@@ -356,8 +359,6 @@ func TestImportStopped(t *testing.T) {
 				t.Fatalf("match jobs %v, want %s", got, want)
 			}
 		}
-		matchJobs("queued")
-		c.add(importGuard + time.Second)
 		matchJobs("done")
 		partial := findingKeys(t, d, org)
 		if len(partial) == 0 {
@@ -371,9 +372,13 @@ func TestImportStopped(t *testing.T) {
 		if err != nil || res.Changed != n-1500 {
 			t.Fatalf("completing import: %+v %v", res, err)
 		}
-		// The guard job of the completing import was brought forward: it
-		// runs now and is the only one.
 		matchJobs("done done")
+		if ls, err := InterruptedImports(bg, d); err != nil || len(ls) != 0 {
+			t.Fatalf("interrupted imports after completing: %+v %v", ls, err)
+		}
+		if ls, err := RecentImports(bg, d, 5); err != nil || len(ls) != 2 || !ls[0].OK || ls[0].State != "" || !ls[1].Interrupted() || !ls[1].Completed {
+			t.Fatalf("recent imports %+v %v", ls, err)
+		}
 
 		one := twin(t, d)
 		org1 := chunkAssets(t, one)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -184,14 +185,27 @@ func (w *Watch) ImportFile(ctx context.Context, path string) (ImportResult, erro
 // formats are small enough to hold. Records updated upstream replace the
 // stored ones in place, and every row the import changes carries
 // ImportResult.Since. The matching of what changed is enqueued with the
-// last transaction (or run at once without a queue); an import of several
-// transactions also enqueues, with its first one, a match that waits
-// importGuard and is brought forward at the end, so that what an import
-// stopped half-way committed is still matched. Every attempt is recorded
-// in vuln_imports.
+// last transaction (or run at once without a queue).
+//
+// What holds when an import does not finish: a file that fails to parse
+// or validate changes nothing. Once writing has begun the import is not
+// all or nothing: its first transaction records it in vuln_imports as
+// running, and every transaction refreshes its heartbeat (at most every
+// importHeartbeat). When the writing fails while the process lives
+// (cancelled, database error), the import is marked interrupted at once
+// and, with a queue, the matching of what it committed is enqueued at
+// once. When the process dies (killed, power lost), RecoverImports, run
+// by the queue every importRecoverEvery and at node start and by the
+// command line before it imports, marks an import whose heartbeat is
+// older than importLease as interrupted and matches what it committed.
+// The committed records are complete records (a record and its rules are
+// written in one transaction); importing the same file again completes
+// the import. Every attempt is recorded in vuln_imports.
 func (w *Watch) Import(ctx context.Context, name string, r io.Reader) (ImportResult, error) {
 	w.init()
 	res := ImportResult{Name: name, Since: w.now()}
+	run := &importRun{id: db.NewID()}
+	ctx = context.WithValue(ctx, importRunKey{}, run)
 	dr, err := Decompress(r)
 	if err != nil {
 		return res, w.logImport(ctx, res, err)
@@ -218,6 +232,9 @@ func (w *Watch) Import(ctx context.Context, name string, r io.Reader) (ImportRes
 		err = apperr.New(apperr.Invalid, "vuln.feed.unknown_format", name, "")
 	}
 	if err != nil {
+		if run.committed && !run.done {
+			return res, w.interrupted(ctx, res, run, err)
+		}
 		return res, w.logImport(ctx, res, err)
 	}
 	if err := w.logImport(ctx, res, nil); err != nil {
@@ -234,7 +251,158 @@ func (w *Watch) Import(ctx context.Context, name string, r io.Reader) (ImportRes
 	return res, nil
 }
 
-// logImport records an import attempt and returns err.
+// importRun is what Import knows of its own record in vuln_imports: its
+// id, whether a transaction of it has committed and when its heartbeat
+// was last written. writeChunks finds it in the context (importRunKey).
+type importRun struct {
+	id        string
+	committed bool // a transaction of it committed
+	done      bool // its last transaction committed
+	beat      time.Time
+}
+
+type importRunKey struct{}
+
+// The import states of vuln_imports.state; "" is a finished attempt (ok
+// says how it ended).
+const (
+	ImportRunning     = "running"
+	ImportInterrupted = "interrupted"
+)
+
+// importLease is how old the heartbeat of a running import may be before
+// RecoverImports takes its process for dead; importHeartbeat is how often
+// an import refreshes it; importRecoverEvery is how often the queue runs
+// RecoverImports.
+const (
+	importLease        = 90 * time.Second
+	importHeartbeat    = 10 * time.Second
+	importRecoverEvery = 30 * time.Second
+)
+
+// interrupted records that the writing of an import failed after some of
+// it was committed: the record is marked interrupted with the reason,
+// and with a queue the matching of what was committed is enqueued at
+// once (without one, RecoverImports does it). It returns an
+// *apperr.Error with key vuln.import.interrupted wrapping err.
+func (w *Watch) interrupted(ctx context.Context, res ImportResult, run *importRun, err error) error {
+	ctx = context.WithoutCancel(ctx)
+	if _, lerr := w.DB.Exec(ctx, `UPDATE vuln_imports SET state = ?, ok = ?, error_key = ?, detail = ?, matched = ? WHERE id = ?`,
+		ImportInterrupted, false, "vuln.import.interrupted", clipText(err.Error(), 1000), false, run.id); lerr != nil {
+		w.Logger.Error("vuln import: marking an interrupted import", "import", run.id, "err", lerr)
+	} else if w.Queue != nil {
+		if merr := w.matchInterrupted(ctx, run.id, res.Format, res.Since); merr != nil {
+			w.Logger.Error("vuln import: matching an interrupted import", "import", run.id, "err", merr)
+		} else {
+			w.Queue.Notify()
+		}
+	}
+	return apperr.Wrap(err, apperr.Unavailable, "vuln.import.interrupted", res.Name)
+}
+
+// matchInterrupted enqueues the matching of what an interrupted import
+// committed and records, in the same transaction, that it is enqueued.
+func (w *Watch) matchInterrupted(ctx context.Context, id string, format Format, since time.Time) error {
+	return w.DB.InTx(ctx, func(tx *db.Tx) error {
+		r, err := tx.Exec(ctx, `UPDATE vuln_imports SET matched = ? WHERE id = ? AND NOT matched`, true, id)
+		if err != nil {
+			return err
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		_, err = w.enqueueMatch(ctx, tx, ImportResult{Format: format, Since: since}, 0)
+		return err
+	})
+}
+
+// RecoverImports marks the running imports whose heartbeat is older than
+// importLease as interrupted (their process died) and has what every
+// interrupted import committed matched: enqueued with a queue, at once
+// without one. It returns how many imports it marked.
+func (w *Watch) RecoverImports(ctx context.Context) (int, error) {
+	w.init()
+	now := w.now()
+	r, err := w.DB.Exec(ctx, `UPDATE vuln_imports SET state = ?, ok = ?, error_key = ?, detail = ? WHERE state = ? AND heartbeat < ?`,
+		ImportInterrupted, false, "vuln.import.interrupted", "the importing process stopped (no heartbeat since the lease)", ImportRunning, now.Add(-importLease))
+	if err != nil {
+		return 0, err
+	}
+	marked, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	rows, err := w.DB.Query(ctx, `SELECT id, format, at FROM vuln_imports WHERE state = ? AND NOT matched ORDER BY at`, ImportInterrupted)
+	if err != nil {
+		return 0, err
+	}
+	type pending struct {
+		id, format string
+		at         time.Time
+	}
+	var todo []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.id, &p.format, &p.at); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		todo = append(todo, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, p := range todo {
+		if w.Queue != nil {
+			if err := w.matchInterrupted(ctx, p.id, Format(p.format), p.at); err != nil {
+				return int(marked), err
+			}
+			continue
+		}
+		if Format(p.format) == FormatEPSS {
+			err = w.Reprioritise(ctx, "")
+		} else {
+			_, err = w.MatchChanged(ctx, p.at)
+		}
+		if err != nil {
+			return int(marked), err
+		}
+		if _, err := w.DB.Exec(ctx, `UPDATE vuln_imports SET matched = ? WHERE id = ?`, true, p.id); err != nil {
+			return int(marked), err
+		}
+	}
+	if w.Queue != nil && len(todo) > 0 {
+		w.Queue.Notify()
+	}
+	w.removeStaleSpools()
+	return int(marked), nil
+}
+
+// staleSpool is the age after which a spool file under TempDir is taken
+// for one left by a killed import and removed: an import validates into
+// its spool and then writes for at most a few minutes. (A spool still
+// being read stays readable once removed.)
+const staleSpool = time.Hour
+
+// removeStaleSpools removes the spool files of imports whose process died.
+func (w *Watch) removeStaleSpools() {
+	if w.TempDir == "" {
+		return
+	}
+	files, _ := filepath.Glob(filepath.Join(w.TempDir, "medisac-import-*.tmp"))
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && time.Since(st.ModTime()) > staleSpool {
+			if err := os.Remove(f); err == nil {
+				w.Logger.Info("vuln import: removed the spool file of a stopped import", "file", f)
+			}
+		}
+	}
+}
+
+// logImport records an import attempt and returns err: it completes the
+// record the import's first transaction wrote, or adds one for an attempt
+// that wrote nothing.
 func (w *Watch) logImport(ctx context.Context, res ImportResult, err error) error {
 	key, detail := "", ""
 	if err != nil {
@@ -245,7 +413,15 @@ func (w *Watch) logImport(ctx context.Context, res ImportResult, err error) erro
 			key, detail = ae.Key, err.Error()
 		}
 	}
-	if _, lerr := w.DB.Exec(context.WithoutCancel(ctx), `INSERT INTO vuln_imports (id, at, name, format, records, ok, error_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	ctx = context.WithoutCancel(ctx)
+	if run, ok := ctx.Value(importRunKey{}).(*importRun); ok && run.committed {
+		if _, lerr := w.DB.Exec(ctx, `UPDATE vuln_imports SET records = ?, ok = ?, state = '', error_key = ?, detail = ? WHERE id = ?`,
+			res.Records, err == nil, key, clipText(detail, 1000), run.id); lerr != nil && err == nil {
+			return lerr
+		}
+		return err
+	}
+	if _, lerr := w.DB.Exec(ctx, `INSERT INTO vuln_imports (id, at, name, format, records, ok, error_key, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		db.NewID(), res.Since, clipText(res.Name, 300), string(res.Format), res.Records, err == nil, key, clipText(detail, 1000)); lerr != nil && err == nil {
 		return lerr
 	}
@@ -264,13 +440,6 @@ func clipText(s string, n int) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// importGuard is how long the match job enqueued with the first of
-// several transactions of an import waits: the import brings it forward
-// when it completes, so it runs on its own only after an import that
-// stopped half-way (killed, crashed, database gone), matching what that
-// import committed.
-const importGuard = 10 * time.Minute
-
 // enqueueMatch enqueues the matching (after EPSS: the re-prioritising) of
 // what the import changed, due after delay.
 func (w *Watch) enqueueMatch(ctx context.Context, q db.Querier, res ImportResult, delay time.Duration) (string, error) {
@@ -284,21 +453,10 @@ func (w *Watch) enqueueMatch(ctx context.Context, q db.Querier, res ImportResult
 	return w.Queue.Enqueue(ctx, q, JobMatch, matchPayload{Since: res.Since}, opts...)
 }
 
-// afterImport makes the matching of what the import changed due now: the
-// guard job of the first transaction when it is still waiting, else a new
-// job. The guard is due again from the moment the queue created it.
-func (w *Watch) afterImport(ctx context.Context, q db.Querier, res ImportResult, guard string) error {
+// afterImport enqueues the matching of what the import changed, due now.
+func (w *Watch) afterImport(ctx context.Context, q db.Querier, res ImportResult) error {
 	if w.Queue == nil {
 		return nil
-	}
-	if guard != "" {
-		waiting, err := w.Queue.RunNow(ctx, q, guard)
-		if err != nil {
-			return err
-		}
-		if waiting {
-			return nil
-		}
 	}
 	_, err := w.enqueueMatch(ctx, q, res, 0)
 	return err
@@ -330,9 +488,14 @@ type txStat struct {
 }
 
 // writeChunks writes the records of p in transactions of at most
-// ChunkRecords records, each closed once it has run ChunkTime.
+// ChunkRecords records, each closed once it has run ChunkTime. The first
+// transaction records the import as running in vuln_imports, later ones
+// refresh its heartbeat, the last marks it finished (see Import).
 func (w *Watch) writeChunks(ctx context.Context, res *ImportResult, p writePlan) error {
-	guard := ""
+	run, _ := ctx.Value(importRunKey{}).(*importRun)
+	if run == nil {
+		run = &importRun{id: db.NewID()}
+	}
 	for chunk := 0; ; chunk++ {
 		var began time.Time
 		n, done := 0, false
@@ -348,6 +511,9 @@ func (w *Watch) writeChunks(ctx context.Context, res *ImportResult, p writePlan)
 			}
 			for _, b := range p.batches {
 				b.q = tx
+			}
+			if err := w.beat(ctx, tx, res, run, chunk == 0); err != nil {
+				return err
 			}
 			if chunk == 0 && p.first != nil {
 				if err := p.first(ctx, tx); err != nil {
@@ -376,11 +542,6 @@ func (w *Watch) writeChunks(ctx context.Context, res *ImportResult, p writePlan)
 				}
 			}
 			if !done {
-				if chunk == 0 && w.Queue != nil {
-					var err error
-					guard, err = w.enqueueMatch(ctx, tx, *res, importGuard)
-					return err
-				}
 				return nil
 			}
 			if p.last != nil {
@@ -388,11 +549,16 @@ func (w *Watch) writeChunks(ctx context.Context, res *ImportResult, p writePlan)
 					return err
 				}
 			}
-			return w.afterImport(ctx, tx, *res, guard)
+			if _, err := tx.Exec(ctx, `UPDATE vuln_imports SET state = '', ok = ?, matched = ? WHERE id = ?`, true, true, run.id); err != nil {
+				return err
+			}
+			return w.afterImport(ctx, tx, *res)
 		})
 		if err != nil {
 			return err
 		}
+		run.committed = true
+		run.done = done
 		if w.onTx != nil {
 			w.onTx(txStat{records: n, held: time.Since(began)})
 		}
@@ -403,6 +569,26 @@ func (w *Watch) writeChunks(ctx context.Context, res *ImportResult, p writePlan)
 			return err
 		}
 	}
+}
+
+// beat writes the import's record as running in its first transaction
+// and refreshes its heartbeat in a later one once importHeartbeat has
+// passed.
+func (w *Watch) beat(ctx context.Context, tx db.Querier, res *ImportResult, run *importRun, first bool) error {
+	now := w.now()
+	if first {
+		run.beat = now
+		_, err := tx.Exec(ctx, `INSERT INTO vuln_imports (id, at, name, format, records, ok, error_key, detail, state, heartbeat, matched)
+			VALUES (?, ?, ?, ?, ?, ?, '', '', ?, ?, ?)`,
+			run.id, res.Since, clipText(res.Name, 300), string(res.Format), res.Records, false, ImportRunning, now, false)
+		return err
+	}
+	if now.Sub(run.beat) < importHeartbeat {
+		return nil
+	}
+	run.beat = now
+	_, err := tx.Exec(ctx, `UPDATE vuln_imports SET heartbeat = ?, state = ? WHERE id = ?`, now, ImportRunning, run.id)
+	return err
 }
 
 // batch writes rows with multi-row INSERT statements; rows with the same
@@ -1343,39 +1529,12 @@ type VulnFilter struct {
 	Offset int
 }
 
-// SearchVulns returns vulnerabilities matching f, known-exploited and
-// recently modified first.
+// SearchVulns returns the first page of vulnerabilities matching f
+// (after f.Offset rows), known-exploited and recently modified first; see
+// PageVulns.
 func SearchVulns(ctx context.Context, q db.Querier, f VulnFilter) ([]Vuln, error) {
-	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 50
-	}
-	where := []string{"TRUE"}
-	var args []any
-	if s := strings.TrimSpace(f.Query); s != "" {
-		up := strings.ToUpper(s)
-		like := "%" + strings.ToLower(s) + "%"
-		where = append(where, `(v.id = ? OR v.id IN (SELECT vuln_id FROM vuln_refs WHERE ref_id = ?) OR LOWER(v.title) LIKE ? OR v.title_ja LIKE ? OR LOWER(v.description) LIKE ?)`)
-		args = append(args, up, up, like, "%"+s+"%", like)
-	}
-	if f.KEV {
-		where = append(where, "k.cve IS NOT NULL")
-	}
-	args = append(args, f.Limit, f.Offset)
-	rows, err := q.Query(ctx, vulnSelect+` WHERE `+strings.Join(where, " AND ")+`
-		ORDER BY CASE WHEN k.cve IS NULL THEN 1 ELSE 0 END, v.modified DESC, v.id DESC LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Vuln
-	for rows.Next() {
-		v, err := scanVuln(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	p, err := PageVulns(ctx, q, f, "")
+	return p.Vulns, err
 }
 
 // ImportLog is one recorded import attempt.
@@ -1387,24 +1546,54 @@ type ImportLog struct {
 	OK       bool      `json:"ok"`
 	ErrorKey string    `json:"error_key,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
+	// State is ImportRunning, ImportInterrupted or "" (finished).
+	State string `json:"state,omitempty"`
+	// Completed says, of an interrupted import, that a later import of
+	// a file of the same name finished.
+	Completed bool `json:"completed,omitempty"`
 }
 
-// RecentImports returns the latest import attempts, newest first.
-func RecentImports(ctx context.Context, q db.Querier, limit int) ([]ImportLog, error) {
-	rows, err := q.Query(ctx, `SELECT at, name, format, records, ok, error_key, detail FROM vuln_imports ORDER BY at DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
+// Running reports whether the import is still being written.
+func (l ImportLog) Running() bool { return l.State == ImportRunning }
+
+// Interrupted reports whether the import stopped part-way.
+func (l ImportLog) Interrupted() bool { return l.State == ImportInterrupted }
+
+const importLogSelect = `SELECT i.at, i.name, i.format, i.records, i.ok, i.error_key, i.detail, i.state,
+	i.state = 'interrupted' AND EXISTS (SELECT 1 FROM vuln_imports j WHERE j.name = i.name AND j.ok AND j.at > i.at)
+	FROM vuln_imports i`
+
+func scanImportLogs(rows *sql.Rows) ([]ImportLog, error) {
 	defer rows.Close()
 	var out []ImportLog
 	for rows.Next() {
 		var l ImportLog
-		if err := rows.Scan(&l.At, &l.Name, &l.Format, &l.Records, &l.OK, &l.ErrorKey, &l.Detail); err != nil {
+		if err := rows.Scan(&l.At, &l.Name, &l.Format, &l.Records, &l.OK, &l.ErrorKey, &l.Detail, &l.State, &l.Completed); err != nil {
 			return nil, err
 		}
 		out = append(out, l)
 	}
 	return out, rows.Err()
+}
+
+// RecentImports returns the latest import attempts, newest first.
+func RecentImports(ctx context.Context, q db.Querier, limit int) ([]ImportLog, error) {
+	rows, err := q.Query(ctx, importLogSelect+` ORDER BY i.at DESC, i.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanImportLogs(rows)
+}
+
+// InterruptedImports returns the imports that stopped part-way and that
+// no later import of a file of the same name has completed, oldest first.
+func InterruptedImports(ctx context.Context, q db.Querier) ([]ImportLog, error) {
+	rows, err := q.Query(ctx, importLogSelect+` WHERE i.state = 'interrupted'
+		AND NOT EXISTS (SELECT 1 FROM vuln_imports j WHERE j.name = i.name AND j.ok AND j.at > i.at) ORDER BY i.at, i.id`)
+	if err != nil {
+		return nil, err
+	}
+	return scanImportLogs(rows)
 }
 
 func jsonString(v any) string {

@@ -16,7 +16,13 @@ import (
 	"github.com/medisac/medisac/internal/share"
 )
 
-func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(importChildEnv) != "" {
+		// The child process of TestImportKilled: it imports and is killed.
+		os.Exit(importChild())
+	}
+	os.Exit(dbtest.Main(m))
+}
 
 var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 

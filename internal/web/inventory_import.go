@@ -14,6 +14,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 )
 
@@ -126,6 +127,12 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 		s.renderImportError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
 		return
 	}
+	release, err := importgate.Default.Acquire(orgID)
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	defer release()
 	data, filename, err := readUpload(r)
 	if err != nil {
 		s.renderImportError(w, r, err)
@@ -136,7 +143,7 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 	if v.Format == "nmap" {
 		scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 		if err != nil {
-			s.renderImportError(w, r, apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file"))
+			s.renderImportError(w, r, inventory.NmapError(err))
 			return
 		}
 		if v.Nmap, err = inventory.PreviewNmap(ctx, s.DB, orgID, scan); err != nil {
@@ -227,6 +234,12 @@ func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token, filename := r.PostForm.Get("token"), filepath.Base(r.PostForm.Get("filename"))
+	release, err := importgate.Default.Acquire(orgID)
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	defer release()
 	data, err := s.loadImport(ctx, orgID, token)
 	if err != nil {
 		s.renderImportError(w, r, err)
@@ -282,6 +295,12 @@ func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	token := r.PostForm.Get("token")
+	release, err := importgate.Default.Acquire(orgID)
+	if err != nil {
+		s.renderImportError(w, r, err)
+		return
+	}
+	defer release()
 	data, err := s.loadImport(ctx, orgID, token)
 	if err != nil {
 		s.renderImportError(w, r, err)
@@ -289,7 +308,7 @@ func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
 	}
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
-		s.renderImportError(w, r, apperr.Wrap(err, apperr.Invalid, "inventory.nmap.bad_file"))
+		s.renderImportError(w, r, inventory.NmapError(err))
 		return
 	}
 	var accept []int

@@ -13,6 +13,7 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/vuln"
@@ -517,6 +518,13 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
 		return
 	}
+	// Feed files belong to no organisation: one upload at a time.
+	release, err := importgate.Default.Acquire("vuln-feed")
+	if err != nil {
+		s.renderVulnImport(w, r, http.StatusTooManyRequests, nil, err)
+		return
+	}
+	defer release()
 	file, hdr, err := r.FormFile("file")
 	if err != nil {
 		s.renderVulnImport(w, r, http.StatusBadRequest, nil, apperr.Field("file", "vuln.web.import_no_file"))
@@ -538,6 +546,10 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ierr != nil {
+		if apperr.From(ierr).Key == "vuln.import.interrupted" {
+			s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)
+			return
+		}
 		if _, _, ok := vuln.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
 			s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
 			return

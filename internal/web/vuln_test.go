@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
@@ -108,6 +109,21 @@ func TestVulnPages(t *testing.T) {
 		if e.auditCount(e.isac.ID, "vuln.import") != 2 {
 			t.Error("imports not audited")
 		}
+		// An import that stopped part-way is shown with what to do; once
+		// the same file is imported completely, it says so.
+		if _, err := d.Exec(bg, `INSERT INTO vuln_imports (id, at, name, format, records, ok, error_key, detail, state, heartbeat, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			db.NewID(), time.Now().Add(-time.Hour), "nvd-2026.json.gz", "nvd", 60000, false, "vuln.import.interrupted", "killed", vuln.ImportInterrupted, time.Now().Add(-time.Hour), true); err != nil {
+			t.Fatal(err)
+		}
+		r = oper.get("/vuln/import")
+		wantContains(t, r, "途中で停止")
+		wantContains(t, r, "取り込みが途中で止まりました（nvd-2026.json.gz）。同じファイルをもう一度取り込むと完了します。")
+		if _, err := d.Exec(bg, `INSERT INTO vuln_imports (id, at, name, format, records, ok) VALUES (?, ?, ?, ?, ?, ?)`,
+			db.NewID(), time.Now(), "nvd-2026.json.gz", "nvd", 60000, true); err != nil {
+			t.Fatal(err)
+		}
+		r = oper.get("/vuln/import")
+		wantContains(t, r, "その後、同じファイルの取り込みが完了しています。")
 		// Inventory asset page links to the device's findings.
 		wantContains(t, admin.get("/inventory/assets/"+fw.ID), "/vuln/assets/"+fw.ID)
 		// Webhook: admins only, https only.

@@ -182,18 +182,6 @@ func (z *authzFixture) principalOf(t *testing.T, p person) *auth.Principal {
 
 // A's fresh objects.
 
-func (z *authzFixture) freshAsset(t *testing.T) string {
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		as, err := inventory.CreateAsset(ctx, tx, z.orgA.ID, z.staffA.user.ID, inventory.Asset{Name: fmt.Sprintf("端末%d", z.next()), Kind: inventory.KindPC}, z.clock.Now())
-		if err == nil {
-			id = as.ID
-		}
-		return err
-	})
-	return id
-}
-
 // invRecords creates one fresh record of every generic kind in A.
 func (z *authzFixture) invRecords(t *testing.T) map[string]string {
 	out := map[string]string{}
@@ -272,7 +260,7 @@ func (z *authzFixture) freshSheet(t *testing.T, complete, signed bool) (sheet, e
 		}
 		evidence = ev.ID
 		if signed {
-			_, err = assess.Sign(ctx, tx, e, z.orgA.ID, sh.ID, z.adminA.user.ID, "院長", true, now)
+			_, err = assess.Sign(ctx, tx, e, z.principalOf(t, z.adminA), z.orgA.ID, sh.ID, "院長", now)
 		}
 		return err
 	})

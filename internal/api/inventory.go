@@ -15,6 +15,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 )
@@ -73,6 +74,13 @@ func invOrg(r *http.Request, c *call) (string, error) {
 		return "", db.ErrNotFound
 	}
 	return id, nil
+}
+
+// invWrite checks that the caller may do action (a row of the permission
+// table) to the register of the organisation in the path.
+func invWrite(r *http.Request, c *call, action string) (string, error) {
+	id := r.PathValue("id")
+	return id, auth.AuthorizeMember(c.p, action, id)
 }
 
 func (a *API) today() inventory.Date { return inventory.DateOf(a.Now()) }
@@ -391,7 +399,7 @@ func (a *API) invGet(w http.ResponseWriter, r *http.Request, c *call, k *recordK
 
 func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -417,7 +425,7 @@ func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 
 func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -446,7 +454,7 @@ func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 
 func (a *API) invDelete(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -528,7 +536,7 @@ func (a *API) invAssetHistory(w http.ResponseWriter, r *http.Request, c *call) e
 
 func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -557,7 +565,7 @@ func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 
 func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -599,7 +607,7 @@ func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 
 func (a *API) invDeleteAsset(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -635,7 +643,7 @@ func (a *API) invGetResponsibilities(w http.ResponseWriter, r *http.Request, c *
 
 func (a *API) invSetResponsibilities(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -730,7 +738,7 @@ func asciiName(s string) string {
 
 func (a *API) invDeleteDocument(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -819,7 +827,7 @@ func readImport(r *http.Request) ([]byte, string, error) {
 
 func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.import")
 	if err != nil {
 		return err
 	}
@@ -849,7 +857,7 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 
 func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.import")
 	if err != nil {
 		return err
 	}

@@ -60,8 +60,8 @@ func init() {
 			Note: "対応状況の記録"},
 		Rule{Action: "vuln.identity.set", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
 			Note: "機器の製品名（CPE）の訂正"},
-		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{ownAdmins},
-			Note: "脆弱性通知の Webhook"},
+		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: Admins, Kinds: Members}},
+			Note: "脆弱性通知の Webhook は自組織の管理者（ISAC 事務局には台帳も検出もない）"},
 		Rule{Action: "vuln.import", Writes: true, Grants: []Grant{opAdmins},
 			Note: "脆弱性情報（フィード）の取り込みは ISAC 事務局の管理者だけ"},
 		Rule{Action: "vuln.aliases.change", Writes: true, Grants: []Grant{opAdmins},
@@ -99,21 +99,32 @@ func init() {
 	)
 }
 
+// The actions of hospital groups, named once for their rows and the checks
+// in group.go.
+const (
+	actionGroupCreate = "group.create"
+	actionGroupDelete = "group.delete"
+	actionGroupInvite = "group.invite"
+	actionGroupRemove = "group.remove"
+	actionGroupAccept = "group.accept"
+	actionGroupLeave  = "group.leave"
+)
+
 // Hospital groups (法人グループ).
 func init() {
 	medicalAdmins := Grant{Scope: ScopeOwn, Roles: Admins, Kinds: Medical}
 	register(
-		Rule{Action: "group.create", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupCreate, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループの作成は医療機関の管理者"},
-		Rule{Action: "group.delete", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupDelete, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループを作った組織の管理者"},
-		Rule{Action: "group.invite", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupInvite, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループへの招待（相手の組織の管理者が承諾して初めて参加）"},
-		Rule{Action: "group.remove", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupRemove, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループからの除外"},
-		Rule{Action: "group.accept", Writes: true, Grants: []Grant{ownAdmins},
+		Rule{Action: actionGroupAccept, Writes: true, Grants: []Grant{ownAdmins},
 			Note: "招待の承諾・辞退は招待された組織の管理者"},
-		Rule{Action: "group.leave", Writes: true, Grants: []Grant{ownAdmins},
+		Rule{Action: actionGroupLeave, Writes: true, Grants: []Grant{ownAdmins},
 			Note: "グループからの脱退は参加組織の管理者"},
 	)
 }

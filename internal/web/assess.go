@@ -566,7 +566,7 @@ func (s *Server) assessSign(w http.ResponseWriter, r *http.Request) {
 		name = p.DisplayName
 	}
 	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := assess.Sign(ctx, tx, e, p.OrgID, sh.ID, p.UserID, name, p.IsAdmin(), s.Now()); err != nil {
+		if _, err := assess.Sign(ctx, tx, e, p, p.OrgID, sh.ID, name, s.Now()); err != nil {
 			return err
 		}
 		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.sign", ObjectType: "assess_sheet", ObjectID: sh.ID, Details: map[string]any{"name": name}})
@@ -586,7 +586,7 @@ func (s *Server) assessReopen(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
 	id := r.PathValue("id")
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := assess.Reopen(ctx, tx, p.OrgID, id, p.IsAdmin(), s.Now()); err != nil {
+		if err := assess.Reopen(ctx, tx, p, p.OrgID, id, s.Now()); err != nil {
 			return err
 		}
 		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.reopen", ObjectType: "assess_sheet", ObjectID: id})

@@ -458,17 +458,13 @@ func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
-	if !p.IsAdmin() || !p.CanWrite() {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
-		return
-	}
-	orgID, err := invOrg(p)
-	if err != nil {
+	orgID := p.OrgID
+	if err := vuln.AuthorizeWebhook(p, orgID); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	u := r.PostFormValue("url")
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
 		if err := vuln.SetWebhook(r.Context(), tx, orgID, u, s.Now()); err != nil {
 			return err
 		}
@@ -512,9 +508,8 @@ func (s *Server) renderVulnImport(w http.ResponseWriter, r *http.Request, status
 }
 
 func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	if !p.IsAdmin() || !p.CanWrite() {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
+	if err := vuln.AuthorizeImport(state(r).p); err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	file, hdr, err := r.FormFile("file")

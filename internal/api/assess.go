@@ -107,20 +107,6 @@ func asAuthorize(r *http.Request, c *call, action string) error {
 	return auth.AuthorizeMember(c.p, action, id)
 }
 
-// asAuthorizeFound is asAuthorize for an object that find looks up in the
-// caller's organisation first: an object the organisation does not have
-// is not found, whoever asks.
-func asAuthorizeFound(r *http.Request, c *call, action string, find func(orgID string) error) error {
-	id := r.PathValue("id")
-	if c.p == nil || c.p.OrgID != id {
-		return db.ErrNotFound
-	}
-	if err := find(id); err != nil {
-		return err
-	}
-	return asAuthorize(r, c, action)
-}
-
 type editionInfo struct {
 	ID         string `json:"id"`
 	Family     string `json:"family"`
@@ -729,10 +715,7 @@ func (a *API) asSurveyResults(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (a *API) asSurveyRemind(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorizeFound(r, c, "assess.survey.remind", func(orgID string) error {
-		_, err := assess.OwnedSurvey(r.Context(), a.DB, orgID, r.PathValue("survey"))
-		return err
-	}); err != nil {
+	if err := assess.AuthorizeOwnedSurvey(r.Context(), a.DB, c.p, "assess.survey.remind", r.PathValue("id"), r.PathValue("survey")); err != nil {
 		return err
 	}
 	ctx := r.Context()

@@ -241,7 +241,7 @@ func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (s *Server) vulnSetState(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "vuln.finding.state") {
 		return
 	}
 	p := state(r).p
@@ -399,7 +399,7 @@ func (s *Server) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.
 // job, due a little later, is what re-matches and alerts when this node
 // stops before it got there, and changes nothing otherwise.
 func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "vuln.identity.set") {
 		return
 	}
 	ctx := r.Context()
@@ -445,6 +445,9 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
 	orgID, err := invOrg(p)
+	if err == nil && s.refuseAction(w, r, "vuln.notifications.read") {
+		return
+	}
 	if err != nil {
 		s.renderError(w, r, err)
 		return

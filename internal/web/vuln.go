@@ -443,11 +443,11 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	orgID, err := invOrg(p)
-	if err == nil && s.refuseAction(w, r, "vuln.notifications.read") {
+	if s.refuseAction(w, r, "vuln.notifications.read") {
 		return
 	}
+	p := state(r).p
+	orgID, err := invOrg(p)
 	if err != nil {
 		s.renderError(w, r, err)
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -692,11 +693,8 @@ var pendingOtherBranch = map[string]bool{
 	"GET /api/v1/orgs/{id}/members | A's members | ISAC staff":                true,
 	"GET /api/v1/orgs/{id}/members | A's members | ISAC auditor":              true,
 	"PATCH /api/v1/orgs/{id}/members/{user} | A's staff member | ISAC admin":  true,
-	"PATCH /api/v1/orgs/{id}/members/{user} | A's staff member | ISAC staff":  true,
 	"DELETE /api/v1/orgs/{id}/members/{user} | A's staff member | ISAC admin": true,
-	"DELETE /api/v1/orgs/{id}/members/{user} | A's staff member | ISAC staff": true,
 	"POST /api/v1/orgs/{id}/invitations | into A | ISAC admin":                true,
-	"POST /api/v1/orgs/{id}/invitations | into A | ISAC staff":                true,
 	// Sharing hub actions the table has no row for yet.
 	"POST /api/v1/share/posts/{post}/comments | A staff's post | (no row)":              true,
 	"PUT /api/v1/share/posts/{post}/response | A staff's post | (no row)":               true,
@@ -707,29 +705,28 @@ var pendingOtherBranch = map[string]bool{
 	"PUT /api/v1/share/subscription | own subscription | (no row)":                      true,
 }
 
-// authzWant is the status class the table asks for: 0 for success, else
-// the refusal status.
-func authzWant(p *auth.Principal, rt route, action string, t auth.Target) int {
-	if auth.Allowed(p, action, t) {
-		return 0
+// authzWant is the answer the table asks for: 0 for success, else the
+// refusal status auth.Authorize gives (404 for an object p has no business
+// seeing, 403 otherwise), and whether 403 will do instead of 404: a
+// principal who may never do the action, even in its own organisation, may
+// be refused before the object is looked at, which tells nothing about it.
+func authzWant(p *auth.Principal, rt route, action string, t auth.Target) (int, bool) {
+	err := auth.Authorize(p, action, t)
+	if err == nil {
+		return 0, false
 	}
-	// A principal who may change nothing is refused before any object is
-	// looked at, which tells nothing about the object.
+	// A principal who may change nothing is refused by the route table
+	// before any object is looked at.
 	if rt.Write && !p.CanWrite() {
-		return http.StatusForbidden
+		return http.StatusForbidden, false
 	}
-	r, _ := auth.RuleOf(action)
-	service := false
-	for _, g := range r.Grants {
-		service = service || g.Scope == auth.ScopeService
+	if t.UserID != "" && t.UserID != p.UserID {
+		return http.StatusNotFound, false // another person's token looks missing
 	}
-	switch {
-	case t.UserID != "" && t.UserID != p.UserID:
-		return http.StatusNotFound // another person's token looks missing
-	case t.OrgID != "" && t.OrgID != p.OrgID && !(service && p.IsOperator()):
-		return http.StatusNotFound
+	if errors.Is(err, db.ErrNotFound) {
+		return http.StatusNotFound, !auth.Allowed(p, action, auth.Target{OrgID: p.OrgID, AuthorID: p.UserID, UserID: p.UserID})
 	}
-	return http.StatusForbidden
+	return http.StatusForbidden, false
 }
 
 // TestAuthorizationTable walks every state-changing route with every
@@ -762,7 +759,14 @@ func TestAuthorizationTable(t *testing.T) {
 				if _, ok := auth.RuleOf(c.action); !ok {
 					if pk := key + " | " + c.name + " | (no row)"; otherBranchAction(c.action) && pendingOtherBranch[pk] {
 						pendingUsed[pk] = true
-						t.Logf("pending elsewhere: %s (%s): the table has no row %q yet; not walked", key, c.name, c.action)
+						// Nothing to compare with yet: record who gets
+						// through today for the change that adds the row.
+						var got []string
+						for _, who := range z.principals {
+							req := c.setup(t, z, who)
+							got = append(got, fmt.Sprintf("%s %d", who.name, z.do(t, rt.Method, req.path, who.token, req.body).Code))
+						}
+						t.Logf("pending elsewhere: %s (%s): the table has no row %q yet; today: %s", key, c.name, c.action, strings.Join(got, ", "))
 					} else {
 						t.Errorf("%s (%s): action %q is not in the permission table", key, c.name, c.action)
 					}
@@ -776,15 +780,18 @@ func TestAuthorizationTable(t *testing.T) {
 						t.Fatalf("%s: path %s routes to %q", key, req.path, pat)
 					}
 					rec := z.do(t, rt.Method, req.path, who.token, req.body)
-					want := authzWant(who.p, rt, c.action, req.target)
+					want, or403 := authzWant(who.p, rt, c.action, req.target)
 					ok := rec.Code >= 200 && rec.Code < 300
-					good := (want == 0 && ok) || (want != 0 && rec.Code == want)
+					good := (want == 0 && ok) || (want != 0 && rec.Code == want) || (or403 && rec.Code == http.StatusForbidden)
 					if ok && want != 0 {
 						outside++
 					}
 					wantS := "ok"
 					if want != 0 {
 						wantS = fmt.Sprint(want)
+					}
+					if or403 {
+						wantS = "404|403"
 					}
 					matrix[row][who.name] = authzCell{got: fmt.Sprint(rec.Code), want: wantS}
 					if good {
@@ -845,7 +852,7 @@ func authzMatrix(m map[string]map[string]authzCell) string {
 			c := m[r][n]
 			mark := ""
 			okGot := strings.HasPrefix(c.got, "2")
-			if (c.want == "ok") != okGot || (c.want != "ok" && c.got != c.want) {
+			if (c.want == "ok") != okGot || (c.want != "ok" && !strings.Contains(c.want, c.got)) {
 				mark = " ✗"
 			}
 			b.WriteString(c.got + "/" + c.want + mark + " | ")

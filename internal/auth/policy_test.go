@@ -134,6 +134,17 @@ func TestPolicyFindings(t *testing.T) {
 			t.Errorf("%s may %s: got %v, want %v", c.who, c.action, got, c.want)
 		}
 	}
+	// An operator refused a member's data finds nothing; refused a
+	// service record it may see, it is told so.
+	if err := auth.Authorize(ps["ISAC admin"], "org.member.role", a); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("ISAC admin changing A's member role: %v", err)
+	}
+	if err := auth.Authorize(ps["ISAC admin"], "inventory.write", a); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("ISAC admin writing A's register: %v", err)
+	}
+	if err := auth.Authorize(ps["ISAC staff"], "org.update.kind", a); apperr.From(err).Code != apperr.Forbidden {
+		t.Errorf("ISAC staff changing A's kind: %v", err)
+	}
 }
 
 // TestAuthorizeMember checks the organisation-data form of Authorize:

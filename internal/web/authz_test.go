@@ -34,6 +34,14 @@ type webAuthzReq struct {
 	path   string
 	form   url.Values
 	target auth.Target
+	// file, when set, is sent as the form's "file" field (a multipart
+	// form).
+	file *webFile
+}
+
+type webFile struct {
+	name string
+	data []byte
 }
 
 type webAuthzCase struct {
@@ -64,6 +72,7 @@ var webAuthzNames = []string{"member admin", "member staff", "member auditor", "
 
 func newWebAuthz(t *testing.T, d *db.DB) *webAuthz {
 	z := &webAuthz{env: newEnv(t, d)}
+	z.withDocuments(t)
 	z.vendor = z.mustOrg(auth.OrgInput{Kind: auth.KindVendor, Name: "港医療システム", NameKana: "ミナトイリョウシステム"})
 	z.vendorAdmin = z.mustUser("admin@minato-sys.jp", "港 一郎", z.vendor, auth.RoleAdmin)
 	z.opStaff = z.mustUser("staff@isac.example.jp", "事務局 六郎", z.isac, auth.RoleStaff)
@@ -372,6 +381,26 @@ func webAuthzCases() map[string][]webAuthzCase {
 			return webAuthzReq{path: "/inventory/" + kind + "/" + ids[kind] + "/delete", target: onA(z)}
 		}})
 	}
+	pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+	add("/inventory/systems/{id}/documents", webAuthzCase{name: "the hospital's system", action: "inventory.write", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+		ids := z.invRecords(t)
+		return webAuthzReq{path: "/inventory/systems/" + ids["systems"] + "/documents", form: url.Values{"kind": {"mds"}, "title": {"MDS"}},
+			file: &webFile{"mds.pdf", pdf}, target: onA(z)}
+	}})
+	add("/inventory/documents/{id}/delete", webAuthzCase{name: "the hospital's document", action: "inventory.write", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+		ids := z.invRecords(t)
+		var doc string
+		z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+			d, err := z.srv.Documents.Upload(ctx, tx, z.hosp.ID, z.admin.ID, inventory.DocumentInput{SystemID: ids["systems"], Kind: inventory.DocMDS, Title: "MDS", Filename: "mds.pdf"},
+				strings.NewReader(string(pdf)), z.clock.Now())
+			doc = d.ID
+			return err
+		})
+		return webAuthzReq{path: "/inventory/documents/" + doc + "/delete", target: onA(z)}
+	}})
+	add("/inventory/import", webAuthzCase{name: "into the own register", action: "inventory.import", setup: func(_ *testing.T, z *webAuthz, who *webPrincipal) webAuthzReq {
+		return webAuthzReq{path: "/inventory/import", form: url.Values{}, file: &webFile{"台帳.csv", []byte(fmt.Sprintf("名称,種別\nPC-%d,PC\n", z.next()))}, target: own(who)}
+	}})
 	add("/inventory/systems/{id}/responsibilities", webAuthzCase{name: "the hospital's system", action: "inventory.write", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
 		ids := z.invRecords(t)
 		return webAuthzReq{path: "/inventory/systems/" + ids["systems"] + "/responsibilities", form: url.Values{"duty.backup": {"vendor"}}, target: onA(z)}
@@ -395,6 +424,22 @@ func webAuthzCases() map[string][]webAuthzCase {
 	add("/vuln/aliases/vendor", webAuthzCase{name: "the service's table", action: "vuln.aliases.change", operatorPage: true, setup: func(_ *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
 		return webAuthzReq{path: "/vuln/aliases/vendor", form: url.Values{"spelling": {fmt.Sprintf("ふぉーちねっと%d", z.next())}, "cpe": {"fortinet"}}}
 	}})
+	add("/vuln/aliases/upload", webAuthzCase{name: "the service's table", action: "vuln.aliases.change", operatorPage: true, setup: func(_ *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+		f := vuln.DefaultAliases().File()
+		for i := range f.Vendors {
+			if f.Vendors[i].CPE == "fortinet" {
+				f.Vendors[i].Names = append(f.Vendors[i].Names, fmt.Sprintf("ふぉーちねっと%d", z.next()))
+			}
+		}
+		return webAuthzReq{path: "/vuln/aliases/upload", form: url.Values{}, file: &webFile{"aliases.json", vuln.EncodeAliases(f)}}
+	}})
+	add("/vuln/import", webAuthzCase{name: "a feed file for the service", action: "vuln.import", operatorPage: true, setup: func(t *testing.T, _ *webAuthz, _ *webPrincipal) webAuthzReq {
+		b, err := os.ReadFile("../vuln/testdata/nvd/CVE-2022-42475.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return webAuthzReq{path: "/vuln/import", form: url.Values{}, file: &webFile{"CVE-2022-42475.json", b}}
+	}})
 	add("/vuln/aliases/reset", webAuthzCase{name: "the service's table", action: "vuln.aliases.change", operatorPage: true, setup: func(_ *testing.T, _ *webAuthz, _ *webPrincipal) webAuthzReq {
 		return webAuthzReq{path: "/vuln/aliases/reset"}
 	}})
@@ -406,6 +451,13 @@ func webAuthzCases() map[string][]webAuthzCase {
 	add("/assess/sheets/{id}/items/{item}", webAuthzCase{name: "the hospital's sheet", action: "assess.answer.save", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
 		sh, _ := z.sheet(t, false, false)
 		return webAuthzReq{path: "/assess/sheets/" + sh + "/items/has_system", form: url.Values{"answer1.": {"no"}, "date1.": {"2026-04-01"}}, target: onA(z)}
+	}})
+	add("/assess/sheets/{id}/items/{item}/evidence", webAuthzCase{name: "the hospital's sheet", action: "assess.evidence.add", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+		sh, _ := z.sheet(t, false, false)
+		return webAuthzReq{path: "/assess/sheets/" + sh + "/items/has_system/evidence", form: url.Values{"note": {"記録"}}, file: &webFile{"記録.txt", []byte("x\n")}, target: onA(z)}
+	}})
+	add("/assess/vendors/{id}/file", webAuthzCase{name: "the hospital's request", action: "assess.vendor.file", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+		return webAuthzReq{path: "/assess/vendors/" + z.vendorRequest(t, false) + "/file", form: url.Values{}, file: &webFile{"事業者確認用.pdf", pdf}, target: onA(z)}
 	}})
 	add("/assess/sheets/{id}/evidence/{ev}/delete", webAuthzCase{name: "the hospital's evidence", action: "assess.evidence.delete", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
 		sh, ev := z.sheet(t, false, false)
@@ -475,20 +527,13 @@ func webAuthzCases() map[string][]webAuthzCase {
 // with the reason. File uploads are walked through the API, where it has
 // the route.
 var webNotWalked = map[string]string{
-	"POST /inventory/systems/{id}/documents":            "file upload (API: not a route; checked by inventory.write in the handler)",
-	"POST /inventory/documents/{id}/delete":             "needs a stored document file; the API walk deletes documents",
-	"POST /inventory/import":                            "file upload; the API walk imports",
 	"POST /inventory/import/apply":                      "needs a preview made from an upload; the API walk imports",
 	"POST /inventory/import/nmap":                       "needs a preview made from an upload",
 	"POST /inventory/import/cancel":                     "drops the person's own pending preview file and changes no record",
-	"POST /assess/sheets/{id}/items/{item}/evidence":    "file upload; the API walk adds evidence",
 	"POST /assess/sheets/{id}/items/{item}/hints/{key}": "needs an inventory-derived hint",
-	"POST /assess/vendors/{id}/file":                    "file upload",
-	"POST /vuln/import":                                 "file upload (operators only, like the aliases)",
 	"POST /vuln/aliases/product":                        "same check as /vuln/aliases/vendor",
 	"POST /vuln/aliases/rename":                         "same check as /vuln/aliases/vendor",
 	"POST /vuln/aliases/remove":                         "same check as /vuln/aliases/vendor",
-	"POST /vuln/aliases/upload":                         "file upload; same check as /vuln/aliases/vendor",
 	"POST /vuln/aliases/restore":                        "same check as /vuln/aliases/vendor",
 }
 
@@ -589,7 +634,16 @@ func TestWebAuthorizationTable(t *testing.T) {
 				for _, who := range z.principals {
 					req := c.setup(t, z, who)
 					cl := z.signedIn(who.u, who.org)
-					r := cl.post(req.path, req.form)
+					var r resp
+					if req.file != nil {
+						fields := map[string]string{}
+						for k := range req.form {
+							fields[k] = req.form.Get(k)
+						}
+						r = cl.multipartPost(req.path, "file", req.file.name, req.file.data, fields)
+					} else {
+						r = cl.post(req.path, req.form)
+					}
 					want, or403 := webAuthzWant(who.p, c, req.target)
 					ok := r.status == http.StatusSeeOther || r.status >= 200 && r.status < 300
 					wantS := "ok"

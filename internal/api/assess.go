@@ -15,6 +15,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -83,6 +84,27 @@ func asOrg(r *http.Request, c *call, operator bool) (string, error) {
 		return "", db.ErrNotFound
 	}
 	return id, nil
+}
+
+// asAuthorize asks the permission table whether the caller may do action
+// in the organisation of the path: the organisation's own checklists for
+// its people (anyone else finds nothing), the service's surveys for ISAC
+// operators working in their own organisation.
+func asAuthorize(r *http.Request, c *call, action string) error {
+	id := r.PathValue("id")
+	if strings.HasPrefix(action, "assess.survey.") && action != "assess.survey.respond" {
+		if _, err := asOrg(r, c, true); err != nil {
+			return err
+		}
+		if err := auth.Authorize(c.p, action, auth.Target{OrgID: id}); err != nil {
+			if action == "assess.survey.create" && !c.p.IsOperator() {
+				return apperr.New(apperr.Forbidden, "assess.survey.operator_only")
+			}
+			return err
+		}
+		return nil
+	}
+	return auth.AuthorizeMember(c.p, action, id)
 }
 
 type editionInfo struct {
@@ -183,6 +205,9 @@ func (a *API) asListSheets(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.sheet.create"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, err := asOrg(r, c, false)
 	if err != nil {
@@ -231,6 +256,9 @@ type answersIn struct {
 }
 
 func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.answer.save"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	sh, e, err := a.asSheet(r, c, a.DB)
 	if err != nil {
@@ -278,6 +306,9 @@ func (a *API) asListEvidence(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 func (a *API) asAddEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.evidence.add"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	sh, e, err := a.asSheet(r, c, a.DB)
 	if err != nil {
@@ -370,6 +401,9 @@ func writeFile(w http.ResponseWriter, contentType, name string, data []byte) {
 }
 
 func (a *API) asDeleteEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.evidence.delete"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	sh, _, err := a.asSheet(r, c, a.DB)
 	if err != nil {
@@ -416,7 +450,7 @@ func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
 	}
 	var out *assess.Sheet
 	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if out, err = assess.Sign(ctx, tx, e, sh.OrgID, sh.ID, c.p.UserID, name, c.p.IsAdmin(), a.Now()); err != nil {
+		if out, err = assess.Sign(ctx, tx, e, c.p, sh.OrgID, sh.ID, name, a.Now()); err != nil {
 			return err
 		}
 		return a.record(ctx, tx, c, sh.OrgID, "assess.sheet.sign", "assess_sheet", sh.ID, map[string]any{"name": name})
@@ -435,7 +469,7 @@ func (a *API) asReopen(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := assess.Reopen(ctx, tx, sh.OrgID, sh.ID, c.p.IsAdmin(), a.Now()); err != nil {
+		if err := assess.Reopen(ctx, tx, c.p, sh.OrgID, sh.ID, a.Now()); err != nil {
 			return err
 		}
 		return a.record(ctx, tx, c, sh.OrgID, "assess.sheet.reopen", "assess_sheet", sh.ID, nil)
@@ -512,6 +546,9 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.vendor.request"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, err := asOrg(r, c, false)
 	if err != nil {
@@ -575,6 +612,9 @@ func (a *API) asListSurveys(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asCreateSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.survey.create"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, err := asOrg(r, c, true)
 	if err != nil {
@@ -675,6 +715,9 @@ func (a *API) asSurveyResults(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (a *API) asSurveyRemind(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := assess.AuthorizeOwnedSurvey(r.Context(), a.DB, c.p, "assess.survey.remind", r.PathValue("id"), r.PathValue("survey")); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, err := asOrg(r, c, true)
 	if err != nil {
@@ -735,6 +778,9 @@ func (a *API) asGetResponse(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := asAuthorize(r, c, "assess.survey.respond"); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, s, e, err := a.asInvited(r, c)
 	if err != nil {

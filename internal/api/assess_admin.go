@@ -52,6 +52,9 @@ func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error 
 // asCloseSurvey stops a survey of the caller's organisation from taking
 // responses. Only the owner reaches it; a closed survey is a Conflict.
 func (a *API) asCloseSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := assess.AuthorizeOwnedSurvey(r.Context(), a.DB, c.p, "assess.survey.close", r.PathValue("id"), r.PathValue("survey")); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, err := asOrg(r, c, true)
 	if err != nil {
@@ -164,6 +167,9 @@ func (a *API) asInbox(w http.ResponseWriter, r *http.Request, c *call) error {
 // signed with the organisation's and the caller's names. Both the customer
 // and the vendor get an audit entry.
 func (a *API) asInboxAnswer(w http.ResponseWriter, r *http.Request, c *call) error {
+	if err := assess.AuthorizeInboxAnswer(r.Context(), a.DB, c.p, r.PathValue("id"), r.PathValue("request")); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	orgID, err := asOrg(r, c, false)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
@@ -74,6 +75,13 @@ func invOrg(r *http.Request, c *call) (string, error) {
 		return "", db.ErrNotFound
 	}
 	return id, nil
+}
+
+// invWrite checks that the caller may do action (a row of the permission
+// table) to the register of the organisation in the path.
+func invWrite(r *http.Request, c *call, action string) (string, error) {
+	id := r.PathValue("id")
+	return id, auth.AuthorizeMember(c.p, action, id)
 }
 
 func (a *API) today() inventory.Date { return inventory.DateOf(a.Now()) }
@@ -392,7 +400,7 @@ func (a *API) invGet(w http.ResponseWriter, r *http.Request, c *call, k *recordK
 
 func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -418,7 +426,7 @@ func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 
 func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -447,7 +455,7 @@ func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 
 func (a *API) invDelete(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -529,7 +537,7 @@ func (a *API) invAssetHistory(w http.ResponseWriter, r *http.Request, c *call) e
 
 func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -558,7 +566,7 @@ func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 
 func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -600,7 +608,7 @@ func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 
 func (a *API) invDeleteAsset(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -636,7 +644,7 @@ func (a *API) invGetResponsibilities(w http.ResponseWriter, r *http.Request, c *
 
 func (a *API) invSetResponsibilities(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -731,7 +739,7 @@ func asciiName(s string) string {
 
 func (a *API) invDeleteDocument(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.write")
 	if err != nil {
 		return err
 	}
@@ -820,7 +828,7 @@ func readImport(r *http.Request) ([]byte, string, error) {
 
 func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.import")
 	if err != nil {
 		return err
 	}
@@ -855,7 +863,7 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 
 func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "inventory.import")
 	if err != nil {
 		return err
 	}

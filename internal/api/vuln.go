@@ -85,7 +85,7 @@ func (a *API) vulnGetFinding(w http.ResponseWriter, r *http.Request, c *call) er
 
 func (a *API) vulnRemediate(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "vuln.finding.state")
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ type identityInput struct {
 
 func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invOrg(r, c)
+	orgID, err := invWrite(r, c, "vuln.identity.set")
 	if err != nil {
 		return err
 	}

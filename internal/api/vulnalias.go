@@ -55,11 +55,8 @@ func (a *API) vulnGetAliases(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 func (a *API) vulnPutAliases(w http.ResponseWriter, r *http.Request, c *call) error {
-	if !c.p.IsOperator() {
-		return apperr.New(apperr.Forbidden, "vulnalias.err.operators_only")
-	}
-	if !c.p.IsAdmin() {
-		return apperr.New(apperr.Forbidden, "vulnalias.err.admins_only")
+	if err := vuln.AuthorizeAliasChange(c.p); err != nil {
+		return err
 	}
 	body, err := readBody(r)
 	if err != nil {

@@ -57,7 +57,7 @@ func filledReport(t testing.TB, d *db.DB) Report {
 	if _, err := AddEvidence(ctx, d, e, o.ID, s.ID, "backup", "u1", EvidenceInput{Name: "復旧手順.txt", Data: []byte("手順\n")}, testNow); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Sign(ctx, d, e, o.ID, s.ID, "u1", "院長 山田太郎", true, testNow)
+	s, err = Sign(ctx, d, e, signer(o.ID, "u1", true), o.ID, s.ID, "院長 山田太郎", testNow)
 	if err != nil {
 		t.Fatal(err)
 	}

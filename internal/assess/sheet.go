@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 )
@@ -282,13 +283,14 @@ func (s *Sheet) ItemStatus(e *Edition, it *Item) string {
 	return "todo"
 }
 
-// Sign records the manager's sign-off. Only an organisation admin (the
-// 管理者 of the institution or their delegate) may sign, and only a
-// complete sheet.
-func Sign(ctx context.Context, q db.Querier, e *Edition, orgID, sheetID, userID, name string, isAdmin bool, now time.Time) (*Sheet, error) {
-	if !isAdmin {
-		return nil, apperr.New(apperr.Forbidden, "assess.sign.admin_only")
+// Sign records the manager's sign-off by p. Only those the permission
+// table allows (an organisation admin: the 管理者 of the institution or
+// their delegate) may sign, and only a complete sheet.
+func Sign(ctx context.Context, q db.Querier, e *Edition, p *auth.Principal, orgID, sheetID, name string, now time.Time) (*Sheet, error) {
+	if err := authorizeSign(p, "assess.sheet.sign", orgID); err != nil {
+		return nil, err
 	}
+	userID := p.UserID
 	s, err := GetSheet(ctx, q, orgID, sheetID)
 	if err != nil {
 		return nil, err
@@ -308,11 +310,12 @@ func Sign(ctx context.Context, q db.Querier, e *Edition, orgID, sheetID, userID,
 }
 
 // Reopen removes the sign-off so that answers can change again (for the
-// second check). Admins only. A vendor's answers copied for a request
-// cannot be reopened by the institution (not found).
-func Reopen(ctx context.Context, q db.Querier, orgID, sheetID string, isAdmin bool, now time.Time) error {
-	if !isAdmin {
-		return apperr.New(apperr.Forbidden, "assess.sign.admin_only")
+// second check). Only those the permission table allows (admins). A
+// vendor's answers copied for a request cannot be reopened by the
+// institution (not found).
+func Reopen(ctx context.Context, q db.Querier, p *auth.Principal, orgID, sheetID string, now time.Time) error {
+	if err := authorizeSign(p, "assess.sheet.reopen", orgID); err != nil {
+		return err
 	}
 	res, err := q.Exec(ctx, `UPDATE assess_sheets SET signed_by = '', signed_name = '', signed_at = NULL, updated_at = ? WHERE id = ? AND org_id = ? AND subject NOT LIKE 'vendor:%'`,
 		now, sheetID, orgID)
@@ -323,6 +326,16 @@ func Reopen(ctx context.Context, q db.Querier, orgID, sheetID string, isAdmin bo
 		return db.ErrNotFound
 	}
 	return nil
+}
+
+// authorizeSign asks the permission table whether p may sign or reopen a
+// sheet of orgID, keeping the checklist's own message for a refusal.
+func authorizeSign(p *auth.Principal, action, orgID string) error {
+	err := auth.AuthorizeMember(p, action, orgID)
+	if err != nil && apperr.Is(err, apperr.Forbidden) {
+		return apperr.New(apperr.Forbidden, "assess.sign.admin_only")
+	}
+	return err
 }
 
 // SetShared says whether the organisation shares the sheet's answers with

@@ -207,16 +207,16 @@ func TestSheetLifecycle(t *testing.T) {
 		if err := save(all[:5]...); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Sign(ctx, d, e, a.ID, s.ID, "u1", "院長", true, testNow); !apperr.Is(err, apperr.Invalid) {
+		if _, err := Sign(ctx, d, e, signer(a.ID, "u1", true), a.ID, s.ID, "院長", testNow); !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("sign incomplete: %v", err)
 		}
 		if err := save(all...); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Sign(ctx, d, e, a.ID, s.ID, "u2", "職員", false, testNow); !apperr.Is(err, apperr.Forbidden) {
+		if _, err := Sign(ctx, d, e, signer(a.ID, "u2", false), a.ID, s.ID, "職員", testNow); !apperr.Is(err, apperr.Forbidden) {
 			t.Fatalf("staff signs: %v", err)
 		}
-		signed, err := Sign(ctx, d, e, a.ID, s.ID, "u1", "院長", true, testNow)
+		signed, err := Sign(ctx, d, e, signer(a.ID, "u1", true), a.ID, s.ID, "院長", testNow)
 		if err != nil || !signed.Signed() {
 			t.Fatalf("sign: %v", err)
 		}
@@ -226,10 +226,10 @@ func TestSheetLifecycle(t *testing.T) {
 		if err := save(Answer{ItemID: "manager", Answer1: AnsNo, Date1: "2025-06-03", Target: "2025-09-01"}); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("change after sign-off: %v", err)
 		}
-		if err := Reopen(ctx, d, b.ID, s.ID, true, testNow); !errors.Is(err, db.ErrNotFound) {
+		if err := Reopen(ctx, d, signer(b.ID, "u1", true), b.ID, s.ID, testNow); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("B reopens A's sheet: %v", err)
 		}
-		if err := Reopen(ctx, d, a.ID, s.ID, true, testNow); err != nil {
+		if err := Reopen(ctx, d, signer(a.ID, "u1", true), a.ID, s.ID, testNow); err != nil {
 			t.Fatal(err)
 		}
 
@@ -402,4 +402,14 @@ func TestRegistryStoredEdition(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// signer is a writing person of orgID (a hospital): its admin when admin
+// is set, else its staff member.
+func signer(orgID, userID string, admin bool) *auth.Principal {
+	role := auth.RoleStaff
+	if admin {
+		role = auth.RoleAdmin
+	}
+	return &auth.Principal{UserID: userID, OrgID: orgID, OrgKind: auth.KindHospital, Role: role}
 }

@@ -175,7 +175,7 @@ func TestVendorByLink(t *testing.T) {
 		if _, err := SaveAnswers(ctx, d, e, f.hosp.ID, sh.ID, "u1", all[:1], testNow); apperr.From(err).Code != apperr.Conflict {
 			t.Errorf("institution changed the vendor's answers: %v", err)
 		}
-		if err := Reopen(ctx, d, f.hosp.ID, sh.ID, true, testNow); !apperr.Is(err, apperr.NotFound) {
+		if err := Reopen(ctx, d, signer(f.hosp.ID, "u1", true), f.hosp.ID, sh.ID, testNow); !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("institution reopened the vendor's answers: %v", err)
 		}
 		if own, _ := ListSheets(ctx, d, f.hosp.ID, SheetFilter{}); len(own) != 0 {

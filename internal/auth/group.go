@@ -69,10 +69,15 @@ func medicalKind(k OrgKind) bool {
 	return k == KindHospital || k == KindClinic || k == KindPharmacy
 }
 
-// canManageGroups reports whether p may create groups and change those its
-// organisation owns: a writing admin of a medical organisation.
-func (p *Principal) canManageGroups() bool {
-	return p != nil && p.OrgID != "" && p.IsAdmin() && p.CanWrite() && medicalKind(p.OrgKind)
+// authorizeGroup asks the permission table whether p may do action to a
+// group of its own organisation (or to its own organisation's membership),
+// keeping the group's own message for a refusal.
+func authorizeGroup(p *Principal, action, key string) error {
+	err := Authorize(p, action, Target{OrgID: p.OrgID})
+	if err != nil && apperr.Is(err, apperr.Forbidden) {
+		return apperr.New(apperr.Forbidden, key)
+	}
+	return err
 }
 
 func normalizeGroupName(name string) (string, error) {
@@ -95,8 +100,11 @@ func normalizeGroupName(name string) (string, error) {
 // hospital, clinic or pharmacy may; a name the organisation already uses
 // is a Conflict.
 func CreateGroup(ctx context.Context, q db.Querier, p *Principal, name string, now time.Time) (*Group, error) {
-	if !p.canManageGroups() {
+	if p == nil || p.OrgID == "" {
 		return nil, apperr.New(apperr.Forbidden, "group.forbidden")
+	}
+	if err := authorizeGroup(p, actionGroupCreate, "group.forbidden"); err != nil {
+		return nil, err
 	}
 	name, err := normalizeGroupName(name)
 	if err != nil {
@@ -192,10 +200,10 @@ func scanGroupMember(row interface{ Scan(...any) error }) (*GroupMember, error) 
 	return &m, nil
 }
 
-// getOwnedGroup returns the group if p may manage it: a writing admin of
-// its owner. Groups of others are db.ErrNotFound; the owner's staff get
-// Forbidden.
-func getOwnedGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Group, error) {
+// getOwnedGroup returns the group if p may do action to it (the table
+// allows writing admins of its owner). Groups of others are
+// db.ErrNotFound; the owner's other people get Forbidden.
+func getOwnedGroup(ctx context.Context, q db.Querier, p *Principal, id, action string) (*Group, error) {
 	if p == nil || p.OrgID == "" || !db.ValidID(id) {
 		return nil, db.ErrNotFound
 	}
@@ -204,8 +212,8 @@ func getOwnedGroup(ctx context.Context, q db.Querier, p *Principal, id string) (
 	if err != nil {
 		return nil, err
 	}
-	if !p.canManageGroups() {
-		return nil, apperr.New(apperr.Forbidden, "group.forbidden")
+	if err := authorizeGroup(p, action, "group.forbidden"); err != nil {
+		return nil, err
 	}
 	return g, nil
 }
@@ -213,7 +221,7 @@ func getOwnedGroup(ctx context.Context, q db.Querier, p *Principal, id string) (
 // DeleteGroup removes a group p's organisation owns, with its members and
 // invitations, and returns what it was. Only the owner's admins may.
 func DeleteGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Group, error) {
-	g, err := getOwnedGroup(ctx, q, p, id)
+	g, err := getOwnedGroup(ctx, q, p, id, actionGroupDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +242,7 @@ func DeleteGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*G
 // it a member at once. A declined invitation is renewed; a pending or
 // accepted one is a Conflict.
 func InviteToGroup(ctx context.Context, q db.Querier, p *Principal, groupID, ref string, now time.Time) (*GroupMember, error) {
-	g, err := getOwnedGroup(ctx, q, p, groupID)
+	g, err := getOwnedGroup(ctx, q, p, groupID, actionGroupInvite)
 	if err != nil {
 		return nil, err
 	}
@@ -378,8 +386,8 @@ func AnswerGroupInvite(ctx context.Context, q db.Querier, p *Principal, id strin
 	if err != nil {
 		return nil, err
 	}
-	if !p.IsAdmin() || !p.CanWrite() {
-		return nil, apperr.New(apperr.Forbidden, "group.forbidden_answer")
+	if err := authorizeGroup(p, actionGroupAccept, "group.forbidden_answer"); err != nil {
+		return nil, err
 	}
 	if m.Status != GroupInvited {
 		return nil, apperr.New(apperr.Conflict, "group.already_answered")
@@ -406,8 +414,8 @@ func LeaveGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Gr
 	if err != nil {
 		return nil, err
 	}
-	if !p.IsAdmin() || !p.CanWrite() {
-		return nil, apperr.New(apperr.Forbidden, "group.forbidden_answer")
+	if err := authorizeGroup(p, actionGroupLeave, "group.forbidden_answer"); err != nil {
+		return nil, err
 	}
 	if m.Status != GroupActive {
 		return nil, apperr.New(apperr.Conflict, "group.not_yet_member")
@@ -423,7 +431,7 @@ func LeaveGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Gr
 // Only the owner's admins may; an organisation not in the group is
 // db.ErrNotFound.
 func RemoveGroupMember(ctx context.Context, q db.Querier, p *Principal, groupID, orgID string) (*GroupMember, error) {
-	g, err := getOwnedGroup(ctx, q, p, groupID)
+	g, err := getOwnedGroup(ctx, q, p, groupID, actionGroupRemove)
 	if err != nil {
 		return nil, err
 	}

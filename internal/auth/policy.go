@@ -215,6 +215,17 @@ func RuleOf(action string) (Rule, bool) {
 	return *r, true
 }
 
+// hasService reports whether a grant of r covers service records, which
+// ISAC operators keep for every organisation.
+func (r *Rule) hasService() bool {
+	for _, g := range r.Grants {
+		if g.Scope == ScopeService {
+			return true
+		}
+	}
+	return false
+}
+
 // Allowed reports whether p may do action to t by the table alone.
 func Allowed(p *Principal, action string, t Target) bool {
 	r, ok := rules[action]
@@ -245,15 +256,6 @@ func (g Grant) allows(p *Principal, t Target) bool {
 		return t.UserID == "" || t.UserID == p.UserID
 	case ScopeService:
 		return p.IsOperator()
-	}
-	return false
-}
-
-func (r *Rule) hasService() bool {
-	for _, g := range r.Grants {
-		if g.Scope == ScopeService {
-			return true
-		}
 	}
 	return false
 }

@@ -68,8 +68,10 @@ func init() {
 			Note: "対応状況の記録"},
 		Rule{Action: "vuln.identity.set", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
 			Note: "機器の製品名（CPE）の訂正"},
-		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{ownAdmins},
-			Note: "脆弱性通知の Webhook"},
+		Rule{Action: "vuln.notifications.read", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+			Note: "通知を既読にする（組織全体の既読になるため、変更できる人だけ）"},
+		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: Admins, Kinds: Members}},
+			Note: "脆弱性通知の Webhook は自組織の管理者（ISAC 事務局には台帳も検出もない）"},
 		Rule{Action: "vuln.import", Writes: true, Grants: []Grant{opAdmins},
 			Note: "脆弱性情報（フィード）の取り込みは ISAC 事務局の管理者だけ"},
 		Rule{Action: "vuln.aliases.change", Writes: true, Grants: []Grant{opAdmins},
@@ -88,12 +90,22 @@ func init() {
 			Note: "証跡の追加"},
 		Rule{Action: "assess.evidence.delete", Writes: true, Grants: []Grant{ownAdminsStaff},
 			Note: "証跡の削除"},
+		Rule{Action: "assess.hint.accepted", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "台帳からの回答候補の採用"},
+		Rule{Action: "assess.hint.ignored", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "台帳からの回答候補の見送り"},
+		Rule{Action: "assess.sheet.share", Writes: true, Grants: []Grant{ownAdmins},
+			Note: "回答を ISAC に共有するかどうかは管理者だけ"},
 		Rule{Action: "assess.sheet.sign", Writes: true, Grants: []Grant{ownAdmins},
 			Note: "確認・署名は管理者だけ"},
 		Rule{Action: "assess.sheet.reopen", Writes: true, Grants: []Grant{ownAdmins},
 			Note: "署名済みの再開は管理者だけ"},
 		Rule{Action: "assess.vendor.request", Writes: true, Grants: []Grant{ownAdminsStaff},
 			Note: "事業者への確認依頼"},
+		Rule{Action: "assess.vendor.remind", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "事業者への督促"},
+		Rule{Action: "assess.vendor.file", Writes: true, Grants: []Grant{ownAdminsStaff},
+			Note: "事業者から紙・ファイルで届いた回答の登録"},
 		Rule{Action: "assess.vendor.answer", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Suppliers}},
 			Note: "事業者の回答（依頼を受けた事業者だけ）"},
 		Rule{Action: "assess.survey.create", Writes: true, Grants: []Grant{opAdminsStaff},
@@ -107,21 +119,32 @@ func init() {
 	)
 }
 
+// The actions of hospital groups, named once for their rows and the checks
+// in group.go.
+const (
+	actionGroupCreate = "group.create"
+	actionGroupDelete = "group.delete"
+	actionGroupInvite = "group.invite"
+	actionGroupRemove = "group.remove"
+	actionGroupAccept = "group.accept"
+	actionGroupLeave  = "group.leave"
+)
+
 // Hospital groups (法人グループ).
 func init() {
 	medicalAdmins := Grant{Scope: ScopeOwn, Roles: Admins, Kinds: Medical}
 	register(
-		Rule{Action: "group.create", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupCreate, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループの作成は医療機関の管理者"},
-		Rule{Action: "group.delete", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupDelete, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループを作った組織の管理者"},
-		Rule{Action: "group.invite", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupInvite, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループへの招待（相手の組織の管理者が承諾して初めて参加）"},
-		Rule{Action: "group.remove", Writes: true, Grants: []Grant{medicalAdmins},
+		Rule{Action: actionGroupRemove, Writes: true, Grants: []Grant{medicalAdmins},
 			Note: "グループからの除外"},
-		Rule{Action: "group.accept", Writes: true, Grants: []Grant{ownAdmins},
+		Rule{Action: actionGroupAccept, Writes: true, Grants: []Grant{ownAdmins},
 			Note: "招待の承諾・辞退は招待された組織の管理者"},
-		Rule{Action: "group.leave", Writes: true, Grants: []Grant{ownAdmins},
+		Rule{Action: actionGroupLeave, Writes: true, Grants: []Grant{ownAdmins},
 			Note: "グループからの脱退は参加組織の管理者"},
 	)
 }

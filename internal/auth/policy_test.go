@@ -174,4 +174,48 @@ func TestPolicyFindings(t *testing.T) {
 	if err := auth.Authorize(ps["ISAC staff"], "org.update.kind", a); !apperr.Is(err, apperr.Forbidden) {
 		t.Errorf("ISAC staff org.update.kind on A: %v, want forbidden", err)
 	}
+	// An operator refused a member's data finds nothing; refused a
+	// service record it may see, it is told so.
+	if err := auth.Authorize(ps["ISAC admin"], "org.member.role", a); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("ISAC admin changing A's member role: %v", err)
+	}
+	if err := auth.Authorize(ps["ISAC admin"], "inventory.write", a); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("ISAC admin writing A's register: %v", err)
+	}
+	if err := auth.Authorize(ps["ISAC staff"], "org.update.kind", a); apperr.From(err).Code != apperr.Forbidden {
+		t.Errorf("ISAC staff changing A's kind: %v", err)
+	}
+}
+
+// TestAuthorizeMember checks the organisation-data form of Authorize:
+// anyone outside the organisation, operators included, finds nothing;
+// inside, the table decides.
+func TestAuthorizeMember(t *testing.T) {
+	ps := policyPrincipals()
+	for name, want := range map[string]string{
+		"member admin": "", "member staff": "", "member auditor": "forbidden", "read-only token": "forbidden",
+		"other member": "not found", "vendor": "not found", "ISAC admin": "not found", "ISAC staff": "not found", "ISAC auditor": "not found",
+	} {
+		err := auth.AuthorizeMember(ps[name], "inventory.write", "A")
+		got := ""
+		switch {
+		case errors.Is(err, db.ErrNotFound):
+			got = "not found"
+		case err != nil && apperr.From(err).Code == apperr.Forbidden:
+			got = "forbidden"
+		case err != nil:
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("%s: got %q, want %q", name, got, want)
+		}
+	}
+	// The table still decides inside an organisation: ISAC operators have
+	// no register of their own.
+	if err := auth.AuthorizeMember(ps["ISAC admin"], "inventory.write", "I"); apperr.From(err).Code != apperr.Forbidden {
+		t.Errorf("operator in its own organisation: %v", err)
+	}
+	if err := auth.AuthorizeMember(nil, "inventory.write", "A"); !errors.Is(err, db.ErrNotFound) {
+		t.Errorf("nobody: %v", err)
+	}
 }

@@ -115,7 +115,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 }
 
 func (s *Server) assessStart(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.sheet.create") {
 		return
 	}
 	ctx := r.Context()
@@ -359,7 +359,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 }
 
 func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.answer.save") {
 		return
 	}
 	ctx := r.Context()
@@ -405,7 +405,7 @@ func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.evidence.add") {
 		return
 	}
 	ctx := r.Context()
@@ -490,7 +490,7 @@ func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.evidence.delete") {
 		return
 	}
 	ctx := r.Context()
@@ -513,7 +513,7 @@ func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, hintAction(r.PostFormValue("decision"))) {
 		return
 	}
 	ctx := r.Context()
@@ -551,7 +551,7 @@ func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessSign(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.sheet.sign") {
 		return
 	}
 	ctx := r.Context()
@@ -566,7 +566,7 @@ func (s *Server) assessSign(w http.ResponseWriter, r *http.Request) {
 		name = p.DisplayName
 	}
 	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := assess.Sign(ctx, tx, e, p.OrgID, sh.ID, p.UserID, name, p.IsAdmin(), s.Now()); err != nil {
+		if _, err := assess.Sign(ctx, tx, e, p, p.OrgID, sh.ID, name, s.Now()); err != nil {
 			return err
 		}
 		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.sign", ObjectType: "assess_sheet", ObjectID: sh.ID, Details: map[string]any{"name": name}})
@@ -579,14 +579,14 @@ func (s *Server) assessSign(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessReopen(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.sheet.reopen") {
 		return
 	}
 	ctx := r.Context()
 	p := state(r).p
 	id := r.PathValue("id")
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := assess.Reopen(ctx, tx, p.OrgID, id, p.IsAdmin(), s.Now()); err != nil {
+		if err := assess.Reopen(ctx, tx, p, p.OrgID, id, s.Now()); err != nil {
 			return err
 		}
 		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.reopen", ObjectType: "assess_sheet", ObjectID: id})

@@ -100,7 +100,7 @@ func surveyFilter(f url.Values) (assess.OrgFilter, error) {
 }
 
 func (s *Server) assessSurveyCreate(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.survey.create") {
 		return
 	}
 	ctx := r.Context()
@@ -369,12 +369,12 @@ func (s *Server) groupText(lang string, g assess.OrgFilter) string {
 }
 
 func (s *Server) assessSurveyRemind(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
-	}
 	ctx := r.Context()
 	p := state(r).p
 	id := r.PathValue("id")
+	if s.refuseErr(w, r, assess.AuthorizeOwnedSurvey(ctx, s.DB, p, "assess.survey.remind", p.OrgID, id)) {
+		return
+	}
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
 		n, err := assess.RemindSurvey(ctx, tx, s.vendorMail(), p.OrgID, p.OrgName, id, s.Now())
 		if err != nil {
@@ -393,12 +393,12 @@ func (s *Server) assessSurveyRemind(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessSurveyClose(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
-	}
 	ctx := r.Context()
 	p := state(r).p
 	id := r.PathValue("id")
+	if s.refuseErr(w, r, assess.AuthorizeOwnedSurvey(ctx, s.DB, p, "assess.survey.close", p.OrgID, id)) {
+		return
+	}
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
 		sv, err := assess.OwnedSurvey(ctx, tx, p.OrgID, id)
 		if err != nil {
@@ -421,7 +421,7 @@ func (s *Server) assessSurveyClose(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.survey.respond") {
 		return
 	}
 	ctx := r.Context()
@@ -496,7 +496,7 @@ func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessShare(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.sheet.share") {
 		return
 	}
 	ctx := r.Context()

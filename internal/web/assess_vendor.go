@@ -93,7 +93,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 }
 
 func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.vendor.request") {
 		return
 	}
 	ctx := r.Context()
@@ -158,7 +158,7 @@ func (s *Server) vendorErr(r *http.Request, q db.Querier, orgID, vendorID string
 }
 
 func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.vendor.remind") {
 		return
 	}
 	ctx := r.Context()
@@ -200,7 +200,7 @@ func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "assess.vendor.file") {
 		return
 	}
 	ctx := r.Context()
@@ -329,12 +329,12 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 }
 
 func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
-	}
 	ctx := r.Context()
 	p := state(r).p
 	id := r.PathValue("id")
+	if s.refuseErr(w, r, assess.AuthorizeInboxAnswer(ctx, s.DB, p, p.OrgID, id)) {
+		return
+	}
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
 		req, err := assess.AnswerFromVendorSheet(ctx, tx, assessRegistry(), p.OrgID, id, p.UserID, p.OrgName+" "+p.DisplayName, s.Now())
 		if err != nil {

@@ -33,9 +33,10 @@ func (s *Server) groupRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /org/groups/{id}/leave", s.requireUser(s.groupLeave))
 }
 
-// groupMedical reports whether p's organisation may own a group.
-func groupMedical(p *auth.Principal) bool {
-	return p.OrgKind == auth.KindHospital || p.OrgKind == auth.KindClinic || p.OrgKind == auth.KindPharmacy
+// groupMay reports whether the permission table lets p do action to its
+// own organisation's groups, for showing the buttons.
+func groupMay(p *auth.Principal, action string) bool {
+	return auth.Allowed(p, action, auth.Target{OrgID: p.OrgID})
 }
 
 type groupsView struct {
@@ -52,7 +53,7 @@ func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
 	ctx := r.Context()
 	p := state(r).p
-	v := groupsView{CanCreate: p.IsAdmin() && p.CanWrite() && groupMedical(p), CanAnswer: p.IsAdmin() && p.CanWrite()}
+	v := groupsView{CanCreate: groupMay(p, actionGroupCreate), CanAnswer: groupMay(p, actionGroupAccept)}
 	var err error
 	if v.Owned, err = auth.OwnedGroups(ctx, s.DB, p); err != nil {
 		s.renderError(w, r, err)
@@ -115,7 +116,7 @@ func (s *Server) renderGroup(w http.ResponseWriter, r *http.Request, prevErr err
 		s.renderError(w, r, err)
 		return
 	}
-	v := groupView{Group: g, CanManage: p.IsAdmin() && p.CanWrite() && groupMedical(p)}
+	v := groupView{Group: g, CanManage: groupMay(p, actionGroupInvite)}
 	for _, m := range g.Members {
 		if m.Status == auth.GroupActive {
 			v.Active++

@@ -196,7 +196,7 @@ func (s *Server) invUpdate(w http.ResponseWriter, r *http.Request, k *invKind) {
 }
 
 func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id string) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.write") {
 		return
 	}
 	p := state(r).p
@@ -238,7 +238,7 @@ func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id 
 }
 
 func (s *Server) invDelete(w http.ResponseWriter, r *http.Request, k *invKind) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.write") {
 		return
 	}
 	orgID, err := invOrg(state(r).p)

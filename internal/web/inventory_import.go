@@ -114,7 +114,7 @@ func readUpload(r *http.Request) ([]byte, string, error) {
 }
 
 func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.import") {
 		return
 	}
 	ctx := r.Context()
@@ -223,7 +223,7 @@ func (s *Server) loadImport(ctx context.Context, orgID, token string) ([]byte, e
 }
 
 func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.import") {
 		return
 	}
 	ctx := r.Context()
@@ -284,7 +284,7 @@ func importDetails(filename string, pv *inventory.Preview) map[string]any {
 }
 
 func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.import") {
 		return
 	}
 	ctx := r.Context()

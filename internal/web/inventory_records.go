@@ -573,7 +573,7 @@ func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevEr
 }
 
 func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.write") {
 		return
 	}
 	orgID, err := invOrg(state(r).p)
@@ -615,7 +615,7 @@ func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.write") {
 		return
 	}
 	p := state(r).p
@@ -712,7 +712,7 @@ func contentDisposition(filename string) string {
 }
 
 func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "inventory.write") {
 		return
 	}
 	orgID, err := invOrg(state(r).p)

@@ -242,7 +242,7 @@ func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (s *Server) vulnSetState(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "vuln.finding.state") {
 		return
 	}
 	p := state(r).p
@@ -400,7 +400,7 @@ func (s *Server) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.
 // job, due a little later, is what re-matches and alerts when this node
 // stops before it got there, and changes nothing otherwise.
 func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
+	if s.refuseAction(w, r, "vuln.identity.set") {
 		return
 	}
 	ctx := r.Context()
@@ -444,6 +444,9 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
+	if s.refuseAction(w, r, "vuln.notifications.read") {
+		return
+	}
 	p := state(r).p
 	orgID, err := invOrg(p)
 	if err != nil {
@@ -459,17 +462,13 @@ func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
-	if !p.IsAdmin() || !p.CanWrite() {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
-		return
-	}
-	orgID, err := invOrg(p)
-	if err != nil {
+	orgID := p.OrgID
+	if err := vuln.AuthorizeWebhook(p, orgID); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
 	u := r.PostFormValue("url")
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
 		if err := vuln.SetWebhook(r.Context(), tx, orgID, u, s.Now()); err != nil {
 			return err
 		}
@@ -513,9 +512,8 @@ func (s *Server) renderVulnImport(w http.ResponseWriter, r *http.Request, status
 }
 
 func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	if !p.IsAdmin() || !p.CanWrite() {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error_page.read_only"))
+	if err := vuln.AuthorizeImport(state(r).p); err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	// Feed files belong to no organisation: one upload at a time.

@@ -119,8 +119,8 @@ func (s *Server) vulnAliasDownload(w http.ResponseWriter, r *http.Request) {
 // given) and answers with the page or its error.
 func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error)) {
 	p := state(r).p
-	if !p.IsAdmin() || !p.CanWrite() {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "vulnalias.err.admins_only"))
+	if err := vuln.AuthorizeAliasChange(p); err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	in := vuln.AliasSave{Note: r.PostFormValue("note"), ActorID: p.UserID, Actor: p.Email}

@@ -1,0 +1,863 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/vuln"
+)
+
+// The authorization walk: every state-changing route of the route table
+// (and the audited reads the permission table lists) is sent by every kind
+// of principal at a fresh object of organisation A (a hospital), and must
+// succeed exactly when auth.Allowed says the principal may do the route's
+// action to that object. A refusal must look like the table says: another
+// organisation's object answers 404 like a missing one, the principal's own
+// organisation's object 403.
+
+// authzReq is one request of the walk and the object it is aimed at.
+type authzReq struct {
+	path, body string
+	target     auth.Target
+}
+
+// authzCase is one way to use a route: the action of the permission table
+// it performs and how to build a fresh request for a principal.
+type authzCase struct {
+	name   string
+	action string
+	setup  func(t *testing.T, z *authzFixture, who *authzPrincipal) authzReq
+}
+
+// authzPrincipal is one principal of the walk with the token it uses.
+type authzPrincipal struct {
+	name  string
+	token string
+	p     *auth.Principal
+}
+
+// authzFixture is the api fixture with a vendor organisation V and ISAC
+// staff and auditors added, and a counter for unique names.
+type authzFixture struct {
+	*fixture
+	orgV               *auth.Org
+	adminV             person
+	staffOp, auditorOp person
+	principals         []*authzPrincipal
+	byName             map[string]*authzPrincipal
+	seq                int
+}
+
+// authzPrincipalNames are the principals of the walk, as in the policy
+// invariants test of internal/auth.
+var authzPrincipalNames = []string{"member admin", "member staff", "member auditor", "read-only token",
+	"other member", "vendor", "ISAC admin", "ISAC staff", "ISAC auditor"}
+
+func newAuthzFixture(t *testing.T, d *db.DB) *authzFixture {
+	t.Helper()
+	ctx := context.Background()
+	z := &authzFixture{fixture: newFixture(t, d), byName: map[string]*authzPrincipal{}}
+	f := z.fixture
+	var err error
+	z.orgV, err = auth.CreateOrg(ctx, d, auth.OrgInput{Kind: auth.KindVendor, Name: "V医療システム", NameKana: "テスト", Prefecture: "東京都"}, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.adminV = z.person(t, z.orgV, "admin@v.example.jp", auth.RoleAdmin)
+	z.staffOp = z.person(t, f.isac, "staff@isac.example.jp", auth.RoleStaff)
+	z.auditorOp = z.person(t, f.isac, "auditor@isac.example.jp", auth.RoleAuditor)
+	f.api.Documents = &inventory.Documents{Blobs: &memBlobs{}, MaxSize: 1 << 20}
+	tokens := map[string]string{
+		"member admin": f.adminA.write, "member staff": f.staffA.write, "member auditor": f.auditorA.write,
+		"read-only token": f.adminA.read, "other member": f.adminB.write, "vendor": z.adminV.write,
+		"ISAC admin": f.op.write, "ISAC staff": z.staffOp.write, "ISAC auditor": z.auditorOp.write,
+	}
+	for _, n := range authzPrincipalNames {
+		p, err := auth.PrincipalForToken(ctx, d, tokens[n], f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := &authzPrincipal{name: n, token: tokens[n], p: p}
+		z.principals = append(z.principals, ap)
+		z.byName[n] = ap
+	}
+	// V's own vendor checklist, filled in, so that V can answer requests.
+	e, err := assessRegistry().Get(ctx, d, z.orgV.ID, "mhlw-r7-vendor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		sh, err := assess.StartSheet(ctx, tx, e, z.orgV.ID, 2025, "", f.clock.Now())
+		if err != nil {
+			return err
+		}
+		_, err = assess.SaveAnswers(ctx, tx, e, z.orgV.ID, sh.ID, z.adminV.user.ID, fillEdition(e, "2025-04-01"), f.clock.Now())
+		return err
+	})
+	return z
+}
+
+// fillEdition answers every cell of e.
+func fillEdition(e *assess.Edition, date string) []assess.Answer {
+	var in []assess.Answer
+	for _, it := range e.Items() {
+		for _, c := range it.CellIDs() {
+			a := assess.Answer{ItemID: it.ID, Cell: c}
+			switch it.Type {
+			case assess.TypeCheck, "":
+				a.Answer1, a.Date1 = assess.AnsYes, date
+			case assess.TypeYesNo:
+				a.Value = assess.AnsYes
+			case assess.TypeDate, assess.TypeTargetDate:
+				a.Value = date
+			case assess.TypeChoice, assess.TypeMulti:
+				a.Value = it.Options[0].ID
+			case assess.TypeNumber:
+				a.Value = "1"
+			default:
+				a.Value = "回答"
+			}
+			in = append(in, a)
+		}
+	}
+	return in
+}
+
+// person adds a user with a role in org and gives them tokens.
+func (z *authzFixture) person(t *testing.T, org *auth.Org, email string, role auth.Role) person {
+	t.Helper()
+	ctx, now := context.Background(), z.clock.Now()
+	u, err := auth.CreateUser(ctx, z.d, auth.NewUser{Email: email, DisplayName: strings.Split(email, "@")[0], Lang: "ja"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.AddMember(ctx, z.d, org.ID, u.ID, role, now); err != nil {
+		t.Fatal(err)
+	}
+	p := person{user: u, orgID: org.ID}
+	var tok *auth.APIToken
+	if p.write, tok, err = auth.CreateToken(ctx, z.d, u.ID, org.ID, "rw", true, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	p.writeID = tok.ID
+	if p.read, tok, err = auth.CreateToken(ctx, z.d, u.ID, org.ID, "ro", false, nil, now); err != nil {
+		t.Fatal(err)
+	}
+	p.readID = tok.ID
+	return p
+}
+
+func (z *authzFixture) next() int { z.seq++; return z.seq }
+
+func (z *authzFixture) tx(t *testing.T, fn func(ctx context.Context, tx *db.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	if err := z.d.InTx(ctx, func(tx *db.Tx) error { return fn(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// principalOf returns the principal acting for a person's write token.
+func (z *authzFixture) principalOf(t *testing.T, p person) *auth.Principal {
+	t.Helper()
+	pr, err := auth.PrincipalForToken(context.Background(), z.d, p.write, z.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr
+}
+
+// A's fresh objects.
+
+// invRecords creates one fresh record of every generic kind in A.
+func (z *authzFixture) invRecords(t *testing.T) map[string]string {
+	out := map[string]string{}
+	n := z.next()
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		now := z.clock.Now()
+		a := z.orgA.ID
+		seg, err := inventory.CreateSegment(ctx, tx, a, inventory.Segment{Name: fmt.Sprintf("系%d", n), Kind: inventory.SegMedical}, now)
+		if err != nil {
+			return err
+		}
+		as, err := inventory.CreateAsset(ctx, tx, a, z.staffA.user.ID, inventory.Asset{Name: fmt.Sprintf("装置%d", n), Kind: inventory.KindNetwork, SegmentID: seg.ID}, now)
+		if err != nil {
+			return err
+		}
+		cm, err := inventory.CreateCommunication(ctx, tx, a, inventory.Communication{AssetID: as.ID, Peer: "保守センター", Port: "443", Reason: "保守"}, now)
+		if err != nil {
+			return err
+		}
+		v, err := inventory.CreateVendor(ctx, tx, a, inventory.Vendor{Name: fmt.Sprintf("保守会社%d", n)}, now)
+		if err != nil {
+			return err
+		}
+		cn, err := inventory.CreateConnection(ctx, tx, a, inventory.Connection{Name: fmt.Sprintf("回線%d", n), Type: inventory.ConnSSLVPN, AssetID: as.ID, VendorID: v.ID}, now)
+		if err != nil {
+			return err
+		}
+		sy, err := inventory.CreateSystem(ctx, tx, a, inventory.System{Name: fmt.Sprintf("電子カルテ%d", n), VendorID: v.ID}, now)
+		if err != nil {
+			return err
+		}
+		ct, err := inventory.CreateContract(ctx, tx, a, inventory.Contract{VendorID: v.ID, Title: fmt.Sprintf("保守契約%d", n), SystemIDs: []string{sy.ID}}, now)
+		if err != nil {
+			return err
+		}
+		ac, err := inventory.CreateAccount(ctx, tx, a, inventory.Account{SystemID: sy.ID, Username: fmt.Sprintf("user%d", n), Kind: inventory.AccountShared}, now)
+		if err != nil {
+			return err
+		}
+		d, err := z.api.Documents.Upload(ctx, tx, a, z.adminA.user.ID, inventory.DocumentInput{SystemID: sy.ID, Kind: inventory.DocMDS, Title: "MDS", Filename: "mds.pdf"}, bytes.NewReader(minimalPDF), now)
+		if err != nil {
+			return err
+		}
+		out = map[string]string{"assets": as.ID, "segments": seg.ID, "communications": cm.ID, "connections": cn.ID, "vendors": v.ID,
+			"systems": sy.ID, "contracts": ct.ID, "accounts": ac.ID, "documents": d.ID}
+		return nil
+	})
+	return out
+}
+
+// freshSheet starts a sheet of A; complete answers it so that it can be
+// signed, signed signs it.
+func (z *authzFixture) freshSheet(t *testing.T, complete, signed bool) (sheet, evidence string) {
+	ctx := context.Background()
+	e, err := assessRegistry().Get(ctx, z.d, z.orgA.ID, "mhlw-r7-institution")
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		now := z.clock.Now()
+		sh, err := assess.StartSheet(ctx, tx, e, z.orgA.ID, 2025, fmt.Sprintf("対象%d", z.next()), now)
+		if err != nil {
+			return err
+		}
+		sheet = sh.ID
+		ans := assess.Answer{ItemID: "has_system", Answer1: "yes", Date1: "2025-04-01"}
+		if complete || signed {
+			ans.Answer1 = "no"
+		}
+		if _, err := assess.SaveAnswers(ctx, tx, e, z.orgA.ID, sh.ID, z.staffA.user.ID, []assess.Answer{ans}, now); err != nil {
+			return err
+		}
+		ev, err := assess.AddEvidence(ctx, tx, e, z.orgA.ID, sh.ID, "has_system", z.staffA.user.ID, assess.EvidenceInput{Name: "証跡.txt", Data: []byte("x\n")}, now)
+		if err != nil {
+			return err
+		}
+		evidence = ev.ID
+		if signed {
+			_, err = assess.Sign(ctx, tx, e, z.principalOf(t, z.adminA), z.orgA.ID, sh.ID, "院長", now)
+		}
+		return err
+	})
+	return sheet, evidence
+}
+
+// freshSurvey is an open ISAC survey sent to hospitals.
+func (z *authzFixture) freshSurvey(t *testing.T) string {
+	var id string
+	yaml := strings.Replace(apiSurvey, "id: isac-api-survey", fmt.Sprintf("id: isac-authz-survey-%d", z.next()), 1)
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		s, err := assess.CreateSurvey(ctx, tx, assessRegistry(), z.isac.ID, z.op.user.ID, []byte(yaml), assess.OrgFilter{Kinds: []string{"hospital"}}, "", z.clock.Now())
+		if err == nil {
+			id = s.ID
+		}
+		return err
+	})
+	return id
+}
+
+// freshVendorRequest is a request of A to vendor organisation V.
+func (z *authzFixture) freshVendorRequest(t *testing.T) string {
+	var id string
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		v, err := inventory.CreateVendor(ctx, tx, z.orgA.ID, inventory.Vendor{Name: fmt.Sprintf("V医療システム%d", z.next()), MedisacOrgID: z.orgV.ID}, z.clock.Now())
+		if err != nil {
+			return err
+		}
+		r, _, err := assess.RequestVendorSheet(ctx, tx, assessRegistry(), z.orgA.ID, z.adminA.user.ID,
+			assess.VendorRequestInput{VendorID: v.ID, EditionID: "mhlw-r7-vendor", FiscalYear: 2025}, z.clock.Now())
+		if err == nil {
+			id = r.ID
+		}
+		return err
+	})
+	return id
+}
+
+// freshFinding is a FortiGate of A affected by CVE-2022-42475.
+func (z *authzFixture) freshFinding(t *testing.T) (asset, finding string) {
+	ctx := context.Background()
+	as, err := inventory.CreateAsset(ctx, z.d, z.orgA.ID, "", inventory.Asset{Name: fmt.Sprintf("FortiGate%d", z.next()), Kind: inventory.KindNetwork,
+		Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.2"}, z.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &vuln.Watch{DB: z.d, Now: z.clock.Now, Catalog: z.cat}
+	if _, err := w.MatchAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ImportFile(ctx, "../vuln/testdata/nvd/CVE-2022-42475.json"); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := vuln.ListFindings(ctx, z.d, z.orgA.ID, vuln.FindingFilter{AssetID: as.ID})
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("no finding for the fresh device: %v %v", fs, err)
+	}
+	return as.ID, fs[0].ID
+}
+
+// freshGroup is a hospital group owned by owner's organisation, with the
+// organisations of invite invited, and of those the organisations of join
+// having accepted.
+func (z *authzFixture) freshGroup(t *testing.T, owner person, invite []string, join []person) string {
+	ctx := context.Background()
+	g, err := auth.CreateGroup(ctx, z.d, z.principalOf(t, owner), fmt.Sprintf("グループ%d", z.next()), z.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range invite {
+		if _, err := auth.InviteToGroup(ctx, z.d, z.principalOf(t, owner), g.ID, o, z.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range join {
+		if _, err := auth.AnswerGroupInvite(ctx, z.d, z.principalOf(t, p), g.ID, true, z.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g.ID
+}
+
+// freshPost is a TLP:AMBER post of A written by A's staff member.
+func (z *authzFixture) freshPost(t *testing.T) (post, indicator string) {
+	v := share.Viewer{OrgID: z.orgA.ID, UserID: z.staffA.user.ID, Write: true}
+	n := z.next()
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		p, err := share.CreatePost(ctx, tx, v, share.PostInput{Kind: share.KindIncident, TLP: share.TLPAmber, Title: fmt.Sprintf("インシデント%d", n),
+			Body: "本文", Indicators: []share.IndicatorInput{{Value: fmt.Sprintf("198.51.100.%d", n%250+1)}}}, z.clock.Now())
+		if err != nil {
+			return err
+		}
+		post, indicator = p.ID, p.Indicators[0].ID
+		return nil
+	})
+	return post, indicator
+}
+
+// freshShareGroup is a customers group of A.
+func (z *authzFixture) freshShareGroup(t *testing.T) string {
+	adm := share.Viewer{OrgID: z.orgA.ID, UserID: z.adminA.user.ID, Admin: true, Write: true}
+	var id string
+	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+		g, err := share.CreateGroup(ctx, tx, adm, fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now())
+		if err != nil {
+			return err
+		}
+		id = g.ID
+		return share.SetGroupMember(ctx, tx, adm, g.ID, z.orgA.ID, false)
+	})
+	return id
+}
+
+// freshMember is a new staff member of A.
+func (z *authzFixture) freshMember(t *testing.T) string {
+	ctx, now := context.Background(), z.clock.Now()
+	u, err := auth.CreateUser(ctx, z.d, auth.NewUser{Email: fmt.Sprintf("member%d@a.example.jp", z.next()), DisplayName: "職員", Lang: "ja"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.AddMember(ctx, z.d, z.orgA.ID, u.ID, auth.RoleStaff, now); err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// authzCases maps every state-changing route (and the audited reads of
+// the table) to the actions it performs. A route missing here fails the
+// walk; so does an action missing from the table.
+func authzCases() map[string][]authzCase {
+	own := func(who *authzPrincipal) auth.Target { return auth.Target{OrgID: who.p.OrgID} }
+	onA := func(z *authzFixture) auth.Target { return auth.Target{OrgID: z.orgA.ID} }
+	c := map[string][]authzCase{}
+	add := func(key string, cs ...authzCase) { c[key] = append(c[key], cs...) }
+	fixed := func(name, action string, fn func(z *authzFixture, who *authzPrincipal) authzReq) authzCase {
+		return authzCase{name: name, action: action, setup: func(_ *testing.T, z *authzFixture, who *authzPrincipal) authzReq { return fn(z, who) }}
+	}
+
+	// Foundation.
+	add("POST /api/v1/orgs", fixed("new hospital", "org.create", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: "/api/v1/orgs", body: fmt.Sprintf(`{"kind":"hospital","name":"新病院%d"}`, z.next())}
+	}))
+	add("PATCH /api/v1/orgs/{id}",
+		fixed("A's record", "org.update", func(z *authzFixture, _ *authzPrincipal) authzReq {
+			return authzReq{path: "/api/v1/orgs/" + z.orgA.ID, body: fmt.Sprintf(`{"beds":%d}`, 100+z.next()), target: onA(z)}
+		}),
+		authzCase{name: "A's kind", action: "org.update.kind", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			// A fresh hospital, so that a change of kind leaves A alone.
+			o, err := auth.CreateOrg(context.Background(), z.d, auth.OrgInput{Kind: auth.KindHospital, Name: fmt.Sprintf("種別病院%d", z.next()), NameKana: "テスト", Prefecture: "東京都"}, z.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return authzReq{path: "/api/v1/orgs/" + o.ID, body: `{"kind":"clinic"}`, target: auth.Target{OrgID: o.ID}}
+		}},
+		fixed("A's sign-in policy", "org.update.mfa_policy", func(z *authzFixture, _ *authzPrincipal) authzReq {
+			pol := []string{"everyone", "admins"}[z.next()%2]
+			return authzReq{path: "/api/v1/orgs/" + z.orgA.ID, body: `{"mfa_policy":"` + pol + `"}`, target: onA(z)}
+		}))
+	add("PATCH /api/v1/orgs/{id}/members/{user}", authzCase{name: "A's staff member", action: "org.member.role",
+		setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/members/" + z.freshMember(t), body: `{"role":"auditor"}`, target: onA(z)}
+		}})
+	add("DELETE /api/v1/orgs/{id}/members/{user}", authzCase{name: "A's staff member", action: "org.member.remove",
+		setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/members/" + z.freshMember(t), target: onA(z)}
+		}})
+	add("POST /api/v1/orgs/{id}/invitations", fixed("into A", "org.invite", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/invitations", body: fmt.Sprintf(`{"email":"new%d@a.example.jp","role":"staff"}`, z.next()), target: onA(z)}
+	}))
+	add("DELETE /api/v1/tokens/{id}",
+		authzCase{name: "own token", action: "auth.token.revoke", setup: func(t *testing.T, z *authzFixture, who *authzPrincipal) authzReq {
+			_, tok, err := auth.CreateToken(context.Background(), z.d, who.p.UserID, who.p.OrgID, "spare", true, nil, z.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return authzReq{path: "/api/v1/tokens/" + tok.ID, target: auth.Target{UserID: who.p.UserID}}
+		}},
+		authzCase{name: "A staff's token", action: "auth.token.revoke", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			_, tok, err := auth.CreateToken(context.Background(), z.d, z.staffA.user.ID, z.orgA.ID, "spare", true, nil, z.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return authzReq{path: "/api/v1/tokens/" + tok.ID, target: auth.Target{UserID: z.staffA.user.ID}}
+		}})
+	// Audited reads the table lists.
+	add("GET /api/v1/orgs/{id}/members", fixed("A's members", "record.read.members", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/members", target: onA(z)}
+	}))
+	add("GET /api/v1/orgs/{id}/audit", fixed("A's log", "audit.read", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/audit", target: onA(z)}
+	}))
+	add("GET /api/v1/audit", fixed("own log", "audit.read", func(_ *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: "/api/v1/audit", target: own(who)}
+	}))
+
+	// Inventory.
+	inv := "/api/v1/orgs/{A}/inventory"
+	invPath := func(z *authzFixture, rest string) string {
+		return strings.Replace(inv, "{A}", z.orgA.ID, 1) + rest
+	}
+	createBodies := map[string]func(ids map[string]string, n int) string{
+		"assets":   func(_ map[string]string, n int) string { return fmt.Sprintf(`{"name":"新端末%d","kind":"pc"}`, n) },
+		"segments": func(_ map[string]string, n int) string { return fmt.Sprintf(`{"name":"新系%d","kind":"medical"}`, n) },
+		"communications": func(ids map[string]string, _ int) string {
+			return `{"peer":"監視","port":"443","reason":"監視","asset_id":"` + ids["assets"] + `"}`
+		},
+		"connections": func(ids map[string]string, n int) string {
+			return fmt.Sprintf(`{"name":"新回線%d","type":"ssl_vpn","asset_id":"%s"}`, n, ids["assets"])
+		},
+		"vendors": func(_ map[string]string, n int) string { return fmt.Sprintf(`{"name":"新業者%d"}`, n) },
+		"systems": func(ids map[string]string, n int) string {
+			return fmt.Sprintf(`{"name":"新システム%d","vendor_id":"%s"}`, n, ids["vendors"])
+		},
+		"contracts": func(ids map[string]string, n int) string {
+			return fmt.Sprintf(`{"title":"新契約%d","vendor_id":"%s"}`, n, ids["vendors"])
+		},
+		"accounts": func(ids map[string]string, n int) string {
+			return fmt.Sprintf(`{"username":"new%d","kind":"personal","system_id":"%s"}`, n, ids["systems"])
+		},
+	}
+	for _, kind := range []string{"assets", "segments", "communications", "connections", "vendors", "systems", "contracts", "accounts"} {
+		kind := kind
+		add("POST "+invBase+"/"+kind, authzCase{name: "into A", action: "inventory.write", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			ids := z.invRecords(t)
+			return authzReq{path: invPath(z, "/"+kind), body: createBodies[kind](ids, z.next()), target: onA(z)}
+		}})
+		add("PATCH "+invBase+"/"+kind+"/{rec}", authzCase{name: "A's record", action: "inventory.write", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			ids := z.invRecords(t)
+			body := map[string]string{"segments": `{"name":"更新系%d"}`, "systems": `{"name":"更新システム%d"}`, "contracts": `{"title":"更新契約%d"}`,
+				"communications": `{"reason":"更新%d"}`}[kind]
+			if body == "" {
+				body = `{"notes":"更新%d"}`
+			}
+			body = fmt.Sprintf(body, z.next())
+			return authzReq{path: invPath(z, "/"+kind+"/"+ids[kind]), body: body, target: onA(z)}
+		}})
+		add("DELETE "+invBase+"/"+kind+"/{rec}", authzCase{name: "A's record", action: "inventory.write", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			ids := z.invRecords(t)
+			return authzReq{path: invPath(z, "/"+kind+"/"+ids[kind]), target: onA(z)}
+		}})
+	}
+	add("PUT "+invBase+"/systems/{rec}/responsibilities", authzCase{name: "A's system", action: "inventory.write", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		ids := z.invRecords(t)
+		return authzReq{path: invPath(z, "/systems/"+ids["systems"]+"/responsibilities"), body: `{"responsibilities":[{"duty":"backup","holder":"vendor"}]}`, target: onA(z)}
+	}})
+	add("DELETE "+invBase+"/documents/{rec}", authzCase{name: "A's document", action: "inventory.write", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		ids := z.invRecords(t)
+		return authzReq{path: invPath(z, "/documents/"+ids["documents"]), target: onA(z)}
+	}})
+	for _, p := range []string{"/import/preview", "/import/apply"} {
+		p := p
+		add("POST "+invBase+p, fixed("into A", "inventory.import", func(z *authzFixture, _ *authzPrincipal) authzReq {
+			return authzReq{path: invPath(z, p+"?filename=x.csv"), body: fmt.Sprintf("名称,種別\nPC-%d,PC\n", z.next()), target: onA(z)}
+		}))
+	}
+
+	// Vulnerability watch.
+	add("PATCH "+vulnBase+"/findings/{rec}", authzCase{name: "A's finding", action: "vuln.finding.state", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		_, fd := z.freshFinding(t)
+		return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/vuln/findings/" + fd, body: `{"state":"resolved"}`, target: onA(z)}
+	}})
+	add("PUT "+vulnBase+"/assets/{rec}/identity", authzCase{name: "A's device", action: "vuln.identity.set", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		as, _ := z.freshFinding(t)
+		return authzReq{path: "/api/v1/orgs/" + z.orgA.ID + "/vuln/assets/" + as + "/identity", body: `{"cpe":["cpe:2.3:o:fortinet:fortios:7.2.5"]}`, target: onA(z)}
+	}})
+	add("PUT /api/v1/vuln/aliases", fixed("the service's table", "vuln.aliases.change", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: "/api/v1/vuln/aliases", body: withAPISpelling(fmt.Sprintf("ふぉーちねっと%d", z.next()), "fortinet")}
+	}))
+
+	// Assessments.
+	asA := func(z *authzFixture, rest string) string { return "/api/v1/orgs/" + z.orgA.ID + "/assess" + rest }
+	add("POST "+asBase+"/sheets", fixed("into A", "assess.sheet.create", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: asA(z, "/sheets"), body: fmt.Sprintf(`{"edition_id":"mhlw-r7-institution","fiscal_year":%d}`, 2026+z.next()%70), target: onA(z)}
+	}))
+	add("PUT "+asBase+"/sheets/{sheet}/answers", authzCase{name: "A's sheet", action: "assess.answer.save", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		sh, _ := z.freshSheet(t, false, false)
+		return authzReq{path: asA(z, "/sheets/"+sh+"/answers"), body: `{"answers":[{"item_id":"has_system","cell":"","answer1":"no","date1":"2025-04-01"}]}`, target: onA(z)}
+	}})
+	add("POST "+asBase+"/sheets/{sheet}/evidence", authzCase{name: "A's sheet", action: "assess.evidence.add", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		sh, _ := z.freshSheet(t, false, false)
+		return authzReq{path: asA(z, "/sheets/"+sh+"/evidence"), body: `{"item_id":"has_system","name":"x.pdf","content_base64":"` + base64.StdEncoding.EncodeToString(minimalPDF) + `"}`, target: onA(z)}
+	}})
+	add("DELETE "+asBase+"/sheets/{sheet}/evidence/{ev}", authzCase{name: "A's evidence", action: "assess.evidence.delete", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		sh, ev := z.freshSheet(t, false, false)
+		return authzReq{path: asA(z, "/sheets/"+sh+"/evidence/"+ev), target: onA(z)}
+	}})
+	add("POST "+asBase+"/sheets/{sheet}/sign", authzCase{name: "A's complete sheet", action: "assess.sheet.sign", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		sh, _ := z.freshSheet(t, true, false)
+		return authzReq{path: asA(z, "/sheets/"+sh+"/sign"), body: `{"name":"院長"}`, target: onA(z)}
+	}})
+	add("POST "+asBase+"/sheets/{sheet}/reopen", authzCase{name: "A's signed sheet", action: "assess.sheet.reopen", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		sh, _ := z.freshSheet(t, true, true)
+		return authzReq{path: asA(z, "/sheets/"+sh+"/reopen"), body: `{}`, target: onA(z)}
+	}})
+	add("POST "+asBase+"/vendor-requests", authzCase{name: "A to V", action: "assess.vendor.request", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		var vid string
+		z.tx(t, func(ctx context.Context, tx *db.Tx) error {
+			v, err := inventory.CreateVendor(ctx, tx, z.orgA.ID, inventory.Vendor{Name: fmt.Sprintf("依頼先%d", z.next()), MedisacOrgID: z.orgV.ID}, z.clock.Now())
+			if err == nil {
+				vid = v.ID
+			}
+			return err
+		})
+		return authzReq{path: asA(z, "/vendor-requests"), body: `{"vendor_id":"` + vid + `","edition_id":"mhlw-r7-vendor","fiscal_year":2025}`, target: onA(z)}
+	}})
+	add("POST "+asBase+"/inbox/{request}/answer", authzCase{name: "A's request to V", action: "assess.vendor.answer", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		id := z.freshVendorRequest(t)
+		return authzReq{path: "/api/v1/orgs/" + z.orgV.ID + "/assess/inbox/" + id + "/answer", body: `{}`, target: auth.Target{OrgID: z.orgV.ID}}
+	}})
+	opSurveys := func(z *authzFixture, rest string) string {
+		return "/api/v1/orgs/" + z.isac.ID + "/assess/surveys" + rest
+	}
+	add("POST "+asBase+"/surveys", fixed("the ISAC's survey", "assess.survey.create", func(z *authzFixture, _ *authzPrincipal) authzReq {
+		yaml := strings.Replace(apiSurvey, "id: isac-api-survey", fmt.Sprintf("id: isac-authz-new-%d", z.next()), 1)
+		return authzReq{path: opSurveys(z, ""), body: `{"edition":` + jsonString(yaml) + `,"filter":{"kinds":["hospital"]}}`, target: auth.Target{OrgID: z.isac.ID}}
+	}))
+	add("POST "+asBase+"/surveys/{survey}/remind", authzCase{name: "the ISAC's survey", action: "assess.survey.remind", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: opSurveys(z, "/"+z.freshSurvey(t)+"/remind"), body: `{}`, target: auth.Target{OrgID: z.isac.ID}}
+	}})
+	add("POST "+asBase+"/surveys/{survey}/close", authzCase{name: "the ISAC's survey", action: "assess.survey.close", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: opSurveys(z, "/"+z.freshSurvey(t)+"/close"), body: `{}`, target: auth.Target{OrgID: z.isac.ID}}
+	}})
+	add("PUT "+asBase+"/surveys/{survey}/response", authzCase{name: "A's answer to the ISAC", action: "assess.survey.respond", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: asA(z, "/surveys/"+z.freshSurvey(t)+"/response"), body: `{"answers":[{"item_id":"offline","cell":"","value":"no"}]}`, target: onA(z)}
+	}})
+
+	// Hospital groups.
+	add("POST "+hgroupBase, fixed("own group", "group.create", func(z *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: hgroupBase, body: fmt.Sprintf(`{"name":"新グループ%d"}`, z.next()), target: own(who)}
+	}))
+	add("DELETE "+hgroupBase+"/{group}", authzCase{name: "A's group", action: "group.delete", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: hgroupBase + "/" + z.freshGroup(t, z.adminA, nil, nil), target: onA(z)}
+	}})
+	add("POST "+hgroupBase+"/{group}/invitations", authzCase{name: "B into A's group", action: "group.invite", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: hgroupBase + "/" + z.freshGroup(t, z.adminA, nil, nil) + "/invitations", body: `{"ref":"` + z.orgB.ID + `"}`, target: onA(z)}
+	}})
+	add("DELETE "+hgroupBase+"/{group}/members/{org}", authzCase{name: "B out of A's group", action: "group.remove", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		g := z.freshGroup(t, z.adminA, []string{z.orgB.ID}, []person{z.adminB})
+		return authzReq{path: hgroupBase + "/" + g + "/members/" + z.orgB.ID, target: onA(z)}
+	}})
+	add("POST "+hgroupBase+"/{group}/membership", authzCase{name: "A accepts B's invitation", action: "group.accept", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		g := z.freshGroup(t, z.adminB, []string{z.orgA.ID}, nil)
+		return authzReq{path: hgroupBase + "/" + g + "/membership", body: `{"accept":true}`, target: onA(z)}
+	}})
+	add("DELETE "+hgroupBase+"/{group}/membership", authzCase{name: "A leaves B's group", action: "group.leave", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		g := z.freshGroup(t, z.adminB, []string{z.orgA.ID}, []person{z.adminA})
+		return authzReq{path: hgroupBase + "/" + g + "/membership", target: onA(z)}
+	}})
+
+	// Sharing hub. The share routes work on the caller's organisation.
+	postOfA := func(action, suffix, method, body string) authzCase {
+		return authzCase{name: "A staff's post", action: action, setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+			p, _ := z.freshPost(t)
+			return authzReq{path: shareBase + "/posts/" + p + suffix, body: body, target: auth.Target{OrgID: z.orgA.ID, AuthorID: z.staffA.user.ID}}
+		}}
+	}
+	add("POST "+shareBase+"/posts", fixed("own post", "share.post.create", func(z *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/posts", body: fmt.Sprintf(`{"kind":"advisory","tlp":"green","title":"注意喚起%d"}`, z.next()), target: own(who)}
+	}))
+	add("PATCH "+shareBase+"/posts/{post}", postOfA("share.post.label", "", "PATCH", `{"tlp":"green"}`))
+	add("DELETE "+shareBase+"/posts/{post}", postOfA("share.post.delete", "", "DELETE", ""))
+	add("POST "+shareBase+"/posts/{post}/recipients", authzCase{name: "A staff's post", action: "share.post.recipients", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		p, _ := z.freshPost(t)
+		return authzReq{path: shareBase + "/posts/" + p + "/recipients", body: `{"orgs":["` + z.orgB.ID + `"]}`, target: auth.Target{OrgID: z.orgA.ID, AuthorID: z.staffA.user.ID}}
+	}})
+	add("POST "+shareBase+"/posts/{post}/comments", postOfA("share.comment", "/comments", "POST", `{"body":"確認しました"}`))
+	add("PUT "+shareBase+"/posts/{post}/response", postOfA("share.response", "/response", "PUT", `{"status":"affected"}`))
+	add("POST "+shareBase+"/indicators/{indicator}/sightings", authzCase{name: "A's indicator", action: "share.sighting", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		_, ind := z.freshPost(t)
+		return authzReq{path: shareBase + "/indicators/" + ind + "/sightings", target: auth.Target{OrgID: z.orgA.ID}}
+	}})
+	add("POST "+shareBase+"/groups", fixed("own customers group", "share.group.create", func(z *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/groups", body: fmt.Sprintf(`{"name":"取引先%d","kind":"customers"}`, z.next()), target: own(who)}
+	}))
+	add("PUT "+shareBase+"/groups/{group}/members/{org}", authzCase{name: "B into A's group", action: "share.group.member", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/groups/" + z.freshShareGroup(t) + "/members/" + z.orgB.ID, target: onA(z)}
+	}})
+	add("DELETE "+shareBase+"/groups/{group}/members/{org}", authzCase{name: "A out of A's group", action: "share.group.member", setup: func(t *testing.T, z *authzFixture, _ *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/groups/" + z.freshShareGroup(t) + "/members/" + z.orgA.ID, target: onA(z)}
+	}})
+	add("PUT "+shareBase+"/subscription", fixed("own subscription", "share.subscription", func(_ *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/subscription", body: `{"immediate_tlp":["red"],"immediate_kinds":[],"digest":true}`, target: auth.Target{UserID: who.p.UserID}}
+	}))
+	add("PUT "+shareBase+"/webhook", fixed("own webhook", "share.webhook", func(z *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/webhook", body: fmt.Sprintf(`{"url":"https://hook%d.example.jp/","secret":"0123456789abcdef"}`, z.next()), target: own(who)}
+	}))
+	add("DELETE "+shareBase+"/webhook", fixed("own webhook", "share.webhook", func(_ *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/webhook", target: own(who)}
+	}))
+	add("POST "+shareBase+"/import", fixed("own bundle", "share.import", func(z *authzFixture, who *authzPrincipal) authzReq {
+		return authzReq{path: shareBase + "/import", body: testBundle(fmt.Sprintf("203.0.113.%d", z.next()%250+1)), target: own(who)}
+	}))
+	return c
+}
+
+// notStateChanging are the POST routes that change nothing, with the
+// reason; the walk checks that the route table lets read-only principals
+// use them.
+var notStateChanging = map[string]string{
+	"POST " + shareBase + "/pii-check": "checks a draft for personal data and stores nothing",
+}
+
+// otherBranchActions are the rows whose code is being changed elsewhere:
+// organisations, members, tokens, the audit log and the sharing hub.
+func otherBranchAction(action string) bool {
+	for _, p := range []string{"org.", "record.read.members", "audit.read", "auth.token.", "share."} {
+		if strings.HasPrefix(action, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// pendingOtherBranch lists the (case, principal) pairs of rows owned by
+// the organisation and sharing changes that do not obey the table yet;
+// the walk reports them instead of failing. "(no row)" marks an action the
+// table does not have yet. Nothing else may be listed here.
+var pendingOtherBranch = map[string]bool{
+	// Organisation records: only ISAC admins may create them or change a
+	// kind; ISAC staff may change nothing; nobody outside A sets A's
+	// sign-in policy.
+	"POST /api/v1/orgs | new hospital | ISAC staff":             true,
+	"PATCH /api/v1/orgs/{id} | A's record | ISAC staff":         true,
+	"PATCH /api/v1/orgs/{id} | A's kind | ISAC staff":           true,
+	"PATCH /api/v1/orgs/{id} | A's sign-in policy | ISAC admin": true,
+	"PATCH /api/v1/orgs/{id} | A's sign-in policy | ISAC staff": true,
+	// Members: A's people only, for operators too.
+	"GET /api/v1/orgs/{id}/members | A's members | ISAC admin":                true,
+	"GET /api/v1/orgs/{id}/members | A's members | ISAC staff":                true,
+	"GET /api/v1/orgs/{id}/members | A's members | ISAC auditor":              true,
+	"PATCH /api/v1/orgs/{id}/members/{user} | A's staff member | ISAC admin":  true,
+	"DELETE /api/v1/orgs/{id}/members/{user} | A's staff member | ISAC admin": true,
+	"POST /api/v1/orgs/{id}/invitations | into A | ISAC admin":                true,
+	// Sharing hub actions the table has no row for yet.
+	"POST /api/v1/share/posts/{post}/comments | A staff's post | (no row)":              true,
+	"PUT /api/v1/share/posts/{post}/response | A staff's post | (no row)":               true,
+	"POST /api/v1/share/indicators/{indicator}/sightings | A's indicator | (no row)":    true,
+	"POST /api/v1/share/groups | own customers group | (no row)":                        true,
+	"PUT /api/v1/share/groups/{group}/members/{org} | B into A's group | (no row)":      true,
+	"DELETE /api/v1/share/groups/{group}/members/{org} | A out of A's group | (no row)": true,
+	"PUT /api/v1/share/subscription | own subscription | (no row)":                      true,
+}
+
+// authzWant is the answer the table asks for: 0 for success, else the
+// refusal status auth.Authorize gives (404 for an object p has no business
+// seeing, 403 otherwise), and whether 403 will do instead of 404: a
+// principal who may never do the action, even in its own organisation, may
+// be refused before the object is looked at, which tells nothing about it.
+func authzWant(p *auth.Principal, rt route, action string, t auth.Target) (int, bool) {
+	err := auth.Authorize(p, action, t)
+	if err == nil {
+		return 0, false
+	}
+	// A principal who may change nothing is refused by the route table
+	// before any object is looked at.
+	if rt.Write && !p.CanWrite() {
+		return http.StatusForbidden, false
+	}
+	if t.UserID != "" && t.UserID != p.UserID {
+		return http.StatusNotFound, false // another person's token looks missing
+	}
+	if errors.Is(err, db.ErrNotFound) {
+		return http.StatusNotFound, !auth.Allowed(p, action, auth.Target{OrgID: p.OrgID, AuthorID: p.UserID, UserID: p.UserID})
+	}
+	return http.StatusForbidden, false
+}
+
+// TestAuthorizationTable walks every state-changing route with every
+// principal against the permission table.
+func TestAuthorizationTable(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		z := newAuthzFixture(t, d)
+		cases := authzCases()
+		seen := map[string]bool{}
+		matrix := map[string]map[string]authzCell{}
+		outside, pending, pendingUsed := 0, 0, map[string]bool{}
+		for _, rt := range z.api.routes() {
+			key := rt.Method + " " + rt.Pattern
+			cs, mapped := cases[key]
+			seen[key] = mapped
+			if rt.Method == "GET" && !mapped {
+				continue
+			}
+			if why, ok := notStateChanging[key]; ok {
+				if rt.Write {
+					t.Errorf("%s is listed as changing nothing (%s) but the route table marks it as a write", key, why)
+				}
+				continue
+			}
+			if !mapped {
+				t.Errorf("state-changing route %s has no action in authzCases", key)
+				continue
+			}
+			for _, c := range cs {
+				if _, ok := auth.RuleOf(c.action); !ok {
+					if pk := key + " | " + c.name + " | (no row)"; otherBranchAction(c.action) && pendingOtherBranch[pk] {
+						pendingUsed[pk] = true
+						// Nothing to compare with yet: record who gets
+						// through today for the change that adds the row.
+						var got []string
+						for _, who := range z.principals {
+							req := c.setup(t, z, who)
+							got = append(got, fmt.Sprintf("%s %d", who.name, z.do(t, rt.Method, req.path, who.token, req.body).Code))
+						}
+						t.Logf("pending elsewhere: %s (%s): the table has no row %q yet; today: %s", key, c.name, c.action, strings.Join(got, ", "))
+					} else {
+						t.Errorf("%s (%s): action %q is not in the permission table", key, c.name, c.action)
+					}
+					continue
+				}
+				row := key + " | " + c.name + " [" + c.action + "]"
+				matrix[row] = map[string]authzCell{}
+				for _, who := range z.principals {
+					req := c.setup(t, z, who)
+					if _, pat := z.api.mux.Handler(httptest.NewRequest(rt.Method, req.path, nil)); pat != key {
+						t.Fatalf("%s: path %s routes to %q", key, req.path, pat)
+					}
+					rec := z.do(t, rt.Method, req.path, who.token, req.body)
+					want, or403 := authzWant(who.p, rt, c.action, req.target)
+					ok := rec.Code >= 200 && rec.Code < 300
+					good := (want == 0 && ok) || (want != 0 && rec.Code == want) || (or403 && rec.Code == http.StatusForbidden)
+					if ok && want != 0 {
+						outside++
+					}
+					wantS := "ok"
+					if want != 0 {
+						wantS = fmt.Sprint(want)
+					}
+					if or403 {
+						wantS = "404|403"
+					}
+					matrix[row][who.name] = authzCell{got: fmt.Sprint(rec.Code), want: wantS}
+					if good {
+						continue
+					}
+					pk := key + " | " + c.name + " | " + who.name
+					if otherBranchAction(c.action) && pendingOtherBranch[pk] {
+						pendingUsed[pk] = true
+						pending++
+						t.Logf("pending elsewhere: %s: got %d, want %s", pk, rec.Code, wantS)
+						if ok && want != 0 {
+							outside--
+						}
+						continue
+					}
+					t.Errorf("%s as %s: got %d, want %s: %s", row, who.name, rec.Code, wantS, strings.TrimSpace(rec.Body.String()))
+				}
+			}
+		}
+		for key := range cases {
+			if _, ok := seen[key]; !ok {
+				t.Errorf("authzCases lists %s, which is not a route", key)
+			}
+		}
+		for k := range pendingOtherBranch {
+			if !pendingUsed[k] {
+				t.Errorf("pendingOtherBranch lists %q, which now obeys the table: remove it", k)
+			}
+		}
+		t.Logf("permitted outside the table: %d (pending elsewhere: %d)", outside, pending)
+		if outside != 0 {
+			t.Errorf("permitted outside the table: %d", outside)
+		}
+		if t.Failed() {
+			t.Log("\n" + authzMatrix(matrix))
+		}
+	})
+}
+
+// authzMatrix renders route × principal as got/want, marking mismatches.
+type authzCell struct{ got, want string }
+
+func authzMatrix(m map[string]map[string]authzCell) string {
+	var rows []string
+	for r := range m {
+		rows = append(rows, r)
+	}
+	sort.Strings(rows)
+	var b strings.Builder
+	b.WriteString("route | ")
+	for _, n := range authzPrincipalNames {
+		b.WriteString(n + " | ")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString(r + " | ")
+		for _, n := range authzPrincipalNames {
+			c := m[r][n]
+			mark := ""
+			okGot := strings.HasPrefix(c.got, "2")
+			if (c.want == "ok") != okGot || (c.want != "ok" && !strings.Contains(c.want, c.got)) {
+				mark = " ✗"
+			}
+			b.WriteString(c.got + "/" + c.want + mark + " | ")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -157,16 +157,15 @@ func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, e
 // the rows are closed.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if d.wq != nil && writes(query) {
-		rctx, release, err := d.queued(ctx)
+		rctx, qw, err := d.queued(ctx)
 		if err != nil {
 			return nil, err
 		}
 		rows, err := d.sql.QueryContext(rctx, d.rebind(query), d.args(args)...)
-		if err != nil {
-			release()
-			return nil, MapError(err)
+		if err != nil || !qw.attached.Load() {
+			qw.release()
 		}
-		return rows, nil
+		return rows, MapError(err)
 	}
 	rows, err := d.sql.QueryContext(ctx, d.rebind(query), d.args(args)...)
 	return rows, MapError(err)
@@ -178,29 +177,29 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, e
 // When the wait fails, Scan returns ErrBusy or ErrNestedWrite.
 func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	if d.wq != nil && writes(query) {
-		rctx, release, err := d.queued(ctx)
+		rctx, qw, err := d.queued(ctx)
 		if err != nil {
 			// A Row can only come from a query: the connection fails this
 			// one with err, which Scan then returns.
 			return d.sql.QueryRowContext(context.WithValue(context.WithoutCancel(ctx), failKey{}, err), "SELECT 1")
 		}
-		row := d.sql.QueryRowContext(rctx, query, d.args(args)...)
-		if row.Err() != nil {
-			release()
+		row := d.sql.QueryRowContext(rctx, d.rebind(query), d.args(args)...)
+		if row.Err() != nil || !qw.attached.Load() {
+			qw.release()
 		}
 		return row
 	}
 	return d.sql.QueryRowContext(ctx, d.rebind(query), d.args(args)...)
 }
 
-// queued waits for the write turn and returns a context that carries its
-// release, for the connection to call when the rows close.
-func (d *DB) queued(ctx context.Context) (context.Context, func(), error) {
+// queued waits for the write turn and returns a context that carries it,
+// for the connection to give back when the rows close.
+func (d *DB) queued(ctx context.Context) (context.Context, *queuedWrite, error) {
 	if err := d.wq.acquire(ctx); err != nil {
 		return nil, nil, err
 	}
-	release := once(d.wq.release)
-	return context.WithValue(ctx, releaseKey{}, release), release, nil
+	qw := &queuedWrite{release: once(d.wq.release)}
+	return context.WithValue(ctx, releaseKey{}, qw), qw, nil
 }
 
 // Dialect returns the database's dialect.
@@ -250,10 +249,20 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return MapError(err)
 	}
 	tx := &Tx{tx: stx, d: d}
+	done := false
+	defer func() {
+		if !done {
+			// fn panicked: end the transaction before the queue's turn is
+			// given back, so that the next writer finds the lock free.
+			_ = stx.Rollback()
+		}
+	}()
 	if err := fn(tx); err != nil {
+		done = true
 		_ = stx.Rollback()
 		return err
 	}
+	done = true
 	return MapError(stx.Commit())
 }
 

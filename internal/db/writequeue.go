@@ -147,9 +147,18 @@ func writes(query string) bool {
 	return word(len(query))
 }
 
-// releaseKey carries, in the context of a queued Query, the function that
-// gives the turn back; the connection wrapper calls it when the rows close.
+// releaseKey carries, in the context of a queued Query, the *queuedWrite
+// whose turn the connection wrapper gives back when the rows close.
 type releaseKey struct{}
+
+// queuedWrite is the turn of one Query or QueryRow that writes. attached
+// records that the rows took charge of release; if they did not (a driver
+// that answered through another path), the caller releases at once rather
+// than leave the queue held.
+type queuedWrite struct {
+	release  func()
+	attached atomic.Bool
+}
 
 // failKey carries an error that the connection returns for the query
 // instead of running it (how QueryRow reports a failed wait through Scan).
@@ -210,8 +219,9 @@ func (q *queuedConn) QueryContext(ctx context.Context, query string, args []driv
 	if err != nil {
 		return nil, err
 	}
-	if rel, ok := ctx.Value(releaseKey{}).(func()); ok {
-		return &releasingRows{Rows: rows, release: rel}, nil
+	if qw, ok := ctx.Value(releaseKey{}).(*queuedWrite); ok {
+		qw.attached.Store(true)
+		return &releasingRows{Rows: rows, release: qw.release}, nil
 	}
 	return rows, nil
 }

@@ -465,3 +465,61 @@ func BenchmarkWriteQueueTurn(b *testing.B) {
 		q.release()
 	}
 }
+
+// A transaction whose function panics is rolled back and gives its turn
+// back: the next writer neither waits nor finds the lock taken.
+func TestWriteQueuePanicInTx(t *testing.T) {
+	d := newQueueDB(t)
+	ctx := context.Background()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("panic not propagated")
+			}
+		}()
+		_ = d.InTx(ctx, func(tx *Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO w (who) VALUES ('panicked')`); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := d.Exec(wctx, `INSERT INTO w (who) VALUES ('next')`); err != nil {
+		t.Fatalf("write after a panicked transaction: %v", err)
+	}
+	var n int
+	if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM w WHERE who = 'panicked'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("panicked transaction's row: %d (%v), want rolled back", n, err)
+	}
+}
+
+// A write through Query holds the turn until its rows are closed.
+func TestWriteQueueQueryHoldsUntilClose(t *testing.T) {
+	d := newQueueDB(t)
+	ctx := context.Background()
+	rows, err := d.Query(ctx, `INSERT INTO w (who) VALUES ('a'), ('b') RETURNING id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	// From another goroutine: the same goroutine would be refused as nested.
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.Exec(wctx, `INSERT INTO w (who) VALUES ('c')`)
+		errc <- err
+	}()
+	if err := <-errc; !errors.Is(err, ErrBusy) {
+		t.Fatalf("write while a writing Query's rows are open: %v, want ErrBusy", err)
+	}
+	for rows.Next() {
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Exec(ctx, `INSERT INTO w (who) VALUES ('c')`); err != nil {
+		t.Fatalf("write after the rows closed: %v", err)
+	}
+}

@@ -105,21 +105,27 @@ func goid() int64 {
 }
 
 // writes reports whether a statement run with Query or QueryRow may write:
-// one with the word INSERT, UPDATE, DELETE, REPLACE or RETURNING outside
-// quotes (INSERT … RETURNING, WITH … UPDATE …). A read that only mentions
-// such a word in a column name (updated_at) is not counted.
+// one with the word INSERT, UPDATE, DELETE or RETURNING outside quotes
+// (INSERT … RETURNING, WITH … UPDATE …), or that starts with REPLACE (not
+// the replace() function of a read). A read that only mentions such a word
+// in a column name (updated_at) is not counted.
 func writes(query string) bool {
 	var quote byte
 	start := -1
+	first := true
 	word := func(end int) bool {
 		if start < 0 {
 			return false
 		}
-		w := query[start:end]
+		w := strings.ToUpper(query[start:end])
 		start = -1
-		switch strings.ToUpper(w) {
-		case "INSERT", "UPDATE", "DELETE", "REPLACE", "RETURNING":
+		wasFirst := first
+		first = false
+		switch w {
+		case "INSERT", "UPDATE", "DELETE", "RETURNING":
 			return true
+		case "REPLACE":
+			return wasFirst
 		}
 		return false
 	}

@@ -385,6 +385,7 @@ func TestWrites(t *testing.T) {
 		`WITH x AS (SELECT 1) UPDATE t SET a = 1`:                           true,
 		`WITH x AS (SELECT updated_at FROM t) SELECT * FROM x`:              false,
 		`REPLACE INTO t VALUES (1)`:                                         true,
+		`SELECT replace(name, ' ', '') FROM t`:                              false,
 		`INSERT INTO rate_counters (key) VALUES (?) ON CONFLICT DO NOTHING`: true,
 	} {
 		if got := writes(q); got != want {

@@ -3,11 +3,15 @@
 #   make build    static binary in bin/medisac
 #   make bench    benchmarks (figures are recorded in docs/benchmarks.md)
 #   make fuzz     longer fuzzing of every fuzz target (FUZZTIME per target, default 30s)
+#   make load     load benchmark against a real server on SQLite and PostgreSQL (LOAD_DURATION, default 10m;
+#                 LOAD_DB=sqlite|postgres|both); see internal/app/load_test.go and docs/benchmarks.md
 
 GO ?= go
 FUZZTIME ?= 30s
+LOAD_DURATION ?= 10m
+LOAD_DB ?= both
 
-.PHONY: test build bench fuzz run
+.PHONY: test build bench fuzz run load
 
 SHELL := /bin/bash
 
@@ -32,3 +36,7 @@ fuzz:
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+load:
+	MEDISAC_LOAD=1 MEDISAC_LOAD_DURATION=$(LOAD_DURATION) MEDISAC_LOAD_DB=$(LOAD_DB) MEDISAC_TEST_REQUIRE=postgres \
+	  $(GO) test -run '^TestLoad(ImportLockHold)?$$' -v -count=1 -timeout 0 ./internal/app/

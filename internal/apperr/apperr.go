@@ -87,7 +87,7 @@ func Wrap(cause error, code Code, key string, args ...any) *Error {
 }
 
 // From returns err as an *Error: application errors as they are, db
-// sentinels as NotFound/Conflict, anything else as Internal (with the cause
+// sentinels as NotFound/Conflict/Unavailable (ErrBusy), anything else as Internal (with the cause
 // kept for the log).
 func From(err error) *Error {
 	if err == nil {
@@ -102,6 +102,8 @@ func From(err error) *Error {
 		return &Error{Code: NotFound, Key: "error.not_found", Err: err}
 	case errors.Is(err, db.ErrConflict):
 		return &Error{Code: Conflict, Key: "error.conflict", Err: err}
+	case errors.Is(err, db.ErrBusy):
+		return &Error{Code: Unavailable, Key: "error.busy", Err: err}
 	case db.Unreachable(err):
 		return &Error{Code: Unavailable, Key: "error.unavailable", Err: err}
 	}

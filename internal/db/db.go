@@ -42,6 +42,11 @@ var (
 	ErrConflict = errors.New("db: conflict")
 )
 
+// sqliteBusyTimeout is how long a SQLite write waits for a writer in
+// another process (this process's writers queue instead; see
+// writequeue.go). A variable so that tests can shorten it.
+var sqliteBusyTimeout = 15 * time.Second
+
 // sqliteTimeFormat is fixed-width so that stored times compare as text.
 const sqliteTimeFormat = "2006-01-02 15:04:05.000000-07:00"
 
@@ -49,6 +54,9 @@ const sqliteTimeFormat = "2006-01-02 15:04:05.000000-07:00"
 type DB struct {
 	sql     *sql.DB
 	dialect Dialect
+	// wq queues this process's writes on SQLite (nil on PostgreSQL); see
+	// writequeue.go.
+	wq *writeQueue
 	// Source is a printable description of where the database lives, with
 	// any password removed.
 	Source string
@@ -83,24 +91,28 @@ func Open(ctx context.Context, target string) (*DB, error) {
 	}
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "busy_timeout(15000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	sdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	reg, err := sql.Open("sqlite", "")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
-	// WAL lets readers run beside the single writer; writers queue on the
-	// database lock (busy_timeout) rather than failing.
+	drv := reg.Driver()
+	reg.Close()
+	sdb := sql.OpenDB(sqliteConnector{drv: drv, dsn: "file:" + path + "?" + q.Encode()})
+	// WAL lets readers run beside the single writer; this process's writers
+	// wait their turn in the write queue before they take a connection, and
+	// busy_timeout covers writers in other processes.
 	sdb.SetMaxOpenConns(8)
 	sdb.SetMaxIdleConns(8)
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{sql: sdb, dialect: SQLite, Source: path}, nil
+	return &DB{sql: sdb, dialect: SQLite, Source: path, wq: newWriteQueue()}, nil
 }
 
 func redactURL(s string) string {
@@ -131,22 +143,67 @@ type Querier interface {
 	Dialect() Dialect
 }
 
-// Exec runs a statement that returns no rows.
+// Exec runs a statement that returns no rows. On SQLite it first waits its
+// turn in the write queue (ErrBusy if ctx ends first).
 func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d.wq != nil {
+		if err := d.wq.acquire(ctx); err != nil {
+			return nil, err
+		}
+		defer d.wq.release()
+	}
 	res, err := d.sql.ExecContext(ctx, d.rebind(query), d.args(args)...)
 	return res, MapError(err)
 }
 
-// Query runs a query that returns rows.
+// Query runs a query that returns rows. On SQLite a statement that writes
+// (INSERT … RETURNING) waits its turn in the write queue and holds it until
+// the rows are closed.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if d.wq != nil && writes(query) {
+		rctx, qw, err := d.queued(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := d.sql.QueryContext(rctx, d.rebind(query), d.args(args)...)
+		if err != nil || !qw.attached.Load() {
+			qw.release()
+		}
+		return rows, MapError(err)
+	}
 	rows, err := d.sql.QueryContext(ctx, d.rebind(query), d.args(args)...)
 	return rows, MapError(err)
 }
 
 // QueryRow runs a query that returns at most one row. Use ScanErr on its
-// Scan result to turn sql.ErrNoRows into ErrNotFound.
+// Scan result to turn sql.ErrNoRows into ErrNotFound. On SQLite a statement
+// that writes waits its turn in the write queue and holds it until Scan.
+// When the wait fails, Scan returns ErrBusy or ErrNestedWrite.
 func (d *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if d.wq != nil && writes(query) {
+		rctx, qw, err := d.queued(ctx)
+		if err != nil {
+			// A Row can only come from a query: the connection fails this
+			// one with err, which Scan then returns.
+			return d.sql.QueryRowContext(context.WithValue(context.WithoutCancel(ctx), failKey{}, err), "SELECT 1")
+		}
+		row := d.sql.QueryRowContext(rctx, d.rebind(query), d.args(args)...)
+		if row.Err() != nil || !qw.attached.Load() {
+			qw.release()
+		}
+		return row
+	}
 	return d.sql.QueryRowContext(ctx, d.rebind(query), d.args(args)...)
+}
+
+// queued waits for the write turn and returns a context that carries it,
+// for the connection to give back when the rows close.
+func (d *DB) queued(ctx context.Context) (context.Context, *queuedWrite, error) {
+	if err := d.wq.acquire(ctx); err != nil {
+		return nil, nil, err
+	}
+	qw := &queuedWrite{release: once(d.wq.release)}
+	return context.WithValue(ctx, releaseKey{}, qw), qw, nil
 }
 
 // Dialect returns the database's dialect.
@@ -180,17 +237,36 @@ func (t *Tx) Dialect() Dialect { return t.d.dialect }
 
 // InTx runs fn in a transaction, committing when fn returns nil and rolling
 // back otherwise. On SQLite the transaction takes the write lock at once
-// (BEGIN IMMEDIATE), so read-then-write sequences inside fn are serialised.
+// (BEGIN IMMEDIATE), so read-then-write sequences inside fn are serialised;
+// before that it waits its turn in the write queue (ErrBusy if ctx ends
+// first), and inside fn every write must go through tx (a write on d from
+// the same goroutine fails with ErrNestedWrite).
 func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	if d.wq != nil {
+		if err := d.wq.acquire(ctx); err != nil {
+			return err
+		}
+		defer d.wq.release()
+	}
 	stx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return MapError(err)
 	}
 	tx := &Tx{tx: stx, d: d}
+	done := false
+	defer func() {
+		if !done {
+			// fn panicked: end the transaction before the queue's turn is
+			// given back, so that the next writer finds the lock free.
+			_ = stx.Rollback()
+		}
+	}()
 	if err := fn(tx); err != nil {
+		done = true
 		_ = stx.Rollback()
 		return err
 	}
+	done = true
 	return MapError(stx.Commit())
 }
 
@@ -291,6 +367,9 @@ func MapError(err error) error {
 		return ErrNotFound
 	}
 	msg := err.Error()
+	if strings.Contains(msg, "SQLITE_BUSY") && !errors.Is(err, ErrBusy) {
+		return fmt.Errorf("%w: %v", ErrBusy, err)
+	}
 	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") ||
 		strings.Contains(msg, "PRIMARY KEY constraint failed") {
 		return fmt.Errorf("%w: %v", ErrConflict, err)

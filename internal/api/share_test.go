@@ -40,7 +40,8 @@ func seedShareA(f *fixture) shareA {
 			return err
 		}
 		out.group = g.ID
-		return share.SetGroupMember(ctx, tx, adm, g.ID, f.orgA.ID, false)
+		_, err = share.SetGroupMember(ctx, tx, adm, g.ID, f.orgA.ID, false, f.clock.Now())
+		return err
 	})
 	if err != nil {
 		panic(err)
@@ -81,6 +82,9 @@ func shareIsolationCases(f *fixture) map[string][]isoCase {
 	add("GET", "/groups/{group}/members", isoCase{name: "A's group", path: shareBase + "/groups/" + ids.group + "/members"})
 	add("PUT", "/groups/{group}/members/{org}", isoCase{name: "B into A's group", path: shareBase + "/groups/" + ids.group + "/members/" + b})
 	add("DELETE", "/groups/{group}/members/{org}", isoCase{name: "A out of A's group", path: shareBase + "/groups/" + ids.group + "/members/" + f.orgA.ID})
+	add("GET", "/group-invites", isoCase{name: "own invitations", path: shareBase + "/group-invites", collection: true})
+	add("POST", "/group-invites/{group}/accept", isoCase{name: "A's group, B not invited", path: shareBase + "/group-invites/" + ids.group + "/accept"})
+	add("POST", "/group-invites/{group}/decline", isoCase{name: "A's group, B not invited", path: shareBase + "/group-invites/" + ids.group + "/decline"})
 	add("GET", "/subscription", isoCase{name: "own", path: shareBase + "/subscription", collection: true})
 	add("PUT", "/subscription", isoCase{name: "own", path: shareBase + "/subscription", body: `{"immediate_tlp":["red"],"immediate_kinds":[],"digest":true}`, collection: true})
 	add("GET", "/webhook", isoCase{name: "own", path: shareBase + "/webhook", collection: true})
@@ -162,6 +166,8 @@ func TestShareTLPMatrixAPI(t *testing.T) {
 		group := decodeBody[share.Group](t, rec).ID
 		rec = f.do(t, "PUT", shareBase+"/groups/"+group+"/members/"+groupOrg.ID, f.op.write, "")
 		wantCode(t, rec, http.StatusNoContent)
+		groupAdmin := shareMember(t, f, groupOrg, "admin@yamabiko.example.jp", auth.RoleAdmin)
+		wantCode(t, f.do(t, "POST", shareBase+"/group-invites/"+group+"/accept", groupAdmin.write, ""), http.StatusNoContent)
 
 		posts := map[share.TLP]*share.Post{}
 		for _, label := range share.TLPs {

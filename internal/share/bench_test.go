@@ -120,13 +120,10 @@ func BenchmarkSTIXImport(b *testing.B) {
 			}
 			fmt.Fprintf(&sb, `{"type":"report","spec_version":"2.1","id":"report--%08d-0000-4000-8000-000000000000","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","name":"bench","published":"2026-04-01T09:00:00.000Z","object_refs":[%s]}]}`,
 				i, strings.Join(refs, ","))
-			err := d.InTx(ctx, func(tx *db.Tx) error {
-				res, err := ImportSTIX(ctx, tx, w.author, []byte(sb.String()), ImportOptions{Default: TLPGreen}, t0)
-				if err == nil {
-					total += res.Objects
-				}
-				return err
-			})
+			res, err := ImportSTIX(ctx, d, w.author, strings.NewReader(sb.String()), ImportOptions{Default: TLPGreen}, t0)
+			if err == nil {
+				total += res.Objects
+			}
 			if err != nil {
 				b.Fatal(err)
 			}

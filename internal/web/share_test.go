@@ -316,9 +316,16 @@ func TestShareAdminPages(t *testing.T) {
 		wantStatus(t, admin.post("/share/groups", url.Values{"name": {"地域"}, "kind": {"regional"}}), http.StatusForbidden)
 		wantStatus(t, admin.get("/share/groups/"+gid), http.StatusNotFound)
 		wantStatus(t, admin.post("/share/groups/"+gid+"/members", url.Values{"org_id": {e.hosp.ID}}), http.StatusNotFound)
-		// The group can be a recipient of AMBER: the clinic sees it.
+		// The group can be a recipient of AMBER: the clinic sees it once
+		// its admin accepted the invitation, not before.
 		id := sharePostVia(t, admin, url.Values{"kind": {"advisory"}, "tlp": {"amber"}, "title": {"地域向け"}, "recipient_groups": {gid}})
-		wantStatus(t, e.signedIn(e.other, e.clinic).get("/share/posts/"+id), http.StatusOK)
+		clinicAdmin := e.signedIn(e.other, e.clinic)
+		wantStatus(t, clinicAdmin.get("/share/posts/"+id), http.StatusNotFound)
+		groups := clinicAdmin.get("/share/groups")
+		wantContains(t, groups, "東京地域医療ネット")
+		wantContains(t, groups, "/share/groups/"+gid+"/answer")
+		wantStatus(t, clinicAdmin.post("/share/groups/"+gid+"/answer", url.Values{"answer": {"accept"}}), http.StatusSeeOther)
+		wantStatus(t, clinicAdmin.get("/share/posts/"+id), http.StatusOK)
 
 		// Warning lists.
 		wantStatus(t, op.post("/share/warnings", url.Values{"list": {"院内の正規サーバー"}, "type": {"domain"}, "value": {"intra.example.jp"}}), http.StatusSeeOther)

@@ -346,6 +346,9 @@ type parsedBundle struct {
 	// marks maps marking definitions of the bundle to the TLP label they
 	// stand for.
 	marks map[string]TLP
+	// versions lists the versions of ids seen more than once.
+	versions map[string]map[string]bool
+	strs     map[string]string
 }
 
 func (b *parsedBundle) close() {
@@ -387,7 +390,8 @@ func parseBundle(ctx context.Context, r io.Reader) (*parsedBundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &parsedBundle{byID: map[string]*parsedObject{}, marks: map[string]TLP{}, spool: spool}
+	b := &parsedBundle{byID: map[string]*parsedObject{}, marks: map[string]TLP{}, spool: spool,
+		versions: map[string]map[string]bool{}, strs: map[string]string{}}
 	if err := b.decode(ctx, r); err != nil {
 		b.close()
 		return nil, err
@@ -404,7 +408,6 @@ func (b *parsedBundle) decode(ctx context.Context, r io.Reader) error {
 	} else if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return notJSON(fmt.Errorf("not a JSON object"))
 	}
-	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -441,7 +444,7 @@ func (b *parsedBundle) decode(ctx context.Context, r io.Reader) error {
 				if err := dec.Decode(&raw); err != nil {
 					return notJSON(err)
 				}
-				if err := b.add(i, raw, seen); err != nil {
+				if err := b.add(i, raw); err != nil {
 					return err
 				}
 			}
@@ -461,7 +464,27 @@ func (b *parsedBundle) decode(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-func (b *parsedBundle) add(i int, raw json.RawMessage, seen map[string]bool) error {
+// intern returns one shared copy of s: the references most objects carry
+// (markings, their creator's identity) and their timestamps repeat, and a
+// million objects would otherwise keep a million copies.
+func (b *parsedBundle) intern(s string) string {
+	if x, ok := b.strs[s]; ok {
+		return x
+	}
+	if len(b.strs) < 1<<16 {
+		b.strs[s] = s
+	}
+	return s
+}
+
+func (b *parsedBundle) internAll(l []string) []string {
+	for i, s := range l {
+		l[i] = b.intern(s)
+	}
+	return l
+}
+
+func (b *parsedBundle) add(i int, raw json.RawMessage) error {
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
 		b.fails = append(b.fails, ObjectFailure{ID: fmt.Sprintf("objects[%d]", i), Message: "not a JSON object"})
@@ -476,17 +499,28 @@ func (b *parsedBundle) add(i int, raw json.RawMessage, seen map[string]bool) err
 		b.fails = append(b.fails, ObjectFailure{ID: id, Version: o.str("modified"), Message: why})
 		return nil
 	}
-	key := o.id + "|" + o.str("modified")
-	if seen[key] {
-		return nil
+	// The same version of an object twice is kept once. byID holds one
+	// version per id; ids seen in several versions keep the others' in
+	// b.versions.
+	version := b.intern(versionOf(o))
+	if prev, ok := b.byID[o.id]; ok {
+		vs := b.versions[o.id]
+		if vs == nil {
+			vs = map[string]bool{prev.version: true}
+			b.versions[o.id] = vs
+		}
+		if vs[version] {
+			return nil
+		}
+		vs[version] = true
 	}
-	seen[key] = true
-	p := &parsedObject{id: o.id, typ: o.typ, version: versionOf(o), refs: refsOf(o), marks: o.strs("object_marking_refs"), off: b.pos, size: int64(len(raw))}
+	p := &parsedObject{id: o.id, typ: b.intern(o.typ), version: version, refs: b.internAll(refsOf(o)),
+		marks: b.internAll(o.strs("object_marking_refs")), off: b.pos, size: int64(len(raw))}
 	if gl, ok := m["granular_markings"].([]any); ok {
 		for _, g := range gl {
 			if gm, ok := g.(map[string]any); ok {
 				if ref, _ := gm["marking_ref"].(string); ref != "" {
-					p.granular = append(p.granular, ref)
+					p.granular = append(p.granular, b.intern(ref))
 				}
 			}
 		}

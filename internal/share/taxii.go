@@ -136,7 +136,8 @@ var ErrBadNext = db.ErrNotFound
 // withBody false leaves Body empty (manifest, versions).
 func ListObjects(ctx context.Context, q db.Querier, v Viewer, c *Collection, f ObjectQuery, withBody bool) (*ObjectPage, error) {
 	pred, args := visible(v)
-	where := []string{pred}
+	// Objects an import in progress added to a post are not served yet.
+	where := []string{pred, "s.import_id IS NULL"}
 	tl := make([]string, len(c.tlps))
 	for i, t := range c.tlps {
 		tl[i] = "?"
@@ -183,9 +184,9 @@ func ListObjects(ctx context.Context, q db.Querier, v Viewer, c *Collection, f O
 		case "all":
 			vconds = append(vconds, "1 = 1")
 		case "last":
-			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq)")
+			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq AND n.import_id IS NULL)")
 		case "first":
-			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq < s.seq)")
+			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq < s.seq AND n.import_id IS NULL)")
 		default:
 			exact = append(exact, x)
 		}

@@ -89,14 +89,17 @@ func addIndicators(ctx context.Context, q db.Querier, postID string, in []Indica
 }
 
 // listIndicators lists a post's indicators. PostCount counts only the
-// posts the reader may see that carry the same value: a count over every
-// post would tell anyone who posts a value whether hidden posts carry it.
+// posts the reader may see that carry the same value (up to
+// OverCorrelation+1, "very common"): a count over every post would tell
+// anyone who posts a value whether hidden posts carry it.
 func listIndicators(ctx context.Context, q db.Querier, v Viewer, postID string) ([]Indicator, error) {
-	pred, args := visible(v)
-	rows, err := q.Query(ctx, `SELECT i.id, i.post_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id,
-		(SELECT COUNT(*) FROM share_indicators o JOIN share_posts p ON p.id = o.post_id WHERE o.value_id = i.value_id AND `+pred+`),
+	counts, err := visibleCounts(ctx, q, v, postID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT i.id, i.post_id, i.value_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id,
 		(SELECT COUNT(*) FROM share_sightings s WHERE s.indicator_id = i.id), i.created_at
-		FROM share_indicators i WHERE i.post_id = ? ORDER BY i.type, i.norm`, append(args, postID)...)
+		FROM share_indicators i WHERE i.post_id = ? ORDER BY i.type, i.norm`, postID)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +107,70 @@ func listIndicators(ctx context.Context, q db.Querier, v Viewer, postID string) 
 	var out []Indicator
 	for rows.Next() {
 		var x Indicator
-		if err := rows.Scan(&x.ID, &x.PostID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.PostCount, &x.Sightings, &x.CreatedAt); err != nil {
+		var valueID string
+		if err := rows.Scan(&x.ID, &x.PostID, &valueID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.Sightings, &x.CreatedAt); err != nil {
 			return nil, err
 		}
+		x.PostCount = counts[valueID]
 		out = append(out, x)
 	}
 	return out, rows.Err()
+}
+
+// visibleCounts returns, for each indicator value of a post, how many
+// posts v may see carry it, counted up to OverCorrelation+1. Values that
+// few posts carry at all are counted in one grouped query; the count of a
+// common value stops at OverCorrelation+1 visible posts.
+func visibleCounts(ctx context.Context, q db.Querier, v Viewer, postID string) (map[string]int64, error) {
+	out := map[string]int64{}
+	pred, args := visible(v)
+	rows, err := q.Query(ctx, `SELECT o.value_id, COUNT(*) FROM share_indicators o JOIN share_posts p ON p.id = o.post_id
+		WHERE o.value_id IN (SELECT i.value_id FROM share_indicators i JOIN share_ioc_values val ON val.id = i.value_id
+			WHERE i.post_id = ? AND val.post_count <= `+strconv.Itoa(OverCorrelation)+`) AND `+pred+`
+		GROUP BY o.value_id`, append([]any{postID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.Query(ctx, `SELECT i.value_id FROM share_indicators i JOIN share_ioc_values val ON val.id = i.value_id
+		WHERE i.post_id = ? AND val.post_count > `+strconv.Itoa(OverCorrelation), postID)
+	if err != nil {
+		return nil, err
+	}
+	var common []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		common = append(common, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range common {
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM share_indicators o JOIN share_posts p ON p.id = o.post_id
+			WHERE o.value_id = ? AND `+pred+` LIMIT `+strconv.Itoa(OverCorrelation+1)+`) x`, append([]any{id}, args...)...).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, nil
 }
 
 // Correlation is another post that carries the same indicator value.
@@ -135,15 +196,26 @@ func Correlations(ctx context.Context, q db.Querier, v Viewer, postID string, li
 	// Values carried by more than OverCorrelation posts the reader may see
 	// are left out; posts it may not see count for nothing, not even
 	// towards that threshold.
+	counts, err := visibleCounts(ctx, q, v, postID)
+	if err != nil {
+		return nil, err
+	}
+	var keep []any
+	for id, n := range counts {
+		if n >= 2 && n <= OverCorrelation {
+			keep = append(keep, id)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, nil
+	}
 	pred, args := visible(v)
-	pred2, args2 := visibleAs(v, "p2")
 	rows, err := q.Query(ctx, `SELECT p.id, p.title, p.tlp, mine.type, mine.norm
 		FROM share_indicators mine
 		JOIN share_indicators other ON other.value_id = mine.value_id AND other.post_id <> mine.post_id
 		JOIN share_posts p ON p.id = other.post_id
-		WHERE mine.post_id = ? AND `+pred+` AND (SELECT COUNT(*) FROM share_indicators o2 JOIN share_posts p2 ON p2.id = o2.post_id
-			WHERE o2.value_id = mine.value_id AND `+pred2+`) <= `+strconv.Itoa(OverCorrelation)+`
-		ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit), append(append([]any{postID}, args...), args2...)...)
+		WHERE mine.post_id = ? AND mine.value_id IN (`+db.In(len(keep))+`) AND `+pred+`
+		ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit), append(append([]any{postID}, keep...), args...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package share
 
 import (
 	"errors"
-	"regexp"
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -117,15 +116,6 @@ func visible(v Viewer) (string, []any) {
 	}
 	return b.String(), args
 }
-
-// visibleAs is visible over a post aliased alias instead of p, for a
-// second copy of share_posts in the same query.
-func visibleAs(v Viewer, alias string) (string, []any) {
-	pred, args := visible(v)
-	return postAliasRE.ReplaceAllString(pred, "${1}"+alias+"."), args
-}
-
-var postAliasRE = regexp.MustCompile(`(^|[^a-z_.])p\.`)
 
 // visibleFor returns the predicate with the reader given by SQL
 // expressions (for set-based fan-out); it takes no arguments.

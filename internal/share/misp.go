@@ -298,8 +298,27 @@ func ImportMISP(ctx context.Context, d *db.DB, v Viewer, data []byte, opts Impor
 		if err != nil {
 			return err
 		}
-		// Its STIX objects, written for a post made here, land with it.
-		if err := s.tx(ctx, func(tx *db.Tx) error { return storeSTIX(ctx, tx, p, s.now) }); err != nil {
+		// Its STIX objects, written for a post made here, land with it,
+		// in chunks like everything an import writes.
+		var name string
+		if err := d.QueryRow(ctx, `SELECT name FROM organizations WHERE id = ?`, p.AuthorOrgID).Scan(&name); err != nil {
+			return db.ScanErr(err)
+		}
+		var rows []stixRow
+		for _, o := range postObjects(p, name) {
+			b, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			id, _ := o["id"].(string)
+			typ, _ := o["type"].(string)
+			ver, _ := o["modified"].(string)
+			if ver == "" {
+				ver, _ = o["created"].(string)
+			}
+			rows = append(rows, stixRow{id: id, typ: typ, version: ver, body: string(b)})
+		}
+		if err := s.stageObjects(ctx, p.ID, rows, false); err != nil {
 			return err
 		}
 		res.Posts = append(res.Posts, ImportedPost{ID: p.ID, Title: p.Title, TLP: p.TLP, Indicators: len(p.Indicators)})

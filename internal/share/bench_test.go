@@ -373,6 +373,7 @@ func BenchmarkSTIXImportMillion(b *testing.B) {
 			b.ReportMetric(float64(res.Objects)/el.Seconds(), "objects/s")
 			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 			b.ReportMetric(float64(res.LongestTransaction().Milliseconds()), "longest-tx-ms")
+			b.Logf("longest transaction %v in %s", res.longestTx, res.longestTxAt)
 			b.ReportMetric(float64(st.Size())/(1<<20), "bundle-MiB")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -46,8 +47,10 @@ type stagedImport struct {
 	opts    ImportOptions
 	res     *ImportResult
 	touched time.Time
-	// longest is the longest transaction the import ran.
-	longest time.Duration
+	// longest is the longest transaction the import ran, longestAt the
+	// function and line that ran it.
+	longest   time.Duration
+	longestAt string
 }
 
 // runImport checks that v may import, registers an import, runs write
@@ -90,7 +93,7 @@ func runImport(ctx context.Context, d *db.DB, v Viewer, opts ImportOptions, now 
 			return nil
 		})
 	}
-	res.longestTx = s.longest
+	res.longestTx, res.longestTxAt = s.longest, s.longestAt
 	if err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
@@ -133,6 +136,9 @@ func (s *stagedImport) tx(ctx context.Context, fn func(tx *db.Tx) error) error {
 	el := time.Since(start)
 	if el > s.longest {
 		s.longest = el
+		if pc, _, line, ok := runtime.Caller(1); ok {
+			s.longestAt = fmt.Sprintf("%s:%d", runtime.FuncForPC(pc).Name(), line)
+		}
 	}
 	if err == nil && s.d.Dialect() == db.SQLite {
 		// SQLite's waiting writers poll for the lock: a writer that takes

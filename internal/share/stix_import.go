@@ -34,8 +34,10 @@ type ImportResult struct {
 	Existing  int             `json:"existing"`
 	Failures  []ObjectFailure `json:"failures,omitempty"`
 	Successes []ObjectFailure `json:"-"`
-	// longestTx is the longest write transaction the import ran.
-	longestTx time.Duration
+	// longestTx is the longest write transaction the import ran, and
+	// longestTxAt where it was run from.
+	longestTx   time.Duration
+	longestTxAt string
 }
 
 // LongestTransaction is the longest write transaction the import ran (an

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -49,6 +50,9 @@ func (a *API) shareRoutes() []route {
 		{"GET", shareBase + "/groups/{group}/members", true, false, a.shareGroupMembers},
 		{"PUT", shareBase + "/groups/{group}/members/{org}", true, true, a.shareGroupAdd},
 		{"DELETE", shareBase + "/groups/{group}/members/{org}", true, true, a.shareGroupRemove},
+		{"GET", shareBase + "/group-invites", true, false, a.shareGroupInvites},
+		{"POST", shareBase + "/group-invites/{group}/accept", true, true, a.shareGroupAccept},
+		{"POST", shareBase + "/group-invites/{group}/decline", true, true, a.shareGroupDecline},
 		{"GET", shareBase + "/subscription", true, false, a.shareGetSubscription},
 		{"PUT", shareBase + "/subscription", true, true, a.shareSetSubscription},
 		{"GET", shareBase + "/webhook", true, false, a.shareGetWebhook},
@@ -260,15 +264,19 @@ func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call
 		return err
 	}
 	var p *share.Post
-	err = a.shareTx(r, c, "share.post.recipients", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		if err := share.AddRecipients(r.Context(), tx, v, id, in.Orgs, in.Groups, in.Users, a.Now()); err != nil {
-			return "", nil, err
+	err = a.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		reshare, err := share.AddRecipients(r.Context(), tx, v, id, in.Orgs, in.Groups, in.Users, a.Now())
+		if err != nil {
+			return err
 		}
-		var err error
 		if p, err = share.GetPost(r.Context(), tx, v, id); err != nil {
-			return "", nil, err
+			return err
 		}
-		return id, map[string]any{"orgs": in.Orgs, "groups": in.Groups, "users": in.Users}, nil
+		action := "share.post.recipients"
+		if reshare {
+			action = "share.post.reshare"
+		}
+		return a.record(r.Context(), tx, c, c.p.OrgID, action, "share_post", id, map[string]any{"orgs": in.Orgs, "groups": in.Groups, "users": in.Users})
 	})
 	if err != nil {
 		return err
@@ -505,6 +513,54 @@ func (a *API) shareGroupMembers(w http.ResponseWriter, r *http.Request, c *call)
 	return nil
 }
 
+func (a *API) inviteMail() share.InviteMail {
+	return share.InviteMail{Mailer: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
+}
+
+type groupInviteList struct {
+	Invites []share.GroupInvite `json:"invites"`
+}
+
+// shareGroupInvites lists the groups the caller's organisation was invited
+// into (state "pending") or belongs to ("accepted").
+func (a *API) shareGroupInvites(w http.ResponseWriter, r *http.Request, c *call) error {
+	xs, err := share.ListGroupInvites(r.Context(), a.DB, shareViewer(c))
+	if err != nil {
+		return err
+	}
+	if xs == nil {
+		xs = []share.GroupInvite{}
+	}
+	a.reply(w, http.StatusOK, groupInviteList{Invites: xs})
+	return nil
+}
+
+func (a *API) shareGroupAccept(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.shareGroupAnswer(w, r, c, true)
+}
+
+func (a *API) shareGroupDecline(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.shareGroupAnswer(w, r, c, false)
+}
+
+// shareGroupAnswer accepts or declines an invitation of the caller's
+// organisation (declining a group joined leaves it); admins only.
+func (a *API) shareGroupAnswer(w http.ResponseWriter, r *http.Request, c *call, accept bool) error {
+	gid := r.PathValue("group")
+	answer := "decline"
+	if accept {
+		answer = "accept"
+	}
+	err := a.shareTx(r, c, "share.group.accept", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
+		return gid, map[string]any{"answer": answer}, share.AnswerGroupInvite(r.Context(), tx, shareViewer(c), gid, accept)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (a *API) shareGroupAdd(w http.ResponseWriter, r *http.Request, c *call) error {
 	return a.shareGroupChange(w, r, c, false)
 }
@@ -516,12 +572,15 @@ func (a *API) shareGroupRemove(w http.ResponseWriter, r *http.Request, c *call) 
 func (a *API) shareGroupChange(w http.ResponseWriter, r *http.Request, c *call, remove bool) error {
 	gid, org := r.PathValue("group"), r.PathValue("org")
 	err := a.shareTx(r, c, "share.group.member", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
-		err := share.SetGroupMember(r.Context(), tx, shareViewer(c), gid, org, remove)
+		invited, err := share.SetGroupMember(r.Context(), tx, shareViewer(c), gid, org, remove, a.Now())
 		if share.ErrField(err) == "org_id" {
 			// An unknown organisation in the path is a missing object.
 			err = db.ErrNotFound
 		}
-		return gid, map[string]any{"org": org, "remove": remove}, err
+		if err == nil && invited {
+			err = a.inviteMail().MailGroupInvite(r.Context(), tx, gid, org)
+		}
+		return gid, map[string]any{"org": org, "remove": remove, "invited": invited}, err
 	})
 	if err != nil {
 		return err
@@ -665,14 +724,14 @@ func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error
 		}
 	}
 	var out importBody
-	err = a.shareTx(r, c, "share.import", "organization", func(tx *db.Tx) (string, map[string]any, error) {
-		var err error
-		if out.Format, out.ImportResult, out.Skipped, err = share.ImportAny(r.Context(), tx, shareViewer(c), data, opts, a.Now()); err != nil {
-			return "", nil, err
-		}
-		return c.p.OrgID, map[string]any{"format": out.Format, "posts": len(out.Posts), "objects": out.Objects, "failures": len(out.Failures)}, nil
-	})
-	if err != nil {
+	format := share.DetectFormat(data)
+	// The import writes in short transactions of its own; its audit entry
+	// lands in the last one, with the posts becoming visible.
+	opts.Publish = func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
+		return a.record(ctx, tx, c, c.p.OrgID, "share.import", "organization", c.p.OrgID,
+			map[string]any{"format": format, "posts": len(res.Posts), "objects": res.Objects, "failures": len(res.Failures)})
+	}
+	if out.Format, out.ImportResult, out.Skipped, err = share.ImportAny(r.Context(), a.DB, shareViewer(c), data, opts, a.Now()); err != nil {
 		return err
 	}
 	if out.Posts == nil {

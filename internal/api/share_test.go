@@ -40,7 +40,8 @@ func seedShareA(f *fixture) shareA {
 			return err
 		}
 		out.group = g.ID
-		return share.SetGroupMember(ctx, tx, adm, g.ID, f.orgA.ID, false)
+		_, err = share.SetGroupMember(ctx, tx, adm, g.ID, f.orgA.ID, false, f.clock.Now())
+		return err
 	})
 	if err != nil {
 		panic(err)
@@ -81,6 +82,9 @@ func shareIsolationCases(f *fixture) map[string][]isoCase {
 	add("GET", "/groups/{group}/members", isoCase{name: "A's group", path: shareBase + "/groups/" + ids.group + "/members"})
 	add("PUT", "/groups/{group}/members/{org}", isoCase{name: "B into A's group", path: shareBase + "/groups/" + ids.group + "/members/" + b})
 	add("DELETE", "/groups/{group}/members/{org}", isoCase{name: "A out of A's group", path: shareBase + "/groups/" + ids.group + "/members/" + f.orgA.ID})
+	add("GET", "/group-invites", isoCase{name: "own invitations", path: shareBase + "/group-invites", collection: true})
+	add("POST", "/group-invites/{group}/accept", isoCase{name: "A's group, B not invited", path: shareBase + "/group-invites/" + ids.group + "/accept"})
+	add("POST", "/group-invites/{group}/decline", isoCase{name: "A's group, B not invited", path: shareBase + "/group-invites/" + ids.group + "/decline"})
 	add("GET", "/subscription", isoCase{name: "own", path: shareBase + "/subscription", collection: true})
 	add("PUT", "/subscription", isoCase{name: "own", path: shareBase + "/subscription", body: `{"immediate_tlp":["red"],"immediate_kinds":[],"digest":true}`, collection: true})
 	add("GET", "/webhook", isoCase{name: "own", path: shareBase + "/webhook", collection: true})
@@ -162,6 +166,8 @@ func TestShareTLPMatrixAPI(t *testing.T) {
 		group := decodeBody[share.Group](t, rec).ID
 		rec = f.do(t, "PUT", shareBase+"/groups/"+group+"/members/"+groupOrg.ID, f.op.write, "")
 		wantCode(t, rec, http.StatusNoContent)
+		groupAdmin := shareMember(t, f, groupOrg, "admin@yamabiko.example.jp", auth.RoleAdmin)
+		wantCode(t, f.do(t, "POST", shareBase+"/group-invites/"+group+"/accept", groupAdmin.write, ""), http.StatusNoContent)
 
 		posts := map[share.TLP]*share.Post{}
 		for _, label := range share.TLPs {
@@ -404,4 +410,77 @@ func TestShareAPIKeysExist(t *testing.T) {
 	if n < 5 {
 		t.Fatalf("only %d keys found", n)
 	}
+}
+
+// TestShareFindingsAPI: only the author or an admin of the author's
+// organisation widens or deletes a post; counts reveal no hidden post;
+// sharing groups need the invited organisation's consent.
+func TestShareFindingsAPI(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		// Widening and deleting.
+		rec := f.do(t, "POST", shareBase+"/posts", f.adminA.write, `{"kind":"incident","tlp":"amber_strict","title":"A社内だけ"}`)
+		wantCode(t, rec, http.StatusCreated)
+		strict := decodeBody[*share.Post](t, rec).ID
+		rec = f.do(t, "POST", shareBase+"/posts", f.adminA.write, `{"kind":"incident","tlp":"red","title":"名指しだけ","recipient_users":["`+f.staffA.user.ID+`"]}`)
+		wantCode(t, rec, http.StatusCreated)
+		red := decodeBody[*share.Post](t, rec).ID
+		wantCode(t, f.do(t, "POST", shareBase+"/posts/"+red+"/recipients", f.staffA.write, `{"users":["`+f.adminB.user.ID+`"]}`), http.StatusForbidden)
+		wantCode(t, f.do(t, "POST", shareBase+"/posts/"+strict+"/recipients", f.staffA.write, `{"orgs":["`+f.orgB.ID+`"]}`), http.StatusForbidden)
+		wantCode(t, f.do(t, "DELETE", shareBase+"/posts/"+strict, f.staffA.write, ""), http.StatusForbidden)
+		wantCode(t, f.do(t, "DELETE", shareBase+"/posts/"+red, f.staffA.write, ""), http.StatusForbidden)
+		wantCode(t, f.do(t, "GET", shareBase+"/posts/"+strict, f.adminB.write, ""), http.StatusNotFound)
+		wantCode(t, f.do(t, "GET", shareBase+"/posts/"+red, f.adminB.write, ""), http.StatusNotFound)
+		// Staff's own post: the author deletes it, as the admin may.
+		rec = f.do(t, "POST", shareBase+"/posts", f.staffA.write, `{"kind":"question","tlp":"amber_strict","title":"担当者の投稿"}`)
+		wantCode(t, rec, http.StatusCreated)
+		own := decodeBody[*share.Post](t, rec).ID
+		wantCode(t, f.do(t, "POST", shareBase+"/posts/"+own+"/recipients", f.staffA.write, `{"groups":["x"]}`), http.StatusBadRequest)
+		wantCode(t, f.do(t, "DELETE", shareBase+"/posts/"+strict, f.adminA.write, ""), http.StatusNoContent)
+		wantCode(t, f.do(t, "DELETE", shareBase+"/posts/"+own, f.staffA.write, ""), http.StatusNoContent)
+
+		// Counts: B posts A's hidden value and learns nothing.
+		rec = f.do(t, "POST", shareBase+"/posts", f.adminA.write, `{"kind":"incident","tlp":"amber","title":"A秘密","indicators":[{"value":"203.0.113.251"}]}`)
+		wantCode(t, rec, http.StatusCreated)
+		rec = f.do(t, "POST", shareBase+"/posts", f.staffB.write, `{"kind":"question","tlp":"green","title":"B確認","indicators":[{"value":"203.0.113.251"}]}`)
+		wantCode(t, rec, http.StatusCreated)
+		probe := decodeBody[*share.Post](t, rec)
+		if n := probe.Indicators[0].PostCount; n != 1 {
+			t.Errorf("create answer counts %d posts", n)
+		}
+		if n := decodeBody[*share.Post](t, f.do(t, "GET", shareBase+"/posts/"+probe.ID, f.staffB.write, "")).Indicators[0].PostCount; n != 1 {
+			t.Errorf("read counts %d posts", n)
+		}
+		if b := f.do(t, "GET", shareBase+"/posts/"+probe.ID+"/correlations", f.staffB.write, "").Body.String(); strings.Contains(b, "A秘密") {
+			t.Errorf("correlations show A's post: %s", b)
+		}
+		if b := f.do(t, "GET", shareBase+"/indicators?value=203.0.113.251", f.staffB.write, "").Body.String(); strings.Contains(b, "A秘密") {
+			t.Errorf("lookup shows A's post: %s", b)
+		}
+		wantCode(t, f.do(t, "DELETE", shareBase+"/posts/"+probe.ID, f.staffB.write, ""), http.StatusNoContent)
+
+		// Group consent: B is invited into A's customers group, is told,
+		// and gets nothing until B's admin accepts.
+		rec = f.do(t, "POST", shareBase+"/groups", f.adminA.write, `{"name":"Aの取引先","kind":"customers"}`)
+		wantCode(t, rec, http.StatusCreated)
+		g := decodeBody[share.Group](t, rec).ID
+		wantCode(t, f.do(t, "PUT", shareBase+"/groups/"+g+"/members/"+f.orgB.ID, f.adminA.write, ""), http.StatusNoContent)
+		mails, err := f.mailer.Outbox(context.Background(), f.orgB.ID, 10)
+		if err != nil || len(mails) == 0 || !strings.Contains(mails[0].Body, "Aの取引先") {
+			t.Errorf("invitation mail: %+v %v", mails, err)
+		}
+		rec = f.do(t, "POST", shareBase+"/posts", f.adminA.write, `{"kind":"advisory","tlp":"amber","title":"取引先へ","recipient_groups":["`+g+`"]}`)
+		wantCode(t, rec, http.StatusCreated)
+		toGroup := decodeBody[*share.Post](t, rec).ID
+		wantCode(t, f.do(t, "GET", shareBase+"/posts/"+toGroup, f.staffB.write, ""), http.StatusNotFound)
+		inv := decodeBody[groupInviteList](t, f.do(t, "GET", shareBase+"/group-invites", f.staffB.write, ""))
+		if len(inv.Invites) != 1 || inv.Invites[0].State != "pending" {
+			t.Errorf("invites %+v", inv)
+		}
+		wantCode(t, f.do(t, "POST", shareBase+"/group-invites/"+g+"/accept", f.staffB.write, ""), http.StatusForbidden)
+		wantCode(t, f.do(t, "POST", shareBase+"/group-invites/"+g+"/accept", f.adminB.write, ""), http.StatusNoContent)
+		wantCode(t, f.do(t, "GET", shareBase+"/posts/"+toGroup, f.staffB.write, ""), http.StatusOK)
+		wantCode(t, f.do(t, "POST", shareBase+"/group-invites/"+g+"/decline", f.adminB.write, ""), http.StatusNoContent)
+		wantCode(t, f.do(t, "GET", shareBase+"/posts/"+toGroup, f.staffB.write, ""), http.StatusNotFound)
+	})
 }

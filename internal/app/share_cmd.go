@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"flag"
@@ -105,33 +106,51 @@ func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func shareImport(ctx context.Context, d *db.DB, log *audit.Log, v share.Viewer, file string, stdout io.Writer) error {
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
-	return d.InTx(ctx, func(tx *db.Tx) error {
-		var res *share.ImportResult
-		skipped := 0
-		format := "stix"
-		if bytes.Contains(b[:min(len(b), 4096)], []byte(`"Event"`)) || !bytes.Contains(b, []byte(`"objects"`)) {
-			format = "misp"
-			res, skipped, err = share.ImportMISP(ctx, tx, v, b, share.ImportOptions{}, time.Now())
-		} else {
-			res, err = share.ImportSTIX(ctx, tx, v, b, share.ImportOptions{}, time.Now())
-		}
-		if err != nil {
-			return cliError(err)
-		}
-		for _, p := range res.Posts {
-			fmt.Fprintf(stdout, "post %s  %s  %s  (%d indicators)\n", p.ID, p.TLP.Label(), p.Title, p.Indicators)
-		}
-		fmt.Fprintf(stdout, "%s: %d posts, %d objects stored, %d already present, %d skipped, %d failed\n",
-			format, len(res.Posts), res.Objects, res.Existing, skipped, len(res.Failures))
-		for _, f := range res.Failures {
-			fmt.Fprintf(stdout, "  failed %s: %s\n", f.ID, f.Message)
-		}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	format := "stix"
+	if bytes.Contains(head[:n], []byte(`"Event"`)) || !bytes.Contains(head[:n], []byte(`"objects"`)) && n < len(head) {
+		format = "misp"
+	}
+	// The import writes in short transactions; its audit entry lands in
+	// the last one, with the posts.
+	opts := share.ImportOptions{Publish: func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
 		_, err := log.Append(ctx, tx, cliEntry("share.import", "organization", v.OrgID, v.OrgID,
 			map[string]any{"file": file, "format": format, "posts": len(res.Posts), "failures": len(res.Failures)}))
 		return err
-	})
+	}}
+	var res *share.ImportResult
+	skipped := 0
+	if format == "misp" {
+		b, err := io.ReadAll(io.LimitReader(f, share.MaxImport+1))
+		if err != nil {
+			return err
+		}
+		res, skipped, err = share.ImportMISP(ctx, d, v, b, opts, time.Now())
+		if err != nil {
+			return cliError(err)
+		}
+	} else {
+		// A STIX bundle is read as a stream, whatever its size.
+		if res, err = share.ImportSTIX(ctx, d, v, bufio.NewReaderSize(f, 1<<20), opts, time.Now()); err != nil {
+			return cliError(err)
+		}
+	}
+	for _, p := range res.Posts {
+		fmt.Fprintf(stdout, "post %s  %s  %s  (%d indicators)\n", p.ID, p.TLP.Label(), p.Title, p.Indicators)
+	}
+	fmt.Fprintf(stdout, "%s: %d posts, %d objects stored, %d already present, %d skipped, %d failed\n",
+		format, len(res.Posts), res.Objects, res.Existing, skipped, len(res.Failures))
+	for _, f := range res.Failures {
+		fmt.Fprintf(stdout, "  failed %s: %s\n", f.ID, f.Message)
+	}
+	return nil
 }

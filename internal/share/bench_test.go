@@ -1,11 +1,15 @@
 package share
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,13 +124,10 @@ func BenchmarkSTIXImport(b *testing.B) {
 			}
 			fmt.Fprintf(&sb, `{"type":"report","spec_version":"2.1","id":"report--%08d-0000-4000-8000-000000000000","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","name":"bench","published":"2026-04-01T09:00:00.000Z","object_refs":[%s]}]}`,
 				i, strings.Join(refs, ","))
-			err := d.InTx(ctx, func(tx *db.Tx) error {
-				res, err := ImportSTIX(ctx, tx, w.author, []byte(sb.String()), ImportOptions{Default: TLPGreen}, t0)
-				if err == nil {
-					total += res.Objects
-				}
-				return err
-			})
+			res, err := ImportSTIX(ctx, d, w.author, strings.NewReader(sb.String()), ImportOptions{Default: TLPGreen}, t0)
+			if err == nil {
+				total += res.Objects
+			}
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -289,4 +290,98 @@ func BenchmarkFanout(b *testing.B) {
 		}
 		b.ReportMetric(float64(written)/float64(b.N), "notifications/op")
 	})
+}
+
+// BenchmarkSTIXImportMillion imports one generated STIX bundle of
+// MEDISAC_BENCH_IMPORT_OBJECTS objects (default 1,000,000: 1,000 reports
+// of 999 indicators each), streamed from a file, and reports the time,
+// the peak Go heap while importing and the longest write transaction
+// (see docs/benchmarks.md). MEDISAC_BENCH_IMPORT_DB=sqlite|postgres runs
+// one database only.
+func BenchmarkSTIXImportMillion(b *testing.B) {
+	n := benchSize("IMPORT_OBJECTS", 1000000)
+	const perReport = 1000
+	run := func(b *testing.B, d *db.DB) {
+		ctx := context.Background()
+		w := newWorld(b, d)
+		f, err := os.CreateTemp(b.TempDir(), "bundle-*.json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		fmt.Fprint(bw, `{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`)
+		reports := n / perReport
+		for r := 0; r < reports; r++ {
+			var refs []string
+			for j := 0; j < perReport-1; j++ {
+				k := r*perReport + j
+				id := fmt.Sprintf("indicator--%08d-0000-4000-8000-%012d", r, j)
+				refs = append(refs, `"`+id+`"`)
+				fmt.Fprintf(bw, `{"type":"indicator","spec_version":"2.1","id":"%s","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","pattern":"[ipv4-addr:value = '10.%d.%d.%d']","pattern_type":"stix","valid_from":"2026-04-01T09:00:00.000Z"},`,
+					id, (k>>16)&255, (k>>8)&255, k&255)
+			}
+			sep := ","
+			if r == reports-1 {
+				sep = ""
+			}
+			fmt.Fprintf(bw, `{"type":"report","spec_version":"2.1","id":"report--%08d-0000-4000-8000-000000000000","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","name":"bench %d","published":"2026-04-01T09:00:00.000Z","object_marking_refs":["%s"],"object_refs":[%s]}%s`,
+				r, r, TLPGreen.MarkingID(), strings.Join(refs, ","), sep)
+		}
+		fmt.Fprint(bw, "]}")
+		if err := bw.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		st, _ := f.Stat()
+		for b.Loop() {
+			if _, err := d.Exec(ctx, `DELETE FROM share_posts WHERE author_org_id = ?`, w.authorOrg); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := d.Exec(ctx, `DELETE FROM share_ioc_values`); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC()
+			var peak atomic.Uint64
+			stop := make(chan struct{})
+			go func() {
+				var ms runtime.MemStats
+				for {
+					runtime.ReadMemStats(&ms)
+					if ms.HeapInuse > peak.Load() {
+						peak.Store(ms.HeapInuse)
+					}
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
+			}()
+			start := time.Now()
+			res, err := ImportSTIX(ctx, d, w.author, bufio.NewReaderSize(f, 1<<20), ImportOptions{}, t0)
+			el := time.Since(start)
+			close(stop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if res.Objects != reports*perReport {
+				b.Fatalf("stored %d objects", res.Objects)
+			}
+			b.ReportMetric(el.Seconds(), "s/import")
+			b.ReportMetric(float64(res.Objects)/el.Seconds(), "objects/s")
+			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(float64(res.LongestTransaction().Milliseconds()), "longest-tx-ms")
+			b.Logf("longest transaction %v in %s", res.longestTx, res.longestTxAt)
+			b.ReportMetric(float64(st.Size())/(1<<20), "bundle-MiB")
+		}
+	}
+	which := os.Getenv("MEDISAC_BENCH_IMPORT_DB")
+	if which == "" || which == "sqlite" {
+		b.Run("sqlite", func(b *testing.B) { run(b, dbtest.SQLite(b)) })
+	}
+	if which == "" || which == "postgres" {
+		b.Run("postgres", func(b *testing.B) { run(b, dbtest.Postgres(b)) })
+	}
 }

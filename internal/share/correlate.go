@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -73,9 +74,11 @@ func addIndicators(ctx context.Context, q db.Querier, postID string, in []Indica
 		if x.StixID == "" {
 			x.StixID = "indicator--" + newUUID()
 		}
+		// The count over every post is never shown: readers get counts of
+		// what they may see (listIndicators).
+		_ = count
 		ind := Indicator{ID: db.NewID(), PostID: postID, Type: x.Type, Value: strings.TrimSpace(x.Value), Norm: norm,
-			Comment: strings.TrimSpace(x.Comment), Warning: wl.match(x.Type, norm), StixID: x.StixID,
-			PostCount: count, CreatedAt: now}
+			Comment: strings.TrimSpace(x.Comment), Warning: wl.match(x.Type, norm), StixID: x.StixID, CreatedAt: now}
 		if _, err := q.Exec(ctx, `INSERT INTO share_indicators (id, post_id, value_id, type, raw, norm, comment, warning, stix_id, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ind.ID, postID, valueID, ind.Type, ind.Value, ind.Norm, ind.Comment, ind.Warning, ind.StixID, now); err != nil {
 			return nil, err
@@ -85,10 +88,18 @@ func addIndicators(ctx context.Context, q db.Querier, postID string, in []Indica
 	return out, nil
 }
 
-func listIndicators(ctx context.Context, q db.Querier, postID string) ([]Indicator, error) {
-	rows, err := q.Query(ctx, `SELECT i.id, i.post_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id, v.post_count,
+// listIndicators lists a post's indicators. PostCount counts only the
+// posts the reader may see that carry the same value (up to
+// OverCorrelation+1, "very common"): a count over every post would tell
+// anyone who posts a value whether hidden posts carry it.
+func listIndicators(ctx context.Context, q db.Querier, v Viewer, postID string) ([]Indicator, error) {
+	counts, err := visibleCounts(ctx, q, v, postID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT i.id, i.post_id, i.value_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id,
 		(SELECT COUNT(*) FROM share_sightings s WHERE s.indicator_id = i.id), i.created_at
-		FROM share_indicators i JOIN share_ioc_values v ON v.id = i.value_id WHERE i.post_id = ? ORDER BY i.type, i.norm`, postID)
+		FROM share_indicators i WHERE i.post_id = ? ORDER BY i.type, i.norm`, postID)
 	if err != nil {
 		return nil, err
 	}
@@ -96,12 +107,70 @@ func listIndicators(ctx context.Context, q db.Querier, postID string) ([]Indicat
 	var out []Indicator
 	for rows.Next() {
 		var x Indicator
-		if err := rows.Scan(&x.ID, &x.PostID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.PostCount, &x.Sightings, &x.CreatedAt); err != nil {
+		var valueID string
+		if err := rows.Scan(&x.ID, &x.PostID, &valueID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.Sightings, &x.CreatedAt); err != nil {
 			return nil, err
 		}
+		x.PostCount = counts[valueID]
 		out = append(out, x)
 	}
 	return out, rows.Err()
+}
+
+// visibleCounts returns, for each indicator value of a post, how many
+// posts v may see carry it, counted up to OverCorrelation+1. Values that
+// few posts carry at all are counted in one grouped query; the count of a
+// common value stops at OverCorrelation+1 visible posts.
+func visibleCounts(ctx context.Context, q db.Querier, v Viewer, postID string) (map[string]int64, error) {
+	out := map[string]int64{}
+	pred, args := visible(v)
+	rows, err := q.Query(ctx, `SELECT o.value_id, COUNT(*) FROM share_indicators o JOIN share_posts p ON p.id = o.post_id
+		WHERE o.value_id IN (SELECT i.value_id FROM share_indicators i JOIN share_ioc_values val ON val.id = i.value_id
+			WHERE i.post_id = ? AND val.post_count <= `+strconv.Itoa(OverCorrelation)+`) AND `+pred+`
+		GROUP BY o.value_id`, append([]any{postID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[id] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.Query(ctx, `SELECT i.value_id FROM share_indicators i JOIN share_ioc_values val ON val.id = i.value_id
+		WHERE i.post_id = ? AND val.post_count > `+strconv.Itoa(OverCorrelation), postID)
+	if err != nil {
+		return nil, err
+	}
+	var common []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		common = append(common, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, id := range common {
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM share_indicators o JOIN share_posts p ON p.id = o.post_id
+			WHERE o.value_id = ? AND `+pred+` LIMIT `+strconv.Itoa(OverCorrelation+1)+`) x`, append([]any{id}, args...)...).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, nil
 }
 
 // Correlation is another post that carries the same indicator value.
@@ -124,14 +193,29 @@ func Correlations(ctx context.Context, q db.Querier, v Viewer, postID string, li
 	if limit <= 0 || limit > 500 {
 		limit = 100
 	}
+	// Values carried by more than OverCorrelation posts the reader may see
+	// are left out; posts it may not see count for nothing, not even
+	// towards that threshold.
+	counts, err := visibleCounts(ctx, q, v, postID)
+	if err != nil {
+		return nil, err
+	}
+	var keep []any
+	for id, n := range counts {
+		if n >= 2 && n <= OverCorrelation {
+			keep = append(keep, id)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, nil
+	}
 	pred, args := visible(v)
 	rows, err := q.Query(ctx, `SELECT p.id, p.title, p.tlp, mine.type, mine.norm
 		FROM share_indicators mine
-		JOIN share_ioc_values val ON val.id = mine.value_id AND val.post_count BETWEEN 2 AND `+strconv.Itoa(OverCorrelation)+`
 		JOIN share_indicators other ON other.value_id = mine.value_id AND other.post_id <> mine.post_id
 		JOIN share_posts p ON p.id = other.post_id
-		WHERE mine.post_id = ? AND `+pred+`
-		ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit), append([]any{postID}, args...)...)
+		WHERE mine.post_id = ? AND mine.value_id IN (`+db.In(len(keep))+`) AND `+pred+`
+		ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit), append(append([]any{postID}, keep...), args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -302,8 +386,8 @@ func ListWarnings(ctx context.Context, q db.Querier) ([]Warning, error) {
 // AddWarning adds an entry to a warning list (ISAC operators only). It
 // flags matching indicators written from now on.
 func AddWarning(ctx context.Context, q db.Querier, v Viewer, list, typ, value string, now time.Time) (*Warning, error) {
-	if !v.Operator || !v.Write {
-		return nil, apperr.New(apperr.Forbidden, "share.warning.operators_only")
+	if err := v.check("share.warning.add", auth.Target{}, "share.warning.operators_only"); err != nil {
+		return nil, err
 	}
 	list = strings.TrimSpace(list)
 	if list == "" || len(list) > 100 {
@@ -341,8 +425,8 @@ func AddWarning(ctx context.Context, q db.Querier, v Viewer, list, typ, value st
 // SetWarningDisabled switches an entry off or on (operators only); shipped
 // entries are switched off rather than deleted.
 func SetWarningDisabled(ctx context.Context, q db.Querier, v Viewer, id string, disabled bool) error {
-	if !v.Operator || !v.Write {
-		return apperr.New(apperr.Forbidden, "share.warning.operators_only")
+	if err := v.check("share.warning.toggle", auth.Target{}, "share.warning.operators_only"); err != nil {
+		return err
 	}
 	res, err := q.Exec(ctx, `UPDATE share_warnings SET disabled = ? WHERE id = ?`, disabled, id)
 	if err != nil {
@@ -356,8 +440,8 @@ func SetWarningDisabled(ctx context.Context, q db.Querier, v Viewer, id string, 
 
 // DeleteWarning removes an operator-added entry.
 func DeleteWarning(ctx context.Context, q db.Querier, v Viewer, id string) error {
-	if !v.Operator || !v.Write {
-		return apperr.New(apperr.Forbidden, "share.warning.operators_only")
+	if err := v.check("share.warning.delete", auth.Target{}, "share.warning.operators_only"); err != nil {
+		return err
 	}
 	res, err := q.Exec(ctx, `DELETE FROM share_warnings WHERE id = ? AND NOT builtin`, id)
 	if err != nil {

@@ -15,6 +15,9 @@ type OrgEntry struct {
 	Name       string `json:"name"`
 	Kind       string `json:"kind"`
 	Prefecture string `json:"prefecture"`
+	// State is, in a group's member list, "pending" until an admin of the
+	// organisation accepts the invitation, then "accepted".
+	State string `json:"state,omitempty"`
 }
 
 func scanOrgEntries(rows interface {
@@ -64,17 +67,24 @@ func GroupMembers(ctx context.Context, q db.Querier, v Viewer, groupID string) (
 	if !v.Member() || (g.OwnerOrgID != v.OrgID && !v.Operator) {
 		return nil, nil, db.ErrNotFound
 	}
-	rows, err := q.Query(ctx, `SELECT o.id, o.name, o.kind, o.prefecture FROM share_group_members m JOIN organizations o ON o.id = m.org_id
+	rows, err := q.Query(ctx, `SELECT o.id, o.name, o.kind, o.prefecture, m.state FROM share_group_members m JOIN organizations o ON o.id = m.org_id
 		WHERE m.group_id = ? ORDER BY o.name_kana, o.name, o.id`, groupID)
 	if err != nil {
 		return nil, nil, err
 	}
-	ms, err := scanOrgEntries(rows)
-	if err != nil {
-		return nil, nil, err
+	defer rows.Close()
+	var ms []OrgEntry
+	for rows.Next() {
+		var o OrgEntry
+		if err := rows.Scan(&o.ID, &o.Name, &o.Kind, &o.Prefecture, &o.State); err != nil {
+			return nil, nil, err
+		}
+		if o.State == "accepted" {
+			g.Members++
+		}
+		ms = append(ms, o)
 	}
-	g.Members = len(ms)
-	return &g, ms, nil
+	return &g, ms, rows.Err()
 }
 
 // GetWebhook returns the webhook address of v's organisation ("" when none)
@@ -93,8 +103,8 @@ func GetWebhook(ctx context.Context, q db.Querier, v Viewer) (string, error) {
 
 // DeleteFeed removes a TAXII feed of v's organisation (its admins only).
 func DeleteFeed(ctx context.Context, q db.Querier, v Viewer, id string) error {
-	if !v.Admin || !v.Write {
-		return apperr.New(apperr.Forbidden, "share.feed.admins_only")
+	if err := v.check("share.feed.delete", v.own(), "share.feed.admins_only"); err != nil {
+		return err
 	}
 	res, err := q.Exec(ctx, `DELETE FROM share_taxii_feeds WHERE id = ? AND org_id = ?`, id, v.OrgID)
 	if err != nil {

@@ -80,9 +80,7 @@ func newWorld(t testing.TB, d *db.DB) *world {
 	ctx := context.Background()
 	g := must[*Group](t)(CreateGroup(ctx, d, w.op, "東京都地域医療ネットワーク", GroupRegional, t0))
 	w.group = g.ID
-	if err := SetGroupMember(ctx, d, w.op, g.ID, w.groupOrg, false); err != nil {
-		t.Fatal(err)
-	}
+	joinGroup(t, d, w.op, g.ID, w.groupOrg)
 	return w
 }
 
@@ -91,4 +89,17 @@ func errKey(err error) string {
 		return ""
 	}
 	return apperr.From(err).Key
+}
+
+// joinGroup has owner invite org into group and an admin of org accept.
+func joinGroup(t testing.TB, d *db.DB, owner Viewer, group, org string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := SetGroupMember(ctx, d, owner, group, org, false, t0); err != nil {
+		t.Fatal(err)
+	}
+	adm := Viewer{OrgID: org, UserID: db.NewID(), Admin: true, Write: true}
+	if err := AnswerGroupInvite(ctx, d, adm, group, true); err != nil {
+		t.Fatal(err)
+	}
 }

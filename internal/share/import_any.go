@@ -5,6 +5,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -26,13 +27,17 @@ func DetectFormat(data []byte) string {
 
 // ImportAny imports a STIX 2.1 bundle or a MISP event, whichever data is,
 // into posts of v's organisation; skipped counts MISP attributes without an
-// indicator type. Run it in a transaction.
-func ImportAny(ctx context.Context, q db.Querier, v Viewer, data []byte, opts ImportOptions, now time.Time) (format string, res *ImportResult, skipped int, err error) {
+// indicator type. It writes in short transactions of its own and publishes
+// the posts at once (opts.Publish runs in that last transaction).
+func ImportAny(ctx context.Context, d *db.DB, v Viewer, data []byte, opts ImportOptions, now time.Time) (format string, res *ImportResult, skipped int, err error) {
 	format = DetectFormat(data)
 	if format == FormatMISP {
-		res, skipped, err = ImportMISP(ctx, q, v, data, opts, now)
+		res, skipped, err = ImportMISP(ctx, d, v, data, opts, now)
 	} else {
-		res, err = ImportSTIX(ctx, q, v, data, opts, now)
+		if len(data) > MaxImport {
+			return format, nil, 0, apperr.New(apperr.TooLarge, "share.import.too_large", MaxImport>>20)
+		}
+		res, err = ImportSTIX(ctx, d, v, bytes.NewReader(data), opts, now)
 	}
 	return format, res, skipped, err
 }

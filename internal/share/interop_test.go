@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -139,12 +140,7 @@ func TestSTIXRoundTripRealFiles(t *testing.T) {
 					Objects []map[string]any `json:"objects"`
 				}
 				_ = json.Unmarshal(raw, &src)
-				var res *ImportResult
-				err := d.InTx(ctx, func(tx *db.Tx) error {
-					var err error
-					res, err = ImportSTIX(ctx, tx, w.author, raw, ImportOptions{Default: TLPGreen}, t0)
-					return err
-				})
+				res, err := ImportSTIX(ctx, d, w.author, bytes.NewReader(raw), ImportOptions{Default: TLPGreen}, t0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -166,7 +162,7 @@ func TestSTIXRoundTripRealFiles(t *testing.T) {
 					}
 				}
 				// Importing again stores nothing new.
-				again := must[*ImportResult](t)(ImportSTIX(ctx, d, w.author, raw, ImportOptions{Default: TLPGreen}, t0))
+				again := must[*ImportResult](t)(ImportSTIX(ctx, d, w.author, bytes.NewReader(raw), ImportOptions{Default: TLPGreen}, t0))
 				if again.Objects != 0 || len(again.Posts) != 0 {
 					t.Errorf("re-import stored %d objects, %d posts", again.Objects, len(again.Posts))
 				}
@@ -217,7 +213,7 @@ func TestSTIXExportOfLocalPostValidates(t *testing.T) {
 		}
 		// The export imports again elsewhere: another hub's member.
 		d2 := newWorld(t, d)
-		res := must[*ImportResult](t)(ImportSTIX(ctx, d, d2.other, out, ImportOptions{}, t0))
+		res := must[*ImportResult](t)(ImportSTIX(ctx, d, d2.other, bytes.NewReader(out), ImportOptions{}, t0))
 		if len(res.Failures) != 0 {
 			t.Errorf("re-import failures %+v", res.Failures)
 		}
@@ -234,7 +230,7 @@ func TestBadSTIXObjects(t *testing.T) {
 		 {"type":"report","spec_version":"2.1","id":"malware--1d2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z"},
 		 {"type":"vulnerability","spec_version":"2.0","id":"vulnerability--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"CVE-2024-1"},
 		 "not an object"]}`
-		res := must[*ImportResult](t)(ImportSTIX(ctx, d, w.author, []byte(body), ImportOptions{}, t0))
+		res := must[*ImportResult](t)(ImportSTIX(ctx, d, w.author, strings.NewReader(body), ImportOptions{}, t0))
 		if len(res.Failures) != 4 || res.Objects != 1 {
 			t.Fatalf("failures %+v, objects %d", res.Failures, res.Objects)
 		}
@@ -243,7 +239,7 @@ func TestBadSTIXObjects(t *testing.T) {
 				t.Errorf("failure without id or reason: %+v", f)
 			}
 		}
-		if _, err := ImportSTIX(ctx, d, w.author, []byte(`{"type":"bundle","objects":`), ImportOptions{}, t0); errKey(err) != "share.import.not_json" {
+		if _, err := ImportSTIX(ctx, d, w.author, strings.NewReader(`{"type":"bundle","objects":`), ImportOptions{}, t0); errKey(err) != "share.import.not_json" {
 			t.Errorf("broken JSON: %v", err)
 		}
 	})

@@ -28,8 +28,9 @@ type mispEvent struct {
 	Tag           []mispTag       `json:"Tag,omitempty"`
 	Attribute     []mispAttribute `json:"Attribute"`
 	Object        []struct {
-		Name      string          `json:"name"`
-		Attribute []mispAttribute `json:"Attribute"`
+		Name         string          `json:"name"`
+		Distribution json.RawMessage `json:"distribution,omitempty"`
+		Attribute    []mispAttribute `json:"Attribute"`
 	} `json:"Object,omitempty"`
 	EventReport []mispReport `json:"EventReport,omitempty"`
 }
@@ -46,6 +47,33 @@ type mispAttribute struct {
 	ToIDs    bool   `json:"to_ids"`
 	Comment  string `json:"comment,omitempty"`
 	Deleted  bool   `json:"deleted,omitempty"`
+	// Tag and Distribution mark one attribute narrower than its event.
+	Tag          []mispTag       `json:"Tag,omitempty"`
+	Distribution json.RawMessage `json:"distribution,omitempty"`
+}
+
+// mispTagsTLP returns the narrowest tlp: tag of tags.
+func mispTagsTLP(tags []mispTag) TLP {
+	var out TLP
+	for _, t := range tags {
+		if tl, err := ParseTLP(t.Name); err == nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(t.Name)), "tlp:") {
+			if out == "" || out.Wider(tl) {
+				out = tl
+			}
+		}
+	}
+	return out
+}
+
+// mispDistributionTLP maps a MISP distribution level to a label: 0 "your
+// organisation only" AMBER+STRICT, 1–3 (community, connected, all) GREEN,
+// 4 a sharing group AMBER; 5 "inherit" and anything else nothing.
+func mispDistributionTLP(r json.RawMessage) TLP {
+	d, ok := rawInt(r)
+	if !ok {
+		return ""
+	}
+	return map[int]TLP{0: TLPAmberStrict, 1: TLPGreen, 2: TLPGreen, 3: TLPGreen, 4: TLPAmber}[d]
 }
 
 type mispReport struct {
@@ -165,28 +193,29 @@ var mispTLP = map[TLP]string{TLPClear: "tlp:clear", TLPGreen: "tlp:green", TLPAm
 // ImportMISP reads a MISP event into one post of v's organisation. The
 // label comes from the event's tlp: tag, else from its distribution
 // (0 "your organisation only" → AMBER+STRICT, 1–3 → GREEN, 4 sharing group →
-// AMBER), else opts.Default. Attributes the hub has no indicator type for
-// (registry keys, mutexes, ssdeep…) are counted as skipped. The event's
-// uuid becomes the post's report id, so re-importing it is a conflict-free
-// no-op.
-func ImportMISP(ctx context.Context, q db.Querier, v Viewer, data []byte, opts ImportOptions, now time.Time) (*ImportResult, int, error) {
+// AMBER), else opts.Default. An attribute (or object) tagged or
+// distributed narrower than the event makes the whole post that narrow,
+// and the post records the label it would have had. Attributes the hub has
+// no indicator type for (registry keys, mutexes, ssdeep…) are counted as
+// skipped. The event's uuid becomes the post's report id, so re-importing
+// it is a conflict-free no-op. It writes like ImportSTIX: in short
+// transactions, published at once.
+func ImportMISP(ctx context.Context, d *db.DB, v Viewer, data []byte, opts ImportOptions, now time.Time) (*ImportResult, int, error) {
+	if !v.Member() {
+		return nil, 0, apperr.New(apperr.Unauthenticated, "share.signin_required")
+	}
+	if err := v.check("share.import", v.own(), "share.read_only"); err != nil {
+		return nil, 0, err
+	}
 	ev, fails, err := ParseMISP(data)
 	if err != nil {
 		return nil, 0, err
 	}
 	res := &ImportResult{Failures: fails}
 	in := PostInput{Kind: KindIndicatorSet, Title: truncateRunes(ev.Info, MaxTitle), Source: "misp"}
-	for _, t := range ev.Tag {
-		if tl, err := ParseTLP(t.Name); err == nil && strings.HasPrefix(strings.ToLower(t.Name), "tlp:") {
-			if in.TLP == "" || in.TLP.Wider(tl) {
-				in.TLP = tl
-			}
-		}
-	}
+	in.TLP = mispTagsTLP(ev.Tag)
 	if in.TLP == "" {
-		if d, ok := rawInt(ev.Distribution); ok {
-			in.TLP = map[int]TLP{0: TLPAmberStrict, 1: TLPGreen, 2: TLPGreen, 3: TLPGreen, 4: TLPAmber}[d]
-		}
+		in.TLP = mispDistributionTLP(ev.Distribution)
 	}
 	if in.TLP == "" {
 		in.TLP = opts.Default
@@ -194,25 +223,25 @@ func ImportMISP(ctx context.Context, q db.Querier, v Viewer, data []byte, opts I
 	if in.TLP == "" {
 		in.TLP = TLPAmber
 	}
-	if opts.Floor != "" && in.TLP.Wider(opts.Floor) {
-		in.TLP = opts.Floor
-	}
-	if in.TLP == TLPAmber || in.TLP == TLPAmberStrict {
-		in.RecipientOrgs = opts.RecipientOrgs
-		if in.TLP == TLPAmber {
-			in.RecipientGroups = opts.RecipientGroups
-		}
-	}
 	skipped := 0
 	var body []string
 	all := append([]mispAttribute{}, ev.Attribute...)
+	narrowest := TLP("")
+	narrower := func(t TLP) {
+		if t != "" && (narrowest == "" || narrowest.Wider(t)) {
+			narrowest = t
+		}
+	}
 	for _, o := range ev.Object {
+		narrower(mispDistributionTLP(o.Distribution))
 		all = append(all, o.Attribute...)
 	}
 	for _, a := range all {
 		if a.Deleted {
 			continue
 		}
+		narrower(mispTagsTLP(a.Tag))
+		narrower(mispDistributionTLP(a.Distribution))
 		if a.Type == "text" || a.Type == "comment" {
 			if len(body) < 20 {
 				body = append(body, a.Value)
@@ -221,6 +250,22 @@ func ImportMISP(ctx context.Context, q db.Querier, v Viewer, data []byte, opts I
 		}
 		if !mispIndicators(a, &in) {
 			skipped++
+		}
+	}
+	if narrowest != "" && in.TLP.Wider(narrowest) {
+		in.raisedFrom = in.TLP
+		in.TLP = narrowest
+	}
+	if opts.Floor != "" && in.TLP.Wider(opts.Floor) {
+		in.TLP = opts.Floor
+	}
+	if in.raisedFrom == in.TLP {
+		in.raisedFrom = ""
+	}
+	if in.TLP == TLPAmber || in.TLP == TLPAmberStrict {
+		in.RecipientOrgs = opts.RecipientOrgs
+		if in.TLP == TLPAmber {
+			in.RecipientGroups = opts.RecipientGroups
 		}
 	}
 	for _, r := range ev.EventReport {
@@ -240,7 +285,7 @@ func ImportMISP(ctx context.Context, q db.Querier, v Viewer, data []byte, opts I
 	if ev.UUID != "" {
 		in.StixID = "report--" + strings.ToLower(ev.UUID)
 		var n int
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts WHERE stix_id = ?`, in.StixID).Scan(&n); err != nil {
+		if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts WHERE stix_id = ?`, in.StixID).Scan(&n); err != nil {
 			return nil, 0, err
 		}
 		if n > 0 {
@@ -248,11 +293,40 @@ func ImportMISP(ctx context.Context, q db.Querier, v Viewer, data []byte, opts I
 			return res, skipped, nil
 		}
 	}
-	p, err := CreatePost(ctx, q, v, in, now)
+	err = runImport(ctx, d, v, opts, now, res, func(s *stagedImport) error {
+		p, err := s.stagePost(ctx, in)
+		if err != nil {
+			return err
+		}
+		// Its STIX objects, written for a post made here, land with it,
+		// in chunks like everything an import writes.
+		var name string
+		if err := d.QueryRow(ctx, `SELECT name FROM organizations WHERE id = ?`, p.AuthorOrgID).Scan(&name); err != nil {
+			return db.ScanErr(err)
+		}
+		var rows []stixRow
+		for _, o := range postObjects(p, name) {
+			b, err := json.Marshal(o)
+			if err != nil {
+				return err
+			}
+			id, _ := o["id"].(string)
+			typ, _ := o["type"].(string)
+			ver, _ := o["modified"].(string)
+			if ver == "" {
+				ver, _ = o["created"].(string)
+			}
+			rows = append(rows, stixRow{id: id, typ: typ, version: ver, body: string(b)})
+		}
+		if err := s.stageObjects(ctx, p.ID, rows, false); err != nil {
+			return err
+		}
+		res.Posts = append(res.Posts, ImportedPost{ID: p.ID, Title: p.Title, TLP: p.TLP, Indicators: len(p.Indicators)})
+		return nil
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	res.Posts = append(res.Posts, ImportedPost{ID: p.ID, Title: p.Title, TLP: p.TLP, Indicators: len(p.Indicators)})
 	return res, skipped, nil
 }
 
@@ -302,7 +376,7 @@ func ExportMISP(ctx context.Context, q db.Querier, v Viewer, since time.Time) ([
 			return nil, err
 		}
 		for _, p := range ps {
-			if p.Indicators, err = listIndicators(ctx, q, p.ID); err != nil {
+			if p.Indicators, err = listIndicators(ctx, q, v, p.ID); err != nil {
 				return nil, err
 			}
 			events = append(events, map[string]any{"Event": mispEventOf(p)})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/jobs"
@@ -83,6 +84,9 @@ func SetSubscription(ctx context.Context, q db.Querier, v Viewer, s Subscription
 	if !v.Member() {
 		return apperr.New(apperr.Unauthenticated, "share.signin_required")
 	}
+	if err := v.check("share.subscription", auth.Target{UserID: v.UserID}, ""); err != nil {
+		return err
+	}
 	var tl, kl []string
 	for _, t := range s.ImmediateTLP {
 		if !t.Valid() {
@@ -110,8 +114,8 @@ func SetSubscription(ctx context.Context, q db.Querier, v Viewer, s Subscription
 // the body in X-Medisac-Signature. TLP:RED posts are never sent to
 // webhooks: they are for named people only.
 func SetWebhook(ctx context.Context, q db.Querier, v Viewer, rawURL, secret string, now time.Time) error {
-	if !v.Admin || !v.Write {
-		return apperr.New(apperr.Forbidden, "share.webhook.admins_only")
+	if err := v.check("share.webhook", v.own(), "share.webhook.admins_only"); err != nil {
+		return err
 	}
 	if rawURL == "" {
 		_, err := q.Exec(ctx, `DELETE FROM share_webhooks WHERE org_id = ?`, v.OrgID)
@@ -152,7 +156,17 @@ func EnqueueFanout(ctx context.Context, tx db.Querier, q *jobs.Queue, postID str
 // the people who chose "anything naming our devices" are moved to the
 // immediate e-mail when the installed AffectedChecker finds their
 // organisation affected (see promoteAffected).
+//
+// A post deleted (or an import abandoned) before its fan-out ran has no
+// audience: the job ends quietly, with nothing to retry or report.
 func Fanout(ctx context.Context, q db.Querier, postID string, now time.Time) (int64, error) {
+	var n0 int
+	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts WHERE id = ?`, postID).Scan(&n0); err != nil {
+		return 0, err
+	}
+	if n0 == 0 {
+		return 0, nil
+	}
 	n, err := fanoutRows(ctx, q, postID, now)
 	if err != nil {
 		return n, err
@@ -205,7 +219,10 @@ func promoteAffected(ctx context.Context, q db.Querier, postID string) error {
 	}
 	var raw string
 	if err := q.QueryRow(ctx, `SELECT cves FROM share_posts WHERE id = ?`, postID).Scan(&raw); err != nil {
-		return db.ScanErr(err)
+		if db.ScanErr(err) == db.ErrNotFound {
+			return nil
+		}
+		return err
 	}
 	var cves []string
 	if err := json.Unmarshal([]byte(raw), &cves); err != nil || len(cves) == 0 {
@@ -319,6 +336,12 @@ func (h *Hub) Register() {
 		return err
 	})
 	h.Queue.Every("share.taxii.schedule", time.Minute, h.scheduleFeeds)
+	// Imports whose process died leave staged rows nobody sees; they are
+	// removed here (the first run comes soon after start).
+	h.Queue.Every("share.import.cleanup", 5*time.Minute, func(ctx context.Context) error {
+		_, err := CleanupImports(ctx, h.DB, time.Now().Add(-ImportStale))
+		return err
+	})
 }
 
 type pending struct {

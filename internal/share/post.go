@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -79,6 +80,11 @@ type PostInput struct {
 	Source string `json:"-"`
 	// StixID keeps the report id of an imported post.
 	StixID string `json:"-"`
+	// importID stages the post under an import in progress (see runImport).
+	importID string
+	// raisedFrom is the label an imported post would have had before a
+	// narrower granular marking raised it.
+	raisedFrom TLP
 }
 
 // Post is a post as a reader sees it. AuthorOrgID and AuthorOrgName are
@@ -105,6 +111,10 @@ type Post struct {
 	Recipients    []Recipient `json:"recipients,omitempty"`
 	// Mine is true when the reader's organisation wrote the post.
 	Mine bool `json:"mine"`
+	// LabelRaisedFrom is set on an imported post whose label was raised
+	// because part of it (a STIX granular marking, a MISP attribute's tag)
+	// was marked narrower than the rest: the label the rest had.
+	LabelRaisedFrom TLP `json:"label_raised_from,omitempty"`
 }
 
 // Recipient is a named recipient of a post.
@@ -284,8 +294,8 @@ func createPost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now t
 	if !v.Member() {
 		return nil, apperr.New(apperr.Unauthenticated, "share.signin_required")
 	}
-	if !v.Write {
-		return nil, apperr.New(apperr.Forbidden, "share.read_only")
+	if err := v.check("share.post.create", v.own(), "share.read_only"); err != nil {
+		return nil, err
 	}
 	if err := in.normalize(); err != nil {
 		return nil, err
@@ -318,10 +328,15 @@ func createPost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now t
 	}
 	refs, _ := json.Marshal(p.References)
 	cves, _ := json.Marshal(p.CVEs)
+	var importID any
+	if in.importID != "" {
+		importID = in.importID
+	}
+	p.LabelRaisedFrom = in.raisedFrom
 	if _, err := q.Exec(ctx, `INSERT INTO share_posts (id, stix_id, kind, tlp, title, body, body_html, refs, cves,
-		author_org_id, author_user_id, anonymous, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		author_org_id, author_user_id, anonymous, source, created_at, updated_at, import_id, label_raised_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.StixID, p.Kind, p.TLP, p.Title, p.Body, p.BodyHTML, string(refs), string(cves),
-		p.AuthorOrgID, p.AuthorUserID, p.Anonymous, p.Source, now, now); err != nil {
+		p.AuthorOrgID, p.AuthorUserID, p.Anonymous, p.Source, now, now, importID, string(in.raisedFrom)); err != nil {
 		if db.MapError(err) == db.ErrConflict {
 			return nil, apperr.New(apperr.Conflict, "share.post.duplicate")
 		}
@@ -343,6 +358,13 @@ func createPost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now t
 		return nil, err
 	}
 	p.Indicators = inds
+	if len(inds) > 0 && in.importID == "" {
+		// Counts of the posts carrying each value, as the author may see
+		// them.
+		if p.Indicators, err = listIndicators(ctx, q, v, p.ID); err != nil {
+			return nil, err
+		}
+	}
 	if err := indexPost(ctx, q, p); err != nil {
 		return nil, err
 	}
@@ -355,7 +377,7 @@ func createPost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now t
 }
 
 const postCols = `p.id, p.stix_id, p.kind, p.tlp, p.title, p.body, p.body_html, p.refs, p.cves, p.anonymous,
-	p.author_org_id, COALESCE(o.name, ''), p.author_user_id, p.source, p.created_at, p.updated_at`
+	p.author_org_id, COALESCE(o.name, ''), p.author_user_id, p.source, p.created_at, p.updated_at, p.label_raised_from`
 
 const postFrom = ` FROM share_posts p LEFT JOIN organizations o ON o.id = p.author_org_id `
 
@@ -363,7 +385,7 @@ func scanPost(row interface{ Scan(...any) error }, v Viewer) (*Post, error) {
 	var p Post
 	var refs, cves string
 	if err := row.Scan(&p.ID, &p.StixID, &p.Kind, &p.TLP, &p.Title, &p.Body, &p.BodyHTML, &refs, &cves, &p.Anonymous,
-		&p.AuthorOrgID, &p.AuthorOrgName, &p.AuthorUserID, &p.Source, &p.CreatedAt, &p.UpdatedAt); err != nil {
+		&p.AuthorOrgID, &p.AuthorOrgName, &p.AuthorUserID, &p.Source, &p.CreatedAt, &p.UpdatedAt, &p.LabelRaisedFrom); err != nil {
 		return nil, err
 	}
 	_ = json.Unmarshal([]byte(refs), &p.References)
@@ -383,7 +405,7 @@ func GetPost(ctx context.Context, q db.Querier, v Viewer, id string) (*Post, err
 	if err != nil {
 		return nil, db.ScanErr(err)
 	}
-	if p.Indicators, err = listIndicators(ctx, q, p.ID); err != nil {
+	if p.Indicators, err = listIndicators(ctx, q, v, p.ID); err != nil {
 		return nil, err
 	}
 	if p.Mine || v.Operator {
@@ -500,8 +522,12 @@ func ChangeLabel(ctx context.Context, q db.Querier, v Viewer, id string, t TLP, 
 	if err != nil {
 		return "", err
 	}
-	if !v.Write || !(p.AuthorUserID == v.UserID && v.UserID != "" || p.Mine && v.Admin) {
-		return "", apperr.New(apperr.Forbidden, "share.label.author_only")
+	owner, err := postOwner(ctx, q, id)
+	if err != nil {
+		return "", err
+	}
+	if err := v.check("share.post.label", owner, "share.label.author_only"); err != nil {
+		return "", err
 	}
 	if p.TLP == t {
 		return t, nil
@@ -524,45 +550,79 @@ func ChangeLabel(ctx context.Context, q db.Querier, v Viewer, id string, t TLP, 
 	return p.TLP, nil
 }
 
-// AddRecipients names more recipients of a post. The author's organisation
-// may add any recipient its label allows. A recipient organisation of a
-// TLP:AMBER post may pass it on only to its clients: organisations in a
-// "customers" sharing group it owns. Nothing else widens a post.
-func AddRecipients(ctx context.Context, q db.Querier, v Viewer, id string, orgs, groups, users []string, now time.Time) error {
+// postOwner is the permission target of a post: the organisation and
+// person who wrote it, read from the row whatever the reader is shown.
+func postOwner(ctx context.Context, q db.Querier, id string) (auth.Target, error) {
+	var t auth.Target
+	err := q.QueryRow(ctx, `SELECT author_org_id, author_user_id FROM share_posts WHERE id = ?`, id).Scan(&t.OrgID, &t.AuthorID)
+	return t, db.ScanErr(err)
+}
+
+// AddRecipients names more recipients of a post and reports whether it was
+// a re-share (the action "share.post.reshare" rather than
+// "share.post.recipients"). The author, or an admin of the author's
+// organisation, may add any recipient the label allows: people for
+// TLP:RED, organisations for TLP:AMBER+STRICT, organisations and groups for
+// TLP:AMBER. An organisation the author named on a TLP:AMBER post (itself
+// or through a group) may pass it on only to its clients: organisations
+// that accepted to be in a "customers" sharing group it owns. Nothing else
+// widens a post; TLP:RED and TLP:AMBER+STRICT posts are never passed on.
+func AddRecipients(ctx context.Context, q db.Querier, v Viewer, id string, orgs, groups, users []string, now time.Time) (reshare bool, err error) {
 	p, err := GetPost(ctx, q, v, id)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if !v.Write {
-		return apperr.New(apperr.Forbidden, "share.read_only")
+	owner, err := postOwner(ctx, q, id)
+	if err != nil {
+		return false, err
 	}
 	orgs, groups, users = dedupe(orgs), dedupe(groups), dedupe(users)
-	if err := checkRecipientKinds(p.TLP, len(orgs), len(groups), len(users)); err != nil {
-		return err
-	}
-	if !p.Mine {
+	if owner.OrgID == v.OrgID {
+		if err := v.check("share.post.recipients", owner, "share.recipients.author_only"); err != nil {
+			return false, err
+		}
+	} else {
+		reshare = true
+		if err := v.check("share.post.reshare", v.own(), "share.reshare.not_allowed"); err != nil {
+			return false, err
+		}
 		if p.TLP != TLPAmber || len(groups) > 0 || len(users) > 0 {
-			return apperr.New(apperr.Forbidden, "share.reshare.not_allowed")
+			return false, apperr.New(apperr.Forbidden, "share.reshare.not_allowed")
+		}
+		// Only an organisation the author named may pass the post on: a
+		// client reached by a re-share may not relay it further.
+		var named int
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_recipients r WHERE r.post_id = ? AND (
+				(r.kind = 'org' AND r.ref_id = ? AND r.added_by IN (SELECT user_id FROM memberships WHERE org_id = ?))
+				OR (r.kind = 'group' AND EXISTS (SELECT 1 FROM share_group_members gm WHERE gm.group_id = r.ref_id AND gm.org_id = ? AND gm.state = 'accepted')))`,
+			id, v.OrgID, owner.OrgID, v.OrgID).Scan(&named); err != nil {
+			return false, err
+		}
+		if named == 0 {
+			return false, apperr.New(apperr.Forbidden, "share.reshare.not_allowed")
 		}
 		for _, o := range orgs {
 			var n int
 			if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_group_members gm JOIN share_groups g ON g.id = gm.group_id
-				WHERE g.owner_org_id = ? AND g.kind = 'customers' AND gm.org_id = ?`, v.OrgID, o).Scan(&n); err != nil {
-				return err
+				WHERE g.owner_org_id = ? AND g.kind = 'customers' AND gm.org_id = ? AND gm.state = 'accepted'`, v.OrgID, o).Scan(&n); err != nil {
+				return false, err
 			}
 			if n == 0 {
-				return apperr.New(apperr.Forbidden, "share.reshare.clients_only")
+				return false, apperr.New(apperr.Forbidden, "share.reshare.clients_only")
 			}
 		}
 	}
+	if err := checkRecipientKinds(p.TLP, len(orgs), len(groups), len(users)); err != nil {
+		return false, err
+	}
 	if err := checkExist(ctx, q, "organizations", "recipient_orgs", orgs); err != nil {
-		return err
+		return false, err
 	}
 	if err := checkExist(ctx, q, "share_groups", "recipient_groups", groups); err != nil {
-		return err
+		return false, err
 	}
 	if err := checkExist(ctx, q, "users", "recipient_users", users); err != nil {
-		return err
+		return false, err
 	}
 	for _, r := range []struct {
 		kind string
@@ -571,21 +631,25 @@ func AddRecipients(ctx context.Context, q db.Querier, v Viewer, id string, orgs,
 		for _, rid := range r.ids {
 			if _, err := q.Exec(ctx, `INSERT INTO share_recipients (post_id, kind, ref_id, added_by, added_at) VALUES (?, ?, ?, ?, ?)
 				ON CONFLICT (post_id, kind, ref_id) DO NOTHING`, id, r.kind, rid, v.UserID, now.UTC()); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	return nil
+	return reshare, nil
 }
 
-// DeletePost removes a post of v's organisation.
+// DeletePost removes a post: its author, or an admin of the author's
+// organisation, may.
 func DeletePost(ctx context.Context, q db.Querier, v Viewer, id string) error {
-	p, err := GetPost(ctx, q, v, id)
+	if _, err := GetPost(ctx, q, v, id); err != nil {
+		return err
+	}
+	owner, err := postOwner(ctx, q, id)
 	if err != nil {
 		return err
 	}
-	if !p.Mine || !v.Write {
-		return apperr.New(apperr.Forbidden, "share.post.author_only")
+	if err := v.check("share.post.delete", owner, "share.post.author_only"); err != nil {
+		return err
 	}
 	if _, err := q.Exec(ctx, `UPDATE share_ioc_values SET post_count = post_count - 1 WHERE id IN (SELECT value_id FROM share_indicators WHERE post_id = ?)`, id); err != nil {
 		return err

@@ -39,8 +39,8 @@ func Respond(ctx context.Context, q db.Querier, v Viewer, postID string, s Respo
 	if _, err := GetPost(ctx, q, v, postID); err != nil {
 		return err
 	}
-	if !v.Write {
-		return apperr.New(apperr.Forbidden, "share.read_only")
+	if err := v.check("share.response", v.own(), "share.read_only"); err != nil {
+		return err
 	}
 	_, err := q.Exec(ctx, `INSERT INTO share_responses (post_id, org_id, user_id, status, updated_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (post_id, org_id) DO UPDATE SET status = excluded.status, user_id = excluded.user_id, updated_at = excluded.updated_at`,
@@ -131,8 +131,8 @@ func AddComment(ctx context.Context, q db.Querier, v Viewer, postID, body string
 	if err != nil {
 		return nil, err
 	}
-	if !v.Write {
-		return nil, apperr.New(apperr.Forbidden, "share.read_only")
+	if err := v.check("share.comment", v.own(), "share.read_only"); err != nil {
+		return nil, err
 	}
 	body = strings.TrimSpace(body)
 	if body == "" {
@@ -210,8 +210,8 @@ func AddSighting(ctx context.Context, q db.Querier, v Viewer, indicatorID string
 	if err != nil {
 		return err
 	}
-	if !v.Write {
-		return apperr.New(apperr.Forbidden, "share.read_only")
+	if err := v.check("share.sighting", v.own(), "share.read_only"); err != nil {
+		return err
 	}
 	now = now.UTC().Truncate(time.Microsecond)
 	sid := "sighting--" + newUUID()

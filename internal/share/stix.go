@@ -219,26 +219,38 @@ func relabel(v any, t TLP) []string {
 }
 
 // latestObjects returns the newest version of each STIX object of a post,
-// in the order they were first added.
+// in the order they were first added, read in one pass over the post's
+// objects (objects staged by an import in progress left out).
 func latestObjects(ctx context.Context, q db.Querier, postID string) ([]map[string]any, error) {
-	rows, err := q.Query(ctx, `SELECT s.body FROM share_stix_objects s WHERE s.post_id = ?
-		AND NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq)
-		ORDER BY s.seq`, postID)
+	rows, err := q.Query(ctx, `SELECT s.stix_id, s.body FROM share_stix_objects s WHERE s.post_id = ? AND s.import_id IS NULL ORDER BY s.seq`, postID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []map[string]any
+	seen := map[string]int{}
+	var bodies []string
 	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
+		var id, body string
+		if err := rows.Scan(&id, &body); err != nil {
 			return nil, err
 		}
+		if i, ok := seen[id]; ok {
+			bodies[i] = body
+			continue
+		}
+		seen[id] = len(bodies)
+		bodies = append(bodies, body)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(bodies))
+	for _, body := range bodies {
 		var o map[string]any
 		if err := json.Unmarshal([]byte(body), &o); err != nil {
 			return nil, err
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -34,7 +34,15 @@ type ImportResult struct {
 	Existing  int             `json:"existing"`
 	Failures  []ObjectFailure `json:"failures,omitempty"`
 	Successes []ObjectFailure `json:"-"`
+	// longestTx is the longest write transaction the import ran, and
+	// longestTxAt where it was run from.
+	longestTx   time.Duration
+	longestTxAt string
 }
+
+// LongestTransaction is the longest write transaction the import ran (an
+// import writes in many short ones).
+func (r *ImportResult) LongestTransaction() time.Duration { return r.longestTx }
 
 // ImportedPost is a post made by an import.
 type ImportedPost struct {
@@ -56,6 +64,10 @@ type ImportOptions struct {
 	RecipientOrgs   []string
 	RecipientGroups []string
 	Source          string
+	// Publish, when set, runs in the import's last transaction, the one
+	// that makes its posts visible: callers write their audit entry and
+	// anything else that must land with the import there.
+	Publish func(ctx context.Context, tx *db.Tx, res *ImportResult) error
 }
 
 var (
@@ -248,271 +260,11 @@ func refsOf(o stixObject) []string {
 	return out
 }
 
-// ImportSTIX reads a STIX 2.1 bundle (or TAXII envelope) into posts of v's
-// organisation: one post per report with everything the report refers to
-// (directly or through relationships, sightings and notes), and one more
-// post for the objects no report refers to. Every object is kept as
-// received, so exports give it back; indicators are extracted from
-// patterns and correlated, vulnerabilities become CVE ids. An object's
-// TLP marking sets its post's label (the narrowest wins); objects without
-// one get opts.Default. Invalid objects are listed in the result and the
-// valid ones still land. Run it in a transaction.
-func ImportSTIX(ctx context.Context, q db.Querier, v Viewer, data []byte, opts ImportOptions, now time.Time) (*ImportResult, error) {
-	objs, fails, err := ParseBundle(data)
-	if err != nil {
-		return nil, err
-	}
-	res := &ImportResult{Failures: fails}
-	if err := importObjects(ctx, q, v, objs, opts, now, res); err != nil {
-		return nil, err
-	}
-	return res, nil
-}
-
-func importObjects(ctx context.Context, q db.Querier, v Viewer, objs []stixObject, opts ImportOptions, now time.Time, res *ImportResult) error {
-	if !v.Member() || !v.Write {
-		return apperr.New(apperr.Forbidden, "share.read_only")
-	}
-	if opts.Default == "" {
-		opts.Default = TLPAmber
-	}
-	if opts.Source == "" {
-		opts.Source = "stix"
-	}
-	now = now.UTC().Truncate(time.Microsecond)
-	byID := map[string]stixObject{}
-	var order []string
-	for _, o := range objs {
-		if _, dup := byID[o.id]; !dup {
-			order = append(order, o.id)
-		}
-		if prev, ok := byID[o.id]; !ok || o.str("modified") >= prev.str("modified") {
-			byID[o.id] = o
-		}
-	}
-	// Objects already stored (same id and version) are not stored again.
-	for _, o := range objs {
-		var n int
-		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_stix_objects WHERE stix_id = ? AND version = ?`, o.id, versionOf(o)).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			res.Existing++
-			res.Successes = append(res.Successes, ObjectFailure{ID: o.id, Version: versionOf(o)})
-			delete(byID, o.id)
-		}
-	}
-	assigned := map[string]bool{}
-	var groups [][]string
-	group := func(root string) []string {
-		in := map[string]bool{root: true}
-		list := []string{root}
-		for changed := true; changed; {
-			changed = false
-			for _, id := range order {
-				o, ok := byID[id]
-				if !ok || in[id] || assigned[id] {
-					continue
-				}
-				pull := false
-				for _, r := range refsOf(o) {
-					if in[r] && (o.typ == "relationship" || o.typ == "sighting" || o.typ == "note" || o.typ == "opinion") {
-						pull = true
-					}
-				}
-				for _, x := range list {
-					for _, r := range refsOf(byID[x]) {
-						if r == id {
-							pull = true
-						}
-					}
-				}
-				if pull {
-					in[id], changed = true, true
-					list = append(list, id)
-				}
-			}
-		}
-		return list
-	}
-	for _, id := range order {
-		if o, ok := byID[id]; ok && (o.typ == "report" || o.typ == "grouping") && !assigned[id] {
-			g := group(id)
-			for _, x := range g {
-				assigned[x] = true
-			}
-			groups = append(groups, g)
-		}
-	}
-	var rest []string
-	for _, id := range order {
-		if o, ok := byID[id]; ok && !assigned[id] && o.typ != "marking-definition" {
-			rest = append(rest, id)
-		}
-	}
-	if len(rest) > 0 {
-		groups = append(groups, rest)
-	}
-	for _, g := range groups {
-		if err := importGroup(ctx, q, v, byID, g, opts, now, res); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func versionOf(o stixObject) string {
 	if m := o.str("modified"); m != "" {
 		return m
 	}
 	return o.str("created")
-}
-
-func importGroup(ctx context.Context, q db.Querier, v Viewer, byID map[string]stixObject, ids []string, opts ImportOptions, now time.Time, res *ImportResult) error {
-	label := TLP("")
-	var in PostInput
-	var root *stixObject
-	names := []string{}
-	for _, id := range ids {
-		o, ok := byID[id]
-		if !ok || o.typ == "marking-definition" {
-			continue
-		}
-		for _, mid := range o.strs("object_marking_refs") {
-			if t, ok := TLPFromMarking(mid); ok && (label == "" || label.Wider(t)) {
-				label = t
-			}
-		}
-		switch o.typ {
-		case "report", "grouping":
-			if root == nil {
-				oo := o
-				root = &oo
-			}
-		case "indicator":
-			for _, x := range PatternIndicators(o.str("pattern")) {
-				if _, err := NormalizeIOC(x.Type, x.Value); err == nil {
-					x.Comment = truncateRunes(o.str("name"), 500)
-					x.StixID = o.id
-					in.Indicators = append(in.Indicators, x)
-				}
-			}
-		case "vulnerability":
-			c := cveOf(o)
-			if c != "" {
-				in.CVEs = append(in.CVEs, c)
-			}
-		}
-		if n := o.str("name"); n != "" && o.typ != "identity" {
-			names = append(names, n)
-		}
-	}
-	if label == "" {
-		label = opts.Default
-	}
-	if opts.Floor != "" && label.Wider(opts.Floor) {
-		label = opts.Floor
-	}
-	in.TLP = label
-	in.Source = opts.Source
-	if label == TLPAmber || label == TLPAmberStrict {
-		in.RecipientOrgs = opts.RecipientOrgs
-		if label == TLPAmber {
-			in.RecipientGroups = opts.RecipientGroups
-		}
-	}
-	in.Kind = KindIndicatorSet
-	if root != nil {
-		in.StixID = root.id
-		in.Title = truncateRunes(root.str("name"), MaxTitle)
-		in.Body = root.str("description")
-		in.Kind = KindAdvisory
-		if k := Kind(root.str("x_medisac_kind")); k.Valid() {
-			in.Kind = k
-		} else {
-			for _, t := range root.strs("report_types") {
-				switch t {
-				case "vulnerability":
-					in.Kind = KindVulnNote
-				case "indicator":
-					in.Kind = KindIndicatorSet
-				}
-			}
-		}
-		if l, ok := root.m["external_references"].([]any); ok {
-			for _, x := range l {
-				if e, ok := x.(map[string]any); ok {
-					if u, _ := e["url"].(string); u != "" {
-						if _, err := checkRef(u); err == nil && len(in.References) < MaxRefs {
-							in.References = append(in.References, u)
-						}
-					}
-				}
-			}
-		}
-	} else {
-		if len(names) == 0 {
-			names = append(names, ids[0])
-		}
-		in.Title = truncateRunes("STIX: "+strings.Join(names[:min(3, len(names))], ", "), MaxTitle)
-		if len(in.Indicators) == 0 {
-			in.Kind = KindAdvisory
-		}
-	}
-	if in.Title == "" {
-		in.Title = "STIX"
-	}
-	if len(in.Indicators) > MaxIndicators {
-		in.Indicators = in.Indicators[:MaxIndicators]
-	}
-	in.CVEs = dedupe(in.CVEs)
-	if len(in.Body) > MaxBody {
-		in.Body = in.Body[:MaxBody]
-	}
-	var p *Post
-	var existing, owner string
-	if root != nil {
-		err := q.QueryRow(ctx, `SELECT id, author_org_id FROM share_posts WHERE stix_id = ?`, root.id).Scan(&existing, &owner)
-		if err := db.ScanErr(err); err != nil && err != db.ErrNotFound {
-			return err
-		}
-	}
-	switch {
-	case existing != "" && owner != v.OrgID:
-		for _, id := range ids {
-			res.Failures = append(res.Failures, ObjectFailure{ID: id, Version: versionOf(byID[id]), Message: "belongs to a report another organisation shared"})
-		}
-		return nil
-	case existing != "":
-		// A new version of a report this organisation imported before.
-		var err error
-		if p, err = GetPost(ctx, q, v, existing); err != nil {
-			return err
-		}
-	default:
-		var err error
-		if p, err = createPost(ctx, q, v, in, now, false); err != nil {
-			return err
-		}
-	}
-	// Keep each object as received; objects without a TLP marking get the
-	// post's, so nothing ever leaves unmarked.
-	for _, id := range ids {
-		o, ok := byID[id]
-		if !ok {
-			continue
-		}
-		if o.typ != "marking-definition" {
-			o.m["object_marking_refs"] = relabel(o.m["object_marking_refs"], p.TLP)
-		}
-		if err := storeObject(ctx, q, p.ID, o.m, now); err != nil {
-			return err
-		}
-		res.Objects++
-		res.Successes = append(res.Successes, ObjectFailure{ID: o.id, Version: versionOf(o)})
-	}
-	res.Posts = append(res.Posts, ImportedPost{ID: p.ID, Title: p.Title, TLP: p.TLP, Indicators: len(p.Indicators)})
-	return nil
 }
 
 func cveOf(o stixObject) string {
@@ -575,40 +327,45 @@ func ExportPostSTIX(ctx context.Context, q db.Querier, v Viewer, postID string) 
 }
 
 func exportSTIX(ctx context.Context, q db.Querier, where string, args []any) ([]byte, error) {
-	rows, err := q.Query(ctx, `SELECT s.stix_id, s.body FROM share_stix_objects s JOIN share_posts p ON p.id = s.post_id
-		WHERE `+where+` AND NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq)
-		ORDER BY s.seq`, args...)
+	// Every version is read in the order stored and the newest of each
+	// object kept, in one pass (a per-row "no newer version" subquery is
+	// quadratic in the objects of a post on SQLite). Objects staged by an
+	// import in progress are not read.
+	rows, err := q.Query(ctx, `SELECT s.post_id, s.stix_id, s.body FROM share_stix_objects s JOIN share_posts p ON p.id = s.post_id
+		WHERE `+where+` AND s.import_id IS NULL ORDER BY s.seq`, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	seen := map[string]int{}
 	var out []json.RawMessage
-	usedTLP := map[TLP]bool{}
 	for rows.Next() {
-		var id, body string
-		if err := rows.Scan(&id, &body); err != nil {
+		var postID, id, body string
+		if err := rows.Scan(&postID, &id, &body); err != nil {
 			return nil, err
 		}
-		var hdr struct {
-			Modified string   `json:"modified"`
-			Marks    []string `json:"object_marking_refs"`
+		key := postID + "\x00" + id
+		if i, ok := seen[key]; ok {
+			out[i] = json.RawMessage(body)
+			continue
 		}
-		_ = json.Unmarshal([]byte(body), &hdr)
+		seen[key] = len(out)
+		out = append(out, json.RawMessage(body))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	usedTLP := map[TLP]bool{}
+	for _, body := range out {
+		var hdr struct {
+			Marks []string `json:"object_marking_refs"`
+		}
+		_ = json.Unmarshal(body, &hdr)
 		for _, m := range hdr.Marks {
 			if t, ok := TLPFromMarking(m); ok {
 				usedTLP[t] = true
 			}
 		}
-		if i, ok := seen[id]; ok {
-			out[i] = json.RawMessage(body)
-			continue
-		}
-		seen[id] = len(out)
-		out = append(out, json.RawMessage(body))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
 	}
 	var marks []json.RawMessage
 	for _, t := range TLPs {

@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -135,7 +136,8 @@ var ErrBadNext = db.ErrNotFound
 // withBody false leaves Body empty (manifest, versions).
 func ListObjects(ctx context.Context, q db.Querier, v Viewer, c *Collection, f ObjectQuery, withBody bool) (*ObjectPage, error) {
 	pred, args := visible(v)
-	where := []string{pred}
+	// Objects an import in progress added to a post are not served yet.
+	where := []string{pred, "s.import_id IS NULL"}
 	tl := make([]string, len(c.tlps))
 	for i, t := range c.tlps {
 		tl[i] = "?"
@@ -182,9 +184,9 @@ func ListObjects(ctx context.Context, q db.Querier, v Viewer, c *Collection, f O
 		case "all":
 			vconds = append(vconds, "1 = 1")
 		case "last":
-			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq)")
+			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq > s.seq AND n.import_id IS NULL)")
 		case "first":
-			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq < s.seq)")
+			vconds = append(vconds, "NOT EXISTS (SELECT 1 FROM share_stix_objects n WHERE n.post_id = s.post_id AND n.stix_id = s.stix_id AND n.seq < s.seq AND n.import_id IS NULL)")
 		default:
 			exact = append(exact, x)
 		}
@@ -256,25 +258,23 @@ type Status struct {
 // AddObjects imports an envelope POSTed to a collection: objects without a
 // marking get the collection's label, and none lands wider than it; posts
 // into a group collection are addressed to that group. It returns the
-// status resource, stored for later GETs.
-func AddObjects(ctx context.Context, q db.Querier, v Viewer, c *Collection, body []byte, now time.Time) (*Status, error) {
-	objs, fails, err := ParseBundle(body)
-	if err != nil {
-		return nil, err
-	}
+// status resource, stored for later GETs. It imports like ImportSTIX (in
+// short transactions, published at once with the status resource).
+func AddObjects(ctx context.Context, d *db.DB, v Viewer, c *Collection, body []byte, now time.Time) (*Status, error) {
 	opts := ImportOptions{Default: c.tlps[0], Floor: c.tlps[0], Source: "taxii"}
 	if c.group != "" {
 		opts.RecipientGroups = []string{c.group}
 	}
-	res := &ImportResult{Failures: fails}
-	if err := importObjects(ctx, q, v, objs, opts, now, res); err != nil {
-		return nil, err
+	var st *Status
+	opts.Publish = func(ctx context.Context, tx *db.Tx, res *ImportResult) error {
+		st = &Status{ID: db.NewID(), Status: "complete", RequestTimestamp: now.UTC().Format("2006-01-02T15:04:05.000000Z"),
+			Successes: res.Successes, SuccessCount: len(res.Successes), Failures: res.Failures, FailureCount: len(res.Failures)}
+		st.TotalCount = st.SuccessCount + st.FailureCount
+		b, _ := json.Marshal(st)
+		_, err := tx.Exec(ctx, `INSERT INTO share_taxii_status (id, org_id, created_at, body) VALUES (?, ?, ?, ?)`, st.ID, v.OrgID, now.UTC(), string(b))
+		return err
 	}
-	st := &Status{ID: db.NewID(), Status: "complete", RequestTimestamp: now.UTC().Format("2006-01-02T15:04:05.000000Z"),
-		Successes: res.Successes, SuccessCount: len(res.Successes), Failures: res.Failures, FailureCount: len(res.Failures)}
-	st.TotalCount = st.SuccessCount + st.FailureCount
-	b, _ := json.Marshal(st)
-	if _, err := q.Exec(ctx, `INSERT INTO share_taxii_status (id, org_id, created_at, body) VALUES (?, ?, ?, ?)`, st.ID, v.OrgID, now.UTC(), string(b)); err != nil {
+	if _, err := ImportSTIX(ctx, d, v, bytes.NewReader(body), opts, now); err != nil {
 		return nil, err
 	}
 	return st, nil

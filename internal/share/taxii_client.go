@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,8 +36,8 @@ type Feed struct {
 // …/objects/ address, username/secret Basic credentials (username empty:
 // secret is a Bearer token). Imported objects without a marking get label t.
 func AddFeed(ctx context.Context, q db.Querier, v Viewer, title, objectsURL, username, secret string, t TLP, interval int, now time.Time) (*Feed, error) {
-	if !v.Admin || !v.Write {
-		return nil, apperr.New(apperr.Forbidden, "share.feed.admins_only")
+	if err := v.check("share.feed.add", v.own(), "share.feed.admins_only"); err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(objectsURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || !strings.HasSuffix(u.Path, "/objects/") {
@@ -119,6 +120,10 @@ func (h *Hub) pullJob(ctx context.Context, payload []byte) error {
 		return jobs.Permanent(err)
 	}
 	_, err := h.Pull(ctx, p.FeedID)
+	if apperr.Is(err, apperr.Forbidden) {
+		// Recorded on the feed (last_error); retrying changes nothing.
+		return nil
+	}
 	return err
 }
 
@@ -137,11 +142,29 @@ func (h *Hub) Pull(ctx context.Context, feedID string) (int, error) {
 	if err := h.DB.QueryRow(ctx, `SELECT kind FROM organizations WHERE id = ?`, orgID).Scan(&kind); err != nil {
 		return 0, db.ScanErr(err)
 	}
-	v := Viewer{OrgID: orgID, UserID: userID, Operator: kind == "isac", Write: true}
+	// The feed is pulled as the person who registered it, only while they
+	// may still: a demoted or removed admin's feed stops.
+	var role string
+	if err := h.DB.QueryRow(ctx, `SELECT role FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role); err != nil && db.ScanErr(err) != db.ErrNotFound {
+		return 0, err
+	}
+	v := Viewer{OrgID: orgID, UserID: userID, Operator: kind == "isac", Admin: role == "admin", Write: role == "admin" || role == "staff"}
+	if role == "" {
+		v.Write = false
+	}
 	total := 0
 	next := ""
 	addedAfter := f.AddedAfter
 	var pullErr error
+	if err := v.check("share.feed.pull", v.own(), "share.feed.admins_only"); err != nil {
+		pullErr := err
+		_, uerr := h.DB.Exec(ctx, `UPDATE share_taxii_feeds SET last_error = ?, next_run_at = ? WHERE id = ?`,
+			"the person who registered this feed is no longer an admin of the organisation", h.Now().Add(time.Duration(f.Interval)*time.Minute).UTC(), feedID)
+		if uerr != nil {
+			return 0, uerr
+		}
+		return 0, pullErr
+	}
 	for page := 0; page < 100; page++ {
 		u, _ := url.Parse(f.ObjectsURL)
 		qs := u.Query()
@@ -157,15 +180,7 @@ func (h *Hub) Pull(ctx context.Context, feedID string) (int, error) {
 			pullErr = err
 			break
 		}
-		objs, _, err := ParseBundle(env.raw)
-		if err != nil {
-			pullErr = err
-			break
-		}
-		res := &ImportResult{}
-		err = h.DB.InTx(ctx, func(tx *db.Tx) error {
-			return importObjects(ctx, tx, v, objs, ImportOptions{Default: f.TLP, Source: "taxii"}, h.Now(), res)
-		})
+		res, err := ImportSTIX(ctx, h.DB, v, bytes.NewReader(env.raw), ImportOptions{Default: f.TLP, Source: "taxii"}, h.Now())
 		if err != nil {
 			pullErr = err
 			break

@@ -160,21 +160,19 @@ func TestRecipientRules(t *testing.T) {
 		}
 
 		// A recipient may not widen: no other organisations, no groups.
-		if err := AddRecipients(ctx, d, w.recipient, amber.ID, []string{w.otherOrg}, nil, nil, t0); errKey(err) != "share.reshare.clients_only" {
+		if _, err := AddRecipients(ctx, d, w.recipient, amber.ID, []string{w.otherOrg}, nil, nil, t0); errKey(err) != "share.reshare.clients_only" {
 			t.Errorf("recipient adds a stranger: %v", err)
 		}
-		if err := AddRecipients(ctx, d, w.recipient, strict.ID, []string{w.otherOrg}, nil, nil, t0); errKey(err) != "share.reshare.not_allowed" {
+		if _, err := AddRecipients(ctx, d, w.recipient, strict.ID, []string{w.otherOrg}, nil, nil, t0); errKey(err) != "share.reshare.not_allowed" {
 			t.Errorf("recipient relays AMBER+STRICT: %v", err)
 		}
-		if err := AddRecipients(ctx, d, w.named, red.ID, nil, nil, []string{w.other.UserID}, t0); errKey(err) != "share.reshare.not_allowed" {
+		if _, err := AddRecipients(ctx, d, w.named, red.ID, nil, nil, []string{w.other.UserID}, t0); errKey(err) != "share.reshare.not_allowed" {
 			t.Errorf("named person forwards RED: %v", err)
 		}
 		// …but may pass AMBER on to its own clients.
 		clients := must[*Group](t)(CreateGroup(ctx, d, w.recipient, "当院の連携クリニック", GroupCustomers, t0))
-		if err := SetGroupMember(ctx, d, w.recipient, clients.ID, w.otherOrg, false); err != nil {
-			t.Fatal(err)
-		}
-		if err := AddRecipients(ctx, d, w.recipient, amber.ID, []string{w.otherOrg}, nil, nil, t0); err != nil {
+		joinGroup(t, d, w.recipient, clients.ID, w.otherOrg)
+		if _, err := AddRecipients(ctx, d, w.recipient, amber.ID, []string{w.otherOrg}, nil, nil, t0); err != nil {
 			t.Fatalf("recipient passes AMBER to its client: %v", err)
 		}
 		if _, err := GetPost(ctx, d, w.other, amber.ID); err != nil {

@@ -353,10 +353,15 @@ func (s *Server) shareRecipients(w http.ResponseWriter, r *http.Request) {
 		if len(orgs)+len(groups)+len(users) == 0 {
 			return apperr.Field("recipients", "share.web.recipients.none")
 		}
-		if err := share.AddRecipients(r.Context(), tx, v, id, orgs, groups, users, s.Now()); err != nil {
+		reshare, err := share.AddRecipients(r.Context(), tx, v, id, orgs, groups, users, s.Now())
+		if err != nil {
 			return err
 		}
-		return s.shareAudit(r, tx, "share.post.recipients", "share_post", id, map[string]any{"orgs": orgs, "groups": groups, "users": users})
+		action := "share.post.recipients"
+		if reshare {
+			action = "share.post.reshare"
+		}
+		return s.shareAudit(r, tx, action, "share_post", id, map[string]any{"orgs": orgs, "groups": groups, "users": users})
 	})
 }
 

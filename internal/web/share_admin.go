@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -21,6 +22,7 @@ func (s *Server) shareAdminRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /share/groups", s.requireUser(s.shareGroupCreate))
 	mux.Handle("GET /share/groups/{id}", s.requireUser(s.shareGroup))
 	mux.Handle("POST /share/groups/{id}/members", s.requireUser(s.shareGroupMember))
+	mux.Handle("POST /share/groups/{id}/answer", s.requireUser(s.shareGroupAnswer))
 	mux.Handle("GET /share/warnings", s.requireOperator(s.shareWarnings))
 	mux.Handle("POST /share/warnings", s.requireOperator(s.shareWarningAdd))
 	mux.Handle("POST /share/warnings/{id}/toggle", s.requireOperator(s.shareWarningToggle))
@@ -91,6 +93,42 @@ type shareGroupsView struct {
 	Group    *share.Group
 	Members  []share.OrgEntry
 	Orgs     []share.OrgEntry
+	// Invites are the groups the reader's organisation was invited into
+	// or belongs to; IsAdmin says whether the reader may answer.
+	Invites []share.GroupInvite
+	IsAdmin bool
+}
+
+func (s *Server) inviteMail() share.InviteMail {
+	return share.InviteMail{Mailer: s.Mailer, Catalog: s.Catalog, BaseURL: s.BaseURL}
+}
+
+// shareGroupAnswer accepts or declines (or, for a group joined, leaves) an
+// invitation of the reader's organisation into a sharing group.
+func (s *Server) shareGroupAnswer(w http.ResponseWriter, r *http.Request) {
+	if s.refuseReadOnly(w, r) {
+		return
+	}
+	id := r.PathValue("id")
+	answer := r.PostForm.Get("answer")
+	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
+		if answer != "accept" && answer != "decline" {
+			return apperr.Field("answer", "share.group.bad_answer")
+		}
+		if err := share.AnswerGroupInvite(r.Context(), tx, viewer(r), id, answer == "accept"); err != nil {
+			return err
+		}
+		return s.shareAudit(r, tx, "share.group.accept", "share_group", id, map[string]any{"answer": answer})
+	})
+	if err != nil {
+		if isNotFound(err) {
+			s.renderError(w, r, err)
+			return
+		}
+		s.renderShareGroups(w, r, err, nil)
+		return
+	}
+	s.flash(w, r, "/share/groups", "flash.share_group_answered")
 }
 
 func (s *Server) shareGroups(w http.ResponseWriter, r *http.Request) {
@@ -104,8 +142,14 @@ func (s *Server) renderShareGroups(w http.ResponseWriter, r *http.Request, prevE
 		s.renderError(w, r, err)
 		return
 	}
+	invites, err := share.ListGroupInvites(r.Context(), s.DB, v)
+	if err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	pg := s.newPage(w, r, "share.web.groups.title")
-	pg.Data = shareGroupsView{shareHelpers: s.shareHelpers(r), Groups: gs, Operator: v.Operator, CanWrite: v.Write}
+	pg.Data = shareGroupsView{shareHelpers: s.shareHelpers(r), Groups: gs, Operator: v.Operator, CanWrite: v.Write,
+		Invites: invites, IsAdmin: v.Admin && v.Write}
 	pg.Form = form
 	status := http.StatusOK
 	if prevErr != nil {
@@ -174,10 +218,16 @@ func (s *Server) shareGroupMember(w http.ResponseWriter, r *http.Request) {
 		if org == "" {
 			return apperr.Field("org_id", "share.web.group.choose_org")
 		}
-		if err := share.SetGroupMember(r.Context(), tx, viewer(r), id, org, remove); err != nil {
+		invited, err := share.SetGroupMember(r.Context(), tx, viewer(r), id, org, remove, s.Now())
+		if err != nil {
 			return err
 		}
-		return s.shareAudit(r, tx, "share.group.member", "share_group", id, map[string]any{"org": org, "remove": remove})
+		if invited {
+			if err := s.inviteMail().MailGroupInvite(r.Context(), tx, id, org); err != nil {
+				return err
+			}
+		}
+		return s.shareAudit(r, tx, "share.group.member", "share_group", id, map[string]any{"org": org, "remove": remove, "invited": invited})
 	})
 	if err != nil {
 		if isNotFound(err) {
@@ -507,15 +557,13 @@ func (s *Server) shareImport(w http.ResponseWriter, r *http.Request) {
 	}
 	def, _ := share.ParseTLP(r.FormValue("tlp"))
 	var view shareInteropView
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		view.Format, view.Result, view.Skipped, err = share.ImportAny(r.Context(), tx, viewer(r), data, share.ImportOptions{Default: def}, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.import", "organization", state(r).p.OrgID, map[string]any{"format": view.Format,
-			"posts": len(view.Result.Posts), "objects": view.Result.Objects, "failures": len(view.Result.Failures)})
-	})
+	format := share.DetectFormat(data)
+	opts := share.ImportOptions{Default: def, Publish: func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
+		return s.shareAudit(r, tx, "share.import", "organization", state(r).p.OrgID, map[string]any{"format": format,
+			"posts": len(res.Posts), "objects": res.Objects, "failures": len(res.Failures)})
+	}}
+	var err error
+	view.Format, view.Result, view.Skipped, err = share.ImportAny(r.Context(), s.DB, viewer(r), data, opts, s.Now())
 	if err != nil {
 		s.renderShareInterop(w, r, err, form, shareInteropView{})
 		return

@@ -316,9 +316,16 @@ func TestShareAdminPages(t *testing.T) {
 		wantStatus(t, admin.post("/share/groups", url.Values{"name": {"地域"}, "kind": {"regional"}}), http.StatusForbidden)
 		wantStatus(t, admin.get("/share/groups/"+gid), http.StatusNotFound)
 		wantStatus(t, admin.post("/share/groups/"+gid+"/members", url.Values{"org_id": {e.hosp.ID}}), http.StatusNotFound)
-		// The group can be a recipient of AMBER: the clinic sees it.
+		// The group can be a recipient of AMBER: the clinic sees it once
+		// its admin accepted the invitation, not before.
 		id := sharePostVia(t, admin, url.Values{"kind": {"advisory"}, "tlp": {"amber"}, "title": {"地域向け"}, "recipient_groups": {gid}})
-		wantStatus(t, e.signedIn(e.other, e.clinic).get("/share/posts/"+id), http.StatusOK)
+		clinicAdmin := e.signedIn(e.other, e.clinic)
+		wantStatus(t, clinicAdmin.get("/share/posts/"+id), http.StatusNotFound)
+		groups := clinicAdmin.get("/share/groups")
+		wantContains(t, groups, "東京地域医療ネット")
+		wantContains(t, groups, "/share/groups/"+gid+"/answer")
+		wantStatus(t, clinicAdmin.post("/share/groups/"+gid+"/answer", url.Values{"answer": {"accept"}}), http.StatusSeeOther)
+		wantStatus(t, clinicAdmin.get("/share/posts/"+id), http.StatusOK)
 
 		// Warning lists.
 		wantStatus(t, op.post("/share/warnings", url.Values{"list": {"院内の正規サーバー"}, "type": {"domain"}, "value": {"intra.example.jp"}}), http.StatusSeeOther)
@@ -540,5 +547,73 @@ func FuzzShareForm(f *testing.F) {
 				t.Fatalf("bad cve %q", c)
 			}
 		}
+	})
+}
+
+// TestShareFindingsWeb: through the forms, only the author or an admin of
+// the author's organisation widens or deletes a post; a granular marking
+// narrower than the report keeps it out of the public feed; counts reveal
+// no hidden post; the anonymous report form says who sees the reporter.
+func TestShareFindingsWeb(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		admin := e.signedIn(e.admin, e.hosp)
+		staff := e.signedIn(e.staff, e.hosp)
+		clinic := e.signedIn(e.other, e.clinic)
+		anon := e.client()
+
+		// Widening and deleting a colleague's AMBER+STRICT post.
+		strict := sharePostVia(t, admin, url.Values{"kind": {"incident"}, "tlp": {"amber_strict"}, "title": {"院内だけの情報"}})
+		wantStatus(t, staff.post("/share/posts/"+strict+"/recipients", url.Values{"recipient_orgs": {e.clinic.ID}}), http.StatusForbidden)
+		wantStatus(t, clinic.get("/share/posts/"+strict), http.StatusNotFound)
+		wantStatus(t, staff.post("/share/posts/"+strict+"/delete", nil), http.StatusForbidden)
+		wantStatus(t, staff.get("/share/posts/"+strict), http.StatusOK)
+		wantStatus(t, admin.post("/share/posts/"+strict+"/recipients", url.Values{"recipient_orgs": {e.clinic.ID}}), http.StatusSeeOther)
+		wantStatus(t, clinic.get("/share/posts/"+strict), http.StatusOK)
+		wantStatus(t, admin.post("/share/posts/"+strict+"/delete", nil), http.StatusSeeOther)
+
+		// A CLEAR report whose description is marked RED.
+		bundle := `{"type":"bundle","id":"bundle--6b4e1b0b-0a0e-4e5c-9b8f-1c2d3e4f5a6c","objects":[
+			{"type":"report","spec_version":"2.1","id":"report--7c4e1b0b-0a0e-4e5c-9b8f-1c2d3e4f5a6c","created":"2026-03-01T00:00:00Z","modified":"2026-03-01T00:00:00Z",
+			"name":"公開の注意喚起","description":"非公開: 侵入口は保守用VPNの初期パスワード","published":"2026-03-01T00:00:00Z",
+			"object_marking_refs":["` + share.TLPClear.MarkingID() + `"],
+			"granular_markings":[{"marking_ref":"` + share.TLPRed.MarkingID() + `","selectors":["description"]}],
+			"object_refs":["indicator--0b7b6f0e-8f7b-4c1a-9a8e-2f3b4c5d6e70"]},
+			{"type":"indicator","spec_version":"2.1","id":"indicator--0b7b6f0e-8f7b-4c1a-9a8e-2f3b4c5d6e70","created":"2026-03-01T00:00:00Z","modified":"2026-03-01T00:00:00Z",
+			"pattern":"[ipv4-addr:value = '198.51.100.24']","pattern_type":"stix","valid_from":"2026-03-01T00:00:00Z","object_marking_refs":["` + share.TLPClear.MarkingID() + `"]}]}`
+		wantStatus(t, admin.post("/share/import", url.Values{"data": {bundle}}), http.StatusOK)
+		feed := anon.get("/share/feed.atom")
+		wantStatus(t, feed, http.StatusOK)
+		for _, secret := range []string{"初期パスワード", "公開の注意喚起"} {
+			if strings.Contains(feed.body, secret) {
+				t.Errorf("public feed shows %q", secret)
+			}
+		}
+		if strings.Contains(clinic.get("/share").body, "公開の注意喚起") {
+			t.Error("another member sees the raised post")
+		}
+		mine := admin.get("/share?mine=1")
+		id := regexp.MustCompile(`/share/posts/([0-9a-f-]{36})`).FindStringSubmatch(mine.body)
+		if id == nil {
+			t.Fatal("imported post not listed")
+		}
+		post := admin.get("/share/posts/" + id[1])
+		wantContains(t, post, "TLP:RED")
+		wantContains(t, post, `id="label-raised"`)
+		wantContains(t, post, "初期パスワード")
+
+		// Counts: the clinic posts the hospital's hidden value.
+		sharePostVia(t, admin, url.Values{"kind": {"incident"}, "tlp": {"amber"}, "title": {"北町の秘密の通信先"}, "indicators": {"203.0.113.252"}})
+		probe := sharePostVia(t, clinic, url.Values{"kind": {"question"}, "tlp": {"green"}, "title": {"確認用"}, "indicators": {"203.0.113.252"}})
+		for _, page := range []string{"/share/posts/" + probe, "/share/lookup?value=203.0.113.252"} {
+			if b := clinic.get(page).body; strings.Contains(b, "北町の秘密の通信先") {
+				t.Errorf("%s shows the hidden post", page)
+			}
+		}
+
+		// The anonymous report form says the ISAC's staff see the reporter.
+		form := admin.get("/share/new?kind=incident")
+		wantContains(t, form, `id="anonymous-notice"`)
+		wantContains(t, form, text("share.web.new.anonymous_notice"))
 	})
 }

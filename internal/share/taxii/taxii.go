@@ -342,12 +342,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, v share.Viewer, c *
 		s.fail(w, http.StatusRequestEntityTooLarge, "Request too large", "max_content_length is "+strconv.Itoa(MaxContentLength))
 		return
 	}
-	var st *share.Status
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		st, err = share.AddObjects(r.Context(), tx, v, c, body, s.Now())
-		return err
-	})
+	st, err := share.AddObjects(r.Context(), s.DB, v, c, body, s.Now())
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Invalid {
 			s.fail(w, http.StatusBadRequest, "Bad request", "The body is not a TAXII envelope of STIX 2.1 objects.")

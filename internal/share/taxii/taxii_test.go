@@ -334,3 +334,34 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestTAXIIPostGranularMarking: a report POSTed to the GREEN collection,
+// marked GREEN but with a TLP:RED description, becomes a RED post of the
+// poster's organisation: the GREEN collection serves none of it to
+// another member.
+func TestTAXIIPostGranularMarking(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		env := `{"objects":[
+		 {"type":"report","spec_version":"2.1","id":"report--a1b2c3d4-0000-4000-8000-0000000000f1","created":"2024-05-01T00:00:00.000Z","modified":"2024-05-01T00:00:00.000Z",
+		  "name":"保守回線の注意","description":"限定: 侵入元は保守業者の端末","published":"2024-05-01T00:00:00Z",
+		  "object_marking_refs":["` + share.TLPGreen.MarkingID() + `"],
+		  "granular_markings":[{"marking_ref":"marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed","selectors":["description"]}],
+		  "object_refs":["indicator--a1b2c3d4-0000-4000-8000-0000000000f2"]},
+		 {"type":"indicator","spec_version":"2.1","id":"indicator--a1b2c3d4-0000-4000-8000-0000000000f2","created":"2024-05-01T00:00:00.000Z","modified":"2024-05-01T00:00:00.000Z","pattern":"[domain-name:value = 'maint.example.org']","pattern_type":"stix","valid_from":"2024-05-01T00:00:00Z"}]}`
+		rec := f.do(t, "POST", green+"objects/", f.other.token, MediaType, MediaType, env)
+		if rec.Code != 202 {
+			t.Fatalf("post %d %s", rec.Code, rec.Body)
+		}
+		_, m, _ := f.get(t, green+"objects/", f.author.token)
+		for _, id := range objectIDs(m) {
+			if strings.Contains(id, "a1b2c3d4-0000-4000-8000-0000000000f") {
+				t.Errorf("GREEN collection serves %s", id)
+			}
+		}
+		ps, err := share.ListPosts(context.Background(), d, f.other.v, share.Filter{Mine: true})
+		if err != nil || len(ps) != 1 || ps[0].TLP != share.TLPRed || ps[0].LabelRaisedFrom != share.TLPGreen {
+			t.Errorf("posted report: %+v %v", ps, err)
+		}
+	})
+}

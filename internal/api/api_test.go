@@ -332,6 +332,11 @@ func TestMembers(t *testing.T) {
 		if invs := decodeBody[invitationList](t, rec); len(invs.Invitations) != 1 || invs.Invitations[0].Email != f.inviteA {
 			t.Fatalf("invitations: %s", rec.Body)
 		}
+		// The ISAC operator does not see whom A's admin invited.
+		rec = f.do(t, "GET", base+"/invitations", f.op.read, "")
+		if invs := decodeBody[invitationList](t, rec); rec.Code != 200 || len(invs.Invitations) != 0 {
+			t.Fatalf("invitations seen by the operator: %d %s", rec.Code, rec.Body)
+		}
 		rec = f.do(t, "POST", base+"/invitations", f.adminA.write, `{"email":"`+f.staffA.user.Email+`","role":"admin"}`)
 		if e := apiError(t, rec); rec.Code != 409 || e.Field != "email" {
 			t.Errorf("invite a member: %d %+v", rec.Code, e)

@@ -87,11 +87,19 @@ func UseLink(ctx context.Context, q db.Querier, kind, raw string, now time.Time)
 }
 
 // PendingInvites lists an organisation's unused, unexpired invitations.
+// Its members see them all; an ISAC operator sees another organisation's
+// invitations only where its own people made them (a first admin's), since
+// the others name the organisation's people.
 func PendingInvites(ctx context.Context, q db.Querier, p *Principal, orgID string, now time.Time) ([]EmailLink, error) {
 	if !p.CanSeeOrg(orgID) {
 		return nil, db.ErrNotFound
 	}
-	rows, err := q.Query(ctx, `SELECT kind, email, org_id, role, created_at, expires_at FROM email_tokens WHERE kind = 'invite' AND org_id = ? AND used_at IS NULL AND expires_at > ? ORDER BY created_at DESC`, orgID, now)
+	where, args := "", []any{orgID, now}
+	if p.OrgID != orgID {
+		where = ` AND created_by IN (SELECT user_id FROM memberships WHERE org_id = ?)`
+		args = append(args, p.OrgID)
+	}
+	rows, err := q.Query(ctx, `SELECT kind, email, org_id, role, created_at, expires_at FROM email_tokens WHERE kind = 'invite' AND org_id = ? AND used_at IS NULL AND expires_at > ?`+where+` ORDER BY created_at DESC`, args...)
 	if err != nil {
 		return nil, err
 	}

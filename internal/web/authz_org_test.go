@@ -108,8 +108,12 @@ func (z *webAuthz) failedJob(t *testing.T) string {
 
 // post is a TLP:AMBER post of the hospital written by its staff member,
 // and its indicator.
-func (z *webAuthz) post(t *testing.T) (string, string) {
-	v := share.ViewerOf(z.principal(z.staff))
+func (z *webAuthz) post(t *testing.T) (string, string) { return z.postBy(t, z.staff) }
+
+// postBy is a TLP:AMBER post of the hospital written by author, and its
+// indicator.
+func (z *webAuthz) postBy(t *testing.T, author *auth.User) (string, string) {
+	v := share.ViewerOf(z.principal(author))
 	n := z.next()
 	var post, ind string
 	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
@@ -288,8 +292,21 @@ func addOrgAdminShareCases(add func(pattern string, cs ...webAuthzCase)) {
 	add("/share/new", webAuthzCase{name: "own post", action: "share.post.create", setup: func(_ *testing.T, z *webAuthz, who *webPrincipal) webAuthzReq {
 		return webAuthzReq{path: "/share/new", form: url.Values{"kind": {"advisory"}, "tlp": {"green"}, "title": {fmt.Sprintf("注意喚起%d", z.next())}, "body": {"本文"}}, target: own(who)}
 	}})
-	add("/share/posts/{id}/label", onPost("share.post.label", "/label", url.Values{"tlp": {"green"}}))
-	add("/share/posts/{id}/delete", onPost("share.post.delete", "/delete", nil))
+	// The same forms on the admin's post: the staff member is not its
+	// author.
+	adminPost := func(action, suffix string, form func(z *webAuthz) url.Values) webAuthzCase {
+		return webAuthzCase{name: "the hospital admin's post", action: action, setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+			p, _ := z.postBy(t, z.admin)
+			return webAuthzReq{path: "/share/posts/" + p + suffix, form: form(z), target: auth.Target{OrgID: z.hosp.ID, AuthorID: z.admin.ID}}
+		}}
+	}
+	add("/share/posts/{id}/label", onPost("share.post.label", "/label", url.Values{"tlp": {"green"}}),
+		adminPost("share.post.label", "/label", func(*webAuthz) url.Values { return url.Values{"tlp": {"green"}} }))
+	add("/share/posts/{id}/delete", onPost("share.post.delete", "/delete", nil),
+		adminPost("share.post.delete", "/delete", func(*webAuthz) url.Values { return nil }))
+	add("/share/posts/{id}/recipients", adminPost("share.post.recipients", "/recipients", func(z *webAuthz) url.Values {
+		return url.Values{"recipient_orgs": {z.clinic.ID}}
+	}))
 	add("/share/posts/{id}/comments", onPost("share.comment", "/comments", url.Values{"body": {"確認しました"}}))
 	add("/share/posts/{id}/respond", onPost("share.response", "/respond", url.Values{"status": {"affected"}}))
 	add("/share/posts/{id}/recipients", webAuthzCase{name: "the hospital staff's post", action: "share.post.recipients", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {

@@ -48,6 +48,8 @@ func init() {
 			Note: "API トークンは本人が自分のものだけ作れる"},
 		Rule{Action: "auth.token.revoke", Writes: true, Grants: []Grant{selfAnyone},
 			Note: "API トークンの失効は本人だけ"},
+		Rule{Action: "settings.job.retry", Writes: true, Grants: []Grant{opAdmins},
+			Note: "失敗した裏方の処理（メール送信など）のやり直しは ISAC 事務局の管理者だけ"},
 	)
 }
 

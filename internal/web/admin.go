@@ -231,9 +231,9 @@ type jobCount struct {
 	N     int64
 }
 
-// mayRunJobs reports whether p may see and retry background jobs: admins
-// of an ISAC operator.
-func mayRunJobs(p *auth.Principal) bool { return p.IsOperator() && p.IsAdmin() }
+// mayRunJobs reports whether p may see and retry background jobs: the
+// permission table's "settings.job.retry" (admins of an ISAC operator).
+func mayRunJobs(p *auth.Principal) bool { return auth.Allowed(p, "settings.job.retry", auth.Target{}) }
 
 func (s *Server) adminJobs(w http.ResponseWriter, r *http.Request) {
 	s.renderAdminJobs(w, r, nil)
@@ -276,9 +276,14 @@ func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr
 }
 
 func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	if !mayRunJobs(p) || !p.CanWrite() || s.Queue == nil {
+	if s.Queue == nil {
 		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		return
+	}
+	// The jobs page is the operators' (requireOperator); of them, only
+	// those the table lets retry may.
+	if err := auth.Authorize(state(r).p, "settings.job.retry", auth.Target{}); err != nil {
+		s.renderError(w, r, err)
 		return
 	}
 	id := r.PathValue("id")

@@ -41,16 +41,15 @@ func (s *Server) shareRoutes(mux *http.ServeMux) {
 
 // shareHelpers are the template helpers every hub page view embeds.
 type shareHelpers struct {
-	T     func(key string, args ...any) string
-	op    bool
-	admin bool
-	path  string
+	T    func(key string, args ...any) string
+	op   bool
+	path string
 }
 
 func (s *Server) shareHelpers(r *http.Request) shareHelpers {
 	lang := state(r).lang
 	return shareHelpers{T: func(key string, args ...any) string { return s.Catalog.T(lang, key, args...) },
-		op: state(r).p.IsOperator(), admin: state(r).p.IsAdmin(), path: r.URL.Path}
+		op: state(r).p.IsOperator(), path: r.URL.Path}
 }
 
 // Subnav is the hub's own navigation, operators' pages included for them.
@@ -58,10 +57,8 @@ func (h shareHelpers) Subnav() template.HTML {
 	items := [][2]string{{"/share", "share.web.list.title"}, {"/share/lookup", "share.web.lookup.title"}, {"/share/groups", "share.web.groups.title"},
 		{"/share/settings", "share.web.settings.title"}, {"/share/interop", "share.web.interop.title"}}
 	if h.op {
-		items = append(items, [2]string{"/share/ops", "share.web.ops.title"}, [2]string{"/share/warnings", "share.web.warnings.title"})
-	}
-	if h.admin {
-		items = append(items, [2]string{"/share/feeds", "share.web.feeds.title"})
+		items = append(items, [2]string{"/share/ops", "share.web.ops.title"}, [2]string{"/share/warnings", "share.web.warnings.title"},
+			[2]string{"/share/feeds", "share.web.feeds.title"})
 	}
 	var b strings.Builder
 	b.WriteString(`<nav class="pager share-subnav no-print" aria-label="` + html.EscapeString(h.T("share.web.subnav")) + `">`)

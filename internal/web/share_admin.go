@@ -30,9 +30,9 @@ func (s *Server) shareAdminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /share/settings", s.requireUser(s.shareSettings))
 	mux.Handle("POST /share/settings", s.requireUser(s.shareSettingsSave))
 	mux.Handle("POST /share/settings/webhook", s.requireAdmin(s.shareWebhookSave))
-	mux.Handle("GET /share/feeds", s.requireAdmin(s.shareFeeds))
-	mux.Handle("POST /share/feeds", s.requireAdmin(s.shareFeedAdd))
-	mux.Handle("POST /share/feeds/{id}/delete", s.requireAdmin(s.shareFeedDelete))
+	mux.Handle("GET /share/feeds", s.requireOperator(s.shareFeeds))
+	mux.Handle("POST /share/feeds", s.requireOperator(s.shareFeedAdd))
+	mux.Handle("POST /share/feeds/{id}/delete", s.requireOperator(s.shareFeedDelete))
 	mux.Handle("GET /share/interop", s.requireUser(s.shareInterop))
 	mux.Handle("POST /share/import", s.requireUser(s.shareImport))
 	mux.Handle("GET /share/export", s.requireUser(s.shareExport))
@@ -431,10 +431,6 @@ func (s *Server) shareWebhookSave(w http.ResponseWriter, r *http.Request) {
 }
 
 // ---- TAXII feeds ----
-
-// The feeds are every organisation's, kept by its admins (the permission
-// table's share.feed.*): a member's own medisac can pull the ISAC's
-// collections into its hub.
 
 type shareFeedsView struct {
 	shareHelpers

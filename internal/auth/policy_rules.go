@@ -11,6 +11,9 @@ var (
 	opAdmins       = Grant{Scope: ScopeService, Roles: Admins, Kinds: Operators}
 	opAdminsStaff  = Grant{Scope: ScopeService, Roles: AdminsStaff, Kinds: Operators}
 	selfAnyone     = Grant{Scope: ScopeSelf, Roles: AnyRole}
+	// opOwnAdmins are the ISAC operator's admins for the operator's own
+	// objects (its TAXII feeds: the server fetches what they name).
+	opOwnAdmins = Grant{Scope: ScopeOwn, Roles: Admins, Kinds: Operators}
 )
 
 // Foundation: organisations, members, tokens, audit log.
@@ -185,11 +188,11 @@ func init() {
 			Note: "STIX/MISP の取り込み（TAXII での送信を含む）"},
 		Rule{Action: "share.webhook", Writes: true, Grants: []Grant{ownAdmins},
 			Note: "共有通知の Webhook"},
-		Rule{Action: "share.feed.add", Writes: true, Grants: []Grant{ownAdmins},
-			Note: "TAXII フィードの登録"},
-		Rule{Action: "share.feed.delete", Writes: true, Grants: []Grant{ownAdmins},
+		Rule{Action: "share.feed.add", Writes: true, Grants: []Grant{opOwnAdmins},
+			Note: "TAXII フィードの登録は ISAC 事務局の管理者だけ（サーバが指定の URL を取りに行くため）"},
+		Rule{Action: "share.feed.delete", Writes: true, Grants: []Grant{opOwnAdmins},
 			Note: "TAXII フィードの削除"},
-		Rule{Action: "share.feed.pull", Writes: true, Grants: []Grant{ownAdmins},
+		Rule{Action: "share.feed.pull", Writes: true, Grants: []Grant{opOwnAdmins},
 			Note: "TAXII フィードの取得は登録した人が今も自組織の管理者のときだけ"},
 		Rule{Action: "share.warning.add", Writes: true, Grants: []Grant{opAdminsStaff},
 			Note: "警告リスト（誤検知除け）の登録は ISAC 事務局"},

@@ -176,7 +176,7 @@ func (z *webAuthz) warning(t *testing.T) string {
 func (z *webAuthz) feed(t *testing.T) string {
 	var id string
 	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		f, err := share.AddFeed(ctx, tx, share.ViewerOf(z.principal(z.admin)), "地域ISAC", fmt.Sprintf("https://taxii%d.example.jp/api1/collections/c1/objects/", z.next()), "", "tok", share.TLPGreen, 60, z.clock.Now())
+		f, err := share.AddFeed(ctx, tx, share.ViewerOf(z.principal(z.oper)), "地域ISAC", fmt.Sprintf("https://taxii%d.example.jp/api1/collections/c1/objects/", z.next()), "", "tok", share.TLPGreen, 60, z.clock.Now())
 		if err == nil {
 			id = f.ID
 		}
@@ -347,12 +347,12 @@ func addOrgAdminShareCases(add func(pattern string, cs ...webAuthzCase)) {
 	add("/share/settings/webhook", webAuthzCase{name: "own webhook", action: "share.webhook", setup: func(_ *testing.T, z *webAuthz, who *webPrincipal) webAuthzReq {
 		return webAuthzReq{path: "/share/settings/webhook", form: url.Values{"url": {fmt.Sprintf("https://hook%d.example.jp/", z.next())}, "secret": {"0123456789abcdef"}}, target: own(who)}
 	}})
-	add("/share/feeds", webAuthzCase{name: "own feed", action: "share.feed.add", setup: func(_ *testing.T, z *webAuthz, who *webPrincipal) webAuthzReq {
+	add("/share/feeds", webAuthzCase{name: "own feed", action: "share.feed.add", operatorPage: true, setup: func(_ *testing.T, z *webAuthz, who *webPrincipal) webAuthzReq {
 		return webAuthzReq{path: "/share/feeds", form: url.Values{"title": {"地域ISAC"}, "objects_url": {fmt.Sprintf("https://taxii%d.example.jp/api1/collections/c1/objects/", z.next())},
 			"tlp": {"green"}, "interval": {"60"}, "secret": {"tok"}}, target: own(who)}
 	}})
-	add("/share/feeds/{id}/delete", webAuthzCase{name: "the hospital's feed", action: "share.feed.delete", setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
-		return webAuthzReq{path: "/share/feeds/" + z.feed(t) + "/delete", target: onA(z)}
+	add("/share/feeds/{id}/delete", webAuthzCase{name: "the ISAC's feed", action: "share.feed.delete", operatorPage: true, setup: func(t *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
+		return webAuthzReq{path: "/share/feeds/" + z.feed(t) + "/delete", target: auth.Target{OrgID: z.isac.ID}}
 	}})
 	add("/share/warnings", webAuthzCase{name: "the service's warning lists", action: "share.warning.add", operatorPage: true, setup: func(_ *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
 		return webAuthzReq{path: "/share/warnings", form: url.Values{"list": {"検査用"}, "type": {"domain"}, "value": {fmt.Sprintf("benign-new%d.example.jp", z.next())}}}

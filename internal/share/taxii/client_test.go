@@ -27,7 +27,7 @@ func TestTAXIIClientPullsFromAnotherServer(t *testing.T) {
 		f.post(t, share.TLPAmber, "特定病院向けの注意喚起", "198.51.100.7")
 
 		local := dbtest.SQLite(t)
-		o, err := auth.CreateOrg(ctx, local, auth.OrgInput{Kind: auth.KindHospital, Name: "グループ本部病院"}, t0)
+		o, err := auth.CreateOrg(ctx, local, auth.OrgInput{Kind: auth.KindISAC, Name: "地域医療ISAC事務局"}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestTAXIIClientPullsFromAnotherServer(t *testing.T) {
 		if err := auth.AddMember(ctx, local, o.ID, u.ID, auth.RoleAdmin, t0); err != nil {
 			t.Fatal(err)
 		}
-		v := share.Viewer{OrgID: o.ID, UserID: u.ID, Admin: true, Write: true}
+		v := share.Viewer{OrgID: o.ID, UserID: u.ID, Operator: true, Admin: true, Write: true}
 		now := t0.Add(time.Hour)
 		hub := &share.Hub{DB: local, Now: func() time.Time { return now }}
 

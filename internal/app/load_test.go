@@ -26,6 +26,7 @@ package app
 //	MEDISAC_LOAD_IMPORT_ROWS   rows of each register import (default 100000)
 //	MEDISAC_LOAD_STIX_OBJECTS  objects of the command line STIX bundle (default 1000000)
 //	MEDISAC_LOAD_API_OBJECTS   objects of each API STIX bundle (default 80000)
+//	MEDISAC_LOAD_CORPUS        repo: seed only the repository's vulnerability testdata
 //	MEDISAC_LOAD_TARGET_P99    p99 target (default 250ms)
 //	MEDISAC_LOAD_TARGET_RSS_MB server memory target in MiB (default 1024)
 
@@ -359,9 +360,12 @@ func seedLoad(t *testing.T, env map[string]string) loadFixture {
 const loadDataDir = "/work/shared/data"
 
 // corpusDir is the folder of one kind of vulnerability file: the larger
-// data set's when present, else internal/vuln/testdata's (this test runs
-// in internal/app).
+// data set's when present, else (or with MEDISAC_LOAD_CORPUS=repo)
+// internal/vuln/testdata's (this test runs in internal/app).
 func corpusDir(kind string) string {
+	if os.Getenv("MEDISAC_LOAD_CORPUS") == "repo" {
+		return filepath.Join("..", "vuln", "testdata", kind)
+	}
 	if st, err := os.Stat(filepath.Join(loadDataDir, kind)); err == nil && st.IsDir() {
 		return filepath.Join(loadDataDir, kind)
 	}

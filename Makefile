@@ -38,5 +38,5 @@ fuzz:
 	done
 
 load:
-	MEDISAC_LOAD=1 MEDISAC_LOAD_DURATION=$(LOAD_DURATION) MEDISAC_LOAD_DB=$(LOAD_DB) MEDISAC_TEST_REQUIRE=postgres \
-	  $(GO) test -run '^TestLoad(ImportLockHold)?$$' -v -count=1 -timeout 0 ./internal/app/
+	MEDISAC_LOAD_DURATION=$(LOAD_DURATION) MEDISAC_LOAD_DB=$(LOAD_DB) MEDISAC_TEST_REQUIRE=postgres \
+	  $(GO) test -tags load -run '^TestLoad(ImportLockHold)?$$' -v -count=1 -timeout 0 ./internal/app/

@@ -1,3 +1,5 @@
+//go:build load
+
 package app
 
 // The load benchmark (make load): a real `medisac serve` process on SQLite
@@ -5,20 +7,26 @@ package app
 // and web sessions, a register of a few thousand assets and the
 // vulnerability corpus, receives a fixed rate of authenticated reads
 // (open loop: arrivals do not wait for answers) while another organisation
-// runs, back to back, 100,000-row register imports and a 1,000,000-object
-// STIX import through the API. It prints requests, success, latency
-// percentiles, errors by status, the server's peak memory and the imports'
-// outcomes, and fails when the targets are missed:
+// runs, back to back, 100,000-row register imports through the API, STIX
+// bundles of about 30 MiB through the API (under its 32 MiB limit) and a
+// 1,000,000-object STIX bundle (about 390 MiB) with `medisac share import`,
+// a separate process on the same database, as an ISAC would import a file
+// that size. It prints requests, success, latency percentiles, errors by
+// status, the server's peak memory, the imports' outcomes and the command
+// line import's peak memory, and fails when the targets are missed:
 //
 //	100 % success, p99 ≤ 250 ms, server memory ≤ 1 GB.
 //
-// It runs only with MEDISAC_LOAD=1. Settings (environment):
+// It is built only with the build tag "load" (make load). Settings
+// (environment):
 //
 //	MEDISAC_LOAD_DB            sqlite, postgres or both (default both)
 //	MEDISAC_LOAD_DURATION      how long the reads run (default 10m)
 //	MEDISAC_LOAD_RATE          reads per second (default 100)
 //	MEDISAC_LOAD_IMPORT_ROWS   rows of each register import (default 100000)
-//	MEDISAC_LOAD_STIX_OBJECTS  objects of the STIX bundle (default 1000000)
+//	MEDISAC_LOAD_STIX_OBJECTS  objects of the command line STIX bundle (default 1000000)
+//	MEDISAC_LOAD_API_OBJECTS   objects of each API STIX bundle (default 80000)
+//	MEDISAC_LOAD_CORPUS        repo: seed only the repository's vulnerability testdata
 //	MEDISAC_LOAD_TARGET_P99    p99 target (default 250ms)
 //	MEDISAC_LOAD_TARGET_RSS_MB server memory target in MiB (default 1024)
 
@@ -49,6 +57,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/share"
 )
 
 type loadSettings struct {
@@ -56,16 +65,14 @@ type loadSettings struct {
 	rate        int
 	importRows  int
 	stixObjects int
+	apiObjects  int
 	targetP99   time.Duration
 	targetRSSMB float64
 }
 
-func loadEnabled(t *testing.T) loadSettings {
+func loadSettingsFromEnv(t *testing.T) loadSettings {
 	t.Helper()
-	if os.Getenv("MEDISAC_LOAD") != "1" {
-		t.Skip("load benchmark: run with MEDISAC_LOAD=1 (make load)")
-	}
-	s := loadSettings{duration: 10 * time.Minute, rate: 100, importRows: 100000, stixObjects: 1000000,
+	s := loadSettings{duration: 10 * time.Minute, rate: 100, importRows: 100000, stixObjects: 1000000, apiObjects: 80000,
 		targetP99: 250 * time.Millisecond, targetRSSMB: 1024}
 	dur := func(name string, dst *time.Duration) {
 		if v := os.Getenv(name); v != "" {
@@ -90,6 +97,7 @@ func loadEnabled(t *testing.T) loadSettings {
 	num("MEDISAC_LOAD_RATE", &s.rate)
 	num("MEDISAC_LOAD_IMPORT_ROWS", &s.importRows)
 	num("MEDISAC_LOAD_STIX_OBJECTS", &s.stixObjects)
+	num("MEDISAC_LOAD_API_OBJECTS", &s.apiObjects)
 	var rss int
 	if os.Getenv("MEDISAC_LOAD_TARGET_RSS_MB") != "" {
 		num("MEDISAC_LOAD_TARGET_RSS_MB", &rss)
@@ -112,25 +120,35 @@ func loadDatabases(t *testing.T) []string {
 
 // TestLoad is the load benchmark; see the top of this file.
 func TestLoad(t *testing.T) {
-	s := loadEnabled(t)
+	s := loadSettingsFromEnv(t)
 	bin := buildMedisac(t)
 	files := t.TempDir()
 	start := time.Now()
 	csvA, csvB := loadRegisterCSV(t, s.importRows, "A"), loadRegisterCSV(t, s.importRows, "B")
 	stixPath := filepath.Join(files, "bundle.json")
-	stixSize, err := writeSTIXBundle(stixPath, s.stixObjects)
+	stixSize, err := writeSTIXBundle(stixPath, s.stixObjects, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("load: files ready in %v: register CSV %d rows (%.1f MiB), STIX bundle %d objects (%.1f MiB)\n",
-		time.Since(start).Round(time.Millisecond), s.importRows, float64(len(csvA))/(1<<20), s.stixObjects, float64(stixSize)/(1<<20))
+	// The API bundles are written during the run, each with new objects;
+	// this one only checks their size.
+	apiSize, err := writeSTIXBundle(filepath.Join(files, "api-bundle.json"), s.apiObjects, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if apiSize > share.MaxImport {
+		t.Fatalf("an API STIX bundle of %d objects is %d bytes, over the API limit of %d: lower MEDISAC_LOAD_API_OBJECTS", s.apiObjects, apiSize, share.MaxImport)
+	}
+	fmt.Printf("load: files ready in %v: register CSV %d rows (%.1f MiB), command line STIX bundle %d objects (%.1f MiB), API STIX bundles %d objects (%.1f MiB)\n",
+		time.Since(start).Round(time.Millisecond), s.importRows, float64(len(csvA))/(1<<20), s.stixObjects, float64(stixSize)/(1<<20),
+		s.apiObjects, float64(apiSize)/(1<<20))
 	for _, name := range loadDatabases(t) {
 		t.Run(name, func(t *testing.T) {
 			dbURL := ""
 			if name == "postgres" {
 				dbURL = dbtest.PostgresURL(t)
 			}
-			runLoad(t, s, bin, dbURL, [][]byte{csvA, csvB}, stixPath)
+			runLoad(t, s, bin, dbURL, loadFiles{csvs: [][]byte{csvA, csvB}, cliBundle: stixPath, dir: files})
 		})
 	}
 }
@@ -182,7 +200,14 @@ func loadEnv(dataDir, addr, dbURL string) map[string]string {
 	return env
 }
 
-func runLoad(t *testing.T, s loadSettings, bin, dbURL string, csvs [][]byte, stixPath string) {
+// loadFiles are the imports' files.
+type loadFiles struct {
+	csvs      [][]byte // register CSVs, alternating
+	cliBundle string   // the command line STIX bundle
+	dir       string   // where the API STIX bundles are written
+}
+
+func runLoad(t *testing.T, s loadSettings, bin, dbURL string, files loadFiles) {
 	ctx := context.Background()
 	dataDir := t.TempDir()
 	addr := freeAddr(t)
@@ -191,8 +216,8 @@ func runLoad(t *testing.T, s loadSettings, bin, dbURL string, csvs [][]byte, sti
 
 	seedStart := time.Now()
 	fx := seedLoad(t, env)
-	fmt.Printf("load: seeded %d reader organisations, %d assets, %d vulnerability files (%d refused) in %v\n",
-		len(fx.readers), fx.assets, fx.vulnDocs, fx.vulnErrs, time.Since(seedStart).Round(time.Millisecond))
+	fmt.Printf("load: seeded %d reader organisations, %d assets, %d vulnerability files (%d refused; NVD from %s) in %v\n",
+		len(fx.readers), fx.assets, fx.vulnDocs, fx.vulnErrs, corpusDir("nvd"), time.Since(seedStart).Round(time.Millisecond))
 
 	srv := startServer(t, bin, env, base, dataDir)
 	// No redirects followed: a read sent to the sign-in page is a failure.
@@ -207,15 +232,22 @@ func runLoad(t *testing.T, s loadSettings, bin, dbURL string, csvs [][]byte, sti
 	fmt.Printf("load: server up (pid %d); %d share posts imported; background jobs settled in %v (%d still due); %d findings visible to the first reader\n",
 		srv.pid, posts, time.Since(settle).Round(time.Second), pending, findings)
 
+	probeReads(client, base, fx.readers[0])
+
 	sampler := startRSSSampler(srv.pid)
 	runCtx, stopImports := context.WithCancel(ctx)
 	var imports []importRun
 	var impWG sync.WaitGroup
-	impWG.Go(func() { imports = runImports(runCtx, base, fx.importer, csvs, stixPath) })
+	imp := importer{bin: bin, env: env, base: base, org: fx.importer, files: files, apiObjects: s.apiObjects}
+	impWG.Go(func() { imports = imp.run(runCtx) })
 
 	res := openLoop(ctx, client, base, fx.readers, s.rate, s.duration)
+	readsEnded := time.Now()
 	stopImports()
 	impWG.Wait()
+	if d := time.Since(readsEnded); d > 5*time.Second {
+		fmt.Printf("load: the command line import in progress at the end of the reads finished %v after them\n", d.Round(time.Second))
+	}
 	rss := sampler.stop()
 	srv.stop(t)
 
@@ -300,8 +332,8 @@ func seedLoad(t *testing.T, env map[string]string) loadFixture {
 		fx.assets += p.Counts[inventory.SheetAssets][inventory.RowNew]
 	}
 	w := newWatch(&cfg, n.DB, n.Audit, n.Queue)
-	for _, dir := range []string{"/work/shared/data/nvd", "/work/shared/data/kev", "/work/shared/data/fortinet", "/work/shared/data/csaf",
-		"../vuln/testdata/nvd", "../vuln/testdata/kev", "../vuln/testdata/fortinet", "../vuln/testdata/csaf", "../vuln/testdata/jvn", "../vuln/testdata/epss"} {
+	for _, kind := range []string{"nvd", "kev", "fortinet", "csaf", "jvn", "epss"} {
+		dir := corpusDir(kind)
 		_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 			if err != nil || d.IsDir() || strings.Contains(path, "schema") {
 				return nil
@@ -319,6 +351,25 @@ func seedLoad(t *testing.T, env map[string]string) loadFixture {
 		})
 	}
 	return fx
+}
+
+// loadDataDir, when it exists, holds a larger copy of the public data
+// sets (for instance 1,114 Fortinet advisories where the repository keeps
+// 8); without it the seed uses the files under the repository's testdata
+// folders, which are enough for every read to have data.
+const loadDataDir = "/work/shared/data"
+
+// corpusDir is the folder of one kind of vulnerability file: the larger
+// data set's when present, else (or with MEDISAC_LOAD_CORPUS=repo)
+// internal/vuln/testdata's (this test runs in internal/app).
+func corpusDir(kind string) string {
+	if os.Getenv("MEDISAC_LOAD_CORPUS") == "repo" {
+		return filepath.Join("..", "vuln", "testdata", kind)
+	}
+	if st, err := os.Stat(filepath.Join(loadDataDir, kind)); err == nil && st.IsDir() {
+		return filepath.Join(loadDataDir, kind)
+	}
+	return filepath.Join("..", "vuln", "testdata", kind)
 }
 
 // registerCSV is a register CSV (the columns of the export) with n asset
@@ -385,9 +436,11 @@ func loadRegisterCSV(t *testing.T, n int, variant string) []byte {
 	return b
 }
 
-// writeSTIXBundle writes a STIX 2.1 bundle of n objects: n-1 indicators
-// and one report that refers to all of them.
-func writeSTIXBundle(path string, n int) (int64, error) {
+// writeSTIXBundle writes a STIX 2.1 bundle of n objects numbered from
+// first (so that bundles with different first numbers share no object):
+// reports each referring to the up to 999 indicators before it, as a
+// feed's bundle would be. It returns the file's size.
+func writeSTIXBundle(path string, n, first int) (int64, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -398,20 +451,29 @@ func writeSTIXBundle(path string, n int) (int64, error) {
 		return fmt.Sprintf("%s--%08x-0000-4000-8000-%012x", kind, i>>16, i)
 	}
 	const ts = "2026-01-05T00:00:00.000Z"
-	fmt.Fprintf(w, `{"type":"bundle","id":"%s","objects":[`, id("bundle", 1))
-	for i := 1; i < n; i++ {
-		fmt.Fprintf(w, `{"type":"indicator","spec_version":"2.1","id":"%s","created":"%s","modified":"%s","name":"load %d","indicator_types":["malicious-activity"],"pattern":"[ipv4-addr:value = '45.%d.%d.%d']","pattern_type":"stix","valid_from":"%s"},`+"\n",
-			id("indicator", i), ts, ts, i, i>>16&255, i>>8&255, i&255, ts)
-	}
-	fmt.Fprintf(w, `{"type":"report","spec_version":"2.1","id":"%s","created":"%s","modified":"%s","name":"負荷試験の報告","published":"%s","report_types":["threat-report"],"object_refs":[`,
-		id("report", 1), ts, ts, ts)
-	for i := 1; i < n; i++ {
-		if i > 1 {
-			w.WriteByte(',')
+	fmt.Fprintf(w, `{"type":"bundle","id":"%s","objects":[`, id("bundle", first))
+	const group = 1000 // objects per report, the report included
+	for g := 0; g < n; g += group {
+		size := min(group, n-g)
+		for j := range size - 1 {
+			i := first + g + j
+			fmt.Fprintf(w, `{"type":"indicator","spec_version":"2.1","id":"%s","created":"%s","modified":"%s","name":"load %d","indicator_types":["malicious-activity"],"pattern":"[ipv4-addr:value = '45.%d.%d.%d']","pattern_type":"stix","valid_from":"%s"},`+"\n",
+				id("indicator", i), ts, ts, i, i>>16&255, i>>8&255, i&255, ts)
 		}
-		fmt.Fprintf(w, `"%s"`, id("indicator", i))
+		fmt.Fprintf(w, `{"type":"report","spec_version":"2.1","id":"%s","created":"%s","modified":"%s","name":"負荷試験の報告 %d","published":"%s","report_types":["threat-report"],"object_refs":[`,
+			id("report", first+g), ts, ts, first+g, ts)
+		for j := range size - 1 {
+			if j > 0 {
+				w.WriteByte(',')
+			}
+			fmt.Fprintf(w, `"%s"`, id("indicator", first+g+j))
+		}
+		w.WriteString("]}")
+		if g+size < n {
+			w.WriteString(",\n")
+		}
 	}
-	w.WriteString("]}]}\n")
+	w.WriteString("]}\n")
 	if err := w.Flush(); err != nil {
 		return 0, err
 	}
@@ -484,6 +546,11 @@ func (p *serverProc) stop(t *testing.T) {
 		t.Log("server did not stop within 30 s of SIGTERM; killed")
 	}
 	if b, err := os.ReadFile(p.log); err == nil {
+		// The data folder goes with the test; the log stays.
+		keep := filepath.Join(os.TempDir(), fmt.Sprintf("medisac-load-%s-server.log", strings.ReplaceAll(t.Name(), "/", "-")))
+		if os.WriteFile(keep, b, 0o600) == nil {
+			fmt.Printf("load: server log kept in %s\n", keep)
+		}
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if len(lines) > 0 && lines[0] != "" {
 			fmt.Printf("load: server log: %d lines (warnings and errors); last:\n", len(lines))
@@ -499,7 +566,10 @@ func (p *serverProc) stop(t *testing.T) {
 // created.
 func seedSharePosts(t *testing.T, c *http.Client, base, token string) int {
 	t.Helper()
-	files, _ := filepath.Glob("/work/shared/data/stix/*.json")
+	files, _ := filepath.Glob("../share/testdata/shared/stix/*.json")
+	if len(files) == 0 {
+		t.Fatal("no STIX example bundles under internal/share/testdata/shared/stix")
+	}
 	posts := 0
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -646,61 +716,131 @@ func readStatus(pid int) (rss, hwm float64, ok bool) {
 
 // importRun is one import of the background writer.
 type importRun struct {
-	kind     string // "register" or "stix"
+	kind     string // "register", "stix api" or "stix cli"
 	started  time.Time
 	duration time.Duration
-	status   int    // HTTP status; 0 when no answer
-	outcome  string // short description
+	status   int     // HTTP status (0 when no answer) or the command's exit code
+	outcome  string  // short description
+	maxRSS   float64 // the command's peak memory (MiB, from wait4's rusage)
+	late     bool    // the command ran on after the reads ended
 }
 
-// runImports runs register imports and the STIX import back to back as
-// the importing organisation until ctx ends. The import in progress when
-// ctx ends is recorded as cut off.
-func runImports(ctx context.Context, base string, o loadOrg, csvs [][]byte, stixPath string) []importRun {
+// importer runs the imports of the importing organisation.
+type importer struct {
+	bin        string
+	env        map[string]string
+	base       string
+	org        loadOrg
+	files      loadFiles
+	apiObjects int
+}
+
+// run runs imports back to back until ctx ends, in turns of four: a
+// register import through the API, the large STIX bundle through
+// `medisac share import` (a separate process), another register import,
+// then a STIX bundle of new objects through the API. An API import in
+// progress when ctx ends is recorded as cut off; the command line import
+// is left to finish.
+func (im importer) run(ctx context.Context) []importRun {
 	c := &http.Client{} // no time-out: an import may take long
 	var runs []importRun
 	for i := 0; ctx.Err() == nil; i++ {
 		var run importRun
-		var req *http.Request
-		run.started = time.Now()
-		if i%2 == 0 {
-			run.kind = "register"
-			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/orgs/"+o.id+"/inventory/import/apply?filename=register.csv",
-				bytes.NewReader(csvs[(i/2)%len(csvs)]))
-			req.Header.Set("Content-Type", "text/csv")
-		} else {
-			run.kind = "stix"
-			f, err := os.Open(stixPath)
-			if err != nil {
-				run.outcome = err.Error()
-				runs = append(runs, run)
-				continue
-			}
-			st, _ := f.Stat()
-			req, _ = http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/share/import", f)
-			req.ContentLength = st.Size()
-			req.Header.Set("Content-Type", "application/json")
-		}
-		req.Header.Set("Authorization", "Bearer "+o.token)
-		res, err := c.Do(req)
-		run.duration = time.Since(run.started)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			run.outcome = "cut off at the end of the run"
-		case err != nil:
-			run.outcome = "no answer: " + err.Error()
-		default:
-			run.status = res.StatusCode
-			body, _ := io.ReadAll(io.LimitReader(res.Body, 256<<20))
-			res.Body.Close()
-			run.outcome = importOutcome(run.kind, res.StatusCode, body)
+		switch i % 4 {
+		case 0, 2:
+			run = im.register(ctx, c, im.files.csvs[(i/2)%len(im.files.csvs)])
+		case 1:
+			run = im.cli(ctx)
+		case 3:
+			run = im.apiSTIX(ctx, c, i)
 		}
 		runs = append(runs, run)
-		if err != nil && ctx.Err() == nil {
+		if run.status == 0 && ctx.Err() == nil {
 			time.Sleep(time.Second) // the server may be gone; do not spin
 		}
 	}
 	return runs
+}
+
+func (im importer) register(ctx context.Context, c *http.Client, data []byte) importRun {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, im.base+"/api/v1/orgs/"+im.org.id+"/inventory/import/apply?filename=register.csv",
+		bytes.NewReader(data))
+	req.Header.Set("Content-Type", "text/csv")
+	return im.post(ctx, c, "register", req)
+}
+
+// apiSTIX writes a bundle of new objects (numbered after the command line
+// bundle's) and imports it through the API.
+func (im importer) apiSTIX(ctx context.Context, c *http.Client, turn int) importRun {
+	path := filepath.Join(im.files.dir, "api-bundle.json")
+	if _, err := writeSTIXBundle(path, im.apiObjects, 1<<30+turn*im.apiObjects); err != nil {
+		return importRun{kind: "stix api", started: time.Now(), outcome: err.Error()}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return importRun{kind: "stix api", started: time.Now(), outcome: err.Error()}
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, im.base+"/api/v1/share/import", f)
+	req.ContentLength = st.Size()
+	req.Header.Set("Content-Type", "application/json")
+	return im.post(ctx, c, "stix api", req)
+}
+
+func (im importer) post(ctx context.Context, c *http.Client, kind string, req *http.Request) importRun {
+	run := importRun{kind: kind, started: time.Now()}
+	req.Header.Set("Authorization", "Bearer "+im.org.token)
+	res, err := c.Do(req)
+	run.duration = time.Since(run.started)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		run.outcome = "cut off at the end of the run"
+	case err != nil:
+		run.outcome = "no answer: " + err.Error()
+	default:
+		run.status = res.StatusCode
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 256<<20))
+		res.Body.Close()
+		run.outcome = importOutcome(kind, res.StatusCode, body)
+	}
+	return run
+}
+
+// cli imports the large bundle with `medisac share import --org ID FILE`,
+// with the server's environment (same database), and measures the
+// process's peak memory. It is not stopped when ctx ends.
+func (im importer) cli(ctx context.Context) importRun {
+	run := importRun{kind: "stix cli", started: time.Now()}
+	cmd := exec.Command(im.bin, "share", "import", "--org", im.org.id, im.files.cliBundle)
+	cmd.Env = os.Environ()
+	for k, v := range im.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	run.duration = time.Since(run.started)
+	run.late = ctx.Err() != nil
+	if cmd.ProcessState != nil {
+		run.status = cmd.ProcessState.ExitCode()
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			run.maxRSS = float64(ru.Maxrss) / 1024 // KiB on Linux
+		}
+	}
+	// The summary is the last line that is not a post.
+	summary := ""
+	for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if !strings.HasPrefix(l, "post ") && !strings.HasPrefix(l, "  failed ") {
+			summary = l
+		}
+	}
+	if err != nil {
+		run.outcome = fmt.Sprintf("failed: %v: %.300s", err, summary)
+	} else {
+		run.outcome = "ok: " + summary
+	}
+	return run
 }
 
 func importOutcome(kind string, status int, body []byte) string {
@@ -733,6 +873,29 @@ func importOutcome(kind string, status int, body []byte) string {
 	return fmt.Sprintf("ok: %d posts, %d objects, %d failures", len(r.Posts), r.Objects, len(r.Failures))
 }
 
+// probeReads times each read of the mix once, one after the other, on the
+// idle server: what a read costs without load.
+func probeReads(c *http.Client, base string, o loadOrg) {
+	var b strings.Builder
+	for _, k := range readMix {
+		req, _ := http.NewRequest(http.MethodGet, base+k.path(o), nil)
+		if k.web {
+			req.AddCookie(&http.Cookie{Name: "medisac_session", Value: o.cookie})
+		} else {
+			req.Header.Set("Authorization", "Bearer "+o.token)
+		}
+		t0 := time.Now()
+		status, n := 0, int64(0)
+		if r, err := c.Do(req); err == nil {
+			n, _ = io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+			status = r.StatusCode
+		}
+		fmt.Fprintf(&b, " %s %s (%d, %d KB);", k.name, ms(time.Since(t0)), status, n>>10)
+	}
+	fmt.Printf("load: one read of each kind on the idle server:%s\n", strings.TrimSuffix(b.String(), ";"))
+}
+
 // readKind is one kind of read in the mix.
 type readKind struct {
 	name string
@@ -755,6 +918,7 @@ var readMix = []readKind{
 
 type loadResult struct {
 	lat      []time.Duration // every request, success or not
+	slots    []loadSlot      // by scheduled time, 30 s each
 	byKind   map[string][]time.Duration
 	errors   map[string]int
 	ok, sent int
@@ -765,7 +929,7 @@ type loadResult struct {
 // openLoop sends rate requests per second for d, each at its scheduled
 // time whatever the answers do, and measures each from that time.
 func openLoop(ctx context.Context, c *http.Client, base string, readers []loadOrg, rate int, d time.Duration) loadResult {
-	res := loadResult{byKind: map[string][]time.Duration{}, errors: map[string]int{}}
+	res := loadResult{byKind: map[string][]time.Duration{}, errors: map[string]int{}, slots: make([]loadSlot, int(d/loadSlotLen)+1)}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	interval := time.Second / time.Duration(rate)
@@ -810,6 +974,11 @@ func openLoop(ctx context.Context, c *http.Client, base string, readers []loadOr
 			}
 			mu.Lock()
 			res.lat = append(res.lat, lat)
+			slot := &res.slots[min(int(at.Sub(start)/loadSlotLen), len(res.slots)-1)]
+			slot.lat = append(slot.lat, lat)
+			if status != "" {
+				slot.failed++
+			}
 			res.byKind[k.name] = append(res.byKind[k.name], lat)
 			res.sent++
 			if status == "" {
@@ -825,6 +994,14 @@ func openLoop(ctx context.Context, c *http.Client, base string, readers []loadOr
 	res.late = int(late.Load())
 	return res
 }
+
+// loadSlot is the reads scheduled in one stretch of the run.
+type loadSlot struct {
+	lat    []time.Duration
+	failed int
+}
+
+const loadSlotLen = 30 * time.Second
 
 func pct(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
@@ -863,6 +1040,15 @@ func report(t *testing.T, s loadSettings, dbURL string, r loadResult, imports []
 		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 		fmt.Fprintf(&b, "%-20s %7d %10s %10s %10s %10s\n", k, len(l), ms(pct(l, .5)), ms(pct(l, .95)), ms(pct(l, .99)), ms(pct(l, 1)))
 	}
+	fmt.Fprintf(&b, "\nby time of arrival (%v each):\n", loadSlotLen)
+	for i, sl := range r.slots {
+		if len(sl.lat) == 0 {
+			continue
+		}
+		sort.Slice(sl.lat, func(i, j int) bool { return sl.lat[i] < sl.lat[j] })
+		fmt.Fprintf(&b, "  +%-6v %6d reads %5d failed  p50 %10s  p99 %10s  max %10s\n", time.Duration(i)*loadSlotLen, len(sl.lat), sl.failed,
+			ms(pct(sl.lat, .5)), ms(pct(sl.lat, .99)), ms(pct(sl.lat, 1)))
+	}
 	if len(r.errors) > 0 {
 		fmt.Fprintf(&b, "\nerrors by status:\n")
 		keys := make([]string, 0, len(r.errors))
@@ -874,10 +1060,17 @@ func report(t *testing.T, s loadSettings, dbURL string, r loadResult, imports []
 			fmt.Fprintf(&b, "  %-50.200s %d\n", k, r.errors[k])
 		}
 	}
-	fmt.Fprintf(&b, "\nimports (back to back, as another organisation):\n")
+	fmt.Fprintf(&b, "\nimports (back to back, as another organisation; stix cli is a separate process, its status the exit code):\n")
 	for i, im := range imports {
-		fmt.Fprintf(&b, "  %2d %-8s at +%-8s %9s  HTTP %-3d %s\n", i+1, im.kind, im.started.Sub(imports[0].started).Round(time.Second),
+		fmt.Fprintf(&b, "  %2d %-8s at +%-6s %9s  %-3d %s\n", i+1, im.kind, im.started.Sub(imports[0].started).Round(time.Second),
 			im.duration.Round(10*time.Millisecond), im.status, im.outcome)
+		if im.kind == "stix cli" {
+			when := "within the reads"
+			if im.late {
+				when = "finished after the reads ended"
+			}
+			fmt.Fprintf(&b, "     %-8s    command line import's peak memory (maxrss) %.0f MiB; %s\n", "", im.maxRSS, when)
+		}
 	}
 	fmt.Print(b.String())
 	if r.sent == 0 || r.ok != r.sent {
@@ -898,7 +1091,7 @@ func report(t *testing.T, s loadSettings, dbURL string, r loadResult, imports []
 // database's only write lock from start to end; on PostgreSQL it locks
 // only its own organisation's import.
 func TestLoadImportLockHold(t *testing.T) {
-	s := loadEnabled(t)
+	s := loadSettingsFromEnv(t)
 	for _, name := range loadDatabases(t) {
 		t.Run(name, func(t *testing.T) {
 			var d *db.DB

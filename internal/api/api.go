@@ -171,6 +171,7 @@ func (a *API) authenticate(r *http.Request, c *call) error {
 	if ok {
 		p, err := auth.PrincipalForToken(ctx, a.DB, raw, now)
 		if err == nil {
+			p.IP, p.UserAgent, p.Via = c.ip, c.ua, audit.ViaAPI
 			c.p = p
 			if i18n.Valid(p.Lang) {
 				c.lang = p.Lang

@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
@@ -165,6 +166,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 				st.sess = sess
 				p, err := auth.PrincipalForSession(r.Context(), s.DB, sess)
 				if err == nil {
+					p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
 					st.lang = p.Lang
 					if sess.MFAPassed {
 						st.p = p

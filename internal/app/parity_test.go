@@ -1,0 +1,436 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/db/dbtest"
+)
+
+// The audit-parity test: the same action through the web, the API and the
+// command line leaves the same audit entries (action, object kind, object
+// id, organisation), because every door calls the same use case and the use
+// case writes the entry. Cases live in parity_<area>_test.go files and are
+// added to parityCases from init functions.
+
+// parityDoor performs a case's action through one door on the object obj
+// (made by the case's Setup for this door) and returns the id of the object
+// the entries should name: obj itself, or the id of what it created.
+type parityDoor func(w *parityWorld, obj string) string
+
+// parityCase is one audited action.
+type parityCase struct {
+	// Name identifies the case in the test output.
+	Name string
+	// Rule is the permission table row the action is checked against; the
+	// coverage test requires a case for every row that changes data.
+	Rule string
+	// As is the person acting: "hospital_admin" or "isac_admin".
+	As string
+	// Setup makes a fresh object for one door and returns its id ("" when
+	// the case needs none).
+	Setup func(w *parityWorld) string
+	// Web, API and CLI perform the action; nil when the door does not
+	// offer it. At least two doors are required.
+	Web, API, CLI parityDoor
+}
+
+var parityCases []parityCase
+
+// parityOneDoor lists the permission rules whose action only one door
+// offers, with the reason; the coverage test accepts them without a case.
+var parityOneDoor = map[string]string{}
+
+// parityPending lists the rules whose use case is still written in the
+// doors rather than in its capability service, so no case can hold yet.
+// The list only shrinks: a rule leaves it when its case is added.
+var parityPending = map[string]bool{
+	"assess.answer.save":          true,
+	"assess.evidence.add":         true,
+	"assess.evidence.delete":      true,
+	"assess.hint.accepted":        true,
+	"assess.hint.ignored":         true,
+	"assess.sheet.create":         true,
+	"assess.sheet.reopen":         true,
+	"assess.sheet.share":          true,
+	"assess.sheet.sign":           true,
+	"assess.survey.close":         true,
+	"assess.survey.create":        true,
+	"assess.survey.remind":        true,
+	"assess.survey.respond":       true,
+	"assess.vendor.answer":        true,
+	"assess.vendor.file":          true,
+	"assess.vendor.remind":        true,
+	"assess.vendor.request":       true,
+	"auth.token.revoke":           true,
+	"group.accept":                true,
+	"group.create":                true,
+	"group.delete":                true,
+	"group.invite":                true,
+	"group.leave":                 true,
+	"group.remove":                true,
+	"inventory.import":            true,
+	"inventory.write":             true,
+	"org.create":                  true,
+	"org.invite":                  true,
+	"org.invite.first":            true,
+	"org.invite.revoke":           true,
+	"org.member.remove":           true,
+	"org.member.role":             true,
+	"org.proposal":                true,
+	"org.proposal.answer":         true,
+	"org.update.kind":             true,
+	"org.update.mfa_policy":       true,
+	"settings.job.retry":          true,
+	"share.comment":               true,
+	"share.feed.add":              true,
+	"share.feed.delete":           true,
+	"share.feed.pull":             true,
+	"share.group.accept":          true,
+	"share.group.create":          true,
+	"share.group.create.regional": true,
+	"share.group.member":          true,
+	"share.import":                true,
+	"share.post.create":           true,
+	"share.post.delete":           true,
+	"share.post.label":            true,
+	"share.post.recipients":       true,
+	"share.post.reshare":          true,
+	"share.response":              true,
+	"share.sighting":              true,
+	"share.subscription":          true,
+	"share.warning.add":           true,
+	"share.warning.delete":        true,
+	"share.warning.toggle":        true,
+	"share.webhook":               true,
+	"vuln.aliases.change":         true,
+	"vuln.finding.state":          true,
+	"vuln.identity.set":           true,
+	"vuln.import":                 true,
+	"vuln.notifications.read":     true,
+	"vuln.webhook":                true,
+}
+
+// parityKey is what must be identical across doors.
+type parityKey struct {
+	Action, ObjectType, ObjectID, OrgID string
+}
+
+func (k parityKey) String() string {
+	return fmt.Sprintf("%s %s/%s in %s", k.Action, k.ObjectType, k.ObjectID, k.OrgID)
+}
+
+// parityWorld is a running node with a hospital and an ISAC operator, each
+// with an admin who is signed in on the web and holds a write API token.
+type parityWorld struct {
+	t     *testing.T
+	ctx   context.Context
+	n     *Node
+	base  string
+	dir   string
+	dbURL string
+	now   time.Time
+
+	Hospital, ISAC string
+	users          map[string]*parityUser
+	as             *parityUser
+}
+
+type parityUser struct {
+	ID, Email, OrgID string
+	web              *http.Client
+	token            string
+}
+
+func newParityWorld(t *testing.T, backend string) *parityWorld {
+	t.Helper()
+	dir := t.TempDir()
+	dbURL := ""
+	if backend == "postgres" {
+		dbURL = dbtest.PostgresURL(t)
+	}
+	n, base := startNode(t, dbURL, dir, nil)
+	w := &parityWorld{t: t, ctx: context.Background(), n: n, base: base, dir: dir, dbURL: dbURL,
+		now: time.Now().UTC(), users: map[string]*parityUser{}}
+	hosp, err := auth.CreateOrg(w.ctx, n.DB, auth.OrgInput{Kind: auth.KindHospital, Name: "同一記録病院", Prefecture: "東京都", Beds: ptr(120)}, w.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	isac, err := auth.CreateOrg(w.ctx, n.DB, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC運営"}, w.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Hospital, w.ISAC = hosp.ID, isac.ID
+	w.addUser("hospital_admin", "admin@parity-hp.jp", hosp.ID, auth.RoleAdmin)
+	w.addUser("isac_admin", "admin@parity-isac.jp", isac.ID, auth.RoleAdmin)
+	return w
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (w *parityWorld) addUser(key, email, orgID string, role auth.Role) *parityUser {
+	t := w.t
+	u, err := auth.CreateUser(w.ctx, w.n.DB, auth.NewUser{Email: email, DisplayName: key, Lang: "ja", Password: "correct horse battery staple 42"}, w.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth.AddMember(w.ctx, w.n.DB, orgID, u.ID, role, w.now); err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := auth.CreateSession(w.ctx, w.n.DB, u.ID, orgID, true, "127.0.0.1", "parity", auth.DefaultSessionPolicy, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	base, _ := url.Parse(w.base)
+	jar.SetCookies(base, []*http.Cookie{{Name: "medisac_session", Value: raw, Path: "/"}})
+	token, _, err := auth.CreateToken(w.ctx, w.n.DB, u.ID, orgID, "parity", true, nil, w.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu := &parityUser{ID: u.ID, Email: u.Email, OrgID: orgID, token: token,
+		web: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	w.users[key] = pu
+	return pu
+}
+
+// Form loads page (as the acting user) for its CSRF token, then posts form
+// to action and fails the test unless the answer is a success or a redirect.
+// It returns the response body and the Location header.
+func (w *parityWorld) Form(page, action string, form url.Values) (string, string) {
+	w.t.Helper()
+	c := w.as.web
+	resp, err := c.Get(w.base + page)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRe.FindStringSubmatch(string(b))
+	if m == nil {
+		w.t.Fatalf("no form token on %s (status %d)", page, resp.StatusCode)
+	}
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("csrf", m[1])
+	req, _ := http.NewRequest(http.MethodPost, w.base+action, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", w.base)
+	resp, err = c.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ = io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 {
+		w.t.Fatalf("web %s: status %d: %s", action, resp.StatusCode, b)
+	}
+	return string(b), resp.Header.Get("Location")
+}
+
+// Call sends an API request as the acting user with body encoded as JSON
+// (nil: no body), fails the test on an error status and decodes the answer
+// into out (may be nil).
+func (w *parityWorld) Call(method, path string, body, out any) {
+	w.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, w.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+w.as.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 {
+		w.t.Fatalf("api %s %s: status %d: %s", method, path, resp.StatusCode, b)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			w.t.Fatalf("api %s %s: %v: %s", method, path, err, b)
+		}
+	}
+}
+
+// CLI runs a medisac command against the node's database and returns its
+// output; the test fails when it fails.
+func (w *parityWorld) CLI(args ...string) string {
+	w.t.Helper()
+	w.t.Setenv("MEDISAC_DATA_DIR", w.dir)
+	w.t.Setenv("MEDISAC_DATABASE_URL", w.dbURL)
+	var out, errb bytes.Buffer
+	if err := Run(w.ctx, args, &out, &errb); err != nil {
+		w.t.Fatalf("medisac %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// File writes content to a file in a fresh folder and returns its path.
+func (w *parityWorld) File(name string, content []byte) string {
+	w.t.Helper()
+	p := filepath.Join(w.t.TempDir(), name)
+	if err := os.WriteFile(p, content, 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// As returns the acting user.
+func (w *parityWorld) As() *parityUser { return w.as }
+
+// DB is the node's database, for setups and checks.
+func (w *parityWorld) DB() *db.DB { return w.n.DB }
+
+func (w *parityWorld) lastSeq() int64 {
+	var seq int64
+	if err := w.n.DB.QueryRow(w.ctx, `SELECT COALESCE(MAX(seq), 0) FROM audit_log`).Scan(&seq); err != nil {
+		w.t.Fatal(err)
+	}
+	return seq
+}
+
+// entriesAfter returns the keys of the entries after seq that record a
+// change or a denial (reads of pages that show forms are left out), with
+// obj replaced by "<obj>", sorted.
+func (w *parityWorld) entriesAfter(seq int64, obj string) []string {
+	rows, err := w.n.DB.Query(w.ctx, `SELECT action, object_type, object_id, org_id, details FROM audit_log WHERE seq > ? ORDER BY seq`, seq)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer rows.Close()
+	orgName := map[string]string{w.Hospital: "<hospital>", w.ISAC: "<isac>"}
+	var out []string
+	for rows.Next() {
+		var k parityKey
+		var details string
+		if err := rows.Scan(&k.Action, &k.ObjectType, &k.ObjectID, &k.OrgID, &details); err != nil {
+			w.t.Fatal(err)
+		}
+		if k.Action == audit.ActionSensitiveRead || k.Action == audit.ActionAuditRead {
+			continue
+		}
+		if obj != "" && k.ObjectID == obj {
+			k.ObjectID = "<obj>"
+		}
+		if name, ok := orgName[k.OrgID]; ok {
+			k.OrgID = name
+		}
+		out = append(out, k.String())
+	}
+	if err := rows.Err(); err != nil {
+		w.t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestAuditParity performs every case through every door that offers it,
+// on both databases, and compares the entries each door left.
+func TestAuditParity(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			w := newParityWorld(t, backend)
+			for _, c := range parityCases {
+				t.Run(c.Name, func(t *testing.T) {
+					w.t = t
+					defer func() { w.t = nil }()
+					w.as = w.users[c.As]
+					if w.as == nil {
+						t.Fatalf("unknown actor %q", c.As)
+					}
+					doors := []struct {
+						name string
+						do   parityDoor
+					}{{"web", c.Web}, {"api", c.API}, {"cli", c.CLI}}
+					var first []string
+					var firstDoor string
+					used := 0
+					for _, d := range doors {
+						if d.do == nil {
+							continue
+						}
+						used++
+						obj := ""
+						if c.Setup != nil {
+							obj = c.Setup(w)
+						}
+						seq := w.lastSeq()
+						id := d.do(w, obj)
+						got := w.entriesAfter(seq, id)
+						if len(got) == 0 {
+							t.Fatalf("%s: no audit entry", d.name)
+						}
+						if first == nil {
+							first, firstDoor = got, d.name
+							continue
+						}
+						if strings.Join(got, "\n") != strings.Join(first, "\n") {
+							t.Errorf("%s left\n  %s\nbut %s left\n  %s", d.name, strings.Join(got, "\n  "), firstDoor, strings.Join(first, "\n  "))
+						}
+					}
+					if used < 2 {
+						t.Fatalf("case offers %d door(s); list one-door actions in parityOneDoor", used)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestAuditParityCoverage: every permission rule that changes data has a
+// parity case or a reason why only one door offers it.
+func TestAuditParityCoverage(t *testing.T) {
+	have := map[string]bool{}
+	for _, c := range parityCases {
+		if _, ok := auth.RuleOf(c.Rule); !ok {
+			t.Errorf("case %s names rule %q, which the permission table lacks", c.Name, c.Rule)
+		}
+		have[c.Rule] = true
+	}
+	for _, r := range auth.Rules() {
+		if !r.Writes {
+			continue
+		}
+		if _, ok := parityOneDoor[r.Action]; ok {
+			if have[r.Action] {
+				t.Errorf("%s has a parity case and is also listed as one-door", r.Action)
+			}
+			continue
+		}
+		if parityPending[r.Action] {
+			if have[r.Action] {
+				t.Errorf("%s has a parity case: take it off parityPending", r.Action)
+			}
+			continue
+		}
+		if !have[r.Action] {
+			t.Errorf("no parity case for %s", r.Action)
+		}
+	}
+}

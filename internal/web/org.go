@@ -80,20 +80,20 @@ func (s *Server) updateOrg(r *http.Request, id string, in auth.OrgInput) error {
 	})
 }
 
-func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
-	p := state(r).p
 	in, err := parseOrgForm(r.PostForm)
 	if err == nil {
-		err = s.updateOrg(r, p.OrgID, in)
+		err = s.updateOrg(r, m.P.OrgID, in)
 	}
 	if err != nil {
 		s.renderOrg(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/org", "flash.org_saved")
+	return nil
 }
 
 func (s *Server) orgInvite(w http.ResponseWriter, r *http.Request) {

@@ -54,7 +54,7 @@ func (s *Server) routes() http.Handler {
 
 	// The organisation.
 	mux.Handle("GET /org", s.requireUser(s.orgPage))
-	mux.Handle("POST /org", s.requireAdmin(s.orgUpdate))
+	mux.Handle("POST /org", s.requireAdmin(s.act(s.orgUpdate)))
 	mux.Handle("POST /org/invites", s.requireAdmin(s.orgInvite))
 	mux.Handle("POST /org/invites/revoke", s.requireAdmin(s.orgInviteRevoke))
 	mux.Handle("POST /org/proposals/{id}/accept", s.requireAdmin(s.orgProposalAnswer(true)))

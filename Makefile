@@ -1,5 +1,5 @@
 # medisac — build and test.
-#   make test     formatting, vet, staticcheck, race tests on SQLite and PostgreSQL, browser tests
+#   make test     formatting, go.mod tidy, vet, staticcheck, race tests on SQLite and PostgreSQL, browser tests
 #   make build    static binary in bin/medisac
 #   make bench    benchmarks (figures are recorded in docs/benchmarks.md)
 #   make fuzz     longer fuzzing of every fuzz target (FUZZTIME per target, default 30s)
@@ -17,6 +17,7 @@ SHELL := /bin/bash
 
 test:
 	@echo "== gofmt"; out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@echo "== go mod tidy"; $(GO) mod tidy -diff
 	@echo "== go vet"; $(GO) vet ./...
 	@echo "== staticcheck"; $(GO) tool staticcheck ./...
 	@echo "== go test -race (SQLite, PostgreSQL, browser)"; set -o pipefail; $(GO) test -race -json -timeout 20m ./... | $(GO) run ./internal/tools/testsum

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,7 +69,7 @@ func cmdVulnAliases(ctx context.Context, args []string, stdout io.Writer) error 
 		in := vuln.AliasSave{Body: body, Action: vuln.AliasImport, Note: note, ActorID: "cli", Actor: e.Actor}
 		ch, err := w.SaveAliases(ctx, in, func(ctx context.Context, tx *db.Tx, ch vuln.AliasChange) error {
 			var isac string
-			if err := db.ScanErr(tx.QueryRow(ctx, `SELECT id FROM organizations WHERE kind = 'isac' ORDER BY created_at LIMIT 1`).Scan(&isac)); err != nil && err != db.ErrNotFound {
+			if err := db.ScanErr(tx.QueryRow(ctx, `SELECT id FROM organizations WHERE kind = 'isac' ORDER BY created_at LIMIT 1`).Scan(&isac)); err != nil && !errors.Is(err, db.ErrNotFound) {
 				return err
 			}
 			e.OrgID, e.ObjectID = isac, ch.ID

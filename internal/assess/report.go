@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-pdf/fpdf"
+	"codeberg.org/go-pdf/fpdf"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/medisac/medisac/internal/apperr"

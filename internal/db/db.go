@@ -356,9 +356,14 @@ func (d *DB) timeArg(t time.Time) any {
 	return t
 }
 
-// MapError turns driver errors into the package's sentinels: no rows into
-// ErrNotFound, unique and primary-key violations into ErrConflict. Other
-// errors are returned unchanged.
+// MapError turns driver errors into the package's sentinels, by the
+// drivers' error codes: no rows into ErrNotFound; unique and primary-key
+// violations (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT_UNIQUE and
+// _PRIMARYKEY) into ErrConflict; a busy or locked SQLite database
+// (SQLITE_BUSY, SQLITE_LOCKED and their extended codes) and PostgreSQL lock
+// time-outs (55P03) into ErrBusy. The driver error stays in the chain, so
+// callers test with errors.Is and logs keep the detail. Other errors are
+// returned unchanged.
 func MapError(err error) error {
 	if err == nil {
 		return nil
@@ -366,16 +371,48 @@ func MapError(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
-	msg := err.Error()
-	if strings.Contains(msg, "SQLITE_BUSY") && !errors.Is(err, ErrBusy) {
-		return fmt.Errorf("%w: %v", ErrBusy, err)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrConflict) || errors.Is(err, ErrBusy) {
+		return err
 	}
-	if strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") ||
-		strings.Contains(msg, "PRIMARY KEY constraint failed") {
-		return fmt.Errorf("%w: %v", ErrConflict, err)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505":
+			return &mappedError{sentinel: ErrConflict, err: err}
+		case "55P03":
+			return &mappedError{sentinel: ErrBusy, err: err}
+		}
+		return err
+	}
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		switch code := se.Code(); {
+		case code == sqliteConstraintUnique || code == sqliteConstraintPrimaryKey:
+			return &mappedError{sentinel: ErrConflict, err: err}
+		case code&0xff == sqliteBusy || code&0xff == sqliteLocked:
+			return &mappedError{sentinel: ErrBusy, err: err}
+		}
 	}
 	return err
 }
+
+// SQLite result codes (https://www.sqlite.org/rescode.html).
+const (
+	sqliteBusy                 = 5
+	sqliteLocked               = 6
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+// mappedError is a driver error with the sentinel it means: errors.Is
+// matches both.
+type mappedError struct {
+	sentinel error
+	err      error
+}
+
+func (e *mappedError) Error() string   { return e.sentinel.Error() + ": " + e.err.Error() }
+func (e *mappedError) Unwrap() []error { return []error{e.sentinel, e.err} }
 
 // Unreachable reports whether err means the database cannot be reached
 // right now (PostgreSQL down or restarting, the connection refused or cut,

@@ -50,3 +50,43 @@ func TestMigrateAndDialect(t *testing.T) {
 		}
 	})
 }
+
+// TestMapErrorSentinels: driver errors are mapped by their codes, so
+// errors.Is finds the sentinel on both databases and the driver's text
+// stays in the message.
+func TestMapErrorSentinels(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if _, err := d.Exec(ctx, `CREATE TABLE map_error_probe (id TEXT PRIMARY KEY, name TEXT UNIQUE)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Exec(ctx, `INSERT INTO map_error_probe (id, name) VALUES ('a', 'x')`); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`INSERT INTO map_error_probe (id, name) VALUES ('b', 'x')`, // unique
+			`INSERT INTO map_error_probe (id, name) VALUES ('a', 'y')`, // primary key
+		} {
+			_, err := d.Exec(ctx, q)
+			err = db.MapError(err)
+			if !errors.Is(err, db.ErrConflict) {
+				t.Fatalf("%s: %v is not ErrConflict", q, err)
+			}
+			if errors.Is(err, db.ErrBusy) || errors.Is(err, db.ErrNotFound) {
+				t.Fatalf("%s: %v matches another sentinel", q, err)
+			}
+			if err.Error() == db.ErrConflict.Error() {
+				t.Fatalf("driver detail lost: %v", err)
+			}
+		}
+		var s string
+		err := db.MapError(d.QueryRow(ctx, `SELECT name FROM map_error_probe WHERE id = 'zz'`).Scan(&s))
+		if !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("no rows: %v", err)
+		}
+		_, err = d.Exec(ctx, `INSERT INTO map_error_probe (id) VALUES (NULL, 'too many')`)
+		if err = db.MapError(err); err == nil || errors.Is(err, db.ErrConflict) || errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("syntax error mapped to a sentinel: %v", err)
+		}
+	})
+}

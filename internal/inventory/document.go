@@ -227,7 +227,7 @@ func (s *Documents) Upload(ctx context.Context, q db.Querier, orgID, actorID str
 		return Document{}, apperr.Field("kind", "inventory.error.bad_choice")
 	}
 	if _, err := GetSystem(ctx, q, orgID, in.SystemID); err != nil {
-		if err == db.ErrNotFound {
+		if errors.Is(err, db.ErrNotFound) {
 			return Document{}, apperr.Field("system_id", "inventory.error.ref_not_found")
 		}
 		return Document{}, err

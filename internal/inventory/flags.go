@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 
 	"github.com/medisac/medisac/internal/db"
 )
@@ -175,7 +176,7 @@ func FlagsForAssets(ctx context.Context, q db.Querier, orgID string, assets []As
 		switch {
 		case err == nil:
 			hasIT[a.SegmentID] = true
-		case err != db.ErrNotFound:
+		case !errors.Is(err, db.ErrNotFound):
 			return nil, err
 		}
 	}

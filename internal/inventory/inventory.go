@@ -180,7 +180,7 @@ func checkRef(ctx context.Context, q db.Querier, orgID, table, field, id string)
 	}
 	var one int
 	err := db.ScanErr(q.QueryRow(ctx, "SELECT 1 FROM "+table+" WHERE org_id = ? AND id = ?", orgID, id).Scan(&one))
-	if err == db.ErrNotFound {
+	if errors.Is(err, db.ErrNotFound) {
 		return apperr.Field(field, "inventory.error.ref_not_found")
 	}
 	return err

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 	"unicode"
@@ -43,7 +44,7 @@ func checkOrg(ctx context.Context, q db.Querier, id string) error {
 	}
 	var one int
 	err := db.ScanErr(q.QueryRow(ctx, "SELECT 1 FROM organizations WHERE id = ?", id).Scan(&one))
-	if err == db.ErrNotFound {
+	if errors.Is(err, db.ErrNotFound) {
 		return apperr.Field("medisac_org_id", "inventory.error.ref_not_found")
 	}
 	return err

@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -414,7 +415,7 @@ func AddWarning(ctx context.Context, q db.Querier, v Viewer, list, typ, value st
 	w := &Warning{ID: db.NewID(), List: list, Type: typ, Value: norm, Created: now.UTC()}
 	if _, err := q.Exec(ctx, `INSERT INTO share_warnings (id, list, type, value, builtin, disabled, created_at) VALUES (?, ?, ?, ?, FALSE, FALSE, ?)`,
 		w.ID, w.List, w.Type, w.Value, w.Created); err != nil {
-		if err == db.ErrConflict {
+		if errors.Is(err, db.ErrConflict) {
 			return nil, apperr.Field("value", "share.warning.duplicate")
 		}
 		return nil, err

@@ -2,6 +2,7 @@ package share
 
 import (
 	"context"
+	"errors"
 	"strconv"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -95,7 +96,7 @@ func GetWebhook(ctx context.Context, q db.Querier, v Viewer) (string, error) {
 	}
 	var u string
 	err := q.QueryRow(ctx, `SELECT url FROM share_webhooks WHERE org_id = ?`, v.OrgID).Scan(&u)
-	if db.ScanErr(err) == db.ErrNotFound {
+	if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return "", nil
 	}
 	return u, err

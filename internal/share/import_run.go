@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -877,7 +878,7 @@ func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []s
 	var existingTLP TLP
 	if root != nil {
 		err := s.d.QueryRow(ctx, `SELECT id, author_org_id, tlp FROM share_posts WHERE stix_id = ? AND import_id IS NULL`, root.id).Scan(&existing, &owner, &existingTLP)
-		if err := db.ScanErr(err); err != nil && err != db.ErrNotFound {
+		if err := db.ScanErr(err); err != nil && !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -57,7 +58,7 @@ func GetSubscription(ctx context.Context, q db.Querier, v Viewer) (Subscription,
 	var s Subscription
 	err := q.QueryRow(ctx, `SELECT immediate_tlp, immediate_kinds, digest FROM share_subscriptions WHERE user_id = ? AND org_id = ?`,
 		v.UserID, v.OrgID).Scan(&tlps, &kinds, &s.Digest)
-	if db.ScanErr(err) == db.ErrNotFound {
+	if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return DefaultSubscription, nil
 	}
 	if err != nil {
@@ -219,7 +220,7 @@ func promoteAffected(ctx context.Context, q db.Querier, postID string) error {
 	}
 	var raw string
 	if err := q.QueryRow(ctx, `SELECT cves FROM share_posts WHERE id = ?`, postID).Scan(&raw); err != nil {
-		if db.ScanErr(err) == db.ErrNotFound {
+		if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 			return nil
 		}
 		return err
@@ -468,7 +469,7 @@ func (h *Hub) webhookJob(ctx context.Context, payload []byte) error {
 	}
 	var hookURL, secret string
 	if err := h.DB.QueryRow(ctx, `SELECT url, secret FROM share_webhooks WHERE org_id = ?`, p.OrgID).Scan(&hookURL, &secret); err != nil {
-		if db.ScanErr(err) == db.ErrNotFound {
+		if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 			return nil
 		}
 		return err

@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -337,7 +338,7 @@ func createPost(ctx context.Context, q db.Querier, v Viewer, in PostInput, now t
 		author_org_id, author_user_id, anonymous, source, created_at, updated_at, import_id, label_raised_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.StixID, p.Kind, p.TLP, p.Title, p.Body, p.BodyHTML, string(refs), string(cves),
 		p.AuthorOrgID, p.AuthorUserID, p.Anonymous, p.Source, now, now, importID, string(in.raisedFrom)); err != nil {
-		if db.MapError(err) == db.ErrConflict {
+		if errors.Is(db.MapError(err), db.ErrConflict) {
 			return nil, apperr.New(apperr.Conflict, "share.post.duplicate")
 		}
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -145,7 +146,7 @@ func (h *Hub) Pull(ctx context.Context, feedID string) (int, error) {
 	// The feed is pulled as the person who registered it, only while they
 	// may still: a demoted or removed admin's feed stops.
 	var role string
-	if err := h.DB.QueryRow(ctx, `SELECT role FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role); err != nil && db.ScanErr(err) != db.ErrNotFound {
+	if err := h.DB.QueryRow(ctx, `SELECT role FROM memberships WHERE org_id = ? AND user_id = ?`, orgID, userID).Scan(&role); err != nil && !errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return 0, err
 	}
 	v := Viewer{OrgID: orgID, UserID: userID, Operator: kind == "isac", Admin: role == "admin", Write: role == "admin" || role == "staff"}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -369,7 +370,7 @@ func (w *Watch) deliver(ctx context.Context, notificationID string) error {
 	var org, subject, body string
 	err := w.DB.QueryRow(ctx, `SELECT org_id, subject, body FROM vuln_notifications WHERE id = ?`, notificationID).Scan(&org, &subject, &body)
 	if err := db.ScanErr(err); err != nil {
-		if err == db.ErrNotFound {
+		if errors.Is(err, db.ErrNotFound) {
 			return nil
 		}
 		return err
@@ -419,7 +420,7 @@ type WebhookMessage struct {
 func (w *Watch) postWebhook(ctx context.Context, org, subject, body string) error {
 	var u string
 	err := w.DB.QueryRow(ctx, `SELECT url FROM vuln_webhooks WHERE org_id = ?`, org).Scan(&u)
-	if db.ScanErr(err) == db.ErrNotFound {
+	if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
@@ -467,7 +468,7 @@ func SetWebhook(ctx context.Context, q db.Querier, orgID, rawURL string, now tim
 func Webhook(ctx context.Context, q db.Querier, orgID string) (string, error) {
 	var u string
 	err := q.QueryRow(ctx, `SELECT url FROM vuln_webhooks WHERE org_id = ?`, orgID).Scan(&u)
-	if db.ScanErr(err) == db.ErrNotFound {
+	if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return "", nil
 	}
 	return u, err
@@ -677,7 +678,7 @@ func MaintainerContact(ctx context.Context, q db.Querier, orgID, maintainer stri
 	}
 	var c, p, e string
 	err := q.QueryRow(ctx, `SELECT contact, phone, email FROM inv_vendors WHERE org_id = ? AND name = ?`, orgID, strings.TrimSpace(maintainer)).Scan(&c, &p, &e)
-	if db.ScanErr(err) == db.ErrNotFound {
+	if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {

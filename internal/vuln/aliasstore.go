@@ -3,6 +3,7 @@ package vuln
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -141,7 +142,7 @@ func AliasVersionBody(ctx context.Context, q db.Querier, id string) (AliasVersio
 // ok is false when none is stored.
 func newestAlias(ctx context.Context, q db.Querier) (seq int64, ver string, ok bool, err error) {
 	err = db.ScanErr(q.QueryRow(ctx, `SELECT seq, version FROM vuln_alias_versions ORDER BY seq DESC LIMIT 1`).Scan(&seq, &ver))
-	if err == db.ErrNotFound {
+	if errors.Is(err, db.ErrNotFound) {
 		return 0, "", false, nil
 	}
 	return seq, ver, err == nil, err
@@ -156,7 +157,7 @@ func CurrentAliases(ctx context.Context, q db.Querier, reg *version.Registry) (*
 	}
 	var body string
 	err := db.ScanErr(q.QueryRow(ctx, `SELECT body FROM vuln_alias_versions ORDER BY seq DESC LIMIT 1`).Scan(&body))
-	if err == db.ErrNotFound {
+	if errors.Is(err, db.ErrNotFound) {
 		return LoadAliases(bytes.NewReader(defaultAliasesJSON), reg)
 	}
 	if err != nil {

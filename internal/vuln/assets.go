@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
@@ -378,7 +379,7 @@ func scanIdentity(s scanner) (AssetIdentity, error) {
 func GetIdentity(ctx context.Context, q db.Querier, orgID, assetID string) (AssetIdentity, error) {
 	a, err := scanIdentity(q.QueryRow(ctx, identitySelect+` WHERE org_id = ? AND asset_id = ?`, orgID, assetID))
 	if err := db.ScanErr(err); err != nil {
-		if err == db.ErrNotFound {
+		if errors.Is(err, db.ErrNotFound) {
 			return a, apperr.New(apperr.NotFound, "error.not_found")
 		}
 		return a, err
@@ -441,7 +442,7 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	var l time.Time
 	if err := w.DB.QueryRow(ctx, `SELECT updated_at FROM vuln_asset_identity ORDER BY updated_at DESC LIMIT 1`).Scan(&l); err == nil {
 		latest = &l
-	} else if db.ScanErr(err) != db.ErrNotFound {
+	} else if !errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return nil, nil, err
 	}
 	full := ai.x == nil

@@ -3,6 +3,7 @@ package vuln
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -1661,7 +1662,7 @@ func ListFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilt
 func GetFinding(ctx context.Context, q db.Querier, orgID, id string) (Finding, error) {
 	f, err := scanFinding(q.QueryRow(ctx, findingSelect+` WHERE f.org_id = ? AND f.id = ?`, orgID, id))
 	if err := db.ScanErr(err); err != nil {
-		if err == db.ErrNotFound {
+		if errors.Is(err, db.ErrNotFound) {
 			return f, apperr.New(apperr.NotFound, "error.not_found")
 		}
 		return f, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,7 +133,7 @@ func (w *Watch) SyncOnce(ctx context.Context, fn func(ImportResult, error)) (Syn
 func (w *Watch) syncCursor(ctx context.Context, name string) (string, error) {
 	var c string
 	err := w.DB.QueryRow(ctx, `SELECT sync_cursor FROM vuln_sync_state WHERE name = ?`, name).Scan(&c)
-	if db.ScanErr(err) == db.ErrNotFound {
+	if errors.Is(db.ScanErr(err), db.ErrNotFound) {
 		return "", nil
 	}
 	return c, err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,7 +95,7 @@ func (s *Server) vulnAliasDownload(w http.ResponseWriter, r *http.Request) {
 	if id := r.PathValue("id"); id != "" {
 		v, b, err := vuln.AliasVersionBody(r.Context(), s.DB, id)
 		if err != nil {
-			if err == db.ErrNotFound {
+			if errors.Is(err, db.ErrNotFound) {
 				err = apperr.New(apperr.NotFound, "error.not_found")
 			}
 			s.renderError(w, r, err)
@@ -140,7 +141,7 @@ func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do func
 			s.renderVulnAlias(w, r, http.StatusUnprocessableEntity, err)
 			return
 		}
-		if err == db.ErrNotFound {
+		if errors.Is(err, db.ErrNotFound) {
 			err = apperr.New(apperr.NotFound, "error.not_found")
 		}
 		s.renderError(w, r, err)

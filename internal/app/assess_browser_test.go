@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/base64"
+	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -78,7 +79,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	); err != nil {
 		t.Fatalf("sign in, start the sheet and answer: %v", err)
 	}
-	row := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#item-has_system`)))
+	row := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#item-has_system`)))
 	if !strings.Contains(row, "はい") {
 		t.Fatalf("the sheet does not show the answer: %q", row)
 	}
@@ -93,11 +94,11 @@ func TestBrowserAssessSheet(t *testing.T) {
 	); err != nil {
 		t.Fatalf("attach evidence: %v", err)
 	}
-	ev := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#evidence ul`)))
+	ev := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#evidence ul`)))
 	if !strings.Contains(ev, "体制図.pdf") || !strings.Contains(ev, "システム構成図") {
 		t.Fatalf("evidence list: %q", ev)
 	}
-	got := mustRun(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#evidence li a').href)
+	got := testkit.Run(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#evidence li a').href)
 		.then(r => r.text())`, chromedp.EvalAwaitPromise))
 	if got != string(evidencePDF) {
 		t.Fatalf("evidence download differs: %q", got)
@@ -109,7 +110,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	); err != nil {
 		t.Fatalf("back to the sheet: %v", err)
 	}
-	b64 := mustRun(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#download-pdf').href)
+	b64 := testkit.Run(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#download-pdf').href)
 		.then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))
 		.then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); return btoa(s); })`, chromedp.EvalAwaitPromise))
 	pdf, err := base64.StdEncoding.DecodeString(b64)

@@ -2,8 +2,7 @@ package app
 
 import (
 	"context"
-	"os"
-	"os/exec"
+	"github.com/medisac/medisac/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,75 +12,9 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // findChromium returns the path of a Chromium (or Chrome) binary, or "".
-func findChromium() string {
-	if p := os.Getenv("MEDISAC_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// browser starts a headless Chromium for the test. On failure the current
-// page is saved as testdata/screenshots/<test>.png.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	exe := findChromium()
-	if exe == "" {
-		dbtest.SkipOrFail(t, "browser", "no chromium binary found (apt-get install chromium)")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "ja"),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	if err := chromedp.Do(ctx); err != nil {
-		cancelT()
-		cancelC()
-		cancelA()
-		dbtest.SkipOrFail(t, "browser", "chromium did not start: "+err.Error())
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			var png []byte
-			var err error
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			if png, err = chromedp.Run(sctx, chromedp.FullScreenshot(90)); err == nil {
-				dir := filepath.Join("testdata", "screenshots")
-				os.MkdirAll(dir, 0o755)
-				name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".png")
-				if err := os.WriteFile(name, png, 0o644); err == nil {
-					abs, _ := filepath.Abs(name)
-					t.Logf("screenshot kept: %s", abs)
-				}
-			}
-			cancel()
-		}
-		cancelT()
-		cancelC()
-		cancelA()
-	})
-	return ctx
-}
-
 // TestBrowserSignInWithTOTP drives the main path in a real browser: an admin
 // signs in, must enrol TOTP, gets recovery codes, signs out, and signs in
 // again with a TOTP code.
@@ -89,7 +22,7 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -119,8 +52,8 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	if err := chromedp.Do(ctx, signIn...); err != nil {
 		t.Fatalf("sign-in to enrolment: %v", err)
 	}
-	loc := mustRun(t, ctx, chromedp.Location())
-	secret := mustRun(t, ctx, chromedp.Evaluate[string](`document.querySelector('code.secret').textContent`))
+	loc := testkit.Run(t, ctx, chromedp.Location())
+	secret := testkit.Run(t, ctx, chromedp.Evaluate[string](`document.querySelector('code.secret').textContent`))
 	if !strings.Contains(loc, "/mfa/setup") {
 		t.Fatalf("an admin without MFA was not sent to enrolment: %s", loc)
 	}
@@ -135,7 +68,7 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	); err != nil {
 		t.Fatalf("TOTP enrolment: %v", err)
 	}
-	codes := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('.recovery-codes li').length`))
+	codes := testkit.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('.recovery-codes li').length`))
 	if codes != 10 {
 		t.Fatalf("recovery codes shown: %d, want 10", codes)
 	}
@@ -145,7 +78,7 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	); err != nil {
 		t.Fatalf("continue to home: %v", err)
 	}
-	home := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.org-badge`)))
+	home := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`.org-badge`)))
 	if !strings.Contains(home, "ブラウザ内科") {
 		t.Fatalf("home page does not name the organisation: %q", home)
 	}
@@ -162,7 +95,7 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	if err := chromedp.Do(ctx, signIn...); err != nil {
 		t.Fatalf("second sign-in: %v", err)
 	}
-	loc = mustRun(t, ctx, chromedp.Location())
+	loc = testkit.Run(t, ctx, chromedp.Location())
 	if !strings.Contains(loc, "/mfa") || strings.Contains(loc, "/mfa/setup") {
 		t.Fatalf("second sign-in did not ask for the code: %s", loc)
 	}
@@ -173,18 +106,9 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 	); err != nil {
 		t.Fatalf("TOTP challenge: %v", err)
 	}
-	loc = mustRun(t, ctx, chromedp.Location())
-	home = mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.org-badge`)))
+	loc = testkit.Run(t, ctx, chromedp.Location())
+	home = testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`.org-badge`)))
 	if strings.Contains(loc, "/mfa") || !strings.Contains(home, "ブラウザ内科") {
 		t.Fatalf("not signed in after the TOTP challenge: %s %q", loc, home)
 	}
-}
-
-func mustRun[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }

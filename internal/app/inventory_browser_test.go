@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -57,7 +58,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	}
 
 	// Download the template as the page links it.
-	b64 := mustRun(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#template-xlsx').href)
+	b64 := testkit.Run(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#template-xlsx').href)
 		.then(r => r.arrayBuffer())
 		.then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); return btoa(s); })`, chromedp.EvalAwaitPromise))
 	tmpl, err := base64.StdEncoding.DecodeString(b64)
@@ -98,7 +99,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
-	newRows := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#import-counts .count-new`)))
+	newRows := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#import-counts .count-new`)))
 	if strings.TrimSpace(newRows) != "2" {
 		t.Fatalf("preview shows %q new rows, want 2", newRows)
 	}
@@ -108,7 +109,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
-	list := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#asset-list`)))
+	list := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#asset-list`)))
 	for _, want := range []string{"受付PC", "超音波診断装置", "医療機器", "192.168.1.10"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("asset list lacks %q: %s", want, list)
@@ -121,7 +122,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	); err != nil {
 		t.Fatalf("overview: %v", err)
 	}
-	width := mustRun(t, ctx, chromedp.Poll[int](`document.querySelector('#overview').complete && document.querySelector('#overview').naturalWidth`))
+	width := testkit.Run(t, ctx, chromedp.Poll[int](`document.querySelector('#overview').complete && document.querySelector('#overview').naturalWidth`))
 	if width < 500 {
 		t.Fatalf("overview image width %d: the SVG did not load", width)
 	}

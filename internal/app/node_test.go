@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"net"
 	"net/http"
@@ -15,7 +16,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,25 +24,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// testClock is a settable clock shared by a test's nodes.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// testClock is the shared settable clock of a test's nodes.
+type testClock = testkit.Clock
 
-func newTestClock() *testClock { return &testClock{t: time.Now().UTC()} }
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newTestClock() *testClock { return testkit.NewClock(time.Now().UTC()) }
 
 // startNode starts a node on a free port with the given database and data
 // folder and returns its base URL; it stops when the test ends.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/medisac/medisac/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -27,7 +28,7 @@ func TestBrowserSignInNextStaysOnSite(t *testing.T) {
 	}))
 	defer evil.Close()
 	evilHost := strings.TrimPrefix(evil.URL, "http://")
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	err := n.DB.InTx(bg, func(tx *db.Tx) error {
@@ -64,7 +65,7 @@ func TestBrowserSignInNextStaysOnSite(t *testing.T) {
 			loc, _ := chromedp.Run(ctx, chromedp.Location())
 			t.Fatalf("next=%s: medisac's home page did not appear: %v (Chromium is at %q)", next, err, loc)
 		}
-		loc := mustRun(t, ctx, chromedp.Location())
+		loc := testkit.Run(t, ctx, chromedp.Location())
 		if loc != base+"/" {
 			t.Fatalf("next=%s: Chromium is at %s, want %s/", next, loc, base)
 		}

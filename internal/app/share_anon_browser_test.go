@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/medisac/medisac/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -86,15 +87,15 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	); err != nil {
 		t.Fatalf("clinic writes the report: %v", err)
 	}
-	warning := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#pii`)))
+	warning := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#pii`)))
 	if !strings.Contains(warning, "山田花子様") {
 		t.Fatalf("warning step does not show the name: %q", warning)
 	}
-	if loc := mustRun(t, ctx, chromedp.Location()); strings.Contains(loc, "/share/posts/") {
+	if loc := testkit.Run(t, ctx, chromedp.Location()); strings.Contains(loc, "/share/posts/") {
 		t.Fatalf("posted despite the warning: %s", loc)
 	}
 	// The form kept what was typed; the clinic edits the name out.
-	if got := mustRun(t, ctx, chromedp.Evaluate[bool](`document.querySelector('input[name="anonymous"]').checked`)); !got {
+	if got := testkit.Run(t, ctx, chromedp.Evaluate[bool](`document.querySelector('input[name="anonymous"]').checked`)); !got {
 		t.Fatal("the anonymous choice was lost on the warning step")
 	}
 	if err := chromedp.Do(ctx,
@@ -104,12 +105,12 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	); err != nil {
 		t.Fatalf("clinic posts the edited report: %v", err)
 	}
-	postURL := mustRun(t, ctx, chromedp.Location())
+	postURL := testkit.Run(t, ctx, chromedp.Location())
 	if !strings.Contains(postURL, "/share/posts/") {
 		t.Fatalf("after posting: %s", postURL)
 	}
 	postPath := postURL[strings.Index(postURL, "/share/posts/"):]
-	if body := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`article`))); strings.Contains(body, "山田花子") {
+	if body := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`article`))); strings.Contains(body, "山田花子") {
 		t.Fatal("the patient's name was posted")
 	}
 
@@ -122,7 +123,7 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	); err != nil {
 		t.Fatalf("member opens the list: %v", err)
 	}
-	if list := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`main`))); strings.Contains(list, clinicName) || strings.Contains(list, reporterName) {
+	if list := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`main`))); strings.Contains(list, clinicName) || strings.Contains(list, reporterName) {
 		t.Fatalf("the list names the reporter: %q", list)
 	}
 	if err := chromedp.Do(ctx,
@@ -131,10 +132,10 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	); err != nil {
 		t.Fatalf("member opens the report: %v", err)
 	}
-	if page := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`main`))); strings.Contains(page, clinicName) || strings.Contains(page, reporterName) {
+	if page := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`main`))); strings.Contains(page, clinicName) || strings.Contains(page, reporterName) {
 		t.Fatalf("the report names the reporter to another member: %q", page)
 	}
-	if meta := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.share-post__meta`))); !strings.Contains(meta, "匿名の報告者") {
+	if meta := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`.share-post__meta`))); !strings.Contains(meta, "匿名の報告者") {
 		t.Fatalf("meta line: %q", meta)
 	}
 	if err := chromedp.Do(ctx,
@@ -153,10 +154,10 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	); err != nil {
 		t.Fatalf("operator opens the report: %v", err)
 	}
-	if meta := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.share-post__meta`))); !strings.Contains(meta, clinicName) || !strings.Contains(meta, "匿名の報告") {
+	if meta := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`.share-post__meta`))); !strings.Contains(meta, clinicName) || !strings.Contains(meta, "匿名の報告") {
 		t.Fatalf("operator's meta line: %q", meta)
 	}
-	if got := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="affected"]`))); got != "1" {
+	if got := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="affected"]`))); got != "1" {
 		t.Fatalf("affected answers seen by the operator: %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/medisac/medisac/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -83,15 +84,15 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	); err != nil {
 		t.Fatalf("operator posts: %v", err)
 	}
-	postURL := mustRun(t, ctx, chromedp.Location())
+	postURL := testkit.Run(t, ctx, chromedp.Location())
 	if !strings.Contains(postURL, "/share/posts/") {
 		t.Fatalf("after posting: %s", postURL)
 	}
 	postPath := postURL[strings.Index(postURL, "/share/posts/"):]
-	if got := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="investigating"]`))); got != "0" {
+	if got := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="investigating"]`))); got != "0" {
 		t.Fatalf("investigating before any answer: %q", got)
 	}
-	before := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#rates .share-rate`)))
+	before := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#rates .share-rate`)))
 
 	// A clinic's staff member finds it, sees what TLP:GREEN allows, and
 	// answers "investigating".
@@ -105,11 +106,11 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	); err != nil {
 		t.Fatalf("member opens the advisory: %v", err)
 	}
-	label := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.tlp-box`)))
+	label := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`.tlp-box`)))
 	if !strings.Contains(label, "TLP:GREEN") || !strings.Contains(label, "医療ISACの会員組織の中で共有できます") {
 		t.Fatalf("label box: %q", label)
 	}
-	if got := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`h1`))); got != title {
+	if got := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`h1`))); got != title {
 		t.Fatalf("title %q", got)
 	}
 	if err := chromedp.Do(ctx,
@@ -118,7 +119,7 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	); err != nil {
 		t.Fatalf("member answers: %v", err)
 	}
-	if n := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#rates').length`)); n != 0 {
+	if n := testkit.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll('#rates').length`)); n != 0 {
 		t.Fatal("a member sees the response rate")
 	}
 
@@ -131,10 +132,10 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	); err != nil {
 		t.Fatalf("operator reopens the advisory: %v", err)
 	}
-	if got := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="investigating"]`))); got != "1" {
+	if got := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`dd[data-rate="investigating"]`))); got != "1" {
 		t.Fatalf("investigating after the answer: %q", got)
 	}
-	after := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#rates .share-rate`)))
+	after := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#rates .share-rate`)))
 	if after == before || !strings.Contains(after, "50%") {
 		t.Fatalf("response rate before %q, after %q", before, after)
 	}
@@ -144,7 +145,7 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	); err != nil {
 		t.Fatalf("operator overview: %v", err)
 	}
-	row := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-post]`)))
+	row := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`tr[data-post]`)))
 	if !strings.Contains(row, title) || !strings.Contains(row, "50%") {
 		t.Fatalf("overview row: %q", row)
 	}

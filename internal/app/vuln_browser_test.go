@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,7 +27,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -107,7 +108,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	); err != nil {
 		t.Fatalf("sign in and open the dashboard: %v", err)
 	}
-	first := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`)))
+	first := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`)))
 	for _, want := range []string{"今すぐ対応", "正面玄関FortiGate", "正面玄関", "CVE-2022-42475", "悪用", "7.2.3", "まるまる保守", "外部との接続口"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first finding lacks %q: %s", want, first)
@@ -117,7 +118,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	if err != nil || len(open) <= 150 || len(open) > 200 {
 		t.Fatalf("%d open findings: %v", len(open), err)
 	}
-	if r := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 1〜100 件", len(open)) {
+	if r := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 1〜100 件", len(open)) {
 		t.Errorf("range on page 1: %q", r)
 	}
 	if err := chromedp.Do(ctx,
@@ -126,10 +127,10 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	); err != nil {
 		t.Fatalf("次へ: %v", err)
 	}
-	if r := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 101〜%d 件", len(open), len(open)) {
+	if r := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 101〜%d 件", len(open), len(open)) {
 		t.Errorf("range on page 2: %q", r)
 	}
-	if rows := mustRun(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#vuln-findings tbody tr").length`)); rows != len(open)-100 {
+	if rows := testkit.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#vuln-findings tbody tr").length`)); rows != len(open)-100 {
 		t.Errorf("page 2 has %d rows", rows)
 	}
 	if err := chromedp.Do(ctx,
@@ -138,10 +139,10 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	); err != nil {
 		t.Fatalf("前へ: %v", err)
 	}
-	if again := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`))); again != first {
+	if again := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`))); again != first {
 		t.Errorf("前へ shows another first row: %s", again)
 	}
-	now1 := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-summary-counts dd[data-priority="1"]`)))
+	now1 := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-summary-counts dd[data-priority="1"]`)))
 	if strings.TrimSpace(now1) == "0" {
 		t.Errorf("summary shows no 今すぐ対応 finding")
 	}
@@ -151,7 +152,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	); err != nil {
 		t.Fatalf("open the finding: %v", err)
 	}
-	plain := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-plain`)))
+	plain := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-plain`)))
 	for _, want := range []string{"正面玄関FortiGate", "7.2.3", "まるまる保守", "03-0000-1111"} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("plain explanation lacks %q: %s", want, plain)
@@ -169,7 +170,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	// for the page after the redirect.
 	var st string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if st = mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-state`))); strings.Contains(st, "対応中") {
+		if st = testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-state`))); strings.Contains(st, "対応中") {
 			break
 		}
 	}

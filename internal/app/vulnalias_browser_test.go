@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"github.com/medisac/medisac/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestBrowserVulnAliases(t *testing.T) {
 	dir := t.TempDir()
 	clock := newTestClock()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := browser(t)
+	ctx := testkit.Browser(t)
 
 	bg := context.Background()
 	now := clock.Now()
@@ -68,7 +69,7 @@ func TestBrowserVulnAliases(t *testing.T) {
 	); err != nil {
 		t.Fatalf("sign in and open the alias table: %v", err)
 	}
-	lead := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vulnalias-lead`)))
+	lead := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vulnalias-lead`)))
 	if !strings.Contains(lead, "ヤマハ") || !strings.Contains(lead, "RTX830") {
 		t.Errorf("lead does not explain the table: %q", lead)
 	}
@@ -81,15 +82,15 @@ func TestBrowserVulnAliases(t *testing.T) {
 	); err != nil {
 		t.Fatalf("add a vendor spelling: %v", err)
 	}
-	row := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vulnalias-vendors tr[data-cpe="fortinet"]`)))
+	row := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vulnalias-vendors tr[data-cpe="fortinet"]`)))
 	if !strings.Contains(row, "ふぉーちねっと") || !strings.Contains(row, "フォーティネット") {
 		t.Errorf("fortinet row: %q", row)
 	}
-	flash := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`.alert--ok`)))
+	flash := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`.alert--ok`)))
 	if !strings.Contains(flash, "照合をやり直しています") {
 		t.Errorf("flash: %q", flash)
 	}
-	hist := mustRun(t, ctx, chromedp.Text(chromedp.CSS(`#vulnalias-history tbody tr:first-child`)))
+	hist := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vulnalias-history tbody tr:first-child`)))
 	for _, want := range []string{"画面で編集", email, "院内の台帳の書き方", "使用中"} {
 		if !strings.Contains(hist, want) {
 			t.Errorf("history lacks %q: %q", want, hist)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -37,13 +38,7 @@ func (l *dayLog) get() []string {
 	return slices.Clone(l.days)
 }
 
-func clockAt(t time.Time) *clock { return &clock{t: t} }
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+func clockAt(t time.Time) *clock { return testkit.NewClock(t) }
 
 func runDaily(t *testing.T, q *Queue) int {
 	t.Helper()

@@ -3,10 +3,10 @@ package mfa
 import (
 	"context"
 	"errors"
+	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,30 +24,13 @@ const (
 )
 
 // clock is a settable time source shared by the Services of one test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock = testkit.Clock
 
-func newClock() *clock {
-	return &clock{t: time.Date(2026, 4, 1, 9, 0, 10, 0, time.UTC)}
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return testkit.NewClock(time.Date(2026, 4, 1, 9, 0, 10, 0, time.UTC)) }
 
 func newService(t testing.TB, d *db.DB, c *clock, opts ...Option) *Service {
 	t.Helper()
-	s, err := New(d, "medisac", WebAuthnConfig{RPID: testRPID, RPDisplayName: "medisac", RPOrigins: []string{testOrigin}}, c.now, opts...)
+	s, err := New(d, "medisac", WebAuthnConfig{RPID: testRPID, RPDisplayName: "medisac", RPOrigins: []string{testOrigin}}, c.Now, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,11 +86,11 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		"no name":      {RPID: testRPID, RPOrigins: []string{testOrigin}},
 		"rpid not dns": {RPID: "https://isac.example.jp/", RPDisplayName: "x", RPOrigins: []string{testOrigin}},
 	} {
-		if _, err := New(d, "medisac", rp, c.now); err == nil {
+		if _, err := New(d, "medisac", rp, c.Now); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
 	}
-	if _, err := New(d, "medisac", WebAuthnConfig{RPID: testRPID, RPDisplayName: "x", RPOrigins: []string{testOrigin}}, c.now,
+	if _, err := New(d, "medisac", WebAuthnConfig{RPID: testRPID, RPDisplayName: "x", RPOrigins: []string{testOrigin}}, c.Now,
 		WithSecretKey([]byte("short"))); err == nil {
 		t.Error("New accepted a 5-byte secret key")
 	}

@@ -165,7 +165,7 @@ func TestPasskeyScriptInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	origin := fmt.Sprintf("http://localhost:%d", l.Addr().(*net.TCPAddr).Port)
-	s, err := New(d, "medisac", WebAuthnConfig{RPID: "localhost", RPDisplayName: "medisac", RPOrigins: []string{origin}}, c.now)
+	s, err := New(d, "medisac", WebAuthnConfig{RPID: "localhost", RPDisplayName: "medisac", RPOrigins: []string{origin}}, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

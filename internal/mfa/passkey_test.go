@@ -252,7 +252,7 @@ func TestPasskeyFlow(t *testing.T) {
 		if err != nil || len(list) != 1 {
 			t.Fatalf("ListPasskeys = %v, %v", list, err)
 		}
-		if list[0].Name != "ノートPC" || list[0].LastUsedAt != nil || list[0].CloneWarning || !list[0].CreatedAt.Equal(c.now()) {
+		if list[0].Name != "ノートPC" || list[0].LastUsedAt != nil || list[0].CloneWarning || !list[0].CreatedAt.Equal(c.Now()) {
 			t.Fatalf("passkey %+v", list[0])
 		}
 		if has, _ := s.HasSecondFactor(ctx, uid); !has {
@@ -270,7 +270,7 @@ func TestPasskeyFlow(t *testing.T) {
 		wantKey(t, s.FinishPasskeyRegistration(ctx, uid, cid, "dup", k.create(t, opts, testOrigin)), "mfa.passkey_exists")
 
 		// Sign in.
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		opts, cid, err = s.BeginPasskeyLogin(ctx, uid)
 		if err != nil {
 			t.Fatal(err)
@@ -283,7 +283,7 @@ func TestPasskeyFlow(t *testing.T) {
 			t.Fatalf("login: %v", err)
 		}
 		list, _ = s.ListPasskeys(ctx, uid)
-		if list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(c.now()) {
+		if list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(c.Now()) {
 			t.Fatalf("last use not recorded: %+v", list[0])
 		}
 		// Replaying the same answer: the challenge is gone.
@@ -308,7 +308,7 @@ func TestPasskeyFlow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.add(5*time.Minute + time.Second)
+		c.Advance(5*time.Minute + time.Second)
 		wantKey(t, s.FinishPasskeyLogin(ctx, uid, cid, k.get(t, opts, testOrigin, uid)), "mfa.challenge_expired")
 
 		// A second authenticator signed with the wrong key is refused.
@@ -397,7 +397,7 @@ func TestPasskeyRegistrationChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.add(5*time.Minute + time.Second)
+		c.Advance(5*time.Minute + time.Second)
 		wantKey(t, s.FinishPasskeyRegistration(ctx, uid, cid, "", newSoftKey(t).create(t, opts, testOrigin)), "mfa.challenge_expired")
 		if _, _, err := s.BeginPasskeyRegistration(ctx, db.NewID(), "x@example.jp", ""); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("unknown user: %v", err)

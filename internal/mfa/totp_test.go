@@ -100,7 +100,7 @@ func enrol(t testing.TB, s *Service, c *clock, userID string) ([]byte, []string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := s.ConfirmTOTP(ctx, userID, e.ChallengeID, hotp(key, uint64(totpStep(c.now())), 6))
+	codes, err := s.ConfirmTOTP(ctx, userID, e.ChallengeID, hotp(key, uint64(totpStep(c.Now())), 6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 			t.Fatalf("secret on user before confirmation: %q %v", stored, err)
 		}
 
-		step := uint64(totpStep(c.now()))
+		step := uint64(totpStep(c.Now()))
 		wrong := hotp(key, step+5, 6)
 		_, err = s.ConfirmTOTP(ctx, uid, e.ChallengeID, wrong)
 		wantKey(t, err, "mfa.totp_wrong")
@@ -169,7 +169,7 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 		// The code used to confirm cannot be used again to sign in.
 		wantKey(t, s.VerifyTOTP(ctx, uid, hotp(key, step, 6)), "mfa.totp_used")
 
-		c.add(TOTPPeriod)
+		c.Advance(TOTPPeriod)
 		code := hotp(key, step+1, 6)
 		if err := s.VerifyTOTP(ctx, uid, " "+code[:3]+" "+code[3:]); err != nil {
 			t.Fatalf("fresh code refused: %v", err)
@@ -184,7 +184,7 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 		if err := s.VerifyTOTP(ctx, uid, hotp(key, step+2, 6)); err != nil {
 			t.Fatalf("next-step code refused: %v", err)
 		}
-		c.add(TOTPPeriod)
+		c.Advance(TOTPPeriod)
 		wantKey(t, s.VerifyTOTP(ctx, uid, hotp(key, step+2, 6)), "mfa.totp_used")
 
 		wantKey(t, s.VerifyTOTP(ctx, other, "123456"), "mfa.totp_not_enabled")
@@ -198,8 +198,8 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 		if on, _ := s.TOTPEnabled(ctx, uid); on {
 			t.Fatal("TOTP still enabled")
 		}
-		c.add(TOTPPeriod)
-		wantKey(t, s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.now())), 6)), "mfa.totp_not_enabled")
+		c.Advance(TOTPPeriod)
+		wantKey(t, s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.Now())), 6)), "mfa.totp_not_enabled")
 		if n, _ := s.RemainingRecoveryCodes(ctx, uid); n != 0 {
 			t.Fatalf("%d recovery codes left after the last factor went", n)
 		}
@@ -220,8 +220,8 @@ func TestTOTPEnrolmentExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 		key, _ := b32.DecodeString(e.Secret)
-		c.add(10*time.Minute + time.Second)
-		_, err = s.ConfirmTOTP(ctx, uid, e.ChallengeID, hotp(key, uint64(totpStep(c.now())), 6))
+		c.Advance(10*time.Minute + time.Second)
+		_, err = s.ConfirmTOTP(ctx, uid, e.ChallengeID, hotp(key, uint64(totpStep(c.Now())), 6))
 		wantKey(t, err, "mfa.challenge_expired")
 		_, err = s.ConfirmTOTP(ctx, uid, "not-an-id", "123456")
 		wantKey(t, err, "mfa.challenge_expired")
@@ -270,8 +270,8 @@ func TestTOTPReplayAcrossNodes(t *testing.T) {
 			key, _ := enrol(t, nodes[0], c, uid)
 
 			for round := range 3 {
-				c.add(TOTPPeriod)
-				code := hotp(key, uint64(totpStep(c.now())), 6)
+				c.Advance(TOTPPeriod)
+				code := hotp(key, uint64(totpStep(c.Now())), 6)
 				var wins, used atomic.Int32
 				var wg sync.WaitGroup
 				start := make(chan struct{})
@@ -331,8 +331,8 @@ func TestTOTPSecretSealed(t *testing.T) {
 			t.Fatalf("pending secret not sealed: %q", pending)
 		}
 
-		c.add(TOTPPeriod)
-		code := hotp(key1, uint64(totpStep(c.now())), 6)
+		c.Advance(TOTPPeriod)
+		code := hotp(key1, uint64(totpStep(c.Now())), 6)
 		for name, s := range map[string]*Service{"no key": plain, "other key": otherKey} {
 			if err := s.VerifyTOTP(ctx, u1, code); err == nil || apperr.CodeOf(err) != apperr.Internal {
 				t.Fatalf("%s: sealed secret opened: %v", name, err)
@@ -357,8 +357,8 @@ func TestTOTPSecretSealed(t *testing.T) {
 		if err := d.QueryRow(ctx, `SELECT totp_secret FROM users WHERE id = ?`, u3).Scan(&stored); err != nil || stored != b32.EncodeToString(key3) {
 			t.Fatalf("plain secret stored as %q", stored)
 		}
-		c.add(TOTPPeriod)
-		if err := sealed.VerifyTOTP(ctx, u3, hotp(key3, uint64(totpStep(c.now())), 6)); err != nil {
+		c.Advance(TOTPPeriod)
+		if err := sealed.VerifyTOTP(ctx, u3, hotp(key3, uint64(totpStep(c.Now())), 6)); err != nil {
 			t.Fatalf("plain secret with key configured: %v", err)
 		}
 	})
@@ -380,8 +380,8 @@ func BenchmarkVerifyTOTP(b *testing.B) {
 			key, _ := enrol(b, s, c, uid)
 			b.ResetTimer()
 			for b.Loop() {
-				c.add(TOTPPeriod)
-				if err := s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.now())), 6)); err != nil {
+				c.Advance(TOTPPeriod)
+				if err := s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.Now())), 6)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -3,12 +3,12 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,18 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 const from = "medisac 事務局 <noreply@isac.example.jp>"
 
@@ -47,9 +35,9 @@ func config(srv *smtptest.Server, security string) *notify.SMTPConfig {
 	}
 }
 
-func setup(t *testing.T, d *db.DB, cfg *notify.SMTPConfig) (*notify.Mailer, *jobs.Queue, *clock) {
+func setup(t *testing.T, d *db.DB, cfg *notify.SMTPConfig) (*notify.Mailer, *jobs.Queue, *testkit.Clock) {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC))
 	q := jobs.New(d, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m, err := notify.NewMailer(d, q, cfg, clk.Now)
 	if err != nil {

@@ -1,0 +1,109 @@
+package testkit
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/medisac/medisac/internal/db/dbtest"
+)
+
+// Chromium returns the browser binary: MEDISAC_CHROMIUM, else the first of
+// the usual names on PATH, else "".
+func Chromium() string {
+	if p := os.Getenv("MEDISAC_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// Browser starts a headless Chromium (Japanese, 1280×900) for the test and
+// returns its context, which ends after 90 s. Without a browser the test is
+// skipped, or fails when MEDISAC_TEST_REQUIRE names "browser". On failure
+// the current page is saved as testdata/screenshots/<test>.png.
+func Browser(t *testing.T) context.Context {
+	t.Helper()
+	exe := Chromium()
+	if exe == "" {
+		dbtest.SkipOrFail(t, "browser", "no chromium binary found (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", "ja"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelT()
+		cancelC()
+		cancelA()
+		dbtest.SkipOrFail(t, "browser", "chromium did not start: "+err.Error())
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90)); err == nil {
+				dir := filepath.Join("testdata", "screenshots")
+				_ = os.MkdirAll(dir, 0o755)
+				name := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".png")
+				if err := os.WriteFile(name, png, 0o644); err == nil {
+					abs, _ := filepath.Abs(name)
+					t.Logf("screenshot kept: %s", abs)
+				}
+			}
+			cancel()
+		}
+		cancelT()
+		cancelC()
+		cancelA()
+	})
+	return ctx
+}
+
+// Run runs a in the browser and returns its value; the test fails on error.
+func Run[T any](t testing.TB, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// SignIn signs email in with password on the sign-in page of base and
+// waits for the signed-in page (the organisation badge). People whose
+// organisation asks for a second factor are not signed in by it.
+func SignIn(t testing.TB, ctx context.Context, base, email, password string) {
+	t.Helper()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#email`), email),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Submit(chromedp.CSS(`#password`)),
+		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
+	); err != nil {
+		t.Fatalf("sign in as %s: %v", email, err)
+	}
+}

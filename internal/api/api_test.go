@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,22 +25,6 @@ import (
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // person is a user with tokens in one organisation.
 type person struct {
@@ -56,7 +41,7 @@ type person struct {
 type fixture struct {
 	d      *db.DB
 	api    *API
-	clock  *clock
+	clock  *testkit.Clock
 	log    *audit.Log
 	mailer *notify.Mailer
 
@@ -76,7 +61,7 @@ var catalogOnce = sync.OnceValue(i18n.MustLoad)
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC))
 	f := &fixture{d: d, clock: clk, cat: catalogOnce(), quietLogger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.log = audit.New(d, nil, clk.Now)
 	mailer, err := notify.NewMailer(d, nil, nil, clk.Now)
@@ -614,7 +599,7 @@ func TestExpiredToken(t *testing.T) {
 		if rec := f.do(t, "GET", "/api/v1/me", raw, ""); rec.Code != 200 {
 			t.Fatalf("fresh token: %d", rec.Code)
 		}
-		f.clock.Add(time.Hour)
+		f.clock.Advance(time.Hour)
 		rec := f.do(t, "GET", "/api/v1/me", raw, "")
 		if e := apiError(t, rec); rec.Code != 401 || e.Code != "unauthenticated" {
 			t.Fatalf("expired token: %d %+v", rec.Code, e)
@@ -646,7 +631,7 @@ func TestRateLimit(t *testing.T) {
 		if rec := f.do(t, "GET", "/api/v1/openapi.json", "", ""); rec.Code != 200 {
 			t.Errorf("openapi while limited: %d", rec.Code)
 		}
-		f.clock.Add(time.Minute)
+		f.clock.Advance(time.Minute)
 		if rec := f.do(t, "GET", "/api/v1/me", "", ""); rec.Code != 401 {
 			t.Errorf("next window: %d", rec.Code)
 		}

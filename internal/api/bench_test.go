@@ -21,7 +21,7 @@ func BenchmarkAPIGetMe(b *testing.B) {
 	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
 		b.Run(tc.name, func(b *testing.B) {
 			f := newFixture(b, tc.open(b))
-			f.clock.Add(time.Hour)
+			f.clock.Advance(time.Hour)
 			req := func() {
 				r := httptest.NewRequest("GET", "/api/v1/me", nil)
 				r.RemoteAddr = "192.0.2.10:41000"
@@ -57,7 +57,7 @@ func BenchmarkAPIGetMeParallel(b *testing.B) {
 	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
 		b.Run(tc.name, func(b *testing.B) {
 			f := newFixture(b, tc.open(b))
-			f.clock.Add(time.Hour)
+			f.clock.Advance(time.Hour)
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {

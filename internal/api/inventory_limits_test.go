@@ -38,7 +38,7 @@ func TestImportOnePerOrganisation(t *testing.T) {
 		}()
 		// Wait until the first import holds its place (its handler is
 		// reading the body).
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(2 * time.Minute)
 		var second *httptest.ResponseRecorder
 		for {
 			second = f.do(t, "POST", baseA, f.staffA.write, csv)

@@ -28,7 +28,7 @@ func TestTokenReadsDoNotWrite(t *testing.T) {
 			return at
 		}
 		before := lastUsed()
-		f.clock.Add(5 * time.Minute)
+		f.clock.Advance(5 * time.Minute)
 		for _, path := range []string{"/api/v1/me", "/api/v1/orgs/" + f.orgA.ID} {
 			r := httptest.NewRequest(http.MethodGet, path, nil)
 			r.Header.Set("Authorization", "Bearer "+f.staffA.read)

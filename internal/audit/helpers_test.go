@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"sync"
 	"testing"
@@ -16,21 +17,15 @@ import (
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // clock is a test clock that moves one second per call.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type clock struct{ testkit.Clock }
 
 func newClock() *clock {
-	return &clock{t: time.Date(2026, 4, 1, 8, 59, 0, 123456789, time.UTC)}
+	c := &clock{}
+	c.Set(time.Date(2026, 4, 1, 8, 59, 0, 123456789, time.UTC))
+	return c
 }
 
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Second)
-	return c.t
-}
+func (c *clock) now() time.Time { return c.Tick(time.Second) }
 
 var (
 	testKeyOnce sync.Once

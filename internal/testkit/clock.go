@@ -46,3 +46,15 @@ func (c *Clock) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.t, c.set = t, true
 }
+
+// Tick moves the clock forward by d and returns the new time, in one step
+// (for clocks that move on every reading).
+func (c *Clock) Tick(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.set {
+		c.t, c.set = Start, true
+	}
+	c.t = c.t.Add(d)
+	return c.t
+}

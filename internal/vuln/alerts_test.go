@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"encoding/json"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -38,10 +39,10 @@ func addMember(t *testing.T, d *db.DB, org, email, role string) {
 func TestAlertsThroughQueue(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-		q := jobs.New(d, c.now, logger)
-		mailer, err := notify.NewMailer(d, q, nil, c.now)
+		q := jobs.New(d, c.Now, logger)
+		mailer, err := notify.NewMailer(d, q, nil, c.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func TestAlertsThroughQueue(t *testing.T) {
 		}
 		mu.Unlock()
 		// The daily digest summarises what is still open.
-		c.add(24 * time.Hour)
+		c.Advance(24 * time.Hour)
 		if err := w.Digest(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -127,20 +128,20 @@ func TestAlertsThroughQueue(t *testing.T) {
 			t.Errorf("digest mails: %d", len(mails))
 		}
 		// Accepted risks come back in the digest on their review date.
-		review := c.now().Add(48 * time.Hour).Format(time.DateOnly)
+		review := c.Now().Add(48 * time.Hour).Format(time.DateOnly)
 		for _, f := range fs {
-			if _, _, err := SetRemediation(ctx, d, org, "u", f.ID, Remediation{State: StateAccepted, Reason: "更新計画あり", ReviewOn: review}, c.now()); err != nil {
+			if _, _, err := SetRemediation(ctx, d, org, "u", f.ID, Remediation{State: StateAccepted, Reason: "更新計画あり", ReviewOn: review}, c.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
-		c.add(24 * time.Hour)
+		c.Advance(24 * time.Hour)
 		if err := w.Digest(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if ns, _ = ListNotifications(ctx, d, org, 10); len(ns) != 2 {
 			t.Errorf("digest sent with nothing open or due: %d notifications", len(ns))
 		}
-		c.add(48 * time.Hour)
+		c.Advance(48 * time.Hour)
 		if err := w.Digest(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func mustOpen(t *testing.T, path string) io.Reader {
 func TestISACStats(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		prefs := []string{"東京都", "神奈川県", "千葉県", "埼玉県", "東京都", "茨城県", "大阪府"}
 		var orgs []string
@@ -178,7 +179,7 @@ func TestISACStats(t *testing.T) {
 		}
 		importFiles(t, w, td("nvd", "CVE-2022-42475.json"))
 		f, _ := ListFindings(ctx, d, orgs[0], FindingFilter{})
-		if _, _, err := SetRemediation(ctx, d, orgs[0], "u", f[0].ID, Remediation{State: StateInProgress}, c.now()); err != nil {
+		if _, _, err := SetRemediation(ctx, d, orgs[0], "u", f[0].ID, Remediation{State: StateInProgress}, c.Now()); err != nil {
 			t.Fatal(err)
 		}
 		st, err := VulnStats(ctx, d, "CVE-2022-42475")

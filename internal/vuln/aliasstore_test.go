@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"slices"
 	"strings"
 	"sync"
@@ -41,7 +42,7 @@ func withSpelling(t testing.TB, spelling, cpeVendor string, extra ...ProductAlia
 func TestAliasStoreHistory(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		if got, err := CurrentAliases(ctx, d, nil); err != nil || got.Version() != ShippedAliasesVersion() {
 			t.Fatalf("nothing stored: %v %v", got, err)
@@ -68,11 +69,11 @@ func TestAliasStoreHistory(t *testing.T) {
 		if w2.Aliases.VendorKey("フォーチネット") != "fortinet" {
 			t.Errorf("a new watch does not use the stored table")
 		}
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		if again, err := w.SaveAliases(ctx, AliasSave{Body: body}, record); err != nil || again.Changed || recorded != 1 {
 			t.Errorf("saving the table in force: %+v %v", again, err)
 		}
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		reset, err := w.ResetAliases(ctx, AliasSave{ActorID: "u2", Actor: "chief@isac.example.jp"}, record)
 		if err != nil || !reset.Changed || reset.New != ShippedAliasesVersion() || reset.Old != ch.New {
 			t.Fatalf("reset: %+v %v", reset, err)
@@ -80,7 +81,7 @@ func TestAliasStoreHistory(t *testing.T) {
 		if w.Aliases.VendorKey("ふぉーちねっと") == "fortinet" {
 			t.Errorf("reset table still knows the added spelling")
 		}
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		restored, err := w.RestoreAliases(ctx, ch.ID, AliasSave{Note: "戻す", ActorID: "u1", Actor: "ops@isac.example.jp"}, record)
 		if err != nil || !restored.Changed || restored.New != ch.New || restored.Seq != 3 {
 			t.Fatalf("restore: %+v %v", restored, err)
@@ -165,7 +166,7 @@ func TestAliasBadTableChangesNothing(t *testing.T) {
 	}
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		good, err := w.SaveAliases(ctx, AliasSave{Body: withSpelling(t, "ふぉーちねっと", "fortinet")}, nil)
 		if err != nil {
@@ -205,9 +206,9 @@ func TestAliasBadTableChangesNothing(t *testing.T) {
 func TestAliasChangeRematches(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
-		w.Queue = jobs.New(d, c.now, nil)
+		w.Queue = jobs.New(d, c.Now, nil)
 		w.Register()
 		org := newOrg(t, d, "ふぉーちねっと病院", "東京都")
 		fw := mustAsset(t, d, org, inventory.Asset{Name: "玄関の防火壁", Kind: inventory.KindNetwork, Vendor: "ふぉーちねっと", Product: "ファイアウォール", Version: "7.2.2"})
@@ -225,7 +226,7 @@ func TestAliasChangeRematches(t *testing.T) {
 		if idn, err := GetIdentity(ctx, d, org, sw.ID); err != nil || len(idn.Candidates) != 0 {
 			t.Fatalf("unknown vendor got candidates: %+v %v", idn.Candidates, err)
 		}
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		body := withSpelling(t, "ふぉーちねっと", "fortinet", ProductAlias{Vendor: "fortinet", Names: []string{"ファイアウォール"},
 			Identities: []string{"cpe:2.3:o:fortinet:fortios:{version}"}})
 		ch, err := w.SaveAliases(ctx, AliasSave{Body: body, Action: AliasEdit, Actor: "ops"}, nil)
@@ -236,7 +237,7 @@ func TestAliasChangeRematches(t *testing.T) {
 		if err != nil || len(queued) != 1 {
 			t.Fatalf("queued full re-match jobs: %d %v", len(queued), err)
 		}
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		if _, err := w.Queue.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +272,7 @@ func TestAliasChangeRematches(t *testing.T) {
 func TestAliasReloadOtherNode(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w1 := newWatch(d, c)
 		w2 := newWatch(d, c)
 		w2.Aliases = DefaultAliases()

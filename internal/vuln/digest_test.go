@@ -2,6 +2,7 @@ package vuln
 
 import (
 	"context"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"strings"
@@ -49,7 +50,7 @@ func findingOf(t *testing.T, d *db.DB, org, asset, vuln string) Finding {
 func TestEPSSRiseAlerts(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		orgA := newOrg(t, d, "A病院", "東京都")
 		orgB := newOrg(t, d, "Bクリニック", "大阪府")
@@ -85,7 +86,7 @@ func TestEPSSRiseAlerts(t *testing.T) {
 			{"rise back to what was told", "CVE-2020-3452,0.70,0.99\nCVE-2022-42475,0.31,0.97\n", PriorityUrgent, ""},
 		}
 		for _, tc := range cases {
-			c.add(time.Hour)
+			c.Advance(time.Hour)
 			importText(t, w, "epss.csv", "cve,epss,percentile\n"+tc.epss)
 			if f := findingOf(t, d, orgA, vpn.ID, "CVE-2020-3452"); f.Priority != tc.wantVPN {
 				t.Errorf("%s: VPN priority %d, want %d", tc.name, f.Priority, tc.wantVPN)
@@ -129,9 +130,9 @@ func TestEPSSRiseAlerts(t *testing.T) {
 func TestEPSSRiseAlertsThroughQueue(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
-		q := jobs.New(d, c.now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		q := jobs.New(d, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		w.Queue = q
 		w.Register()
 		org := newOrg(t, d, "A病院", "東京都")
@@ -175,7 +176,7 @@ func TestEPSSRiseAlertsThroughQueue(t *testing.T) {
 func TestKEVRiseAlertSaysWhy(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		fw := mustAsset(t, d, org, inventory.Asset{Name: "FW-1", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.1"})
@@ -186,7 +187,7 @@ func TestKEVRiseAlertSaysWhy(t *testing.T) {
 		if f := findingOf(t, d, org, fw.ID, "CVE-2022-42475"); f.Priority != PrioritySoon {
 			t.Fatalf("before KEV: priority %d", f.Priority)
 		}
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		importFiles(t, w, td("kev", "kev_trimmed.json"))
 		if f := findingOf(t, d, org, fw.ID, "CVE-2022-42475"); f.Priority != PriorityUrgent || !f.KEV {
 			t.Fatalf("after KEV: %+v", f)
@@ -247,10 +248,10 @@ func TestDigestAtTimeOfDay(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d2.Close() })
-		c := &clock{time.Date(2026, 4, 1, 7, 0, 0, 0, i18n.Tokyo)}
+		c := testkit.NewClock(time.Date(2026, 4, 1, 7, 0, 0, 0, i18n.Tokyo))
 		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		node := func(h *db.DB, id string) *jobs.Queue {
-			q := jobs.New(h, c.now, logger)
+			q := jobs.New(h, c.Now, logger)
 			q.NodeID = id
 			w := newWatch(h, c)
 			w.Queue, w.Logger, w.DigestAt = q, logger, 8*time.Hour
@@ -292,7 +293,7 @@ func TestDigestAtTimeOfDay(t *testing.T) {
 			{time.Date(2026, 4, 2, 9, 0, 0, 0, i18n.Tokyo), b, 4},
 		}
 		for i, s := range steps {
-			c.t = s.at
+			c.Set(s.at)
 			if _, err := s.node.RunDaily(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"slices"
@@ -291,8 +292,8 @@ func FuzzFindingCursor(f *testing.F) {
 func TestMatchAssetsJob(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
-		q := jobs.New(d, c.now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		c := testkit.NewClock(t0)
+		q := jobs.New(d, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		w := newWatch(d, c)
 		w.Queue = q
 		w.Register()
@@ -309,7 +310,7 @@ func TestMatchAssetsJob(t *testing.T) {
 			t.Fatalf("unknown product matched: %v", fs)
 		}
 		err := d.InTx(ctx, func(tx *db.Tx) error {
-			if _, err := SetIdentity(ctx, tx, org, fw.ID, "", []string{"cpe:2.3:o:fortinet:fortios:7.2.2:*:*:*:*:*:*:*"}, c.now()); err != nil {
+			if _, err := SetIdentity(ctx, tx, org, fw.ID, "", []string{"cpe:2.3:o:fortinet:fortios:7.2.2:*:*:*:*:*:*:*"}, c.Now()); err != nil {
 				return err
 			}
 			queued, err := w.QueueMatchAssets(ctx, tx, org, []string{fw.ID, fw.ID})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -169,7 +170,7 @@ func TestImportChunked(t *testing.T) {
 	})
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		one := twin(t, d)
 		orgs := []string{chunkAssets(t, d), chunkAssets(t, one)}
 		chunked := newWatch(d, c)
@@ -187,7 +188,7 @@ func TestImportChunked(t *testing.T) {
 				// a connection of its own, sees the first one committed.
 				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				defer cancel()
-				if _, err := d.Exec(wctx, `INSERT INTO vuln_sync_state (name, updated_at) VALUES ('other-writer', ?)`, c.now()); err != nil {
+				if _, err := d.Exec(wctx, `INSERT INTO vuln_sync_state (name, updated_at) VALUES ('other-writer', ?)`, c.Now()); err != nil {
 					t.Errorf("writer between transactions: %v", err)
 				}
 				between = append(between, countRows(t, d, `SELECT COUNT(*) FROM vuln_vulns`))
@@ -195,7 +196,7 @@ func TestImportChunked(t *testing.T) {
 		}
 		whole.onTx = func(s txStat) { stats[1] = append(stats[1], s) }
 
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		for i, w := range []*Watch{chunked, whole} {
 			res, err := w.Import(ctx, "nvd-v1.json", bytes.NewReader(v1))
 			if err != nil {
@@ -228,7 +229,7 @@ func TestImportChunked(t *testing.T) {
 
 		// Re-importing the same file changes nothing.
 		before := vulnDump(t, d)
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		res, err := chunked.Import(ctx, "nvd-v1.json", bytes.NewReader(v1))
 		if err != nil || res.Changed != 0 || res.Records != n {
 			t.Fatalf("re-import: %+v %v", res, err)
@@ -238,7 +239,7 @@ func TestImportChunked(t *testing.T) {
 		}
 
 		// An update rejecting some records and widening others.
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		for _, w := range []*Watch{chunked, whole} {
 			res, err := w.Import(ctx, "nvd-v2.json", bytes.NewReader(v2))
 			if err != nil || res.Changed != 2*n/400 {
@@ -272,7 +273,7 @@ func TestImportChunkedBadLastRecord(t *testing.T) {
 	})
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		w.ChunkRecords = 100
 		w.TempDir = t.TempDir()
@@ -280,7 +281,7 @@ func TestImportChunkedBadLastRecord(t *testing.T) {
 		before := vulnDump(t, d)
 		w.onTx = func(txStat) { t.Error("a transaction of a bad file committed") }
 		for _, zipped := range []bool{false, true} {
-			c.add(time.Second)
+			c.Advance(time.Second)
 			body := bad
 			if zipped {
 				body = gz(bad)
@@ -307,8 +308,8 @@ func TestImportStopped(t *testing.T) {
 	const n = 4_000
 	feed := chunkFeed(t, n, nil)
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		c := &clock{t0}
-		q := jobs.New(d, c.now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		c := testkit.NewClock(t0)
+		q := jobs.New(d, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		org := chunkAssets(t, d)
 		w := newWatch(d, c)
 		w.Queue = q
@@ -367,7 +368,7 @@ func TestImportStopped(t *testing.T) {
 
 		// Importing the file again completes it; its match job is due at once.
 		w.onTx = nil
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		res, err := w.Import(bg, "nvd.json", bytes.NewReader(feed))
 		if err != nil || res.Changed != n-1500 {
 			t.Fatalf("completing import: %+v %v", res, err)
@@ -397,7 +398,7 @@ func TestImportChunksEveryFormat(t *testing.T) {
 	nvd, _ := filepath.Glob(td("nvd", "CVE-*.json"))
 	files = append(files, nvd...)
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		one := twin(t, d)
 		small := newWatch(d, c)
 		small.ChunkRecords = 1
@@ -411,7 +412,7 @@ func TestImportChunksEveryFormat(t *testing.T) {
 		whole := newWatch(one, c)
 		whole.ChunkRecords, whole.ChunkTime = 1<<30, time.Hour
 		for _, f := range files {
-			c.add(time.Second)
+			c.Advance(time.Second)
 			r1 := importFiles(t, small, f)[0]
 			r2 := importFiles(t, whole, f)[0]
 			if r1 != r2 {

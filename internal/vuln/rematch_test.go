@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func matchState(t *testing.T, d *db.DB, vulnID string) string {
 func TestFullRematchWritesOnlyChanges(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		fw := mustAsset(t, d, org, inventory.Asset{Name: "FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.2"})
@@ -53,9 +54,9 @@ func TestFullRematchWritesOnlyChanges(t *testing.T) {
 
 		// The device is updated and re-matched on its own: the finding
 		// closes and the digest is forgotten.
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		fw.Version = "7.2.5"
-		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", fw, c.now()); err != nil {
+		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", fw, c.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.MatchAssets(ctx, "", nil); err != nil {
@@ -69,9 +70,9 @@ func TestFullRematchWritesOnlyChanges(t *testing.T) {
 		}
 		// Back to the vulnerable version, seen by the full re-match alone:
 		// the finding reopens although the result equals the old digest.
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		fw.Version = "7.2.2"
-		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", fw, c.now()); err != nil {
+		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", fw, c.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if st, err = w.MatchAll(ctx); err != nil {
@@ -94,7 +95,7 @@ func TestFullRematchWritesOnlyChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		w2 := newWatch(d, c)
 		w2.Aliases = al
 		if st, err = w2.MatchAll(ctx); err != nil || st.New+st.Changed+st.Closed != 0 || st.Findings != 1 {

@@ -3,6 +3,7 @@ package vuln
 import (
 	"bytes"
 	"context"
+	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,10 +28,7 @@ func TestMain(m *testing.M) {
 var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 
 // clock is a settable test clock.
-type clock struct{ t time.Time }
-
-func (c *clock) now() time.Time      { return c.t }
-func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+type clock = testkit.Clock
 
 func newOrg(t testing.TB, d *db.DB, name, pref string) string {
 	t.Helper()
@@ -43,7 +41,7 @@ func newOrg(t testing.TB, d *db.DB, name, pref string) string {
 }
 
 func newWatch(d *db.DB, c *clock) *Watch {
-	return &Watch{DB: d, Now: c.now, BaseURL: "https://medisac.example.jp", BatchSize: 7}
+	return &Watch{DB: d, Now: c.Now, BaseURL: "https://medisac.example.jp", BatchSize: 7}
 }
 
 func importFiles(t testing.TB, w *Watch, paths ...string) []ImportResult {
@@ -86,7 +84,7 @@ func findingsOf(t testing.TB, d *db.DB, org string, all bool) map[string]Finding
 func TestImportEveryFormat(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		cases := []struct {
 			path    string
@@ -102,7 +100,7 @@ func TestImportEveryFormat(t *testing.T) {
 			{td("fortinet", "FG-IR-22-398.json"), FormatFortinet, 1},
 		}
 		for _, tc := range cases {
-			c.add(time.Second)
+			c.Advance(time.Second)
 			res, err := w.ImportFile(ctx, tc.path)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.path, err)
@@ -125,7 +123,7 @@ func TestImportEveryFormat(t *testing.T) {
 			t.Errorf("lookup by advisory id: %v %v", got.ID, err)
 		}
 		// Re-importing the same file changes nothing.
-		c.add(time.Second)
+		c.Advance(time.Second)
 		res := importFiles(t, w, td("nvd", "CVE-2022-42475.json"))[0]
 		if res.Changed != 0 {
 			t.Errorf("re-import changed %d", res.Changed)
@@ -145,7 +143,7 @@ func containsRef(rs []Ref, id string) bool {
 func TestBadFileKeepsData(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		importFiles(t, w, td("nvd", "CVE-2022-42475.json"))
 		good, err := os.ReadFile(td("nvd", "CVE-2018-13379.json"))
@@ -161,7 +159,7 @@ func TestBadFileKeepsData(t *testing.T) {
 			{"x.json", `{"not":"a feed"}`, "vuln.feed.unknown_format"},
 			{"trunc.json", `{"resultsPerPage":1,"startIndex":0,"totalResults":1,"vulnerabilities":[{"cve":{"id":"CVE-2024-0001"`, ""},
 		} {
-			c.add(time.Second)
+			c.Advance(time.Second)
 			_, err := w.Import(ctx, bad.name, strings.NewReader(bad.body))
 			if err == nil {
 				t.Fatalf("%s accepted", bad.name)
@@ -186,7 +184,7 @@ func TestBadFileKeepsData(t *testing.T) {
 func TestFindingsLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		other := newOrg(t, d, "B医院", "大阪府")
@@ -246,21 +244,21 @@ func TestFindingsLifecycle(t *testing.T) {
 			t.Errorf("repeated alert: %d", len(ns))
 		}
 		// Remediation states.
-		c.add(time.Minute)
-		if _, _, err := SetRemediation(ctx, d, org, "u1", f.ID, Remediation{State: StateAccepted, Reason: "更新予定"}, c.now()); apperr.From(err).Field != "review_on" {
+		c.Advance(time.Minute)
+		if _, _, err := SetRemediation(ctx, d, org, "u1", f.ID, Remediation{State: StateAccepted, Reason: "更新予定"}, c.Now()); apperr.From(err).Field != "review_on" {
 			t.Errorf("accepted without review date: %v", err)
 		}
-		if _, _, err := SetRemediation(ctx, d, other, "u1", f.ID, Remediation{State: StateInProgress}, c.now()); apperr.CodeOf(err) != apperr.NotFound {
+		if _, _, err := SetRemediation(ctx, d, other, "u1", f.ID, Remediation{State: StateInProgress}, c.Now()); apperr.CodeOf(err) != apperr.NotFound {
 			t.Errorf("other tenant changed a finding: %v", err)
 		}
-		_, after, err := SetRemediation(ctx, d, org, "u1", f.ID, Remediation{State: StateInProgress}, c.now())
+		_, after, err := SetRemediation(ctx, d, org, "u1", f.ID, Remediation{State: StateInProgress}, c.Now())
 		if err != nil || after.State != StateInProgress {
 			t.Fatalf("in progress: %+v %v", after, err)
 		}
 		// Updating the device to the fixed version closes the finding.
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		vpn.Version = "7.2.5"
-		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", vpn, c.now()); err != nil {
+		if _, _, err := inventory.UpdateAsset(ctx, d, org, "", vpn, c.Now()); err != nil {
 			t.Fatal(err)
 		}
 		st, err := w.MatchAssets(ctx, "", nil)
@@ -294,7 +292,7 @@ func TestFindingsLifecycle(t *testing.T) {
 		}
 		rej := bytes.Replace(rec, []byte(`"vulnStatus": "`), []byte(`"vulnStatus": "Rejected", "x": "`), 1)
 		rej = bytes.Replace(rej, []byte(`"lastModified": "`), []byte(`"lastModified": "2030-01-01T00:00:00.000", "y": "`), 1)
-		c.add(time.Minute)
+		c.Advance(time.Minute)
 		if _, err := w.Import(ctx, "rejected.json", bytes.NewReader(rej)); err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +413,7 @@ func FuzzStoredRules(f *testing.F) {
 func TestProductOnlySourcesYield(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		mustAsset(t, d, org, inventory.Asset{Name: "新FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.5"})
@@ -434,10 +432,10 @@ func TestProductOnlySourcesYield(t *testing.T) {
 			t.Fatal(err)
 		}
 		put := func(source string, cr *Criterion) {
-			c.add(time.Second)
+			c.Advance(time.Second)
 			err := d.InTx(ctx, func(tx *db.Tx) error {
-				im := w.newImporter(tx, c.now(), stubTail)
-				if err := im.vulns.add(ctx, "CVE-2099-0001", "CVE-2099-0001", "test", "", "", "", "", false, nil, nil, 9.8, "3.1", "CRITICAL", "", "", c.now()); err != nil {
+				im := w.newImporter(tx, c.Now(), stubTail)
+				if err := im.vulns.add(ctx, "CVE-2099-0001", "CVE-2099-0001", "test", "", "", "", "", false, nil, nil, 9.8, "3.1", "CRITICAL", "", "", c.Now()); err != nil {
 					return err
 				}
 				if err := im.rule(ctx, "CVE-2099-0001", source, "x", (&Rules{Source: source, Configs: []Config{{Nodes: []Node{{Operator: "OR", Criteria: []*Criterion{cr}}}}}}).prepare()); err != nil {
@@ -448,7 +446,7 @@ func TestProductOnlySourcesYield(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := w.MatchChanged(ctx, c.now()); err != nil {
+			if _, err := w.MatchChanged(ctx, c.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,7 +117,7 @@ func TestSyncOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		fs, srv := newFeedServer(t)
-		c := &clock{t0}
+		c := testkit.NewClock(t0)
 		w := newWatch(d, c)
 		w.Sync = SyncConfig{NVDURL: srv.URL + "/rest/json/cves/2.0", NVDAPIKey: "k-123", NVDPageSize: 5, NVDDelay: time.Millisecond,
 			KEVURL: srv.URL + "/kev.json", EPSSURL: srv.URL + "/epss_scores-current.csv.gz", JVNURLs: []string{srv.URL + "/jvn/jvndb_new.rdf", srv.URL + "/myjvn?method=getVulnOverviewList&feed=hnd&maxCountItem=2"},
@@ -150,7 +151,7 @@ func TestSyncOnce(t *testing.T) {
 			}
 		}
 		// The next run asks only for records modified since the last one.
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		fs.queries = nil
 		if rep, err := w.SyncOnce(ctx, nil); err != nil || len(rep.Errors) > 0 {
 			t.Fatalf("second sync: %v %v", err, rep.Errors)
@@ -160,7 +161,7 @@ func TestSyncOnce(t *testing.T) {
 		}
 		// A broken page is reported, the cursor does not move and the data
 		// held stays.
-		c.add(time.Hour)
+		c.Advance(time.Hour)
 		fs.broken, fs.queries = true, nil
 		w.Sync.NVDPageSize = 1
 		rep, err = w.SyncOnce(ctx, nil)

@@ -206,7 +206,7 @@ func TestAssessVendorLinkExpires(t *testing.T) {
 		admin.get("/assess/vendors")
 		wantStatus(t, admin.post("/assess/vendors", url.Values{"vendor": {v.ID}, "edition": {"mhlw-r7-vendor"}, "year": {"2026"}}), http.StatusSeeOther)
 		link := e.linkIn(e.mails(e.hosp.ID)[0].Body, "vendor-sheet")
-		e.clock.Add(assess.VendorLinkTTL + time.Minute)
+		e.clock.Advance(assess.VendorLinkTTL + time.Minute)
 		r := e.client().get(link)
 		wantStatus(t, r, http.StatusGone)
 		wantContains(t, r, text("assess.vendor.link_expired"))

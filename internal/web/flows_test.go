@@ -173,7 +173,7 @@ func TestInvitationFlow(t *testing.T) {
 		// Invitations expire.
 		wantStatus(t, admin.post("/org/invites", url.Values{"email": {"late@kitamachi-hp.jp"}, "role": {"staff"}}), http.StatusSeeOther)
 		link = e.linkIn(e.mailsTo(e.hosp.ID, "late@kitamachi-hp.jp")[0].Body, "invite")
-		e.clock.Add(auth.InviteTTL + time.Minute)
+		e.clock.Advance(auth.InviteTTL + time.Minute)
 		r = e.client().get(link)
 		wantStatus(t, r, http.StatusGone)
 		wantContains(t, r, text("auth.link.expired"))
@@ -226,14 +226,14 @@ func TestPasswordReset(t *testing.T) {
 		c2.get("/reset")
 		wantStatus(t, c2.post("/reset", url.Values{"email": {e.staff.Email}}), http.StatusOK)
 		link = e.linkIn(e.mails("")[0].Body, "reset")
-		e.clock.Add(auth.ResetTTL + time.Second)
+		e.clock.Advance(auth.ResetTTL + time.Second)
 		r = c2.get(link)
 		wantStatus(t, r, http.StatusGone)
 		wantContains(t, r, text("auth.link.expired"))
 		wantContains(t, r, `href="/reset"`)
 
 		// Per address, at most a few mails an hour; the answer stays the same.
-		e.clock.Add(time.Hour)
+		e.clock.Advance(time.Hour)
 		before := len(e.mails(""))
 		for range resetPerEmail + 2 {
 			wantStatus(t, c2.post("/reset", url.Values{"email": {e.auditor.Email}}), http.StatusOK)

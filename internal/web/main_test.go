@@ -9,6 +9,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"github.com/medisac/medisac/internal/testkit"
 	"html"
 	"io"
 	"log/slog"
@@ -19,7 +20,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,29 +46,13 @@ var (
 )
 
 // clock is the test's controllable time.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a running web server on real dependencies with a small world: a
 // hospital (admin, staff, auditor), a clinic (admin) and an ISAC operator.
 type env struct {
 	t      testing.TB
 	d      *db.DB
-	clock  *clock
+	clock  *testkit.Clock
 	srv    *Server
 	ts     *httptest.Server
 	mailer *notify.Mailer
@@ -80,7 +64,7 @@ type env struct {
 
 func newEnv(t testing.TB, d *db.DB) *env {
 	t.Helper()
-	e := &env{t: t, d: d, clock: &clock{t: time.Date(2026, 4, 1, 0, 30, 0, 0, time.UTC)}}
+	e := &env{t: t, d: d, clock: testkit.NewClock(time.Date(2026, 4, 1, 0, 30, 0, 0, time.UTC))}
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -181,7 +181,7 @@ func TestSignInWithTOTPEnrolmentAndRecoveryPages(t *testing.T) {
 			t.Fatalf("replayed code: status %d", r.status)
 		}
 		checkPage(t, "mfa error", r)
-		e.clock.Add(30e9)
+		e.clock.Advance(30e9)
 		r = c.post("/mfa", url.Values{"method": {"totp"}, "code": {totpCode(secret[1], e.clock.Now())}, "next": {"/org"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		if r.loc() != "/org" {

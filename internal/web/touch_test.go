@@ -32,7 +32,7 @@ func TestReadsDoNotWrite(t *testing.T) {
 			return at, n
 		}
 		created, _ := row()
-		e.clock.Add(10 * time.Minute)
+		e.clock.Advance(10 * time.Minute)
 		for _, path := range []string{"/", "/account", "/org"} {
 			wantStatus(t, c.get(path), http.StatusOK)
 		}
@@ -50,9 +50,9 @@ func TestReadsDoNotWrite(t *testing.T) {
 		}
 		// Still signed in just before the idle time-out, not after it.
 		pol := auth.DefaultSessionPolicy
-		e.clock.Add(pol.Idle - time.Minute)
+		e.clock.Advance(pol.Idle - time.Minute)
 		wantStatus(t, c.get("/account"), http.StatusOK)
-		e.clock.Add(pol.Idle + pol.IdleGrace())
+		e.clock.Advance(pol.Idle + pol.IdleGrace())
 		r := c.get("/account")
 		wantStatus(t, r, http.StatusSeeOther)
 		if r.loc() != "/signin?next=%2Faccount" {
@@ -89,7 +89,7 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 		unlock := func() { once.Do(func() { close(release) }) }
 		t.Cleanup(unlock)
 		for _, pause := range []time.Duration{5 * time.Minute, 20 * time.Minute} {
-			e.clock.Add(pause)
+			e.clock.Advance(pause)
 			ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.ts.URL+"/account", nil)
 			if err != nil {

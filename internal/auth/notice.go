@@ -193,3 +193,30 @@ func (n *Notices) orgChangeList(before, after *Org) langArg {
 func when(t time.Time) langArg {
 	return func(lang string) string { return i18n.DateTime(lang, t) }
 }
+
+// invitation queues the invitation mail of inv (the link to accept it) to
+// the invitee, in q's transaction, from p: in the invitee's language when
+// it is known, otherwise Japanese with English below.
+func (n *Notices) invitation(ctx context.Context, q db.Querier, p *Principal, orgID string, inv *Invitation) error {
+	org, err := getOrg(ctx, q, orgID)
+	if err != nil {
+		return err
+	}
+	inviter := p.DisplayName
+	if inviter == "" {
+		inviter = p.Email
+	}
+	link := strings.TrimRight(n.BaseURL, "/") + "/invite/" + inv.Raw
+	name := oneLine(org.Name)
+	text := func(lang string) string {
+		return n.Catalog.T(lang, "auth.mail.invite.body", oneLine(inviter), name, n.Catalog.T(lang, fmt.Sprintf("auth.role.%s", inv.Link.Role)),
+			i18n.DateTime(lang, inv.Link.ExpiresAt), link)
+	}
+	subject := n.Catalog.T(i18n.Default, "auth.mail.invite.subject", name) + " / " + n.Catalog.T("en", "auth.mail.invite.subject", name)
+	body := text(i18n.Default) + "\n\n----\n\n" + text("en")
+	if i18n.Valid(inv.Lang) {
+		subject, body = n.Catalog.T(inv.Lang, "auth.mail.invite.subject", name), text(inv.Lang)
+	}
+	_, err = n.Mail.Send(ctx, q, notify.Message{OrgID: org.ID, To: inv.Link.Email, Subject: subject, Body: body})
+	return err
+}

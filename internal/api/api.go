@@ -66,6 +66,9 @@ type Deps struct {
 	// Touches collects the last-used times of tokens for a periodic write;
 	// nil records none.
 	Touches *auth.Touches
+	// Orgs is the service of organisations, people, invitations and
+	// tokens; New builds one from the fields above when nil.
+	Orgs *auth.Orgs
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -92,6 +95,12 @@ func New(deps Deps) *API {
 		deps.AuthFailWindow = DefaultAuthFailWindow
 	}
 	deps.BaseURL = strings.TrimRight(deps.BaseURL, "/")
+	if deps.Orgs == nil {
+		deps.Orgs = &auth.Orgs{DB: deps.DB, Audit: deps.Audit, Queue: deps.Queue, Now: deps.Now}
+		if deps.Mailer != nil {
+			deps.Orgs.Notices = &auth.Notices{Mail: deps.Mailer, Catalog: deps.Catalog, BaseURL: deps.BaseURL}
+		}
+	}
 	a := &API{Deps: deps, mux: http.NewServeMux()}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.handle(rt))

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 
 	"github.com/medisac/medisac/internal/audit"
@@ -50,16 +49,7 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	var m *auth.Membership
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var from auth.Role
-		m, from, err = auth.ChangeRole(ctx, tx, a.notices(), c.p, orgID, userID, in.Role)
-		if err != nil || from == m.Role {
-			return err
-		}
-		return a.recordOne(ctx, tx, c, orgID, audit.ActionMemberRole, "user", userID,
-			map[string]any{"email": m.Email, "from": string(from), "to": string(m.Role)})
-	})
+	m, err := a.Orgs.ChangeRole(ctx, c.p, orgID, userID, in.Role)
 	if err != nil {
 		return err
 	}
@@ -70,15 +60,7 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error 
 func (a *API) removeMember(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	orgID, userID := r.PathValue("id"), r.PathValue("user")
-	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		m, err := auth.RemoveMember(ctx, tx, a.notices(), c.p, orgID, userID)
-		if err != nil {
-			return err
-		}
-		return a.recordOne(ctx, tx, c, orgID, audit.ActionMemberRemove, "user", userID,
-			map[string]any{"email": m.Email, "role": string(m.Role)})
-	})
-	if err != nil {
+	if err := a.Orgs.RemoveMember(ctx, c.p, orgID, userID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -129,29 +111,16 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	var inv *invitation
-	var pr *auth.Proposal
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		res, err := auth.Invite(ctx, tx, a.notices(), c.p, orgID, auth.InviteInput{Email: in.Email, Role: in.Role}, a.Now())
-		if err != nil {
-			return err
-		}
-		if res.Proposal != nil {
-			pr = res.Proposal
-			return a.recordOne(ctx, tx, c, orgID, audit.ActionProposal, "proposal", pr.ID,
-				map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID})
-		}
-		inv, err = a.sendInvitation(ctx, tx, c, org, res)
-		return err
-	})
+	res, err := a.Orgs.Invite(ctx, c.p, org.ID, auth.InviteInput{Email: in.Email, Role: in.Role})
 	if err != nil {
 		return err
 	}
+	pr := res.Proposal
 	if pr != nil {
 		a.reply(w, http.StatusAccepted, proposalCreated{Proposal: pr})
 		return nil
 	}
-	a.reply(w, http.StatusCreated, inv)
+	a.reply(w, http.StatusCreated, invitationOf(res))
 	return nil
 }
 
@@ -159,13 +128,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request, c *call) error {
 func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	orgID, email := r.PathValue("id"), r.PathValue("email")
-	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := auth.RevokeInvite(ctx, tx, a.notices(), c.p, orgID, email, a.Now()); err != nil {
-			return err
-		}
-		return a.recordOne(ctx, tx, c, orgID, audit.ActionInviteRevoke, "invitation", email, map[string]any{"email": email})
-	})
-	if err != nil {
+	if err := a.Orgs.RevokeInvite(ctx, c.p, orgID, email); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -217,47 +180,14 @@ func (a *API) answerProposal(w http.ResponseWriter, r *http.Request, c *call, ac
 			return err
 		}
 	}
-	var out proposalAnswered
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		pr, res, err := auth.AnswerProposal(ctx, tx, a.notices(), c.p, orgID, id, accept, a.Now())
-		if err != nil {
-			return err
-		}
-		out.Proposal = pr
-		action := audit.ActionProposalDecline
-		if accept {
-			action = audit.ActionProposalAccept
-			org, err := auth.GetOrg(ctx, tx, c.p, orgID)
-			if err != nil {
-				return err
-			}
-			if out.Invitation, err = a.mailInvitation(ctx, tx, c, org, res); err != nil {
-				return err
-			}
-		}
-		return a.recordOne(ctx, tx, c, orgID, action, "proposal", pr.ID,
-			map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID})
-	})
+	pr, res, err := a.Orgs.AnswerProposal(ctx, c.p, orgID, id, accept)
 	if err != nil {
 		return err
 	}
+	out := proposalAnswered{Proposal: pr}
+	if res != nil && res.Link != nil {
+		out.Invitation = invitationOf(res)
+	}
 	a.reply(w, http.StatusOK, out)
 	return nil
-}
-
-// sendInvitation mails a new invitation and records it, in tx.
-func (a *API) sendInvitation(ctx context.Context, tx *db.Tx, c *call, org *auth.Org, res *auth.Invitation) (*invitation, error) {
-	inv, err := a.mailInvitation(ctx, tx, c, org, res)
-	if err != nil {
-		return nil, err
-	}
-	return inv, a.recordOne(ctx, tx, c, org.ID, audit.ActionInvite, "invitation", inv.Email,
-		map[string]any{"email": inv.Email, "role": string(inv.Role)})
-}
-
-// mailInvitation queues the invitation mail of res in tx.
-func (a *API) mailInvitation(ctx context.Context, tx *db.Tx, c *call, org *auth.Org, res *auth.Invitation) (*invitation, error) {
-	l := res.Link
-	inv := &invitation{Email: l.Email, OrgID: org.ID, Role: l.Role, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt}
-	return inv, a.sendInvite(ctx, tx, c, org, inv, res.Raw)
 }

@@ -1,13 +1,10 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"time"
 
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
 // orgList is the body of GET /api/v1/orgs.
@@ -66,36 +63,27 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	now := a.Now()
-	var out orgCreated
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		o, err := auth.CreateOrgAs(ctx, tx, c.p, in.OrgInput, now)
-		if err != nil {
-			return err
-		}
-		out.Org = o
-		if err := a.recordOne(ctx, tx, c, o.ID, audit.ActionOrgCreate, "org", o.ID, map[string]any{"name": o.Name, "kind": string(o.Kind)}); err != nil {
-			return err
-		}
-		if in.AdminEmail == "" {
-			return nil
-		}
-		// A new organisation has no admin: its first admin's invitation is
-		// mailed to nobody but the invitee.
-		inv, err := auth.Invite(ctx, tx, a.notices(), c.p, o.ID, auth.InviteInput{Email: in.AdminEmail, Role: auth.RoleAdmin}, now)
-		if err != nil {
-			return err
-		}
-		out.Invitation, err = a.sendInvitation(ctx, tx, c, o, inv)
-		return err
-	})
+	var admin auth.InviteInput
+	if in.AdminEmail != "" {
+		admin = auth.InviteInput{Email: in.AdminEmail, Role: auth.RoleAdmin}
+	}
+	o, inv, err := a.Orgs.CreateOrg(r.Context(), c.p, in.OrgInput, admin)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", "/api/v1/orgs/"+out.Org.ID)
+	out := orgCreated{Org: o}
+	if inv != nil && inv.Link != nil {
+		out.Invitation = invitationOf(inv)
+	}
+	w.Header().Set("Location", "/api/v1/orgs/"+o.ID)
 	a.reply(w, http.StatusCreated, out)
 	return nil
+}
+
+// invitationOf is how the API shows an invitation just made.
+func invitationOf(res *auth.Invitation) *invitation {
+	l := res.Link
+	return &invitation{Email: l.Email, OrgID: l.OrgID, Role: l.Role, CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt}
 }
 
 func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -112,45 +100,10 @@ func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	var after *auth.Org
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		cur, err := auth.GetOrg(ctx, tx, c.p, id)
-		if err != nil {
-			return err
-		}
-		in := auth.OrgInput{Kind: cur.Kind, Name: cur.Name, NameKana: cur.NameKana, Prefecture: cur.Prefecture,
-			MedicalCode: cur.MedicalCode, Beds: cur.Beds, MFAPolicy: cur.MFAPolicy}
-		patch.apply(&in)
-		before, upd, err := auth.UpdateOrg(ctx, tx, a.notices(), c.p, id, in, a.Now())
-		if err != nil {
-			return err
-		}
-		after = upd
-		ch := auth.OrgChanges(before, upd)
-		if len(ch) == 0 {
-			return nil
-		}
-		return a.recordOne(ctx, tx, c, id, auth.OrgUpdateAction(before, upd), "org", id, ch)
-	})
+	_, after, err := a.Orgs.UpdateOrg(ctx, c.p, id, patch.apply)
 	if err != nil {
 		return err
 	}
 	a.reply(w, http.StatusOK, after)
 	return nil
-}
-
-// notices mails membership changes to the organisations' admins.
-func (a *API) notices() *auth.Notices {
-	if a.Mailer == nil {
-		return nil
-	}
-	return &auth.Notices{Mail: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
-}
-
-// recordOne records one audit entry of a change to organisation orgID, in
-// that organisation's log (where its admins and auditors read it).
-func (a *API) recordOne(ctx context.Context, tx *db.Tx, c *call, orgID, action, objType, objID string, details map[string]any) error {
-	_, err := a.Audit.Append(ctx, tx, audit.Entry{ActorID: c.p.UserID, Actor: c.p.Email, OrgID: orgID, Action: action, ObjectType: objType,
-		ObjectID: objID, Outcome: audit.Success, IP: c.ip, UserAgent: c.ua, Details: details})
-	return err
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -25,6 +26,17 @@ func cliEntry(action, objType, objID, orgID string, details map[string]any) audi
 	}
 	return audit.Entry{Actor: "cli:" + user, OrgID: orgID, Action: action, ObjectType: objType, ObjectID: objID,
 		Outcome: audit.Success, IP: "local", UserAgent: "medisac-cli", Details: details}
+}
+
+// cliPrincipal is the person running a command, acting on orgID.
+func cliPrincipal(orgID string) *auth.Principal { return auth.CommandLine(os.Getenv("USER"), orgID) }
+
+// withOrgs opens the configured database and audit log and gives the
+// organisations' service on them (mailing nobody) to fn.
+func withOrgs(ctx context.Context, cfg *Config, fn func(s *auth.Orgs) error) error {
+	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
+		return fn(&auth.Orgs{DB: d, Audit: log})
+	})
 }
 
 // withStore opens the configured database and audit log for a command.
@@ -63,18 +75,13 @@ func cmdOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	if beds >= 0 {
 		in.Beds = &beds
 	}
-	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
-		return d.InTx(ctx, func(tx *db.Tx) error {
-			o, err := auth.CreateOrg(ctx, tx, in, time.Now())
-			if err != nil {
-				return cliError(err)
-			}
-			if _, err := log.Append(ctx, tx, cliEntry("org.create", "org", o.ID, o.ID, map[string]any{"name": o.Name, "kind": o.Kind})); err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, o.ID)
-			return nil
-		})
+	return withOrgs(ctx, cfg, func(s *auth.Orgs) error {
+		o, _, err := s.CreateOrg(ctx, cliPrincipal(""), in, auth.InviteInput{})
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintln(stdout, o.ID)
+		return nil
 	})
 }
 
@@ -122,40 +129,19 @@ func cmdUser(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}
-	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
-		now := time.Now()
-		return d.InTx(ctx, func(tx *db.Tx) error {
-			operator := &auth.Principal{OrgID: orgID, OrgKind: auth.KindISAC}
-			if _, err := auth.GetOrg(ctx, tx, operator, orgID); err != nil {
+	return withOrgs(ctx, cfg, func(s *auth.Orgs) error {
+		u, raw, err := s.AddUser(ctx, cliPrincipal(orgID), orgID, auth.NewUser{Email: email, DisplayName: name, Lang: lang, Password: password}, auth.Role(role))
+		if err != nil {
+			if errors.Is(err, db.ErrNotFound) {
 				return fmt.Errorf("organisation %s not found", orgID)
 			}
-			u, err := auth.GetUserByEmail(ctx, tx, email)
-			if err != nil {
-				u, err = auth.CreateUser(ctx, tx, auth.NewUser{Email: email, DisplayName: name, Lang: lang, Password: password}, now)
-				if err != nil {
-					return cliError(err)
-				}
-			} else if password != "" {
-				if err := auth.SetPassword(ctx, tx, u, password, now); err != nil {
-					return cliError(err)
-				}
-			}
-			if err := auth.AddMember(ctx, tx, orgID, u.ID, auth.Role(role), now); err != nil {
-				return cliError(err)
-			}
-			if _, err := log.Append(ctx, tx, cliEntry("org.member.add", "user", u.ID, orgID, map[string]any{"email": u.Email, "role": role})); err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, u.ID)
-			if password == "" && u.PasswordHash == "" {
-				raw, err := auth.CreateLink(ctx, tx, auth.EmailLink{Kind: auth.LinkReset, Email: u.Email, UserID: u.ID, OrgID: orgID}, auth.InviteTTL, now)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "パスワード設定用リンク / link to set the password (valid 7 days): %s/reset/%s\n", cfg.BaseURL, raw)
-			}
-			return nil
-		})
+			return cliError(err)
+		}
+		fmt.Fprintln(stdout, u.ID)
+		if raw != "" {
+			fmt.Fprintf(stdout, "パスワード設定用リンク / link to set the password (valid 7 days): %s/reset/%s\n", cfg.BaseURL, raw)
+		}
+		return nil
 	})
 }
 
@@ -179,39 +165,32 @@ func cmdToken(ctx context.Context, args []string, stdout io.Writer) error {
 	if email == "" {
 		return usageError("--email is required")
 	}
-	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
-		now := time.Now()
-		return d.InTx(ctx, func(tx *db.Tx) error {
-			u, err := auth.GetUserByEmail(ctx, tx, email)
-			if err != nil {
-				return fmt.Errorf("no user with e-mail %s", email)
-			}
-			ms, err := auth.MembershipsOf(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			if len(ms) == 0 {
-				return fmt.Errorf("%s is not a member of any organisation", email)
-			}
-			org := ms[0].OrgID
-			if orgID != "" {
-				org = orgID
-			}
-			var exp *time.Time
-			if days > 0 {
-				t := now.Add(time.Duration(days) * 24 * time.Hour)
-				exp = &t
-			}
-			raw, t, err := auth.CreateToken(ctx, tx, u.ID, org, name, write, exp, now)
-			if err != nil {
-				return cliError(err)
-			}
-			e := cliEntry("auth.token.create", "token", t.ID, org, map[string]any{"name": name, "write": write, "owner": u.Email})
-			if _, err := log.Append(ctx, tx, e); err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, raw)
-			return nil
-		})
+	return withOrgs(ctx, cfg, func(s *auth.Orgs) error {
+		u, err := auth.GetUserByEmail(ctx, s.DB, email)
+		if err != nil {
+			return fmt.Errorf("no user with e-mail %s", email)
+		}
+		ms, err := auth.MembershipsOf(ctx, s.DB, u.ID)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			return fmt.Errorf("%s is not a member of any organisation", email)
+		}
+		org := ms[0].OrgID
+		if orgID != "" {
+			org = orgID
+		}
+		var exp *time.Time
+		if days > 0 {
+			t := time.Now().Add(time.Duration(days) * 24 * time.Hour)
+			exp = &t
+		}
+		raw, _, err := s.CreateToken(ctx, cliPrincipal(org), u.ID, org, auth.TokenInput{Name: name, Write: write, Expires: exp})
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintln(stdout, raw)
+		return nil
 	})
 }

@@ -77,7 +77,6 @@ var parityPending = map[string]bool{
 	"assess.vendor.file":          true,
 	"assess.vendor.remind":        true,
 	"assess.vendor.request":       true,
-	"auth.token.revoke":           true,
 	"group.accept":                true,
 	"group.create":                true,
 	"group.delete":                true,
@@ -86,17 +85,6 @@ var parityPending = map[string]bool{
 	"group.remove":                true,
 	"inventory.import":            true,
 	"inventory.write":             true,
-	"org.create":                  true,
-	"org.invite":                  true,
-	"org.invite.first":            true,
-	"org.invite.revoke":           true,
-	"org.member.remove":           true,
-	"org.member.role":             true,
-	"org.proposal":                true,
-	"org.proposal.answer":         true,
-	"org.update.kind":             true,
-	"org.update.mfa_policy":       true,
-	"settings.job.retry":          true,
 	"share.comment":               true,
 	"share.feed.add":              true,
 	"share.feed.delete":           true,
@@ -337,6 +325,9 @@ func (w *parityWorld) entriesAfter(seq int64, obj string) []string {
 		}
 		if obj != "" && k.ObjectID == obj {
 			k.ObjectID = "<obj>"
+		}
+		if obj != "" && k.OrgID == obj {
+			k.OrgID = "<obj>"
 		}
 		if name, ok := orgName[k.OrgID]; ok {
 			k.OrgID = name

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/medisac/medisac/internal/db"
@@ -44,6 +45,7 @@ var (
 	noticeProposalAccepted = noticeKind{"auth.notice.proposal_accepted.subject", "auth.notice.proposal_accepted.body"}
 	noticeProposalDeclined = noticeKind{"auth.notice.proposal_declined.subject", "auth.notice.proposal_declined.body"}
 	noticeOperator         = noticeKind{"auth.notice.operator.subject", "auth.notice.operator.body"}
+	noticeOrgChanged       = noticeKind{"auth.notice.org_changed.subject", "auth.notice.org_changed.body"}
 )
 
 // activeAdmins returns the addresses of orgID's admins who can sign in.
@@ -76,9 +78,25 @@ func who(p *Principal) string {
 	return p.Email
 }
 
+// contact names whom to ask about p's change: p's organisation and p's
+// address.
+func contact(p *Principal) string {
+	if p == nil {
+		return ""
+	}
+	if p.OrgName == "" {
+		return p.Email
+	}
+	return oneLine(p.OrgName) + " <" + p.Email + ">"
+}
+
 // roleArg is a role among a notice's arguments: send names it in each
 // language.
 type roleArg Role
+
+// langArg is an argument of a notice written per language (a list of
+// changes, a time): send calls it with each language.
+type langArg func(lang string) string
 
 // send queues notice kind for every active admin of org. The body's
 // arguments are formatted per language; a roleArg becomes the role's name
@@ -96,8 +114,11 @@ func (n *Notices) send(ctx context.Context, q db.Querier, org *Org, kind noticeK
 	text := func(lang string) string {
 		a := make([]any, len(args))
 		for i, x := range args {
-			if r, ok := x.(roleArg); ok {
-				x = n.Catalog.T(lang, fmt.Sprintf("auth.role.%s", r))
+			switch v := x.(type) {
+			case roleArg:
+				x = n.Catalog.T(lang, fmt.Sprintf("auth.role.%s", v))
+			case langArg:
+				x = v(lang)
 			}
 			a[i] = x
 		}
@@ -123,4 +144,79 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// orgChangeList writes the changes from before to after, one line per
+// field: its name, the old value and the new one, in lang.
+func (n *Notices) orgChangeList(before, after *Org) langArg {
+	return func(lang string) string {
+		val := func(o *Org, f string) string {
+			var v string
+			switch f {
+			case "kind":
+				v = n.Catalog.T(lang, fmt.Sprintf("auth.kind.%s", o.Kind))
+			case "name":
+				v = o.Name
+			case "name_kana":
+				v = o.NameKana
+			case "prefecture":
+				v = o.Prefecture
+			case "medical_code":
+				v = o.MedicalCode
+			case "beds":
+				if o.Beds != nil {
+					v = fmt.Sprint(*o.Beds)
+				}
+			case "mfa_policy":
+				v = n.Catalog.T(lang, fmt.Sprintf("auth.mfa_policy.%s", o.MFAPolicy))
+			}
+			if v == "" {
+				return n.Catalog.T(lang, "auth.notice.org_changed.unset")
+			}
+			if lang == "ja" {
+				return "「" + oneLine(v) + "」"
+			}
+			return "\"" + oneLine(v) + "\""
+		}
+		in := OrgInput{Kind: after.Kind, Name: after.Name, NameKana: after.NameKana, Prefecture: after.Prefecture,
+			MedicalCode: after.MedicalCode, Beds: after.Beds, MFAPolicy: after.MFAPolicy}
+		var b strings.Builder
+		for _, f := range changedFields(before, &in) {
+			b.WriteString(n.Catalog.T(lang, "auth.notice.org_changed.line", n.Catalog.T(lang, fmt.Sprintf("auth.field.%s", f)), val(before, f), val(after, f)))
+			b.WriteString("\n")
+		}
+		return strings.TrimRight(b.String(), "\n")
+	}
+}
+
+// when writes t as a date and time in lang.
+func when(t time.Time) langArg {
+	return func(lang string) string { return i18n.DateTime(lang, t) }
+}
+
+// invitation queues the invitation mail of inv (the link to accept it) to
+// the invitee, in q's transaction, from p: in the invitee's language when
+// it is known, otherwise Japanese with English below.
+func (n *Notices) invitation(ctx context.Context, q db.Querier, p *Principal, orgID string, inv *Invitation) error {
+	org, err := getOrg(ctx, q, orgID)
+	if err != nil {
+		return err
+	}
+	inviter := p.DisplayName
+	if inviter == "" {
+		inviter = p.Email
+	}
+	link := strings.TrimRight(n.BaseURL, "/") + "/invite/" + inv.Raw
+	name := oneLine(org.Name)
+	text := func(lang string) string {
+		return n.Catalog.T(lang, "auth.mail.invite.body", oneLine(inviter), name, n.Catalog.T(lang, fmt.Sprintf("auth.role.%s", inv.Link.Role)),
+			i18n.DateTime(lang, inv.Link.ExpiresAt), link)
+	}
+	subject := n.Catalog.T(i18n.Default, "auth.mail.invite.subject", name) + " / " + n.Catalog.T("en", "auth.mail.invite.subject", name)
+	body := text(i18n.Default) + "\n\n----\n\n" + text("en")
+	if i18n.Valid(inv.Lang) {
+		subject, body = n.Catalog.T(inv.Lang, "auth.mail.invite.subject", name), text(inv.Lang)
+	}
+	_, err = n.Mail.Send(ctx, q, notify.Message{OrgID: org.ID, To: inv.Link.Email, Subject: subject, Body: body})
+	return err
 }

@@ -260,7 +260,9 @@ func fieldAction(field string) string {
 // changes. An empty Kind or MFAPolicy in in keeps the current value. The
 // last ISAC operator organisation keeps its kind. When an organisation
 // becomes an ISAC operator, the admins of both it and p's organisation
-// are mailed.
+// are mailed. A change made from outside the organisation (by an ISAC
+// operator) is mailed to its admins: each field, its old and new value,
+// who changed it and when.
 func UpdateOrg(ctx context.Context, q db.Querier, n *Notices, p *Principal, id string, in OrgInput, now time.Time) (before, after *Org, err error) {
 	t := Target{OrgID: id}
 	mayAny := false
@@ -321,6 +323,14 @@ func UpdateOrg(ctx context.Context, q db.Querier, n *Notices, p *Principal, id s
 	after, err = getOrg(ctx, q, id)
 	if err != nil {
 		return nil, nil, err
+	}
+	if p.OrgID != id {
+		// Someone outside the organisation (an ISAC operator) changed its
+		// record: its admins hear of it, as they do of membership changes.
+		if err := n.send(ctx, q, after, noticeOrgChanged, who(p), oneLine(p.OrgName), when(now), n.orgChangeList(before, after),
+			contact(p)); err != nil {
+			return nil, nil, err
+		}
 	}
 	if before.Kind != KindISAC && after.Kind == KindISAC {
 		if err := n.send(ctx, q, after, noticeOperator, who(p), oneLine(p.OrgName), oneLine(after.Name)); err != nil {

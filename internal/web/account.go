@@ -377,17 +377,7 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	var raw string
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var t *auth.APIToken
-		var err error
-		raw, t, err = auth.CreateToken(ctx, tx, p.UserID, p.OrgID, r.PostForm.Get("name"), write, expires, now)
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionTokenCreate, ObjectType: "api_token", ObjectID: t.ID,
-			Details: map[string]any{"name": t.Name, "write": write, "expires_at": expires.UTC().Format(time.RFC3339)}})
-	})
+	raw, _, err := s.Orgs.CreateToken(ctx, p, "", "", auth.TokenInput{Name: r.PostForm.Get("name"), Write: write, Expires: expires})
 	if err != nil {
 		fail(err)
 		return
@@ -395,18 +385,10 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
 	s.renderAccount(w, r, nil, nil, raw)
 }
 
-func (s *Server) tokenDelete(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	id := r.PathValue("id")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := auth.RevokeToken(r.Context(), tx, p.UserID, id); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionTokenRevoke, ObjectType: "api_token", ObjectID: id})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+func (s *Server) tokenDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := s.Orgs.RevokeToken(r.Context(), m.P, r.PathValue("id")); err != nil {
+		return err
 	}
 	s.flash(w, r, "/account", "flash.token_revoked")
+	return nil
 }

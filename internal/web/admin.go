@@ -6,9 +6,7 @@ import (
 	"strconv"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/jobs"
 )
 
@@ -83,39 +81,25 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 	s.render(w, r, status, "admin_orgs", pg)
 }
 
-func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request, m *member) error {
 	in, err := parseOrgForm(r.PostForm)
 	var o *auth.Org
 	if err == nil {
-		err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-			var err error
-			if o, err = auth.CreateOrgAs(r.Context(), tx, p, in, s.Now()); err != nil {
-				return err
-			}
-			if err := s.auditEvent(r, tx, audit.Entry{Action: audit.ActionOrgCreate, OrgID: o.ID, ObjectType: "org", ObjectID: o.ID,
-				Details: map[string]any{"name": o.Name, "kind": string(o.Kind)}}); err != nil {
-				return err
-			}
-			if r.PostForm.Get("email") == "" {
-				return nil
-			}
-			// A new organisation has no admin: its first admin's
-			// invitation is mailed to nobody but the invitee.
-			f := url.Values{"email": {r.PostForm.Get("email")}, "role": {string(auth.RoleAdmin)}, "lang": {r.PostForm.Get("lang")}}
-			_, err = s.inviteTx(r, tx, o.ID, f)
-			return err
-		})
+		var admin auth.InviteInput
+		if r.PostForm.Get("email") != "" {
+			admin = inviteInput(r.PostForm, auth.RoleAdmin)
+		}
+		o, _, err = s.Orgs.CreateOrg(r.Context(), m.P, in, admin)
 	}
 	if err != nil {
 		if isNotFound(err) || apperr.Is(err, apperr.Forbidden) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.renderAdminOrgs(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/admin/orgs/"+o.ID, "flash.org_created")
+	return nil
 }
 
 type adminOrgView struct {
@@ -175,50 +159,48 @@ func (s *Server) adminOrg(w http.ResponseWriter, r *http.Request) {
 	s.renderAdminOrg(w, r, nil, nil)
 }
 
-func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
 	id := r.PathValue("id")
 	in, err := parseOrgForm(r.PostForm)
 	if err == nil {
-		err = s.updateOrg(r, id, in)
+		err = s.updateOrg(r, m.P, id, in)
 	}
 	if err != nil {
 		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.renderAdminOrg(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/admin/orgs/"+id, "flash.org_saved")
+	return nil
 }
 
 // adminOrgInvite invites an admin into an organisation: at once when it
 // has no active admin, otherwise as a proposal its admins accept or
 // decline (auth.Invite decides).
-func (s *Server) adminOrgInvite(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) adminOrgInvite(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
-	p := state(r).p
-	o, err := auth.GetOrg(r.Context(), s.DB, p, r.PathValue("id"))
+	o, err := auth.GetOrg(r.Context(), s.DB, m.P, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	f := url.Values{"email": {r.PostForm.Get("email")}, "role": {string(auth.RoleAdmin)}, "lang": {r.PostForm.Get("lang")}}
-	inv, err := s.invite(r, o.ID, f)
+	inv, err := s.Orgs.Invite(r.Context(), m.P, o.ID, inviteInput(r.PostForm, auth.RoleAdmin))
 	if err != nil {
 		s.renderAdminOrg(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	if inv.Proposal != nil {
 		s.flash(w, r, "/admin/orgs/"+o.ID, "flash.proposal_sent")
-		return
+		return nil
 	}
 	s.flash(w, r, "/admin/orgs/"+o.ID, "flash.invite_sent")
+	return nil
 }
 
 type jobGroup struct {
@@ -275,29 +257,19 @@ func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr
 	s.render(w, r, status, "admin_jobs", pg)
 }
 
-func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request, m *member) error {
 	if s.Queue == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	// The jobs page is the operators' (requireOperator); of them, only
 	// those the table lets retry may.
-	if err := auth.Authorize(state(r).p, "settings.job.retry", auth.Target{}); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	id := r.PathValue("id")
-	if err := s.Queue.Retry(r.Context(), id); err != nil {
-		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
+	if err := s.Orgs.RetryJob(r.Context(), m.P, r.PathValue("id")); err != nil {
+		if isNotFound(err) || apperr.Is(err, apperr.Forbidden) || apperr.Is(err, apperr.Unauthenticated) {
+			return err
 		}
 		s.renderAdminJobs(w, r, err)
-		return
-	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: "settings.job.retry", ObjectType: "job", ObjectID: id}); err != nil {
-		s.renderError(w, r, err)
-		return
+		return nil
 	}
 	s.flash(w, r, "/admin/jobs", "flash.job_retried")
+	return nil
 }

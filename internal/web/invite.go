@@ -21,60 +21,6 @@ func (s *Server) notices() *auth.Notices {
 	return &auth.Notices{Mail: s.Mailer, Catalog: s.Catalog, BaseURL: s.BaseURL}
 }
 
-// invite invites the form's email in the form's role (and lang) into
-// orgID as the permission table says (auth.Invite): an invitation mailed
-// now, or an ISAC operator's proposal waiting for the organisation's
-// admins. The link, the mails and the audit entry are written in one
-// transaction.
-func (s *Server) invite(r *http.Request, orgID string, f url.Values) (*auth.Invitation, error) {
-	var inv *auth.Invitation
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		inv, err = s.inviteTx(r, tx, orgID, f)
-		return err
-	})
-	return inv, err
-}
-
-func (s *Server) inviteTx(r *http.Request, tx *db.Tx, orgID string, f url.Values) (*auth.Invitation, error) {
-	ctx := r.Context()
-	p := state(r).p
-	if s.Mailer == nil {
-		return nil, apperr.New(apperr.Unavailable, "outbox.unavailable")
-	}
-	inv, err := auth.Invite(ctx, tx, s.notices(), p, orgID, auth.InviteInput{Email: f.Get("email"), Role: auth.Role(f.Get("role")), Lang: f.Get("lang")}, s.Now())
-	if err != nil {
-		return nil, err
-	}
-	if pr := inv.Proposal; pr != nil {
-		return inv, s.auditEvent(r, tx, audit.Entry{Action: audit.ActionProposal, OrgID: orgID, ObjectType: "proposal", ObjectID: pr.ID,
-			Details: map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID}})
-	}
-	if err := s.mailInvitation(r, tx, orgID, inv); err != nil {
-		return nil, err
-	}
-	return inv, s.auditEvent(r, tx, audit.Entry{Action: audit.ActionInvite, OrgID: orgID, ObjectType: "invitation", ObjectID: inv.Link.Email,
-		Details: map[string]any{"email": inv.Link.Email, "role": string(inv.Link.Role)}})
-}
-
-// mailInvitation queues the invitation mail of inv in tx, from the acting
-// person.
-func (s *Server) mailInvitation(r *http.Request, tx *db.Tx, orgID string, inv *auth.Invitation) error {
-	ctx := r.Context()
-	p := state(r).p
-	o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: orgID}, orgID)
-	if err != nil {
-		return err
-	}
-	inviter := p.DisplayName
-	if inviter == "" {
-		inviter = p.Email
-	}
-	link := s.BaseURL + "/invite/" + inv.Raw
-	return s.sendMail(ctx, tx, orgID, inv.Link.Email, inv.Lang, "invite.mail.subject", "invite.mail.body",
-		o.Name, inviter, link, int(auth.InviteTTL/(24*time.Hour)))
-}
-
 type inviteView struct {
 	Token, Path, Email, OrgName string
 	Role                        auth.Role

@@ -88,6 +88,7 @@ func newEnv(t testing.TB, d *db.DB) *env {
 	e.ts = httptest.NewServer(e.srv)
 	t.Cleanup(e.ts.Close)
 	e.srv.BaseURL = e.ts.URL
+	e.srv.Orgs.Notices.BaseURL = e.ts.URL
 
 	e.hosp = e.mustOrg(auth.OrgInput{Kind: auth.KindHospital, Name: "北町総合病院", NameKana: "キタマチソウゴウビョウイン", Prefecture: "東京都"})
 	e.clinic = e.mustOrg(auth.OrgInput{Kind: auth.KindClinic, Name: "南町クリニック", NameKana: "ミナミマチクリニック", Prefecture: "大阪府"})

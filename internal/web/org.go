@@ -5,9 +5,7 @@ import (
 	"net/url"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
 type orgView struct {
@@ -64,20 +62,10 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 }
 
 // updateOrg changes organisation id from the form, as the permission table
-// allows p (auth.UpdateOrg), and records one audit entry in that
-// organisation's log, the same as the API's.
-func (s *Server) updateOrg(r *http.Request, id string, in auth.OrgInput) error {
-	return s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		before, after, err := auth.UpdateOrg(r.Context(), tx, s.notices(), state(r).p, id, in, s.Now())
-		if err != nil {
-			return err
-		}
-		ch := auth.OrgChanges(before, after)
-		if len(ch) == 0 {
-			return nil
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: auth.OrgUpdateAction(before, after), OrgID: id, ObjectType: "org", ObjectID: id, Details: ch})
-	})
+// allows p (the service records the entry and mails what it must).
+func (s *Server) updateOrg(r *http.Request, p *auth.Principal, id string, in auth.OrgInput) error {
+	_, _, err := s.Orgs.UpdateOrg(r.Context(), p, id, func(x *auth.OrgInput) { *x = in })
+	return err
 }
 
 func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -86,7 +74,7 @@ func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request, m *member) er
 	}
 	in, err := parseOrgForm(r.PostForm)
 	if err == nil {
-		err = s.updateOrg(r, m.P.OrgID, in)
+		err = s.updateOrg(r, m.P, m.P.OrgID, in)
 	}
 	if err != nil {
 		s.renderOrg(w, r, err, r.PostForm)
@@ -96,134 +84,94 @@ func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request, m *member) er
 	return nil
 }
 
-func (s *Server) orgInvite(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+// inviteInput reads an invitation form.
+func inviteInput(f url.Values, role auth.Role) auth.InviteInput {
+	if role == "" {
+		role = auth.Role(f.Get("role"))
 	}
-	p := state(r).p
-	if _, err := s.invite(r, p.OrgID, r.PostForm); err != nil {
+	return auth.InviteInput{Email: f.Get("email"), Role: role, Lang: f.Get("lang")}
+}
+
+func (s *Server) orgInvite(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
+	}
+	if _, err := s.Orgs.Invite(r.Context(), m.P, m.P.OrgID, inviteInput(r.PostForm, "")); err != nil {
 		s.renderOrg(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/org#invite", "flash.invite_sent")
+	return nil
 }
 
 // orgInviteRevoke cancels the organisation's pending invitations to the
 // form's email.
-func (s *Server) orgInviteRevoke(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) orgInviteRevoke(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
-	p := state(r).p
-	email := r.PostForm.Get("email")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := auth.RevokeInvite(r.Context(), tx, s.notices(), p, p.OrgID, email, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionInviteRevoke, OrgID: p.OrgID, ObjectType: "invitation", ObjectID: email,
-			Details: map[string]any{"email": email}})
-	})
-	if err != nil {
-		s.memberError(w, r, err)
-		return
+	if err := s.Orgs.RevokeInvite(r.Context(), m.P, m.P.OrgID, r.PostForm.Get("email")); err != nil {
+		return s.memberError(w, r, err)
 	}
 	s.flash(w, r, "/org#pending-h", "flash.invite_revoked")
+	return nil
 }
 
 // orgProposalAnswer accepts or declines an ISAC operator's proposal to add
 // someone to the organisation; accepting mails the invitation.
-func (s *Server) orgProposalAnswer(accept bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.refuseReadOnly(w, r) {
-			return
+func (s *Server) orgProposalAnswer(accept bool) memberHandler {
+	return func(w http.ResponseWriter, r *http.Request, m *member) error {
+		if !m.P.CanWrite() {
+			return apperr.New(apperr.Forbidden, "error_page.read_only")
 		}
-		p := state(r).p
-		err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-			pr, inv, err := auth.AnswerProposal(r.Context(), tx, s.notices(), p, p.OrgID, r.PathValue("id"), accept, s.Now())
-			if err != nil {
-				return err
-			}
-			action := audit.ActionProposalDecline
-			if accept {
-				action = audit.ActionProposalAccept
-				if s.Mailer == nil {
-					return apperr.New(apperr.Unavailable, "outbox.unavailable")
-				}
-				if err := s.mailInvitation(r, tx, p.OrgID, inv); err != nil {
-					return err
-				}
-			}
-			return s.auditEvent(r, tx, audit.Entry{Action: action, OrgID: p.OrgID, ObjectType: "proposal", ObjectID: pr.ID,
-				Details: map[string]any{"email": pr.Email, "role": string(pr.Role), "proposer_org_id": pr.ProposerOrgID}})
-		})
-		if err != nil {
-			s.memberError(w, r, err)
-			return
+		if _, _, err := s.Orgs.AnswerProposal(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), accept); err != nil {
+			return s.memberError(w, r, err)
 		}
 		flash := "flash.proposal_declined"
 		if accept {
 			flash = "flash.proposal_accepted"
 		}
 		s.flash(w, r, "/org#proposals", flash)
+		return nil
 	}
 }
 
-func (s *Server) memberRole(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) memberRole(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
-	p := state(r).p
-	userID := r.PathValue("user")
-	role := auth.Role(r.PostForm.Get("role"))
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		m, from, err := auth.ChangeRole(r.Context(), tx, s.notices(), p, p.OrgID, userID, role)
-		if err != nil || from == m.Role {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionMemberRole, OrgID: p.OrgID, ObjectType: "user", ObjectID: userID,
-			Details: map[string]any{"email": m.Email, "from": string(from), "to": string(m.Role)}})
-	})
-	if err != nil {
-		s.memberError(w, r, err)
-		return
+	if _, err := s.Orgs.ChangeRole(r.Context(), m.P, m.P.OrgID, r.PathValue("user"), auth.Role(r.PostForm.Get("role"))); err != nil {
+		return s.memberError(w, r, err)
 	}
 	s.flash(w, r, "/org", "flash.role_changed")
+	return nil
 }
 
 // memberError shows a refused member change: a missing member (also one of
 // another organisation) as a 404 page, anything else on the organisation
 // page.
-func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) error {
 	if isNotFound(err) {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	s.renderOrg(w, r, err, nil)
+	return nil
 }
 
-func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
-	p := state(r).p
 	userID := r.PathValue("user")
-	if userID == p.UserID {
+	if userID == m.P.UserID {
 		s.renderOrg(w, r, apperr.New(apperr.Conflict, "org.member.self"), nil)
-		return
+		return nil
 	}
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		m, err := auth.RemoveMember(r.Context(), tx, s.notices(), p, p.OrgID, userID)
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionMemberRemove, OrgID: p.OrgID, ObjectType: "user", ObjectID: userID,
-			Details: map[string]any{"email": m.Email, "role": string(m.Role)}})
-	})
-	if err != nil {
-		s.memberError(w, r, err)
-		return
+	if err := s.Orgs.RemoveMember(r.Context(), m.P, m.P.OrgID, userID); err != nil {
+		return s.memberError(w, r, err)
 	}
 	s.flash(w, r, "/org", "flash.member_removed")
+	return nil
 }
 
 // switchOrg moves the session to another organisation the person belongs
@@ -259,14 +207,7 @@ func (s *Server) switchOrg(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := auth.SwitchSessionOrg(ctx, tx, st.sess.IDHash, m.OrgID); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "auth.org.switch", OrgID: m.OrgID, ObjectType: "organization", ObjectID: m.OrgID,
-			Details: map[string]any{"from": p.OrgID}})
-	})
-	if err != nil {
+	if err := s.Orgs.SwitchOrg(ctx, p, st.sess.IDHash, m.OrgID); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -70,7 +70,8 @@ func TestWebOrgFieldsByRule(t *testing.T) {
 		}
 
 		// The operator admin makes the clinic an operator: one entry in its
-		// log, mails to both organisations' admins.
+		// log and its copy in the operator's, mails to both organisations'
+		// admins.
 		toISAC := orgForm(before)
 		toISAC.Set("kind", "isac")
 		wantStatus(t, oper.post(path, toISAC), http.StatusSeeOther)
@@ -80,11 +81,15 @@ func TestWebOrgFieldsByRule(t *testing.T) {
 		if n := e.auditCount(e.clinic.ID, audit.ActionOrgKind); n != 1 {
 			t.Fatalf("%d kind entries in the clinic's log", n)
 		}
-		if n := e.auditCount(e.isac.ID, audit.ActionOrgKind); n != 0 {
+		if n := e.auditCount(e.isac.ID, audit.ActionOrgKind); n != 1 {
 			t.Fatalf("%d kind entries in the operator's log", n)
 		}
-		for _, to := range []struct{ org, addr string }{{e.clinic.ID, e.other.Email}, {e.isac.ID, e.oper.Email}} {
-			if ms := e.mailsTo(to.org, to.addr); len(ms) != 1 || !strings.Contains(ms[0].Body, "南町クリニック") {
+		// The clinic's admin also hears what the operator changed.
+		for _, to := range []struct {
+			org, addr string
+			n         int
+		}{{e.clinic.ID, e.other.Email, 2}, {e.isac.ID, e.oper.Email, 1}} {
+			if ms := e.mailsTo(to.org, to.addr); len(ms) != to.n || !strings.Contains(ms[0].Body, "南町クリニック") {
 				t.Errorf("notice to %s: %+v", to.addr, ms)
 			}
 		}

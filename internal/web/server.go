@@ -66,6 +66,9 @@ type Deps struct {
 	// MetricsToken lets a scraper read /metrics from any address with
 	// "Authorization: Bearer <token>"; without it only loopback clients may.
 	MetricsToken string
+	// Orgs is the service of organisations, people, invitations and
+	// tokens; New builds one from the fields above when nil.
+	Orgs *auth.Orgs
 }
 
 // Server is the HTML surface.
@@ -88,6 +91,12 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Sessions.Idle == 0 {
 		d.Sessions = auth.DefaultSessionPolicy
+	}
+	if d.Orgs == nil {
+		d.Orgs = &auth.Orgs{DB: d.DB, Audit: d.Audit, Queue: d.Queue, Now: d.Now}
+		if d.Mailer != nil {
+			d.Orgs.Notices = &auth.Notices{Mail: d.Mailer, Catalog: d.Catalog, BaseURL: d.BaseURL}
+		}
 	}
 	s := &Server{Deps: d, metrics: newMetrics()}
 	if err := s.parseTemplates(); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/vuln"
 )
 
 //go:embed templates
@@ -66,6 +67,9 @@ type Deps struct {
 	// MetricsToken lets a scraper read /metrics from any address with
 	// "Authorization: Bearer <token>"; without it only loopback clients may.
 	MetricsToken string
+	// Vuln is the node's vulnerability watch (one per process: its spool
+	// folder and matching lock); New builds one when nil.
+	Vuln *vuln.Watch
 }
 
 // Server is the HTML surface.
@@ -88,6 +92,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Sessions.Idle == 0 {
 		d.Sessions = auth.DefaultSessionPolicy
+	}
+	if d.Vuln == nil {
+		d.Vuln = &vuln.Watch{DB: d.DB, Queue: d.Queue, Mailer: d.Mailer, Audit: d.Audit, Catalog: d.Catalog, BaseURL: d.BaseURL, Now: d.Now, Logger: d.Logger}
 	}
 	s := &Server{Deps: d, metrics: newMetrics()}
 	if err := s.parseTemplates(); err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/vuln"
 )
 
 // Defaults for the limit on failed authentications per source address.
@@ -69,6 +70,9 @@ type Deps struct {
 	// Orgs is the service of organisations, people, invitations and
 	// tokens; New builds one from the fields above when nil.
 	Orgs *auth.Orgs
+	// Vuln is the node's vulnerability watch (one per process: its spool
+	// folder and matching lock); New builds one when nil.
+	Vuln *vuln.Watch
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -100,6 +104,9 @@ func New(deps Deps) *API {
 		if deps.Mailer != nil {
 			deps.Orgs.Notices = &auth.Notices{Mail: deps.Mailer, Catalog: deps.Catalog, BaseURL: deps.BaseURL}
 		}
+	}
+	if deps.Vuln == nil {
+		deps.Vuln = &vuln.Watch{DB: deps.DB, Queue: deps.Queue, Mailer: deps.Mailer, Audit: deps.Audit, Catalog: deps.Catalog, BaseURL: deps.BaseURL, Now: deps.Now, Logger: deps.Logger}
 	}
 	a := &API{Deps: deps, mux: http.NewServeMux()}
 	for _, rt := range a.routes() {

@@ -5,7 +5,6 @@ import (
 	"strconv"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
 )
@@ -30,10 +29,6 @@ func (a *API) vulnRoutes() []route {
 		{"GET", "/api/v1/vulns/{vuln}", true, false, a.vulnGet},
 		{"GET", "/api/v1/vulns/{vuln}/isac", true, false, a.vulnISAC},
 	}
-}
-
-func (a *API) vulnWatch() *vuln.Watch {
-	return &vuln.Watch{DB: a.DB, Queue: a.Queue, Mailer: a.Mailer, Audit: a.Audit, Catalog: a.Catalog, BaseURL: a.BaseURL, Now: a.Now, Logger: a.Logger}
 }
 
 // findingList is one page of findings: next_cursor (absent on the last
@@ -101,16 +96,7 @@ func (a *API) vulnRemediate(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	var after vuln.Finding
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		before, aft, err := vuln.SetRemediation(ctx, tx, orgID, c.p.UserID, id, in, a.Now())
-		if err != nil {
-			return err
-		}
-		after = aft
-		e := vuln.RemediationAudit(before, aft)
-		return a.record(ctx, tx, c, orgID, e.Action, e.ObjectType, e.ObjectID, e.Details)
-	})
+	after, err := a.Vuln.SetFindingState(ctx, c.p, orgID, id, in)
 	if err != nil {
 		return err
 	}
@@ -157,14 +143,7 @@ func (a *API) vulnIdentity(r *http.Request, orgID, assetID string) (vuln.AssetId
 	if _, err := inventory.GetAsset(ctx, a.DB, orgID, assetID); err != nil {
 		return vuln.AssetIdentity{}, err
 	}
-	idn, err := vuln.GetIdentity(ctx, a.DB, orgID, assetID)
-	if err != nil && apperr.CodeOf(err) == apperr.NotFound {
-		if _, err := a.vulnWatch().MatchAssets(ctx, orgID, []string{assetID}); err != nil {
-			return idn, err
-		}
-		return vuln.GetIdentity(ctx, a.DB, orgID, assetID)
-	}
-	return idn, err
+	return a.Vuln.Identity(ctx, orgID, assetID)
 }
 
 func (a *API) vulnGetIdentity(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -204,27 +183,7 @@ func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	vw := a.vulnWatch()
-	queued := false
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, c.p.UserID, in.CPE, a.Now())
-		if err != nil {
-			return err
-		}
-		if queued, err = vw.QueueMatchAssets(ctx, tx, orgID, []string{id}); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "vuln.identity.set", "asset", id, map[string]any{"identities": idn.Override})
-	})
-	if err != nil {
-		return err
-	}
-	if queued {
-		a.Queue.Notify()
-	} else if _, err := vw.MatchAssets(ctx, orgID, []string{id}); err != nil {
-		return err
-	}
-	idn, err := vuln.GetIdentity(ctx, a.DB, orgID, id)
+	idn, err := a.Vuln.SetAssetIdentity(ctx, c.p, orgID, id, in.CPE, false)
 	if err != nil {
 		return err
 	}

@@ -257,8 +257,9 @@ func TestVulnIdentityJob(t *testing.T) {
 		ctx := context.Background()
 		q := jobs.New(d, f.clock.Now, f.quietLogger)
 		f.api.Queue = q
-		w := &vuln.Watch{DB: d, Queue: q, Now: f.clock.Now, Catalog: f.cat, Logger: f.quietLogger}
+		w := &vuln.Watch{DB: d, Queue: q, Now: f.clock.Now, Catalog: f.cat, Logger: f.quietLogger, Audit: f.log}
 		w.Register()
+		f.api.Vuln = w
 		as, err := inventory.CreateAsset(ctx, d, f.orgA.ID, "", inventory.Asset{Name: "A玄関ルーター", Kind: inventory.KindNetwork, Vendor: "Example", Product: "Box"}, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)

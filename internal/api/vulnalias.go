@@ -1,13 +1,10 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -26,11 +23,7 @@ type aliasTable struct {
 	History []vuln.AliasVersion `json:"history"`
 }
 
-func (a *API) aliasWatch() *vuln.Watch {
-	w := a.vulnWatch()
-	w.Queue = a.Queue
-	return w
-}
+func (a *API) aliasWatch() *vuln.Watch { return a.Vuln }
 
 func (a *API) vulnGetAliases(w http.ResponseWriter, r *http.Request, c *call) error {
 	if !c.p.IsOperator() {
@@ -63,16 +56,7 @@ func (a *API) vulnPutAliases(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	note := r.URL.Query().Get("note")
-	ctx := r.Context()
-	vw := a.aliasWatch()
-	if err := vw.ReloadAliases(ctx); err != nil {
-		return err
-	}
-	ch, err := vw.SaveAliases(ctx, vuln.AliasSave{Body: body, Action: vuln.AliasUpload, Note: note, ActorID: c.p.UserID, Actor: c.p.Email},
-		func(ctx context.Context, tx *db.Tx, ch vuln.AliasChange) error {
-			return a.record(ctx, tx, c, c.p.OrgID, "vuln.aliases.change", "vuln_aliases", ch.ID,
-				map[string]any{"old_version": ch.Old, "new_version": ch.New, "seq": ch.Seq, "note": strings.TrimSpace(note)})
-		})
+	ch, err := a.Vuln.ChangeAliases(r.Context(), c.p, vuln.AliasSave{Body: body, Action: vuln.AliasUpload, Note: note}, nil, nil)
 	if err != nil {
 		return err
 	}

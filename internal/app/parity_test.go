@@ -106,12 +106,6 @@ var parityPending = map[string]bool{
 	"share.warning.delete":        true,
 	"share.warning.toggle":        true,
 	"share.webhook":               true,
-	"vuln.aliases.change":         true,
-	"vuln.finding.state":          true,
-	"vuln.identity.set":           true,
-	"vuln.import":                 true,
-	"vuln.notifications.read":     true,
-	"vuln.webhook":                true,
 }
 
 // parityKey is what must be identical across doors.

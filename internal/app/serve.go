@@ -145,13 +145,18 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	}
 	orgs := &auth.Orgs{DB: d, Audit: n.Audit, Queue: n.Queue, Now: now,
 		Notices: &auth.Notices{Mail: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL}}
+	// One vulnerability watch for the node: imports spool to the data
+	// folder, one matching runs at a time, one alias table is in memory.
+	vw := newWatch(cfg, d, n.Audit, n.Queue)
+	vw.Mailer, vw.Now, vw.Logger = n.Mailer, now, logger
+	vw.DigestAt = cfg.vulnDigestAt()
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs})
+		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
-		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 			defer cancel()
@@ -177,9 +182,6 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	}
 	n.Handler = srv
 	(&share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now}).Register()
-	vw := newWatch(cfg, d, n.Audit, n.Queue)
-	vw.Mailer, vw.Now, vw.Logger = n.Mailer, now, logger
-	vw.DigestAt = cfg.vulnDigestAt()
 	vw.Register()
 	share.SetAffectedChecker(vuln.Checker{})
 	n.schedule(sessions)

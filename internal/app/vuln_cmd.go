@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
@@ -62,6 +64,10 @@ func newWatch(cfg *Config, d *db.DB, log *audit.Log, q *jobs.Queue) *vuln.Watch 
 	return &vuln.Watch{DB: d, Queue: q, Audit: log, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Sync: cfg.Vuln.Sync(),
 		TempDir: filepath.Join(cfg.DataDir, "temp")}
 }
+
+// vulnCLIPrincipal is the command line acting on the vulnerability watch
+// (feed imports and the alias table belong to no organisation).
+func vulnCLIPrincipal() *auth.Principal { return auth.CommandLine(os.Getenv("USER"), "") }
 
 func cmdVuln(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
@@ -142,7 +148,12 @@ func vulnImport(ctx context.Context, w *vuln.Watch, paths []string, stdout io.Wr
 	if err := printInterrupted(ctx, w, stdout); err != nil {
 		return err
 	}
+	p := vulnCLIPrincipal()
+	if err := vuln.AuthorizeImport(p); err != nil {
+		return err
+	}
 	rejected, stopped := 0, 0
+	var recErr error
 	err := w.ImportPaths(ctx, paths, func(res vuln.ImportResult, err error) {
 		switch {
 		case err != nil && apperr.From(err).Key == "vuln.import.interrupted":
@@ -151,7 +162,13 @@ func vulnImport(ctx context.Context, w *vuln.Watch, paths []string, stdout io.Wr
 			rejected++
 		}
 		printImport(w, stdout, res, err)
+		if rerr := w.RecordImport(ctx, p, res.Name, res, err); rerr != nil && recErr == nil {
+			recErr = rerr
+		}
 	})
+	if err == nil {
+		err = recErr
+	}
 	if err != nil && stopped == 0 {
 		return err
 	}

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,18 +64,8 @@ func cmdVulnAliases(ctx context.Context, args []string, stdout io.Writer) error 
 			return os.WriteFile(files[0], a.JSON(), 0o644)
 		}
 		w := newWatch(cfg, d, log, jobs.New(d, time.Now, nil))
-		e := cliEntry("vuln.aliases.change", "vuln_aliases", "", "", nil)
-		in := vuln.AliasSave{Body: body, Action: vuln.AliasImport, Note: note, ActorID: "cli", Actor: e.Actor}
-		ch, err := w.SaveAliases(ctx, in, func(ctx context.Context, tx *db.Tx, ch vuln.AliasChange) error {
-			var isac string
-			if err := db.ScanErr(tx.QueryRow(ctx, `SELECT id FROM organizations WHERE kind = 'isac' ORDER BY created_at LIMIT 1`).Scan(&isac)); err != nil && !errors.Is(err, db.ErrNotFound) {
-				return err
-			}
-			e.OrgID, e.ObjectID = isac, ch.ID
-			e.Details = map[string]any{"old_version": ch.Old, "new_version": ch.New, "seq": ch.Seq, "note": strings.TrimSpace(note), "file": files[0]}
-			_, err := log.Append(ctx, tx, e)
-			return err
-		})
+		ch, err := w.ChangeAliases(ctx, vulnCLIPrincipal(), vuln.AliasSave{Body: body, Action: vuln.AliasImport, Note: note}, nil,
+			map[string]any{"file": files[0]})
 		if err != nil {
 			return cliError(err)
 		}

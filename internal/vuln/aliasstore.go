@@ -301,16 +301,12 @@ func (w *Watch) AliasUse(ctx context.Context) (map[int]int, error) {
 	return out, rows.Err()
 }
 
-// sharedAliases returns the alias table object all watches on d share in
-// this process, loading the stored table in force the first time.
-func sharedAliases(d *db.DB, reg *version.Registry) *Aliases {
+// loadAliases returns the alias table in force in d (the shipped one
+// when d holds none or cannot be read). A process builds one Watch, so
+// one table is in memory.
+func loadAliases(d *db.DB, reg *version.Registry) *Aliases {
 	if d == nil {
 		return DefaultAliases()
-	}
-	aliasRegistry.mu.Lock()
-	defer aliasRegistry.mu.Unlock()
-	if a := aliasRegistry.m[d]; a != nil {
-		return a
 	}
 	a, err := LoadAliases(bytes.NewReader(defaultAliasesJSON), reg)
 	if err != nil {
@@ -323,14 +319,5 @@ func sharedAliases(d *db.DB, reg *version.Registry) *Aliases {
 	} else {
 		a.Replace(cur)
 	}
-	if aliasRegistry.m == nil {
-		aliasRegistry.m = map[*db.DB]*Aliases{}
-	}
-	aliasRegistry.m[d] = a
 	return a
-}
-
-var aliasRegistry struct {
-	mu sync.Mutex
-	m  map[*db.DB]*Aliases
 }

@@ -1093,12 +1093,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 	}
 	up := newBatch(tx, "vuln_findings", []string{"id", "org_id", "asset_id", "vuln_id", "active", "closed_reason", "confidence", "reasons",
 		"sources", "matched", "fixed", "external", "exposed", "priority", "rank", "state", "first_seen", "changed_at", "alert_pending"},
-		`ON CONFLICT (org_id, asset_id, vuln_id) DO UPDATE SET active = TRUE, closed_reason = '', confidence = excluded.confidence,
-		reasons = excluded.reasons, sources = excluded.sources, matched = excluded.matched, fixed = excluded.fixed,
-		external = excluded.external, exposed = excluded.exposed, priority = excluded.priority, rank = excluded.rank,
-		changed_at = excluded.changed_at, alert_pending = vuln_findings.alert_pending OR excluded.alert_pending,
-		state = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN 'open' ELSE vuln_findings.state END,
-		state_reason = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN '' ELSE vuln_findings.state_reason END`, 150)
+		findingUpsert, 150)
 	type closing struct{ id, org, reason string }
 	var closes []closing
 	touched := map[string]string{}
@@ -1212,6 +1207,15 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 	}
 	return st, forgetDigests(ctx, tx, changed)
 }
+
+// findingUpsert ends the insert of a matching run's findings: a finding
+// found again is active again, and one closed automatically is open again.
+const findingUpsert = `ON CONFLICT (org_id, asset_id, vuln_id) DO UPDATE SET active = TRUE, closed_reason = '', confidence = excluded.confidence,
+	reasons = excluded.reasons, sources = excluded.sources, matched = excluded.matched, fixed = excluded.fixed,
+	external = excluded.external, exposed = excluded.exposed, priority = excluded.priority, rank = excluded.rank,
+	changed_at = excluded.changed_at, alert_pending = vuln_findings.alert_pending OR excluded.alert_pending,
+	state = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN 'open' ELSE vuln_findings.state END,
+	state_reason = CASE WHEN NOT vuln_findings.active AND vuln_findings.state_reason = 'auto' THEN '' ELSE vuln_findings.state_reason END`
 
 // findingsDigest sums up what writeFindings stores for one vulnerability
 // (per affected asset: confidence, sources, fixed versions, priority), so
@@ -1679,10 +1683,12 @@ type Summary struct {
 	Assets     int    `json:"assets"`
 }
 
-// Summarise counts the organisation's open findings.
+// Summarise counts the organisation's open findings, from the counts the
+// database keeps with the findings (vuln_org_counts, vuln_asset_counts):
+// a few rows, however many findings there are.
 func Summarise(ctx context.Context, q db.Querier, orgID string) (Summary, error) {
 	var s Summary
-	rows, err := q.Query(ctx, `SELECT priority, state, confidence, COUNT(*) FROM vuln_findings WHERE org_id = ? AND active AND state IN ('open','in_progress')
+	rows, err := q.Query(ctx, `SELECT priority, state, confidence, SUM(n) FROM vuln_org_counts WHERE org_id = ? AND active AND state IN ('open','in_progress')
 		GROUP BY priority, state, confidence`, orgID)
 	if err != nil {
 		return s, err
@@ -1709,7 +1715,7 @@ func Summarise(ctx context.Context, q db.Querier, orgID string) (Summary, error)
 	if err := rows.Err(); err != nil {
 		return s, err
 	}
-	return s, q.QueryRow(ctx, `SELECT COUNT(DISTINCT asset_id) FROM vuln_findings WHERE org_id = ? AND active AND state IN ('open','in_progress')`, orgID).Scan(&s.Assets)
+	return s, q.QueryRow(ctx, `SELECT COUNT(*) FROM vuln_asset_counts WHERE org_id = ? AND n > 0`, orgID).Scan(&s.Assets)
 }
 
 // Remediation is a person's change of a finding's state.

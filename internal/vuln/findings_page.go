@@ -136,14 +136,6 @@ func (f FindingFilter) where(orgID string) (string, []any) {
 // make the database sort every finding of the organisation for each page.
 const findingOrder = ` ORDER BY f.active DESC, f.priority, f.rank, f.id`
 
-// before is the condition "comes before k in the list order".
-func (k findingKey) before() (string, []any) {
-	if k.active {
-		return `(f.active AND (f.priority, f.rank, f.id) < (?, ?, ?))`, []any{k.priority, k.rank, k.id}
-	}
-	return `(f.active OR (f.priority, f.rank, f.id) < (?, ?, ?))`, []any{k.priority, k.rank, k.id}
-}
-
 func keyOf(f *Finding, rank int) findingKey {
 	return findingKey{active: f.Active, priority: f.Priority, rank: rank, id: f.ID}
 }
@@ -306,12 +298,11 @@ func PageFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilt
 		first = c.key
 	}
 	var before int
-	if first.id == "" {
-		err = q.QueryRow(ctx, `SELECT COUNT(*) FROM vuln_findings f WHERE `+where, args...).Scan(&page.Total)
-	} else {
-		cond, cargs := first.before()
-		err = q.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN `+cond+` THEN 1 ELSE 0 END), 0) FROM vuln_findings f WHERE `+where,
-			slices.Concat(cargs, args)...).Scan(&page.Total, &before)
+	if c != nil && first.id != "" {
+		before, err = findingsBefore(ctx, q, orgID, f, first)
+	}
+	if err == nil {
+		page.Total, err = totalFindings(ctx, q, orgID, f)
 	}
 	if err != nil {
 		return FindingPage{}, err

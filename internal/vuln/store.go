@@ -82,7 +82,7 @@ func (w *Watch) init() {
 			w.Reg = version.Default()
 		}
 		if w.Aliases == nil {
-			w.Aliases = sharedAliases(w.DB, w.Reg)
+			w.Aliases = loadAliases(w.DB, w.Reg)
 		}
 		if w.Now == nil {
 			w.Now = time.Now

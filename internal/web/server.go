@@ -20,6 +20,7 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/vuln"
 )
 
 //go:embed templates
@@ -69,6 +70,9 @@ type Deps struct {
 	// Orgs is the service of organisations, people, invitations and
 	// tokens; New builds one from the fields above when nil.
 	Orgs *auth.Orgs
+	// Vuln is the node's vulnerability watch (one per process: its spool
+	// folder and matching lock); New builds one when nil.
+	Vuln *vuln.Watch
 }
 
 // Server is the HTML surface.
@@ -97,6 +101,9 @@ func New(d Deps) (*Server, error) {
 		if d.Mailer != nil {
 			d.Orgs.Notices = &auth.Notices{Mail: d.Mailer, Catalog: d.Catalog, BaseURL: d.BaseURL}
 		}
+	}
+	if d.Vuln == nil {
+		d.Vuln = &vuln.Watch{DB: d.DB, Queue: d.Queue, Mailer: d.Mailer, Audit: d.Audit, Catalog: d.Catalog, BaseURL: d.BaseURL, Now: d.Now, Logger: d.Logger}
 	}
 	s := &Server{Deps: d, metrics: newMetrics()}
 	if err := s.parseTemplates(); err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
-	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -36,12 +35,6 @@ func (s *Server) vulnRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /vuln/webhook", s.requireUser(s.vulnSetWebhook))
 	mux.Handle("GET /vuln/import", s.requireOperator(s.vulnImportForm))
 	mux.Handle("POST /vuln/import", s.requireOperator(s.vulnImport))
-}
-
-// vulnWatch returns the watch for a request: matching runs inside the
-// request (one asset at a time), alerts go through the queue.
-func (s *Server) vulnWatch() *vuln.Watch {
-	return &vuln.Watch{DB: s.DB, Queue: s.Queue, Mailer: s.Mailer, Audit: s.Audit, Catalog: s.Catalog, BaseURL: s.BaseURL, Now: s.Now, Logger: s.Logger}
 }
 
 // VulnPriority names a priority (1 今すぐ対応 … 4 計画的に対応).
@@ -253,14 +246,7 @@ func (s *Server) vulnSetState(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	rem := vuln.Remediation{State: vuln.State(r.PostFormValue("state")), Reason: r.PostFormValue("reason"), ReviewOn: r.PostFormValue("review_on")}
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		before, after, err := vuln.SetRemediation(r.Context(), tx, orgID, p.UserID, id, rem, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, vuln.RemediationAudit(before, after))
-	})
-	if err != nil {
+	if _, err := s.Vuln.SetFindingState(r.Context(), p, orgID, id, rem); err != nil {
 		if errors.Is(err, db.ErrNotFound) || apperr.CodeOf(err) == apperr.NotFound {
 			s.renderError(w, r, err)
 			return
@@ -384,21 +370,12 @@ func (s *Server) renderVulnAsset(w http.ResponseWriter, r *http.Request, status 
 // vulnIdentity returns an asset's identity, deriving it first when the
 // periodic re-match has not seen the asset yet.
 func (s *Server) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.AssetIdentity, error) {
-	idn, err := vuln.GetIdentity(ctx, s.DB, orgID, assetID)
-	if err != nil && apperr.CodeOf(err) == apperr.NotFound {
-		if _, err := s.vulnWatch().MatchAssets(ctx, orgID, []string{assetID}); err != nil {
-			return idn, err
-		}
-		return vuln.GetIdentity(ctx, s.DB, orgID, assetID)
-	}
-	return idn, err
+	return s.Vuln.Identity(ctx, orgID, assetID)
 }
 
-// vulnSetIdentity saves a person's correction of a device's identity. The
-// re-match is enqueued in the same transaction (JobMatchAssets, as the API
-// does) and also run here, so the next page already shows the result; the
-// job, due a little later, is what re-matches and alerts when this node
-// stops before it got there, and changes nothing otherwise.
+// vulnSetIdentity saves a person's correction of a device's identity and
+// matches the asset at once, so the next page already shows the result
+// (the re-match job queued with it covers a node that stops first).
 func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 	if s.refuseAction(w, r, "vuln.identity.set") {
 		return
@@ -420,23 +397,11 @@ func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
 		names = strings.Split(strings.ReplaceAll(r.PostFormValue("cpe"), "\r", ""), "\n")
 		names = append(names, r.PostForm["confirm"]...)
 	}
-	vw := s.vulnWatch()
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		idn, err := vuln.SetIdentity(ctx, tx, orgID, id, p.UserID, names, s.Now())
-		if err != nil {
-			return err
+	if _, err := s.Vuln.SetAssetIdentity(ctx, p, orgID, id, names, true); err != nil {
+		if apperr.CodeOf(err) == apperr.Invalid {
+			s.renderVulnAsset(w, r, http.StatusUnprocessableEntity, err)
+			return
 		}
-		if _, err := vw.QueueMatchAssets(ctx, tx, orgID, []string{id}, jobs.RunAt(s.Now().Add(vuln.RematchInterval))); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "vuln.identity.set", ObjectType: "asset", ObjectID: id,
-			Details: map[string]any{"identities": idn.Override}})
-	})
-	if err != nil {
-		s.renderVulnAsset(w, r, http.StatusUnprocessableEntity, err)
-		return
-	}
-	if _, err := vw.MatchAssets(ctx, orgID, []string{id}); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -453,7 +418,7 @@ func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := vuln.MarkRead(r.Context(), s.DB, orgID, s.Now()); err != nil {
+	if err := s.Vuln.MarkNotificationsRead(r.Context(), p, orgID); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -462,20 +427,7 @@ func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
-	orgID := p.OrgID
-	if err := vuln.AuthorizeWebhook(p, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	u := r.PostFormValue("url")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := vuln.SetWebhook(r.Context(), tx, orgID, u, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionSettingsUpdate, ObjectType: "vuln_webhook", ObjectID: orgID,
-			Details: map[string]any{"set": u != ""}})
-	})
-	if err != nil {
+	if err := s.Vuln.SetOrgWebhook(r.Context(), p, p.OrgID, r.PostFormValue("url")); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -530,19 +482,7 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 	}
 	defer file.Close()
 	name := filepath.Base(strings.ReplaceAll(hdr.Filename, "\\", "/"))
-	res, ierr := s.vulnWatch().Import(r.Context(), name, file)
-	details := map[string]any{"file": name, "format": string(res.Format), "records": res.Records, "changed": res.Changed}
-	outcome := audit.Success
-	if ierr != nil {
-		outcome = audit.Failure
-		if key, detail, ok := vuln.FeedError(ierr); ok {
-			details["error"], details["detail"] = key, detail
-		}
-	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: "vuln.import", ObjectType: "vuln_feed", ObjectID: name, Outcome: outcome, Details: details}); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
+	res, ierr := s.Vuln.ImportFeed(r.Context(), state(r).p, name, file)
 	if ierr != nil {
 		if apperr.From(ierr).Key == "vuln.import.interrupted" {
 			s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/vuln"
 )
@@ -29,13 +28,9 @@ func (s *Server) vulnAliasRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /vuln/aliases/reset", s.requireOperator(s.vulnAliasReset))
 }
 
-// vulnAliasWatch is the watch of alias changes: the full re-match runs in
-// the background when the server has a queue.
-func (s *Server) vulnAliasWatch() *vuln.Watch {
-	w := s.vulnWatch()
-	w.Queue = s.Queue
-	return w
-}
+// vulnAliasWatch is the node's watch: the full re-match after an alias
+// change runs in the background when the server has a queue.
+func (s *Server) vulnAliasWatch() *vuln.Watch { return s.Vuln }
 
 type vulnAliasView struct {
 	Version  string
@@ -118,23 +113,13 @@ func (s *Server) vulnAliasDownload(w http.ResponseWriter, r *http.Request) {
 
 // vulnAliasChange saves a change made by fn (the table in force is
 // given) and answers with the page or its error.
-func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error)) {
+func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do vuln.AliasChanger) {
 	p := state(r).p
 	if err := vuln.AuthorizeAliasChange(p); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
-	in := vuln.AliasSave{Note: r.PostFormValue("note"), ActorID: p.UserID, Actor: p.Email}
-	ctx := r.Context()
-	vw := s.vulnAliasWatch()
-	if err := vw.ReloadAliases(ctx); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	ch, err := do(ctx, vw, in, func(ctx context.Context, tx *db.Tx, ch vuln.AliasChange) error {
-		return s.auditEvent(r, tx, audit.Entry{Action: "vuln.aliases.change", ObjectType: "vuln_aliases", ObjectID: ch.ID,
-			Details: map[string]any{"old_version": ch.Old, "new_version": ch.New, "seq": ch.Seq, "note": strings.TrimSpace(in.Note)}})
-	})
+	ch, err := s.Vuln.ChangeAliases(r.Context(), p, vuln.AliasSave{Note: r.PostFormValue("note")}, do, nil)
 	if err != nil {
 		code := apperr.CodeOf(err)
 		if code == apperr.Invalid || code == apperr.TooLarge || code == apperr.Conflict {

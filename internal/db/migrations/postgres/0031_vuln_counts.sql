@@ -1,0 +1,80 @@
+-- Counts of each organisation's findings, kept by the database in the
+-- same transaction as every change of a finding (triggers), so that the
+-- summary and the list's total read a few rows instead of counting every
+-- finding. vuln_org_counts: findings per state, priority and confidence;
+-- vuln_asset_counts: findings that need work (active, open or in
+-- progress) per asset. A removed finding only lowers a count (its
+-- organisation or asset may be going at the same time); rows at 0 stay.
+--
+-- The triggers run once per statement over its changed rows (transition
+-- tables) and apply the summed changes in key order: a matching run that
+-- writes thousands of findings in one transaction touches each count a
+-- few times per statement, not once per finding (repeated updates of one
+-- row in one transaction would grow its version chain), and concurrent
+-- writers lock counts in the same order.
+CREATE TABLE vuln_org_counts (
+	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+	active BOOLEAN NOT NULL,
+	state TEXT NOT NULL,
+	priority INTEGER NOT NULL,
+	confidence TEXT NOT NULL,
+	n INTEGER NOT NULL,
+	PRIMARY KEY (org_id, active, state, priority, confidence)
+);
+CREATE TABLE vuln_asset_counts (
+	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+	asset_id TEXT NOT NULL REFERENCES inv_assets(id) ON DELETE CASCADE,
+	n INTEGER NOT NULL,
+	PRIMARY KEY (org_id, asset_id)
+);
+CREATE INDEX vuln_asset_counts_asset ON vuln_asset_counts(asset_id);
+
+INSERT INTO vuln_org_counts (org_id, active, state, priority, confidence, n)
+	SELECT org_id, active, state, priority, confidence, COUNT(*) FROM vuln_findings GROUP BY org_id, active, state, priority, confidence;
+INSERT INTO vuln_asset_counts (org_id, asset_id, n)
+	SELECT org_id, asset_id, COUNT(*) FROM vuln_findings WHERE active AND state IN ('open','in_progress') GROUP BY org_id, asset_id;
+
+CREATE FUNCTION vuln_findings_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		INSERT INTO vuln_org_counts AS c (org_id, active, state, priority, confidence, n)
+			SELECT org_id, active, state, priority, confidence, COUNT(*) FROM vuln_count_new
+			GROUP BY org_id, active, state, priority, confidence ORDER BY org_id, active, state, priority, confidence
+			ON CONFLICT (org_id, active, state, priority, confidence) DO UPDATE SET n = c.n + excluded.n;
+		INSERT INTO vuln_asset_counts AS c (org_id, asset_id, n)
+			SELECT org_id, asset_id, COUNT(*) FROM vuln_count_new WHERE active AND state IN ('open','in_progress')
+			GROUP BY org_id, asset_id ORDER BY org_id, asset_id
+			ON CONFLICT (org_id, asset_id) DO UPDATE SET n = c.n + excluded.n;
+	ELSIF TG_OP = 'UPDATE' THEN
+		INSERT INTO vuln_org_counts AS c (org_id, active, state, priority, confidence, n)
+			SELECT org_id, active, state, priority, confidence, SUM(d) FROM (
+				SELECT org_id, active, state, priority, confidence, -1 AS d FROM vuln_count_old
+				UNION ALL SELECT org_id, active, state, priority, confidence, 1 FROM vuln_count_new) x
+			GROUP BY org_id, active, state, priority, confidence HAVING SUM(d) <> 0
+			ORDER BY org_id, active, state, priority, confidence
+			ON CONFLICT (org_id, active, state, priority, confidence) DO UPDATE SET n = c.n + excluded.n;
+		INSERT INTO vuln_asset_counts AS c (org_id, asset_id, n)
+			SELECT org_id, asset_id, SUM(d) FROM (
+				SELECT org_id, asset_id, -1 AS d FROM vuln_count_old WHERE active AND state IN ('open','in_progress')
+				UNION ALL SELECT org_id, asset_id, 1 FROM vuln_count_new WHERE active AND state IN ('open','in_progress')) x
+			GROUP BY org_id, asset_id HAVING SUM(d) <> 0 ORDER BY org_id, asset_id
+			ON CONFLICT (org_id, asset_id) DO UPDATE SET n = c.n + excluded.n;
+	ELSE
+		UPDATE vuln_org_counts c SET n = c.n - o.n FROM (
+			SELECT org_id, active, state, priority, confidence, COUNT(*) AS n FROM vuln_count_old
+			GROUP BY org_id, active, state, priority, confidence) o
+			WHERE c.org_id = o.org_id AND c.active = o.active AND c.state = o.state AND c.priority = o.priority AND c.confidence = o.confidence;
+		UPDATE vuln_asset_counts c SET n = c.n - o.n FROM (
+			SELECT org_id, asset_id, COUNT(*) AS n FROM vuln_count_old WHERE active AND state IN ('open','in_progress')
+			GROUP BY org_id, asset_id) o
+			WHERE c.org_id = o.org_id AND c.asset_id = o.asset_id;
+	END IF;
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER vuln_findings_count_insert AFTER INSERT ON vuln_findings
+	REFERENCING NEW TABLE AS vuln_count_new FOR EACH STATEMENT EXECUTE FUNCTION vuln_findings_count();
+CREATE TRIGGER vuln_findings_count_update AFTER UPDATE ON vuln_findings
+	REFERENCING OLD TABLE AS vuln_count_old NEW TABLE AS vuln_count_new FOR EACH STATEMENT EXECUTE FUNCTION vuln_findings_count();
+CREATE TRIGGER vuln_findings_count_delete AFTER DELETE ON vuln_findings
+	REFERENCING OLD TABLE AS vuln_count_old FOR EACH STATEMENT EXECUTE FUNCTION vuln_findings_count();

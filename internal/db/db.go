@@ -361,7 +361,8 @@ func (d *DB) timeArg(t time.Time) any {
 // violations (PostgreSQL 23505, SQLite SQLITE_CONSTRAINT_UNIQUE and
 // _PRIMARYKEY) into ErrConflict; a busy or locked SQLite database
 // (SQLITE_BUSY, SQLITE_LOCKED and their extended codes) and PostgreSQL lock
-// time-outs (55P03) into ErrBusy. The driver error stays in the chain, so
+// time-outs, deadlocks and serialization failures (55P03, 40P01, 40001)
+// into ErrBusy. The driver error stays in the chain, so
 // callers test with errors.Is and logs keep the detail. Other errors are
 // returned unchanged.
 func MapError(err error) error {
@@ -379,7 +380,9 @@ func MapError(err error) error {
 		switch pe.Code {
 		case "23505":
 			return &mappedError{sentinel: ErrConflict, err: err}
-		case "55P03":
+		case "55P03", "40P01", "40001":
+			// Lock time-out, deadlock, serialization failure: the
+			// transaction was rolled back and may succeed if tried again.
 			return &mappedError{sentinel: ErrBusy, err: err}
 		}
 		return err

@@ -210,3 +210,71 @@ func TestFindingCountsKept(t *testing.T) {
 		checkCounts(t, d, org, "after removing another organisation")
 	})
 }
+
+// TestFindingCountsNoDeadlock: on PostgreSQL, a long transaction that
+// changes an organisation's findings in several statements (as matching
+// does) and a person's state change that touches the same count rows in
+// the opposite order do not deadlock: the second waits for the first and
+// both commit, with the counts right.
+func TestFindingCountsNoDeadlock(t *testing.T) {
+	d := dbtest.Postgres(t)
+	ctx := context.Background()
+	org := newOrg(t, d, "待つ病院", "東京都")
+	a := mustAsset(t, d, org, inventory.Asset{Name: "FW", Kind: inventory.KindNetwork, Vendor: "Example", Product: "Box"})
+	now := t0
+	ids := map[string]string{}
+	for _, f := range []struct {
+		name string
+		prio int
+	}{{"p1a", 1}, {"p1b", 1}, {"p3", 3}} {
+		id := db.NewID()
+		ids[f.name] = id
+		if _, err := d.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, active, confidence, priority, rank, first_seen, changed_at)
+			VALUES (?, ?, ?, ?, ?, 'exact', ?, ?, ?, ?)`, id, org, a.ID, "CVE-2099-"+f.name, true, f.prio, f.prio, now, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := make(chan struct{})
+	second := make(chan error, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- d.InTx(ctx, func(tx *db.Tx) error {
+			// Count rows (in_progress, 3) and (open, 3).
+			if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET state = 'in_progress' WHERE id = ?`, ids["p3"]); err != nil {
+				return err
+			}
+			close(first)
+			// Wait until the other transaction waits for a lock.
+			for i := 0; ; i++ {
+				var waiting int
+				if err := d.QueryRow(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+					return err
+				}
+				if waiting > 0 {
+					break
+				}
+				if i > 600 {
+					return fmt.Errorf("the other transaction never waited")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// Count row (open, 1), which the other transaction would take
+			// first.
+			_, err := tx.Exec(ctx, `UPDATE vuln_findings SET state = 'in_progress' WHERE id = ?`, ids["p1b"])
+			return err
+		})
+	}()
+	<-first
+	go func() {
+		// Count rows (open, 1) then (open, 3) in one statement.
+		_, err := d.Exec(ctx, `UPDATE vuln_findings SET priority = 3 WHERE id = ?`, ids["p1a"])
+		second <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatalf("long transaction: %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("state change: %v", err)
+	}
+	checkCounts(t, d, org, "after both")
+}

@@ -34,8 +34,18 @@ INSERT INTO vuln_org_counts (org_id, active, state, priority, confidence, n)
 INSERT INTO vuln_asset_counts (org_id, asset_id, n)
 	SELECT org_id, asset_id, COUNT(*) FROM vuln_findings WHERE active AND state IN ('open','in_progress') GROUP BY org_id, asset_id;
 
+-- Every statement that changes findings first takes one transaction lock
+-- per organisation it touches, in the order of the organisations' ids:
+-- transactions that change the same organisation's counts then wait for
+-- each other instead of locking count rows in different orders (a long
+-- matching run and a person's state change would otherwise deadlock).
 CREATE FUNCTION vuln_findings_count() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+	IF TG_OP = 'DELETE' THEN
+		PERFORM pg_advisory_xact_lock(hashtext('vuln_counts:' || org_id)) FROM (SELECT DISTINCT org_id FROM vuln_count_old ORDER BY org_id) o;
+	ELSE
+		PERFORM pg_advisory_xact_lock(hashtext('vuln_counts:' || org_id)) FROM (SELECT DISTINCT org_id FROM vuln_count_new ORDER BY org_id) o;
+	END IF;
 	IF TG_OP = 'INSERT' THEN
 		INSERT INTO vuln_org_counts AS c (org_id, active, state, priority, confidence, n)
 			SELECT org_id, active, state, priority, confidence, COUNT(*) FROM vuln_count_new

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -66,6 +67,8 @@ type Deps struct {
 	// Touches collects the last-used times of tokens for a periodic write;
 	// nil records none.
 	Touches *auth.Touches
+	// Assess is the checklists' service (sheets, surveys, vendor requests).
+	Assess *assess.Service
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -66,6 +67,8 @@ type Deps struct {
 	// MetricsToken lets a scraper read /metrics from any address with
 	// "Authorization: Bearer <token>"; without it only loopback clients may.
 	MetricsToken string
+	// Assess is the checklists' service (sheets, surveys, vendor requests).
+	Assess *assess.Service
 }
 
 // Server is the HTML surface.

@@ -150,26 +150,41 @@ func (a *API) asListSheets(w http.ResponseWriter, r *http.Request, c *call) erro
 			return apperr.Field("fiscal_year", "assess.sheet.fy_invalid")
 		}
 	}
-	ss, err := assess.ListSheets(r.Context(), a.DB, orgID, f)
+	pg, err := asPage(r)
+	if err != nil {
+		return err
+	}
+	page, err := assess.ListSheetsPage(r.Context(), a.DB, orgID, f, pg)
 	if err != nil {
 		return err
 	}
 	out := []sheetOut{}
-	for _, sh := range ss {
-		full, err := assess.GetSheet(r.Context(), a.DB, orgID, sh.ID)
-		if err != nil {
-			return err
-		}
+	for _, sh := range page.Sheets {
 		e, err := a.assessRegistry().Get(r.Context(), a.DB, orgID, sh.EditionID)
 		if err != nil {
 			continue
 		}
-		b := sheetBody(full, e)
+		b := sheetBody(sh, e)
 		b.Answers = nil
 		out = append(out, b)
 	}
-	a.reply(w, http.StatusOK, map[string]any{"sheets": out})
+	a.reply(w, http.StatusOK, map[string]any{"sheets": out, "next_cursor": page.NextCursor})
 	return nil
+}
+
+// asPage reads the page of a list from the query: cursor (the previous
+// page's next_cursor) and limit (1 to assess.MaxPageSize).
+func asPage(r *http.Request) (assess.Page, error) {
+	q := r.URL.Query()
+	p := assess.Page{Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > assess.MaxPageSize {
+			return p, apperr.Field("limit", "assess.api.bad_limit", assess.MaxPageSize)
+		}
+		p.Limit = n
+	}
+	return p, nil
 }
 
 func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -400,7 +415,11 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	fy, _ := strconv.Atoi(r.URL.Query().Get("fiscal_year"))
-	rs, err := assess.ListVendorRequests(r.Context(), a.DB, orgID, fy)
+	pg, err := asPage(r)
+	if err != nil {
+		return err
+	}
+	page, err := assess.ListVendorRequestsPage(r.Context(), a.DB, orgID, fy, pg)
 	if err != nil {
 		return err
 	}
@@ -410,10 +429,10 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	out := []row{}
 	today := assess.Today(a.Now())
-	for _, x := range rs {
+	for _, x := range page.Requests {
 		out = append(out, row{x, x.State(today)})
 	}
-	a.reply(w, http.StatusOK, map[string]any{"vendor_requests": out})
+	a.reply(w, http.StatusOK, map[string]any{"vendor_requests": out, "next_cursor": page.NextCursor})
 	return nil
 }
 

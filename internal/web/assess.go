@@ -38,15 +38,15 @@ func assessFail(m *member, err error) error {
 }
 
 func (s *Server) assessRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess", s.requireUser(s.assessList))
+	mux.Handle("GET /assess", s.requireUser(s.act(s.assessList)))
 	mux.Handle("POST /assess/sheets", s.requireUser(s.act(s.assessStart)))
-	mux.Handle("GET /assess/sheets/{id}", s.requireUser(s.assessSheet))
-	mux.Handle("GET /assess/sheets/{id}/compare", s.requireUser(s.assessCompare))
+	mux.Handle("GET /assess/sheets/{id}", s.requireUser(s.act(s.assessSheet)))
+	mux.Handle("GET /assess/sheets/{id}/compare", s.requireUser(s.act(s.assessCompare)))
 	mux.Handle("GET /assess/sheets/{id}/report.pdf", s.requireUser(s.act(s.assessReport)))
 	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.act(s.assessReport)))
 	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.act(s.assessSign)))
 	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.act(s.assessReopen)))
-	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.assessItem))
+	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItem)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItemSave)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.act(s.assessEvidenceAdd)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.act(s.assessHintDecide)))
@@ -79,8 +79,9 @@ type assessListView struct {
 	FY       int
 }
 
-func (s *Server) assessList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessList(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessList(w, r, nil)
+	return nil
 }
 
 func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) {
@@ -182,22 +183,20 @@ type assessSectionView struct {
 	Items []assessItemRow
 }
 
-func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request, m *member) error {
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	evs, err := assess.ListEvidence(r.Context(), s.DB, sh.OrgID, sh.ID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	count := map[string]int{}
 	for _, ev := range evs {
 		count[ev.ItemID]++
 	}
-	p := state(r).p
+	p := m.P
 	v := assessSheetView{Sheet: sh, Edition: e, Progress: sh.Progress(e), CanSign: p.IsAdmin() && p.CanWrite()}
 	for _, sec := range e.Sections {
 		sv := assessSectionView{Title: sec.Title}
@@ -212,14 +211,14 @@ func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request) {
 	}
 	prev, err := assess.Previous(r.Context(), s.DB, sh)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.HasPrev = prev != nil
 	pg := s.newPage(w, r, "assess.sheet.title")
 	pg.Title = e.Title
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "assess_sheet", pg)
+	return nil
 }
 
 type assessItemView struct {
@@ -260,8 +259,9 @@ func (v assessItemView) MaxMB() int { return assess.MaxFileSize >> 20 }
 // LinkTypes lists the kinds of evidence links.
 func (v assessItemView) LinkTypes() []string { return assess.LinkTypes }
 
-func (s *Server) assessItem(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessItem(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessItem(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -509,29 +509,27 @@ type assessCompareView struct {
 // CellLabel names a cell.
 func (v assessCompareView) CellLabel(c string) string { return v.Edition.CellLabel(c) }
 
-func (s *Server) assessCompare(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessCompare(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	prev, err := assess.Previous(ctx, s.DB, sh)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assessCompareView{Sheet: sh, Edition: e, Prev: prev}
 	var pe *assess.Edition
 	if prev != nil {
 		if pe, err = s.assessRegistry().Get(ctx, s.DB, p.OrgID, prev.EditionID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	v.Rows = assess.Compare(e, sh, pe, prev)
 	pg := s.newPage(w, r, "assess.compare.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "assess_compare", pg)
+	return nil
 }

@@ -12,13 +12,13 @@ import (
 )
 
 func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/surveys", s.requireUser(s.assessSurveys))
+	mux.Handle("GET /assess/surveys", s.requireUser(s.act(s.assessSurveys)))
 	mux.Handle("POST /assess/surveys", s.requireUser(s.act(s.assessSurveyCreate)))
-	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.assessSurvey))
+	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(s.assessSurvey)))
 	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.act(s.assessSurveyRemind)))
 	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.act(s.assessSurveyClose)))
 	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.act(s.assessSurveyRespond)))
-	mux.Handle("GET /assess/overview", s.requireUser(s.assessOverview))
+	mux.Handle("GET /assess/overview", s.requireUser(s.act(s.assessOverview)))
 	mux.Handle("POST /assess/sheets/{id}/share", s.requireAdmin(s.act(s.assessShare)))
 }
 
@@ -34,8 +34,9 @@ type assessSurveysView struct {
 	FY      int
 }
 
-func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessSurveys(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -233,8 +234,9 @@ func comparableGroup(o *auth.Org) assess.OrgFilter {
 	return g
 }
 
-func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessSurvey(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -407,15 +409,14 @@ type assessOverviewView struct {
 	Years    []int
 }
 
-func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request, m *member) error {
 	if g := r.URL.Query().Get("group"); g != "" {
 		s.groupOverview(w, r, g)
-		return
+		return nil
 	}
-	p := state(r).p
+	p := m.P
 	if !p.IsOperator() {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	q := r.URL.Query()
 	fy := assess.FiscalYearOf(s.Now())
@@ -428,13 +429,13 @@ func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
 	}
 	ov, err := assess.ProgressOverview(r.Context(), s.DB, s.assessRegistry(), family, fy)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "assess.overview.title")
 	pg.Data = assessOverviewView{Overview: ov, Families: []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}, Years: []int{fy + 1, fy, fy - 1, fy - 2}}
 	pg.Form = url.Values{"family": {family}, "year": {strconv.Itoa(fy)}}
 	s.render(w, r, http.StatusOK, "assess_overview", pg)
+	return nil
 }
 
 func (s *Server) assessShare(w http.ResponseWriter, r *http.Request, m *member) error {

@@ -13,12 +13,12 @@ import (
 )
 
 func (s *Server) assessVendorRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/vendors", s.requireUser(s.assessVendors))
+	mux.Handle("GET /assess/vendors", s.requireUser(s.act(s.assessVendors)))
 	mux.Handle("POST /assess/vendors", s.requireUser(s.act(s.assessVendorRequest)))
 	mux.Handle("POST /assess/vendors/{id}/remind", s.requireUser(s.act(s.assessVendorRemind)))
 	mux.Handle("POST /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFile)))
 	mux.Handle("GET /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFileGet)))
-	mux.Handle("GET "+assess.InboxPath, s.requireUser(s.assessInbox))
+	mux.Handle("GET "+assess.InboxPath, s.requireUser(s.act(s.assessInbox)))
 	mux.Handle("POST "+assess.InboxPath+"/{id}/answer", s.requireUser(s.act(s.assessInboxAnswer)))
 	mux.HandleFunc("GET /vendor-sheet/{token}", s.assessLinkForm)
 	mux.HandleFunc("POST /vendor-sheet/{token}", s.assessLinkSubmit)
@@ -40,8 +40,9 @@ type assessVendorsView struct {
 	Today      string
 }
 
-func (s *Server) assessVendors(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessVendors(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessVendors(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -207,8 +208,9 @@ func (v assessInboxView) OwnProgress(r *assess.VendorRequest) *assess.Progress {
 	return &p
 }
 
-func (s *Server) assessInbox(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessInbox(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessInbox(w, r, nil)
+	return nil
 }
 
 func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevErr error) {

@@ -41,12 +41,8 @@ func assessEditions(ctx context.Context, args []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	reg, err := assess.NewRegistry()
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(d *db.DB, _ *audit.Log) error {
-		es, err := reg.List(ctx, d, "")
+	return withAssess(ctx, cfg, func(d *db.DB, svc *assess.Service) error {
+		es, err := svc.Registry.List(ctx, d, "")
 		if err != nil {
 			return err
 		}

@@ -180,3 +180,17 @@ func BenchmarkPDFReport(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkXLSXReport measures one workbook of the R7 institution sheet
+// with every cell answered.
+func BenchmarkXLSXReport(b *testing.B) {
+	d := dbtest.SQLite(b)
+	r := filledReport(b, d)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := WriteXLSX(&bytes.Buffer{}, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

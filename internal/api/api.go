@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -73,6 +74,8 @@ type Deps struct {
 	// Vuln is the node's vulnerability watch (one per process: its spool
 	// folder and matching lock); New builds one when nil.
 	Vuln *vuln.Watch
+	// Assess is the checklists' service (sheets, surveys, vendor requests).
+	Assess *assess.Service
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.

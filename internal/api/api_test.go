@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -58,6 +59,9 @@ type fixture struct {
 
 var catalogOnce = sync.OnceValue(i18n.MustLoad)
 
+// assessRegistry is the checklist editions of the tests' API.
+var assessRegistry = sync.OnceValue(assess.MustRegistry)
+
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	ctx := context.Background()
@@ -69,7 +73,8 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 		t.Fatal(err)
 	}
 	f.mailer = mailer
-	f.api = New(Deps{DB: d, Catalog: f.cat, Audit: f.log, Mailer: mailer, Now: clk.Now, Logger: f.quietLogger, BaseURL: "https://medisac.example.jp/"})
+	f.api = New(Deps{DB: d, Catalog: f.cat, Audit: f.log, Mailer: mailer, Now: clk.Now, Logger: f.quietLogger, BaseURL: "https://medisac.example.jp/",
+		Assess: assess.NewService(d, f.log, assessRegistry(), f.cat, mailer, "https://medisac.example.jp/", clk.Now)})
 	mkOrg := func(kind auth.OrgKind, name string) *auth.Org {
 		o, err := auth.CreateOrg(ctx, d, auth.OrgInput{Kind: kind, Name: name, NameKana: "テスト", Prefecture: "東京都"}, clk.Now())
 		if err != nil {

@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"sync"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/audit"
-	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -27,14 +22,8 @@ import (
 
 const asBase = "/api/v1/orgs/{id}/assess"
 
-// assessRegistry holds the questionnaire editions for the API.
-var assessRegistry = sync.OnceValue(func() *assess.Registry {
-	r, err := assess.NewRegistry()
-	if err != nil {
-		panic(fmt.Sprintf("assess: edition file: %v", err))
-	}
-	return r
-})
+// assessRegistry holds the questionnaire editions (the service's).
+func (a *API) assessRegistry() *assess.Registry { return a.Assess.Registry }
 
 // maxEvidenceBody is the largest evidence upload body: the file in base64
 // plus the JSON around it.
@@ -86,27 +75,6 @@ func asOrg(r *http.Request, c *call, operator bool) (string, error) {
 	return id, nil
 }
 
-// asAuthorize asks the permission table whether the caller may do action
-// in the organisation of the path: the organisation's own checklists for
-// its people (anyone else finds nothing), the service's surveys for ISAC
-// operators working in their own organisation.
-func asAuthorize(r *http.Request, c *call, action string) error {
-	id := r.PathValue("id")
-	if strings.HasPrefix(action, "assess.survey.") && action != "assess.survey.respond" {
-		if _, err := asOrg(r, c, true); err != nil {
-			return err
-		}
-		if err := auth.Authorize(c.p, action, auth.Target{OrgID: id}); err != nil {
-			if action == "assess.survey.create" && !c.p.IsOperator() {
-				return apperr.New(apperr.Forbidden, "assess.survey.operator_only")
-			}
-			return err
-		}
-		return nil
-	}
-	return auth.AuthorizeMember(c.p, action, id)
-}
-
 type editionInfo struct {
 	ID         string `json:"id"`
 	Family     string `json:"family"`
@@ -122,7 +90,7 @@ type editionInfo struct {
 }
 
 func (a *API) asEditions(w http.ResponseWriter, r *http.Request, c *call) error {
-	es, err := assessRegistry().List(r.Context(), a.DB, c.p.OrgID)
+	es, err := a.assessRegistry().List(r.Context(), a.DB, c.p.OrgID)
 	if err != nil {
 		return err
 	}
@@ -163,7 +131,7 @@ func (a *API) asSheet(r *http.Request, c *call, q db.Querier) (*assess.Sheet, *a
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := assessRegistry().Get(r.Context(), q, orgID, sh.EditionID)
+	e, err := a.assessRegistry().Get(r.Context(), q, orgID, sh.EditionID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,33 +150,44 @@ func (a *API) asListSheets(w http.ResponseWriter, r *http.Request, c *call) erro
 			return apperr.Field("fiscal_year", "assess.sheet.fy_invalid")
 		}
 	}
-	ss, err := assess.ListSheets(r.Context(), a.DB, orgID, f)
+	pg, err := asPage(r)
+	if err != nil {
+		return err
+	}
+	page, err := assess.ListSheetsPage(r.Context(), a.DB, orgID, f, pg)
 	if err != nil {
 		return err
 	}
 	out := []sheetOut{}
-	for _, sh := range ss {
-		full, err := assess.GetSheet(r.Context(), a.DB, orgID, sh.ID)
-		if err != nil {
-			return err
-		}
-		e, err := assessRegistry().Get(r.Context(), a.DB, orgID, sh.EditionID)
+	for _, sh := range page.Sheets {
+		e, err := a.assessRegistry().Get(r.Context(), a.DB, orgID, sh.EditionID)
 		if err != nil {
 			continue
 		}
-		b := sheetBody(full, e)
+		b := sheetBody(sh, e)
 		b.Answers = nil
 		out = append(out, b)
 	}
-	a.reply(w, http.StatusOK, map[string]any{"sheets": out})
+	a.reply(w, http.StatusOK, map[string]any{"sheets": out, "next_cursor": page.NextCursor})
 	return nil
 }
 
-func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.sheet.create"); err != nil {
-		return err
+// asPage reads the page of a list from the query: cursor (the previous
+// page's next_cursor) and limit (1 to assess.MaxPageSize).
+func asPage(r *http.Request) (assess.Page, error) {
+	q := r.URL.Query()
+	p := assess.Page{Cursor: q.Get("cursor")}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > assess.MaxPageSize {
+			return p, apperr.Field("limit", "assess.api.bad_limit", assess.MaxPageSize)
+		}
+		p.Limit = n
 	}
-	ctx := r.Context()
+	return p, nil
+}
+
+func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
 	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
@@ -224,22 +203,22 @@ func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	e, err := assessRegistry().Get(ctx, a.DB, orgID, in.EditionID)
-	if err != nil || e.Kind == assess.KindSurvey {
-		return apperr.Field("edition_id", "assess.web.choose_edition")
-	}
-	var sh *assess.Sheet
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if sh, err = assess.StartSheet(ctx, tx, e, orgID, in.FiscalYear, "", a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "assess.sheet.create", "assess_sheet", sh.ID, map[string]any{"edition": e.ID, "fiscal_year": in.FiscalYear})
-	})
+	sh, e, err := a.Assess.CreateSheet(r.Context(), c.p, orgID, in.EditionID, in.FiscalYear)
 	if err != nil {
-		return err
+		return renameField(err, "edition", "edition_id")
 	}
 	a.reply(w, http.StatusCreated, sheetBody(sh, e))
 	return nil
+}
+
+// renameField names the API's field of a refusal that names a form's.
+func renameField(err error, form, field string) error {
+	if ae := apperr.From(err); ae != nil && ae.Field == form {
+		out := *ae
+		out.Field = field
+		return &out
+	}
+	return err
 }
 
 func (a *API) asGetSheet(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -256,11 +235,7 @@ type answersIn struct {
 }
 
 func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.answer.save"); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	sh, e, err := a.asSheet(r, c, a.DB)
+	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
 	}
@@ -272,16 +247,7 @@ func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) err
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	if len(in.Answers) == 0 {
-		return apperr.Field("answers", "assess.api.no_answers")
-	}
-	var out *assess.Sheet
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if out, err = assess.SaveAnswers(ctx, tx, e, sh.OrgID, sh.ID, c.p.UserID, in.Answers, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, sh.OrgID, "assess.answer.save", "assess_sheet", sh.ID, map[string]any{"answers": in.Answers})
-	})
+	out, e, err := a.Assess.SaveAnswers(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Answers)
 	if err != nil {
 		return err
 	}
@@ -306,12 +272,11 @@ func (a *API) asListEvidence(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 func (a *API) asAddEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.evidence.add"); err != nil {
+	orgID, err := asOrg(r, c, false)
+	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	sh, e, err := a.asSheet(r, c, a.DB)
-	if err != nil {
+	if _, err := assess.GetSheet(r.Context(), a.DB, orgID, r.PathValue("sheet")); err != nil {
 		return err
 	}
 	body, err := io.ReadAll(r.Body)
@@ -339,17 +304,7 @@ func (a *API) asAddEvidence(w http.ResponseWriter, r *http.Request, c *call) err
 			return apperr.Field("content_base64", "assess.api.bad_base64")
 		}
 	}
-	var ev *assess.Evidence
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if ev, err = assess.AddEvidence(ctx, tx, e, sh.OrgID, sh.ID, in.ItemID, c.p.UserID, ein, a.Now()); err != nil {
-			return err
-		}
-		d := map[string]any{"item": in.ItemID, "link_type": ev.LinkType, "link_ref": ev.LinkRef}
-		if ev.File != nil {
-			d["file"], d["size"], d["sha256"] = ev.File.Name, ev.File.Size, ev.File.SHA256
-		}
-		return a.record(ctx, tx, c, sh.OrgID, "assess.evidence.add", "assess_sheet", sh.ID, d)
-	})
+	ev, err := a.Assess.AddEvidence(r.Context(), c.p, orgID, r.PathValue("sheet"), in.ItemID, ein)
 	if err != nil {
 		if apperr.Is(err, apperr.NotFound) {
 			return apperr.Field("item_id", "assess.api.unknown_item")
@@ -361,34 +316,16 @@ func (a *API) asAddEvidence(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asGetEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	sh, _, err := a.asSheet(r, c, a.DB)
+	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
 	}
-	evs, err := assess.ListEvidence(ctx, a.DB, sh.OrgID, sh.ID, "")
+	f, data, err := a.Assess.EvidenceFile(r.Context(), c.p, orgID, r.PathValue("sheet"), r.PathValue("ev"))
 	if err != nil {
 		return err
 	}
-	for _, ev := range evs {
-		if ev.ID != r.PathValue("ev") || ev.File == nil {
-			continue
-		}
-		var f *assess.File
-		var data []byte
-		err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-			if f, data, err = assess.ReadFile(ctx, tx, sh.OrgID, ev.File.ID); err != nil {
-				return err
-			}
-			return a.record(ctx, tx, c, sh.OrgID, audit.ActionSensitiveRead, "assess_file", f.ID, map[string]any{"name": f.Name, "sheet": sh.ID})
-		})
-		if err != nil {
-			return err
-		}
-		writeFile(w, f.ContentType, f.Name, data)
-		return nil
-	}
-	return db.ErrNotFound
+	writeFile(w, f.ContentType, f.Name, data)
+	return nil
 }
 
 func writeFile(w http.ResponseWriter, contentType, name string, data []byte) {
@@ -401,22 +338,11 @@ func writeFile(w http.ResponseWriter, contentType, name string, data []byte) {
 }
 
 func (a *API) asDeleteEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.evidence.delete"); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	sh, _, err := a.asSheet(r, c, a.DB)
+	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
 	}
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		ev, err := assess.DeleteEvidence(ctx, tx, sh.OrgID, sh.ID, r.PathValue("ev"))
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, sh.OrgID, "assess.evidence.delete", "assess_sheet", sh.ID, map[string]any{"item": ev.ItemID, "evidence": ev.ID})
-	})
-	if err != nil {
+	if _, err := a.Assess.DeleteEvidence(r.Context(), c.p, orgID, r.PathValue("sheet"), r.PathValue("ev")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -424,8 +350,7 @@ func (a *API) asDeleteEvidence(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	sh, e, err := a.asSheet(r, c, a.DB)
+	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
 	}
@@ -441,20 +366,7 @@ func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
 			return err
 		}
 	}
-	name := strings.TrimSpace(in.Name)
-	if name == "" {
-		name = c.p.DisplayName
-	}
-	if len([]rune(name)) > 100 {
-		return apperr.Field("name", "assess.api.name_too_long", 100)
-	}
-	var out *assess.Sheet
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if out, err = assess.Sign(ctx, tx, e, c.p, sh.OrgID, sh.ID, name, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, sh.OrgID, "assess.sheet.sign", "assess_sheet", sh.ID, map[string]any{"name": name})
-	})
+	out, e, err := a.Assess.Sign(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Name)
 	if err != nil {
 		return err
 	}
@@ -463,21 +375,11 @@ func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) asReopen(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	sh, e, err := a.asSheet(r, c, a.DB)
+	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
 	}
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := assess.Reopen(ctx, tx, c.p, sh.OrgID, sh.ID, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, sh.OrgID, "assess.sheet.reopen", "assess_sheet", sh.ID, nil)
-	})
-	if err != nil {
-		return err
-	}
-	out, err := assess.GetSheet(ctx, a.DB, sh.OrgID, sh.ID)
+	out, e, err := a.Assess.Reopen(r.Context(), c.p, orgID, r.PathValue("sheet"))
 	if err != nil {
 		return err
 	}
@@ -486,39 +388,24 @@ func (a *API) asReopen(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) asReport(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	sh, e, err := a.asSheet(r, c, a.DB)
+	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
 	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
-		format = "pdf"
-	}
-	if format != "pdf" && format != "xlsx" {
-		return apperr.Field("format", "assess.api.format")
-	}
-	rep, err := assess.BuildReport(ctx, a.DB, e, sh.OrgID, sh.ID, a.Now())
-	if err != nil {
-		return err
+		format = assess.FormatPDF
 	}
 	var buf bytes.Buffer
-	ct := "application/pdf"
-	if format == "pdf" {
-		err = assess.WritePDF(&buf, rep)
-	} else {
-		ct = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-		err = assess.WriteXLSX(&buf, rep)
-	}
+	sh, e, err := a.Assess.Export(r.Context(), c.p, orgID, r.PathValue("sheet"), format, &buf)
 	if err != nil {
 		return err
 	}
-	if err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		return a.record(ctx, tx, c, sh.OrgID, audit.ActionDataExport, "assess_sheet", sh.ID, map[string]any{"format": format})
-	}); err != nil {
-		return err
+	ct := "application/pdf"
+	if format == assess.FormatXLSX {
+		ct = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	}
-	writeFile(w, ct, fmt.Sprintf("%s-%d.%s", e.ID, sh.FiscalYear, format), buf.Bytes())
+	writeFile(w, ct, assess.ReportName(e, sh, format), buf.Bytes())
 	return nil
 }
 
@@ -528,7 +415,11 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	fy, _ := strconv.Atoi(r.URL.Query().Get("fiscal_year"))
-	rs, err := assess.ListVendorRequests(r.Context(), a.DB, orgID, fy)
+	pg, err := asPage(r)
+	if err != nil {
+		return err
+	}
+	page, err := assess.ListVendorRequestsPage(r.Context(), a.DB, orgID, fy, pg)
 	if err != nil {
 		return err
 	}
@@ -538,18 +429,14 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 	}
 	out := []row{}
 	today := assess.Today(a.Now())
-	for _, x := range rs {
+	for _, x := range page.Requests {
 		out = append(out, row{x, x.State(today)})
 	}
-	a.reply(w, http.StatusOK, map[string]any{"vendor_requests": out})
+	a.reply(w, http.StatusOK, map[string]any{"vendor_requests": out, "next_cursor": page.NextCursor})
 	return nil
 }
 
 func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.vendor.request"); err != nil {
-		return err
-	}
-	ctx := r.Context()
 	orgID, err := asOrg(r, c, false)
 	if err != nil {
 		return err
@@ -562,29 +449,11 @@ func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	reg := assessRegistry()
-	var out *assess.VendorRequest
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		req, token, err := assess.RequestVendorSheet(ctx, tx, reg, orgID, c.p.UserID, in, a.Now())
-		if err != nil {
-			return err
-		}
-		e, err := reg.Get(ctx, tx, orgID, req.EditionID)
-		if err != nil {
-			return err
-		}
-		m := assess.VendorMail{Mailer: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
-		if err := m.Send(ctx, tx, req, c.p.OrgName, e.Title, token, false); err != nil {
-			return err
-		}
-		out = req
-		return a.record(ctx, tx, c, orgID, "assess.vendor.request", "assess_vendor_request", req.ID,
-			map[string]any{"vendor": req.VendorName, "edition": e.ID, "fiscal_year": req.FiscalYear, "by_link": req.ByLink(), "email": req.VendorEmail})
-	})
+	out, err := a.Assess.RequestVendors(r.Context(), c.p, orgID, in)
 	if err != nil {
 		return err
 	}
-	a.reply(w, http.StatusCreated, out)
+	a.reply(w, http.StatusCreated, out[0])
 	return nil
 }
 
@@ -612,16 +481,9 @@ func (a *API) asListSurveys(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asCreateSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.survey.create"); err != nil {
-		return err
-	}
-	ctx := r.Context()
 	orgID, err := asOrg(r, c, true)
 	if err != nil {
 		return err
-	}
-	if !c.p.IsOperator() {
-		return apperr.New(apperr.Forbidden, "assess.survey.operator_only")
 	}
 	body, err := readBody(r)
 	if err != nil {
@@ -633,15 +495,12 @@ func (a *API) asCreateSurvey(w http.ResponseWriter, r *http.Request, c *call) er
 		DueOn   string           `json:"due_on"`
 	}
 	if err := decodeJSON(body, &in); err != nil {
+		if !c.p.IsOperator() {
+			return apperr.New(apperr.Forbidden, "assess.survey.operator_only")
+		}
 		return err
 	}
-	var s *assess.Survey
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if s, err = assess.CreateSurvey(ctx, tx, assessRegistry(), orgID, c.p.UserID, []byte(in.Edition), in.Filter, in.DueOn, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "assess.survey.create", "assess_survey", s.ID, map[string]any{"title": s.Title, "targets": s.Targets, "filter": in.Filter})
-	})
+	s, err := a.Assess.CreateSurvey(r.Context(), c.p, orgID, []byte(in.Edition), in.Filter, in.DueOn)
 	if err != nil {
 		return err
 	}
@@ -715,23 +574,7 @@ func (a *API) asSurveyResults(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (a *API) asSurveyRemind(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := assess.AuthorizeOwnedSurvey(r.Context(), a.DB, c.p, "assess.survey.remind", r.PathValue("id"), r.PathValue("survey")); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	orgID, err := asOrg(r, c, true)
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("survey")
-	var n int
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		m := assess.VendorMail{Mailer: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
-		if n, err = assess.RemindSurvey(ctx, tx, m, orgID, c.p.OrgName, id, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "assess.survey.remind", "assess_survey", id, map[string]any{"organisations": n})
-	})
+	n, err := a.Assess.RemindSurvey(r.Context(), c.p, r.PathValue("id"), r.PathValue("survey"))
 	if err != nil {
 		return err
 	}
@@ -746,7 +589,7 @@ func (a *API) asInvited(r *http.Request, c *call) (string, *assess.Survey, *asse
 	if err != nil {
 		return "", nil, nil, err
 	}
-	s, e, err := assess.SurveyFor(r.Context(), a.DB, assessRegistry(), orgID, r.PathValue("survey"))
+	s, e, err := assess.SurveyFor(r.Context(), a.DB, a.assessRegistry(), orgID, r.PathValue("survey"))
 	return orgID, s, e, err
 }
 
@@ -778,11 +621,7 @@ func (a *API) asGetResponse(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := asAuthorize(r, c, "assess.survey.respond"); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	orgID, s, e, err := a.asInvited(r, c)
+	orgID, err := asOrg(r, c, true)
 	if err != nil {
 		return err
 	}
@@ -794,16 +633,7 @@ func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	if len(in.Answers) == 0 {
-		return apperr.Field("answers", "assess.api.no_answers")
-	}
-	var sh *assess.Sheet
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if sh, err = assess.Respond(ctx, tx, assessRegistry(), orgID, s.ID, c.p.UserID, in.Answers, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "assess.survey.respond", "assess_survey", s.ID, map[string]any{"sheet": sh.ID})
-	})
+	sh, e, err := a.Assess.Respond(r.Context(), c.p, orgID, r.PathValue("survey"), in.Answers)
 	if err != nil {
 		return err
 	}

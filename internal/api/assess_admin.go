@@ -8,7 +8,6 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -38,7 +37,7 @@ func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error 
 		}
 		family = f
 	}
-	ov, err := assess.ProgressOverview(r.Context(), a.DB, assessRegistry(), family, fy)
+	ov, err := assess.ProgressOverview(r.Context(), a.DB, a.assessRegistry(), family, fy)
 	if err != nil {
 		return err
 	}
@@ -52,36 +51,7 @@ func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error 
 // asCloseSurvey stops a survey of the caller's organisation from taking
 // responses. Only the owner reaches it; a closed survey is a Conflict.
 func (a *API) asCloseSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := assess.AuthorizeOwnedSurvey(r.Context(), a.DB, c.p, "assess.survey.close", r.PathValue("id"), r.PathValue("survey")); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	orgID, err := asOrg(r, c, true)
-	if err != nil {
-		return err
-	}
-	if !c.p.IsOperator() {
-		return db.ErrNotFound
-	}
-	id := r.PathValue("survey")
-	var s *assess.Survey
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		cur, err := assess.OwnedSurvey(ctx, tx, orgID, id)
-		if err != nil {
-			return err
-		}
-		if cur.Status != "open" {
-			return apperr.New(apperr.Conflict, "assess.survey.already_closed")
-		}
-		if err := assess.CloseSurvey(ctx, tx, orgID, id); err != nil {
-			return err
-		}
-		if s, err = assess.OwnedSurvey(ctx, tx, orgID, id); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "assess.survey.close", "assess_survey", id,
-			map[string]any{"title": s.Title, "targets": s.Targets, "responded": s.Responded})
-	})
+	s, err := a.Assess.CloseSurvey(r.Context(), c.p, r.PathValue("id"), r.PathValue("survey"))
 	if err != nil {
 		return err
 	}
@@ -110,7 +80,7 @@ type inboxRow struct {
 // vendor-kind editions once.
 func (a *API) inboxRows(r *http.Request, q db.Querier, orgID string, rs []*assess.VendorRequest) ([]inboxRow, error) {
 	ctx := r.Context()
-	reg := assessRegistry()
+	reg := a.assessRegistry()
 	own := map[string]assess.Progress{}
 	sheets, err := assess.ListSheets(ctx, q, orgID, assess.SheetFilter{})
 	if err != nil {
@@ -167,39 +137,15 @@ func (a *API) asInbox(w http.ResponseWriter, r *http.Request, c *call) error {
 // signed with the organisation's and the caller's names. Both the customer
 // and the vendor get an audit entry.
 func (a *API) asInboxAnswer(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := assess.AuthorizeInboxAnswer(r.Context(), a.DB, c.p, r.PathValue("id"), r.PathValue("request")); err != nil {
-		return err
-	}
-	ctx := r.Context()
-	orgID, err := asOrg(r, c, false)
+	orgID := r.PathValue("id")
+	req, err := a.Assess.AnswerFromOwnSheet(r.Context(), c.p, orgID, r.PathValue("request"))
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("request")
-	var row inboxRow
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		req, err := assess.AnswerFromVendorSheet(ctx, tx, assessRegistry(), orgID, id, c.p.UserID, c.p.OrgName+" "+c.p.DisplayName, a.Now())
-		if err != nil {
-			return err
-		}
-		if _, err := a.Audit.Append(ctx, tx, audit.Entry{ActorID: c.p.UserID, Actor: c.p.Email, OrgID: req.OrgID, Action: "assess.vendor.answer",
-			ObjectType: "assess_vendor_request", ObjectID: id, Outcome: audit.Success, IP: c.ip, UserAgent: c.ua,
-			Details: map[string]any{"vendor": req.VendorName, "sheet": req.SheetID}}); err != nil {
-			return err
-		}
-		if err := a.record(ctx, tx, c, orgID, "assess.vendor.answer", "assess_vendor_request", id, map[string]any{"customer": req.CustomerName}); err != nil {
-			return err
-		}
-		rows, err := a.inboxRows(r, tx, orgID, []*assess.VendorRequest{req})
-		if err != nil {
-			return err
-		}
-		row = rows[0]
-		return nil
-	})
+	rows, err := a.inboxRows(r, a.DB, orgID, []*assess.VendorRequest{req})
 	if err != nil {
 		return err
 	}
-	a.reply(w, http.StatusOK, row)
+	a.reply(w, http.StatusOK, rows[0])
 	return nil
 }

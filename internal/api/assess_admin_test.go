@@ -262,7 +262,9 @@ func TestAssessInboxAPI(t *testing.T) {
 
 		rec = f.do(t, "GET", "/api/v1/orgs/"+f.orgA.ID+"/assess/vendor-requests", f.adminA.read, "")
 		var sheetID string
-		for _, x := range decodeBody[map[string][]map[string]any](t, rec)["vendor_requests"] {
+		for _, x := range decodeBody[struct {
+			VendorRequests []map[string]any `json:"vendor_requests"`
+		}](t, rec).VendorRequests {
 			switch x["id"] {
 			case rv:
 				if x["state"] != assess.VendorAnswered {

@@ -272,7 +272,7 @@ func (a *API) hgroupOverview(w http.ResponseWriter, r *http.Request, c *call) er
 			return apperr.Field("family", "group.api.family_invalid")
 		}
 	}
-	ov, err := assess.GroupProgressOverview(ctx, a.DB, assessRegistry(), c.p.OrgID, g.ID, family, fy)
+	ov, err := assess.GroupProgressOverview(ctx, a.DB, a.assessRegistry(), c.p.OrgID, g.ID, family, fy)
 	if err != nil {
 		return err
 	}

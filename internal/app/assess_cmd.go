@@ -11,6 +11,7 @@ import (
 
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 )
@@ -40,12 +41,8 @@ func assessEditions(ctx context.Context, args []string, stdout io.Writer) error 
 	if err != nil {
 		return err
 	}
-	reg, err := assess.NewRegistry()
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(d *db.DB, _ *audit.Log) error {
-		es, err := reg.List(ctx, d, "")
+	return withAssess(ctx, cfg, func(d *db.DB, svc *assess.Service) error {
+		es, err := svc.Registry.List(ctx, d, "")
 		if err != nil {
 			return err
 		}
@@ -84,22 +81,13 @@ func assessLoad(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg, err := assess.NewRegistry()
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
-		return d.InTx(ctx, func(tx *db.Tx) error {
-			e, err := reg.SaveEdition(ctx, tx, owner, "", file, data, replace, time.Now())
-			if err != nil {
-				return cliError(err)
-			}
-			if _, err := log.Append(ctx, tx, cliEntry("assess.edition.load", "assess_edition", e.ID, owner, map[string]any{"title": e.Title, "fiscal_year": e.FiscalYear})); err != nil {
-				return err
-			}
-			fmt.Fprintln(stdout, e.ID)
-			return nil
-		})
+	return withAssess(ctx, cfg, func(d *db.DB, svc *assess.Service) error {
+		e, err := svc.LoadEdition(ctx, assessPrincipal(""), owner, file, data, replace)
+		if err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintln(stdout, e.ID)
+		return nil
 	})
 }
 
@@ -122,13 +110,8 @@ func assessExport(ctx context.Context, args []string, stdout io.Writer) error {
 	if year == 0 {
 		year = i18n.FiscalYear(time.Now())
 	}
-	reg, err := assess.NewRegistry()
-	if err != nil {
-		return err
-	}
-	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
-		e, err := reg.Get(ctx, d, orgID, editionID)
-		if err != nil {
+	return withAssess(ctx, cfg, func(d *db.DB, svc *assess.Service) error {
+		if _, err := svc.Registry.Get(ctx, d, orgID, editionID); err != nil {
 			return cliError(err)
 		}
 		var s *assess.Sheet
@@ -144,19 +127,11 @@ func assessExport(ctx context.Context, args []string, stdout io.Writer) error {
 		if s == nil {
 			return &exitError{code: 1, err: fmt.Errorf("no sheet of %s for fiscal year %d in organisation %s / その年度のチェックリストはまだありません", editionID, year, orgID)}
 		}
-		r, err := assess.BuildReport(ctx, d, e, orgID, s.ID, time.Now())
-		if err != nil {
-			return cliError(err)
-		}
 		f, err := os.Create(out)
 		if err != nil {
 			return err
 		}
-		if format == "pdf" {
-			err = assess.WritePDF(f, r)
-		} else {
-			err = assess.WriteXLSX(f, r)
-		}
+		_, _, err = svc.Export(ctx, assessPrincipal(orgID), orgID, s.ID, format, f)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -164,10 +139,28 @@ func assessExport(ctx context.Context, args []string, stdout io.Writer) error {
 			os.Remove(out)
 			return cliError(err)
 		}
-		if _, err := log.Append(ctx, d, cliEntry(audit.ActionDataExport, "assess_sheet", s.ID, orgID, map[string]any{"format": format, "edition": editionID, "fiscal_year": year})); err != nil {
-			return err
-		}
 		fmt.Fprintln(stdout, out)
 		return nil
 	})
+}
+
+// withAssess opens the configured database with the checklists' service
+// for a command.
+func withAssess(ctx context.Context, cfg *Config, fn func(d *db.DB, svc *assess.Service) error) error {
+	reg, err := assess.NewRegistry()
+	if err != nil {
+		return err
+	}
+	cat, err := catalog()
+	if err != nil {
+		return err
+	}
+	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
+		return fn(d, assess.NewService(d, log, reg, cat, nil, cfg.BaseURL, time.Now))
+	})
+}
+
+// assessPrincipal is whoever runs a checklist command, acting on orgID.
+func assessPrincipal(orgID string) *auth.Principal {
+	return auth.CommandLine(os.Getenv("USER"), orgID)
 }

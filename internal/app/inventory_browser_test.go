@@ -14,7 +14,7 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // TestBrowserInventoryImport drives the register in a real browser: a
@@ -65,7 +65,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sheets, err := inventory.ReadXLSX(tmpl, inventory.DefaultXLSXLimits)
+	sheets, err := xlsx.Read(tmpl, xlsx.DefaultLimits)
 	if err != nil {
 		t.Fatalf("template: %v", err)
 	}
@@ -81,7 +81,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 		return row
 	}
 	var filled bytes.Buffer
-	if err := inventory.WriteXLSX(&filled, []inventory.SheetData{{Name: sheets[0].Name, Header: header, Rows: [][]string{
+	if err := xlsx.Write(&filled, []xlsx.SheetData{{Name: sheets[0].Name, Header: header, Rows: [][]string{
 		fill(map[string]string{"名称": "受付PC", "種別": "PC", "IPアドレス": "192.168.1.10", "セグメント": "事務系", "保守期限": "R10.3.31"}),
 		fill(map[string]string{"名称": "超音波診断装置", "種別": "医療機器", "セグメント": "医療系", "リモート保守": "あり", "初期パスワード変更": "不明"}),
 	}}}); err != nil {

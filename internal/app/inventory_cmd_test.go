@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 func TestInventoryCommands(t *testing.T) {
@@ -104,7 +105,7 @@ func TestInventoryCommands(t *testing.T) {
 		b, _ := os.ReadFile(p)
 		switch f {
 		case "xlsx":
-			sheets, err := inventory.ReadXLSX(b, inventory.DefaultXLSXLimits)
+			sheets, err := xlsx.Read(b, xlsx.DefaultLimits)
 			if err != nil || len(sheets) < 3 || len(sheets[0].Rows) != 3 {
 				t.Fatalf("xlsx export: %v %d", err, len(sheets))
 			}

@@ -42,8 +42,10 @@ type Node struct {
 	// Touches holds the last-seen times of sessions and tokens until the
 	// next flush (see ServeListener).
 	Touches *auth.Touches
-	Logger  *slog.Logger
-	now     func() time.Time
+	// Assess is the checklists' service, shared by the web pages and the API.
+	Assess *assess.Service
+	Logger *slog.Logger
+	now    func() time.Time
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -135,9 +137,12 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 		return fail(err)
 	}
 	// A broken edition file stops the program at start, naming file and line.
-	if _, err := assess.NewRegistry(); err != nil {
+	reg, err := assess.NewRegistry()
+	if err != nil {
 		return fail(fmt.Errorf("checklist edition files: %w", err))
 	}
+	n.Assess = assess.NewService(d, n.Audit, reg, mustCatalog(), n.Mailer, cfg.BaseURL, now)
+	n.Assess.Wake = n.Queue.Notify
 	sessions := auth.SessionPolicy{Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute}
 	docs, err := inventory.NewDocuments(filepath.Join(cfg.DataDir, "documents"), 0)
 	if err != nil {
@@ -151,12 +156,12 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	vw.Mailer, vw.Now, vw.Logger = n.Mailer, now, logger
 	vw.DigestAt = cfg.vulnDigestAt()
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw})
+		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
-		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 			defer cancel()

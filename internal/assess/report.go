@@ -7,16 +7,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"codeberg.org/go-pdf/fpdf"
-	"github.com/xuri/excelize/v2"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // FontEnv names the environment variable that points at another TrueType
@@ -377,39 +378,27 @@ func humanSize(n int64) string {
 // official sheet's columns, and the evidence on a second sheet.
 func WriteXLSX(w io.Writer, r Report) error {
 	e, s := r.Edition, r.Sheet
-	x := excelize.NewFile()
-	defer x.Close()
-	const main = "チェックリスト"
-	if err := x.SetSheetName("Sheet1", main); err != nil {
-		return err
-	}
-	set := func(sheet, cell string, v any) {
-		_ = x.SetCellValue(sheet, cell, v)
-	}
-	set(main, "A1", e.Title+" "+e.Version)
-	set(main, "A2", "施設名："+r.OrgName)
-	set(main, "D2", "対象年度："+i18n.FiscalYearLabel("ja", s.FiscalYear))
+	title := [][]string{{e.Title + " " + e.Version}, {"施設名：" + r.OrgName, "", "", "対象年度：" + i18n.FiscalYearLabel("ja", s.FiscalYear)}, nil, nil}
 	if s.SignedAt != nil {
-		set(main, "G2", "管理者の確認："+s.SignedName+"（"+slashDate(Today(*s.SignedAt))+"）")
+		title[1] = append(title[1], "", "", "管理者の確認："+s.SignedName+"（"+slashDate(Today(*s.SignedAt))+"）")
 	}
 	if e.Unverified != "" {
-		set(main, "A3", "【要確認】"+e.Unverified)
+		title[2] = []string{"【要確認】" + e.Unverified}
 	}
-	headers := []string{"区分", "No.", "項目", "要確認", "対象", "1回目 回答", "1回目 確認日", "目標日", "2回目 回答", "2回目 確認日", "備考"}
-	for i, h := range headers {
-		c, _ := excelize.CoordinatesToCellName(i+1, 5)
-		set(main, c, h)
+	main := xlsx.SheetData{
+		Name:       "チェックリスト",
+		Above:      title,
+		Header:     []string{"区分", "No.", "項目", "要確認", "対象", "1回目 回答", "1回目 確認日", "目標日", "2回目 回答", "2回目 確認日", "備考"},
+		HeaderFill: "E6ECF5",
+		Wrap:       []int{2, 3},
+		Widths:     []float64{18, 0, 60, 24, 13, 13, 13, 13, 13, 13, 40},
 	}
-	bold, _ := x.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Color: []string{"E6ECF5"}, Pattern: 1}})
-	_ = x.SetCellStyle(main, "A5", "K5", bold)
-	wrap, _ := x.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	skipped := e.Skipped(s.Answers)
-	row := 6
 	for _, sec := range e.Sections {
 		for _, it := range sec.Items {
 			for _, c := range it.CellIDs() {
 				a := s.Answers[Key{it.ID, c}]
-				vals := []any{sec.Title, it.Number, it.Text, it.Unverified, e.CellLabel(c)}
+				vals := []string{sec.Title, it.Number, it.Text, it.Unverified, e.CellLabel(c)}
 				switch {
 				case skipped[it.ID]:
 					vals = append(vals, "確認不要", "", "", "", "", a.Comment)
@@ -418,42 +407,22 @@ func WriteXLSX(w io.Writer, r Report) error {
 				default:
 					vals = append(vals, valueText(it, a.Value), "", "", "", "", a.Comment)
 				}
-				for i, v := range vals {
-					cell, _ := excelize.CoordinatesToCellName(i+1, row)
-					set(main, cell, v)
-				}
-				row++
+				main.Rows = append(main.Rows, vals)
 			}
 		}
 	}
-	_ = x.SetCellStyle(main, "C6", fmt.Sprintf("D%d", row), wrap)
-	_ = x.SetColWidth(main, "A", "A", 18)
-	_ = x.SetColWidth(main, "C", "C", 60)
-	_ = x.SetColWidth(main, "D", "D", 24)
-	_ = x.SetColWidth(main, "E", "K", 13)
-	_ = x.SetColWidth(main, "K", "K", 40)
-	const evs = "証跡"
-	if _, err := x.NewSheet(evs); err != nil {
-		return err
-	}
-	for i, h := range []string{"No.", "項目", "種類", "名前・リンク先", "大きさ", "SHA-256", "メモ", "登録日時"} {
-		c, _ := excelize.CoordinatesToCellName(i+1, 1)
-		set(evs, c, h)
-	}
-	for i, ev := range r.Evidence {
+	evs := xlsx.SheetData{Name: "証跡", Header: []string{"No.", "項目", "種類", "名前・リンク先", "大きさ", "SHA-256", "メモ", "登録日時"}, HeaderFill: "E6ECF5"}
+	for _, ev := range r.Evidence {
 		it := e.Item(ev.ItemID)
 		num, text := ev.ItemID, ""
 		if it != nil {
 			num, text = it.Number, it.Text
 		}
-		vals := []any{num, text, ev.LinkType, ev.LinkRef, "", "", ev.Note, i18n.DateTime("ja", ev.CreatedAt)}
+		vals := []string{num, text, ev.LinkType, ev.LinkRef, "", "", ev.Note, i18n.DateTime("ja", ev.CreatedAt)}
 		if ev.File != nil {
-			vals[2], vals[3], vals[4], vals[5] = "ファイル", ev.File.Name, ev.File.Size, ev.File.SHA256
+			vals[2], vals[3], vals[4], vals[5] = "ファイル", ev.File.Name, strconv.FormatInt(ev.File.Size, 10), ev.File.SHA256
 		}
-		for j, v := range vals {
-			c, _ := excelize.CoordinatesToCellName(j+1, i+2)
-			set(evs, c, v)
-		}
+		evs.Rows = append(evs.Rows, vals)
 	}
-	return x.Write(w)
+	return xlsx.Write(w, []xlsx.SheetData{main, evs})
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medisac/medisac/internal/csvsafe"
+	"github.com/medisac/medisac/internal/xlsx"
 	"golang.org/x/text/encoding/japanese"
 	"golang.org/x/text/transform"
 )
@@ -68,7 +69,7 @@ func ReadCSV(data []byte, maxRows int) ([][]Cell, string, error) {
 			return nil, enc, err
 		}
 		if len(rows) >= maxRows {
-			return nil, enc, fmt.Errorf("%w: more than %d rows", ErrXLSXLimit, maxRows)
+			return nil, enc, fmt.Errorf("%w: more than %d rows", xlsx.ErrLimit, maxRows)
 		}
 		row := make([]Cell, len(rec))
 		for i, v := range rec {

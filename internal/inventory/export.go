@@ -11,6 +11,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // Export formats.
@@ -107,7 +108,7 @@ func Export(ctx context.Context, q db.Querier, orgID, format string, w io.Writer
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	return WriteXLSX(w, registerSheets(r))
+	return xlsx.Write(w, registerSheets(r))
 }
 
 func fieldHeaders[T any](fields []field[T]) []string {
@@ -146,7 +147,7 @@ func writeCSV(w io.Writer, header []string, rows func(func([]string) error) erro
 	return cw.Error()
 }
 
-func registerSheets(r *Register) []SheetData {
+func registerSheets(r *Register) []xlsx.SheetData {
 	segName := map[string]string{}
 	for _, s := range r.Segments {
 		segName[s.ID] = s.Name
@@ -163,11 +164,11 @@ func registerSheets(r *Register) []SheetData {
 	for _, s := range r.Systems {
 		sysName[s.ID] = s.Name
 	}
-	sheets := []SheetData{{Name: SheetAssets, Header: fieldHeaders(assetFields)}}
+	sheets := []xlsx.SheetData{{Name: SheetAssets, Header: fieldHeaders(assetFields)}}
 	for i := range r.Assets {
 		sheets[0].Rows = append(sheets[0].Rows, fieldValues(assetFields, &r.Assets[i]))
 	}
-	conns := SheetData{Name: SheetConnections, Header: append(fieldHeaders(connectionFields), "注意点")}
+	conns := xlsx.SheetData{Name: SheetConnections, Header: append(fieldHeaders(connectionFields), "注意点")}
 	for i := range r.Connections {
 		c := &r.Connections[i]
 		var flags []string
@@ -176,23 +177,23 @@ func registerSheets(r *Register) []SheetData {
 		}
 		conns.Rows = append(conns.Rows, append(fieldValues(connectionFields, c), strings.Join(flags, ", ")))
 	}
-	vendors := SheetData{Name: SheetVendors, Header: fieldHeaders(vendorFields)}
+	vendors := xlsx.SheetData{Name: SheetVendors, Header: fieldHeaders(vendorFields)}
 	for i := range r.Vendors {
 		vendors.Rows = append(vendors.Rows, fieldValues(vendorFields, &r.Vendors[i]))
 	}
-	segs := SheetData{Name: "セグメント", Header: []string{"名称", "種類", "アドレス範囲", "説明"}}
+	segs := xlsx.SheetData{Name: "セグメント", Header: []string{"名称", "種類", "アドレス範囲", "説明"}}
 	for _, s := range r.Segments {
 		segs.Rows = append(segs.Rows, []string{s.Name, string(s.Kind), s.CIDR, s.Description})
 	}
-	comms := SheetData{Name: "通信許可", Header: []string{"送信元セグメント", "宛先セグメント", "機器", "相手", "ポート", "プロトコル", "理由", "確認日", "確認者"}}
+	comms := xlsx.SheetData{Name: "通信許可", Header: []string{"送信元セグメント", "宛先セグメント", "機器", "相手", "ポート", "プロトコル", "理由", "確認日", "確認者"}}
 	for _, c := range r.Communications {
 		comms.Rows = append(comms.Rows, []string{segName[c.FromSegmentID], segName[c.ToSegmentID], assetName[c.AssetID], c.Peer, c.Port, c.Protocol, c.Reason, string(c.ReviewedOn), c.ReviewedBy})
 	}
-	systems := SheetData{Name: "システム", Header: []string{"名称", "事業者", "説明"}}
+	systems := xlsx.SheetData{Name: "システム", Header: []string{"名称", "事業者", "説明"}}
 	for _, s := range r.Systems {
 		systems.Rows = append(systems.Rows, []string{s.Name, vendorName[s.VendorID], s.Description})
 	}
-	contracts := SheetData{Name: "保守契約", Header: []string{"契約名", "事業者", "対象システム", "開始日", "終了日", "リモート保守", "連絡先", "備考"}}
+	contracts := xlsx.SheetData{Name: "保守契約", Header: []string{"契約名", "事業者", "対象システム", "開始日", "終了日", "リモート保守", "連絡先", "備考"}}
 	for _, c := range r.Contracts {
 		var names []string
 		for _, id := range c.SystemIDs {
@@ -200,17 +201,17 @@ func registerSheets(r *Register) []SheetData {
 		}
 		contracts.Rows = append(contracts.Rows, []string{c.Title, vendorName[c.VendorID], strings.Join(names, ", "), string(c.StartOn), string(c.EndOn), string(c.RemoteMaintenance), c.Contact, c.Notes})
 	}
-	resp := SheetData{Name: "責任分界", Header: []string{"システム", "業務", "担当", "備考"}}
+	resp := xlsx.SheetData{Name: "責任分界", Header: []string{"システム", "業務", "担当", "備考"}}
 	for _, s := range r.Systems {
 		for _, x := range r.Responsibilities[s.ID] {
 			resp.Rows = append(resp.Rows, []string{s.Name, string(x.Duty), string(x.Holder), x.Note})
 		}
 	}
-	docs := SheetData{Name: "文書", Header: []string{"システム", "種類", "題名", "ファイル名", "形式", "サイズ", "SHA-256", "登録日時"}}
+	docs := xlsx.SheetData{Name: "文書", Header: []string{"システム", "種類", "題名", "ファイル名", "形式", "サイズ", "SHA-256", "登録日時"}}
 	for _, d := range r.Documents {
 		docs.Rows = append(docs.Rows, []string{sysName[d.SystemID], string(d.Kind), d.Title, d.Filename, d.ContentType, strconv.FormatInt(d.Size, 10), d.SHA256, d.UploadedAt.Format("2006-01-02 15:04")})
 	}
-	accts := SheetData{Name: "アカウント", Header: []string{"システム", "機器", "ユーザー名", "種類", "管理者権限", "利用者", "退職済", "有効期限", "最終確認日", "状態", "備考", "注意点"}}
+	accts := xlsx.SheetData{Name: "アカウント", Header: []string{"システム", "機器", "ユーザー名", "種類", "管理者権限", "利用者", "退職済", "有効期限", "最終確認日", "状態", "備考", "注意点"}}
 	for _, a := range r.Accounts {
 		var flags []string
 		for _, f := range a.Flags {
@@ -247,7 +248,7 @@ func Template(format string, w io.Writer) error {
 		}
 		return w
 	}
-	help := SheetData{Name: "記入方法", Header: []string{"シート", "列名", "英語キー", "書き方"}, Widths: []float64{12, 22, 26, 80}}
+	help := xlsx.SheetData{Name: "記入方法", Header: []string{"シート", "列名", "英語キー", "書き方"}, Widths: []float64{12, 22, 26, 80}}
 	add := func(sheet string, headers, keys []string) {
 		for i := range headers {
 			help.Rows = append(help.Rows, []string{sheet, headers[i], keys[i], templateHint(keys[i])})
@@ -256,7 +257,7 @@ func Template(format string, w io.Writer) error {
 	add(SheetAssets, fieldHeaders(assetFields), fieldKeys(assetFields))
 	add(SheetConnections, fieldHeaders(connectionFields), fieldKeys(connectionFields))
 	add(SheetVendors, fieldHeaders(vendorFields), fieldKeys(vendorFields))
-	return WriteXLSX(w, []SheetData{
+	return xlsx.Write(w, []xlsx.SheetData{
 		{Name: SheetAssets, Header: fieldHeaders(assetFields), Widths: widths(len(assetFields))},
 		{Name: SheetConnections, Header: fieldHeaders(connectionFields), Widths: widths(len(connectionFields))},
 		{Name: SheetVendors, Header: fieldHeaders(vendorFields), Widths: widths(len(vendorFields))},

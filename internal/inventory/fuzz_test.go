@@ -22,33 +22,6 @@ func FuzzReadCSV(f *testing.F) {
 	})
 }
 
-func FuzzReadXLSX(f *testing.F) {
-	var tmpl bytes.Buffer
-	if err := Template(FormatXLSX, &tmpl); err != nil {
-		f.Fatal(err)
-	}
-	f.Add(tmpl.Bytes())
-	f.Add(xlsxOf(f, SheetData{Name: "資産", Header: []string{"名称", "保守期限"}, Rows: [][]string{{"CT", "R8.3.31"}}}))
-	f.Add(rawXLSX(f, `<worksheet><sheetData><row r="1"><c r="A1"><v>46112</v></c></row></sheetData></worksheet>`, ""))
-	f.Add([]byte("PK\x03\x04"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		sheets, err := ReadXLSX(data, XLSXLimits{MaxRows: 500, MaxCols: 50, MaxUncompressed: 4 << 20})
-		if err != nil {
-			return
-		}
-		for _, s := range sheets {
-			if len(s.Rows) > 500 {
-				t.Fatalf("%d rows past the limit", len(s.Rows))
-			}
-			for _, r := range s.Rows {
-				if len(r) > 50 {
-					t.Fatalf("%d columns past the limit", len(r))
-				}
-			}
-		}
-	})
-}
-
 func FuzzParseNmap(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*.xml")
 	for _, name := range files {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // Sheet names of the register workbook.
@@ -129,14 +130,14 @@ func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, da
 	switch ext := strings.ToLower(filepath.Ext(filename)); {
 	case ext == ".xlsx" || (ext != ".csv" && bytes.HasPrefix(data, []byte("PK\x03\x04"))):
 		p.Format, serial = "xlsx", true
-		s, err := ReadXLSX(data, XLSXLimits{MaxRows: MaxImportRows + 1})
+		s, err := xlsx.Read(data, xlsx.Limits{MaxRows: MaxImportRows + 1})
 		if err != nil {
 			switch {
-			case errors.Is(err, ErrXLSXCellTooLong):
-				p.fileError("", "inventory.import.xlsx_cell_too_long", MaxCellChars)
-			case errors.Is(err, ErrXLSXTextTooLarge):
-				p.fileError("", "inventory.import.xlsx_text_too_large", DefaultXLSXLimits.MaxTextBytes>>20)
-			case errors.Is(err, ErrXLSXLimit):
+			case errors.Is(err, xlsx.ErrCellTooLong):
+				p.fileError("", "inventory.import.xlsx_cell_too_long", xlsx.MaxCellChars)
+			case errors.Is(err, xlsx.ErrTextTooLarge):
+				p.fileError("", "inventory.import.xlsx_text_too_large", xlsx.DefaultLimits.MaxTextBytes>>20)
+			case errors.Is(err, xlsx.ErrLimit):
 				p.fileError("", "inventory.import.xlsx_limit")
 			default:
 				p.fileError("", "inventory.import.not_xlsx")
@@ -152,7 +153,7 @@ func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, da
 		case errors.Is(err, ErrEncoding):
 			p.fileError(SheetAssets, "inventory.import.encoding")
 			return p, nil
-		case errors.Is(err, ErrXLSXLimit):
+		case errors.Is(err, xlsx.ErrLimit):
 			p.fileError(SheetAssets, "inventory.import.too_many_rows", MaxImportRows)
 			return p, nil
 		case err != nil:

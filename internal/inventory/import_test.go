@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -16,21 +15,22 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 func buildTestXLSX(t testing.TB) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteXLSX(&buf, []SheetData{{Name: "資産", Header: []string{"名称"}, Rows: [][]string{{"a"}}}}); err != nil {
+	if err := xlsx.Write(&buf, []xlsx.SheetData{{Name: "資産", Header: []string{"名称"}, Rows: [][]string{{"a"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
 }
 
-func xlsxOf(t testing.TB, sheets ...SheetData) []byte {
+func xlsxOf(t testing.TB, sheets ...xlsx.SheetData) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteXLSX(&buf, sheets); err != nil {
+	if err := xlsx.Write(&buf, sheets); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -60,96 +60,6 @@ func rawXLSX(t testing.TB, sheetXML, shared string) []byte {
 	}
 	zw.Close()
 	return buf.Bytes()
-}
-
-func TestXLSXRoundTrip(t *testing.T) {
-	in := []SheetData{
-		{Name: "資産", Header: []string{"名称", "備考"}, Rows: [][]string{{"CT装置", "<&>\"'"}, {"", "空欄の次"}, {"0012", "改行\nあり"}}},
-		{Name: "事業者", Header: []string{"名称"}},
-	}
-	sheets, err := ReadXLSX(xlsxOf(t, in...), XLSXLimits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(sheets) != 2 || sheets[0].Name != "資産" || sheets[1].Name != "事業者" {
-		t.Fatalf("sheets %+v", sheets)
-	}
-	rows := sheets[0].Rows
-	if len(rows) != 4 || rows[1][1].V != "<&>\"'" || rows[2][0].V != "" || rows[2][1].V != "空欄の次" || rows[3][0].V != "0012" || rows[3][1].V != "改行\nあり" {
-		t.Errorf("rows %+v", rows)
-	}
-}
-
-func TestReadXLSXCells(t *testing.T) {
-	sheet := `<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>
-<row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1" t="s"><v>1</v></c></row>
-<row r="3"><c r="A3" t="inlineStr"><is><t>VPN</t></is></c><c r="B3"><v>46112</v></c><c r="C3" t="str"><f>A3&amp;"x"</f><v>VPNx</v></c><c r="D3" t="b"><v>1</v></c></row>
-</sheetData></worksheet>`
-	shared := `<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>名称</t><rPh sb="0" eb="2"><t>メイショウ</t></rPh></si><si><r><t>保守</t></r><r><t>期限</t></r></si></sst>`
-	sheets, err := ReadXLSX(rawXLSX(t, sheet, shared), XLSXLimits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := sheets[0].Rows
-	if len(r) != 3 || r[0][0].V != "名称" || r[0][1].V != "" || r[0][2].V != "保守期限" || len(r[1]) != 0 {
-		t.Fatalf("rows %+v", r)
-	}
-	if r[2][0].V != "VPN" || r[2][1] != (Cell{V: "46112", Num: true}) || r[2][2].V != "VPNx" || r[2][3].V != "TRUE" {
-		t.Errorf("row 3 %+v", r[2])
-	}
-}
-
-func TestReadXLSXHostile(t *testing.T) {
-	bomb := func(size int) []byte {
-		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for name, body := range map[string]string{
-			"xl/workbook.xml":            `<workbook><sheets><sheet name="資産" r:id="rId1" xmlns:r="r"/></sheets></workbook>`,
-			"xl/_rels/workbook.xml.rels": `<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>`,
-		} {
-			w, _ := zw.Create(name)
-			w.Write([]byte(body))
-		}
-		w, _ := zw.Create("xl/worksheets/sheet1.xml")
-		w.Write([]byte(`<worksheet><sheetData>`))
-		w.Write(bytes.Repeat([]byte(" "), size))
-		w.Write([]byte(`</sheetData></worksheet>`))
-		zw.Close()
-		return buf.Bytes()
-	}
-	entity := rawXLSX(t, `<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>`, "")
-	xxe := rawXLSX(t, `<?xml version="1.0"?><!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&x;</t></is></c></row></sheetData></worksheet>`, "")
-	manyEntries := func() []byte {
-		var buf bytes.Buffer
-		zw := zip.NewWriter(&buf)
-		for i := 0; i < 1100; i++ {
-			zw.Create("x/" + strings.Repeat("a", i%50) + string(rune('a'+i%26)) + itoaInt(i))
-		}
-		zw.Close()
-		return buf.Bytes()
-	}()
-	cases := []struct {
-		name string
-		data []byte
-		lim  XLSXLimits
-		want error
-	}{
-		{"ratio bomb", bomb(8 << 20), XLSXLimits{}, ErrXLSXLimit},
-		{"total limit", bomb(2 << 20), XLSXLimits{MaxUncompressed: 1 << 20, MaxRatio: 100000}, ErrXLSXLimit},
-		{"entries", manyEntries, XLSXLimits{}, ErrXLSXLimit},
-		{"entity expansion", entity, XLSXLimits{}, ErrNotXLSX},
-		{"external entity", xxe, XLSXLimits{}, ErrNotXLSX},
-		{"not a zip", []byte("名称,種別\n"), XLSXLimits{}, ErrNotXLSX},
-		{"rows", rawXLSX(t, `<worksheet><sheetData><row r="5000"/></sheetData></worksheet>`, ""), XLSXLimits{MaxRows: 100}, ErrXLSXLimit},
-		{"columns", rawXLSX(t, `<worksheet><sheetData><row><c r="AAA1"><v>1</v></c></row></sheetData></worksheet>`, ""), XLSXLimits{}, ErrXLSXLimit},
-		{"bad shared index", rawXLSX(t, `<worksheet><sheetData><row><c t="s"><v>7</v></c></row></sheetData></worksheet>`, ""), XLSXLimits{}, ErrNotXLSX},
-	}
-	for _, tc := range cases {
-		_, err := ReadXLSX(tc.data, tc.lim)
-		if !errors.Is(err, tc.want) {
-			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
-		}
-	}
 }
 
 const assetCSV = "名称,種別,用途,メーカー,製品名,型番,バージョン,シリアル番号,ホスト名,IPアドレス,MACアドレス,セグメント,設置場所,管理部門,保守業者,保守期限,リモート保守,初期パスワード変更,インターネット公開,CPE,備考\r\n" +
@@ -272,9 +182,9 @@ func TestImportWorkbook(t *testing.T) {
 		}
 
 		book := xlsxOf(t,
-			SheetData{Name: SheetVendors, Header: []string{"名称", "担当者", "電話番号"}, Rows: [][]string{{"保守ベンダーA", "鈴木", "03-0000-0000"}}},
-			SheetData{Name: SheetAssets, Header: []string{"名称", "種別", "保守期限"}, Rows: [][]string{{"VPN装置", "ネットワーク機器", "H31.4.30"}}},
-			SheetData{Name: SheetConnections, Header: []string{"名称", "種別", "終端機器", "事業者", "多要素認証", "管理者", "最終確認日"},
+			xlsx.SheetData{Name: SheetVendors, Header: []string{"名称", "担当者", "電話番号"}, Rows: [][]string{{"保守ベンダーA", "鈴木", "03-0000-0000"}}},
+			xlsx.SheetData{Name: SheetAssets, Header: []string{"名称", "種別", "保守期限"}, Rows: [][]string{{"VPN装置", "ネットワーク機器", "H31.4.30"}}},
+			xlsx.SheetData{Name: SheetConnections, Header: []string{"名称", "種別", "終端機器", "事業者", "多要素認証", "管理者", "最終確認日"},
 				Rows: [][]string{{"CT保守回線", "LTE", "VPN装置", "保守ベンダーA", "いいえ", "事業者", "R8.1.15"}, {"旧ISDN", "ISDN", "", "", "", "", ""}}},
 		)
 		p = must[*Preview](t)(ImportFile(ctx, d, org, "", "book.xlsx", book, false, t0))
@@ -323,7 +233,7 @@ func TestImportBadFiles(t *testing.T) {
 		{"zip bomb", "a.xlsx", bomb, CellError{Key: "inventory.import.xlsx_limit"}},
 		{"oversized", "a.csv", append([]byte(good), make([]byte, MaxImportSize)...), CellError{Key: "inventory.import.file_too_large"}},
 		{"empty name", "a.csv", []byte("名称,種別\nA,PC\n,PC\n"), CellError{Sheet: SheetAssets, Row: 3, Column: "名称", Key: "inventory.import.required"}},
-		{"unknown device", "a.xlsx", xlsxOf(t, SheetData{Name: SheetConnections, Header: []string{"名称", "終端機器"}, Rows: [][]string{{"回線", "どこにもない機器"}}}),
+		{"unknown device", "a.xlsx", xlsxOf(t, xlsx.SheetData{Name: SheetConnections, Header: []string{"名称", "終端機器"}, Rows: [][]string{{"回線", "どこにもない機器"}}}),
 			CellError{Sheet: SheetConnections, Row: 2, Column: "終端機器", Key: "inventory.import.unknown_device"}},
 	}
 	cases[1].data = []byte("名称,保守期限\nA,R8.3.31\nB,来年の春\n")
@@ -373,7 +283,7 @@ func TestExportAndTemplate(t *testing.T) {
 		if err := Export(ctx, d, a, FormatXLSX, &x, "2026-04-01"); err != nil {
 			t.Fatal(err)
 		}
-		sheets, err := ReadXLSX(x.Bytes(), XLSXLimits{})
+		sheets, err := xlsx.Read(x.Bytes(), xlsx.Limits{})
 		if err != nil || len(sheets) != 10 {
 			t.Fatalf("export sheets %d %v", len(sheets), err)
 		}
@@ -482,7 +392,7 @@ func TestExportFormulaCells(t *testing.T) {
 				t.Errorf("%s holds a formula", f.Name)
 			}
 		}
-		sheets, err := ReadXLSX(x.Bytes(), XLSXLimits{})
+		sheets, err := xlsx.Read(x.Bytes(), xlsx.Limits{})
 		if err != nil || sheets[0].Rows[1][0].Num {
 			t.Fatalf("xlsx %v", err)
 		}

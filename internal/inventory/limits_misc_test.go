@@ -11,6 +11,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // TestNmapTooManyHosts: a scan of more hosts than the limit is refused
@@ -61,7 +62,7 @@ func TestVendorEmailControlCharacters(t *testing.T) {
 		if err != nil || got.Email != "a@example.jp" {
 			t.Fatalf("stored %q %v", got.Email, err)
 		}
-		data := xlsxOf(t, SheetData{Name: SheetVendors, Header: []string{"名称", "メール"}, Rows: [][]string{{"別の会社", "b@example.jp\r\nBcc: x@evil.example"}}})
+		data := xlsxOf(t, xlsx.SheetData{Name: SheetVendors, Header: []string{"名称", "メール"}, Rows: [][]string{{"別の会社", "b@example.jp\r\nBcc: x@evil.example"}}})
 		p, err := PreviewImport(ctx, d, org, "a.xlsx", data)
 		if err != nil {
 			t.Fatal(err)

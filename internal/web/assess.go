@@ -1,50 +1,57 @@
 package web
 
 import (
-	"fmt"
+	"bytes"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/audit"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 )
 
-// assessRegistry holds the questionnaire editions. A broken embedded
-// edition file stops the server at start (the panic names file and line).
-var assessRegistry = sync.OnceValue(func() *assess.Registry {
-	r, err := assess.NewRegistry()
-	if err != nil {
-		panic(fmt.Sprintf("assess: edition file: %v", err))
-	}
-	return r
-})
+// assessRegistry holds the questionnaire editions (the service's).
+func (s *Server) assessRegistry() *assess.Registry { return s.Assess.Registry }
 
-// assessHints is where sheet hints come from.
-var assessHints assess.HintSource = assess.InventoryHints{}
+// assessRefusal turns a refusal of the permission table into the error
+// page's error (people who only read get the read-only page); it returns
+// nil for any other error, which the form shows itself.
+func assessRefusal(m *member, err error) error {
+	if !apperr.Is(err, apperr.Forbidden) && !apperr.Is(err, apperr.Unauthenticated) {
+		return nil
+	}
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
+	}
+	return err
+}
+
+// assessFail is assessRefusal, or err itself: for handlers without a form.
+func assessFail(m *member, err error) error {
+	if r := assessRefusal(m, err); r != nil {
+		return r
+	}
+	return err
+}
 
 func (s *Server) assessRoutes(mux *http.ServeMux) {
-	assessRegistry()
-	mux.Handle("GET /assess", s.requireUser(s.assessList))
-	mux.Handle("POST /assess/sheets", s.requireUser(s.assessStart))
-	mux.Handle("GET /assess/sheets/{id}", s.requireUser(s.assessSheet))
-	mux.Handle("GET /assess/sheets/{id}/compare", s.requireUser(s.assessCompare))
-	mux.Handle("GET /assess/sheets/{id}/report.pdf", s.requireUser(s.assessReport))
-	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.assessReport))
-	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.assessSign))
-	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.assessReopen))
-	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.assessItem))
-	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.assessItemSave))
-	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.assessEvidenceAdd))
-	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.assessHintDecide))
-	mux.Handle("GET /assess/sheets/{id}/evidence/{ev}", s.requireUser(s.assessEvidenceGet))
-	mux.Handle("POST /assess/sheets/{id}/evidence/{ev}/delete", s.requireUser(s.assessEvidenceDelete))
+	mux.Handle("GET /assess", s.requireUser(s.act(s.assessList)))
+	mux.Handle("POST /assess/sheets", s.requireUser(s.act(s.assessStart)))
+	mux.Handle("GET /assess/sheets/{id}", s.requireUser(s.act(s.assessSheet)))
+	mux.Handle("GET /assess/sheets/{id}/compare", s.requireUser(s.act(s.assessCompare)))
+	mux.Handle("GET /assess/sheets/{id}/report.pdf", s.requireUser(s.act(s.assessReport)))
+	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.act(s.assessReport)))
+	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.act(s.assessSign)))
+	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.act(s.assessReopen)))
+	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItem)))
+	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItemSave)))
+	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.act(s.assessEvidenceAdd)))
+	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.act(s.assessHintDecide)))
+	mux.Handle("GET /assess/sheets/{id}/evidence/{ev}", s.requireUser(s.act(s.assessEvidenceGet)))
+	mux.Handle("POST /assess/sheets/{id}/evidence/{ev}/delete", s.requireUser(s.act(s.assessEvidenceDelete)))
 	s.assessVendorRoutes(mux)
 	s.assessSurveyRoutes(mux)
 }
@@ -72,14 +79,15 @@ type assessListView struct {
 	FY       int
 }
 
-func (s *Server) assessList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessList(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessList(w, r, nil)
+	return nil
 }
 
 func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) {
 	ctx := r.Context()
 	p := state(r).p
-	reg := assessRegistry()
+	reg := s.assessRegistry()
 	sheets, err := assess.ListSheets(ctx, s.DB, p.OrgID, assess.SheetFilter{})
 	if err != nil {
 		s.renderError(w, r, err)
@@ -114,36 +122,24 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	s.render(w, r, status, "assess_list", pg)
 }
 
-func (s *Server) assessStart(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.sheet.create") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	e, err := assessRegistry().Get(ctx, s.DB, p.OrgID, r.PostForm.Get("edition"))
-	if err != nil {
-		s.renderAssessList(w, r, apperr.Field("edition", "assess.web.choose_edition"))
-		return
-	}
+func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) error {
 	fy, err := strconv.Atoi(r.PostForm.Get("year"))
 	if err != nil {
-		s.renderAssessList(w, r, apperr.Field("year", "assess.sheet.fy_invalid"))
-		return
+		err = apperr.Field("year", "assess.sheet.fy_invalid")
 	}
 	var sh *assess.Sheet
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		sh, err = assess.StartSheet(ctx, tx, e, p.OrgID, fy, "", s.Now())
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.create", ObjectType: "assess_sheet", ObjectID: sh.ID,
-			Details: map[string]any{"edition": e.ID, "fiscal_year": fy}})
-	})
+	if err == nil {
+		sh, _, err = s.Assess.CreateSheet(r.Context(), m.P, m.P.OrgID, r.PostForm.Get("edition"), fy)
+	}
 	if err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
+		}
 		s.renderAssessList(w, r, err)
-		return
+		return nil
 	}
 	http.Redirect(w, r, "/assess/sheets/"+sh.ID, http.StatusSeeOther)
+	return nil
 }
 
 // loadSheet reads the sheet of the path for the signed-in organisation.
@@ -153,7 +149,7 @@ func (s *Server) loadSheet(r *http.Request) (*assess.Sheet, *assess.Edition, err
 	if err != nil {
 		return nil, nil, err
 	}
-	e, err := assessRegistry().Get(r.Context(), s.DB, p.OrgID, sh.EditionID)
+	e, err := s.assessRegistry().Get(r.Context(), s.DB, p.OrgID, sh.EditionID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,22 +183,20 @@ type assessSectionView struct {
 	Items []assessItemRow
 }
 
-func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request, m *member) error {
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	evs, err := assess.ListEvidence(r.Context(), s.DB, sh.OrgID, sh.ID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	count := map[string]int{}
 	for _, ev := range evs {
 		count[ev.ItemID]++
 	}
-	p := state(r).p
+	p := m.P
 	v := assessSheetView{Sheet: sh, Edition: e, Progress: sh.Progress(e), CanSign: p.IsAdmin() && p.CanWrite()}
 	for _, sec := range e.Sections {
 		sv := assessSectionView{Title: sec.Title}
@@ -217,14 +211,14 @@ func (s *Server) assessSheet(w http.ResponseWriter, r *http.Request) {
 	}
 	prev, err := assess.Previous(r.Context(), s.DB, sh)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.HasPrev = prev != nil
 	pg := s.newPage(w, r, "assess.sheet.title")
 	pg.Title = e.Title
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "assess_sheet", pg)
+	return nil
 }
 
 type assessItemView struct {
@@ -265,8 +259,9 @@ func (v assessItemView) MaxMB() int { return assess.MaxFileSize >> 20 }
 // LinkTypes lists the kinds of evidence links.
 func (v assessItemView) LinkTypes() []string { return assess.LinkTypes }
 
-func (s *Server) assessItem(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessItem(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessItem(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -316,7 +311,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 		form.Set("value."+c, a.Value)
 		form.Set("comment."+c, a.Comment)
 	}
-	hs, err := assess.HintsFor(ctx, s.DB, assessHints, e, sh.OrgID, sh.ID, s.Now())
+	hs, err := assess.HintsFor(ctx, s.DB, s.Assess.HintsFrom(), e, sh.OrgID, sh.ID, s.Now())
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -358,21 +353,14 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	s.render(w, r, status, "assess_item", pg)
 }
 
-func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.answer.save") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
+func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request, m *member) error {
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	it := e.Item(r.PathValue("item"))
 	if it == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	f := r.PostForm
 	var in []assess.Answer
@@ -384,16 +372,12 @@ func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request) {
 		}
 		in = append(in, a)
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := assess.SaveAnswers(ctx, tx, e, p.OrgID, sh.ID, p.UserID, in, s.Now()); err != nil {
-			return err
+	if _, _, err := s.Assess.SaveAnswers(r.Context(), m.P, m.P.OrgID, sh.ID, in); err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
 		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.answer.save", ObjectType: "assess_sheet", ObjectID: sh.ID,
-			Details: map[string]any{"item": it.ID, "answers": in}})
-	})
-	if err != nil {
 		s.renderAssessItem(w, r, err, f)
-		return
+		return nil
 	}
 	to := "/assess/sheets/" + sh.ID
 	if f.Get("next") != "" && e.Item(f.Get("next")) != nil {
@@ -402,18 +386,13 @@ func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request) {
 		to += "#item-" + it.ID
 	}
 	s.flash(w, r, to, "flash.assess_saved")
+	return nil
 }
 
-func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.evidence.add") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	sh, e, err := s.loadSheet(r)
+func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request, m *member) error {
+	sh, _, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	itemID := r.PathValue("item")
 	in := assess.EvidenceInput{LinkType: r.PostForm.Get("link_type"), LinkRef: r.PostForm.Get("link_ref"), Note: r.PostForm.Get("note")}
@@ -426,7 +405,7 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request) {
 			}
 			if err != nil {
 				s.renderAssessItem(w, r, err, nil)
-				return
+				return nil
 			}
 			in.Name = fhs[0].Filename
 			in.LinkType, in.LinkRef = "", ""
@@ -435,209 +414,88 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request) {
 	if in.LinkRef == "" && len(in.Data) == 0 {
 		in.LinkType = ""
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		ev, err := assess.AddEvidence(ctx, tx, e, p.OrgID, sh.ID, itemID, p.UserID, in, s.Now())
-		if err != nil {
-			return err
+	if _, err := s.Assess.AddEvidence(r.Context(), m.P, m.P.OrgID, sh.ID, itemID, in); err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
 		}
-		d := map[string]any{"item": itemID, "link_type": ev.LinkType, "link_ref": ev.LinkRef}
-		if ev.File != nil {
-			d["file"], d["size"], d["sha256"] = ev.File.Name, ev.File.Size, ev.File.SHA256
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.evidence.add", ObjectType: "assess_sheet", ObjectID: sh.ID, Details: d})
-	})
-	if err != nil {
 		s.renderAssessItem(w, r, err, nil)
-		return
+		return nil
 	}
 	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
+	return nil
 }
 
-func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
-	sh, _, err := s.loadSheet(r)
+func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request, m *member) error {
+	f, data, err := s.Assess.EvidenceFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), r.PathValue("ev"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	evs, err := assess.ListEvidence(ctx, s.DB, p.OrgID, sh.ID, "")
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	for _, ev := range evs {
-		if ev.ID != r.PathValue("ev") || ev.File == nil {
-			continue
-		}
-		f, data, err := assess.ReadFile(ctx, s.DB, p.OrgID, ev.File.ID)
-		if err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionSensitiveRead, ObjectType: "assess_file", ObjectID: f.ID,
-			Details: map[string]any{"name": f.Name, "sheet": sh.ID}}); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", f.ContentType)
-		w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
-		w.Header().Set("Cache-Control", "no-store")
-		_, _ = w.Write(data)
-		return
-	}
-	s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+	w.Header().Set("Content-Type", f.ContentType)
+	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(data)
+	return nil
 }
 
-func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.evidence.delete") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	var ev *assess.Evidence
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		ev, err = assess.DeleteEvidence(ctx, tx, p.OrgID, r.PathValue("id"), r.PathValue("ev"))
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.evidence.delete", ObjectType: "assess_sheet", ObjectID: ev.SheetID,
-			Details: map[string]any{"item": ev.ItemID, "evidence": ev.ID}})
-	})
+func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	ev, err := s.Assess.DeleteEvidence(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), r.PathValue("ev"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return assessFail(m, err)
 	}
 	s.flash(w, r, "/assess/sheets/"+ev.SheetID+"/items/"+ev.ItemID+"#evidence", "flash.assess_evidence_deleted")
+	return nil
 }
 
-func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, hintAction(r.PostFormValue("decision"))) {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	sh, e, err := s.loadSheet(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	itemID, key, decision := r.PathValue("item"), r.PathValue("key"), r.PostForm.Get("decision")
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		text := ""
-		if decision == "accepted" {
-			hs, err := assess.HintsFor(ctx, tx, assessHints, e, p.OrgID, sh.ID, s.Now())
-			if err != nil {
-				return err
-			}
-			for _, h := range hs {
-				if h.ItemID == itemID && h.Key == key {
-					text = s.Catalog.T("ja", h.Msg, h.Args...)
-				}
-			}
+func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request, m *member) error {
+	sheetID, itemID, key, decision := r.PathValue("id"), r.PathValue("item"), r.PathValue("key"), r.PostForm.Get("decision")
+	if err := s.Assess.DecideHint(r.Context(), m.P, m.P.OrgID, sheetID, itemID, key, decision); err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
 		}
-		if err := assess.DecideHint(ctx, tx, assessHints, e, p.OrgID, sh.ID, itemID, key, decision, text, p.UserID, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.hint." + decision, ObjectType: "assess_sheet", ObjectID: sh.ID,
-			Details: map[string]any{"item": itemID, "hint": key}})
-	})
-	if err != nil {
 		s.renderAssessItem(w, r, err, nil)
-		return
+		return nil
 	}
-	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID, "flash.assess_hint_"+decision)
+	s.flash(w, r, "/assess/sheets/"+sheetID+"/items/"+itemID, "flash.assess_hint_"+decision)
+	return nil
 }
 
-func (s *Server) assessSign(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.sheet.sign") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	sh, e, err := s.loadSheet(r)
+func (s *Server) assessSign(w http.ResponseWriter, r *http.Request, m *member) error {
+	sh, _, err := s.Assess.Sign(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), r.PostForm.Get("name"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	name := strings.TrimSpace(r.PostForm.Get("name"))
-	if name == "" {
-		name = p.DisplayName
-	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := assess.Sign(ctx, tx, e, p, p.OrgID, sh.ID, name, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.sign", ObjectType: "assess_sheet", ObjectID: sh.ID, Details: map[string]any{"name": name}})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return assessFail(m, err)
 	}
 	s.flash(w, r, "/assess/sheets/"+sh.ID, "flash.assess_signed")
+	return nil
 }
 
-func (s *Server) assessReopen(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.sheet.reopen") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
+func (s *Server) assessReopen(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := assess.Reopen(ctx, tx, p, p.OrgID, id, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.reopen", ObjectType: "assess_sheet", ObjectID: id})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+	if _, _, err := s.Assess.Reopen(r.Context(), m.P, m.P.OrgID, id); err != nil {
+		return assessFail(m, err)
 	}
 	s.flash(w, r, "/assess/sheets/"+id, "flash.assess_reopened")
+	return nil
 }
 
-func (s *Server) assessReport(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
-	sh, e, err := s.loadSheet(r)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	rep, err := assess.BuildReport(ctx, s.DB, e, p.OrgID, sh.ID, s.Now())
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	format := "xlsx"
+func (s *Server) assessReport(w http.ResponseWriter, r *http.Request, m *member) error {
+	format := assess.FormatXLSX
 	if strings.HasSuffix(r.URL.Path, ".pdf") {
-		format = "pdf"
+		format = assess.FormatPDF
 	}
-	var buf strings.Builder
-	if format == "pdf" {
-		err = assess.WritePDF(&buf, rep)
-	} else {
-		err = assess.WriteXLSX(&buf, rep)
-	}
-	if err == nil {
-		err = s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionDataExport, ObjectType: "assess_sheet", ObjectID: sh.ID,
-			Details: map[string]any{"format": format}})
-	}
+	var buf bytes.Buffer
+	sh, e, err := s.Assess.Export(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), format, &buf)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	name := fmt.Sprintf("%s-%d.%s", e.ID, sh.FiscalYear, format)
-	if format == "pdf" {
+	if format == assess.FormatPDF {
 		w.Header().Set("Content-Type", "application/pdf")
 	} else {
 		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+assess.ReportName(e, sh, format)+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = io.WriteString(w, buf.String())
+	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 type assessCompareView struct {
@@ -651,29 +509,27 @@ type assessCompareView struct {
 // CellLabel names a cell.
 func (v assessCompareView) CellLabel(c string) string { return v.Edition.CellLabel(c) }
 
-func (s *Server) assessCompare(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessCompare(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	prev, err := assess.Previous(ctx, s.DB, sh)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assessCompareView{Sheet: sh, Edition: e, Prev: prev}
 	var pe *assess.Edition
 	if prev != nil {
-		if pe, err = assessRegistry().Get(ctx, s.DB, p.OrgID, prev.EditionID); err != nil {
-			s.renderError(w, r, err)
-			return
+		if pe, err = s.assessRegistry().Get(ctx, s.DB, p.OrgID, prev.EditionID); err != nil {
+			return err
 		}
 	}
 	v.Rows = assess.Compare(e, sh, pe, prev)
 	pg := s.newPage(w, r, "assess.compare.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "assess_compare", pg)
+	return nil
 }

@@ -8,20 +8,18 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
 func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/surveys", s.requireUser(s.assessSurveys))
-	mux.Handle("POST /assess/surveys", s.requireUser(s.assessSurveyCreate))
-	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.assessSurvey))
-	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.assessSurveyRemind))
-	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.assessSurveyClose))
-	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.assessSurveyRespond))
-	mux.Handle("GET /assess/overview", s.requireUser(s.assessOverview))
-	mux.Handle("POST /assess/sheets/{id}/share", s.requireAdmin(s.assessShare))
+	mux.Handle("GET /assess/surveys", s.requireUser(s.act(s.assessSurveys)))
+	mux.Handle("POST /assess/surveys", s.requireUser(s.act(s.assessSurveyCreate)))
+	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(s.assessSurvey)))
+	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.act(s.assessSurveyRemind)))
+	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.act(s.assessSurveyClose)))
+	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.act(s.assessSurveyRespond)))
+	mux.Handle("GET /assess/overview", s.requireUser(s.act(s.assessOverview)))
+	mux.Handle("POST /assess/sheets/{id}/share", s.requireAdmin(s.act(s.assessShare)))
 }
 
 // assessPickable are the editions whose items an operator can pick for a
@@ -36,8 +34,9 @@ type assessSurveysView struct {
 	FY      int
 }
 
-func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessSurveys(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -51,7 +50,7 @@ func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, pre
 			return
 		}
 		for _, id := range assessPickable {
-			if e, err := assessRegistry().Get(ctx, s.DB, p.OrgID, id); err == nil {
+			if e, err := s.assessRegistry().Get(ctx, s.DB, p.OrgID, id); err == nil {
 				v.Pick = append(v.Pick, e)
 			}
 		}
@@ -99,49 +98,36 @@ func surveyFilter(f url.Values) (assess.OrgFilter, error) {
 	return out, nil
 }
 
-func (s *Server) assessSurveyCreate(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.survey.create") {
-		return
-	}
+func (s *Server) assessSurveyCreate(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
-	if !p.IsOperator() {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "assess.survey.operator_only"))
-		return
-	}
 	f := r.PostForm
 	filter, err := surveyFilter(f)
-	if err != nil {
-		s.renderAssessSurveys(w, r, err, f)
-		return
-	}
 	src := []byte(strings.TrimSpace(f.Get("source")))
-	if len(src) == 0 {
+	if err == nil && len(src) == 0 {
 		var picks []*assess.Item
 		for _, k := range f["item"] {
 			ed, item, _ := strings.Cut(k, "/")
-			if e, err := assessRegistry().Get(ctx, s.DB, p.OrgID, ed); err == nil && e.Item(item) != nil {
+			if e, err := s.assessRegistry().Get(ctx, s.DB, m.P.OrgID, ed); err == nil && e.Item(item) != nil {
 				picks = append(picks, e.Item(item))
 			}
 		}
-		if src, err = assess.BuildSurvey(f.Get("title"), assess.FiscalYearOf(s.Now()), picks); err != nil {
-			s.renderAssessSurveys(w, r, err, f)
-			return
-		}
+		src, err = assess.BuildSurvey(f.Get("title"), assess.FiscalYearOf(s.Now()), picks)
 	}
 	var sv *assess.Survey
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if sv, err = assess.CreateSurvey(ctx, tx, assessRegistry(), p.OrgID, p.UserID, src, filter, f.Get("due_on"), s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.create", ObjectType: "assess_survey", ObjectID: sv.ID,
-			Details: map[string]any{"title": sv.Title, "targets": sv.Targets, "filter": filter}})
-	})
+	if err == nil {
+		sv, err = s.Assess.CreateSurvey(ctx, m.P, m.P.OrgID, src, filter, f.Get("due_on"))
+	} else if !m.P.IsOperator() {
+		err = apperr.New(apperr.Forbidden, "assess.survey.operator_only")
+	}
 	if err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
+		}
 		s.renderAssessSurveys(w, r, err, f)
-		return
+		return nil
 	}
 	s.flash(w, r, "/assess/surveys/"+sv.ID, "flash.assess_survey_created")
+	return nil
 }
 
 // assessBar is one bar of a server-drawn chart.
@@ -248,8 +234,9 @@ func comparableGroup(o *auth.Org) assess.OrgFilter {
 	return g
 }
 
-func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessSurvey(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -257,7 +244,7 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 	p := state(r).p
 	id := r.PathValue("id")
 	v := assessSurveyView{Kinds: auth.OrgKinds, MinGroup: assess.MinGroup}
-	reg := assessRegistry()
+	reg := s.assessRegistry()
 	q := r.URL.Query()
 	sv, err := assess.OwnedSurvey(ctx, s.DB, p.OrgID, id)
 	switch {
@@ -368,69 +355,29 @@ func (s *Server) groupText(lang string, g assess.OrgFilter) string {
 	return strings.Join(parts, "・")
 }
 
-func (s *Server) assessSurveyRemind(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
+func (s *Server) assessSurveyRemind(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	if s.refuseErr(w, r, assess.AuthorizeOwnedSurvey(ctx, s.DB, p, "assess.survey.remind", p.OrgID, id)) {
-		return
-	}
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		n, err := assess.RemindSurvey(ctx, tx, s.vendorMail(), p.OrgID, p.OrgName, id, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.remind", ObjectType: "assess_survey", ObjectID: id, Details: map[string]any{"organisations": n}})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if s.Queue != nil {
-		s.Queue.Notify()
+	if _, err := s.Assess.RemindSurvey(r.Context(), m.P, m.P.OrgID, id); err != nil {
+		return assessFail(m, err)
 	}
 	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_reminded")
+	return nil
 }
 
-func (s *Server) assessSurveyClose(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
+func (s *Server) assessSurveyClose(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	if s.refuseErr(w, r, assess.AuthorizeOwnedSurvey(ctx, s.DB, p, "assess.survey.close", p.OrgID, id)) {
-		return
-	}
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		sv, err := assess.OwnedSurvey(ctx, tx, p.OrgID, id)
-		if err != nil {
-			return err
-		}
-		if sv.Status != "open" {
-			return apperr.New(apperr.Conflict, "assess.survey.already_closed")
-		}
-		if err := assess.CloseSurvey(ctx, tx, p.OrgID, id); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.close", ObjectType: "assess_survey", ObjectID: id,
-			Details: map[string]any{"title": sv.Title, "targets": sv.Targets, "responded": sv.Responded}})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+	if _, err := s.Assess.CloseSurvey(r.Context(), m.P, m.P.OrgID, id); err != nil {
+		return assessFail(m, err)
 	}
 	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_closed")
+	return nil
 }
 
-func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.survey.respond") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
+func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	_, e, err := assess.SurveyFor(ctx, s.DB, assessRegistry(), p.OrgID, id)
+	_, e, err := assess.SurveyFor(r.Context(), s.DB, s.assessRegistry(), m.P.OrgID, id)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	f := r.PostForm
 	var in []assess.Answer
@@ -444,18 +391,15 @@ func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request) {
 			in = append(in, a)
 		}
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		sh, err := assess.Respond(ctx, tx, assessRegistry(), p.OrgID, id, p.UserID, in, s.Now())
-		if err != nil {
-			return err
+	if _, _, err := s.Assess.Respond(r.Context(), m.P, m.P.OrgID, id, in); err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
 		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.survey.respond", ObjectType: "assess_survey", ObjectID: id, Details: map[string]any{"sheet": sh.ID}})
-	})
-	if err != nil {
 		s.renderAssessSurvey(w, r, err, f)
-		return
+		return nil
 	}
 	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_answered")
+	return nil
 }
 
 type assessOverviewView struct {
@@ -465,15 +409,14 @@ type assessOverviewView struct {
 	Years    []int
 }
 
-func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request, m *member) error {
 	if g := r.URL.Query().Get("group"); g != "" {
 		s.groupOverview(w, r, g)
-		return
+		return nil
 	}
-	p := state(r).p
+	p := m.P
 	if !p.IsOperator() {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	q := r.URL.Query()
 	fy := assess.FiscalYearOf(s.Now())
@@ -484,34 +427,22 @@ func (s *Server) assessOverview(w http.ResponseWriter, r *http.Request) {
 	if family == "" {
 		family = "mhlw-institution"
 	}
-	ov, err := assess.ProgressOverview(r.Context(), s.DB, assessRegistry(), family, fy)
+	ov, err := assess.ProgressOverview(r.Context(), s.DB, s.assessRegistry(), family, fy)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "assess.overview.title")
 	pg.Data = assessOverviewView{Overview: ov, Families: []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}, Years: []int{fy + 1, fy, fy - 1, fy - 2}}
 	pg.Form = url.Values{"family": {family}, "year": {strconv.Itoa(fy)}}
 	s.render(w, r, http.StatusOK, "assess_overview", pg)
+	return nil
 }
 
-func (s *Server) assessShare(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.sheet.share") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
+func (s *Server) assessShare(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	shared := r.PostForm.Get("shared") == "1"
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := assess.SetShared(ctx, tx, p.OrgID, id, shared, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.sheet.share", ObjectType: "assess_sheet", ObjectID: id, Details: map[string]any{"shared": shared}})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.Assess.Share(r.Context(), m.P, m.P.OrgID, id, r.PostForm.Get("shared") == "1"); err != nil {
+		return assessFail(m, err)
 	}
 	s.flash(w, r, "/assess/sheets/"+id, "flash.assess_shared")
+	return nil
 }

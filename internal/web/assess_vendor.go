@@ -1,32 +1,27 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 )
 
 func (s *Server) assessVendorRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/vendors", s.requireUser(s.assessVendors))
-	mux.Handle("POST /assess/vendors", s.requireUser(s.assessVendorRequest))
-	mux.Handle("POST /assess/vendors/{id}/remind", s.requireUser(s.assessVendorRemind))
-	mux.Handle("POST /assess/vendors/{id}/file", s.requireUser(s.assessVendorFile))
-	mux.Handle("GET /assess/vendors/{id}/file", s.requireUser(s.assessVendorFileGet))
-	mux.Handle("GET "+assess.InboxPath, s.requireUser(s.assessInbox))
-	mux.Handle("POST "+assess.InboxPath+"/{id}/answer", s.requireUser(s.assessInboxAnswer))
+	mux.Handle("GET /assess/vendors", s.requireUser(s.act(s.assessVendors)))
+	mux.Handle("POST /assess/vendors", s.requireUser(s.act(s.assessVendorRequest)))
+	mux.Handle("POST /assess/vendors/{id}/remind", s.requireUser(s.act(s.assessVendorRemind)))
+	mux.Handle("POST /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFile)))
+	mux.Handle("GET /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFileGet)))
+	mux.Handle("GET "+assess.InboxPath, s.requireUser(s.act(s.assessInbox)))
+	mux.Handle("POST "+assess.InboxPath+"/{id}/answer", s.requireUser(s.act(s.assessInboxAnswer)))
 	mux.HandleFunc("GET /vendor-sheet/{token}", s.assessLinkForm)
 	mux.HandleFunc("POST /vendor-sheet/{token}", s.assessLinkSubmit)
-}
-
-func (s *Server) vendorMail() assess.VendorMail {
-	return assess.VendorMail{Mailer: s.Mailer, Catalog: s.Catalog, BaseURL: s.BaseURL}
 }
 
 type assessVendorRow struct {
@@ -45,14 +40,15 @@ type assessVendorsView struct {
 	Today      string
 }
 
-func (s *Server) assessVendors(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessVendors(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessVendors(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
 	ctx := r.Context()
 	p := state(r).p
-	reg := assessRegistry()
+	reg := s.assessRegistry()
 	v := assessVendorsView{FY: assess.FiscalYearOf(s.Now()), Today: assess.Today(s.Now())}
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1}
 	rs, err := assess.ListVendorRequests(ctx, s.DB, p.OrgID, 0)
@@ -92,50 +88,37 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	s.render(w, r, status, "assess_vendors", pg)
 }
 
-func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.vendor.request") {
-		return
-	}
+func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
 	f := r.PostForm
 	fy, _ := strconv.Atoi(f.Get("year"))
 	vendors := f["vendor"]
+	var err error
 	if len(vendors) == 0 {
-		s.renderAssessVendors(w, r, apperr.Field("vendor", "assess.vendors.choose"), f)
-		return
+		err = apperr.Field("vendor", "assess.vendors.choose")
+	} else if _, e2 := s.assessRegistry().Get(ctx, s.DB, m.P.OrgID, f.Get("edition")); e2 != nil {
+		err = apperr.Field("edition", "assess.vendor.edition")
 	}
-	reg := assessRegistry()
-	e, err := reg.Get(ctx, s.DB, p.OrgID, f.Get("edition"))
-	if err != nil {
-		s.renderAssessVendors(w, r, apperr.Field("edition", "assess.vendor.edition"), f)
-		return
-	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+	if err == nil {
+		var ins []assess.VendorRequestInput
 		for _, vid := range vendors {
-			in := assess.VendorRequestInput{VendorID: vid, EditionID: e.ID, FiscalYear: fy, DueOn: f.Get("due_on"), Email: f.Get("email." + vid)}
-			req, token, err := assess.RequestVendorSheet(ctx, tx, reg, p.OrgID, p.UserID, in, s.Now())
-			if err != nil {
-				return s.vendorErr(r, tx, p.OrgID, vid, err)
-			}
-			if err := s.vendorMail().Send(ctx, tx, req, p.OrgName, e.Title, token, false); err != nil {
-				return err
-			}
-			if err := s.auditEvent(r, tx, audit.Entry{Action: "assess.vendor.request", ObjectType: "assess_vendor_request", ObjectID: req.ID,
-				Details: map[string]any{"vendor": req.VendorName, "edition": e.ID, "fiscal_year": fy, "by_link": req.ByLink(), "email": req.VendorEmail}}); err != nil {
-				return err
-			}
+			ins = append(ins, assess.VendorRequestInput{VendorID: vid, EditionID: f.Get("edition"), FiscalYear: fy, DueOn: f.Get("due_on"), Email: f.Get("email." + vid)})
 		}
-		return nil
-	})
-	if err != nil {
-		s.renderAssessVendors(w, r, err, f)
-		return
+		_, err = s.Assess.RequestVendors(ctx, m.P, m.P.OrgID, ins...)
 	}
-	if s.Queue != nil {
-		s.Queue.Notify()
+	if err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
+		}
+		var ve *assess.VendorRequestError
+		if errors.As(err, &ve) {
+			err = s.vendorErr(r, s.DB, m.P.OrgID, ve.VendorID, ve.Err)
+		}
+		s.renderAssessVendors(w, r, err, f)
+		return nil
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_requested")
+	return nil
 }
 
 // vendorErr names the vendor in a refusal about one of several requests.
@@ -157,55 +140,19 @@ func (s *Server) vendorErr(r *http.Request, q db.Querier, orgID, vendorID string
 	return out
 }
 
-func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.vendor.remind") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	id := r.PathValue("id")
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		token, err := assess.RenewLink(ctx, tx, p.OrgID, id, s.Now())
-		if err != nil {
-			return err
+func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request, m *member) error {
+	if _, err := s.Assess.RemindVendor(r.Context(), m.P, m.P.OrgID, r.PathValue("id")); err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
 		}
-		req, err := assess.GetVendorRequest(ctx, tx, p.OrgID, id)
-		if err != nil {
-			return err
-		}
-		if req.VendorEmail == "" {
-			return apperr.New(apperr.Invalid, "assess.vendor.email_needed")
-		}
-		title := req.EditionID
-		if e, err := assessRegistry().Get(ctx, tx, p.OrgID, req.EditionID); err == nil {
-			title = e.Title
-		}
-		if err := s.vendorMail().Send(ctx, tx, req, p.OrgName, title, token, true); err != nil {
-			return err
-		}
-		if err := assess.MarkReminded(ctx, tx, p.OrgID, id, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.vendor.remind", ObjectType: "assess_vendor_request", ObjectID: id,
-			Details: map[string]any{"vendor": req.VendorName, "email": req.VendorEmail}})
-	})
-	if err != nil {
 		s.renderAssessVendors(w, r, err, nil)
-		return
-	}
-	if s.Queue != nil {
-		s.Queue.Notify()
+		return nil
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_reminded")
+	return nil
 }
 
-func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "assess.vendor.file") {
-		return
-	}
-	ctx := r.Context()
-	p := state(r).p
-	id := r.PathValue("id")
+func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *member) error {
 	var name string
 	var data []byte
 	if r.MultipartForm != nil {
@@ -217,50 +164,32 @@ func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request) {
 			}
 			if err != nil {
 				s.renderAssessVendors(w, r, err, nil)
-				return
+				return nil
 			}
 			name = fhs[0].Filename
 		}
 	}
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		req, err := assess.AttachVendorPDF(ctx, tx, p.OrgID, id, p.UserID, name, data, s.Now())
-		if err != nil {
-			return err
+	if _, err := s.Assess.AttachVendorFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), name, data); err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
 		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.vendor.file", ObjectType: "assess_vendor_request", ObjectID: id,
-			Details: map[string]any{"vendor": req.VendorName, "file": name, "size": len(data)}})
-	})
-	if err != nil {
 		s.renderAssessVendors(w, r, err, nil)
-		return
+		return nil
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_file")
+	return nil
 }
 
-func (s *Server) assessVendorFileGet(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
-	req, err := assess.GetVendorRequest(ctx, s.DB, p.OrgID, r.PathValue("id"))
-	if err == nil && req.FileID == "" {
-		err = db.ErrNotFound
-	}
+func (s *Server) assessVendorFileGet(w http.ResponseWriter, r *http.Request, m *member) error {
+	f, data, err := s.Assess.VendorFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	f, data, err := assess.ReadFile(ctx, s.DB, p.OrgID, req.FileID)
-	if err == nil {
-		err = s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionSensitiveRead, ObjectType: "assess_file", ObjectID: f.ID,
-			Details: map[string]any{"name": f.Name, "vendor_request": req.ID}})
-	}
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", f.ContentType)
 	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(data)
+	return nil
 }
 
 type assessInboxView struct {
@@ -279,14 +208,15 @@ func (v assessInboxView) OwnProgress(r *assess.VendorRequest) *assess.Progress {
 	return &p
 }
 
-func (s *Server) assessInbox(w http.ResponseWriter, r *http.Request) {
+func (s *Server) assessInbox(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderAssessInbox(w, r, nil)
+	return nil
 }
 
 func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevErr error) {
 	ctx := r.Context()
 	p := state(r).p
-	reg := assessRegistry()
+	reg := s.assessRegistry()
 	rs, err := assess.VendorInbox(ctx, s.DB, p.OrgID)
 	if err != nil {
 		s.renderError(w, r, err)
@@ -328,31 +258,16 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 	s.render(w, r, status, "assess_inbox", pg)
 }
 
-func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
-	id := r.PathValue("id")
-	if s.refuseErr(w, r, assess.AuthorizeInboxAnswer(ctx, s.DB, p, p.OrgID, id)) {
-		return
-	}
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		req, err := assess.AnswerFromVendorSheet(ctx, tx, assessRegistry(), p.OrgID, id, p.UserID, p.OrgName+" "+p.DisplayName, s.Now())
-		if err != nil {
-			return err
+func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *member) error {
+	if _, err := s.Assess.AnswerFromOwnSheet(r.Context(), m.P, m.P.OrgID, r.PathValue("id")); err != nil {
+		if rf := assessRefusal(m, err); rf != nil || apperr.Is(err, apperr.NotFound) {
+			return assessFail(m, err)
 		}
-		// The customer's log records that its request was answered.
-		if err := s.auditEvent(r, tx, audit.Entry{OrgID: req.OrgID, Action: "assess.vendor.answer", ObjectType: "assess_vendor_request", ObjectID: id,
-			Details: map[string]any{"vendor": req.VendorName, "sheet": req.SheetID}}); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "assess.vendor.answer", ObjectType: "assess_vendor_request", ObjectID: id,
-			Details: map[string]any{"customer": req.CustomerName}})
-	})
-	if err != nil {
 		s.renderAssessInbox(w, r, err)
-		return
+		return nil
 	}
 	s.flash(w, r, assess.InboxPath, "flash.assess_vendor_answered")
+	return nil
 }
 
 type assessLinkView struct {
@@ -397,7 +312,7 @@ func (s *Server) renderAssessLink(w http.ResponseWriter, r *http.Request, prevEr
 		s.linkGone(w, r, err)
 		return
 	}
-	e, err := assessRegistry().Get(ctx, s.DB, req.OrgID, req.EditionID)
+	e, err := s.assessRegistry().Get(ctx, s.DB, req.OrgID, req.EditionID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -430,7 +345,7 @@ func (s *Server) assessLinkSubmit(w http.ResponseWriter, r *http.Request) {
 		s.linkGone(w, r, err)
 		return
 	}
-	e, err := assessRegistry().Get(ctx, s.DB, req.OrgID, req.EditionID)
+	e, err := s.assessRegistry().Get(ctx, s.DB, req.OrgID, req.EditionID)
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -444,15 +359,7 @@ func (s *Server) assessLinkSubmit(w http.ResponseWriter, r *http.Request) {
 				Target: f.Get("target." + k), Value: f.Get("value." + k), Comment: f.Get("comment." + k)})
 		}
 	}
-	signer := f.Get("signer")
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		got, err := assess.AnswerByLink(ctx, tx, assessRegistry(), token, signer, in, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{OrgID: got.OrgID, Actor: "vendor-link:" + got.VendorEmail, Action: "assess.vendor.answer",
-			ObjectType: "assess_vendor_request", ObjectID: got.ID, Details: map[string]any{"vendor": got.VendorName, "signer": strings.TrimSpace(signer), "sheet": got.SheetID}})
-	})
+	_, err = s.Assess.AnswerByLink(ctx, token, f.Get("signer"), in, clientIP(r), r.UserAgent())
 	if err != nil {
 		if assess.LinkGone(err) || apperr.From(err).Key == assess.ErrLinkInvalid.Key {
 			s.linkGone(w, r, err)

@@ -32,11 +32,3 @@ func (s *Server) refuseErr(w http.ResponseWriter, r *http.Request, err error) bo
 	s.renderError(w, r, err)
 	return true
 }
-
-// hintAction is the action of a decision on an answer hint.
-func hintAction(decision string) string {
-	if decision == "ignored" {
-		return "assess.hint.ignored"
-	}
-	return "assess.hint.accepted"
-}

@@ -41,7 +41,7 @@ func (s *Server) groupOverview(w http.ResponseWriter, r *http.Request, groupID s
 			family = f
 		}
 	}
-	ov, err := assess.GroupProgressOverview(ctx, s.DB, assessRegistry(), p.OrgID, g.ID, family, fy)
+	ov, err := assess.GroupProgressOverview(ctx, s.DB, s.assessRegistry(), p.OrgID, g.ID, family, fy)
 	if err != nil {
 		s.renderError(w, r, err)
 		return

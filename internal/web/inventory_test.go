@@ -17,6 +17,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // withDocuments gives the test server a document folder.
@@ -73,7 +74,7 @@ func filledTemplate(t *testing.T, c *client) []byte {
 	if cd := r.header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") {
 		t.Fatalf("template disposition %q", cd)
 	}
-	sheets, err := inventory.ReadXLSX([]byte(r.body), inventory.DefaultXLSXLimits)
+	sheets, err := xlsx.Read([]byte(r.body), xlsx.DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func filledTemplate(t *testing.T, c *client) []byte {
 		return out
 	}
 	var buf bytes.Buffer
-	err = inventory.WriteXLSX(&buf, []inventory.SheetData{{Name: sheets[0].Name, Header: header, Rows: [][]string{
+	err = xlsx.Write(&buf, []xlsx.SheetData{{Name: sheets[0].Name, Header: header, Rows: [][]string{
 		row(map[string]string{"名称": "電子カルテサーバ1", "種別": "サーバ", "IPアドレス": "192.168.10.5", "セグメント": "情報系", "保守期限": "R9.3.31", "初期パスワード変更": "はい"}),
 		row(map[string]string{"名称": "CT装置", "種別": "医療機器", "セグメント": "医療系", "リモート保守": "あり", "保守期限": "令和7年3月31日"}),
 	}}})

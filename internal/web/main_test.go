@@ -20,9 +20,11 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
@@ -39,6 +41,9 @@ func TestMain(m *testing.M) {
 }
 
 const goodPassword = "Kx7#mQ2v-river"
+
+// assessRegistry is the checklist editions of the tests' servers.
+var assessRegistry = sync.OnceValue(assess.MustRegistry)
 
 var (
 	bg      = context.Background()
@@ -80,8 +85,10 @@ func newEnv(t testing.TB, d *db.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	as := assess.NewService(d, e.audit, assessRegistry(), catalog, e.mailer, "", e.clock.Now)
+	as.Wake = q.Notify
 	e.srv, err = New(Deps{DB: d, Catalog: catalog, Audit: e.audit, MFA: m, Mailer: e.mailer, Queue: q, Logger: logger,
-		Now: e.clock.Now, Demo: true, Devices: auth.NewDevices([]byte("web-test-device-cookie-secret-32b")), Touches: auth.NewTouches()})
+		Now: e.clock.Now, Demo: true, Devices: auth.NewDevices([]byte("web-test-device-cookie-secret-32b")), Touches: auth.NewTouches(), Assess: as})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +96,7 @@ func newEnv(t testing.TB, d *db.DB) *env {
 	t.Cleanup(e.ts.Close)
 	e.srv.BaseURL = e.ts.URL
 	e.srv.Orgs.Notices.BaseURL = e.ts.URL
+	as.Mail.BaseURL = e.ts.URL
 
 	e.hosp = e.mustOrg(auth.OrgInput{Kind: auth.KindHospital, Name: "北町総合病院", NameKana: "キタマチソウゴウビョウイン", Prefecture: "東京都"})
 	e.clinic = e.mustOrg(auth.OrgInput{Kind: auth.KindClinic, Name: "南町クリニック", NameKana: "ミナミマチクリニック", Prefecture: "大阪府"})

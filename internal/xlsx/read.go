@@ -1,4 +1,4 @@
-package inventory
+package xlsx
 
 import (
 	"archive/zip"
@@ -13,9 +13,9 @@ import (
 	"unicode/utf8"
 )
 
-// XLSXLimits bound what ReadXLSX accepts, against zip bombs and huge
-// workbooks. Zero fields take the defaults of DefaultXLSXLimits.
-type XLSXLimits struct {
+// Limits bound what Read accepts, against zip bombs and huge
+// workbooks. Zero fields take the defaults of DefaultLimits.
+type Limits struct {
 	MaxEntries      int   // zip entries
 	MaxUncompressed int64 // bytes actually inflated, over all entries read
 	MaxRatio        int64 // uncompressed/compressed size of one entry
@@ -39,24 +39,24 @@ type XLSXLimits struct {
 // MaxCellChars is Excel's own limit of characters in one cell.
 const MaxCellChars = 32767
 
-// DefaultXLSXLimits are the limits used for imports.
-var DefaultXLSXLimits = XLSXLimits{MaxEntries: 1000, MaxUncompressed: 512 << 20, MaxRatio: 250, MaxRows: 200000, MaxCols: 200,
+// DefaultLimits are the limits used for imports.
+var DefaultLimits = Limits{MaxEntries: 1000, MaxUncompressed: 512 << 20, MaxRatio: 250, MaxRows: 200000, MaxCols: 200,
 	MaxCellChars: MaxCellChars, MaxTextBytes: 64 << 20, MaxCells: 8_000_000, MaxToken: 512 << 10}
 
-// ErrXLSXLimit is returned (wrapped) when a workbook exceeds XLSXLimits.
-var ErrXLSXLimit = errors.New("inventory: workbook exceeds limits")
+// ErrLimit is returned (wrapped) when a workbook exceeds Limits.
+var ErrLimit = errors.New("xlsx: workbook exceeds limits")
 
-// ErrXLSXCellTooLong is returned (wrapped) when one cell holds more than
-// MaxCellChars characters; it also wraps ErrXLSXLimit.
-var ErrXLSXCellTooLong = fmt.Errorf("%w: a cell is too long", ErrXLSXLimit)
+// ErrCellTooLong is returned (wrapped) when one cell holds more than
+// MaxCellChars characters; it also wraps ErrLimit.
+var ErrCellTooLong = fmt.Errorf("%w: a cell is too long", ErrLimit)
 
-// ErrXLSXTextTooLarge is returned (wrapped) when the text of all cells
-// is more than MaxTextBytes; it also wraps ErrXLSXLimit.
-var ErrXLSXTextTooLarge = fmt.Errorf("%w: too much cell text", ErrXLSXLimit)
+// ErrTextTooLarge is returned (wrapped) when the text of all cells
+// is more than MaxTextBytes; it also wraps ErrLimit.
+var ErrTextTooLarge = fmt.Errorf("%w: too much cell text", ErrLimit)
 
 // ErrNotXLSX is returned (wrapped) when the bytes are not a readable .xlsx
 // workbook.
-var ErrNotXLSX = errors.New("inventory: not an xlsx workbook")
+var ErrNotXLSX = errors.New("xlsx: not an xlsx workbook")
 
 // Cell is one cell value as text; Num says the cell was stored as a number
 // (so a date column may hold an Excel serial day).
@@ -74,7 +74,7 @@ type Sheet struct {
 
 type xlsxReader struct {
 	zr    *zip.Reader
-	lim   XLSXLimits
+	lim   Limits
 	total int64
 	// text counts the bytes of cell text held (see MaxTextBytes).
 	text int64
@@ -82,13 +82,13 @@ type xlsxReader struct {
 	cells int
 }
 
-// ReadXLSX reads the sheets of an .xlsx workbook with archive/zip and
+// Read reads the sheets of an .xlsx workbook with archive/zip and
 // encoding/xml only. It refuses archives with too many entries, entries
 // that inflate too much (absolute and by ratio), documents with a DOCTYPE
 // and sheets with too many rows or columns; formulas are read as their
 // cached values.
-func ReadXLSX(data []byte, lim XLSXLimits) ([]Sheet, error) {
-	d := DefaultXLSXLimits
+func Read(data []byte, lim Limits) ([]Sheet, error) {
+	d := DefaultLimits
 	if lim.MaxEntries == 0 {
 		lim.MaxEntries = d.MaxEntries
 	}
@@ -121,13 +121,13 @@ func ReadXLSX(data []byte, lim XLSXLimits) ([]Sheet, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotXLSX, err)
 	}
 	if len(zr.File) > lim.MaxEntries {
-		return nil, fmt.Errorf("%w: %d entries", ErrXLSXLimit, len(zr.File))
+		return nil, fmt.Errorf("%w: %d entries", ErrLimit, len(zr.File))
 	}
 	var declared uint64
 	for _, f := range zr.File {
 		declared += f.UncompressedSize64
 		if declared > uint64(lim.MaxUncompressed) || f.UncompressedSize64 > uint64(max(int64(f.CompressedSize64)*lim.MaxRatio, 1<<20)) {
-			return nil, fmt.Errorf("%w: %s inflates too much", ErrXLSXLimit, f.Name)
+			return nil, fmt.Errorf("%w: %s inflates too much", ErrLimit, f.Name)
 		}
 	}
 	r := &xlsxReader{zr: zr, lim: lim}
@@ -173,7 +173,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	c.rd.total += int64(n)
 	if c.rd.total > c.rd.lim.MaxUncompressed || c.n > c.max {
-		return n, fmt.Errorf("%w: entry inflates too much", ErrXLSXLimit)
+		return n, fmt.Errorf("%w: entry inflates too much", ErrLimit)
 	}
 	if i := bytes.LastIndexByte(p[:n], '<'); i >= 0 {
 		c.run = int64(n - i - 1)
@@ -183,7 +183,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if c.run > c.rd.lim.MaxToken {
 		// A text run this long is longer than any cell may be; refuse it
 		// before the XML decoder buffers it.
-		return 0, fmt.Errorf("%w: more than %d bytes without markup", ErrXLSXCellTooLong, c.rd.lim.MaxToken)
+		return 0, fmt.Errorf("%w: more than %d bytes without markup", ErrCellTooLong, c.rd.lim.MaxToken)
 	}
 	return n, err
 }
@@ -199,7 +199,7 @@ func (r *xlsxReader) open(name string) (*xml.Decoder, io.Closer, error) {
 		max = 1 << 20
 	}
 	if f.UncompressedSize64 > uint64(max) || int64(f.UncompressedSize64) > r.lim.MaxUncompressed {
-		return nil, nil, fmt.Errorf("%w: %s declares %d bytes", ErrXLSXLimit, name, f.UncompressedSize64)
+		return nil, nil, fmt.Errorf("%w: %s declares %d bytes", ErrLimit, name, f.UncompressedSize64)
 	}
 	rc, err := f.Open()
 	if err != nil {
@@ -301,7 +301,7 @@ func (r *xlsxReader) workbook() (names, targets []string, err error) {
 }
 
 func wrapXML(err error) error {
-	if errors.Is(err, ErrXLSXLimit) || errors.Is(err, ErrNotXLSX) {
+	if errors.Is(err, ErrLimit) || errors.Is(err, ErrNotXLSX) {
 		return err
 	}
 	return fmt.Errorf("%w: %v", ErrNotXLSX, err)
@@ -356,7 +356,7 @@ func (r *xlsxReader) cellText(have int, t []byte) error {
 		return nil
 	}
 	if have+len(t) > 4*r.lim.MaxCellChars {
-		return fmt.Errorf("%w: more than %d characters", ErrXLSXCellTooLong, r.lim.MaxCellChars)
+		return fmt.Errorf("%w: more than %d characters", ErrCellTooLong, r.lim.MaxCellChars)
 	}
 	return nil
 }
@@ -365,7 +365,7 @@ func (r *xlsxReader) cellText(have int, t []byte) error {
 func (r *xlsxReader) hold(n int) error {
 	r.text += int64(n) + 16
 	if r.text > r.lim.MaxTextBytes {
-		return fmt.Errorf("%w: more than %d bytes", ErrXLSXTextTooLarge, r.lim.MaxTextBytes)
+		return fmt.Errorf("%w: more than %d bytes", ErrTextTooLarge, r.lim.MaxTextBytes)
 	}
 	return nil
 }
@@ -373,7 +373,7 @@ func (r *xlsxReader) hold(n int) error {
 // checkChars refuses a cell text of more than MaxCellChars characters.
 func (r *xlsxReader) checkChars(s string) error {
 	if len(s) > r.lim.MaxCellChars && utf8.RuneCountInString(s) > r.lim.MaxCellChars {
-		return fmt.Errorf("%w: more than %d characters", ErrXLSXCellTooLong, r.lim.MaxCellChars)
+		return fmt.Errorf("%w: more than %d characters", ErrCellTooLong, r.lim.MaxCellChars)
 	}
 	return nil
 }
@@ -455,7 +455,7 @@ func (r *xlsxReader) sheet(name string, shared []string) ([][]Cell, error) {
 					idx = n - 1
 				}
 				if idx >= r.lim.MaxRows {
-					return nil, fmt.Errorf("%w: more than %d rows", ErrXLSXLimit, r.lim.MaxRows)
+					return nil, fmt.Errorf("%w: more than %d rows", ErrLimit, r.lim.MaxRows)
 				}
 				for len(rows) < idx {
 					rows = append(rows, nil)
@@ -473,7 +473,7 @@ func (r *xlsxReader) sheet(name string, shared []string) ([][]Cell, error) {
 					}
 				}
 				if col >= r.lim.MaxCols {
-					return nil, fmt.Errorf("%w: more than %d columns", ErrXLSXLimit, r.lim.MaxCols)
+					return nil, fmt.Errorf("%w: more than %d columns", ErrLimit, r.lim.MaxCols)
 				}
 				cell, err := r.readCell(dec, attr(t, "t"), shared)
 				if err != nil {
@@ -481,7 +481,7 @@ func (r *xlsxReader) sheet(name string, shared []string) ([][]Cell, error) {
 				}
 				r.cells += col + 1 - len(cur)
 				if r.cells > r.lim.MaxCells {
-					return nil, fmt.Errorf("%w: more than %d cells", ErrXLSXLimit, r.lim.MaxCells)
+					return nil, fmt.Errorf("%w: more than %d cells", ErrLimit, r.lim.MaxCells)
 				}
 				for len(cur) < col {
 					cur = append(cur, Cell{})

@@ -105,7 +105,7 @@ func TestInvitationFlow(t *testing.T) {
 		if ns := e.mailsTo(e.hosp.ID, e.admin.Email); len(ns) != 1 || !strings.Contains(ns[0].Body, "new@kitamachi-hp.jp") {
 			t.Fatalf("admins' notices: %+v", ns)
 		}
-		if !strings.Contains(ms[0].Body, "北町総合病院") || !strings.Contains(ms[0].Body, "English") {
+		if !strings.Contains(ms[0].Body, "北町総合病院") || !strings.Contains(ms[0].Body, "has invited you") {
 			t.Fatalf("mail body lacks the organisation or the English part:\n%s", ms[0].Body)
 		}
 		link := e.linkIn(ms[0].Body, "invite")

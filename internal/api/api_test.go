@@ -400,6 +400,40 @@ func TestTokens(t *testing.T) {
 	})
 }
 
+// TestTokenRevokeReadOnly: a read-only token may not revoke its owner's
+// tokens (a stolen one must not lock the owner out); an auditor's token
+// that is not read-only may revoke the auditor's own tokens, nobody else's.
+func TestTokenRevokeReadOnly(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		f := newFixture(t, d)
+		for _, id := range []string{f.adminA.writeID, f.adminA.readID} {
+			rec := f.do(t, "DELETE", "/api/v1/tokens/"+id, f.adminA.read, "")
+			e := apiError(t, rec)
+			if rec.Code != http.StatusForbidden || (e.Message != f.cat.T("ja", "auth.token.revoke_read_only") && e.Message != f.cat.T("en", "auth.token.revoke_read_only")) {
+				t.Errorf("read-only token revoking %s: %d %+v", id, rec.Code, e)
+			}
+		}
+		if rec := f.do(t, "GET", "/api/v1/me", f.adminA.write, ""); rec.Code != http.StatusOK {
+			t.Fatalf("the write token was revoked: %d", rec.Code)
+		}
+		var n int
+		if err := d.QueryRow(context.Background(), `SELECT COUNT(*) FROM api_tokens WHERE user_id = ?`, f.adminA.user.ID).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("tokens left: %d %v", n, err)
+		}
+		// The auditor's write token (made here; the account page gives
+		// auditors read-only ones) revokes the auditor's own token: the
+		// route no longer refuses auditors before the table is asked.
+		rec := f.do(t, "DELETE", "/api/v1/tokens/"+f.auditorA.readID, f.auditorA.write, "")
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("auditor revoking own token: %d %s", rec.Code, rec.Body)
+		}
+		rec = f.do(t, "DELETE", "/api/v1/tokens/"+f.staffA.readID, f.auditorA.write, "")
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("auditor revoking the staff's token: %d %s", rec.Code, rec.Body)
+		}
+	})
+}
+
 func TestAuditEndpoint(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)

@@ -7,7 +7,6 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
 // auditEntry is an audit log entry as the API shows it.
@@ -49,22 +48,14 @@ func (a *API) orgAudit(w http.ResponseWriter, r *http.Request, c *call) error {
 // ownAudit shows the caller's organisation's log to its admins and
 // auditors, and records the read.
 func (a *API) ownAudit(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := auth.Authorize(c.p, "audit.read", auth.Target{OrgID: c.p.OrgID}); err != nil {
-		return err
-	}
 	f, err := audit.ParseFilter(r.URL.Query())
 	if err != nil {
+		if aerr := auth.Authorize(c.p, "audit.read", auth.Target{OrgID: c.p.OrgID}); aerr != nil {
+			return aerr
+		}
 		return err
 	}
-	ctx := r.Context()
-	entries, err := a.Audit.List(ctx, c.p.OrgID, f)
-	if err != nil {
-		return err
-	}
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		return a.record(ctx, tx, c, c.p.OrgID, audit.ActionAuditRead, "audit_log", c.p.OrgID,
-			map[string]any{"filter": f.Values().Encode(), "count": len(entries)})
-	})
+	entries, err := a.Orgs.ReadAuditLog(r.Context(), c.p, f, map[string]any{"filter": f.Values().Encode()})
 	if err != nil {
 		return err
 	}

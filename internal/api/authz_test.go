@@ -762,7 +762,9 @@ func authzWant(p *auth.Principal, rt route, action string, t auth.Target) (int, 
 		return http.StatusForbidden, false
 	}
 	if t.UserID != "" && t.UserID != p.UserID {
-		return http.StatusNotFound, false // another person's token looks missing
+		// Another person's token looks missing; a principal who may not
+		// revoke even its own (a read-only token) may be refused first.
+		return http.StatusNotFound, !auth.Allowed(p, action, auth.Target{UserID: p.UserID})
 	}
 	if errors.Is(err, db.ErrNotFound) {
 		// Operators see every organisation's record, so refusing them a

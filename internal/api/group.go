@@ -1,15 +1,12 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
 const hgroupBase = "/api/v1/groups"
@@ -61,14 +58,7 @@ func (a *API) hgroupCreate(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	var g *auth.Group
-	err = a.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if g, err = auth.CreateGroup(r.Context(), tx, c.p, in.Name, a.Now()); err != nil {
-			return err
-		}
-		return a.record(r.Context(), tx, c, c.p.OrgID, "group.create", "group", g.ID, map[string]any{"name": g.Name})
-	})
+	g, err := a.Orgs.CreateGroup(r.Context(), c.p, in.Name)
 	if err != nil {
 		return err
 	}
@@ -89,38 +79,11 @@ func (a *API) hgroupGet(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) hgroupDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		g, err := auth.DeleteGroup(ctx, tx, c.p, r.PathValue("group"))
-		if err != nil {
-			return err
-		}
-		if err := a.record(ctx, tx, c, c.p.OrgID, "group.delete", "group", g.ID, map[string]any{"name": g.Name, "members": len(g.Members)}); err != nil {
-			return err
-		}
-		for _, m := range g.Members {
-			if m.OrgID == c.p.OrgID {
-				continue
-			}
-			if err := a.recordOnly(ctx, tx, c, m.OrgID, "group.delete", g.ID, map[string]any{"name": g.Name}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if _, err := a.Orgs.DeleteGroup(r.Context(), c.p, r.PathValue("group")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// recordOnly appends an entry in organisation orgID's log alone; the
-// actor's own copy is written separately.
-func (a *API) recordOnly(ctx context.Context, tx *db.Tx, c *call, orgID, action, groupID string, details map[string]any) error {
-	_, err := a.Audit.Append(ctx, tx, audit.Entry{ActorID: c.p.UserID, Actor: c.p.Email, OrgID: orgID, Action: action, ObjectType: "group",
-		ObjectID: groupID, Outcome: audit.Success, IP: c.ip, UserAgent: c.ua, Details: details})
-	return err
 }
 
 func (a *API) hgroupInvite(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -142,19 +105,7 @@ func (a *API) hgroupInvite(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := checkText("ref", in.Ref); err != nil {
 		return err
 	}
-	var m *auth.GroupMember
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if m, err = auth.InviteToGroup(ctx, tx, c.p, id, in.Ref, a.Now()); err != nil {
-			return err
-		}
-		g, err := auth.GetGroup(ctx, tx, c.p, id)
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, m.OrgID, "group.invite", "group", id,
-			map[string]any{"group_name": g.Name, "org": m.OrgID, "invited_as": m.InvitedAs, "status": string(m.Status)})
-	})
+	m, err := a.Orgs.InviteToGroup(ctx, c.p, id, in.Ref)
 	if err != nil {
 		return err
 	}
@@ -163,20 +114,7 @@ func (a *API) hgroupInvite(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 func (a *API) hgroupRemove(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	id := r.PathValue("group")
-	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		g, err := auth.GetGroup(ctx, tx, c.p, id)
-		if err != nil {
-			return err
-		}
-		m, err := auth.RemoveGroupMember(ctx, tx, c.p, id, r.PathValue("org"))
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, m.OrgID, "group.remove", "group", id, map[string]any{"group_name": g.Name, "org": m.OrgID, "status": string(m.Status)})
-	})
-	if err != nil {
+	if _, err := a.Orgs.RemoveGroupMember(r.Context(), c.p, r.PathValue("group"), r.PathValue("org")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -200,19 +138,7 @@ func (a *API) hgroupAnswer(w http.ResponseWriter, r *http.Request, c *call) erro
 	if in.Accept == nil {
 		return apperr.Field("accept", "group.api.accept_required")
 	}
-	ctx := r.Context()
-	action := "group.decline"
-	if *in.Accept {
-		action = "group.accept"
-	}
-	var m *auth.GroupMembership
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if m, err = auth.AnswerGroupInvite(ctx, tx, c.p, r.PathValue("group"), *in.Accept, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, m.OwnerOrgID, action, "group", m.GroupID, map[string]any{"group_name": m.GroupName, "owner": m.OwnerName, "org": c.p.OrgID})
-	})
+	m, err := a.Orgs.AnswerGroupInvite(r.Context(), c.p, r.PathValue("group"), *in.Accept)
 	if err != nil {
 		return err
 	}
@@ -221,15 +147,7 @@ func (a *API) hgroupAnswer(w http.ResponseWriter, r *http.Request, c *call) erro
 }
 
 func (a *API) hgroupLeave(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		m, err := auth.LeaveGroup(ctx, tx, c.p, r.PathValue("group"))
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, m.OwnerOrgID, "group.leave", "group", m.GroupID, map[string]any{"group_name": m.GroupName, "owner": m.OwnerName, "org": c.p.OrgID})
-	})
-	if err != nil {
+	if _, err := a.Orgs.LeaveGroup(r.Context(), c.p, r.PathValue("group")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"net/http"
 
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
 // memberList is the body of GET /api/v1/orgs/{id}/members.
@@ -17,17 +15,7 @@ type memberList struct {
 // listMembers lists an organisation's members. The list holds personal
 // data (names, addresses), so every read is recorded.
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	id := r.PathValue("id")
-	var ms []auth.Membership
-	err := a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		ms, err = auth.ListMembers(ctx, tx, c.p, id)
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, id, audit.ActionSensitiveRead, "members", id, map[string]any{"count": len(ms)})
-	})
+	ms, err := a.Orgs.ReadMembers(r.Context(), c.p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}

@@ -60,12 +60,6 @@ var parityOneDoor = map[string]string{}
 // doors rather than in its capability service, so no case can hold yet.
 // The list only shrinks: a rule leaves it when its case is added.
 var parityPending = map[string]bool{
-	"group.accept":                true,
-	"group.create":                true,
-	"group.delete":                true,
-	"group.invite":                true,
-	"group.leave":                 true,
-	"group.remove":                true,
 	"inventory.import":            true,
 	"inventory.write":             true,
 	"share.comment":               true,

@@ -163,6 +163,12 @@ type Rule struct {
 	// Writes is set for actions that change data: auditors and read-only
 	// tokens never get them, whatever the grants say.
 	Writes bool
+	// OwnSafety marks a change to the principal's own credentials that
+	// only makes the account safer (revoking one's own API token): every
+	// role the grants name may do it, auditors included, but never through
+	// a read-only token, so a stolen read-only token cannot revoke its
+	// owner's other credentials.
+	OwnSafety bool
 	// Grants lists who may; nobody else may.
 	Grants []Grant
 	// Note says in Japanese what the rule protects (shown in the docs).
@@ -235,7 +241,7 @@ func Allowed(p *Principal, action string, t Target) bool {
 	if p.System {
 		return true
 	}
-	if r.Writes && !p.CanWrite() {
+	if r.Writes && !r.mayWrite(p) {
 		return false
 	}
 	for _, g := range r.Grants {
@@ -244,6 +250,16 @@ func Allowed(p *Principal, action string, t Target) bool {
 		}
 	}
 	return false
+}
+
+// mayWrite reports whether p may do a change r governs at all: a
+// principal who may write, or for own-safety rules anyone but a read-only
+// token.
+func (r *Rule) mayWrite(p *Principal) bool {
+	if r.OwnSafety {
+		return p.TokenID == "" || p.TokenWrite
+	}
+	return p.CanWrite()
 }
 
 func (g Grant) allows(p *Principal, t Target) bool {
@@ -281,7 +297,10 @@ func Authorize(p *Principal, action string, t Target) error {
 		// whom no service grant of the rule could cover.
 		return db.ErrNotFound
 	}
-	if ok && r.Writes && !p.CanWrite() {
+	if ok && r.Writes && !r.mayWrite(p) {
+		if r.OwnSafety {
+			return apperr.New(apperr.Forbidden, "auth.token.revoke_read_only")
+		}
 		return apperr.New(apperr.Forbidden, "error.forbidden.read_only")
 	}
 	return apperr.New(apperr.Forbidden, "error.forbidden")
@@ -292,8 +311,10 @@ func PermissionsMarkdown() string {
 	var b strings.Builder
 	b.WriteString("# 権限表 / Permissions\n\n")
 	b.WriteString("Generated from `internal/auth/policy*.go` by `go test ./internal/auth -run TestPermissionsDoc -update`; a test fails when this file and the table differ.\n\n")
-	b.WriteString("誰が何をできるか。表にない人はできません。監査役（auditor）と読み取り専用トークンは、変更を伴う操作（✎）を一切できません。\n")
-	b.WriteString("Who may do what. Anyone not listed may not. Auditors and read-only tokens never get an action that changes data (✎).\n\n")
+	b.WriteString("誰が何をできるか。表にない人はできません。監査役（auditor）と読み取り専用トークンは、変更を伴う操作（✎）をできません（✎⁺ は下記）。\n")
+	b.WriteString("Who may do what. Anyone not listed may not. Auditors and read-only tokens never get an action that changes data (✎), except as below (✎⁺).\n\n")
+	b.WriteString("✎⁺ は本人の資格情報を安全にするだけの変更（自分の API トークンの失効）：監査役も本人の分はでき、読み取り専用トークンからはできません。\n")
+	b.WriteString("✎⁺ marks a change that only makes the person's own credentials safer (revoking their own API token): auditors may do it too, read-only tokens may not.\n\n")
 	b.WriteString("Scopes: **own** = objects of the person's own organisation; **author** = objects of the own organisation the person created; **self** = the person's own account; **service** = records the ISAC operator keeps for the whole service (never a member's data).\n\n")
 	b.WriteString("| action | ✎ | who (roles @ organisation kind : scope) | note |\n|---|---|---|---|\n")
 	for _, r := range Rules() {
@@ -304,6 +325,9 @@ func PermissionsMarkdown() string {
 		w := ""
 		if r.Writes {
 			w = "✎"
+			if r.OwnSafety {
+				w = "✎⁺"
+			}
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", r.Action, w, strings.Join(who, "<br>"), r.Note)
 	}

@@ -49,8 +49,8 @@ func init() {
 			Note: "監査ログは自組織の管理者と監査役だけ"},
 		Rule{Action: "auth.token.create", Writes: false, Grants: []Grant{selfAnyone},
 			Note: "API トークンは本人が自分のものだけ作れる"},
-		Rule{Action: "auth.token.revoke", Writes: true, Grants: []Grant{selfAnyone},
-			Note: "API トークンの失効は本人だけ"},
+		Rule{Action: "auth.token.revoke", Writes: true, OwnSafety: true, Grants: []Grant{selfAnyone},
+			Note: "API トークンの失効は本人だけ（監査役も自分のトークンは失効できる。読み取り専用トークンからは失効できない）"},
 		Rule{Action: "settings.job.retry", Writes: true, Grants: []Grant{opAdmins},
 			Note: "失敗した裏方の処理（メール送信など）のやり直しは ISAC 事務局の管理者だけ"},
 	)

@@ -68,8 +68,11 @@ func TestPolicyInvariants(t *testing.T) {
 			if ok != (err == nil) {
 				t.Errorf("%s / %s: Allowed %v but Authorize %v", r.Action, name, ok, err)
 			}
-			if r.Writes && !p.CanWrite() && ok {
+			if r.Writes && !r.OwnSafety && !p.CanWrite() && ok {
 				t.Errorf("%s / %s: a read-only principal may change data", r.Action, name)
+			}
+			if r.Writes && p.TokenID != "" && !p.TokenWrite && ok {
+				t.Errorf("%s / %s: a read-only token may change data", r.Action, name)
 			}
 			// Another member organisation never learns that A's object exists.
 			if name == "other member" || name == "vendor" {
@@ -217,5 +220,42 @@ func TestAuthorizeMember(t *testing.T) {
 	}
 	if err := auth.AuthorizeMember(nil, "inventory.write", "A"); !errors.Is(err, db.ErrNotFound) {
 		t.Errorf("nobody: %v", err)
+	}
+}
+
+// TestOwnTokenRevoke: everyone, auditors included, may revoke their own
+// API tokens through a session (a safety action, offered on the account
+// page to all), but never through a read-only token, and nobody may revoke
+// anyone else's.
+func TestOwnTokenRevoke(t *testing.T) {
+	ps := policyPrincipals()
+	for name, p := range ps {
+		own := auth.Target{UserID: p.UserID}
+		err := auth.Authorize(p, "auth.token.revoke", own)
+		if name == "read-only token" {
+			if ae := apperr.From(err); err == nil || ae.Code != apperr.Forbidden || ae.Key != "auth.token.revoke_read_only" {
+				t.Errorf("%s revoking its owner's token: %v", name, err)
+			}
+		} else if err != nil {
+			t.Errorf("%s revoking its own token: %v", name, err)
+		}
+		if auth.Allowed(p, "auth.token.revoke", auth.Target{UserID: "someone-else"}) {
+			t.Errorf("%s may revoke another person's token", name)
+		}
+	}
+	// The same holds for a write token of an auditor: it is the auditor's
+	// own credential.
+	a := *ps["member auditor"]
+	a.TokenID, a.TokenWrite = "tok", true
+	if err := auth.Authorize(&a, "auth.token.revoke", auth.Target{UserID: a.UserID}); err != nil {
+		t.Errorf("auditor's token revoking the auditor's token: %v", err)
+	}
+	a.TokenWrite = false
+	if auth.Allowed(&a, "auth.token.revoke", auth.Target{UserID: a.UserID}) {
+		t.Error("an auditor's read-only token may revoke tokens")
+	}
+	// Other changes stay closed to auditors.
+	if auth.Allowed(ps["member auditor"], "auth.token.revoke", auth.Target{UserID: "a-admin"}) {
+		t.Error("an auditor may revoke the admin's token")
 	}
 }

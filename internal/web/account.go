@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/mfa"
 )
@@ -108,16 +106,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, prevErr e
 }
 
 func (s *Server) accountProfile(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	name, lang := strings.TrimSpace(r.PostForm.Get("display_name")), r.PostForm.Get("lang")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := auth.UpdateProfile(r.Context(), tx, p.UserID, name, lang, s.Now()); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionUserUpdate, ObjectType: "user", ObjectID: p.UserID,
-			Details: map[string]any{"display_name": name, "lang": lang}})
-	})
-	if err != nil {
+	if err := s.Orgs.UpdateProfile(r.Context(), state(r).p, r.PostForm.Get("display_name"), r.PostForm.Get("lang")); err != nil {
 		s.renderAccount(w, r, err, r.PostForm, "")
 		return
 	}
@@ -125,48 +114,9 @@ func (s *Server) accountProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
-	fail := func(err error) { s.renderAccount(w, r, err, r.PostForm, "") }
-	ok, err := auth.Allow(ctx, s.DB, "pwchange:"+p.UserID, 10, 15*time.Minute, s.Now())
-	if err != nil {
-		fail(err)
-		return
-	}
-	if !ok {
-		fail(apperr.New(apperr.RateLimited, "error.rate_limited"))
-		return
-	}
-	u, err := auth.GetUser(ctx, s.DB, p.UserID)
-	if err != nil {
-		fail(err)
-		return
-	}
-	if !auth.CheckPassword(u.PasswordHash, r.PostForm.Get("current_password")) {
-		_ = s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionPasswordChange, ObjectType: "user", ObjectID: p.UserID,
-			Outcome: audit.Failure, Details: map[string]any{"reason": "current_password"}})
-		fail(apperr.Field("current_password", "account.password.current_wrong"))
-		return
-	}
-	pw := r.PostForm.Get("password")
-	if pw != r.PostForm.Get("password_confirm") {
-		fail(apperr.Field("password_confirm", "account.password.mismatch"))
-		return
-	}
-	var ended int64
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := auth.SetPassword(ctx, tx, u, pw, s.Now()); err != nil {
-			return err
-		}
-		var err error
-		if ended, err = auth.DeleteUserSessions(ctx, tx, p.UserID, p.SessionID); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionPasswordChange, ObjectType: "user", ObjectID: p.UserID,
-			Details: map[string]any{"other_sessions_ended": ended}})
-	})
-	if err != nil {
-		fail(err)
+	f := r.PostForm
+	if err := s.Orgs.ChangePassword(r.Context(), state(r).p, f.Get("current_password"), f.Get("password"), f.Get("password_confirm")); err != nil {
+		s.renderAccount(w, r, err, r.PostForm, "")
 		return
 	}
 	s.flash(w, r, "/account", "flash.password_changed")
@@ -183,8 +133,7 @@ func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderTOTPEnrol(w, r, p, "totp", err)
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionMFAEnrol, ObjectType: "user", ObjectID: p.UserID,
-		Details: map[string]any{"method": "totp"}}); err != nil {
+	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -232,8 +181,7 @@ func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, err, nil, "")
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionMFARemove, ObjectType: "user", ObjectID: p.UserID,
-		Details: map[string]any{"method": "totp"}}); err != nil {
+	if err := s.Orgs.SecondFactorChanged(r.Context(), p, false, "totp", "", ""); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -247,8 +195,7 @@ func (s *Server) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, err, nil, "")
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionMFAEnrol, ObjectType: "user", ObjectID: p.UserID,
-		Details: map[string]any{"method": "recovery_codes"}}); err != nil {
+	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "recovery_codes", "", ""); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -301,8 +248,7 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, r, err)
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionMFAEnrol, ObjectType: "user", ObjectID: p.UserID,
-		Details: map[string]any{"method": "passkey", "name": c.Name}}); err != nil {
+	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "passkey", c.Name, ""); err != nil {
 		s.jsonError(w, r, err)
 		return
 	}
@@ -325,8 +271,7 @@ func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionMFARemove, ObjectType: "passkey", ObjectID: id,
-		Details: map[string]any{"method": "passkey"}}); err != nil {
+	if err := s.Orgs.SecondFactorChanged(r.Context(), p, false, "passkey", "", id); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -77,12 +77,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	}
 	f.Limit = auditPageSize + 1
 	f.Offset = 0
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionAuditRead, ObjectType: "audit_log", ObjectID: p.OrgID,
-		Details: map[string]any{"filter": auditQuery(q).Encode(), "before": f.BeforeSeq}}); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	entries, err := s.Audit.List(ctx, p.OrgID, f)
+	entries, err := s.Orgs.ReadAuditLog(ctx, p, f, map[string]any{"filter": auditQuery(q).Encode(), "before": f.BeforeSeq})
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -125,16 +120,11 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err)
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{Action: audit.ActionAuditExport, ObjectType: "audit_log", ObjectID: p.OrgID,
-		Details: map[string]any{"filter": auditQuery(q).Encode()}}); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
 	name := "medisac-audit-" + s.Now().In(i18n.Tokyo).Format("20060102-1504") + ".csv"
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	if err := s.Audit.WriteCSV(r.Context(), w, p.OrgID, f); err != nil {
+	if err := s.Orgs.ExportAuditLog(r.Context(), p, f, map[string]any{"filter": auditQuery(q).Encode()}, w); err != nil {
 		s.Logger.Error("audit export", "err", err)
 	}
 }

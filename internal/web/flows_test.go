@@ -105,7 +105,7 @@ func TestInvitationFlow(t *testing.T) {
 		if ns := e.mailsTo(e.hosp.ID, e.admin.Email); len(ns) != 1 || !strings.Contains(ns[0].Body, "new@kitamachi-hp.jp") {
 			t.Fatalf("admins' notices: %+v", ns)
 		}
-		if !strings.Contains(ms[0].Body, "北町総合病院") || !strings.Contains(ms[0].Body, "English") {
+		if !strings.Contains(ms[0].Body, "北町総合病院") || !strings.Contains(ms[0].Body, "has invited you") {
 			t.Fatalf("mail body lacks the organisation or the English part:\n%s", ms[0].Body)
 		}
 		link := e.linkIn(ms[0].Body, "invite")
@@ -419,5 +419,44 @@ func TestOrgSwitchAndAuditExport(t *testing.T) {
 			t.Fatal("audit log reads not recorded")
 		}
 		wantStatus(t, e.signedIn(e.staff, e.hosp).get("/audit.csv"), http.StatusForbidden)
+	})
+}
+
+// TestAuditorRevokesOwnToken: the account page offers everyone the revoke
+// button, auditors included, and it works for their own tokens only.
+func TestAuditorRevokesOwnToken(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		aud := e.signedIn(e.auditor, e.hosp)
+		r := aud.post("/account/tokens", url.Values{"name": {"read"}, "expires_at": {"2026-05-01"}, "scope": {"read"}})
+		wantStatus(t, r, http.StatusOK)
+		tok := regexp.MustCompile(`value="(` + auth.TokenPrefix + `[^"]+)"`).FindStringSubmatch(r.body)
+		if tok == nil {
+			t.Fatal("new token not shown")
+		}
+		p, err := auth.PrincipalForToken(bg, d, tok[1], e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := aud.get("/account")
+		wantContains(t, page, "/account/tokens/"+p.TokenID+"/delete")
+		// Another person's token looks missing, and stays.
+		_, other, err := auth.CreateToken(bg, d, e.staff.ID, e.hosp.ID, "staff", true, nil, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, aud.post("/account/tokens/"+other.ID+"/delete", nil), http.StatusNotFound)
+		if ts, err := auth.ListTokens(bg, d, e.staff.ID); err != nil || len(ts) != 1 {
+			t.Fatalf("the staff's token: %v %v", ts, err)
+		}
+		wantStatus(t, aud.post("/account/tokens/"+p.TokenID+"/delete", nil), http.StatusSeeOther)
+		if _, err := auth.PrincipalForToken(bg, d, tok[1], e.clock.Now()); err == nil {
+			t.Fatal("the auditor's revoked token still works")
+		}
+		var n int
+		if err := d.QueryRow(bg, `SELECT COUNT(*) FROM audit_log WHERE action = ? AND object_id = ? AND actor_id = ?`,
+			"auth.token.revoke", p.TokenID, e.auditor.ID).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("revoke entries: %d %v", n, err)
+		}
 	})
 }

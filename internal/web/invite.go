@@ -10,15 +10,12 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 )
 
-// notices mails membership changes to the organisations' admins.
-func (s *Server) notices() *auth.Notices {
-	if s.Mailer == nil {
-		return nil
-	}
-	return &auth.Notices{Mail: s.Mailer, Catalog: s.Catalog, BaseURL: s.BaseURL}
+// visitor is where r came from, for the use cases of people not (yet)
+// signed in.
+func visitor(r *http.Request) auth.Visitor {
+	return auth.Visitor{IP: clientIP(r), UserAgent: r.UserAgent(), Via: audit.ViaWeb}
 }
 
 type inviteView struct {
@@ -109,41 +106,12 @@ func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
 		s.inviteJoin(w, r, raw, v)
 		return
 	}
-	if strings.TrimSpace(r.PostForm.Get("display_name")) == "" {
-		s.renderInvite(w, r, v, apperr.Field("display_name", "invite.name_required"))
-		return
-	}
-	pw := r.PostForm.Get("password")
-	if pw != r.PostForm.Get("password_confirm") {
+	if r.PostForm.Get("password") != r.PostForm.Get("password_confirm") && strings.TrimSpace(r.PostForm.Get("display_name")) != "" {
 		s.renderInvite(w, r, v, apperr.Field("password_confirm", "account.password.mismatch"))
 		return
 	}
-	now := s.Now()
-	var sessRaw string
-	var mfaPending bool
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		l, err := auth.UseLink(ctx, tx, auth.LinkInvite, raw, now)
-		if err != nil {
-			return err
-		}
-		u, err := auth.CreateUser(ctx, tx, auth.NewUser{Email: l.Email, DisplayName: r.PostForm.Get("display_name"), Lang: state(r).lang, Password: pw}, now)
-		if err != nil {
-			return err
-		}
-		if err := auth.JoinByInvite(ctx, tx, s.notices(), l, u, now); err != nil {
-			return err
-		}
-		o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: l.OrgID}, l.OrgID)
-		if err != nil {
-			return err
-		}
-		mfaPending = auth.NeedsMFA(l.Role, o.MFAPolicy)
-		if sessRaw, _, err = auth.CreateSession(ctx, tx, u.ID, l.OrgID, !mfaPending, clientIP(r), r.UserAgent(), s.Sessions, now); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{ActorID: u.ID, Actor: u.Email, OrgID: l.OrgID, Action: audit.ActionInviteAccept,
-			ObjectType: "user", ObjectID: u.ID, Details: map[string]any{"role": string(l.Role), "new_user": true}})
-	})
+	sessRaw, mfaPending, err := s.Orgs.AcceptInvite(ctx, visitor(r), raw,
+		auth.NewMember{DisplayName: r.PostForm.Get("display_name"), Lang: state(r).lang, Password: r.PostForm.Get("password")}, s.Sessions)
 	if err != nil {
 		if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
 			s.linkError(w, r, auth.LinkInvite, err)
@@ -179,33 +147,7 @@ func (s *Server) inviteJoin(w http.ResponseWriter, r *http.Request, raw string, 
 		s.renderError(w, r, err)
 		return
 	}
-	now := s.Now()
-	switched := false
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		l, err := auth.UseLink(ctx, tx, auth.LinkInvite, raw, now)
-		if err != nil {
-			return err
-		}
-		u, err := auth.GetUser(ctx, tx, p.UserID)
-		if err != nil {
-			return err
-		}
-		if err := auth.JoinByInvite(ctx, tx, s.notices(), l, u, now); err != nil {
-			return err
-		}
-		o, err := auth.GetOrg(ctx, tx, &auth.Principal{OrgID: l.OrgID}, l.OrgID)
-		if err != nil {
-			return err
-		}
-		if has || !auth.NeedsMFA(l.Role, o.MFAPolicy) {
-			if err := auth.SwitchSessionOrg(ctx, tx, st.sess.IDHash, l.OrgID); err != nil {
-				return err
-			}
-			switched = true
-		}
-		return s.auditEvent(r, tx, audit.Entry{OrgID: l.OrgID, Action: audit.ActionInviteAccept, ObjectType: "user", ObjectID: p.UserID,
-			Details: map[string]any{"role": string(l.Role), "new_user": false}})
-	})
+	switched, err := s.Orgs.JoinInvite(ctx, p, st.sess.IDHash, raw, has)
 	if err != nil {
 		if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
 			s.linkError(w, r, auth.LinkInvite, err)

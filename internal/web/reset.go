@@ -1,22 +1,18 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
-// Password reset request limits: per source address and per e-mail
-// address, each per hour.
-const (
-	resetPerIP    = 20
-	resetPerEmail = 3
-)
+// resetPerEmail is how many reset mails one address gets per hour.
+const resetPerEmail = auth.ResetPerEmail
 
 func (s *Server) resetRequestForm(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "reset.title")
@@ -28,51 +24,23 @@ func (s *Server) resetRequestForm(w http.ResponseWriter, r *http.Request) {
 // that nobody can learn from it whether an address is registered.
 func (s *Server) resetRequest(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	now := s.Now()
-	email, err := auth.NormalizeEmail(r.PostForm.Get("email"))
-	if err != nil {
+	err := s.Orgs.RequestReset(ctx, visitor(r), r.PostForm.Get("email"), func(ctx context.Context, q db.Querier, u *auth.User, raw string) error {
+		return s.sendMail(ctx, q, "", u.Email, u.Lang, "reset.mail.subject", "reset.mail.body",
+			s.BaseURL+"/reset/"+raw, int(auth.ResetTTL/time.Minute))
+	})
+	switch {
+	case err == nil:
+	case apperr.Is(err, apperr.Invalid):
 		pg := s.newPage(w, r, "reset.title")
 		pg.Form = withForm(nil, r.PostForm)
 		pg.Error = apperr.From(err)
 		pg.Data = struct{ Sent bool }{}
 		s.render(w, r, formStatus(err), "reset_request", pg)
 		return
-	}
-	ok, err := auth.Allow(ctx, s.DB, "reset-ip:"+clientIP(r), resetPerIP, time.Hour, now)
-	if err != nil {
+	case apperr.Is(err, apperr.RateLimited):
 		s.renderError(w, r, err)
 		return
-	}
-	if !ok {
-		s.renderError(w, r, apperr.New(apperr.RateLimited, "reset.rate_limited"))
-		return
-	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		ok, err := auth.Allow(ctx, tx, "reset-email:"+email, resetPerEmail, time.Hour, now)
-		if err != nil || !ok {
-			return err
-		}
-		u, err := auth.GetUserByEmail(ctx, tx, email)
-		if isNotFound(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if u.Disabled {
-			return nil
-		}
-		raw, err := auth.CreateLink(ctx, tx, auth.EmailLink{Kind: auth.LinkReset, Email: u.Email, UserID: u.ID}, auth.ResetTTL, now)
-		if err != nil {
-			return err
-		}
-		if err := s.sendMail(ctx, tx, "", u.Email, u.Lang, "reset.mail.subject", "reset.mail.body",
-			s.BaseURL+"/reset/"+raw, int(auth.ResetTTL/time.Minute)); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{ActorID: u.ID, Actor: u.Email, Action: "auth.password.reset.request", ObjectType: "user", ObjectID: u.ID})
-	})
-	if err != nil {
+	default:
 		s.Logger.Error("password reset request", "err", err)
 	}
 	pg := s.newPage(w, r, "reset.title")
@@ -119,36 +87,7 @@ func (s *Server) resetApply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := resetView{Token: raw, Email: l.Email, MinLen: auth.MinPasswordLength, LongLen: auth.LongPasswordLength}
-	pw := r.PostForm.Get("password")
-	if pw != r.PostForm.Get("password_confirm") {
-		s.renderReset(w, r, v, apperr.Field("password_confirm", "account.password.mismatch"))
-		return
-	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		l, err := auth.UseLink(ctx, tx, auth.LinkReset, raw, now)
-		if err != nil {
-			return err
-		}
-		u, err := auth.GetUser(ctx, tx, l.UserID)
-		if err != nil {
-			return err
-		}
-		if !strings.EqualFold(u.Email, l.Email) {
-			return apperr.New(apperr.Invalid, "auth.link.invalid")
-		}
-		if err := auth.SetPassword(ctx, tx, u, pw, now); err != nil {
-			return err
-		}
-		n, err := auth.DeleteUserSessions(ctx, tx, u.ID, "")
-		if err != nil {
-			return err
-		}
-		if err := auth.ClearFailures(ctx, tx, "acct:"+u.Email); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{ActorID: u.ID, Actor: u.Email, Action: audit.ActionPasswordReset, ObjectType: "user", ObjectID: u.ID,
-			Details: map[string]any{"sessions_ended": n}})
-	})
+	err = s.Orgs.ResetPassword(ctx, visitor(r), raw, r.PostForm.Get("password"), r.PostForm.Get("password_confirm"))
 	if err != nil {
 		if ae := apperr.From(err); strings.HasPrefix(ae.Key, "auth.link.") {
 			s.linkError(w, r, auth.LinkReset, err)

@@ -14,31 +14,6 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 )
 
-// auditEvent records one audit entry for the request, on q (a transaction
-// when the change it records is in one).
-func (s *Server) auditEvent(r *http.Request, q db.Querier, e audit.Entry) error {
-	if s.Audit == nil {
-		return nil
-	}
-	if e.IP == "" {
-		e.IP = clientIP(r)
-	}
-	if e.UserAgent == "" {
-		e.UserAgent = r.UserAgent()
-	}
-	if p := state(r).p; p != nil && e.ActorID == "" {
-		e.ActorID, e.Actor = p.UserID, p.Email
-		if e.OrgID == "" {
-			e.OrgID = p.OrgID
-		}
-	}
-	if e.Outcome == "" {
-		e.Outcome = audit.Success
-	}
-	_, err := s.Audit.Append(r.Context(), q, e)
-	return err
-}
-
 func (s *Server) signinForm(w http.ResponseWriter, r *http.Request) {
 	if state(r).p != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
@@ -58,12 +33,11 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	device := s.deviceID(r, email, now)
 	u, err := auth.SignIn(ctx, s.DB, auth.Attempt{Email: email, Password: password, IP: clientIP(r), Device: device}, now)
 	fail := func(err error) {
-		e := audit.Entry{Actor: strings.ToLower(email), Action: "auth.signin", Outcome: audit.Failure,
-			Details: map[string]any{"reason": apperr.From(err).Key, "known_device": device != ""}}
+		userID := ""
 		if u != nil {
-			e.ActorID = u.ID
+			userID = u.ID
 		}
-		if aerr := s.auditEvent(r, s.DB, e); aerr != nil {
+		if aerr := s.Orgs.SignInFailed(ctx, visitor(r), email, userID, err, device != ""); aerr != nil {
 			s.Logger.Error("audit", "err", aerr)
 		}
 		p := s.newPage(w, r, "signin.title")
@@ -101,17 +75,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	var raw string
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var sess *auth.Session
-		var err error
-		raw, sess, err = auth.CreateSession(ctx, tx, u.ID, m.OrgID, !has && !s.mfaNeeded(ctx, m), clientIP(r), r.UserAgent(), s.Sessions, now)
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{ActorID: u.ID, Actor: u.Email, OrgID: m.OrgID, Action: "auth.signin",
-			Details: map[string]any{"mfa_pending": !sess.MFAPassed}})
-	})
+	raw, _, err := s.Orgs.OpenSession(ctx, visitor(r), u, m.OrgID, !has && !s.mfaNeeded(ctx, m), s.Sessions)
 	if err != nil {
 		fail(err)
 		return
@@ -164,13 +128,7 @@ func (s *Server) mfaNeeded(ctx context.Context, m auth.Membership) bool {
 func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	if st.sess != nil {
-		err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-			if err := auth.DeleteSession(r.Context(), tx, st.sess.IDHash); err != nil {
-				return err
-			}
-			return s.auditEvent(r, tx, audit.Entry{ActorID: st.sess.UserID, OrgID: st.sess.OrgID, Action: "auth.signout"})
-		})
-		if err != nil {
+		if err := s.Orgs.SignOut(r.Context(), visitor(r), st.sess.IDHash, st.sess.UserID, st.sess.OrgID); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
@@ -180,19 +138,7 @@ func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) signoutEverywhere(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	var n int64
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if n, err = auth.DeleteUserSessions(r.Context(), tx, p.UserID, ""); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(r.Context(), `DELETE FROM sessions WHERE user_id = ?`, p.UserID); err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{Action: "auth.signout_everywhere", ObjectType: "user", ObjectID: p.UserID, Details: map[string]any{"sessions": n}})
-	})
-	if err != nil {
+	if err := s.Orgs.SignOutEverywhere(r.Context(), state(r).p); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -258,18 +204,8 @@ func (s *Server) mfaMethods(ctx context.Context, userID string) mfaMethods {
 // passMFA replaces the partial session with a full one (a new id, so the
 // pre-MFA id is worth nothing) and records the sign-in's completion.
 func (s *Server) passMFA(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal, method string) error {
-	var raw string
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := auth.DeleteSession(r.Context(), tx, sess.IDHash); err != nil {
-			return err
-		}
-		var err error
-		raw, _, err = auth.CreateSession(r.Context(), tx, p.UserID, p.OrgID, true, clientIP(r), r.UserAgent(), s.Sessions, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.auditEvent(r, tx, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa", Details: map[string]any{"method": method}})
-	})
+	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+	raw, err := s.Orgs.PassMFA(r.Context(), p, sess.IDHash, method, s.Sessions)
 	if err != nil {
 		return err
 	}
@@ -313,8 +249,8 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) mfaFail(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
-	if aerr := s.auditEvent(r, s.DB, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa", Outcome: audit.Failure,
-		Details: map[string]any{"reason": apperr.From(err).Key}}); aerr != nil {
+	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+	if aerr := s.Orgs.MFAFailed(r.Context(), p, map[string]any{"reason": apperr.From(err).Key}); aerr != nil {
 		s.Logger.Error("audit", "err", aerr)
 	}
 	pg := s.newPage(w, r, "mfa.title")
@@ -360,8 +296,8 @@ func (s *Server) mfaPasskeyFinish(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) mfaFailJSON(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
-	if aerr := s.auditEvent(r, s.DB, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa", Outcome: audit.Failure,
-		Details: map[string]any{"method": "passkey"}}); aerr != nil {
+	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+	if aerr := s.Orgs.MFAFailed(r.Context(), p, map[string]any{"method": "passkey"}); aerr != nil {
 		s.Logger.Error("audit", "err", aerr)
 	}
 	s.jsonError(w, r, err)
@@ -401,7 +337,8 @@ func (s *Server) mfaSetupConfirm(w http.ResponseWriter, r *http.Request) {
 		s.renderTOTPEnrol(w, r, p, "mfa_setup", err)
 		return
 	}
-	if err := s.auditEvent(r, s.DB, audit.Entry{ActorID: p.UserID, Actor: p.Email, OrgID: p.OrgID, Action: "auth.mfa.enrol", Details: map[string]any{"method": "totp"}}); err != nil {
+	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -729,7 +729,7 @@ func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error
 	// lands in the last one, with the posts becoming visible.
 	opts.Publish = func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
 		return a.record(ctx, tx, c, c.p.OrgID, "share.import", "organization", c.p.OrgID,
-			map[string]any{"format": format, "posts": len(res.Posts), "objects": res.Objects, "failures": len(res.Failures)})
+			map[string]any{"format": format, "posts": res.PostCount(), "objects": res.Objects, "failures": res.FailureCount()})
 	}
 	if out.Format, out.ImportResult, out.Skipped, err = share.ImportAny(r.Context(), a.DB, shareViewer(c), data, opts, a.Now()); err != nil {
 		return err

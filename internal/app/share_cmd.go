@@ -124,7 +124,7 @@ func shareImport(ctx context.Context, d *db.DB, log *audit.Log, v share.Viewer, 
 	// the last one, with the posts.
 	opts := share.ImportOptions{Publish: func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
 		_, err := log.Append(ctx, tx, cliEntry("share.import", "organization", v.OrgID, v.OrgID,
-			map[string]any{"file": file, "format": format, "posts": len(res.Posts), "failures": len(res.Failures)}))
+			map[string]any{"file": file, "format": format, "posts": res.PostCount(), "failures": res.FailureCount()}))
 		return err
 	}}
 	var res *share.ImportResult
@@ -147,10 +147,20 @@ func shareImport(ctx context.Context, d *db.DB, log *audit.Log, v share.Viewer, 
 	for _, p := range res.Posts {
 		fmt.Fprintf(stdout, "post %s  %s  %s  (%d indicators)\n", p.ID, p.TLP.Label(), p.Title, p.Indicators)
 	}
+	if res.PostsOmitted > 0 {
+		fmt.Fprintf(stdout, "(%d more posts not listed)\n", res.PostsOmitted)
+	}
 	fmt.Fprintf(stdout, "%s: %d posts, %d objects stored, %d already present, %d skipped, %d failed\n",
-		format, len(res.Posts), res.Objects, res.Existing, skipped, len(res.Failures))
+		format, res.PostCount(), res.Objects, res.Existing, skipped, res.FailureCount())
 	for _, f := range res.Failures {
 		fmt.Fprintf(stdout, "  failed %s: %s\n", f.ID, f.Message)
+	}
+	if res.FailuresOmitted > 0 {
+		fmt.Fprintf(stdout, "  (%d more failures not listed)\n", res.FailuresOmitted)
+	}
+	if res.BusyWaits > 0 {
+		fmt.Fprintf(stdout, "waited %d times (%s in all) for the database, which another process (the server?) was writing\n",
+			res.BusyWaits, res.BusyWaited.Round(time.Millisecond))
 	}
 	return nil
 }

@@ -261,14 +261,14 @@ type Status struct {
 // status resource, stored for later GETs. It imports like ImportSTIX (in
 // short transactions, published at once with the status resource).
 func AddObjects(ctx context.Context, d *db.DB, v Viewer, c *Collection, body []byte, now time.Time) (*Status, error) {
-	opts := ImportOptions{Default: c.tlps[0], Floor: c.tlps[0], Source: "taxii"}
+	opts := ImportOptions{Default: c.tlps[0], Floor: c.tlps[0], Source: "taxii", ListSuccesses: true}
 	if c.group != "" {
 		opts.RecipientGroups = []string{c.group}
 	}
 	var st *Status
 	opts.Publish = func(ctx context.Context, tx *db.Tx, res *ImportResult) error {
 		st = &Status{ID: db.NewID(), Status: "complete", RequestTimestamp: now.UTC().Format("2006-01-02T15:04:05.000000Z"),
-			Successes: res.Successes, SuccessCount: len(res.Successes), Failures: res.Failures, FailureCount: len(res.Failures)}
+			Successes: res.Successes, SuccessCount: len(res.Successes), Failures: res.Failures, FailureCount: res.FailureCount()}
 		st.TotalCount = st.SuccessCount + st.FailureCount
 		b, _ := json.Marshal(st)
 		_, err := tx.Exec(ctx, `INSERT INTO share_taxii_status (id, org_id, created_at, body) VALUES (?, ?, ?, ?)`, st.ID, v.OrgID, now.UTC(), string(b))

@@ -560,7 +560,7 @@ func (s *Server) shareImport(w http.ResponseWriter, r *http.Request) {
 	format := share.DetectFormat(data)
 	opts := share.ImportOptions{Default: def, Publish: func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
 		return s.shareAudit(r, tx, "share.import", "organization", state(r).p.OrgID, map[string]any{"format": format,
-			"posts": len(res.Posts), "objects": res.Objects, "failures": len(res.Failures)})
+			"posts": res.PostCount(), "objects": res.Objects, "failures": res.FailureCount()})
 	}}
 	var err error
 	view.Format, view.Result, view.Skipped, err = share.ImportAny(r.Context(), s.DB, viewer(r), data, opts, s.Now())

@@ -28,6 +28,7 @@ import (
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/share"
 )
 
 // Defaults for the limit on failed authentications per source address.
@@ -66,6 +67,9 @@ type Deps struct {
 	// Touches collects the last-used times of tokens for a periodic write;
 	// nil records none.
 	Touches *auth.Touches
+	// Share is the sharing hub's service; New builds one from the fields
+	// above when it is nil.
+	Share *share.Hub
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -92,6 +96,10 @@ func New(deps Deps) *API {
 		deps.AuthFailWindow = DefaultAuthFailWindow
 	}
 	deps.BaseURL = strings.TrimRight(deps.BaseURL, "/")
+	if deps.Share == nil {
+		deps.Share = &share.Hub{DB: deps.DB, Queue: deps.Queue, Mailer: deps.Mailer, Catalog: deps.Catalog, BaseURL: deps.BaseURL,
+			Now: deps.Now, Audit: deps.Audit}
+	}
 	a := &API{Deps: deps, mux: http.NewServeMux()}
 	for _, rt := range a.routes() {
 		a.mux.Handle(rt.Method+" "+rt.Pattern, a.handle(rt))

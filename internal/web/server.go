@@ -20,6 +20,7 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/share"
 )
 
 //go:embed templates
@@ -66,6 +67,9 @@ type Deps struct {
 	// MetricsToken lets a scraper read /metrics from any address with
 	// "Authorization: Bearer <token>"; without it only loopback clients may.
 	MetricsToken string
+	// Share is the sharing hub's service; New builds one from the fields
+	// above when it is nil.
+	Share *share.Hub
 }
 
 // Server is the HTML surface.
@@ -88,6 +92,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Sessions.Idle == 0 {
 		d.Sessions = auth.DefaultSessionPolicy
+	}
+	if d.Share == nil {
+		d.Share = &share.Hub{DB: d.DB, Queue: d.Queue, Mailer: d.Mailer, Catalog: d.Catalog, BaseURL: d.BaseURL, Now: d.Now, Audit: d.Audit}
 	}
 	s := &Server{Deps: d, metrics: newMetrics()}
 	if err := s.parseTemplates(); err != nil {

@@ -609,7 +609,7 @@ func (b *parsedBundle) add(i int, raw json.RawMessage) error {
 	if err := b.meta.add(o.id, version); err != nil {
 		return err
 	}
-	oi := b.addObj(objRec{off: b.pos, size: uint32(len(raw)), node: node, typ: typ, refOff: refOff, refN: uint32(len(b.refs)) - refOff})
+	oi := b.addObj(objRec{off: b.pos, size: uint32(len(raw)), node: node, typ: typ, refOff: refOff})
 	b.pos += int64(len(raw))
 	switch {
 	case b.cur[node] < 0:

@@ -241,7 +241,7 @@ func TestGroupingIsLinear(t *testing.T) {
 			ix.refs = append(ix.refs, rn)
 		}
 		ti, _ := ix.typeIndex(typ, true)
-		ix.cur[node] = ix.addObj(objRec{node: node, typ: ti, refOff: off, refN: uint32(len(ix.refs)) - off})
+		ix.cur[node] = ix.addObj(objRec{node: node, typ: ti, refOff: off})
 		ix.order = append(ix.order, node)
 	}
 	build := func(n int) *objIndex {

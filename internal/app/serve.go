@@ -149,12 +149,14 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	// background work share it.
 	n.Share = &share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now,
 		Audit: n.Audit, Affected: vuln.Checker{}}
+	taxiiServer := taxii.New(d, now, logger)
+	taxiiServer.Share = n.Share
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
 		Proxies: cfg.proxies, Touches: n.Touches, Share: n.Share})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger, Share: n.Share,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
-		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
+		API: apiHandler, TAXII: taxiiServer, Documents: docs,
 		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)

@@ -128,8 +128,9 @@ func shareImport(ctx context.Context, hub *share.Hub, p *auth.Principal, file st
 		fmt.Fprintf(stdout, "  (%d more failures not listed)\n", res.FailuresOmitted)
 	}
 	if res.BusyWaits > 0 {
-		fmt.Fprintf(stdout, "waited %d times (%s in all) for the database, which another process (the server?) was writing\n",
-			res.BusyWaits, res.BusyWaited.Round(time.Millisecond))
+		w := res.BusyWaited.Round(time.Millisecond)
+		fmt.Fprintf(stdout, "データベースに別のプロセス（サーバーなど）が書き込み中だったため %d 回待ちました（合計 %s） / waited %d times (%s in all) for the database, which another process (the server?) was writing\n",
+			res.BusyWaits, w, res.BusyWaits, w)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/share"
 )
 
 // Defaults for the limit on failed authentications per source address.
@@ -76,6 +77,9 @@ type Deps struct {
 	Vuln *vuln.Watch
 	// Assess is the checklists' service (sheets, surveys, vendor requests).
 	Assess *assess.Service
+	// Share is the sharing hub's service; New builds one from the fields
+	// above when it is nil.
+	Share *share.Hub
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -110,6 +114,10 @@ func New(deps Deps) *API {
 	}
 	if deps.Vuln == nil {
 		deps.Vuln = &vuln.Watch{DB: deps.DB, Queue: deps.Queue, Mailer: deps.Mailer, Audit: deps.Audit, Catalog: deps.Catalog, BaseURL: deps.BaseURL, Now: deps.Now, Logger: deps.Logger}
+	}
+	if deps.Share == nil {
+		deps.Share = &share.Hub{DB: deps.DB, Queue: deps.Queue, Mailer: deps.Mailer, Catalog: deps.Catalog, BaseURL: deps.BaseURL,
+			Now: deps.Now, Audit: deps.Audit}
 	}
 	a := &API{Deps: deps, mux: http.NewServeMux()}
 	for _, rt := range a.routes() {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
 )
@@ -65,18 +63,6 @@ func (a *API) shareRoutes() []route {
 }
 
 func shareViewer(c *call) share.Viewer { return share.ViewerOf(c.p) }
-
-// shareTx runs fn and its audit entry (in the caller's organisation) in one
-// transaction.
-func (a *API) shareTx(r *http.Request, c *call, action, objType string, fn func(tx *db.Tx) (objID string, details map[string]any, err error)) error {
-	return a.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		id, details, err := fn(tx)
-		if err != nil {
-			return err
-		}
-		return a.record(r.Context(), tx, c, c.p.OrgID, action, objType, id, details)
-	})
-}
 
 type postList struct {
 	Posts []*share.Post `json:"posts"`
@@ -154,17 +140,7 @@ func (a *API) shareCreatePost(w http.ResponseWriter, r *http.Request, c *call) e
 	if f := share.CheckPII(in.Title + "\n" + in.Body); len(f) > 0 && !in.PIIConfirmed {
 		return apperr.Field("body", "share.api.pii_found", len(f))
 	}
-	var p *share.Post
-	err = a.shareTx(r, c, "share.post.create", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		var err error
-		if p, err = share.CreatePost(r.Context(), tx, shareViewer(c), in.PostInput, a.Now()); err != nil {
-			return "", nil, err
-		}
-		if err := share.EnqueueFanout(r.Context(), tx, a.Queue, p.ID, a.Now()); err != nil {
-			return "", nil, err
-		}
-		return p.ID, map[string]any{"kind": string(p.Kind), "tlp": string(p.TLP), "anonymous": p.Anonymous, "pii_confirmed": in.PIIConfirmed}, nil
-	})
+	p, err := a.Share.CreatePost(r.Context(), c.p, in.PostInput, in.PIIConfirmed)
 	if err != nil {
 		return err
 	}
@@ -187,8 +163,7 @@ type labelInput struct {
 
 func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := r.PathValue("post")
-	v := shareViewer(c)
-	if _, err := share.GetPost(r.Context(), a.DB, v, id); err != nil {
+	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -203,20 +178,7 @@ func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	var p *share.Post
-	err = a.shareTx(r, c, "share.post.label", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		before, err := share.GetPost(r.Context(), tx, v, id)
-		if err != nil {
-			return "", nil, err
-		}
-		if _, err := share.ChangeLabel(r.Context(), tx, v, id, t, a.Now()); err != nil {
-			return "", nil, err
-		}
-		if p, err = share.GetPost(r.Context(), tx, v, id); err != nil {
-			return "", nil, err
-		}
-		return id, map[string]any{"from": string(before.TLP), "to": string(t)}, nil
-	})
+	p, err := a.Share.ChangeLabel(r.Context(), c.p, id, t)
 	if err != nil {
 		return err
 	}
@@ -225,18 +187,7 @@ func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) shareDeletePost(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	err := a.shareTx(r, c, "share.post.delete", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		p, err := share.GetPost(r.Context(), tx, shareViewer(c), id)
-		if err != nil {
-			return "", nil, err
-		}
-		if err := share.DeletePost(r.Context(), tx, shareViewer(c), id); err != nil {
-			return "", nil, err
-		}
-		return id, map[string]any{"title": p.Title, "tlp": string(p.TLP)}, nil
-	})
-	if err != nil {
+	if err := a.Share.DeletePost(r.Context(), c.p, r.PathValue("post")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -251,8 +202,7 @@ type recipientsInput struct {
 
 func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := r.PathValue("post")
-	v := shareViewer(c)
-	if _, err := share.GetPost(r.Context(), a.DB, v, id); err != nil {
+	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
 		return err
 	}
 	body, err := readBody(r)
@@ -263,21 +213,7 @@ func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	var p *share.Post
-	err = a.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		reshare, err := share.AddRecipients(r.Context(), tx, v, id, in.Orgs, in.Groups, in.Users, a.Now())
-		if err != nil {
-			return err
-		}
-		if p, err = share.GetPost(r.Context(), tx, v, id); err != nil {
-			return err
-		}
-		action := "share.post.recipients"
-		if reshare {
-			action = "share.post.reshare"
-		}
-		return a.record(r.Context(), tx, c, c.p.OrgID, action, "share_post", id, map[string]any{"orgs": in.Orgs, "groups": in.Groups, "users": in.Users})
-	})
+	p, err := a.Share.AddRecipients(r.Context(), c.p, id, in.Orgs, in.Groups, in.Users)
 	if err != nil {
 		return err
 	}
@@ -318,14 +254,7 @@ func (a *API) shareAddComment(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	var cm *share.Comment
-	err = a.shareTx(r, c, "share.comment", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		var err error
-		if cm, err = share.AddComment(r.Context(), tx, shareViewer(c), id, in.Body, a.Now()); err != nil {
-			return "", nil, err
-		}
-		return id, map[string]any{"comment": cm.ID}, nil
-	})
+	cm, err := a.Share.Comment(r.Context(), c.p, id, in.Body)
 	if err != nil {
 		return err
 	}
@@ -360,10 +289,7 @@ func (a *API) shareRespond(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	err = a.shareTx(r, c, "share.response", "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		return id, map[string]any{"status": string(in.Status)}, share.Respond(r.Context(), tx, shareViewer(c), id, in.Status, a.Now())
-	})
-	if err != nil {
+	if err := a.Share.Respond(r.Context(), c.p, id, in.Status); err != nil {
 		return err
 	}
 	a.reply(w, http.StatusOK, in)
@@ -407,7 +333,7 @@ func (a *API) shareAffected(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	res, err := share.CheckAffected(r.Context(), a.DB, v, p)
+	res, err := a.Share.CheckAffected(r.Context(), a.DB, v, p)
 	if err != nil {
 		return err
 	}
@@ -437,11 +363,7 @@ func (a *API) shareLookup(w http.ResponseWriter, r *http.Request, c *call) error
 }
 
 func (a *API) shareSighting(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("indicator")
-	err := a.shareTx(r, c, "share.sighting", "share_indicator", func(tx *db.Tx) (string, map[string]any, error) {
-		return id, nil, share.AddSighting(r.Context(), tx, shareViewer(c), id, a.Now())
-	})
-	if err != nil {
+	if err := a.Share.Sighting(r.Context(), c.p, r.PathValue("indicator")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -481,14 +403,7 @@ func (a *API) shareCreateGroup(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := checkText("name", in.Name); err != nil {
 		return err
 	}
-	var g *share.Group
-	err = a.shareTx(r, c, "share.group.create", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
-		var err error
-		if g, err = share.CreateGroup(r.Context(), tx, shareViewer(c), in.Name, in.Kind, a.Now()); err != nil {
-			return "", nil, err
-		}
-		return g.ID, map[string]any{"name": g.Name, "kind": string(g.Kind)}, nil
-	})
+	g, err := a.Share.CreateGroup(r.Context(), c.p, in.Name, in.Kind)
 	if err != nil {
 		return err
 	}
@@ -511,10 +426,6 @@ func (a *API) shareGroupMembers(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	a.reply(w, http.StatusOK, groupMembers{Group: g, Members: ms})
 	return nil
-}
-
-func (a *API) inviteMail() share.InviteMail {
-	return share.InviteMail{Mailer: a.Mailer, Catalog: a.Catalog, BaseURL: a.BaseURL}
 }
 
 type groupInviteList struct {
@@ -546,15 +457,7 @@ func (a *API) shareGroupDecline(w http.ResponseWriter, r *http.Request, c *call)
 // shareGroupAnswer accepts or declines an invitation of the caller's
 // organisation (declining a group joined leaves it); admins only.
 func (a *API) shareGroupAnswer(w http.ResponseWriter, r *http.Request, c *call, accept bool) error {
-	gid := r.PathValue("group")
-	answer := "decline"
-	if accept {
-		answer = "accept"
-	}
-	err := a.shareTx(r, c, "share.group.accept", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
-		return gid, map[string]any{"answer": answer}, share.AnswerGroupInvite(r.Context(), tx, shareViewer(c), gid, accept)
-	})
-	if err != nil {
+	if err := a.Share.AnswerGroupInvite(r.Context(), c.p, r.PathValue("group"), accept); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -570,18 +473,11 @@ func (a *API) shareGroupRemove(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) shareGroupChange(w http.ResponseWriter, r *http.Request, c *call, remove bool) error {
-	gid, org := r.PathValue("group"), r.PathValue("org")
-	err := a.shareTx(r, c, "share.group.member", "share_group", func(tx *db.Tx) (string, map[string]any, error) {
-		invited, err := share.SetGroupMember(r.Context(), tx, shareViewer(c), gid, org, remove, a.Now())
-		if share.ErrField(err) == "org_id" {
-			// An unknown organisation in the path is a missing object.
-			err = db.ErrNotFound
-		}
-		if err == nil && invited {
-			err = a.inviteMail().MailGroupInvite(r.Context(), tx, gid, org)
-		}
-		return gid, map[string]any{"org": org, "remove": remove, "invited": invited}, err
-	})
+	err := a.Share.SetGroupMember(r.Context(), c.p, r.PathValue("group"), r.PathValue("org"), remove)
+	if share.ErrField(err) == "org_id" {
+		// An unknown organisation in the path is a missing object.
+		err = db.ErrNotFound
+	}
 	if err != nil {
 		return err
 	}
@@ -618,11 +514,7 @@ func (a *API) shareSetSubscription(w http.ResponseWriter, r *http.Request, c *ca
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	err = a.shareTx(r, c, "share.subscription", "user", func(tx *db.Tx) (string, map[string]any, error) {
-		return c.p.UserID, map[string]any{"immediate_tlp": in.ImmediateTLP, "immediate_kinds": in.ImmediateKinds, "immediate_devices": in.ImmediateDevices, "digest": in.Digest},
-			share.SetSubscription(r.Context(), tx, shareViewer(c), in, a.Now())
-	})
-	if err != nil {
+	if err := a.Share.SetSubscription(r.Context(), c.p, in); err != nil {
 		return err
 	}
 	a.reply(w, http.StatusOK, subscriptionBody(in))
@@ -655,10 +547,7 @@ func (a *API) shareSetWebhook(w http.ResponseWriter, r *http.Request, c *call) e
 	if strings.TrimSpace(in.URL) == "" {
 		return apperr.Field("url", "share.webhook.https_only")
 	}
-	err = a.shareTx(r, c, "share.webhook_change", "organization", func(tx *db.Tx) (string, map[string]any, error) {
-		return c.p.OrgID, map[string]any{"url": in.URL}, share.SetWebhook(r.Context(), tx, shareViewer(c), in.URL, in.Secret, a.Now())
-	})
-	if err != nil {
+	if err := a.Share.SetWebhook(r.Context(), c.p, in.URL, in.Secret); err != nil {
 		return err
 	}
 	a.reply(w, http.StatusOK, webhookBody{URL: in.URL})
@@ -666,10 +555,7 @@ func (a *API) shareSetWebhook(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (a *API) shareDeleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	err := a.shareTx(r, c, "share.webhook_change", "organization", func(tx *db.Tx) (string, map[string]any, error) {
-		return c.p.OrgID, map[string]any{"url": ""}, share.SetWebhook(r.Context(), tx, shareViewer(c), "", "", a.Now())
-	})
-	if err != nil {
+	if err := a.Share.SetWebhook(r.Context(), c.p, "", ""); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -717,23 +603,17 @@ func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return apperr.Wrap(err, apperr.Invalid, "api.bad_json.read")
 	}
-	opts := share.ImportOptions{}
+	in := share.ImportRequest{Data: data}
 	if t := r.URL.Query().Get("tlp"); t != "" {
-		if opts.Default, err = share.ParseTLP(t); err != nil {
+		if in.Default, err = share.ParseTLP(t); err != nil {
 			return err
 		}
 	}
-	var out importBody
-	format := share.DetectFormat(data)
-	// The import writes in short transactions of its own; its audit entry
-	// lands in the last one, with the posts becoming visible.
-	opts.Publish = func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
-		return a.record(ctx, tx, c, c.p.OrgID, "share.import", "organization", c.p.OrgID,
-			map[string]any{"format": format, "posts": len(res.Posts), "objects": res.Objects, "failures": len(res.Failures)})
-	}
-	if out.Format, out.ImportResult, out.Skipped, err = share.ImportAny(r.Context(), a.DB, shareViewer(c), data, opts, a.Now()); err != nil {
+	res, err := a.Share.Import(r.Context(), c.p, in)
+	if err != nil {
 		return err
 	}
+	out := importBody{Format: res.Format, Skipped: res.Skipped, ImportResult: res.Result}
 	if out.Posts == nil {
 		out.Posts = []share.ImportedPost{}
 	}
@@ -743,13 +623,7 @@ func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error
 
 // sharePostSTIX answers one post as a STIX 2.1 bundle.
 func (a *API) sharePostSTIX(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	var b []byte
-	err := a.shareTx(r, c, audit.ActionDataExport, "share_post", func(tx *db.Tx) (string, map[string]any, error) {
-		var err error
-		b, err = share.ExportPostSTIX(r.Context(), tx, shareViewer(c), id)
-		return id, map[string]any{"format": "stix"}, err
-	})
+	b, err := a.Share.ExportPost(r.Context(), c.p, r.PathValue("post"), share.FormatSTIX)
 	if err != nil {
 		return err
 	}
@@ -778,16 +652,7 @@ func (a *API) shareExport(w http.ResponseWriter, r *http.Request, c *call) error
 		}
 		since = t
 	}
-	var b []byte
-	err := a.shareTx(r, c, audit.ActionDataExport, "organization", func(tx *db.Tx) (string, map[string]any, error) {
-		var err error
-		if format == share.FormatSTIX {
-			b, err = share.ExportSTIX(r.Context(), tx, shareViewer(c), since)
-		} else {
-			b, err = share.ExportMISP(r.Context(), tx, shareViewer(c), since)
-		}
-		return c.p.OrgID, map[string]any{"what": "share", "format": format, "since": qs.Get("since")}, err
-	})
+	b, err := a.Share.Export(r.Context(), c.p, format, since)
 	if err != nil {
 		return err
 	}

@@ -32,12 +32,14 @@ import (
 
 // Node is one running medisac server with everything wired.
 type Node struct {
-	Cfg     *Config
-	DB      *db.DB
-	Audit   *audit.Log
-	MFA     *mfa.Service
-	Queue   *jobs.Queue
-	Mailer  *notify.Mailer
+	Cfg    *Config
+	DB     *db.DB
+	Audit  *audit.Log
+	MFA    *mfa.Service
+	Queue  *jobs.Queue
+	Mailer *notify.Mailer
+	// Share is the sharing hub's service.
+	Share   *share.Hub
 	Handler http.Handler
 	// Touches holds the last-seen times of sessions and tokens until the
 	// next flush (see ServeListener).
@@ -155,12 +157,18 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	vw := newWatch(cfg, d, n.Audit, n.Queue)
 	vw.Mailer, vw.Now, vw.Logger = n.Mailer, now, logger
 	vw.DigestAt = cfg.vulnDigestAt()
+	// The sharing hub's service, built once: the pages, the API and its
+	// background work share it.
+	n.Share = &share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now,
+		Audit: n.Audit, Affected: vuln.Checker{}}
+	taxiiServer := taxii.New(d, now, logger)
+	taxiiServer.Share = n.Share
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess})
+		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share})
 	srv, err := web.New(web.Deps{
-		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
+		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger, Share: n.Share,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
-		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
+		API: apiHandler, TAXII: taxiiServer, Documents: docs,
 		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
@@ -186,9 +194,8 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 		return fail(err)
 	}
 	n.Handler = srv
-	(&share.Hub{DB: d, Queue: n.Queue, Mailer: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL, Now: now}).Register()
+	n.Share.Register()
 	vw.Register()
-	share.SetAffectedChecker(vuln.Checker{})
 	n.schedule(sessions)
 	return n, nil
 }

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
 )
@@ -33,14 +32,16 @@ func splitFile(args []string) (string, []string) {
 	return "", args
 }
 
-// shareViewer acts for an organisation from the command line (no person:
-// TLP:RED posts, addressed to people, are not exported).
-func shareViewer(ctx context.Context, d *db.DB, orgID string) (share.Viewer, error) {
+// sharePrincipal acts for an organisation from the command line (no
+// person: TLP:RED posts, addressed to people, are not exported).
+func sharePrincipal(ctx context.Context, d *db.DB, orgID string) (*auth.Principal, error) {
 	var kind string
 	if err := d.QueryRow(ctx, `SELECT kind FROM organizations WHERE id = ?`, orgID).Scan(&kind); err != nil {
-		return share.Viewer{}, usageError("no organisation %q", orgID)
+		return nil, usageError("no organisation %q", orgID)
 	}
-	return share.Viewer{OrgID: orgID, Operator: kind == "isac", Admin: true, Write: true}, nil
+	p := auth.CommandLine(os.Getenv("USER"), orgID)
+	p.OrgKind = auth.OrgKind(kind)
+	return p, nil
 }
 
 func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
@@ -69,12 +70,13 @@ func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError("%s", shareUsage)
 	}
 	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
-		v, err := shareViewer(ctx, d, org)
+		p, err := sharePrincipal(ctx, d, org)
 		if err != nil {
 			return err
 		}
+		hub := &share.Hub{DB: d, Audit: log, Now: time.Now}
 		if sub == "import" {
-			return shareImport(ctx, d, log, v, file, stdout)
+			return shareImport(ctx, hub, p, file, stdout)
 		}
 		var from time.Time
 		if since != "" {
@@ -82,22 +84,14 @@ func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
 				return usageError("--since: %v", err)
 			}
 		}
-		var b []byte
-		switch format {
-		case "stix":
-			b, err = share.ExportSTIX(ctx, d, v, from)
-		case "misp":
-			b, err = share.ExportMISP(ctx, d, v, from)
-		default:
+		if format != share.FormatSTIX && format != share.FormatMISP {
 			return usageError("--format must be stix or misp")
 		}
+		b, err := hub.Export(ctx, p, format, from)
 		if err != nil {
 			return cliError(err)
 		}
 		if err := os.WriteFile(out, b, 0o600); err != nil {
-			return err
-		}
-		if _, err := log.Append(ctx, d, cliEntry("share.export", "organization", org, org, map[string]any{"format": format, "since": since, "bytes": len(b)})); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s: %d bytes (%s)\n", out, len(b), format)
@@ -105,52 +99,38 @@ func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
-func shareImport(ctx context.Context, d *db.DB, log *audit.Log, v share.Viewer, file string, stdout io.Writer) error {
+func shareImport(ctx context.Context, hub *share.Hub, p *auth.Principal, file string, stdout io.Writer) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	head := make([]byte, 4096)
-	n, _ := io.ReadFull(f, head)
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
+	// A STIX bundle is read as a stream, whatever its size; the import
+	// writes in short transactions and its audit entry lands in the last
+	// one, with the posts.
+	out, err := hub.Import(ctx, p, share.ImportRequest{File: f, Details: map[string]any{"file": file}})
+	if err != nil {
+		return cliError(err)
 	}
-	format := "stix"
-	if bytes.Contains(head[:n], []byte(`"Event"`)) || !bytes.Contains(head[:n], []byte(`"objects"`)) && n < len(head) {
-		format = "misp"
-	}
-	// The import writes in short transactions; its audit entry lands in
-	// the last one, with the posts.
-	opts := share.ImportOptions{Publish: func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
-		_, err := log.Append(ctx, tx, cliEntry("share.import", "organization", v.OrgID, v.OrgID,
-			map[string]any{"file": file, "format": format, "posts": len(res.Posts), "failures": len(res.Failures)}))
-		return err
-	}}
-	var res *share.ImportResult
-	skipped := 0
-	if format == "misp" {
-		b, err := io.ReadAll(io.LimitReader(f, share.MaxImport+1))
-		if err != nil {
-			return err
-		}
-		res, skipped, err = share.ImportMISP(ctx, d, v, b, opts, time.Now())
-		if err != nil {
-			return cliError(err)
-		}
-	} else {
-		// A STIX bundle is read as a stream, whatever its size.
-		if res, err = share.ImportSTIX(ctx, d, v, bufio.NewReaderSize(f, 1<<20), opts, time.Now()); err != nil {
-			return cliError(err)
-		}
-	}
+	res, format, skipped := out.Result, out.Format, out.Skipped
 	for _, p := range res.Posts {
 		fmt.Fprintf(stdout, "post %s  %s  %s  (%d indicators)\n", p.ID, p.TLP.Label(), p.Title, p.Indicators)
 	}
+	if res.PostsOmitted > 0 {
+		fmt.Fprintf(stdout, "(%d more posts not listed)\n", res.PostsOmitted)
+	}
 	fmt.Fprintf(stdout, "%s: %d posts, %d objects stored, %d already present, %d skipped, %d failed\n",
-		format, len(res.Posts), res.Objects, res.Existing, skipped, len(res.Failures))
+		format, res.PostCount(), res.Objects, res.Existing, skipped, res.FailureCount())
 	for _, f := range res.Failures {
 		fmt.Fprintf(stdout, "  failed %s: %s\n", f.ID, f.Message)
+	}
+	if res.FailuresOmitted > 0 {
+		fmt.Fprintf(stdout, "  (%d more failures not listed)\n", res.FailuresOmitted)
+	}
+	if res.BusyWaits > 0 {
+		w := res.BusyWaited.Round(time.Millisecond)
+		fmt.Fprintf(stdout, "データベースに別のプロセス（サーバーなど）が書き込み中だったため %d 回待ちました（合計 %s） / waited %d times (%s in all) for the database, which another process (the server?) was writing\n",
+			res.BusyWaits, w, res.BusyWaits, w)
 	}
 	return nil
 }

@@ -286,7 +286,7 @@ func BenchmarkFanout(b *testing.B) {
 			b.StopTimer()
 			p := must[*Post](b)(CreatePost(ctx, d, w.op, PostInput{Kind: KindAdvisory, TLP: TLPGreen, Title: fmt.Sprintf("注意喚起 %d", i)}, t0))
 			b.StartTimer()
-			written += must[int64](b)(Fanout(ctx, d, p.ID, t0))
+			written += must[int64](b)(Fanout(ctx, d, nil, p.ID, t0))
 		}
 		b.ReportMetric(float64(written)/float64(b.N), "notifications/op")
 	})

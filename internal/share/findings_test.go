@@ -162,13 +162,12 @@ func TestFanoutOfDeletedPostIsQuiet(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		w := newWorld(t, d)
-		SetAffectedChecker(&orgChecker{affected: map[string]bool{}, calls: map[string]int{}})
-		defer SetAffectedChecker(nil)
+		c := &orgChecker{affected: map[string]bool{}, calls: map[string]int{}}
 		p := must[*Post](t)(CreatePost(ctx, d, w.author, PostInput{Kind: KindVulnNote, TLP: TLPGreen, Title: "削除される投稿", CVEs: []string{"CVE-2024-21762"}}, t0))
 		if err := DeletePost(ctx, d, w.author, p.ID); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := Fanout(ctx, d, p.ID, t0); err != nil || n != 0 {
+		if n, err := Fanout(ctx, d, c, p.ID, t0); err != nil || n != 0 {
 			t.Errorf("fan-out of a deleted post: %d, %v", n, err)
 		}
 	})

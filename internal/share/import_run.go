@@ -1,6 +1,7 @@
 package share
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -109,27 +110,68 @@ func runImport(ctx context.Context, d *db.DB, v Viewer, opts ImportOptions, now 
 	return nil
 }
 
+// Another process writing the same SQLite file (the command line beside a
+// server, or the other way round) can hold the write lock longer than the
+// busy timeout: the import's transactions then wait and try again, up to
+// busyAttempts times with a growing pause, instead of failing the import.
+// (A process's own writers queue and never see each other busy.)
+const busyAttempts = 8
+
+// busyPause is the first pause before trying a busy transaction again; it
+// doubles up to busyPauseMax. Variables so that tests can shorten them.
+var (
+	busyPause    = 500 * time.Millisecond
+	busyPauseMax = 8 * time.Second
+)
+
+// retryBusy runs fn, again while it fails with db.ErrBusy (at most
+// busyAttempts times in all), pausing between tries; it stops when ctx is
+// done. waited, when not nil, is told how long each retried try and its
+// pause took.
+func retryBusy(ctx context.Context, fn func() error, waited func(time.Duration)) error {
+	pause := busyPause
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := fn()
+		if !errors.Is(err, db.ErrBusy) || attempt == busyAttempts || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(pause):
+		}
+		if waited != nil {
+			waited(time.Since(start))
+		}
+		pause = min(pause*2, busyPauseMax)
+	}
+}
+
 // tx runs fn in one short transaction, keeping the import's row touched.
+// A transaction that finds the database busy is tried again (retryBusy).
 func (s *stagedImport) tx(ctx context.Context, fn func(tx *db.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.opts.beforeTx != nil {
+		if err := s.opts.beforeTx(); err != nil {
+			return err
+		}
 	}
 	// The transaction holds the write lock from its first statement (on
 	// SQLite, from BEGIN IMMEDIATE, which returns once it has the lock) to
 	// its commit: that is what is measured, not the wait for the lock.
 	var start time.Time
-	err := s.d.InTx(ctx, func(tx *db.Tx) error {
-		start = time.Now()
-		if err := fn(tx); err != nil {
-			return err
-		}
-		if t := time.Now(); t.Sub(s.touched) > 10*time.Second {
-			if _, err := tx.Exec(ctx, `UPDATE share_imports SET touched_at = ? WHERE id = ?`, t.UTC(), s.id); err != nil {
-				return err
-			}
-			s.touched = t
-		}
-		return nil
+	err := retryBusy(ctx, func() error {
+		start = time.Time{}
+		return s.d.InTx(ctx, func(tx *db.Tx) error {
+			start = time.Now()
+			return s.txBody(ctx, tx, fn)
+		})
+	}, func(w time.Duration) {
+		s.res.BusyWaits++
+		s.res.BusyWaited += w
 	})
 	if start.IsZero() {
 		return err
@@ -153,6 +195,20 @@ func (s *stagedImport) tx(ctx context.Context, fn func(tx *db.Tx) error) error {
 		}
 	}
 	return err
+}
+
+// txBody is the body of one of the import's transactions.
+func (s *stagedImport) txBody(ctx context.Context, tx *db.Tx, fn func(tx *db.Tx) error) error {
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if t := time.Now(); t.Sub(s.touched) > 10*time.Second {
+		if _, err := tx.Exec(ctx, `UPDATE share_imports SET touched_at = ? WHERE id = ?`, t.UTC(), s.id); err != nil {
+			return err
+		}
+		s.touched = t
+	}
+	return nil
 }
 
 // stagePost writes a new post with its indicators, hidden under the
@@ -190,13 +246,15 @@ func (s *stagedImport) stagePost(ctx context.Context, in PostInput) (*Post, erro
 	}
 	for i := 0; i < len(uniq); i += importIndicatorChunk {
 		chunk := uniq[i:min(i+importIndicatorChunk, len(uniq))]
+		var added []Indicator
 		if err := s.tx(ctx, func(tx *db.Tx) error {
-			added, err := addIndicators(ctx, tx, p.ID, chunk, s.now)
-			p.Indicators = append(p.Indicators, added...)
+			var err error
+			added, err = addIndicators(ctx, tx, p.ID, chunk, s.now)
 			return err
 		}); err != nil {
 			return nil, err
 		}
+		p.Indicators = append(p.Indicators, added...)
 	}
 	return p, nil
 }
@@ -231,7 +289,8 @@ func (s *stagedImport) stageObjects(ctx context.Context, postID string, rows []s
 	return nil
 }
 
-// removeImport deletes everything an import staged, in short transactions.
+// removeImport deletes everything an import staged, in short transactions
+// (tried again when another process keeps the database busy).
 func removeImport(ctx context.Context, d *db.DB, importID string) error {
 	rows, err := d.Query(ctx, `SELECT id FROM share_posts WHERE import_id = ?`, importID)
 	if err != nil {
@@ -253,14 +312,16 @@ func removeImport(ctx context.Context, d *db.DB, importID string) error {
 	deleteChunks := func(where string, arg string) error {
 		for {
 			var n int64
-			err := d.InTx(ctx, func(tx *db.Tx) error {
-				res, err := tx.Exec(ctx, `DELETE FROM share_stix_objects WHERE seq IN (SELECT seq FROM share_stix_objects WHERE `+where+` LIMIT 1000)`, arg)
-				if err != nil {
-					return err
-				}
-				n, _ = res.RowsAffected()
-				return nil
-			})
+			err := retryBusy(ctx, func() error {
+				return d.InTx(ctx, func(tx *db.Tx) error {
+					res, err := tx.Exec(ctx, `DELETE FROM share_stix_objects WHERE seq IN (SELECT seq FROM share_stix_objects WHERE `+where+` LIMIT 1000)`, arg)
+					if err != nil {
+						return err
+					}
+					n, _ = res.RowsAffected()
+					return nil
+				})
+			}, nil)
 			if err != nil || n == 0 {
 				return err
 			}
@@ -270,21 +331,25 @@ func removeImport(ctx context.Context, d *db.DB, importID string) error {
 		if err := deleteChunks("post_id = ?", id); err != nil {
 			return err
 		}
-		if err := d.InTx(ctx, func(tx *db.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE share_ioc_values SET post_count = post_count - 1 WHERE id IN (SELECT value_id FROM share_indicators WHERE post_id = ?)`, id); err != nil {
+		if err := retryBusy(ctx, func() error {
+			return d.InTx(ctx, func(tx *db.Tx) error {
+				if _, err := tx.Exec(ctx, `UPDATE share_ioc_values SET post_count = post_count - 1 WHERE id IN (SELECT value_id FROM share_indicators WHERE post_id = ?)`, id); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `DELETE FROM share_posts WHERE id = ? AND import_id = ?`, id, importID)
 				return err
-			}
-			_, err := tx.Exec(ctx, `DELETE FROM share_posts WHERE id = ? AND import_id = ?`, id, importID)
-			return err
-		}); err != nil {
+			})
+		}, nil); err != nil {
 			return err
 		}
 	}
 	if err := deleteChunks("import_id = ?", importID); err != nil {
 		return err
 	}
-	_, err = d.Exec(ctx, `DELETE FROM share_imports WHERE id = ?`, importID)
-	return err
+	return retryBusy(ctx, func() error {
+		_, err := d.Exec(ctx, `DELETE FROM share_imports WHERE id = ?`, importID)
+		return err
+	}, nil)
 }
 
 // CleanupImports removes the imports that have not touched their row since
@@ -316,46 +381,29 @@ func CleanupImports(ctx context.Context, d *db.DB, staleBefore time.Time) (int, 
 	return len(ids), nil
 }
 
-// parsedObject is what an import keeps of one STIX object: enough to group
-// it and make its post; the object itself waits in the spool file.
-type parsedObject struct {
-	id, typ, version string
-	refs             []string
-	marks            []string
-	granular         []string
-	name             string
-	inds             []IndicatorInput
-	cve              string
-	// m is kept for reports and groupings, whose properties make the post.
-	m         map[string]any
-	off, size int64
-	// tlp is the label a marking definition of the bundle stands for.
-	tlp TLP
-}
-
-// connector reports whether o joins the group of what it points at.
-func (o *parsedObject) connector() bool {
-	switch o.typ {
-	case "relationship", "sighting", "note", "opinion":
-		return true
-	}
-	return false
-}
-
-// parsedBundle is a STIX bundle read by parseBundle.
+// parsedBundle is a STIX bundle read by parseBundle: the compact index of
+// its objects, the objects in a spool file and their ids and versions in
+// another.
 type parsedBundle struct {
-	order []string // ids, in the order first seen
-	byID  map[string]*parsedObject
-	all   []*parsedObject // every valid version, de-duplicated
-	fails []ObjectFailure
-	spool *os.File
-	pos   int64
+	*objIndex
+	fails  []ObjectFailure
+	failed int // failures beyond those listed
+	spool  *os.File
+	w      *bufio.Writer
+	pos    int64
+	meta   *metaSpool
 	// marks maps marking definitions of the bundle to the TLP label they
 	// stand for.
-	marks map[string]TLP
-	// versions lists the versions of ids seen more than once.
-	versions map[string]map[string]bool
-	strs     map[string]string
+	marks map[uint32]TLP
+	// multi keeps the versions of the ids seen more than once.
+	multi map[uint32]*versionSet
+}
+
+// versionSet is the versions of an id seen more than once: cur is the
+// newest, seen all of them.
+type versionSet struct {
+	cur  string
+	seen map[string]bool
 }
 
 func (b *parsedBundle) close() {
@@ -363,6 +411,19 @@ func (b *parsedBundle) close() {
 		name := b.spool.Name()
 		b.spool.Close()
 		os.Remove(name)
+	}
+	b.meta.close()
+}
+
+// maxListed is the most failures (and posts) an import result lists; the
+// counts go on beyond it (FailuresOmitted, PostsOmitted).
+const maxListed = 10000
+
+func (b *parsedBundle) fail(f ObjectFailure) {
+	if len(b.fails) < maxListed {
+		b.fails = append(b.fails, f)
+	} else {
+		b.failed++
 	}
 }
 
@@ -372,12 +433,16 @@ func (b *parsedBundle) tlpOf(ref string) (TLP, bool) {
 	if t, ok := TLPFromMarking(ref); ok {
 		return t, true
 	}
-	t, ok := b.marks[ref]
+	n, ok := b.node(ref, false)
+	if !ok {
+		return "", false
+	}
+	t, ok := b.marks[n]
 	return t, ok
 }
 
 // read returns the object as received.
-func (b *parsedBundle) read(o *parsedObject) (map[string]any, error) {
+func (b *parsedBundle) read(o *objRec) (map[string]any, error) {
 	buf := make([]byte, o.size)
 	if _, err := b.spool.ReadAt(buf, o.off); err != nil {
 		return nil, err
@@ -397,9 +462,17 @@ func parseBundle(ctx context.Context, r io.Reader) (*parsedBundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &parsedBundle{byID: map[string]*parsedObject{}, marks: map[string]TLP{}, spool: spool,
-		versions: map[string]map[string]bool{}, strs: map[string]string{}}
+	b := &parsedBundle{objIndex: newObjIndex(), spool: spool, w: bufio.NewWriterSize(spool, 1<<16),
+		marks: map[uint32]TLP{}, multi: map[uint32]*versionSet{}}
+	if b.meta, err = newMetaSpool(); err != nil {
+		b.close()
+		return nil, err
+	}
 	if err := b.decode(ctx, r); err != nil {
+		b.close()
+		return nil, err
+	}
+	if err := b.w.Flush(); err != nil {
 		b.close()
 		return nil, err
 	}
@@ -471,30 +544,23 @@ func (b *parsedBundle) decode(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-// intern returns one shared copy of s: the references most objects carry
-// (markings, their creator's identity) and their timestamps repeat, and a
-// million objects would otherwise keep a million copies.
-func (b *parsedBundle) intern(s string) string {
-	if x, ok := b.strs[s]; ok {
-		return x
+// versionAt reads the version of a spooled object back (for an id seen a
+// second time, which is rare).
+func (b *parsedBundle) versionAt(o *objRec) (string, error) {
+	if err := b.w.Flush(); err != nil {
+		return "", err
 	}
-	if len(b.strs) < 1<<16 {
-		b.strs[s] = s
+	m, err := b.read(o)
+	if err != nil {
+		return "", err
 	}
-	return s
-}
-
-func (b *parsedBundle) internAll(l []string) []string {
-	for i, s := range l {
-		l[i] = b.intern(s)
-	}
-	return l
+	return versionOf(stixObject{m: m}), nil
 }
 
 func (b *parsedBundle) add(i int, raw json.RawMessage) error {
 	var m map[string]any
 	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		b.fails = append(b.fails, ObjectFailure{ID: fmt.Sprintf("objects[%d]", i), Message: "not a JSON object"})
+		b.fail(ObjectFailure{ID: fmt.Sprintf("objects[%d]", i), Message: "not a JSON object"})
 		return nil
 	}
 	o, why := validateObject(m)
@@ -503,67 +569,55 @@ func (b *parsedBundle) add(i int, raw json.RawMessage) error {
 		if id == "" {
 			id = fmt.Sprintf("objects[%d]", i)
 		}
-		b.fails = append(b.fails, ObjectFailure{ID: id, Version: o.str("modified"), Message: why})
+		b.fail(ObjectFailure{ID: id, Version: o.str("modified"), Message: why})
 		return nil
 	}
-	// The same version of an object twice is kept once. byID holds one
+	// The same version of an object twice is kept once. cur holds one
 	// version per id; ids seen in several versions keep the others' in
-	// b.versions.
-	version := b.intern(versionOf(o))
-	if prev, ok := b.byID[o.id]; ok {
-		vs := b.versions[o.id]
-		if vs == nil {
-			vs = map[string]bool{prev.version: true}
-			b.versions[o.id] = vs
+	// b.multi.
+	version := versionOf(o)
+	node, _ := b.node(o.id, true)
+	var vs *versionSet
+	if prev, ok := b.present(node); ok {
+		if vs = b.multi[node]; vs == nil {
+			pv, err := b.versionAt(prev)
+			if err != nil {
+				return err
+			}
+			vs = &versionSet{cur: pv, seen: map[string]bool{pv: true}}
+			b.multi[node] = vs
 		}
-		if vs[version] {
+		if vs.seen[version] {
 			return nil
 		}
-		vs[version] = true
+		vs.seen[version] = true
 	}
-	p := &parsedObject{id: o.id, typ: b.intern(o.typ), version: version, refs: b.internAll(refsOf(o)),
-		marks: b.internAll(o.strs("object_marking_refs")), off: b.pos, size: int64(len(raw))}
-	if gl, ok := m["granular_markings"].([]any); ok {
-		for _, g := range gl {
-			if gm, ok := g.(map[string]any); ok {
-				if ref, _ := gm["marking_ref"].(string); ref != "" {
-					p.granular = append(p.granular, b.intern(ref))
-				}
-			}
-		}
+	refOff := uint32(len(b.refs))
+	for _, r := range refsOf(o) {
+		rn, _ := b.node(r, true)
+		b.refs = append(b.refs, rn)
 	}
-	if o.typ != "identity" {
-		p.name = o.str("name")
-	}
-	switch o.typ {
-	case "report", "grouping":
-		p.m = m
-	case "indicator":
-		for _, x := range PatternIndicators(o.str("pattern")) {
-			if _, err := NormalizeIOC(x.Type, x.Value); err == nil {
-				x.Comment = truncateRunes(o.str("name"), 500)
-				x.StixID = o.id
-				p.inds = append(p.inds, x)
-			}
-		}
-	case "vulnerability":
-		p.cve = cveOf(o)
-	case "marking-definition":
+	typ, _ := b.typeIndex(o.typ, true)
+	if o.typ == "marking-definition" {
 		if t, ok := markingTLP(m); ok {
-			p.tlp = t
-			b.marks[o.id] = t
+			b.marks[node] = t
 		}
 	}
-	if _, err := b.spool.Write(raw); err != nil {
+	if _, err := b.w.Write(raw); err != nil {
 		return err
 	}
+	if err := b.meta.add(o.id, version); err != nil {
+		return err
+	}
+	oi := b.addObj(objRec{off: b.pos, size: uint32(len(raw)), node: node, typ: typ, refOff: refOff})
 	b.pos += int64(len(raw))
-	b.all = append(b.all, p)
-	if prev, ok := b.byID[p.id]; !ok {
-		b.order = append(b.order, p.id)
-		b.byID[p.id] = p
-	} else if p.version >= prev.version {
-		b.byID[p.id] = p
+	switch {
+	case b.cur[node] < 0:
+		b.order = append(b.order, node)
+		b.cur[node] = oi
+	case version >= vs.cur:
+		b.cur[node] = oi
+		vs.cur = version
 	}
 	return nil
 }
@@ -604,71 +658,6 @@ func markingTLP(m map[string]any) (TLP, bool) {
 	return "", false
 }
 
-// groupObjects splits the objects into posts: one per report or grouping
-// (in the order they come) with everything it points at and everything
-// that points at it through relationships, sightings, notes and opinions,
-// transitively, unless an earlier report took it; then one more for the
-// rest (marking definitions apart). It is a breadth-first walk over an
-// index of who points at what: linear in objects and references.
-func groupObjects(ctx context.Context, order []string, byID map[string]*parsedObject) ([][]string, error) {
-	pointedBy := map[string][]string{}
-	for _, id := range order {
-		o, ok := byID[id]
-		if !ok || !o.connector() {
-			continue
-		}
-		for _, r := range o.refs {
-			pointedBy[r] = append(pointedBy[r], id)
-		}
-	}
-	assigned := map[string]bool{}
-	var groups [][]string
-	for n, id := range order {
-		if n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		root, ok := byID[id]
-		if !ok || (root.typ != "report" && root.typ != "grouping") || assigned[id] {
-			continue
-		}
-		assigned[id] = true
-		list := []string{id}
-		for i := 0; i < len(list); i++ {
-			if i%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-			}
-			x := byID[list[i]]
-			for _, r := range x.refs {
-				if _, ok := byID[r]; ok && !assigned[r] {
-					assigned[r] = true
-					list = append(list, r)
-				}
-			}
-			for _, c := range pointedBy[x.id] {
-				if !assigned[c] {
-					assigned[c] = true
-					list = append(list, c)
-				}
-			}
-		}
-		groups = append(groups, list)
-	}
-	var rest []string
-	for _, id := range order {
-		if o, ok := byID[id]; ok && !assigned[id] && o.typ != "marking-definition" {
-			rest = append(rest, id)
-		}
-	}
-	if len(rest) > 0 {
-		groups = append(groups, rest)
-	}
-	return groups, nil
-}
-
 // ImportSTIX reads a STIX 2.1 bundle (or TAXII envelope) from r into posts
 // of v's organisation: one post per report with everything the report
 // refers to (directly or through relationships, sightings and notes), and
@@ -682,7 +671,8 @@ func groupObjects(ctx context.Context, order []string, byID map[string]*parsedOb
 // without any marking get opts.Default. Invalid objects are listed in the
 // result and the valid ones still land. It writes in short transactions
 // and publishes the posts at once at the end (see runImport); it stops,
-// leaving nothing, when ctx is done.
+// leaving nothing, when ctx is done. Its memory does not grow with the
+// objects beyond a small fixed cost each (see stix_index.go).
 func ImportSTIX(ctx context.Context, d *db.DB, v Viewer, r io.Reader, opts ImportOptions, now time.Time) (*ImportResult, error) {
 	if !v.Member() {
 		return nil, apperr.New(apperr.Unauthenticated, "share.signin_required")
@@ -695,23 +685,24 @@ func ImportSTIX(ctx context.Context, d *db.DB, v Viewer, r io.Reader, opts Impor
 		return nil, err
 	}
 	defer b.close()
-	res := &ImportResult{Failures: b.fails}
+	res := &ImportResult{Failures: b.fails, FailuresOmitted: b.failed}
 	if opts.Source == "" {
 		opts.Source = "stix"
 	}
 	// Objects already stored (same id and version) are not stored again.
-	if err := markExisting(ctx, d, b, res); err != nil {
+	if err := markExisting(ctx, d, b, res, opts.ListSuccesses); err != nil {
 		return nil, err
 	}
-	groups, err := groupObjects(ctx, b.order, b.byID)
+	groups, err := b.group(ctx)
 	if err != nil {
 		return nil, err
 	}
 	err = runImport(ctx, d, v, opts, now, res, func(s *stagedImport) error {
-		for _, g := range groups {
+		for i, g := range groups {
 			if err := s.importGroup(ctx, b, g); err != nil {
 				return err
 			}
+			groups[i] = nil
 		}
 		return nil
 	})
@@ -722,15 +713,21 @@ func ImportSTIX(ctx context.Context, d *db.DB, v Viewer, r io.Reader, opts Impor
 }
 
 // markExisting drops from b the objects stored already, in batches.
-func markExisting(ctx context.Context, d *db.DB, b *parsedBundle, res *ImportResult) error {
-	for i := 0; i < len(b.all); i += importChunk {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		chunk := b.all[i:min(i+importChunk, len(b.all))]
-		args := make([]any, len(chunk))
-		for j, o := range chunk {
-			args[j] = o.id
+func markExisting(ctx context.Context, d *db.DB, b *parsedBundle, res *ImportResult, list bool) error {
+	mr, err := b.meta.reader()
+	if err != nil {
+		return err
+	}
+	type entry struct {
+		id, version string
+		oi          int32
+	}
+	chunk := make([]entry, 0, importChunk)
+	args := make([]any, 0, importChunk)
+	flush := func() error {
+		args = args[:0]
+		for _, e := range chunk {
+			args = append(args, e.id)
 		}
 		rows, err := d.Query(ctx, `SELECT stix_id, version FROM share_stix_objects WHERE import_id IS NULL AND stix_id IN (`+db.In(len(args))+`)`, args...)
 		if err != nil {
@@ -749,57 +746,145 @@ func markExisting(ctx context.Context, d *db.DB, b *parsedBundle, res *ImportRes
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		for _, o := range chunk {
-			if have[o.id+"|"+o.version] {
+		for _, e := range chunk {
+			if have[e.id+"|"+e.version] {
 				res.Existing++
-				res.Successes = append(res.Successes, ObjectFailure{ID: o.id, Version: o.version})
-				if cur := b.byID[o.id]; cur != nil && cur.version == o.version {
-					delete(b.byID, o.id)
+				if list {
+					res.Successes = append(res.Successes, ObjectFailure{ID: e.id, Version: e.version})
+				}
+				if node := b.obj(e.oi).node; b.cur[node] == e.oi {
+					b.cur[node] = -1
 				}
 			}
+		}
+		chunk = chunk[:0]
+		return nil
+	}
+	for i := 0; i < b.nobj; i++ {
+		if i%importChunk == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		id, ver, err := mr.next()
+		if err != nil {
+			return err
+		}
+		chunk = append(chunk, entry{id: id, version: ver, oi: int32(i)})
+		if len(chunk) == importChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if len(chunk) > 0 {
+		return flush()
+	}
+	return nil
+}
+
+// groupObject is an object of a group read back from the spool.
+type groupObject struct {
+	rec *objRec
+	stixObject
+}
+
+// eachObject reads back, in order, the objects of a group that the bundle
+// still has (marking definitions too when marks), calling fn with each.
+func (b *parsedBundle) eachObject(ctx context.Context, nodes []uint32, marks bool, fn func(o groupObject) error) error {
+	for k, n := range nodes {
+		if k%importChunk == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rec, ok := b.present(n)
+		if !ok || (!marks && b.isType(rec, "marking-definition")) {
+			continue
+		}
+		m, err := b.read(rec)
+		if err != nil {
+			return err
+		}
+		o := groupObject{rec: rec, stixObject: stixObject{m: m, typ: b.typeNames[rec.typ]}}
+		o.id = o.str("id")
+		if err := fn(o); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 // importGroup makes (or, for a report imported before, adds to) the post
-// of one group of objects.
-func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []string) error {
+// of one group of objects. It reads the group's objects back twice: once
+// for what the post is made of (label, indicators, CVEs, title), once to
+// store them.
+func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []uint32) error {
 	opts := s.opts
 	label, granular := TLP(""), TLP("")
 	var in PostInput
-	var root *parsedObject
+	var root *stixObject
 	var names []string
-	for _, id := range ids {
-		o, ok := b.byID[id]
-		if !ok || o.typ == "marking-definition" {
-			continue
+	var first string
+	// Indicators and CVEs repeated in the group are kept once, and no more
+	// than a post takes (the first ones, as stagePost would keep).
+	seenInd := map[string]bool{}
+	seenCVE := map[string]bool{}
+	err := b.eachObject(ctx, ids, false, func(o groupObject) error {
+		if first == "" {
+			first = o.id
 		}
-		for _, mid := range o.marks {
+		for _, mid := range o.strs("object_marking_refs") {
 			if t, ok := b.tlpOf(mid); ok && (label == "" || label.Wider(t)) {
 				label = t
 			}
 		}
-		for _, mid := range o.granular {
-			if t, ok := b.tlpOf(mid); ok && (granular == "" || granular.Wider(t)) {
-				granular = t
+		if gl, ok := o.m["granular_markings"].([]any); ok {
+			for _, g := range gl {
+				if gm, ok := g.(map[string]any); ok {
+					if ref, _ := gm["marking_ref"].(string); ref != "" {
+						if t, ok := b.tlpOf(ref); ok && (granular == "" || granular.Wider(t)) {
+							granular = t
+						}
+					}
+				}
 			}
 		}
 		switch o.typ {
 		case "report", "grouping":
 			if root == nil {
-				root = o
+				root = &stixObject{m: o.m, id: o.id, typ: o.typ}
 			}
 		case "indicator":
-			in.Indicators = append(in.Indicators, o.inds...)
+			for _, x := range PatternIndicators(o.str("pattern")) {
+				norm, err := NormalizeIOC(x.Type, x.Value)
+				if err != nil {
+					continue
+				}
+				k := string(x.Type) + "\x00" + norm
+				if seenInd[k] || len(seenInd) >= MaxIndicators {
+					continue
+				}
+				seenInd[k] = true
+				x.Comment = truncateRunes(o.str("name"), 500)
+				x.StixID = o.id
+				in.Indicators = append(in.Indicators, x)
+			}
 		case "vulnerability":
-			if o.cve != "" {
-				in.CVEs = append(in.CVEs, o.cve)
+			if c := cveOf(o.stixObject); c != "" && !seenCVE[c] && len(seenCVE) < MaxCVEs {
+				seenCVE[c] = true
+				in.CVEs = append(in.CVEs, c)
 			}
 		}
-		if o.name != "" && len(names) < 3 {
-			names = append(names, o.name)
+		if o.typ != "identity" {
+			if name := o.str("name"); name != "" && len(names) < 3 {
+				names = append(names, name)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if label == "" {
 		label = opts.Default
@@ -827,7 +912,7 @@ func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []s
 	}
 	in.Kind = KindIndicatorSet
 	if root != nil {
-		rm := stixObject{m: root.m, id: root.id, typ: root.typ}
+		rm := *root
 		in.StixID = root.id
 		in.Title = truncateRunes(rm.str("name"), MaxTitle)
 		in.Body = rm.str("description")
@@ -857,27 +942,24 @@ func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []s
 		}
 	} else {
 		if len(names) == 0 {
-			names = append(names, ids[0])
+			names = append(names, first)
 		}
 		in.Title = truncateRunes("STIX: "+strings.Join(names[:min(3, len(names))], ", "), MaxTitle)
 		if len(in.Indicators) == 0 {
 			in.Kind = KindAdvisory
 		}
 	}
+	root = nil
 	if in.Title == "" {
 		in.Title = "STIX"
-	}
-	in.CVEs = dedupe(in.CVEs)
-	if len(in.CVEs) > MaxCVEs {
-		in.CVEs = in.CVEs[:MaxCVEs]
 	}
 	if len(in.Body) > MaxBody {
 		in.Body = in.Body[:MaxBody]
 	}
 	var existing, owner string
 	var existingTLP TLP
-	if root != nil {
-		err := s.d.QueryRow(ctx, `SELECT id, author_org_id, tlp FROM share_posts WHERE stix_id = ? AND import_id IS NULL`, root.id).Scan(&existing, &owner, &existingTLP)
+	if in.StixID != "" {
+		err := s.d.QueryRow(ctx, `SELECT id, author_org_id, tlp FROM share_posts WHERE stix_id = ? AND import_id IS NULL`, in.StixID).Scan(&existing, &owner, &existingTLP)
 		if err := db.ScanErr(err); err != nil && !errors.Is(err, db.ErrNotFound) {
 			return err
 		}
@@ -885,12 +967,10 @@ func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []s
 	var p *Post
 	switch {
 	case existing != "" && owner != s.v.OrgID:
-		for _, id := range ids {
-			if o, ok := b.byID[id]; ok {
-				s.res.Failures = append(s.res.Failures, ObjectFailure{ID: id, Version: o.version, Message: "belongs to a report another organisation shared"})
-			}
-		}
-		return nil
+		return b.eachObject(ctx, ids, true, func(o groupObject) error {
+			s.res.fail(ObjectFailure{ID: o.id, Version: versionOf(o.stixObject), Message: "belongs to a report another organisation shared"})
+			return nil
+		})
 	case existing != "":
 		// A new version of a report this organisation imported before:
 		// its objects are added, hidden until the import is published.
@@ -917,6 +997,7 @@ func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []s
 			return err
 		}
 	}
+	in = PostInput{}
 	// Keep each object as received; objects without a TLP marking get the
 	// post's, so nothing ever leaves unmarked.
 	rows := make([]stixRow, 0, min(len(ids), importChunk))
@@ -925,36 +1006,32 @@ func (s *stagedImport) importGroup(ctx context.Context, b *parsedBundle, ids []s
 		rows = rows[:0]
 		return err
 	}
-	for _, id := range ids {
-		o, ok := b.byID[id]
-		if !ok {
-			continue
-		}
-		m, err := b.read(o)
-		if err != nil {
-			return err
-		}
+	if err := b.eachObject(ctx, ids, true, func(o groupObject) error {
 		if o.typ != "marking-definition" {
-			m["object_marking_refs"] = relabel(m["object_marking_refs"], p.TLP)
+			o.m["object_marking_refs"] = relabel(o.m["object_marking_refs"], p.TLP)
 		}
-		body, err := json.Marshal(m)
+		body, err := json.Marshal(o.m)
 		if err != nil {
 			return err
 		}
-		rows = append(rows, stixRow{id: o.id, typ: o.typ, version: o.version, body: string(body)})
+		version := versionOf(o.stixObject)
+		rows = append(rows, stixRow{id: o.id, typ: o.typ, version: version, body: string(body)})
 		s.res.Objects++
-		s.res.Successes = append(s.res.Successes, ObjectFailure{ID: o.id, Version: o.version})
-		if len(rows) == importChunk {
-			if err := flush(); err != nil {
-				return err
-			}
+		if s.opts.ListSuccesses {
+			s.res.Successes = append(s.res.Successes, ObjectFailure{ID: o.id, Version: version})
 		}
+		if len(rows) == importChunk {
+			return flush()
+		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	if len(rows) > 0 {
 		if err := flush(); err != nil {
 			return err
 		}
 	}
-	s.res.Posts = append(s.res.Posts, ImportedPost{ID: p.ID, Title: p.Title, TLP: p.TLP, Indicators: len(p.Indicators)})
+	s.res.addPost(ImportedPost{ID: p.ID, Title: p.Title, TLP: p.TLP, Indicators: len(p.Indicators)})
 	return nil
 }

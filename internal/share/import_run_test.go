@@ -233,36 +233,43 @@ func cpuTime() time.Duration {
 // bound leaves room for caches and a busy machine), and a cancelled
 // context stops it.
 func TestGroupingIsLinear(t *testing.T) {
-	build := func(n int) ([]string, map[string]*parsedObject) {
-		byID := map[string]*parsedObject{}
-		var order, refs []string
+	put := func(ix *objIndex, id, typ string, refs []string) {
+		node, _ := ix.node(id, true)
+		off := uint32(len(ix.refs))
+		for _, r := range refs {
+			rn, _ := ix.node(r, true)
+			ix.refs = append(ix.refs, rn)
+		}
+		ti, _ := ix.typeIndex(typ, true)
+		ix.cur[node] = ix.addObj(objRec{node: node, typ: ti, refOff: off})
+		ix.order = append(ix.order, node)
+	}
+	build := func(n int) *objIndex {
+		ix := newObjIndex()
+		var refs []string
 		for j := 0; j < n; j++ {
-			id := fmt.Sprintf("indicator--%012d", j)
-			order = append(order, id)
-			byID[id] = &parsedObject{id: id, typ: "indicator"}
+			id := fmt.Sprintf("indicator--%08d-0000-4000-8000-%012d", j/1000, j)
+			put(ix, id, "indicator", nil)
 			refs = append(refs, id)
 			if j%2 == 0 {
 				// A relationship pointing at each other indicator.
-				rid := fmt.Sprintf("relationship--%012d", j)
-				order = append(order, rid)
-				byID[rid] = &parsedObject{id: rid, typ: "relationship", refs: []string{id, "malware--x"}}
+				put(ix, fmt.Sprintf("relationship--%012d", j), "relationship", []string{id, "malware--x"})
 			}
 		}
-		order = append(order, "report--1")
-		byID["report--1"] = &parsedObject{id: "report--1", typ: "report", refs: refs}
-		return order, byID
+		put(ix, "report--1", "report", refs)
+		return ix
 	}
 	best := func(n int) time.Duration {
-		order, byID := build(n)
+		ix := build(n)
 		var b time.Duration
 		for i := 0; i < 3; i++ {
 			runtime.GC()
 			// CPU time of the process, not wall time: other work on the
 			// machine does not count.
 			start := cpuTime()
-			gs, err := groupObjects(context.Background(), order, byID)
+			gs, err := ix.group(context.Background())
 			el := cpuTime() - start
-			if err != nil || len(gs) != 1 || len(gs[0]) != len(order) {
+			if err != nil || len(gs) != 1 || len(gs[0]) != len(ix.order) {
 				t.Fatalf("grouping %d: %v, %d groups", n, err, len(gs))
 			}
 			if i == 0 || el < b {
@@ -279,8 +286,7 @@ func TestGroupingIsLinear(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	order, byID := build(10000)
-	if _, err := groupObjects(ctx, order, byID); !errors.Is(err, context.Canceled) {
+	if _, err := build(10000).group(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled grouping: %v", err)
 	}
 }

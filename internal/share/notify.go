@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/medisac/medisac/internal/audit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,9 +141,9 @@ type fanoutPayload struct {
 
 // EnqueueFanout asks, in the caller's transaction, for the notifications of
 // a new post to be written. Without a queue the fan-out runs at once.
-func EnqueueFanout(ctx context.Context, tx db.Querier, q *jobs.Queue, postID string, now time.Time) error {
+func EnqueueFanout(ctx context.Context, tx db.Querier, q *jobs.Queue, c AffectedChecker, postID string, now time.Time) error {
 	if q == nil {
-		_, err := Fanout(ctx, tx, postID, now)
+		_, err := Fanout(ctx, tx, c, postID, now)
 		return err
 	}
 	_, err := q.Enqueue(ctx, tx, JobFanout, fanoutPayload{PostID: postID}, jobs.UniqueKey("share.fanout:"+postID))
@@ -155,12 +156,12 @@ func EnqueueFanout(ctx context.Context, tx db.Querier, q *jobs.Queue, postID str
 // same visibility predicate as every read, so a post reaches exactly its
 // audience; running it twice adds nothing. Then, for a post naming CVEs,
 // the people who chose "anything naming our devices" are moved to the
-// immediate e-mail when the installed AffectedChecker finds their
-// organisation affected (see promoteAffected).
+// immediate e-mail when c (the hub's AffectedChecker, may be nil) finds
+// their organisation affected (see promoteAffected).
 //
 // A post deleted (or an import abandoned) before its fan-out ran has no
 // audience: the job ends quietly, with nothing to retry or report.
-func Fanout(ctx context.Context, q db.Querier, postID string, now time.Time) (int64, error) {
+func Fanout(ctx context.Context, q db.Querier, c AffectedChecker, postID string, now time.Time) (int64, error) {
 	var n0 int
 	if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts WHERE id = ?`, postID).Scan(&n0); err != nil {
 		return 0, err
@@ -172,7 +173,7 @@ func Fanout(ctx context.Context, q db.Querier, postID string, now time.Time) (in
 	if err != nil {
 		return n, err
 	}
-	return n, promoteAffected(ctx, q, postID)
+	return n, promoteAffected(ctx, q, c, postID)
 }
 
 func fanoutRows(ctx context.Context, q db.Querier, postID string, now time.Time) (int64, error) {
@@ -207,14 +208,11 @@ type OrgsAffectedChecker interface {
 // promoteAffected moves to the immediate e-mail the pending notifications
 // of a post naming CVEs for the people who chose ImmediateDevices (or have
 // not chosen yet: it is in DefaultSubscription) in an organisation that
-// may see the post and that the installed checker finds affected. Without
+// may see the post and that the checker c finds affected. Without
 // a checker, or for a post naming no CVE, nothing changes: nothing is
 // guessed. The checker is asked once per such organisation, not per
 // person; e-mails stay grouped per person by Dispatch.
-func promoteAffected(ctx context.Context, q db.Querier, postID string) error {
-	checkerMu.RLock()
-	c := checker
-	checkerMu.RUnlock()
+func promoteAffected(ctx context.Context, q db.Querier, c AffectedChecker, postID string) error {
 	if c == nil {
 		return nil
 	}
@@ -286,8 +284,11 @@ func promoteAffected(ctx context.Context, q db.Querier, postID string) error {
 	return nil
 }
 
-// Hub runs the hub's background work: fan-out, grouped e-mail (immediate
-// and daily digest), webhooks and TAXII pulls.
+// Hub is the sharing hub's service, built once when the node is wired and
+// handed to the web pages, the API and the command line: its methods are
+// the hub's use cases (service.go), and it runs the hub's background work:
+// fan-out, grouped e-mail (immediate and daily digest), webhooks and TAXII
+// pulls.
 type Hub struct {
 	DB      *db.DB
 	Queue   *jobs.Queue
@@ -297,6 +298,12 @@ type Hub struct {
 	Now     func() time.Time
 	// HTTP is the client for webhooks and TAXII pulls.
 	HTTP *http.Client
+	// Audit is the log the hub's use cases record their changes in.
+	Audit *audit.Log
+	// Affected answers "are we affected?" from an organisation's
+	// registered devices (the vulnerability capability's checker, set when
+	// the node is wired); nil answers "unknown".
+	Affected AffectedChecker
 }
 
 var registered sync.Map
@@ -323,7 +330,7 @@ func (h *Hub) Register() {
 		if err := json.Unmarshal(payload, &p); err != nil {
 			return jobs.Permanent(err)
 		}
-		_, err := Fanout(ctx, h.DB, p.PostID, h.Now())
+		_, err := Fanout(ctx, h.DB, h.Affected, p.PostID, h.Now())
 		return err
 	})
 	h.Queue.Register(JobWebhook, h.webhookJob)

@@ -26,10 +26,10 @@ func TestFanoutAndGroupedMail(t *testing.T) {
 		for _, label := range []TLP{TLPGreen, TLPGreen, TLPAmber, TLPRed} {
 			p := matrixPost(t, d, w, label)
 			posts = append(posts, p)
-			if err := EnqueueFanout(ctx, d, nil, p.ID, t0); err != nil {
+			if err := EnqueueFanout(ctx, d, nil, nil, p.ID, t0); err != nil {
 				t.Fatal(err)
 			}
-			if n := must[int64](t)(Fanout(ctx, d, p.ID, t0)); n != 0 {
+			if n := must[int64](t)(Fanout(ctx, d, nil, p.ID, t0)); n != 0 {
 				t.Errorf("second fan-out added %d", n)
 			}
 		}
@@ -161,9 +161,8 @@ func TestFanoutNamingDevices(t *testing.T) {
 				}
 
 				// Without a checker nothing is guessed.
-				SetAffectedChecker(nil)
 				unchecked := post("チェッカーなし", "CVE-2024-21762")
-				must[int64](t)(Fanout(ctx, d, unchecked.ID, t0))
+				must[int64](t)(Fanout(ctx, d, nil, unchecked.ID, t0))
 				if m := mode(w.other, unchecked); m != "digest" {
 					t.Errorf("without a checker: %s, want digest", m)
 				}
@@ -175,8 +174,6 @@ func TestFanoutNamingDevices(t *testing.T) {
 					c = sc
 					defer func() { oc = sc.orgChecker }()
 				}
-				SetAffectedChecker(c)
-				defer SetAffectedChecker(nil)
 				calls := func() map[string]int {
 					if sc, ok := c.(*setChecker); ok {
 						return sc.calls
@@ -188,9 +185,9 @@ func TestFanoutNamingDevices(t *testing.T) {
 				second := post("同じVPN装置の追加の脆弱性", "CVE-2024-3400")
 				plain := post("CVEのない注意喚起")
 				for _, p := range []*Post{first, second, plain} {
-					must[int64](t)(Fanout(ctx, d, p.ID, t0))
+					must[int64](t)(Fanout(ctx, d, c, p.ID, t0))
 					// Running it again changes nothing and asks nothing new.
-					must[int64](t)(Fanout(ctx, d, p.ID, t0))
+					must[int64](t)(Fanout(ctx, d, c, p.ID, t0))
 				}
 				cases := []struct {
 					who  string

@@ -477,7 +477,8 @@ func ListPosts(ctx context.Context, q db.Querier, v Viewer, f Filter) ([]*Post, 
 		where = append(where, "(p.created_at < (SELECT created_at FROM share_posts WHERE id = ?) OR (p.created_at = (SELECT created_at FROM share_posts WHERE id = ?) AND p.id < ?))")
 		args = append(args, f.Before, f.Before, f.Before)
 	}
-	if strings.TrimSpace(f.Query) != "" {
+	search := strings.TrimSpace(f.Query) != ""
+	if search {
 		cond, cargs, ok := searchCondition(f.Query)
 		if !ok {
 			return nil, nil
@@ -485,10 +486,50 @@ func ListPosts(ctx context.Context, q db.Querier, v Viewer, f Filter) ([]*Post, 
 		where = append(where, cond)
 		args = append(args, cargs...)
 	}
+	// A caller asking one more than a page (to know whether another
+	// follows) gets it.
 	limit := f.Limit
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 || limit > maxPostList+1 {
 		limit = 50
 	}
+	// The search index finds candidates, which are checked against the
+	// text: pages of candidates are read, each after the last one read,
+	// until limit posts pass or none are left, so that a page is full
+	// whenever more posts match.
+	var out []*Post
+	var after *Post
+	for {
+		w, a := where, args
+		if after != nil {
+			w = append(w[:len(w):len(w)], "(p.created_at < ? OR (p.created_at = ? AND p.id < ?))")
+			a = append(a[:len(a):len(a)], after.CreatedAt.UTC(), after.CreatedAt.UTC(), after.ID)
+		}
+		page, err := listPage(ctx, q, v, w, a, limit)
+		if err != nil {
+			return nil, err
+		}
+		n := len(page)
+		if n > 0 {
+			after = page[n-1]
+		}
+		if search {
+			page = verifySearch(page, f.Query)
+		}
+		out = append(out, page...)
+		if !search || n < limit || len(out) >= limit {
+			break
+		}
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// maxPostList is the most posts one listing returns.
+const maxPostList = 500
+
+func listPage(ctx context.Context, q db.Querier, v Viewer, where []string, args []any, limit int) ([]*Post, error) {
 	rows, err := q.Query(ctx, `SELECT `+postCols+postFrom+`WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY p.created_at DESC, p.id DESC LIMIT `+strconv.Itoa(limit), args...)
 	if err != nil {
@@ -503,13 +544,7 @@ func ListPosts(ctx context.Context, q db.Querier, v Viewer, f Filter) ([]*Post, 
 		}
 		out = append(out, p)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(f.Query) != "" {
-		out = verifySearch(out, f.Query)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // ChangeLabel sets a post's label. Only the author, or an admin of the

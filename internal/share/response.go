@@ -3,7 +3,6 @@ package share
 import (
 	"context"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -267,33 +266,8 @@ type AffectedResult struct {
 }
 
 // AffectedChecker answers whether an organisation's registered devices are
-// affected by CVEs. The vulnerability capability implements it and calls
-// SetAffectedChecker at start-up.
+// affected by CVEs. The vulnerability capability implements it; the node
+// sets it on the Hub (Hub.Affected) when it is wired.
 type AffectedChecker interface {
 	Affected(ctx context.Context, q db.Querier, orgID string, cves []string) (AffectedResult, error)
-}
-
-var (
-	checkerMu sync.RWMutex
-	checker   AffectedChecker
-)
-
-// SetAffectedChecker installs the checker used by CheckAffected.
-func SetAffectedChecker(c AffectedChecker) {
-	checkerMu.Lock()
-	checker = c
-	checkerMu.Unlock()
-}
-
-// CheckAffected answers "are we affected?" for v's organisation and a post
-// v may see: AffectedUnknown when the post names no CVE or no checker is
-// installed.
-func CheckAffected(ctx context.Context, q db.Querier, v Viewer, p *Post) (AffectedResult, error) {
-	checkerMu.RLock()
-	c := checker
-	checkerMu.RUnlock()
-	if c == nil || len(p.CVEs) == 0 || !v.Member() {
-		return AffectedResult{State: AffectedUnknown}, nil
-	}
-	return c.Affected(ctx, q, v.OrgID, p.CVEs)
 }

@@ -100,12 +100,11 @@ func TestAnonymousReportAndResponses(t *testing.T) {
 		}
 
 		// "Are we affected?" stays unknown until a checker exists.
-		if a := must[AffectedResult](t)(CheckAffected(ctx, d, w.other, got)); a.State != AffectedUnknown {
+		if a := must[AffectedResult](t)((&Hub{DB: d}).CheckAffected(ctx, d, w.other, got)); a.State != AffectedUnknown {
 			t.Errorf("without checker: %v", a.State)
 		}
-		SetAffectedChecker(fakeChecker{})
-		defer SetAffectedChecker(nil)
-		if a := must[AffectedResult](t)(CheckAffected(ctx, d, w.other, got)); a.State != AffectedYes {
+		hub := &Hub{DB: d, Affected: fakeChecker{}}
+		if a := must[AffectedResult](t)(hub.CheckAffected(ctx, d, w.other, got)); a.State != AffectedYes {
 			t.Errorf("with checker: %v", a.State)
 		}
 	})

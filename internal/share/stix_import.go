@@ -30,14 +30,48 @@ type ImportResult struct {
 	Posts []ImportedPost `json:"posts"`
 	// Objects is the number of STIX objects stored; Existing the number
 	// already present (re-importing is not an error).
-	Objects   int             `json:"objects"`
-	Existing  int             `json:"existing"`
-	Failures  []ObjectFailure `json:"failures,omitempty"`
+	Objects  int             `json:"objects"`
+	Existing int             `json:"existing"`
+	Failures []ObjectFailure `json:"failures,omitempty"`
+	// FailuresOmitted and PostsOmitted count the failures and posts not
+	// listed: a result lists at most 10,000 of each, so that a bundle of
+	// a million objects does not need a million entries in memory.
+	FailuresOmitted int `json:"failures_omitted,omitempty"`
+	PostsOmitted    int `json:"posts_omitted,omitempty"`
+	// Successes lists every object stored or present already, when
+	// ImportOptions.ListSuccesses asks for it (TAXII status resources).
 	Successes []ObjectFailure `json:"-"`
+	// BusyWaits counts the transactions that found the database busy
+	// (written by another process for longer than its busy timeout) and
+	// were tried again; BusyWaited is how long they waited in all.
+	BusyWaits  int           `json:"-"`
+	BusyWaited time.Duration `json:"-"`
 	// longestTx is the longest write transaction the import ran, and
 	// longestTxAt where it was run from.
 	longestTx   time.Duration
 	longestTxAt string
+}
+
+// FailureCount is the number of objects that failed, listed or not.
+func (r *ImportResult) FailureCount() int { return len(r.Failures) + r.FailuresOmitted }
+
+// PostCount is the number of posts made or added to, listed or not.
+func (r *ImportResult) PostCount() int { return len(r.Posts) + r.PostsOmitted }
+
+func (r *ImportResult) fail(f ObjectFailure) {
+	if len(r.Failures) < maxListed {
+		r.Failures = append(r.Failures, f)
+	} else {
+		r.FailuresOmitted++
+	}
+}
+
+func (r *ImportResult) addPost(p ImportedPost) {
+	if len(r.Posts) < maxListed {
+		r.Posts = append(r.Posts, p)
+	} else {
+		r.PostsOmitted++
+	}
 }
 
 // LongestTransaction is the longest write transaction the import ran (an
@@ -64,6 +98,11 @@ type ImportOptions struct {
 	RecipientOrgs   []string
 	RecipientGroups []string
 	Source          string
+	// ListSuccesses lists every object stored in the result's Successes.
+	ListSuccesses bool
+	// beforeTx, when set (by tests), runs before each of the import's
+	// transactions; an error it returns fails the import there.
+	beforeTx func() error
 	// Publish, when set, runs in the import's last transaction, the one
 	// that makes its posts visible: callers write their audit entry and
 	// anything else that must land with the import there.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -255,24 +257,29 @@ type Status struct {
 	PendingCount     int             `json:"pending_count"`
 }
 
-// AddObjects imports an envelope POSTed to a collection: objects without a
-// marking get the collection's label, and none lands wider than it; posts
-// into a group collection are addressed to that group. It returns the
-// status resource, stored for later GETs. It imports like ImportSTIX (in
-// short transactions, published at once with the status resource).
-func AddObjects(ctx context.Context, d *db.DB, v Viewer, c *Collection, body []byte, now time.Time) (*Status, error) {
-	opts := ImportOptions{Default: c.tlps[0], Floor: c.tlps[0], Source: "taxii"}
+// AddObjects imports an envelope POSTed to a collection by p: objects
+// without a marking get the collection's label, and none lands wider than
+// it; posts into a group collection are addressed to that group. It
+// returns the status resource, stored for later GETs. It imports like
+// ImportSTIX (in short transactions, published at once with the status
+// resource and the import's audit entry, the one every door writes).
+func (h *Hub) AddObjects(ctx context.Context, p *auth.Principal, c *Collection, body []byte) (*Status, error) {
+	d, v, now := h.DB, ViewerOf(p), h.now()
+	opts := ImportOptions{Default: c.tlps[0], Floor: c.tlps[0], Source: "taxii", ListSuccesses: true}
 	if c.group != "" {
 		opts.RecipientGroups = []string{c.group}
 	}
 	var st *Status
 	opts.Publish = func(ctx context.Context, tx *db.Tx, res *ImportResult) error {
 		st = &Status{ID: db.NewID(), Status: "complete", RequestTimestamp: now.UTC().Format("2006-01-02T15:04:05.000000Z"),
-			Successes: res.Successes, SuccessCount: len(res.Successes), Failures: res.Failures, FailureCount: len(res.Failures)}
+			Successes: res.Successes, SuccessCount: len(res.Successes), Failures: res.Failures, FailureCount: res.FailureCount()}
 		st.TotalCount = st.SuccessCount + st.FailureCount
 		b, _ := json.Marshal(st)
-		_, err := tx.Exec(ctx, `INSERT INTO share_taxii_status (id, org_id, created_at, body) VALUES (?, ?, ?, ?)`, st.ID, v.OrgID, now.UTC(), string(b))
-		return err
+		if _, err := tx.Exec(ctx, `INSERT INTO share_taxii_status (id, org_id, created_at, body) VALUES (?, ?, ?, ?)`, st.ID, v.OrgID, now.UTC(), string(b)); err != nil {
+			return err
+		}
+		return h.record(ctx, tx, p, audit.Event{Action: "share.import", ObjectType: "organization", ObjectID: p.OrgID,
+			Details: map[string]any{"format": "taxii", "collection": c.ID, "posts": res.PostCount(), "objects": res.Objects, "failures": res.FailureCount()}})
 	}
 	if _, err := ImportSTIX(ctx, d, v, bytes.NewReader(body), opts, now); err != nil {
 		return nil, err

@@ -33,7 +33,13 @@ func ViewerOf(p *auth.Principal) Viewer {
 	if p == nil || p.OrgID == "" {
 		return Viewer{}
 	}
-	return Viewer{OrgID: p.OrgID, UserID: p.UserID, Operator: p.IsOperator(), Admin: p.IsAdmin(), Write: p.CanWrite(), P: p}
+	v := Viewer{OrgID: p.OrgID, UserID: p.UserID, Operator: p.IsOperator(), Admin: p.IsAdmin(), Write: p.CanWrite(), P: p}
+	if p.System {
+		// The command line acts for the organisation, not as a person of
+		// it.
+		v.UserID = ""
+	}
+	return v
 }
 
 // principal is the principal permission checks are asked with: the one v

@@ -22,6 +22,7 @@ import (
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/share"
 )
 
 //go:embed templates
@@ -76,6 +77,9 @@ type Deps struct {
 	Vuln *vuln.Watch
 	// Assess is the checklists' service (sheets, surveys, vendor requests).
 	Assess *assess.Service
+	// Share is the sharing hub's service; New builds one from the fields
+	// above when it is nil.
+	Share *share.Hub
 }
 
 // Server is the HTML surface.
@@ -107,6 +111,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Vuln == nil {
 		d.Vuln = &vuln.Watch{DB: d.DB, Queue: d.Queue, Mailer: d.Mailer, Audit: d.Audit, Catalog: d.Catalog, BaseURL: d.BaseURL, Now: d.Now, Logger: d.Logger}
+	}
+	if d.Share == nil {
+		d.Share = &share.Hub{DB: d.DB, Queue: d.Queue, Mailer: d.Mailer, Catalog: d.Catalog, BaseURL: d.BaseURL, Now: d.Now, Audit: d.Audit}
 	}
 	s := &Server{Deps: d, metrics: newMetrics()}
 	if err := s.parseTemplates(); err != nil {

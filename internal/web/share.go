@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
@@ -25,16 +24,16 @@ func (s *Server) shareRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /share/feed.atom", s.shareAtom)
 	mux.Handle("GET /share", s.requireUser(s.shareList))
 	mux.Handle("GET /share/new", s.requireUser(s.shareNewForm))
-	mux.Handle("POST /share/new", s.requireUser(s.shareCreate))
+	mux.Handle("POST /share/new", s.requireUser(s.act(s.shareCreate)))
 	mux.Handle("GET /share/posts/{id}", s.requireUser(s.sharePost))
-	mux.Handle("GET /share/posts/{id}/misp.json", s.requireUser(s.sharePostMISP))
-	mux.Handle("GET /share/posts/{id}/stix.json", s.requireUser(s.sharePostSTIX))
-	mux.Handle("POST /share/posts/{id}/respond", s.requireUser(s.shareRespond))
-	mux.Handle("POST /share/posts/{id}/comments", s.requireUser(s.shareComment))
-	mux.Handle("POST /share/posts/{id}/label", s.requireUser(s.shareLabel))
-	mux.Handle("POST /share/posts/{id}/recipients", s.requireUser(s.shareRecipients))
-	mux.Handle("POST /share/posts/{id}/delete", s.requireUser(s.shareDelete))
-	mux.Handle("POST /share/indicators/{id}/sighting", s.requireUser(s.shareSighting))
+	mux.Handle("GET /share/posts/{id}/misp.json", s.requireUser(s.act(s.sharePostMISP)))
+	mux.Handle("GET /share/posts/{id}/stix.json", s.requireUser(s.act(s.sharePostSTIX)))
+	mux.Handle("POST /share/posts/{id}/respond", s.requireUser(s.act(s.shareRespond)))
+	mux.Handle("POST /share/posts/{id}/comments", s.requireUser(s.act(s.shareComment)))
+	mux.Handle("POST /share/posts/{id}/label", s.requireUser(s.act(s.shareLabel)))
+	mux.Handle("POST /share/posts/{id}/recipients", s.requireUser(s.act(s.shareRecipients)))
+	mux.Handle("POST /share/posts/{id}/delete", s.requireUser(s.act(s.shareDelete)))
+	mux.Handle("POST /share/indicators/{id}/sighting", s.requireUser(s.act(s.shareSighting)))
 	mux.Handle("GET /share/lookup", s.requireUser(s.shareLookup))
 	s.shareAdminRoutes(mux)
 }
@@ -110,11 +109,6 @@ func contains(list []string, s string) bool {
 }
 
 func viewer(r *http.Request) share.Viewer { return share.ViewerOf(state(r).p) }
-
-// shareAudit writes a hub change to the audit log in q.
-func (s *Server) shareAudit(r *http.Request, q db.Querier, action, objType, objID string, details map[string]any) error {
-	return s.auditEvent(r, q, audit.Entry{Action: action, ObjectType: objType, ObjectID: objID, Details: details})
-}
 
 // ---- list ----
 
@@ -248,7 +242,7 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 			return
 		}
 	}
-	if view.Affected, err = share.CheckAffected(ctx, s.DB, v, p); err != nil {
+	if view.Affected, err = s.Share.CheckAffected(ctx, s.DB, v, p); err != nil {
 		s.Logger.Error("share: affected check", "post", p.ID, "err", err)
 		view.Affected = share.AffectedResult{State: share.AffectedUnknown}
 	}
@@ -285,173 +279,135 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 	s.render(w, r, status, "share_post", pg)
 }
 
-// postAction runs a change on the post of the path in a transaction with its
-// audit entry, then goes back to the post with a message (or shows the post
-// with the error).
-func (s *Server) postAction(w http.ResponseWriter, r *http.Request, flashKey, anchor string, fn func(tx *db.Tx, v share.Viewer, id string) error) {
-	if s.refuseReadOnly(w, r) {
-		return
+// canWrite refuses auditors and read-only members a change.
+func canWrite(m *member) error {
+	if !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
-	id := r.PathValue("id")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error { return fn(tx, viewer(r), id) })
+	return nil
+}
+
+// postDone ends a change on the post id: back to the post with a message,
+// or the post shown with the error (a post that is not there, or not for
+// the reader, is the error page).
+func (s *Server) postDone(w http.ResponseWriter, r *http.Request, id, flashKey, anchor string, err error) error {
 	if err != nil {
 		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.renderSharePost(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/posts/"+id+anchor, flashKey)
+	return nil
 }
 
-func (s *Server) shareRespond(w http.ResponseWriter, r *http.Request) {
-	st := share.ResponseStatus(r.PostForm.Get("status"))
-	s.postAction(w, r, "flash.share_responded", "#respond", func(tx *db.Tx, v share.Viewer, id string) error {
-		if err := share.Respond(r.Context(), tx, v, id, st, s.Now()); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.response", "share_post", id, map[string]any{"status": string(st)})
-	})
-}
-
-func (s *Server) shareComment(w http.ResponseWriter, r *http.Request) {
-	s.postAction(w, r, "flash.share_commented", "#comments", func(tx *db.Tx, v share.Viewer, id string) error {
-		c, err := share.AddComment(r.Context(), tx, v, id, r.PostForm.Get("body"), s.Now())
-		if err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.comment", "share_post", id, map[string]any{"comment": c.ID})
-	})
-}
-
-func (s *Server) shareLabel(w http.ResponseWriter, r *http.Request) {
-	t, err := share.ParseTLP(r.PostForm.Get("tlp"))
-	s.postAction(w, r, "flash.share_label_changed", "", func(tx *db.Tx, v share.Viewer, id string) error {
-		if err != nil {
-			return err
-		}
-		p, err := share.GetPost(r.Context(), tx, v, id)
-		if err != nil {
-			return err
-		}
-		if _, err := share.ChangeLabel(r.Context(), tx, v, id, t, s.Now()); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.post.label", "share_post", id, map[string]any{"from": string(p.TLP), "to": string(t)})
-	})
-}
-
-func (s *Server) shareRecipients(w http.ResponseWriter, r *http.Request) {
-	f := r.PostForm
-	s.postAction(w, r, "flash.share_recipients_added", "", func(tx *db.Tx, v share.Viewer, id string) error {
-		users, err := s.resolvePeople(r, tx, f.Get("recipient_emails"))
-		if err != nil {
-			return err
-		}
-		orgs, groups := nonEmpty(f["recipient_orgs"]), nonEmpty(f["recipient_groups"])
-		if len(orgs)+len(groups)+len(users) == 0 {
-			return apperr.Field("recipients", "share.web.recipients.none")
-		}
-		reshare, err := share.AddRecipients(r.Context(), tx, v, id, orgs, groups, users, s.Now())
-		if err != nil {
-			return err
-		}
-		action := "share.post.recipients"
-		if reshare {
-			action = "share.post.reshare"
-		}
-		return s.shareAudit(r, tx, action, "share_post", id, map[string]any{"orgs": orgs, "groups": groups, "users": users})
-	})
-}
-
-func (s *Server) shareDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareRespond(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	id := r.PathValue("id")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		p, err := share.GetPost(r.Context(), tx, viewer(r), id)
-		if err != nil {
-			return err
-		}
-		if err := share.DeletePost(r.Context(), tx, viewer(r), id); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.post.delete", "share_post", id, map[string]any{"title": p.Title, "tlp": string(p.TLP)})
-	})
-	if err != nil {
-		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
-		}
-		s.renderSharePost(w, r, err, nil)
-		return
-	}
-	s.flash(w, r, "/share", "flash.share_deleted")
+	err := s.Share.Respond(r.Context(), m.P, id, share.ResponseStatus(r.PostForm.Get("status")))
+	return s.postDone(w, r, id, "flash.share_responded", "#respond", err)
 }
 
-func (s *Server) shareSighting(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareComment(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
-	ind := r.PathValue("id")
-	postID := r.PostForm.Get("post")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := share.AddSighting(r.Context(), tx, viewer(r), ind, s.Now()); err != nil {
+	id := r.PathValue("id")
+	_, err := s.Share.Comment(r.Context(), m.P, id, r.PostForm.Get("body"))
+	return s.postDone(w, r, id, "flash.share_commented", "#comments", err)
+}
+
+func (s *Server) shareLabel(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	t, err := share.ParseTLP(r.PostForm.Get("tlp"))
+	if err == nil {
+		// A post the reader may not see is not found, before the label is
+		// looked at.
+		_, err = share.GetPost(r.Context(), s.DB, viewer(r), id)
+	}
+	if err == nil {
+		_, err = s.Share.ChangeLabel(r.Context(), m.P, id, t)
+	}
+	return s.postDone(w, r, id, "flash.share_label_changed", "", err)
+}
+
+func (s *Server) shareRecipients(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
+	}
+	f := r.PostForm
+	id := r.PathValue("id")
+	users, err := s.resolvePeople(r, s.DB, f.Get("recipient_emails"))
+	orgs, groups := nonEmpty(f["recipient_orgs"]), nonEmpty(f["recipient_groups"])
+	if err == nil && len(orgs)+len(groups)+len(users) == 0 {
+		err = apperr.Field("recipients", "share.web.recipients.none")
+	}
+	if err == nil {
+		_, err = s.Share.AddRecipients(r.Context(), m.P, id, orgs, groups, users)
+	}
+	return s.postDone(w, r, id, "flash.share_recipients_added", "", err)
+}
+
+func (s *Server) shareDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
+	}
+	if err := s.Share.DeletePost(r.Context(), m.P, r.PathValue("id")); err != nil {
+		if isNotFound(err) {
 			return err
 		}
-		return s.shareAudit(r, tx, "share.sighting", "share_indicator", ind, map[string]any{"post": postID})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+		s.renderSharePost(w, r, err, nil)
+		return nil
+	}
+	s.flash(w, r, "/share", "flash.share_deleted")
+	return nil
+}
+
+func (s *Server) shareSighting(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
+	}
+	if err := s.Share.Sighting(r.Context(), m.P, r.PathValue("id")); err != nil {
+		return err
 	}
 	to := "/share"
-	if db.ValidID(postID) {
+	if postID := r.PostForm.Get("post"); db.ValidID(postID) {
 		to = "/share/posts/" + postID + "#indicators"
 	}
 	s.flash(w, r, to, "flash.share_sighted")
+	return nil
 }
 
-func (s *Server) sharePostMISP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sharePostMISP(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	var b []byte
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if b, err = share.ExportMISPEvent(r.Context(), tx, viewer(r), id); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, audit.ActionDataExport, "share_post", id, map[string]any{"format": "misp"})
-	})
+	b, err := s.Share.ExportPost(r.Context(), m.P, id, share.FormatMISP)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.misp.json"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
+	return nil
 }
 
-func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request) {
+func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
-	var b []byte
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if b, err = share.ExportPostSTIX(r.Context(), tx, viewer(r), id); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, audit.ActionDataExport, "share_post", id, map[string]any{"format": "stix"})
-	})
+	b, err := s.Share.ExportPost(r.Context(), m.P, id, share.FormatSTIX)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", share.STIXMediaType)
 	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.stix.json"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
+	return nil
 }
 
 // ---- indicator lookup ----
@@ -637,11 +593,10 @@ func (s *Server) resolvePeople(r *http.Request, q db.Querier, text string) ([]st
 	return ids, nil
 }
 
-func (s *Server) shareCreate(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareCreate(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
-	ctx := r.Context()
 	f := r.PostForm
 	in, emails := parseShareForm(f)
 	if in.Kind != share.KindIncident {
@@ -652,31 +607,22 @@ func (s *Server) shareCreate(w http.ResponseWriter, r *http.Request) {
 		form := withForm(url.Values{}, f)
 		form.Del("pii_confirmed")
 		s.renderShareForm(w, r, apperr.New(apperr.Invalid, "share.web.pii.found"), form, findings)
-		return
+		return nil
 	}
 	if in.TLP == share.TLPRed && len(emails) == 0 {
 		s.renderShareForm(w, r, apperr.Field("recipient_emails", "share.web.red_needs_people"), f, findings)
-		return
+		return nil
 	}
+	users, err := s.resolvePeople(r, s.DB, strings.Join(emails, "\n"))
 	var p *share.Post
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		users, err := s.resolvePeople(r, tx, strings.Join(emails, "\n"))
-		if err != nil {
-			return err
-		}
+	if err == nil {
 		in.RecipientUsers = users
-		if p, err = share.CreatePost(ctx, tx, viewer(r), in, s.Now()); err != nil {
-			return err
-		}
-		if err := share.EnqueueFanout(ctx, tx, s.Queue, p.ID, s.Now()); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.post.create", "share_post", p.ID, map[string]any{"kind": string(p.Kind), "tlp": string(p.TLP),
-			"anonymous": p.Anonymous, "pii_confirmed": len(findings) > 0})
-	})
+		p, err = s.Share.CreatePost(r.Context(), m.P, in, len(findings) > 0)
+	}
 	if err != nil {
 		s.renderShareForm(w, r, err, f, findings)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/posts/"+p.ID, "flash.share_posted")
+	return nil
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -11,31 +10,29 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
 )
 
 func (s *Server) shareAdminRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /share/ops", s.requireOperator(s.shareOps))
 	mux.Handle("GET /share/groups", s.requireUser(s.shareGroups))
-	mux.Handle("POST /share/groups", s.requireUser(s.shareGroupCreate))
+	mux.Handle("POST /share/groups", s.requireUser(s.act(s.shareGroupCreate)))
 	mux.Handle("GET /share/groups/{id}", s.requireUser(s.shareGroup))
-	mux.Handle("POST /share/groups/{id}/members", s.requireUser(s.shareGroupMember))
-	mux.Handle("POST /share/groups/{id}/answer", s.requireUser(s.shareGroupAnswer))
+	mux.Handle("POST /share/groups/{id}/members", s.requireUser(s.act(s.shareGroupMember)))
+	mux.Handle("POST /share/groups/{id}/answer", s.requireUser(s.act(s.shareGroupAnswer)))
 	mux.Handle("GET /share/warnings", s.requireOperator(s.shareWarnings))
-	mux.Handle("POST /share/warnings", s.requireOperator(s.shareWarningAdd))
-	mux.Handle("POST /share/warnings/{id}/toggle", s.requireOperator(s.shareWarningToggle))
-	mux.Handle("POST /share/warnings/{id}/delete", s.requireOperator(s.shareWarningDelete))
+	mux.Handle("POST /share/warnings", s.requireOperator(s.act(s.shareWarningAdd)))
+	mux.Handle("POST /share/warnings/{id}/toggle", s.requireOperator(s.act(s.shareWarningToggle)))
+	mux.Handle("POST /share/warnings/{id}/delete", s.requireOperator(s.act(s.shareWarningDelete)))
 	mux.Handle("GET /share/settings", s.requireUser(s.shareSettings))
-	mux.Handle("POST /share/settings", s.requireUser(s.shareSettingsSave))
-	mux.Handle("POST /share/settings/webhook", s.requireAdmin(s.shareWebhookSave))
+	mux.Handle("POST /share/settings", s.requireUser(s.act(s.shareSettingsSave)))
+	mux.Handle("POST /share/settings/webhook", s.requireAdmin(s.act(s.shareWebhookSave)))
 	mux.Handle("GET /share/feeds", s.requireOperator(s.shareFeeds))
-	mux.Handle("POST /share/feeds", s.requireOperator(s.shareFeedAdd))
-	mux.Handle("POST /share/feeds/{id}/delete", s.requireOperator(s.shareFeedDelete))
+	mux.Handle("POST /share/feeds", s.requireOperator(s.act(s.shareFeedAdd)))
+	mux.Handle("POST /share/feeds/{id}/delete", s.requireOperator(s.act(s.shareFeedDelete)))
 	mux.Handle("GET /share/interop", s.requireUser(s.shareInterop))
-	mux.Handle("POST /share/import", s.requireUser(s.shareImport))
-	mux.Handle("GET /share/export", s.requireUser(s.shareExport))
+	mux.Handle("POST /share/import", s.requireUser(s.act(s.shareImport)))
+	mux.Handle("GET /share/export", s.requireUser(s.act(s.shareExport)))
 }
 
 // ---- operator overview: response rates and anonymous reporters ----
@@ -99,36 +96,29 @@ type shareGroupsView struct {
 	IsAdmin bool
 }
 
-func (s *Server) inviteMail() share.InviteMail {
-	return share.InviteMail{Mailer: s.Mailer, Catalog: s.Catalog, BaseURL: s.BaseURL}
-}
-
 // shareGroupAnswer accepts or declines (or, for a group joined, leaves) an
 // invitation of the reader's organisation into a sharing group.
-func (s *Server) shareGroupAnswer(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareGroupAnswer(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	id := r.PathValue("id")
 	answer := r.PostForm.Get("answer")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if answer != "accept" && answer != "decline" {
-			return apperr.Field("answer", "share.group.bad_answer")
-		}
-		if err := share.AnswerGroupInvite(r.Context(), tx, viewer(r), id, answer == "accept"); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.group.accept", "share_group", id, map[string]any{"answer": answer})
-	})
+	var err error
+	if answer != "accept" && answer != "decline" {
+		err = apperr.Field("answer", "share.group.bad_answer")
+	} else {
+		err = s.Share.AnswerGroupInvite(r.Context(), m.P, id, answer == "accept")
+	}
 	if err != nil {
 		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.renderShareGroups(w, r, err, nil)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/groups", "flash.share_group_answered")
+	return nil
 }
 
 func (s *Server) shareGroups(w http.ResponseWriter, r *http.Request) {
@@ -159,23 +149,17 @@ func (s *Server) renderShareGroups(w http.ResponseWriter, r *http.Request, prevE
 	s.render(w, r, status, "share_groups", pg)
 }
 
-func (s *Server) shareGroupCreate(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareGroupCreate(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
-	var g *share.Group
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if g, err = share.CreateGroup(r.Context(), tx, viewer(r), r.PostForm.Get("name"), share.GroupKind(r.PostForm.Get("kind")), s.Now()); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.group.create", "share_group", g.ID, map[string]any{"name": g.Name, "kind": string(g.Kind)})
-	})
+	g, err := s.Share.CreateGroup(r.Context(), m.P, r.PostForm.Get("name"), share.GroupKind(r.PostForm.Get("kind")))
 	if err != nil {
 		s.renderShareGroups(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/groups/"+g.ID, "flash.share_group_created")
+	return nil
 }
 
 func (s *Server) shareGroup(w http.ResponseWriter, r *http.Request) { s.renderShareGroup(w, r, nil) }
@@ -207,37 +191,27 @@ func (s *Server) renderShareGroup(w http.ResponseWriter, r *http.Request, prevEr
 	s.render(w, r, status, "share_group", pg)
 }
 
-func (s *Server) shareGroupMember(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareGroupMember(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	id := r.PathValue("id")
 	org := r.PostForm.Get("org_id")
-	remove := r.PostForm.Get("remove") == "1"
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if org == "" {
-			return apperr.Field("org_id", "share.web.group.choose_org")
-		}
-		invited, err := share.SetGroupMember(r.Context(), tx, viewer(r), id, org, remove, s.Now())
-		if err != nil {
-			return err
-		}
-		if invited {
-			if err := s.inviteMail().MailGroupInvite(r.Context(), tx, id, org); err != nil {
-				return err
-			}
-		}
-		return s.shareAudit(r, tx, "share.group.member", "share_group", id, map[string]any{"org": org, "remove": remove, "invited": invited})
-	})
+	var err error
+	if org == "" {
+		err = apperr.Field("org_id", "share.web.group.choose_org")
+	} else {
+		err = s.Share.SetGroupMember(r.Context(), m.P, id, org, r.PostForm.Get("remove") == "1")
+	}
 	if err != nil {
 		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.renderShareGroup(w, r, err)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/groups/"+id, "flash.share_group_saved")
+	return nil
 }
 
 // ---- warning lists ----
@@ -285,53 +259,39 @@ func (s *Server) renderShareWarnings(w http.ResponseWriter, r *http.Request, pre
 	s.render(w, r, status, "share_warnings", pg)
 }
 
-func (s *Server) shareWarningAdd(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareWarningAdd(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	f := r.PostForm
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		x, err := share.AddWarning(r.Context(), tx, viewer(r), f.Get("list"), f.Get("type"), f.Get("value"), s.Now())
-		if err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.warning.add", "share_warning", x.ID, map[string]any{"list": x.List, "type": x.Type, "value": x.Value})
-	})
-	if err != nil {
+	if _, err := s.Share.AddWarning(r.Context(), m.P, f.Get("list"), f.Get("type"), f.Get("value")); err != nil {
 		s.renderShareWarnings(w, r, err, f)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
+	return nil
 }
 
-func (s *Server) shareWarningToggle(w http.ResponseWriter, r *http.Request) {
-	s.shareWarningChange(w, r, func(tx *db.Tx, id string) error {
-		off := r.PostForm.Get("disabled") == "1"
-		if err := share.SetWarningDisabled(r.Context(), tx, viewer(r), id, off); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.warning.toggle", "share_warning", id, map[string]any{"disabled": off})
-	})
-}
-
-func (s *Server) shareWarningDelete(w http.ResponseWriter, r *http.Request) {
-	s.shareWarningChange(w, r, func(tx *db.Tx, id string) error {
-		if err := share.DeleteWarning(r.Context(), tx, viewer(r), id); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.warning.delete", "share_warning", id, nil)
-	})
-}
-
-func (s *Server) shareWarningChange(w http.ResponseWriter, r *http.Request, fn func(tx *db.Tx, id string) error) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareWarningToggle(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
-	if err := s.DB.InTx(r.Context(), func(tx *db.Tx) error { return fn(tx, r.PathValue("id")) }); err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.Share.SetWarningDisabled(r.Context(), m.P, r.PathValue("id"), r.PostForm.Get("disabled") == "1"); err != nil {
+		return err
 	}
 	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
+	return nil
+}
+
+func (s *Server) shareWarningDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
+	}
+	if err := s.Share.DeleteWarning(r.Context(), m.P, r.PathValue("id")); err != nil {
+		return err
+	}
+	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
+	return nil
 }
 
 // ---- notification settings ----
@@ -393,41 +353,29 @@ func parseSubscription(f url.Values) share.Subscription {
 	return sub
 }
 
-func (s *Server) shareSettingsSave(w http.ResponseWriter, r *http.Request) {
-	sub := parseSubscription(r.PostForm)
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := share.SetSubscription(r.Context(), tx, viewer(r), sub, s.Now()); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.subscription", "user", state(r).p.UserID, map[string]any{"immediate_tlp": sub.ImmediateTLP,
-			"immediate_kinds": sub.ImmediateKinds, "immediate_devices": sub.ImmediateDevices, "digest": sub.Digest})
-	})
-	if err != nil {
+func (s *Server) shareSettingsSave(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := s.Share.SetSubscription(r.Context(), m.P, parseSubscription(r.PostForm)); err != nil {
 		s.renderShareSettings(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/settings", "flash.share_settings_saved")
+	return nil
 }
 
-func (s *Server) shareWebhookSave(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareWebhookSave(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	u := strings.TrimSpace(r.PostForm.Get("url"))
 	if r.PostForm.Get("remove") == "1" {
 		u = ""
 	}
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := share.SetWebhook(r.Context(), tx, viewer(r), u, r.PostForm.Get("secret"), s.Now()); err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.webhook_change", "organization", state(r).p.OrgID, map[string]any{"url": u})
-	})
-	if err != nil {
+	if err := s.Share.SetWebhook(r.Context(), m.P, u, r.PostForm.Get("secret")); err != nil {
 		s.renderShareSettings(w, r, err, withForm(url.Values{}, r.PostForm, "secret"))
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/settings", "flash.share_settings_saved")
+	return nil
 }
 
 // ---- TAXII feeds ----
@@ -461,47 +409,36 @@ func (s *Server) renderShareFeeds(w http.ResponseWriter, r *http.Request, prevEr
 	s.render(w, r, status, "share_feeds", pg)
 }
 
-func (s *Server) shareFeedAdd(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareFeedAdd(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	f := r.PostForm
 	interval, _ := strconv.Atoi(toHalfWidth(strings.TrimSpace(f.Get("interval"))))
 	t, _ := share.ParseTLP(f.Get("tlp"))
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		feed, err := share.AddFeed(r.Context(), tx, viewer(r), f.Get("title"), strings.TrimSpace(f.Get("objects_url")), f.Get("username"), f.Get("secret"), t, interval, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, "share.feed.add", "share_feed", feed.ID, map[string]any{"url": feed.ObjectsURL, "tlp": string(feed.TLP)})
-	})
+	_, err := s.Share.AddFeed(r.Context(), m.P, share.FeedInput{Title: f.Get("title"), ObjectsURL: strings.TrimSpace(f.Get("objects_url")),
+		Username: f.Get("username"), Secret: f.Get("secret"), TLP: t, Interval: interval})
 	if err != nil {
 		s.renderShareFeeds(w, r, err, withForm(url.Values{}, f, "secret"))
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/feeds", "flash.share_feed_saved")
+	return nil
 }
 
-func (s *Server) shareFeedDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareFeedDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
-	id := r.PathValue("id")
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := share.DeleteFeed(r.Context(), tx, viewer(r), id); err != nil {
+	if err := s.Share.DeleteFeed(r.Context(), m.P, r.PathValue("id")); err != nil {
+		if isNotFound(err) {
 			return err
 		}
-		return s.shareAudit(r, tx, "share.feed.delete", "share_feed", id, nil)
-	})
-	if err != nil {
-		if isNotFound(err) {
-			s.renderError(w, r, err)
-			return
-		}
 		s.renderShareFeeds(w, r, err, nil)
-		return
+		return nil
 	}
 	s.flash(w, r, "/share/feeds", "flash.share_feed_deleted")
+	return nil
 }
 
 // ---- STIX / MISP import and export ----
@@ -530,9 +467,9 @@ func (s *Server) renderShareInterop(w http.ResponseWriter, r *http.Request, prev
 	s.render(w, r, status, "share_interop", pg)
 }
 
-func (s *Server) shareImport(w http.ResponseWriter, r *http.Request) {
-	if s.refuseReadOnly(w, r) {
-		return
+func (s *Server) shareImport(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := canWrite(m); err != nil {
+		return err
 	}
 	form := url.Values{"tlp": {r.FormValue("tlp")}}
 	var data []byte
@@ -541,7 +478,7 @@ func (s *Server) shareImport(w http.ResponseWriter, r *http.Request) {
 		file.Close()
 		if err != nil {
 			s.renderShareInterop(w, r, formError(err), form, shareInteropView{})
-			return
+			return nil
 		}
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
@@ -549,29 +486,23 @@ func (s *Server) shareImport(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
 		s.renderShareInterop(w, r, apperr.Field("file", "share.web.import.empty"), form, shareInteropView{})
-		return
+		return nil
 	}
 	if len(data) > share.MaxImport {
 		s.renderShareInterop(w, r, apperr.Field("file", "share.import.too_large", share.MaxImport>>20), form, shareInteropView{})
-		return
+		return nil
 	}
 	def, _ := share.ParseTLP(r.FormValue("tlp"))
-	var view shareInteropView
-	format := share.DetectFormat(data)
-	opts := share.ImportOptions{Default: def, Publish: func(ctx context.Context, tx *db.Tx, res *share.ImportResult) error {
-		return s.shareAudit(r, tx, "share.import", "organization", state(r).p.OrgID, map[string]any{"format": format,
-			"posts": len(res.Posts), "objects": res.Objects, "failures": len(res.Failures)})
-	}}
-	var err error
-	view.Format, view.Result, view.Skipped, err = share.ImportAny(r.Context(), s.DB, viewer(r), data, opts, s.Now())
+	res, err := s.Share.Import(r.Context(), m.P, share.ImportRequest{Data: data, Default: def})
 	if err != nil {
 		s.renderShareInterop(w, r, err, form, shareInteropView{})
-		return
+		return nil
 	}
-	s.renderShareInterop(w, r, nil, form, view)
+	s.renderShareInterop(w, r, nil, form, shareInteropView{Format: res.Format, Result: res.Result, Skipped: res.Skipped})
+	return nil
 }
 
-func (s *Server) shareExport(w http.ResponseWriter, r *http.Request) {
+func (s *Server) shareExport(w http.ResponseWriter, r *http.Request, m *member) error {
 	qs := r.URL.Query()
 	format := qs.Get("format")
 	var since time.Time
@@ -579,35 +510,23 @@ func (s *Server) shareExport(w http.ResponseWriter, r *http.Request) {
 		t, err := time.ParseInLocation("2006-01-02", d, time.UTC)
 		if err != nil {
 			s.renderShareInterop(w, r, apperr.Field("since", "share.web.export.bad_date"), qs, shareInteropView{})
-			return
+			return nil
 		}
 		since = t
 	}
 	if format != share.FormatSTIX && format != share.FormatMISP {
 		s.renderShareInterop(w, r, apperr.Field("format", "share.web.export.bad_format"), qs, shareInteropView{})
-		return
+		return nil
 	}
-	var b []byte
-	err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if format == share.FormatSTIX {
-			b, err = share.ExportSTIX(r.Context(), tx, viewer(r), since)
-		} else {
-			b, err = share.ExportMISP(r.Context(), tx, viewer(r), since)
-		}
-		if err != nil {
-			return err
-		}
-		return s.shareAudit(r, tx, audit.ActionDataExport, "organization", state(r).p.OrgID, map[string]any{"what": "share", "format": format, "since": qs.Get("since")})
-	})
+	b, err := s.Share.Export(r.Context(), m.P, format, since)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="medisac-share.`+format+`.json"`)
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
+	return nil
 }
 
 // ---- Atom feed of TLP:CLEAR posts ----

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
@@ -35,6 +37,9 @@ type Server struct {
 	Logger *slog.Logger
 	// Title is shown in discovery.
 	Title string
+	// Share is the sharing hub's service, which imports what is added to
+	// a collection (New makes one on DB; the node sets its own).
+	Share *share.Hub
 }
 
 // New returns a TAXII server on d.
@@ -45,7 +50,7 @@ func New(d *db.DB, now func() time.Time, logger *slog.Logger) *Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Server{DB: d, Now: now, Logger: logger, Title: "medisac 医療ISAC TAXII"}
+	return &Server{DB: d, Now: now, Logger: logger, Title: "medisac 医療ISAC TAXII", Share: &share.Hub{DB: d, Now: now}}
 }
 
 type taxiiError struct {
@@ -97,7 +102,14 @@ func (s *Server) principal(r *http.Request) (*auth.Principal, error) {
 	if raw == "" {
 		return nil, errors.New("no credentials")
 	}
-	return auth.PrincipalForToken(r.Context(), s.DB, raw, s.Now())
+	p, err := auth.PrincipalForToken(r.Context(), s.DB, raw, s.Now())
+	if p != nil {
+		p.IP, p.UserAgent, p.Via = r.RemoteAddr, r.UserAgent(), audit.ViaAPI
+		if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+			p.IP = host
+		}
+	}
+	return p, err
 }
 
 // ServeHTTP answers every request under /taxii2/.
@@ -342,7 +354,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request, v share.Viewer, c *
 		s.fail(w, http.StatusRequestEntityTooLarge, "Request too large", "max_content_length is "+strconv.Itoa(MaxContentLength))
 		return
 	}
-	st, err := share.AddObjects(r.Context(), s.DB, v, c, body, s.Now())
+	st, err := s.Share.AddObjects(r.Context(), v.P, c, body)
 	if err != nil {
 		if apperr.CodeOf(err) == apperr.Invalid {
 			s.fail(w, http.StatusBadRequest, "Bad request", "The body is not a TAXII envelope of STIX 2.1 objects.")

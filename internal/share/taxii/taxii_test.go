@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
@@ -62,6 +63,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	a, r, o := org("あおば病院"), org("みなと総合病院"), org("ひかり薬局")
 	f := &fixture{d: d, orgR: r, now: t0}
 	f.srv = New(d, func() time.Time { return f.now }, nil)
+	f.srv.Share.Audit = audit.New(d, nil, func() time.Time { return f.now })
 	f.author = newMember(t, d, a, "a@aoba.example.jp", true)
 	f.recipient = newMember(t, d, r, "r@minato.example.jp", true)
 	f.other = newMember(t, d, o, "o@hikari.example.jp", true)
@@ -305,6 +307,13 @@ func TestTAXIIConformance(t *testing.T) {
 		_ = json.Unmarshal(rec.Body.Bytes(), &st)
 		if rec.Code != 202 || st.Status != "complete" || st.SuccessCount != 1 || st.FailureCount != 1 || st.Failures[0].ID != "indicator--bad" {
 			t.Fatalf("post %d %s", rec.Code, rec.Body)
+		}
+		// The import is audited like one through the pages or the API:
+		// share.import on the organisation, by the token's owner.
+		var n int
+		if err := f.d.QueryRow(context.Background(), `SELECT COUNT(*) FROM audit_log WHERE action = 'share.import' AND object_type = 'organization'
+			AND object_id = ? AND org_id = ? AND actor_id = ?`, f.other.v.OrgID, f.other.v.OrgID, f.other.v.UserID).Scan(&n); err != nil || n != 1 {
+			t.Errorf("%d share.import entries (%v), want 1", n, err)
 		}
 		code, m, _ = f.get(t, "/taxii2/root/status/"+st.ID+"/", f.other.token)
 		if code != 200 || m["id"] != st.ID {

@@ -17,6 +17,7 @@ import (
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/feed"
 )
 
 // Reads of findings and vulnerabilities are not audited (working data of
@@ -535,7 +536,7 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 	outcome := audit.Success
 	if ierr != nil {
 		outcome = audit.Failure
-		if key, detail, ok := vuln.FeedError(ierr); ok {
+		if key, detail, ok := feed.FeedError(ierr); ok {
 			details["error"], details["detail"] = key, detail
 		}
 	}
@@ -548,7 +549,7 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 			s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)
 			return
 		}
-		if _, _, ok := vuln.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
+		if _, _, ok := feed.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
 			s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
 			return
 		}

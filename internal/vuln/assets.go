@@ -148,14 +148,8 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 				return nil, err
 			}
 			var changed []string
-			for len(ids) > 0 {
-				n := min(len(ids), 500)
-				a := make([]any, n)
-				for i, id := range ids[:n] {
-					a[i] = id
-				}
-				ids = ids[n:]
-				ins, err := w.readInputs(ctx, "a.id IN ("+db.In(n)+")", a, "")
+			for c := range db.Chunks(ids) {
+				ins, err := w.readInputs(ctx, "a.id IN ("+db.In(len(c))+")", db.Args(nil, c), "")
 				if err != nil {
 					return nil, err
 				}
@@ -326,14 +320,8 @@ func (w *Watch) deriveAndStore(ctx context.Context, al *match.Aliases, ins []ide
 			{touch, `UPDATE vuln_asset_identity SET updated_at = ?, aliases = ? WHERE asset_id IN (`, []any{now, version}},
 			{stamp, `UPDATE vuln_asset_identity SET aliases = ? WHERE asset_id IN (`, []any{version}},
 		} {
-			for ids := set.ids; len(ids) > 0; {
-				n := min(len(ids), 500)
-				a := append([]any{}, set.args...)
-				for _, id := range ids[:n] {
-					a = append(a, id)
-				}
-				ids = ids[n:]
-				if _, err := tx.Exec(ctx, set.stmt+db.In(n)+`)`, a...); err != nil {
+			for c := range db.Chunks(set.ids) {
+				if _, err := tx.Exec(ctx, set.stmt+db.In(len(c))+`)`, db.Args(set.args, c)...); err != nil {
 					return err
 				}
 			}

@@ -110,16 +110,10 @@ func (w *Watch) importKEV(ctx context.Context, r io.Reader, res *ImportResult) e
 // touch marks vulnerabilities as changed at t, so that their findings are
 // matched and prioritised again.
 func touch(ctx context.Context, q db.Querier, ids []string, t time.Time) error {
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := []any{t}
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		if _, err := q.Exec(ctx, `UPDATE vuln_vulns SET updated_at = ? WHERE id IN (`+db.In(n)+`)`, args...); err != nil {
+	for c := range db.Chunks(ids) {
+		if _, err := q.Exec(ctx, `UPDATE vuln_vulns SET updated_at = ? WHERE id IN (`+db.In(len(c))+`)`, db.Args([]any{t}, c)...); err != nil {
 			return err
 		}
-		ids = ids[n:]
 	}
 	return nil
 }

@@ -10,10 +10,11 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 func vulnAliasIsolationCases(f *fixture) map[string][]isoCase {
-	table := string(vuln.ShippedAliasesJSON())
+	table := string(match.ShippedAliasesJSON())
 	return map[string][]isoCase{
 		"GET /api/v1/vuln/aliases": {{name: "not an operator", path: "/api/v1/vuln/aliases", collection: true, status: http.StatusForbidden}},
 		"PUT /api/v1/vuln/aliases": {{name: "not an operator", path: "/api/v1/vuln/aliases?note=x", body: table, collection: true, status: http.StatusForbidden}},
@@ -22,13 +23,13 @@ func vulnAliasIsolationCases(f *fixture) map[string][]isoCase {
 
 // withAPISpelling returns the shipped table with a vendor spelling added.
 func withAPISpelling(spelling, cpeVendor string) string {
-	f := vuln.DefaultAliases().File()
+	f := match.DefaultAliases().File()
 	for i := range f.Vendors {
 		if f.Vendors[i].CPE == cpeVendor {
 			f.Vendors[i].Names = append(f.Vendors[i].Names, spelling)
 		}
 	}
-	return string(vuln.EncodeAliases(f))
+	return string(match.EncodeAliases(f))
 }
 
 func TestVulnAliasAPI(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -38,8 +39,8 @@ func init() {
 			w.t.Fatal(err)
 		}
 		f := cur.File()
-		f.Vendors = append(f.Vendors, vuln.VendorAlias{CPE: fmt.Sprintf("parity_vendor_%d", n), Names: []string{fmt.Sprintf("同一記録社%d", n)}})
-		return vuln.EncodeAliases(f)
+		f.Vendors = append(f.Vendors, match.VendorAlias{CPE: fmt.Sprintf("parity_vendor_%d", n), Names: []string{fmt.Sprintf("同一記録社%d", n)}})
+		return match.EncodeAliases(f)
 	}
 	latestAliases := func(w *parityWorld) string {
 		var id string

@@ -23,6 +23,7 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/feed"
 )
 
 // VulnConfig is where the online vulnerability feeds are; comma-separated
@@ -206,7 +207,7 @@ func printImport(w *vuln.Watch, out io.Writer, res vuln.ImportResult, err error)
 	}
 	if err != nil {
 		msg := err.Error()
-		if key, detail, ok := vuln.FeedError(err); ok {
+		if key, detail, ok := feed.FeedError(err); ok {
 			msg = mustCatalog().T(i18n.Default, key, res.Name, detail)
 		}
 		fmt.Fprintf(out, "%s: rejected: %s\n", res.Name, msg)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 func TestVulnAliasCommands(t *testing.T) {
@@ -22,7 +23,7 @@ func TestVulnAliasCommands(t *testing.T) {
 	if out, err := runCLI(t, dir, "vuln", "aliases", "export", exported); err != nil {
 		t.Fatalf("export to a file: %v %s", err, out)
 	}
-	if b, err := os.ReadFile(exported); err != nil || string(b) != string(vuln.ShippedAliasesJSON()) {
+	if b, err := os.ReadFile(exported); err != nil || string(b) != string(match.ShippedAliasesJSON()) {
 		t.Fatalf("exported file is not the shipped table: %v", err)
 	}
 
@@ -35,10 +36,10 @@ func TestVulnAliasCommands(t *testing.T) {
 		t.Errorf("bad table: %v %s", err, out)
 	}
 
-	f := vuln.DefaultAliases().File()
+	f := match.DefaultAliases().File()
 	f.Vendors[0].Names = append(f.Vendors[0].Names, "ふぉーちねっと")
 	good := filepath.Join(dir, "good.json")
-	if err := os.WriteFile(good, vuln.EncodeAliases(f), 0o600); err != nil {
+	if err := os.WriteFile(good, match.EncodeAliases(f), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err = runCLI(t, dir, "vuln", "aliases", "import", good, "--note", "院内の書き方")

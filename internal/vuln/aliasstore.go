@@ -12,6 +12,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"github.com/medisac/medisac/internal/vuln/version"
 )
 
@@ -76,7 +77,7 @@ type AliasChange struct {
 	Seq     int64  `json:"seq,omitempty"`
 }
 
-var shippedVersion = sync.OnceValue(func() string { return DefaultAliases().Version() })
+var shippedVersion = sync.OnceValue(func() string { return match.DefaultAliases().Version() })
 
 // ShippedAliasesVersion returns the version of the table shipped with
 // medisac.
@@ -151,19 +152,19 @@ func newestAlias(ctx context.Context, q db.Querier) (seq int64, ver string, ok b
 // CurrentAliases loads the alias table in force: the newest stored
 // version, else the shipped table. A stored table that no longer loads
 // (written by another release) gives an error.
-func CurrentAliases(ctx context.Context, q db.Querier, reg *version.Registry) (*Aliases, error) {
+func CurrentAliases(ctx context.Context, q db.Querier, reg *version.Registry) (*match.Aliases, error) {
 	if reg == nil {
 		reg = version.Default()
 	}
 	var body string
 	err := db.ScanErr(q.QueryRow(ctx, `SELECT body FROM vuln_alias_versions ORDER BY seq DESC LIMIT 1`).Scan(&body))
 	if errors.Is(err, db.ErrNotFound) {
-		return LoadAliases(bytes.NewReader(defaultAliasesJSON), reg)
+		return match.LoadAliases(bytes.NewReader(match.ShippedAliasesJSON()), reg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return LoadAliases(strings.NewReader(body), reg)
+	return match.LoadAliases(strings.NewReader(body), reg)
 }
 
 // SaveAliases checks in.Body with LoadAliases and, when it differs from
@@ -177,7 +178,7 @@ func (w *Watch) SaveAliases(ctx context.Context, in AliasSave, record func(ctx c
 	if !utf8.Valid(in.Body) {
 		return AliasChange{}, apperr.New(apperr.Invalid, "vulnalias.err.json", 1, "not UTF-8 text")
 	}
-	a, err := LoadAliases(bytes.NewReader(in.Body), w.Reg)
+	a, err := match.LoadAliases(bytes.NewReader(in.Body), w.Reg)
 	if err != nil {
 		return AliasChange{}, err
 	}
@@ -248,7 +249,7 @@ func (w *Watch) RestoreAliases(ctx context.Context, id string, in AliasSave, rec
 // ResetAliases makes the shipped table the one in force, as a new
 // version (in.Body is ignored); see SaveAliases.
 func (w *Watch) ResetAliases(ctx context.Context, in AliasSave, record func(ctx context.Context, tx *db.Tx, ch AliasChange) error) (AliasChange, error) {
-	in.Body, in.Action = ShippedAliasesJSON(), AliasReset
+	in.Body, in.Action = match.ShippedAliasesJSON(), AliasReset
 	return w.SaveAliases(ctx, in, record)
 }
 
@@ -304,11 +305,11 @@ func (w *Watch) AliasUse(ctx context.Context) (map[int]int, error) {
 // loadAliases returns the alias table in force in d (the shipped one
 // when d holds none or cannot be read). A process builds one Watch, so
 // one table is in memory.
-func loadAliases(d *db.DB, reg *version.Registry) *Aliases {
+func loadAliases(d *db.DB, reg *version.Registry) *match.Aliases {
 	if d == nil {
-		return DefaultAliases()
+		return match.DefaultAliases()
 	}
-	a, err := LoadAliases(bytes.NewReader(defaultAliasesJSON), reg)
+	a, err := match.LoadAliases(bytes.NewReader(match.ShippedAliasesJSON()), reg)
 	if err != nil {
 		panic("vuln: embedded aliases: " + err.Error())
 	}

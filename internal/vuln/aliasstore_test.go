@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"slices"
 	"strings"
 	"sync"
@@ -22,9 +23,9 @@ import (
 
 // withSpelling returns the shipped table with spelling added to vendor
 // cpeVendor, and optionally an extra product alias.
-func withSpelling(t testing.TB, spelling, cpeVendor string, extra ...ProductAlias) []byte {
+func withSpelling(t testing.TB, spelling, cpeVendor string, extra ...match.ProductAlias) []byte {
 	t.Helper()
-	f := DefaultAliases().File()
+	f := match.DefaultAliases().File()
 	found := false
 	for i := range f.Vendors {
 		if f.Vendors[i].CPE == cpeVendor {
@@ -33,10 +34,10 @@ func withSpelling(t testing.TB, spelling, cpeVendor string, extra ...ProductAlia
 		}
 	}
 	if !found {
-		f.Vendors = append(f.Vendors, VendorAlias{CPE: cpeVendor, Names: []string{spelling}})
+		f.Vendors = append(f.Vendors, match.VendorAlias{CPE: cpeVendor, Names: []string{spelling}})
 	}
 	f.Products = append(f.Products, extra...)
-	return EncodeAliases(f)
+	return match.EncodeAliases(f)
 }
 
 func TestAliasStoreHistory(t *testing.T) {
@@ -123,10 +124,10 @@ func TestAliasStoreHistory(t *testing.T) {
 
 func TestAliasBadTableChangesNothing(t *testing.T) {
 	cat := i18n.MustLoad()
-	edit := func(fn func(f *AliasFile)) []byte {
-		f := DefaultAliases().File()
+	edit := func(fn func(f *match.AliasFile)) []byte {
+		f := match.DefaultAliases().File()
 		fn(&f)
-		return EncodeAliases(f)
+		return match.EncodeAliases(f)
 	}
 	cases := []struct {
 		name, key string
@@ -136,32 +137,32 @@ func TestAliasBadTableChangesNothing(t *testing.T) {
 		{"not JSON", "vulnalias.err.json", []byte("{\n  \"vendors\": [\n    {\"cpe\": \"x\",}\n"), "3"},
 		{"two values", "vulnalias.err.json", []byte(`{"vendors":[],"products":[]} {}`), "1"},
 		{"unknown field", "vulnalias.err.json", []byte(`{"vendors":[],"products":[],"vendor":[]}`), "vendor"},
-		{"vendor without cpe", "vulnalias.err.vendor_cpe", edit(func(f *AliasFile) {
-			f.Vendors = append(f.Vendors, VendorAlias{Names: []string{"ふぉーちねっと"}})
+		{"vendor without cpe", "vulnalias.err.vendor_cpe", edit(func(f *match.AliasFile) {
+			f.Vendors = append(f.Vendors, match.VendorAlias{Names: []string{"ふぉーちねっと"}})
 		}), "ふぉーちねっと"},
-		{"vendor cpe with spaces", "vulnalias.err.vendor_cpe_bad", edit(func(f *AliasFile) {
+		{"vendor cpe with spaces", "vulnalias.err.vendor_cpe_bad", edit(func(f *match.AliasFile) {
 			f.Vendors[0].CPE = "Forti Net"
 		}), "Forti Net"},
-		{"spelling of two vendors", "vulnalias.err.spelling_conflict", edit(func(f *AliasFile) {
+		{"spelling of two vendors", "vulnalias.err.spelling_conflict", edit(func(f *match.AliasFile) {
 			f.Vendors[1].Names = append(f.Vendors[1].Names, "ヤマハ")
 		}), "ヤマハ"},
-		{"empty spelling", "vulnalias.err.spelling_empty", edit(func(f *AliasFile) {
+		{"empty spelling", "vulnalias.err.spelling_empty", edit(func(f *match.AliasFile) {
 			f.Vendors[2].Names = append(f.Vendors[2].Names, "・・")
 		}), "・・"},
-		{"bad rename", "vulnalias.err.rename", edit(func(f *AliasFile) {
-			f.Renames = append(f.Renames, RenameAlias{From: "pulse connect secure", To: "ivanti:connect_secure"})
+		{"bad rename", "vulnalias.err.rename", edit(func(f *match.AliasFile) {
+			f.Renames = append(f.Renames, match.RenameAlias{From: "pulse connect secure", To: "ivanti:connect_secure"})
 		}), "pulse connect secure"},
-		{"product without vendor", "vulnalias.err.product_vendor", edit(func(f *AliasFile) {
-			f.Products = append(f.Products, ProductAlias{Names: []string{"RTX"}, Identities: []string{"cpe:2.3:o:yamaha:{model}:{version}"}})
+		{"product without vendor", "vulnalias.err.product_vendor", edit(func(f *match.AliasFile) {
+			f.Products = append(f.Products, match.ProductAlias{Names: []string{"RTX"}, Identities: []string{"cpe:2.3:o:yamaha:{model}:{version}"}})
 		}), "RTX"},
-		{"product without names", "vulnalias.err.product_names", edit(func(f *AliasFile) {
-			f.Products = append(f.Products, ProductAlias{Vendor: "yamaha", Identities: []string{"cpe:2.3:o:yamaha:{model}:{version}"}})
+		{"product without names", "vulnalias.err.product_names", edit(func(f *match.AliasFile) {
+			f.Products = append(f.Products, match.ProductAlias{Vendor: "yamaha", Identities: []string{"cpe:2.3:o:yamaha:{model}:{version}"}})
 		}), "yamaha"},
-		{"product without identities", "vulnalias.err.product_identities", edit(func(f *AliasFile) {
-			f.Products = append(f.Products, ProductAlias{Vendor: "yamaha", Names: []string{"SWX"}})
+		{"product without identities", "vulnalias.err.product_identities", edit(func(f *match.AliasFile) {
+			f.Products = append(f.Products, match.ProductAlias{Vendor: "yamaha", Names: []string{"SWX"}})
 		}), "SWX"},
-		{"bad template", "vulnalias.err.template", edit(func(f *AliasFile) {
-			f.Products = append(f.Products, ProductAlias{Vendor: "yamaha", Names: []string{"SWX"}, Identities: []string{"yamaha swx {model}"}})
+		{"bad template", "vulnalias.err.template", edit(func(f *match.AliasFile) {
+			f.Products = append(f.Products, match.ProductAlias{Vendor: "yamaha", Names: []string{"SWX"}, Identities: []string{"yamaha swx {model}"}})
 		}), "yamaha swx {model}"},
 	}
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -227,7 +228,7 @@ func TestAliasChangeRematches(t *testing.T) {
 			t.Fatalf("unknown vendor got candidates: %+v %v", idn.Candidates, err)
 		}
 		c.Advance(time.Minute)
-		body := withSpelling(t, "ふぉーちねっと", "fortinet", ProductAlias{Vendor: "fortinet", Names: []string{"ファイアウォール"},
+		body := withSpelling(t, "ふぉーちねっと", "fortinet", match.ProductAlias{Vendor: "fortinet", Names: []string{"ファイアウォール"},
 			Identities: []string{"cpe:2.3:o:fortinet:fortios:{version}"}})
 		ch, err := w.SaveAliases(ctx, AliasSave{Body: body, Action: AliasEdit, Actor: "ops"}, nil)
 		if err != nil || !ch.Changed {
@@ -275,7 +276,7 @@ func TestAliasReloadOtherNode(t *testing.T) {
 		c := testkit.NewClock(t0)
 		w1 := newWatch(d, c)
 		w2 := newWatch(d, c)
-		w2.Aliases = DefaultAliases()
+		w2.Aliases = match.DefaultAliases()
 		ch, err := w1.SaveAliases(ctx, AliasSave{Body: withSpelling(t, "ふぉーちねっと", "fortinet")}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -299,12 +300,12 @@ func TestAliasReloadOtherNode(t *testing.T) {
 // identify assets with it (run with -race): every answer comes from one
 // of the two tables.
 func TestAliasesReplaceConcurrent(t *testing.T) {
-	shipped := DefaultAliases()
-	edited, err := LoadAliases(bytes.NewReader(withSpelling(t, "ふぉーちねっと", "fortinet")), testReg)
+	shipped := match.DefaultAliases()
+	edited, err := match.LoadAliases(bytes.NewReader(withSpelling(t, "ふぉーちねっと", "fortinet")), testReg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := DefaultAliases()
+	a := match.DefaultAliases()
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for g := 0; g < 4; g++ {
@@ -353,8 +354,8 @@ func TestAliasesReplaceConcurrent(t *testing.T) {
 }
 
 func TestEncodeAliasesRoundTrip(t *testing.T) {
-	a := DefaultAliases()
-	b, err := LoadAliases(bytes.NewReader(EncodeAliases(a.File())), testReg)
+	a := match.DefaultAliases()
+	b, err := match.LoadAliases(bytes.NewReader(match.EncodeAliases(a.File())), testReg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,13 +371,13 @@ func TestEncodeAliasesRoundTrip(t *testing.T) {
 }
 
 func FuzzLoadAliases(f *testing.F) {
-	f.Add(ShippedAliasesJSON())
+	f.Add(match.ShippedAliasesJSON())
 	f.Add([]byte(`{"vendors":[{"cpe":"x","names":["エックス"]}],"products":[{"vendor":"x","names":["y"],"identities":["cpe:2.3:a:x:{model}:{version}"]}]}`))
 	f.Add([]byte(`{"vendors":[],"products":[],"renames":[{"from":"a:b","to":"c:d"}]}`))
 	f.Add([]byte(`{"vendors":[{"cpe":"","names":[]}]}`))
 	f.Add([]byte(`[1,2`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		a, err := LoadAliases(bytes.NewReader(b), testReg)
+		a, err := match.LoadAliases(bytes.NewReader(b), testReg)
 		if err != nil {
 			if apperr.From(err).Code == apperr.Internal {
 				t.Fatalf("internal error: %v", err)
@@ -384,7 +385,7 @@ func FuzzLoadAliases(f *testing.F) {
 			return
 		}
 		a.Identify("ヤマハ", "RTX830", "", "15.02.26", "")
-		again, err := LoadAliases(bytes.NewReader(EncodeAliases(a.File())), testReg)
+		again, err := match.LoadAliases(bytes.NewReader(match.EncodeAliases(a.File())), testReg)
 		if err != nil {
 			t.Fatalf("re-encoded table does not load: %v", err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/vuln/cpe"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // AssetIdentity is how medisac identifies one registered asset for
@@ -21,14 +22,14 @@ import (
 // (with how each was derived), an override a person set, and the exposure
 // facts that drive priority.
 type AssetIdentity struct {
-	AssetID    string      `json:"asset_id"`
-	OrgID      string      `json:"-"`
-	Vendor     string      `json:"vendor"`
-	Product    string      `json:"product"`
-	Model      string      `json:"model"`
-	Version    string      `json:"version"`
-	CPE        string      `json:"cpe,omitempty"`
-	Candidates []Candidate `json:"candidates"`
+	AssetID    string            `json:"asset_id"`
+	OrgID      string            `json:"-"`
+	Vendor     string            `json:"vendor"`
+	Product    string            `json:"product"`
+	Model      string            `json:"model"`
+	Version    string            `json:"version"`
+	CPE        string            `json:"cpe,omitempty"`
+	Candidates []match.Candidate `json:"candidates"`
 	// Override lists the CPE names a person confirmed or entered; when set
 	// it replaces the candidates.
 	Override    []string  `json:"override,omitempty"`
@@ -59,19 +60,6 @@ func (a *AssetIdentity) Names() []string {
 	return out
 }
 
-func parseNames(s string) []cpe.Name {
-	var out []cpe.Name
-	for _, f := range strings.Split(s, "\n") {
-		if f == "" {
-			continue
-		}
-		if n, err := cpe.Parse(f); err == nil {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // assetIndex is the watch's in-memory index of every asset's identities,
 // loaded from vuln_asset_identity and kept current by the rows changed
 // since the last load.
@@ -79,7 +67,7 @@ type assetIndex struct {
 	// matchMu runs one matching at a time on this node.
 	matchMu sync.Mutex
 	mu      sync.Mutex
-	x       *Index
+	x       *match.Index
 	orgs    map[string]string
 	// exposure holds each asset's exposure facts (shared values).
 	exposure map[string]*exposureFacts
@@ -160,14 +148,8 @@ func (w *Watch) RefreshIdentities(ctx context.Context, orgID string, assetIDs []
 				return nil, err
 			}
 			var changed []string
-			for len(ids) > 0 {
-				n := min(len(ids), 500)
-				a := make([]any, n)
-				for i, id := range ids[:n] {
-					a[i] = id
-				}
-				ids = ids[n:]
-				ins, err := w.readInputs(ctx, "a.id IN ("+db.In(n)+")", a, "")
+			for c := range db.Chunks(ids) {
+				ins, err := w.readInputs(ctx, "a.id IN ("+db.In(len(c))+")", db.Args(nil, c), "")
 				if err != nil {
 					return nil, err
 				}
@@ -289,7 +271,7 @@ func (w *Watch) readInputs(ctx context.Context, where string, args []any, after 
 // deriveAndStore derives the identities of ins and writes those whose
 // result changed; the others get the alias table version (and, when the
 // asset row changed in other fields, the time they were checked).
-func (w *Watch) deriveAndStore(ctx context.Context, al *Aliases, ins []identityInput) ([]string, error) {
+func (w *Watch) deriveAndStore(ctx context.Context, al *match.Aliases, ins []identityInput) ([]string, error) {
 	version := al.Version()
 	inputs := map[string]*derived{}
 	for i := range ins {
@@ -338,14 +320,8 @@ func (w *Watch) deriveAndStore(ctx context.Context, al *Aliases, ins []identityI
 			{touch, `UPDATE vuln_asset_identity SET updated_at = ?, aliases = ? WHERE asset_id IN (`, []any{now, version}},
 			{stamp, `UPDATE vuln_asset_identity SET aliases = ? WHERE asset_id IN (`, []any{version}},
 		} {
-			for ids := set.ids; len(ids) > 0; {
-				n := min(len(ids), 500)
-				a := append([]any{}, set.args...)
-				for _, id := range ids[:n] {
-					a = append(a, id)
-				}
-				ids = ids[n:]
-				if _, err := tx.Exec(ctx, set.stmt+db.In(n)+`)`, a...); err != nil {
+			for c := range db.Chunks(set.ids) {
+				if _, err := tx.Exec(ctx, set.stmt+db.In(len(c))+`)`, db.Args(set.args, c)...); err != nil {
 					return err
 				}
 			}
@@ -398,7 +374,7 @@ func SetIdentity(ctx context.Context, q db.Querier, orgID, assetID, actorID stri
 		if s == "" {
 			continue
 		}
-		n, err := parseCPE(s)
+		n, err := match.ParseCPE(s)
 		if err != nil {
 			return AssetIdentity{}, apperr.Field("cpe", "vuln.identity.bad_cpe", s, i+1)
 		}
@@ -429,7 +405,7 @@ func SetIdentity(ctx context.Context, q db.Querier, orgID, assetID, actorID stri
 // index returns the asset index, loading the identities changed since the
 // last call (and everything on the first call, or when assets were
 // removed).
-func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
+func (w *Watch) index(ctx context.Context) (*match.Index, map[string]string, error) {
 	w.init()
 	ai := w.idx
 	ai.mu.Lock()
@@ -465,7 +441,7 @@ func (w *Watch) index(ctx context.Context) (*Index, map[string]string, error) {
 	defer rows.Close()
 	x, orgs, exposure := ai.x, ai.orgs, ai.exposure
 	if full {
-		x, orgs, exposure = NewIndexSize(w.Reg, count), make(map[string]string, count), make(map[string]*exposureFacts, count)
+		x, orgs, exposure = match.NewIndexSize(w.Reg, count), make(map[string]string, count), make(map[string]*exposureFacts, count)
 	}
 	var max time.Time
 	if full && latest != nil {
@@ -533,7 +509,7 @@ func (b *identityRows) names(i int) []byte { return b.buf[b.ends[2*i]:b.ends[2*i
 // bytes: most repeat, and only new ones are copied as strings (a million
 // rows otherwise allocate two strings each for the garbage collector to
 // chase).
-func loadIdentityRows(rows *sql.Rows, full bool, x *Index, orgs map[string]string, exposure map[string]*exposureFacts, max time.Time) (time.Time, error) {
+func loadIdentityRows(rows *sql.Rows, full bool, x *match.Index, orgs map[string]string, exposure map[string]*exposureFacts, max time.Time) (time.Time, error) {
 	const batchRows = 2048
 	free := make(chan *identityRows, 8)
 	toIndex := make(chan *identityRows, 4)

@@ -1,11 +1,8 @@
 package vuln
 
 import (
-	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,63 +10,8 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/vuln/cpe"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
-
-// syntheticFeed returns an NVD feed file of n records made from the real
-// records in testdata with fresh CVE ids, so it has NVD's real shapes.
-func syntheticFeed(b *testing.B, n int) []byte {
-	files, _ := filepath.Glob(filepath.Join("testdata", "nvd", "CVE-*.json"))
-	var recs [][]byte
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs = append(recs, data)
-	}
-	out := make([][]byte, 0, n)
-	for i := 0; i < n; i++ {
-		r := recs[i%len(recs)]
-		j := bytes.Index(r, []byte(`"CVE-`))
-		k := bytes.IndexByte(r[j+1:], '"') + j + 1
-		id := fmt.Sprintf(`"CVE-2099-%07d"`, i)
-		rec := append(append(append([]byte{}, r[:j]...), id...), r[k+1:]...)
-		out = append(out, rec)
-	}
-	return nvdPage(out...)
-}
-
-// BenchmarkParseNVD measures decoding and validating NVD feed records.
-func BenchmarkParseNVD(b *testing.B) {
-	const n = 3600
-	feed := syntheticFeed(b, n)
-	b.SetBytes(int64(len(feed)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		count := 0
-		if err := EachNVD(bytes.NewReader(feed), func(*NVDCVE) error { count++; return nil }); err != nil || count != n {
-			b.Fatal(err, count)
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
-}
-
-// BenchmarkParseCompileNVD adds compiling configurations into rules.
-func BenchmarkParseCompileNVD(b *testing.B) {
-	const n = 3600
-	feed := syntheticFeed(b, n)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		err := EachNVD(bytes.NewReader(feed), func(c *NVDCVE) error {
-			_, err := CompileNVD(c, testReg)
-			return err
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
-}
 
 type assetSpec struct {
 	weight int
@@ -113,12 +55,12 @@ var assetMix = []assetSpec{
 
 var (
 	benchIndexOnce  sync.Once
-	benchIndex      *Index
+	benchIndex      *match.Index
 	benchIndexBuild time.Duration
 	benchIndexHeap  uint64
 )
 
-func millionAssets(b *testing.B) *Index {
+func millionAssets(b *testing.B) *match.Index {
 	benchIndexOnce.Do(func() {
 		var before runtime.MemStats
 		runtime.GC()
@@ -129,7 +71,7 @@ func millionAssets(b *testing.B) *Index {
 		for _, s := range assetMix {
 			total += s.weight
 		}
-		x := NewIndex(testReg)
+		x := match.NewIndex(testReg)
 		names := make([]cpe.Name, 0, 2)
 		for i := 0; i < 1_000_000; i++ {
 			w := r.IntN(total)
@@ -176,26 +118,5 @@ func BenchmarkMatchOneCVE(b *testing.B) {
 			b.ReportMetric(benchIndexBuild.Seconds(), "index-build-s")
 			b.ReportMetric(float64(benchIndexHeap)/(1<<20), "index-MB")
 		})
-	}
-}
-
-// BenchmarkEvaluate measures one asset against one CVE's rules.
-func BenchmarkEvaluate(b *testing.B) {
-	rules := rulesFor(b, "CVE-2022-42475.json")
-	tg := target("cpe:2.3:o:fortinet:fortios:7.2.2", "cpe:2.3:h:fortinet:fortigate-60f:-")
-	for i := 0; i < b.N; i++ {
-		if !Evaluate(rules, tg).Affected {
-			b.Fatal("not affected")
-		}
-	}
-}
-
-// BenchmarkIdentify measures deriving identities from inventory fields.
-func BenchmarkIdentify(b *testing.B) {
-	al := DefaultAliases()
-	for i := 0; i < b.N; i++ {
-		if len(al.Identify("フォーティネット", "FortiGate", "FG-60F", "v7.2.4,build1396 (GA.F)", "")) == 0 {
-			b.Fatal("no candidates")
-		}
 	}
 }

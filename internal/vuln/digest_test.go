@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"io"
 	"log/slog"
 	"strings"
@@ -201,7 +202,7 @@ func TestKEVRiseAlertSaysWhy(t *testing.T) {
 
 func TestRaisedWhy(t *testing.T) {
 	w := &Watch{}
-	edge := Finding{CVSS: 7.5, External: true, Confidence: string(ConfidenceExact)}
+	edge := Finding{CVSS: 7.5, External: true, Confidence: string(match.ConfidenceExact)}
 	cases := []struct {
 		name   string
 		f      Finding

@@ -16,6 +16,8 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // Job kinds and periodic task names of the watch.
@@ -119,7 +121,7 @@ func Priority(in PriorityInput) (priority, rank int) {
 // storedRule is one source's rules for a vulnerability.
 type storedRule struct {
 	vulnID, source, sourceID string
-	rules                    *Rules
+	rules                    *match.Rules
 	csafIndex                int
 	pending                  bool
 	// productOnly is set when every vulnerable criterion names the product
@@ -150,8 +152,8 @@ func (h *hit) clone() *hit {
 	return &hit{exact: h.exact, reasons: slices.Clone(h.reasons), sources: slices.Clone(h.sources), fixed: slices.Clone(h.fixed), matched: h.matched}
 }
 
-func (h *hit) add(source string, res Result, fixed []string) {
-	if res.Confidence == ConfidenceExact {
+func (h *hit) add(source string, res match.Result, fixed []string) {
+	if res.Confidence == match.ConfidenceExact {
 		h.exact = true
 	}
 	for _, r := range res.Reasons {
@@ -185,7 +187,7 @@ func versioned(rs []storedRule) bool {
 	return false
 }
 
-func productOnly(r *Rules) bool {
+func productOnly(r *match.Rules) bool {
 	any := false
 	for _, c := range r.Configs {
 		for _, n := range c.Nodes {
@@ -233,7 +235,7 @@ func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[
 			if sr.source == "csaf" {
 				sr.csafIndex, _ = strconv.Atoi(data)
 			} else if !sr.pending {
-				r, err := UnmarshalRules([]byte(data), w.Reg)
+				r, err := match.UnmarshalRules([]byte(data), w.Reg)
 				if err != nil {
 					w.Logger.Warn("vuln: stored rules unreadable", "vuln", sr.vulnID, "source", sr.source, "err", err)
 					continue
@@ -270,9 +272,9 @@ func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[
 }
 
 // csafCache keeps parsed CSAF documents for one matching run.
-type csafCache map[string]*CSAFDocument
+type csafCache map[string]*feed.CSAFDocument
 
-func (w *Watch) csafDoc(ctx context.Context, q db.Querier, cache csafCache, id string) (*CSAFDocument, []string, error) {
+func (w *Watch) csafDoc(ctx context.Context, q db.Querier, cache csafCache, id string) (*feed.CSAFDocument, []string, error) {
 	if d, ok := cache[id]; ok {
 		return d, nil, nil
 	}
@@ -280,7 +282,7 @@ func (w *Watch) csafDoc(ctx context.Context, q db.Querier, cache csafCache, id s
 	if err := q.QueryRow(ctx, `SELECT body, vendors FROM vuln_docs WHERE id = ?`, id).Scan(&body, &vendors); err != nil {
 		return nil, nil, db.ScanErr(err)
 	}
-	d, err := ParseCSAF(bytes.NewReader([]byte(body)))
+	d, err := feed.ParseCSAF(bytes.NewReader([]byte(body)))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -315,7 +317,7 @@ func (w *Watch) loadAssetFacts(ctx context.Context, q db.Querier, where string, 
 
 // matcher is an Index or its Pruner.
 type matcher interface {
-	Match(r *Rules) []GroupResult
+	Match(r *match.Rules) []match.GroupResult
 }
 
 // matchVuln evaluates every source of one vulnerability against the index
@@ -376,15 +378,15 @@ func (w *Watch) matchVuln(ctx context.Context, q db.Querier, x matcher, rs []sto
 // share one hit until a second source adds to an asset's: a CVE affecting
 // 100,000 devices in a few groups then costs a map entry per device, not
 // a hit.
-func addGroups(hits map[string]*hit, source string, grs []GroupResult) {
+func addGroups(hits map[string]*hit, source string, grs []match.GroupResult) {
 	for _, g := range grs {
 		shared := &hit{shared: true}
-		shared.add(source, g.Result, FixedFor(g.Result))
+		shared.add(source, g.Result, match.FixedFor(g.Result))
 		addShared(hits, g.AssetIDs, shared, source, g.Result)
 	}
 }
 
-func addShared(hits map[string]*hit, ids []string, shared *hit, source string, res Result) {
+func addShared(hits map[string]*hit, ids []string, shared *hit, source string, res match.Result) {
 	for _, id := range ids {
 		h := hits[id]
 		if h == nil {
@@ -395,7 +397,7 @@ func addShared(hits map[string]*hit, ids []string, shared *hit, source string, r
 			h = h.clone()
 			hits[id] = h
 		}
-		h.add(source, res, FixedFor(res))
+		h.add(source, res, match.FixedFor(res))
 	}
 }
 
@@ -403,7 +405,7 @@ func addShared(hits map[string]*hit, ids []string, shared *hit, source string, r
 // source matched, the index's results as they are, each with one hit its
 // assets share; once a second source matched, a hit per asset.
 type vulnMatch struct {
-	groups []GroupResult
+	groups []match.GroupResult
 	shared []*hit
 	source string
 	hits   map[string]*hit
@@ -425,7 +427,7 @@ func matchVulnGroups(x matcher, rs []storedRule) *vulnMatch {
 			vm.groups, vm.source = grs, r.source
 			for _, g := range grs {
 				h := &hit{shared: true}
-				h.add(r.source, g.Result, FixedFor(g.Result))
+				h.add(r.source, g.Result, match.FixedFor(g.Result))
 				vm.shared = append(vm.shared, h)
 			}
 			continue
@@ -489,18 +491,18 @@ func (vm *vulnMatch) digest(f vulnFacts, orgs map[string]string, exposure map[st
 	return d.String(f)
 }
 
-func addCSAF(h *hit, ms []CSAFMatch) {
-	res := Result{Affected: true, Confidence: ConfidenceProduct}
+func addCSAF(h *hit, ms []feed.CSAFMatch) {
+	res := match.Result{Affected: true, Confidence: match.ConfidenceProduct}
 	var fixed []string
 	for _, m := range ms {
-		if m.Confidence == ConfidenceExact {
-			res.Confidence = ConfidenceExact
+		if m.Confidence == match.ConfidenceExact {
+			res.Confidence = match.ConfidenceExact
 		} else if m.Reason != "" {
 			res.Reasons = append(res.Reasons, m.Reason)
 		}
 		fixed = append(fixed, m.Fixed...)
 	}
-	if res.Confidence == ConfidenceExact {
+	if res.Confidence == match.ConfidenceExact {
 		res.Reasons = nil
 	}
 	h.add("csaf", res, fixed)
@@ -627,7 +629,7 @@ func (w *Watch) matchVulns(ctx context.Context, ids []string) (MatchStats, error
 // nil): rules are read and matched on every CPU a chunk at a time, then
 // the chunk's findings are written in one transaction, and the alerts go
 // out at the end.
-func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]string, exposure map[string]*exposureFacts, ids []string) (MatchStats, error) {
+func (w *Watch) matchVulnsWith(ctx context.Context, x *match.Index, orgs map[string]string, exposure map[string]*exposureFacts, ids []string) (MatchStats, error) {
 	var st MatchStats
 	st.Assets = x.Len()
 	ids, err := w.relevant(ctx, x, ids)
@@ -747,7 +749,7 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *Index, orgs map[string]st
 // naming a product an asset has (or a wildcard), those with CSAF rules
 // (matched by names) and those with findings already (to update or close
 // them).
-func (w *Watch) relevant(ctx context.Context, x *Index, ids []string) ([]string, error) {
+func (w *Watch) relevant(ctx context.Context, x *match.Index, ids []string) ([]string, error) {
 	if len(ids) > 2000 {
 		return w.relevantMany(ctx, x, ids)
 	}
@@ -800,7 +802,7 @@ func (w *Watch) relevant(ctx context.Context, x *Index, ids []string) ([]string,
 // relevantMany is relevant for large sets (a whole feed imported): it
 // asks which vulnerabilities name the index's products rather than which
 // products each vulnerability names.
-func (w *Watch) relevantMany(ctx context.Context, x *Index, ids []string) ([]string, error) {
+func (w *Watch) relevantMany(ctx context.Context, x *match.Index, ids []string) ([]string, error) {
 	changed := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		changed[id] = true
@@ -898,7 +900,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 	if err != nil {
 		return MatchStats{}, err
 	}
-	targets := map[string]*Target{}
+	targets := map[string]*match.Target{}
 	keys := map[string]bool{}
 	vendorKeys := map[string]bool{}
 	for rows.Next() {
@@ -907,11 +909,11 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 			rows.Close()
 			return MatchStats{}, err
 		}
-		ns := parseNames(names)
+		ns := match.ParseNames(names)
 		if facts[id] != nil && facts[id].retire {
 			ns = nil
 		}
-		targets[id] = NewTarget(id, ns, w.Reg)
+		targets[id] = match.NewTarget(id, ns, w.Reg)
 		for _, n := range ns {
 			keys[n.Key()] = true
 		}
@@ -981,7 +983,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 				continue
 			}
 			for id, t := range targets {
-				out := Evaluate(r.rules, t)
+				out := match.Evaluate(r.rules, t)
 				if !out.Affected {
 					continue
 				}
@@ -990,7 +992,7 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 					h = &hit{}
 					res[id] = h
 				}
-				h.add(r.source, out, FixedFor(out))
+				h.add(r.source, out, match.FixedFor(out))
 			}
 		}
 	}
@@ -1114,9 +1116,9 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			if org == "" || ex == nil {
 				continue
 			}
-			conf := string(ConfidenceProduct)
+			conf := string(match.ConfidenceProduct)
 			if h.exact {
-				conf = string(ConfidenceExact)
+				conf = string(match.ConfidenceExact)
 				h.reasons = nil
 			}
 			p, rank := Priority(PriorityInput{KEV: f.kev, Ransomware: f.ransomware, CVSS: f.cvss, EPSS: f.epss, External: ex.external,
@@ -1512,7 +1514,7 @@ func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 			rows.Close()
 			return err
 		}
-		in.Exact = conf == string(ConfidenceExact)
+		in.Exact = conf == string(match.ConfidenceExact)
 		np, nr := Priority(in)
 		if np != p || nr != rank {
 			u := upd{id, np, nr, np < p && (told == 0 || np < told) && (state == StateOpen || state == StateInProgress)}
@@ -1592,7 +1594,7 @@ type Finding struct {
 }
 
 // Exact reports whether the finding's version was confirmed.
-func (f Finding) Exact() bool { return f.Confidence == string(ConfidenceExact) }
+func (f Finding) Exact() bool { return f.Confidence == string(match.ConfidenceExact) }
 
 // Open reports whether the finding still needs work.
 func (f Finding) Open() bool {
@@ -1708,7 +1710,7 @@ func Summarise(ctx context.Context, q db.Querier, orgID string) (Summary, error)
 		} else {
 			s.InProgress += n
 		}
-		if conf == string(ConfidenceProduct) {
+		if conf == string(match.ConfidenceProduct) {
 			s.ToConfirm += n
 		}
 	}

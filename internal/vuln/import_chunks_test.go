@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -28,7 +29,7 @@ import (
 // (no references, few criteria), with every 40th naming FortiOS 7.0.0 up
 // to 7.0.x so that the assets of chunkAssets are affected by some; edit,
 // when given, changes record i last.
-func chunkFeed(t testing.TB, n int, edit func(i int, rec *NVDCVE)) []byte {
+func chunkFeed(t testing.TB, n int, edit func(i int, rec *feed.NVDCVE)) []byte {
 	t.Helper()
 	g := &nvdGen{r: rand.New(rand.NewPCG(11, 13)), synth: 3000}
 	var buf bytes.Buffer
@@ -45,8 +46,8 @@ func chunkFeed(t testing.TB, n int, edit func(i int, rec *NVDCVE)) []byte {
 		}
 		if i%40 == 0 {
 			rec.VulnStatus = "Analyzed"
-			rec.Descriptions = []LangString{{Lang: "en", Value: "A flaw in FortiOS."}}
-			rec.Configurations = []NVDConfiguration{{Nodes: []NVDNode{{Operator: "OR", CPEMatch: []NVDCPEMatch{{Vulnerable: true,
+			rec.Descriptions = []feed.LangString{{Lang: "en", Value: "A flaw in FortiOS."}}
+			rec.Configurations = []feed.NVDConfiguration{{Nodes: []feed.NVDNode{{Operator: "OR", CPEMatch: []feed.NVDCPEMatch{{Vulnerable: true,
 				Criteria: "cpe:2.3:o:fortinet:fortios:*:*:*:*:*:*:*:*", VersionStartIncluding: "7.0.0",
 				VersionEndExcluding: fmt.Sprintf("7.0.%d", i/40%12)}}}}}}
 		}
@@ -56,7 +57,7 @@ func chunkFeed(t testing.TB, n int, edit func(i int, rec *NVDCVE)) []byte {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		b, err := json.Marshal(map[string]*NVDCVE{"cve": &rec})
+		b, err := json.Marshal(map[string]*feed.NVDCVE{"cve": &rec})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -157,7 +158,7 @@ func countRows(t testing.TB, q db.Querier, query string, args ...any) int {
 func TestImportChunked(t *testing.T) {
 	const n = 10_000
 	v1 := chunkFeed(t, n, nil)
-	v2 := chunkFeed(t, n, func(i int, rec *NVDCVE) {
+	v2 := chunkFeed(t, n, func(i int, rec *feed.NVDCVE) {
 		switch {
 		case i%400 == 0:
 			rec.VulnStatus = "Rejected"
@@ -265,9 +266,9 @@ func TestImportChunked(t *testing.T) {
 // would have taken.
 func TestImportChunkedBadLastRecord(t *testing.T) {
 	const n = 5_000
-	bad := chunkFeed(t, n, func(i int, rec *NVDCVE) {
+	bad := chunkFeed(t, n, func(i int, rec *feed.NVDCVE) {
 		if i == n-1 {
-			rec.Configurations = []NVDConfiguration{{Nodes: []NVDNode{{Operator: "OR", CPEMatch: []NVDCPEMatch{{Vulnerable: true,
+			rec.Configurations = []feed.NVDConfiguration{{Nodes: []feed.NVDNode{{Operator: "OR", CPEMatch: []feed.NVDCPEMatch{{Vulnerable: true,
 				Criteria: "cpe:2.3:q:broken:part:*:*:*:*:*:*:*:*"}}}}}}
 		}
 	})
@@ -439,8 +440,8 @@ func TestSpoolRoundTrip(t *testing.T) {
 	rows := []nvdRow{
 		{id: "CVE-2024-0001", desc: "説明 with ünïcode", status: "Analyzed", published: time.Date(1999, 1, 2, 3, 4, 5, 123456789, time.UTC),
 			modified: time.Date(1969, 7, 20, 20, 17, 0, 1, time.UTC), score: 9.8, cvssVersion: "3.1", severity: "CRITICAL", vector: "AV:N",
-			cwes: "CWE-79 CWE-89", rules: storedRules{data: []byte(`{"x":1}`), keys: []string{"a:b", "c:d"}, wild: true, fixed: []string{"1.2"}}},
-		{id: "CVE-2024-0002", withdrawn: true, rules: storedRules{pending: true}},
+			cwes: "CWE-79 CWE-89", rules: feed.StoredRules{Data: []byte(`{"x":1}`), Keys: []string{"a:b", "c:d"}, Wild: true, Fixed: []string{"1.2"}}},
+		{id: "CVE-2024-0002", withdrawn: true, rules: feed.StoredRules{Pending: true}},
 		{id: strings.Repeat("x", 70000), desc: ""},
 	}
 	for i := range rows {
@@ -467,14 +468,14 @@ func TestSpoolRoundTrip(t *testing.T) {
 }
 
 func normRow(r nvdRow) nvdRow {
-	if len(r.rules.keys) == 0 {
-		r.rules.keys = nil
+	if len(r.rules.Keys) == 0 {
+		r.rules.Keys = nil
 	}
-	if len(r.rules.fixed) == 0 {
-		r.rules.fixed = nil
+	if len(r.rules.Fixed) == 0 {
+		r.rules.Fixed = nil
 	}
-	if len(r.rules.data) == 0 {
-		r.rules.data = nil
+	if len(r.rules.Data) == 0 {
+		r.rules.Data = nil
 	}
 	return r
 }

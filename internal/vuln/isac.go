@@ -236,15 +236,9 @@ func (Checker) OrgsAffected(ctx context.Context, q db.Querier, orgIDs, cves []st
 	}
 	in := db.In(len(ids))
 	var out []string
-	for len(orgIDs) > 0 {
-		n := min(len(orgIDs), 500)
-		args := make([]any, 0, n+2*len(ids))
-		for _, o := range orgIDs[:n] {
-			args = append(args, o)
-		}
-		orgIDs = orgIDs[n:]
-		args = append(append(args, ids...), ids...)
-		rows, err := q.Query(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE org_id IN (`+db.In(n)+`) AND active AND state <> 'not_applicable'
+	for chunk := range db.Chunks(orgIDs) {
+		args := append(append(db.Args(nil, chunk), ids...), ids...)
+		rows, err := q.Query(ctx, `SELECT DISTINCT org_id FROM vuln_findings WHERE org_id IN (`+db.In(len(chunk))+`) AND active AND state <> 'not_applicable'
 			AND (vuln_id IN (`+in+`) OR vuln_id IN (SELECT vuln_id FROM vuln_refs WHERE ref_id IN (`+in+`))) ORDER BY org_id`, args...)
 		if err != nil {
 			return nil, err

@@ -9,17 +9,19 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/vuln/cpe"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // smallIndex holds n assets of the benchmark's asset mix plus assets with
 // unknown, unparseable and family versions.
-func smallIndex(t testing.TB, n int) *Index {
+func smallIndex(t testing.TB, n int) *match.Index {
 	r := rand.New(rand.NewPCG(5, 6))
 	total := 0
 	for _, s := range assetMix {
 		total += s.weight
 	}
-	x := NewIndex(testReg)
+	x := match.NewIndex(testReg)
 	for i := 0; i < n; i++ {
 		w := r.IntN(total)
 		var spec assetSpec
@@ -44,7 +46,7 @@ func smallIndex(t testing.TB, n int) *Index {
 	return x
 }
 
-func resultSet(gs []GroupResult) []string {
+func resultSet(gs []match.GroupResult) []string {
 	var out []string
 	for _, g := range gs {
 		for _, id := range g.AssetIDs {
@@ -62,7 +64,7 @@ func TestPrunerEqualsMatch(t *testing.T) {
 	x := smallIndex(t, 20000)
 	p := x.Pruner()
 	files, _ := filepath.Glob(td("nvd", "CVE-*.json"))
-	var rules []*Rules
+	var rules []*match.Rules
 	for _, f := range files {
 		rules = append(rules, rulesFor(t, filepath.Base(f)))
 	}
@@ -79,7 +81,7 @@ func TestPrunerEqualsMatch(t *testing.T) {
 				}
 			}
 		}
-		r, err := CompileNVD(&rec, testReg)
+		r, err := feed.CompileNVD(&rec, testReg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -90,11 +92,11 @@ func TestPrunerEqualsMatch(t *testing.T) {
 		"cpe:2.3:a:citrix:netscaler_application_delivery_controller:13.1-45.3", "cpe:2.3:o:microsoft:windows_10_22h2:10.0.19045.2100",
 		"cpe:2.3:o:microsoft:windows_10_22h2:10.0.19045", "cpe:2.3:o:yamaha:rtx830_firmware:15.02.10", "cpe:2.3:a:apache:log4j:2.14.1",
 		"cpe:2.3:o:cisco:adaptive_security_appliance_software:9.8.4.20", "cpe:2.3:o:fortinet:fortios:6.4.*", "cpe:2.3:o:fortinet:fortios:-"} {
-		c, err := NewCriterion(testReg, crit, true, "", "", "", "")
+		c, err := match.NewCriterion(testReg, crit, true, "", "", "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		rules = append(rules, (&Rules{Source: "test", Configs: []Config{{Nodes: []Node{{Operator: "OR", Criteria: []*Criterion{c}}}}}}).prepare())
+		rules = append(rules, (&match.Rules{Source: "test", Configs: []match.Config{{Nodes: []match.Node{{Operator: "OR", Criteria: []*match.Criterion{c}}}}}}).Prepare())
 	}
 	matched, specific := 0, 0
 	for i, r := range rules {

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"runtime"
 	"strings"
 	"sync"
@@ -116,7 +117,7 @@ func deriveKey(in *identityInput) string {
 
 // deriveInputs fills inputs (keyed by deriveKey) with their identities
 // under the table al, on every CPU.
-func deriveInputs(al *Aliases, inputs map[string]*derived) {
+func deriveInputs(al *match.Aliases, inputs map[string]*derived) {
 	keys := make([]string, 0, len(inputs))
 	for k := range inputs {
 		keys = append(keys, k)
@@ -141,7 +142,7 @@ func deriveInputs(al *Aliases, inputs map[string]*derived) {
 					f := strings.Split(keys[j], "\x1f")
 					cands := al.Identify(f[0], f[1], f[2], f[3], f[4])
 					if cands == nil {
-						cands = []Candidate{}
+						cands = []match.Candidate{}
 					}
 					ai := AssetIdentity{Candidates: cands}
 					out[j] = &derived{candidates: jsonString(cands), names: strings.Join(ai.Names(), "\n"), vendorKey: al.VendorKey(f[0])}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"os"
 	"strings"
 	"testing"
@@ -91,7 +93,7 @@ func TestFullRematchWritesOnlyChanges(t *testing.T) {
 		if err := d.QueryRow(ctx, `SELECT updated_at FROM vuln_asset_identity ORDER BY updated_at DESC LIMIT 1`).Scan(&before); err != nil {
 			t.Fatal(err)
 		}
-		al, err := LoadAliases(strings.NewReader(string(defaultAliasesJSON)+"\n"), testReg)
+		al, err := match.LoadAliases(strings.NewReader(string(match.ShippedAliasesJSON())+"\n"), testReg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +141,7 @@ func TestDigestOfGroupsEqualsPerAsset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adv, err := ParseFortinet(f)
+	adv, err := feed.ParseFortinet(f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +150,7 @@ func TestDigestOfGroupsEqualsPerAsset(t *testing.T) {
 	if fort == nil {
 		t.Fatal("advisory has no rules for CVE-2022-42475")
 	}
-	x := NewIndex(testReg)
+	x := match.NewIndex(testReg)
 	orgs := map[string]string{}
 	exposure := map[string]*exposureFacts{}
 	texts := map[string]string{}

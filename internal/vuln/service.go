@@ -3,6 +3,7 @@ package vuln
 import (
 	"context"
 	"errors"
+	"github.com/medisac/medisac/internal/vuln/feed"
 	"io"
 	"strings"
 
@@ -169,7 +170,7 @@ func (w *Watch) RecordImport(ctx context.Context, p *auth.Principal, name string
 	outcome := audit.Success
 	if ierr != nil {
 		outcome = audit.Failure
-		if key, detail, ok := FeedError(ierr); ok {
+		if key, detail, ok := feed.FeedError(ierr); ok {
 			details["error"], details["detail"] = key, detail
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // nvdGen writes NVD API 2.0 records with the shapes of NVD's data: most
@@ -100,42 +102,42 @@ func (g *nvdGen) criteriaCount() int {
 }
 
 // record returns record i.
-func (g *nvdGen) record(i int) NVDCVE {
+func (g *nvdGen) record(i int) feed.NVDCVE {
 	year := 1999 + i%27
-	rec := NVDCVE{ID: fmt.Sprintf("CVE-%d-%d", year, 10000+i), SourceIdentifier: "cve@mitre.org", VulnStatus: "Analyzed",
-		Published: NVDTime{time.Date(year, time.Month(1+i%12), 1+i%28, 10, 0, 0, 0, time.UTC)}}
-	rec.LastModified = NVDTime{rec.Published.Add(time.Duration(g.r.IntN(1000)) * time.Hour)}
-	rec.Descriptions = []LangString{{Lang: "en", Value: g.words(25 + g.r.IntN(60))}, {Lang: "es", Value: g.words(20 + g.r.IntN(40))}}
+	rec := feed.NVDCVE{ID: fmt.Sprintf("CVE-%d-%d", year, 10000+i), SourceIdentifier: "cve@mitre.org", VulnStatus: "Analyzed",
+		Published: feed.NVDTime{Time: time.Date(year, time.Month(1+i%12), 1+i%28, 10, 0, 0, 0, time.UTC)}}
+	rec.LastModified = feed.NVDTime{Time: rec.Published.Add(time.Duration(g.r.IntN(1000)) * time.Hour)}
+	rec.Descriptions = []feed.LangString{{Lang: "en", Value: g.words(25 + g.r.IntN(60))}, {Lang: "es", Value: g.words(20 + g.r.IntN(40))}}
 	score := float64(20+g.r.IntN(81)) / 10
-	m := NVDMetric{Source: "nvd@nist.gov", Type: "Primary", CVSSData: CVSSRaw{Version: "3.1",
+	m := feed.NVDMetric{Source: "nvd@nist.gov", Type: "Primary", CVSSData: feed.CVSSRaw{Version: "3.1",
 		VectorString: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", BaseScore: score, BaseSeverity: severityOf(score)}}
-	rec.Metrics.V31 = []NVDMetric{m}
+	rec.Metrics.V31 = []feed.NVDMetric{m}
 	if g.r.IntN(2) == 0 {
 		m.Source, m.Type = "cna@vendor.example", "Secondary"
 		rec.Metrics.V31 = append(rec.Metrics.V31, m)
 	}
-	rec.Weaknesses = []NVDWeakness{{Source: "nvd@nist.gov", Type: "Primary", Description: []LangString{{Lang: "en", Value: fmt.Sprintf("CWE-%d", 20+g.r.IntN(900))}}}}
+	rec.Weaknesses = []feed.NVDWeakness{{Source: "nvd@nist.gov", Type: "Primary", Description: []feed.LangString{{Lang: "en", Value: fmt.Sprintf("CWE-%d", 20+g.r.IntN(900))}}}}
 	for j, n := 0, 2+g.r.IntN(10); j < n; j++ {
-		rec.References = append(rec.References, NVDReference{URL: fmt.Sprintf("https://vendor%d.example.com/security/advisory-%d-%d", g.r.IntN(5000), i, j),
+		rec.References = append(rec.References, feed.NVDReference{URL: fmt.Sprintf("https://vendor%d.example.com/security/advisory-%d-%d", g.r.IntN(5000), i, j),
 			Source: "cve@mitre.org", Tags: []string{"Vendor Advisory"}})
 	}
 	switch n := g.r.IntN(100); {
 	case n < 2:
 		rec.VulnStatus = "Rejected"
-		rec.Descriptions = []LangString{{Lang: "en", Value: "** REJECT ** This candidate was withdrawn."}}
-		rec.Metrics = NVDMetrics{}
+		rec.Descriptions = []feed.LangString{{Lang: "en", Value: "** REJECT ** This candidate was withdrawn."}}
+		rec.Metrics = feed.NVDMetrics{}
 		return rec
 	case n < 12:
 		rec.VulnStatus = "Awaiting Analysis"
 		return rec
 	}
-	nodes := []NVDNode{{Operator: "OR"}}
+	nodes := []feed.NVDNode{{Operator: "OR"}}
 	products := 1 + g.r.IntN(2)
 	total := g.criteriaCount()
 	for p := 0; p < products; p++ {
 		part, vendor, product := g.product()
 		for c := 0; c < (total+products-1)/products; c++ {
-			cm := NVDCPEMatch{Vulnerable: true, MatchCriteriaID: fmt.Sprintf("%08X-0000-0000-0000-%012d", i, p*1000+c)}
+			cm := feed.NVDCPEMatch{Vulnerable: true, MatchCriteriaID: fmt.Sprintf("%08X-0000-0000-0000-%012d", i, p*1000+c)}
 			if g.r.IntN(3) == 0 {
 				cm.Criteria = fmt.Sprintf("cpe:2.3:%s:%s:%s:%s:*:*:*:*:*:*:*", part, vendor, product, g.version())
 			} else {
@@ -146,13 +148,13 @@ func (g *nvdGen) record(i int) NVDCVE {
 			nodes[0].CPEMatch = append(nodes[0].CPEMatch, cm)
 		}
 	}
-	cfg := NVDConfiguration{Nodes: nodes}
+	cfg := feed.NVDConfiguration{Nodes: nodes}
 	if g.r.IntN(10) == 0 {
 		cfg.Operator = "AND"
-		cfg.Nodes = append(cfg.Nodes, NVDNode{Operator: "OR", CPEMatch: []NVDCPEMatch{{Vulnerable: false,
+		cfg.Nodes = append(cfg.Nodes, feed.NVDNode{Operator: "OR", CPEMatch: []feed.NVDCPEMatch{{Vulnerable: false,
 			Criteria: fmt.Sprintf("cpe:2.3:h:vendor%d:model%d:-:*:*:*:*:*:*:*", g.r.IntN(500), g.r.IntN(5000))}}})
 	}
-	rec.Configurations = []NVDConfiguration{cfg}
+	rec.Configurations = []feed.NVDConfiguration{cfg}
 	return rec
 }
 
@@ -325,10 +327,10 @@ func BenchmarkFullRematchMemory(b *testing.B) {
 		keys[s] = true
 	}
 	g := &nvdGen{r: rand.New(rand.NewPCG(7, 9)), synth: 30000}
-	var cands []*Rules
+	var cands []*match.Rules
 	for i := 0; i < benchRecords(); i++ {
 		rec := g.record(i)
-		r, err := CompileNVD(&rec, testReg)
+		r, err := feed.CompileNVD(&rec, testReg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -562,7 +564,7 @@ func BenchmarkMatchAllDB(b *testing.B) {
 				if keep != "" && kind == "sqlite" {
 					continue
 				}
-				al, err := LoadAliases(strings.NewReader(string(defaultAliasesJSON)+"\n"), testReg)
+				al, err := match.LoadAliases(strings.NewReader(string(match.ShippedAliasesJSON())+"\n"), testReg)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -583,14 +585,14 @@ func BenchmarkMatchAllDB(b *testing.B) {
 func BenchmarkMatchOneNewCVEStored(b *testing.B) {
 	x := millionAssets(b)
 	rules := rulesFor(b, "CVE-2022-42475.json")
-	data, err := MarshalRules(rules)
+	data, err := match.MarshalRules(rules)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
 	affected := 0
 	for i := 0; i < b.N; i++ {
-		r, err := UnmarshalRules(data, testReg)
+		r, err := match.UnmarshalRules(data, testReg)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,16 +90,16 @@ func TestImportEveryFormat(t *testing.T) {
 		w := newWatch(d, c)
 		cases := []struct {
 			path    string
-			format  Format
+			format  feed.Format
 			records int
 		}{
-			{td("nvd", "CVE-2022-42475.json"), FormatNVD, 1},
-			{td("kev", "kev_trimmed.json"), FormatKEV, 20},
-			{td("epss", "epss_scores-2023-03-07.csv.gz"), FormatEPSS, 2},
-			{td("jvn", "jvndb_detail_2022.rdf"), FormatJVNVULDEF, -1},
-			{td("jvn", "jvndb_2023.rdf"), FormatJVNRSS, -1},
-			{td("csaf", "icsma-20-023-01.json"), FormatCSAF, -1},
-			{td("fortinet", "FG-IR-22-398.json"), FormatFortinet, 1},
+			{td("nvd", "CVE-2022-42475.json"), feed.FormatNVD, 1},
+			{td("kev", "kev_trimmed.json"), feed.FormatKEV, 20},
+			{td("epss", "epss_scores-2023-03-07.csv.gz"), feed.FormatEPSS, 2},
+			{td("jvn", "jvndb_detail_2022.rdf"), feed.FormatJVNVULDEF, -1},
+			{td("jvn", "jvndb_2023.rdf"), feed.FormatJVNRSS, -1},
+			{td("csaf", "icsma-20-023-01.json"), feed.FormatCSAF, -1},
+			{td("fortinet", "FG-IR-22-398.json"), feed.FormatFortinet, 1},
 		}
 		for _, tc := range cases {
 			c.Advance(time.Second)
@@ -339,73 +341,6 @@ func TestPriorityRule(t *testing.T) {
 	}
 }
 
-// storedEqualsCompiled checks that the stored form of an NVD record's
-// rules, loaded back, is the rules CompileNVD gives.
-func storedEqualsCompiled(t testing.TB, rec *NVDCVE) {
-	st, err := nvdStored(rec)
-	want, cerr := CompileNVD(rec, testReg)
-	if (err == nil) != (cerr == nil) {
-		t.Fatalf("%s: stored %v, compiled %v", rec.ID, err, cerr)
-	}
-	if err != nil {
-		return
-	}
-	got, err := UnmarshalRules(st.data, testReg)
-	if err != nil {
-		t.Fatalf("%s: %v", rec.ID, err)
-	}
-	if rec.Rejected() {
-		want = &Rules{Source: "nvd", Pending: true}
-	}
-	a, _ := MarshalRules(got)
-	b, _ := MarshalRules(want)
-	if string(a) != string(b) {
-		t.Fatalf("%s: stored rules differ:\n%s\n%s", rec.ID, a, b)
-	}
-	keys, wild := want.Keys()
-	if strings.Join(keys, " ") != strings.Join(st.keys, " ") || wild != st.wild {
-		t.Fatalf("%s: keys %v %v, want %v %v", rec.ID, st.keys, st.wild, keys, wild)
-	}
-}
-
-func TestStoredRulesRoundTrip(t *testing.T) {
-	files, _ := filepath.Glob(td("nvd", "CVE-*.json"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs, err := ParseNVD(bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range recs {
-			storedEqualsCompiled(t, &recs[i])
-		}
-	}
-}
-
-// FuzzStoredRules feeds NVD input through the store's encoding of rules:
-// whatever ParseNVD accepts must store and load back to the rules that
-// CompileNVD builds.
-func FuzzStoredRules(f *testing.F) {
-	files, _ := filepath.Glob(td("nvd", "CVE-*.json"))
-	for _, p := range files {
-		if data, err := os.ReadFile(p); err == nil && len(data) < 30000 {
-			f.Add(data)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, err := ParseNVD(bytes.NewReader(data))
-		if err != nil {
-			return
-		}
-		for i := range recs {
-			storedEqualsCompiled(t, &recs[i])
-		}
-	})
-}
-
 // TestProductOnlySourcesYield checks how sources combine: a source naming
 // the product without versions (JVN text, KEV) reaches a device as 要確認
 // only while no source has version data, so a device past the fixed
@@ -422,23 +357,23 @@ func TestProductOnlySourcesYield(t *testing.T) {
 		if _, err := w.MatchAll(ctx); err != nil {
 			t.Fatal(err)
 		}
-		po, err := NewCriterion(testReg, "cpe:2.3:*:fortinet:fortios:*", true, "", "", "", "")
+		po, err := match.NewCriterion(testReg, "cpe:2.3:*:fortinet:fortios:*", true, "", "", "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		po.ProductOnly = true
-		ranged, err := NewCriterion(testReg, "cpe:2.3:o:fortinet:fortios:*", true, "7.2.0", "", "", "7.2.3")
+		ranged, err := match.NewCriterion(testReg, "cpe:2.3:o:fortinet:fortios:*", true, "7.2.0", "", "", "7.2.3")
 		if err != nil {
 			t.Fatal(err)
 		}
-		put := func(source string, cr *Criterion) {
+		put := func(source string, cr *match.Criterion) {
 			c.Advance(time.Second)
 			err := d.InTx(ctx, func(tx *db.Tx) error {
 				im := w.newImporter(tx, c.Now(), stubTail)
 				if err := im.vulns.add(ctx, "CVE-2099-0001", "CVE-2099-0001", "test", "", "", "", "", false, nil, nil, 9.8, "3.1", "CRITICAL", "", "", c.Now()); err != nil {
 					return err
 				}
-				if err := im.rule(ctx, "CVE-2099-0001", source, "x", (&Rules{Source: source, Configs: []Config{{Nodes: []Node{{Operator: "OR", Criteria: []*Criterion{cr}}}}}}).prepare()); err != nil {
+				if err := im.rule(ctx, "CVE-2099-0001", source, "x", (&match.Rules{Source: source, Configs: []match.Config{{Nodes: []match.Node{{Operator: "OR", Criteria: []*match.Criterion{cr}}}}}}).Prepare()); err != nil {
 					return err
 				}
 				return im.flush(ctx)

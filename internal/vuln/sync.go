@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/vuln/feed"
 )
 
 // SyncConfig says where the online feeds are. A feed with an empty URL is
@@ -262,7 +263,7 @@ func (w *Watch) nvdPages(ctx context.Context, start, end time.Time, size int, de
 		if err != nil {
 			return err
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxFeedBytes))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, feed.MaxFeedBytes))
 		resp.Body.Close()
 		if err != nil {
 			return err
@@ -459,7 +460,7 @@ func (w *Watch) syncJVN(ctx context.Context, u string, fn func(ImportResult, err
 		if err != nil {
 			return err
 		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, MaxXMLBytes))
+		body, err := io.ReadAll(io.LimitReader(resp.Body, feed.MaxXMLBytes))
 		resp.Body.Close()
 		if err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -126,10 +127,10 @@ func TestSyncOnce(t *testing.T) {
 		if err != nil || len(rep.Errors) > 0 {
 			t.Fatalf("sync: %v %v", err, rep.Errors)
 		}
-		formats, csafFiles := map[Format]int{}, 0
+		formats, csafFiles := map[feed.Format]int{}, 0
 		for _, r := range rep.Imports {
 			formats[r.Format] += r.Records
-			if r.Format == FormatCSAF {
+			if r.Format == feed.FormatCSAF {
 				csafFiles++
 			}
 		}
@@ -139,7 +140,7 @@ func TestSyncOnce(t *testing.T) {
 		if csafFiles != 2 {
 			t.Errorf("CSAF documents imported through the directory and the ROLIE feed: %d", csafFiles)
 		}
-		if formats[FormatNVD] != len(fs.nvd) || formats[FormatKEV] != 20 || formats[FormatEPSS] == 0 || formats[FormatJVNRSS] == 0 || formats[FormatCSAF] == 0 {
+		if formats[feed.FormatNVD] != len(fs.nvd) || formats[feed.FormatKEV] != 20 || formats[feed.FormatEPSS] == 0 || formats[feed.FormatJVNRSS] == 0 || formats[feed.FormatCSAF] == 0 {
 			t.Errorf("imported %v", formats)
 		}
 		if len(fs.queries) != (len(fs.nvd)+4)/5 || fs.keys[0] != "k-123" || strings.Contains(fs.queries[0], "lastMod") {

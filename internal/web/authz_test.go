@@ -17,6 +17,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"net/url"
 )
 
@@ -439,13 +440,13 @@ func webAuthzCases() map[string][]webAuthzCase {
 		return webAuthzReq{path: "/vuln/aliases/vendor", form: url.Values{"spelling": {fmt.Sprintf("ふぉーちねっと%d", z.next())}, "cpe": {"fortinet"}}}
 	}})
 	add("/vuln/aliases/upload", webAuthzCase{name: "the service's table", action: "vuln.aliases.change", operatorPage: true, setup: func(_ *testing.T, z *webAuthz, _ *webPrincipal) webAuthzReq {
-		f := vuln.DefaultAliases().File()
+		f := match.DefaultAliases().File()
 		for i := range f.Vendors {
 			if f.Vendors[i].CPE == "fortinet" {
 				f.Vendors[i].Names = append(f.Vendors[i].Names, fmt.Sprintf("ふぉーちねっと%d", z.next()))
 			}
 		}
-		return webAuthzReq{path: "/vuln/aliases/upload", form: url.Values{}, file: &webFile{"aliases.json", vuln.EncodeAliases(f)}}
+		return webAuthzReq{path: "/vuln/aliases/upload", form: url.Values{}, file: &webFile{"aliases.json", match.EncodeAliases(f)}}
 	}})
 	add("/vuln/import", webAuthzCase{name: "a feed file for the service", action: "vuln.import", operatorPage: true, setup: func(t *testing.T, _ *webAuthz, _ *webPrincipal) webAuthzReq {
 		b, err := os.ReadFile("../vuln/testdata/nvd/CVE-2022-42475.json")

@@ -16,6 +16,7 @@ import (
 	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/feed"
 )
 
 // Reads of findings and vulnerabilities are not audited (working data of
@@ -488,7 +489,7 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
 			s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)
 			return
 		}
-		if _, _, ok := vuln.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
+		if _, _, ok := feed.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
 			s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 func (s *Server) vulnAliasRoutes(mux *http.ServeMux) {
@@ -35,7 +36,7 @@ func (s *Server) vulnAliasWatch() *vuln.Watch { return s.Vuln }
 type vulnAliasView struct {
 	Version  string
 	Shipped  bool
-	File     vuln.AliasFile
+	File     match.AliasFile
 	Use      map[int]int
 	History  []vuln.AliasVersion
 	Vendors  []string
@@ -141,7 +142,7 @@ func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do vuln
 
 // editAliases returns a change that applies fn to the table in force,
 // refusing when the form was made from another version.
-func editAliases(r *http.Request, fn func(f *vuln.AliasFile) (string, error)) func(context.Context, *vuln.Watch, vuln.AliasSave, func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+func editAliases(r *http.Request, fn func(f *match.AliasFile) (string, error)) func(context.Context, *vuln.Watch, vuln.AliasSave, func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
 	return func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
 		if v := r.PostFormValue("version"); v != "" && v != vw.Aliases.Version() {
 			return vuln.AliasChange{}, apperr.New(apperr.Conflict, "vulnalias.err.stale")
@@ -154,7 +155,7 @@ func editAliases(r *http.Request, fn func(f *vuln.AliasFile) (string, error)) fu
 		if strings.TrimSpace(in.Note) == "" {
 			in.Note = note
 		}
-		in.Body, in.Action = vuln.EncodeAliases(f), vuln.AliasEdit
+		in.Body, in.Action = match.EncodeAliases(f), vuln.AliasEdit
 		return vw.SaveAliases(ctx, in, record)
 	}
 }
@@ -171,7 +172,7 @@ func splitList(s string) []string {
 }
 
 func (s *Server) vulnAliasAddVendor(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
 		spelling := strings.TrimSpace(r.PostFormValue("spelling"))
 		cpeVendor := strings.ToLower(strings.TrimSpace(r.PostFormValue("cpe")))
 		if spelling == "" {
@@ -189,15 +190,15 @@ func (s *Server) vulnAliasAddVendor(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if !added {
-			f.Vendors = append(f.Vendors, vuln.VendorAlias{CPE: cpeVendor, Names: []string{spelling}})
+			f.Vendors = append(f.Vendors, match.VendorAlias{CPE: cpeVendor, Names: []string{spelling}})
 		}
 		return s.Catalog.T("ja", "vulnalias.note.add_vendor", spelling, cpeVendor), nil
 	}))
 }
 
 func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
-		p := vuln.ProductAlias{
+	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
+		p := match.ProductAlias{
 			Vendor:        strings.ToLower(strings.TrimSpace(r.PostFormValue("vendor"))),
 			Names:         splitList(r.PostFormValue("names")),
 			ModelPrefixes: splitList(r.PostFormValue("model_prefixes")),
@@ -225,7 +226,7 @@ func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request) {
 var renameNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.\-]*:[^\s:]+$`)
 
 func (s *Server) vulnAliasAddRename(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
 		from := strings.ToLower(strings.TrimSpace(r.PostFormValue("from")))
 		to := strings.ToLower(strings.TrimSpace(r.PostFormValue("to")))
 		switch {
@@ -241,13 +242,13 @@ func (s *Server) vulnAliasAddRename(w http.ResponseWriter, r *http.Request) {
 				return "", apperr.Field("to", "vulnalias.err.rename_exists", from, to)
 			}
 		}
-		f.Renames = append(f.Renames, vuln.RenameAlias{From: from, To: to})
+		f.Renames = append(f.Renames, match.RenameAlias{From: from, To: to})
 		return s.Catalog.T("ja", "vulnalias.note.add_rename", from, to), nil
 	}))
 }
 
 func (s *Server) vulnAliasRemove(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *vuln.AliasFile) (string, error) {
+	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
 		i, err := strconv.Atoi(r.PostFormValue("index"))
 		bad := apperr.New(apperr.Conflict, "vulnalias.err.stale")
 		if err != nil || i < 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/match"
 	"github.com/medisac/medisac/internal/vuln/version"
 )
 
@@ -121,7 +122,7 @@ func TestVulnAliasRename(t *testing.T) {
 		r := oper.post("/vuln/aliases/rename", url.Values{"from": {" PulseSecure:Pulse_Connect_Secure "}, "to": {"ivanti:connect_secure_x"}, "note": {"買収"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		f := e.aliases(t, oper)
-		if len(f.Renames) != before+1 || f.Renames[len(f.Renames)-1] != (vuln.RenameAlias{From: "pulsesecure:pulse_connect_secure", To: "ivanti:connect_secure_x"}) {
+		if len(f.Renames) != before+1 || f.Renames[len(f.Renames)-1] != (match.RenameAlias{From: "pulsesecure:pulse_connect_secure", To: "ivanti:connect_secure_x"}) {
 			t.Fatalf("renames after adding: %+v", f.Renames)
 		}
 		wantContains(t, oper.get("/vuln/aliases"), "ivanti:connect_secure_x")
@@ -138,11 +139,11 @@ func TestVulnAliasRename(t *testing.T) {
 }
 
 // aliases returns the table in force, as downloaded.
-func (e *env) aliases(t *testing.T, c *client) vuln.AliasFile {
+func (e *env) aliases(t *testing.T, c *client) match.AliasFile {
 	t.Helper()
 	dl := c.get("/vuln/aliases/download")
 	wantStatus(t, dl, http.StatusOK)
-	al, err := vuln.LoadAliases(strings.NewReader(dl.body), version.Default())
+	al, err := match.LoadAliases(strings.NewReader(dl.body), version.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,8 +29,8 @@ import (
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
-	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/vuln"
 )
 
 // Defaults for the limit on failed authentications per source address.

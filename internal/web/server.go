@@ -21,8 +21,8 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
-	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/vuln"
 )
 
 //go:embed templates

@@ -66,6 +66,8 @@ type Deps struct {
 	// Touches collects the last-used times of tokens for a periodic write;
 	// nil records none.
 	Touches *auth.Touches
+	// Inventory is the register capability.
+	Inventory *inventory.Service
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -84,6 +86,10 @@ func New(deps Deps) *API {
 	}
 	if deps.Catalog == nil {
 		deps.Catalog = i18n.MustLoad()
+	}
+	if deps.Inventory == nil {
+		deps.Inventory = inventory.NewService(deps.DB, deps.Audit, deps.Now)
+		deps.Inventory.Documents = deps.Documents
 	}
 	if deps.AuthFailLimit <= 0 {
 		deps.AuthFailLimit = DefaultAuthFailLimit

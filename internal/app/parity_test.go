@@ -84,8 +84,6 @@ var parityPending = map[string]bool{
 	"group.invite":                true,
 	"group.leave":                 true,
 	"group.remove":                true,
-	"inventory.import":            true,
-	"inventory.write":             true,
 	"org.create":                  true,
 	"org.invite":                  true,
 	"org.invite.first":            true,

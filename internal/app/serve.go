@@ -43,7 +43,9 @@ type Node struct {
 	// next flush (see ServeListener).
 	Touches *auth.Touches
 	Logger  *slog.Logger
-	now     func() time.Time
+	// Inventory is the register capability (assets, imports, …).
+	Inventory *inventory.Service
+	now       func() time.Time
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -143,12 +145,21 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return fail(err)
 	}
+	n.Inventory = inventory.NewService(d, n.Audit, now)
+	n.Inventory.Documents = docs
+	// An import that a stopped process left half-applied is finished now;
+	// one it left half-staged is discarded.
+	if k, err := n.Inventory.Recover(ctx); err != nil {
+		logger.Warn("inventory import recovery", "error", err.Error())
+	} else if k > 0 {
+		logger.Info("inventory imports recovered", "imports", k)
+	}
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches})
+		Proxies: cfg.proxies, Touches: n.Touches, Inventory: n.Inventory})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
-		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs,
+		API: apiHandler, TAXII: taxii.New(d, now, logger), Documents: docs, Inventory: n.Inventory,
 		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)

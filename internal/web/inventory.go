@@ -5,12 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
@@ -67,11 +65,6 @@ func invOrg(p *auth.Principal) (string, error) {
 	return p.OrgID, nil
 }
 
-// invAudit writes the audit entry of an inventory change or read in q.
-func (s *Server) invAudit(r *http.Request, q db.Querier, action, objType, objID string, details map[string]any) error {
-	return s.auditEvent(r, q, audit.Entry{Action: action, ObjectType: objType, ObjectID: objID, Details: details})
-}
-
 func (s *Server) today() inventory.Date { return inventory.DateOf(s.Now()) }
 
 // invOption is an entry of a select menu or a check box list.
@@ -106,10 +99,10 @@ type invKind struct {
 	form func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error)
 	// fields lists the inputs, with menus filled for the organisation.
 	fields func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error)
-	// save creates (id "") or updates the record and returns its id and the
-	// audit details.
-	save func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error)
-	del  func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string) (map[string]any, error)
+	// save creates (id "") or updates the record through the inventory
+	// service and returns its id.
+	save func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error)
+	del  func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error
 	// afterSave is where to go after a save (the list by default).
 	afterSave func(id string) string
 }
@@ -205,23 +198,7 @@ func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id 
 		s.renderError(w, r, err)
 		return
 	}
-	action := "create"
-	if id != "" {
-		action = "update"
-	}
-	var newID string
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var details map[string]any
-		var err error
-		newID, details, err = k.save(r.Context(), tx, s, orgID, p.UserID, id, r.PostForm)
-		if err != nil {
-			return err
-		}
-		if details == nil {
-			return nil
-		}
-		return s.invAudit(r, tx, "inventory."+k.objType+"."+action, k.objType, newID, details)
-	})
+	newID, err := k.save(r.Context(), s, p, orgID, id, r.PostForm)
 	if err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			s.renderError(w, r, err)
@@ -247,14 +224,7 @@ func (s *Server) invDelete(w http.ResponseWriter, r *http.Request, k *invKind) {
 		return
 	}
 	id := r.PathValue("id")
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		details, err := k.del(r.Context(), tx, s, orgID, state(r).p.UserID, id)
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory."+k.objType+".delete", k.objType, id, details)
-	})
-	if err != nil {
+	if err := k.del(r.Context(), s, state(r).p, orgID, id); err != nil {
 		s.renderError(w, r, err)
 		return
 	}
@@ -435,56 +405,22 @@ var assetKind = &invKind{
 			typedField(pg, "notes", "textarea"),
 		}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
-		var old inventory.Asset
-		if id != "" {
-			var err error
-			if old, err = inventory.GetAsset(ctx, tx, orgID, id); err != nil {
-				return "", nil, err
-			}
-		}
-		a, err := assetFromForm(f, old)
-		if err != nil {
-			return "", nil, err
-		}
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		if id == "" {
-			a, err = inventory.CreateAsset(ctx, tx, orgID, actorID, a, s.Now())
+			a, err := assetFromForm(f, inventory.Asset{})
 			if err != nil {
-				return "", nil, err
+				return "", err
 			}
-			return a.ID, map[string]any{"name": a.Name, "kind": string(a.Kind)}, nil
+			a, err = s.Inventory.CreateAsset(ctx, p, orgID, a)
+			return a.ID, err
 		}
-		a.ID = id
-		before, after, err := inventory.UpdateAsset(ctx, tx, orgID, actorID, a, s.Now())
-		if err != nil {
-			return "", nil, err
-		}
-		changed := changedFields(assetValues(before), assetValues(after))
-		if len(changed) == 0 {
-			return id, nil, nil
-		}
-		return id, map[string]any{"name": after.Name, "changed": changed}, nil
+		_, _, err := s.Inventory.UpdateAsset(ctx, p, orgID, id, func(old inventory.Asset) (inventory.Asset, error) { return assetFromForm(f, old) })
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string) (map[string]any, error) {
-		a, err := inventory.DeleteAsset(ctx, tx, orgID, actorID, id, s.Now())
-		return map[string]any{"name": a.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteAsset(ctx, p, orgID, id)
+		return err
 	},
-}
-
-func changedFields(before, after url.Values) []string {
-	var out []string
-	for k := range after {
-		if after.Get(k) != before.Get(k) {
-			out = append(out, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok && before.Get(k) != "" {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func assetValues(a inventory.Asset) url.Values {
@@ -574,6 +510,8 @@ type assetListView struct {
 	Query                       string
 	NextURL, FirstURL           string
 	CanWrite, Filtered, IsFirst bool
+	// Applying says that an import is being applied to the register.
+	Applying bool
 }
 
 func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
@@ -603,6 +541,10 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	}
 	v := assetListView{Query: f.Query, CanWrite: p.CanWrite(), IsFirst: f.Cursor == "",
 		Filtered: f.Kind != "" || f.Lifecycle != "" || f.SegmentID != "" || f.Query != ""}
+	if v.Applying, err = inventory.ImportApplying(ctx, s.DB, orgID); err != nil {
+		s.renderError(w, r, err)
+		return
+	}
 	for _, a := range res.Assets {
 		v.Rows = append(v.Rows, assetRow{Asset: a, Flags: flags[a.ID]})
 	}

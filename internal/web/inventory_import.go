@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 )
@@ -146,13 +144,13 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 			s.renderImportError(w, r, inventory.NmapError(err))
 			return
 		}
-		if v.Nmap, err = inventory.PreviewNmap(ctx, s.DB, orgID, scan); err != nil {
+		if v.Nmap, err = s.Inventory.PreviewNmap(ctx, state(r).p, orgID, scan); err != nil {
 			s.renderError(w, r, err)
 			return
 		}
 		v.OK = true
 	} else {
-		pv, err := inventory.PreviewImport(ctx, s.DB, orgID, filename, data)
+		pv, err := s.Inventory.PreviewImport(ctx, state(r).p, orgID, filename, data)
 		if err != nil {
 			s.renderError(w, r, err)
 			return
@@ -245,15 +243,7 @@ func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
 		s.renderImportError(w, r, err)
 		return
 	}
-	var pv *inventory.Preview
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		pv, err = inventory.ApplyImport(ctx, tx, orgID, p.UserID, filename, data, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory.import", "inventory", orgID, importDetails(filename, pv))
-	})
+	pv, err := s.Inventory.ApplyImport(ctx, p, orgID, filename, data)
 	if err != nil {
 		if pv != nil && !pv.OK() {
 			pg := s.newPage(w, r, "inventory.import.preview_title")
@@ -269,18 +259,6 @@ func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
 	s.flash(w, r, "/inventory", "flash.inventory_imported")
-}
-
-func importDetails(filename string, pv *inventory.Preview) map[string]any {
-	counts := map[string]any{}
-	for sheet, c := range pv.Counts {
-		m := map[string]int{}
-		for st, n := range c {
-			m[string(st)] = n
-		}
-		counts[sheet] = m
-	}
-	return map[string]any{"filename": filename, "format": pv.Format, "counts": counts, "new_segments": len(pv.NewSegments)}
 }
 
 func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
@@ -324,22 +302,7 @@ func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
 		s.renderImportError(w, r, apperr.Field("accept", "inventory.import.nothing_chosen"))
 		return
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		applied, err := inventory.ApplyNmap(ctx, tx, orgID, p.UserID, scan, accept, s.Now())
-		if err != nil {
-			return err
-		}
-		n, c := 0, 0
-		for _, a := range applied {
-			if a.Status == inventory.RowNew {
-				n++
-			} else {
-				c++
-			}
-		}
-		return s.invAudit(r, tx, "inventory.import", "inventory", orgID, map[string]any{"format": "nmap", "hosts": len(scan.Hosts), "new": n, "changed": c})
-	})
-	if err != nil {
+	if _, _, err := s.Inventory.ApplyNmap(ctx, p, orgID, scan, accept); err != nil {
 		s.renderImportError(w, r, err)
 		return
 	}
@@ -391,13 +354,7 @@ func (s *Server) invExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := inventory.Export(r.Context(), tx, orgID, format, &buf, s.today()); err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, audit.ActionDataExport, "inventory", orgID, map[string]any{"format": format, "bytes": buf.Len()})
-	})
-	if err != nil {
+	if err := s.Inventory.Export(r.Context(), state(r).p, orgID, format, &buf); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 )
@@ -27,18 +28,18 @@ var segmentKind = &invKind{
 		return []invField{textField(pg, "name", true), enumField(pg, "kind", "inventory.segment_kind.", inventory.SegmentKinds, f, false),
 			textField(pg, "cidr", false), typedField(pg, "description", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		sg := inventory.Segment{ID: id, Name: f.Get("name"), Kind: inventory.SegmentKind(f.Get("kind")), CIDR: toHalfWidth(f.Get("cidr")), Description: f.Get("description")}
 		if id == "" {
-			sg, err := inventory.CreateSegment(ctx, tx, orgID, sg, s.Now())
-			return sg.ID, map[string]any{"name": sg.Name}, err
+			sg, err := s.Inventory.CreateSegment(ctx, p, orgID, sg)
+			return sg.ID, err
 		}
-		_, after, err := inventory.UpdateSegment(ctx, tx, orgID, sg, s.Now())
-		return id, map[string]any{"name": after.Name}, err
+		_, err := s.Inventory.UpdateSegment(ctx, p, orgID, id, inventory.Replace(sg))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		sg, err := inventory.DeleteSegment(ctx, tx, orgID, id)
-		return map[string]any{"name": sg.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteSegment(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -69,24 +70,23 @@ var commKind = &invKind{
 			textField(pg, "peer", false), textField(pg, "port", false), proto, typedField(pg, "reason", "textarea"),
 			typedField(pg, "reviewed_on", "date"), textField(pg, "reviewed_by", false)}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		d, err := parseDateField(f, "reviewed_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		c := inventory.Communication{ID: id, FromSegmentID: f.Get("from_segment_id"), ToSegmentID: f.Get("to_segment_id"), AssetID: f.Get("asset_id"),
 			Peer: f.Get("peer"), Port: toHalfWidth(f.Get("port")), Protocol: f.Get("protocol"), Reason: f.Get("reason"), ReviewedOn: d, ReviewedBy: f.Get("reviewed_by")}
-		details := map[string]any{"peer": c.Peer, "port": c.Port, "protocol": c.Protocol}
 		if id == "" {
-			c, err = inventory.CreateCommunication(ctx, tx, orgID, c, s.Now())
-			return c.ID, details, err
+			c, err = s.Inventory.CreateCommunication(ctx, p, orgID, c)
+			return c.ID, err
 		}
-		_, _, err = inventory.UpdateCommunication(ctx, tx, orgID, c, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateCommunication(ctx, p, orgID, id, inventory.Replace(c))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		c, err := inventory.DeleteCommunication(ctx, tx, orgID, id)
-		return map[string]any{"peer": c.Peer, "port": c.Port}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteCommunication(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -202,25 +202,24 @@ var connKind = &invKind{
 			textField(pg, "purpose", false), triField(pg, "mfa", f), enumField(pg, "manager", "inventory.manager.", inventory.Managers, f, false),
 			typedField(pg, "last_reviewed_on", "date"), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		d, err := parseDateField(f, "last_reviewed_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		c := inventory.Connection{ID: id, Name: f.Get("name"), Type: inventory.ConnType(f.Get("type")), AssetID: f.Get("asset_id"), Peer: f.Get("peer"),
 			VendorID: f.Get("vendor_id"), Purpose: f.Get("purpose"), MFA: inventory.Tri(f.Get("mfa")), Manager: inventory.Manager(f.Get("manager")),
 			LastReviewedOn: d, Notes: f.Get("notes")}
-		details := map[string]any{"name": c.Name, "type": string(c.Type)}
 		if id == "" {
-			c, err = inventory.CreateConnection(ctx, tx, orgID, c, s.Now())
-			return c.ID, details, err
+			c, err = s.Inventory.CreateConnection(ctx, p, orgID, c)
+			return c.ID, err
 		}
-		_, _, err = inventory.UpdateConnection(ctx, tx, orgID, c, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateConnection(ctx, p, orgID, id, inventory.Replace(c))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		c, err := inventory.DeleteConnection(ctx, tx, orgID, id)
-		return map[string]any{"name": c.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteConnection(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -265,19 +264,19 @@ var vendorKind = &invKind{
 		return []invField{textField(pg, "name", true), textField(pg, "contact", false), textField(pg, "phone", false), textField(pg, "email", false),
 			textField(pg, "medisac_org_id", false), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		v := inventory.Vendor{ID: id, Name: f.Get("name"), MedisacOrgID: f.Get("medisac_org_id"), Contact: f.Get("contact"), Phone: toHalfWidth(f.Get("phone")),
 			Email: f.Get("email"), Notes: f.Get("notes")}
 		if id == "" {
-			v, err := inventory.CreateVendor(ctx, tx, orgID, v, s.Now())
-			return v.ID, map[string]any{"name": v.Name}, err
+			v, err := s.Inventory.CreateVendor(ctx, p, orgID, v)
+			return v.ID, err
 		}
-		_, after, err := inventory.UpdateVendor(ctx, tx, orgID, v, s.Now())
-		return id, map[string]any{"name": after.Name}, err
+		_, err := s.Inventory.UpdateVendor(ctx, p, orgID, id, inventory.Replace(v))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		v, err := inventory.DeleteVendor(ctx, tx, orgID, id)
-		return map[string]any{"name": v.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteVendor(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -311,24 +310,23 @@ var contractKind = &invKind{
 		return []invField{textField(pg, "title", true), vf, sf, typedField(pg, "start_on", "date"), typedField(pg, "end_on", "date"),
 			triField(pg, "remote_maintenance", f), textField(pg, "contact", false), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		ds, err := parseDates(f, "start_on", "end_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		c := inventory.Contract{ID: id, VendorID: f.Get("vendor_id"), Title: f.Get("title"), SystemIDs: f["system_ids"], StartOn: ds["start_on"], EndOn: ds["end_on"],
 			RemoteMaintenance: inventory.Tri(f.Get("remote_maintenance")), Contact: f.Get("contact"), Notes: f.Get("notes")}
-		details := map[string]any{"title": c.Title}
 		if id == "" {
-			c, err = inventory.CreateContract(ctx, tx, orgID, c, s.Now())
-			return c.ID, details, err
+			c, err = s.Inventory.CreateContract(ctx, p, orgID, c)
+			return c.ID, err
 		}
-		_, _, err = inventory.UpdateContract(ctx, tx, orgID, c, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateContract(ctx, p, orgID, id, inventory.Replace(c))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		c, err := inventory.DeleteContract(ctx, tx, orgID, id)
-		return map[string]any{"title": c.Title}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteContract(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -408,32 +406,18 @@ var systemKind = &invKind{
 		}
 		return []invField{textField(pg, "name", true), refField(pg, "vendor_id", vendors, f), typedField(pg, "description", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		x := inventory.System{ID: id, Name: f.Get("name"), VendorID: f.Get("vendor_id"), Description: f.Get("description")}
 		if id == "" {
-			x, err := inventory.CreateSystem(ctx, tx, orgID, x, s.Now())
-			return x.ID, map[string]any{"name": x.Name}, err
+			x, err := s.Inventory.CreateSystem(ctx, p, orgID, x)
+			return x.ID, err
 		}
-		_, after, err := inventory.UpdateSystem(ctx, tx, orgID, x, s.Now())
-		return id, map[string]any{"name": after.Name}, err
+		_, err := s.Inventory.UpdateSystem(ctx, p, orgID, id, inventory.Replace(x))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		docs, err := inventory.ListDocuments(ctx, tx, orgID, id)
-		if err != nil {
-			return nil, err
-		}
-		x, err := inventory.DeleteSystem(ctx, tx, orgID, id)
-		if err != nil {
-			return nil, err
-		}
-		if s.Documents != nil {
-			for _, d := range docs {
-				if err := s.Documents.DeleteBlob(ctx, orgID, d.ID); err != nil {
-					s.Logger.Error("inventory: remove document file", "id", d.ID, "err", err)
-				}
-			}
-		}
-		return map[string]any{"name": x.Name, "documents": len(docs)}, nil
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteSystem(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -546,15 +530,15 @@ func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevEr
 			}
 		}
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+	err = s.Inventory.Read(ctx, p, orgID, audit.Event{Action: audit.ActionSensitiveRead, ObjectType: "inventory_accounts", ObjectID: x.ID}, func(q db.Querier) (map[string]any, error) {
 		var err error
-		if v.Accounts, err = inventory.ListAccounts(ctx, tx, orgID, inventory.AccountFilter{SystemID: x.ID}, s.today()); err != nil {
-			return err
+		if v.Accounts, err = inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: x.ID}, s.today()); err != nil {
+			return nil, err
 		}
 		if len(v.Accounts) == 0 {
-			return nil
+			return nil, inventory.ErrNothingRead
 		}
-		return s.invAudit(r, tx, audit.ActionSensitiveRead, "inventory_accounts", x.ID, map[string]any{"system": x.Name, "count": len(v.Accounts)})
+		return map[string]any{"system": x.Name, "count": len(v.Accounts)}, nil
 	})
 	if err != nil {
 		s.renderError(w, r, err)
@@ -590,20 +574,7 @@ func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
 		}
 		rs = append(rs, inventory.Responsibility{Duty: d, Holder: inventory.Holder(h), Note: strings.TrimSpace(r.PostForm.Get("note_" + string(d)))})
 	}
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		before, after, err := inventory.SetResponsibilities(r.Context(), tx, orgID, id, rs, s.Now())
-		if err != nil {
-			return err
-		}
-		changes := map[string]any{}
-		for i := range after {
-			if before[i] != after[i] {
-				changes[string(after[i].Duty)] = []string{string(before[i].Holder), string(after[i].Holder)}
-			}
-		}
-		return s.invAudit(r, tx, "inventory.responsibility.update", "system", id, changes)
-	})
-	if err != nil {
+	if _, _, err := s.Inventory.SetResponsibilities(r.Context(), state(r).p, orgID, id, rs); err != nil {
 		if apperr.From(err).Code == apperr.NotFound {
 			s.renderError(w, r, err)
 			return
@@ -636,20 +607,7 @@ func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	defer file.Close()
 	in := inventory.DocumentInput{SystemID: id, Kind: inventory.DocumentKind(r.PostForm.Get("kind")), Title: r.PostForm.Get("title"), Filename: hdr.Filename}
-	var doc inventory.Document
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		doc, err = s.Documents.Upload(r.Context(), tx, orgID, p.UserID, in, file, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory.document.upload", "document", doc.ID,
-			map[string]any{"system_id": id, "filename": doc.Filename, "size": doc.Size, "sha256": doc.SHA256, "kind": string(doc.Kind)})
-	})
-	if err != nil {
-		if doc.ID != "" {
-			_ = s.Documents.DeleteBlob(r.Context(), orgID, doc.ID)
-		}
+	if _, err := s.Inventory.UploadDocument(r.Context(), p, orgID, in, file); err != nil {
 		s.renderSystemPage(w, r, err, r.PostForm)
 		return
 	}
@@ -666,20 +624,8 @@ func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
 		return
 	}
-	var doc inventory.Document
-	var rc io.ReadCloser
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		doc, rc, err = s.Documents.Open(r.Context(), tx, orgID, r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, audit.ActionSensitiveRead, "document", doc.ID, map[string]any{"filename": doc.Filename, "system_id": doc.SystemID})
-	})
+	doc, rc, err := s.Inventory.OpenDocument(r.Context(), state(r).p, orgID, r.PathValue("id"))
 	if err != nil {
-		if rc != nil {
-			rc.Close()
-		}
 		s.renderError(w, r, err)
 		return
 	}
@@ -724,17 +670,7 @@ func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
 		return
 	}
-	var doc inventory.Document
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if doc, err = inventory.GetDocument(r.Context(), tx, orgID, r.PathValue("id")); err != nil {
-			return err
-		}
-		if doc, err = s.Documents.Delete(r.Context(), tx, orgID, doc.ID); err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory.document.delete", "document", doc.ID, map[string]any{"filename": doc.Filename, "system_id": doc.SystemID})
-	})
+	doc, err := s.Inventory.DeleteDocument(r.Context(), state(r).p, orgID, r.PathValue("id"))
 	if err != nil {
 		s.renderError(w, r, err)
 		return
@@ -771,25 +707,24 @@ var accountKind = &invKind{
 			typedField(pg, "expires_on", "date"), typedField(pg, "last_reviewed_on", "date"),
 			enumField(pg, "state", "inventory.account_state.", inventory.AccountStates, f, false), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		ds, err := parseDates(f, "expires_on", "last_reviewed_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		a := inventory.Account{ID: id, Username: f.Get("username"), SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"), Kind: inventory.AccountKind(f.Get("kind")),
 			Admin: checked(f, "admin"), Holder: f.Get("holder"), HolderLeft: checked(f, "holder_left"), ExpiresOn: ds["expires_on"],
 			LastReviewedOn: ds["last_reviewed_on"], State: inventory.AccountState(f.Get("state")), Notes: f.Get("notes")}
-		details := map[string]any{"username": a.Username, "kind": string(a.Kind), "state": string(a.State)}
 		if id == "" {
-			a, err = inventory.CreateAccount(ctx, tx, orgID, a, s.Now())
-			return a.ID, details, err
+			a, err = s.Inventory.CreateAccount(ctx, p, orgID, a)
+			return a.ID, err
 		}
-		_, _, err = inventory.UpdateAccount(ctx, tx, orgID, a, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateAccount(ctx, p, orgID, id, inventory.Replace(a))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		a, err := inventory.DeleteAccount(ctx, tx, orgID, id)
-		return map[string]any{"username": a.Username}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteAccount(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -824,12 +759,12 @@ func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
 		names[x.ID] = x.Name
 	}
 	var accounts []inventory.Account
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+	err = s.Inventory.Read(ctx, p, orgID, audit.Event{Action: audit.ActionSensitiveRead, ObjectType: "inventory_accounts", ObjectID: orgID}, func(q db.Querier) (map[string]any, error) {
 		var err error
-		if accounts, err = inventory.ListAccounts(ctx, tx, orgID, inventory.AccountFilter{Flagged: v.Flagged}, s.today()); err != nil {
-			return err
+		if accounts, err = inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{Flagged: v.Flagged}, s.today()); err != nil {
+			return nil, err
 		}
-		return s.invAudit(r, tx, audit.ActionSensitiveRead, "inventory_accounts", orgID, map[string]any{"count": len(accounts), "flagged_only": v.Flagged})
+		return map[string]any{"count": len(accounts), "flagged_only": v.Flagged}, nil
 	})
 	if err != nil {
 		s.renderError(w, r, err)

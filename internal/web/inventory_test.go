@@ -26,6 +26,7 @@ func (e *env) withDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.Documents = docs
+	e.srv.Inventory.Documents = docs
 }
 
 // upload posts a multipart form with one file and the client's CSRF token.

@@ -66,6 +66,8 @@ type Deps struct {
 	// MetricsToken lets a scraper read /metrics from any address with
 	// "Authorization: Bearer <token>"; without it only loopback clients may.
 	MetricsToken string
+	// Inventory is the register capability.
+	Inventory *inventory.Service
 }
 
 // Server is the HTML surface.
@@ -85,6 +87,10 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.Inventory == nil {
+		d.Inventory = inventory.NewService(d.DB, d.Audit, d.Now)
+		d.Inventory.Documents = d.Documents
 	}
 	if d.Sessions.Idle == 0 {
 		d.Sessions = auth.DefaultSessionPolicy

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -90,8 +89,9 @@ type recordKind struct {
 	path, objType, listKey string
 	// sensitive reads are recorded in the audit log.
 	sensitive bool
-	list      func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error)
-	get       func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error)
+	// list reads one page of the kind's list, filtered and paged in SQL.
+	list func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date, pq inventory.PageQuery) ([]any, string, error)
+	get  func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error)
 	// create and update decode the body into the record and store it
 	// through the inventory service; del removes it.
 	create func(ctx context.Context, a *API, p *auth.Principal, orgID string, body []byte) (any, error)
@@ -99,12 +99,13 @@ type recordKind struct {
 	del    func(ctx context.Context, a *API, p *auth.Principal, orgID, id string) error
 }
 
-func anys[T any](xs []T, err error) ([]any, error) {
-	out := make([]any, len(xs))
-	for i := range xs {
-		out[i] = xs[i]
+// anys turns a page of records into the items of a list answer.
+func anys[T any](p inventory.Page[T], err error) ([]any, string, error) {
+	out := make([]any, len(p.Items))
+	for i := range p.Items {
+		out[i] = p.Items[i]
 	}
-	return out, err
+	return out, p.Next, err
 }
 
 // readOnlyKeys are the JSON fields a client cannot set.
@@ -168,16 +169,8 @@ func mergePatch(cur any, body []byte, dst any) error {
 
 var invRecordKinds = []*recordKind{
 	{path: "segments", objType: "segment", listKey: "segments",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			ss, err := inventory.ListSegments(ctx, q, orgID)
-			kind := r.URL.Query().Get("kind")
-			out := ss[:0]
-			for _, s := range ss {
-				if kind == "" || string(s.Kind) == kind {
-					out = append(out, s)
-				}
-			}
-			return anys(out, err)
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageSegments(ctx, q, orgID, inventory.SegmentKind(r.URL.Query().Get("kind")), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetSegment(ctx, q, orgID, id)
@@ -187,8 +180,8 @@ var invRecordKinds = []*recordKind{
 		del:    deleteVia((*inventory.Service).DeleteSegment),
 	},
 	{path: "communications", objType: "communication", listKey: "communications",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			return anys(inventory.ListCommunications(ctx, q, orgID, r.URL.Query().Get("asset_id")))
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageCommunications(ctx, q, orgID, r.URL.Query().Get("asset_id"), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetCommunication(ctx, q, orgID, id)
@@ -198,17 +191,10 @@ var invRecordKinds = []*recordKind{
 		del:    deleteVia((*inventory.Service).DeleteCommunication),
 	},
 	{path: "connections", objType: "connection", listKey: "connections",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error) {
-			cs, err := inventory.ListConnections(ctx, q, orgID, today)
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
 			f := r.URL.Query()
-			out := cs[:0]
-			for _, c := range cs {
-				if (f.Get("type") == "" || string(c.Type) == f.Get("type")) && (f.Get("manager") == "" || string(c.Manager) == f.Get("manager")) &&
-					(f.Get("flagged") != "true" || len(c.Flags) > 0) {
-					out = append(out, c)
-				}
-			}
-			return anys(out, err)
+			return anys(inventory.PageConnections(ctx, q, orgID, inventory.ConnectionFilter{Type: inventory.ConnType(f.Get("type")),
+				Manager: inventory.Manager(f.Get("manager")), Flagged: f.Get("flagged") == "true"}, today, pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
 			return inventory.GetConnection(ctx, q, orgID, id, today)
@@ -218,8 +204,8 @@ var invRecordKinds = []*recordKind{
 		del:    deleteVia((*inventory.Service).DeleteConnection),
 	},
 	{path: "vendors", objType: "vendor", listKey: "vendors",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			return anys(inventory.ListVendors(ctx, q, orgID))
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageVendors(ctx, q, orgID, pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetVendor(ctx, q, orgID, id)
@@ -229,16 +215,8 @@ var invRecordKinds = []*recordKind{
 		del:    deleteVia((*inventory.Service).DeleteVendor),
 	},
 	{path: "systems", objType: "system", listKey: "systems",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			ss, err := inventory.ListSystems(ctx, q, orgID)
-			vendor := r.URL.Query().Get("vendor_id")
-			out := ss[:0]
-			for _, s := range ss {
-				if vendor == "" || s.VendorID == vendor {
-					out = append(out, s)
-				}
-			}
-			return anys(out, err)
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageSystems(ctx, q, orgID, r.URL.Query().Get("vendor_id"), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetSystem(ctx, q, orgID, id)
@@ -248,8 +226,8 @@ var invRecordKinds = []*recordKind{
 		del:    deleteVia((*inventory.Service).DeleteSystem),
 	},
 	{path: "contracts", objType: "contract", listKey: "contracts",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			return anys(inventory.ListContracts(ctx, q, orgID, r.URL.Query().Get("vendor_id")))
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageContracts(ctx, q, orgID, r.URL.Query().Get("vendor_id"), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetContract(ctx, q, orgID, id)
@@ -259,10 +237,10 @@ var invRecordKinds = []*recordKind{
 		del:    deleteVia((*inventory.Service).DeleteContract),
 	},
 	{path: "accounts", objType: "account", listKey: "accounts", sensitive: true,
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error) {
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
 			f := r.URL.Query()
-			return anys(inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"),
-				Flagged: f.Get("flagged") == "true"}, today))
+			return anys(inventory.PageAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"),
+				Flagged: f.Get("flagged") == "true"}, today, pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
 			return inventory.GetAccount(ctx, q, orgID, id, today)
@@ -271,48 +249,6 @@ var invRecordKinds = []*recordKind{
 		update: updateVia((*inventory.Service).UpdateAccount),
 		del:    deleteVia((*inventory.Service).DeleteAccount),
 	},
-}
-
-// listPage cuts a page out of a list in its stored order: cursor is the
-// opaque next_cursor of the previous page.
-func listPage(items []any, idOf func(any) string, cursor string, limit int) ([]any, string, error) {
-	if limit <= 0 {
-		limit = inventory.DefaultPageSize
-	}
-	limit = min(limit, inventory.MaxPageSize)
-	start := 0
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", apperr.Field("cursor", "inventory.error.bad_cursor")
-		}
-		start = -1
-		for i, x := range items {
-			if idOf(x) == string(b) {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return nil, "", apperr.Field("cursor", "inventory.error.bad_cursor")
-		}
-	}
-	end := min(start+limit, len(items))
-	page := items[start:end]
-	next := ""
-	if end < len(items) && end > start {
-		next = base64.RawURLEncoding.EncodeToString([]byte(idOf(items[end-1])))
-	}
-	return page, next, nil
-}
-
-func recordID(x any) string {
-	b, _ := json.Marshal(x)
-	var v struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(b, &v)
-	return v.ID
 }
 
 func limitParam(r *http.Request) (int, error) {
@@ -337,21 +273,19 @@ func (a *API) invList(w http.ResponseWriter, r *http.Request, c *call, k *record
 	if err != nil {
 		return err
 	}
-	var items []any
+	pq := inventory.PageQuery{Cursor: r.URL.Query().Get("cursor"), Limit: limit}
+	var page []any
+	var next string
 	if k.sensitive {
 		ev := audit.Event{Action: audit.ActionSensitiveRead, ObjectType: "inventory_" + k.listKey, ObjectID: orgID}
 		err = a.Inventory.Read(ctx, c.p, orgID, ev, func(q db.Querier) (map[string]any, error) {
 			var err error
-			items, err = k.list(ctx, q, orgID, r, a.today())
-			return map[string]any{"count": len(items)}, err
+			page, next, err = k.list(ctx, q, orgID, r, a.today(), pq)
+			return map[string]any{"count": len(page)}, err
 		})
 	} else {
-		items, err = k.list(ctx, a.DB, orgID, r, a.today())
+		page, next, err = k.list(ctx, a.DB, orgID, r, a.today(), pq)
 	}
-	if err != nil {
-		return err
-	}
-	page, next, err := listPage(items, recordID, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}

@@ -312,3 +312,44 @@ func TestStagedImportRegisterChanged(t *testing.T) {
 		}
 	})
 }
+
+// TestStagedImportCancelled: an import whose caller goes away (the client
+// disconnects) while it stages stops, removes what it staged and leaves
+// the register as it was; once applying, it runs to the end.
+func TestStagedImportCancelled(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		org := newOrg(t, d, "A")
+		s := testService(d)
+		s.chunkRows = 100
+		before := registerState(t, d, org)
+		ctx, cancel := context.WithCancel(context.Background())
+		s.hook = func(stage string, n int) error {
+			if stage == "staging" && n == 1 {
+				cancel()
+			}
+			return nil
+		}
+		if _, err := s.ApplyImport(ctx, adminOf(org), org, "r.csv", benchCSV(500)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled while staging: %v", err)
+		}
+		if i, r := stagedLeft(t, d); i != 0 || r != 0 {
+			t.Errorf("left behind %d imports, %d rows", i, r)
+		}
+		if registerState(t, d, org) != before {
+			t.Error("a cancelled import changed the register")
+		}
+		ctx, cancel = context.WithCancel(context.Background())
+		s.hook = func(stage string, n int) error {
+			if stage == "applying" && n == 1 {
+				cancel()
+			}
+			return nil
+		}
+		if _, err := s.ApplyImport(ctx, adminOf(org), org, "r.csv", benchCSV(500)); err != nil {
+			t.Fatalf("cancelled while applying: %v", err)
+		}
+		if n := countRows(t, d, "inv_assets"); n != 500 {
+			t.Errorf("%d assets after an apply whose caller went away", n)
+		}
+	})
+}

@@ -28,32 +28,44 @@ func (s *Server) inventoryRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.invAssetPage))
 	for _, k := range s.invKinds() {
 		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invNewForm(w, r, k) }))
-		mux.Handle("POST /inventory/"+k.path, s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invCreate(w, r, k) }))
+		mux.Handle("POST /inventory/"+k.path, s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invCreate(w, r, k, m) })))
 		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invEditForm(w, r, k) }))
-		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invUpdate(w, r, k) }))
-		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invDelete(w, r, k) }))
+		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invUpdate(w, r, k, m) })))
+		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invDelete(w, r, k, m) })))
 	}
 	mux.Handle("GET /inventory/segments", s.requireUser(s.invSegments))
 	mux.Handle("GET /inventory/connections", s.requireUser(s.invConnections))
 	mux.Handle("GET /inventory/vendors", s.requireUser(s.invVendors))
 	mux.Handle("GET /inventory/systems", s.requireUser(s.invSystems))
 	mux.Handle("GET /inventory/systems/{id}", s.requireUser(s.invSystemPage))
-	mux.Handle("POST /inventory/systems/{id}/responsibilities", s.requireUser(s.invResponsibilities))
-	mux.Handle("POST /inventory/systems/{id}/documents", s.requireUser(s.invDocUpload))
-	mux.Handle("GET /inventory/documents/{id}", s.requireUser(s.invDocDownload))
-	mux.Handle("POST /inventory/documents/{id}/delete", s.requireUser(s.invDocDelete))
+	mux.Handle("POST /inventory/systems/{id}/responsibilities", s.requireUser(s.act(s.invResponsibilities)))
+	mux.Handle("POST /inventory/systems/{id}/documents", s.requireUser(s.act(s.invDocUpload)))
+	mux.Handle("GET /inventory/documents/{id}", s.requireUser(s.act(s.invDocDownload)))
+	mux.Handle("POST /inventory/documents/{id}/delete", s.requireUser(s.act(s.invDocDelete)))
 	mux.Handle("GET /inventory/accounts", s.requireUser(s.invAccounts))
 	mux.Handle("GET /inventory/import", s.requireUser(s.invImportForm))
-	mux.Handle("POST /inventory/import", s.requireUser(s.invImportPreview))
-	mux.Handle("POST /inventory/import/apply", s.requireUser(s.invImportApply))
-	mux.Handle("POST /inventory/import/nmap", s.requireUser(s.invNmapApply))
-	mux.Handle("POST /inventory/import/cancel", s.requireUser(s.invImportCancel))
+	mux.Handle("POST /inventory/import", s.requireUser(s.act(s.invImportPreview)))
+	mux.Handle("POST /inventory/import/apply", s.requireUser(s.act(s.invImportApply)))
+	mux.Handle("POST /inventory/import/nmap", s.requireUser(s.act(s.invNmapApply)))
+	mux.Handle("POST /inventory/import/cancel", s.requireUser(s.act(s.invImportCancel)))
 	mux.Handle("GET /inventory/template.xlsx", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invTemplate(w, r, inventory.FormatXLSX) }))
 	mux.Handle("GET /inventory/template.csv", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invTemplate(w, r, inventory.FormatCSV) }))
-	mux.Handle("GET /inventory/export", s.requireUser(s.invExport))
+	mux.Handle("GET /inventory/export", s.requireUser(s.act(s.invExport)))
 	mux.Handle("GET /inventory/overview", s.requireUser(s.invOverview))
 	mux.Handle("GET /inventory/overview.svg", s.requireUser(s.invOverviewSVG))
 	mux.Handle("GET /inventory/measures", s.requireUser(s.invMeasures))
+}
+
+// invRefusal is the refusal of action to m (nil when the permission table
+// allows it): an early answer before a form or an upload is read, which
+// the inventory service checks again. Members who may not write are told
+// so.
+func invRefusal(m *member, action string) error {
+	err := auth.Authorize(m.P, action, auth.Target{OrgID: m.P.OrgID})
+	if apperr.Is(err, apperr.Forbidden) && !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
+	}
+	return err
 }
 
 // invOrg returns the organisation whose register the principal works on.
@@ -180,55 +192,53 @@ func (s *Server) invEditForm(w http.ResponseWriter, r *http.Request, k *invKind)
 	s.invKindForm(w, r, k, r.PathValue("id"), nil, nil)
 }
 
-func (s *Server) invCreate(w http.ResponseWriter, r *http.Request, k *invKind) {
-	s.invSave(w, r, k, "")
+func (s *Server) invCreate(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	return s.invSave(w, r, k, "", m)
 }
 
-func (s *Server) invUpdate(w http.ResponseWriter, r *http.Request, k *invKind) {
-	s.invSave(w, r, k, r.PathValue("id"))
+func (s *Server) invUpdate(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	return s.invSave(w, r, k, r.PathValue("id"), m)
 }
 
-func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id string) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id string, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	newID, err := k.save(r.Context(), s, p, orgID, id, r.PostForm)
 	if err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.invKindForm(w, r, k, id, r.PostForm, err)
-		return
+		return nil
 	}
 	to := k.back(newID)
 	if k.afterSave != nil {
 		to = k.afterSave(newID)
 	}
 	s.flash(w, r, to, "flash.inventory_saved")
+	return nil
 }
 
-func (s *Server) invDelete(w http.ResponseWriter, r *http.Request, k *invKind) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invDelete(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
-	if err := k.del(r.Context(), s, state(r).p, orgID, id); err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := k.del(r.Context(), s, m.P, orgID, id); err != nil {
+		return err
 	}
 	s.flash(w, r, k.back(""), "flash.inventory_deleted")
+	return nil
 }
 
 // Helpers for the form specifications.

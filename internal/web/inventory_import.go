@@ -111,30 +111,29 @@ func readUpload(r *http.Request) ([]byte, string, error) {
 	return data, filepath.Base(strings.ReplaceAll(hdr.Filename, "\\", "/")), nil
 }
 
-func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.import") {
-		return
+func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.import"); err != nil {
+		return err
 	}
 	ctx := r.Context()
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
 		s.renderImportError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
-		return
+		return nil
 	}
 	release, err := importgate.Default.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	defer release()
 	data, filename, err := readUpload(r)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	v := importPreviewView{Token: newToken(), Filename: filename, Format: inventory.DetectFormat(filename, data)}
 	pg := s.newPage(w, r, "inventory.import.preview_title")
@@ -142,25 +141,22 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 		scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 		if err != nil {
 			s.renderImportError(w, r, inventory.NmapError(err))
-			return
+			return nil
 		}
-		if v.Nmap, err = s.Inventory.PreviewNmap(ctx, state(r).p, orgID, scan); err != nil {
-			s.renderError(w, r, err)
-			return
+		if v.Nmap, err = s.Inventory.PreviewNmap(ctx, m.P, orgID, scan); err != nil {
+			return err
 		}
 		v.OK = true
 	} else {
-		pv, err := s.Inventory.PreviewImport(ctx, state(r).p, orgID, filename, data)
+		pv, err := s.Inventory.PreviewImport(ctx, m.P, orgID, filename, data)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		fillPreview(pg, &v, pv)
 	}
 	if v.OK {
 		if err := s.Documents.Blobs.Put(ctx, importKey(orgID, v.Token), data); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	pg.Data = v
@@ -169,6 +165,7 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusUnprocessableEntity
 	}
 	s.render(w, r, status, "inventory_preview", pg)
+	return nil
 }
 
 func fillPreview(pg *page, v *importPreviewView, pv *inventory.Preview) {
@@ -220,28 +217,27 @@ func (s *Server) loadImport(ctx context.Context, orgID, token string) ([]byte, e
 	return io.ReadAll(io.LimitReader(rc, inventory.MaxImportSize+1))
 }
 
-func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.import") {
-		return
+func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.import"); err != nil {
+		return err
 	}
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	token, filename := r.PostForm.Get("token"), filepath.Base(r.PostForm.Get("filename"))
 	release, err := importgate.Default.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	defer release()
 	data, err := s.loadImport(ctx, orgID, token)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	pv, err := s.Inventory.ApplyImport(ctx, p, orgID, filename, data)
 	if err != nil {
@@ -252,74 +248,75 @@ func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
 			pg.Data = v
 			pg.Error = apperr.From(err)
 			s.render(w, r, http.StatusUnprocessableEntity, "inventory_preview", pg)
-			return
+			return nil
 		}
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
 	s.flash(w, r, "/inventory", "flash.inventory_imported")
+	return nil
 }
 
-func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.import") {
-		return
+func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.import"); err != nil {
+		return err
 	}
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	token := r.PostForm.Get("token")
 	release, err := importgate.Default.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	defer release()
 	data, err := s.loadImport(ctx, orgID, token)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
 		s.renderImportError(w, r, inventory.NmapError(err))
-		return
+		return nil
 	}
 	var accept []int
 	for _, x := range r.PostForm["accept"] {
 		n, err := strconv.Atoi(x)
 		if err != nil {
 			s.renderImportError(w, r, apperr.Field("accept", "inventory.nmap.bad_index", -1))
-			return
+			return nil
 		}
 		accept = append(accept, n)
 	}
 	if len(accept) == 0 {
 		s.renderImportError(w, r, apperr.Field("accept", "inventory.import.nothing_chosen"))
-		return
+		return nil
 	}
 	if _, _, err := s.Inventory.ApplyNmap(ctx, p, orgID, scan, accept); err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
 	s.flash(w, r, "/inventory", "flash.inventory_imported")
+	return nil
 }
 
-func (s *Server) invImportCancel(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invImportCancel(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if t := r.PostForm.Get("token"); s.Documents != nil && validToken(t) {
 		_ = s.Documents.Blobs.Delete(r.Context(), importKey(orgID, t))
 	}
 	http.Redirect(w, r, "/inventory/import", http.StatusSeeOther)
+	return nil
 }
 
 var exportTypes = map[string]string{
@@ -342,25 +339,23 @@ func (s *Server) invTemplate(w http.ResponseWriter, r *http.Request, format stri
 	_, _ = buf.WriteTo(w)
 }
 
-func (s *Server) invExport(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invExport(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	format := r.URL.Query().Get("format")
 	if _, ok := exportTypes[format]; !ok {
-		s.renderError(w, r, apperr.Field("format", "inventory.error.bad_format"))
-		return
+		return apperr.Field("format", "inventory.error.bad_format")
 	}
 	var buf bytes.Buffer
-	if err := s.Inventory.Export(r.Context(), state(r).p, orgID, format, &buf); err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.Inventory.Export(r.Context(), m.P, orgID, format, &buf); err != nil {
+		return err
 	}
 	name := "資産台帳-" + strings.ReplaceAll(string(s.today()), "-", "") + "." + format
 	serveAttachment(w, exportTypes[format], name, int64(buf.Len()))
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 type overviewView struct {

@@ -556,14 +556,13 @@ func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevEr
 	s.render(w, r, status, "inventory_system", pg)
 }
 
-func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	var rs []inventory.Responsibility
@@ -574,64 +573,61 @@ func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
 		}
 		rs = append(rs, inventory.Responsibility{Duty: d, Holder: inventory.Holder(h), Note: strings.TrimSpace(r.PostForm.Get("note_" + string(d)))})
 	}
-	if _, _, err := s.Inventory.SetResponsibilities(r.Context(), state(r).p, orgID, id, rs); err != nil {
+	if _, _, err := s.Inventory.SetResponsibilities(r.Context(), m.P, orgID, id, rs); err != nil {
 		if apperr.From(err).Code == apperr.NotFound {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.renderSystemPage(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/inventory/systems/"+id, "flash.inventory_saved")
+	return nil
 }
 
-func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
-		s.renderError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
-		return
+		return apperr.New(apperr.Unavailable, "inventory.error.documents_off")
 	}
 	id := r.PathValue("id")
 	file, hdr, err := r.FormFile("file")
 	if err != nil {
 		s.renderSystemPage(w, r, apperr.Field("file", "inventory.error.no_file"), r.PostForm)
-		return
+		return nil
 	}
 	defer file.Close()
 	in := inventory.DocumentInput{SystemID: id, Kind: inventory.DocumentKind(r.PostForm.Get("kind")), Title: r.PostForm.Get("title"), Filename: hdr.Filename}
 	if _, err := s.Inventory.UploadDocument(r.Context(), p, orgID, in, file); err != nil {
 		s.renderSystemPage(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/inventory/systems/"+id+"#documents", "flash.inventory_uploaded")
+	return nil
 }
 
-func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
-	doc, rc, err := s.Inventory.OpenDocument(r.Context(), state(r).p, orgID, r.PathValue("id"))
+	doc, rc, err := s.Inventory.OpenDocument(r.Context(), m.P, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	defer rc.Close()
 	serveAttachment(w, doc.ContentType, doc.Filename, doc.Size)
 	_, _ = io.Copy(w, rc)
+	return nil
 }
 
 // serveAttachment sets the headers of a download: the stored type, never
@@ -657,25 +653,23 @@ func contentDisposition(filename string) string {
 	return `attachment; filename="` + ascii + `"; filename*=UTF-8''` + url.PathEscape(filename)
 }
 
-func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
-	doc, err := s.Inventory.DeleteDocument(r.Context(), state(r).p, orgID, r.PathValue("id"))
+	doc, err := s.Inventory.DeleteDocument(r.Context(), m.P, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	s.flash(w, r, "/inventory/systems/"+doc.SystemID+"#documents", "flash.inventory_deleted")
+	return nil
 }
 
 // The account inventory.

@@ -24,8 +24,8 @@ import (
 
 // invRoutes registers the inventory pages.
 func (s *Server) inventoryRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /inventory", s.requireUser(s.invAssetList))
-	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.invAssetPage))
+	mux.Handle("GET /inventory", s.requireUser(s.act(s.invAssetList)))
+	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.act(s.invAssetPage)))
 	for _, k := range s.invKinds() {
 		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invNewForm(w, r, k) }))
 		mux.Handle("POST /inventory/"+k.path, s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invCreate(w, r, k, m) })))
@@ -33,27 +33,31 @@ func (s *Server) inventoryRoutes(mux *http.ServeMux) {
 		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invUpdate(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invDelete(w, r, k, m) })))
 	}
-	mux.Handle("GET /inventory/segments", s.requireUser(s.invSegments))
-	mux.Handle("GET /inventory/connections", s.requireUser(s.invConnections))
-	mux.Handle("GET /inventory/vendors", s.requireUser(s.invVendors))
-	mux.Handle("GET /inventory/systems", s.requireUser(s.invSystems))
-	mux.Handle("GET /inventory/systems/{id}", s.requireUser(s.invSystemPage))
+	mux.Handle("GET /inventory/segments", s.requireUser(s.act(s.invSegments)))
+	mux.Handle("GET /inventory/connections", s.requireUser(s.act(s.invConnections)))
+	mux.Handle("GET /inventory/vendors", s.requireUser(s.act(s.invVendors)))
+	mux.Handle("GET /inventory/systems", s.requireUser(s.act(s.invSystems)))
+	mux.Handle("GET /inventory/systems/{id}", s.requireUser(s.act(s.invSystemPage)))
 	mux.Handle("POST /inventory/systems/{id}/responsibilities", s.requireUser(s.act(s.invResponsibilities)))
 	mux.Handle("POST /inventory/systems/{id}/documents", s.requireUser(s.act(s.invDocUpload)))
 	mux.Handle("GET /inventory/documents/{id}", s.requireUser(s.act(s.invDocDownload)))
 	mux.Handle("POST /inventory/documents/{id}/delete", s.requireUser(s.act(s.invDocDelete)))
-	mux.Handle("GET /inventory/accounts", s.requireUser(s.invAccounts))
-	mux.Handle("GET /inventory/import", s.requireUser(s.invImportForm))
+	mux.Handle("GET /inventory/accounts", s.requireUser(s.act(s.invAccounts)))
+	mux.Handle("GET /inventory/import", s.requireUser(s.act(s.invImportForm)))
 	mux.Handle("POST /inventory/import", s.requireUser(s.act(s.invImportPreview)))
 	mux.Handle("POST /inventory/import/apply", s.requireUser(s.act(s.invImportApply)))
 	mux.Handle("POST /inventory/import/nmap", s.requireUser(s.act(s.invNmapApply)))
 	mux.Handle("POST /inventory/import/cancel", s.requireUser(s.act(s.invImportCancel)))
-	mux.Handle("GET /inventory/template.xlsx", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invTemplate(w, r, inventory.FormatXLSX) }))
-	mux.Handle("GET /inventory/template.csv", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invTemplate(w, r, inventory.FormatCSV) }))
+	mux.Handle("GET /inventory/template.xlsx", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error {
+		return s.invTemplate(w, r, m, inventory.FormatXLSX)
+	})))
+	mux.Handle("GET /inventory/template.csv", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error {
+		return s.invTemplate(w, r, m, inventory.FormatCSV)
+	})))
 	mux.Handle("GET /inventory/export", s.requireUser(s.act(s.invExport)))
-	mux.Handle("GET /inventory/overview", s.requireUser(s.invOverview))
-	mux.Handle("GET /inventory/overview.svg", s.requireUser(s.invOverviewSVG))
-	mux.Handle("GET /inventory/measures", s.requireUser(s.invMeasures))
+	mux.Handle("GET /inventory/overview", s.requireUser(s.act(s.invOverview)))
+	mux.Handle("GET /inventory/overview.svg", s.requireUser(s.act(s.invOverviewSVG)))
+	mux.Handle("GET /inventory/measures", s.requireUser(s.act(s.invMeasures)))
 }
 
 // invRefusal is the refusal of action to m (nil when the permission table
@@ -524,13 +528,12 @@ type assetListView struct {
 	Applying bool
 }
 
-func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	f := inventory.AssetFilter{Kind: inventory.AssetKind(q.Get("kind")), Lifecycle: inventory.Lifecycle(q.Get("lifecycle")),
@@ -541,19 +544,16 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.assets.title")
 	res, err := inventory.ListAssets(ctx, s.DB, orgID, f)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	flags, err := inventory.FlagsForAssets(ctx, s.DB, orgID, res.Assets, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assetListView{Query: f.Query, CanWrite: p.CanWrite(), IsFirst: f.Cursor == "",
 		Filtered: f.Kind != "" || f.Lifecycle != "" || f.SegmentID != "" || f.Query != ""}
 	if v.Applying, err = inventory.ImportApplying(ctx, s.DB, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, a := range res.Assets {
 		v.Rows = append(v.Rows, assetRow{Asset: a, Flags: flags[a.ID]})
@@ -563,8 +563,7 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	v.Lifecycles = enumField(pg, "lifecycle", "inventory.lifecycle.", inventory.Lifecycles, fv, true).Options
 	segs, err := segmentOptions(ctx, s.DB, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.Segments = refField(pg, "segment", segs, fv).Options
 	v.Segments[0].Label = pg.T("common.choose")
@@ -587,6 +586,7 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	}
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_assets", pg)
+	return nil
 }
 
 type assetPageView struct {
@@ -600,29 +600,25 @@ type assetPageView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	a, err := inventory.GetAsset(ctx, s.DB, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assetPageView{Asset: a, CanWrite: p.CanWrite(), Actors: map[string]string{}}
 	flags, err := inventory.FlagsForAssets(ctx, s.DB, orgID, []inventory.Asset{a}, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.Flags = flags[a.ID]
 	if v.History, err = inventory.AssetHistory(ctx, s.DB, orgID, a.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, h := range v.History {
 		if _, ok := v.Actors[h.ActorID]; !ok && h.ActorID != "" {
@@ -634,13 +630,11 @@ func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
 	}
 	comms, err := inventory.ListCommunications(ctx, s.DB, orgID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names, err := s.commNames(ctx, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range comms {
 		if c.AssetID == a.ID || (a.SegmentID != "" && (c.FromSegmentID == a.SegmentID || c.ToSegmentID == a.SegmentID)) {
@@ -649,8 +643,7 @@ func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
 	}
 	conns, err := inventory.ListConnections(ctx, s.DB, orgID, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range conns {
 		if c.AssetID == a.ID {
@@ -658,13 +651,13 @@ func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v.Accounts, err = inventory.ListAccounts(ctx, s.DB, orgID, inventory.AccountFilter{AssetID: a.ID}, s.today()); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "inventory.asset.title")
 	pg.Title = a.Name
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_asset", pg)
+	return nil
 }
 
 // FlagText translates a flag.

@@ -38,15 +38,15 @@ type importFormView struct {
 	MaxMB    int
 }
 
-func (s *Server) invImportForm(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) invImportForm(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	if _, err := invOrg(p); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "inventory.import.title")
 	pg.Data = importFormView{CanWrite: p.CanWrite(), MaxMB: inventory.MaxImportSize >> 20}
 	s.render(w, r, http.StatusOK, "inventory_import", pg)
+	return nil
 }
 
 func (s *Server) renderImportError(w http.ResponseWriter, r *http.Request, err error) {
@@ -325,18 +325,17 @@ var exportTypes = map[string]string{
 	inventory.FormatJSON: "application/json; charset=utf-8",
 }
 
-func (s *Server) invTemplate(w http.ResponseWriter, r *http.Request, format string) {
-	if _, err := invOrg(state(r).p); err != nil {
-		s.renderError(w, r, err)
-		return
+func (s *Server) invTemplate(w http.ResponseWriter, r *http.Request, m *member, format string) error {
+	if _, err := invOrg(m.P); err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if err := inventory.Template(format, &buf); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	serveAttachment(w, exportTypes[format], "資産台帳テンプレート."+format, int64(buf.Len()))
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 func (s *Server) invExport(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -362,16 +361,14 @@ type overviewView struct {
 	Connections, Flagged, Segments, Assets int
 }
 
-func (s *Server) invOverview(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invOverview(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	conns, err := inventory.ListConnections(r.Context(), s.DB, orgID, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := overviewView{Connections: len(conns)}
 	for _, c := range conns {
@@ -382,25 +379,24 @@ func (s *Server) invOverview(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.overview_page.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_overview", pg)
+	return nil
 }
 
 // invOverviewSVG serves the diagram as an image: the page shows it with
 // <img>, where an SVG cannot run script, and the policy header forbids
 // script when it is opened on its own.
-func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	lang := state(r).lang
 	var buf bytes.Buffer
 	err = inventory.RenderOverview(r.Context(), s.DB, orgID, &buf, inventory.OverviewOptions{OrgName: p.OrgName, Today: s.today(),
 		T: func(key string, args ...any) string { return s.Catalog.T(lang, key, args...) }})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")
@@ -408,6 +404,7 @@ func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Disposition", `inline; filename="network-overview.svg"`)
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 type measuresView struct {
@@ -420,16 +417,14 @@ type measuresView struct {
 // maxTodo bounds the to-do list shown at once.
 const maxTodo = 200
 
-func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	rep, err := inventory.UrgentMeasures(r.Context(), s.DB, orgID, s.today(), inventory.MeasureOptions{})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := measuresView{Report: rep, HasTodo: len(rep.Todo) > 0}
 	if len(rep.Todo) > maxTodo {
@@ -439,6 +434,7 @@ func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.measures.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_measures", pg)
+	return nil
 }
 
 // TodoText translates a to-do entry.

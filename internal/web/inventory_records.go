@@ -144,28 +144,24 @@ func (s *Server) commNames(ctx context.Context, orgID string) (map[string]string
 	return names, nil
 }
 
-func (s *Server) invSegments(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invSegments(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := segmentsView{CanWrite: p.CanWrite()}
 	if v.Segments, err = inventory.ListSegments(ctx, s.DB, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names, err := s.commNames(ctx, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	comms, err := inventory.ListCommunications(ctx, s.DB, orgID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range comms {
 		v.Comms = append(v.Comms, commRow{Communication: c, From: names[c.FromSegmentID], To: names[c.ToSegmentID], Asset: names[c.AssetID]})
@@ -173,6 +169,7 @@ func (s *Server) invSegments(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.segments.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_segments", pg)
+	return nil
 }
 
 // External connections.
@@ -229,17 +226,15 @@ type connectionsView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invConnections(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) invConnections(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := connectionsView{CanWrite: p.CanWrite()}
 	if v.Connections, err = inventory.ListConnections(r.Context(), s.DB, orgID, s.today()); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range v.Connections {
 		if len(c.Flags) > 0 {
@@ -249,6 +244,7 @@ func (s *Server) invConnections(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.connections.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_connections", pg)
+	return nil
 }
 
 // Vendors and contracts.
@@ -343,23 +339,20 @@ type vendorsView struct {
 	CanWrite  bool
 }
 
-func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invVendors(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := vendorsView{CanWrite: p.CanWrite()}
 	if v.Vendors, err = inventory.ListVendors(ctx, s.DB, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	systems, err := inventory.ListSystems(ctx, s.DB, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names := map[string]string{}
 	for _, x := range v.Vendors {
@@ -370,8 +363,7 @@ func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, err := inventory.ListContracts(ctx, s.DB, orgID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range cs {
 		row := contractRow{Contract: c, Vendor: names[c.VendorID], Expired: c.EndOn.Before(s.today())}
@@ -383,6 +375,7 @@ func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.vendors.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_vendors", pg)
+	return nil
 }
 
 // Systems, the responsibility split and documents.
@@ -433,18 +426,16 @@ type systemsView struct {
 	CanWrite bool
 }
 
-func (s *Server) invSystems(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invSystems(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	reg, err := inventory.LoadRegister(ctx, s.DB, orgID, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	vendors := map[string]string{}
 	for _, x := range reg.Vendors {
@@ -468,6 +459,7 @@ func (s *Server) invSystems(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.systems.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_systems", pg)
+	return nil
 }
 
 type systemPageView struct {
@@ -484,8 +476,9 @@ type systemPageView struct {
 	MaxDocMB         int64
 }
 
-func (s *Server) invSystemPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invSystemPage(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderSystemPage(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -734,20 +727,18 @@ type accountsView struct {
 	CanWrite bool
 }
 
-func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := accountsView{CanWrite: p.CanWrite(), Flagged: r.URL.Query().Get("flagged") == "1"}
 	names := map[string]string{}
 	systems, err := inventory.ListSystems(ctx, s.DB, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, x := range systems {
 		names[x.ID] = x.Name
@@ -761,8 +752,7 @@ func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
 		return map[string]any{"count": len(accounts), "flagged_only": v.Flagged}, nil
 	})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, a := range accounts {
 		where := names[a.SystemID]
@@ -780,4 +770,5 @@ func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.accounts.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_accounts", pg)
+	return nil
 }

@@ -80,6 +80,8 @@ type Deps struct {
 	// Share is the sharing hub's service; New builds one from the fields
 	// above when it is nil.
 	Share *share.Hub
+	// Inventory is the register capability.
+	Inventory *inventory.Service
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -98,6 +100,10 @@ func New(deps Deps) *API {
 	}
 	if deps.Catalog == nil {
 		deps.Catalog = i18n.MustLoad()
+	}
+	if deps.Inventory == nil {
+		deps.Inventory = inventory.NewService(deps.DB, deps.Audit, deps.Now)
+		deps.Inventory.Documents = deps.Documents
 	}
 	if deps.AuthFailLimit <= 0 {
 		deps.AuthFailLimit = DefaultAuthFailLimit
@@ -323,10 +329,7 @@ func (a *API) recordDenied(r *http.Request, c *call) {
 	if c.rt != nil {
 		details["route"] = c.rt.Method + " " + c.rt.Pattern
 	}
-	_, err := a.Audit.Append(context.WithoutCancel(r.Context()), a.DB, audit.Entry{
-		ActorID: c.p.UserID, Actor: c.p.Email, OrgID: c.p.OrgID, Action: audit.ActionAccessDenied,
-		ObjectType: "api", Outcome: audit.Denied, IP: c.ip, UserAgent: c.ua, Details: details,
-	})
+	err := a.Orgs.Denied(context.WithoutCancel(r.Context()), c.p, "api", details)
 	if err != nil {
 		a.Logger.Error("api audit denied", "err", err)
 	}
@@ -342,25 +345,4 @@ func (a *API) reply(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
-}
-
-// record appends an audit entry for a change or sensitive read by c.p
-// concerning organisation orgID, in tx. When the caller acts for another
-// organisation (an ISAC operator), a copy goes to the caller's own
-// organisation's log as well, so both sides can see it.
-func (a *API) record(ctx context.Context, tx *db.Tx, c *call, orgID, action, objType, objID string, details map[string]any) error {
-	e := audit.Entry{
-		ActorID: c.p.UserID, Actor: c.p.Email, OrgID: orgID, Action: action, ObjectType: objType, ObjectID: objID,
-		Outcome: audit.Success, IP: c.ip, UserAgent: c.ua, Details: details,
-	}
-	if _, err := a.Audit.Append(ctx, tx, e); err != nil {
-		return err
-	}
-	if orgID != c.p.OrgID {
-		e.OrgID = c.p.OrgID
-		if _, err := a.Audit.Append(ctx, tx, e); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -93,6 +93,7 @@ func newAuthzFixture(t *testing.T, d *db.DB) *authzFixture {
 	z.staffOp = z.person(t, f.isac, "staff@isac.example.jp", auth.RoleStaff)
 	z.auditorOp = z.person(t, f.isac, "auditor@isac.example.jp", auth.RoleAuditor)
 	f.api.Documents = &inventory.Documents{Blobs: &memBlobs{}, MaxSize: 1 << 20}
+	f.api.Inventory.Documents = f.api.Documents
 	tokens := map[string]string{
 		"member admin": f.adminA.write, "member staff": f.staffA.write, "member auditor": f.auditorA.write,
 		"read-only token": f.adminA.read, "other member": f.adminB.write, "vendor": z.adminV.write,

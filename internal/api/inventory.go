@@ -3,15 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
@@ -92,20 +89,23 @@ type recordKind struct {
 	path, objType, listKey string
 	// sensitive reads are recorded in the audit log.
 	sensitive bool
-	list      func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error)
-	get       func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error)
-	// create and update decode the body into the record and store it.
-	create func(ctx context.Context, tx *db.Tx, orgID string, body []byte, now inventory.Date, a *API) (any, string, error)
-	update func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error)
-	del    func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error)
+	// list reads one page of the kind's list, filtered and paged in SQL.
+	list func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date, pq inventory.PageQuery) ([]any, string, error)
+	get  func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error)
+	// create and update decode the body into the record and store it
+	// through the inventory service; del removes it.
+	create func(ctx context.Context, a *API, p *auth.Principal, orgID string, body []byte) (any, error)
+	update func(ctx context.Context, a *API, p *auth.Principal, orgID, id string, body []byte) (any, error)
+	del    func(ctx context.Context, a *API, p *auth.Principal, orgID, id string) error
 }
 
-func anys[T any](xs []T, err error) ([]any, error) {
-	out := make([]any, len(xs))
-	for i := range xs {
-		out[i] = xs[i]
+// anys turns a page of records into the items of a list answer.
+func anys[T any](p inventory.Page[T], err error) ([]any, string, error) {
+	out := make([]any, len(p.Items))
+	for i := range p.Items {
+		out[i] = p.Items[i]
 	}
-	return out, err
+	return out, p.Next, err
 }
 
 // readOnlyKeys are the JSON fields a client cannot set.
@@ -169,165 +169,86 @@ func mergePatch(cur any, body []byte, dst any) error {
 
 var invRecordKinds = []*recordKind{
 	{path: "segments", objType: "segment", listKey: "segments",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			ss, err := inventory.ListSegments(ctx, q, orgID)
-			kind := r.URL.Query().Get("kind")
-			out := ss[:0]
-			for _, s := range ss {
-				if kind == "" || string(s.Kind) == kind {
-					out = append(out, s)
-				}
-			}
-			return anys(out, err)
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageSegments(ctx, q, orgID, inventory.SegmentKind(r.URL.Query().Get("kind")), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetSegment(ctx, q, orgID, id)
 		},
-		create: createRecord(inventory.CreateSegment, func(x *inventory.Segment) *string { return &x.ID }),
-		update: updateRecord(plainGet(inventory.GetSegment), inventory.UpdateSegment, func(x *inventory.Segment) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteSegment(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateSegment),
+		update: updateVia((*inventory.Service).UpdateSegment),
+		del:    deleteVia((*inventory.Service).DeleteSegment),
 	},
 	{path: "communications", objType: "communication", listKey: "communications",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			return anys(inventory.ListCommunications(ctx, q, orgID, r.URL.Query().Get("asset_id")))
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageCommunications(ctx, q, orgID, r.URL.Query().Get("asset_id"), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetCommunication(ctx, q, orgID, id)
 		},
-		create: createRecord(inventory.CreateCommunication, func(x *inventory.Communication) *string { return &x.ID }),
-		update: updateRecord(plainGet(inventory.GetCommunication), inventory.UpdateCommunication, func(x *inventory.Communication) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteCommunication(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateCommunication),
+		update: updateVia((*inventory.Service).UpdateCommunication),
+		del:    deleteVia((*inventory.Service).DeleteCommunication),
 	},
 	{path: "connections", objType: "connection", listKey: "connections",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error) {
-			cs, err := inventory.ListConnections(ctx, q, orgID, today)
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
 			f := r.URL.Query()
-			out := cs[:0]
-			for _, c := range cs {
-				if (f.Get("type") == "" || string(c.Type) == f.Get("type")) && (f.Get("manager") == "" || string(c.Manager) == f.Get("manager")) &&
-					(f.Get("flagged") != "true" || len(c.Flags) > 0) {
-					out = append(out, c)
-				}
-			}
-			return anys(out, err)
+			return anys(inventory.PageConnections(ctx, q, orgID, inventory.ConnectionFilter{Type: inventory.ConnType(f.Get("type")),
+				Manager: inventory.Manager(f.Get("manager")), Flagged: f.Get("flagged") == "true"}, today, pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
 			return inventory.GetConnection(ctx, q, orgID, id, today)
 		},
-		create: createRecord(inventory.CreateConnection, func(x *inventory.Connection) *string { return &x.ID }),
-		update: updateRecord(datedGet(inventory.GetConnection), inventory.UpdateConnection, func(x *inventory.Connection) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteConnection(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateConnection),
+		update: updateVia((*inventory.Service).UpdateConnection),
+		del:    deleteVia((*inventory.Service).DeleteConnection),
 	},
 	{path: "vendors", objType: "vendor", listKey: "vendors",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			return anys(inventory.ListVendors(ctx, q, orgID))
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageVendors(ctx, q, orgID, pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetVendor(ctx, q, orgID, id)
 		},
-		create: createRecord(inventory.CreateVendor, func(x *inventory.Vendor) *string { return &x.ID }),
-		update: updateRecord(plainGet(inventory.GetVendor), inventory.UpdateVendor, func(x *inventory.Vendor) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteVendor(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateVendor),
+		update: updateVia((*inventory.Service).UpdateVendor),
+		del:    deleteVia((*inventory.Service).DeleteVendor),
 	},
 	{path: "systems", objType: "system", listKey: "systems",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			ss, err := inventory.ListSystems(ctx, q, orgID)
-			vendor := r.URL.Query().Get("vendor_id")
-			out := ss[:0]
-			for _, s := range ss {
-				if vendor == "" || s.VendorID == vendor {
-					out = append(out, s)
-				}
-			}
-			return anys(out, err)
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageSystems(ctx, q, orgID, r.URL.Query().Get("vendor_id"), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetSystem(ctx, q, orgID, id)
 		},
-		create: createRecord(inventory.CreateSystem, func(x *inventory.System) *string { return &x.ID }),
-		update: updateRecord(plainGet(inventory.GetSystem), inventory.UpdateSystem, func(x *inventory.System) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteSystem(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateSystem),
+		update: updateVia((*inventory.Service).UpdateSystem),
+		del:    deleteVia((*inventory.Service).DeleteSystem),
 	},
 	{path: "contracts", objType: "contract", listKey: "contracts",
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date) ([]any, error) {
-			return anys(inventory.ListContracts(ctx, q, orgID, r.URL.Query().Get("vendor_id")))
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, _ inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
+			return anys(inventory.PageContracts(ctx, q, orgID, r.URL.Query().Get("vendor_id"), pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, _ inventory.Date) (any, error) {
 			return inventory.GetContract(ctx, q, orgID, id)
 		},
-		create: createRecord(inventory.CreateContract, func(x *inventory.Contract) *string { return &x.ID }),
-		update: updateRecord(plainGet(inventory.GetContract), inventory.UpdateContract, func(x *inventory.Contract) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteContract(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateContract),
+		update: updateVia((*inventory.Service).UpdateContract),
+		del:    deleteVia((*inventory.Service).DeleteContract),
 	},
 	{path: "accounts", objType: "account", listKey: "accounts", sensitive: true,
-		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date) ([]any, error) {
+		list: func(ctx context.Context, q db.Querier, orgID string, r *http.Request, today inventory.Date, pq inventory.PageQuery) ([]any, string, error) {
 			f := r.URL.Query()
-			return anys(inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"),
-				Flagged: f.Get("flagged") == "true"}, today))
+			return anys(inventory.PageAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"),
+				Flagged: f.Get("flagged") == "true"}, today, pq))
 		},
 		get: func(ctx context.Context, q db.Querier, orgID, id string, today inventory.Date) (any, error) {
 			return inventory.GetAccount(ctx, q, orgID, id, today)
 		},
-		create: createRecord(inventory.CreateAccount, func(x *inventory.Account) *string { return &x.ID }),
-		update: updateRecord(datedGet(inventory.GetAccount), inventory.UpdateAccount, func(x *inventory.Account) *string { return &x.ID }),
-		del: func(ctx context.Context, tx *db.Tx, orgID, id string) (any, error) {
-			return inventory.DeleteAccount(ctx, tx, orgID, id)
-		},
+		create: createVia((*inventory.Service).CreateAccount),
+		update: updateVia((*inventory.Service).UpdateAccount),
+		del:    deleteVia((*inventory.Service).DeleteAccount),
 	},
-}
-
-// listPage cuts a page out of a list in its stored order: cursor is the
-// opaque next_cursor of the previous page.
-func listPage(items []any, idOf func(any) string, cursor string, limit int) ([]any, string, error) {
-	if limit <= 0 {
-		limit = inventory.DefaultPageSize
-	}
-	limit = min(limit, inventory.MaxPageSize)
-	start := 0
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err != nil {
-			return nil, "", apperr.Field("cursor", "inventory.error.bad_cursor")
-		}
-		start = -1
-		for i, x := range items {
-			if idOf(x) == string(b) {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return nil, "", apperr.Field("cursor", "inventory.error.bad_cursor")
-		}
-	}
-	end := min(start+limit, len(items))
-	page := items[start:end]
-	next := ""
-	if end < len(items) && end > start {
-		next = base64.RawURLEncoding.EncodeToString([]byte(idOf(items[end-1])))
-	}
-	return page, next, nil
-}
-
-func recordID(x any) string {
-	b, _ := json.Marshal(x)
-	var v struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(b, &v)
-	return v.ID
 }
 
 func limitParam(r *http.Request) (int, error) {
@@ -352,21 +273,19 @@ func (a *API) invList(w http.ResponseWriter, r *http.Request, c *call, k *record
 	if err != nil {
 		return err
 	}
-	var items []any
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if items, err = k.list(ctx, tx, orgID, r, a.today()); err != nil {
-			return err
-		}
-		if k.sensitive {
-			return a.record(ctx, tx, c, orgID, audit.ActionSensitiveRead, "inventory_"+k.listKey, orgID, map[string]any{"count": len(items)})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	pq := inventory.PageQuery{Cursor: r.URL.Query().Get("cursor"), Limit: limit}
+	var page []any
+	var next string
+	if k.sensitive {
+		ev := audit.Event{Action: audit.ActionSensitiveRead, ObjectType: "inventory_" + k.listKey, ObjectID: orgID}
+		err = a.Inventory.Read(ctx, c.p, orgID, ev, func(q db.Querier) (map[string]any, error) {
+			var err error
+			page, next, err = k.list(ctx, q, orgID, r, a.today(), pq)
+			return map[string]any{"count": len(page)}, err
+		})
+	} else {
+		page, next, err = k.list(ctx, a.DB, orgID, r, a.today(), pq)
 	}
-	page, next, err := listPage(items, recordID, r.URL.Query().Get("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -381,16 +300,15 @@ func (a *API) invGet(w http.ResponseWriter, r *http.Request, c *call, k *recordK
 		return err
 	}
 	var rec any
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if rec, err = k.get(ctx, tx, orgID, r.PathValue("rec"), a.today()); err != nil {
-			return err
-		}
-		if k.sensitive {
-			return a.record(ctx, tx, c, orgID, audit.ActionSensitiveRead, k.objType, r.PathValue("rec"), nil)
-		}
-		return nil
-	})
+	if k.sensitive {
+		err = a.Inventory.Read(ctx, c.p, orgID, audit.Event{Action: audit.ActionSensitiveRead, ObjectType: k.objType, ObjectID: r.PathValue("rec")}, func(q db.Querier) (map[string]any, error) {
+			var err error
+			rec, err = k.get(ctx, q, orgID, r.PathValue("rec"), a.today())
+			return nil, err
+		})
+	} else {
+		rec, err = k.get(ctx, a.DB, orgID, r.PathValue("rec"), a.today())
+	}
 	if err != nil {
 		return err
 	}
@@ -408,15 +326,7 @@ func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 	if err != nil {
 		return err
 	}
-	var rec any
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var id string
-		var err error
-		if rec, id, err = k.create(ctx, tx, orgID, body, a.today(), a); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory."+k.objType+".create", k.objType, id, nil)
-	})
+	rec, err := k.create(ctx, a, c.p, orgID, body)
 	if err != nil {
 		return err
 	}
@@ -438,14 +348,7 @@ func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 	if err != nil {
 		return err
 	}
-	var rec any
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if rec, err = k.update(ctx, tx, orgID, id, body, a); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory."+k.objType+".update", k.objType, id, nil)
-	})
+	rec, err := k.update(ctx, a, c.p, orgID, id, body)
 	if err != nil {
 		return err
 	}
@@ -459,25 +362,7 @@ func (a *API) invDelete(w http.ResponseWriter, r *http.Request, c *call, k *reco
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("rec")
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if k.objType == "system" && a.Documents != nil {
-			docs, err := inventory.ListDocuments(ctx, tx, orgID, id)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				for _, d := range docs {
-					_ = a.Documents.DeleteBlob(context.WithoutCancel(ctx), orgID, d.ID)
-				}
-			}()
-		}
-		if _, err := k.del(ctx, tx, orgID, id); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory."+k.objType+".delete", k.objType, id, nil)
-	})
-	if err != nil {
+	if err := k.del(ctx, a, c.p, orgID, r.PathValue("rec")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -549,14 +434,7 @@ func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := decodeRecord(body, &in); err != nil {
 		return err
 	}
-	var out inventory.Asset
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if out, err = inventory.CreateAsset(ctx, tx, orgID, c.p.UserID, in, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.asset.create", "asset", out.ID, map[string]any{"name": out.Name})
-	})
+	out, err := a.Inventory.CreateAsset(ctx, c.p, orgID, in)
 	if err != nil {
 		return err
 	}
@@ -578,26 +456,10 @@ func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	var after inventory.Asset
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		cur, err := inventory.GetAsset(ctx, tx, orgID, id)
-		if err != nil {
-			return err
-		}
+	_, after, err := a.Inventory.UpdateAsset(ctx, c.p, orgID, id, func(cur inventory.Asset) (inventory.Asset, error) {
 		var in inventory.Asset
-		if err := mergePatch(cur, body, &in); err != nil {
-			return err
-		}
-		in.ID = id
-		before, aft, err := inventory.UpdateAsset(ctx, tx, orgID, c.p.UserID, in, a.Now())
-		if err != nil {
-			return err
-		}
-		after = aft
-		if len(diffKeys(before, aft)) == 0 {
-			return nil
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.asset.update", "asset", id, map[string]any{"name": aft.Name, "changed": diffKeys(before, aft)})
+		err := mergePatch(cur, body, &in)
+		return in, err
 	})
 	if err != nil {
 		return err
@@ -613,14 +475,7 @@ func (a *API) invDeleteAsset(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	id := r.PathValue("rec")
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		x, err := inventory.DeleteAsset(ctx, tx, orgID, c.p.UserID, id, a.Now())
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.asset.delete", "asset", id, map[string]any{"name": x.Name})
-	})
-	if err != nil {
+	if _, err := a.Inventory.DeleteAsset(ctx, c.p, orgID, id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -662,14 +517,7 @@ func (a *API) invSetResponsibilities(w http.ResponseWriter, r *http.Request, c *
 	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
-	var after []inventory.Responsibility
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if _, after, err = inventory.SetResponsibilities(ctx, tx, orgID, id, in.Responsibilities, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.responsibility.update", "system", id, map[string]any{"rows": len(in.Responsibilities)})
-	})
+	_, after, err := a.Inventory.SetResponsibilities(ctx, c.p, orgID, id, in.Responsibilities)
 	if err != nil {
 		return err
 	}
@@ -703,19 +551,8 @@ func (a *API) invDownloadDocument(w http.ResponseWriter, r *http.Request, c *cal
 	if a.Documents == nil {
 		return db.ErrNotFound
 	}
-	var d inventory.Document
-	var rc io.ReadCloser
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if d, rc, err = a.Documents.Open(ctx, tx, orgID, r.PathValue("rec")); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, audit.ActionSensitiveRead, "document", d.ID, map[string]any{"filename": d.Filename})
-	})
+	d, rc, err := a.Inventory.OpenDocument(ctx, c.p, orgID, r.PathValue("rec"))
 	if err != nil {
-		if rc != nil {
-			rc.Close()
-		}
 		return err
 	}
 	defer rc.Close()
@@ -746,14 +583,7 @@ func (a *API) invDeleteDocument(w http.ResponseWriter, r *http.Request, c *call)
 	if a.Documents == nil {
 		return db.ErrNotFound
 	}
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		d, err := a.Documents.Delete(ctx, tx, orgID, r.PathValue("rec"))
-		if err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.document.delete", "document", d.ID, map[string]any{"filename": d.Filename})
-	})
-	if err != nil {
+	if _, err := a.Inventory.DeleteDocument(ctx, c.p, orgID, r.PathValue("rec")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -828,8 +658,8 @@ func readImport(r *http.Request) ([]byte, string, error) {
 
 func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invWrite(r, c, "inventory.import")
-	if err != nil {
+	orgID := r.PathValue("id")
+	if err := auth.AuthorizeMember(c.p, inventory.ActionImport, orgID); err != nil {
 		return err
 	}
 	release, err := importgate.Default.Acquire(orgID)
@@ -846,14 +676,14 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 		if err != nil {
 			return inventory.NmapError(err)
 		}
-		props, err := inventory.PreviewNmap(ctx, a.DB, orgID, scan)
+		props, err := a.Inventory.PreviewNmap(ctx, c.p, orgID, scan)
 		if err != nil {
 			return err
 		}
 		a.reply(w, http.StatusOK, nmapBody{Format: "nmap", Proposals: props})
 		return nil
 	}
-	p, err := inventory.PreviewImport(ctx, a.DB, orgID, name, data)
+	p, err := a.Inventory.PreviewImport(ctx, c.p, orgID, name, data)
 	if err != nil {
 		return err
 	}
@@ -863,8 +693,8 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 
 func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
-	orgID, err := invWrite(r, c, "inventory.import")
-	if err != nil {
+	orgID := r.PathValue("id")
+	if err := auth.AuthorizeMember(c.p, inventory.ActionImport, orgID); err != nil {
 		return err
 	}
 	release, err := importgate.Default.Acquire(orgID)
@@ -879,14 +709,7 @@ func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) er
 	if inventory.DetectFormat(name, data) == "nmap" {
 		return a.invNmapApply(w, r, c, orgID, data)
 	}
-	var p *inventory.Preview
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if p, err = inventory.ApplyImport(ctx, tx, orgID, c.p.UserID, name, data, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.import", "inventory", orgID, map[string]any{"filename": name, "format": p.Format, "rows": len(p.Rows)})
-	})
+	p, err := a.Inventory.ApplyImport(ctx, c.p, orgID, name, data)
 	if err != nil {
 		return err
 	}
@@ -895,7 +718,6 @@ func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 func (a *API) invNmapApply(w http.ResponseWriter, r *http.Request, c *call, orgID string, data []byte) error {
-	ctx := r.Context()
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
 		return inventory.NmapError(err)
@@ -910,24 +732,7 @@ func (a *API) invNmapApply(w http.ResponseWriter, r *http.Request, c *call, orgI
 			accept = append(accept, n)
 		}
 	}
-	var props, applied []inventory.NmapProposal
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if props, err = inventory.PreviewNmap(ctx, tx, orgID, scan); err != nil {
-			return err
-		}
-		if accept == nil {
-			for _, p := range props {
-				if p.Status == inventory.RowNew || p.Status == inventory.RowChanged {
-					accept = append(accept, p.Index)
-				}
-			}
-		}
-		if applied, err = inventory.ApplyNmap(ctx, tx, orgID, c.p.UserID, scan, accept, a.Now()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, "inventory.import", "inventory", orgID, map[string]any{"format": "nmap", "applied": len(applied)})
-	})
+	props, applied, err := a.Inventory.ApplyNmap(r.Context(), c.p, orgID, scan, accept)
 	if err != nil {
 		return err
 	}
@@ -955,13 +760,7 @@ func (a *API) invExport(w http.ResponseWriter, r *http.Request, c *call) error {
 		return apperr.Field("format", "inventory.error.bad_format")
 	}
 	var buf bytes.Buffer
-	err = a.DB.InTx(ctx, func(tx *db.Tx) error {
-		if err := inventory.Export(ctx, tx, orgID, format, &buf, a.today()); err != nil {
-			return err
-		}
-		return a.record(ctx, tx, c, orgID, audit.ActionDataExport, "inventory", orgID, map[string]any{"format": format, "bytes": buf.Len()})
-	})
-	if err != nil {
+	if err := a.Inventory.Export(ctx, c.p, orgID, format, &buf); err != nil {
 		return err
 	}
 	h := w.Header()
@@ -994,65 +793,37 @@ func (a *API) invMeasures(w http.ResponseWriter, r *http.Request, c *call) error
 	return nil
 }
 
-// diffKeys names the JSON fields that differ between two records.
-func diffKeys(before, after any) []string {
-	var b, a map[string]json.RawMessage
-	bb, _ := json.Marshal(before)
-	ab, _ := json.Marshal(after)
-	_ = json.Unmarshal(bb, &b)
-	_ = json.Unmarshal(ab, &a)
-	var out []string
-	for k, v := range a {
-		if k != "updated_at" && !bytes.Equal(b[k], v) {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // createRecord is the create step of a record kind whose store functions
 // have the common shape: decode the body, create, answer with the record.
-func createRecord[T any](create func(context.Context, db.Querier, string, T, time.Time) (T, error), idOf func(*T) *string) func(context.Context, *db.Tx, string, []byte, inventory.Date, *API) (any, string, error) {
-	return func(ctx context.Context, tx *db.Tx, orgID string, body []byte, _ inventory.Date, a *API) (any, string, error) {
+// createVia is the POST step of a record kind: decode the body, create
+// through the service.
+func createVia[T any](create func(*inventory.Service, context.Context, *auth.Principal, string, T) (T, error)) func(context.Context, *API, *auth.Principal, string, []byte) (any, error) {
+	return func(ctx context.Context, a *API, p *auth.Principal, orgID string, body []byte) (any, error) {
 		var v T
 		if err := decodeRecord(body, &v); err != nil {
-			return nil, "", err
-		}
-		v, err := create(ctx, tx, orgID, v, a.Now())
-		return v, *idOf(&v), err
-	}
-}
-
-// updateRecord is the PATCH step of such a kind: load the record of the
-// organisation, merge the body's fields into it, update, answer with the
-// record after the change.
-func updateRecord[T any](get func(context.Context, db.Querier, string, string, *API) (T, error), update func(context.Context, db.Querier, string, T, time.Time) (T, T, error), idOf func(*T) *string) func(context.Context, *db.Tx, string, string, []byte, *API) (any, error) {
-	return func(ctx context.Context, tx *db.Tx, orgID, id string, body []byte, a *API) (any, error) {
-		cur, err := get(ctx, tx, orgID, id, a)
-		if err != nil {
 			return nil, err
 		}
-		var v T
-		if err := mergePatch(cur, body, &v); err != nil {
-			return nil, err
-		}
-		*idOf(&v) = id
-		_, after, err := update(ctx, tx, orgID, v, a.Now())
-		return after, err
+		return create(a.Inventory, ctx, p, orgID, v)
 	}
 }
 
-// plainGet adapts a store getter to updateRecord.
-func plainGet[T any](get func(context.Context, db.Querier, string, string) (T, error)) func(context.Context, db.Querier, string, string, *API) (T, error) {
-	return func(ctx context.Context, q db.Querier, orgID, id string, _ *API) (T, error) {
-		return get(ctx, q, orgID, id)
+// updateVia is the PATCH step of a record kind: the service loads the
+// record, the body's fields are merged into it, and the service stores it
+// and answers with the record after the change.
+func updateVia[T any](update func(*inventory.Service, context.Context, *auth.Principal, string, string, inventory.Change[T]) (T, error)) func(context.Context, *API, *auth.Principal, string, string, []byte) (any, error) {
+	return func(ctx context.Context, a *API, p *auth.Principal, orgID, id string, body []byte) (any, error) {
+		return update(a.Inventory, ctx, p, orgID, id, func(cur T) (T, error) {
+			var v T
+			err := mergePatch(cur, body, &v)
+			return v, err
+		})
 	}
 }
 
-// datedGet adapts a store getter whose flags depend on today's date.
-func datedGet[T any](get func(context.Context, db.Querier, string, string, inventory.Date) (T, error)) func(context.Context, db.Querier, string, string, *API) (T, error) {
-	return func(ctx context.Context, q db.Querier, orgID, id string, a *API) (T, error) {
-		return get(ctx, q, orgID, id, a.today())
+// deleteVia is the DELETE step of a record kind.
+func deleteVia[T any](del func(*inventory.Service, context.Context, *auth.Principal, string, string) (T, error)) func(context.Context, *API, *auth.Principal, string, string) error {
+	return func(ctx context.Context, a *API, p *auth.Principal, orgID, id string) error {
+		_, err := del(a.Inventory, ctx, p, orgID, id)
+		return err
 	}
 }

@@ -63,6 +63,7 @@ func seedInventoryA(f *fixture) invA {
 	now := f.clock.Now()
 	a := f.orgA.ID
 	f.api.Documents = &inventory.Documents{Blobs: &memBlobs{}, MaxSize: 1 << 20}
+	f.api.Inventory.Documents = f.api.Documents
 	var out invA
 	must := func(err error) {
 		if err != nil {
@@ -178,6 +179,7 @@ func TestInventoryAPI(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
 		f.api.Documents = &inventory.Documents{Blobs: &memBlobs{}, MaxSize: 1 << 20}
+		f.api.Inventory.Documents = f.api.Documents
 		base := "/api/v1/orgs/" + f.orgA.ID + "/inventory"
 		tok := f.staffA.write
 

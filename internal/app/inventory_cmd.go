@@ -102,9 +102,8 @@ func cmdInventoryImport(ctx context.Context, args []string, stdout io.Writer) er
 		if err := checkOrg(ctx, d, orgID); err != nil {
 			return err
 		}
-		now := time.Now()
 		if inventory.DetectFormat(name, data) == "nmap" {
-			return importNmap(ctx, d, log, cat, orgID, name, data, dryRun, now, stdout)
+			return importNmap(ctx, d, log, cat, orgID, data, dryRun, stdout)
 		}
 		if dryRun {
 			p, err := inventory.PreviewImport(ctx, d, orgID, name, data)
@@ -118,16 +117,7 @@ func cmdInventoryImport(ctx context.Context, args []string, stdout io.Writer) er
 			fmt.Fprintln(stdout, "確認のみ: 何も変更していません / dry run: nothing was changed")
 			return nil
 		}
-		var p *inventory.Preview
-		err := d.InTx(ctx, func(tx *db.Tx) error {
-			var err error
-			if p, err = inventory.ApplyImport(ctx, tx, orgID, "", name, data, now); err != nil {
-				return err
-			}
-			_, err = log.Append(ctx, tx, cliEntry("inventory.import", "inventory", orgID, orgID,
-				map[string]any{"filename": name, "format": p.Format, "rows": len(p.Rows)}))
-			return err
-		})
+		p, err := inventory.NewService(d, log, time.Now).ApplyImport(ctx, cliPrincipal(orgID), orgID, name, data)
 		if p != nil {
 			printPreview(stdout, cat, p)
 		}
@@ -214,33 +204,19 @@ func cellErrorLine(cat *i18n.Catalog, e inventory.CellError) string {
 	return "誤り / error: " + where + bilingual(cat, e.Key, e.Args...)
 }
 
-func importNmap(ctx context.Context, d *db.DB, log *audit.Log, cat *i18n.Catalog, orgID, name string, data []byte, dryRun bool, now time.Time, stdout io.Writer) error {
+func importNmap(ctx context.Context, d *db.DB, log *audit.Log, cat *i18n.Catalog, orgID string, data []byte, dryRun bool, stdout io.Writer) error {
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
 		ae := inventory.NmapError(err)
 		return &exitError{code: 1, err: errors.New(bilingual(cat, ae.Key, ae.Args...))}
 	}
+	svc := inventory.NewService(d, log, time.Now)
 	var props []inventory.NmapProposal
-	err = d.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if props, err = inventory.PreviewNmap(ctx, tx, orgID, scan); err != nil {
-			return err
-		}
-		if dryRun {
-			return nil
-		}
-		var accept []int
-		for _, p := range props {
-			if p.Status == inventory.RowNew || p.Status == inventory.RowChanged {
-				accept = append(accept, p.Index)
-			}
-		}
-		if _, err := inventory.ApplyNmap(ctx, tx, orgID, "", scan, accept, now); err != nil {
-			return err
-		}
-		_, err = log.Append(ctx, tx, cliEntry("inventory.import", "inventory", orgID, orgID, map[string]any{"filename": name, "format": "nmap", "applied": len(accept)}))
-		return err
-	})
+	if dryRun {
+		props, err = svc.PreviewNmap(ctx, cliPrincipal(orgID), orgID, scan)
+	} else {
+		props, _, err = svc.ApplyNmap(ctx, cliPrincipal(orgID), orgID, scan, nil)
+	}
 	if err != nil {
 		return cliError(err)
 	}
@@ -281,14 +257,7 @@ func cmdInventoryExport(ctx context.Context, args []string, stdout io.Writer) er
 			return err
 		}
 		var buf bytes.Buffer
-		err := d.InTx(ctx, func(tx *db.Tx) error {
-			if err := inventory.Export(ctx, tx, orgID, format, &buf, inventory.DateOf(time.Now())); err != nil {
-				return err
-			}
-			_, err := log.Append(ctx, tx, cliEntry(audit.ActionDataExport, "inventory", orgID, orgID, map[string]any{"format": format, "file": filepath.Base(out)}))
-			return err
-		})
-		if err != nil {
+		if err := inventory.NewService(d, log, time.Now).Export(ctx, cliPrincipal(orgID), orgID, format, &buf); err != nil {
 			if apperr.From(err).Code != apperr.Internal {
 				return cliError(err)
 			}

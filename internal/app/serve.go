@@ -46,8 +46,10 @@ type Node struct {
 	Touches *auth.Touches
 	// Assess is the checklists' service, shared by the web pages and the API.
 	Assess *assess.Service
-	Logger *slog.Logger
-	now    func() time.Time
+	// Inventory is the register capability (assets, imports, …).
+	Inventory *inventory.Service
+	Logger    *slog.Logger
+	now       func() time.Time
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -150,6 +152,15 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return fail(err)
 	}
+	n.Inventory = inventory.NewService(d, n.Audit, now)
+	n.Inventory.Documents = docs
+	// An import that a stopped process left half-applied is finished now;
+	// one it left half-staged is discarded.
+	if k, err := n.Inventory.Recover(ctx); err != nil {
+		logger.Warn("inventory import recovery", "error", err.Error())
+	} else if k > 0 {
+		logger.Info("inventory imports recovered", "imports", k)
+	}
 	orgs := &auth.Orgs{DB: d, Audit: n.Audit, Queue: n.Queue, Now: now,
 		Notices: &auth.Notices{Mail: n.Mailer, Catalog: mustCatalog(), BaseURL: cfg.BaseURL}}
 	// One vulnerability watch for the node: imports spool to the data
@@ -164,12 +175,12 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	taxiiServer := taxii.New(d, now, logger)
 	taxiiServer.Share = n.Share
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share})
+		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share, Inventory: n.Inventory})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger, Share: n.Share,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxiiServer, Documents: docs,
-		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess, Inventory: n.Inventory,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 			defer cancel()

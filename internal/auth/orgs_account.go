@@ -414,3 +414,11 @@ func (s *Orgs) ReadMembers(ctx context.Context, p *Principal, orgID string) ([]M
 	})
 	return ms, err
 }
+
+// Denied records that p was refused a request (access.denied, outcome
+// denied, object kind doorKind such as "api") in p's own organisation's
+// log, with what was asked in details.
+func (s *Orgs) Denied(ctx context.Context, p *Principal, doorKind string, details map[string]any) error {
+	return s.record(ctx, s.DB, p, audit.Event{Action: audit.ActionAccessDenied, ObjectType: doorKind,
+		Outcome: audit.Denied, Details: details})
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
@@ -75,7 +74,9 @@ type Preview struct {
 	NewSegments []string                     `json:"new_segments"`
 	Ignored     []string                     `json:"ignored_columns"`
 	Counts      map[string]map[RowStatus]int `json:"counts"`
-	plan        *importPlan
+	// Stats says how an applied import was written.
+	Stats ApplyStats `json:"-"`
+	plan  *importPlan
 }
 
 // OK reports whether the preview has no errors and can be applied.
@@ -657,171 +658,8 @@ func (im *importer) sheetConnections(s *Sheet) {
 	}
 }
 
-// ApplyImport previews the file again inside q (which should be a
-// transaction: run it in db.InTx together with the audit entry) and, when
-// the preview has no errors, writes every new and changed row, recording
-// asset history by actorID. With errors it writes nothing and returns the
-// preview with an Invalid error (key inventory.import.has_errors). Applying
-// the same file twice changes nothing the second time.
-func ApplyImport(ctx context.Context, q db.Querier, orgID, actorID, filename string, data []byte, now time.Time) (*Preview, error) {
-	if tx, ok := q.(*db.Tx); ok {
-		if err := tx.Lock(ctx, "inventory-import:"+orgID); err != nil {
-			return nil, err
-		}
-	}
-	p, err := PreviewImport(ctx, q, orgID, filename, data)
-	if err != nil {
-		return nil, err
-	}
-	if !p.OK() {
-		return p, apperr.New(apperr.Invalid, "inventory.import.has_errors", len(p.Errors))
-	}
-	return p, applyPlan(ctx, q, orgID, actorID, p.plan, now)
-}
-
-// ImportFile runs ApplyImport in its own transaction on d (for the command
-// line). With dryRun it only previews.
-func ImportFile(ctx context.Context, d *db.DB, orgID, actorID, filename string, data []byte, dryRun bool, now time.Time) (*Preview, error) {
-	if dryRun {
-		return PreviewImport(ctx, d, orgID, filename, data)
-	}
-	var p *Preview
-	err := d.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		p, err = ApplyImport(ctx, tx, orgID, actorID, filename, data, now)
-		return err
-	})
-	return p, err
-}
-
-func applyPlan(ctx context.Context, q db.Querier, orgID, actorID string, pl *importPlan, now time.Time) error {
-	vendorIDs := map[string]string{}
-	vs, err := ListVendors(ctx, q, orgID)
-	if err != nil {
-		return err
-	}
-	for _, v := range vs {
-		vendorIDs[v.Name] = v.ID
-	}
-	for _, v := range pl.vendorsNew {
-		nv, err := CreateVendor(ctx, q, orgID, v, now)
-		if err != nil {
-			return err
-		}
-		vendorIDs[nv.Name] = nv.ID
-	}
-	for _, v := range pl.vendorsChanged {
-		if _, _, err := UpdateVendor(ctx, q, orgID, v, now); err != nil {
-			return err
-		}
-	}
-	segIDs := map[string]string{}
-	segs, err := ListSegments(ctx, q, orgID)
-	if err != nil {
-		return err
-	}
-	for _, s := range segs {
-		segIDs[s.Name] = s.ID
-	}
-	for _, name := range pl.segmentsNew {
-		s, err := CreateSegment(ctx, q, orgID, Segment{Name: name}, now)
-		if err != nil {
-			return err
-		}
-		segIDs[name] = s.ID
-	}
-	for i := range pl.assetsNew {
-		pl.assetsNew[i].SegmentID = segIDs[pl.assetsNew[i].SegmentName]
-	}
-	if err := insertAssets(ctx, q, orgID, actorID, pl.assetsNew, now); err != nil {
-		return err
-	}
-	// Renames go through a temporary name first so that two assets may swap
-	// names within one file.
-	for _, ch := range pl.assetsChanged {
-		if ch.before.Name != ch.after.Name {
-			if _, err := q.Exec(ctx, "UPDATE inv_assets SET name = ? WHERE org_id = ? AND id = ?", "~import~"+ch.after.ID, orgID, ch.after.ID); err != nil {
-				return err
-			}
-		}
-	}
-	for _, ch := range pl.assetsChanged {
-		a := ch.after
-		a.SegmentID = segIDs[a.SegmentName]
-		if err := writeAsset(ctx, q, orgID, &a, now); err != nil {
-			return err
-		}
-		if err := addHistory(ctx, q, orgID, a.ID, actorID, "update", diffAssets(&ch.before, &a), now); err != nil {
-			return err
-		}
-	}
-	assetIDs := map[string]string{}
-	rows, err := q.Query(ctx, "SELECT id, name FROM inv_assets WHERE org_id = ?", orgID)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			rows.Close()
-			return err
-		}
-		assetIDs[name] = id
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, c := range pl.connsNew {
-		c.AssetID, c.VendorID = assetIDs[c.AssetName], vendorIDs[c.VendorName]
-		if _, err := CreateConnection(ctx, q, orgID, c, now); err != nil {
-			return err
-		}
-	}
-	for _, c := range pl.connsChanged {
-		c.AssetID, c.VendorID = assetIDs[c.AssetName], vendorIDs[c.VendorName]
-		if _, _, err := UpdateConnection(ctx, q, orgID, c, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 type assetChange struct {
 	before, after Asset
-}
-
-// insertAssets writes new assets and their "create" history in batches.
-func insertAssets(ctx context.Context, q db.Querier, orgID, actorID string, assets []Asset, now time.Time) error {
-	const batch = 400
-	ts := now.UTC().Truncate(time.Microsecond)
-	rowPH := "(" + db.In(assetInsertN+4) + ")"
-	histPH := "(?, ?, ?, ?, ?, ?, ?)"
-	for start := 0; start < len(assets); start += batch {
-		end := min(start+batch, len(assets))
-		chunk := assets[start:end]
-		args := make([]any, 0, len(chunk)*(assetInsertN+4))
-		hargs := make([]any, 0, len(chunk)*7)
-		phs := make([]string, len(chunk))
-		hphs := make([]string, len(chunk))
-		for i := range chunk {
-			a := &chunk[i]
-			a.ID = db.NewID()
-			args = append(args, a.ID, orgID)
-			args = append(args, assetArgs(a)...)
-			args = append(args, ts, ts)
-			phs[i] = rowPH
-			hargs = append(hargs, db.NewID(), orgID, a.ID, actorID, ts, "create", historyJSON(diffAssets(&Asset{}, a)))
-			hphs[i] = histPH
-		}
-		if _, err := q.Exec(ctx, "INSERT INTO inv_assets (id, org_id, "+assetInsertCols+", created_at, updated_at) VALUES "+strings.Join(phs, ", "), args...); err != nil {
-			return conflictAs(err, "name")
-		}
-		if _, err := q.Exec(ctx, "INSERT INTO inv_asset_history (id, org_id, asset_id, actor_id, at, action, changes) VALUES "+strings.Join(hphs, ", "), hargs...); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func historyJSON(ch []FieldChange) string {

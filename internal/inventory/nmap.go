@@ -414,56 +414,10 @@ func observe(a Asset, h NmapHost) Asset {
 	return a
 }
 
-// ApplyNmap re-runs PreviewNmap inside q (run it in a transaction with the
-// audit entry) and applies the proposals whose Index is in accept: new
-// assets are created and changed ones updated, with history by actorID.
-// It returns the applied proposals. An index out of range is an Invalid
-// error and nothing is written.
-func ApplyNmap(ctx context.Context, q db.Querier, orgID, actorID string, scan *NmapScan, accept []int, now time.Time) ([]NmapProposal, error) {
-	if tx, ok := q.(*db.Tx); ok {
-		if err := tx.Lock(ctx, "inventory-import:"+orgID); err != nil {
-			return nil, err
-		}
-	}
-	props, err := PreviewNmap(ctx, q, orgID, scan)
-	if err != nil {
-		return nil, err
-	}
-	chosen := map[int]bool{}
-	for _, i := range accept {
-		if i < 0 || i >= len(props) {
-			return nil, apperr.Field("accept", "inventory.nmap.bad_index", i)
-		}
-		chosen[i] = true
-	}
-	applied := []NmapProposal{}
-	for _, p := range props {
-		if !chosen[p.Index] {
-			continue
-		}
-		switch p.Status {
-		case RowNew:
-			a, err := CreateAsset(ctx, q, orgID, actorID, p.Proposed, now)
-			if err != nil {
-				return nil, err
-			}
-			p.AssetID = a.ID
-		case RowChanged:
-			if _, _, err := UpdateAsset(ctx, q, orgID, actorID, p.Proposed, now); err != nil {
-				return nil, err
-			}
-		default:
-			continue
-		}
-		applied = append(applied, p)
-	}
-	return applied, nil
-}
-
 // ImportNmapFile parses an nmap XML file and, unless dryRun, applies every
-// new and changed proposal in one transaction on d (for the command line,
-// where there is no review screen). It returns all proposals; a file that
-// is not usable nmap XML is an Invalid error (see NmapError).
+// new and changed proposal on d in short transactions (for the command
+// line, where there is no review screen). It returns all proposals; a file
+// that is not usable nmap XML is an Invalid error (see NmapError).
 func ImportNmapFile(ctx context.Context, d *db.DB, orgID, actorID string, data []byte, dryRun bool, now time.Time) ([]NmapProposal, error) {
 	scan, err := ParseNmap(bytes.NewReader(data), MaxNmapSize)
 	if err != nil {
@@ -472,24 +426,8 @@ func ImportNmapFile(ctx context.Context, d *db.DB, orgID, actorID string, data [
 	if dryRun {
 		return PreviewNmap(ctx, d, orgID, scan)
 	}
-	var props []NmapProposal
-	err = d.InTx(ctx, func(tx *db.Tx) error {
-		p, err := PreviewNmap(ctx, tx, orgID, scan)
-		if err != nil {
-			return err
-		}
-		var accept []int
-		for _, x := range p {
-			if x.Status == RowNew || x.Status == RowChanged {
-				accept = append(accept, x.Index)
-			}
-		}
-		if _, err := ApplyNmap(ctx, tx, orgID, actorID, scan, accept, now); err != nil {
-			return err
-		}
-		props = p
-		return nil
-	})
+	st := &stager{d: d, now: fixedClock(now)}
+	props, _, err := applyNmap(ctx, st, orgID, scan, nil, func(_, _ []NmapProposal) stagedEntry { return stagedEntry{History: actorID} })
 	return props, err
 }
 

@@ -146,12 +146,7 @@ func TestNmapPreviewApply(t *testing.T) {
 		if _, err := ApplyNmap(ctx, d, org, "u1", scan, []int{99}, t0); apperr.CodeOf(err) != apperr.Invalid {
 			t.Errorf("bad index: %v", err)
 		}
-		var applied []NmapProposal
-		err = d.InTx(ctx, func(tx *db.Tx) error {
-			var err error
-			applied, err = ApplyNmap(ctx, tx, org, "u1", scan, []int{0, 2}, t0)
-			return err
-		})
+		applied, err := ApplyNmap(ctx, d, org, "u1", scan, []int{0, 2}, t0)
 		if err != nil || len(applied) != 2 {
 			t.Fatalf("apply %v %d", err, len(applied))
 		}

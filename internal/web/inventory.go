@@ -5,12 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
@@ -26,36 +24,52 @@ import (
 
 // invRoutes registers the inventory pages.
 func (s *Server) inventoryRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /inventory", s.requireUser(s.invAssetList))
-	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.invAssetPage))
+	mux.Handle("GET /inventory", s.requireUser(s.act(s.invAssetList)))
+	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.act(s.invAssetPage)))
 	for _, k := range s.invKinds() {
 		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invNewForm(w, r, k) }))
-		mux.Handle("POST /inventory/"+k.path, s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invCreate(w, r, k) }))
+		mux.Handle("POST /inventory/"+k.path, s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invCreate(w, r, k, m) })))
 		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invEditForm(w, r, k) }))
-		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invUpdate(w, r, k) }))
-		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invDelete(w, r, k) }))
+		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invUpdate(w, r, k, m) })))
+		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invDelete(w, r, k, m) })))
 	}
-	mux.Handle("GET /inventory/segments", s.requireUser(s.invSegments))
-	mux.Handle("GET /inventory/connections", s.requireUser(s.invConnections))
-	mux.Handle("GET /inventory/vendors", s.requireUser(s.invVendors))
-	mux.Handle("GET /inventory/systems", s.requireUser(s.invSystems))
-	mux.Handle("GET /inventory/systems/{id}", s.requireUser(s.invSystemPage))
-	mux.Handle("POST /inventory/systems/{id}/responsibilities", s.requireUser(s.invResponsibilities))
-	mux.Handle("POST /inventory/systems/{id}/documents", s.requireUser(s.invDocUpload))
-	mux.Handle("GET /inventory/documents/{id}", s.requireUser(s.invDocDownload))
-	mux.Handle("POST /inventory/documents/{id}/delete", s.requireUser(s.invDocDelete))
-	mux.Handle("GET /inventory/accounts", s.requireUser(s.invAccounts))
-	mux.Handle("GET /inventory/import", s.requireUser(s.invImportForm))
-	mux.Handle("POST /inventory/import", s.requireUser(s.invImportPreview))
-	mux.Handle("POST /inventory/import/apply", s.requireUser(s.invImportApply))
-	mux.Handle("POST /inventory/import/nmap", s.requireUser(s.invNmapApply))
-	mux.Handle("POST /inventory/import/cancel", s.requireUser(s.invImportCancel))
-	mux.Handle("GET /inventory/template.xlsx", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invTemplate(w, r, inventory.FormatXLSX) }))
-	mux.Handle("GET /inventory/template.csv", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invTemplate(w, r, inventory.FormatCSV) }))
-	mux.Handle("GET /inventory/export", s.requireUser(s.invExport))
-	mux.Handle("GET /inventory/overview", s.requireUser(s.invOverview))
-	mux.Handle("GET /inventory/overview.svg", s.requireUser(s.invOverviewSVG))
-	mux.Handle("GET /inventory/measures", s.requireUser(s.invMeasures))
+	mux.Handle("GET /inventory/segments", s.requireUser(s.act(s.invSegments)))
+	mux.Handle("GET /inventory/connections", s.requireUser(s.act(s.invConnections)))
+	mux.Handle("GET /inventory/vendors", s.requireUser(s.act(s.invVendors)))
+	mux.Handle("GET /inventory/systems", s.requireUser(s.act(s.invSystems)))
+	mux.Handle("GET /inventory/systems/{id}", s.requireUser(s.act(s.invSystemPage)))
+	mux.Handle("POST /inventory/systems/{id}/responsibilities", s.requireUser(s.act(s.invResponsibilities)))
+	mux.Handle("POST /inventory/systems/{id}/documents", s.requireUser(s.act(s.invDocUpload)))
+	mux.Handle("GET /inventory/documents/{id}", s.requireUser(s.act(s.invDocDownload)))
+	mux.Handle("POST /inventory/documents/{id}/delete", s.requireUser(s.act(s.invDocDelete)))
+	mux.Handle("GET /inventory/accounts", s.requireUser(s.act(s.invAccounts)))
+	mux.Handle("GET /inventory/import", s.requireUser(s.act(s.invImportForm)))
+	mux.Handle("POST /inventory/import", s.requireUser(s.act(s.invImportPreview)))
+	mux.Handle("POST /inventory/import/apply", s.requireUser(s.act(s.invImportApply)))
+	mux.Handle("POST /inventory/import/nmap", s.requireUser(s.act(s.invNmapApply)))
+	mux.Handle("POST /inventory/import/cancel", s.requireUser(s.act(s.invImportCancel)))
+	mux.Handle("GET /inventory/template.xlsx", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error {
+		return s.invTemplate(w, r, m, inventory.FormatXLSX)
+	})))
+	mux.Handle("GET /inventory/template.csv", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error {
+		return s.invTemplate(w, r, m, inventory.FormatCSV)
+	})))
+	mux.Handle("GET /inventory/export", s.requireUser(s.act(s.invExport)))
+	mux.Handle("GET /inventory/overview", s.requireUser(s.act(s.invOverview)))
+	mux.Handle("GET /inventory/overview.svg", s.requireUser(s.act(s.invOverviewSVG)))
+	mux.Handle("GET /inventory/measures", s.requireUser(s.act(s.invMeasures)))
+}
+
+// invRefusal is the refusal of action to m (nil when the permission table
+// allows it): an early answer before a form or an upload is read, which
+// the inventory service checks again. Members who may not write are told
+// so.
+func invRefusal(m *member, action string) error {
+	err := auth.Authorize(m.P, action, auth.Target{OrgID: m.P.OrgID})
+	if apperr.Is(err, apperr.Forbidden) && !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
+	}
+	return err
 }
 
 // invOrg returns the organisation whose register the principal works on.
@@ -65,11 +79,6 @@ func invOrg(p *auth.Principal) (string, error) {
 		return "", apperr.New(apperr.NotFound, "error.not_found")
 	}
 	return p.OrgID, nil
-}
-
-// invAudit writes the audit entry of an inventory change or read in q.
-func (s *Server) invAudit(r *http.Request, q db.Querier, action, objType, objID string, details map[string]any) error {
-	return s.auditEvent(r, q, audit.Entry{Action: action, ObjectType: objType, ObjectID: objID, Details: details})
 }
 
 func (s *Server) today() inventory.Date { return inventory.DateOf(s.Now()) }
@@ -106,10 +115,10 @@ type invKind struct {
 	form func(ctx context.Context, q db.Querier, orgID, id string) (url.Values, error)
 	// fields lists the inputs, with menus filled for the organisation.
 	fields func(ctx context.Context, pg *page, orgID string, f url.Values) ([]invField, error)
-	// save creates (id "") or updates the record and returns its id and the
-	// audit details.
-	save func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error)
-	del  func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string) (map[string]any, error)
+	// save creates (id "") or updates the record through the inventory
+	// service and returns its id.
+	save func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error)
+	del  func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error
 	// afterSave is where to go after a save (the list by default).
 	afterSave func(id string) string
 }
@@ -187,78 +196,53 @@ func (s *Server) invEditForm(w http.ResponseWriter, r *http.Request, k *invKind)
 	s.invKindForm(w, r, k, r.PathValue("id"), nil, nil)
 }
 
-func (s *Server) invCreate(w http.ResponseWriter, r *http.Request, k *invKind) {
-	s.invSave(w, r, k, "")
+func (s *Server) invCreate(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	return s.invSave(w, r, k, "", m)
 }
 
-func (s *Server) invUpdate(w http.ResponseWriter, r *http.Request, k *invKind) {
-	s.invSave(w, r, k, r.PathValue("id"))
+func (s *Server) invUpdate(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	return s.invSave(w, r, k, r.PathValue("id"), m)
 }
 
-func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id string) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id string, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	action := "create"
-	if id != "" {
-		action = "update"
-	}
-	var newID string
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var details map[string]any
-		var err error
-		newID, details, err = k.save(r.Context(), tx, s, orgID, p.UserID, id, r.PostForm)
-		if err != nil {
-			return err
-		}
-		if details == nil {
-			return nil
-		}
-		return s.invAudit(r, tx, "inventory."+k.objType+"."+action, k.objType, newID, details)
-	})
+	newID, err := k.save(r.Context(), s, p, orgID, id, r.PostForm)
 	if err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		s.invKindForm(w, r, k, id, r.PostForm, err)
-		return
+		return nil
 	}
 	to := k.back(newID)
 	if k.afterSave != nil {
 		to = k.afterSave(newID)
 	}
 	s.flash(w, r, to, "flash.inventory_saved")
+	return nil
 }
 
-func (s *Server) invDelete(w http.ResponseWriter, r *http.Request, k *invKind) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invDelete(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		details, err := k.del(r.Context(), tx, s, orgID, state(r).p.UserID, id)
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory."+k.objType+".delete", k.objType, id, details)
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := k.del(r.Context(), s, m.P, orgID, id); err != nil {
+		return err
 	}
 	s.flash(w, r, k.back(""), "flash.inventory_deleted")
+	return nil
 }
 
 // Helpers for the form specifications.
@@ -435,56 +419,22 @@ var assetKind = &invKind{
 			typedField(pg, "notes", "textarea"),
 		}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
-		var old inventory.Asset
-		if id != "" {
-			var err error
-			if old, err = inventory.GetAsset(ctx, tx, orgID, id); err != nil {
-				return "", nil, err
-			}
-		}
-		a, err := assetFromForm(f, old)
-		if err != nil {
-			return "", nil, err
-		}
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		if id == "" {
-			a, err = inventory.CreateAsset(ctx, tx, orgID, actorID, a, s.Now())
+			a, err := assetFromForm(f, inventory.Asset{})
 			if err != nil {
-				return "", nil, err
+				return "", err
 			}
-			return a.ID, map[string]any{"name": a.Name, "kind": string(a.Kind)}, nil
+			a, err = s.Inventory.CreateAsset(ctx, p, orgID, a)
+			return a.ID, err
 		}
-		a.ID = id
-		before, after, err := inventory.UpdateAsset(ctx, tx, orgID, actorID, a, s.Now())
-		if err != nil {
-			return "", nil, err
-		}
-		changed := changedFields(assetValues(before), assetValues(after))
-		if len(changed) == 0 {
-			return id, nil, nil
-		}
-		return id, map[string]any{"name": after.Name, "changed": changed}, nil
+		_, _, err := s.Inventory.UpdateAsset(ctx, p, orgID, id, func(old inventory.Asset) (inventory.Asset, error) { return assetFromForm(f, old) })
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string) (map[string]any, error) {
-		a, err := inventory.DeleteAsset(ctx, tx, orgID, actorID, id, s.Now())
-		return map[string]any{"name": a.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteAsset(ctx, p, orgID, id)
+		return err
 	},
-}
-
-func changedFields(before, after url.Values) []string {
-	var out []string
-	for k := range after {
-		if after.Get(k) != before.Get(k) {
-			out = append(out, k)
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok && before.Get(k) != "" {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 func assetValues(a inventory.Asset) url.Values {
@@ -574,15 +524,16 @@ type assetListView struct {
 	Query                       string
 	NextURL, FirstURL           string
 	CanWrite, Filtered, IsFirst bool
+	// Applying says that an import is being applied to the register.
+	Applying bool
 }
 
-func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	f := inventory.AssetFilter{Kind: inventory.AssetKind(q.Get("kind")), Lifecycle: inventory.Lifecycle(q.Get("lifecycle")),
@@ -593,16 +544,17 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.assets.title")
 	res, err := inventory.ListAssets(ctx, s.DB, orgID, f)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	flags, err := inventory.FlagsForAssets(ctx, s.DB, orgID, res.Assets, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assetListView{Query: f.Query, CanWrite: p.CanWrite(), IsFirst: f.Cursor == "",
 		Filtered: f.Kind != "" || f.Lifecycle != "" || f.SegmentID != "" || f.Query != ""}
+	if v.Applying, err = inventory.ImportApplying(ctx, s.DB, orgID); err != nil {
+		return err
+	}
 	for _, a := range res.Assets {
 		v.Rows = append(v.Rows, assetRow{Asset: a, Flags: flags[a.ID]})
 	}
@@ -611,8 +563,7 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	v.Lifecycles = enumField(pg, "lifecycle", "inventory.lifecycle.", inventory.Lifecycles, fv, true).Options
 	segs, err := segmentOptions(ctx, s.DB, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.Segments = refField(pg, "segment", segs, fv).Options
 	v.Segments[0].Label = pg.T("common.choose")
@@ -635,6 +586,7 @@ func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request) {
 	}
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_assets", pg)
+	return nil
 }
 
 type assetPageView struct {
@@ -648,29 +600,25 @@ type assetPageView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	a, err := inventory.GetAsset(ctx, s.DB, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assetPageView{Asset: a, CanWrite: p.CanWrite(), Actors: map[string]string{}}
 	flags, err := inventory.FlagsForAssets(ctx, s.DB, orgID, []inventory.Asset{a}, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.Flags = flags[a.ID]
 	if v.History, err = inventory.AssetHistory(ctx, s.DB, orgID, a.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, h := range v.History {
 		if _, ok := v.Actors[h.ActorID]; !ok && h.ActorID != "" {
@@ -682,13 +630,11 @@ func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
 	}
 	comms, err := inventory.ListCommunications(ctx, s.DB, orgID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names, err := s.commNames(ctx, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range comms {
 		if c.AssetID == a.ID || (a.SegmentID != "" && (c.FromSegmentID == a.SegmentID || c.ToSegmentID == a.SegmentID)) {
@@ -697,8 +643,7 @@ func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
 	}
 	conns, err := inventory.ListConnections(ctx, s.DB, orgID, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range conns {
 		if c.AssetID == a.ID {
@@ -706,13 +651,13 @@ func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v.Accounts, err = inventory.ListAccounts(ctx, s.DB, orgID, inventory.AccountFilter{AssetID: a.ID}, s.today()); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "inventory.asset.title")
 	pg.Title = a.Name
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_asset", pg)
+	return nil
 }
 
 // FlagText translates a flag.

@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 )
@@ -40,15 +38,15 @@ type importFormView struct {
 	MaxMB    int
 }
 
-func (s *Server) invImportForm(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) invImportForm(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	if _, err := invOrg(p); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "inventory.import.title")
 	pg.Data = importFormView{CanWrite: p.CanWrite(), MaxMB: inventory.MaxImportSize >> 20}
 	s.render(w, r, http.StatusOK, "inventory_import", pg)
+	return nil
 }
 
 func (s *Server) renderImportError(w http.ResponseWriter, r *http.Request, err error) {
@@ -113,30 +111,29 @@ func readUpload(r *http.Request) ([]byte, string, error) {
 	return data, filepath.Base(strings.ReplaceAll(hdr.Filename, "\\", "/")), nil
 }
 
-func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.import") {
-		return
+func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.import"); err != nil {
+		return err
 	}
 	ctx := r.Context()
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
 		s.renderImportError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
-		return
+		return nil
 	}
 	release, err := importgate.Default.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	defer release()
 	data, filename, err := readUpload(r)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	v := importPreviewView{Token: newToken(), Filename: filename, Format: inventory.DetectFormat(filename, data)}
 	pg := s.newPage(w, r, "inventory.import.preview_title")
@@ -144,25 +141,22 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 		scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 		if err != nil {
 			s.renderImportError(w, r, inventory.NmapError(err))
-			return
+			return nil
 		}
-		if v.Nmap, err = inventory.PreviewNmap(ctx, s.DB, orgID, scan); err != nil {
-			s.renderError(w, r, err)
-			return
+		if v.Nmap, err = s.Inventory.PreviewNmap(ctx, m.P, orgID, scan); err != nil {
+			return err
 		}
 		v.OK = true
 	} else {
-		pv, err := inventory.PreviewImport(ctx, s.DB, orgID, filename, data)
+		pv, err := s.Inventory.PreviewImport(ctx, m.P, orgID, filename, data)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		fillPreview(pg, &v, pv)
 	}
 	if v.OK {
 		if err := s.Documents.Blobs.Put(ctx, importKey(orgID, v.Token), data); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	pg.Data = v
@@ -171,6 +165,7 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusUnprocessableEntity
 	}
 	s.render(w, r, status, "inventory_preview", pg)
+	return nil
 }
 
 func fillPreview(pg *page, v *importPreviewView, pv *inventory.Preview) {
@@ -222,38 +217,29 @@ func (s *Server) loadImport(ctx context.Context, orgID, token string) ([]byte, e
 	return io.ReadAll(io.LimitReader(rc, inventory.MaxImportSize+1))
 }
 
-func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.import") {
-		return
+func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.import"); err != nil {
+		return err
 	}
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	token, filename := r.PostForm.Get("token"), filepath.Base(r.PostForm.Get("filename"))
 	release, err := importgate.Default.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	defer release()
 	data, err := s.loadImport(ctx, orgID, token)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
-	var pv *inventory.Preview
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		pv, err = inventory.ApplyImport(ctx, tx, orgID, p.UserID, filename, data, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory.import", "inventory", orgID, importDetails(filename, pv))
-	})
+	pv, err := s.Inventory.ApplyImport(ctx, p, orgID, filename, data)
 	if err != nil {
 		if pv != nil && !pv.OK() {
 			pg := s.newPage(w, r, "inventory.import.preview_title")
@@ -262,101 +248,75 @@ func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request) {
 			pg.Data = v
 			pg.Error = apperr.From(err)
 			s.render(w, r, http.StatusUnprocessableEntity, "inventory_preview", pg)
-			return
+			return nil
 		}
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
 	s.flash(w, r, "/inventory", "flash.inventory_imported")
+	return nil
 }
 
-func importDetails(filename string, pv *inventory.Preview) map[string]any {
-	counts := map[string]any{}
-	for sheet, c := range pv.Counts {
-		m := map[string]int{}
-		for st, n := range c {
-			m[string(st)] = n
-		}
-		counts[sheet] = m
-	}
-	return map[string]any{"filename": filename, "format": pv.Format, "counts": counts, "new_segments": len(pv.NewSegments)}
-}
-
-func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.import") {
-		return
+func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.import"); err != nil {
+		return err
 	}
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	token := r.PostForm.Get("token")
 	release, err := importgate.Default.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	defer release()
 	data, err := s.loadImport(ctx, orgID, token)
 	if err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
 	if err != nil {
 		s.renderImportError(w, r, inventory.NmapError(err))
-		return
+		return nil
 	}
 	var accept []int
 	for _, x := range r.PostForm["accept"] {
 		n, err := strconv.Atoi(x)
 		if err != nil {
 			s.renderImportError(w, r, apperr.Field("accept", "inventory.nmap.bad_index", -1))
-			return
+			return nil
 		}
 		accept = append(accept, n)
 	}
 	if len(accept) == 0 {
 		s.renderImportError(w, r, apperr.Field("accept", "inventory.import.nothing_chosen"))
-		return
+		return nil
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
-		applied, err := inventory.ApplyNmap(ctx, tx, orgID, p.UserID, scan, accept, s.Now())
-		if err != nil {
-			return err
-		}
-		n, c := 0, 0
-		for _, a := range applied {
-			if a.Status == inventory.RowNew {
-				n++
-			} else {
-				c++
-			}
-		}
-		return s.invAudit(r, tx, "inventory.import", "inventory", orgID, map[string]any{"format": "nmap", "hosts": len(scan.Hosts), "new": n, "changed": c})
-	})
-	if err != nil {
+	if _, _, err := s.Inventory.ApplyNmap(ctx, p, orgID, scan, accept); err != nil {
 		s.renderImportError(w, r, err)
-		return
+		return nil
 	}
 	_ = s.Documents.Blobs.Delete(ctx, importKey(orgID, token))
 	s.flash(w, r, "/inventory", "flash.inventory_imported")
+	return nil
 }
 
-func (s *Server) invImportCancel(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invImportCancel(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if t := r.PostForm.Get("token"); s.Documents != nil && validToken(t) {
 		_ = s.Documents.Blobs.Delete(r.Context(), importKey(orgID, t))
 	}
 	http.Redirect(w, r, "/inventory/import", http.StatusSeeOther)
+	return nil
 }
 
 var exportTypes = map[string]string{
@@ -365,61 +325,50 @@ var exportTypes = map[string]string{
 	inventory.FormatJSON: "application/json; charset=utf-8",
 }
 
-func (s *Server) invTemplate(w http.ResponseWriter, r *http.Request, format string) {
-	if _, err := invOrg(state(r).p); err != nil {
-		s.renderError(w, r, err)
-		return
+func (s *Server) invTemplate(w http.ResponseWriter, r *http.Request, m *member, format string) error {
+	if _, err := invOrg(m.P); err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if err := inventory.Template(format, &buf); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	serveAttachment(w, exportTypes[format], "資産台帳テンプレート."+format, int64(buf.Len()))
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
-func (s *Server) invExport(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invExport(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	format := r.URL.Query().Get("format")
 	if _, ok := exportTypes[format]; !ok {
-		s.renderError(w, r, apperr.Field("format", "inventory.error.bad_format"))
-		return
+		return apperr.Field("format", "inventory.error.bad_format")
 	}
 	var buf bytes.Buffer
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		if err := inventory.Export(r.Context(), tx, orgID, format, &buf, s.today()); err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, audit.ActionDataExport, "inventory", orgID, map[string]any{"format": format, "bytes": buf.Len()})
-	})
-	if err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.Inventory.Export(r.Context(), m.P, orgID, format, &buf); err != nil {
+		return err
 	}
 	name := "資産台帳-" + strings.ReplaceAll(string(s.today()), "-", "") + "." + format
 	serveAttachment(w, exportTypes[format], name, int64(buf.Len()))
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 type overviewView struct {
 	Connections, Flagged, Segments, Assets int
 }
 
-func (s *Server) invOverview(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invOverview(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	conns, err := inventory.ListConnections(r.Context(), s.DB, orgID, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := overviewView{Connections: len(conns)}
 	for _, c := range conns {
@@ -430,25 +379,24 @@ func (s *Server) invOverview(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.overview_page.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_overview", pg)
+	return nil
 }
 
 // invOverviewSVG serves the diagram as an image: the page shows it with
 // <img>, where an SVG cannot run script, and the policy header forbids
 // script when it is opened on its own.
-func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	lang := state(r).lang
 	var buf bytes.Buffer
 	err = inventory.RenderOverview(r.Context(), s.DB, orgID, &buf, inventory.OverviewOptions{OrgName: p.OrgName, Today: s.today(),
 		T: func(key string, args ...any) string { return s.Catalog.T(lang, key, args...) }})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/svg+xml")
@@ -456,6 +404,7 @@ func (s *Server) invOverviewSVG(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Disposition", `inline; filename="network-overview.svg"`)
 	_, _ = buf.WriteTo(w)
+	return nil
 }
 
 type measuresView struct {
@@ -468,16 +417,14 @@ type measuresView struct {
 // maxTodo bounds the to-do list shown at once.
 const maxTodo = 200
 
-func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	rep, err := inventory.UrgentMeasures(r.Context(), s.DB, orgID, s.today(), inventory.MeasureOptions{})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := measuresView{Report: rep, HasTodo: len(rep.Todo) > 0}
 	if len(rep.Todo) > maxTodo {
@@ -487,6 +434,7 @@ func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.measures.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_measures", pg)
+	return nil
 }
 
 // TodoText translates a to-do entry.

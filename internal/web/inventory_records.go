@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/audit"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 )
@@ -27,18 +28,18 @@ var segmentKind = &invKind{
 		return []invField{textField(pg, "name", true), enumField(pg, "kind", "inventory.segment_kind.", inventory.SegmentKinds, f, false),
 			textField(pg, "cidr", false), typedField(pg, "description", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		sg := inventory.Segment{ID: id, Name: f.Get("name"), Kind: inventory.SegmentKind(f.Get("kind")), CIDR: toHalfWidth(f.Get("cidr")), Description: f.Get("description")}
 		if id == "" {
-			sg, err := inventory.CreateSegment(ctx, tx, orgID, sg, s.Now())
-			return sg.ID, map[string]any{"name": sg.Name}, err
+			sg, err := s.Inventory.CreateSegment(ctx, p, orgID, sg)
+			return sg.ID, err
 		}
-		_, after, err := inventory.UpdateSegment(ctx, tx, orgID, sg, s.Now())
-		return id, map[string]any{"name": after.Name}, err
+		_, err := s.Inventory.UpdateSegment(ctx, p, orgID, id, inventory.Replace(sg))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		sg, err := inventory.DeleteSegment(ctx, tx, orgID, id)
-		return map[string]any{"name": sg.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteSegment(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -69,24 +70,23 @@ var commKind = &invKind{
 			textField(pg, "peer", false), textField(pg, "port", false), proto, typedField(pg, "reason", "textarea"),
 			typedField(pg, "reviewed_on", "date"), textField(pg, "reviewed_by", false)}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		d, err := parseDateField(f, "reviewed_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		c := inventory.Communication{ID: id, FromSegmentID: f.Get("from_segment_id"), ToSegmentID: f.Get("to_segment_id"), AssetID: f.Get("asset_id"),
 			Peer: f.Get("peer"), Port: toHalfWidth(f.Get("port")), Protocol: f.Get("protocol"), Reason: f.Get("reason"), ReviewedOn: d, ReviewedBy: f.Get("reviewed_by")}
-		details := map[string]any{"peer": c.Peer, "port": c.Port, "protocol": c.Protocol}
 		if id == "" {
-			c, err = inventory.CreateCommunication(ctx, tx, orgID, c, s.Now())
-			return c.ID, details, err
+			c, err = s.Inventory.CreateCommunication(ctx, p, orgID, c)
+			return c.ID, err
 		}
-		_, _, err = inventory.UpdateCommunication(ctx, tx, orgID, c, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateCommunication(ctx, p, orgID, id, inventory.Replace(c))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		c, err := inventory.DeleteCommunication(ctx, tx, orgID, id)
-		return map[string]any{"peer": c.Peer, "port": c.Port}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteCommunication(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -144,28 +144,24 @@ func (s *Server) commNames(ctx context.Context, orgID string) (map[string]string
 	return names, nil
 }
 
-func (s *Server) invSegments(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invSegments(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := segmentsView{CanWrite: p.CanWrite()}
 	if v.Segments, err = inventory.ListSegments(ctx, s.DB, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names, err := s.commNames(ctx, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	comms, err := inventory.ListCommunications(ctx, s.DB, orgID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range comms {
 		v.Comms = append(v.Comms, commRow{Communication: c, From: names[c.FromSegmentID], To: names[c.ToSegmentID], Asset: names[c.AssetID]})
@@ -173,6 +169,7 @@ func (s *Server) invSegments(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.segments.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_segments", pg)
+	return nil
 }
 
 // External connections.
@@ -202,25 +199,24 @@ var connKind = &invKind{
 			textField(pg, "purpose", false), triField(pg, "mfa", f), enumField(pg, "manager", "inventory.manager.", inventory.Managers, f, false),
 			typedField(pg, "last_reviewed_on", "date"), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		d, err := parseDateField(f, "last_reviewed_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		c := inventory.Connection{ID: id, Name: f.Get("name"), Type: inventory.ConnType(f.Get("type")), AssetID: f.Get("asset_id"), Peer: f.Get("peer"),
 			VendorID: f.Get("vendor_id"), Purpose: f.Get("purpose"), MFA: inventory.Tri(f.Get("mfa")), Manager: inventory.Manager(f.Get("manager")),
 			LastReviewedOn: d, Notes: f.Get("notes")}
-		details := map[string]any{"name": c.Name, "type": string(c.Type)}
 		if id == "" {
-			c, err = inventory.CreateConnection(ctx, tx, orgID, c, s.Now())
-			return c.ID, details, err
+			c, err = s.Inventory.CreateConnection(ctx, p, orgID, c)
+			return c.ID, err
 		}
-		_, _, err = inventory.UpdateConnection(ctx, tx, orgID, c, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateConnection(ctx, p, orgID, id, inventory.Replace(c))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		c, err := inventory.DeleteConnection(ctx, tx, orgID, id)
-		return map[string]any{"name": c.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteConnection(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -230,17 +226,15 @@ type connectionsView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invConnections(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) invConnections(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := connectionsView{CanWrite: p.CanWrite()}
 	if v.Connections, err = inventory.ListConnections(r.Context(), s.DB, orgID, s.today()); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range v.Connections {
 		if len(c.Flags) > 0 {
@@ -250,6 +244,7 @@ func (s *Server) invConnections(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.connections.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_connections", pg)
+	return nil
 }
 
 // Vendors and contracts.
@@ -265,19 +260,19 @@ var vendorKind = &invKind{
 		return []invField{textField(pg, "name", true), textField(pg, "contact", false), textField(pg, "phone", false), textField(pg, "email", false),
 			textField(pg, "medisac_org_id", false), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		v := inventory.Vendor{ID: id, Name: f.Get("name"), MedisacOrgID: f.Get("medisac_org_id"), Contact: f.Get("contact"), Phone: toHalfWidth(f.Get("phone")),
 			Email: f.Get("email"), Notes: f.Get("notes")}
 		if id == "" {
-			v, err := inventory.CreateVendor(ctx, tx, orgID, v, s.Now())
-			return v.ID, map[string]any{"name": v.Name}, err
+			v, err := s.Inventory.CreateVendor(ctx, p, orgID, v)
+			return v.ID, err
 		}
-		_, after, err := inventory.UpdateVendor(ctx, tx, orgID, v, s.Now())
-		return id, map[string]any{"name": after.Name}, err
+		_, err := s.Inventory.UpdateVendor(ctx, p, orgID, id, inventory.Replace(v))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		v, err := inventory.DeleteVendor(ctx, tx, orgID, id)
-		return map[string]any{"name": v.Name}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteVendor(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -311,24 +306,23 @@ var contractKind = &invKind{
 		return []invField{textField(pg, "title", true), vf, sf, typedField(pg, "start_on", "date"), typedField(pg, "end_on", "date"),
 			triField(pg, "remote_maintenance", f), textField(pg, "contact", false), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		ds, err := parseDates(f, "start_on", "end_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		c := inventory.Contract{ID: id, VendorID: f.Get("vendor_id"), Title: f.Get("title"), SystemIDs: f["system_ids"], StartOn: ds["start_on"], EndOn: ds["end_on"],
 			RemoteMaintenance: inventory.Tri(f.Get("remote_maintenance")), Contact: f.Get("contact"), Notes: f.Get("notes")}
-		details := map[string]any{"title": c.Title}
 		if id == "" {
-			c, err = inventory.CreateContract(ctx, tx, orgID, c, s.Now())
-			return c.ID, details, err
+			c, err = s.Inventory.CreateContract(ctx, p, orgID, c)
+			return c.ID, err
 		}
-		_, _, err = inventory.UpdateContract(ctx, tx, orgID, c, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateContract(ctx, p, orgID, id, inventory.Replace(c))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		c, err := inventory.DeleteContract(ctx, tx, orgID, id)
-		return map[string]any{"title": c.Title}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteContract(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -345,23 +339,20 @@ type vendorsView struct {
 	CanWrite  bool
 }
 
-func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invVendors(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := vendorsView{CanWrite: p.CanWrite()}
 	if v.Vendors, err = inventory.ListVendors(ctx, s.DB, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	systems, err := inventory.ListSystems(ctx, s.DB, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names := map[string]string{}
 	for _, x := range v.Vendors {
@@ -372,8 +363,7 @@ func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
 	}
 	cs, err := inventory.ListContracts(ctx, s.DB, orgID, "")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, c := range cs {
 		row := contractRow{Contract: c, Vendor: names[c.VendorID], Expired: c.EndOn.Before(s.today())}
@@ -385,6 +375,7 @@ func (s *Server) invVendors(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.vendors.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_vendors", pg)
+	return nil
 }
 
 // Systems, the responsibility split and documents.
@@ -408,32 +399,18 @@ var systemKind = &invKind{
 		}
 		return []invField{textField(pg, "name", true), refField(pg, "vendor_id", vendors, f), typedField(pg, "description", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		x := inventory.System{ID: id, Name: f.Get("name"), VendorID: f.Get("vendor_id"), Description: f.Get("description")}
 		if id == "" {
-			x, err := inventory.CreateSystem(ctx, tx, orgID, x, s.Now())
-			return x.ID, map[string]any{"name": x.Name}, err
+			x, err := s.Inventory.CreateSystem(ctx, p, orgID, x)
+			return x.ID, err
 		}
-		_, after, err := inventory.UpdateSystem(ctx, tx, orgID, x, s.Now())
-		return id, map[string]any{"name": after.Name}, err
+		_, err := s.Inventory.UpdateSystem(ctx, p, orgID, id, inventory.Replace(x))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		docs, err := inventory.ListDocuments(ctx, tx, orgID, id)
-		if err != nil {
-			return nil, err
-		}
-		x, err := inventory.DeleteSystem(ctx, tx, orgID, id)
-		if err != nil {
-			return nil, err
-		}
-		if s.Documents != nil {
-			for _, d := range docs {
-				if err := s.Documents.DeleteBlob(ctx, orgID, d.ID); err != nil {
-					s.Logger.Error("inventory: remove document file", "id", d.ID, "err", err)
-				}
-			}
-		}
-		return map[string]any{"name": x.Name, "documents": len(docs)}, nil
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteSystem(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -449,18 +426,16 @@ type systemsView struct {
 	CanWrite bool
 }
 
-func (s *Server) invSystems(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invSystems(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	reg, err := inventory.LoadRegister(ctx, s.DB, orgID, s.today())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	vendors := map[string]string{}
 	for _, x := range reg.Vendors {
@@ -484,6 +459,7 @@ func (s *Server) invSystems(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.systems.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_systems", pg)
+	return nil
 }
 
 type systemPageView struct {
@@ -500,8 +476,9 @@ type systemPageView struct {
 	MaxDocMB         int64
 }
 
-func (s *Server) invSystemPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invSystemPage(w http.ResponseWriter, r *http.Request, m *member) error {
 	s.renderSystemPage(w, r, nil, nil)
+	return nil
 }
 
 func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
@@ -546,15 +523,15 @@ func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevEr
 			}
 		}
 	}
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+	err = s.Inventory.Read(ctx, p, orgID, audit.Event{Action: audit.ActionSensitiveRead, ObjectType: "inventory_accounts", ObjectID: x.ID}, func(q db.Querier) (map[string]any, error) {
 		var err error
-		if v.Accounts, err = inventory.ListAccounts(ctx, tx, orgID, inventory.AccountFilter{SystemID: x.ID}, s.today()); err != nil {
-			return err
+		if v.Accounts, err = inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{SystemID: x.ID}, s.today()); err != nil {
+			return nil, err
 		}
 		if len(v.Accounts) == 0 {
-			return nil
+			return nil, inventory.ErrNothingRead
 		}
-		return s.invAudit(r, tx, audit.ActionSensitiveRead, "inventory_accounts", x.ID, map[string]any{"system": x.Name, "count": len(v.Accounts)})
+		return map[string]any{"system": x.Name, "count": len(v.Accounts)}, nil
 	})
 	if err != nil {
 		s.renderError(w, r, err)
@@ -572,14 +549,13 @@ func (s *Server) renderSystemPage(w http.ResponseWriter, r *http.Request, prevEr
 	s.render(w, r, status, "inventory_system", pg)
 }
 
-func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	var rs []inventory.Responsibility
@@ -590,102 +566,61 @@ func (s *Server) invResponsibilities(w http.ResponseWriter, r *http.Request) {
 		}
 		rs = append(rs, inventory.Responsibility{Duty: d, Holder: inventory.Holder(h), Note: strings.TrimSpace(r.PostForm.Get("note_" + string(d)))})
 	}
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		before, after, err := inventory.SetResponsibilities(r.Context(), tx, orgID, id, rs, s.Now())
-		if err != nil {
+	if _, _, err := s.Inventory.SetResponsibilities(r.Context(), m.P, orgID, id, rs); err != nil {
+		if apperr.From(err).Code == apperr.NotFound {
 			return err
 		}
-		changes := map[string]any{}
-		for i := range after {
-			if before[i] != after[i] {
-				changes[string(after[i].Duty)] = []string{string(before[i].Holder), string(after[i].Holder)}
-			}
-		}
-		return s.invAudit(r, tx, "inventory.responsibility.update", "system", id, changes)
-	})
-	if err != nil {
-		if apperr.From(err).Code == apperr.NotFound {
-			s.renderError(w, r, err)
-			return
-		}
 		s.renderSystemPage(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/inventory/systems/"+id, "flash.inventory_saved")
+	return nil
 }
 
-func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
-		s.renderError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
-		return
+		return apperr.New(apperr.Unavailable, "inventory.error.documents_off")
 	}
 	id := r.PathValue("id")
 	file, hdr, err := r.FormFile("file")
 	if err != nil {
 		s.renderSystemPage(w, r, apperr.Field("file", "inventory.error.no_file"), r.PostForm)
-		return
+		return nil
 	}
 	defer file.Close()
 	in := inventory.DocumentInput{SystemID: id, Kind: inventory.DocumentKind(r.PostForm.Get("kind")), Title: r.PostForm.Get("title"), Filename: hdr.Filename}
-	var doc inventory.Document
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		doc, err = s.Documents.Upload(r.Context(), tx, orgID, p.UserID, in, file, s.Now())
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory.document.upload", "document", doc.ID,
-			map[string]any{"system_id": id, "filename": doc.Filename, "size": doc.Size, "sha256": doc.SHA256, "kind": string(doc.Kind)})
-	})
-	if err != nil {
-		if doc.ID != "" {
-			_ = s.Documents.DeleteBlob(r.Context(), orgID, doc.ID)
-		}
+	if _, err := s.Inventory.UploadDocument(r.Context(), p, orgID, in, file); err != nil {
 		s.renderSystemPage(w, r, err, r.PostForm)
-		return
+		return nil
 	}
 	s.flash(w, r, "/inventory/systems/"+id+"#documents", "flash.inventory_uploaded")
+	return nil
 }
 
-func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request) {
-	orgID, err := invOrg(state(r).p)
+func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
-	var doc inventory.Document
-	var rc io.ReadCloser
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		doc, rc, err = s.Documents.Open(r.Context(), tx, orgID, r.PathValue("id"))
-		if err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, audit.ActionSensitiveRead, "document", doc.ID, map[string]any{"filename": doc.Filename, "system_id": doc.SystemID})
-	})
+	doc, rc, err := s.Inventory.OpenDocument(r.Context(), m.P, orgID, r.PathValue("id"))
 	if err != nil {
-		if rc != nil {
-			rc.Close()
-		}
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	defer rc.Close()
 	serveAttachment(w, doc.ContentType, doc.Filename, doc.Size)
 	_, _ = io.Copy(w, rc)
+	return nil
 }
 
 // serveAttachment sets the headers of a download: the stored type, never
@@ -711,35 +646,23 @@ func contentDisposition(filename string) string {
 	return `attachment; filename="` + ascii + `"; filename*=UTF-8''` + url.PathEscape(filename)
 }
 
-func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "inventory.write") {
-		return
+func (s *Server) invDocDelete(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := invRefusal(m, "inventory.write"); err != nil {
+		return err
 	}
-	orgID, err := invOrg(state(r).p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if s.Documents == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
-	var doc inventory.Document
-	err = s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-		var err error
-		if doc, err = inventory.GetDocument(r.Context(), tx, orgID, r.PathValue("id")); err != nil {
-			return err
-		}
-		if doc, err = s.Documents.Delete(r.Context(), tx, orgID, doc.ID); err != nil {
-			return err
-		}
-		return s.invAudit(r, tx, "inventory.document.delete", "document", doc.ID, map[string]any{"filename": doc.Filename, "system_id": doc.SystemID})
-	})
+	doc, err := s.Inventory.DeleteDocument(r.Context(), m.P, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	s.flash(w, r, "/inventory/systems/"+doc.SystemID+"#documents", "flash.inventory_deleted")
+	return nil
 }
 
 // The account inventory.
@@ -771,25 +694,24 @@ var accountKind = &invKind{
 			typedField(pg, "expires_on", "date"), typedField(pg, "last_reviewed_on", "date"),
 			enumField(pg, "state", "inventory.account_state.", inventory.AccountStates, f, false), typedField(pg, "notes", "textarea")}, nil
 	},
-	save: func(ctx context.Context, tx *db.Tx, s *Server, orgID, actorID, id string, f url.Values) (string, map[string]any, error) {
+	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		ds, err := parseDates(f, "expires_on", "last_reviewed_on")
 		if err != nil {
-			return "", nil, err
+			return "", err
 		}
 		a := inventory.Account{ID: id, Username: f.Get("username"), SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"), Kind: inventory.AccountKind(f.Get("kind")),
 			Admin: checked(f, "admin"), Holder: f.Get("holder"), HolderLeft: checked(f, "holder_left"), ExpiresOn: ds["expires_on"],
 			LastReviewedOn: ds["last_reviewed_on"], State: inventory.AccountState(f.Get("state")), Notes: f.Get("notes")}
-		details := map[string]any{"username": a.Username, "kind": string(a.Kind), "state": string(a.State)}
 		if id == "" {
-			a, err = inventory.CreateAccount(ctx, tx, orgID, a, s.Now())
-			return a.ID, details, err
+			a, err = s.Inventory.CreateAccount(ctx, p, orgID, a)
+			return a.ID, err
 		}
-		_, _, err = inventory.UpdateAccount(ctx, tx, orgID, a, s.Now())
-		return id, details, err
+		_, err = s.Inventory.UpdateAccount(ctx, p, orgID, id, inventory.Replace(a))
+		return id, err
 	},
-	del: func(ctx context.Context, tx *db.Tx, s *Server, orgID, _, id string) (map[string]any, error) {
-		a, err := inventory.DeleteAccount(ctx, tx, orgID, id)
-		return map[string]any{"username": a.Username}, err
+	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := s.Inventory.DeleteAccount(ctx, p, orgID, id)
+		return err
 	},
 }
 
@@ -805,35 +727,32 @@ type accountsView struct {
 	CanWrite bool
 }
 
-func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
+func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := accountsView{CanWrite: p.CanWrite(), Flagged: r.URL.Query().Get("flagged") == "1"}
 	names := map[string]string{}
 	systems, err := inventory.ListSystems(ctx, s.DB, orgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, x := range systems {
 		names[x.ID] = x.Name
 	}
 	var accounts []inventory.Account
-	err = s.DB.InTx(ctx, func(tx *db.Tx) error {
+	err = s.Inventory.Read(ctx, p, orgID, audit.Event{Action: audit.ActionSensitiveRead, ObjectType: "inventory_accounts", ObjectID: orgID}, func(q db.Querier) (map[string]any, error) {
 		var err error
-		if accounts, err = inventory.ListAccounts(ctx, tx, orgID, inventory.AccountFilter{Flagged: v.Flagged}, s.today()); err != nil {
-			return err
+		if accounts, err = inventory.ListAccounts(ctx, q, orgID, inventory.AccountFilter{Flagged: v.Flagged}, s.today()); err != nil {
+			return nil, err
 		}
-		return s.invAudit(r, tx, audit.ActionSensitiveRead, "inventory_accounts", orgID, map[string]any{"count": len(accounts), "flagged_only": v.Flagged})
+		return map[string]any{"count": len(accounts), "flagged_only": v.Flagged}, nil
 	})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, a := range accounts {
 		where := names[a.SystemID]
@@ -851,4 +770,5 @@ func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "inventory.accounts.title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "inventory_accounts", pg)
+	return nil
 }

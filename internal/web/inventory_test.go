@@ -27,6 +27,7 @@ func (e *env) withDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.Documents = docs
+	e.srv.Inventory.Documents = docs
 }
 
 // upload posts a multipart form with one file and the client's CSRF token.
@@ -414,6 +415,40 @@ func TestInventoryNmapImport(t *testing.T) {
 		wantStatus(t, r, http.StatusSeeOther)
 		if n := e.assetCount(e.hosp); n != 1 {
 			t.Fatalf("%d assets after accepting one proposal", n)
+		}
+	})
+}
+
+// TestInventoryImportApplyingNote: while an import is being applied to the
+// register the asset list says so, and a change to the register is
+// refused with a message in the form; before and after, nothing is shown.
+func TestInventoryImportApplyingNote(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		c := e.signedIn(e.admin, e.hosp)
+		r := c.get("/inventory")
+		if strings.Contains(r.body, "import-in-progress") {
+			t.Fatal("note shown without an import")
+		}
+		now := e.clock.Now()
+		if _, err := d.Exec(bg, "INSERT INTO inv_imports (id, org_id, state, entry, staged, started_at, touched_at) VALUES (?, ?, 'applying', '{}', 0, ?, ?)",
+			db.NewID(), e.hosp.ID, now, now); err != nil {
+			t.Fatal(err)
+		}
+		r = c.get("/inventory")
+		wantContains(t, r, "取り込み中")
+		wantContains(t, r, `id="import-in-progress"`)
+		r = c.post("/inventory/assets", url.Values{"name": {"取り込み中の追加"}, "kind": {"pc"}})
+		if r.status != http.StatusConflict || !strings.Contains(r.body, "台帳の取り込み中です") {
+			t.Fatalf("write during an import: %d", r.status)
+		}
+		if e.assetCount(e.hosp) != 0 {
+			t.Fatal("written during an import")
+		}
+		// Another organisation's register is not concerned.
+		o := e.signedIn(e.other, e.clinic)
+		if r := o.get("/inventory"); strings.Contains(r.body, "import-in-progress") {
+			t.Fatal("note shown to another organisation")
 		}
 	})
 }

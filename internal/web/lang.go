@@ -5,9 +5,6 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/audit"
-	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
 )
 
@@ -21,13 +18,7 @@ func (s *Server) setLang(w http.ResponseWriter, r *http.Request) {
 	}
 	next := langReturn(safeNext(r.PostForm.Get("next")))
 	if p := state(r).p; p != nil {
-		err := s.DB.InTx(r.Context(), func(tx *db.Tx) error {
-			if err := auth.UpdateProfile(r.Context(), tx, p.UserID, p.DisplayName, lang, s.Now()); err != nil {
-				return err
-			}
-			return s.auditEvent(r, tx, audit.Entry{Action: audit.ActionUserUpdate, ObjectType: "user", ObjectID: p.UserID,
-				Details: map[string]any{"lang": lang}})
-		})
+		err := s.Orgs.UpdateProfile(r.Context(), p, p.DisplayName, lang)
 		if err != nil {
 			s.renderError(w, r, err)
 			return

@@ -111,9 +111,20 @@ func (s *Server) parseTemplates() error {
 	if err != nil {
 		return err
 	}
+	// Files named partial_*.html define pieces that every page may use.
+	var partials [][]byte
+	for _, name := range entries {
+		if strings.HasPrefix(path.Base(name), "partial_") {
+			b, err := fs.ReadFile(templatesFS, name)
+			if err != nil {
+				return err
+			}
+			partials = append(partials, b)
+		}
+	}
 	for _, name := range entries {
 		base := path.Base(name)
-		if base == "layout.html" {
+		if base == "layout.html" || strings.HasPrefix(base, "partial_") {
 			continue
 		}
 		b, err := fs.ReadFile(templatesFS, name)
@@ -123,6 +134,11 @@ func (s *Server) parseTemplates() error {
 		t, err := template.New("layout").Parse(string(layout))
 		if err != nil {
 			return fmt.Errorf("template layout.html: %w", err)
+		}
+		for i, pb := range partials {
+			if _, err := t.New(fmt.Sprintf("partial%d", i)).Parse(string(pb)); err != nil {
+				return fmt.Errorf("template partial: %w", err)
+			}
 		}
 		if _, err := t.New(base).Parse(string(b)); err != nil {
 			return fmt.Errorf("template %s: %w", base, err)

@@ -80,6 +80,8 @@ type Deps struct {
 	// Share is the sharing hub's service; New builds one from the fields
 	// above when it is nil.
 	Share *share.Hub
+	// Inventory is the register capability.
+	Inventory *inventory.Service
 }
 
 // Server is the HTML surface.
@@ -99,6 +101,10 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.Inventory == nil {
+		d.Inventory = inventory.NewService(d.DB, d.Audit, d.Now)
+		d.Inventory.Documents = d.Documents
 	}
 	if d.Sessions.Idle == 0 {
 		d.Sessions = auth.DefaultSessionPolicy

@@ -324,15 +324,17 @@ func UpdateOrg(ctx context.Context, q db.Querier, n *Notices, p *Principal, id s
 	if err != nil {
 		return nil, nil, err
 	}
-	if p.OrgID != id {
+	becameOperator := before.Kind != KindISAC && after.Kind == KindISAC
+	if p.OrgID != id && !(becameOperator && onlyKindChanged(before, after)) {
 		// Someone outside the organisation (an ISAC operator) changed its
-		// record: its admins hear of it, as they do of membership changes.
+		// record: its admins hear of it, as they do of membership changes
+		// (a change of kind alone to operator has its own notice below).
 		if err := n.send(ctx, q, after, noticeOrgChanged, who(p), oneLine(p.OrgName), when(now), n.orgChangeList(before, after),
 			contact(p)); err != nil {
 			return nil, nil, err
 		}
 	}
-	if before.Kind != KindISAC && after.Kind == KindISAC {
+	if becameOperator {
 		if err := n.send(ctx, q, after, noticeOperator, who(p), oneLine(p.OrgName), oneLine(after.Name)); err != nil {
 			return nil, nil, err
 		}
@@ -451,4 +453,13 @@ func ListOrgs(ctx context.Context, q db.Querier, p *Principal, f OrgFilter) ([]*
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// onlyKindChanged reports whether the kind is the one field of the record
+// that differs between before and after.
+func onlyKindChanged(before, after *Org) bool {
+	in := OrgInput{Kind: after.Kind, Name: after.Name, NameKana: after.NameKana, Prefecture: after.Prefecture,
+		MedicalCode: after.MedicalCode, Beds: after.Beds, MFAPolicy: after.MFAPolicy}
+	f := changedFields(before, &in)
+	return len(f) == 1 && f[0] == "kind"
 }

@@ -175,15 +175,13 @@ func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, 
 		id, orgID, now, total, fs[0].Priority, subject, b.String()); err != nil {
 		return "", err
 	}
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
+	for chunk := range db.Chunks(ids) {
 		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE, alerted_priority = priority,
 			alerted_kev = EXISTS (SELECT 1 FROM vuln_kev k WHERE k.cve = vuln_findings.vuln_id),
 			alerted_epss = COALESCE((SELECT e.score FROM vuln_epss e WHERE e.cve = vuln_findings.vuln_id), 0)
-			WHERE id IN (`+db.In(n)+`)`, ids[:n]...); err != nil {
+			WHERE id IN (`+db.In(len(chunk))+`)`, chunk...); err != nil {
 			return "", err
 		}
-		ids = ids[n:]
 	}
 	if w.Queue != nil {
 		if _, err := w.Queue.Enqueue(ctx, tx, JobAlert, alertPayload{NotificationID: id}, jobs.UniqueKey(JobAlert+":"+id)); err != nil {

@@ -344,6 +344,26 @@ func (a *API) reply(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
+// send ends a handler that reads or changes one thing: it replies v with
+// status, or returns err when the call failed (v is then not sent).
+func (a *API) send(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	a.reply(w, status, v)
+	return nil
+}
+
+// noContent ends a handler that changes something and shows nothing: it
+// answers 204 No Content, or returns err when the change failed.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 // record appends an audit entry for a change or sensitive read by c.p
 // concerning organisation orgID, in tx. When the caller acts for another
 // organisation (an ISAC operator), a copy goes to the caller's own

@@ -688,19 +688,6 @@ func MaintainerContact(ctx context.Context, q db.Querier, orgID, maintainer stri
 // dueReviews lists the organisation's accepted risks whose review date
 // has come.
 func dueReviews(ctx context.Context, q db.Querier, orgID, today string) ([]Finding, error) {
-	rows, err := q.Query(ctx, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state = 'accepted' AND f.review_on <> '' AND f.review_on <= ?
+	return db.QueryAll(ctx, q, scanFinding, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state = 'accepted' AND f.review_on <> '' AND f.review_on <= ?
 		ORDER BY f.review_on, a.name LIMIT 50`, orgID, today)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
 }

@@ -1599,20 +1599,7 @@ func ListFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilt
 		limit = " LIMIT ? OFFSET ?"
 		args = append(args, f.Limit, max(f.Offset, 0))
 	}
-	rows, err := q.Query(ctx, findingSelect+` WHERE `+where+findingOrder+limit, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Finding
-	for rows.Next() {
-		fd, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fd)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, q, scanFinding, findingSelect+` WHERE `+where+findingOrder+limit, args...)
 }
 
 // GetFinding returns one finding of the organisation.

@@ -75,6 +75,17 @@ func asOrg(r *http.Request, c *call, operator bool) (string, error) {
 	return id, nil
 }
 
+// asOrgJSON is asOrg followed by the request body decoded into a T.
+func asOrgJSON[T any](r *http.Request, c *call, operator bool) (string, T, error) {
+	orgID, err := asOrg(r, c, operator)
+	if err != nil {
+		var none T
+		return "", none, err
+	}
+	in, err := readJSON[T](r)
+	return orgID, in, err
+}
+
 type editionInfo struct {
 	ID         string `json:"id"`
 	Family     string `json:"family"`
@@ -194,11 +205,7 @@ type sheetInput struct {
 }
 
 func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
-	if err != nil {
-		return err
-	}
-	in, err := readJSON[sheetInput](r)
+	orgID, in, err := asOrgJSON[sheetInput](r, c, false)
 	if err != nil {
 		return err
 	}
@@ -235,11 +242,7 @@ type answersIn struct {
 }
 
 func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
-	if err != nil {
-		return err
-	}
-	in, err := readJSON[answersIn](r)
+	orgID, in, err := asOrgJSON[answersIn](r, c, false)
 	if err != nil {
 		return err
 	}
@@ -411,11 +414,7 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
-	if err != nil {
-		return err
-	}
-	in, err := readJSON[assess.VendorRequestInput](r)
+	orgID, in, err := asOrgJSON[assess.VendorRequestInput](r, c, false)
 	if err != nil {
 		return err
 	}
@@ -570,11 +569,7 @@ func (a *API) asGetResponse(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, true)
-	if err != nil {
-		return err
-	}
-	in, err := readJSON[answersIn](r)
+	orgID, in, err := asOrgJSON[answersIn](r, c, true)
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,18 @@ func (a *API) shareRoutes() []route {
 
 func shareViewer(c *call) share.Viewer { return share.ViewerOf(c.p) }
 
+// postJSON returns the id of the post of the path, once the caller is
+// found to see it, and the request body decoded into a T.
+func postJSON[T any](a *API, r *http.Request, c *call) (string, T, error) {
+	var in T
+	id := r.PathValue("post")
+	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
+		return "", in, err
+	}
+	in, err := readJSON[T](r)
+	return id, in, err
+}
+
 type postList struct {
 	Posts []*share.Post `json:"posts"`
 	// Next is the value of "before" for the next (older) page, "" at the
@@ -150,11 +162,7 @@ type labelInput struct {
 }
 
 func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	in, err := readJSON[labelInput](r)
+	id, in, err := postJSON[labelInput](a, r, c)
 	if err != nil {
 		return err
 	}
@@ -177,11 +185,7 @@ type recipientsInput struct {
 }
 
 func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	in, err := readJSON[recipientsInput](r)
+	id, in, err := postJSON[recipientsInput](a, r, c)
 	if err != nil {
 		return err
 	}
@@ -203,11 +207,7 @@ type commentInput struct {
 }
 
 func (a *API) shareAddComment(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	in, err := readJSON[commentInput](r)
+	id, in, err := postJSON[commentInput](a, r, c)
 	if err != nil {
 		return err
 	}
@@ -226,11 +226,7 @@ func (a *API) shareMyResponse(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (a *API) shareRespond(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	in, err := readJSON[responseBody](r)
+	id, in, err := postJSON[responseBody](a, r, c)
 	if err != nil {
 		return err
 	}

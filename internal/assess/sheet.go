@@ -116,8 +116,9 @@ type SheetFilter struct {
 	Subject string
 }
 
-// ListSheets lists an organisation's sheets, newest year first.
-func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) ([]*Sheet, error) {
+// where is the condition (and its arguments) of the organisation's sheets
+// that f keeps.
+func (f SheetFilter) where(orgID string) (string, []any) {
 	where := `org_id = ?`
 	args := []any{orgID}
 	if f.FiscalYear != 0 {
@@ -132,6 +133,12 @@ func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) 
 		where += ` AND subject = ?`
 		args = append(args, f.Subject)
 	}
+	return where, args
+}
+
+// ListSheets lists an organisation's sheets, newest year first.
+func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) ([]*Sheet, error) {
+	where, args := f.where(orgID)
 	return db.QueryAll(ctx, q, scanSheet, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where+` ORDER BY fiscal_year DESC, family, id`, args...)
 }
 

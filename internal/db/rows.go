@@ -25,3 +25,13 @@ func QueryAll[T any](ctx context.Context, q Querier, scan func(Scanner) (T, erro
 	}
 	return out, rows.Err()
 }
+
+// QueryStrings runs a query of one text column and returns its values, in
+// order (nil when there are none).
+func QueryStrings(ctx context.Context, q Querier, query string, args ...any) ([]string, error) {
+	return QueryAll(ctx, q, func(r Scanner) (string, error) {
+		var s string
+		err := r.Scan(&s)
+		return s, err
+	}, query, args...)
+}

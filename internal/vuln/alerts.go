@@ -576,21 +576,12 @@ func ListNotifications(ctx context.Context, q db.Querier, orgID string, limit in
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := q.Query(ctx, `SELECT id, kind, created_at, findings, top_priority, subject, body, read_at IS NOT NULL FROM vuln_notifications
-		WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Notification, error) {
 		var n Notification
-		if err := rows.Scan(&n.ID, &n.Kind, &n.CreatedAt, &n.Findings, &n.TopPriority, &n.Subject, &n.Body, &n.Read); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		err := r.Scan(&n.ID, &n.Kind, &n.CreatedAt, &n.Findings, &n.TopPriority, &n.Subject, &n.Body, &n.Read)
+		return n, err
+	}, `SELECT id, kind, created_at, findings, top_priority, subject, body, read_at IS NOT NULL FROM vuln_notifications
+		WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
 }
 
 // MarkRead marks the organisation's notifications read.

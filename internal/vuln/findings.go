@@ -587,20 +587,7 @@ func (w *Watch) candidateVulns(ctx context.Context, keys map[string]bool) ([]str
 }
 
 func (w *Watch) queryIDs(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := w.DB.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return db.QueryStrings(ctx, w.DB, query, args...)
 }
 
 // matchVulns matches vulnerabilities against the whole index, a chunk per

@@ -346,3 +346,23 @@ func (a *API) reply(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// send ends a handler that reads or changes one thing: it replies v with
+// status, or returns err when the call failed (v is then not sent).
+func (a *API) send(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	a.reply(w, status, v)
+	return nil
+}
+
+// noContent ends a handler that changes something and shows nothing: it
+// answers 204 No Content, or returns err when the change failed.
+func noContent(w http.ResponseWriter, err error) error {
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -75,6 +75,17 @@ func asOrg(r *http.Request, c *call, operator bool) (string, error) {
 	return id, nil
 }
 
+// asOrgJSON is asOrg followed by the request body decoded into a T.
+func asOrgJSON[T any](r *http.Request, c *call, operator bool) (string, T, error) {
+	orgID, err := asOrg(r, c, operator)
+	if err != nil {
+		var none T
+		return "", none, err
+	}
+	in, err := readJSON[T](r)
+	return orgID, in, err
+}
+
 type editionInfo struct {
 	ID         string `json:"id"`
 	Family     string `json:"family"`
@@ -187,28 +198,28 @@ func asPage(r *http.Request) (assess.Page, error) {
 	return p, nil
 }
 
+// sheetInput is the body of POST …/sheets.
+type sheetInput struct {
+	EditionID  string `json:"edition_id"`
+	FiscalYear int    `json:"fiscal_year"`
+}
+
 func (a *API) asStartSheet(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
+	orgID, in, err := asOrgJSON[sheetInput](r, c, false)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		EditionID  string `json:"edition_id"`
-		FiscalYear int    `json:"fiscal_year"`
-	}
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	sh, e, err := a.Assess.CreateSheet(r.Context(), c.p, orgID, in.EditionID, in.FiscalYear)
+	return a.sendSheet(w, http.StatusCreated, sh, e, renameField(err, "edition", "edition_id"))
+}
+
+// sendSheet ends a handler that reads or changes a sheet: it replies the
+// sheet with status, or returns err when the call failed.
+func (a *API) sendSheet(w http.ResponseWriter, status int, sh *assess.Sheet, e *assess.Edition, err error) error {
 	if err != nil {
-		return renameField(err, "edition", "edition_id")
+		return err
 	}
-	a.reply(w, http.StatusCreated, sheetBody(sh, e))
-	return nil
+	return a.send(w, status, sheetBody(sh, e), nil)
 }
 
 // renameField names the API's field of a refusal that names a form's.
@@ -223,11 +234,7 @@ func renameField(err error, form, field string) error {
 
 func (a *API) asGetSheet(w http.ResponseWriter, r *http.Request, c *call) error {
 	sh, e, err := a.asSheet(r, c, a.DB)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, sheetBody(sh, e))
-	return nil
+	return a.sendSheet(w, http.StatusOK, sh, e, err)
 }
 
 type answersIn struct {
@@ -235,24 +242,12 @@ type answersIn struct {
 }
 
 func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
+	orgID, in, err := asOrgJSON[answersIn](r, c, false)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	var in answersIn
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	out, e, err := a.Assess.SaveAnswers(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Answers)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, sheetBody(out, e))
-	return nil
+	return a.sendSheet(w, http.StatusOK, out, e, err)
 }
 
 func (a *API) asListEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -261,14 +256,7 @@ func (a *API) asListEvidence(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	evs, err := assess.ListEvidence(r.Context(), a.DB, sh.OrgID, sh.ID, r.URL.Query().Get("item_id"))
-	if err != nil {
-		return err
-	}
-	if evs == nil {
-		evs = []*assess.Evidence{}
-	}
-	a.reply(w, http.StatusOK, map[string]any{"evidence": evs})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"evidence": nonNil(evs)}, err)
 }
 
 func (a *API) asAddEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -342,11 +330,8 @@ func (a *API) asDeleteEvidence(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return err
 	}
-	if _, err := a.Assess.DeleteEvidence(r.Context(), c.p, orgID, r.PathValue("sheet"), r.PathValue("ev")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err = a.Assess.DeleteEvidence(r.Context(), c.p, orgID, r.PathValue("sheet"), r.PathValue("ev"))
+	return noContent(w, err)
 }
 
 func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -367,11 +352,7 @@ func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
 		}
 	}
 	out, e, err := a.Assess.Sign(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Name)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, sheetBody(out, e))
-	return nil
+	return a.sendSheet(w, http.StatusOK, out, e, err)
 }
 
 func (a *API) asReopen(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -380,11 +361,7 @@ func (a *API) asReopen(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	out, e, err := a.Assess.Reopen(r.Context(), c.p, orgID, r.PathValue("sheet"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, sheetBody(out, e))
-	return nil
+	return a.sendSheet(w, http.StatusOK, out, e, err)
 }
 
 func (a *API) asReport(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -437,16 +414,8 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 }
 
 func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
+	orgID, in, err := asOrgJSON[assess.VendorRequestInput](r, c, false)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	var in assess.VendorRequestInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	out, err := a.Assess.RequestVendors(r.Context(), c.p, orgID, in)
@@ -470,13 +439,7 @@ func (a *API) asListSurveys(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	if owned == nil {
-		owned = []*assess.Survey{}
-	}
-	if invited == nil {
-		invited = []*assess.Invitation{}
-	}
-	a.reply(w, http.StatusOK, map[string]any{"owned": owned, "invited": invited})
+	a.reply(w, http.StatusOK, map[string]any{"owned": nonNil(owned), "invited": nonNil(invited)})
 	return nil
 }
 
@@ -501,11 +464,7 @@ func (a *API) asCreateSurvey(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	s, err := a.Assess.CreateSurvey(r.Context(), c.p, orgID, []byte(in.Edition), in.Filter, in.DueOn)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, s)
-	return nil
+	return a.send(w, http.StatusCreated, s, err)
 }
 
 func (a *API) asGetSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -563,23 +522,12 @@ func (a *API) asSurveyResults(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	res, err := assess.Aggregate(r.Context(), a.DB, orgID, r.PathValue("survey"), g)
-	if err != nil {
-		return err
-	}
-	if res == nil {
-		res = []assess.QuestionResult{}
-	}
-	a.reply(w, http.StatusOK, map[string]any{"min_group": assess.MinGroup, "results": res})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"min_group": assess.MinGroup, "results": nonNil(res)}, err)
 }
 
 func (a *API) asSurveyRemind(w http.ResponseWriter, r *http.Request, c *call) error {
 	n, err := a.Assess.RemindSurvey(r.Context(), c.p, r.PathValue("id"), r.PathValue("survey"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"reminded": n})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"reminded": n}, err)
 }
 
 // asInvited returns the survey and edition of the path for an invited
@@ -621,24 +569,12 @@ func (a *API) asGetResponse(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, true)
+	orgID, in, err := asOrgJSON[answersIn](r, c, true)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	var in answersIn
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	sh, e, err := a.Assess.Respond(r.Context(), c.p, orgID, r.PathValue("survey"), in.Answers)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, sheetBody(sh, e))
-	return nil
+	return a.sendSheet(w, http.StatusOK, sh, e, err)
 }
 
 func (a *API) asComparison(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -653,9 +589,6 @@ func (a *API) asComparison(w http.ResponseWriter, r *http.Request, c *call) erro
 	res, err := assess.Comparable(r.Context(), a.DB, orgID, s.ID, g)
 	if err != nil {
 		return err
-	}
-	if res == nil {
-		res = []assess.QuestionResult{}
 	}
 	own := []assess.Answer{}
 	invs, err := assess.Invitations(r.Context(), a.DB, orgID)
@@ -673,6 +606,6 @@ func (a *API) asComparison(w http.ResponseWriter, r *http.Request, c *call) erro
 			}
 		}
 	}
-	a.reply(w, http.StatusOK, map[string]any{"min_group": assess.MinGroup, "results": res, "own": own})
+	a.reply(w, http.StatusOK, map[string]any{"min_group": assess.MinGroup, "results": nonNil(res), "own": own})
 	return nil
 }

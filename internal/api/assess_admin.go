@@ -11,8 +11,32 @@ import (
 	"github.com/medisac/medisac/internal/db"
 )
 
-// asOverviewFamilies are the checklist families of the ISAC overview.
-var asOverviewFamilies = []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}
+// overviewFamilies are the checklist families of the progress overviews
+// (the ISAC's and a hospital group's), the first by default.
+var overviewFamilies = []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}
+
+// overviewQuery reads the family and fiscal year of a progress overview
+// from the query (family: the first of overviewFamilies, year: this fiscal
+// year, when not given); a bad value is refused with yearKey or familyKey.
+func (a *API) overviewQuery(r *http.Request, yearKey, familyKey string) (family string, fy int, err error) {
+	q := r.URL.Query()
+	fy = assess.FiscalYearOf(a.Now())
+	if y := q.Get("year"); y != "" {
+		n, err := strconv.Atoi(y)
+		if err != nil || n <= 2000 || n >= 2100 {
+			return "", 0, apperr.Field("year", yearKey)
+		}
+		fy = n
+	}
+	family = overviewFamilies[0]
+	if f := q.Get("family"); f != "" {
+		if !slices.Contains(overviewFamilies, f) {
+			return "", 0, apperr.Field("family", familyKey)
+		}
+		family = f
+	}
+	return family, fy, nil
+}
 
 // asOverview is the ISAC operators' view of every member institution's
 // progress on one family's checklist of a fiscal year. Like the web page,
@@ -21,21 +45,9 @@ func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error 
 	if !c.p.IsOperator() {
 		return db.ErrNotFound
 	}
-	q := r.URL.Query()
-	fy := assess.FiscalYearOf(a.Now())
-	if y := q.Get("year"); y != "" {
-		n, err := strconv.Atoi(y)
-		if err != nil || n <= 2000 || n >= 2100 {
-			return apperr.Field("year", "assess.api.year_invalid")
-		}
-		fy = n
-	}
-	family := asOverviewFamilies[0]
-	if f := q.Get("family"); f != "" {
-		if !slices.Contains(asOverviewFamilies, f) {
-			return apperr.Field("family", "assess.api.family_invalid")
-		}
-		family = f
+	family, fy, err := a.overviewQuery(r, "assess.api.year_invalid", "assess.api.family_invalid")
+	if err != nil {
+		return err
 	}
 	ov, err := assess.ProgressOverview(r.Context(), a.DB, a.assessRegistry(), family, fy)
 	if err != nil {
@@ -52,11 +64,7 @@ func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error 
 // responses. Only the owner reaches it; a closed survey is a Conflict.
 func (a *API) asCloseSurvey(w http.ResponseWriter, r *http.Request, c *call) error {
 	s, err := a.Assess.CloseSurvey(r.Context(), c.p, r.PathValue("id"), r.PathValue("survey"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, s)
-	return nil
+	return a.send(w, http.StatusOK, s, err)
 }
 
 // inboxRow is a request addressed to the caller's (vendor) organisation as
@@ -125,11 +133,7 @@ func (a *API) asInbox(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	out, err := a.inboxRows(r, a.DB, orgID, rs)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"requests": out})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"requests": out}, err)
 }
 
 // asInboxAnswer answers one request addressed to the organisation of the

@@ -32,6 +32,16 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// readJSON reads the request body and decodes it into a T (decodeJSON).
+func readJSON[T any](r *http.Request) (T, error) {
+	var in T
+	body, err := readBody(r)
+	if err != nil {
+		return in, err
+	}
+	return in, decodeJSON(body, &in)
+}
+
 // decodeJSON decodes one JSON object from b into dst, refusing unknown
 // fields and trailing data. Errors are Invalid apperr errors that name the
 // field at fault, or carry an api.bad_json.* key when no field can be

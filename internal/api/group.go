@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
@@ -40,30 +39,21 @@ func (a *API) hgroupList(w http.ResponseWriter, r *http.Request, c *call) error 
 		return err
 	}
 	joined, err := auth.GroupsOf(r.Context(), a.DB, c.p)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, hgroupListBody{Owned: nonNil(owned), Memberships: nonNil(joined)})
-	return nil
+	return a.send(w, http.StatusOK, hgroupListBody{Owned: nonNil(owned), Memberships: nonNil(joined)}, err)
+}
+
+// nameInput is a body that names what it creates.
+type nameInput struct {
+	Name string `json:"name"`
 }
 
 func (a *API) hgroupCreate(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[nameInput](r)
 	if err != nil {
-		return err
-	}
-	var in struct {
-		Name string `json:"name"`
-	}
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	g, err := a.Orgs.CreateGroup(r.Context(), c.p, in.Name)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, g)
-	return nil
+	return a.send(w, http.StatusCreated, g, err)
 }
 
 func (a *API) hgroupGet(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -79,11 +69,14 @@ func (a *API) hgroupGet(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) hgroupDelete(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := a.Orgs.DeleteGroup(r.Context(), c.p, r.PathValue("group")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err := a.Orgs.DeleteGroup(r.Context(), c.p, r.PathValue("group"))
+	return noContent(w, err)
+}
+
+// hgroupInviteBody is the body of POST /api/v1/groups/{group}/invitations:
+// the organisation invited, by id or member number.
+type hgroupInviteBody struct {
+	Ref string `json:"ref"`
 }
 
 func (a *API) hgroupInvite(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -92,33 +85,20 @@ func (a *API) hgroupInvite(w http.ResponseWriter, r *http.Request, c *call) erro
 	if _, err := auth.GetGroup(ctx, a.DB, c.p, id); err != nil {
 		return err
 	}
-	body, err := readBody(r)
+	in, err := readJSON[hgroupInviteBody](r)
 	if err != nil {
-		return err
-	}
-	var in struct {
-		Ref string `json:"ref"`
-	}
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if err := checkText("ref", in.Ref); err != nil {
 		return err
 	}
 	m, err := a.Orgs.InviteToGroup(ctx, c.p, id, in.Ref)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, m)
-	return nil
+	return a.send(w, http.StatusCreated, m, err)
 }
 
 func (a *API) hgroupRemove(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := a.Orgs.RemoveGroupMember(r.Context(), c.p, r.PathValue("group"), r.PathValue("org")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err := a.Orgs.RemoveGroupMember(r.Context(), c.p, r.PathValue("group"), r.PathValue("org"))
+	return noContent(w, err)
 }
 
 // hgroupAnswerBody is the body of POST /api/v1/groups/{group}/membership.
@@ -127,31 +107,20 @@ type hgroupAnswerBody struct {
 }
 
 func (a *API) hgroupAnswer(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[hgroupAnswerBody](r)
 	if err != nil {
-		return err
-	}
-	var in hgroupAnswerBody
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if in.Accept == nil {
 		return apperr.Field("accept", "group.api.accept_required")
 	}
 	m, err := a.Orgs.AnswerGroupInvite(r.Context(), c.p, r.PathValue("group"), *in.Accept)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, m)
-	return nil
+	return a.send(w, http.StatusOK, m, err)
 }
 
 func (a *API) hgroupLeave(w http.ResponseWriter, r *http.Request, c *call) error {
-	if _, err := a.Orgs.LeaveGroup(r.Context(), c.p, r.PathValue("group")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	_, err := a.Orgs.LeaveGroup(r.Context(), c.p, r.PathValue("group"))
+	return noContent(w, err)
 }
 
 // hgroupOverviewBody is the body of GET /api/v1/groups/{group}/assess/overview.
@@ -161,34 +130,15 @@ type hgroupOverviewBody struct {
 	*assess.Overview
 }
 
-var hgroupFamilies = []string{"mhlw-institution", "mhlw-pharmacy", "mhlw-urgent"}
-
 func (a *API) hgroupOverview(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	g, err := auth.GetGroup(ctx, a.DB, c.p, r.PathValue("group"))
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	fy := assess.FiscalYearOf(a.Now())
-	if y := q.Get("year"); y != "" {
-		n, err := strconv.Atoi(y)
-		if err != nil || n <= 2000 || n >= 2100 {
-			return apperr.Field("year", "group.api.year_invalid")
-		}
-		fy = n
-	}
-	family := hgroupFamilies[0]
-	if f := q.Get("family"); f != "" {
-		family = ""
-		for _, x := range hgroupFamilies {
-			if x == f {
-				family = x
-			}
-		}
-		if family == "" {
-			return apperr.Field("family", "group.api.family_invalid")
-		}
+	family, fy, err := a.overviewQuery(r, "group.api.year_invalid", "group.api.family_invalid")
+	if err != nil {
+		return err
 	}
 	ov, err := assess.GroupProgressOverview(ctx, a.DB, a.assessRegistry(), c.p.OrgID, g.ID, family, fy)
 	if err != nil {

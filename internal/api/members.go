@@ -16,11 +16,7 @@ type memberList struct {
 // data (names, addresses), so every read is recorded.
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
 	ms, err := a.Orgs.ReadMembers(r.Context(), c.p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, memberList{Members: nonNil(ms)})
-	return nil
+	return a.send(w, http.StatusOK, memberList{Members: nonNil(ms)}, err)
 }
 
 func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -38,21 +34,13 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error 
 		return err
 	}
 	m, err := a.Orgs.ChangeRole(ctx, c.p, orgID, userID, in.Role)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, m)
-	return nil
+	return a.send(w, http.StatusOK, m, err)
 }
 
 func (a *API) removeMember(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	orgID, userID := r.PathValue("id"), r.PathValue("user")
-	if err := a.Orgs.RemoveMember(ctx, c.p, orgID, userID); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Orgs.RemoveMember(ctx, c.p, orgID, userID))
 }
 
 // invitationList is the body of GET /api/v1/orgs/{id}/invitations.
@@ -116,11 +104,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request, c *call) error {
 func (a *API) revokeInvitation(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	orgID, email := r.PathValue("id"), r.PathValue("email")
-	if err := a.Orgs.RevokeInvite(ctx, c.p, orgID, email); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Orgs.RevokeInvite(ctx, c.p, orgID, email))
 }
 
 // proposalList is the body of GET /api/v1/orgs/{id}/proposals.
@@ -130,11 +114,7 @@ type proposalList struct {
 
 func (a *API) listProposals(w http.ResponseWriter, r *http.Request, c *call) error {
 	ps, err := auth.PendingProposals(r.Context(), a.DB, c.p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, proposalList{Proposals: nonNil(ps)})
-	return nil
+	return a.send(w, http.StatusOK, proposalList{Proposals: nonNil(ps)}, err)
 }
 
 // proposalAnswered is the body of a proposal's accept or decline: the

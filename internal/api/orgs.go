@@ -20,20 +20,12 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	orgs, err := auth.ListOrgs(r.Context(), a.DB, c.p, f)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, orgList{Orgs: nonNil(orgs), Limit: f.Limit, Offset: f.Offset})
-	return nil
+	return a.send(w, http.StatusOK, orgList{Orgs: nonNil(orgs), Limit: f.Limit, Offset: f.Offset}, err)
 }
 
 func (a *API) getOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 	o, err := auth.GetOrg(r.Context(), a.DB, c.p, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, o)
-	return nil
+	return a.send(w, http.StatusOK, o, err)
 }
 
 // invitation is an invitation as the API shows it (never its token).
@@ -101,9 +93,5 @@ func (a *API) updateOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	_, after, err := a.Orgs.UpdateOrg(ctx, c.p, id, patch.apply)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, after)
-	return nil
+	return a.send(w, http.StatusOK, after, err)
 }

@@ -64,6 +64,18 @@ func (a *API) shareRoutes() []route {
 
 func shareViewer(c *call) share.Viewer { return share.ViewerOf(c.p) }
 
+// postJSON returns the id of the post of the path, once the caller is
+// found to see it, and the request body decoded into a T.
+func postJSON[T any](a *API, r *http.Request, c *call) (string, T, error) {
+	var in T
+	id := r.PathValue("post")
+	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
+		return "", in, err
+	}
+	in, err := readJSON[T](r)
+	return id, in, err
+}
+
 type postList struct {
 	Posts []*share.Post `json:"posts"`
 	// Next is the value of "before" for the next (older) page, "" at the
@@ -126,12 +138,8 @@ type postCreateInput struct {
 }
 
 func (a *API) shareCreatePost(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[postCreateInput](r)
 	if err != nil {
-		return err
-	}
-	var in postCreateInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if err := checkText("title", in.Title); err != nil {
@@ -141,20 +149,12 @@ func (a *API) shareCreatePost(w http.ResponseWriter, r *http.Request, c *call) e
 		return apperr.Field("body", "share.api.pii_found", len(f))
 	}
 	p, err := a.Share.CreatePost(r.Context(), c.p, in.PostInput, in.PIIConfirmed)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, p)
-	return nil
+	return a.send(w, http.StatusCreated, p, err)
 }
 
 func (a *API) shareGetPost(w http.ResponseWriter, r *http.Request, c *call) error {
 	p, err := share.GetPost(r.Context(), a.DB, shareViewer(c), r.PathValue("post"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, p)
-	return nil
+	return a.send(w, http.StatusOK, p, err)
 }
 
 type labelInput struct {
@@ -162,16 +162,8 @@ type labelInput struct {
 }
 
 func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	body, err := readBody(r)
+	id, in, err := postJSON[labelInput](a, r, c)
 	if err != nil {
-		return err
-	}
-	var in labelInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	t, err := share.ParseTLP(in.TLP)
@@ -179,19 +171,11 @@ func (a *API) shareChangeLabel(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	p, err := a.Share.ChangeLabel(r.Context(), c.p, id, t)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, p)
-	return nil
+	return a.send(w, http.StatusOK, p, err)
 }
 
 func (a *API) shareDeletePost(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := a.Share.DeletePost(r.Context(), c.p, r.PathValue("post")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Share.DeletePost(r.Context(), c.p, r.PathValue("post")))
 }
 
 type recipientsInput struct {
@@ -201,24 +185,12 @@ type recipientsInput struct {
 }
 
 func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	body, err := readBody(r)
+	id, in, err := postJSON[recipientsInput](a, r, c)
 	if err != nil {
-		return err
-	}
-	var in recipientsInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	p, err := a.Share.AddRecipients(r.Context(), c.p, id, in.Orgs, in.Groups, in.Users)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, p)
-	return nil
+	return a.send(w, http.StatusOK, p, err)
 }
 
 type commentList struct {
@@ -227,14 +199,7 @@ type commentList struct {
 
 func (a *API) shareListComments(w http.ResponseWriter, r *http.Request, c *call) error {
 	cs, err := share.ListComments(r.Context(), a.DB, shareViewer(c), r.PathValue("post"))
-	if err != nil {
-		return err
-	}
-	if cs == nil {
-		cs = []share.Comment{}
-	}
-	a.reply(w, http.StatusOK, commentList{Comments: cs})
-	return nil
+	return a.send(w, http.StatusOK, commentList{Comments: nonNil(cs)}, err)
 }
 
 type commentInput struct {
@@ -242,24 +207,12 @@ type commentInput struct {
 }
 
 func (a *API) shareAddComment(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	body, err := readBody(r)
+	id, in, err := postJSON[commentInput](a, r, c)
 	if err != nil {
-		return err
-	}
-	var in commentInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	cm, err := a.Share.Comment(r.Context(), c.p, id, in.Body)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, cm)
-	return nil
+	return a.send(w, http.StatusCreated, cm, err)
 }
 
 type responseBody struct {
@@ -269,31 +222,16 @@ type responseBody struct {
 func (a *API) shareMyResponse(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := r.PathValue("post")
 	s, err := share.MyResponse(r.Context(), a.DB, shareViewer(c), id)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, responseBody{Status: s})
-	return nil
+	return a.send(w, http.StatusOK, responseBody{Status: s}, err)
 }
 
 func (a *API) shareRespond(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("post")
-	if _, err := share.GetPost(r.Context(), a.DB, shareViewer(c), id); err != nil {
-		return err
-	}
-	body, err := readBody(r)
+	id, in, err := postJSON[responseBody](a, r, c)
 	if err != nil {
 		return err
 	}
-	var in responseBody
-	if err := decodeJSON(body, &in); err != nil {
-		return err
-	}
-	if err := a.Share.Respond(r.Context(), c.p, id, in.Status); err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, in)
-	return nil
+	err = a.Share.Respond(r.Context(), c.p, id, in.Status)
+	return a.send(w, http.StatusOK, in, err)
 }
 
 type rateBody struct {
@@ -317,14 +255,7 @@ type correlationList struct {
 
 func (a *API) shareCorrelations(w http.ResponseWriter, r *http.Request, c *call) error {
 	cs, err := share.Correlations(r.Context(), a.DB, shareViewer(c), r.PathValue("post"), 500)
-	if err != nil {
-		return err
-	}
-	if cs == nil {
-		cs = []share.Correlation{}
-	}
-	a.reply(w, http.StatusOK, correlationList{Correlations: cs})
-	return nil
+	return a.send(w, http.StatusOK, correlationList{Correlations: nonNil(cs)}, err)
 }
 
 func (a *API) shareAffected(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -334,11 +265,7 @@ func (a *API) shareAffected(w http.ResponseWriter, r *http.Request, c *call) err
 		return err
 	}
 	res, err := a.Share.CheckAffected(r.Context(), a.DB, v, p)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, res)
-	return nil
+	return a.send(w, http.StatusOK, res, err)
 }
 
 func (a *API) shareLookup(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -352,22 +279,11 @@ func (a *API) shareLookup(w http.ResponseWriter, r *http.Request, c *call) error
 		return apperr.Field("type", "share.ioc.bad_type", string(t))
 	}
 	cs, err := share.LookupIOC(r.Context(), a.DB, shareViewer(c), t, value, 500)
-	if err != nil {
-		return err
-	}
-	if cs == nil {
-		cs = []share.Correlation{}
-	}
-	a.reply(w, http.StatusOK, correlationList{Correlations: cs})
-	return nil
+	return a.send(w, http.StatusOK, correlationList{Correlations: nonNil(cs)}, err)
 }
 
 func (a *API) shareSighting(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := a.Share.Sighting(r.Context(), c.p, r.PathValue("indicator")); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Share.Sighting(r.Context(), c.p, r.PathValue("indicator")))
 }
 
 type groupList struct {
@@ -376,14 +292,7 @@ type groupList struct {
 
 func (a *API) shareListGroups(w http.ResponseWriter, r *http.Request, c *call) error {
 	gs, err := share.ListGroups(r.Context(), a.DB, shareViewer(c))
-	if err != nil {
-		return err
-	}
-	if gs == nil {
-		gs = []share.Group{}
-	}
-	a.reply(w, http.StatusOK, groupList{Groups: gs})
-	return nil
+	return a.send(w, http.StatusOK, groupList{Groups: nonNil(gs)}, err)
 }
 
 type groupInput struct {
@@ -392,23 +301,15 @@ type groupInput struct {
 }
 
 func (a *API) shareCreateGroup(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[groupInput](r)
 	if err != nil {
-		return err
-	}
-	var in groupInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if err := checkText("name", in.Name); err != nil {
 		return err
 	}
 	g, err := a.Share.CreateGroup(r.Context(), c.p, in.Name, in.Kind)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, g)
-	return nil
+	return a.send(w, http.StatusCreated, g, err)
 }
 
 type groupMembers struct {
@@ -418,14 +319,7 @@ type groupMembers struct {
 
 func (a *API) shareGroupMembers(w http.ResponseWriter, r *http.Request, c *call) error {
 	g, ms, err := share.GroupMembers(r.Context(), a.DB, shareViewer(c), r.PathValue("group"))
-	if err != nil {
-		return err
-	}
-	if ms == nil {
-		ms = []share.OrgEntry{}
-	}
-	a.reply(w, http.StatusOK, groupMembers{Group: g, Members: ms})
-	return nil
+	return a.send(w, http.StatusOK, groupMembers{Group: g, Members: nonNil(ms)}, err)
 }
 
 type groupInviteList struct {
@@ -436,14 +330,7 @@ type groupInviteList struct {
 // into (state "pending") or belongs to ("accepted").
 func (a *API) shareGroupInvites(w http.ResponseWriter, r *http.Request, c *call) error {
 	xs, err := share.ListGroupInvites(r.Context(), a.DB, shareViewer(c))
-	if err != nil {
-		return err
-	}
-	if xs == nil {
-		xs = []share.GroupInvite{}
-	}
-	a.reply(w, http.StatusOK, groupInviteList{Invites: xs})
-	return nil
+	return a.send(w, http.StatusOK, groupInviteList{Invites: nonNil(xs)}, err)
 }
 
 func (a *API) shareGroupAccept(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -457,11 +344,7 @@ func (a *API) shareGroupDecline(w http.ResponseWriter, r *http.Request, c *call)
 // shareGroupAnswer accepts or declines an invitation of the caller's
 // organisation (declining a group joined leaves it); admins only.
 func (a *API) shareGroupAnswer(w http.ResponseWriter, r *http.Request, c *call, accept bool) error {
-	if err := a.Share.AnswerGroupInvite(r.Context(), c.p, r.PathValue("group"), accept); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Share.AnswerGroupInvite(r.Context(), c.p, r.PathValue("group"), accept))
 }
 
 func (a *API) shareGroupAdd(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -487,11 +370,7 @@ func (a *API) shareGroupChange(w http.ResponseWriter, r *http.Request, c *call, 
 
 func (a *API) shareGetSubscription(w http.ResponseWriter, r *http.Request, c *call) error {
 	s, err := share.GetSubscription(r.Context(), a.DB, shareViewer(c))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, subscriptionBody(s))
-	return nil
+	return a.send(w, http.StatusOK, subscriptionBody(s), err)
 }
 
 // subscriptionBody never has null lists.
@@ -506,19 +385,12 @@ func subscriptionBody(s share.Subscription) share.Subscription {
 }
 
 func (a *API) shareSetSubscription(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[share.Subscription](r)
 	if err != nil {
 		return err
 	}
-	var in share.Subscription
-	if err := decodeJSON(body, &in); err != nil {
-		return err
-	}
-	if err := a.Share.SetSubscription(r.Context(), c.p, in); err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, subscriptionBody(in))
-	return nil
+	err = a.Share.SetSubscription(r.Context(), c.p, in)
+	return a.send(w, http.StatusOK, subscriptionBody(in), err)
 }
 
 type webhookBody struct {
@@ -528,38 +400,23 @@ type webhookBody struct {
 
 func (a *API) shareGetWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
 	u, err := share.GetWebhook(r.Context(), a.DB, shareViewer(c))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, webhookBody{URL: u})
-	return nil
+	return a.send(w, http.StatusOK, webhookBody{URL: u}, err)
 }
 
 func (a *API) shareSetWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[webhookBody](r)
 	if err != nil {
-		return err
-	}
-	var in webhookBody
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	if strings.TrimSpace(in.URL) == "" {
 		return apperr.Field("url", "share.webhook.https_only")
 	}
-	if err := a.Share.SetWebhook(r.Context(), c.p, in.URL, in.Secret); err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, webhookBody{URL: in.URL})
-	return nil
+	err = a.Share.SetWebhook(r.Context(), c.p, in.URL, in.Secret)
+	return a.send(w, http.StatusOK, webhookBody{URL: in.URL}, err)
 }
 
 func (a *API) shareDeleteWebhook(w http.ResponseWriter, r *http.Request, c *call) error {
-	if err := a.Share.SetWebhook(r.Context(), c.p, "", ""); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Share.SetWebhook(r.Context(), c.p, "", ""))
 }
 
 type piiInput struct {
@@ -572,12 +429,8 @@ type piiResult struct {
 }
 
 func (a *API) sharePIICheck(w http.ResponseWriter, r *http.Request, c *call) error {
-	body, err := readBody(r)
+	in, err := readJSON[piiInput](r)
 	if err != nil {
-		return err
-	}
-	var in piiInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	f := share.CheckPII(in.Title + "\n" + in.Body)

@@ -13,19 +13,11 @@ type tokenList struct {
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request, c *call) error {
 	ts, err := auth.ListTokens(r.Context(), a.DB, c.p.UserID)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, tokenList{Tokens: nonNil(ts)})
-	return nil
+	return a.send(w, http.StatusOK, tokenList{Tokens: nonNil(ts)}, err)
 }
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, c *call) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	if err := a.Orgs.RevokeToken(ctx, c.p, id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return noContent(w, a.Orgs.RevokeToken(ctx, c.p, id))
 }

@@ -58,11 +58,7 @@ func (a *API) vulnListFindings(w http.ResponseWriter, r *http.Request, c *call) 
 		}
 	}
 	page, err := vuln.PageFindings(r.Context(), a.DB, orgID, f, q.Get("cursor"), size)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, findingList{Findings: page.Findings, Total: page.Total, NextCursor: page.Next})
-	return nil
+	return a.send(w, http.StatusOK, findingList{Findings: page.Findings, Total: page.Total, NextCursor: page.Next}, err)
 }
 
 func (a *API) vulnGetFinding(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -71,11 +67,7 @@ func (a *API) vulnGetFinding(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	f, err := vuln.GetFinding(r.Context(), a.DB, orgID, r.PathValue("rec"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, f)
-	return nil
+	return a.send(w, http.StatusOK, f, err)
 }
 
 func (a *API) vulnRemediate(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -88,20 +80,12 @@ func (a *API) vulnRemediate(w http.ResponseWriter, r *http.Request, c *call) err
 	if _, err := vuln.GetFinding(ctx, a.DB, orgID, id); err != nil {
 		return err
 	}
-	body, err := readBody(r)
+	in, err := readJSON[vuln.Remediation](r)
 	if err != nil {
-		return err
-	}
-	var in vuln.Remediation
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	after, err := a.Vuln.SetFindingState(ctx, c.p, orgID, id, in)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, after)
-	return nil
+	return a.send(w, http.StatusOK, after, err)
 }
 
 func (a *API) vulnSummary(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -110,11 +94,7 @@ func (a *API) vulnSummary(w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	s, err := vuln.Summarise(r.Context(), a.DB, orgID)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, s)
-	return nil
+	return a.send(w, http.StatusOK, s, err)
 }
 
 type notificationList struct {
@@ -127,14 +107,7 @@ func (a *API) vulnNotifications(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 	ns, err := vuln.ListNotifications(r.Context(), a.DB, orgID, 50)
-	if err != nil {
-		return err
-	}
-	if ns == nil {
-		ns = []vuln.Notification{}
-	}
-	a.reply(w, http.StatusOK, notificationList{ns})
-	return nil
+	return a.send(w, http.StatusOK, notificationList{nonNil(ns)}, err)
 }
 
 // vulnIdentity returns an asset's identity, deriving it when not yet done.
@@ -152,11 +125,7 @@ func (a *API) vulnGetIdentity(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	idn, err := a.vulnIdentity(r, orgID, r.PathValue("rec"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, idn)
-	return nil
+	return a.send(w, http.StatusOK, idn, err)
 }
 
 // identityInput is the body of PUT …/identity: the CPE names to use, or an
@@ -175,20 +144,12 @@ func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) e
 	if _, err := a.vulnIdentity(r, orgID, id); err != nil {
 		return err
 	}
-	body, err := readBody(r)
+	in, err := readJSON[identityInput](r)
 	if err != nil {
-		return err
-	}
-	var in identityInput
-	if err := decodeJSON(body, &in); err != nil {
 		return err
 	}
 	idn, err := a.Vuln.SetAssetIdentity(ctx, c.p, orgID, id, in.CPE, false)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, idn)
-	return nil
+	return a.send(w, http.StatusOK, idn, err)
 }
 
 type vulnList struct {
@@ -224,11 +185,7 @@ func (a *API) vulnSearch(w http.ResponseWriter, r *http.Request, c *call) error 
 
 func (a *API) vulnGet(w http.ResponseWriter, r *http.Request, c *call) error {
 	v, err := vuln.GetVuln(r.Context(), a.DB, r.PathValue("vuln"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, v)
-	return nil
+	return a.send(w, http.StatusOK, v, err)
 }
 
 func (a *API) vulnISAC(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -240,9 +197,5 @@ func (a *API) vulnISAC(w http.ResponseWriter, r *http.Request, c *call) error {
 		return err
 	}
 	st, err := vuln.VulnStats(r.Context(), a.DB, v.ID)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, st)
-	return nil
+	return a.send(w, http.StatusOK, st, err)
 }

@@ -57,9 +57,5 @@ func (a *API) vulnPutAliases(w http.ResponseWriter, r *http.Request, c *call) er
 	}
 	note := r.URL.Query().Get("note")
 	ch, err := a.Vuln.ChangeAliases(r.Context(), c.p, vuln.AliasSave{Body: body, Action: vuln.AliasUpload, Note: note}, nil, nil)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, ch)
-	return nil
+	return a.send(w, http.StatusOK, ch, err)
 }

@@ -77,26 +77,6 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr, false)
 	case "demo":
 		return cmdServe(ctx, rest, stdout, stderr, true)
-	case "migrate":
-		return cmdMigrate(ctx, rest, stdout)
-	case "org":
-		return cmdOrg(ctx, rest, stdout)
-	case "user":
-		return cmdUser(ctx, rest, stdout)
-	case "token":
-		return cmdToken(ctx, rest, stdout)
-	case "assess":
-		return cmdAssess(ctx, rest, stdout)
-	case "inventory":
-		return cmdInventory(ctx, rest, stdout)
-	case "audit":
-		return cmdAudit(ctx, rest, stdout)
-	case "share":
-		return cmdShare(ctx, rest, stdout)
-	case "vuln":
-		return cmdVuln(ctx, rest, stdout)
-	case "backup":
-		return cmdBackup(ctx, rest, stdout)
 	case "config":
 		cfg, err := loadConfig(rest, nil)
 		if err != nil {
@@ -111,8 +91,26 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
+	if run, ok := commands[cmd]; ok {
+		return run(ctx, rest, stdout)
+	}
 	fmt.Fprint(stderr, usage)
 	return usageError("unknown command %q", cmd)
+}
+
+// commands are the sub-commands that take their arguments and write to
+// standard output.
+var commands = map[string]func(ctx context.Context, args []string, stdout io.Writer) error{
+	"migrate":   cmdMigrate,
+	"org":       cmdOrg,
+	"user":      cmdUser,
+	"token":     cmdToken,
+	"assess":    cmdAssess,
+	"inventory": cmdInventory,
+	"audit":     cmdAudit,
+	"share":     cmdShare,
+	"vuln":      cmdVuln,
+	"backup":    cmdBackup,
 }
 
 func versionString() string {

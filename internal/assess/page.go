@@ -78,20 +78,7 @@ type SheetPage struct {
 // ListSheetsPage is ListSheets one page at a time, newest year first,
 // each sheet with its answers (read together, not sheet by sheet).
 func ListSheetsPage(ctx context.Context, q db.Querier, orgID string, f SheetFilter, p Page) (*SheetPage, error) {
-	where := `org_id = ?`
-	args := []any{orgID}
-	if f.FiscalYear != 0 {
-		where += ` AND fiscal_year = ?`
-		args = append(args, f.FiscalYear)
-	}
-	if f.Family != "" {
-		where += ` AND family = ?`
-		args = append(args, f.Family)
-	}
-	if f.Subject != "*" {
-		where += ` AND subject = ?`
-		args = append(args, f.Subject)
-	}
+	where, args := f.where(orgID)
 	if p.Cursor != "" {
 		var k sheetKey
 		if err := decodeCursor(p.Cursor, &k); err != nil {

@@ -37,7 +37,10 @@ func (s *Sheet) Signed() bool { return s.SignedAt != nil }
 
 const sheetCols = `id, org_id, edition_id, family, fiscal_year, subject, shared, signed_by, signed_name, signed_at, created_at, updated_at`
 
-func scanSheet(row interface{ Scan(...any) error }, extra ...any) (*Sheet, error) {
+func scanSheet(row db.Scanner) (*Sheet, error) { return scanSheetAnd(row) }
+
+// scanSheetAnd reads a sheet's columns followed by those of extra.
+func scanSheetAnd(row db.Scanner, extra ...any) (*Sheet, error) {
 	var s Sheet
 	var signed sql.NullTime
 	if err := row.Scan(append([]any{&s.ID, &s.OrgID, &s.EditionID, &s.Family, &s.FiscalYear, &s.Subject, &s.Shared, &s.SignedBy, &s.SignedName, &signed, &s.CreatedAt, &s.UpdatedAt}, extra...)...); err != nil {
@@ -113,8 +116,9 @@ type SheetFilter struct {
 	Subject string
 }
 
-// ListSheets lists an organisation's sheets, newest year first.
-func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) ([]*Sheet, error) {
+// where is the condition (and its arguments) of the organisation's sheets
+// that f keeps.
+func (f SheetFilter) where(orgID string) (string, []any) {
 	where := `org_id = ?`
 	args := []any{orgID}
 	if f.FiscalYear != 0 {
@@ -129,20 +133,13 @@ func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) 
 		where += ` AND subject = ?`
 		args = append(args, f.Subject)
 	}
-	rows, err := q.Query(ctx, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where+` ORDER BY fiscal_year DESC, family, id`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Sheet
-	for rows.Next() {
-		s, err := scanSheet(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return where, args
+}
+
+// ListSheets lists an organisation's sheets, newest year first.
+func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) ([]*Sheet, error) {
+	where, args := f.where(orgID)
+	return db.QueryAll(ctx, q, scanSheet, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where+` ORDER BY fiscal_year DESC, family, id`, args...)
 }
 
 // SaveAnswers validates the submitted answers together with the sheet's

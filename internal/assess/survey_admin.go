@@ -15,10 +15,10 @@ const surveyCols = `s.id, s.owner_org_id, s.edition_id, s.title, s.status, s.due
 	(SELECT COUNT(*) FROM assess_survey_targets t WHERE t.survey_id = s.id),
 	(SELECT COUNT(t.responded_at) FROM assess_survey_targets t WHERE t.survey_id = s.id)`
 
-func scanSurvey(row interface{ Scan(...any) error }, extra ...any) (*Survey, error) {
+func scanSurvey(row db.Scanner) (*Survey, error) {
 	var s Survey
 	var fj string
-	if err := row.Scan(append([]any{&s.ID, &s.OwnerOrgID, &s.EditionID, &s.Title, &s.Status, &s.DueOn, &fj, &s.CreatedAt, &s.Targets, &s.Responded}, extra...)...); err != nil {
+	if err := row.Scan(&s.ID, &s.OwnerOrgID, &s.EditionID, &s.Title, &s.Status, &s.DueOn, &fj, &s.CreatedAt, &s.Targets, &s.Responded); err != nil {
 		return nil, db.ScanErr(err)
 	}
 	_ = json.Unmarshal([]byte(fj), &s.Filter)
@@ -26,20 +26,7 @@ func scanSurvey(row interface{ Scan(...any) error }, extra ...any) (*Survey, err
 }
 
 func listSurveys(ctx context.Context, q db.Querier, query string, args ...any) ([]*Survey, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Survey
-	for rows.Next() {
-		s, err := scanSurvey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, q, scanSurvey, query, args...)
 }
 
 // OwnedSurveys lists the surveys ownerOrg sent, newest first, with target
@@ -219,7 +206,7 @@ func progressOverview(ctx context.Context, q db.Querier, reg *Registry, family s
 	var items []item
 	for rows.Next() {
 		var it item
-		sh, err := scanSheet(rows, &it.name, &it.kind)
+		sh, err := scanSheetAnd(rows, &it.name, &it.kind)
 		if err != nil {
 			rows.Close()
 			return nil, err

@@ -138,21 +138,8 @@ func OwnedGroups(ctx context.Context, q db.Querier, p *Principal) ([]*Group, err
 	if p == nil || p.OrgID == "" {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
+	return db.QueryAll(ctx, q, scanGroup, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
 		WHERE g.owner_org_id = ? ORDER BY g.name, g.id`, p.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Group
-	for rows.Next() {
-		g, err := scanGroup(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
 }
 
 // GetGroup returns a group with its members if p's organisation owns it;

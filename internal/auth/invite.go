@@ -218,20 +218,7 @@ func PendingProposals(ctx context.Context, q db.Querier, p *Principal, orgID str
 	if err := Authorize(p, "org.proposal.read", Target{OrgID: orgID}); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT `+proposalColumns+` FROM org_proposals WHERE org_id = ? AND status = 'pending' ORDER BY created_at, id`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Proposal
-	for rows.Next() {
-		pr, err := scanProposal(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, pr)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, q, scanProposal, `SELECT `+proposalColumns+` FROM org_proposals WHERE org_id = ? AND status = 'pending' ORDER BY created_at, id`, orgID)
 }
 
 // AnswerProposal accepts or declines a pending proposal of orgID. Only its

@@ -50,21 +50,12 @@ var (
 
 // activeAdmins returns the addresses of orgID's admins who can sign in.
 func activeAdmins(ctx context.Context, q db.Querier, orgID string) ([]string, error) {
-	rows, err := q.Query(ctx, `SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.org_id = ? AND m.role = 'admin' AND u.disabled = FALSE ORDER BY u.email`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (string, error) {
 		var e string
-		if err := rows.Scan(&e); err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		err := r.Scan(&e)
+		return e, err
+	}, `SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id
+		WHERE m.org_id = ? AND m.role = 'admin' AND u.disabled = FALSE ORDER BY u.email`, orgID)
 }
 
 // who names the acting person in a mail.

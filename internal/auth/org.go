@@ -435,20 +435,7 @@ func ListOrgs(ctx context.Context, q db.Querier, p *Principal, f OrgFilter) ([]*
 		f.Limit = 100
 	}
 	args = append(args, f.Limit, f.Offset)
-	rows, err := q.Query(ctx, `SELECT `+orgColumns+` FROM organizations WHERE `+strings.Join(where, " AND ")+` ORDER BY name_kana, name, id LIMIT ? OFFSET ?`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Org
-	for rows.Next() {
-		o, err := scanOrg(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, q, scanOrg, `SELECT `+orgColumns+` FROM organizations WHERE `+strings.Join(where, " AND ")+` ORDER BY name_kana, name, id LIMIT ? OFFSET ?`, args...)
 }
 
 func escapeLike(s string) string {

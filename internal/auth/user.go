@@ -181,20 +181,11 @@ const membershipSelect = `SELECT m.org_id, o.name, o.kind, m.user_id, u.email, u
 	FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id`
 
 func scanMemberships(ctx context.Context, q db.Querier, where string, args ...any) ([]Membership, error) {
-	rows, err := q.Query(ctx, membershipSelect+" WHERE "+where, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Membership
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Membership, error) {
 		var m Membership
-		if err := rows.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.UserID, &m.Email, &m.Name, &m.Role, &m.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		err := r.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.UserID, &m.Email, &m.Name, &m.Role, &m.CreatedAt)
+		return m, err
+	}, membershipSelect+" WHERE "+where, args...)
 }
 
 // MembershipsOf lists the organisations a person belongs to, by name.

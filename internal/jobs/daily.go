@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -218,54 +217,30 @@ func (q *Queue) runDay(ctx context.Context, t *dailyTask, day string, attempts i
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var lost bool
-	var lostMu sync.Mutex
-	stop := make(chan struct{})
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		tk := time.NewTicker(q.renewInterval())
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-				unlock := q.serial()
-				res, err := q.d.Exec(rctx, `UPDATE jobs_daily SET lease_until = ?
-					WHERE name = ? AND day = ? AND holder = ? AND attempts = ? AND state = 'running'`,
-					q.now().Add(q.Lease), t.name, day, q.NodeID, attempts)
-				unlock()
-				if err != nil {
-					if rctx.Err() == nil {
-						q.log.Warn("renew daily task lease", "task", t.name, "err", err)
-					}
-					continue
-				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					lostMu.Lock()
-					lost = true
-					lostMu.Unlock()
-					cancel()
-					return
-				}
+	stop := q.heartbeat(func() bool {
+		unlock := q.serial()
+		res, err := q.d.Exec(rctx, `UPDATE jobs_daily SET lease_until = ?
+			WHERE name = ? AND day = ? AND holder = ? AND attempts = ? AND state = 'running'`,
+			q.now().Add(q.Lease), t.name, day, q.NodeID, attempts)
+		unlock()
+		if err != nil {
+			if rctx.Err() == nil {
+				q.log.Warn("renew daily task lease", "task", t.name, "err", err)
 			}
+			return true
 		}
-	}()
-	err := func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-			}
-		}()
-		return t.fn(rctx, day)
-	}()
-	close(stop)
-	<-hbDone
+		if n, _ := res.RowsAffected(); n == 0 {
+			lost = true
+			cancel()
+			return false
+		}
+		return true
+	})
+	err := guarded(func() error { return t.fn(rctx, day) })
+	stop()
 
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer wcancel()
-	lostMu.Lock()
-	defer lostMu.Unlock()
 	if lost {
 		q.log.Warn("daily task lease lost to another node; result discarded", "task", t.name, "day", day)
 		return

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
@@ -68,35 +67,16 @@ func (q *Queue) tickPeriodic(ctx context.Context, p periodicTask) {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop := make(chan struct{})
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		t := time.NewTicker(q.renewInterval())
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				n := q.now()
-				if _, err := q.d.Exec(rctx, `UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at < ?`,
-					n.Add(q.Lease), lock, q.NodeID, n.Add(q.Lease)); err != nil && rctx.Err() == nil {
-					q.log.Warn("renew periodic task lease", "task", p.name, "err", err)
-				}
-			}
+	stop := q.heartbeat(func() bool {
+		n := q.now()
+		if _, err := q.d.Exec(rctx, `UPDATE locks SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at < ?`,
+			n.Add(q.Lease), lock, q.NodeID, n.Add(q.Lease)); err != nil && rctx.Err() == nil {
+			q.log.Warn("renew periodic task lease", "task", p.name, "err", err)
 		}
-	}()
-	err = func() (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
-			}
-		}()
-		return p.fn(rctx)
-	}()
-	close(stop)
-	<-hbDone
+		return true
+	})
+	err = guarded(func() error { return p.fn(rctx) })
+	stop()
 	if err != nil && ctx.Err() == nil {
 		q.log.Error("periodic task failed", "task", p.name, "err", err)
 	}

@@ -166,41 +166,23 @@ func (q *Queue) execute(runCtx context.Context, j *claimed) {
 	hctx = context.WithValue(hctx, runInfoKey{}, RunInfo{ID: j.id, Kind: j.kind, Attempt: j.attempts, MaxAttempts: j.maxAttempts})
 
 	var lost bool
-	var lostMu sync.Mutex
-	stop := make(chan struct{})
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		t := time.NewTicker(q.renewInterval())
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				ok, err := q.renew(hctx, j)
-				if err != nil {
-					if hctx.Err() == nil {
-						q.log.Warn("renew job lease", "job", j.id, "err", err)
-					}
-					continue
-				}
-				if !ok {
-					lostMu.Lock()
-					lost = true
-					lostMu.Unlock()
-					cancel()
-					return
-				}
+	stop := q.heartbeat(func() bool {
+		ok, err := q.renew(hctx, j)
+		if err != nil {
+			if hctx.Err() == nil {
+				q.log.Warn("renew job lease", "job", j.id, "err", err)
 			}
+			return true
 		}
-	}()
+		if !ok {
+			lost = true
+			cancel()
+		}
+		return ok
+	})
 	err := call(hctx, h, j.payload)
-	close(stop)
-	<-hbDone
+	stop()
 
-	lostMu.Lock()
-	defer lostMu.Unlock()
 	switch {
 	case lost:
 		q.log.Warn("job lease lost to another node; result discarded", "job", j.id, "kind", j.kind)
@@ -214,13 +196,45 @@ func (q *Queue) execute(runCtx context.Context, j *claimed) {
 }
 
 // call runs h, turning a panic into an error.
-func call(ctx context.Context, h Handler, payload []byte) (err error) {
+func call(ctx context.Context, h Handler, payload []byte) error {
+	return guarded(func() error { return h(ctx, payload) })
+}
+
+// guarded runs fn, turning a panic into an error that carries the stack.
+func guarded(fn func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return h(ctx, payload)
+	return fn()
+}
+
+// heartbeat calls renew every renewInterval until the returned stop is
+// called, or until renew returns false (the lease is lost); stop waits for
+// a call under way to end.
+func (q *Queue) heartbeat(renew func() bool) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(q.renewInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if !renew() {
+					return
+				}
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
 }
 
 // renew extends the lease of a running job; false means the lease is gone.

@@ -26,6 +26,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -189,13 +190,30 @@ func (s *Service) putChallenge(ctx context.Context, q db.Querier, userID, kind, 
 // takeChallenge deletes the challenge and returns its data, so that it can
 // be used once only, by whichever node gets there first.
 func (s *Service) takeChallenge(ctx context.Context, q db.Querier, userID, challengeID, kind string) (string, error) {
+	return s.challengeData(challengeID, func() *sql.Row {
+		return q.QueryRow(ctx, `DELETE FROM auth_challenges WHERE id = ? AND user_id = ? AND kind = ?
+		RETURNING data, expires_at`, challengeID, userID, kind)
+	})
+}
+
+// peekChallenge returns a live challenge's data without using it up.
+func (s *Service) peekChallenge(ctx context.Context, userID, challengeID, kind string) (string, error) {
+	return s.challengeData(challengeID, func() *sql.Row {
+		return s.db.QueryRow(ctx, `SELECT data, expires_at FROM auth_challenges WHERE id = ? AND user_id = ? AND kind = ?`,
+			challengeID, userID, kind)
+	})
+}
+
+// challengeData reads the data and expiry of a challenge from the row
+// that row returns: a malformed id, a missing challenge and an expired one
+// are all refused as expired.
+func (s *Service) challengeData(challengeID string, row func() *sql.Row) (string, error) {
 	if !db.ValidID(challengeID) {
 		return "", apperr.New(apperr.Invalid, "mfa.challenge_expired")
 	}
 	var data string
 	var expires time.Time
-	err := db.ScanErr(q.QueryRow(ctx, `DELETE FROM auth_challenges WHERE id = ? AND user_id = ? AND kind = ?
-		RETURNING data, expires_at`, challengeID, userID, kind).Scan(&data, &expires))
+	err := db.ScanErr(row().Scan(&data, &expires))
 	if errors.Is(err, db.ErrNotFound) {
 		return "", apperr.Wrap(err, apperr.Invalid, "mfa.challenge_expired")
 	}
@@ -208,25 +226,20 @@ func (s *Service) takeChallenge(ctx context.Context, q db.Querier, userID, chall
 	return data, nil
 }
 
-// peekChallenge returns a live challenge's data without using it up.
-func (s *Service) peekChallenge(ctx context.Context, userID, challengeID, kind string) (string, error) {
-	if !db.ValidID(challengeID) {
-		return "", apperr.New(apperr.Invalid, "mfa.challenge_expired")
-	}
-	var data string
-	var expires time.Time
-	err := db.ScanErr(s.db.QueryRow(ctx, `SELECT data, expires_at FROM auth_challenges WHERE id = ? AND user_id = ? AND kind = ?`,
-		challengeID, userID, kind).Scan(&data, &expires))
-	if errors.Is(err, db.ErrNotFound) {
-		return "", apperr.Wrap(err, apperr.Invalid, "mfa.challenge_expired")
-	}
+// one returns the error of a statement that must change exactly one row:
+// err, or db.ErrNotFound when it changed none (or several).
+func one(res sql.Result, err error) error {
 	if err != nil {
-		return "", err
+		return err
 	}
-	if !s.now().Before(expires) {
-		return "", apperr.New(apperr.Invalid, "mfa.challenge_expired")
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
 	}
-	return data, nil
+	if n != 1 {
+		return db.ErrNotFound
+	}
+	return nil
 }
 
 const sealedPrefix = "v1:"

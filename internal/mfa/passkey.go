@@ -319,14 +319,8 @@ func (s *Service) RenamePasskey(ctx context.Context, userID, id, name string) er
 	if utf8.RuneCountInString(name) > MaxPasskeyNameLen {
 		return apperr.Field("name", "mfa.passkey_name_long", MaxPasskeyNameLen)
 	}
-	res, err := s.db.Exec(ctx, `UPDATE webauthn_credentials SET name = ? WHERE id = ? AND user_id = ?`, name, id, userID)
-	if err != nil {
+	if err := one(s.db.Exec(ctx, `UPDATE webauthn_credentials SET name = ? WHERE id = ? AND user_id = ?`, name, id, userID)); err != nil {
 		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return db.ErrNotFound
 	}
 	return nil
 }
@@ -336,14 +330,8 @@ func (s *Service) RenamePasskey(ctx context.Context, userID, id, name string) er
 // left, their recovery codes are deleted too.
 func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.Exec(ctx, `DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?`, id, userID)
-		if err != nil {
+		if err := one(tx.Exec(ctx, `DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?`, id, userID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return db.ErrNotFound
 		}
 		return dropOrphanRecoveryCodes(ctx, tx, userID)
 	})

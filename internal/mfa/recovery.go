@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -96,15 +97,21 @@ func fold(s string) string {
 // dashes, full-width characters) and reports whether it has the form of a
 // recovery code. The result is the 12 characters without dashes.
 func ParseRecoveryCode(s string) (string, bool) {
-	if len(s) > 200 {
+	return parseCode(s, 200, recoveryLen, func(c byte) bool { return strings.IndexByte(recoveryAlphabet, c) >= 0 })
+}
+
+// parseCode folds s (at most limit bytes as typed) and reports whether the
+// result is n characters that are all ok.
+func parseCode(s string, limit, n int, ok func(c byte) bool) (string, bool) {
+	if len(s) > limit {
 		return "", false
 	}
 	c := fold(s)
-	if len(c) != recoveryLen {
+	if len(c) != n {
 		return "", false
 	}
 	for i := 0; i < len(c); i++ {
-		if strings.IndexByte(recoveryAlphabet, c[i]) < 0 {
+		if !ok(c[i]) {
 			return "", false
 		}
 	}
@@ -114,19 +121,7 @@ func ParseRecoveryCode(s string) (string, bool) {
 // ParseTOTPCode normalises a six-digit code as typed (spaces, dashes,
 // full-width digits) and reports whether it is six digits.
 func ParseTOTPCode(s string) (string, bool) {
-	if len(s) > 100 {
-		return "", false
-	}
-	c := fold(s)
-	if len(c) != TOTPDigits {
-		return "", false
-	}
-	for i := 0; i < len(c); i++ {
-		if c[i] < '0' || c[i] > '9' {
-			return "", false
-		}
-	}
-	return c, true
+	return parseCode(s, 100, TOTPDigits, func(c byte) bool { return c >= '0' && c <= '9' })
 }
 
 func replaceRecoveryCodes(ctx context.Context, q *db.Tx, userID string, hashes []string) error {
@@ -153,19 +148,12 @@ func (s *Service) UseRecoveryCode(ctx context.Context, userID, code string) erro
 	if !ok {
 		return apperr.Field("code", "mfa.recovery_format")
 	}
-	res, err := s.db.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL`,
-		s.now(), userID, recoveryHash(userID, norm))
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
+	err := one(s.db.Exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL`,
+		s.now(), userID, recoveryHash(userID, norm)))
+	if errors.Is(err, db.ErrNotFound) {
 		return apperr.Field("code", "mfa.recovery_wrong")
 	}
-	return nil
+	return err
 }
 
 // RemainingRecoveryCodes returns how many of the user's recovery codes are

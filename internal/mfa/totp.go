@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
@@ -156,15 +157,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, challengeID, code str
 		if _, err := s.takeChallenge(ctx, tx, userID, challengeID, kindTOTPEnrol); err != nil {
 			return err
 		}
-		res, err := tx.Exec(ctx, `UPDATE users SET totp_secret = ?, totp_enabled = TRUE, totp_last_step = ?, updated_at = ?
-			WHERE id = ?`, stored, step, s.now(), userID)
-		if err != nil {
+		if err := one(tx.Exec(ctx, `UPDATE users SET totp_secret = ?, totp_enabled = TRUE, totp_last_step = ?, updated_at = ?
+			WHERE id = ?`, stored, step, s.now(), userID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return db.ErrNotFound
 		}
 		return replaceRecoveryCodes(ctx, tx, userID, hashes)
 	})
@@ -206,19 +201,12 @@ func (s *Service) VerifyTOTP(ctx context.Context, userID, code string) error {
 	if step <= last {
 		return apperr.Field("code", "mfa.totp_used")
 	}
-	res, err := s.db.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_enabled = TRUE AND totp_last_step < ?`,
-		step, userID, step)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
+	err = one(s.db.Exec(ctx, `UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_enabled = TRUE AND totp_last_step < ?`,
+		step, userID, step))
+	if errors.Is(err, db.ErrNotFound) {
 		return apperr.Field("code", "mfa.totp_used")
 	}
-	return nil
+	return err
 }
 
 // DisableTOTP removes the user's authenticator app. When the user has no
@@ -226,15 +214,9 @@ func (s *Service) VerifyTOTP(ctx context.Context, userID, code string) error {
 // user without TOTP is not an error; an unknown user is db.ErrNotFound.
 func (s *Service) DisableTOTP(ctx context.Context, userID string) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE users SET totp_secret = '', totp_enabled = FALSE, totp_last_step = 0, updated_at = ?
-			WHERE id = ?`, s.now(), userID)
-		if err != nil {
+		if err := one(tx.Exec(ctx, `UPDATE users SET totp_secret = '', totp_enabled = FALSE, totp_last_step = 0, updated_at = ?
+			WHERE id = ?`, s.now(), userID)); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return db.ErrNotFound
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM auth_challenges WHERE user_id = ? AND kind = ?`, userID, kindTOTPEnrol); err != nil {
 			return err

@@ -211,25 +211,18 @@ func Correlations(ctx context.Context, q db.Querier, v Viewer, postID string, li
 		return nil, nil
 	}
 	pred, args := visible(v)
-	rows, err := q.Query(ctx, `SELECT p.id, p.title, p.tlp, mine.type, mine.norm
+	return db.QueryAll(ctx, q, scanCorrelation, `SELECT p.id, p.title, p.tlp, mine.type, mine.norm
 		FROM share_indicators mine
 		JOIN share_indicators other ON other.value_id = mine.value_id AND other.post_id <> mine.post_id
 		JOIN share_posts p ON p.id = other.post_id
 		WHERE mine.post_id = ? AND mine.value_id IN (`+db.In(len(keep))+`) AND `+pred+`
 		ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit), append(append([]any{postID}, keep...), args...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Correlation
-	for rows.Next() {
-		var c Correlation
-		if err := rows.Scan(&c.PostID, &c.Title, &c.TLP, &c.Type, &c.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+}
+
+func scanCorrelation(r db.Scanner) (Correlation, error) {
+	var c Correlation
+	err := r.Scan(&c.PostID, &c.Title, &c.TLP, &c.Type, &c.Value)
+	return c, err
 }
 
 // LookupIOC returns the posts v may see that carry value (of type t, or
@@ -247,23 +240,10 @@ func LookupIOC(ctx context.Context, q db.Querier, v Viewer, t IOCType, value str
 		limit = 100
 	}
 	pred, args := visible(v)
-	rows, err := q.Query(ctx, `SELECT p.id, p.title, p.tlp, val.type, val.value
+	return db.QueryAll(ctx, q, scanCorrelation, `SELECT p.id, p.title, p.tlp, val.type, val.value
 		FROM share_ioc_values val JOIN share_indicators i ON i.value_id = val.id JOIN share_posts p ON p.id = i.post_id
 		WHERE val.type = ? AND val.value = ? AND `+pred+` ORDER BY p.created_at DESC, p.id LIMIT `+strconv.Itoa(limit),
 		append([]any{t, norm}, args...)...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Correlation
-	for rows.Next() {
-		var c Correlation
-		if err := rows.Scan(&c.PostID, &c.Title, &c.TLP, &c.Type, &c.Value); err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // Warning is an entry of a warning list: a value known to be harmless
@@ -368,20 +348,11 @@ func (w *warnings) match(t IOCType, norm string) string {
 
 // ListWarnings lists the warning-list entries.
 func ListWarnings(ctx context.Context, q db.Querier) ([]Warning, error) {
-	rows, err := q.Query(ctx, `SELECT id, list, type, value, builtin, disabled, created_at FROM share_warnings ORDER BY list, type, value`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Warning
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Warning, error) {
 		var w Warning
-		if err := rows.Scan(&w.ID, &w.List, &w.Type, &w.Value, &w.Builtin, &w.Disabled, &w.Created); err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+		err := r.Scan(&w.ID, &w.List, &w.Type, &w.Value, &w.Builtin, &w.Disabled, &w.Created)
+		return w, err
+	}, `SELECT id, list, type, value, builtin, disabled, created_at FROM share_warnings ORDER BY list, type, value`)
 }
 
 // AddWarning adds an entry to a warning list (ISAC operators only). It

@@ -292,21 +292,8 @@ func (s *stagedImport) stageObjects(ctx context.Context, postID string, rows []s
 // removeImport deletes everything an import staged, in short transactions
 // (tried again when another process keeps the database busy).
 func removeImport(ctx context.Context, d *db.DB, importID string) error {
-	rows, err := d.Query(ctx, `SELECT id FROM share_posts WHERE import_id = ?`, importID)
+	posts, err := db.QueryStrings(ctx, d, `SELECT id FROM share_posts WHERE import_id = ?`, importID)
 	if err != nil {
-		return err
-	}
-	var posts []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		posts = append(posts, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	deleteChunks := func(where string, arg string) error {

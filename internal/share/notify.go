@@ -235,21 +235,8 @@ func promoteAffected(ctx context.Context, q db.Querier, c AffectedChecker, postI
 		LEFT JOIN share_subscriptions s ON s.user_id = m.user_id AND s.org_id = m.org_id
 		WHERE n.post_id = ? AND n.sent_at IS NULL AND n.mode <> 'immediate'
 		AND (s.user_id IS NULL OR (',' || s.immediate_kinds || ',') LIKE '%,` + devicesChoice + `,%') AND ` + pred
-	rows, err := q.Query(ctx, `SELECT DISTINCT m.org_id `+candidates+` ORDER BY m.org_id`, postID)
+	orgs, err := db.QueryStrings(ctx, q, `SELECT DISTINCT m.org_id `+candidates+` ORDER BY m.org_id`, postID)
 	if err != nil {
-		return err
-	}
-	var orgs []string
-	for rows.Next() {
-		var o string
-		if err := rows.Scan(&o); err != nil {
-			rows.Close()
-			return err
-		}
-		orgs = append(orgs, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	if len(orgs) == 0 {

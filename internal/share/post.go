@@ -418,25 +418,16 @@ func GetPost(ctx context.Context, q db.Querier, v Viewer, id string) (*Post, err
 }
 
 func listRecipients(ctx context.Context, q db.Querier, postID string) ([]Recipient, error) {
-	rows, err := q.Query(ctx, `SELECT r.kind, r.ref_id, COALESCE(o.name, g.name, u.display_name, u.email, '')
+	return db.QueryAll(ctx, q, func(row db.Scanner) (Recipient, error) {
+		var r Recipient
+		err := row.Scan(&r.Kind, &r.ID, &r.Label)
+		return r, err
+	}, `SELECT r.kind, r.ref_id, COALESCE(o.name, g.name, u.display_name, u.email, '')
 		FROM share_recipients r
 		LEFT JOIN organizations o ON r.kind = 'org' AND o.id = r.ref_id
 		LEFT JOIN share_groups g ON r.kind = 'group' AND g.id = r.ref_id
 		LEFT JOIN users u ON r.kind = 'user' AND u.id = r.ref_id
 		WHERE r.post_id = ? ORDER BY r.kind, r.added_at, r.ref_id`, postID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Recipient
-	for rows.Next() {
-		var r Recipient
-		if err := rows.Scan(&r.Kind, &r.ID, &r.Label); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // Filter narrows a post listing.

@@ -62,21 +62,12 @@ func AddFeed(ctx context.Context, q db.Querier, v Viewer, title, objectsURL, use
 
 // ListFeeds lists v's organisation's feeds.
 func ListFeeds(ctx context.Context, q db.Querier, v Viewer) ([]Feed, error) {
-	rows, err := q.Query(ctx, `SELECT id, title, objects_url, username, tlp, interval_minutes, added_after, next_run_at, last_error
-		FROM share_taxii_feeds WHERE org_id = ? ORDER BY title, id`, v.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Feed
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Feed, error) {
 		var f Feed
-		if err := rows.Scan(&f.ID, &f.Title, &f.ObjectsURL, &f.Username, &f.TLP, &f.Interval, &f.AddedAfter, &f.NextRunAt, &f.LastError); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		err := r.Scan(&f.ID, &f.Title, &f.ObjectsURL, &f.Username, &f.TLP, &f.Interval, &f.AddedAfter, &f.NextRunAt, &f.LastError)
+		return f, err
+	}, `SELECT id, title, objects_url, username, tlp, interval_minutes, added_after, next_run_at, last_error
+		FROM share_taxii_feeds WHERE org_id = ? ORDER BY title, id`, v.OrgID)
 }
 
 type pullPayload struct {
@@ -86,20 +77,10 @@ type pullPayload struct {
 // scheduleFeeds enqueues a pull of every feed that is due.
 func (h *Hub) scheduleFeeds(ctx context.Context) error {
 	now := h.Now()
-	rows, err := h.DB.Query(ctx, `SELECT id FROM share_taxii_feeds WHERE next_run_at <= ?`, now.UTC())
+	ids, err := db.QueryStrings(ctx, h.DB, `SELECT id FROM share_taxii_feeds WHERE next_run_at <= ?`, now.UTC())
 	if err != nil {
 		return err
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
 	for _, id := range ids {
 		err := h.DB.InTx(ctx, func(tx *db.Tx) error {
 			if _, err := tx.Exec(ctx, `UPDATE share_taxii_feeds SET next_run_at = ? WHERE id = ?`, now.Add(time.Minute).UTC(), id); err != nil {

@@ -175,15 +175,13 @@ func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, 
 		id, orgID, now, total, fs[0].Priority, subject, b.String()); err != nil {
 		return "", err
 	}
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
+	for chunk := range db.Chunks(ids) {
 		if _, err := tx.Exec(ctx, `UPDATE vuln_findings SET alert_pending = FALSE, alerted_priority = priority,
 			alerted_kev = EXISTS (SELECT 1 FROM vuln_kev k WHERE k.cve = vuln_findings.vuln_id),
 			alerted_epss = COALESCE((SELECT e.score FROM vuln_epss e WHERE e.cve = vuln_findings.vuln_id), 0)
-			WHERE id IN (`+db.In(n)+`)`, ids[:n]...); err != nil {
+			WHERE id IN (`+db.In(len(chunk))+`)`, chunk...); err != nil {
 			return "", err
 		}
-		ids = ids[n:]
 	}
 	if w.Queue != nil {
 		if _, err := w.Queue.Enqueue(ctx, tx, JobAlert, alertPayload{NotificationID: id}, jobs.UniqueKey(JobAlert+":"+id)); err != nil {
@@ -578,21 +576,12 @@ func ListNotifications(ctx context.Context, q db.Querier, orgID string, limit in
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
-	rows, err := q.Query(ctx, `SELECT id, kind, created_at, findings, top_priority, subject, body, read_at IS NOT NULL FROM vuln_notifications
-		WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Notification
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Notification, error) {
 		var n Notification
-		if err := rows.Scan(&n.ID, &n.Kind, &n.CreatedAt, &n.Findings, &n.TopPriority, &n.Subject, &n.Body, &n.Read); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+		err := r.Scan(&n.ID, &n.Kind, &n.CreatedAt, &n.Findings, &n.TopPriority, &n.Subject, &n.Body, &n.Read)
+		return n, err
+	}, `SELECT id, kind, created_at, findings, top_priority, subject, body, read_at IS NOT NULL FROM vuln_notifications
+		WHERE org_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, orgID, limit)
 }
 
 // MarkRead marks the organisation's notifications read.
@@ -690,19 +679,6 @@ func MaintainerContact(ctx context.Context, q db.Querier, orgID, maintainer stri
 // dueReviews lists the organisation's accepted risks whose review date
 // has come.
 func dueReviews(ctx context.Context, q db.Querier, orgID, today string) ([]Finding, error) {
-	rows, err := q.Query(ctx, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state = 'accepted' AND f.review_on <> '' AND f.review_on <= ?
+	return db.QueryAll(ctx, q, scanFinding, findingSelect+` WHERE f.org_id = ? AND f.active AND f.state = 'accepted' AND f.review_on <> '' AND f.review_on <= ?
 		ORDER BY f.review_on, a.name LIMIT 50`, orgID, today)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
 }

@@ -209,18 +209,13 @@ func productOnly(r *match.Rules) bool {
 func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[string][]storedRule, map[string]vulnFacts, error) {
 	out := map[string][]storedRule{}
 	facts := map[string]vulnFacts{}
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
-		ids = ids[n:]
+	for chunk := range db.Chunks(ids) {
+		args, in := db.Args(nil, chunk), db.In(len(chunk))
 		// In a fixed order: a device several sources match lists their
 		// fixed versions in the same order every run, so its finding does
 		// not look changed (and alert again) when PostgreSQL returns rows
 		// in another order.
-		rows, err := q.Query(ctx, `SELECT vuln_id, source, source_id, rules, pending FROM vuln_rules WHERE vuln_id IN (`+db.In(n)+`)
+		rows, err := q.Query(ctx, `SELECT vuln_id, source, source_id, rules, pending FROM vuln_rules WHERE vuln_id IN (`+in+`)
 			ORDER BY vuln_id, source, source_id`, args...)
 		if err != nil {
 			return nil, nil, err
@@ -250,7 +245,7 @@ func (w *Watch) loadRules(ctx context.Context, q db.Querier, ids []string) (map[
 			return nil, nil, err
 		}
 		rows, err = q.Query(ctx, `SELECT v.id, v.withdrawn, v.cvss_score, k.cve IS NOT NULL, COALESCE(k.ransomware, FALSE), COALESCE(e.score, 0)
-			FROM vuln_vulns v LEFT JOIN vuln_kev k ON k.cve = v.id LEFT JOIN vuln_epss e ON e.cve = v.id WHERE v.id IN (`+db.In(n)+`)`, args...)
+			FROM vuln_vulns v LEFT JOIN vuln_kev k ON k.cve = v.id LEFT JOIN vuln_epss e ON e.cve = v.id WHERE v.id IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -581,14 +576,8 @@ func (w *Watch) candidateVulns(ctx context.Context, keys map[string]bool) ([]str
 		list = append(list, k)
 	}
 	var out []string
-	for len(list) > 0 {
-		n := min(len(list), 500)
-		args := make([]any, n)
-		for i, k := range list[:n] {
-			args[i] = k
-		}
-		list = list[n:]
-		ids, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_rule_keys WHERE rkey IN (`+db.In(n)+`)`, args...)
+	for chunk := range db.Chunks(list) {
+		ids, err := w.queryIDs(ctx, `SELECT DISTINCT vuln_id FROM vuln_rule_keys WHERE rkey IN (`+db.In(len(chunk))+`)`, db.Args(nil, chunk)...)
 		if err != nil {
 			return nil, err
 		}
@@ -598,20 +587,7 @@ func (w *Watch) candidateVulns(ctx context.Context, keys map[string]bool) ([]str
 }
 
 func (w *Watch) queryIDs(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := w.DB.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return db.QueryStrings(ctx, w.DB, query, args...)
 }
 
 // matchVulns matches vulnerabilities against the whole index, a chunk per
@@ -730,7 +706,7 @@ func (w *Watch) matchVulnsWith(ctx context.Context, x *match.Index, orgs map[str
 			return nil
 		}
 		err = w.inWriteTx(ctx, func(tx *db.Tx) error {
-			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, digests, "", fill)
+			s, err := w.writeFindings(ctx, tx, chunk, results, facts, orgs, exposure, digests, nil, fill)
 			st.addUp(s)
 			return err
 		})
@@ -754,14 +730,9 @@ func (w *Watch) relevant(ctx context.Context, x *match.Index, ids []string) ([]s
 		return w.relevantMany(ctx, x, ids)
 	}
 	keep := make(map[string]bool, 1024)
-	for rest := ids; len(rest) > 0; {
-		n := min(len(rest), 500)
-		args := make([]any, n)
-		for i, id := range rest[:n] {
-			args[i] = id
-		}
-		rest = rest[n:]
-		in := db.In(n)
+	for chunk := range db.Chunks(ids) {
+		args := db.Args(nil, chunk)
+		in := db.In(len(chunk))
 		rows, err := w.DB.Query(ctx, `SELECT vuln_id, rkey FROM vuln_rule_keys WHERE vuln_id IN (`+in+`)`, args...)
 		if err != nil {
 			return nil, err
@@ -816,14 +787,8 @@ func (w *Watch) relevantMany(ctx context.Context, x *match.Index, ids []string) 
 		}
 	}
 	keys := append(x.Keys(), "*")
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		args := make([]any, n)
-		for i, k := range keys[:n] {
-			args[i] = k
-		}
-		keys = keys[n:]
-		found, err := w.queryIDs(ctx, `SELECT vuln_id FROM vuln_rule_keys WHERE rkey IN (`+db.In(n)+`)`, args...)
+	for chunk := range db.Chunks(keys) {
+		found, err := w.queryIDs(ctx, `SELECT vuln_id FROM vuln_rule_keys WHERE rkey IN (`+db.In(len(chunk))+`)`, db.Args(nil, chunk)...)
 		if err != nil {
 			return nil, err
 		}
@@ -888,10 +853,7 @@ func (w *Watch) matchAssets(ctx context.Context, orgID string, assetIDs []string
 }
 
 func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []string, cache csafCache) (MatchStats, error) {
-	args := make([]any, len(assetIDs))
-	for i, id := range assetIDs {
-		args[i] = id
-	}
+	args := db.Args(nil, assetIDs)
 	facts, err := w.loadAssetFacts(ctx, tx, `asset_id IN (`+db.In(len(assetIDs))+`)`, args...)
 	if err != nil {
 		return MatchStats{}, err
@@ -996,34 +958,31 @@ func (w *Watch) matchAssetChunk(ctx context.Context, tx *db.Tx, assetIDs []strin
 			}
 		}
 	}
-	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, nil, strings.Join(assetIDs, "\n"), nil)
+	scope := make(map[string]bool, len(assetIDs))
+	for _, id := range assetIDs {
+		scope[id] = true
+	}
+	return w.writeFindings(ctx, tx, vulnIDs, results, vf, orgs, nil, nil, scope, nil)
 }
 
 // writeFindings stores the results of matching vulnIDs: new and changed
 // findings are written, findings no longer matched are closed (対応済, by
-// the system). When scope is "" every asset was matched; otherwise only
-// the assets listed in scope (newline-separated) were, and findings of
-// other assets are left alone. A vulnerability without results has them
+// the system). When scope is nil every asset was matched; otherwise only
+// the assets in scope were, and findings of other assets are left alone. A vulnerability without results has them
 // from fill (when not nil), asked only when they are to be compared.
 func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, results map[string]map[string]*hit,
-	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, pre map[string]string, scope string,
+	facts map[string]vulnFacts, orgs map[string]string, exposure map[string]*exposureFacts, pre map[string]string, scope map[string]bool,
 	fill func(vid string) map[string]*hit) (MatchStats, error) {
 	var st MatchStats
 	if len(vulnIDs) == 0 {
 		return st, nil
 	}
 	now := w.now()
-	inScope := map[string]bool{}
-	for _, id := range strings.Split(scope, "\n") {
-		if id != "" {
-			inScope[id] = true
-		}
-	}
 	// A full matching whose result for a vulnerability has the digest
 	// stored the last time is not compared row by row.
 	digests := map[string]string{}
 	same := map[string]int{}
-	if scope == "" && exposure != nil {
+	if scope == nil && exposure != nil {
 		for _, vid := range vulnIDs {
 			if d, ok := pre[vid]; ok {
 				digests[vid] = d
@@ -1069,7 +1028,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 			rows.Close()
 			return st, err
 		}
-		if len(inScope) > 0 && !inScope[e.asset] {
+		if scope != nil && !scope[e.asset] {
 			continue
 		}
 		if old[vid] == nil {
@@ -1200,7 +1159,7 @@ func (w *Watch) writeFindings(ctx context.Context, tx *db.Tx, vulnIDs []string, 
 	if err := w.syncVulnerableFlags(ctx, tx, touched); err != nil {
 		return st, err
 	}
-	if scope == "" && exposure != nil {
+	if scope == nil && exposure != nil {
 		return st, storeDigests(ctx, tx, digests, same, now)
 	}
 	var changed []string
@@ -1360,14 +1319,8 @@ func storeDigests(ctx context.Context, q db.Querier, digests map[string]string, 
 // forgetDigests removes the stored digests of vulnerabilities whose
 // findings changed outside a full matching.
 func forgetDigests(ctx context.Context, q db.Querier, ids []string) error {
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
-		ids = ids[n:]
-		if _, err := q.Exec(ctx, `DELETE FROM vuln_match_state WHERE vuln_id IN (`+db.In(n)+`)`, args...); err != nil {
+	for chunk := range db.Chunks(ids) {
+		if _, err := q.Exec(ctx, `DELETE FROM vuln_match_state WHERE vuln_id IN (`+db.In(len(chunk))+`)`, db.Args(nil, chunk)...); err != nil {
 			return err
 		}
 	}
@@ -1382,14 +1335,8 @@ func (w *Watch) exposure(ctx context.Context, q db.Querier, ids map[string]bool)
 	for id := range ids {
 		list = append(list, id)
 	}
-	for len(list) > 0 {
-		n := min(len(list), 500)
-		args := make([]any, n)
-		for i, id := range list[:n] {
-			args[i] = id
-		}
-		list = list[n:]
-		rows, err := q.Query(ctx, `SELECT asset_id, external, vpn, exposed FROM vuln_asset_identity WHERE asset_id IN (`+db.In(n)+`)`, args...)
+	for chunk := range db.Chunks(list) {
+		rows, err := q.Query(ctx, `SELECT asset_id, external, vpn, exposed FROM vuln_asset_identity WHERE asset_id IN (`+db.In(len(chunk))+`)`, db.Args(nil, chunk)...)
 		if err != nil {
 			return nil, err
 		}
@@ -1425,16 +1372,10 @@ func (w *Watch) syncVulnerableFlags(ctx context.Context, tx db.Querier, assets m
 		want       bool
 	}
 	var set []flag
-	for len(ids) > 0 {
-		n := min(len(ids), 500)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
-		ids = ids[n:]
+	for chunk := range db.Chunks(ids) {
 		rows, err := tx.Query(ctx, `SELECT a.org_id, a.id, a.vulnerable,
 			EXISTS (SELECT 1 FROM vuln_findings g WHERE g.org_id = a.org_id AND g.asset_id = a.id AND g.active AND g.state IN ('open','in_progress'))
-			FROM inv_assets a WHERE a.id IN (`+db.In(n)+`)`, args...)
+			FROM inv_assets a WHERE a.id IN (`+db.In(len(chunk))+`)`, db.Args(nil, chunk)...)
 		if err != nil {
 			return err
 		}
@@ -1527,10 +1468,7 @@ func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 		return err
 	}
 	now := w.now()
-	for len(ups) > 0 {
-		n := min(len(ups), 500)
-		chunk := ups[:n]
-		ups = ups[n:]
+	for chunk := range db.Chunks(ups) {
 		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
 			for _, u := range chunk {
 				var err error
@@ -1648,20 +1586,7 @@ func ListFindings(ctx context.Context, q db.Querier, orgID string, f FindingFilt
 		limit = " LIMIT ? OFFSET ?"
 		args = append(args, f.Limit, max(f.Offset, 0))
 	}
-	rows, err := q.Query(ctx, findingSelect+` WHERE `+where+findingOrder+limit, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Finding
-	for rows.Next() {
-		fd, err := scanFinding(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fd)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, q, scanFinding, findingSelect+` WHERE `+where+findingOrder+limit, args...)
 }
 
 // GetFinding returns one finding of the organisation.

@@ -153,21 +153,12 @@ func VulnStats(ctx context.Context, q db.Querier, vulnID string) (ISACStats, err
 // with active findings, for the ISAC overview; vulnerabilities affecting
 // fewer than MinGroup organisations are left out.
 func TopAffected(ctx context.Context, q db.Querier, limit int) ([]ISACStats, error) {
-	rows, err := q.Query(ctx, `SELECT vuln_id, COUNT(DISTINCT org_id) n FROM vuln_findings WHERE active GROUP BY vuln_id
-		HAVING COUNT(DISTINCT org_id) >= ? ORDER BY n DESC, vuln_id LIMIT ?`, MinGroup, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ISACStats
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (ISACStats, error) {
 		var s ISACStats
-		if err := rows.Scan(&s.VulnID, &s.Orgs); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		err := r.Scan(&s.VulnID, &s.Orgs)
+		return s, err
+	}, `SELECT vuln_id, COUNT(DISTINCT org_id) n FROM vuln_findings WHERE active GROUP BY vuln_id
+		HAVING COUNT(DISTINCT org_id) >= ? ORDER BY n DESC, vuln_id LIMIT ?`, MinGroup, limit)
 }
 
 // Checker answers the sharing hub's "are we affected?" from the findings:

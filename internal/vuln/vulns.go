@@ -65,7 +65,7 @@ const vulnSelect = `SELECT v.id, v.title, v.title_ja, v.description, v.summary_j
 	COALESCE(k.added, ''), COALESCE(k.due, ''), COALESCE(k.action, ''), COALESCE(e.score, 0), COALESCE(e.percentile, -1)
 	FROM vuln_vulns v LEFT JOIN vuln_kev k ON k.cve = v.id LEFT JOIN vuln_epss e ON e.cve = v.id`
 
-type scanner interface{ Scan(...any) error }
+type scanner = db.Scanner
 
 func scanVuln(s scanner) (Vuln, error) {
 	var v Vuln

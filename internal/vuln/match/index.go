@@ -284,6 +284,12 @@ func (x *Index) Match(r *Rules) []GroupResult {
 			}
 		}
 	}
+	return matchGroupsParallel(r, cand)
+}
+
+// matchGroupsParallel is matchGroups spread over the processors when there
+// are many candidate groups.
+func matchGroupsParallel(r *Rules, cand []*group) []GroupResult {
 	workers := runtime.GOMAXPROCS(0)
 	if len(cand) < 2048 || workers < 2 {
 		return matchGroups(r, cand)

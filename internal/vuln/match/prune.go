@@ -1,9 +1,7 @@
 package match
 
 import (
-	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/medisac/medisac/internal/vuln/cpe"
 	"github.com/medisac/medisac/internal/vuln/version"
@@ -127,30 +125,7 @@ func (p *Pruner) Match(r *Rules) []GroupResult {
 			}
 		}
 	}
-	workers := runtime.GOMAXPROCS(0)
-	if len(cand) < 2048 || workers < 2 {
-		return matchGroups(r, cand)
-	}
-	parts := make([][]GroupResult, workers)
-	var wg sync.WaitGroup
-	chunk := (len(cand) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(cand))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func(w int, gs []*group) {
-			defer wg.Done()
-			parts[w] = matchGroups(r, gs)
-		}(w, cand[lo:hi])
-	}
-	wg.Wait()
-	var out []GroupResult
-	for _, part := range parts {
-		out = append(out, part...)
-	}
-	return out
+	return matchGroupsParallel(r, cand)
 }
 
 // versionWindows returns the parts [lo, hi) of identities (sorted by

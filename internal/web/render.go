@@ -107,13 +107,17 @@ func (s *Server) parseTemplates() error {
 	if err != nil {
 		return err
 	}
+	partials, err := fs.ReadFile(templatesFS, "templates/partials.html")
+	if err != nil {
+		return err
+	}
 	entries, err := fs.Glob(templatesFS, "templates/*.html")
 	if err != nil {
 		return err
 	}
 	for _, name := range entries {
 		base := path.Base(name)
-		if base == "layout.html" {
+		if base == "layout.html" || base == "partials.html" {
 			continue
 		}
 		b, err := fs.ReadFile(templatesFS, name)
@@ -123,6 +127,9 @@ func (s *Server) parseTemplates() error {
 		t, err := template.New("layout").Parse(string(layout))
 		if err != nil {
 			return fmt.Errorf("template layout.html: %w", err)
+		}
+		if _, err := t.New("partials").Parse(string(partials)); err != nil {
+			return fmt.Errorf("template partials.html: %w", err)
 		}
 		if _, err := t.New(base).Parse(string(b)); err != nil {
 			return fmt.Errorf("template %s: %w", base, err)

@@ -73,12 +73,7 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 	pg := s.newPage(w, r, "admin.orgs.title")
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "admin_orgs", pg)
+	s.renderForm(w, r, "admin_orgs", pg, prevErr)
 }
 
 func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -147,12 +142,7 @@ func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr 
 	pg := s.newPage(w, r, "admin.org.title")
 	pg.Form = withForm(orgFormValues(o), submitted)
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "admin_org", pg)
+	s.renderForm(w, r, "admin_org", pg, prevErr)
 }
 
 func (s *Server) adminOrg(w http.ResponseWriter, r *http.Request) {
@@ -249,12 +239,7 @@ func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr
 	}
 	pg := s.newPage(w, r, "jobs.title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "admin_jobs", pg)
+	s.renderForm(w, r, "admin_jobs", pg, prevErr)
 }
 
 func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request, m *member) error {

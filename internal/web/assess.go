@@ -114,12 +114,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	pg := s.newPage(w, r, "assess.title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_list", pg)
+	s.renderForm(w, r, "assess_list", pg, prevErr)
 }
 
 func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -335,22 +330,23 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	pg := s.newPage(w, r, "assess.item.title")
 	pg.Title = it.Number + " " + e.Title
 	pg.Form = withForm(form, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-		var ps assess.Problems
-		if ae := apperr.From(prevErr); ae != nil && ae.Err != nil {
-			if x, ok := ae.Err.(assess.Problems); ok {
-				ps = x
-			}
-		}
-		for _, p := range ps {
-			v.Problems = append(v.Problems, s.Catalog.T(lang, p.Key, p.Args...))
-		}
-	}
+	v.Problems = append(v.Problems, s.problemTexts(lang, prevErr)...)
 	pg.Data = v
-	s.render(w, r, status, "assess_item", pg)
+	s.renderForm(w, r, "assess_item", pg, prevErr)
+}
+
+// problemTexts translates the answers' problems an assess error carries
+// (assess.Problems), for the list above a form; none without one.
+func (s *Server) problemTexts(lang string, err error) []string {
+	if err == nil {
+		return nil
+	}
+	ps, _ := apperr.From(err).Err.(assess.Problems)
+	var out []string
+	for _, p := range ps {
+		out = append(out, s.Catalog.T(lang, p.Key, p.Args...))
+	}
+	return out
 }
 
 func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request, m *member) error {

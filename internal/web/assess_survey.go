@@ -62,12 +62,7 @@ func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "assess.surveys.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_surveys", pg)
+	s.renderForm(w, r, "assess_surveys", pg, prevErr)
 }
 
 // surveyFilter reads the organisation attributes of a form or query.
@@ -318,20 +313,10 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 	v.GroupText = s.groupText(state(r).lang, v.Group)
 	pg := s.newPage(w, r, "assess.surveys.title")
 	pg.Title = v.Survey.Title
+	v.Problems = append(v.Problems, s.problemTexts(state(r).lang, prevErr)...)
 	pg.Data = v
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-		if ps, ok := apperr.From(prevErr).Err.(assess.Problems); ok {
-			for _, x := range ps {
-				v.Problems = append(v.Problems, s.Catalog.T(state(r).lang, x.Key, x.Args...))
-			}
-			pg.Data = v
-		}
-	}
-	s.render(w, r, status, "assess_survey", pg)
+	s.renderForm(w, r, "assess_survey", pg, prevErr)
 }
 
 // groupText describes a group ("病院・100〜199床") for the page.

@@ -80,12 +80,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "assess.vendors.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_vendors", pg)
+	s.renderForm(w, r, "assess_vendors", pg, prevErr)
 }
 
 func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -250,12 +245,7 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 	}
 	pg := s.newPage(w, r, "assess.inbox.title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_inbox", pg)
+	s.renderForm(w, r, "assess_inbox", pg, prevErr)
 }
 
 func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -321,20 +311,9 @@ func (s *Server) renderAssessLink(w http.ResponseWriter, r *http.Request, prevEr
 	pg := s.newPage(w, r, "assess.link.title")
 	pg.Title = e.Title
 	pg.Form = withForm(url.Values{}, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-		if ae := apperr.From(prevErr); ae != nil {
-			if ps, ok := ae.Err.(assess.Problems); ok {
-				for _, p := range ps {
-					v.Problems = append(v.Problems, s.Catalog.T(state(r).lang, p.Key, p.Args...))
-				}
-			}
-		}
-	}
+	v.Problems = append(v.Problems, s.problemTexts(state(r).lang, prevErr)...)
 	pg.Data = v
-	s.render(w, r, status, "assess_vendor_form", pg)
+	s.renderForm(w, r, "assess_vendor_form", pg, prevErr)
 }
 
 func (s *Server) assessLinkSubmit(w http.ResponseWriter, r *http.Request) {

@@ -60,12 +60,7 @@ func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, prevErr er
 	pg := s.newPage(w, r, "group.web.title")
 	pg.Data = v
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "group_list", pg)
+	s.renderForm(w, r, "group_list", pg, prevErr)
 }
 
 func (s *Server) groupCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -111,12 +106,7 @@ func (s *Server) renderGroup(w http.ResponseWriter, r *http.Request, prevErr err
 	pg.Title = g.Name
 	pg.Data = v
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "group_detail", pg)
+	s.renderForm(w, r, "group_detail", pg, prevErr)
 }
 
 func (s *Server) groupInvite(w http.ResponseWriter, r *http.Request, m *member) error {

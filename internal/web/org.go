@@ -53,12 +53,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 	pg := s.newPage(w, r, "org.title")
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "org", pg)
+	s.renderForm(w, r, "org", pg, prevErr)
 }
 
 // updateOrg changes organisation id from the form, as the permission table

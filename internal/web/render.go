@@ -212,6 +212,18 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	_, _ = buf.WriteTo(w)
 }
 
+// renderForm renders a page whose form may come back after err: the page
+// shows err's message and answers with err's status (see formStatus), and
+// with 200 when err is nil.
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, name string, pg *page, err error) {
+	status := http.StatusOK
+	if err != nil {
+		pg.Error = apperr.From(err)
+		status = formStatus(err)
+	}
+	s.render(w, r, status, name, pg)
+}
+
 // renderError shows an error page in the reader's language. Internal
 // details are logged, never shown.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {

@@ -271,12 +271,7 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 	pg.Title = p.Title
 	pg.Data = view
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_post", pg)
+	s.renderForm(w, r, "share_post", pg, prevErr)
 }
 
 // canWrite refuses auditors and read-only members a change.
@@ -472,12 +467,7 @@ func (s *Server) renderShareForm(w http.ResponseWriter, r *http.Request, prevErr
 	pg := s.newPage(w, r, "share.web.new.title")
 	pg.Data = view
 	pg.Form = withForm(url.Values{}, form)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_form", pg)
+	s.renderForm(w, r, "share_form", pg, prevErr)
 }
 
 // piiDigest identifies a set of findings, so that a confirmation covers

@@ -326,9 +326,5 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tokenDelete(w http.ResponseWriter, r *http.Request, m *member) error {
-	if err := s.Orgs.RevokeToken(r.Context(), m.P, r.PathValue("id")); err != nil {
-		return err
-	}
-	s.flash(w, r, "/account", "flash.token_revoked")
-	return nil
+	return s.saved(w, r, "/account", "flash.token_revoked", s.Orgs.RevokeToken(r.Context(), m.P, r.PathValue("id")))
 }

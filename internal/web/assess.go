@@ -426,11 +426,7 @@ func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request, m *me
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", f.ContentType)
-	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(data)
-	return nil
+	return sendFile(w, f.ContentType, "attachment; filename*=UTF-8''"+url.PathEscape(f.Name), data)
 }
 
 func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -483,15 +479,11 @@ func (s *Server) assessReport(w http.ResponseWriter, r *http.Request, m *member)
 	if err != nil {
 		return err
 	}
+	ct := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	if format == assess.FormatPDF {
-		w.Header().Set("Content-Type", "application/pdf")
-	} else {
-		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		ct = "application/pdf"
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="`+assess.ReportName(e, sh, format)+`"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
-	return nil
+	return sendFile(w, ct, `attachment; filename="`+assess.ReportName(e, sh, format)+`"`, buf.Bytes())
 }
 
 type assessCompareView struct {

@@ -240,6 +240,16 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	s.render(w, r, apperr.Status(ae.Code), "error", p)
 }
 
+// saved ends a change that needs no form shown again: err goes to the
+// error page, success back to to with the one-time message flashKey.
+func (s *Server) saved(w http.ResponseWriter, r *http.Request, to, flashKey string, err error) error {
+	if err != nil {
+		return err
+	}
+	s.flash(w, r, to, flashKey)
+	return nil
+}
+
 // flash sets a one-time message (a catalog key under flash.) for the next
 // page and redirects there.
 func (s *Server) flash(w http.ResponseWriter, r *http.Request, to, key string) {

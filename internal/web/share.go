@@ -385,11 +385,7 @@ func (s *Server) sharePostMISP(w http.ResponseWriter, r *http.Request, m *member
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.misp.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
-	return nil
+	return sendFile(w, "application/json; charset=utf-8", `attachment; filename="medisac-`+id+`.misp.json"`, b)
 }
 
 func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -398,11 +394,7 @@ func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request, m *member
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", share.STIXMediaType)
-	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.stix.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
-	return nil
+	return sendFile(w, share.STIXMediaType, `attachment; filename="medisac-`+id+`.stix.json"`, b)
 }
 
 // ---- indicator lookup ----

@@ -261,22 +261,14 @@ func (s *Server) shareWarningToggle(w http.ResponseWriter, r *http.Request, m *m
 	if err := canWrite(m); err != nil {
 		return err
 	}
-	if err := s.Share.SetWarningDisabled(r.Context(), m.P, r.PathValue("id"), r.PostForm.Get("disabled") == "1"); err != nil {
-		return err
-	}
-	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
-	return nil
+	return s.saved(w, r, "/share/warnings", "flash.share_warning_saved", s.Share.SetWarningDisabled(r.Context(), m.P, r.PathValue("id"), r.PostForm.Get("disabled") == "1"))
 }
 
 func (s *Server) shareWarningDelete(w http.ResponseWriter, r *http.Request, m *member) error {
 	if err := canWrite(m); err != nil {
 		return err
 	}
-	if err := s.Share.DeleteWarning(r.Context(), m.P, r.PathValue("id")); err != nil {
-		return err
-	}
-	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
-	return nil
+	return s.saved(w, r, "/share/warnings", "flash.share_warning_saved", s.Share.DeleteWarning(r.Context(), m.P, r.PathValue("id")))
 }
 
 // ---- notification settings ----
@@ -492,11 +484,7 @@ func (s *Server) shareExport(w http.ResponseWriter, r *http.Request, m *member) 
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="medisac-share.`+format+`.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
-	return nil
+	return sendFile(w, "application/json; charset=utf-8", `attachment; filename="medisac-share.`+format+`.json"`, b)
 }
 
 // ---- Atom feed of TLP:CLEAR posts ----

@@ -393,11 +393,7 @@ func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request, m *member)
 }
 
 func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request, m *member) error {
-	if err := s.Vuln.SetOrgWebhook(r.Context(), m.P, m.P.OrgID, r.PostFormValue("url")); err != nil {
-		return err
-	}
-	s.flash(w, r, "/vuln", "flash.vuln_saved")
-	return nil
+	return s.saved(w, r, "/vuln", "flash.vuln_saved", s.Vuln.SetOrgWebhook(r.Context(), m.P, m.P.OrgID, r.PostFormValue("url")))
 }
 
 // VulnStates lists the remediation states, for table headings.

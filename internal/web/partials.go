@@ -26,3 +26,26 @@ type confirmForm struct {
 func (p *page) Confirm(action, question, label, class string) confirmForm {
 	return confirmForm{page: p, Action: action, Question: question, Label: label, Class: class}
 }
+
+// overview is the data of "overview", the counts and shared sheets of an
+// assessment overview, for a group of organisations or the whole ISAC:
+// only the words for the members and for privacy differ.
+type overview struct {
+	*page
+	Members, Privacy string
+}
+
+// Overview gives "overview" its two texts (already translated).
+func (p *page) Overview(members, privacy string) overview {
+	return overview{page: p, Members: members, Privacy: privacy}
+}
+
+// passwordInput is the data of "new-password": the new password and its
+// confirmation, the first input with the id ID.
+type passwordInput struct {
+	*page
+	ID string
+}
+
+// PasswordInput gives "new-password" the id of its first input.
+func (p *page) PasswordInput(id string) passwordInput { return passwordInput{page: p, ID: id} }

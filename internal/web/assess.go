@@ -46,7 +46,7 @@ func (s *Server) assessRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.act(s.assessReport)))
 	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.act(s.assessSign)))
 	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.act(s.assessReopen)))
-	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItem)))
+	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(formPage(s.renderAssessItem).show)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItemSave)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.act(s.assessEvidenceAdd)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.act(s.assessHintDecide)))
@@ -80,18 +80,16 @@ type assessListView struct {
 }
 
 func (s *Server) assessList(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessList(w, r, nil)
-	return nil
+	return s.renderAssessList(w, r, nil)
 }
 
-func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) {
+func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) error {
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
 	sheets, err := assess.ListSheets(ctx, s.DB, p.OrgID, assess.SheetFilter{})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assessListView{FY: assess.FiscalYearOf(s.Now())}
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1, v.FY - 2}
@@ -104,8 +102,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	es, err := reg.List(ctx, s.DB, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, e := range es {
 		if e.Kind != assess.KindSurvey {
@@ -115,6 +112,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	pg := s.newPage(w, r, "assess.title")
 	pg.Data = v
 	s.renderForm(w, r, "assess_list", pg, prevErr)
+	return nil
 }
 
 func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -130,8 +128,7 @@ func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) 
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessList(w, r, err)
-		return nil
+		return s.renderAssessList(w, r, err)
 	}
 	http.Redirect(w, r, "/assess/sheets/"+sh.ID, http.StatusSeeOther)
 	return nil
@@ -254,22 +251,15 @@ func (v assessItemView) MaxMB() int { return assess.MaxFileSize >> 20 }
 // LinkTypes lists the kinds of evidence links.
 func (v assessItemView) LinkTypes() []string { return assess.LinkTypes }
 
-func (s *Server) assessItem(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessItem(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	it := e.Item(r.PathValue("item"))
 	if it == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	v := assessItemView{Sheet: sh, Edition: e, Item: it, Skipped: e.Skipped(sh.Answers)[it.ID], Prev: map[string]assess.Answer{},
 		FYStart: assess.FYStart(sh.FiscalYear), FYEnd: assess.FYEnd(sh.FiscalYear)}
@@ -278,8 +268,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	prev, err := assess.Previous(ctx, s.DB, sh)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	start := map[assess.Key]assess.Answer{}
 	if prev != nil {
@@ -308,8 +297,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	hs, err := assess.HintsFor(ctx, s.DB, s.Assess.HintsFrom(), e, sh.OrgID, sh.ID, s.Now())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	lang := state(r).lang
 	for _, h := range hs {
@@ -318,8 +306,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 		}
 	}
 	if v.Evidence, err = assess.ListEvidence(ctx, s.DB, sh.OrgID, sh.ID, it.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	items := e.Items()
 	for i, x := range items {
@@ -333,6 +320,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	v.Problems = append(v.Problems, s.problemTexts(lang, prevErr)...)
 	pg.Data = v
 	s.renderForm(w, r, "assess_item", pg, prevErr)
+	return nil
 }
 
 // problemTexts translates the answers' problems an assess error carries
@@ -372,8 +360,7 @@ func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request, m *membe
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessItem(w, r, err, f)
-		return nil
+		return s.renderAssessItem(w, r, err, f)
 	}
 	to := "/assess/sheets/" + sh.ID
 	if f.Get("next") != "" && e.Item(f.Get("next")) != nil {
@@ -400,8 +387,7 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request, m *me
 				f.Close()
 			}
 			if err != nil {
-				s.renderAssessItem(w, r, err, nil)
-				return nil
+				return s.renderAssessItem(w, r, err, nil)
 			}
 			in.Name = fhs[0].Filename
 			in.LinkType, in.LinkRef = "", ""
@@ -414,8 +400,7 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request, m *me
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessItem(w, r, err, nil)
-		return nil
+		return s.renderAssessItem(w, r, err, nil)
 	}
 	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
 	return nil
@@ -444,8 +429,7 @@ func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request, m *mem
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessItem(w, r, err, nil)
-		return nil
+		return s.renderAssessItem(w, r, err, nil)
 	}
 	s.flash(w, r, "/assess/sheets/"+sheetID+"/items/"+itemID, "flash.assess_hint_"+decision)
 	return nil

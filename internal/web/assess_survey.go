@@ -12,9 +12,9 @@ import (
 )
 
 func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/surveys", s.requireUser(s.act(s.assessSurveys)))
+	mux.Handle("GET /assess/surveys", s.requireUser(s.act(formPage(s.renderAssessSurveys).show)))
 	mux.Handle("POST /assess/surveys", s.requireUser(s.act(s.assessSurveyCreate)))
-	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(s.assessSurvey)))
+	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(formPage(s.renderAssessSurvey).show)))
 	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.act(s.assessSurveyRemind)))
 	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.act(s.assessSurveyClose)))
 	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.act(s.assessSurveyRespond)))
@@ -34,20 +34,14 @@ type assessSurveysView struct {
 	FY      int
 }
 
-func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessSurveys(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	v := assessSurveysView{FY: assess.FiscalYearOf(s.Now())}
 	var err error
 	if p.IsOperator() {
 		if v.Owned, err = assess.OwnedSurveys(ctx, s.DB, p.OrgID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		for _, id := range assessPickable {
 			if e, err := s.assessRegistry().Get(ctx, s.DB, p.OrgID, id); err == nil {
@@ -56,13 +50,13 @@ func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, pre
 		}
 	}
 	if v.Invited, err = assess.Invitations(ctx, s.DB, p.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "assess.surveys.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
 	s.renderForm(w, r, "assess_surveys", pg, prevErr)
+	return nil
 }
 
 // surveyFilter reads the organisation attributes of a form or query.
@@ -118,8 +112,7 @@ func (s *Server) assessSurveyCreate(w http.ResponseWriter, r *http.Request, m *m
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessSurveys(w, r, err, f)
-		return nil
+		return s.renderAssessSurveys(w, r, err, f)
 	}
 	s.flash(w, r, "/assess/surveys/"+sv.ID, "flash.assess_survey_created")
 	return nil
@@ -229,12 +222,7 @@ func comparableGroup(o *auth.Org) assess.OrgFilter {
 	return g
 }
 
-func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessSurvey(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	id := r.PathValue("id")
@@ -246,30 +234,25 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 	case err == nil:
 		v.Owner, v.Survey = true, sv
 		if v.Edition, err = reg.Get(ctx, s.DB, p.OrgID, sv.EditionID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		if v.Group, err = surveyFilter(q); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		res, err := assess.Aggregate(ctx, s.DB, p.OrgID, id, v.Group)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Charts = charts(v.Edition, res, nil)
 	case apperr.Is(err, apperr.NotFound):
 		sv, e, err := assess.SurveyFor(ctx, s.DB, reg, p.OrgID, id)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Survey, v.Edition = sv, e
 		invs, err := assess.Invitations(ctx, s.DB, p.OrgID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		for _, in := range invs {
 			if in.ID == id {
@@ -280,15 +263,13 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 		if v.Invited != nil && v.Invited.SheetID != "" {
 			sh, err := assess.GetSheet(ctx, s.DB, p.OrgID, v.Invited.SheetID)
 			if err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 			own = sh.Answers
 		}
 		if len(q) > 0 {
 			if v.Group, err = surveyFilter(q); err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 		} else if o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID); err == nil {
 			v.Group = comparableGroup(o)
@@ -296,8 +277,7 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 		if v.Invited != nil && v.Invited.RespondedAt != nil {
 			res, err := assess.Comparable(ctx, s.DB, p.OrgID, id, v.Group)
 			if err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 			v.Charts = charts(e, res, own)
 		}
@@ -307,8 +287,7 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 		}
 		submitted = withForm(form, submitted)
 	default:
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.GroupText = s.groupText(state(r).lang, v.Group)
 	pg := s.newPage(w, r, "assess.surveys.title")
@@ -317,6 +296,7 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 	pg.Data = v
 	pg.Form = submitted
 	s.renderForm(w, r, "assess_survey", pg, prevErr)
+	return nil
 }
 
 // groupText describes a group ("病院・100〜199床") for the page.
@@ -380,8 +360,7 @@ func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request, m *
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessSurvey(w, r, err, f)
-		return nil
+		return s.renderAssessSurvey(w, r, err, f)
 	}
 	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_answered")
 	return nil

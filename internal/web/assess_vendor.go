@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) assessVendorRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/vendors", s.requireUser(s.act(s.assessVendors)))
+	mux.Handle("GET /assess/vendors", s.requireUser(s.act(formPage(s.renderAssessVendors).show)))
 	mux.Handle("POST /assess/vendors", s.requireUser(s.act(s.assessVendorRequest)))
 	mux.Handle("POST /assess/vendors/{id}/remind", s.requireUser(s.act(s.assessVendorRemind)))
 	mux.Handle("POST /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFile)))
@@ -40,12 +40,7 @@ type assessVendorsView struct {
 	Today      string
 }
 
-func (s *Server) assessVendors(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessVendors(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
@@ -53,8 +48,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1}
 	rs, err := assess.ListVendorRequests(ctx, s.DB, p.OrgID, 0)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, x := range rs {
 		row := assessVendorRow{R: x, State: x.State(v.Today), Edition: x.EditionID}
@@ -64,13 +58,11 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 		v.Requests = append(v.Requests, row)
 	}
 	if v.Candidates, err = assess.VendorCandidates(ctx, s.DB, p.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	es, err := reg.List(ctx, s.DB, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, e := range es {
 		if e.Kind == assess.KindVendor {
@@ -81,6 +73,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
 	s.renderForm(w, r, "assess_vendors", pg, prevErr)
+	return nil
 }
 
 func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -109,8 +102,7 @@ func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *
 		if errors.As(err, &ve) {
 			err = s.vendorErr(r, s.DB, m.P.OrgID, ve.VendorID, ve.Err)
 		}
-		s.renderAssessVendors(w, r, err, f)
-		return nil
+		return s.renderAssessVendors(w, r, err, f)
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_requested")
 	return nil
@@ -140,8 +132,7 @@ func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request, m *m
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessVendors(w, r, err, nil)
-		return nil
+		return s.renderAssessVendors(w, r, err, nil)
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_reminded")
 	return nil
@@ -158,8 +149,7 @@ func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *mem
 				f.Close()
 			}
 			if err != nil {
-				s.renderAssessVendors(w, r, err, nil)
-				return nil
+				return s.renderAssessVendors(w, r, err, nil)
 			}
 			name = fhs[0].Filename
 		}
@@ -168,8 +158,7 @@ func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *mem
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessVendors(w, r, err, nil)
-		return nil
+		return s.renderAssessVendors(w, r, err, nil)
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_file")
 	return nil
@@ -200,18 +189,16 @@ func (v assessInboxView) OwnProgress(r *assess.VendorRequest) *assess.Progress {
 }
 
 func (s *Server) assessInbox(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessInbox(w, r, nil)
-	return nil
+	return s.renderAssessInbox(w, r, nil)
 }
 
-func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevErr error) {
+func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevErr error) error {
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
 	rs, err := assess.VendorInbox(ctx, s.DB, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	today := assess.Today(s.Now())
 	v := assessInboxView{Own: map[string]assess.Progress{}}
@@ -224,8 +211,7 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 	}
 	own, err := assess.ListSheets(ctx, s.DB, p.OrgID, assess.SheetFilter{})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, sh := range own {
 		e, err := reg.Get(ctx, s.DB, p.OrgID, sh.EditionID)
@@ -234,14 +220,14 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 		}
 		full, err := assess.GetSheet(ctx, s.DB, p.OrgID, sh.ID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Own[sh.EditionID+"/"+strconv.Itoa(sh.FiscalYear)] = full.Progress(e)
 	}
 	pg := s.newPage(w, r, "assess.inbox.title")
 	pg.Data = v
 	s.renderForm(w, r, "assess_inbox", pg, prevErr)
+	return nil
 }
 
 func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -249,8 +235,7 @@ func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *me
 		if rf := assessRefusal(m, err); rf != nil || apperr.Is(err, apperr.NotFound) {
 			return assessFail(m, err)
 		}
-		s.renderAssessInbox(w, r, err)
-		return nil
+		return s.renderAssessInbox(w, r, err)
 	}
 	s.flash(w, r, assess.InboxPath, "flash.assess_vendor_answered")
 	return nil

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/auth"
@@ -52,4 +53,14 @@ func (m *member) orgMay(action string) (string, error) {
 		return "", err
 	}
 	return invOrg(m.P)
+}
+
+// formPage renders a page whose form may come back: prevErr is the error
+// of the form sent (nil when the page is first shown) and submitted what
+// was typed into it.
+type formPage func(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error
+
+// show is the page's GET handler: the page with its form not yet sent.
+func (f formPage) show(w http.ResponseWriter, r *http.Request, _ *member) error {
+	return f(w, r, nil, nil)
 }

@@ -18,34 +18,26 @@ type orgView struct {
 	MFAEditable  bool
 }
 
-func (s *Server) orgPage(w http.ResponseWriter, r *http.Request) {
-	s.renderOrg(w, r, nil, nil)
-}
-
-func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	own := auth.Target{OrgID: p.OrgID}
 	v := orgView{Org: o, CanEdit: auth.Allowed(p, "org.invite", own), MFAEditable: auth.Allowed(p, "org.update.mfa_policy", own)}
 	if v.Members, err = auth.ListMembers(ctx, s.DB, p, p.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if p.IsAdmin() || p.Role == auth.RoleAuditor {
 		if v.Invites, err = auth.PendingInvites(ctx, s.DB, p, p.OrgID, s.Now()); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	if auth.Allowed(p, "org.proposal.read", own) {
 		if v.Proposals, err = auth.PendingProposals(ctx, s.DB, p, p.OrgID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	base := orgFormValues(o)
@@ -54,6 +46,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
 	s.renderForm(w, r, "org", pg, prevErr)
+	return nil
 }
 
 // updateOrg changes organisation id from the form, as the permission table
@@ -72,8 +65,7 @@ func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request, m *member) er
 		err = s.updateOrg(r, m.P, m.P.OrgID, in)
 	}
 	if err != nil {
-		s.renderOrg(w, r, err, r.PostForm)
-		return nil
+		return s.renderOrg(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/org", "flash.org_saved")
 	return nil
@@ -92,8 +84,7 @@ func (s *Server) orgInvite(w http.ResponseWriter, r *http.Request, m *member) er
 		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
 	if _, err := s.Orgs.Invite(r.Context(), m.P, m.P.OrgID, inviteInput(r.PostForm, "")); err != nil {
-		s.renderOrg(w, r, err, r.PostForm)
-		return nil
+		return s.renderOrg(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/org#invite", "flash.invite_sent")
 	return nil
@@ -149,8 +140,7 @@ func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) 
 	if isNotFound(err) {
 		return err
 	}
-	s.renderOrg(w, r, err, nil)
-	return nil
+	return s.renderOrg(w, r, err, nil)
 }
 
 func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -159,8 +149,7 @@ func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, m *member)
 	}
 	userID := r.PathValue("user")
 	if userID == m.P.UserID {
-		s.renderOrg(w, r, apperr.New(apperr.Conflict, "org.member.self"), nil)
-		return nil
+		return s.renderOrg(w, r, apperr.New(apperr.Conflict, "org.member.self"), nil)
 	}
 	if err := s.Orgs.RemoveMember(r.Context(), m.P, m.P.OrgID, userID); err != nil {
 		return s.memberError(w, r, err)

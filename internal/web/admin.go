@@ -68,8 +68,7 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 	pg := s.newPage(w, r, "admin.orgs.title")
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
-	s.renderForm(w, r, "admin_orgs", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "admin_orgs", pg, prevErr)
 }
 
 func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -133,8 +132,7 @@ func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr 
 	pg := s.newPage(w, r, "admin.org.title")
 	pg.Form = withForm(orgFormValues(o), submitted)
 	pg.Data = v
-	s.renderForm(w, r, "admin_org", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "admin_org", pg, prevErr)
 }
 
 func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -222,8 +220,7 @@ func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr
 	}
 	pg := s.newPage(w, r, "jobs.title")
 	pg.Data = v
-	s.renderForm(w, r, "admin_jobs", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "admin_jobs", pg, prevErr)
 }
 
 func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request, m *member) error {

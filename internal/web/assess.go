@@ -29,6 +29,21 @@ func assessRefusal(m *member, err error) error {
 	return err
 }
 
+// assessDone ends an assessment change made through the form of page:
+// success goes to `to` with the message flashKey, a refusal is the error
+// page (see assessRefusal) and any other error shows page again with its
+// message and form.
+func (s *Server) assessDone(w http.ResponseWriter, r *http.Request, m *member, err error, page formPage, form url.Values, to, flashKey string) error {
+	if err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
+		}
+		return page(w, r, err, form)
+	}
+	s.flash(w, r, to, flashKey)
+	return nil
+}
+
 // assessFail is assessRefusal, or err itself: for handlers without a form.
 func assessFail(m *member, err error) error {
 	if r := assessRefusal(m, err); r != nil {
@@ -111,8 +126,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	pg := s.newPage(w, r, "assess.title")
 	pg.Data = v
-	s.renderForm(w, r, "assess_list", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "assess_list", pg, prevErr)
 }
 
 func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -319,8 +333,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	pg.Form = withForm(form, submitted)
 	v.Problems = append(v.Problems, s.problemTexts(lang, prevErr)...)
 	pg.Data = v
-	s.renderForm(w, r, "assess_item", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "assess_item", pg, prevErr)
 }
 
 // problemTexts translates the answers' problems an assess error carries
@@ -396,14 +409,8 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request, m *me
 	if in.LinkRef == "" && len(in.Data) == 0 {
 		in.LinkType = ""
 	}
-	if _, err := s.Assess.AddEvidence(r.Context(), m.P, m.P.OrgID, sh.ID, itemID, in); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		return s.renderAssessItem(w, r, err, nil)
-	}
-	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
-	return nil
+	_, err = s.Assess.AddEvidence(r.Context(), m.P, m.P.OrgID, sh.ID, itemID, in)
+	return s.assessDone(w, r, m, err, s.renderAssessItem, nil, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
 }
 
 func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -425,14 +432,8 @@ func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request, m 
 
 func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request, m *member) error {
 	sheetID, itemID, key, decision := r.PathValue("id"), r.PathValue("item"), r.PathValue("key"), r.PostForm.Get("decision")
-	if err := s.Assess.DecideHint(r.Context(), m.P, m.P.OrgID, sheetID, itemID, key, decision); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		return s.renderAssessItem(w, r, err, nil)
-	}
-	s.flash(w, r, "/assess/sheets/"+sheetID+"/items/"+itemID, "flash.assess_hint_"+decision)
-	return nil
+	err := s.Assess.DecideHint(r.Context(), m.P, m.P.OrgID, sheetID, itemID, key, decision)
+	return s.assessDone(w, r, m, err, s.renderAssessItem, nil, "/assess/sheets/"+sheetID+"/items/"+itemID, "flash.assess_hint_"+decision)
 }
 
 func (s *Server) assessSign(w http.ResponseWriter, r *http.Request, m *member) error {

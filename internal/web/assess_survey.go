@@ -55,8 +55,7 @@ func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "assess.surveys.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
-	s.renderForm(w, r, "assess_surveys", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "assess_surveys", pg, prevErr)
 }
 
 // surveyFilter reads the organisation attributes of a form or query.
@@ -295,8 +294,7 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 	v.Problems = append(v.Problems, s.problemTexts(state(r).lang, prevErr)...)
 	pg.Data = v
 	pg.Form = submitted
-	s.renderForm(w, r, "assess_survey", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "assess_survey", pg, prevErr)
 }
 
 // groupText describes a group ("病院・100〜199床") for the page.
@@ -356,14 +354,8 @@ func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request, m *
 			in = append(in, a)
 		}
 	}
-	if _, _, err := s.Assess.Respond(r.Context(), m.P, m.P.OrgID, id, in); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		return s.renderAssessSurvey(w, r, err, f)
-	}
-	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_answered")
-	return nil
+	_, _, err = s.Assess.Respond(r.Context(), m.P, m.P.OrgID, id, in)
+	return s.assessDone(w, r, m, err, s.renderAssessSurvey, f, "/assess/surveys/"+id, "flash.assess_survey_answered")
 }
 
 type assessOverviewView struct {

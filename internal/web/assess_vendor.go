@@ -72,8 +72,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "assess.vendors.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
-	s.renderForm(w, r, "assess_vendors", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "assess_vendors", pg, prevErr)
 }
 
 func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -128,14 +127,8 @@ func (s *Server) vendorErr(r *http.Request, q db.Querier, orgID, vendorID string
 }
 
 func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request, m *member) error {
-	if _, err := s.Assess.RemindVendor(r.Context(), m.P, m.P.OrgID, r.PathValue("id")); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		return s.renderAssessVendors(w, r, err, nil)
-	}
-	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_reminded")
-	return nil
+	_, err := s.Assess.RemindVendor(r.Context(), m.P, m.P.OrgID, r.PathValue("id"))
+	return s.assessDone(w, r, m, err, s.renderAssessVendors, nil, "/assess/vendors", "flash.assess_vendor_reminded")
 }
 
 func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -154,14 +147,8 @@ func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *mem
 			name = fhs[0].Filename
 		}
 	}
-	if _, err := s.Assess.AttachVendorFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), name, data); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		return s.renderAssessVendors(w, r, err, nil)
-	}
-	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_file")
-	return nil
+	_, err := s.Assess.AttachVendorFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), name, data)
+	return s.assessDone(w, r, m, err, s.renderAssessVendors, nil, "/assess/vendors", "flash.assess_vendor_file")
 }
 
 func (s *Server) assessVendorFileGet(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -226,8 +213,7 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 	}
 	pg := s.newPage(w, r, "assess.inbox.title")
 	pg.Data = v
-	s.renderForm(w, r, "assess_inbox", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "assess_inbox", pg, prevErr)
 }
 
 func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *member) error {

@@ -54,8 +54,7 @@ func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, prevErr er
 	pg := s.newPage(w, r, "group.web.title")
 	pg.Data = v
 	pg.Form = submitted
-	s.renderForm(w, r, "group_list", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "group_list", pg, prevErr)
 }
 
 func (s *Server) groupCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -95,8 +94,7 @@ func (s *Server) renderGroup(w http.ResponseWriter, r *http.Request, prevErr err
 	pg.Title = g.Name
 	pg.Data = v
 	pg.Form = submitted
-	s.renderForm(w, r, "group_detail", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "group_detail", pg, prevErr)
 }
 
 func (s *Server) groupInvite(w http.ResponseWriter, r *http.Request, m *member) error {

@@ -45,8 +45,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 	pg := s.newPage(w, r, "org.title")
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
-	s.renderForm(w, r, "org", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "org", pg, prevErr)
 }
 
 // updateOrg changes organisation id from the form, as the permission table

@@ -214,14 +214,16 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 // renderForm renders a page whose form may come back after err: the page
 // shows err's message and answers with err's status (see formStatus), and
-// with 200 when err is nil.
-func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, name string, pg *page, err error) {
+// with 200 when err is nil. The page is the answer: it returns nil, for a
+// handler (see formPage) to end with.
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, name string, pg *page, err error) error {
 	status := http.StatusOK
 	if err != nil {
 		pg.Error = apperr.From(err)
 		status = formStatus(err)
 	}
 	s.render(w, r, status, name, pg)
+	return nil
 }
 
 // renderError shows an error page in the reader's language. Internal

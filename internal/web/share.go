@@ -259,8 +259,7 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 	pg.Title = p.Title
 	pg.Data = view
 	pg.Form = submitted
-	s.renderForm(w, r, "share_post", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_post", pg, prevErr)
 }
 
 // canWrite refuses auditors and read-only members a change.
@@ -444,8 +443,7 @@ func (s *Server) renderShareForm(w http.ResponseWriter, r *http.Request, prevErr
 	pg := s.newPage(w, r, "share.web.new.title")
 	pg.Data = view
 	pg.Form = withForm(url.Values{}, form)
-	s.renderForm(w, r, "share_form", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_form", pg, prevErr)
 }
 
 // piiDigest identifies a set of findings, so that a confirmation covers

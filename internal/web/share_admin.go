@@ -132,8 +132,7 @@ func (s *Server) renderShareGroups(w http.ResponseWriter, r *http.Request, prevE
 	pg.Data = shareGroupsView{shareHelpers: s.shareHelpers(r), Groups: gs, Operator: v.Operator, CanWrite: v.Write,
 		Invites: invites, IsAdmin: v.Admin && v.Write}
 	pg.Form = form
-	s.renderForm(w, r, "share_groups", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_groups", pg, prevErr)
 }
 
 func (s *Server) shareGroupCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -169,8 +168,7 @@ func (s *Server) renderShareGroup(w http.ResponseWriter, r *http.Request, prevEr
 	pg := s.newPage(w, r, "share.web.group.title")
 	pg.Title = g.Name
 	pg.Data = view
-	s.renderForm(w, r, "share_group", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_group", pg, prevErr)
 }
 
 func (s *Server) shareGroupMember(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -227,8 +225,7 @@ func (s *Server) renderShareWarnings(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "share.web.warnings.title")
 	pg.Data = view
 	pg.Form = form
-	s.renderForm(w, r, "share_warnings", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_warnings", pg, prevErr)
 }
 
 func (s *Server) shareWarningAdd(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -290,8 +287,7 @@ func (s *Server) renderShareSettings(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "share.web.settings.title")
 	pg.Data = view
 	pg.Form = form
-	s.renderForm(w, r, "share_settings", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_settings", pg, prevErr)
 }
 
 // parseSubscription reads the notification settings form.
@@ -347,8 +343,7 @@ func (s *Server) renderShareFeeds(w http.ResponseWriter, r *http.Request, prevEr
 		form = url.Values{"tlp": {string(share.TLPAmber)}, "interval": {"60"}}
 	}
 	pg.Form = form
-	s.renderForm(w, r, "share_feeds", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_feeds", pg, prevErr)
 }
 
 func (s *Server) shareFeedAdd(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -399,8 +394,7 @@ func (s *Server) renderShareInterop(w http.ResponseWriter, r *http.Request, prev
 	pg := s.newPage(w, r, "share.web.interop.title")
 	pg.Data = view
 	pg.Form = form
-	s.renderForm(w, r, "share_interop", pg, prevErr)
-	return nil
+	return s.renderForm(w, r, "share_interop", pg, prevErr)
 }
 
 func (s *Server) shareImport(w http.ResponseWriter, r *http.Request, m *member) error {

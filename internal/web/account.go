@@ -97,12 +97,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, prevErr e
 	pg := s.newPage(w, r, "account.title")
 	pg.Form = withForm(base, submitted, "password", "current_password", "password_confirm")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "account", pg)
+	s.renderForm(w, r, "account", pg, prevErr)
 }
 
 func (s *Server) accountProfile(w http.ResponseWriter, r *http.Request) {
@@ -331,9 +326,5 @@ func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) tokenDelete(w http.ResponseWriter, r *http.Request, m *member) error {
-	if err := s.Orgs.RevokeToken(r.Context(), m.P, r.PathValue("id")); err != nil {
-		return err
-	}
-	s.flash(w, r, "/account", "flash.token_revoked")
-	return nil
+	return s.saved(w, r, "/account", "flash.token_revoked", s.Orgs.RevokeToken(r.Context(), m.P, r.PathValue("id")))
 }

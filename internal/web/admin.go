@@ -27,11 +27,7 @@ type adminOrgsView struct {
 	CanManage, KindEditable, MFAEditable bool
 }
 
-func (s *Server) adminOrgs(w http.ResponseWriter, r *http.Request) {
-	s.renderAdminOrgs(w, r, nil, nil)
-}
-
-func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	p := state(r).p
 	q := r.URL.Query()
 	offset, _ := strconv.Atoi(q.Get("offset"))
@@ -44,8 +40,7 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 	}
 	orgs, err := auth.ListOrgs(r.Context(), s.DB, p, f)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := adminOrgsView{Q: f.Query, Kind: string(f.Kind), Prefecture: f.Prefecture, CanManage: canManageOrgs(p), KindEditable: true, MFAEditable: true}
 	page := func(off int) string {
@@ -73,12 +68,7 @@ func (s *Server) renderAdminOrgs(w http.ResponseWriter, r *http.Request, prevErr
 	pg := s.newPage(w, r, "admin.orgs.title")
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "admin_orgs", pg)
+	return s.renderForm(w, r, "admin_orgs", pg, prevErr)
 }
 
 func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -95,8 +85,7 @@ func (s *Server) adminOrgCreate(w http.ResponseWriter, r *http.Request, m *membe
 		if isNotFound(err) || apperr.Is(err, apperr.Forbidden) {
 			return err
 		}
-		s.renderAdminOrgs(w, r, err, r.PostForm)
-		return nil
+		return s.renderAdminOrgs(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/admin/orgs/"+o.ID, "flash.org_created")
 	return nil
@@ -113,28 +102,24 @@ type adminOrgView struct {
 	CanInvite, FirstAdmin bool
 }
 
-func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	o, err := auth.GetOrg(ctx, s.DB, p, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	members, admins, err := auth.MemberCounts(ctx, s.DB, p, o.ID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	inv, err := auth.PendingInvites(ctx, s.DB, p, o.ID, s.Now())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	active, err := auth.ActiveAdminCount(ctx, s.DB, p, o.ID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	t := auth.Target{OrgID: o.ID}
 	v := adminOrgView{Org: o, Members: members, Admins: admins, Pending: len(inv),
@@ -147,16 +132,7 @@ func (s *Server) renderAdminOrg(w http.ResponseWriter, r *http.Request, prevErr 
 	pg := s.newPage(w, r, "admin.org.title")
 	pg.Form = withForm(orgFormValues(o), submitted)
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "admin_org", pg)
-}
-
-func (s *Server) adminOrg(w http.ResponseWriter, r *http.Request) {
-	s.renderAdminOrg(w, r, nil, nil)
+	return s.renderForm(w, r, "admin_org", pg, prevErr)
 }
 
 func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -172,8 +148,7 @@ func (s *Server) adminOrgUpdate(w http.ResponseWriter, r *http.Request, m *membe
 		if isNotFound(err) {
 			return err
 		}
-		s.renderAdminOrg(w, r, err, r.PostForm)
-		return nil
+		return s.renderAdminOrg(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/admin/orgs/"+id, "flash.org_saved")
 	return nil
@@ -192,8 +167,7 @@ func (s *Server) adminOrgInvite(w http.ResponseWriter, r *http.Request, m *membe
 	}
 	inv, err := s.Orgs.Invite(r.Context(), m.P, o.ID, inviteInput(r.PostForm, auth.RoleAdmin))
 	if err != nil {
-		s.renderAdminOrg(w, r, err, r.PostForm)
-		return nil
+		return s.renderAdminOrg(w, r, err, r.PostForm)
 	}
 	if inv.Proposal != nil {
 		s.flash(w, r, "/admin/orgs/"+o.ID, "flash.proposal_sent")
@@ -217,15 +191,14 @@ type jobCount struct {
 // permission table's "settings.job.retry" (admins of an ISAC operator).
 func mayRunJobs(p *auth.Principal) bool { return auth.Allowed(p, "settings.job.retry", auth.Target{}) }
 
-func (s *Server) adminJobs(w http.ResponseWriter, r *http.Request) {
-	s.renderAdminJobs(w, r, nil)
+func (s *Server) adminJobs(w http.ResponseWriter, r *http.Request, _ *member) error {
+	return s.renderAdminJobs(w, r, nil)
 }
 
-func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr error) {
+func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr error) error {
 	ctx := r.Context()
 	if !mayRunJobs(state(r).p) || s.Queue == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	var v struct {
 		Counts []jobCount
@@ -233,8 +206,7 @@ func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr
 	}
 	counts, err := s.Queue.Counts(ctx)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, st := range jobs.States {
 		v.Counts = append(v.Counts, jobCount{st, counts[st]})
@@ -242,19 +214,13 @@ func (s *Server) renderAdminJobs(w http.ResponseWriter, r *http.Request, prevErr
 	for _, st := range []jobs.State{jobs.Failed, jobs.Queued, jobs.Running} {
 		js, err := s.Queue.List(ctx, jobs.Filter{State: st, Limit: 100})
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Groups = append(v.Groups, jobGroup{st, js})
 	}
 	pg := s.newPage(w, r, "jobs.title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "admin_jobs", pg)
+	return s.renderForm(w, r, "admin_jobs", pg, prevErr)
 }
 
 func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -267,8 +233,7 @@ func (s *Server) adminJobRetry(w http.ResponseWriter, r *http.Request, m *member
 		if isNotFound(err) || apperr.Is(err, apperr.Forbidden) || apperr.Is(err, apperr.Unauthenticated) {
 			return err
 		}
-		s.renderAdminJobs(w, r, err)
-		return nil
+		return s.renderAdminJobs(w, r, err)
 	}
 	s.flash(w, r, "/admin/jobs", "flash.job_retried")
 	return nil

@@ -29,6 +29,21 @@ func assessRefusal(m *member, err error) error {
 	return err
 }
 
+// assessDone ends an assessment change made through the form of page:
+// success goes to `to` with the message flashKey, a refusal is the error
+// page (see assessRefusal) and any other error shows page again with its
+// message and form.
+func (s *Server) assessDone(w http.ResponseWriter, r *http.Request, m *member, err error, page formPage, form url.Values, to, flashKey string) error {
+	if err != nil {
+		if rf := assessRefusal(m, err); rf != nil {
+			return rf
+		}
+		return page(w, r, err, form)
+	}
+	s.flash(w, r, to, flashKey)
+	return nil
+}
+
 // assessFail is assessRefusal, or err itself: for handlers without a form.
 func assessFail(m *member, err error) error {
 	if r := assessRefusal(m, err); r != nil {
@@ -46,7 +61,7 @@ func (s *Server) assessRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.act(s.assessReport)))
 	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.act(s.assessSign)))
 	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.act(s.assessReopen)))
-	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItem)))
+	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(formPage(s.renderAssessItem).show)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItemSave)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.act(s.assessEvidenceAdd)))
 	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.act(s.assessHintDecide)))
@@ -80,18 +95,16 @@ type assessListView struct {
 }
 
 func (s *Server) assessList(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessList(w, r, nil)
-	return nil
+	return s.renderAssessList(w, r, nil)
 }
 
-func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) {
+func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevErr error) error {
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
 	sheets, err := assess.ListSheets(ctx, s.DB, p.OrgID, assess.SheetFilter{})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := assessListView{FY: assess.FiscalYearOf(s.Now())}
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1, v.FY - 2}
@@ -104,8 +117,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	es, err := reg.List(ctx, s.DB, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, e := range es {
 		if e.Kind != assess.KindSurvey {
@@ -114,12 +126,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	pg := s.newPage(w, r, "assess.title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_list", pg)
+	return s.renderForm(w, r, "assess_list", pg, prevErr)
 }
 
 func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -135,8 +142,7 @@ func (s *Server) assessStart(w http.ResponseWriter, r *http.Request, m *member) 
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessList(w, r, err)
-		return nil
+		return s.renderAssessList(w, r, err)
 	}
 	http.Redirect(w, r, "/assess/sheets/"+sh.ID, http.StatusSeeOther)
 	return nil
@@ -259,22 +265,15 @@ func (v assessItemView) MaxMB() int { return assess.MaxFileSize >> 20 }
 // LinkTypes lists the kinds of evidence links.
 func (v assessItemView) LinkTypes() []string { return assess.LinkTypes }
 
-func (s *Server) assessItem(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessItem(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	sh, e, err := s.loadSheet(r)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	it := e.Item(r.PathValue("item"))
 	if it == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	v := assessItemView{Sheet: sh, Edition: e, Item: it, Skipped: e.Skipped(sh.Answers)[it.ID], Prev: map[string]assess.Answer{},
 		FYStart: assess.FYStart(sh.FiscalYear), FYEnd: assess.FYEnd(sh.FiscalYear)}
@@ -283,8 +282,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	prev, err := assess.Previous(ctx, s.DB, sh)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	start := map[assess.Key]assess.Answer{}
 	if prev != nil {
@@ -313,8 +311,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	hs, err := assess.HintsFor(ctx, s.DB, s.Assess.HintsFrom(), e, sh.OrgID, sh.ID, s.Now())
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	lang := state(r).lang
 	for _, h := range hs {
@@ -323,8 +320,7 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 		}
 	}
 	if v.Evidence, err = assess.ListEvidence(ctx, s.DB, sh.OrgID, sh.ID, it.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	items := e.Items()
 	for i, x := range items {
@@ -335,22 +331,23 @@ func (s *Server) renderAssessItem(w http.ResponseWriter, r *http.Request, prevEr
 	pg := s.newPage(w, r, "assess.item.title")
 	pg.Title = it.Number + " " + e.Title
 	pg.Form = withForm(form, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-		var ps assess.Problems
-		if ae := apperr.From(prevErr); ae != nil && ae.Err != nil {
-			if x, ok := ae.Err.(assess.Problems); ok {
-				ps = x
-			}
-		}
-		for _, p := range ps {
-			v.Problems = append(v.Problems, s.Catalog.T(lang, p.Key, p.Args...))
-		}
-	}
+	v.Problems = append(v.Problems, s.problemTexts(lang, prevErr)...)
 	pg.Data = v
-	s.render(w, r, status, "assess_item", pg)
+	return s.renderForm(w, r, "assess_item", pg, prevErr)
+}
+
+// problemTexts translates the answers' problems an assess error carries
+// (assess.Problems), for the list above a form; none without one.
+func (s *Server) problemTexts(lang string, err error) []string {
+	if err == nil {
+		return nil
+	}
+	ps, _ := apperr.From(err).Err.(assess.Problems)
+	var out []string
+	for _, p := range ps {
+		out = append(out, s.Catalog.T(lang, p.Key, p.Args...))
+	}
+	return out
 }
 
 func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -376,8 +373,7 @@ func (s *Server) assessItemSave(w http.ResponseWriter, r *http.Request, m *membe
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessItem(w, r, err, f)
-		return nil
+		return s.renderAssessItem(w, r, err, f)
 	}
 	to := "/assess/sheets/" + sh.ID
 	if f.Get("next") != "" && e.Item(f.Get("next")) != nil {
@@ -404,8 +400,7 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request, m *me
 				f.Close()
 			}
 			if err != nil {
-				s.renderAssessItem(w, r, err, nil)
-				return nil
+				return s.renderAssessItem(w, r, err, nil)
 			}
 			in.Name = fhs[0].Filename
 			in.LinkType, in.LinkRef = "", ""
@@ -414,15 +409,8 @@ func (s *Server) assessEvidenceAdd(w http.ResponseWriter, r *http.Request, m *me
 	if in.LinkRef == "" && len(in.Data) == 0 {
 		in.LinkType = ""
 	}
-	if _, err := s.Assess.AddEvidence(r.Context(), m.P, m.P.OrgID, sh.ID, itemID, in); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		s.renderAssessItem(w, r, err, nil)
-		return nil
-	}
-	s.flash(w, r, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
-	return nil
+	_, err = s.Assess.AddEvidence(r.Context(), m.P, m.P.OrgID, sh.ID, itemID, in)
+	return s.assessDone(w, r, m, err, s.renderAssessItem, nil, "/assess/sheets/"+sh.ID+"/items/"+itemID+"#evidence", "flash.assess_evidence_added")
 }
 
 func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -430,11 +418,7 @@ func (s *Server) assessEvidenceGet(w http.ResponseWriter, r *http.Request, m *me
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", f.ContentType)
-	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(data)
-	return nil
+	return sendFile(w, f.ContentType, "attachment; filename*=UTF-8''"+url.PathEscape(f.Name), data)
 }
 
 func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -448,15 +432,8 @@ func (s *Server) assessEvidenceDelete(w http.ResponseWriter, r *http.Request, m 
 
 func (s *Server) assessHintDecide(w http.ResponseWriter, r *http.Request, m *member) error {
 	sheetID, itemID, key, decision := r.PathValue("id"), r.PathValue("item"), r.PathValue("key"), r.PostForm.Get("decision")
-	if err := s.Assess.DecideHint(r.Context(), m.P, m.P.OrgID, sheetID, itemID, key, decision); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		s.renderAssessItem(w, r, err, nil)
-		return nil
-	}
-	s.flash(w, r, "/assess/sheets/"+sheetID+"/items/"+itemID, "flash.assess_hint_"+decision)
-	return nil
+	err := s.Assess.DecideHint(r.Context(), m.P, m.P.OrgID, sheetID, itemID, key, decision)
+	return s.assessDone(w, r, m, err, s.renderAssessItem, nil, "/assess/sheets/"+sheetID+"/items/"+itemID, "flash.assess_hint_"+decision)
 }
 
 func (s *Server) assessSign(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -487,15 +464,11 @@ func (s *Server) assessReport(w http.ResponseWriter, r *http.Request, m *member)
 	if err != nil {
 		return err
 	}
+	ct := "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	if format == assess.FormatPDF {
-		w.Header().Set("Content-Type", "application/pdf")
-	} else {
-		w.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		ct = "application/pdf"
 	}
-	w.Header().Set("Content-Disposition", `attachment; filename="`+assess.ReportName(e, sh, format)+`"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(buf.Bytes())
-	return nil
+	return sendFile(w, ct, `attachment; filename="`+assess.ReportName(e, sh, format)+`"`, buf.Bytes())
 }
 
 type assessCompareView struct {

@@ -12,9 +12,9 @@ import (
 )
 
 func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/surveys", s.requireUser(s.act(s.assessSurveys)))
+	mux.Handle("GET /assess/surveys", s.requireUser(s.act(formPage(s.renderAssessSurveys).show)))
 	mux.Handle("POST /assess/surveys", s.requireUser(s.act(s.assessSurveyCreate)))
-	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(s.assessSurvey)))
+	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(formPage(s.renderAssessSurvey).show)))
 	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.act(s.assessSurveyRemind)))
 	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.act(s.assessSurveyClose)))
 	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.act(s.assessSurveyRespond)))
@@ -34,20 +34,14 @@ type assessSurveysView struct {
 	FY      int
 }
 
-func (s *Server) assessSurveys(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessSurveys(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	v := assessSurveysView{FY: assess.FiscalYearOf(s.Now())}
 	var err error
 	if p.IsOperator() {
 		if v.Owned, err = assess.OwnedSurveys(ctx, s.DB, p.OrgID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		for _, id := range assessPickable {
 			if e, err := s.assessRegistry().Get(ctx, s.DB, p.OrgID, id); err == nil {
@@ -56,18 +50,12 @@ func (s *Server) renderAssessSurveys(w http.ResponseWriter, r *http.Request, pre
 		}
 	}
 	if v.Invited, err = assess.Invitations(ctx, s.DB, p.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "assess.surveys.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_surveys", pg)
+	return s.renderForm(w, r, "assess_surveys", pg, prevErr)
 }
 
 // surveyFilter reads the organisation attributes of a form or query.
@@ -123,8 +111,7 @@ func (s *Server) assessSurveyCreate(w http.ResponseWriter, r *http.Request, m *m
 		if rf := assessRefusal(m, err); rf != nil {
 			return rf
 		}
-		s.renderAssessSurveys(w, r, err, f)
-		return nil
+		return s.renderAssessSurveys(w, r, err, f)
 	}
 	s.flash(w, r, "/assess/surveys/"+sv.ID, "flash.assess_survey_created")
 	return nil
@@ -234,12 +221,7 @@ func comparableGroup(o *auth.Org) assess.OrgFilter {
 	return g
 }
 
-func (s *Server) assessSurvey(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessSurvey(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	id := r.PathValue("id")
@@ -251,30 +233,25 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 	case err == nil:
 		v.Owner, v.Survey = true, sv
 		if v.Edition, err = reg.Get(ctx, s.DB, p.OrgID, sv.EditionID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		if v.Group, err = surveyFilter(q); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		res, err := assess.Aggregate(ctx, s.DB, p.OrgID, id, v.Group)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Charts = charts(v.Edition, res, nil)
 	case apperr.Is(err, apperr.NotFound):
 		sv, e, err := assess.SurveyFor(ctx, s.DB, reg, p.OrgID, id)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Survey, v.Edition = sv, e
 		invs, err := assess.Invitations(ctx, s.DB, p.OrgID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		for _, in := range invs {
 			if in.ID == id {
@@ -285,15 +262,13 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 		if v.Invited != nil && v.Invited.SheetID != "" {
 			sh, err := assess.GetSheet(ctx, s.DB, p.OrgID, v.Invited.SheetID)
 			if err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 			own = sh.Answers
 		}
 		if len(q) > 0 {
 			if v.Group, err = surveyFilter(q); err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 		} else if o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID); err == nil {
 			v.Group = comparableGroup(o)
@@ -301,8 +276,7 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 		if v.Invited != nil && v.Invited.RespondedAt != nil {
 			res, err := assess.Comparable(ctx, s.DB, p.OrgID, id, v.Group)
 			if err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 			v.Charts = charts(e, res, own)
 		}
@@ -312,26 +286,15 @@ func (s *Server) renderAssessSurvey(w http.ResponseWriter, r *http.Request, prev
 		}
 		submitted = withForm(form, submitted)
 	default:
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.GroupText = s.groupText(state(r).lang, v.Group)
 	pg := s.newPage(w, r, "assess.surveys.title")
 	pg.Title = v.Survey.Title
+	v.Problems = append(v.Problems, s.problemTexts(state(r).lang, prevErr)...)
 	pg.Data = v
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-		if ps, ok := apperr.From(prevErr).Err.(assess.Problems); ok {
-			for _, x := range ps {
-				v.Problems = append(v.Problems, s.Catalog.T(state(r).lang, x.Key, x.Args...))
-			}
-			pg.Data = v
-		}
-	}
-	s.render(w, r, status, "assess_survey", pg)
+	return s.renderForm(w, r, "assess_survey", pg, prevErr)
 }
 
 // groupText describes a group ("病院・100〜199床") for the page.
@@ -391,15 +354,8 @@ func (s *Server) assessSurveyRespond(w http.ResponseWriter, r *http.Request, m *
 			in = append(in, a)
 		}
 	}
-	if _, _, err := s.Assess.Respond(r.Context(), m.P, m.P.OrgID, id, in); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		s.renderAssessSurvey(w, r, err, f)
-		return nil
-	}
-	s.flash(w, r, "/assess/surveys/"+id, "flash.assess_survey_answered")
-	return nil
+	_, _, err = s.Assess.Respond(r.Context(), m.P, m.P.OrgID, id, in)
+	return s.assessDone(w, r, m, err, s.renderAssessSurvey, f, "/assess/surveys/"+id, "flash.assess_survey_answered")
 }
 
 type assessOverviewView struct {

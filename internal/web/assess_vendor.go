@@ -13,7 +13,7 @@ import (
 )
 
 func (s *Server) assessVendorRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/vendors", s.requireUser(s.act(s.assessVendors)))
+	mux.Handle("GET /assess/vendors", s.requireUser(s.act(formPage(s.renderAssessVendors).show)))
 	mux.Handle("POST /assess/vendors", s.requireUser(s.act(s.assessVendorRequest)))
 	mux.Handle("POST /assess/vendors/{id}/remind", s.requireUser(s.act(s.assessVendorRemind)))
 	mux.Handle("POST /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFile)))
@@ -40,12 +40,7 @@ type assessVendorsView struct {
 	Today      string
 }
 
-func (s *Server) assessVendors(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessVendors(w, r, nil, nil)
-	return nil
-}
-
-func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
@@ -53,8 +48,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1}
 	rs, err := assess.ListVendorRequests(ctx, s.DB, p.OrgID, 0)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, x := range rs {
 		row := assessVendorRow{R: x, State: x.State(v.Today), Edition: x.EditionID}
@@ -64,13 +58,11 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 		v.Requests = append(v.Requests, row)
 	}
 	if v.Candidates, err = assess.VendorCandidates(ctx, s.DB, p.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	es, err := reg.List(ctx, s.DB, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, e := range es {
 		if e.Kind == assess.KindVendor {
@@ -80,12 +72,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "assess.vendors.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_vendors", pg)
+	return s.renderForm(w, r, "assess_vendors", pg, prevErr)
 }
 
 func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -114,8 +101,7 @@ func (s *Server) assessVendorRequest(w http.ResponseWriter, r *http.Request, m *
 		if errors.As(err, &ve) {
 			err = s.vendorErr(r, s.DB, m.P.OrgID, ve.VendorID, ve.Err)
 		}
-		s.renderAssessVendors(w, r, err, f)
-		return nil
+		return s.renderAssessVendors(w, r, err, f)
 	}
 	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_requested")
 	return nil
@@ -141,15 +127,8 @@ func (s *Server) vendorErr(r *http.Request, q db.Querier, orgID, vendorID string
 }
 
 func (s *Server) assessVendorRemind(w http.ResponseWriter, r *http.Request, m *member) error {
-	if _, err := s.Assess.RemindVendor(r.Context(), m.P, m.P.OrgID, r.PathValue("id")); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		s.renderAssessVendors(w, r, err, nil)
-		return nil
-	}
-	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_reminded")
-	return nil
+	_, err := s.Assess.RemindVendor(r.Context(), m.P, m.P.OrgID, r.PathValue("id"))
+	return s.assessDone(w, r, m, err, s.renderAssessVendors, nil, "/assess/vendors", "flash.assess_vendor_reminded")
 }
 
 func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -163,21 +142,13 @@ func (s *Server) assessVendorFile(w http.ResponseWriter, r *http.Request, m *mem
 				f.Close()
 			}
 			if err != nil {
-				s.renderAssessVendors(w, r, err, nil)
-				return nil
+				return s.renderAssessVendors(w, r, err, nil)
 			}
 			name = fhs[0].Filename
 		}
 	}
-	if _, err := s.Assess.AttachVendorFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), name, data); err != nil {
-		if rf := assessRefusal(m, err); rf != nil {
-			return rf
-		}
-		s.renderAssessVendors(w, r, err, nil)
-		return nil
-	}
-	s.flash(w, r, "/assess/vendors", "flash.assess_vendor_file")
-	return nil
+	_, err := s.Assess.AttachVendorFile(r.Context(), m.P, m.P.OrgID, r.PathValue("id"), name, data)
+	return s.assessDone(w, r, m, err, s.renderAssessVendors, nil, "/assess/vendors", "flash.assess_vendor_file")
 }
 
 func (s *Server) assessVendorFileGet(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -185,11 +156,7 @@ func (s *Server) assessVendorFileGet(w http.ResponseWriter, r *http.Request, m *
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", f.ContentType)
-	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(f.Name))
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(data)
-	return nil
+	return sendFile(w, f.ContentType, "attachment; filename*=UTF-8''"+url.PathEscape(f.Name), data)
 }
 
 type assessInboxView struct {
@@ -209,18 +176,16 @@ func (v assessInboxView) OwnProgress(r *assess.VendorRequest) *assess.Progress {
 }
 
 func (s *Server) assessInbox(w http.ResponseWriter, r *http.Request, m *member) error {
-	s.renderAssessInbox(w, r, nil)
-	return nil
+	return s.renderAssessInbox(w, r, nil)
 }
 
-func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevErr error) {
+func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevErr error) error {
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
 	rs, err := assess.VendorInbox(ctx, s.DB, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	today := assess.Today(s.Now())
 	v := assessInboxView{Own: map[string]assess.Progress{}}
@@ -233,8 +198,7 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 	}
 	own, err := assess.ListSheets(ctx, s.DB, p.OrgID, assess.SheetFilter{})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, sh := range own {
 		e, err := reg.Get(ctx, s.DB, p.OrgID, sh.EditionID)
@@ -243,19 +207,13 @@ func (s *Server) renderAssessInbox(w http.ResponseWriter, r *http.Request, prevE
 		}
 		full, err := assess.GetSheet(ctx, s.DB, p.OrgID, sh.ID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Own[sh.EditionID+"/"+strconv.Itoa(sh.FiscalYear)] = full.Progress(e)
 	}
 	pg := s.newPage(w, r, "assess.inbox.title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "assess_inbox", pg)
+	return s.renderForm(w, r, "assess_inbox", pg, prevErr)
 }
 
 func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -263,8 +221,7 @@ func (s *Server) assessInboxAnswer(w http.ResponseWriter, r *http.Request, m *me
 		if rf := assessRefusal(m, err); rf != nil || apperr.Is(err, apperr.NotFound) {
 			return assessFail(m, err)
 		}
-		s.renderAssessInbox(w, r, err)
-		return nil
+		return s.renderAssessInbox(w, r, err)
 	}
 	s.flash(w, r, assess.InboxPath, "flash.assess_vendor_answered")
 	return nil
@@ -321,20 +278,9 @@ func (s *Server) renderAssessLink(w http.ResponseWriter, r *http.Request, prevEr
 	pg := s.newPage(w, r, "assess.link.title")
 	pg.Title = e.Title
 	pg.Form = withForm(url.Values{}, submitted)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-		if ae := apperr.From(prevErr); ae != nil {
-			if ps, ok := ae.Err.(assess.Problems); ok {
-				for _, p := range ps {
-					v.Problems = append(v.Problems, s.Catalog.T(state(r).lang, p.Key, p.Args...))
-				}
-			}
-		}
-	}
+	v.Problems = append(v.Problems, s.problemTexts(state(r).lang, prevErr)...)
 	pg.Data = v
-	s.render(w, r, status, "assess_vendor_form", pg)
+	s.renderForm(w, r, "assess_vendor_form", pg, prevErr)
 }
 
 func (s *Server) assessLinkSubmit(w http.ResponseWriter, r *http.Request) {

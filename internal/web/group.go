@@ -16,9 +16,9 @@ const (
 )
 
 func (s *Server) groupRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /org/groups", s.requireUser(s.groupsPage))
+	mux.Handle("GET /org/groups", s.requireUser(s.act(formPage(s.renderGroups).show)))
 	mux.Handle("POST /org/groups", s.requireUser(s.act(s.groupCreate)))
-	mux.Handle("GET /org/groups/{id}", s.requireUser(s.groupPage))
+	mux.Handle("GET /org/groups/{id}", s.requireUser(s.act(formPage(s.renderGroup).show)))
 	mux.Handle("POST /org/groups/{id}/delete", s.requireUser(s.act(s.groupDelete)))
 	mux.Handle("POST /org/groups/{id}/invites", s.requireUser(s.act(s.groupInvite)))
 	mux.Handle("POST /org/groups/{id}/members/{org}/delete", s.requireUser(s.act(s.groupRemove)))
@@ -40,32 +40,21 @@ type groupsView struct {
 	CanAnswer bool
 }
 
-func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request) {
-	s.renderGroups(w, r, nil, nil)
-}
-
-func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderGroups(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	v := groupsView{CanCreate: groupMay(p, actionGroupCreate), CanAnswer: groupMay(p, actionGroupAccept)}
 	var err error
 	if v.Owned, err = auth.OwnedGroups(ctx, s.DB, p); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.Joined, err = auth.GroupsOf(ctx, s.DB, p); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "group.web.title")
 	pg.Data = v
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "group_list", pg)
+	return s.renderForm(w, r, "group_list", pg, prevErr)
 }
 
 func (s *Server) groupCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -77,8 +66,7 @@ func (s *Server) groupCreate(w http.ResponseWriter, r *http.Request, m *member) 
 		if apperr.From(err).Code == apperr.Forbidden {
 			return err
 		}
-		s.renderGroups(w, r, err, r.PostForm)
-		return nil
+		return s.renderGroups(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/org/groups/"+g.ID, "flash.group_created")
 	return nil
@@ -90,16 +78,11 @@ type groupView struct {
 	Active    int
 }
 
-func (s *Server) groupPage(w http.ResponseWriter, r *http.Request) {
-	s.renderGroup(w, r, nil, nil)
-}
-
-func (s *Server) renderGroup(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderGroup(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	p := state(r).p
 	g, err := auth.GetGroup(r.Context(), s.DB, p, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := groupView{Group: g, CanManage: groupMay(p, actionGroupInvite)}
 	for _, m := range g.Members {
@@ -111,12 +94,7 @@ func (s *Server) renderGroup(w http.ResponseWriter, r *http.Request, prevErr err
 	pg.Title = g.Name
 	pg.Data = v
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "group_detail", pg)
+	return s.renderForm(w, r, "group_detail", pg, prevErr)
 }
 
 func (s *Server) groupInvite(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -138,8 +116,7 @@ func (s *Server) groupError(w http.ResponseWriter, r *http.Request, err error) e
 	if c := apperr.From(err).Code; c == apperr.NotFound || c == apperr.Forbidden {
 		return err
 	}
-	s.renderGroup(w, r, err, r.PostForm)
-	return nil
+	return s.renderGroup(w, r, err, r.PostForm)
 }
 
 func (s *Server) groupRemove(w http.ResponseWriter, r *http.Request, m *member) error {

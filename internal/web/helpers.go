@@ -22,6 +22,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// sendFile answers with the file b (disposition names it), kept in no
+// cache.
+func sendFile(w http.ResponseWriter, contentType, disposition string, b []byte) error {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", disposition)
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(b)
+	return nil
+}
+
 // jsonError answers the page scripts' JSON calls in the API's error shape.
 func (s *Server) jsonError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := apperr.From(err)

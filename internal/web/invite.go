@@ -82,6 +82,16 @@ func (s *Server) inviteForm(w http.ResponseWriter, r *http.Request) {
 	s.renderInvite(w, r, v, nil)
 }
 
+// inviteFailed shows why accepting the invitation failed: a link used or
+// expired on its own page, anything else on the invitation page.
+func (s *Server) inviteFailed(w http.ResponseWriter, r *http.Request, v inviteView, err error) {
+	if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
+		s.linkError(w, r, auth.LinkInvite, err)
+		return
+	}
+	s.renderInvite(w, r, v, err)
+}
+
 func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, v inviteView, prevErr error) {
 	pg := s.newPage(w, r, "invite.title")
 	pg.Data = v
@@ -113,11 +123,7 @@ func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
 	sessRaw, mfaPending, err := s.Orgs.AcceptInvite(ctx, visitor(r), raw,
 		auth.NewMember{DisplayName: r.PostForm.Get("display_name"), Lang: state(r).lang, Password: r.PostForm.Get("password")}, s.Sessions)
 	if err != nil {
-		if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
-			s.linkError(w, r, auth.LinkInvite, err)
-			return
-		}
-		s.renderInvite(w, r, v, err)
+		s.inviteFailed(w, r, v, err)
 		return
 	}
 	s.setSessionCookie(w, sessRaw)
@@ -149,11 +155,7 @@ func (s *Server) inviteJoin(w http.ResponseWriter, r *http.Request, raw string, 
 	}
 	switched, err := s.Orgs.JoinInvite(ctx, p, st.sess.IDHash, raw, has)
 	if err != nil {
-		if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
-			s.linkError(w, r, auth.LinkInvite, err)
-			return
-		}
-		s.renderInvite(w, r, v, err)
+		s.inviteFailed(w, r, v, err)
 		return
 	}
 	if switched {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
+	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/auth"
 )
 
@@ -31,4 +33,34 @@ func (s *Server) act(h memberHandler) http.HandlerFunc {
 			s.renderError(w, r, err)
 		}
 	}
+}
+
+// may asks the permission table whether m may take action in its own
+// organisation (the same rule the service asks): a refusal of someone who
+// may not write at all says so.
+func (m *member) may(action string) error {
+	err := auth.Authorize(m.P, action, auth.Target{OrgID: m.P.OrgID})
+	if apperr.Is(err, apperr.Forbidden) && !m.P.CanWrite() {
+		return apperr.New(apperr.Forbidden, "error_page.read_only")
+	}
+	return err
+}
+
+// orgMay is may for a change to the working data of m's own organisation,
+// which an ISAC operator does not have: it returns that organisation.
+func (m *member) orgMay(action string) (string, error) {
+	if err := m.may(action); err != nil {
+		return "", err
+	}
+	return invOrg(m.P)
+}
+
+// formPage renders a page whose form may come back: prevErr is the error
+// of the form sent (nil when the page is first shown) and submitted what
+// was typed into it.
+type formPage func(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error
+
+// show is the page's GET handler: the page with its form not yet sent.
+func (f formPage) show(w http.ResponseWriter, r *http.Request, _ *member) error {
+	return f(w, r, nil, nil)
 }

@@ -344,20 +344,21 @@ func (s *Server) requireUser(h http.HandlerFunc) http.Handler {
 
 // requireAdmin is requireUser for organisation admins only.
 func (s *Server) requireAdmin(h http.HandlerFunc) http.Handler {
-	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
-		if !state(r).p.IsAdmin() {
-			s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
-			return
-		}
-		h(w, r)
-	})
+	return s.requireOnly((*auth.Principal).IsAdmin, apperr.Forbidden, "error.forbidden", h)
 }
 
-// requireOperator is requireUser for ISAC operators only.
+// requireOperator is requireUser for ISAC operators only; to anyone else
+// the pages are not there.
 func (s *Server) requireOperator(h http.HandlerFunc) http.Handler {
+	return s.requireOnly((*auth.Principal).IsOperator, apperr.NotFound, "error.not_found", h)
+}
+
+// requireOnly is requireUser for the people who pass: anyone else gets the
+// error page with code and key.
+func (s *Server) requireOnly(pass func(*auth.Principal) bool, code apperr.Code, key string, h http.HandlerFunc) http.Handler {
 	return s.requireUser(func(w http.ResponseWriter, r *http.Request) {
-		if !state(r).p.IsOperator() {
-			s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
+		if !pass(state(r).p) {
+			s.renderError(w, r, apperr.New(code, key))
 			return
 		}
 		h(w, r)

@@ -18,34 +18,26 @@ type orgView struct {
 	MFAEditable  bool
 }
 
-func (s *Server) orgPage(w http.ResponseWriter, r *http.Request) {
-	s.renderOrg(w, r, nil, nil)
-}
-
-func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	p := state(r).p
 	o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	own := auth.Target{OrgID: p.OrgID}
 	v := orgView{Org: o, CanEdit: auth.Allowed(p, "org.invite", own), MFAEditable: auth.Allowed(p, "org.update.mfa_policy", own)}
 	if v.Members, err = auth.ListMembers(ctx, s.DB, p, p.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if p.IsAdmin() || p.Role == auth.RoleAuditor {
 		if v.Invites, err = auth.PendingInvites(ctx, s.DB, p, p.OrgID, s.Now()); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	if auth.Allowed(p, "org.proposal.read", own) {
 		if v.Proposals, err = auth.PendingProposals(ctx, s.DB, p, p.OrgID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	base := orgFormValues(o)
@@ -53,12 +45,7 @@ func (s *Server) renderOrg(w http.ResponseWriter, r *http.Request, prevErr error
 	pg := s.newPage(w, r, "org.title")
 	pg.Form = withForm(base, submitted)
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "org", pg)
+	return s.renderForm(w, r, "org", pg, prevErr)
 }
 
 // updateOrg changes organisation id from the form, as the permission table
@@ -77,8 +64,7 @@ func (s *Server) orgUpdate(w http.ResponseWriter, r *http.Request, m *member) er
 		err = s.updateOrg(r, m.P, m.P.OrgID, in)
 	}
 	if err != nil {
-		s.renderOrg(w, r, err, r.PostForm)
-		return nil
+		return s.renderOrg(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/org", "flash.org_saved")
 	return nil
@@ -97,8 +83,7 @@ func (s *Server) orgInvite(w http.ResponseWriter, r *http.Request, m *member) er
 		return apperr.New(apperr.Forbidden, "error_page.read_only")
 	}
 	if _, err := s.Orgs.Invite(r.Context(), m.P, m.P.OrgID, inviteInput(r.PostForm, "")); err != nil {
-		s.renderOrg(w, r, err, r.PostForm)
-		return nil
+		return s.renderOrg(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/org#invite", "flash.invite_sent")
 	return nil
@@ -154,8 +139,7 @@ func (s *Server) memberError(w http.ResponseWriter, r *http.Request, err error) 
 	if isNotFound(err) {
 		return err
 	}
-	s.renderOrg(w, r, err, nil)
-	return nil
+	return s.renderOrg(w, r, err, nil)
 }
 
 func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -164,8 +148,7 @@ func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, m *member)
 	}
 	userID := r.PathValue("user")
 	if userID == m.P.UserID {
-		s.renderOrg(w, r, apperr.New(apperr.Conflict, "org.member.self"), nil)
-		return nil
+		return s.renderOrg(w, r, apperr.New(apperr.Conflict, "org.member.self"), nil)
 	}
 	if err := s.Orgs.RemoveMember(r.Context(), m.P, m.P.OrgID, userID); err != nil {
 		return s.memberError(w, r, err)

@@ -221,6 +221,20 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	_, _ = buf.WriteTo(w)
 }
 
+// renderForm renders a page whose form may come back after err: the page
+// shows err's message and answers with err's status (see formStatus), and
+// with 200 when err is nil. The page is the answer: it returns nil, for a
+// handler (see formPage) to end with.
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, name string, pg *page, err error) error {
+	status := http.StatusOK
+	if err != nil {
+		pg.Error = apperr.From(err)
+		status = formStatus(err)
+	}
+	s.render(w, r, status, name, pg)
+	return nil
+}
+
 // renderError shows an error page in the reader's language. Internal
 // details are logged, never shown.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
@@ -235,6 +249,16 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) 
 	p := s.newPage(w, r, "error.title")
 	p.Error = ae
 	s.render(w, r, apperr.Status(ae.Code), "error", p)
+}
+
+// saved ends a change that needs no form shown again: err goes to the
+// error page, success back to to with the one-time message flashKey.
+func (s *Server) saved(w http.ResponseWriter, r *http.Request, to, flashKey string, err error) error {
+	if err != nil {
+		return err
+	}
+	s.flash(w, r, to, flashKey)
+	return nil
 }
 
 // flash sets a one-time message (a catalog key under flash.) for the next

@@ -66,12 +66,7 @@ func (s *Server) resetForm(w http.ResponseWriter, r *http.Request) {
 func (s *Server) renderReset(w http.ResponseWriter, r *http.Request, v resetView, prevErr error) {
 	pg := s.newPage(w, r, "reset.new_title")
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "reset", pg)
+	s.renderForm(w, r, "reset", pg, prevErr)
 }
 
 // resetApply sets the new password, uses up the link and ends every

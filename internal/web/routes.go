@@ -53,7 +53,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /account/signout-everywhere", s.requireUser(s.signoutEverywhere))
 
 	// The organisation.
-	mux.Handle("GET /org", s.requireUser(s.orgPage))
+	mux.Handle("GET /org", s.requireUser(s.act(formPage(s.renderOrg).show)))
 	mux.Handle("POST /org", s.requireAdmin(s.act(s.orgUpdate)))
 	mux.Handle("POST /org/invites", s.requireAdmin(s.act(s.orgInvite)))
 	mux.Handle("POST /org/invites/revoke", s.requireAdmin(s.act(s.orgInviteRevoke)))
@@ -66,12 +66,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /audit.csv", s.requireUser(s.auditCSV))
 
 	// ISAC operators.
-	mux.Handle("GET /admin/orgs", s.requireOperator(s.adminOrgs))
+	mux.Handle("GET /admin/orgs", s.requireOperator(s.act(formPage(s.renderAdminOrgs).show)))
 	mux.Handle("POST /admin/orgs", s.requireOperator(s.act(s.adminOrgCreate)))
-	mux.Handle("GET /admin/orgs/{id}", s.requireOperator(s.adminOrg))
+	mux.Handle("GET /admin/orgs/{id}", s.requireOperator(s.act(formPage(s.renderAdminOrg).show)))
 	mux.Handle("POST /admin/orgs/{id}", s.requireOperator(s.act(s.adminOrgUpdate)))
 	mux.Handle("POST /admin/orgs/{id}/invites", s.requireOperator(s.act(s.adminOrgInvite)))
-	mux.Handle("GET /admin/jobs", s.requireOperator(s.adminJobs))
+	mux.Handle("GET /admin/jobs", s.requireOperator(s.act(s.adminJobs)))
 	mux.Handle("POST /admin/jobs/{id}/retry", s.requireOperator(s.act(s.adminJobRetry)))
 
 	// Demo mode: mail that would have been sent.

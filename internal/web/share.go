@@ -23,9 +23,9 @@ import (
 func (s *Server) shareRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /share/feed.atom", s.shareAtom)
 	mux.Handle("GET /share", s.requireUser(s.shareList))
-	mux.Handle("GET /share/new", s.requireUser(s.shareNewForm))
+	mux.Handle("GET /share/new", s.requireUser(s.act(s.shareNewForm)))
 	mux.Handle("POST /share/new", s.requireUser(s.act(s.shareCreate)))
-	mux.Handle("GET /share/posts/{id}", s.requireUser(s.sharePost))
+	mux.Handle("GET /share/posts/{id}", s.requireUser(s.act(formPage(s.renderSharePost).show)))
 	mux.Handle("GET /share/posts/{id}/misp.json", s.requireUser(s.act(s.sharePostMISP)))
 	mux.Handle("GET /share/posts/{id}/stix.json", s.requireUser(s.act(s.sharePostSTIX)))
 	mux.Handle("POST /share/posts/{id}/respond", s.requireUser(s.act(s.shareRespond)))
@@ -195,28 +195,21 @@ type sharePostView struct {
 	IsQuestion   bool
 }
 
-func (s *Server) sharePost(w http.ResponseWriter, r *http.Request) {
-	s.renderSharePost(w, r, nil, nil)
-}
-
-func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) {
+func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values) error {
 	ctx := r.Context()
 	v := viewer(r)
 	p, err := share.GetPost(ctx, s.DB, v, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	view := sharePostView{shareHelpers: s.shareHelpers(r), Post: p, CanWrite: v.Write, Operator: v.Operator, IsQuestion: p.Kind == share.KindQuestion}
 	corr, err := share.Correlations(ctx, s.DB, v, p.ID, 200)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	seen, err := share.SightedByMe(ctx, s.DB, v, p.ID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, ind := range p.Indicators {
 		row := shareIndicatorRow{Indicator: ind, Common: ind.PostCount > share.OverCorrelation}
@@ -229,17 +222,14 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 		view.Indicators = append(view.Indicators, row)
 	}
 	if view.Comments, err = share.ListComments(ctx, s.DB, v, p.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if view.MyResponse, err = share.MyResponse(ctx, s.DB, v, p.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.Operator || p.Mine {
 		if view.Rates, err = share.ResponseRates(ctx, s.DB, v, p.ID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	if view.Affected, err = s.Share.CheckAffected(ctx, s.DB, v, p); err != nil {
@@ -257,13 +247,11 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 	}
 	if view.CanAdd && !view.CanAddUsers {
 		if view.Orgs, err = share.Directory(ctx, s.DB, v, 0); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		if view.CanAddGroups {
 			if view.Groups, err = share.ListGroups(ctx, s.DB, v); err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
@@ -271,12 +259,7 @@ func (s *Server) renderSharePost(w http.ResponseWriter, r *http.Request, prevErr
 	pg.Title = p.Title
 	pg.Data = view
 	pg.Form = submitted
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_post", pg)
+	return s.renderForm(w, r, "share_post", pg, prevErr)
 }
 
 // canWrite refuses auditors and read-only members a change.
@@ -295,8 +278,7 @@ func (s *Server) postDone(w http.ResponseWriter, r *http.Request, id, flashKey, 
 		if isNotFound(err) {
 			return err
 		}
-		s.renderSharePost(w, r, err, r.PostForm)
-		return nil
+		return s.renderSharePost(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/share/posts/"+id+anchor, flashKey)
 	return nil
@@ -362,8 +344,7 @@ func (s *Server) shareDelete(w http.ResponseWriter, r *http.Request, m *member) 
 		if isNotFound(err) {
 			return err
 		}
-		s.renderSharePost(w, r, err, nil)
-		return nil
+		return s.renderSharePost(w, r, err, nil)
 	}
 	s.flash(w, r, "/share", "flash.share_deleted")
 	return nil
@@ -390,11 +371,7 @@ func (s *Server) sharePostMISP(w http.ResponseWriter, r *http.Request, m *member
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.misp.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
-	return nil
+	return sendFile(w, "application/json; charset=utf-8", `attachment; filename="medisac-`+id+`.misp.json"`, b)
 }
 
 func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -403,11 +380,7 @@ func (s *Server) sharePostSTIX(w http.ResponseWriter, r *http.Request, m *member
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", share.STIXMediaType)
-	w.Header().Set("Content-Disposition", `attachment; filename="medisac-`+id+`.stix.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
-	return nil
+	return sendFile(w, share.STIXMediaType, `attachment; filename="medisac-`+id+`.stix.json"`, b)
 }
 
 // ---- indicator lookup ----
@@ -448,36 +421,29 @@ type shareFormView struct {
 	Digest   string
 }
 
-func (s *Server) shareNewForm(w http.ResponseWriter, r *http.Request) {
+func (s *Server) shareNewForm(w http.ResponseWriter, r *http.Request, _ *member) error {
 	f := url.Values{"kind": {string(share.KindAdvisory)}}
 	if k := share.Kind(r.URL.Query().Get("kind")); k.Valid() {
 		f.Set("kind", string(k))
 	}
-	s.renderShareForm(w, r, nil, f, nil)
+	return s.renderShareForm(w, r, nil, f, nil)
 }
 
-func (s *Server) renderShareForm(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values, findings []share.PIIFinding) {
+func (s *Server) renderShareForm(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values, findings []share.PIIFinding) error {
 	ctx := r.Context()
 	v := viewer(r)
 	view := shareFormView{shareHelpers: s.shareHelpers(r), Findings: findings, Digest: piiDigest(findings)}
 	var err error
 	if view.Orgs, err = share.Directory(ctx, s.DB, v, 0); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if view.Groups, err = share.ListGroups(ctx, s.DB, v); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "share.web.new.title")
 	pg.Data = view
 	pg.Form = withForm(url.Values{}, form)
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_form", pg)
+	return s.renderForm(w, r, "share_form", pg, prevErr)
 }
 
 // piiDigest identifies a set of findings, so that a confirmation covers
@@ -606,12 +572,10 @@ func (s *Server) shareCreate(w http.ResponseWriter, r *http.Request, m *member) 
 	if len(findings) > 0 && !(f.Get("pii_confirmed") == "1" && f.Get("pii_digest") == piiDigest(findings)) {
 		form := withForm(url.Values{}, f)
 		form.Del("pii_confirmed")
-		s.renderShareForm(w, r, apperr.New(apperr.Invalid, "share.web.pii.found"), form, findings)
-		return nil
+		return s.renderShareForm(w, r, apperr.New(apperr.Invalid, "share.web.pii.found"), form, findings)
 	}
 	if in.TLP == share.TLPRed && len(emails) == 0 {
-		s.renderShareForm(w, r, apperr.Field("recipient_emails", "share.web.red_needs_people"), f, findings)
-		return nil
+		return s.renderShareForm(w, r, apperr.Field("recipient_emails", "share.web.red_needs_people"), f, findings)
 	}
 	users, err := s.resolvePeople(r, s.DB, strings.Join(emails, "\n"))
 	var p *share.Post
@@ -620,8 +584,7 @@ func (s *Server) shareCreate(w http.ResponseWriter, r *http.Request, m *member) 
 		p, err = s.Share.CreatePost(r.Context(), m.P, in, len(findings) > 0)
 	}
 	if err != nil {
-		s.renderShareForm(w, r, err, f, findings)
-		return nil
+		return s.renderShareForm(w, r, err, f, findings)
 	}
 	s.flash(w, r, "/share/posts/"+p.ID, "flash.share_posted")
 	return nil

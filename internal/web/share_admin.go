@@ -14,23 +14,23 @@ import (
 )
 
 func (s *Server) shareAdminRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /share/ops", s.requireOperator(s.shareOps))
-	mux.Handle("GET /share/groups", s.requireUser(s.shareGroups))
+	mux.Handle("GET /share/ops", s.requireOperator(s.act(s.shareOps)))
+	mux.Handle("GET /share/groups", s.requireUser(s.act(formPage(s.renderShareGroups).show)))
 	mux.Handle("POST /share/groups", s.requireUser(s.act(s.shareGroupCreate)))
-	mux.Handle("GET /share/groups/{id}", s.requireUser(s.shareGroup))
+	mux.Handle("GET /share/groups/{id}", s.requireUser(s.act(s.shareGroup)))
 	mux.Handle("POST /share/groups/{id}/members", s.requireUser(s.act(s.shareGroupMember)))
 	mux.Handle("POST /share/groups/{id}/answer", s.requireUser(s.act(s.shareGroupAnswer)))
-	mux.Handle("GET /share/warnings", s.requireOperator(s.shareWarnings))
+	mux.Handle("GET /share/warnings", s.requireOperator(s.act(formPage(s.renderShareWarnings).show)))
 	mux.Handle("POST /share/warnings", s.requireOperator(s.act(s.shareWarningAdd)))
 	mux.Handle("POST /share/warnings/{id}/toggle", s.requireOperator(s.act(s.shareWarningToggle)))
 	mux.Handle("POST /share/warnings/{id}/delete", s.requireOperator(s.act(s.shareWarningDelete)))
-	mux.Handle("GET /share/settings", s.requireUser(s.shareSettings))
+	mux.Handle("GET /share/settings", s.requireUser(s.act(formPage(s.renderShareSettings).show)))
 	mux.Handle("POST /share/settings", s.requireUser(s.act(s.shareSettingsSave)))
 	mux.Handle("POST /share/settings/webhook", s.requireAdmin(s.act(s.shareWebhookSave)))
-	mux.Handle("GET /share/feeds", s.requireOperator(s.shareFeeds))
+	mux.Handle("GET /share/feeds", s.requireOperator(s.act(formPage(s.renderShareFeeds).show)))
 	mux.Handle("POST /share/feeds", s.requireOperator(s.act(s.shareFeedAdd)))
 	mux.Handle("POST /share/feeds/{id}/delete", s.requireOperator(s.act(s.shareFeedDelete)))
-	mux.Handle("GET /share/interop", s.requireUser(s.shareInterop))
+	mux.Handle("GET /share/interop", s.requireUser(s.act(s.shareInterop)))
 	mux.Handle("POST /share/import", s.requireUser(s.act(s.shareImport)))
 	mux.Handle("GET /share/export", s.requireUser(s.act(s.shareExport)))
 }
@@ -48,27 +48,24 @@ type shareOpsView struct {
 	Anonymous []*share.Post
 }
 
-func (s *Server) shareOps(w http.ResponseWriter, r *http.Request) {
+func (s *Server) shareOps(w http.ResponseWriter, r *http.Request, _ *member) error {
 	ctx := r.Context()
 	v := viewer(r)
 	view := shareOpsView{shareHelpers: s.shareHelpers(r)}
 	advisories, err := share.ListPosts(ctx, s.DB, v, share.Filter{Kind: share.KindAdvisory, Limit: 50})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, p := range advisories {
 		rate, err := share.ResponseRates(ctx, s.DB, v, p.ID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		view.Rates = append(view.Rates, shareRateRow{Post: p, Rate: rate})
 	}
 	incidents, err := share.ListPosts(ctx, s.DB, v, share.Filter{Kind: share.KindIncident, Limit: 200})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, p := range incidents {
 		if p.Anonymous {
@@ -78,6 +75,7 @@ func (s *Server) shareOps(w http.ResponseWriter, r *http.Request) {
 	pg := s.newPage(w, r, "share.web.ops.title")
 	pg.Data = view
 	s.render(w, r, http.StatusOK, "share_ops", pg)
+	return nil
 }
 
 // ---- sharing groups ----
@@ -114,39 +112,27 @@ func (s *Server) shareGroupAnswer(w http.ResponseWriter, r *http.Request, m *mem
 		if isNotFound(err) {
 			return err
 		}
-		s.renderShareGroups(w, r, err, nil)
-		return nil
+		return s.renderShareGroups(w, r, err, nil)
 	}
 	s.flash(w, r, "/share/groups", "flash.share_group_answered")
 	return nil
 }
 
-func (s *Server) shareGroups(w http.ResponseWriter, r *http.Request) {
-	s.renderShareGroups(w, r, nil, nil)
-}
-
-func (s *Server) renderShareGroups(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) {
+func (s *Server) renderShareGroups(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) error {
 	v := viewer(r)
 	gs, err := share.ListGroups(r.Context(), s.DB, v)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	invites, err := share.ListGroupInvites(r.Context(), s.DB, v)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "share.web.groups.title")
 	pg.Data = shareGroupsView{shareHelpers: s.shareHelpers(r), Groups: gs, Operator: v.Operator, CanWrite: v.Write,
 		Invites: invites, IsAdmin: v.Admin && v.Write}
 	pg.Form = form
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_groups", pg)
+	return s.renderForm(w, r, "share_groups", pg, prevErr)
 }
 
 func (s *Server) shareGroupCreate(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -155,40 +141,34 @@ func (s *Server) shareGroupCreate(w http.ResponseWriter, r *http.Request, m *mem
 	}
 	g, err := s.Share.CreateGroup(r.Context(), m.P, r.PostForm.Get("name"), share.GroupKind(r.PostForm.Get("kind")))
 	if err != nil {
-		s.renderShareGroups(w, r, err, r.PostForm)
-		return nil
+		return s.renderShareGroups(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/share/groups/"+g.ID, "flash.share_group_created")
 	return nil
 }
 
-func (s *Server) shareGroup(w http.ResponseWriter, r *http.Request) { s.renderShareGroup(w, r, nil) }
+func (s *Server) shareGroup(w http.ResponseWriter, r *http.Request, _ *member) error {
+	return s.renderShareGroup(w, r, nil)
+}
 
-func (s *Server) renderShareGroup(w http.ResponseWriter, r *http.Request, prevErr error) {
+func (s *Server) renderShareGroup(w http.ResponseWriter, r *http.Request, prevErr error) error {
 	ctx := r.Context()
 	v := viewer(r)
 	g, ms, err := share.GroupMembers(ctx, s.DB, v, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	view := shareGroupsView{shareHelpers: s.shareHelpers(r), Group: g, Members: ms, Operator: v.Operator,
 		CanWrite: v.Write && g.OwnerOrgID == v.OrgID}
 	if view.CanWrite {
 		if view.Orgs, err = share.Directory(ctx, s.DB, v, 0); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	pg := s.newPage(w, r, "share.web.group.title")
 	pg.Title = g.Name
 	pg.Data = view
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_group", pg)
+	return s.renderForm(w, r, "share_group", pg, prevErr)
 }
 
 func (s *Server) shareGroupMember(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -207,8 +187,7 @@ func (s *Server) shareGroupMember(w http.ResponseWriter, r *http.Request, m *mem
 		if isNotFound(err) {
 			return err
 		}
-		s.renderShareGroup(w, r, err)
-		return nil
+		return s.renderShareGroup(w, r, err)
 	}
 	s.flash(w, r, "/share/groups/"+id, "flash.share_group_saved")
 	return nil
@@ -227,15 +206,10 @@ type shareWarningList struct {
 	Entries []share.Warning
 }
 
-func (s *Server) shareWarnings(w http.ResponseWriter, r *http.Request) {
-	s.renderShareWarnings(w, r, nil, nil)
-}
-
-func (s *Server) renderShareWarnings(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) {
+func (s *Server) renderShareWarnings(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) error {
 	ws, err := share.ListWarnings(r.Context(), s.DB)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	view := shareWarningsView{shareHelpers: s.shareHelpers(r), Types: []string{"cidr"}}
 	for _, t := range share.IOCTypes {
@@ -251,12 +225,7 @@ func (s *Server) renderShareWarnings(w http.ResponseWriter, r *http.Request, pre
 	pg := s.newPage(w, r, "share.web.warnings.title")
 	pg.Data = view
 	pg.Form = form
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_warnings", pg)
+	return s.renderForm(w, r, "share_warnings", pg, prevErr)
 }
 
 func (s *Server) shareWarningAdd(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -265,8 +234,7 @@ func (s *Server) shareWarningAdd(w http.ResponseWriter, r *http.Request, m *memb
 	}
 	f := r.PostForm
 	if _, err := s.Share.AddWarning(r.Context(), m.P, f.Get("list"), f.Get("type"), f.Get("value")); err != nil {
-		s.renderShareWarnings(w, r, err, f)
-		return nil
+		return s.renderShareWarnings(w, r, err, f)
 	}
 	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
 	return nil
@@ -276,22 +244,14 @@ func (s *Server) shareWarningToggle(w http.ResponseWriter, r *http.Request, m *m
 	if err := canWrite(m); err != nil {
 		return err
 	}
-	if err := s.Share.SetWarningDisabled(r.Context(), m.P, r.PathValue("id"), r.PostForm.Get("disabled") == "1"); err != nil {
-		return err
-	}
-	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
-	return nil
+	return s.saved(w, r, "/share/warnings", "flash.share_warning_saved", s.Share.SetWarningDisabled(r.Context(), m.P, r.PathValue("id"), r.PostForm.Get("disabled") == "1"))
 }
 
 func (s *Server) shareWarningDelete(w http.ResponseWriter, r *http.Request, m *member) error {
 	if err := canWrite(m); err != nil {
 		return err
 	}
-	if err := s.Share.DeleteWarning(r.Context(), m.P, r.PathValue("id")); err != nil {
-		return err
-	}
-	s.flash(w, r, "/share/warnings", "flash.share_warning_saved")
-	return nil
+	return s.saved(w, r, "/share/warnings", "flash.share_warning_saved", s.Share.DeleteWarning(r.Context(), m.P, r.PathValue("id")))
 }
 
 // ---- notification settings ----
@@ -305,17 +265,12 @@ type shareSettingsView struct {
 	Webhook string
 }
 
-func (s *Server) shareSettings(w http.ResponseWriter, r *http.Request) {
-	s.renderShareSettings(w, r, nil, nil)
-}
-
-func (s *Server) renderShareSettings(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) {
+func (s *Server) renderShareSettings(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) error {
 	ctx := r.Context()
 	v := viewer(r)
 	sub, err := share.GetSubscription(ctx, s.DB, v)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	view := shareSettingsView{shareHelpers: s.shareHelpers(r), Sub: sub, TLPSet: map[share.TLP]bool{}, KindSet: map[share.Kind]bool{}, Admin: v.Admin}
 	for _, t := range sub.ImmediateTLP {
@@ -326,19 +281,13 @@ func (s *Server) renderShareSettings(w http.ResponseWriter, r *http.Request, pre
 	}
 	if v.Admin {
 		if view.Webhook, err = share.GetWebhook(ctx, s.DB, v); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	pg := s.newPage(w, r, "share.web.settings.title")
 	pg.Data = view
 	pg.Form = form
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_settings", pg)
+	return s.renderForm(w, r, "share_settings", pg, prevErr)
 }
 
 // parseSubscription reads the notification settings form.
@@ -355,8 +304,7 @@ func parseSubscription(f url.Values) share.Subscription {
 
 func (s *Server) shareSettingsSave(w http.ResponseWriter, r *http.Request, m *member) error {
 	if err := s.Share.SetSubscription(r.Context(), m.P, parseSubscription(r.PostForm)); err != nil {
-		s.renderShareSettings(w, r, err, r.PostForm)
-		return nil
+		return s.renderShareSettings(w, r, err, r.PostForm)
 	}
 	s.flash(w, r, "/share/settings", "flash.share_settings_saved")
 	return nil
@@ -371,8 +319,7 @@ func (s *Server) shareWebhookSave(w http.ResponseWriter, r *http.Request, m *mem
 		u = ""
 	}
 	if err := s.Share.SetWebhook(r.Context(), m.P, u, r.PostForm.Get("secret")); err != nil {
-		s.renderShareSettings(w, r, err, withForm(url.Values{}, r.PostForm, "secret"))
-		return nil
+		return s.renderShareSettings(w, r, err, withForm(url.Values{}, r.PostForm, "secret"))
 	}
 	s.flash(w, r, "/share/settings", "flash.share_settings_saved")
 	return nil
@@ -385,15 +332,10 @@ type shareFeedsView struct {
 	Feeds []share.Feed
 }
 
-func (s *Server) shareFeeds(w http.ResponseWriter, r *http.Request) {
-	s.renderShareFeeds(w, r, nil, nil)
-}
-
-func (s *Server) renderShareFeeds(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) {
+func (s *Server) renderShareFeeds(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values) error {
 	fs, err := share.ListFeeds(r.Context(), s.DB, viewer(r))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "share.web.feeds.title")
 	pg.Data = shareFeedsView{shareHelpers: s.shareHelpers(r), Feeds: fs}
@@ -401,12 +343,7 @@ func (s *Server) renderShareFeeds(w http.ResponseWriter, r *http.Request, prevEr
 		form = url.Values{"tlp": {string(share.TLPAmber)}, "interval": {"60"}}
 	}
 	pg.Form = form
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_feeds", pg)
+	return s.renderForm(w, r, "share_feeds", pg, prevErr)
 }
 
 func (s *Server) shareFeedAdd(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -419,8 +356,7 @@ func (s *Server) shareFeedAdd(w http.ResponseWriter, r *http.Request, m *member)
 	_, err := s.Share.AddFeed(r.Context(), m.P, share.FeedInput{Title: f.Get("title"), ObjectsURL: strings.TrimSpace(f.Get("objects_url")),
 		Username: f.Get("username"), Secret: f.Get("secret"), TLP: t, Interval: interval})
 	if err != nil {
-		s.renderShareFeeds(w, r, err, withForm(url.Values{}, f, "secret"))
-		return nil
+		return s.renderShareFeeds(w, r, err, withForm(url.Values{}, f, "secret"))
 	}
 	s.flash(w, r, "/share/feeds", "flash.share_feed_saved")
 	return nil
@@ -434,8 +370,7 @@ func (s *Server) shareFeedDelete(w http.ResponseWriter, r *http.Request, m *memb
 		if isNotFound(err) {
 			return err
 		}
-		s.renderShareFeeds(w, r, err, nil)
-		return nil
+		return s.renderShareFeeds(w, r, err, nil)
 	}
 	s.flash(w, r, "/share/feeds", "flash.share_feed_deleted")
 	return nil
@@ -450,21 +385,16 @@ type shareInteropView struct {
 	Skipped int
 }
 
-func (s *Server) shareInterop(w http.ResponseWriter, r *http.Request) {
-	s.renderShareInterop(w, r, nil, url.Values{"tlp": {string(share.TLPAmber)}}, shareInteropView{})
+func (s *Server) shareInterop(w http.ResponseWriter, r *http.Request, _ *member) error {
+	return s.renderShareInterop(w, r, nil, url.Values{"tlp": {string(share.TLPAmber)}}, shareInteropView{})
 }
 
-func (s *Server) renderShareInterop(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values, view shareInteropView) {
+func (s *Server) renderShareInterop(w http.ResponseWriter, r *http.Request, prevErr error, form url.Values, view shareInteropView) error {
 	view.shareHelpers = s.shareHelpers(r)
 	pg := s.newPage(w, r, "share.web.interop.title")
 	pg.Data = view
 	pg.Form = form
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "share_interop", pg)
+	return s.renderForm(w, r, "share_interop", pg, prevErr)
 }
 
 func (s *Server) shareImport(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -477,29 +407,24 @@ func (s *Server) shareImport(w http.ResponseWriter, r *http.Request, m *member) 
 		data, err = io.ReadAll(io.LimitReader(file, share.MaxImport+1))
 		file.Close()
 		if err != nil {
-			s.renderShareInterop(w, r, formError(err), form, shareInteropView{})
-			return nil
+			return s.renderShareInterop(w, r, formError(err), form, shareInteropView{})
 		}
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
 		data = []byte(r.FormValue("data"))
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
-		s.renderShareInterop(w, r, apperr.Field("file", "share.web.import.empty"), form, shareInteropView{})
-		return nil
+		return s.renderShareInterop(w, r, apperr.Field("file", "share.web.import.empty"), form, shareInteropView{})
 	}
 	if len(data) > share.MaxImport {
-		s.renderShareInterop(w, r, apperr.Field("file", "share.import.too_large", share.MaxImport>>20), form, shareInteropView{})
-		return nil
+		return s.renderShareInterop(w, r, apperr.Field("file", "share.import.too_large", share.MaxImport>>20), form, shareInteropView{})
 	}
 	def, _ := share.ParseTLP(r.FormValue("tlp"))
 	res, err := s.Share.Import(r.Context(), m.P, share.ImportRequest{Data: data, Default: def})
 	if err != nil {
-		s.renderShareInterop(w, r, err, form, shareInteropView{})
-		return nil
+		return s.renderShareInterop(w, r, err, form, shareInteropView{})
 	}
-	s.renderShareInterop(w, r, nil, form, shareInteropView{Format: res.Format, Result: res.Result, Skipped: res.Skipped})
-	return nil
+	return s.renderShareInterop(w, r, nil, form, shareInteropView{Format: res.Format, Result: res.Result, Skipped: res.Skipped})
 }
 
 func (s *Server) shareExport(w http.ResponseWriter, r *http.Request, m *member) error {
@@ -509,24 +434,18 @@ func (s *Server) shareExport(w http.ResponseWriter, r *http.Request, m *member) 
 	if d := strings.TrimSpace(qs.Get("since")); d != "" {
 		t, err := time.ParseInLocation("2006-01-02", d, time.UTC)
 		if err != nil {
-			s.renderShareInterop(w, r, apperr.Field("since", "share.web.export.bad_date"), qs, shareInteropView{})
-			return nil
+			return s.renderShareInterop(w, r, apperr.Field("since", "share.web.export.bad_date"), qs, shareInteropView{})
 		}
 		since = t
 	}
 	if format != share.FormatSTIX && format != share.FormatMISP {
-		s.renderShareInterop(w, r, apperr.Field("format", "share.web.export.bad_format"), qs, shareInteropView{})
-		return nil
+		return s.renderShareInterop(w, r, apperr.Field("format", "share.web.export.bad_format"), qs, shareInteropView{})
 	}
 	b, err := s.Share.Export(r.Context(), m.P, format, since)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="medisac-share.`+format+`.json"`)
-	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write(b)
-	return nil
+	return sendFile(w, "application/json; charset=utf-8", `attachment; filename="medisac-share.`+format+`.json"`, b)
 }
 
 // ---- Atom feed of TLP:CLEAR posts ----

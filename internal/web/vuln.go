@@ -25,17 +25,17 @@ import (
 
 // vulnRoutes registers the vulnerability watch pages.
 func (s *Server) vulnRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /vuln", s.requireUser(s.vulnDashboard))
-	mux.Handle("GET /vuln/findings/{id}", s.requireUser(s.vulnFindingPage))
-	mux.Handle("POST /vuln/findings/{id}/state", s.requireUser(s.vulnSetState))
-	mux.Handle("GET /vuln/search", s.requireUser(s.vulnSearch))
-	mux.Handle("GET /vuln/v/{id}", s.requireUser(s.vulnDetail))
-	mux.Handle("GET /vuln/assets/{id}", s.requireUser(s.vulnAssetPage))
-	mux.Handle("POST /vuln/assets/{id}/identity", s.requireUser(s.vulnSetIdentity))
-	mux.Handle("POST /vuln/notifications/read", s.requireUser(s.vulnMarkRead))
-	mux.Handle("POST /vuln/webhook", s.requireUser(s.vulnSetWebhook))
-	mux.Handle("GET /vuln/import", s.requireOperator(s.vulnImportForm))
-	mux.Handle("POST /vuln/import", s.requireOperator(s.vulnImport))
+	mux.Handle("GET /vuln", s.requireUser(s.act(s.vulnDashboard)))
+	mux.Handle("GET /vuln/findings/{id}", s.requireUser(s.act(s.vulnFindingPage)))
+	mux.Handle("POST /vuln/findings/{id}/state", s.requireUser(s.act(s.vulnSetState)))
+	mux.Handle("GET /vuln/search", s.requireUser(s.act(s.vulnSearch)))
+	mux.Handle("GET /vuln/v/{id}", s.requireUser(s.act(s.vulnDetail)))
+	mux.Handle("GET /vuln/assets/{id}", s.requireUser(s.act(s.vulnAssetPage)))
+	mux.Handle("POST /vuln/assets/{id}/identity", s.requireUser(s.act(s.vulnSetIdentity)))
+	mux.Handle("POST /vuln/notifications/read", s.requireUser(s.act(s.vulnMarkRead)))
+	mux.Handle("POST /vuln/webhook", s.requireUser(s.act(s.vulnSetWebhook)))
+	mux.Handle("GET /vuln/import", s.requireOperator(s.act(s.vulnImportForm)))
+	mux.Handle("POST /vuln/import", s.requireOperator(s.act(s.vulnImport)))
 }
 
 // VulnPriority names a priority (1 今すぐ対応 … 4 計画的に対応).
@@ -82,9 +82,9 @@ type vulnDashView struct {
 	Operator      bool
 }
 
-func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
+func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	q := r.URL.Query()
 	v := vulnDashView{CanWrite: p.CanWrite(), IsAdmin: p.IsAdmin(), All: q.Get("all") == "1", Operator: p.IsOperator()}
 	if n, err := strconv.Atoi(q.Get("priority")); err == nil && n >= 1 && n <= 4 {
@@ -93,22 +93,19 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if p.IsOperator() {
 		if v.Top, err = vuln.TopAffected(ctx, s.DB, 50); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		pg := s.newPage(w, r, "vuln.web.isac_title")
 		pg.Data = v
 		s.render(w, r, http.StatusOK, "vuln_isac", pg)
-		return
+		return nil
 	}
 	orgID, err := invOrg(p)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.Summary, err = vuln.Summarise(ctx, s.DB, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	filter := vuln.FindingFilter{All: v.All, Priority: v.Priority}
 	status := http.StatusOK
@@ -119,8 +116,7 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 		v.Page, err = vuln.PageFindings(ctx, s.DB, orgID, filter, "", vuln.DefaultFindingPage)
 	}
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v.Findings = v.Page.Findings
 	if v.Page.Next != "" {
@@ -133,8 +129,7 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 		v.FirstURL = vulnDashURL(v.All, v.Priority, "")
 	}
 	if v.Notifications, err = vuln.ListNotifications(ctx, s.DB, orgID, 10); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, n := range v.Notifications {
 		if !n.Read {
@@ -143,8 +138,7 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	if v.IsAdmin {
 		if v.Webhook, err = vuln.Webhook(ctx, s.DB, orgID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	pg := s.newPage(w, r, "vuln.web.title")
@@ -153,6 +147,7 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request) {
 		pg.Error = apperr.From(cursorErr)
 	}
 	s.render(w, r, status, "vuln_dashboard", pg)
+	return nil
 }
 
 // vulnDashURL is the address of a page of the findings dashboard with its
@@ -199,31 +194,26 @@ type vulnFindingView struct {
 	CanWrite bool
 }
 
-func (s *Server) vulnFindingPage(w http.ResponseWriter, r *http.Request) {
-	s.renderFinding(w, r, http.StatusOK, nil)
+func (s *Server) vulnFindingPage(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.renderFinding(w, r, m, http.StatusOK, nil)
 }
 
-func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, m *member, status int, formErr error) error {
 	ctx := r.Context()
-	p := state(r).p
-	orgID, err := invOrg(p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	f, err := vuln.GetFinding(ctx, s.DB, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	v := vulnFindingView{F: f, States: vuln.States, CanWrite: p.CanWrite()}
+	v := vulnFindingView{F: f, States: vuln.States, CanWrite: m.P.CanWrite()}
 	if v.Contact, err = vuln.MaintainerContact(ctx, s.DB, orgID, f.Maintainer); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.History, err = vuln.FindingHistory(ctx, s.Audit, orgID, f.ID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "vuln.web.finding_title")
 	pg.Title = f.AssetName + " — " + f.VulnID
@@ -233,29 +223,24 @@ func (s *Server) renderFinding(w http.ResponseWriter, r *http.Request, status in
 		pg.Form = r.PostForm
 	}
 	s.render(w, r, status, "vuln_finding", pg)
+	return nil
 }
 
-func (s *Server) vulnSetState(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "vuln.finding.state") {
-		return
-	}
-	p := state(r).p
-	orgID, err := invOrg(p)
+func (s *Server) vulnSetState(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := m.orgMay("vuln.finding.state")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	id := r.PathValue("id")
 	rem := vuln.Remediation{State: vuln.State(r.PostFormValue("state")), Reason: r.PostFormValue("reason"), ReviewOn: r.PostFormValue("review_on")}
-	if _, err := s.Vuln.SetFindingState(r.Context(), p, orgID, id, rem); err != nil {
+	if _, err := s.Vuln.SetFindingState(r.Context(), m.P, orgID, id, rem); err != nil {
 		if errors.Is(err, db.ErrNotFound) || apperr.CodeOf(err) == apperr.NotFound {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
-		s.renderFinding(w, r, http.StatusUnprocessableEntity, err)
-		return
+		return s.renderFinding(w, r, m, http.StatusUnprocessableEntity, err)
 	}
 	s.flash(w, r, "/vuln/findings/"+id, "flash.vuln_saved")
+	return nil
 }
 
 type vulnSearchView struct {
@@ -266,24 +251,23 @@ type vulnSearchView struct {
 	Done    bool
 }
 
-func (s *Server) vulnSearch(w http.ResponseWriter, r *http.Request) {
+func (s *Server) vulnSearch(w http.ResponseWriter, r *http.Request, _ *member) error {
 	q := r.URL.Query()
 	v := vulnSearchView{Query: strings.TrimSpace(q.Get("q")), KEV: q.Get("kev") == "1"}
 	var err error
 	if v.Query != "" || v.KEV {
 		v.Done = true
 		if v.Results, err = vuln.SearchVulns(r.Context(), s.DB, vuln.VulnFilter{Query: v.Query, KEV: v.KEV, Limit: 100}); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	if v.Imports, err = vuln.RecentImports(r.Context(), s.DB, 5); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "vuln.web.search_title")
 	pg.Data = v
 	s.render(w, r, http.StatusOK, "vuln_search", pg)
+	return nil
 }
 
 type vulnDetailView struct {
@@ -293,32 +277,30 @@ type vulnDetailView struct {
 	Operator bool
 }
 
-func (s *Server) vulnDetail(w http.ResponseWriter, r *http.Request) {
+func (s *Server) vulnDetail(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	v, err := vuln.GetVuln(ctx, s.DB, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	view := vulnDetailView{V: v, Operator: p.IsOperator()}
 	if p.IsOperator() {
 		st, err := vuln.VulnStats(ctx, s.DB, v.ID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		view.Stats = &st
 	} else if orgID, err := invOrg(p); err == nil {
 		if view.Findings, err = vuln.ListFindings(ctx, s.DB, orgID, vuln.FindingFilter{VulnID: v.ID, All: true}); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	pg := s.newPage(w, r, "vuln.web.detail_title")
 	pg.Title = v.ID
 	pg.Data = view
 	s.render(w, r, http.StatusOK, "vuln_detail", pg)
+	return nil
 }
 
 type vulnAssetView struct {
@@ -329,32 +311,27 @@ type vulnAssetView struct {
 	CanWrite bool
 }
 
-func (s *Server) vulnAssetPage(w http.ResponseWriter, r *http.Request) {
-	s.renderVulnAsset(w, r, http.StatusOK, nil)
+func (s *Server) vulnAssetPage(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.renderVulnAsset(w, r, m, http.StatusOK, nil)
 }
 
-func (s *Server) renderVulnAsset(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+func (s *Server) renderVulnAsset(w http.ResponseWriter, r *http.Request, m *member, status int, formErr error) error {
 	ctx := r.Context()
-	p := state(r).p
-	orgID, err := invOrg(p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	a, err := inventory.GetAsset(ctx, s.DB, orgID, r.PathValue("id"))
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	idn, err := s.vulnIdentity(ctx, orgID, a.ID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	v := vulnAssetView{Asset: a, Identity: idn, CanWrite: p.CanWrite(), Override: strings.Join(idn.Override, "\n")}
+	v := vulnAssetView{Asset: a, Identity: idn, CanWrite: m.P.CanWrite(), Override: strings.Join(idn.Override, "\n")}
 	if v.Findings, err = vuln.ListFindings(ctx, s.DB, orgID, vuln.FindingFilter{AssetID: a.ID, All: true}); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "vuln.web.asset_title")
 	pg.Title = a.Name
@@ -366,6 +343,7 @@ func (s *Server) renderVulnAsset(w http.ResponseWriter, r *http.Request, status 
 		pg.Data = v
 	}
 	s.render(w, r, status, "vuln_asset", pg)
+	return nil
 }
 
 // vulnIdentity returns an asset's identity, deriving it first when the
@@ -377,62 +355,45 @@ func (s *Server) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.
 // vulnSetIdentity saves a person's correction of a device's identity and
 // matches the asset at once, so the next page already shows the result
 // (the re-match job queued with it covers a node that stops first).
-func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "vuln.identity.set") {
-		return
+func (s *Server) vulnSetIdentity(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := m.orgMay("vuln.identity.set")
+	if err != nil {
+		return err
 	}
 	ctx := r.Context()
-	p := state(r).p
-	orgID, err := invOrg(p)
-	if err != nil {
-		s.renderError(w, r, err)
-		return
-	}
 	id := r.PathValue("id")
 	if _, err := s.vulnIdentity(ctx, orgID, id); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	var names []string
 	if r.PostFormValue("reset") == "" {
 		names = strings.Split(strings.ReplaceAll(r.PostFormValue("cpe"), "\r", ""), "\n")
 		names = append(names, r.PostForm["confirm"]...)
 	}
-	if _, err := s.Vuln.SetAssetIdentity(ctx, p, orgID, id, names, true); err != nil {
+	if _, err := s.Vuln.SetAssetIdentity(ctx, m.P, orgID, id, names, true); err != nil {
 		if apperr.CodeOf(err) == apperr.Invalid {
-			s.renderVulnAsset(w, r, http.StatusUnprocessableEntity, err)
-			return
+			return s.renderVulnAsset(w, r, m, http.StatusUnprocessableEntity, err)
 		}
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	s.flash(w, r, "/vuln/assets/"+id, "flash.vuln_identity_saved")
+	return nil
 }
 
-func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request) {
-	if s.refuseAction(w, r, "vuln.notifications.read") {
-		return
-	}
-	p := state(r).p
-	orgID, err := invOrg(p)
+func (s *Server) vulnMarkRead(w http.ResponseWriter, r *http.Request, m *member) error {
+	orgID, err := m.orgMay("vuln.notifications.read")
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	if err := s.Vuln.MarkNotificationsRead(r.Context(), p, orgID); err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.Vuln.MarkNotificationsRead(r.Context(), m.P, orgID); err != nil {
+		return err
 	}
 	http.Redirect(w, r, "/vuln", http.StatusSeeOther)
+	return nil
 }
 
-func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	if err := s.Vuln.SetOrgWebhook(r.Context(), p, p.OrgID, r.PostFormValue("url")); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.flash(w, r, "/vuln", "flash.vuln_saved")
+func (s *Server) vulnSetWebhook(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.saved(w, r, "/vuln", "flash.vuln_saved", s.Vuln.SetOrgWebhook(r.Context(), m.P, m.P.OrgID, r.PostFormValue("url")))
 }
 
 // VulnStates lists the remediation states, for table headings.
@@ -445,16 +406,15 @@ type vulnImportView struct {
 
 // vulnImportForm lets ISAC operators import feed files through the page
 // (closed networks without the command line).
-func (s *Server) vulnImportForm(w http.ResponseWriter, r *http.Request) {
-	s.renderVulnImport(w, r, http.StatusOK, nil, nil)
+func (s *Server) vulnImportForm(w http.ResponseWriter, r *http.Request, _ *member) error {
+	return s.renderVulnImport(w, r, http.StatusOK, nil, nil)
 }
 
-func (s *Server) renderVulnImport(w http.ResponseWriter, r *http.Request, status int, res *vuln.ImportResult, formErr error) {
+func (s *Server) renderVulnImport(w http.ResponseWriter, r *http.Request, status int, res *vuln.ImportResult, formErr error) error {
 	v := vulnImportView{Result: res}
 	var err error
 	if v.Imports, err = vuln.RecentImports(r.Context(), s.DB, 20); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "vuln.web.import_title")
 	pg.Data = v
@@ -462,39 +422,34 @@ func (s *Server) renderVulnImport(w http.ResponseWriter, r *http.Request, status
 		pg.Error = apperr.From(formErr)
 	}
 	s.render(w, r, status, "vuln_import", pg)
+	return nil
 }
 
-func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request) {
-	if err := vuln.AuthorizeImport(state(r).p); err != nil {
-		s.renderError(w, r, err)
-		return
+func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := vuln.AuthorizeImport(m.P); err != nil {
+		return err
 	}
 	// Feed files belong to no organisation: one upload at a time.
 	release, err := importgate.Default.Acquire("vuln-feed")
 	if err != nil {
-		s.renderVulnImport(w, r, http.StatusTooManyRequests, nil, err)
-		return
+		return s.renderVulnImport(w, r, http.StatusTooManyRequests, nil, err)
 	}
 	defer release()
 	file, hdr, err := r.FormFile("file")
 	if err != nil {
-		s.renderVulnImport(w, r, http.StatusBadRequest, nil, apperr.Field("file", "vuln.web.import_no_file"))
-		return
+		return s.renderVulnImport(w, r, http.StatusBadRequest, nil, apperr.Field("file", "vuln.web.import_no_file"))
 	}
 	defer file.Close()
 	name := filepath.Base(strings.ReplaceAll(hdr.Filename, "\\", "/"))
-	res, ierr := s.Vuln.ImportFeed(r.Context(), state(r).p, name, file)
+	res, ierr := s.Vuln.ImportFeed(r.Context(), m.P, name, file)
 	if ierr != nil {
 		if apperr.From(ierr).Key == "vuln.import.interrupted" {
-			s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)
-			return
+			return s.renderVulnImport(w, r, http.StatusServiceUnavailable, nil, ierr)
 		}
 		if _, _, ok := feed.FeedError(ierr); ok || apperr.CodeOf(ierr) == apperr.Invalid {
-			s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
-			return
+			return s.renderVulnImport(w, r, http.StatusUnprocessableEntity, nil, ierr)
 		}
-		s.renderError(w, r, ierr)
-		return
+		return ierr
 	}
-	s.renderVulnImport(w, r, http.StatusOK, &res, nil)
+	return s.renderVulnImport(w, r, http.StatusOK, &res, nil)
 }

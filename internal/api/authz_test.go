@@ -18,6 +18,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -84,14 +85,10 @@ func newAuthzFixture(t *testing.T, d *db.DB) *authzFixture {
 	ctx := context.Background()
 	z := &authzFixture{fixture: newFixture(t, d), byName: map[string]*authzPrincipal{}}
 	f := z.fixture
-	var err error
-	z.orgV, err = auth.CreateOrg(ctx, d, auth.OrgInput{Kind: auth.KindVendor, Name: "V医療システム", NameKana: "テスト", Prefecture: "東京都"}, f.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	z.adminV = z.person(t, z.orgV, "admin@v.example.jp", auth.RoleAdmin)
-	z.staffOp = z.person(t, f.isac, "staff@isac.example.jp", auth.RoleStaff)
-	z.auditorOp = z.person(t, f.isac, "auditor@isac.example.jp", auth.RoleAuditor)
+	z.orgV = seed.Org(t, d, auth.OrgInput{Kind: auth.KindVendor, Name: "V医療システム", NameKana: "テスト", Prefecture: "東京都"}, f.clock.Now())
+	z.adminV = z.person(t, z.orgV, "admin@v.example.jp", "ja", auth.RoleAdmin)
+	z.staffOp = z.person(t, f.isac, "staff@isac.example.jp", "ja", auth.RoleStaff)
+	z.auditorOp = z.person(t, f.isac, "auditor@isac.example.jp", "ja", auth.RoleAuditor)
 	f.api.Documents = &inventory.Documents{Blobs: &memBlobs{}, MaxSize: 1 << 20}
 	tokens := map[string]string{
 		"member admin": f.adminA.write, "member staff": f.staffA.write, "member auditor": f.auditorA.write,
@@ -112,65 +109,8 @@ func newAuthzFixture(t *testing.T, d *db.DB) *authzFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		sh, err := assess.StartSheet(ctx, tx, e, z.orgV.ID, 2025, "", f.clock.Now())
-		if err != nil {
-			return err
-		}
-		_, err = assess.SaveAnswers(ctx, tx, e, z.orgV.ID, sh.ID, z.adminV.user.ID, fillEdition(e, "2025-04-01"), f.clock.Now())
-		return err
-	})
+	seed.FilledSheet(t, d, e, z.orgV.ID, z.adminV.user.ID, 2025, "2025-04-01", f.clock.Now())
 	return z
-}
-
-// fillEdition answers every cell of e.
-func fillEdition(e *assess.Edition, date string) []assess.Answer {
-	var in []assess.Answer
-	for _, it := range e.Items() {
-		for _, c := range it.CellIDs() {
-			a := assess.Answer{ItemID: it.ID, Cell: c}
-			switch it.Type {
-			case assess.TypeCheck, "":
-				a.Answer1, a.Date1 = assess.AnsYes, date
-			case assess.TypeYesNo:
-				a.Value = assess.AnsYes
-			case assess.TypeDate, assess.TypeTargetDate:
-				a.Value = date
-			case assess.TypeChoice, assess.TypeMulti:
-				a.Value = it.Options[0].ID
-			case assess.TypeNumber:
-				a.Value = "1"
-			default:
-				a.Value = "回答"
-			}
-			in = append(in, a)
-		}
-	}
-	return in
-}
-
-// person adds a user with a role in org and gives them tokens.
-func (z *authzFixture) person(t *testing.T, org *auth.Org, email string, role auth.Role) person {
-	t.Helper()
-	ctx, now := context.Background(), z.clock.Now()
-	u, err := auth.CreateUser(ctx, z.d, auth.NewUser{Email: email, DisplayName: strings.Split(email, "@")[0], Lang: "ja"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.AddMember(ctx, z.d, org.ID, u.ID, role, now); err != nil {
-		t.Fatal(err)
-	}
-	p := person{user: u, orgID: org.ID}
-	var tok *auth.APIToken
-	if p.write, tok, err = auth.CreateToken(ctx, z.d, u.ID, org.ID, "rw", true, nil, now); err != nil {
-		t.Fatal(err)
-	}
-	p.writeID = tok.ID
-	if p.read, tok, err = auth.CreateToken(ctx, z.d, u.ID, org.ID, "ro", false, nil, now); err != nil {
-		t.Fatal(err)
-	}
-	p.readID = tok.ID
-	return p
 }
 
 func (z *authzFixture) next() int { z.seq++; return z.seq }

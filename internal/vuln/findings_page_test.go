@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // seedPagingFindings gives org n synthetic findings spread over assets:

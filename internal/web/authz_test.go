@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,9 +17,9 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
-	"net/url"
 )
 
 // The authorization walk of the pages: every form of the inventory, the
@@ -101,40 +102,8 @@ func newWebAuthz(t *testing.T, d *db.DB) *webAuthz {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		sh, err := assess.StartSheet(ctx, tx, e, z.vendor.ID, 2026, "", z.clock.Now())
-		if err != nil {
-			return err
-		}
-		_, err = assess.SaveAnswers(ctx, tx, e, z.vendor.ID, sh.ID, z.vendorAdmin.ID, webFillEdition(e, "2026-04-01"), z.clock.Now())
-		return err
-	})
+	seed.FilledSheet(t, d, e, z.vendor.ID, z.vendorAdmin.ID, 2026, "2026-04-01", z.clock.Now())
 	return z
-}
-
-func webFillEdition(e *assess.Edition, date string) []assess.Answer {
-	var in []assess.Answer
-	for _, it := range e.Items() {
-		for _, c := range it.CellIDs() {
-			a := assess.Answer{ItemID: it.ID, Cell: c}
-			switch it.Type {
-			case assess.TypeCheck, "":
-				a.Answer1, a.Date1 = assess.AnsYes, date
-			case assess.TypeYesNo:
-				a.Value = assess.AnsYes
-			case assess.TypeDate, assess.TypeTargetDate:
-				a.Value = date
-			case assess.TypeChoice, assess.TypeMulti:
-				a.Value = it.Options[0].ID
-			case assess.TypeNumber:
-				a.Value = "1"
-			default:
-				a.Value = "回答"
-			}
-			in = append(in, a)
-		}
-	}
-	return in
 }
 
 func (z *webAuthz) next() int { z.seq++; return z.seq }

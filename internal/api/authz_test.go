@@ -137,49 +137,20 @@ func (z *authzFixture) principalOf(t *testing.T, p person) *auth.Principal {
 
 // invRecords creates one fresh record of every generic kind in A.
 func (z *authzFixture) invRecords(t *testing.T) map[string]string {
-	out := map[string]string{}
+	var out map[string]string
 	n := z.next()
 	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
 		now := z.clock.Now()
 		a := z.orgA.ID
-		seg, err := inventory.CreateSegment(ctx, tx, a, inventory.Segment{Name: fmt.Sprintf("系%d", n), Kind: inventory.SegMedical}, now)
+		var err error
+		if out, err = seed.InventoryRecords(ctx, tx, a, z.staffA.user.ID, n, now); err != nil {
+			return err
+		}
+		d, err := z.api.Documents.Upload(ctx, tx, a, z.adminA.user.ID, inventory.DocumentInput{SystemID: out["systems"], Kind: inventory.DocMDS, Title: "MDS", Filename: "mds.pdf"}, bytes.NewReader(minimalPDF), now)
 		if err != nil {
 			return err
 		}
-		as, err := inventory.CreateAsset(ctx, tx, a, z.staffA.user.ID, inventory.Asset{Name: fmt.Sprintf("装置%d", n), Kind: inventory.KindNetwork, SegmentID: seg.ID}, now)
-		if err != nil {
-			return err
-		}
-		cm, err := inventory.CreateCommunication(ctx, tx, a, inventory.Communication{AssetID: as.ID, Peer: "保守センター", Port: "443", Reason: "保守"}, now)
-		if err != nil {
-			return err
-		}
-		v, err := inventory.CreateVendor(ctx, tx, a, inventory.Vendor{Name: fmt.Sprintf("保守会社%d", n)}, now)
-		if err != nil {
-			return err
-		}
-		cn, err := inventory.CreateConnection(ctx, tx, a, inventory.Connection{Name: fmt.Sprintf("回線%d", n), Type: inventory.ConnSSLVPN, AssetID: as.ID, VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		sy, err := inventory.CreateSystem(ctx, tx, a, inventory.System{Name: fmt.Sprintf("電子カルテ%d", n), VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		ct, err := inventory.CreateContract(ctx, tx, a, inventory.Contract{VendorID: v.ID, Title: fmt.Sprintf("保守契約%d", n), SystemIDs: []string{sy.ID}}, now)
-		if err != nil {
-			return err
-		}
-		ac, err := inventory.CreateAccount(ctx, tx, a, inventory.Account{SystemID: sy.ID, Username: fmt.Sprintf("user%d", n), Kind: inventory.AccountShared}, now)
-		if err != nil {
-			return err
-		}
-		d, err := z.api.Documents.Upload(ctx, tx, a, z.adminA.user.ID, inventory.DocumentInput{SystemID: sy.ID, Kind: inventory.DocMDS, Title: "MDS", Filename: "mds.pdf"}, bytes.NewReader(minimalPDF), now)
-		if err != nil {
-			return err
-		}
-		out = map[string]string{"assets": as.ID, "segments": seg.ID, "communications": cm.ID, "connections": cn.ID, "vendors": v.ID,
-			"systems": sy.ID, "contracts": ct.ID, "accounts": ac.ID, "documents": d.ID}
+		out["documents"] = d.ID
 		return nil
 	})
 	return out
@@ -315,47 +286,20 @@ func (z *authzFixture) freshPost(t *testing.T) (post, indicator string) {
 // freshShareGroup is a customers group of A.
 func (z *authzFixture) freshShareGroup(t *testing.T) string {
 	adm := share.Viewer{OrgID: z.orgA.ID, UserID: z.adminA.user.ID, Admin: true, Write: true}
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		g, err := share.CreateGroup(ctx, tx, adm, fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		id = g.ID
-		_, err = share.SetGroupMember(ctx, tx, adm, g.ID, z.orgA.ID, false, z.clock.Now())
-		return err
-	})
-	return id
+	return seed.Group(t, z.d, adm, fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now(), z.orgA.ID)
 }
 
 // vendorGroupInvitingA is a customers group of the vendor V that has
 // invited A, waiting for A's answer.
 func (z *authzFixture) vendorGroupInvitingA(t *testing.T) string {
 	v := share.Viewer{OrgID: z.orgV.ID, UserID: z.adminV.user.ID, Admin: true, Write: true}
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		g, err := share.CreateGroup(ctx, tx, v, fmt.Sprintf("顧客%d", z.next()), share.GroupCustomers, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		id = g.ID
-		_, err = share.SetGroupMember(ctx, tx, v, g.ID, z.orgA.ID, false, z.clock.Now())
-		return err
-	})
-	return id
+	return seed.Group(t, z.d, v, fmt.Sprintf("顧客%d", z.next()), share.GroupCustomers, z.clock.Now(), z.orgA.ID)
 }
 
 // freshMember is a new staff member of A.
 func (z *authzFixture) freshMember(t *testing.T) string {
-	ctx, now := context.Background(), z.clock.Now()
-	u, err := auth.CreateUser(ctx, z.d, auth.NewUser{Email: fmt.Sprintf("member%d@a.example.jp", z.next()), DisplayName: "職員", Lang: "ja"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.AddMember(ctx, z.d, z.orgA.ID, u.ID, auth.RoleStaff, now); err != nil {
-		t.Fatal(err)
-	}
-	return u.ID
+	in := auth.NewUser{Email: fmt.Sprintf("member%d@a.example.jp", z.next()), DisplayName: "職員", Lang: "ja"}
+	return seed.MemberAs(t, z.d, z.orgA, in, auth.RoleStaff, z.clock.Now()).User.ID
 }
 
 // authzCases maps every state-changing route (and the audited reads of

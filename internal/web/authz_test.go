@@ -130,46 +130,11 @@ func (z *webAuthz) invRecords(t *testing.T) map[string]string { return z.invReco
 
 // invRecordsIn creates one record of every kind in organisation a.
 func (z *webAuthz) invRecordsIn(t *testing.T, a string) map[string]string {
-	out := map[string]string{}
-	n := z.next()
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		now := z.clock.Now()
-		seg, err := inventory.CreateSegment(ctx, tx, a, inventory.Segment{Name: fmt.Sprintf("系%d", n), Kind: inventory.SegMedical}, now)
-		if err != nil {
-			return err
-		}
-		as, err := inventory.CreateAsset(ctx, tx, a, z.staff.ID, inventory.Asset{Name: fmt.Sprintf("装置%d", n), Kind: inventory.KindNetwork, SegmentID: seg.ID}, now)
-		if err != nil {
-			return err
-		}
-		cm, err := inventory.CreateCommunication(ctx, tx, a, inventory.Communication{AssetID: as.ID, Peer: "保守センター", Port: "443", Reason: "保守"}, now)
-		if err != nil {
-			return err
-		}
-		v, err := inventory.CreateVendor(ctx, tx, a, inventory.Vendor{Name: fmt.Sprintf("保守会社%d", n)}, now)
-		if err != nil {
-			return err
-		}
-		cn, err := inventory.CreateConnection(ctx, tx, a, inventory.Connection{Name: fmt.Sprintf("回線%d", n), Type: inventory.ConnSSLVPN, AssetID: as.ID, VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		sy, err := inventory.CreateSystem(ctx, tx, a, inventory.System{Name: fmt.Sprintf("電子カルテ%d", n), VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		ct, err := inventory.CreateContract(ctx, tx, a, inventory.Contract{VendorID: v.ID, Title: fmt.Sprintf("保守契約%d", n), SystemIDs: []string{sy.ID}}, now)
-		if err != nil {
-			return err
-		}
-		ac, err := inventory.CreateAccount(ctx, tx, a, inventory.Account{SystemID: sy.ID, Username: fmt.Sprintf("user%d", n), Kind: inventory.AccountShared}, now)
-		if err != nil {
-			return err
-		}
-		out = map[string]string{"assets": as.ID, "segments": seg.ID, "communications": cm.ID, "connections": cn.ID, "vendors": v.ID,
-			"systems": sy.ID, "contracts": ct.ID, "accounts": ac.ID}
-		return nil
-	})
+	t.Helper()
+	out, err := seed.InventoryRecords(bg, z.d, a, z.staff.ID, z.next(), z.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 

@@ -97,33 +97,11 @@ func TestVulnFindingsExportAll(t *testing.T) {
 		dir := t.TempDir()
 		now := testkit.Start
 		org := seed.Org(t, d, auth.OrgInput{Kind: auth.KindHospital, Name: "書き出し病院", Prefecture: "東京都"}, now)
-		var assets []string
-		for i := range 3 {
-			a, err := inventory.CreateAsset(ctx, d, org.ID, "", inventory.Asset{Name: fmt.Sprintf("機器%d", i), Kind: inventory.KindNetwork}, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assets = append(assets, a.ID)
-		}
+		assets := seed.Devices(t, d, org.ID, "機器%d", inventory.KindNetwork, 3, now)
 		const n = 1600
-		err := d.InTx(ctx, func(tx *db.Tx) error {
-			for start := 0; start < n; start += 100 {
-				var vals []string
-				var args []any
-				for i := start; i < min(start+100, n); i++ {
-					vals = append(vals, "(?, ?, ?, ?, ?, 'exact', ?, ?, ?, ?)")
-					args = append(args, db.NewID(), org.ID, assets[i%3], fmt.Sprintf("CVE-2099-%05d", i), i%5 != 0, 1+i%4, i%2, now, now)
-				}
-				if _, err := tx.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, active, confidence, priority, rank, first_seen, changed_at) VALUES `+
-					strings.Join(vals, ", "), args...); err != nil {
-					return err
-				}
-			}
-			return nil
+		seed.Findings(t, d, org.ID, assets, n, now, func(i int) seed.Finding {
+			return seed.Finding{Active: i%5 != 0, Priority: 1 + i%4, Rank: i % 2}
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		t.Setenv("MEDISAC_DATA_DIR", dir)
 		t.Setenv("MEDISAC_DATABASE_URL", target)
 		for _, all := range []bool{false, true} {

@@ -3,11 +3,27 @@ package seed
 import (
 	"context"
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 )
+
+// Devices registers n devices of kind in org, named name with their
+// number (a format such as "機器%d"), and returns their ids.
+func Devices(t testing.TB, d *db.DB, org, name string, kind inventory.AssetKind, n int, now time.Time) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		a, err := inventory.CreateAsset(context.Background(), d, org, "", inventory.Asset{Name: fmt.Sprintf(name, i), Kind: kind}, now)
+		if err != nil {
+			t.Fatalf("seed device %d: %v", i, err)
+		}
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
 
 // InventoryRecords makes one register record of every kind in org through
 // q, their names numbered n so that each call's are new (the asset is

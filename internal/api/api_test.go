@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +20,8 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -64,7 +65,6 @@ var assessRegistry = sync.OnceValue(assess.MustRegistry)
 
 func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
-	ctx := context.Background()
 	clk := testkit.NewClock(time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC))
 	f := &fixture{d: d, clock: clk, cat: catalogOnce(), quietLogger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	f.log = audit.New(d, nil, clk.Now)
@@ -76,43 +76,17 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 	f.api = New(Deps{DB: d, Catalog: f.cat, Audit: f.log, Mailer: mailer, Now: clk.Now, Logger: f.quietLogger, BaseURL: "https://medisac.example.jp/",
 		Assess: assess.NewService(d, f.log, assessRegistry(), f.cat, mailer, "https://medisac.example.jp/", clk.Now)})
 	mkOrg := func(kind auth.OrgKind, name string) *auth.Org {
-		o, err := auth.CreateOrg(ctx, d, auth.OrgInput{Kind: kind, Name: name, NameKana: "テスト", Prefecture: "東京都"}, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return o
+		return seed.Org(t, d, auth.OrgInput{Kind: kind, Name: name, NameKana: "テスト", Prefecture: "東京都"}, clk.Now())
 	}
 	f.isac = mkOrg(auth.KindISAC, "医療ISAC運営")
 	f.orgA = mkOrg(auth.KindHospital, "A総合病院")
 	f.orgB = mkOrg(auth.KindClinic, "Bクリニック")
-	mkPerson := func(org *auth.Org, email, lang string, role auth.Role) person {
-		u, err := auth.CreateUser(ctx, d, auth.NewUser{Email: email, DisplayName: strings.Split(email, "@")[0], Lang: lang}, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := auth.AddMember(ctx, d, org.ID, u.ID, role, clk.Now()); err != nil {
-			t.Fatal(err)
-		}
-		p := person{user: u, orgID: org.ID}
-		var tok *auth.APIToken
-		p.write, tok, err = auth.CreateToken(ctx, d, u.ID, org.ID, "rw", true, nil, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.writeID = tok.ID
-		p.read, tok, err = auth.CreateToken(ctx, d, u.ID, org.ID, "ro", false, nil, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.readID = tok.ID
-		return p
-	}
-	f.op = mkPerson(f.isac, "op@isac.example.jp", "ja", auth.RoleAdmin)
-	f.adminA = mkPerson(f.orgA, "admin@a.example.jp", "en", auth.RoleAdmin)
-	f.staffA = mkPerson(f.orgA, "staff@a.example.jp", "ja", auth.RoleStaff)
-	f.auditorA = mkPerson(f.orgA, "auditor@a.example.jp", "ja", auth.RoleAuditor)
-	f.adminB = mkPerson(f.orgB, "admin@b.example.jp", "ja", auth.RoleAdmin)
-	f.staffB = mkPerson(f.orgB, "staff@b.example.jp", "ja", auth.RoleStaff)
+	f.op = f.person(t, f.isac, "op@isac.example.jp", "ja", auth.RoleAdmin)
+	f.adminA = f.person(t, f.orgA, "admin@a.example.jp", "en", auth.RoleAdmin)
+	f.staffA = f.person(t, f.orgA, "staff@a.example.jp", "ja", auth.RoleStaff)
+	f.auditorA = f.person(t, f.orgA, "auditor@a.example.jp", "ja", auth.RoleAuditor)
+	f.adminB = f.person(t, f.orgB, "admin@b.example.jp", "ja", auth.RoleAdmin)
+	f.staffB = f.person(t, f.orgB, "staff@b.example.jp", "ja", auth.RoleStaff)
 
 	// Organisation A's own activity: an invitation and an audit trail.
 	f.inviteA = "newcomer@a.example.jp"
@@ -132,6 +106,27 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 		f.adminA.user.Email, f.staffA.user.Email, f.auditorA.user.Email, f.adminA.writeID, f.adminA.readID,
 		f.staffA.writeID, f.auditorA.writeID, f.inviteA, "エーソウゴウビョウイン"}
 	return f
+}
+
+// person adds a user (no password, named after the e-mail's local part)
+// with a role in org and gives them tokens.
+func (f *fixture) person(t testing.TB, org *auth.Org, email, lang string, role auth.Role) person {
+	t.Helper()
+	sp := seed.MemberAs(t, f.d, org, auth.NewUser{Email: email, DisplayName: strings.Split(email, "@")[0], Lang: lang}, role, f.clock.Now())
+	return tokened(t, f.d, sp, f.clock.Now())
+}
+
+// tokened gives a seeded person a read-write token "rw" and a read-only
+// token "ro".
+func tokened(t testing.TB, d *db.DB, sp seed.Person, now time.Time) person {
+	t.Helper()
+	p := person{user: sp.User, orgID: sp.Org.ID}
+	var tok *auth.APIToken
+	p.write, tok = seed.Token(t, d, sp, "rw", true, now)
+	p.writeID = tok.ID
+	p.read, tok = seed.Token(t, d, sp, "ro", false, now)
+	p.readID = tok.ID
+	return p
 }
 
 // do sends one request through the real handler.

@@ -13,33 +13,13 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // allAnswers answers every cell of e, dated date, as JSON for PUT answers.
 func allAnswers(t *testing.T, e *assess.Edition, date string) string {
 	t.Helper()
-	var in []assess.Answer
-	for _, it := range e.Items() {
-		for _, c := range it.CellIDs() {
-			a := assess.Answer{ItemID: it.ID, Cell: c}
-			switch it.Type {
-			case assess.TypeCheck, "":
-				a.Answer1, a.Date1 = assess.AnsYes, date
-			case assess.TypeYesNo:
-				a.Value = assess.AnsYes
-			case assess.TypeDate, assess.TypeTargetDate:
-				a.Value = date
-			case assess.TypeChoice, assess.TypeMulti:
-				a.Value = it.Options[0].ID
-			case assess.TypeNumber:
-				a.Value = "1"
-			default:
-				a.Value = "回答"
-			}
-			in = append(in, a)
-		}
-	}
-	b, err := json.Marshal(answersIn{Answers: in})
+	b, err := json.Marshal(answersIn{Answers: seed.Answers(e, date)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,25 +30,9 @@ func allAnswers(t *testing.T, e *assess.Edition, date string) string {
 // and a read-only token.
 func (f *fixture) vendorOrg(t *testing.T, name, email string) (*auth.Org, person) {
 	t.Helper()
-	ctx := context.Background()
-	o, err := auth.CreateOrg(ctx, f.d, auth.OrgInput{Kind: auth.KindVendor, Name: name, NameKana: "ベンダー", Prefecture: "東京都"}, f.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := auth.CreateUser(ctx, f.d, auth.NewUser{Email: email, DisplayName: "担当 一郎", Lang: "ja"}, f.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.AddMember(ctx, f.d, o.ID, u.ID, auth.RoleAdmin, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	p := person{user: u, orgID: o.ID}
-	if p.write, _, err = auth.CreateToken(ctx, f.d, u.ID, o.ID, "rw", true, nil, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if p.read, _, err = auth.CreateToken(ctx, f.d, u.ID, o.ID, "ro", false, nil, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
+	now := f.clock.Now()
+	o := seed.Org(t, f.d, auth.OrgInput{Kind: auth.KindVendor, Name: name, NameKana: "ベンダー", Prefecture: "東京都"}, now)
+	p := tokened(t, f.d, seed.MemberAs(t, f.d, o, auth.NewUser{Email: email, DisplayName: "担当 一郎", Lang: "ja"}, auth.RoleAdmin, now), now)
 	return o, p
 }
 

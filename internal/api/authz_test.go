@@ -18,6 +18,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -84,14 +85,10 @@ func newAuthzFixture(t *testing.T, d *db.DB) *authzFixture {
 	ctx := context.Background()
 	z := &authzFixture{fixture: newFixture(t, d), byName: map[string]*authzPrincipal{}}
 	f := z.fixture
-	var err error
-	z.orgV, err = auth.CreateOrg(ctx, d, auth.OrgInput{Kind: auth.KindVendor, Name: "V医療システム", NameKana: "テスト", Prefecture: "東京都"}, f.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	z.adminV = z.person(t, z.orgV, "admin@v.example.jp", auth.RoleAdmin)
-	z.staffOp = z.person(t, f.isac, "staff@isac.example.jp", auth.RoleStaff)
-	z.auditorOp = z.person(t, f.isac, "auditor@isac.example.jp", auth.RoleAuditor)
+	z.orgV = seed.Org(t, d, auth.OrgInput{Kind: auth.KindVendor, Name: "V医療システム", NameKana: "テスト", Prefecture: "東京都"}, f.clock.Now())
+	z.adminV = z.person(t, z.orgV, "admin@v.example.jp", "ja", auth.RoleAdmin)
+	z.staffOp = z.person(t, f.isac, "staff@isac.example.jp", "ja", auth.RoleStaff)
+	z.auditorOp = z.person(t, f.isac, "auditor@isac.example.jp", "ja", auth.RoleAuditor)
 	f.api.Documents = &inventory.Documents{Blobs: &memBlobs{}, MaxSize: 1 << 20}
 	f.api.Inventory.Documents = f.api.Documents
 	tokens := map[string]string{
@@ -113,65 +110,8 @@ func newAuthzFixture(t *testing.T, d *db.DB) *authzFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		sh, err := assess.StartSheet(ctx, tx, e, z.orgV.ID, 2025, "", f.clock.Now())
-		if err != nil {
-			return err
-		}
-		_, err = assess.SaveAnswers(ctx, tx, e, z.orgV.ID, sh.ID, z.adminV.user.ID, fillEdition(e, "2025-04-01"), f.clock.Now())
-		return err
-	})
+	seed.FilledSheet(t, d, e, z.orgV.ID, z.adminV.user.ID, 2025, "2025-04-01", f.clock.Now())
 	return z
-}
-
-// fillEdition answers every cell of e.
-func fillEdition(e *assess.Edition, date string) []assess.Answer {
-	var in []assess.Answer
-	for _, it := range e.Items() {
-		for _, c := range it.CellIDs() {
-			a := assess.Answer{ItemID: it.ID, Cell: c}
-			switch it.Type {
-			case assess.TypeCheck, "":
-				a.Answer1, a.Date1 = assess.AnsYes, date
-			case assess.TypeYesNo:
-				a.Value = assess.AnsYes
-			case assess.TypeDate, assess.TypeTargetDate:
-				a.Value = date
-			case assess.TypeChoice, assess.TypeMulti:
-				a.Value = it.Options[0].ID
-			case assess.TypeNumber:
-				a.Value = "1"
-			default:
-				a.Value = "回答"
-			}
-			in = append(in, a)
-		}
-	}
-	return in
-}
-
-// person adds a user with a role in org and gives them tokens.
-func (z *authzFixture) person(t *testing.T, org *auth.Org, email string, role auth.Role) person {
-	t.Helper()
-	ctx, now := context.Background(), z.clock.Now()
-	u, err := auth.CreateUser(ctx, z.d, auth.NewUser{Email: email, DisplayName: strings.Split(email, "@")[0], Lang: "ja"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.AddMember(ctx, z.d, org.ID, u.ID, role, now); err != nil {
-		t.Fatal(err)
-	}
-	p := person{user: u, orgID: org.ID}
-	var tok *auth.APIToken
-	if p.write, tok, err = auth.CreateToken(ctx, z.d, u.ID, org.ID, "rw", true, nil, now); err != nil {
-		t.Fatal(err)
-	}
-	p.writeID = tok.ID
-	if p.read, tok, err = auth.CreateToken(ctx, z.d, u.ID, org.ID, "ro", false, nil, now); err != nil {
-		t.Fatal(err)
-	}
-	p.readID = tok.ID
-	return p
 }
 
 func (z *authzFixture) next() int { z.seq++; return z.seq }
@@ -198,49 +138,20 @@ func (z *authzFixture) principalOf(t *testing.T, p person) *auth.Principal {
 
 // invRecords creates one fresh record of every generic kind in A.
 func (z *authzFixture) invRecords(t *testing.T) map[string]string {
-	out := map[string]string{}
+	var out map[string]string
 	n := z.next()
 	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
 		now := z.clock.Now()
 		a := z.orgA.ID
-		seg, err := inventory.CreateSegment(ctx, tx, a, inventory.Segment{Name: fmt.Sprintf("系%d", n), Kind: inventory.SegMedical}, now)
+		var err error
+		if out, err = seed.InventoryRecords(ctx, tx, a, z.staffA.user.ID, n, now); err != nil {
+			return err
+		}
+		d, err := z.api.Documents.Upload(ctx, tx, a, z.adminA.user.ID, inventory.DocumentInput{SystemID: out["systems"], Kind: inventory.DocMDS, Title: "MDS", Filename: "mds.pdf"}, bytes.NewReader(minimalPDF), now)
 		if err != nil {
 			return err
 		}
-		as, err := inventory.CreateAsset(ctx, tx, a, z.staffA.user.ID, inventory.Asset{Name: fmt.Sprintf("装置%d", n), Kind: inventory.KindNetwork, SegmentID: seg.ID}, now)
-		if err != nil {
-			return err
-		}
-		cm, err := inventory.CreateCommunication(ctx, tx, a, inventory.Communication{AssetID: as.ID, Peer: "保守センター", Port: "443", Reason: "保守"}, now)
-		if err != nil {
-			return err
-		}
-		v, err := inventory.CreateVendor(ctx, tx, a, inventory.Vendor{Name: fmt.Sprintf("保守会社%d", n)}, now)
-		if err != nil {
-			return err
-		}
-		cn, err := inventory.CreateConnection(ctx, tx, a, inventory.Connection{Name: fmt.Sprintf("回線%d", n), Type: inventory.ConnSSLVPN, AssetID: as.ID, VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		sy, err := inventory.CreateSystem(ctx, tx, a, inventory.System{Name: fmt.Sprintf("電子カルテ%d", n), VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		ct, err := inventory.CreateContract(ctx, tx, a, inventory.Contract{VendorID: v.ID, Title: fmt.Sprintf("保守契約%d", n), SystemIDs: []string{sy.ID}}, now)
-		if err != nil {
-			return err
-		}
-		ac, err := inventory.CreateAccount(ctx, tx, a, inventory.Account{SystemID: sy.ID, Username: fmt.Sprintf("user%d", n), Kind: inventory.AccountShared}, now)
-		if err != nil {
-			return err
-		}
-		d, err := z.api.Documents.Upload(ctx, tx, a, z.adminA.user.ID, inventory.DocumentInput{SystemID: sy.ID, Kind: inventory.DocMDS, Title: "MDS", Filename: "mds.pdf"}, bytes.NewReader(minimalPDF), now)
-		if err != nil {
-			return err
-		}
-		out = map[string]string{"assets": as.ID, "segments": seg.ID, "communications": cm.ID, "connections": cn.ID, "vendors": v.ID,
-			"systems": sy.ID, "contracts": ct.ID, "accounts": ac.ID, "documents": d.ID}
+		out["documents"] = d.ID
 		return nil
 	})
 	return out
@@ -376,47 +287,20 @@ func (z *authzFixture) freshPost(t *testing.T) (post, indicator string) {
 // freshShareGroup is a customers group of A.
 func (z *authzFixture) freshShareGroup(t *testing.T) string {
 	adm := share.Viewer{OrgID: z.orgA.ID, UserID: z.adminA.user.ID, Admin: true, Write: true}
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		g, err := share.CreateGroup(ctx, tx, adm, fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		id = g.ID
-		_, err = share.SetGroupMember(ctx, tx, adm, g.ID, z.orgA.ID, false, z.clock.Now())
-		return err
-	})
-	return id
+	return seed.Group(t, z.d, adm, fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now(), z.orgA.ID)
 }
 
 // vendorGroupInvitingA is a customers group of the vendor V that has
 // invited A, waiting for A's answer.
 func (z *authzFixture) vendorGroupInvitingA(t *testing.T) string {
 	v := share.Viewer{OrgID: z.orgV.ID, UserID: z.adminV.user.ID, Admin: true, Write: true}
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		g, err := share.CreateGroup(ctx, tx, v, fmt.Sprintf("顧客%d", z.next()), share.GroupCustomers, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		id = g.ID
-		_, err = share.SetGroupMember(ctx, tx, v, g.ID, z.orgA.ID, false, z.clock.Now())
-		return err
-	})
-	return id
+	return seed.Group(t, z.d, v, fmt.Sprintf("顧客%d", z.next()), share.GroupCustomers, z.clock.Now(), z.orgA.ID)
 }
 
 // freshMember is a new staff member of A.
 func (z *authzFixture) freshMember(t *testing.T) string {
-	ctx, now := context.Background(), z.clock.Now()
-	u, err := auth.CreateUser(ctx, z.d, auth.NewUser{Email: fmt.Sprintf("member%d@a.example.jp", z.next()), DisplayName: "職員", Lang: "ja"}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.AddMember(ctx, z.d, z.orgA.ID, u.ID, auth.RoleStaff, now); err != nil {
-		t.Fatal(err)
-	}
-	return u.ID
+	in := auth.NewUser{Email: fmt.Sprintf("member%d@a.example.jp", z.next()), DisplayName: "職員", Lang: "ja"}
+	return seed.MemberAs(t, z.d, z.orgA, in, auth.RoleStaff, z.clock.Now()).User.ID
 }
 
 // authzCases maps every state-changing route (and the audited reads of

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -126,33 +126,10 @@ func TestVulnAPI(t *testing.T) {
 // priority, many tied on priority and rank.
 func seedFindings(t testing.TB, f *fixture, org string, n int) {
 	t.Helper()
-	ctx := context.Background()
-	var assets []string
-	for i := range 5 {
-		a, err := inventory.CreateAsset(ctx, f.d, org, "", inventory.Asset{Name: fmt.Sprintf("機器%d", i), Kind: inventory.KindNetwork}, f.clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		assets = append(assets, a.ID)
-	}
-	err := f.d.InTx(ctx, func(tx *db.Tx) error {
-		for start := 0; start < n; start += 100 {
-			var vals []string
-			var args []any
-			for i := start; i < min(start+100, n); i++ {
-				vals = append(vals, "(?, ?, ?, ?, 'exact', ?, ?, ?, ?)")
-				args = append(args, db.NewID(), org, assets[i%len(assets)], fmt.Sprintf("CVE-2099-%05d", i), 1+i%4, 1000*(i%3), f.clock.Now(), f.clock.Now())
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, confidence, priority, rank, first_seen, changed_at) VALUES `+
-				strings.Join(vals, ", "), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+	assets := seed.Devices(t, f.d, org, "機器%d", inventory.KindNetwork, 5, f.clock.Now())
+	seed.Findings(t, f.d, org, assets, n, f.clock.Now(), func(i int) seed.Finding {
+		return seed.Finding{Active: true, Priority: 1 + i%4, Rank: 1000 * (i % 3)}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestVulnFindingsPaging(t *testing.T) {

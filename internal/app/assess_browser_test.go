@@ -1,9 +1,7 @@
 package app
 
 import (
-	"context"
 	"encoding/base64"
-	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +12,9 @@ import (
 
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // evidencePDF is a small valid PDF used as uploaded evidence.
@@ -30,27 +29,11 @@ func TestBrowserAssessSheet(t *testing.T) {
 	if err != nil {
 		dbtest.SkipOrFail(t, "pdf", "pdftotext not installed (poppler-utils)")
 	}
-	dir := t.TempDir()
 	clock := newTestClock()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := testkit.Browser(t)
-
-	bg := context.Background()
+	n, base, ctx := browserNode(t, clock)
 	now := clock.Now()
-	err = n.DB.InTx(bg, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, now)
-		if err != nil {
-			return err
-		}
-		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: "jimu@tenken.example.jp", DisplayName: "事務", Password: "Kx7#mQ2v-river"}, now)
-		if err != nil {
-			return err
-		}
-		return auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jimu := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff, now)
+	dir := t.TempDir()
 	file := filepath.Join(dir, "体制図.pdf")
 	if err := os.WriteFile(file, evidencePDF, 0o600); err != nil {
 		t.Fatal(err)
@@ -58,12 +41,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	today := assess.Today(now)
 
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/signin"),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "jimu@tenken.example.jp"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "Kx7#mQ2v-river"),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
+		testkit.SignInSteps(base, jimu.User.Email, jimu.Password),
 		chromedp.Navigate(base+"/assess"),
 		chromedp.WaitVisible(chromedp.CSS(`#edition`)),
 		chromedp.SetValue(chromedp.CSS(`#edition`), "mhlw-r7-institution"),

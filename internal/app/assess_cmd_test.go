@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/assess"
-	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/xlsx"
 )
 
@@ -22,16 +21,8 @@ func TestAssessCommands(t *testing.T) {
 			w := newParityWorld(t, backend)
 			e := paritySheetEdition(w)
 			fy := assess.FiscalYearOf(w.now)
-			var sheetID string
-			w.tx(func(ctx context.Context, tx *db.Tx) error {
-				sh, err := assess.StartSheet(ctx, tx, e, w.Hospital, fy, "", w.now)
-				if err != nil {
-					return err
-				}
-				sheetID = sh.ID
-				_, err = assess.SaveAnswers(ctx, tx, e, w.Hospital, sh.ID, w.users["hospital_admin"].ID, parityFill(e, assess.Today(w.now)), w.now)
-				return err
-			})
+			sheetID := seed.FilledSheet(t, w.n.DB, e, w.Hospital, w.users["hospital_admin"].ID, fy, assess.Today(w.now), w.now)
+
 			out := filepath.Join(t.TempDir(), "sheet.xlsx")
 			seq := w.lastSeq()
 			w.CLI("assess", "export", "--org", w.Hospital, "--edition", e.ID, "--year", strconv.Itoa(fy), "--format", "xlsx", "--out", out)

@@ -1,9 +1,6 @@
 package app
 
 import (
-	"context"
-	"github.com/medisac/medisac/internal/testkit"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,45 +8,23 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
-// findChromium returns the path of a Chromium (or Chrome) binary, or "".
 // TestBrowserSignInWithTOTP drives the main path in a real browser: an admin
 // signs in, must enrol TOTP, gets recovery codes, signs out, and signs in
 // again with a TOTP code.
 func TestBrowserSignInWithTOTP(t *testing.T) {
-	dir := t.TempDir()
 	clock := newTestClock()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := testkit.Browser(t)
+	n, base, ctx := browserNode(t, clock)
+	director := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "ブラウザ内科"}, "director@browser.example.jp", "院長", auth.RoleAdmin, clock.Now())
 
-	bg := context.Background()
-	now := clock.Now()
-	err := n.DB.InTx(bg, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "ブラウザ内科"}, now)
-		if err != nil {
-			return err
-		}
-		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: "director@browser.example.jp", DisplayName: "院長", Password: "Shinryou-2026-Pw!"}, now)
-		if err != nil {
-			return err
-		}
-		return auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleAdmin, now)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	signIn := []chromedp.Action[chromedp.Void]{
-		chromedp.Navigate(base + "/signin"),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "director@browser.example.jp"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "Shinryou-2026-Pw!"),
-		chromedp.Submit(chromedp.CSS(`#password`)),
+	signIn := chromedp.Steps(
+		testkit.SignInForm(base, director.User.Email, director.Password),
 		chromedp.WaitVisible(chromedp.CSS(`#code`)),
-	}
-	if err := chromedp.Do(ctx, signIn...); err != nil {
+	)
+	if err := chromedp.Do(ctx, signIn); err != nil {
 		t.Fatalf("sign-in to enrolment: %v", err)
 	}
 	loc := testkit.Run(t, ctx, chromedp.Location())
@@ -62,7 +37,7 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 		t.Fatal("no TOTP secret on the enrolment page")
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`#code`), totpCode(secret, clock.Now())),
+		chromedp.SendKeys(chromedp.CSS(`#code`), testkit.TOTP(secret, clock.Now())),
 		chromedp.Submit(chromedp.CSS(`#code`)),
 		chromedp.WaitVisible(chromedp.CSS(`.recovery-codes`)),
 	); err != nil {
@@ -85,14 +60,11 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 
 	// Sign out, then sign in again with a code from the next time step (the
 	// enrolment code cannot be replayed).
-	if err := chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`form[action="/signout"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-	); err != nil {
+	if err := chromedp.Do(ctx, testkit.SignOut()); err != nil {
 		t.Fatalf("sign out: %v", err)
 	}
 	clock.Advance(31 * time.Second)
-	if err := chromedp.Do(ctx, signIn...); err != nil {
+	if err := chromedp.Do(ctx, signIn); err != nil {
 		t.Fatalf("second sign-in: %v", err)
 	}
 	loc = testkit.Run(t, ctx, chromedp.Location())
@@ -100,7 +72,7 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 		t.Fatalf("second sign-in did not ask for the code: %s", loc)
 	}
 	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS(`#code`), totpCode(secret, clock.Now())),
+		chromedp.SendKeys(chromedp.CSS(`#code`), testkit.TOTP(secret, clock.Now())),
 		chromedp.Submit(chromedp.CSS(`#code`)),
 		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
 	); err != nil {

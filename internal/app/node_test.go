@@ -2,24 +2,22 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/binary"
-	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -69,19 +67,28 @@ func startNode(t *testing.T, dbURL, dataDir string, clock *testClock) (*Node, st
 	return n, cfg.BaseURL
 }
 
-func totpCode(secret string, t time.Time) string {
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.ReplaceAll(secret, " ", "")))
-	if err != nil {
-		panic(err)
+// browserNode starts a node on SQLite in a fresh folder (clock nil: the
+// real time) and a headless browser for the test.
+func browserNode(t *testing.T, clock *testClock) (*Node, string, context.Context) {
+	t.Helper()
+	dir := t.TempDir()
+	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
+	return n, base, testkit.Browser(t)
+}
+
+// staffOf is an organisation with one staff member, for seedStaff.
+type staffOf struct {
+	kind        auth.OrgKind
+	org, email  string
+	displayName string
+}
+
+// seedStaff makes each organisation (in Tokyo) with its staff member.
+func seedStaff(t *testing.T, d *db.DB, now time.Time, orgs ...staffOf) {
+	t.Helper()
+	for _, x := range orgs {
+		seed.OrgWithMember(t, d, auth.OrgInput{Kind: x.kind, Name: x.org, Prefecture: "東京都"}, x.email, x.displayName, auth.RoleStaff, now)
 	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(t.Unix()/30))
-	h := hmac.New(sha1.New, key)
-	h.Write(msg[:])
-	sum := h.Sum(nil)
-	o := sum[len(sum)-1] & 0x0f
-	v := binary.BigEndian.Uint32(sum[o:o+4]) & 0x7fffffff
-	return fmt.Sprintf("%06d", v%1000000)
 }
 
 var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)

@@ -11,6 +11,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // The checklists' actions through the web pages and the API.
@@ -41,7 +42,7 @@ func init() {
 		id := sheet(w)
 		e := paritySheetEdition(w)
 		w.tx(func(ctx context.Context, tx *db.Tx) error {
-			_, err := assess.SaveAnswers(ctx, tx, e, w.Hospital, id, w.users["hospital_admin"].ID, parityFill(e, assess.Today(w.now)), w.now)
+			_, err := assess.SaveAnswers(ctx, tx, e, w.Hospital, id, w.users["hospital_admin"].ID, seed.Answers(e, assess.Today(w.now)), w.now)
 			return err
 		})
 		return id
@@ -305,32 +306,6 @@ func (w *parityWorld) parityVendorOrg() string {
 	return u.OrgID
 }
 
-// parityFill answers every cell of e.
-func parityFill(e *assess.Edition, date string) []assess.Answer {
-	var in []assess.Answer
-	for _, it := range e.Items() {
-		for _, c := range it.CellIDs() {
-			a := assess.Answer{ItemID: it.ID, Cell: c}
-			switch it.Type {
-			case assess.TypeCheck, "":
-				a.Answer1, a.Date1 = assess.AnsYes, date
-			case assess.TypeYesNo:
-				a.Value = assess.AnsYes
-			case assess.TypeDate, assess.TypeTargetDate:
-				a.Value = date
-			case assess.TypeChoice, assess.TypeMulti:
-				a.Value = it.Options[0].ID
-			case assess.TypeNumber:
-				a.Value = "1"
-			default:
-				a.Value = "回答"
-			}
-			in = append(in, a)
-		}
-	}
-	return in
-}
-
 // addParityVendor adds the vendor organisation, its admin and its
 // complete vendor checklist of the year to w.
 func addParityVendor(w *parityWorld) {
@@ -344,12 +319,5 @@ func addParityVendor(w *parityWorld) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.tx(func(ctx context.Context, tx *db.Tx) error {
-		sh, err := assess.StartSheet(ctx, tx, e, v.ID, assess.FiscalYearOf(w.now), "", w.now)
-		if err != nil {
-			return err
-		}
-		_, err = assess.SaveAnswers(ctx, tx, e, v.ID, sh.ID, u.ID, parityFill(e, assess.Today(w.now)), w.now)
-		return err
-	})
+	seed.FilledSheet(t, w.n.DB, e, v.ID, u.ID, assess.FiscalYearOf(w.now), assess.Today(w.now), w.now)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // Parity cases of the sharing hub: every change is one method of
@@ -39,19 +40,17 @@ func (w *parityWorld) sharePost(who string, in share.PostInput) *share.Post {
 // member is not empty, has member's organisation invited and accept.
 func (w *parityWorld) shareGroup(owner string, kind share.GroupKind, member string) string {
 	w.t.Helper()
-	g, err := share.CreateGroup(w.ctx, w.DB(), w.shareViewer(owner), fmt.Sprintf("確認用グループ %d", w.lastSeq()), kind, time.Now())
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	var invite []string
 	if member != "" {
-		if _, err := share.SetGroupMember(w.ctx, w.DB(), w.shareViewer(owner), g.ID, w.users[member].OrgID, false, time.Now()); err != nil {
-			w.t.Fatal(err)
-		}
-		if err := share.AnswerGroupInvite(w.ctx, w.DB(), w.shareViewer(member), g.ID, true); err != nil {
+		invite = append(invite, w.users[member].OrgID)
+	}
+	id := seed.Group(w.t, w.DB(), w.shareViewer(owner), fmt.Sprintf("確認用グループ %d", w.lastSeq()), kind, time.Now(), invite...)
+	if member != "" {
+		if err := share.AnswerGroupInvite(w.ctx, w.DB(), w.shareViewer(member), id, true); err != nil {
 			w.t.Fatal(err)
 		}
 	}
-	return g.ID
+	return id
 }
 
 // lastPath is the last element of a redirect's path.
@@ -249,14 +248,7 @@ func init() {
 		parityCase{
 			Name: "share.group.accept by the invited organisation's admin", Rule: "share.group.accept", As: "hospital_admin",
 			Setup: func(w *parityWorld) string {
-				g, err := share.CreateGroup(w.ctx, w.DB(), w.shareViewer("isac_admin"), fmt.Sprintf("招待の確認 %d", w.lastSeq()), share.GroupOther, time.Now())
-				if err != nil {
-					w.t.Fatal(err)
-				}
-				if _, err := share.SetGroupMember(w.ctx, w.DB(), w.shareViewer("isac_admin"), g.ID, w.Hospital, false, time.Now()); err != nil {
-					w.t.Fatal(err)
-				}
-				return g.ID
+				return seed.Group(w.t, w.DB(), w.shareViewer("isac_admin"), fmt.Sprintf("招待の確認 %d", w.lastSeq()), share.GroupOther, time.Now(), w.Hospital)
 			},
 			Web: func(w *parityWorld, id string) string {
 				w.Form("/share/groups", "/share/groups/"+id+"/answer", url.Values{"answer": {"accept"}})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/medisac/medisac/internal/vuln/match"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 func init() {

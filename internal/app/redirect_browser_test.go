@@ -2,10 +2,8 @@ package app
 
 import (
 	"context"
-	"github.com/medisac/medisac/internal/testkit"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // TestBrowserSignInNextStaysOnSite signs in in Chromium with "next" values
@@ -21,37 +20,20 @@ import (
 // slash); Chromium must end on medisac's home page, never on the other
 // server.
 func TestBrowserSignInNextStaysOnSite(t *testing.T) {
-	dir := t.TempDir()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, nil)
+	n, base, ctx := browserNode(t, nil)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("<!doctype html><title>evil</title><p id=evil>evil</p>"))
 	}))
 	defer evil.Close()
 	evilHost := strings.TrimPrefix(evil.URL, "http://")
-	ctx := testkit.Browser(t)
-
-	bg := context.Background()
-	err := n.DB.InTx(bg, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "転送テスト医院"}, n.now())
-		if err != nil {
-			return err
-		}
-		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: "desk@redirect.example.jp", DisplayName: "受付", Password: "Tensou-Test-2026!"}, n.now())
-		if err != nil {
-			return err
-		}
-		return auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, n.now())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	desk := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "転送テスト医院"}, "desk@redirect.example.jp", "受付", auth.RoleStaff, n.now())
 	for i, next := range []string{"/%09/" + evilHost + "/", "/%5C" + evilHost + "/", "/%0A/" + evilHost + "/"} {
 		steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/signin?next=" + next)}
 		if i == 0 {
 			steps = append(steps,
 				chromedp.WaitVisible(chromedp.CSS(`#email`)),
-				chromedp.SendKeys(chromedp.CSS(`#email`), "desk@redirect.example.jp"),
-				chromedp.SendKeys(chromedp.CSS(`#password`), "Tensou-Test-2026!"),
+				chromedp.SendKeys(chromedp.CSS(`#email`), desk.User.Email),
+				chromedp.SendKeys(chromedp.CSS(`#password`), desk.Password),
 				chromedp.Submit(chromedp.CSS(`#password`)),
 			)
 		}

@@ -1,16 +1,14 @@
 package app
 
 import (
-	"context"
-	"github.com/medisac/medisac/internal/testkit"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // TestBrowserShareAnonymousIncident drives an anonymous incident report in
@@ -19,56 +17,18 @@ import (
 // member reads the report without the reporter's name and answers
 // "affected"; an ISAC operator sees who reported it and the answer.
 func TestBrowserShareAnonymousIncident(t *testing.T) {
-	dir := t.TempDir()
 	clock := newTestClock()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := testkit.Browser(t)
-
-	bg := context.Background()
-	now := clock.Now()
-	const password = "Kx7#mQ2v-river"
+	n, base, ctx := browserNode(t, clock)
 	const clinicName, reporterName = "さくら整形外科クリニック", "さくら 受付"
-	err := n.DB.InTx(bg, func(tx *db.Tx) error {
-		for _, x := range []struct {
-			kind        auth.OrgKind
-			org, email  string
-			displayName string
-		}{
-			{auth.KindISAC, "医療ISAC事務局", "ops@isac.example.jp", "事務局 担当"},
-			{auth.KindClinic, clinicName, "uketsuke@sakura.example.jp", reporterName},
-			{auth.KindHospital, "あおば病院", "it@aoba.example.jp", "あおば 情報"},
-		} {
-			o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: x.kind, Name: x.org, Prefecture: "東京都"}, now)
-			if err != nil {
-				return err
-			}
-			u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: x.email, DisplayName: x.displayName, Password: password}, now)
-			if err != nil {
-				return err
-			}
-			if err := auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signIn := func(email string) chromedp.Action[chromedp.Void] {
-		return chromedp.Steps(
-			chromedp.Navigate(base+"/signin"),
-			chromedp.WaitVisible(chromedp.CSS(`#email`)),
-			chromedp.SendKeys(chromedp.CSS(`#email`), email),
-			chromedp.SendKeys(chromedp.CSS(`#password`), password),
-			chromedp.Submit(chromedp.CSS(`#password`)),
-			chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
-		)
-	}
-	signOut := chromedp.Steps(
-		chromedp.Click(chromedp.CSS(`form[action="/signout"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	seedStaff(t, n.DB, clock.Now(),
+		staffOf{auth.KindISAC, "医療ISAC事務局", "ops@isac.example.jp", "事務局 担当"},
+		staffOf{auth.KindClinic, clinicName, "uketsuke@sakura.example.jp", reporterName},
+		staffOf{auth.KindHospital, "あおば病院", "it@aoba.example.jp", "あおば 情報"},
 	)
+	signIn := func(email string) chromedp.Action[chromedp.Void] {
+		return testkit.SignInSteps(base, email, seed.Password)
+	}
+	signOut := testkit.SignOut()
 	const title = "受付端末でランサムウェアの脅迫文を確認"
 
 	// The clinic writes the report with a patient's name in it and is

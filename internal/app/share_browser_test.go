@@ -1,16 +1,14 @@
 package app
 
 import (
-	"context"
-	"github.com/medisac/medisac/internal/testkit"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // TestBrowserShareAdvisory drives the hub in a real browser: an ISAC
@@ -18,55 +16,17 @@ import (
 // the list, reads what the label allows and answers "investigating", and
 // the operator sees the response rate change.
 func TestBrowserShareAdvisory(t *testing.T) {
-	dir := t.TempDir()
 	clock := newTestClock()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := testkit.Browser(t)
-
-	bg := context.Background()
-	now := clock.Now()
-	const password = "Kx7#mQ2v-river"
-	err := n.DB.InTx(bg, func(tx *db.Tx) error {
-		for _, x := range []struct {
-			kind        auth.OrgKind
-			org, email  string
-			displayName string
-		}{
-			{auth.KindISAC, "医療ISAC事務局", "ops@isac.example.jp", "事務局 担当"},
-			{auth.KindClinic, "みどり内科クリニック", "jimu@midori.example.jp", "みどり 事務"},
-			{auth.KindHospital, "あおば病院", "it@aoba.example.jp", "あおば 情報"},
-		} {
-			o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: x.kind, Name: x.org, Prefecture: "東京都"}, now)
-			if err != nil {
-				return err
-			}
-			u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: x.email, DisplayName: x.displayName, Password: password}, now)
-			if err != nil {
-				return err
-			}
-			if err := auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signIn := func(email string) chromedp.Action[chromedp.Void] {
-		return chromedp.Steps(
-			chromedp.Navigate(base+"/signin"),
-			chromedp.WaitVisible(chromedp.CSS(`#email`)),
-			chromedp.SendKeys(chromedp.CSS(`#email`), email),
-			chromedp.SendKeys(chromedp.CSS(`#password`), password),
-			chromedp.Submit(chromedp.CSS(`#password`)),
-			chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
-		)
-	}
-	signOut := chromedp.Steps(
-		chromedp.Click(chromedp.CSS(`form[action="/signout"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	n, base, ctx := browserNode(t, clock)
+	seedStaff(t, n.DB, clock.Now(),
+		staffOf{auth.KindISAC, "医療ISAC事務局", "ops@isac.example.jp", "事務局 担当"},
+		staffOf{auth.KindClinic, "みどり内科クリニック", "jimu@midori.example.jp", "みどり 事務"},
+		staffOf{auth.KindHospital, "あおば病院", "it@aoba.example.jp", "あおば 情報"},
 	)
+	signIn := func(email string) chromedp.Action[chromedp.Void] {
+		return testkit.SignInSteps(base, email, seed.Password)
+	}
+	signOut := testkit.SignOut()
 	const title = "VPN装置の脆弱性（CVE-2024-21762）への緊急対応のお願い"
 
 	// The operator posts the advisory.

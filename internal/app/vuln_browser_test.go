@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,8 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -24,37 +25,25 @@ import (
 // the clinic's staff member sees the finding at the top in plain words,
 // opens it and records that work has started.
 func TestBrowserVulnDashboard(t *testing.T) {
-	dir := t.TempDir()
 	clock := newTestClock()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := testkit.Browser(t)
+	n, base, ctx := browserNode(t, clock)
 
 	bg := context.Background()
 	now := clock.Now()
-	var orgID, fwID string
+	it := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, "it@zeijaku.example.jp", "情報担当", auth.RoleStaff, now)
+	orgID := it.Org.ID
+	var fwID string
 	err := n.DB.InTx(bg, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, now)
-		if err != nil {
+		if _, err := inventory.CreateVendor(bg, tx, orgID, inventory.Vendor{Name: "まるまる保守", Phone: "03-0000-1111"}, now); err != nil {
 			return err
 		}
-		orgID = o.ID
-		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: "it@zeijaku.example.jp", DisplayName: "情報担当", Password: "Kx7#mQ2v-river"}, now)
-		if err != nil {
-			return err
-		}
-		if err := auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleStaff, now); err != nil {
-			return err
-		}
-		if _, err := inventory.CreateVendor(bg, tx, o.ID, inventory.Vendor{Name: "まるまる保守", Phone: "03-0000-1111"}, now); err != nil {
-			return err
-		}
-		fw, err := inventory.CreateAsset(bg, tx, o.ID, u.ID, inventory.Asset{Name: "正面玄関FortiGate", Kind: inventory.KindNetwork, Vendor: "フォーティネット",
+		fw, err := inventory.CreateAsset(bg, tx, orgID, it.User.ID, inventory.Asset{Name: "正面玄関FortiGate", Kind: inventory.KindNetwork, Vendor: "フォーティネット",
 			Product: "FortiGate", Model: "FG-60F", Version: "v7.2.2,build1255", Location: "正面玄関", Maintainer: "まるまる保守"}, now)
 		if err != nil {
 			return err
 		}
 		fwID = fw.ID
-		_, err = inventory.CreateConnection(bg, tx, o.ID, inventory.Connection{Name: "SSL-VPN", Type: inventory.ConnSSLVPN, AssetID: fw.ID}, now)
+		_, err = inventory.CreateConnection(bg, tx, orgID, inventory.Connection{Name: "SSL-VPN", Type: inventory.ConnSSLVPN, AssetID: fw.ID}, now)
 		return err
 	})
 	if err != nil {
@@ -97,12 +86,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	}
 
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/signin"),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "it@zeijaku.example.jp"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "Kx7#mQ2v-river"),
-		chromedp.Submit(chromedp.CSS(`#password`)),
-		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
+		testkit.SignInSteps(base, it.User.Email, it.Password),
 		chromedp.Navigate(base+"/vuln"),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-findings`)),
 	); err != nil {

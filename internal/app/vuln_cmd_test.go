@@ -17,6 +17,8 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -90,104 +92,65 @@ func TestVulnCommands(t *testing.T) {
 // than one page on both databases: every finding once, in list order, in
 // JSON and CSV, with and without --all.
 func TestVulnFindingsExportAll(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			ctx := context.Background()
-			dir := t.TempDir()
-			target := filepath.Join(dir, "medisac.db")
-			if backend == "postgres" {
-				target = dbtest.PostgresURL(t)
-			}
-			d, err := db.Open(ctx, target)
+	dbtest.EachURL(t, func(t *testing.T, target string, d *db.DB) {
+		ctx := context.Background()
+		dir := t.TempDir()
+		now := testkit.Start
+		org := seed.Org(t, d, auth.OrgInput{Kind: auth.KindHospital, Name: "書き出し病院", Prefecture: "東京都"}, now)
+		assets := seed.Devices(t, d, org.ID, "機器%d", inventory.KindNetwork, 3, now)
+		const n = 1600
+		seed.Findings(t, d, org.ID, assets, n, now, func(i int) seed.Finding {
+			return seed.Finding{Active: i%5 != 0, Priority: 1 + i%4, Rank: i % 2}
+		})
+		t.Setenv("MEDISAC_DATA_DIR", dir)
+		t.Setenv("MEDISAC_DATABASE_URL", target)
+		for _, all := range []bool{false, true} {
+			want, err := vuln.ListFindings(ctx, d, org.ID, vuln.FindingFilter{All: all})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer d.Close()
-			if _, err := d.Migrate(ctx); err != nil {
-				t.Fatal(err)
+			if len(want) <= 1000 {
+				t.Fatalf("only %d findings seeded", len(want))
 			}
-			now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-			org, err := auth.CreateOrg(ctx, d, auth.OrgInput{Kind: auth.KindHospital, Name: "書き出し病院", Prefecture: "東京都"}, now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var assets []string
-			for i := range 3 {
-				a, err := inventory.CreateAsset(ctx, d, org.ID, "", inventory.Asset{Name: fmt.Sprintf("機器%d", i), Kind: inventory.KindNetwork}, now)
-				if err != nil {
-					t.Fatal(err)
-				}
-				assets = append(assets, a.ID)
-			}
-			const n = 1600
-			err = d.InTx(ctx, func(tx *db.Tx) error {
-				for start := 0; start < n; start += 100 {
-					var vals []string
-					var args []any
-					for i := start; i < min(start+100, n); i++ {
-						vals = append(vals, "(?, ?, ?, ?, ?, 'exact', ?, ?, ?, ?)")
-						args = append(args, db.NewID(), org.ID, assets[i%3], fmt.Sprintf("CVE-2099-%05d", i), i%5 != 0, 1+i%4, i%2, now, now)
-					}
-					if _, err := tx.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, active, confidence, priority, rank, first_seen, changed_at) VALUES `+
-						strings.Join(vals, ", "), args...); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Setenv("MEDISAC_DATA_DIR", dir)
-			t.Setenv("MEDISAC_DATABASE_URL", target)
-			for _, all := range []bool{false, true} {
-				want, err := vuln.ListFindings(ctx, d, org.ID, vuln.FindingFilter{All: all})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(want) <= 1000 {
-					t.Fatalf("only %d findings seeded", len(want))
-				}
-				args := []string{"vuln", "findings", "--org", org.ID}
-				if all {
-					args = append(args, "--all")
-				}
-				var out, errb bytes.Buffer
-				if err := Run(ctx, append(args, "--format", "json"), &out, &errb); err != nil {
-					t.Fatalf("json: %v %s", err, errb.String())
-				}
-				var got []vuln.Finding
-				if err := json.Unmarshal(out.Bytes(), &got); err != nil {
-					t.Fatalf("json: %v", err)
-				}
-				if len(got) != len(want) {
-					t.Fatalf("all=%v: json has %d findings, want %d", all, len(got), len(want))
-				}
-				for i := range want {
-					if got[i].ID != want[i].ID || got[i].AssetName == "" || got[i].VulnID != want[i].VulnID {
-						t.Fatalf("all=%v: json row %d is %s, want %s", all, i, got[i].ID, want[i].ID)
-					}
-				}
-				out.Reset()
-				if err := Run(ctx, append(args, "--format", "csv"), &out, &errb); err != nil {
-					t.Fatalf("csv: %v %s", err, errb.String())
-				}
-				rows, err := csv.NewReader(&out).ReadAll()
-				if err != nil || len(rows) != len(want)+1 {
-					t.Fatalf("all=%v: csv has %d rows, want %d: %v", all, len(rows), len(want)+1, err)
-				}
-				for i, f := range want {
-					if r := rows[i+1]; r[len(r)-1] != f.ID || r[2] != f.VulnID {
-						t.Fatalf("all=%v: csv row %d is %v, want %s", all, i+1, r, f.ID)
-					}
-				}
+			args := []string{"vuln", "findings", "--org", org.ID}
+			if all {
+				args = append(args, "--all")
 			}
 			var out, errb bytes.Buffer
-			if err := Run(ctx, []string{"vuln", "findings", "--org", db.NewID(), "--format", "json"}, &out, &errb); err != nil || strings.TrimSpace(out.String()) != "[]" {
-				t.Errorf("unknown organisation: %v %q", err, out.String())
+			if err := Run(ctx, append(args, "--format", "json"), &out, &errb); err != nil {
+				t.Fatalf("json: %v %s", err, errb.String())
 			}
-		})
-	}
+			var got []vuln.Finding
+			if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+				t.Fatalf("json: %v", err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("all=%v: json has %d findings, want %d", all, len(got), len(want))
+			}
+			for i := range want {
+				if got[i].ID != want[i].ID || got[i].AssetName == "" || got[i].VulnID != want[i].VulnID {
+					t.Fatalf("all=%v: json row %d is %s, want %s", all, i, got[i].ID, want[i].ID)
+				}
+			}
+			out.Reset()
+			if err := Run(ctx, append(args, "--format", "csv"), &out, &errb); err != nil {
+				t.Fatalf("csv: %v %s", err, errb.String())
+			}
+			rows, err := csv.NewReader(&out).ReadAll()
+			if err != nil || len(rows) != len(want)+1 {
+				t.Fatalf("all=%v: csv has %d rows, want %d: %v", all, len(rows), len(want)+1, err)
+			}
+			for i, f := range want {
+				if r := rows[i+1]; r[len(r)-1] != f.ID || r[2] != f.VulnID {
+					t.Fatalf("all=%v: csv row %d is %v, want %s", all, i+1, r, f.ID)
+				}
+			}
+		}
+		var out, errb bytes.Buffer
+		if err := Run(ctx, []string{"vuln", "findings", "--org", db.NewID(), "--format", "json"}, &out, &errb); err != nil || strings.TrimSpace(out.String()) != "[]" {
+			t.Errorf("unknown organisation: %v %q", err, out.String())
+		}
+	})
 }
 
 func BenchmarkStreamFindings(b *testing.B) {

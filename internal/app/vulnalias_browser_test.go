@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"github.com/medisac/medisac/internal/testkit"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +9,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -19,47 +18,24 @@ import (
 // (「ふぉーちねっと」 for fortinet) on the alias table page; the table, the
 // history and the watch of the node use it at once.
 func TestBrowserVulnAliases(t *testing.T) {
-	dir := t.TempDir()
 	clock := newTestClock()
-	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
-	ctx := testkit.Browser(t)
-
+	n, base, ctx := browserNode(t, clock)
 	bg := context.Background()
-	now := clock.Now()
-	const email, password = "ops@isac.example.jp", "Kx7#mQ2v-river"
-	var userID string
-	err := n.DB.InTx(bg, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(bg, tx, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC事務局", Prefecture: "東京都"}, now)
-		if err != nil {
-			return err
-		}
-		u, err := auth.CreateUser(bg, tx, auth.NewUser{Email: email, DisplayName: "事務局 担当", Password: password}, now)
-		if err != nil {
-			return err
-		}
-		userID = u.ID
-		return auth.AddMember(bg, tx, o.ID, u.ID, auth.RoleAdmin, now)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	op := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC事務局", Prefecture: "東京都"}, "ops@isac.example.jp", "事務局 担当", auth.RoleAdmin, clock.Now())
+	userID, email := op.User.ID, op.User.Email
 	enr, err := n.MFA.BeginTOTP(bg, userID, email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.MFA.ConfirmTOTP(bg, userID, enr.ChallengeID, totpCode(enr.Secret, clock.Now())); err != nil {
+	if _, err := n.MFA.ConfirmTOTP(bg, userID, enr.ChallengeID, testkit.TOTP(enr.Secret, clock.Now())); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(31 * time.Second)
 
 	if err := chromedp.Do(ctx,
-		chromedp.Navigate(base+"/signin"),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), email),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Submit(chromedp.CSS(`#password`)),
+		testkit.SignInForm(base, email, op.Password),
 		chromedp.WaitVisible(chromedp.CSS(`#code`)),
-		chromedp.SendKeys(chromedp.CSS(`#code`), totpCode(enr.Secret, clock.Now())),
+		chromedp.SendKeys(chromedp.CSS(`#code`), testkit.TOTP(enr.Secret, clock.Now())),
 		chromedp.Submit(chromedp.CSS(`#code`)),
 		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
 		chromedp.Navigate(base+"/vuln"),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

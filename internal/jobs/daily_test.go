@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 var jst = time.FixedZone("JST", 9*60*60)

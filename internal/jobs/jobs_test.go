@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

@@ -3,7 +3,6 @@ package mfa
 import (
 	"context"
 	"errors"
-	"github.com/medisac/medisac/internal/testkit"
 	"os"
 	"regexp"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

@@ -3,7 +3,6 @@ package notify_test
 import (
 	"context"
 	"errors"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
 	"github.com/medisac/medisac/internal/notify/smtptest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }

@@ -96,14 +96,35 @@ func Run[T any](t testing.TB, ctx context.Context, a chromedp.Action[T]) T {
 // organisation asks for a second factor are not signed in by it.
 func SignIn(t testing.TB, ctx context.Context, base, email, password string) {
 	t.Helper()
-	if err := chromedp.Do(ctx,
+	if err := chromedp.Do(ctx, SignInSteps(base, email, password)); err != nil {
+		t.Fatalf("sign in as %s: %v", email, err)
+	}
+}
+
+// SignInForm fills and sends the sign-in form of base; it waits for nothing
+// after (the next page may ask for a second factor).
+func SignInForm(base, email, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
 		chromedp.Navigate(base+"/signin"),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		chromedp.SendKeys(chromedp.CSS(`#email`), email),
 		chromedp.SendKeys(chromedp.CSS(`#password`), password),
 		chromedp.Submit(chromedp.CSS(`#password`)),
+	)
+}
+
+// SignInSteps are the steps of SignIn, for a longer chromedp.Do.
+func SignInSteps(base, email, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		SignInForm(base, email, password),
 		chromedp.WaitVisible(chromedp.CSS(`.org-badge`)),
-	); err != nil {
-		t.Fatalf("sign in as %s: %v", email, err)
-	}
+	)
+}
+
+// SignOut presses the sign-out button and waits for the sign-in form.
+func SignOut() chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Click(chromedp.CSS(`form[action="/signout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	)
 }

@@ -3,7 +3,6 @@ package vuln
 import (
 	"context"
 	"encoding/json"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func addMember(t *testing.T, d *db.DB, org, email, role string) {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/vuln/match"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +17,8 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // withSpelling returns the shipped table with spelling added to vendor

@@ -3,7 +3,6 @@ package vuln
 import (
 	"context"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // checkCounts fails when the counts the database keeps for org differ

@@ -2,8 +2,6 @@ package vuln
 
 import (
 	"context"
-	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/vuln/match"
 	"io"
 	"log/slog"
 	"strings"
@@ -15,6 +13,8 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // importText imports a feed file given as text.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"log/slog"
 	"slices"
@@ -16,6 +15,8 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // seedPagingFindings gives org n synthetic findings spread over assets:
@@ -24,39 +25,23 @@ import (
 // or settled. It returns the asset ids.
 func seedPagingFindings(t testing.TB, d *db.DB, org string, n int) []string {
 	t.Helper()
-	ctx := context.Background()
 	var assets []string
 	for i := range 12 {
 		a := mustAsset(t, d, org, inventory.Asset{Name: fmt.Sprintf("機器%02d", i), Kind: inventory.KindNetwork, Vendor: "Example", Product: "Box"})
 		assets = append(assets, a.ID)
 	}
-	err := d.InTx(ctx, func(tx *db.Tx) error {
-		for start := 0; start < n; start += 100 {
-			var vals []string
-			var args []any
-			for i := start; i < min(start+100, n); i++ {
-				active, state := true, "open"
-				switch i % 7 {
-				case 3:
-					state = "in_progress"
-				case 5:
-					state = "resolved"
-				case 6:
-					active = false
-				}
-				vals = append(vals, "(?, ?, ?, ?, ?, 'exact', ?, ?, ?, ?, ?)")
-				args = append(args, db.NewID(), org, assets[i%len(assets)], fmt.Sprintf("CVE-2099-%05d", i), active, 1+(i*7)%4, 1000*((i*13)%5), state, t0, t0)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, active, confidence, priority, rank, state, first_seen, changed_at)
-				VALUES `+strings.Join(vals, ", "), args...); err != nil {
-				return err
-			}
+	seed.Findings(t, d, org, assets, n, t0, func(i int) seed.Finding {
+		f := seed.Finding{Active: true, Priority: 1 + (i*7)%4, Rank: 1000 * ((i * 13) % 5)}
+		switch i % 7 {
+		case 3:
+			f.State = "in_progress"
+		case 5:
+			f.State = "resolved"
+		case 6:
+			f.Active = false
 		}
-		return nil
+		return f
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return assets
 }
 

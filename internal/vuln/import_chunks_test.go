@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/vuln/feed"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -23,6 +21,8 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
 )
 
 // chunkFeed returns n generated NVD records as one API page, made small

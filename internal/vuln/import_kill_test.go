@@ -51,114 +51,100 @@ func importChild() int {
 func TestImportKilled(t *testing.T) {
 	const n = 4000
 	feed := writeTemp(t, chunkFeed(t, n, nil))
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			ctx := context.Background()
-			target := filepath.Join(t.TempDir(), "medisac.db")
-			if backend == "postgres" {
-				target = dbtest.PostgresURL(t)
-			}
-			d, err := db.Open(ctx, target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			if _, err := d.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
-			org := chunkAssets(t, d)
-			temp := t.TempDir()
+	dbtest.EachURL(t, func(t *testing.T, target string, d *db.DB) {
+		ctx := context.Background()
+		org := chunkAssets(t, d)
+		temp := t.TempDir()
 
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), importChildEnv+"="+target, importChildFile+"="+feed, importChildTemp+"="+temp)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			line, err := bufio.NewReader(out).ReadString('\n')
-			if err != nil || line != "committed\n" {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("child said %q (%v), stderr %s", line, err, stderr.String())
-			}
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), importChildEnv+"="+target, importChildFile+"="+feed, importChildTemp+"="+temp)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != "committed\n" {
+			cmd.Process.Kill()
 			cmd.Wait()
+			t.Fatalf("child said %q (%v), stderr %s", line, err, stderr.String())
+		}
+		if err := cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
 
-			committed := countRows(t, d, `SELECT COUNT(*) FROM vuln_vulns`)
-			if committed == 0 || committed >= n {
-				t.Fatalf("%d of %d records committed when killed", committed, n)
-			}
-			ls, err := RecentImports(ctx, d, 5)
-			if err != nil || len(ls) != 1 || !ls[0].Running() || ls[0].Records != n {
-				t.Fatalf("imports after the kill: %+v %v", ls, err)
-			}
-			if len(findingKeys(t, d, org)) != 0 {
-				t.Fatal("findings before any matching")
-			}
+		committed := countRows(t, d, `SELECT COUNT(*) FROM vuln_vulns`)
+		if committed == 0 || committed >= n {
+			t.Fatalf("%d of %d records committed when killed", committed, n)
+		}
+		ls, err := RecentImports(ctx, d, 5)
+		if err != nil || len(ls) != 1 || !ls[0].Running() || ls[0].Records != n {
+			t.Fatalf("imports after the kill: %+v %v", ls, err)
+		}
+		if len(findingKeys(t, d, org)) != 0 {
+			t.Fatal("findings before any matching")
+		}
 
-			// The killed process left its spool file; once it is old, the
-			// recovery removes it.
-			spools, _ := filepath.Glob(filepath.Join(temp, "medisac-import-*.tmp"))
-			if len(spools) != 1 {
-				t.Fatalf("spool files after the kill: %v", spools)
-			}
-			old := time.Now().Add(-2 * staleSpool)
-			if err := os.Chtimes(spools[0], old, old); err != nil {
-				t.Fatal(err)
-			}
-			// Within the lease the import may still be alive: nothing is
-			// marked.
-			w := &Watch{DB: d, TempDir: temp}
-			if marked, err := w.RecoverImports(ctx); err != nil || marked != 0 {
-				t.Fatalf("recover within the lease: %d %v", marked, err)
-			}
-			// Once the heartbeat is older than the lease, it is marked
-			// interrupted and what it committed is matched.
-			late := &Watch{DB: d, TempDir: temp, Now: func() time.Time { return time.Now().Add(importLease + time.Second) }}
-			if marked, err := late.RecoverImports(ctx); err != nil || marked != 1 {
-				t.Fatalf("recover after the lease: %d %v", marked, err)
-			}
-			if _, err := os.Stat(spools[0]); !os.IsNotExist(err) {
-				t.Fatalf("old spool file kept: %v", err)
-			}
-			partial := findingKeys(t, d, org)
-			if len(partial) == 0 {
-				t.Fatalf("no findings from the %d committed records", committed)
-			}
-			ls, err = InterruptedImports(ctx, d)
-			if err != nil || len(ls) != 1 || ls[0].ErrorKey != "vuln.import.interrupted" || ls[0].Completed {
-				t.Fatalf("interrupted imports %+v %v", ls, err)
-			}
-			// Matched once: a second pass finds nothing to do.
-			if marked, err := late.RecoverImports(ctx); err != nil || marked != 0 {
-				t.Fatalf("second recover: %d %v", marked, err)
-			}
-			var matched bool
-			if err := d.QueryRow(ctx, `SELECT matched FROM vuln_imports`).Scan(&matched); err != nil || !matched {
-				t.Fatalf("matched %v %v", matched, err)
-			}
+		// The killed process left its spool file; once it is old, the
+		// recovery removes it.
+		spools, _ := filepath.Glob(filepath.Join(temp, "medisac-import-*.tmp"))
+		if len(spools) != 1 {
+			t.Fatalf("spool files after the kill: %v", spools)
+		}
+		old := time.Now().Add(-2 * staleSpool)
+		if err := os.Chtimes(spools[0], old, old); err != nil {
+			t.Fatal(err)
+		}
+		// Within the lease the import may still be alive: nothing is
+		// marked.
+		w := &Watch{DB: d, TempDir: temp}
+		if marked, err := w.RecoverImports(ctx); err != nil || marked != 0 {
+			t.Fatalf("recover within the lease: %d %v", marked, err)
+		}
+		// Once the heartbeat is older than the lease, it is marked
+		// interrupted and what it committed is matched.
+		late := &Watch{DB: d, TempDir: temp, Now: func() time.Time { return time.Now().Add(importLease + time.Second) }}
+		if marked, err := late.RecoverImports(ctx); err != nil || marked != 1 {
+			t.Fatalf("recover after the lease: %d %v", marked, err)
+		}
+		if _, err := os.Stat(spools[0]); !os.IsNotExist(err) {
+			t.Fatalf("old spool file kept: %v", err)
+		}
+		partial := findingKeys(t, d, org)
+		if len(partial) == 0 {
+			t.Fatalf("no findings from the %d committed records", committed)
+		}
+		ls, err = InterruptedImports(ctx, d)
+		if err != nil || len(ls) != 1 || ls[0].ErrorKey != "vuln.import.interrupted" || ls[0].Completed {
+			t.Fatalf("interrupted imports %+v %v", ls, err)
+		}
+		// Matched once: a second pass finds nothing to do.
+		if marked, err := late.RecoverImports(ctx); err != nil || marked != 0 {
+			t.Fatalf("second recover: %d %v", marked, err)
+		}
+		var matched bool
+		if err := d.QueryRow(ctx, `SELECT matched FROM vuln_imports`).Scan(&matched); err != nil || !matched {
+			t.Fatalf("matched %v %v", matched, err)
+		}
 
-			// Importing the same file again completes it.
-			res, err := w.ImportFile(ctx, feed)
-			if err != nil || res.Records != n {
-				t.Fatalf("import again: %+v %v", res, err)
-			}
-			if got := countRows(t, d, `SELECT COUNT(*) FROM vuln_vulns`); got != n {
-				t.Fatalf("%d records after importing again", got)
-			}
-			if ls, err := InterruptedImports(ctx, d); err != nil || len(ls) != 0 {
-				t.Fatalf("interrupted imports after completing: %+v %v", ls, err)
-			}
-			if got := findingKeys(t, d, org); len(got) < len(partial) {
-				t.Fatalf("findings after completing %d, before %d", len(got), len(partial))
-			}
-		})
-	}
+		// Importing the same file again completes it.
+		res, err := w.ImportFile(ctx, feed)
+		if err != nil || res.Records != n {
+			t.Fatalf("import again: %+v %v", res, err)
+		}
+		if got := countRows(t, d, `SELECT COUNT(*) FROM vuln_vulns`); got != n {
+			t.Fatalf("%d records after importing again", got)
+		}
+		if ls, err := InterruptedImports(ctx, d); err != nil || len(ls) != 0 {
+			t.Fatalf("interrupted imports after completing: %+v %v", ls, err)
+		}
+		if got := findingKeys(t, d, org); len(got) < len(partial) {
+			t.Fatalf("findings after completing %d, before %d", len(got), len(partial))
+		}
+	})
 }

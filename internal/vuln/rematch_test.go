@@ -3,9 +3,6 @@ package vuln
 import (
 	"context"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/vuln/feed"
-	"github.com/medisac/medisac/internal/vuln/match"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +11,9 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 func matchState(t *testing.T, d *db.DB, vulnID string) string {

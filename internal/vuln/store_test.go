@@ -3,9 +3,6 @@ package vuln
 import (
 	"bytes"
 	"context"
-	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/vuln/feed"
-	"github.com/medisac/medisac/internal/vuln/match"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +14,9 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 func TestMain(m *testing.M) {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/vuln/feed"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +17,8 @@ import (
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/vuln/feed"
 )
 
 // feedServer serves the real feed files the way their publishers do: NVD

@@ -10,6 +10,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // The organisation, operator and sharing-hub forms of the authorization
@@ -130,33 +131,13 @@ func (z *webAuthz) postBy(t *testing.T, author *auth.User) (string, string) {
 
 // shareGroup is a customers group of the hospital.
 func (z *webAuthz) shareGroup(t *testing.T) string {
-	v := share.ViewerOf(z.principal(z.admin))
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		g, err := share.CreateGroup(ctx, tx, v, fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now())
-		if err == nil {
-			id = g.ID
-		}
-		return err
-	})
-	return id
+	return seed.Group(t, z.d, share.ViewerOf(z.principal(z.admin)), fmt.Sprintf("取引先%d", z.next()), share.GroupCustomers, z.clock.Now())
 }
 
 // vendorGroupInvitingHospital is a customers group of the vendor that has
 // invited the hospital, waiting for its answer.
 func (z *webAuthz) vendorGroupInvitingHospital(t *testing.T) string {
-	v := share.ViewerOf(z.principal(z.vendorAdmin))
-	var id string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		g, err := share.CreateGroup(ctx, tx, v, fmt.Sprintf("顧客%d", z.next()), share.GroupCustomers, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		id = g.ID
-		_, err = share.SetGroupMember(ctx, tx, v, g.ID, z.hosp.ID, false, z.clock.Now())
-		return err
-	})
-	return id
+	return seed.Group(t, z.d, share.ViewerOf(z.principal(z.vendorAdmin)), fmt.Sprintf("顧客%d", z.next()), share.GroupCustomers, z.clock.Now(), z.hosp.ID)
 }
 
 // warning is an ISAC-added entry of a warning list.

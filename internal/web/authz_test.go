@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,9 +17,9 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
-	"net/url"
 )
 
 // The authorization walk of the pages: every form of the inventory, the
@@ -101,40 +102,8 @@ func newWebAuthz(t *testing.T, d *db.DB) *webAuthz {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		sh, err := assess.StartSheet(ctx, tx, e, z.vendor.ID, 2026, "", z.clock.Now())
-		if err != nil {
-			return err
-		}
-		_, err = assess.SaveAnswers(ctx, tx, e, z.vendor.ID, sh.ID, z.vendorAdmin.ID, webFillEdition(e, "2026-04-01"), z.clock.Now())
-		return err
-	})
+	seed.FilledSheet(t, d, e, z.vendor.ID, z.vendorAdmin.ID, 2026, "2026-04-01", z.clock.Now())
 	return z
-}
-
-func webFillEdition(e *assess.Edition, date string) []assess.Answer {
-	var in []assess.Answer
-	for _, it := range e.Items() {
-		for _, c := range it.CellIDs() {
-			a := assess.Answer{ItemID: it.ID, Cell: c}
-			switch it.Type {
-			case assess.TypeCheck, "":
-				a.Answer1, a.Date1 = assess.AnsYes, date
-			case assess.TypeYesNo:
-				a.Value = assess.AnsYes
-			case assess.TypeDate, assess.TypeTargetDate:
-				a.Value = date
-			case assess.TypeChoice, assess.TypeMulti:
-				a.Value = it.Options[0].ID
-			case assess.TypeNumber:
-				a.Value = "1"
-			default:
-				a.Value = "回答"
-			}
-			in = append(in, a)
-		}
-	}
-	return in
 }
 
 func (z *webAuthz) next() int { z.seq++; return z.seq }
@@ -161,46 +130,11 @@ func (z *webAuthz) invRecords(t *testing.T) map[string]string { return z.invReco
 
 // invRecordsIn creates one record of every kind in organisation a.
 func (z *webAuthz) invRecordsIn(t *testing.T, a string) map[string]string {
-	out := map[string]string{}
-	n := z.next()
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		now := z.clock.Now()
-		seg, err := inventory.CreateSegment(ctx, tx, a, inventory.Segment{Name: fmt.Sprintf("系%d", n), Kind: inventory.SegMedical}, now)
-		if err != nil {
-			return err
-		}
-		as, err := inventory.CreateAsset(ctx, tx, a, z.staff.ID, inventory.Asset{Name: fmt.Sprintf("装置%d", n), Kind: inventory.KindNetwork, SegmentID: seg.ID}, now)
-		if err != nil {
-			return err
-		}
-		cm, err := inventory.CreateCommunication(ctx, tx, a, inventory.Communication{AssetID: as.ID, Peer: "保守センター", Port: "443", Reason: "保守"}, now)
-		if err != nil {
-			return err
-		}
-		v, err := inventory.CreateVendor(ctx, tx, a, inventory.Vendor{Name: fmt.Sprintf("保守会社%d", n)}, now)
-		if err != nil {
-			return err
-		}
-		cn, err := inventory.CreateConnection(ctx, tx, a, inventory.Connection{Name: fmt.Sprintf("回線%d", n), Type: inventory.ConnSSLVPN, AssetID: as.ID, VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		sy, err := inventory.CreateSystem(ctx, tx, a, inventory.System{Name: fmt.Sprintf("電子カルテ%d", n), VendorID: v.ID}, now)
-		if err != nil {
-			return err
-		}
-		ct, err := inventory.CreateContract(ctx, tx, a, inventory.Contract{VendorID: v.ID, Title: fmt.Sprintf("保守契約%d", n), SystemIDs: []string{sy.ID}}, now)
-		if err != nil {
-			return err
-		}
-		ac, err := inventory.CreateAccount(ctx, tx, a, inventory.Account{SystemID: sy.ID, Username: fmt.Sprintf("user%d", n), Kind: inventory.AccountShared}, now)
-		if err != nil {
-			return err
-		}
-		out = map[string]string{"assets": as.ID, "segments": seg.ID, "communications": cm.ID, "connections": cn.ID, "vendors": v.ID,
-			"systems": sy.ID, "contracts": ct.ID, "accounts": ac.ID}
-		return nil
-	})
+	t.Helper()
+	out, err := seed.InventoryRecords(bg, z.d, a, z.staff.ID, z.next(), z.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 

@@ -3,13 +3,7 @@ package web
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
-	"encoding/base32"
-	"encoding/binary"
-	"fmt"
-	"github.com/medisac/medisac/internal/testkit"
 	"html"
 	"io"
 	"log/slog"
@@ -33,6 +27,8 @@ import (
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
 	"github.com/medisac/medisac/internal/notify"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 func TestMain(m *testing.M) {
@@ -111,23 +107,20 @@ func newEnv(t testing.TB, d *db.DB) *env {
 
 func (e *env) mustOrg(in auth.OrgInput) *auth.Org {
 	e.t.Helper()
-	o, err := auth.CreateOrg(bg, e.d, in, e.clock.Now())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return o
+	return seed.Org(e.t, e.d, in, e.clock.Now())
 }
 
+// mustUser makes a person with goodPassword, a member of org with role
+// unless org is nil.
 func (e *env) mustUser(email, name string, org *auth.Org, role auth.Role) *auth.User {
 	e.t.Helper()
-	u, err := auth.CreateUser(bg, e.d, auth.NewUser{Email: email, DisplayName: name, Password: goodPassword}, e.clock.Now())
+	in := auth.NewUser{Email: email, DisplayName: name, Password: goodPassword}
+	if org != nil {
+		return seed.MemberAs(e.t, e.d, org, in, role, e.clock.Now()).User
+	}
+	u, err := auth.CreateUser(bg, e.d, in, e.clock.Now())
 	if err != nil {
 		e.t.Fatal(err)
-	}
-	if org != nil {
-		if err := auth.AddMember(bg, e.d, org.ID, u.ID, role, e.clock.Now()); err != nil {
-			e.t.Fatal(err)
-		}
 	}
 	return u
 }
@@ -235,23 +228,6 @@ func wantContains(t *testing.T, r resp, s string) {
 	if !strings.Contains(r.body, s) {
 		t.Fatalf("page does not contain %q", s)
 	}
-}
-
-// totpCode is RFC 6238 for the tests: the 6-digit code of a base32 secret
-// at t.
-func totpCode(secret string, t time.Time) string {
-	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.ReplaceAll(secret, " ", "")))
-	if err != nil {
-		panic(err)
-	}
-	var msg [8]byte
-	binary.BigEndian.PutUint64(msg[:], uint64(t.Unix()/30))
-	h := hmac.New(sha1.New, key)
-	h.Write(msg[:])
-	s := h.Sum(nil)
-	off := s[len(s)-1] & 0x0f
-	v := (uint32(s[off])&0x7f)<<24 | uint32(s[off+1])<<16 | uint32(s[off+2])<<8 | uint32(s[off+3])
-	return fmt.Sprintf("%06d", v%1000000)
 }
 
 // mails returns the outbox, newest first.

@@ -16,6 +16,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/mfa"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 var (
@@ -160,7 +161,7 @@ func TestSignInWithTOTPEnrolmentAndRecoveryPages(t *testing.T) {
 		checkPage(t, "mfa_setup error", r)
 		challenge = regexp.MustCompile(`name="challenge" value="([^"]+)"`).FindStringSubmatch(r.body)
 		secret = regexp.MustCompile(`<code class="secret" translate="no">([A-Z2-7]+)</code>`).FindStringSubmatch(r.body)
-		r = c.post("/mfa/setup", url.Values{"challenge": {challenge[1]}, "code": {totpCode(secret[1], e.clock.Now())}, "next": {"/"}})
+		r = c.post("/mfa/setup", url.Values{"challenge": {challenge[1]}, "code": {testkit.TOTP(secret[1], e.clock.Now())}, "next": {"/"}})
 		wantStatus(t, r, http.StatusOK)
 		checkPage(t, "recovery", r)
 		wantContains(t, r, text("recovery.once"))
@@ -176,13 +177,13 @@ func TestSignInWithTOTPEnrolmentAndRecoveryPages(t *testing.T) {
 		r = c.get(r.loc())
 		wantStatus(t, r, http.StatusOK)
 		checkPage(t, "mfa", r)
-		r = c.post("/mfa", url.Values{"method": {"totp"}, "code": {totpCode(secret[1], e.clock.Now())}, "next": {"/org"}})
+		r = c.post("/mfa", url.Values{"method": {"totp"}, "code": {testkit.TOTP(secret[1], e.clock.Now())}, "next": {"/org"}})
 		if r.status != http.StatusTooManyRequests && r.status != http.StatusBadRequest && r.status != http.StatusUnauthorized {
 			t.Fatalf("replayed code: status %d", r.status)
 		}
 		checkPage(t, "mfa error", r)
 		e.clock.Advance(30e9)
-		r = c.post("/mfa", url.Values{"method": {"totp"}, "code": {totpCode(secret[1], e.clock.Now())}, "next": {"/org"}})
+		r = c.post("/mfa", url.Values{"method": {"totp"}, "code": {testkit.TOTP(secret[1], e.clock.Now())}, "next": {"/org"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		if r.loc() != "/org" {
 			t.Fatalf("after MFA went to %q", r.loc())

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"html"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -27,33 +27,10 @@ var (
 // seventh closed) on a few devices.
 func seedVulnFindings(t *testing.T, e *env, org string, n int) {
 	t.Helper()
-	ctx := context.Background()
-	var assets []string
-	for i := range 4 {
-		a, err := inventory.CreateAsset(ctx, e.d, org, "", inventory.Asset{Name: fmt.Sprintf("検査機器%d", i), Kind: inventory.KindMedical}, e.clock.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		assets = append(assets, a.ID)
-	}
-	err := e.d.InTx(ctx, func(tx *db.Tx) error {
-		for start := 0; start < n; start += 100 {
-			var vals []string
-			var args []any
-			for i := start; i < min(start+100, n); i++ {
-				vals = append(vals, "(?, ?, ?, ?, ?, 'exact', ?, ?, ?, ?)")
-				args = append(args, db.NewID(), org, assets[i%len(assets)], fmt.Sprintf("CVE-2099-%05d", i), i%7 != 6, 1+i%4, 1000*(i%3), e.clock.Now(), e.clock.Now())
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, active, confidence, priority, rank, first_seen, changed_at) VALUES `+
-				strings.Join(vals, ", "), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+	assets := seed.Devices(t, e.d, org, "検査機器%d", inventory.KindMedical, 4, e.clock.Now())
+	seed.Findings(t, e.d, org, assets, n, e.clock.Now(), func(i int) seed.Finding {
+		return seed.Finding{Active: i%7 != 6, Priority: 1 + i%4, Rank: 1000 * (i % 3)}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestVulnDashboardPages(t *testing.T) {

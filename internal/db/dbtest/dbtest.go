@@ -59,19 +59,25 @@ func Each(t *testing.T, fn func(t *testing.T, d *db.DB)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
+// EachURL is Each for tests that also hand the database's address to
+// something else (a child process, the command line): fn gets the address
+// and the database opened on it.
+func EachURL(t *testing.T, fn func(t *testing.T, target string, d *db.DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		target := filepath.Join(t.TempDir(), "medisac.db")
+		fn(t, target, open(t, target))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		target := PostgresURL(t)
+		fn(t, target, open(t, target))
+	})
+}
+
 // SQLite returns a fresh migrated SQLite database, closed when t ends.
 func SQLite(t testing.TB) *db.DB {
 	t.Helper()
-	ctx := context.Background()
-	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "medisac.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
-	if _, err := d.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return open(t, filepath.Join(t.TempDir(), "medisac.db"))
 }
 
 // Postgres returns a fresh migrated database on the test PostgreSQL server,
@@ -79,9 +85,14 @@ func SQLite(t testing.TB) *db.DB {
 // required).
 func Postgres(t testing.TB) *db.DB {
 	t.Helper()
-	u := PostgresURL(t)
+	return open(t, PostgresURL(t))
+}
+
+// open opens and migrates the database at target, closed when t ends.
+func open(t testing.TB, target string) *db.DB {
+	t.Helper()
 	ctx := context.Background()
-	d, err := db.Open(ctx, u)
+	d, err := db.Open(ctx, target)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,9 @@
 package match_test
 
 import (
-	"github.com/medisac/medisac/internal/vuln/match"
 	"testing"
+
+	"github.com/medisac/medisac/internal/vuln/match"
 )
 
 // BenchmarkEvaluate measures one asset against one CVE's rules.

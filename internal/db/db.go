@@ -270,6 +270,35 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	return MapError(stx.Commit())
 }
 
+// InBatchTx is InTx for one transaction of a long batch (matching runs,
+// imports). On SQLite, after the transaction ends, it leaves the write
+// lock free as long as the transaction held it (at most 100 ms): writers
+// in other processes (the command line beside a server) poll for the lock
+// with sleeps, and a batch that took it again at once would keep them
+// waiting for the whole batch. Within the process the write queue already
+// takes turns. The pause ends early when ctx ends.
+func (d *DB) InBatchTx(ctx context.Context, fn func(tx *Tx) error) error {
+	var began time.Time
+	err := d.InTx(ctx, func(tx *Tx) error {
+		began = time.Now()
+		return fn(tx)
+	})
+	if d.dialect != SQLite || began.IsZero() {
+		return err
+	}
+	pause := min(time.Since(began), maxBatchPause)
+	t := time.NewTimer(pause)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return err
+}
+
+// maxBatchPause bounds InBatchTx's pause.
+const maxBatchPause = 100 * time.Millisecond
+
 // Lock takes a transaction-scoped exclusive lock named by key: on
 // PostgreSQL an advisory lock, on SQLite a no-op because the immediate
 // transaction already holds the database's single write lock.

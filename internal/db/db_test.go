@@ -90,3 +90,24 @@ func TestMapErrorSentinels(t *testing.T) {
 		}
 	})
 }
+
+// TestInBatchTxLeavesLockFree: on SQLite a batch transaction is followed by
+// a pause as long as it held the lock (a writer in another process gets
+// its turn then); on PostgreSQL, which locks rows, there is none.
+func TestInBatchTxLeavesLockFree(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		hold := 60 * time.Millisecond
+		start := time.Now()
+		if err := d.InBatchTx(ctx, func(tx *db.Tx) error {
+			time.Sleep(hold)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		took := time.Since(start)
+		if d.Dialect() == db.SQLite && took < 2*hold {
+			t.Fatalf("SQLite batch transaction returned after %v, before its pause", took)
+		}
+	})
+}

@@ -246,7 +246,7 @@ func (s *stager) more(began time.Time, n int) bool {
 // tx runs fn in one write transaction and counts its duration.
 func (s *stager) tx(ctx context.Context, step string, fn func(tx *db.Tx) error) error {
 	var began time.Time
-	err := s.d.InTx(ctx, func(tx *db.Tx) error {
+	err := s.d.InBatchTx(ctx, func(tx *db.Tx) error {
 		began = time.Now()
 		return fn(tx)
 	})

@@ -839,7 +839,7 @@ func (w *Watch) matchAssets(ctx context.Context, orgID string, assetIDs []string
 		n := min(len(changed), 200)
 		chunk := changed[:n]
 		changed = changed[n:]
-		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+		err := w.DB.InBatchTx(ctx, func(tx *db.Tx) error {
 			s, err := w.matchAssetChunk(ctx, tx, chunk, cache)
 			st.addUp(s)
 			return err
@@ -1469,7 +1469,7 @@ func (w *Watch) Reprioritise(ctx context.Context, orgID string) error {
 	}
 	now := w.now()
 	for chunk := range db.Chunks(ups) {
-		err := w.DB.InTx(ctx, func(tx *db.Tx) error {
+		err := w.DB.InBatchTx(ctx, func(tx *db.Tx) error {
 			for _, u := range chunk {
 				var err error
 				if u.raised {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/medisac/medisac/internal/importgate"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -82,6 +83,10 @@ type Deps struct {
 	Share *share.Hub
 	// Inventory is the register capability.
 	Inventory *inventory.Service
+	// Imports limits the node's concurrent imports (one per organisation,
+	// two in all); the node hands the same gate to its pages and its API.
+	// New builds one when nil.
+	Imports *importgate.Gate
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -117,6 +122,9 @@ func New(deps Deps) *API {
 		if deps.Mailer != nil {
 			deps.Orgs.Notices = &auth.Notices{Mail: deps.Mailer, Catalog: deps.Catalog, BaseURL: deps.BaseURL}
 		}
+	}
+	if deps.Imports == nil {
+		deps.Imports = importgate.New()
 	}
 	if deps.Vuln == nil {
 		deps.Vuln = &vuln.Watch{DB: deps.DB, Queue: deps.Queue, Mailer: deps.Mailer, Audit: deps.Audit, Catalog: deps.Catalog, BaseURL: deps.BaseURL, Now: deps.Now, Logger: deps.Logger}

@@ -14,7 +14,6 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 )
 
@@ -662,7 +661,7 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := auth.AuthorizeMember(c.p, inventory.ActionImport, orgID); err != nil {
 		return err
 	}
-	release, err := importgate.Default.Acquire(orgID)
+	release, err := a.Imports.Acquire(orgID)
 	if err != nil {
 		return err
 	}
@@ -697,7 +696,7 @@ func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) er
 	if err := auth.AuthorizeMember(c.p, inventory.ActionImport, orgID); err != nil {
 		return err
 	}
-	release, err := importgate.Default.Acquire(orgID)
+	release, err := a.Imports.Acquire(orgID)
 	if err != nil {
 		return err
 	}

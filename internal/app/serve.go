@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/medisac/medisac/internal/importgate"
 	"io"
 	"log/slog"
 	"net"
@@ -174,13 +175,15 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 		Audit: n.Audit, Affected: vuln.Checker{}}
 	taxiiServer := taxii.New(d, now, logger)
 	taxiiServer.Share = n.Share
+	// One gate for the node's imports, for the pages and the API alike.
+	imports := importgate.New()
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share, Inventory: n.Inventory})
+		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share, Inventory: n.Inventory, Imports: imports})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger, Share: n.Share,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxiiServer, Documents: docs,
-		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess, Inventory: n.Inventory,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess, Inventory: n.Inventory, Imports: imports,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 			defer cancel()

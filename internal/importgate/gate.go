@@ -22,10 +22,10 @@ type Gate struct {
 	total   int
 }
 
-// Default is the gate shared by the web pages and the API of this
-// process: the inventory imports (xlsx, csv, nmap; preview and apply) and
-// the vulnerability feed uploads.
-var Default = &Gate{PerOrg: 1, Node: 2}
+// New returns a node's gate: one import per organisation and two in all
+// at a time. A node builds one and hands it to its web pages and its API,
+// so the limits hold across both doors.
+func New() *Gate { return &Gate{PerOrg: 1, Node: 2} }
 
 // Acquire takes a place for one import of org (an organisation id, or a
 // fixed name such as "vuln" for imports that belong to no organisation)

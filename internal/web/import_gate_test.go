@@ -6,7 +6,6 @@ import (
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
-	"github.com/medisac/medisac/internal/importgate"
 )
 
 // TestInventoryImportBusy: while an import of the hospital runs, another
@@ -23,7 +22,7 @@ func TestInventoryImportBusy(t *testing.T) {
 		clinic.get("/inventory/import")
 		csv := []byte("名称,種別\nPC-1,PC\n")
 
-		release, err := importgate.Default.Acquire(e.hosp.ID)
+		release, err := e.srv.Imports.Acquire(e.hosp.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
-	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 )
 
@@ -124,7 +123,7 @@ func (s *Server) invImportPreview(w http.ResponseWriter, r *http.Request, m *mem
 		s.renderImportError(w, r, apperr.New(apperr.Unavailable, "inventory.error.documents_off"))
 		return nil
 	}
-	release, err := importgate.Default.Acquire(orgID)
+	release, err := s.Imports.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
 		return nil
@@ -228,7 +227,7 @@ func (s *Server) invImportApply(w http.ResponseWriter, r *http.Request, m *membe
 		return err
 	}
 	token, filename := r.PostForm.Get("token"), filepath.Base(r.PostForm.Get("filename"))
-	release, err := importgate.Default.Acquire(orgID)
+	release, err := s.Imports.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
 		return nil
@@ -269,7 +268,7 @@ func (s *Server) invNmapApply(w http.ResponseWriter, r *http.Request, m *member)
 		return err
 	}
 	token := r.PostForm.Get("token")
-	release, err := importgate.Default.Acquire(orgID)
+	release, err := s.Imports.Acquire(orgID)
 	if err != nil {
 		s.renderImportError(w, r, err)
 		return nil

@@ -6,6 +6,7 @@ package web
 
 import (
 	"embed"
+	"github.com/medisac/medisac/internal/importgate"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -82,6 +83,10 @@ type Deps struct {
 	Share *share.Hub
 	// Inventory is the register capability.
 	Inventory *inventory.Service
+	// Imports limits the node's concurrent imports (one per organisation,
+	// two in all); the node hands the same gate to its pages and its API.
+	// New builds one when nil.
+	Imports *importgate.Gate
 }
 
 // Server is the HTML surface.
@@ -114,6 +119,9 @@ func New(d Deps) (*Server, error) {
 		if d.Mailer != nil {
 			d.Orgs.Notices = &auth.Notices{Mail: d.Mailer, Catalog: d.Catalog, BaseURL: d.BaseURL}
 		}
+	}
+	if d.Imports == nil {
+		d.Imports = importgate.New()
 	}
 	if d.Vuln == nil {
 		d.Vuln = &vuln.Watch{DB: d.DB, Queue: d.Queue, Mailer: d.Mailer, Audit: d.Audit, Catalog: d.Catalog, BaseURL: d.BaseURL, Now: d.Now, Logger: d.Logger}

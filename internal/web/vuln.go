@@ -13,7 +13,6 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
-	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/feed"
@@ -430,7 +429,7 @@ func (s *Server) vulnImport(w http.ResponseWriter, r *http.Request, m *member) e
 		return err
 	}
 	// Feed files belong to no organisation: one upload at a time.
-	release, err := importgate.Default.Acquire("vuln-feed")
+	release, err := s.Imports.Acquire("vuln-feed")
 	if err != nil {
 		return s.renderVulnImport(w, r, http.StatusTooManyRequests, nil, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/medisac/medisac/internal/audit"
@@ -16,7 +17,9 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 )
 
-func catalog() (*i18n.Catalog, error) { return i18n.Load() }
+// catalog is the process's one message catalog: the node's services, its
+// pages and API, and the commands share it (it is read only).
+var catalog = sync.OnceValues(i18n.Load)
 
 // cliEntry is an audit entry for a change made from the command line.
 func cliEntry(action, objType, objID, orgID string, details map[string]any) audit.Entry {

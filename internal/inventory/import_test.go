@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"github.com/medisac/medisac/internal/testkit"
 	"io"
 	"strings"
 	"testing"
@@ -33,32 +34,6 @@ func xlsxOf(t testing.TB, sheets ...xlsx.SheetData) []byte {
 	if err := xlsx.Write(&buf, sheets); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
-}
-
-// rawXLSX builds a workbook from hand-written sheet XML (to test numeric
-// cells, shared strings and hostile content).
-func rawXLSX(t testing.TB, sheetXML, shared string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	files := map[string]string{
-		"[Content_Types].xml":        `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`,
-		"xl/workbook.xml":            `<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="資産" sheetId="1" r:id="rId1"/></sheets></workbook>`,
-		"xl/_rels/workbook.xml.rels": `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="x" Target="/xl/worksheets/sheet1.xml"/></Relationships>`,
-		"xl/worksheets/sheet1.xml":   sheetXML,
-	}
-	if shared != "" {
-		files["xl/sharedStrings.xml"] = shared
-	}
-	for name, body := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
-	zw.Close()
 	return buf.Bytes()
 }
 
@@ -172,7 +147,7 @@ func TestImportWorkbook(t *testing.T) {
 <row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c><c r="B1" t="inlineStr"><is><t>kind</t></is></c><c r="C1" t="inlineStr"><is><t>support_end</t></is></c><c r="D1" t="inlineStr"><is><t>serial</t></is></c></row>
 <row r="2"><c r="A2" t="inlineStr"><is><t>PACS</t></is></c><c r="B2" t="inlineStr"><is><t>server</t></is></c><c r="C2"><v>46112</v></c><c r="D2"><v>12345</v></c></row>
 </sheetData></worksheet>`
-		p := must[*Preview](t)(ImportFile(ctx, d, org, "", "book.xlsx", rawXLSX(t, sheet, ""), false, t0))
+		p := must[*Preview](t)(ImportFile(ctx, d, org, "", "book.xlsx", testkit.RawXLSX(t, sheet, ""), false, t0))
 		if !p.OK() || p.Counts[SheetAssets][RowNew] != 1 {
 			t.Fatalf("preview %+v", p)
 		}

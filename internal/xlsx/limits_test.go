@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"github.com/medisac/medisac/internal/testkit"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -12,50 +13,11 @@ import (
 	"time"
 )
 
-// hugeSharedXLSX builds a workbook whose one shared string is n bytes of
-// text that deflates about 25:1, well inside the ratio check, as a hostile
-// file would.
-func hugeSharedXLSX(t testing.TB, n int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	put := func(name, body string) {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
-	put("xl/workbook.xml", `<workbook xmlns:r="r"><sheets><sheet name="資産" r:id="rId1"/></sheets></workbook>`)
-	put("xl/_rels/workbook.xml.rels", `<Relationships><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>`)
-	put("xl/worksheets/sheet1.xml", `<worksheet><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>`)
-	w, err := zw.Create("xl/sharedStrings.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte(`<sst><si><t>`))
-	rng := rand.New(rand.NewPCG(1, 2))
-	chunk := make([]byte, 64<<10)
-	for written := 0; written < n; written += len(chunk) {
-		for i := range chunk {
-			if rng.IntN(8) == 0 {
-				chunk[i] = byte('a' + rng.IntN(26))
-			} else {
-				chunk[i] = 'x'
-			}
-		}
-		w.Write(chunk)
-	}
-	w.Write([]byte(`</t></si></sst>`))
-	zw.Close()
-	return buf.Bytes()
-}
-
 // TestHugeSharedString: a workbook of a few MB holding one shared
 // string of 64 MB (inside the inflation ratio) is refused quickly, naming
 // the cell limit, without the reader ever holding the string.
 func TestHugeSharedString(t *testing.T) {
-	data := hugeSharedXLSX(t, 64<<20)
+	data := testkit.HugeSharedXLSX(t, 64<<20)
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		t.Fatal(err)
@@ -101,15 +63,15 @@ func TestCellLimits(t *testing.T) {
 		return b.String()
 	}
 	full := strings.Repeat("保", MaxCellChars)
-	sheets, err := Read(rawXLSX(t, sheet, sst(full)), Limits{})
+	sheets, err := Read(testkit.RawXLSX(t, sheet, sst(full)), Limits{})
 	if err != nil || sheets[0].Rows[0][0].V != full {
 		t.Fatalf("a cell of %d characters: %v", MaxCellChars, err)
 	}
-	if _, err := Read(rawXLSX(t, sheet, sst(full+"守")), Limits{}); !errors.Is(err, ErrCellTooLong) {
+	if _, err := Read(testkit.RawXLSX(t, sheet, sst(full+"守")), Limits{}); !errors.Is(err, ErrCellTooLong) {
 		t.Fatalf("a cell of %d characters: %v", MaxCellChars+1, err)
 	}
 	inline := `<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>` + full + `a</t></is></c></row></sheetData></worksheet>`
-	if _, err := Read(rawXLSX(t, inline, ""), Limits{}); !errors.Is(err, ErrCellTooLong) {
+	if _, err := Read(testkit.RawXLSX(t, inline, ""), Limits{}); !errors.Is(err, ErrCellTooLong) {
 		t.Fatalf("an inline cell of %d characters: %v", MaxCellChars+1, err)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -121,10 +83,10 @@ func TestCellLimits(t *testing.T) {
 		}
 		many[i] = string(b)
 	}
-	if _, err := Read(rawXLSX(t, sheet, sst(many...)), Limits{MaxTextBytes: 1 << 20}); !errors.Is(err, ErrTextTooLarge) {
+	if _, err := Read(testkit.RawXLSX(t, sheet, sst(many...)), Limits{MaxTextBytes: 1 << 20}); !errors.Is(err, ErrTextTooLarge) {
 		t.Fatalf("1.2 MB of shared strings over a 1 MB limit: %v", err)
 	}
-	if _, err := Read(rawXLSX(t, sheet, sst(many...)), Limits{MaxTextBytes: 2 << 20}); err != nil {
+	if _, err := Read(testkit.RawXLSX(t, sheet, sst(many...)), Limits{MaxTextBytes: 2 << 20}); err != nil {
 		t.Fatalf("1.2 MB of shared strings under a 2 MB limit: %v", err)
 	}
 	var wide strings.Builder
@@ -133,7 +95,7 @@ func TestCellLimits(t *testing.T) {
 		wide.WriteString(`<row><c r="GR` + strconv.Itoa(i) + `"><v>1</v></c></row>`)
 	}
 	wide.WriteString(`</sheetData></worksheet>`)
-	if _, err := Read(rawXLSX(t, wide.String(), ""), Limits{MaxCells: 10000}); !errors.Is(err, ErrLimit) {
+	if _, err := Read(testkit.RawXLSX(t, wide.String(), ""), Limits{MaxCells: 10000}); !errors.Is(err, ErrLimit) {
 		t.Fatalf("20,000 padded cells over a limit of 10,000: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"github.com/medisac/medisac/internal/testkit"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,32 +16,6 @@ func xlsxOf(t testing.TB, sheets ...SheetData) []byte {
 	if err := Write(&buf, sheets); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
-}
-
-// rawXLSX builds a workbook from hand-written sheet XML (to test numeric
-// cells, shared strings and hostile content).
-func rawXLSX(t testing.TB, sheetXML, shared string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	files := map[string]string{
-		"[Content_Types].xml":        `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`,
-		"xl/workbook.xml":            `<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="資産" sheetId="1" r:id="rId1"/></sheets></workbook>`,
-		"xl/_rels/workbook.xml.rels": `<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="x" Target="/xl/worksheets/sheet1.xml"/></Relationships>`,
-		"xl/worksheets/sheet1.xml":   sheetXML,
-	}
-	if shared != "" {
-		files["xl/sharedStrings.xml"] = shared
-	}
-	for name, body := range files {
-		w, err := zw.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(body))
-	}
-	zw.Close()
 	return buf.Bytes()
 }
 
@@ -68,7 +43,7 @@ func TestReadCells(t *testing.T) {
 <row r="3"><c r="A3" t="inlineStr"><is><t>VPN</t></is></c><c r="B3"><v>46112</v></c><c r="C3" t="str"><f>A3&amp;"x"</f><v>VPNx</v></c><c r="D3" t="b"><v>1</v></c></row>
 </sheetData></worksheet>`
 	shared := `<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>名称</t><rPh sb="0" eb="2"><t>メイショウ</t></rPh></si><si><r><t>保守</t></r><r><t>期限</t></r></si></sst>`
-	sheets, err := Read(rawXLSX(t, sheet, shared), Limits{})
+	sheets, err := Read(testkit.RawXLSX(t, sheet, shared), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +74,8 @@ func TestReadHostile(t *testing.T) {
 		zw.Close()
 		return buf.Bytes()
 	}
-	entity := rawXLSX(t, `<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>`, "")
-	xxe := rawXLSX(t, `<?xml version="1.0"?><!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&x;</t></is></c></row></sheetData></worksheet>`, "")
+	entity := testkit.RawXLSX(t, `<?xml version="1.0"?><!DOCTYPE w [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&b;</t></is></c></row></sheetData></worksheet>`, "")
+	xxe := testkit.RawXLSX(t, `<?xml version="1.0"?><!DOCTYPE w [<!ENTITY x SYSTEM "file:///etc/passwd">]><worksheet><sheetData><row><c t="inlineStr"><is><t>&x;</t></is></c></row></sheetData></worksheet>`, "")
 	manyEntries := func() []byte {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
@@ -122,9 +97,9 @@ func TestReadHostile(t *testing.T) {
 		{"entity expansion", entity, Limits{}, ErrNotXLSX},
 		{"external entity", xxe, Limits{}, ErrNotXLSX},
 		{"not a zip", []byte("名称,種別\n"), Limits{}, ErrNotXLSX},
-		{"rows", rawXLSX(t, `<worksheet><sheetData><row r="5000"/></sheetData></worksheet>`, ""), Limits{MaxRows: 100}, ErrLimit},
-		{"columns", rawXLSX(t, `<worksheet><sheetData><row><c r="AAA1"><v>1</v></c></row></sheetData></worksheet>`, ""), Limits{}, ErrLimit},
-		{"bad shared index", rawXLSX(t, `<worksheet><sheetData><row><c t="s"><v>7</v></c></row></sheetData></worksheet>`, ""), Limits{}, ErrNotXLSX},
+		{"rows", testkit.RawXLSX(t, `<worksheet><sheetData><row r="5000"/></sheetData></worksheet>`, ""), Limits{MaxRows: 100}, ErrLimit},
+		{"columns", testkit.RawXLSX(t, `<worksheet><sheetData><row><c r="AAA1"><v>1</v></c></row></sheetData></worksheet>`, ""), Limits{}, ErrLimit},
+		{"bad shared index", testkit.RawXLSX(t, `<worksheet><sheetData><row><c t="s"><v>7</v></c></row></sheetData></worksheet>`, ""), Limits{}, ErrNotXLSX},
 	}
 	for _, tc := range cases {
 		_, err := Read(tc.data, tc.lim)
@@ -136,7 +111,7 @@ func TestReadHostile(t *testing.T) {
 
 func FuzzRead(f *testing.F) {
 	f.Add(xlsxOf(f, SheetData{Name: "資産", Header: []string{"名称", "保守期限"}, Rows: [][]string{{"CT", "R8.3.31"}}}))
-	f.Add(rawXLSX(f, `<worksheet><sheetData><row r="1"><c r="A1"><v>46112</v></c></row></sheetData></worksheet>`, ""))
+	f.Add(testkit.RawXLSX(f, `<worksheet><sheetData><row r="1"><c r="A1"><v>46112</v></c></row></sheetData></worksheet>`, ""))
 	f.Add([]byte("PK\x03\x04"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sheets, err := Read(data, Limits{MaxRows: 500, MaxCols: 50, MaxUncompressed: 4 << 20})

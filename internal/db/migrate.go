@@ -6,28 +6,86 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
 
-//go:embed migrations
+//go:embed migrations/*.sql
 var migrationsFS embed.FS
 
-// Migration is one numbered schema change, with the same name in both
-// dialect folders.
+// Migration is one numbered schema change, rendered for one dialect.
 type Migration struct {
 	Version int
 	Name    string
 	SQL     string
 }
 
-// Migrations returns the embedded migrations of a dialect in order. It fails
-// when a file name is not of the form NNNN_name.sql or a version repeats.
+// A migration file is written once for both databases. Where their SQL
+// differs it says so in one of two ways:
+//
+//   - a type or literal that only differs in spelling is a placeholder,
+//     replaced from dialectWords (e.g. {timestamp} is TIMESTAMPTZ on
+//     PostgreSQL and TIMESTAMP on SQLite);
+//   - lines that differ more (triggers, functions) stand in sections: a line
+//     "-- postgres:" or "-- sqlite:" starts lines for that database only, and
+//     "-- both:" returns to lines for both. The marker lines themselves are
+//     not part of the SQL.
+var dialectWords = []struct{ word, postgres, sqlite string }{
+	{"{timestamp}", "TIMESTAMPTZ", "TIMESTAMP"},
+	{"{bigint}", "BIGINT", "INTEGER"},
+	{"{double}", "DOUBLE PRECISION", "REAL"},
+	{"{bytes}", "BYTEA", "BLOB"},
+	{"{serial_key}", "BIGSERIAL PRIMARY KEY", "INTEGER PRIMARY KEY AUTOINCREMENT"},
+	{"{without_rowid}", "", " WITHOUT ROWID"},
+	{"{builtin_time}", "'2026-01-01 00:00:00+00'", "'2026-01-01 00:00:00.000000+00:00'"},
+}
+
+// renderMigration returns a migration file's SQL for one dialect. It fails
+// on a section marker it does not know, a placeholder left unreplaced, or a
+// section left open at the end of the file.
+func renderMigration(d Dialect, name, text string) (string, error) {
+	var b strings.Builder
+	section := ""
+	for i, line := range strings.SplitAfter(text, "\n") {
+		switch marker := strings.TrimSpace(line); marker {
+		case "-- postgres:", "-- sqlite:":
+			section = strings.TrimSuffix(strings.TrimPrefix(marker, "-- "), ":")
+			continue
+		case "-- both:":
+			section = ""
+			continue
+		}
+		if section != "" && section != string(d) {
+			continue
+		}
+		for _, w := range dialectWords {
+			if d == Postgres {
+				line = strings.ReplaceAll(line, w.word, w.postgres)
+			} else {
+				line = strings.ReplaceAll(line, w.word, w.sqlite)
+			}
+		}
+		if strings.Contains(line, "{") && placeholder.MatchString(line) {
+			return "", fmt.Errorf("migration %s line %d: unknown placeholder in %q", name, i+1, strings.TrimSpace(line))
+		}
+		b.WriteString(line)
+	}
+	if section != "" {
+		return "", fmt.Errorf("migration %s: section %q is not closed with \"-- both:\"", name, section)
+	}
+	return b.String(), nil
+}
+
+var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
+
+// Migrations returns the embedded migrations rendered for a dialect, in
+// order. It fails when a file name is not of the form NNNN_name.sql, a
+// version repeats, or a file does not render.
 func Migrations(d Dialect) ([]Migration, error) {
-	dir := path.Join("migrations", string(d))
-	entries, err := fs.ReadDir(migrationsFS, dir)
+	entries, err := fs.ReadDir(migrationsFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}
@@ -41,17 +99,21 @@ func Migrations(d Dialect) ([]Migration, error) {
 		num, _, ok := strings.Cut(name, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s/%s: name must be NNNN_description.sql", dir, name)
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
 		}
 		if prev, dup := seen[v]; dup {
 			return nil, fmt.Errorf("migration version %d used twice: %s and %s", v, prev, name)
 		}
 		seen[v] = name
-		b, err := fs.ReadFile(migrationsFS, path.Join(dir, name))
+		b, err := fs.ReadFile(migrationsFS, path.Join("migrations", name))
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
+		sql, err := renderMigration(d, name, string(b))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: sql})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil

@@ -7,7 +7,7 @@ CREATE TABLE share_groups (
 	name TEXT NOT NULL,
 	kind TEXT NOT NULL CHECK (kind IN ('regional','customers','other')),
 	owner_org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
-	created_at TIMESTAMP NOT NULL
+	created_at {timestamp} NOT NULL
 );
 
 CREATE TABLE share_group_members (
@@ -31,8 +31,8 @@ CREATE TABLE share_posts (
 	author_user_id TEXT NOT NULL DEFAULT '',
 	anonymous BOOLEAN NOT NULL DEFAULT FALSE,
 	source TEXT NOT NULL DEFAULT 'local',
-	created_at TIMESTAMP NOT NULL,
-	updated_at TIMESTAMP NOT NULL
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX share_posts_created ON share_posts(created_at);
 CREATE INDEX share_posts_tlp ON share_posts(tlp, created_at);
@@ -43,7 +43,7 @@ CREATE TABLE share_recipients (
 	kind TEXT NOT NULL CHECK (kind IN ('org','group','user')),
 	ref_id TEXT NOT NULL,
 	added_by TEXT NOT NULL DEFAULT '',
-	added_at TIMESTAMP NOT NULL,
+	added_at {timestamp} NOT NULL,
 	PRIMARY KEY (post_id, kind, ref_id)
 );
 CREATE INDEX share_recipients_ref ON share_recipients(kind, ref_id);
@@ -52,8 +52,8 @@ CREATE TABLE share_ioc_values (
 	id TEXT PRIMARY KEY,
 	type TEXT NOT NULL,
 	value TEXT NOT NULL,
-	post_count INTEGER NOT NULL DEFAULT 0,
-	first_seen TIMESTAMP NOT NULL,
+	post_count {bigint} NOT NULL DEFAULT 0,
+	first_seen {timestamp} NOT NULL,
 	UNIQUE (type, value)
 );
 
@@ -67,7 +67,7 @@ CREATE TABLE share_indicators (
 	comment TEXT NOT NULL DEFAULT '',
 	warning TEXT NOT NULL DEFAULT '',
 	stix_id TEXT NOT NULL,
-	created_at TIMESTAMP NOT NULL,
+	created_at {timestamp} NOT NULL,
 	UNIQUE (post_id, value_id)
 );
 CREATE INDEX share_indicators_value ON share_indicators(value_id);
@@ -79,7 +79,7 @@ CREATE TABLE share_warnings (
 	value TEXT NOT NULL,
 	builtin BOOLEAN NOT NULL DEFAULT FALSE,
 	disabled BOOLEAN NOT NULL DEFAULT FALSE,
-	created_at TIMESTAMP NOT NULL,
+	created_at {timestamp} NOT NULL,
 	UNIQUE (type, value)
 );
 
@@ -88,7 +88,7 @@ CREATE TABLE share_responses (
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	user_id TEXT NOT NULL,
 	status TEXT NOT NULL CHECK (status IN ('affected','not_affected','investigating')),
-	updated_at TIMESTAMP NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	PRIMARY KEY (post_id, org_id)
 );
 
@@ -97,7 +97,7 @@ CREATE TABLE share_sightings (
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	user_id TEXT NOT NULL,
 	stix_id TEXT NOT NULL,
-	seen_at TIMESTAMP NOT NULL,
+	seen_at {timestamp} NOT NULL,
 	PRIMARY KEY (indicator_id, org_id)
 );
 
@@ -109,7 +109,7 @@ CREATE TABLE share_comments (
 	body TEXT NOT NULL,
 	body_html TEXT NOT NULL,
 	stix_id TEXT NOT NULL,
-	created_at TIMESTAMP NOT NULL
+	created_at {timestamp} NOT NULL
 );
 CREATE INDEX share_comments_post ON share_comments(post_id, created_at);
 
@@ -121,12 +121,12 @@ CREATE TABLE share_search (
 CREATE INDEX share_search_post ON share_search(post_id);
 
 CREATE TABLE share_stix_objects (
-	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	seq {serial_key},
 	post_id TEXT NOT NULL REFERENCES share_posts(id) ON DELETE CASCADE,
 	stix_id TEXT NOT NULL,
 	type TEXT NOT NULL,
 	version TEXT NOT NULL,
-	date_added TIMESTAMP NOT NULL,
+	date_added {timestamp} NOT NULL,
 	body TEXT NOT NULL
 );
 CREATE INDEX share_stix_objects_added ON share_stix_objects(date_added, seq);
@@ -136,7 +136,7 @@ CREATE INDEX share_stix_objects_post ON share_stix_objects(post_id);
 CREATE TABLE share_taxii_status (
 	id TEXT PRIMARY KEY,
 	org_id TEXT NOT NULL,
-	created_at TIMESTAMP NOT NULL,
+	created_at {timestamp} NOT NULL,
 	body TEXT NOT NULL
 );
 
@@ -151,9 +151,9 @@ CREATE TABLE share_taxii_feeds (
 	tlp TEXT NOT NULL DEFAULT 'amber',
 	interval_minutes INTEGER NOT NULL DEFAULT 60,
 	added_after TEXT NOT NULL DEFAULT '',
-	next_run_at TIMESTAMP NOT NULL,
+	next_run_at {timestamp} NOT NULL,
 	last_error TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMP NOT NULL
+	created_at {timestamp} NOT NULL
 );
 
 CREATE TABLE share_subscriptions (
@@ -162,7 +162,7 @@ CREATE TABLE share_subscriptions (
 	immediate_tlp TEXT NOT NULL DEFAULT 'amber,amber_strict,red',
 	immediate_kinds TEXT NOT NULL DEFAULT '',
 	digest BOOLEAN NOT NULL DEFAULT TRUE,
-	updated_at TIMESTAMP NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	PRIMARY KEY (user_id, org_id)
 );
 
@@ -170,7 +170,7 @@ CREATE TABLE share_webhooks (
 	org_id TEXT PRIMARY KEY REFERENCES organizations(id) ON DELETE CASCADE,
 	url TEXT NOT NULL,
 	secret TEXT NOT NULL,
-	created_at TIMESTAMP NOT NULL
+	created_at {timestamp} NOT NULL
 );
 
 CREATE TABLE share_notifications (
@@ -178,8 +178,8 @@ CREATE TABLE share_notifications (
 	post_id TEXT NOT NULL REFERENCES share_posts(id) ON DELETE CASCADE,
 	org_id TEXT NOT NULL,
 	mode TEXT NOT NULL CHECK (mode IN ('immediate','digest','none')),
-	created_at TIMESTAMP NOT NULL,
-	sent_at TIMESTAMP,
+	created_at {timestamp} NOT NULL,
+	sent_at {timestamp},
 	PRIMARY KEY (user_id, post_id)
 );
 CREATE INDEX share_notifications_pending ON share_notifications(mode, sent_at, user_id);

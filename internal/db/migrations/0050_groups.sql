@@ -7,8 +7,8 @@ CREATE TABLE org_groups (
 	owner_org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	name TEXT NOT NULL,
 	created_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (owner_org_id, name)
 );
 
@@ -18,8 +18,8 @@ CREATE TABLE org_group_members (
 	status TEXT NOT NULL CHECK (status IN ('invited','active','declined')),
 	invited_as TEXT NOT NULL DEFAULT '',
 	invited_by TEXT NOT NULL DEFAULT '',
-	invited_at TIMESTAMPTZ NOT NULL,
-	answered_at TIMESTAMPTZ,
+	invited_at {timestamp} NOT NULL,
+	answered_at {timestamp},
 	PRIMARY KEY (group_id, org_id)
 );
 CREATE INDEX org_group_members_org ON org_group_members(org_id, status);

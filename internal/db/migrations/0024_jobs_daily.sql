@@ -10,9 +10,9 @@ CREATE TABLE jobs_daily (
 	state TEXT NOT NULL CHECK (state IN ('running','retry','done','failed')),
 	holder TEXT NOT NULL DEFAULT '',
 	attempts INTEGER NOT NULL DEFAULT 0,
-	lease_until TIMESTAMPTZ NOT NULL,
-	started_at TIMESTAMPTZ NOT NULL,
-	finished_at TIMESTAMPTZ,
+	lease_until {timestamp} NOT NULL,
+	started_at {timestamp} NOT NULL,
+	finished_at {timestamp},
 	last_error TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (name, day)
 );
@@ -23,5 +23,5 @@ CREATE TABLE jobs_daily (
 -- urgent.
 ALTER TABLE vuln_findings ADD COLUMN alerted_priority INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE vuln_findings ADD COLUMN alerted_kev BOOLEAN NOT NULL DEFAULT FALSE;
-ALTER TABLE vuln_findings ADD COLUMN alerted_epss DOUBLE PRECISION NOT NULL DEFAULT 0;
+ALTER TABLE vuln_findings ADD COLUMN alerted_epss {double} NOT NULL DEFAULT 0;
 UPDATE vuln_findings SET alerted_priority = priority WHERE NOT alert_pending;

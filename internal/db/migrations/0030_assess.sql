@@ -7,7 +7,7 @@ CREATE TABLE assess_editions (
 	owner_org_id TEXT NOT NULL DEFAULT '',
 	source TEXT NOT NULL,
 	created_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL
 );
 
 CREATE TABLE assess_sheets (
@@ -20,9 +20,9 @@ CREATE TABLE assess_sheets (
 	shared BOOLEAN NOT NULL DEFAULT FALSE,
 	signed_by TEXT NOT NULL DEFAULT '',
 	signed_name TEXT NOT NULL DEFAULT '',
-	signed_at TIMESTAMPTZ,
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	signed_at {timestamp},
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (org_id, edition_id, fiscal_year, subject)
 );
 CREATE INDEX assess_sheets_family ON assess_sheets(org_id, family, fiscal_year);
@@ -40,7 +40,7 @@ CREATE TABLE assess_answers (
 	value TEXT NOT NULL DEFAULT '',
 	comment TEXT NOT NULL DEFAULT '',
 	updated_by TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	PRIMARY KEY (sheet_id, item_id, cell)
 );
 CREATE INDEX assess_answers_org ON assess_answers(org_id, sheet_id);
@@ -50,11 +50,11 @@ CREATE TABLE assess_files (
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	name TEXT NOT NULL,
 	content_type TEXT NOT NULL,
-	size BIGINT NOT NULL,
+	size {bigint} NOT NULL,
 	sha256 TEXT NOT NULL,
-	content BYTEA NOT NULL,
+	content {bytes} NOT NULL,
 	created_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL
 );
 
 CREATE TABLE assess_evidence (
@@ -67,7 +67,7 @@ CREATE TABLE assess_evidence (
 	link_ref TEXT NOT NULL DEFAULT '',
 	note TEXT NOT NULL DEFAULT '',
 	created_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL
 );
 CREATE INDEX assess_evidence_item ON assess_evidence(org_id, sheet_id, item_id);
 
@@ -78,7 +78,7 @@ CREATE TABLE assess_hint_decisions (
 	hint_key TEXT NOT NULL,
 	decision TEXT NOT NULL CHECK (decision IN ('accepted','ignored')),
 	decided_by TEXT NOT NULL DEFAULT '',
-	decided_at TIMESTAMPTZ NOT NULL,
+	decided_at {timestamp} NOT NULL,
 	PRIMARY KEY (sheet_id, item_id, hint_key)
 );
 
@@ -94,15 +94,15 @@ CREATE TABLE assess_vendor_requests (
 	due_on TEXT NOT NULL DEFAULT '',
 	status TEXT NOT NULL DEFAULT 'requested' CHECK (status IN ('requested','answered')),
 	token_hash TEXT UNIQUE,
-	token_expires_at TIMESTAMPTZ,
-	token_used_at TIMESTAMPTZ,
+	token_expires_at {timestamp},
+	token_used_at {timestamp},
 	sheet_id TEXT NOT NULL DEFAULT '',
 	file_id TEXT NOT NULL DEFAULT '',
-	answered_at TIMESTAMPTZ,
-	reminded_at TIMESTAMPTZ,
+	answered_at {timestamp},
+	reminded_at {timestamp},
 	created_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX assess_vendor_requests_org ON assess_vendor_requests(org_id, fiscal_year);
 CREATE INDEX assess_vendor_requests_vendor ON assess_vendor_requests(vendor_org_id, status);
@@ -116,16 +116,16 @@ CREATE TABLE assess_surveys (
 	due_on TEXT NOT NULL DEFAULT '',
 	filter TEXT NOT NULL DEFAULT '{}',
 	created_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL
 );
 
 CREATE TABLE assess_survey_targets (
 	survey_id TEXT NOT NULL REFERENCES assess_surveys(id) ON DELETE CASCADE,
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	sheet_id TEXT NOT NULL DEFAULT '',
-	invited_at TIMESTAMPTZ NOT NULL,
-	responded_at TIMESTAMPTZ,
-	reminded_at TIMESTAMPTZ,
+	invited_at {timestamp} NOT NULL,
+	responded_at {timestamp},
+	reminded_at {timestamp},
 	PRIMARY KEY (survey_id, org_id)
 );
 CREATE INDEX assess_survey_targets_org ON assess_survey_targets(org_id);

@@ -10,8 +10,8 @@ CREATE TABLE inv_segments (
 	kind TEXT NOT NULL DEFAULT 'other' CHECK (kind IN ('medical','business','maintenance','guest','dmz','other')),
 	cidr TEXT NOT NULL DEFAULT '',
 	description TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (org_id, name)
 );
 
@@ -47,8 +47,8 @@ CREATE TABLE inv_assets (
 	firmware_current TEXT NOT NULL DEFAULT 'unknown' CHECK (firmware_current IN ('yes','no','unknown')),
 	firmware_checked_on TEXT NOT NULL DEFAULT '',
 	vulnerable BOOLEAN NOT NULL DEFAULT FALSE,
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (org_id, name)
 );
 CREATE INDEX inv_assets_kind ON inv_assets(org_id, kind, name);
@@ -61,7 +61,7 @@ CREATE TABLE inv_asset_history (
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	asset_id TEXT NOT NULL,
 	actor_id TEXT NOT NULL DEFAULT '',
-	at TIMESTAMPTZ NOT NULL,
+	at {timestamp} NOT NULL,
 	action TEXT NOT NULL CHECK (action IN ('create','update','delete')),
 	changes TEXT NOT NULL DEFAULT '[]'
 );
@@ -79,8 +79,8 @@ CREATE TABLE inv_communications (
 	reason TEXT NOT NULL DEFAULT '',
 	reviewed_on TEXT NOT NULL DEFAULT '',
 	reviewed_by TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX inv_communications_asset ON inv_communications(org_id, asset_id);
 
@@ -93,8 +93,8 @@ CREATE TABLE inv_vendors (
 	phone TEXT NOT NULL DEFAULT '',
 	email TEXT NOT NULL DEFAULT '',
 	notes TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (org_id, name)
 );
 
@@ -111,8 +111,8 @@ CREATE TABLE inv_connections (
 	manager TEXT NOT NULL DEFAULT 'unknown' CHECK (manager IN ('it','vendor','other_dept','unknown')),
 	last_reviewed_on TEXT NOT NULL DEFAULT '',
 	notes TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (org_id, name)
 );
 
@@ -122,8 +122,8 @@ CREATE TABLE inv_systems (
 	name TEXT NOT NULL,
 	vendor_id TEXT REFERENCES inv_vendors(id) ON DELETE SET NULL,
 	description TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	UNIQUE (org_id, name)
 );
 
@@ -137,8 +137,8 @@ CREATE TABLE inv_contracts (
 	remote_maintenance TEXT NOT NULL DEFAULT 'unknown' CHECK (remote_maintenance IN ('yes','no','unknown')),
 	contact TEXT NOT NULL DEFAULT '',
 	notes TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX inv_contracts_vendor ON inv_contracts(org_id, vendor_id);
 
@@ -155,7 +155,7 @@ CREATE TABLE inv_responsibilities (
 	duty TEXT NOT NULL CHECK (duty IN ('firmware','os_patch','log_monitoring','backup','password','incident_first_response')),
 	holder TEXT NOT NULL CHECK (holder IN ('institution','vendor','shared','undecided')),
 	note TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	PRIMARY KEY (system_id, duty)
 );
 
@@ -167,10 +167,10 @@ CREATE TABLE inv_documents (
 	title TEXT NOT NULL DEFAULT '',
 	filename TEXT NOT NULL,
 	content_type TEXT NOT NULL,
-	size BIGINT NOT NULL,
+	size {bigint} NOT NULL,
 	sha256 TEXT NOT NULL,
 	uploaded_by TEXT NOT NULL DEFAULT '',
-	uploaded_at TIMESTAMPTZ NOT NULL
+	uploaded_at {timestamp} NOT NULL
 );
 CREATE INDEX inv_documents_system ON inv_documents(org_id, system_id);
 
@@ -188,7 +188,7 @@ CREATE TABLE inv_accounts (
 	last_reviewed_on TEXT NOT NULL DEFAULT '',
 	state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active','disabled','removed')),
 	notes TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
-	updated_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL,
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX inv_accounts_org ON inv_accounts(org_id, username);

@@ -10,14 +10,14 @@ CREATE TABLE vuln_vulns (
 	summary_ja TEXT NOT NULL DEFAULT '',
 	nvd_status TEXT NOT NULL DEFAULT '',
 	withdrawn BOOLEAN NOT NULL DEFAULT FALSE,
-	published TIMESTAMPTZ,
-	modified TIMESTAMPTZ,
-	cvss_score DOUBLE PRECISION NOT NULL DEFAULT 0,
+	published {timestamp},
+	modified {timestamp},
+	cvss_score {double} NOT NULL DEFAULT 0,
 	cvss_version TEXT NOT NULL DEFAULT '',
 	cvss_severity TEXT NOT NULL DEFAULT '',
 	cvss_vector TEXT NOT NULL DEFAULT '',
 	cwes TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX vuln_vulns_updated ON vuln_vulns(updated_at);
 
@@ -28,7 +28,7 @@ CREATE TABLE vuln_refs (
 	url TEXT NOT NULL DEFAULT '',
 	title TEXT NOT NULL DEFAULT '',
 	PRIMARY KEY (vuln_id, ref_id)
-);
+){without_rowid};
 CREATE INDEX vuln_refs_ref ON vuln_refs(ref_id);
 
 CREATE TABLE vuln_rules (
@@ -40,7 +40,7 @@ CREATE TABLE vuln_rules (
 	wildcard BOOLEAN NOT NULL DEFAULT FALSE,
 	rule_keys TEXT NOT NULL DEFAULT '',
 	fixed TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL,
+	updated_at {timestamp} NOT NULL,
 	PRIMARY KEY (vuln_id, source, source_id)
 );
 CREATE INDEX vuln_rules_updated ON vuln_rules(updated_at);
@@ -51,7 +51,7 @@ CREATE TABLE vuln_rule_keys (
 	rkey TEXT NOT NULL,
 	vuln_id TEXT NOT NULL,
 	PRIMARY KEY (rkey, vuln_id)
-);
+){without_rowid};
 
 CREATE TABLE vuln_kev (
 	cve TEXT PRIMARY KEY,
@@ -62,15 +62,15 @@ CREATE TABLE vuln_kev (
 	due TEXT NOT NULL DEFAULT '',
 	action TEXT NOT NULL DEFAULT '',
 	ransomware BOOLEAN NOT NULL DEFAULT FALSE,
-	updated_at TIMESTAMPTZ NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 
 CREATE TABLE vuln_epss (
 	cve TEXT PRIMARY KEY,
-	score DOUBLE PRECISION NOT NULL,
-	percentile DOUBLE PRECISION NOT NULL DEFAULT -1,
+	score {double} NOT NULL,
+	percentile {double} NOT NULL DEFAULT -1,
 	score_date TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 
 CREATE TABLE vuln_docs (
@@ -78,15 +78,15 @@ CREATE TABLE vuln_docs (
 	format TEXT NOT NULL,
 	body TEXT NOT NULL,
 	vendors TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 
 CREATE TABLE vuln_imports (
 	id TEXT PRIMARY KEY,
-	at TIMESTAMPTZ NOT NULL,
+	at {timestamp} NOT NULL,
 	name TEXT NOT NULL,
 	format TEXT NOT NULL DEFAULT '',
-	records BIGINT NOT NULL DEFAULT 0,
+	records {bigint} NOT NULL DEFAULT 0,
 	ok BOOLEAN NOT NULL,
 	error_key TEXT NOT NULL DEFAULT '',
 	detail TEXT NOT NULL DEFAULT ''
@@ -96,9 +96,9 @@ CREATE INDEX vuln_imports_at ON vuln_imports(at);
 CREATE TABLE vuln_sync_state (
 	name TEXT PRIMARY KEY,
 	sync_cursor TEXT NOT NULL DEFAULT '',
-	last_ok TIMESTAMPTZ,
+	last_ok {timestamp},
 	last_error TEXT NOT NULL DEFAULT '',
-	updated_at TIMESTAMPTZ NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 
 CREATE TABLE vuln_asset_identity (
@@ -116,11 +116,11 @@ CREATE TABLE vuln_asset_identity (
 	retired BOOLEAN NOT NULL DEFAULT FALSE,
 	override TEXT NOT NULL DEFAULT '',
 	confirmed_by TEXT NOT NULL DEFAULT '',
-	confirmed_at TIMESTAMPTZ,
+	confirmed_at {timestamp},
 	external BOOLEAN NOT NULL DEFAULT FALSE,
 	vpn BOOLEAN NOT NULL DEFAULT FALSE,
 	exposed BOOLEAN NOT NULL DEFAULT FALSE,
-	updated_at TIMESTAMPTZ NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 CREATE INDEX vuln_asset_identity_org ON vuln_asset_identity(org_id);
 CREATE INDEX vuln_asset_identity_updated ON vuln_asset_identity(updated_at);
@@ -141,14 +141,14 @@ CREATE TABLE vuln_findings (
 	external BOOLEAN NOT NULL DEFAULT FALSE,
 	exposed BOOLEAN NOT NULL DEFAULT FALSE,
 	priority INTEGER NOT NULL,
-	rank BIGINT NOT NULL DEFAULT 0,
+	rank {bigint} NOT NULL DEFAULT 0,
 	state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open','in_progress','resolved','accepted','not_applicable')),
 	state_reason TEXT NOT NULL DEFAULT '',
 	review_on TEXT NOT NULL DEFAULT '',
 	state_by TEXT NOT NULL DEFAULT '',
-	state_at TIMESTAMPTZ,
-	first_seen TIMESTAMPTZ NOT NULL,
-	changed_at TIMESTAMPTZ NOT NULL,
+	state_at {timestamp},
+	first_seen {timestamp} NOT NULL,
+	changed_at {timestamp} NOT NULL,
 	alert_pending BOOLEAN NOT NULL DEFAULT FALSE,
 	UNIQUE (org_id, asset_id, vuln_id)
 );
@@ -160,17 +160,17 @@ CREATE TABLE vuln_notifications (
 	id TEXT PRIMARY KEY,
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	kind TEXT NOT NULL CHECK (kind IN ('new','digest')),
-	created_at TIMESTAMPTZ NOT NULL,
-	findings BIGINT NOT NULL DEFAULT 0,
+	created_at {timestamp} NOT NULL,
+	findings {bigint} NOT NULL DEFAULT 0,
 	top_priority INTEGER NOT NULL DEFAULT 4,
 	subject TEXT NOT NULL,
 	body TEXT NOT NULL,
-	read_at TIMESTAMPTZ
+	read_at {timestamp}
 );
 CREATE INDEX vuln_notifications_org ON vuln_notifications(org_id, created_at);
 
 CREATE TABLE vuln_webhooks (
 	org_id TEXT PRIMARY KEY REFERENCES organizations(id) ON DELETE CASCADE,
 	url TEXT NOT NULL,
-	created_at TIMESTAMPTZ NOT NULL
+	created_at {timestamp} NOT NULL
 );

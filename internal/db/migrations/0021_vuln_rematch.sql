@@ -19,7 +19,7 @@ CREATE TABLE vuln_state (
 CREATE TABLE vuln_match_state (
 	vuln_id TEXT PRIMARY KEY,
 	digest TEXT NOT NULL,
-	updated_at TIMESTAMP NOT NULL
+	updated_at {timestamp} NOT NULL
 );
 
 -- Assets and connections changed since a time, without reading them all.

@@ -9,13 +9,13 @@ CREATE TABLE jobs (
 	state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued','running','done','failed')),
 	attempts INTEGER NOT NULL DEFAULT 0,
 	max_attempts INTEGER NOT NULL DEFAULT 8,
-	run_at TIMESTAMPTZ NOT NULL,
+	run_at {timestamp} NOT NULL,
 	locked_by TEXT NOT NULL DEFAULT '',
-	locked_until TIMESTAMPTZ,
+	locked_until {timestamp},
 	last_error TEXT NOT NULL DEFAULT '',
 	unique_key TEXT,
-	created_at TIMESTAMPTZ NOT NULL,
-	finished_at TIMESTAMPTZ
+	created_at {timestamp} NOT NULL,
+	finished_at {timestamp}
 );
 CREATE INDEX jobs_ready ON jobs(state, run_at);
 CREATE INDEX jobs_kind ON jobs(kind, state);
@@ -30,9 +30,9 @@ CREATE TABLE mail_outbox (
 	to_addr TEXT NOT NULL,
 	subject TEXT NOT NULL,
 	body TEXT NOT NULL,
-	created_at TIMESTAMPTZ NOT NULL,
-	sent_at TIMESTAMPTZ,
-	failed_at TIMESTAMPTZ,
+	created_at {timestamp} NOT NULL,
+	sent_at {timestamp},
+	failed_at {timestamp},
 	delivery TEXT NOT NULL DEFAULT 'outbox' CHECK (delivery IN ('outbox','smtp')),
 	job_id TEXT NOT NULL DEFAULT '',
 	attempts INTEGER NOT NULL DEFAULT 0,

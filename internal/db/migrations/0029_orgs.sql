@@ -11,8 +11,8 @@ CREATE TABLE org_proposals (
 	proposer_email TEXT NOT NULL DEFAULT '',
 	proposer_org_id TEXT NOT NULL,
 	status TEXT NOT NULL CHECK (status IN ('pending','accepted','declined')),
-	created_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
 	answered_by TEXT NOT NULL DEFAULT '',
-	answered_at TIMESTAMPTZ
+	answered_at {timestamp}
 );
 CREATE INDEX org_proposals_org ON org_proposals(org_id, status);

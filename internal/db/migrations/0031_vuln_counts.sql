@@ -5,6 +5,7 @@
 -- vuln_asset_counts: findings that need work (active, open or in
 -- progress) per asset. A removed finding only lowers a count (its
 -- organisation or asset may be going at the same time); rows at 0 stay.
+-- postgres:
 --
 -- The triggers run once per statement over its changed rows (transition
 -- tables) and apply the summed changes in key order: a matching run that
@@ -12,6 +13,8 @@
 -- few times per statement, not once per finding (repeated updates of one
 -- row in one transaction would grow its version chain), and concurrent
 -- writers lock counts in the same order.
+-- sqlite:
+-- both:
 CREATE TABLE vuln_org_counts (
 	org_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
 	active BOOLEAN NOT NULL,
@@ -34,6 +37,7 @@ INSERT INTO vuln_org_counts (org_id, active, state, priority, confidence, n)
 INSERT INTO vuln_asset_counts (org_id, asset_id, n)
 	SELECT org_id, asset_id, COUNT(*) FROM vuln_findings WHERE active AND state IN ('open','in_progress') GROUP BY org_id, asset_id;
 
+-- postgres:
 -- Every statement that changes findings first takes one transaction lock
 -- per organisation it touches, in the order of the organisations' ids:
 -- transactions that change the same organisation's counts then wait for
@@ -81,10 +85,45 @@ BEGIN
 	END IF;
 	RETURN NULL;
 END $$;
+-- sqlite:
+CREATE TRIGGER vuln_findings_count_insert AFTER INSERT ON vuln_findings BEGIN
+	INSERT INTO vuln_org_counts (org_id, active, state, priority, confidence, n)
+		VALUES (NEW.org_id, NEW.active, NEW.state, NEW.priority, NEW.confidence, 1)
+		ON CONFLICT (org_id, active, state, priority, confidence) DO UPDATE SET n = n + 1;
+	INSERT INTO vuln_asset_counts (org_id, asset_id, n)
+		SELECT NEW.org_id, NEW.asset_id, 1 WHERE NEW.active AND NEW.state IN ('open','in_progress')
+		ON CONFLICT (org_id, asset_id) DO UPDATE SET n = n + 1;
+END;
+-- both:
 
+-- postgres:
 CREATE TRIGGER vuln_findings_count_insert AFTER INSERT ON vuln_findings
 	REFERENCING NEW TABLE AS vuln_count_new FOR EACH STATEMENT EXECUTE FUNCTION vuln_findings_count();
 CREATE TRIGGER vuln_findings_count_update AFTER UPDATE ON vuln_findings
 	REFERENCING OLD TABLE AS vuln_count_old NEW TABLE AS vuln_count_new FOR EACH STATEMENT EXECUTE FUNCTION vuln_findings_count();
 CREATE TRIGGER vuln_findings_count_delete AFTER DELETE ON vuln_findings
 	REFERENCING OLD TABLE AS vuln_count_old FOR EACH STATEMENT EXECUTE FUNCTION vuln_findings_count();
+-- sqlite:
+CREATE TRIGGER vuln_findings_count_update AFTER UPDATE OF org_id, asset_id, active, state, priority, confidence ON vuln_findings
+	WHEN OLD.org_id IS NOT NEW.org_id OR OLD.asset_id IS NOT NEW.asset_id OR OLD.active IS NOT NEW.active
+		OR OLD.state IS NOT NEW.state OR OLD.priority IS NOT NEW.priority OR OLD.confidence IS NOT NEW.confidence
+BEGIN
+	UPDATE vuln_org_counts SET n = n - 1 WHERE org_id = OLD.org_id AND active = OLD.active AND state = OLD.state
+		AND priority = OLD.priority AND confidence = OLD.confidence;
+	INSERT INTO vuln_org_counts (org_id, active, state, priority, confidence, n)
+		VALUES (NEW.org_id, NEW.active, NEW.state, NEW.priority, NEW.confidence, 1)
+		ON CONFLICT (org_id, active, state, priority, confidence) DO UPDATE SET n = n + 1;
+	UPDATE vuln_asset_counts SET n = n - 1 WHERE OLD.active AND OLD.state IN ('open','in_progress')
+		AND org_id = OLD.org_id AND asset_id = OLD.asset_id;
+	INSERT INTO vuln_asset_counts (org_id, asset_id, n)
+		SELECT NEW.org_id, NEW.asset_id, 1 WHERE NEW.active AND NEW.state IN ('open','in_progress')
+		ON CONFLICT (org_id, asset_id) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER vuln_findings_count_delete AFTER DELETE ON vuln_findings BEGIN
+	UPDATE vuln_org_counts SET n = n - 1 WHERE org_id = OLD.org_id AND active = OLD.active AND state = OLD.state
+		AND priority = OLD.priority AND confidence = OLD.confidence;
+	UPDATE vuln_asset_counts SET n = n - 1 WHERE OLD.active AND OLD.state IN ('open','in_progress')
+		AND org_id = OLD.org_id AND asset_id = OLD.asset_id;
+END;
+-- both:

@@ -3,12 +3,12 @@
 -- force, none means the table shipped with medisac.
 CREATE TABLE vuln_alias_versions (
 	id TEXT PRIMARY KEY,
-	seq BIGINT NOT NULL UNIQUE,
+	seq {bigint} NOT NULL UNIQUE,
 	version TEXT NOT NULL,
 	body TEXT NOT NULL,
 	action TEXT NOT NULL,
 	note TEXT NOT NULL DEFAULT '',
-	created_at TIMESTAMPTZ NOT NULL,
+	created_at {timestamp} NOT NULL,
 	created_by_id TEXT NOT NULL DEFAULT '',
 	created_by TEXT NOT NULL DEFAULT ''
 );

@@ -4,7 +4,7 @@
 -- matching of what an interrupted import committed has been enqueued or
 -- run. Finished attempts have state '' as before.
 ALTER TABLE vuln_imports ADD COLUMN state TEXT NOT NULL DEFAULT '';
-ALTER TABLE vuln_imports ADD COLUMN heartbeat TIMESTAMP;
+ALTER TABLE vuln_imports ADD COLUMN heartbeat {timestamp};
 ALTER TABLE vuln_imports ADD COLUMN matched BOOLEAN NOT NULL DEFAULT TRUE;
 CREATE INDEX vuln_imports_state ON vuln_imports(state) WHERE state <> '';
 CREATE INDEX vuln_imports_name ON vuln_imports(name, at);

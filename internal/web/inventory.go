@@ -123,6 +123,28 @@ type invKind struct {
 	afterSave func(id string) string
 }
 
+// storeRecord creates x (id "") or replaces record id with x through the
+// inventory service's create and update, and returns the record's id.
+func storeRecord[T any](ctx context.Context, s *Server, p *auth.Principal, orgID, id string, x T,
+	create func(*inventory.Service, context.Context, *auth.Principal, string, T) (T, error),
+	update func(*inventory.Service, context.Context, *auth.Principal, string, string, inventory.Change[T]) (T, error),
+	idOf func(T) string) (string, error) {
+	if id == "" {
+		x, err := create(s.Inventory, ctx, p, orgID, x)
+		return idOf(x), err
+	}
+	_, err := update(s.Inventory, ctx, p, orgID, id, inventory.Replace(x))
+	return id, err
+}
+
+// removeBy makes an invKind's del of the inventory service's delete.
+func removeBy[T any](del func(*inventory.Service, context.Context, *auth.Principal, string, string) (T, error)) func(context.Context, *Server, *auth.Principal, string, string) error {
+	return func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := del(s.Inventory, ctx, p, orgID, id)
+		return err
+	}
+}
+
 func (s *Server) invKinds() []*invKind {
 	return []*invKind{assetKind, segmentKind, commKind, connKind, vendorKind, systemKind, contractKind, accountKind}
 }
@@ -297,42 +319,36 @@ func refField(pg *page, name string, opts []invOption, f url.Values) invField {
 	return fl
 }
 
-func segmentOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
-	segs, err := inventory.ListSegments(ctx, q, orgID)
+// optionsOf makes the menu entries of a list read with err.
+func optionsOf[T any](list []T, err error, opt func(T) (value, label string)) ([]invOption, error) {
 	var out []invOption
-	for _, sg := range segs {
-		out = append(out, invOption{Value: sg.ID, Label: sg.Name})
+	for _, x := range list {
+		v, l := opt(x)
+		out = append(out, invOption{Value: v, Label: l})
 	}
 	return out, err
+}
+
+func segmentOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
+	segs, err := inventory.ListSegments(ctx, q, orgID)
+	return optionsOf(segs, err, func(x inventory.Segment) (string, string) { return x.ID, x.Name })
 }
 
 func vendorOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
 	vs, err := inventory.ListVendors(ctx, q, orgID)
-	var out []invOption
-	for _, v := range vs {
-		out = append(out, invOption{Value: v.ID, Label: v.Name})
-	}
-	return out, err
+	return optionsOf(vs, err, func(x inventory.Vendor) (string, string) { return x.ID, x.Name })
 }
 
 func systemOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
 	ss, err := inventory.ListSystems(ctx, q, orgID)
-	var out []invOption
-	for _, x := range ss {
-		out = append(out, invOption{Value: x.ID, Label: x.Name})
-	}
-	return out, err
+	return optionsOf(ss, err, func(x inventory.System) (string, string) { return x.ID, x.Name })
 }
 
 // assetOptions lists assets for a menu; a register too large for a menu
 // gives none, and the form then takes the asset's name.
 func assetOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
 	page, err := inventory.ListAssets(ctx, q, orgID, inventory.AssetFilter{Limit: inventory.MaxPageSize})
-	var out []invOption
-	for _, a := range page.Assets {
-		out = append(out, invOption{Value: a.ID, Label: a.Name})
-	}
-	return out, err
+	return optionsOf(page.Assets, err, func(x inventory.Asset) (string, string) { return x.ID, x.Name })
 }
 
 func parseDateField(f url.Values, name string) (inventory.Date, error) {
@@ -431,10 +447,7 @@ var assetKind = &invKind{
 		_, _, err := s.Inventory.UpdateAsset(ctx, p, orgID, id, func(old inventory.Asset) (inventory.Asset, error) { return assetFromForm(f, old) })
 		return id, err
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteAsset(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteAsset),
 }
 
 func assetValues(a inventory.Asset) url.Values {

@@ -267,3 +267,12 @@ func (s *Server) flash(w http.ResponseWriter, r *http.Request, to, key string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(key), Path: "/", HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60})
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
+
+// view renders the page name, titled titleKey, showing data: a page with
+// no form to come back. It returns nil, for a handler to end with.
+func (s *Server) view(w http.ResponseWriter, r *http.Request, titleKey, name string, data any) error {
+	pg := s.newPage(w, r, titleKey)
+	pg.Data = data
+	s.render(w, r, http.StatusOK, name, pg)
+	return nil
+}

@@ -27,9 +27,9 @@ func (s *Server) inventoryRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /inventory", s.requireUser(s.act(s.invAssetList)))
 	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.act(s.invAssetPage)))
 	for _, k := range s.invKinds() {
-		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invNewForm(w, r, k) }))
+		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invNewForm(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path, s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invCreate(w, r, k, m) })))
-		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invEditForm(w, r, k) }))
+		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invEditForm(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invUpdate(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invDelete(w, r, k, m) })))
 	}
@@ -149,13 +149,11 @@ func (s *Server) invKinds() []*invKind {
 	return []*invKind{assetKind, segmentKind, commKind, connKind, vendorKind, systemKind, contractKind, accountKind}
 }
 
-func (s *Server) invKindForm(w http.ResponseWriter, r *http.Request, k *invKind, id string, f url.Values, prevErr error) {
+func (s *Server) invKindForm(w http.ResponseWriter, r *http.Request, m *member, k *invKind, id string, f url.Values, prevErr error) error {
 	ctx := r.Context()
-	p := state(r).p
-	orgID, err := invOrg(p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	titleKey := k.titleKey + ".new"
 	if id != "" {
@@ -166,30 +164,23 @@ func (s *Server) invKindForm(w http.ResponseWriter, r *http.Request, k *invKind,
 		f = url.Values{}
 		if id != "" {
 			if f, err = k.form(ctx, s.DB, orgID, id); err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
 	pg.Form = withForm(f, nil)
 	fields, err := k.fields(ctx, pg, orgID, pg.Form)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	v := invFormView{Heading: pg.Title, Fields: fields, Back: k.back(id), CanWrite: p.CanWrite(), Action: "/inventory/" + k.path}
+	v := invFormView{Heading: pg.Title, Fields: fields, Back: k.back(id), CanWrite: m.P.CanWrite(), Action: "/inventory/" + k.path}
 	if id != "" {
 		v.Action = "/inventory/" + k.path + "/" + id
 		v.DeleteAction = v.Action + "/delete"
 		v.DeleteConfirm = pg.T("inventory.ui.delete_confirm", pg.Form.Get(nameField(k)))
 	}
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "inventory_form", pg)
+	return s.renderForm(w, r, "inventory_form", pg, prevErr)
 }
 
 func nameField(k *invKind) string {
@@ -204,18 +195,18 @@ func nameField(k *invKind) string {
 	return "name"
 }
 
-func (s *Server) invNewForm(w http.ResponseWriter, r *http.Request, k *invKind) {
+func (s *Server) invNewForm(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
 	f := url.Values{}
 	for _, key := range []string{"system_id", "asset_id", "vendor_id", "segment_id"} {
 		if v := r.URL.Query().Get(key); v != "" {
 			f.Set(key, v)
 		}
 	}
-	s.invKindForm(w, r, k, "", f, nil)
+	return s.invKindForm(w, r, m, k, "", f, nil)
 }
 
-func (s *Server) invEditForm(w http.ResponseWriter, r *http.Request, k *invKind) {
-	s.invKindForm(w, r, k, r.PathValue("id"), nil, nil)
+func (s *Server) invEditForm(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	return s.invKindForm(w, r, m, k, r.PathValue("id"), nil, nil)
 }
 
 func (s *Server) invCreate(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
@@ -240,8 +231,7 @@ func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id 
 		if errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		s.invKindForm(w, r, k, id, r.PostForm, err)
-		return nil
+		return s.invKindForm(w, r, m, k, id, r.PostForm, err)
 	}
 	to := k.back(newID)
 	if k.afterSave != nil {

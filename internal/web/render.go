@@ -30,6 +30,8 @@ type page struct {
 	Data    any
 	Form    url.Values
 	NavMain []navItem
+	// tmpl is the page's template set while it renders (see Table).
+	tmpl *template.Template
 }
 
 type navItem struct {
@@ -206,6 +208,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	var buf bytes.Buffer
+	p.tmpl = t
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		s.Logger.Error("template", "name", name, "err", err)
 		if name != "error" {

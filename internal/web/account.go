@@ -40,43 +40,37 @@ type tokenRow struct {
 	Expired bool
 }
 
-func (s *Server) account(w http.ResponseWriter, r *http.Request) {
-	s.renderAccount(w, r, nil, nil, "")
+func (s *Server) account(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.renderAccount(w, r, m, nil, nil, "")
 }
 
 // renderAccount shows the account page; after a failed form, prevErr and
 // the submitted values come back with it.
-func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, prevErr error, submitted url.Values, newToken string) {
+func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, m *member, prevErr error, submitted url.Values, newToken string) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	u, err := auth.GetUser(ctx, s.DB, p.UserID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := accountView{User: u, Langs: i18n.Languages, MinLen: auth.MinPasswordLength, LongLen: auth.LongPasswordLength,
 		CanWrite: p.CanWrite(), NewToken: newToken, MFARequired: s.mfaNeeded(ctx, auth.Membership{OrgID: p.OrgID, Role: p.Role})}
 	if v.TOTP, err = s.MFA.TOTPEnabled(ctx, p.UserID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.RecoveryLeft, err = s.MFA.RemainingRecoveryCodes(ctx, p.UserID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.Passkeys, err = s.MFA.ListPasskeys(ctx, p.UserID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	tokens, err := auth.ListTokens(ctx, s.DB, p.UserID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	ms, err := auth.MembershipsOf(ctx, s.DB, p.UserID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	names := map[string]string{}
 	for _, m := range ms {
@@ -87,8 +81,7 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, prevErr e
 		v.Tokens = append(v.Tokens, tokenRow{APIToken: t, OrgName: names[t.OrgID], Expired: t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)})
 	}
 	if v.Sessions, err = auth.CountUserSessions(ctx, s.DB, p.UserID, now); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	base := url.Values{}
 	base.Set("display_name", u.DisplayName)
@@ -97,42 +90,41 @@ func (s *Server) renderAccount(w http.ResponseWriter, r *http.Request, prevErr e
 	pg := s.newPage(w, r, "account.title")
 	pg.Form = withForm(base, submitted, "password", "current_password", "password_confirm")
 	pg.Data = v
-	s.renderForm(w, r, "account", pg, prevErr)
+	return s.renderForm(w, r, "account", pg, prevErr)
 }
 
-func (s *Server) accountProfile(w http.ResponseWriter, r *http.Request) {
-	if err := s.Orgs.UpdateProfile(r.Context(), state(r).p, r.PostForm.Get("display_name"), r.PostForm.Get("lang")); err != nil {
-		s.renderAccount(w, r, err, r.PostForm, "")
-		return
-	}
-	s.flash(w, r, "/account", "flash.profile_saved")
-}
-
-func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
-	f := r.PostForm
-	if err := s.Orgs.ChangePassword(r.Context(), state(r).p, f.Get("current_password"), f.Get("password"), f.Get("password_confirm")); err != nil {
-		s.renderAccount(w, r, err, r.PostForm, "")
-		return
-	}
-	s.flash(w, r, "/account", "flash.password_changed")
-}
-
-func (s *Server) totpForm(w http.ResponseWriter, r *http.Request) {
-	s.renderTOTPEnrol(w, r, state(r).p, "totp", nil)
-}
-
-func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+// accountSaved ends a change made on the account page: err comes back in
+// the page with what was sent, success goes back to it with flashKey.
+func (s *Server) accountSaved(w http.ResponseWriter, r *http.Request, m *member, flashKey string, err error) error {
 	if err != nil {
-		s.renderTOTPEnrol(w, r, p, "totp", err)
-		return
+		return s.renderAccount(w, r, m, err, r.PostForm, "")
 	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
-		s.renderError(w, r, err)
-		return
+	s.flash(w, r, "/account", flashKey)
+	return nil
+}
+
+func (s *Server) accountProfile(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.accountSaved(w, r, m, "flash.profile_saved", s.Orgs.UpdateProfile(r.Context(), m.P, r.PostForm.Get("display_name"), r.PostForm.Get("lang")))
+}
+
+func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request, m *member) error {
+	f := r.PostForm
+	return s.accountSaved(w, r, m, "flash.password_changed", s.Orgs.ChangePassword(r.Context(), m.P, f.Get("current_password"), f.Get("password"), f.Get("password_confirm")))
+}
+
+func (s *Server) totpForm(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.renderTOTPEnrol(w, r, m.P, "totp", nil)
+}
+
+func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request, m *member) error {
+	codes, err := s.MFA.ConfirmTOTP(r.Context(), m.P.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+	if err != nil {
+		return s.renderTOTPEnrol(w, r, m.P, "totp", err)
 	}
-	s.renderRecoveryCodes(w, r, codes, "/account")
+	if err := s.Orgs.SecondFactorChanged(r.Context(), m.P, true, "totp", "", ""); err != nil {
+		return err
+	}
+	return s.renderRecoveryCodes(w, r, codes, "/account")
 }
 
 // keepsSecondFactor refuses to remove a person's last second factor when
@@ -166,35 +158,25 @@ func (s *Server) keepsSecondFactor(r *http.Request, removingTOTP bool, removingP
 	return nil
 }
 
-func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request, m *member) error {
 	if err := s.keepsSecondFactor(r, true, ""); err != nil {
-		s.renderAccount(w, r, err, nil, "")
-		return
+		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	if err := s.MFA.DisableTOTP(r.Context(), p.UserID); err != nil {
-		s.renderAccount(w, r, err, nil, "")
-		return
+	if err := s.MFA.DisableTOTP(r.Context(), m.P.UserID); err != nil {
+		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, false, "totp", "", ""); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.flash(w, r, "/account", "flash.totp_disabled")
+	return s.saved(w, r, "/account", "flash.totp_disabled", s.Orgs.SecondFactorChanged(r.Context(), m.P, false, "totp", "", ""))
 }
 
-func (s *Server) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	codes, err := s.MFA.RegenerateRecoveryCodes(r.Context(), p.UserID)
+func (s *Server) recoveryRegenerate(w http.ResponseWriter, r *http.Request, m *member) error {
+	codes, err := s.MFA.RegenerateRecoveryCodes(r.Context(), m.P.UserID)
 	if err != nil {
-		s.renderAccount(w, r, err, nil, "")
-		return
+		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "recovery_codes", "", ""); err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.Orgs.SecondFactorChanged(r.Context(), m.P, true, "recovery_codes", "", ""); err != nil {
+		return err
 	}
-	s.renderRecoveryCodes(w, r, codes, "/account")
+	return s.renderRecoveryCodes(w, r, codes, "/account")
 }
 
 // ceremony is what static/passkey.js posts: the form's fields, and at the
@@ -255,22 +237,15 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"redirect": "/account"})
 }
 
-func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request, m *member) error {
 	id := r.PathValue("id")
 	if err := s.keepsSecondFactor(r, false, id); err != nil {
-		s.renderAccount(w, r, err, nil, "")
-		return
+		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	if err := s.MFA.DeletePasskey(r.Context(), p.UserID, id); err != nil {
-		s.renderError(w, r, err)
-		return
+	if err := s.MFA.DeletePasskey(r.Context(), m.P.UserID, id); err != nil {
+		return err
 	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, false, "passkey", "", id); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.flash(w, r, "/account", "flash.passkey_deleted")
+	return s.saved(w, r, "/account", "flash.passkey_deleted", s.Orgs.SecondFactorChanged(r.Context(), m.P, false, "passkey", "", id))
 }
 
 // parseTokenExpiry reads the expiry date of a new token: the token works
@@ -294,35 +269,35 @@ func parseTokenExpiry(v string, now time.Time) (*time.Time, error) {
 	return &end, nil
 }
 
-func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	p := state(r).p
-	now := s.Now()
-	fail := func(err error) { s.renderAccount(w, r, err, r.PostForm, "") }
-	write := false
-	switch r.PostForm.Get("scope") {
+// tokenScope reads whether a new token may write; only someone who may
+// write may give a token that right.
+func tokenScope(p *auth.Principal, scope string) (bool, error) {
+	switch scope {
 	case "", "read":
+		return false, nil
 	case "write":
 		if !p.CanWrite() {
-			fail(apperr.Field("scope", "account.token.write_denied"))
-			return
+			return false, apperr.Field("scope", "account.token.write_denied")
 		}
-		write = true
-	default:
-		fail(apperr.Field("scope", "account.token.scope_invalid"))
-		return
+		return true, nil
 	}
-	expires, err := parseTokenExpiry(r.PostForm.Get("expires_at"), now)
+	return false, apperr.Field("scope", "account.token.scope_invalid")
+}
+
+func (s *Server) tokenCreate(w http.ResponseWriter, r *http.Request, m *member) error {
+	write, err := tokenScope(m.P, r.PostForm.Get("scope"))
 	if err != nil {
-		fail(err)
-		return
+		return s.renderAccount(w, r, m, err, r.PostForm, "")
 	}
-	raw, _, err := s.Orgs.CreateToken(ctx, p, "", "", auth.TokenInput{Name: r.PostForm.Get("name"), Write: write, Expires: expires})
+	expires, err := parseTokenExpiry(r.PostForm.Get("expires_at"), s.Now())
 	if err != nil {
-		fail(err)
-		return
+		return s.renderAccount(w, r, m, err, r.PostForm, "")
 	}
-	s.renderAccount(w, r, nil, nil, raw)
+	raw, _, err := s.Orgs.CreateToken(r.Context(), m.P, "", "", auth.TokenInput{Name: r.PostForm.Get("name"), Write: write, Expires: expires})
+	if err != nil {
+		return s.renderAccount(w, r, m, err, r.PostForm, "")
+	}
+	return s.renderAccount(w, r, m, nil, nil, raw)
 }
 
 func (s *Server) tokenDelete(w http.ResponseWriter, r *http.Request, m *member) error {

@@ -501,8 +501,5 @@ func (s *Server) assessCompare(w http.ResponseWriter, r *http.Request, m *member
 		}
 	}
 	v.Rows = assess.Compare(e, sh, pe, prev)
-	pg := s.newPage(w, r, "assess.compare.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "assess_compare", pg)
-	return nil
+	return s.view(w, r, "assess.compare.title", "assess_compare", v)
 }

@@ -27,9 +27,9 @@ func (s *Server) inventoryRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /inventory", s.requireUser(s.act(s.invAssetList)))
 	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.act(s.invAssetPage)))
 	for _, k := range s.invKinds() {
-		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invNewForm(w, r, k) }))
+		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invNewForm(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path, s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invCreate(w, r, k, m) })))
-		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(func(w http.ResponseWriter, r *http.Request) { s.invEditForm(w, r, k) }))
+		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invEditForm(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invUpdate(w, r, k, m) })))
 		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invDelete(w, r, k, m) })))
 	}
@@ -123,17 +123,37 @@ type invKind struct {
 	afterSave func(id string) string
 }
 
+// storeRecord creates x (id "") or replaces record id with x through the
+// inventory service's create and update, and returns the record's id.
+func storeRecord[T any](ctx context.Context, s *Server, p *auth.Principal, orgID, id string, x T,
+	create func(*inventory.Service, context.Context, *auth.Principal, string, T) (T, error),
+	update func(*inventory.Service, context.Context, *auth.Principal, string, string, inventory.Change[T]) (T, error),
+	idOf func(T) string) (string, error) {
+	if id == "" {
+		x, err := create(s.Inventory, ctx, p, orgID, x)
+		return idOf(x), err
+	}
+	_, err := update(s.Inventory, ctx, p, orgID, id, inventory.Replace(x))
+	return id, err
+}
+
+// removeBy makes an invKind's del of the inventory service's delete.
+func removeBy[T any](del func(*inventory.Service, context.Context, *auth.Principal, string, string) (T, error)) func(context.Context, *Server, *auth.Principal, string, string) error {
+	return func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
+		_, err := del(s.Inventory, ctx, p, orgID, id)
+		return err
+	}
+}
+
 func (s *Server) invKinds() []*invKind {
 	return []*invKind{assetKind, segmentKind, commKind, connKind, vendorKind, systemKind, contractKind, accountKind}
 }
 
-func (s *Server) invKindForm(w http.ResponseWriter, r *http.Request, k *invKind, id string, f url.Values, prevErr error) {
+func (s *Server) invKindForm(w http.ResponseWriter, r *http.Request, m *member, k *invKind, id string, f url.Values, prevErr error) error {
 	ctx := r.Context()
-	p := state(r).p
-	orgID, err := invOrg(p)
+	orgID, err := invOrg(m.P)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	titleKey := k.titleKey + ".new"
 	if id != "" {
@@ -144,30 +164,23 @@ func (s *Server) invKindForm(w http.ResponseWriter, r *http.Request, k *invKind,
 		f = url.Values{}
 		if id != "" {
 			if f, err = k.form(ctx, s.DB, orgID, id); err != nil {
-				s.renderError(w, r, err)
-				return
+				return err
 			}
 		}
 	}
 	pg.Form = withForm(f, nil)
 	fields, err := k.fields(ctx, pg, orgID, pg.Form)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	v := invFormView{Heading: pg.Title, Fields: fields, Back: k.back(id), CanWrite: p.CanWrite(), Action: "/inventory/" + k.path}
+	v := invFormView{Heading: pg.Title, Fields: fields, Back: k.back(id), CanWrite: m.P.CanWrite(), Action: "/inventory/" + k.path}
 	if id != "" {
 		v.Action = "/inventory/" + k.path + "/" + id
 		v.DeleteAction = v.Action + "/delete"
 		v.DeleteConfirm = pg.T("inventory.ui.delete_confirm", pg.Form.Get(nameField(k)))
 	}
 	pg.Data = v
-	status := http.StatusOK
-	if prevErr != nil {
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
-	}
-	s.render(w, r, status, "inventory_form", pg)
+	return s.renderForm(w, r, "inventory_form", pg, prevErr)
 }
 
 func nameField(k *invKind) string {
@@ -182,18 +195,18 @@ func nameField(k *invKind) string {
 	return "name"
 }
 
-func (s *Server) invNewForm(w http.ResponseWriter, r *http.Request, k *invKind) {
+func (s *Server) invNewForm(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
 	f := url.Values{}
 	for _, key := range []string{"system_id", "asset_id", "vendor_id", "segment_id"} {
 		if v := r.URL.Query().Get(key); v != "" {
 			f.Set(key, v)
 		}
 	}
-	s.invKindForm(w, r, k, "", f, nil)
+	return s.invKindForm(w, r, m, k, "", f, nil)
 }
 
-func (s *Server) invEditForm(w http.ResponseWriter, r *http.Request, k *invKind) {
-	s.invKindForm(w, r, k, r.PathValue("id"), nil, nil)
+func (s *Server) invEditForm(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
+	return s.invKindForm(w, r, m, k, r.PathValue("id"), nil, nil)
 }
 
 func (s *Server) invCreate(w http.ResponseWriter, r *http.Request, k *invKind, m *member) error {
@@ -218,8 +231,7 @@ func (s *Server) invSave(w http.ResponseWriter, r *http.Request, k *invKind, id 
 		if errors.Is(err, db.ErrNotFound) {
 			return err
 		}
-		s.invKindForm(w, r, k, id, r.PostForm, err)
-		return nil
+		return s.invKindForm(w, r, m, k, id, r.PostForm, err)
 	}
 	to := k.back(newID)
 	if k.afterSave != nil {
@@ -297,42 +309,36 @@ func refField(pg *page, name string, opts []invOption, f url.Values) invField {
 	return fl
 }
 
-func segmentOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
-	segs, err := inventory.ListSegments(ctx, q, orgID)
+// optionsOf makes the menu entries of a list read with err.
+func optionsOf[T any](list []T, err error, opt func(T) (value, label string)) ([]invOption, error) {
 	var out []invOption
-	for _, sg := range segs {
-		out = append(out, invOption{Value: sg.ID, Label: sg.Name})
+	for _, x := range list {
+		v, l := opt(x)
+		out = append(out, invOption{Value: v, Label: l})
 	}
 	return out, err
+}
+
+func segmentOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
+	segs, err := inventory.ListSegments(ctx, q, orgID)
+	return optionsOf(segs, err, func(x inventory.Segment) (string, string) { return x.ID, x.Name })
 }
 
 func vendorOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
 	vs, err := inventory.ListVendors(ctx, q, orgID)
-	var out []invOption
-	for _, v := range vs {
-		out = append(out, invOption{Value: v.ID, Label: v.Name})
-	}
-	return out, err
+	return optionsOf(vs, err, func(x inventory.Vendor) (string, string) { return x.ID, x.Name })
 }
 
 func systemOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
 	ss, err := inventory.ListSystems(ctx, q, orgID)
-	var out []invOption
-	for _, x := range ss {
-		out = append(out, invOption{Value: x.ID, Label: x.Name})
-	}
-	return out, err
+	return optionsOf(ss, err, func(x inventory.System) (string, string) { return x.ID, x.Name })
 }
 
 // assetOptions lists assets for a menu; a register too large for a menu
 // gives none, and the form then takes the asset's name.
 func assetOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
 	page, err := inventory.ListAssets(ctx, q, orgID, inventory.AssetFilter{Limit: inventory.MaxPageSize})
-	var out []invOption
-	for _, a := range page.Assets {
-		out = append(out, invOption{Value: a.ID, Label: a.Name})
-	}
-	return out, err
+	return optionsOf(page.Assets, err, func(x inventory.Asset) (string, string) { return x.ID, x.Name })
 }
 
 func parseDateField(f url.Values, name string) (inventory.Date, error) {
@@ -431,10 +437,7 @@ var assetKind = &invKind{
 		_, _, err := s.Inventory.UpdateAsset(ctx, p, orgID, id, func(old inventory.Asset) (inventory.Asset, error) { return assetFromForm(f, old) })
 		return id, err
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteAsset(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteAsset),
 }
 
 func assetValues(a inventory.Asset) url.Values {

@@ -375,10 +375,7 @@ func (s *Server) invOverview(w http.ResponseWriter, r *http.Request, m *member) 
 			v.Flagged++
 		}
 	}
-	pg := s.newPage(w, r, "inventory.overview_page.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_overview", pg)
-	return nil
+	return s.view(w, r, "inventory.overview_page.title", "inventory_overview", v)
 }
 
 // invOverviewSVG serves the diagram as an image: the page shows it with
@@ -430,10 +427,7 @@ func (s *Server) invMeasures(w http.ResponseWriter, r *http.Request, m *member) 
 		v.More = len(rep.Todo) - maxTodo
 		rep.Todo = rep.Todo[:maxTodo]
 	}
-	pg := s.newPage(w, r, "inventory.measures.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_measures", pg)
-	return nil
+	return s.view(w, r, "inventory.measures.title", "inventory_measures", v)
 }
 
 // TodoText translates a to-do entry.

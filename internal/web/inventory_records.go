@@ -30,17 +30,9 @@ var segmentKind = &invKind{
 	},
 	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		sg := inventory.Segment{ID: id, Name: f.Get("name"), Kind: inventory.SegmentKind(f.Get("kind")), CIDR: toHalfWidth(f.Get("cidr")), Description: f.Get("description")}
-		if id == "" {
-			sg, err := s.Inventory.CreateSegment(ctx, p, orgID, sg)
-			return sg.ID, err
-		}
-		_, err := s.Inventory.UpdateSegment(ctx, p, orgID, id, inventory.Replace(sg))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, sg, (*inventory.Service).CreateSegment, (*inventory.Service).UpdateSegment, func(x inventory.Segment) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteSegment(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteSegment),
 }
 
 var protocols = []string{"tcp", "udp", "icmp", "any"}
@@ -77,17 +69,9 @@ var commKind = &invKind{
 		}
 		c := inventory.Communication{ID: id, FromSegmentID: f.Get("from_segment_id"), ToSegmentID: f.Get("to_segment_id"), AssetID: f.Get("asset_id"),
 			Peer: f.Get("peer"), Port: toHalfWidth(f.Get("port")), Protocol: f.Get("protocol"), Reason: f.Get("reason"), ReviewedOn: d, ReviewedBy: f.Get("reviewed_by")}
-		if id == "" {
-			c, err = s.Inventory.CreateCommunication(ctx, p, orgID, c)
-			return c.ID, err
-		}
-		_, err = s.Inventory.UpdateCommunication(ctx, p, orgID, id, inventory.Replace(c))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, c, (*inventory.Service).CreateCommunication, (*inventory.Service).UpdateCommunication, func(x inventory.Communication) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteCommunication(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteCommunication),
 }
 
 // assetMenu lists assets for a menu, keeping the current one even when the
@@ -166,10 +150,7 @@ func (s *Server) invSegments(w http.ResponseWriter, r *http.Request, m *member) 
 	for _, c := range comms {
 		v.Comms = append(v.Comms, commRow{Communication: c, From: names[c.FromSegmentID], To: names[c.ToSegmentID], Asset: names[c.AssetID]})
 	}
-	pg := s.newPage(w, r, "inventory.segments.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_segments", pg)
-	return nil
+	return s.view(w, r, "inventory.segments.title", "inventory_segments", v)
 }
 
 // External connections.
@@ -207,17 +188,9 @@ var connKind = &invKind{
 		c := inventory.Connection{ID: id, Name: f.Get("name"), Type: inventory.ConnType(f.Get("type")), AssetID: f.Get("asset_id"), Peer: f.Get("peer"),
 			VendorID: f.Get("vendor_id"), Purpose: f.Get("purpose"), MFA: inventory.Tri(f.Get("mfa")), Manager: inventory.Manager(f.Get("manager")),
 			LastReviewedOn: d, Notes: f.Get("notes")}
-		if id == "" {
-			c, err = s.Inventory.CreateConnection(ctx, p, orgID, c)
-			return c.ID, err
-		}
-		_, err = s.Inventory.UpdateConnection(ctx, p, orgID, id, inventory.Replace(c))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, c, (*inventory.Service).CreateConnection, (*inventory.Service).UpdateConnection, func(x inventory.Connection) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteConnection(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteConnection),
 }
 
 type connectionsView struct {
@@ -241,10 +214,7 @@ func (s *Server) invConnections(w http.ResponseWriter, r *http.Request, m *membe
 			v.Flagged++
 		}
 	}
-	pg := s.newPage(w, r, "inventory.connections.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_connections", pg)
-	return nil
+	return s.view(w, r, "inventory.connections.title", "inventory_connections", v)
 }
 
 // Vendors and contracts.
@@ -263,17 +233,9 @@ var vendorKind = &invKind{
 	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		v := inventory.Vendor{ID: id, Name: f.Get("name"), MedisacOrgID: f.Get("medisac_org_id"), Contact: f.Get("contact"), Phone: toHalfWidth(f.Get("phone")),
 			Email: f.Get("email"), Notes: f.Get("notes")}
-		if id == "" {
-			v, err := s.Inventory.CreateVendor(ctx, p, orgID, v)
-			return v.ID, err
-		}
-		_, err := s.Inventory.UpdateVendor(ctx, p, orgID, id, inventory.Replace(v))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, v, (*inventory.Service).CreateVendor, (*inventory.Service).UpdateVendor, func(x inventory.Vendor) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteVendor(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteVendor),
 }
 
 var contractKind = &invKind{
@@ -313,17 +275,9 @@ var contractKind = &invKind{
 		}
 		c := inventory.Contract{ID: id, VendorID: f.Get("vendor_id"), Title: f.Get("title"), SystemIDs: f["system_ids"], StartOn: ds["start_on"], EndOn: ds["end_on"],
 			RemoteMaintenance: inventory.Tri(f.Get("remote_maintenance")), Contact: f.Get("contact"), Notes: f.Get("notes")}
-		if id == "" {
-			c, err = s.Inventory.CreateContract(ctx, p, orgID, c)
-			return c.ID, err
-		}
-		_, err = s.Inventory.UpdateContract(ctx, p, orgID, id, inventory.Replace(c))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, c, (*inventory.Service).CreateContract, (*inventory.Service).UpdateContract, func(x inventory.Contract) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteContract(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteContract),
 }
 
 type contractRow struct {
@@ -372,10 +326,7 @@ func (s *Server) invVendors(w http.ResponseWriter, r *http.Request, m *member) e
 		}
 		v.Contracts = append(v.Contracts, row)
 	}
-	pg := s.newPage(w, r, "inventory.vendors.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_vendors", pg)
-	return nil
+	return s.view(w, r, "inventory.vendors.title", "inventory_vendors", v)
 }
 
 // Systems, the responsibility split and documents.
@@ -401,17 +352,9 @@ var systemKind = &invKind{
 	},
 	save: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string, f url.Values) (string, error) {
 		x := inventory.System{ID: id, Name: f.Get("name"), VendorID: f.Get("vendor_id"), Description: f.Get("description")}
-		if id == "" {
-			x, err := s.Inventory.CreateSystem(ctx, p, orgID, x)
-			return x.ID, err
-		}
-		_, err := s.Inventory.UpdateSystem(ctx, p, orgID, id, inventory.Replace(x))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, x, (*inventory.Service).CreateSystem, (*inventory.Service).UpdateSystem, func(x inventory.System) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteSystem(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteSystem),
 }
 
 type systemRow struct {
@@ -456,10 +399,7 @@ func (s *Server) invSystems(w http.ResponseWriter, r *http.Request, m *member) e
 		}
 		v.Systems = append(v.Systems, row)
 	}
-	pg := s.newPage(w, r, "inventory.systems.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_systems", pg)
-	return nil
+	return s.view(w, r, "inventory.systems.title", "inventory_systems", v)
 }
 
 type systemPageView struct {
@@ -702,17 +642,9 @@ var accountKind = &invKind{
 		a := inventory.Account{ID: id, Username: f.Get("username"), SystemID: f.Get("system_id"), AssetID: f.Get("asset_id"), Kind: inventory.AccountKind(f.Get("kind")),
 			Admin: checked(f, "admin"), Holder: f.Get("holder"), HolderLeft: checked(f, "holder_left"), ExpiresOn: ds["expires_on"],
 			LastReviewedOn: ds["last_reviewed_on"], State: inventory.AccountState(f.Get("state")), Notes: f.Get("notes")}
-		if id == "" {
-			a, err = s.Inventory.CreateAccount(ctx, p, orgID, a)
-			return a.ID, err
-		}
-		_, err = s.Inventory.UpdateAccount(ctx, p, orgID, id, inventory.Replace(a))
-		return id, err
+		return storeRecord(ctx, s, p, orgID, id, a, (*inventory.Service).CreateAccount, (*inventory.Service).UpdateAccount, func(x inventory.Account) string { return x.ID })
 	},
-	del: func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error {
-		_, err := s.Inventory.DeleteAccount(ctx, p, orgID, id)
-		return err
-	},
+	del: removeBy((*inventory.Service).DeleteAccount),
 }
 
 type accountRow struct {
@@ -767,8 +699,5 @@ func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request, m *member) 
 		v.Accounts = append(v.Accounts, accountRow{Account: a, Where: where})
 	}
 	v.Count = len(v.Accounts)
-	pg := s.newPage(w, r, "inventory.accounts.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "inventory_accounts", pg)
-	return nil
+	return s.view(w, r, "inventory.accounts.title", "inventory_accounts", v)
 }

@@ -30,11 +30,10 @@ type inviteView struct {
 
 // linkError shows the page for an unknown, used or expired link: 410 for
 // a link that once worked, 404 for one that never did.
-func (s *Server) linkError(w http.ResponseWriter, r *http.Request, kind string, err error) {
+func (s *Server) linkError(w http.ResponseWriter, r *http.Request, kind string, err error) error {
 	ae := apperr.From(err)
 	if ae.Code == apperr.Internal {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "link_error.title")
 	pg.Error = ae
@@ -44,6 +43,7 @@ func (s *Server) linkError(w http.ResponseWriter, r *http.Request, kind string, 
 		status = http.StatusNotFound
 	}
 	s.render(w, r, status, "link_error", pg)
+	return nil
 }
 
 // inviteLink reads an invitation link and what the page needs to show it.
@@ -73,94 +73,83 @@ func (s *Server) inviteLink(ctx context.Context, r *http.Request, raw string) (*
 	return l, v, nil
 }
 
-func (s *Server) inviteForm(w http.ResponseWriter, r *http.Request) {
+func (s *Server) inviteForm(w http.ResponseWriter, r *http.Request) error {
 	_, v, err := s.inviteLink(r.Context(), r, r.PathValue("token"))
 	if err != nil {
-		s.linkError(w, r, auth.LinkInvite, err)
-		return
+		return s.linkError(w, r, auth.LinkInvite, err)
 	}
-	s.renderInvite(w, r, v, nil)
+	return s.renderInvite(w, r, v, nil)
 }
 
 // inviteFailed shows why accepting the invitation failed: a link used or
 // expired on its own page, anything else on the invitation page.
-func (s *Server) inviteFailed(w http.ResponseWriter, r *http.Request, v inviteView, err error) {
+func (s *Server) inviteFailed(w http.ResponseWriter, r *http.Request, v inviteView, err error) error {
 	if ae := apperr.From(err); ae.Key == "auth.link.used" || ae.Key == "auth.link.expired" {
-		s.linkError(w, r, auth.LinkInvite, err)
-		return
+		return s.linkError(w, r, auth.LinkInvite, err)
 	}
-	s.renderInvite(w, r, v, err)
+	return s.renderInvite(w, r, v, err)
 }
 
-func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, v inviteView, prevErr error) {
+func (s *Server) renderInvite(w http.ResponseWriter, r *http.Request, v inviteView, prevErr error) error {
 	pg := s.newPage(w, r, "invite.title")
 	pg.Data = v
-	status := http.StatusOK
 	if prevErr != nil {
 		pg.Form = withForm(nil, r.PostForm, "password", "password_confirm")
-		pg.Error = apperr.From(prevErr)
-		status = formStatus(prevErr)
 	}
-	s.render(w, r, status, "invite", pg)
+	return s.renderForm(w, r, "invite", pg, prevErr)
 }
 
-func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) {
+func (s *Server) inviteAccept(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	raw := r.PathValue("token")
 	_, v, err := s.inviteLink(ctx, r, raw)
 	if err != nil {
-		s.linkError(w, r, auth.LinkInvite, err)
-		return
+		return s.linkError(w, r, auth.LinkInvite, err)
 	}
 	if v.Existing {
-		s.inviteJoin(w, r, raw, v)
-		return
+		return s.inviteJoin(w, r, raw, v)
 	}
 	if r.PostForm.Get("password") != r.PostForm.Get("password_confirm") && strings.TrimSpace(r.PostForm.Get("display_name")) != "" {
-		s.renderInvite(w, r, v, apperr.Field("password_confirm", "account.password.mismatch"))
-		return
+		return s.renderInvite(w, r, v, apperr.Field("password_confirm", "account.password.mismatch"))
 	}
 	sessRaw, mfaPending, err := s.Orgs.AcceptInvite(ctx, visitor(r), raw,
 		auth.NewMember{DisplayName: r.PostForm.Get("display_name"), Lang: state(r).lang, Password: r.PostForm.Get("password")}, s.Sessions)
 	if err != nil {
-		s.inviteFailed(w, r, v, err)
-		return
+		return s.inviteFailed(w, r, v, err)
 	}
 	s.setSessionCookie(w, sessRaw)
 	if mfaPending {
 		http.Redirect(w, r, "/mfa/setup", http.StatusSeeOther)
-		return
+		return nil
 	}
 	s.flash(w, r, "/", "flash.invite_welcome")
+	return nil
 }
 
 // inviteJoin adds an invitation's organisation to the account of the
 // signed-in person it was sent to.
-func (s *Server) inviteJoin(w http.ResponseWriter, r *http.Request, raw string, v inviteView) {
+func (s *Server) inviteJoin(w http.ResponseWriter, r *http.Request, raw string, v inviteView) error {
 	ctx := r.Context()
 	st := state(r)
 	if st.p == nil {
 		http.Redirect(w, r, "/signin?next="+url.QueryEscape("/invite/"+raw), http.StatusSeeOther)
-		return
+		return nil
 	}
 	if !v.SameUser {
-		s.renderInvite(w, r, v, apperr.New(apperr.Forbidden, "invite.wrong_account"))
-		return
+		return s.renderInvite(w, r, v, apperr.New(apperr.Forbidden, "invite.wrong_account"))
 	}
-	p := st.p
-	has, err := s.MFA.HasSecondFactor(ctx, p.UserID)
+	has, err := s.MFA.HasSecondFactor(ctx, st.p.UserID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	switched, err := s.Orgs.JoinInvite(ctx, p, st.sess.IDHash, raw, has)
+	switched, err := s.Orgs.JoinInvite(ctx, st.p, st.sess.IDHash, raw, has)
 	if err != nil {
-		s.inviteFailed(w, r, v, err)
-		return
+		return s.inviteFailed(w, r, v, err)
 	}
 	if switched {
 		s.flash(w, r, "/", "flash.invite_joined")
-		return
+		return nil
 	}
 	s.flash(w, r, "/account/totp", "flash.invite_joined_mfa")
+	return nil
 }

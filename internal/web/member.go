@@ -64,3 +64,31 @@ type formPage func(w http.ResponseWriter, r *http.Request, prevErr error, submit
 func (f formPage) show(w http.ResponseWriter, r *http.Request, _ *member) error {
 	return f(w, r, nil, nil)
 }
+
+// open adapts h, a handler of a page for people not (yet) signed in
+// (signing in, a reset or invitation link), for the route table: h's error
+// is rendered once, here, as act does.
+func (s *Server) open(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.renderError(w, r, err)
+		}
+	}
+}
+
+// halfwayHandler is the shape of a handler for someone who passed the
+// password but not yet the second factor: sess is that partial session,
+// p whom it is for.
+type halfwayHandler func(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal) error
+
+// halfway adapts h like open, sending anyone without a partial session
+// where partial sends them.
+func (s *Server) halfway(h halfwayHandler) http.HandlerFunc {
+	return s.open(func(w http.ResponseWriter, r *http.Request) error {
+		sess, p, ok := s.partial(w, r)
+		if !ok {
+			return nil
+		}
+		return h(w, r, sess, p)
+	})
+}

@@ -1,5 +1,12 @@
 package web
 
+import (
+	"bytes"
+	"html/template"
+	"reflect"
+	"strings"
+)
+
 // The data of the template partials in templates/partial_common.html. Each keeps
 // the page, so a partial can translate, print the CSRF field and show the
 // page's error like the page itself.
@@ -49,3 +56,65 @@ type passwordInput struct {
 
 // PasswordInput gives "new-password" the id of its first input.
 func (p *page) PasswordInput(id string) passwordInput { return passwordInput{page: p, ID: id} }
+
+// dataTable is the data of "data-table": a table of rows, or the sentence
+// saying there are none.
+type dataTable struct {
+	*page
+	ID    string
+	Cols  []tableCol
+	Body  template.HTML
+	Empty string
+	Any   bool
+}
+
+// tableCol is a column heading; a Hidden one is read out but not shown
+// (the column of buttons).
+type tableCol struct {
+	Label  string
+	Hidden bool
+}
+
+// tableRows is the data of a table's row template: the page's own methods
+// and data, and the rows.
+type tableRows struct {
+	*page
+	Rows any
+}
+
+// Table gives "data-table" its table: id (or ""), the page's template
+// that writes one <tr> per row of rows, the catalog key of the sentence
+// shown when rows is empty (or "" for none), and the catalog keys of the
+// column headings. A heading key written "hidden:key" is only read out;
+// an empty one is left out (a column shown only to some).
+func (p *page) Table(id, rowsTemplate string, rows any, empty string, cols ...string) (dataTable, error) {
+	t := dataTable{page: p, ID: id}
+	if v := reflect.ValueOf(rows); v.Kind() == reflect.Slice && v.Len() > 0 {
+		t.Any = true
+		var b bytes.Buffer
+		if err := p.tmpl.ExecuteTemplate(&b, rowsTemplate, tableRows{page: p, Rows: rows}); err != nil {
+			return t, err
+		}
+		t.Body = template.HTML(b.String())
+	}
+	if empty != "" {
+		t.Empty = p.T(empty)
+	}
+	for _, c := range cols {
+		if c == "" {
+			continue
+		}
+		key, hidden := strings.CutPrefix(c, "hidden:")
+		t.Cols = append(t.Cols, tableCol{Label: p.T(key), Hidden: hidden})
+	}
+	return t, nil
+}
+
+// Shown gives a table heading key only when show is true, for a column
+// shown only to some.
+func (p *page) Shown(show bool, key string) string {
+	if show {
+		return key
+	}
+	return ""
+}

@@ -30,6 +30,8 @@ type page struct {
 	Data    any
 	Form    url.Values
 	NavMain []navItem
+	// tmpl is the page's template set while it renders (see Table).
+	tmpl *template.Template
 }
 
 type navItem struct {
@@ -206,6 +208,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		return
 	}
 	var buf bytes.Buffer
+	p.tmpl = t
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
 		s.Logger.Error("template", "name", name, "err", err)
 		if name != "error" {
@@ -266,4 +269,13 @@ func (s *Server) saved(w http.ResponseWriter, r *http.Request, to, flashKey stri
 func (s *Server) flash(w http.ResponseWriter, r *http.Request, to, key string) {
 	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(key), Path: "/", HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode, MaxAge: 60})
 	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// view renders the page name, titled titleKey, showing data: a page with
+// no form to come back. It returns nil, for a handler to end with.
+func (s *Server) view(w http.ResponseWriter, r *http.Request, titleKey, name string, data any) error {
+	pg := s.newPage(w, r, titleKey)
+	pg.Data = data
+	s.render(w, r, http.StatusOK, name, pg)
+	return nil
 }

@@ -72,10 +72,7 @@ func (s *Server) shareOps(w http.ResponseWriter, r *http.Request, _ *member) err
 			view.Anonymous = append(view.Anonymous, p)
 		}
 	}
-	pg := s.newPage(w, r, "share.web.ops.title")
-	pg.Data = view
-	s.render(w, r, http.StatusOK, "share_ops", pg)
-	return nil
+	return s.view(w, r, "share.web.ops.title", "share_ops", view)
 }
 
 // ---- sharing groups ----

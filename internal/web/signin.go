@@ -14,55 +14,50 @@ import (
 	"github.com/medisac/medisac/internal/i18n"
 )
 
-func (s *Server) signinForm(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signinForm(w http.ResponseWriter, r *http.Request) error {
 	if state(r).p != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
-		return
+		return nil
 	}
 	p := s.newPage(w, r, "signin.title")
 	p.Form = r.URL.Query()
 	s.render(w, r, http.StatusOK, "signin", p)
+	return nil
 }
 
-func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+func (s *Server) signin(w http.ResponseWriter, r *http.Request) error {
 	email := strings.TrimSpace(r.PostForm.Get("email"))
-	password := r.PostForm.Get("password")
-	next := safeNext(r.PostForm.Get("next"))
 	now := s.Now()
 	device := s.deviceID(r, email, now)
-	u, err := auth.SignIn(ctx, s.DB, auth.Attempt{Email: email, Password: password, IP: clientIP(r), Device: device}, now)
-	fail := func(err error) {
-		userID := ""
-		if u != nil {
-			userID = u.ID
-		}
-		if aerr := s.Orgs.SignInFailed(ctx, visitor(r), email, userID, err, device != ""); aerr != nil {
-			s.Logger.Error("audit", "err", aerr)
-		}
-		p := s.newPage(w, r, "signin.title")
-		p.Form = r.PostForm
-		p.Form.Del("password")
-		p.Error = apperr.From(err)
-		status := apperr.Status(p.Error.Code)
-		if p.Error.Code == apperr.Internal {
-			s.Logger.Error("signin", "err", err)
-		}
-		s.render(w, r, status, "signin", p)
+	to, userID, err := s.signinAs(w, r, email, device, now)
+	if err != nil {
+		s.signinFailed(w, r, email, userID, device != "", err)
+		return nil
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+// signinAs checks the password sent for email, opens the session and
+// returns where to go next: the second factor, its enrolment or the page
+// asked for. userID is the account's id once the password has been checked.
+func (s *Server) signinAs(w http.ResponseWriter, r *http.Request, email, device string, now time.Time) (to, userID string, err error) {
+	ctx := r.Context()
+	next := safeNext(r.PostForm.Get("next"))
+	u, err := auth.SignIn(ctx, s.DB, auth.Attempt{Email: email, Password: r.PostForm.Get("password"), IP: clientIP(r), Device: device}, now)
+	if u != nil {
+		userID = u.ID
 	}
 	if err != nil {
-		fail(err)
-		return
+		return "", userID, err
 	}
 	s.setDeviceCookie(w, email, now)
 	ms, err := auth.MembershipsOf(ctx, s.DB, u.ID)
 	if err != nil {
-		fail(err)
-		return
+		return "", userID, err
 	}
 	if len(ms) == 0 {
-		fail(apperr.New(apperr.Forbidden, "signin.no_org"))
-		return
+		return "", userID, apperr.New(apperr.Forbidden, "signin.no_org")
 	}
 	m := ms[0]
 	for _, x := range ms {
@@ -72,24 +67,37 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	has, err := s.MFA.HasSecondFactor(ctx, u.ID)
 	if err != nil {
-		fail(err)
-		return
+		return "", userID, err
 	}
 	raw, _, err := s.Orgs.OpenSession(ctx, visitor(r), u, m.OrgID, !has && !s.mfaNeeded(ctx, m), s.Sessions)
 	if err != nil {
-		fail(err)
-		return
+		return "", userID, err
 	}
 	s.setSessionCookie(w, raw)
 	if has {
-		http.Redirect(w, r, "/mfa?next="+urlQueryEscape(next), http.StatusSeeOther)
-		return
+		return "/mfa?next=" + urlQueryEscape(next), userID, nil
 	}
 	if s.mfaNeeded(ctx, m) {
-		http.Redirect(w, r, "/mfa/setup?next="+urlQueryEscape(next), http.StatusSeeOther)
-		return
+		return "/mfa/setup?next=" + urlQueryEscape(next), userID, nil
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	return next, userID, nil
+}
+
+// signinFailed records a failed sign-in and shows the form again with
+// what was typed, less the password.
+func (s *Server) signinFailed(w http.ResponseWriter, r *http.Request, email, userID string, knownDevice bool, err error) {
+	if aerr := s.Orgs.SignInFailed(r.Context(), visitor(r), email, userID, err, knownDevice); aerr != nil {
+		s.Logger.Error("audit", "err", aerr)
+	}
+	p := s.newPage(w, r, "signin.title")
+	p.Form = r.PostForm
+	p.Form.Del("password")
+	p.Error = apperr.From(err)
+	status := apperr.Status(p.Error.Code)
+	if p.Error.Code == apperr.Internal {
+		s.Logger.Error("signin", "err", err)
+	}
+	s.render(w, r, status, "signin", p)
 }
 
 // deviceID returns the id of the request's valid device cookie for email,
@@ -125,25 +133,25 @@ func (s *Server) mfaNeeded(ctx context.Context, m auth.Membership) bool {
 	return auth.NeedsMFA(m.Role, o.MFAPolicy)
 }
 
-func (s *Server) signout(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signout(w http.ResponseWriter, r *http.Request) error {
 	st := state(r)
 	if st.sess != nil {
 		if err := s.Orgs.SignOut(r.Context(), visitor(r), st.sess.IDHash, st.sess.UserID, st.sess.OrgID); err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 	}
 	s.clearSessionCookie(w)
 	s.flash(w, r, "/signin", "flash.signed_out")
+	return nil
 }
 
-func (s *Server) signoutEverywhere(w http.ResponseWriter, r *http.Request) {
-	if err := s.Orgs.SignOutEverywhere(r.Context(), state(r).p); err != nil {
-		s.renderError(w, r, err)
-		return
+func (s *Server) signoutEverywhere(w http.ResponseWriter, r *http.Request, m *member) error {
+	if err := s.Orgs.SignOutEverywhere(r.Context(), m.P); err != nil {
+		return err
 	}
 	s.clearSessionCookie(w)
 	s.flash(w, r, "/signin", "flash.signed_out_everywhere")
+	return nil
 }
 
 // partial returns the session and principal of a visitor who passed the
@@ -167,24 +175,20 @@ func (s *Server) partial(w http.ResponseWriter, r *http.Request) (*auth.Session,
 	return st.sess, p, true
 }
 
-func (s *Server) mfaForm(w http.ResponseWriter, r *http.Request) {
-	_, p, ok := s.partial(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) mfaForm(w http.ResponseWriter, r *http.Request, _ *auth.Session, p *auth.Principal) error {
 	has, err := s.MFA.HasSecondFactor(r.Context(), p.UserID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if !has {
 		http.Redirect(w, r, "/mfa/setup", http.StatusSeeOther)
-		return
+		return nil
 	}
 	pg := s.newPage(w, r, "mfa.title")
 	pg.Form = r.URL.Query()
 	pg.Data = s.mfaMethods(r.Context(), p.UserID)
 	s.render(w, r, http.StatusOK, "mfa", pg)
+	return nil
 }
 
 type mfaMethods struct {
@@ -213,16 +217,12 @@ func (s *Server) passMFA(w http.ResponseWriter, r *http.Request, sess *auth.Sess
 	return nil
 }
 
-func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request) {
-	sess, p, ok := s.partial(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal) error {
 	ctx := r.Context()
 	ipKey := "mfa:" + p.UserID
 	if until, err := auth.LockedUntil(ctx, s.DB, ipKey, s.Now()); err == nil && !until.IsZero() {
 		s.mfaFail(w, r, p, auth.LockedError(until, s.Now()))
-		return
+		return nil
 	}
 	code := strings.TrimSpace(r.PostForm.Get("code"))
 	method := "totp"
@@ -238,14 +238,14 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request) {
 			err = auth.LockedError(until, s.Now())
 		}
 		s.mfaFail(w, r, p, err)
-		return
+		return nil
 	}
 	_ = auth.ClearFailures(ctx, s.DB, ipKey)
 	if err := s.passMFA(w, r, sess, p, method); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
+	return nil
 }
 
 func (s *Server) mfaFail(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
@@ -319,37 +319,26 @@ func (s *Server) partialJSON(w http.ResponseWriter, r *http.Request) (*auth.Sess
 
 // mfaSetupForm is the enrolment a person must finish before their first
 // full sign-in when their role or organisation requires a second factor.
-func (s *Server) mfaSetupForm(w http.ResponseWriter, r *http.Request) {
-	_, p, ok := s.partial(w, r)
-	if !ok {
-		return
-	}
-	s.renderTOTPEnrol(w, r, p, "mfa_setup", nil)
+func (s *Server) mfaSetupForm(w http.ResponseWriter, r *http.Request, _ *auth.Session, p *auth.Principal) error {
+	return s.renderTOTPEnrol(w, r, p, "mfa_setup", nil)
 }
 
-func (s *Server) mfaSetupConfirm(w http.ResponseWriter, r *http.Request) {
-	sess, p, ok := s.partial(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) mfaSetupConfirm(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal) error {
 	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
 	if err != nil {
-		s.renderTOTPEnrol(w, r, p, "mfa_setup", err)
-		return
+		return s.renderTOTPEnrol(w, r, p, "mfa_setup", err)
 	}
 	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
 	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if err := s.passMFA(w, r, sess, p, "totp-enrol"); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	s.renderRecoveryCodes(w, r, codes, safeNext(r.PostForm.Get("next")))
+	return s.renderRecoveryCodes(w, r, codes, safeNext(r.PostForm.Get("next")))
 }
 
-func (s *Server) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, next string) {
+func (s *Server) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, codes []string, next string) error {
 	pg := s.newPage(w, r, "recovery.title")
 	pg.Lang = s.langAfterSignin(r, pg.Lang)
 	pg.Title = pg.T("recovery.title")
@@ -358,6 +347,7 @@ func (s *Server) renderRecoveryCodes(w http.ResponseWriter, r *http.Request, cod
 		Next  string
 	}{codes, next}
 	s.render(w, r, http.StatusOK, "recovery", pg)
+	return nil
 }
 
 func (s *Server) langAfterSignin(r *http.Request, lang string) string {
@@ -374,11 +364,10 @@ type totpEnrolView struct {
 	Next        string
 }
 
-func (s *Server) renderTOTPEnrol(w http.ResponseWriter, r *http.Request, p *auth.Principal, tmpl string, prevErr error) {
+func (s *Server) renderTOTPEnrol(w http.ResponseWriter, r *http.Request, p *auth.Principal, tmpl string, prevErr error) error {
 	e, err := s.MFA.BeginTOTP(r.Context(), p.UserID, p.Email)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	pg := s.newPage(w, r, "totp.title")
 	next := r.URL.Query().Get("next")
@@ -392,6 +381,7 @@ func (s *Server) renderTOTPEnrol(w http.ResponseWriter, r *http.Request, p *auth
 		status = apperr.Status(pg.Error.Code)
 	}
 	s.render(w, r, status, tmpl, pg)
+	return nil
 }
 
 func isNotFound(err error) bool {

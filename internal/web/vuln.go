@@ -94,10 +94,7 @@ func (s *Server) vulnDashboard(w http.ResponseWriter, r *http.Request, m *member
 		if v.Top, err = vuln.TopAffected(ctx, s.DB, 50); err != nil {
 			return err
 		}
-		pg := s.newPage(w, r, "vuln.web.isac_title")
-		pg.Data = v
-		s.render(w, r, http.StatusOK, "vuln_isac", pg)
-		return nil
+		return s.view(w, r, "vuln.web.isac_title", "vuln_isac", v)
 	}
 	orgID, err := invOrg(p)
 	if err != nil {
@@ -263,10 +260,7 @@ func (s *Server) vulnSearch(w http.ResponseWriter, r *http.Request, _ *member) e
 	if v.Imports, err = vuln.RecentImports(r.Context(), s.DB, 5); err != nil {
 		return err
 	}
-	pg := s.newPage(w, r, "vuln.web.search_title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "vuln_search", pg)
-	return nil
+	return s.view(w, r, "vuln.web.search_title", "vuln_search", v)
 }
 
 type vulnDetailView struct {

@@ -17,16 +17,16 @@ import (
 )
 
 func (s *Server) vulnAliasRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /vuln/aliases", s.requireOperator(s.vulnAliasPage))
-	mux.Handle("GET /vuln/aliases/download", s.requireOperator(s.vulnAliasDownload))
-	mux.Handle("GET /vuln/aliases/versions/{id}", s.requireOperator(s.vulnAliasDownload))
-	mux.Handle("POST /vuln/aliases/vendor", s.requireOperator(s.vulnAliasAddVendor))
-	mux.Handle("POST /vuln/aliases/product", s.requireOperator(s.vulnAliasAddProduct))
-	mux.Handle("POST /vuln/aliases/rename", s.requireOperator(s.vulnAliasAddRename))
-	mux.Handle("POST /vuln/aliases/remove", s.requireOperator(s.vulnAliasRemove))
-	mux.Handle("POST /vuln/aliases/upload", s.requireOperator(s.vulnAliasUpload))
-	mux.Handle("POST /vuln/aliases/restore", s.requireOperator(s.vulnAliasRestore))
-	mux.Handle("POST /vuln/aliases/reset", s.requireOperator(s.vulnAliasReset))
+	mux.Handle("GET /vuln/aliases", s.requireOperator(s.act(s.vulnAliasPage)))
+	mux.Handle("GET /vuln/aliases/download", s.requireOperator(s.act(s.vulnAliasDownload)))
+	mux.Handle("GET /vuln/aliases/versions/{id}", s.requireOperator(s.act(s.vulnAliasDownload)))
+	mux.Handle("POST /vuln/aliases/vendor", s.requireOperator(s.act(s.vulnAliasAddVendor)))
+	mux.Handle("POST /vuln/aliases/product", s.requireOperator(s.act(s.vulnAliasAddProduct)))
+	mux.Handle("POST /vuln/aliases/rename", s.requireOperator(s.act(s.vulnAliasAddRename)))
+	mux.Handle("POST /vuln/aliases/remove", s.requireOperator(s.act(s.vulnAliasRemove)))
+	mux.Handle("POST /vuln/aliases/upload", s.requireOperator(s.act(s.vulnAliasUpload)))
+	mux.Handle("POST /vuln/aliases/restore", s.requireOperator(s.act(s.vulnAliasRestore)))
+	mux.Handle("POST /vuln/aliases/reset", s.requireOperator(s.act(s.vulnAliasReset)))
 }
 
 // vulnAliasWatch is the node's watch: the full re-match after an alias
@@ -50,28 +50,24 @@ func (v vulnAliasView) AliasUse(i int) int { return v.Use[i] }
 // Join joins a list for display.
 func (v vulnAliasView) Join(xs []string) string { return strings.Join(xs, ", ") }
 
-func (s *Server) vulnAliasPage(w http.ResponseWriter, r *http.Request) {
-	s.renderVulnAlias(w, r, http.StatusOK, nil)
+func (s *Server) vulnAliasPage(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.renderVulnAlias(w, r, m, http.StatusOK, nil)
 }
 
-func (s *Server) renderVulnAlias(w http.ResponseWriter, r *http.Request, status int, formErr error) {
+func (s *Server) renderVulnAlias(w http.ResponseWriter, r *http.Request, m *member, status int, formErr error) error {
 	ctx := r.Context()
 	vw := s.vulnAliasWatch()
 	if err := vw.ReloadAliases(ctx); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
-	p := state(r).p
-	v := vulnAliasView{Version: vw.Aliases.Version(), File: vw.Aliases.File(), Editable: p.IsAdmin() && p.CanWrite()}
+	v := vulnAliasView{Version: vw.Aliases.Version(), File: vw.Aliases.File(), Editable: m.P.IsAdmin() && m.P.CanWrite()}
 	v.Shipped = v.Version == vuln.ShippedAliasesVersion()
 	var err error
 	if v.Use, err = vw.AliasUse(ctx); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.History, err = vuln.AliasHistory(ctx, s.DB, 100); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	for _, x := range v.File.Vendors {
 		v.Vendors = append(v.Vendors, x.CPE)
@@ -83,61 +79,52 @@ func (s *Server) renderVulnAlias(w http.ResponseWriter, r *http.Request, status 
 		pg.Form = r.PostForm
 	}
 	s.render(w, r, status, "vulnalias_table", pg)
+	return nil
 }
 
-func (s *Server) vulnAliasDownload(w http.ResponseWriter, r *http.Request) {
-	var body []byte
-	name := "aliases.json"
+// notFound gives a missing row the not-found message.
+func notFound(err error) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return apperr.New(apperr.NotFound, "error.not_found")
+	}
+	return err
+}
+
+func (s *Server) vulnAliasDownload(w http.ResponseWriter, r *http.Request, _ *member) error {
 	if id := r.PathValue("id"); id != "" {
 		v, b, err := vuln.AliasVersionBody(r.Context(), s.DB, id)
 		if err != nil {
-			if errors.Is(err, db.ErrNotFound) {
-				err = apperr.New(apperr.NotFound, "error.not_found")
-			}
-			s.renderError(w, r, err)
-			return
+			return notFound(err)
 		}
-		body, name = b, fmt.Sprintf("aliases-%d-%s.json", v.Seq, v.Version)
-	} else {
-		vw := s.vulnAliasWatch()
-		if err := vw.ReloadAliases(r.Context()); err != nil {
-			s.renderError(w, r, err)
-			return
-		}
-		body = vw.Aliases.JSON()
-		name = "aliases-" + vw.Aliases.Version() + ".json"
+		return sendFile(w, "application/json; charset=utf-8", fmt.Sprintf(`attachment; filename="aliases-%d-%s.json"`, v.Seq, v.Version), b)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	w.Write(body)
+	vw := s.vulnAliasWatch()
+	if err := vw.ReloadAliases(r.Context()); err != nil {
+		return err
+	}
+	return sendFile(w, "application/json; charset=utf-8", `attachment; filename="aliases-`+vw.Aliases.Version()+`.json"`, vw.Aliases.JSON())
 }
 
 // vulnAliasChange saves a change made by fn (the table in force is
 // given) and answers with the page or its error.
-func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, do vuln.AliasChanger) {
-	p := state(r).p
-	if err := vuln.AuthorizeAliasChange(p); err != nil {
-		s.renderError(w, r, err)
-		return
+func (s *Server) vulnAliasChange(w http.ResponseWriter, r *http.Request, m *member, do vuln.AliasChanger) error {
+	if err := vuln.AuthorizeAliasChange(m.P); err != nil {
+		return err
 	}
-	ch, err := s.Vuln.ChangeAliases(r.Context(), p, vuln.AliasSave{Note: r.PostFormValue("note")}, do, nil)
+	ch, err := s.Vuln.ChangeAliases(r.Context(), m.P, vuln.AliasSave{Note: r.PostFormValue("note")}, do, nil)
 	if err != nil {
 		code := apperr.CodeOf(err)
 		if code == apperr.Invalid || code == apperr.TooLarge || code == apperr.Conflict {
-			s.renderVulnAlias(w, r, http.StatusUnprocessableEntity, err)
-			return
+			return s.renderVulnAlias(w, r, m, http.StatusUnprocessableEntity, err)
 		}
-		if errors.Is(err, db.ErrNotFound) {
-			err = apperr.New(apperr.NotFound, "error.not_found")
-		}
-		s.renderError(w, r, err)
-		return
+		return notFound(err)
 	}
 	if !ch.Changed {
 		s.flash(w, r, "/vuln/aliases", "flash.vulnalias_unchanged")
-		return
+		return nil
 	}
 	s.flash(w, r, "/vuln/aliases", "flash.vulnalias_saved")
+	return nil
 }
 
 // editAliases returns a change that applies fn to the table in force,
@@ -171,8 +158,8 @@ func splitList(s string) []string {
 	return out
 }
 
-func (s *Server) vulnAliasAddVendor(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
+func (s *Server) vulnAliasAddVendor(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, editAliases(r, func(f *match.AliasFile) (string, error) {
 		spelling := strings.TrimSpace(r.PostFormValue("spelling"))
 		cpeVendor := strings.ToLower(strings.TrimSpace(r.PostFormValue("cpe")))
 		if spelling == "" {
@@ -196,8 +183,8 @@ func (s *Server) vulnAliasAddVendor(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
+func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, editAliases(r, func(f *match.AliasFile) (string, error) {
 		p := match.ProductAlias{
 			Vendor:        strings.ToLower(strings.TrimSpace(r.PostFormValue("vendor"))),
 			Names:         splitList(r.PostFormValue("names")),
@@ -225,8 +212,8 @@ func (s *Server) vulnAliasAddProduct(w http.ResponseWriter, r *http.Request) {
 // them.
 var renameNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_.\-]*:[^\s:]+$`)
 
-func (s *Server) vulnAliasAddRename(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
+func (s *Server) vulnAliasAddRename(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, editAliases(r, func(f *match.AliasFile) (string, error) {
 		from := strings.ToLower(strings.TrimSpace(r.PostFormValue("from")))
 		to := strings.ToLower(strings.TrimSpace(r.PostFormValue("to")))
 		switch {
@@ -247,8 +234,8 @@ func (s *Server) vulnAliasAddRename(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-func (s *Server) vulnAliasRemove(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, editAliases(r, func(f *match.AliasFile) (string, error) {
+func (s *Server) vulnAliasRemove(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, editAliases(r, func(f *match.AliasFile) (string, error) {
 		i, err := strconv.Atoi(r.PostFormValue("index"))
 		bad := apperr.New(apperr.Conflict, "vulnalias.err.stale")
 		if err != nil || i < 0 {
@@ -281,8 +268,8 @@ func (s *Server) vulnAliasRemove(w http.ResponseWriter, r *http.Request) {
 	}))
 }
 
-func (s *Server) vulnAliasUpload(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+func (s *Server) vulnAliasUpload(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
 		file, _, err := r.FormFile("file")
 		if err != nil {
 			return vuln.AliasChange{}, apperr.Field("file", "vulnalias.err.no_file")
@@ -297,8 +284,8 @@ func (s *Server) vulnAliasUpload(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) vulnAliasRestore(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+func (s *Server) vulnAliasRestore(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
 		id := r.PostFormValue("id")
 		v, _, err := vuln.AliasVersionBody(ctx, s.DB, id)
 		if err != nil {
@@ -311,8 +298,8 @@ func (s *Server) vulnAliasRestore(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) vulnAliasReset(w http.ResponseWriter, r *http.Request) {
-	s.vulnAliasChange(w, r, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
+func (s *Server) vulnAliasReset(w http.ResponseWriter, r *http.Request, m *member) error {
+	return s.vulnAliasChange(w, r, m, func(ctx context.Context, vw *vuln.Watch, in vuln.AliasSave, record func(context.Context, *db.Tx, vuln.AliasChange) error) (vuln.AliasChange, error) {
 		return vw.ResetAliases(ctx, in, record)
 	})
 }

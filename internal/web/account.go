@@ -123,13 +123,10 @@ func (s *Server) totpForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
-	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"),
+		s.Orgs.SecondFactorEntry(p, true, "totp", "", ""))
 	if err != nil {
 		s.renderTOTPEnrol(w, r, p, "totp", err)
-		return
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
-		s.renderError(w, r, err)
 		return
 	}
 	s.renderRecoveryCodes(w, r, codes, "/account")
@@ -172,12 +169,8 @@ func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, err, nil, "")
 		return
 	}
-	if err := s.MFA.DisableTOTP(r.Context(), p.UserID); err != nil {
+	if err := s.MFA.DisableTOTP(r.Context(), p.UserID, s.Orgs.SecondFactorEntry(p, false, "totp", "", "")); err != nil {
 		s.renderAccount(w, r, err, nil, "")
-		return
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, false, "totp", "", ""); err != nil {
-		s.renderError(w, r, err)
 		return
 	}
 	s.flash(w, r, "/account", "flash.totp_disabled")
@@ -185,13 +178,9 @@ func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) recoveryRegenerate(w http.ResponseWriter, r *http.Request) {
 	p := state(r).p
-	codes, err := s.MFA.RegenerateRecoveryCodes(r.Context(), p.UserID)
+	codes, err := s.MFA.RegenerateRecoveryCodes(r.Context(), p.UserID, s.Orgs.SecondFactorEntry(p, true, "recovery_codes", "", ""))
 	if err != nil {
 		s.renderAccount(w, r, err, nil, "")
-		return
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "recovery_codes", "", ""); err != nil {
-		s.renderError(w, r, err)
 		return
 	}
 	s.renderRecoveryCodes(w, r, codes, "/account")
@@ -239,11 +228,8 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, r, err)
 		return
 	}
-	if err := s.MFA.FinishPasskeyRegistration(r.Context(), p.UserID, c.ChallengeID, c.Name, c.Credential); err != nil {
-		s.jsonError(w, r, err)
-		return
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "passkey", c.Name, ""); err != nil {
+	if err := s.MFA.FinishPasskeyRegistration(r.Context(), p.UserID, c.ChallengeID, c.Name, c.Credential,
+		s.Orgs.SecondFactorEntry(p, true, "passkey", c.Name, "")); err != nil {
 		s.jsonError(w, r, err)
 		return
 	}
@@ -262,11 +248,7 @@ func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 		s.renderAccount(w, r, err, nil, "")
 		return
 	}
-	if err := s.MFA.DeletePasskey(r.Context(), p.UserID, id); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, false, "passkey", "", id); err != nil {
+	if err := s.MFA.DeletePasskey(r.Context(), p.UserID, id, s.Orgs.SecondFactorEntry(p, false, "passkey", "", id)); err != nil {
 		s.renderError(w, r, err)
 		return
 	}

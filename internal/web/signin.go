@@ -332,14 +332,11 @@ func (s *Server) mfaSetupConfirm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"),
+		s.Orgs.SecondFactorEntry(p, true, "totp", "", ""))
 	if err != nil {
 		s.renderTOTPEnrol(w, r, p, "mfa_setup", err)
-		return
-	}
-	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
-		s.renderError(w, r, err)
 		return
 	}
 	if err := s.passMFA(w, r, sess, p, "totp-enrol"); err != nil {

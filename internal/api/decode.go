@@ -267,7 +267,7 @@ func parseOrgFilter(v url.Values) (auth.OrgFilter, error) {
 	var f auth.OrgFilter
 	for k := range v {
 		switch k {
-		case "kind", "prefecture", "q", "limit", "offset", "":
+		case "kind", "prefecture", "q", "limit", "offset", "cursor", "":
 		default:
 			return f, apperr.Field(k, "api.query.unknown", k)
 		}
@@ -278,6 +278,7 @@ func parseOrgFilter(v url.Values) (auth.OrgFilter, error) {
 	}
 	f.Prefecture = strings.TrimSpace(v.Get("prefecture"))
 	f.Query = strings.TrimSpace(v.Get("q"))
+	f.Cursor = v.Get("cursor")
 	for _, x := range []struct{ name, val string }{{"prefecture", f.Prefecture}, {"q", f.Query}} {
 		if err := checkText(x.name, x.val); err != nil {
 			return f, err

@@ -9,14 +9,16 @@ import (
 
 // memberList is the body of GET /api/v1/orgs/{id}/members.
 type memberList struct {
-	Members []auth.Membership `json:"members"`
+	Members    []auth.Membership `json:"members"`
+	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
-// listMembers lists an organisation's members. The list holds personal
-// data (names, addresses), so every read is recorded.
+// listMembers lists an organisation's members, a page at a time. The list
+// holds personal data (names, addresses), so every read is recorded.
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
-	ms, err := a.Orgs.ReadMembers(r.Context(), c.p, r.PathValue("id"))
-	return a.send(w, http.StatusOK, memberList{Members: nonNil(ms)}, err)
+	return listPage(a, w, r, func(p auth.Page) ([]auth.Membership, string, error) {
+		return a.Orgs.ReadMembersPage(r.Context(), c.p, r.PathValue("id"), p)
+	}, func(ms []auth.Membership, next string) any { return memberList{ms, next} })
 }
 
 func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -403,16 +403,24 @@ func (s *Orgs) ExportAuditLog(ctx context.Context, p *Principal, f audit.Filter,
 // ReadMembers returns orgID's members (personal data: names, addresses)
 // and records the read ("record.sensitive_read", object "members").
 func (s *Orgs) ReadMembers(ctx context.Context, p *Principal, orgID string) ([]Membership, error) {
+	ms, _, err := s.ReadMembersPage(ctx, p, orgID, All)
+	return ms, err
+}
+
+// ReadMembersPage is ReadMembers one page at a time; each page read is
+// recorded, with the number of members it showed.
+func (s *Orgs) ReadMembersPage(ctx context.Context, p *Principal, orgID string, pg Page) ([]Membership, string, error) {
 	var ms []Membership
+	var next string
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
 		var err error
-		if ms, err = ListMembers(ctx, tx, p, orgID); err != nil {
+		if ms, next, err = PageMembers(ctx, tx, p, orgID, pg); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, p, audit.Event{OrgID: orgID, Action: audit.ActionSensitiveRead, ObjectType: "members", ObjectID: orgID,
 			Details: map[string]any{"count": len(ms)}})
 	})
-	return ms, err
+	return ms, next, err
 }
 
 // Denied records that p was refused a request (access.denied, outcome

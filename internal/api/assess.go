@@ -325,17 +325,11 @@ func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
+	in, err := readOptionalJSON[struct {
+		Name string `json:"name"`
+	}](r)
 	if err != nil {
 		return err
-	}
-	var in struct {
-		Name string `json:"name"`
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeJSON(body, &in); err != nil {
-			return err
-		}
 	}
 	out, e, err := a.Assess.Sign(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Name)
 	return a.sendSheet(w, http.StatusOK, out, e, err)

@@ -42,6 +42,17 @@ func readJSON[T any](r *http.Request) (T, error) {
 	return in, decodeJSON(body, &in)
 }
 
+// readOptionalJSON is readJSON for a body that may also be empty (the
+// zero T).
+func readOptionalJSON[T any](r *http.Request) (T, error) {
+	var in T
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return in, err
+	}
+	return in, decodeJSON(body, &in)
+}
+
 // decodeJSON decodes one JSON object from b into dst, refusing unknown
 // fields and trailing data. Errors are Invalid apperr errors that name the
 // field at fault, or carry an api.bad_json.* key when no field can be

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 
 	"github.com/medisac/medisac/internal/auth"
@@ -140,15 +139,8 @@ func (a *API) answerProposal(w http.ResponseWriter, r *http.Request, c *call, ac
 	if _, err := auth.PendingProposals(ctx, a.DB, c.p, orgID); err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
+	if _, err := readOptionalJSON[struct{}](r); err != nil {
 		return err
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		var none struct{}
-		if err := decodeJSON(body, &none); err != nil {
-			return err
-		}
 	}
 	pr, res, err := a.Orgs.AnswerProposal(ctx, c.p, orgID, id, accept)
 	if err != nil {

@@ -385,19 +385,30 @@ func getMembership(ctx context.Context, q db.Querier, p *Principal, id string) (
 	return &m, nil
 }
 
-// AnswerGroupInvite accepts or declines the pending invitation of p's
-// organisation into group id. Only its admins may; a group without a
-// pending invitation for it is db.ErrNotFound, an accepted one a Conflict.
-func AnswerGroupInvite(ctx context.Context, q db.Querier, p *Principal, id string, accept bool, now time.Time) (*GroupMembership, error) {
+// answerableMembership returns p's organisation's place in group id for
+// a change its admins may make (action) from status want; another status
+// is a Conflict with conflictKey.
+func answerableMembership(ctx context.Context, q db.Querier, p *Principal, id, action string, want GroupStatus, conflictKey string) (*GroupMembership, error) {
 	m, err := getMembership(ctx, q, p, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := authorizeGroup(p, actionGroupAccept, "group.forbidden_answer"); err != nil {
+	if err := authorizeGroup(p, action, "group.forbidden_answer"); err != nil {
 		return nil, err
 	}
-	if m.Status != GroupInvited {
-		return nil, apperr.New(apperr.Conflict, "group.already_answered")
+	if m.Status != want {
+		return nil, apperr.New(apperr.Conflict, conflictKey)
+	}
+	return m, nil
+}
+
+// AnswerGroupInvite accepts or declines the pending invitation of p's
+// organisation into group id. Only its admins may; a group without a
+// pending invitation for it is db.ErrNotFound, an accepted one a Conflict.
+func AnswerGroupInvite(ctx context.Context, q db.Querier, p *Principal, id string, accept bool, now time.Time) (*GroupMembership, error) {
+	m, err := answerableMembership(ctx, q, p, id, actionGroupAccept, GroupInvited, "group.already_answered")
+	if err != nil {
+		return nil, err
 	}
 	m.Status = GroupDeclined
 	if accept {
@@ -417,15 +428,9 @@ func AnswerGroupInvite(ctx context.Context, q db.Querier, p *Principal, id strin
 // pending invitation is declined with AnswerGroupInvite instead (a
 // Conflict here).
 func LeaveGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*GroupMembership, error) {
-	m, err := getMembership(ctx, q, p, id)
+	m, err := answerableMembership(ctx, q, p, id, actionGroupLeave, GroupActive, "group.not_yet_member")
 	if err != nil {
 		return nil, err
-	}
-	if err := authorizeGroup(p, actionGroupLeave, "group.forbidden_answer"); err != nil {
-		return nil, err
-	}
-	if m.Status != GroupActive {
-		return nil, apperr.New(apperr.Conflict, "group.not_yet_member")
 	}
 	if _, err := q.Exec(ctx, `DELETE FROM org_group_members WHERE group_id = ? AND org_id = ?`, id, p.OrgID); err != nil {
 		return nil, err

@@ -187,11 +187,23 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string, mo
 		if !enabled && passkeys == 0 {
 			return apperr.New(apperr.Invalid, "mfa.no_second_factor")
 		}
-		if err := replaceRecoveryCodes(ctx, tx, userID, hashes); err != nil {
-			return err
-		}
-		return also(ctx, tx, more)
+		return replaceCodesAnd(ctx, tx, userID, hashes, more)
 	})
+	return codesOr(codes, err)
+}
+
+// replaceCodesAnd replaces the user's recovery codes and runs the other
+// steps of the change, in its transaction tx.
+func replaceCodesAnd(ctx context.Context, tx *db.Tx, userID string, hashes []string, more []Also) error {
+	if err := replaceRecoveryCodes(ctx, tx, userID, hashes); err != nil {
+		return err
+	}
+	return also(ctx, tx, more)
+}
+
+// codesOr returns the new recovery codes of a change, or nothing when it
+// failed with err.
+func codesOr(codes []string, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -161,15 +161,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, challengeID, code str
 			WHERE id = ?`, stored, step, s.now(), userID)); err != nil {
 			return err
 		}
-		if err := replaceRecoveryCodes(ctx, tx, userID, hashes); err != nil {
-			return err
-		}
-		return also(ctx, tx, more)
+		return replaceCodesAnd(ctx, tx, userID, hashes, more)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codesOr(codes, err)
 }
 
 // VerifyTOTP checks a code from the user's authenticator app at sign-in.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/assess"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -161,7 +162,7 @@ func (a *API) asListSheets(w http.ResponseWriter, r *http.Request, c *call) erro
 			return apperr.Field("fiscal_year", "assess.sheet.fy_invalid")
 		}
 	}
-	pg, err := asPage(r)
+	pg, err := pageOf(r)
 	if err != nil {
 		return err
 	}
@@ -181,21 +182,6 @@ func (a *API) asListSheets(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	a.reply(w, http.StatusOK, map[string]any{"sheets": out, "next_cursor": page.NextCursor})
 	return nil
-}
-
-// asPage reads the page of a list from the query: cursor (the previous
-// page's next_cursor) and limit (1 to assess.MaxPageSize).
-func asPage(r *http.Request) (assess.Page, error) {
-	q := r.URL.Query()
-	p := assess.Page{Cursor: q.Get("cursor")}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > assess.MaxPageSize {
-			return p, apperr.Field("limit", "assess.api.bad_limit", assess.MaxPageSize)
-		}
-		p.Limit = n
-	}
-	return p, nil
 }
 
 // sheetInput is the body of POST …/sheets.
@@ -339,17 +325,11 @@ func (a *API) asSign(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
+	in, err := readOptionalJSON[struct {
+		Name string `json:"name"`
+	}](r)
 	if err != nil {
 		return err
-	}
-	var in struct {
-		Name string `json:"name"`
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		if err := decodeJSON(body, &in); err != nil {
-			return err
-		}
 	}
 	out, e, err := a.Assess.Sign(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Name)
 	return a.sendSheet(w, http.StatusOK, out, e, err)
@@ -392,7 +372,7 @@ func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	fy, _ := strconv.Atoi(r.URL.Query().Get("fiscal_year"))
-	pg, err := asPage(r)
+	pg, err := pageOf(r)
 	if err != nil {
 		return err
 	}
@@ -431,16 +411,17 @@ func (a *API) asListSurveys(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	owned, err := assess.OwnedSurveys(r.Context(), a.DB, orgID)
+	pg, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	invited, err := assess.Invitations(r.Context(), a.DB, orgID)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"owned": nonNil(owned), "invited": nonNil(invited)})
-	return nil
+	ctx := r.Context()
+	owned, invited, next, err := auth.PagePair(pg, func(p auth.Page) ([]*assess.Survey, string, error) {
+		return assess.OwnedSurveysPage(ctx, a.DB, orgID, p)
+	}, func(p auth.Page) ([]*assess.Invitation, string, error) {
+		return assess.InvitationsPage(ctx, a.DB, orgID, p)
+	})
+	return a.send(w, http.StatusOK, map[string]any{"owned": nonNil(owned), "invited": nonNil(invited), "next_cursor": next}, err)
 }
 
 func (a *API) asCreateSurvey(w http.ResponseWriter, r *http.Request, c *call) error {

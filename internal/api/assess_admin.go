@@ -128,12 +128,16 @@ func (a *API) asInbox(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	rs, err := assess.VendorInbox(r.Context(), a.DB, orgID)
+	pg, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	rs, next, err := assess.VendorInboxPage(r.Context(), a.DB, orgID, pg)
 	if err != nil {
 		return err
 	}
 	out, err := a.inboxRows(r, a.DB, orgID, rs)
-	return a.send(w, http.StatusOK, map[string]any{"requests": out}, err)
+	return a.send(w, http.StatusOK, map[string]any{"requests": out, "next_cursor": next}, err)
 }
 
 // asInboxAnswer answers one request addressed to the organisation of the

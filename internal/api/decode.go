@@ -42,6 +42,17 @@ func readJSON[T any](r *http.Request) (T, error) {
 	return in, decodeJSON(body, &in)
 }
 
+// readOptionalJSON is readJSON for a body that may also be empty (the
+// zero T).
+func readOptionalJSON[T any](r *http.Request) (T, error) {
+	var in T
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return in, err
+	}
+	return in, decodeJSON(body, &in)
+}
+
 // decodeJSON decodes one JSON object from b into dst, refusing unknown
 // fields and trailing data. Errors are Invalid apperr errors that name the
 // field at fault, or carry an api.bad_json.* key when no field can be
@@ -267,7 +278,7 @@ func parseOrgFilter(v url.Values) (auth.OrgFilter, error) {
 	var f auth.OrgFilter
 	for k := range v {
 		switch k {
-		case "kind", "prefecture", "q", "limit", "offset", "":
+		case "kind", "prefecture", "q", "limit", "offset", "cursor", "":
 		default:
 			return f, apperr.Field(k, "api.query.unknown", k)
 		}
@@ -278,6 +289,7 @@ func parseOrgFilter(v url.Values) (auth.OrgFilter, error) {
 	}
 	f.Prefecture = strings.TrimSpace(v.Get("prefecture"))
 	f.Query = strings.TrimSpace(v.Get("q"))
+	f.Cursor = v.Get("cursor")
 	for _, x := range []struct{ name, val string }{{"prefecture", f.Prefecture}, {"q", f.Query}} {
 		if err := checkText(x.name, x.val); err != nil {
 			return f, err

@@ -28,18 +28,25 @@ func (a *API) groupRoutes() []route {
 }
 
 // hgroupListBody is the body of GET /api/v1/groups.
+// A page holds the groups owned first, then the memberships.
 type hgroupListBody struct {
 	Owned       []*auth.Group          `json:"owned"`
 	Memberships []auth.GroupMembership `json:"memberships"`
+	NextCursor  string                 `json:"next_cursor,omitempty"`
 }
 
 func (a *API) hgroupList(w http.ResponseWriter, r *http.Request, c *call) error {
-	owned, err := auth.OwnedGroups(r.Context(), a.DB, c.p)
+	pg, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	joined, err := auth.GroupsOf(r.Context(), a.DB, c.p)
-	return a.send(w, http.StatusOK, hgroupListBody{Owned: nonNil(owned), Memberships: nonNil(joined)}, err)
+	ctx := r.Context()
+	owned, joined, next, err := auth.PagePair(pg, func(p auth.Page) ([]*auth.Group, string, error) {
+		return auth.PageOwnedGroups(ctx, a.DB, c.p, p)
+	}, func(p auth.Page) ([]auth.GroupMembership, string, error) {
+		return auth.PageGroupsOf(ctx, a.DB, c.p, p)
+	})
+	return a.send(w, http.StatusOK, hgroupListBody{Owned: nonNil(owned), Memberships: nonNil(joined), NextCursor: next}, err)
 }
 
 // nameInput is a body that names what it creates.

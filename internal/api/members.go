@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 
 	"github.com/medisac/medisac/internal/auth"
@@ -9,14 +8,16 @@ import (
 
 // memberList is the body of GET /api/v1/orgs/{id}/members.
 type memberList struct {
-	Members []auth.Membership `json:"members"`
+	Members    []auth.Membership `json:"members"`
+	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
-// listMembers lists an organisation's members. The list holds personal
-// data (names, addresses), so every read is recorded.
+// listMembers lists an organisation's members, a page at a time. The list
+// holds personal data (names, addresses), so every read is recorded.
 func (a *API) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
-	ms, err := a.Orgs.ReadMembers(r.Context(), c.p, r.PathValue("id"))
-	return a.send(w, http.StatusOK, memberList{Members: nonNil(ms)}, err)
+	return listPage(a, w, r, func(p auth.Page) ([]auth.Membership, string, error) {
+		return a.Orgs.ReadMembersPage(r.Context(), c.p, r.PathValue("id"), p)
+	}, func(ms []auth.Membership, next string) any { return memberList{ms, next} })
 }
 
 func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -138,15 +139,8 @@ func (a *API) answerProposal(w http.ResponseWriter, r *http.Request, c *call, ac
 	if _, err := auth.PendingProposals(ctx, a.DB, c.p, orgID); err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
+	if _, err := readOptionalJSON[struct{}](r); err != nil {
 		return err
-	}
-	if len(bytes.TrimSpace(body)) > 0 {
-		var none struct{}
-		if err := decodeJSON(body, &none); err != nil {
-			return err
-		}
 	}
 	pr, res, err := a.Orgs.AnswerProposal(ctx, c.p, orgID, id, accept)
 	if err != nil {

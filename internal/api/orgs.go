@@ -9,9 +9,10 @@ import (
 
 // orgList is the body of GET /api/v1/orgs.
 type orgList struct {
-	Orgs   []*auth.Org `json:"orgs"`
-	Limit  int         `json:"limit"`
-	Offset int         `json:"offset"`
+	Orgs       []*auth.Org `json:"orgs"`
+	Limit      int         `json:"limit"`
+	Offset     int         `json:"offset"`
+	NextCursor string      `json:"next_cursor,omitempty"`
 }
 
 func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -19,8 +20,8 @@ func (a *API) listOrgs(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	orgs, err := auth.ListOrgs(r.Context(), a.DB, c.p, f)
-	return a.send(w, http.StatusOK, orgList{Orgs: nonNil(orgs), Limit: f.Limit, Offset: f.Offset}, err)
+	orgs, next, err := auth.PageOrgs(r.Context(), a.DB, c.p, f)
+	return a.send(w, http.StatusOK, orgList{Orgs: nonNil(orgs), Limit: f.Limit, Offset: f.Offset, NextCursor: next}, err)
 }
 
 func (a *API) getOrg(w http.ResponseWriter, r *http.Request, c *call) error {

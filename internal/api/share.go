@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
 )
@@ -194,12 +195,14 @@ func (a *API) shareAddRecipients(w http.ResponseWriter, r *http.Request, c *call
 }
 
 type commentList struct {
-	Comments []share.Comment `json:"comments"`
+	Comments   []share.Comment `json:"comments"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
 func (a *API) shareListComments(w http.ResponseWriter, r *http.Request, c *call) error {
-	cs, err := share.ListComments(r.Context(), a.DB, shareViewer(c), r.PathValue("post"))
-	return a.send(w, http.StatusOK, commentList{Comments: nonNil(cs)}, err)
+	return listPage(a, w, r, func(p auth.Page) ([]share.Comment, string, error) {
+		return share.PageComments(r.Context(), a.DB, shareViewer(c), r.PathValue("post"), p)
+	}, func(cs []share.Comment, next string) any { return commentList{cs, next} })
 }
 
 type commentInput struct {

@@ -8,12 +8,14 @@ import (
 
 // tokenList is the body of GET /api/v1/tokens.
 type tokenList struct {
-	Tokens []auth.APIToken `json:"tokens"`
+	Tokens     []auth.APIToken `json:"tokens"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request, c *call) error {
-	ts, err := auth.ListTokens(r.Context(), a.DB, c.p.UserID)
-	return a.send(w, http.StatusOK, tokenList{Tokens: nonNil(ts)}, err)
+	return listPage(a, w, r, func(p auth.Page) ([]auth.APIToken, string, error) {
+		return auth.PageTokens(r.Context(), a.DB, c.p.UserID, p)
+	}, func(ts []auth.APIToken, next string) any { return tokenList{ts, next} })
 }
 
 func (a *API) revokeToken(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -2,43 +2,32 @@ package assess
 
 import (
 	"context"
-	"encoding/base64"
+	"database/sql"
 	"encoding/json"
 	"strings"
+	"time"
 
-	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
 // Paging of the API's lists: pages are cut in the database by the list's
-// own order (keyset), so a page costs the same however long the list is.
+// own order (keyset, auth.Keyset), so a page costs the same however long
+// the list is.
 
 // DefaultPageSize and MaxPageSize bound one page of a list.
 const (
-	DefaultPageSize = 100
-	MaxPageSize     = 500
+	DefaultPageSize = auth.DefaultPageSize
+	MaxPageSize     = auth.MaxPageSize
 )
 
 // Page asks for one page: Cursor is the NextCursor of the previous page
 // ("" for the first), Limit the page size (DefaultPageSize when 0, at
 // most MaxPageSize).
-type Page struct {
-	Cursor string
-	Limit  int
-}
+type Page = auth.Page
 
-func (p Page) limit() int {
-	switch {
-	case p.Limit <= 0:
-		return DefaultPageSize
-	case p.Limit > MaxPageSize:
-		return MaxPageSize
-	}
-	return p.Limit
-}
-
-// sheetKey and vendorKey are the positions a cursor holds: the sort key
-// of the last row of a page.
+// sheetKey, vendorKey and createdKey are the positions a cursor holds:
+// the sort key of the last row of a page.
 type sheetKey struct {
 	FY     int    `json:"y"`
 	Family string `json:"f"`
@@ -51,23 +40,40 @@ type vendorKey struct {
 	ID   string `json:"i"`
 }
 
-func encodeCursor(k any) string {
-	b, _ := json.Marshal(k)
-	return base64.RawURLEncoding.EncodeToString(b)
+type createdKey struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
 }
 
-func decodeCursor(s string, k any) error {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err == nil {
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		err = dec.Decode(k)
+func createdValues(k createdKey) []any { return []any{k.At, k.ID} }
+
+var (
+	sheetOrder = auth.Keyset[*Sheet, sheetKey]{
+		Order:  []auth.SortKey{{Expr: "fiscal_year", Desc: true}, {Expr: "family"}, {Expr: "id"}},
+		Key:    func(s *Sheet) sheetKey { return sheetKey{s.FiscalYear, s.Family, s.ID} },
+		Values: func(k sheetKey) []any { return []any{k.FY, k.Family, k.ID} },
 	}
-	if err != nil {
-		return apperr.Field("cursor", "assess.api.bad_cursor")
+	vendorOrder = auth.Keyset[*VendorRequest, vendorKey]{
+		Order:  []auth.SortKey{{Expr: "r.fiscal_year", Desc: true}, {Expr: "r.vendor_name"}, {Expr: "r.id"}},
+		Key:    func(r *VendorRequest) vendorKey { return vendorKey{r.FiscalYear, r.VendorName, r.ID} },
+		Values: func(k vendorKey) []any { return []any{k.FY, k.Name, k.ID} },
 	}
-	return nil
-}
+	inboxOrder = auth.Keyset[*VendorRequest, createdKey]{
+		Order:  []auth.SortKey{{Expr: "r.created_at", Desc: true}, {Expr: "r.id"}},
+		Key:    func(r *VendorRequest) createdKey { return createdKey{r.CreatedAt, r.ID} },
+		Values: createdValues,
+	}
+	surveyOrder = auth.Keyset[*Survey, createdKey]{
+		Order:  []auth.SortKey{{Expr: "s.created_at", Desc: true}, {Expr: "s.id"}},
+		Key:    func(s *Survey) createdKey { return createdKey{s.CreatedAt, s.ID} },
+		Values: createdValues,
+	}
+	invitationOrder = auth.Keyset[*Invitation, createdKey]{
+		Order:  surveyOrder.Order,
+		Key:    func(in *Invitation) createdKey { return createdKey{in.CreatedAt, in.ID} },
+		Values: createdValues,
+	}
+)
 
 // SheetPage is one page of an organisation's sheets, with their answers.
 type SheetPage struct {
@@ -79,44 +85,14 @@ type SheetPage struct {
 // each sheet with its answers (read together, not sheet by sheet).
 func ListSheetsPage(ctx context.Context, q db.Querier, orgID string, f SheetFilter, p Page) (*SheetPage, error) {
 	where, args := f.where(orgID)
-	if p.Cursor != "" {
-		var k sheetKey
-		if err := decodeCursor(p.Cursor, &k); err != nil {
-			return nil, err
-		}
-		if k.ID == "" {
-			return nil, apperr.Field("cursor", "assess.api.bad_cursor")
-		}
-		where += ` AND (fiscal_year < ? OR (fiscal_year = ? AND (family > ? OR (family = ? AND id > ?))))`
-		args = append(args, k.FY, k.FY, k.Family, k.Family, k.ID)
-	}
-	limit := p.limit()
-	rows, err := q.Query(ctx, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where+` ORDER BY fiscal_year DESC, family, id LIMIT ?`, append(args, limit+1)...)
+	sheets, next, err := sheetOrder.Query(ctx, q, p, scanSheet, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
-	out := &SheetPage{}
-	for rows.Next() {
-		s, err := scanSheet(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out.Sheets = append(out.Sheets, s)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := loadAnswersOf(ctx, q, orgID, sheets); err != nil {
 		return nil, err
 	}
-	if len(out.Sheets) > limit {
-		out.Sheets = out.Sheets[:limit]
-		last := out.Sheets[limit-1]
-		out.NextCursor = encodeCursor(sheetKey{last.FiscalYear, last.Family, last.ID})
-	}
-	if err := loadAnswersOf(ctx, q, orgID, out.Sheets); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return &SheetPage{Sheets: sheets, NextCursor: next}, nil
 }
 
 // loadAnswersOf reads the answers of sheets of orgID in one query.
@@ -158,6 +134,18 @@ type VendorRequestPage struct {
 	NextCursor string
 }
 
+// scanCustomerRequest scans a vendor request followed by its customer's
+// name.
+func scanCustomerRequest(row db.Scanner) (*VendorRequest, error) {
+	var customer string
+	r, err := scanVendorRequest(row, &customer)
+	if err != nil {
+		return nil, err
+	}
+	r.CustomerName = customer
+	return r, nil
+}
+
 // ListVendorRequestsPage is ListVendorRequests one page at a time.
 func ListVendorRequestsPage(ctx context.Context, q db.Querier, orgID string, fy int, p Page) (*VendorRequestPage, error) {
 	where, args := `r.org_id = ?`, []any{orgID}
@@ -165,28 +153,39 @@ func ListVendorRequestsPage(ctx context.Context, q db.Querier, orgID string, fy 
 		where += ` AND r.fiscal_year = ?`
 		args = append(args, fy)
 	}
-	if p.Cursor != "" {
-		var k vendorKey
-		if err := decodeCursor(p.Cursor, &k); err != nil {
-			return nil, err
-		}
-		if k.ID == "" {
-			return nil, apperr.Field("cursor", "assess.api.bad_cursor")
-		}
-		where += ` AND (r.fiscal_year < ? OR (r.fiscal_year = ? AND (r.vendor_name > ? OR (r.vendor_name = ? AND r.id > ?))))`
-		args = append(args, k.FY, k.FY, k.Name, k.Name, k.ID)
-	}
-	limit := p.limit()
-	rs, err := listVendorRequests(ctx, q, `SELECT `+vendorCols+`, '' FROM assess_vendor_requests r WHERE `+where+` ORDER BY r.fiscal_year DESC, r.vendor_name, r.id LIMIT ?`,
-		append(args, limit+1)...)
-	if err != nil {
+	rs, next, err := vendorOrder.Query(ctx, q, p, scanCustomerRequest, `SELECT `+vendorCols+`, '' FROM assess_vendor_requests r WHERE `+where, args...)
+	return &VendorRequestPage{Requests: rs, NextCursor: next}, err
+}
+
+// VendorInboxPage is one page of VendorInbox, and the cursor of the next.
+func VendorInboxPage(ctx context.Context, q db.Querier, vendorOrgID string, p Page) ([]*VendorRequest, string, error) {
+	return inboxOrder.Query(ctx, q, p, scanCustomerRequest, `SELECT `+vendorCols+`, o.name FROM assess_vendor_requests r JOIN organizations o ON o.id = r.org_id
+		WHERE r.vendor_org_id = ?`, vendorOrgID)
+}
+
+// OwnedSurveysPage is one page of OwnedSurveys, and the cursor of the
+// next.
+func OwnedSurveysPage(ctx context.Context, q db.Querier, ownerOrg string, p Page) ([]*Survey, string, error) {
+	return surveyOrder.Query(ctx, q, p, scanSurvey, `SELECT `+surveyCols+` FROM assess_surveys s WHERE s.owner_org_id = ?`, ownerOrg)
+}
+
+func scanInvitation(row db.Scanner) (*Invitation, error) {
+	var in Invitation
+	var fj string
+	var resp sql.NullTime
+	if err := row.Scan(&in.ID, &in.OwnerOrgID, &in.EditionID, &in.Title, &in.Status, &in.DueOn, &fj, &in.CreatedAt, &in.SheetID, &resp); err != nil {
 		return nil, err
 	}
-	out := &VendorRequestPage{Requests: rs}
-	if len(rs) > limit {
-		out.Requests = rs[:limit]
-		last := rs[limit-1]
-		out.NextCursor = encodeCursor(vendorKey{last.FiscalYear, last.VendorName, last.ID})
+	_ = json.Unmarshal([]byte(fj), &in.Filter)
+	if resp.Valid {
+		t := resp.Time
+		in.RespondedAt = &t
 	}
-	return out, nil
+	return &in, nil
+}
+
+// InvitationsPage is one page of Invitations, and the cursor of the next.
+func InvitationsPage(ctx context.Context, q db.Querier, orgID string, p Page) ([]*Invitation, string, error) {
+	return invitationOrder.Query(ctx, q, p, scanInvitation, `SELECT s.id, s.owner_org_id, s.edition_id, s.title, s.status, s.due_on, s.filter, s.created_at, t.sheet_id, t.responded_at
+		FROM assess_survey_targets t JOIN assess_surveys s ON s.id = t.survey_id WHERE t.org_id = ?`, orgID)
 }

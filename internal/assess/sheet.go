@@ -139,7 +139,8 @@ func (f SheetFilter) where(orgID string) (string, []any) {
 // ListSheets lists an organisation's sheets, newest year first.
 func ListSheets(ctx context.Context, q db.Querier, orgID string, f SheetFilter) ([]*Sheet, error) {
 	where, args := f.where(orgID)
-	return db.QueryAll(ctx, q, scanSheet, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where+` ORDER BY fiscal_year DESC, family, id`, args...)
+	sheets, _, err := sheetOrder.Query(ctx, q, auth.All, scanSheet, `SELECT `+sheetCols+` FROM assess_sheets WHERE `+where, args...)
+	return sheets, err
 }
 
 // SaveAnswers validates the submitted answers together with the sheet's

@@ -2,11 +2,11 @@ package assess
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"strings"
 	"time"
 
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/notify"
 )
@@ -25,14 +25,11 @@ func scanSurvey(row db.Scanner) (*Survey, error) {
 	return &s, nil
 }
 
-func listSurveys(ctx context.Context, q db.Querier, query string, args ...any) ([]*Survey, error) {
-	return db.QueryAll(ctx, q, scanSurvey, query, args...)
-}
-
 // OwnedSurveys lists the surveys ownerOrg sent, newest first, with target
 // and response counts.
 func OwnedSurveys(ctx context.Context, q db.Querier, ownerOrg string) ([]*Survey, error) {
-	return listSurveys(ctx, q, `SELECT `+surveyCols+` FROM assess_surveys s WHERE s.owner_org_id = ? ORDER BY s.created_at DESC, s.id`, ownerOrg)
+	ss, _, err := OwnedSurveysPage(ctx, q, ownerOrg, auth.All)
+	return ss, err
 }
 
 // OwnedSurvey returns one survey of ownerOrg.
@@ -50,28 +47,8 @@ type Invitation struct {
 
 // Invitations lists the surveys orgID was invited to, newest first.
 func Invitations(ctx context.Context, q db.Querier, orgID string) ([]*Invitation, error) {
-	rows, err := q.Query(ctx, `SELECT s.id, s.owner_org_id, s.edition_id, s.title, s.status, s.due_on, s.filter, s.created_at, t.sheet_id, t.responded_at
-		FROM assess_survey_targets t JOIN assess_surveys s ON s.id = t.survey_id WHERE t.org_id = ? ORDER BY s.created_at DESC, s.id`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Invitation
-	for rows.Next() {
-		var in Invitation
-		var fj string
-		var resp sql.NullTime
-		if err := rows.Scan(&in.ID, &in.OwnerOrgID, &in.EditionID, &in.Title, &in.Status, &in.DueOn, &fj, &in.CreatedAt, &in.SheetID, &resp); err != nil {
-			return nil, err
-		}
-		_ = json.Unmarshal([]byte(fj), &in.Filter)
-		if resp.Valid {
-			t := resp.Time
-			in.RespondedAt = &t
-		}
-		out = append(out, &in)
-	}
-	return out, rows.Err()
+	ins, _, err := InvitationsPage(ctx, q, orgID, auth.All)
+	return ins, err
 }
 
 // CloseSurvey stops a survey of ownerOrg from taking responses.

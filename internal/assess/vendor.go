@@ -218,51 +218,26 @@ func GetVendorRequest(ctx context.Context, q db.Querier, orgID, id string) (*Ven
 // ListVendorRequests lists orgID's requests, of one fiscal year when fy is
 // not 0, by vendor name.
 func ListVendorRequests(ctx context.Context, q db.Querier, orgID string, fy int) ([]*VendorRequest, error) {
-	where, args := `r.org_id = ?`, []any{orgID}
-	if fy != 0 {
-		where += ` AND r.fiscal_year = ?`
-		args = append(args, fy)
-	}
-	return listVendorRequests(ctx, q, `SELECT `+vendorCols+`, '' FROM assess_vendor_requests r WHERE `+where+` ORDER BY r.fiscal_year DESC, r.vendor_name, r.id`, args...)
+	page, err := ListVendorRequestsPage(ctx, q, orgID, fy, auth.All)
+	return page.Requests, err
 }
 
 func listVendorRequests(ctx context.Context, q db.Querier, query string, args ...any) ([]*VendorRequest, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*VendorRequest
-	for rows.Next() {
-		var customer string
-		r, err := scanVendorRequest(rows, &customer)
-		if err != nil {
-			return nil, err
-		}
-		r.CustomerName = customer
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.QueryAll(ctx, q, scanCustomerRequest, query, args...)
 }
 
 // VendorInbox lists the requests addressed to the medisac organisation
 // vendorOrgID, with each customer's name, newest first.
 func VendorInbox(ctx context.Context, q db.Querier, vendorOrgID string) ([]*VendorRequest, error) {
-	return listVendorRequests(ctx, q, `SELECT `+vendorCols+`, o.name FROM assess_vendor_requests r JOIN organizations o ON o.id = r.org_id
-		WHERE r.vendor_org_id = ? ORDER BY r.created_at DESC, r.id`, vendorOrgID)
+	rs, _, err := VendorInboxPage(ctx, q, vendorOrgID, auth.All)
+	return rs, err
 }
 
 // InboxRequest returns one request addressed to vendorOrgID, with the
 // customer's name.
 func InboxRequest(ctx context.Context, q db.Querier, vendorOrgID, id string) (*VendorRequest, error) {
-	var customer string
-	r, err := scanVendorRequest(q.QueryRow(ctx, `SELECT `+vendorCols+`, o.name FROM assess_vendor_requests r JOIN organizations o ON o.id = r.org_id
-		WHERE r.id = ? AND r.vendor_org_id = ?`, id, vendorOrgID), &customer)
-	if err != nil {
-		return nil, err
-	}
-	r.CustomerName = customer
-	return r, nil
+	return scanCustomerRequest(q.QueryRow(ctx, `SELECT `+vendorCols+`, o.name FROM assess_vendor_requests r JOIN organizations o ON o.id = r.org_id
+		WHERE r.id = ? AND r.vendor_org_id = ?`, id, vendorOrgID))
 }
 
 // answerRequest copies answers into a read-only sheet of the requesting

@@ -135,11 +135,30 @@ func scanGroup(row interface{ Scan(...any) error }) (*Group, error) {
 // OwnedGroups lists the groups p's organisation owns, by name, without
 // their members. Every role of the owner may list them.
 func OwnedGroups(ctx context.Context, q db.Querier, p *Principal) ([]*Group, error) {
+	gs, _, err := PageOwnedGroups(ctx, q, p, All)
+	return gs, err
+}
+
+// groupKey is the position of a cursor in a list of groups by name.
+type groupKey struct {
+	Name string `json:"n"`
+	ID   string `json:"i"`
+}
+
+var groupOrder = []SortKey{{"g.name", false}, {"g.id", false}}
+
+func groupKeyValues(k groupKey) []any { return []any{k.Name, k.ID} }
+
+var ownedGroupOrder = Keyset[*Group, groupKey]{Order: groupOrder, Values: groupKeyValues,
+	Key: func(g *Group) groupKey { return groupKey{g.Name, g.ID} }}
+
+// PageOwnedGroups is one page of OwnedGroups, and the cursor of the next.
+func PageOwnedGroups(ctx context.Context, q db.Querier, p *Principal, pg Page) ([]*Group, string, error) {
 	if p == nil || p.OrgID == "" {
-		return nil, nil
+		return nil, "", nil
 	}
-	return db.QueryAll(ctx, q, scanGroup, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
-		WHERE g.owner_org_id = ? ORDER BY g.name, g.id`, p.OrgID)
+	return ownedGroupOrder.Query(ctx, q, pg, scanGroup, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
+		WHERE g.owner_org_id = ?`, p.OrgID)
 }
 
 // GetGroup returns a group with its members if p's organisation owns it;
@@ -323,27 +342,33 @@ func resolveGroupRef(ctx context.Context, q db.Querier, ref string) (*Org, strin
 // (declined invitations left out), by group name. Every role may list
 // them.
 func GroupsOf(ctx context.Context, q db.Querier, p *Principal) ([]GroupMembership, error) {
+	ms, _, err := PageGroupsOf(ctx, q, p, All)
+	return ms, err
+}
+
+var membershipOrder = Keyset[GroupMembership, groupKey]{Order: groupOrder, Values: groupKeyValues,
+	Key: func(m GroupMembership) groupKey { return groupKey{m.GroupName, m.GroupID} }}
+
+const groupMembershipSelect = `SELECT g.id, g.name, g.owner_org_id, o.name, m.status, m.invited_at, m.answered_at
+		FROM org_group_members m JOIN org_groups g ON g.id = m.group_id JOIN organizations o ON o.id = g.owner_org_id`
+
+func scanGroupMembership(r db.Scanner) (GroupMembership, error) {
+	var m GroupMembership
+	var answered *time.Time
+	if err := r.Scan(&m.GroupID, &m.GroupName, &m.OwnerOrgID, &m.OwnerName, &m.Status, &m.InvitedAt, &answered); err != nil {
+		return m, err
+	}
+	m.AnsweredAt = answered
+	return m, nil
+}
+
+// PageGroupsOf is one page of GroupsOf, and the cursor of the next.
+func PageGroupsOf(ctx context.Context, q db.Querier, p *Principal, pg Page) ([]GroupMembership, string, error) {
 	if p == nil || p.OrgID == "" {
-		return nil, nil
+		return nil, "", nil
 	}
-	rows, err := q.Query(ctx, `SELECT g.id, g.name, g.owner_org_id, o.name, m.status, m.invited_at, m.answered_at
-		FROM org_group_members m JOIN org_groups g ON g.id = m.group_id JOIN organizations o ON o.id = g.owner_org_id
-		WHERE m.org_id = ? AND m.status IN ('invited', 'active') ORDER BY g.name, g.id`, p.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []GroupMembership
-	for rows.Next() {
-		var m GroupMembership
-		var answered *time.Time
-		if err := rows.Scan(&m.GroupID, &m.GroupName, &m.OwnerOrgID, &m.OwnerName, &m.Status, &m.InvitedAt, &answered); err != nil {
-			return nil, err
-		}
-		m.AnsweredAt = answered
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return membershipOrder.Query(ctx, q, pg, scanGroupMembership, groupMembershipSelect+`
+		WHERE m.org_id = ? AND m.status IN ('invited', 'active')`, p.OrgID)
 }
 
 // getMembership returns p's organisation's place in group id; a group it
@@ -352,32 +377,38 @@ func getMembership(ctx context.Context, q db.Querier, p *Principal, id string) (
 	if p == nil || p.OrgID == "" || !db.ValidID(id) {
 		return nil, db.ErrNotFound
 	}
-	var m GroupMembership
-	var answered *time.Time
-	err := q.QueryRow(ctx, `SELECT g.id, g.name, g.owner_org_id, o.name, m.status, m.invited_at, m.answered_at
-		FROM org_group_members m JOIN org_groups g ON g.id = m.group_id JOIN organizations o ON o.id = g.owner_org_id
-		WHERE m.group_id = ? AND m.org_id = ? AND m.status IN ('invited', 'active')`, id, p.OrgID).
-		Scan(&m.GroupID, &m.GroupName, &m.OwnerOrgID, &m.OwnerName, &m.Status, &m.InvitedAt, &answered)
+	m, err := scanGroupMembership(q.QueryRow(ctx, groupMembershipSelect+`
+		WHERE m.group_id = ? AND m.org_id = ? AND m.status IN ('invited', 'active')`, id, p.OrgID))
 	if err != nil {
 		return nil, db.ScanErr(err)
 	}
-	m.AnsweredAt = answered
 	return &m, nil
+}
+
+// answerableMembership returns p's organisation's place in group id for
+// a change its admins may make (action) from status want; another status
+// is a Conflict with conflictKey.
+func answerableMembership(ctx context.Context, q db.Querier, p *Principal, id, action string, want GroupStatus, conflictKey string) (*GroupMembership, error) {
+	m, err := getMembership(ctx, q, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeGroup(p, action, "group.forbidden_answer"); err != nil {
+		return nil, err
+	}
+	if m.Status != want {
+		return nil, apperr.New(apperr.Conflict, conflictKey)
+	}
+	return m, nil
 }
 
 // AnswerGroupInvite accepts or declines the pending invitation of p's
 // organisation into group id. Only its admins may; a group without a
 // pending invitation for it is db.ErrNotFound, an accepted one a Conflict.
 func AnswerGroupInvite(ctx context.Context, q db.Querier, p *Principal, id string, accept bool, now time.Time) (*GroupMembership, error) {
-	m, err := getMembership(ctx, q, p, id)
+	m, err := answerableMembership(ctx, q, p, id, actionGroupAccept, GroupInvited, "group.already_answered")
 	if err != nil {
 		return nil, err
-	}
-	if err := authorizeGroup(p, actionGroupAccept, "group.forbidden_answer"); err != nil {
-		return nil, err
-	}
-	if m.Status != GroupInvited {
-		return nil, apperr.New(apperr.Conflict, "group.already_answered")
 	}
 	m.Status = GroupDeclined
 	if accept {
@@ -397,15 +428,9 @@ func AnswerGroupInvite(ctx context.Context, q db.Querier, p *Principal, id strin
 // pending invitation is declined with AnswerGroupInvite instead (a
 // Conflict here).
 func LeaveGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*GroupMembership, error) {
-	m, err := getMembership(ctx, q, p, id)
+	m, err := answerableMembership(ctx, q, p, id, actionGroupLeave, GroupActive, "group.not_yet_member")
 	if err != nil {
 		return nil, err
-	}
-	if err := authorizeGroup(p, actionGroupLeave, "group.forbidden_answer"); err != nil {
-		return nil, err
-	}
-	if m.Status != GroupActive {
-		return nil, apperr.New(apperr.Conflict, "group.not_yet_member")
 	}
 	if _, err := q.Exec(ctx, `DELETE FROM org_group_members WHERE group_id = ? AND org_id = ?`, id, p.OrgID); err != nil {
 		return nil, err

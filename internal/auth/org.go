@@ -400,18 +400,39 @@ func OrgChanges(before, after *Org) map[string]any {
 	return out
 }
 
-// OrgFilter narrows ListOrgs.
+// OrgFilter narrows ListOrgs. Cursor continues a page of PageOrgs.
 type OrgFilter struct {
 	Kind       OrgKind
 	Prefecture string
 	Query      string
 	Limit      int
 	Offset     int
+	Cursor     string
 }
 
 // ListOrgs lists organisations for an ISAC operator; anyone else gets only
 // the organisations they are a member of.
 func ListOrgs(ctx context.Context, q db.Querier, p *Principal, f OrgFilter) ([]*Org, error) {
+	orgs, _, err := PageOrgs(ctx, q, p, f)
+	return orgs, err
+}
+
+type orgKey struct {
+	Kana string `json:"k"`
+	Name string `json:"n"`
+	ID   string `json:"i"`
+}
+
+var orgOrder = Keyset[*Org, orgKey]{
+	Order:  []SortKey{{"name_kana", false}, {"name", false}, {"id", false}},
+	Key:    func(o *Org) orgKey { return orgKey{o.NameKana, o.Name, o.ID} },
+	Values: func(k orgKey) []any { return []any{k.Kana, k.Name, k.ID} },
+}
+
+// PageOrgs is ListOrgs one page at a time (f.Limit, 1–500, 100 by
+// default): the page after f.Cursor (skipping f.Offset more), and the
+// cursor of the next.
+func PageOrgs(ctx context.Context, q db.Querier, p *Principal, f OrgFilter) ([]*Org, string, error) {
 	where := []string{"1 = 1"}
 	var args []any
 	if !p.IsOperator() {
@@ -434,8 +455,17 @@ func ListOrgs(ctx context.Context, q db.Querier, p *Principal, f OrgFilter) ([]*
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	args = append(args, f.Limit, f.Offset)
-	return db.QueryAll(ctx, q, scanOrg, `SELECT `+orgColumns+` FROM organizations WHERE `+strings.Join(where, " AND ")+` ORDER BY name_kana, name, id LIMIT ? OFFSET ?`, args...)
+	after, more, err := orgOrder.After(Page{Cursor: f.Cursor})
+	if err != nil {
+		return nil, "", err
+	}
+	args = append(append(args, more...), f.Limit+1, f.Offset)
+	orgs, err := db.QueryAll(ctx, q, scanOrg, `SELECT `+orgColumns+` FROM organizations WHERE `+strings.Join(where, " AND ")+after+orgOrder.OrderBy()+` LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	orgs, next := orgOrder.Cut(Page{Limit: f.Limit}, orgs)
+	return orgs, next, nil
 }
 
 func escapeLike(s string) string {

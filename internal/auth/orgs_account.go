@@ -172,11 +172,11 @@ func (s *Orgs) MFAFailed(ctx context.Context, p *Principal, details map[string]a
 	return s.record(ctx, s.DB, p, audit.Event{Action: audit.ActionMFA, Outcome: audit.Failure, Details: details})
 }
 
-// SecondFactorChanged records that p added (enrol) or removed one of
-// their second factors, which the MFA store has just saved:
-// auth.mfa.enrol or auth.mfa.remove, object the person ("user") or,
-// for a removed passkey, the passkey.
-func (s *Orgs) SecondFactorChanged(ctx context.Context, p *Principal, enrol bool, method, name, passkeyID string) error {
+// SecondFactorEntry is the audit entry of p adding (enrol) or removing one
+// of their second factors, for the MFA store to write in the transaction
+// of the change (mfa.Also): auth.mfa.enrol or auth.mfa.remove, object the
+// person ("user") or, for a removed passkey, the passkey.
+func (s *Orgs) SecondFactorEntry(p *Principal, enrol bool, method, name, passkeyID string) func(context.Context, db.Querier) error {
 	ev := audit.Event{Action: audit.ActionMFAEnrol, ObjectType: "user", ObjectID: p.UserID, Details: map[string]any{"method": method}}
 	if enrol && method == "passkey" {
 		ev.Details["name"] = name
@@ -187,7 +187,7 @@ func (s *Orgs) SecondFactorChanged(ctx context.Context, p *Principal, enrol bool
 			ev.ObjectType, ev.ObjectID = "passkey", passkeyID
 		}
 	}
-	return s.record(ctx, s.DB, p, ev)
+	return func(ctx context.Context, tx db.Querier) error { return s.record(ctx, tx, p, ev) }
 }
 
 // SignOut ends the session sessionHash of userID in orgID
@@ -403,16 +403,24 @@ func (s *Orgs) ExportAuditLog(ctx context.Context, p *Principal, f audit.Filter,
 // ReadMembers returns orgID's members (personal data: names, addresses)
 // and records the read ("record.sensitive_read", object "members").
 func (s *Orgs) ReadMembers(ctx context.Context, p *Principal, orgID string) ([]Membership, error) {
+	ms, _, err := s.ReadMembersPage(ctx, p, orgID, All)
+	return ms, err
+}
+
+// ReadMembersPage is ReadMembers one page at a time; each page read is
+// recorded, with the number of members it showed.
+func (s *Orgs) ReadMembersPage(ctx context.Context, p *Principal, orgID string, pg Page) ([]Membership, string, error) {
 	var ms []Membership
+	var next string
 	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
 		var err error
-		if ms, err = ListMembers(ctx, tx, p, orgID); err != nil {
+		if ms, next, err = PageMembers(ctx, tx, p, orgID, pg); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, p, audit.Event{OrgID: orgID, Action: audit.ActionSensitiveRead, ObjectType: "members", ObjectID: orgID,
 			Details: map[string]any{"count": len(ms)}})
 	})
-	return ms, err
+	return ms, next, err
 }
 
 // Denied records that p was refused a request (access.denied, outcome

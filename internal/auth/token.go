@@ -59,24 +59,34 @@ func CreateToken(ctx context.Context, q db.Querier, userID, orgID, name string, 
 // ListTokens lists a person's tokens, newest first, with this node's
 // pending last-used times.
 func ListTokens(ctx context.Context, q db.Querier, userID string) ([]APIToken, error) {
-	rows, err := q.Query(ctx, `SELECT id, user_id, org_id, name, can_write, expires_at, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY created_at DESC, id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+	ts, _, err := PageTokens(ctx, q, userID, All)
+	return ts, err
+}
+
+type tokenKey struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+var tokenOrder = Keyset[APIToken, tokenKey]{
+	Order:  []SortKey{{"created_at", true}, {"id", false}},
+	Key:    func(t APIToken) tokenKey { return tokenKey{t.CreatedAt, t.ID} },
+	Values: func(k tokenKey) []any { return []any{k.At, k.ID} },
+}
+
+// PageTokens is one page of ListTokens, and the cursor of the next.
+func PageTokens(ctx context.Context, q db.Querier, userID string, p Page) ([]APIToken, string, error) {
 	touches := touchesFrom(ctx)
-	var out []APIToken
-	for rows.Next() {
+	return tokenOrder.Query(ctx, q, p, func(r db.Scanner) (APIToken, error) {
 		var t APIToken
-		if err := rows.Scan(&t.ID, &t.UserID, &t.OrgID, &t.Name, &t.Write, &t.ExpiresAt, &t.CreatedAt, &t.LastUsedAt); err != nil {
-			return nil, err
+		if err := r.Scan(&t.ID, &t.UserID, &t.OrgID, &t.Name, &t.Write, &t.ExpiresAt, &t.CreatedAt, &t.LastUsedAt); err != nil {
+			return t, err
 		}
 		if at, ok := touches.seenToken(t.ID); ok && (t.LastUsedAt == nil || at.After(*t.LastUsedAt)) {
 			t.LastUsedAt = &at
 		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		return t, nil
+	}, `SELECT id, user_id, org_id, name, can_write, expires_at, created_at, last_used_at FROM api_tokens WHERE user_id = ?`, userID)
 }
 
 // RevokeToken deletes one of the person's tokens; another person's token id

@@ -180,12 +180,14 @@ func AddMember(ctx context.Context, q db.Querier, orgID, userID string, role Rol
 const membershipSelect = `SELECT m.org_id, o.name, o.kind, m.user_id, u.email, u.display_name, m.role, m.created_at
 	FROM memberships m JOIN organizations o ON o.id = m.org_id JOIN users u ON u.id = m.user_id`
 
+func scanMembership(r db.Scanner) (Membership, error) {
+	var m Membership
+	err := r.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.UserID, &m.Email, &m.Name, &m.Role, &m.CreatedAt)
+	return m, err
+}
+
 func scanMemberships(ctx context.Context, q db.Querier, where string, args ...any) ([]Membership, error) {
-	return db.QueryAll(ctx, q, func(r db.Scanner) (Membership, error) {
-		var m Membership
-		err := r.Scan(&m.OrgID, &m.OrgName, &m.OrgKind, &m.UserID, &m.Email, &m.Name, &m.Role, &m.CreatedAt)
-		return m, err
-	}, membershipSelect+" WHERE "+where, args...)
+	return db.QueryAll(ctx, q, scanMembership, membershipSelect+" WHERE "+where, args...)
 }
 
 // MembershipsOf lists the organisations a person belongs to, by name.
@@ -197,10 +199,28 @@ func MembershipsOf(ctx context.Context, q db.Querier, userID string) ([]Membersh
 // the organisation's own people may ("record.read.members"); anyone else,
 // ISAC operators included, gets db.ErrNotFound.
 func ListMembers(ctx context.Context, q db.Querier, p *Principal, orgID string) ([]Membership, error) {
+	ms, _, err := PageMembers(ctx, q, p, orgID, All)
+	return ms, err
+}
+
+type memberKey struct {
+	Email  string `json:"e"`
+	UserID string `json:"i"`
+}
+
+var memberOrder = Keyset[Membership, memberKey]{
+	Order:  []SortKey{{"u.email", false}, {"m.user_id", false}},
+	Key:    func(m Membership) memberKey { return memberKey{m.Email, m.UserID} },
+	Values: func(k memberKey) []any { return []any{k.Email, k.UserID} },
+}
+
+// PageMembers is one page of ListMembers, by address, and the cursor of
+// the next.
+func PageMembers(ctx context.Context, q db.Querier, p *Principal, orgID string, pg Page) ([]Membership, string, error) {
 	if err := Authorize(p, "record.read.members", Target{OrgID: orgID}); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return scanMemberships(ctx, q, "m.org_id = ? ORDER BY u.email", orgID)
+	return memberOrder.Query(ctx, q, pg, scanMembership, membershipSelect+" WHERE m.org_id = ?", orgID)
 }
 
 // MemberCounts returns how many members and admins orgID has: part of the

@@ -226,6 +226,21 @@ func (s *Service) challengeData(challengeID string, row func() *sql.Row) (string
 	return data, nil
 }
 
+// Also is more work done in the transaction of a change to a person's
+// second factors, such as the change's audit entry: when it fails, the
+// change is not made either.
+type Also func(ctx context.Context, tx db.Querier) error
+
+// also runs the Also steps of a change in its transaction tx.
+func also(ctx context.Context, tx db.Querier, steps []Also) error {
+	for _, f := range steps {
+		if err := f(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // one returns the error of a statement that must change exactly one row:
 // err, or db.ErrNotFound when it changed none (or several).
 func one(res sql.Result, err error) error {

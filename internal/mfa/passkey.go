@@ -163,8 +163,9 @@ func (s *Service) takeCeremony(ctx context.Context, userID, challengeID, kind st
 // an expired or used challenge one with key mfa.challenge_expired, a
 // passkey already registered a Conflict with key mfa.passkey_exists. It does
 // not create recovery codes: after the user's first second factor, call
-// RegenerateRecoveryCodes and show them.
-func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, challengeID, name string, body []byte) error {
+// RegenerateRecoveryCodes and show them. The steps in more run in the
+// transaction that stores the passkey.
+func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, challengeID, name string, body []byte, more ...Also) error {
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > MaxPasskeyNameLen {
 		return apperr.Field("name", "mfa.passkey_name_long", MaxPasskeyNameLen)
@@ -189,8 +190,13 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, userID, challen
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Exec(ctx, `INSERT INTO webauthn_credentials (id, user_id, credential_id, name, data, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, db.NewID(), userID, base64.RawURLEncoding.EncodeToString(cred.ID), name, string(data), s.now())
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO webauthn_credentials (id, user_id, credential_id, name, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, db.NewID(), userID, base64.RawURLEncoding.EncodeToString(cred.ID), name, string(data), s.now()); err != nil {
+			return err
+		}
+		return also(ctx, tx, more)
+	})
 	if errors.Is(err, db.ErrConflict) {
 		return apperr.Wrap(err, apperr.Conflict, "mfa.passkey_exists")
 	}
@@ -327,12 +333,16 @@ func (s *Service) RenamePasskey(ctx context.Context, userID, id, name string) er
 
 // DeletePasskey removes one of the user's passkeys. Another user's passkey,
 // or an unknown id, is db.ErrNotFound. When the user has no second factor
-// left, their recovery codes are deleted too.
-func (s *Service) DeletePasskey(ctx context.Context, userID, id string) error {
+// left, their recovery codes are deleted too. The steps in more run in the
+// same transaction.
+func (s *Service) DeletePasskey(ctx context.Context, userID, id string, more ...Also) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := one(tx.Exec(ctx, `DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?`, id, userID)); err != nil {
 			return err
 		}
-		return dropOrphanRecoveryCodes(ctx, tx, userID)
+		if err := dropOrphanRecoveryCodes(ctx, tx, userID); err != nil {
+			return err
+		}
+		return also(ctx, tx, more)
 	})
 }

@@ -168,8 +168,9 @@ func (s *Service) RemainingRecoveryCodes(ctx context.Context, userID string) (in
 // RegenerateRecoveryCodes replaces all the user's recovery codes, used or
 // not, with ten new ones and returns them, to be shown once. A user without
 // any second factor is an Invalid error with key mfa.no_second_factor;
-// an unknown user is db.ErrNotFound.
-func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([]string, error) {
+// an unknown user is db.ErrNotFound. The steps in more run in the same
+// transaction.
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string, more ...Also) ([]string, error) {
 	codes, hashes, err := newRecoveryCodes(userID)
 	if err != nil {
 		return nil, err
@@ -186,8 +187,23 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([
 		if !enabled && passkeys == 0 {
 			return apperr.New(apperr.Invalid, "mfa.no_second_factor")
 		}
-		return replaceRecoveryCodes(ctx, tx, userID, hashes)
+		return replaceCodesAnd(ctx, tx, userID, hashes, more)
 	})
+	return codesOr(codes, err)
+}
+
+// replaceCodesAnd replaces the user's recovery codes and runs the other
+// steps of the change, in its transaction tx.
+func replaceCodesAnd(ctx context.Context, tx *db.Tx, userID string, hashes []string, more []Also) error {
+	if err := replaceRecoveryCodes(ctx, tx, userID, hashes); err != nil {
+		return err
+	}
+	return also(ctx, tx, more)
+}
+
+// codesOr returns the new recovery codes of a change, or nothing when it
+// failed with err.
+func codesOr(codes []string, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}

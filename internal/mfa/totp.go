@@ -127,8 +127,8 @@ func (s *Service) BeginTOTP(ctx context.Context, userID, accountName string) (En
 // enrolment is used up. It returns the recovery codes, to be shown once. A
 // wrong code leaves the enrolment open for another try; an expired or
 // already used enrolment is an Invalid error with key
-// mfa.challenge_expired.
-func (s *Service) ConfirmTOTP(ctx context.Context, userID, challengeID, code string) ([]string, error) {
+// mfa.challenge_expired. The steps in more run in the same transaction.
+func (s *Service) ConfirmTOTP(ctx context.Context, userID, challengeID, code string, more ...Also) ([]string, error) {
 	norm, ok := ParseTOTPCode(code)
 	if !ok {
 		return nil, apperr.Field("code", "mfa.totp_format")
@@ -161,12 +161,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, challengeID, code str
 			WHERE id = ?`, stored, step, s.now(), userID)); err != nil {
 			return err
 		}
-		return replaceRecoveryCodes(ctx, tx, userID, hashes)
+		return replaceCodesAnd(ctx, tx, userID, hashes, more)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return codes, nil
+	return codesOr(codes, err)
 }
 
 // VerifyTOTP checks a code from the user's authenticator app at sign-in.
@@ -212,7 +209,8 @@ func (s *Service) VerifyTOTP(ctx context.Context, userID, code string) error {
 // DisableTOTP removes the user's authenticator app. When the user has no
 // passkey left either, their recovery codes are deleted too. Disabling a
 // user without TOTP is not an error; an unknown user is db.ErrNotFound.
-func (s *Service) DisableTOTP(ctx context.Context, userID string) error {
+// The steps in more run in the same transaction.
+func (s *Service) DisableTOTP(ctx context.Context, userID string, more ...Also) error {
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		if err := one(tx.Exec(ctx, `UPDATE users SET totp_secret = '', totp_enabled = FALSE, totp_last_step = 0, updated_at = ?
 			WHERE id = ?`, s.now(), userID)); err != nil {
@@ -221,7 +219,10 @@ func (s *Service) DisableTOTP(ctx context.Context, userID string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM auth_challenges WHERE user_id = ? AND kind = ?`, userID, kindTOTPEnrol); err != nil {
 			return err
 		}
-		return dropOrphanRecoveryCodes(ctx, tx, userID)
+		if err := dropOrphanRecoveryCodes(ctx, tx, userID); err != nil {
+			return err
+		}
+		return also(ctx, tx, more)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/medisac/medisac/internal/apperr"
+	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 )
 
@@ -160,41 +161,55 @@ func AddComment(ctx context.Context, q db.Querier, v Viewer, postID, body string
 
 // ListComments lists the comments of a post v may see, oldest first.
 func ListComments(ctx context.Context, q db.Querier, v Viewer, postID string) ([]Comment, error) {
+	cs, _, err := PageComments(ctx, q, v, postID, auth.All)
+	return cs, err
+}
+
+type commentKey struct {
+	At time.Time `json:"t"`
+	ID string    `json:"i"`
+}
+
+var commentOrder = auth.Keyset[Comment, commentKey]{
+	Order:  []auth.SortKey{{Expr: "c.created_at"}, {Expr: "c.id"}},
+	Key:    func(c Comment) commentKey { return commentKey{c.Created, c.ID} },
+	Values: func(k commentKey) []any { return []any{k.At, k.ID} },
+}
+
+// PageComments is one page of ListComments, and the cursor of the next.
+func PageComments(ctx context.Context, q db.Querier, v Viewer, postID string, pg auth.Page) ([]Comment, string, error) {
 	p, err := GetPost(ctx, q, v, postID)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	rows, err := q.Query(ctx, `SELECT c.id, c.org_id, COALESCE(o.name, ''), COALESCE(NULLIF(u.display_name, ''), u.email, ''), c.body, c.body_html, c.stix_id, c.created_at
-		FROM share_comments c LEFT JOIN organizations o ON o.id = c.org_id LEFT JOIN users u ON u.id = c.user_id
-		WHERE c.post_id = ? ORDER BY c.created_at, c.id`, postID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Comment
-	authorOrg := p.AuthorOrgID
-	for rows.Next() {
+	out, next, err := commentOrder.Query(ctx, q, pg, func(r db.Scanner) (Comment, error) {
 		c := Comment{PostID: postID}
-		if err := rows.Scan(&c.ID, &c.OrgID, &c.OrgName, &c.UserName, &c.Body, &c.BodyHTML, &c.StixID, &c.Created); err != nil {
-			return nil, err
-		}
-		if p.Anonymous && !p.Mine && !v.Operator {
-			// The reporter's organisation is hidden: compare with the
-			// stored author, never show it.
-			var isAuthor int
-			if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts WHERE id = ? AND author_org_id = ?`, postID, c.OrgID).Scan(&isAuthor); err != nil {
-				return nil, err
-			}
-			if isAuthor > 0 {
-				c.ByAuthor = true
-				c.OrgID, c.OrgName, c.UserName = "", "", ""
-			}
-		} else {
-			c.ByAuthor = c.OrgID == authorOrg
-		}
-		out = append(out, c)
+		err := r.Scan(&c.ID, &c.OrgID, &c.OrgName, &c.UserName, &c.Body, &c.BodyHTML, &c.StixID, &c.Created)
+		return c, err
+	}, `SELECT c.id, c.org_id, COALESCE(o.name, ''), COALESCE(NULLIF(u.display_name, ''), u.email, ''), c.body, c.body_html, c.stix_id, c.created_at
+		FROM share_comments c LEFT JOIN organizations o ON o.id = c.org_id LEFT JOIN users u ON u.id = c.user_id
+		WHERE c.post_id = ?`, postID)
+	if err != nil {
+		return nil, "", err
 	}
-	return out, rows.Err()
+	for i := range out {
+		c := &out[i]
+		if !p.Anonymous || p.Mine || v.Operator {
+			c.ByAuthor = c.OrgID == p.AuthorOrgID
+			continue
+		}
+		// The reporter's organisation is hidden: compare with the stored
+		// author, never show it.
+		var isAuthor int
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM share_posts WHERE id = ? AND author_org_id = ?`, postID, c.OrgID).Scan(&isAuthor); err != nil {
+			return nil, "", err
+		}
+		if isAuthor > 0 {
+			c.ByAuthor = true
+			c.OrgID, c.OrgName, c.UserName = "", "", ""
+		}
+	}
+	return out, next, nil
 }
 
 // AddSighting records that v's organisation has seen an indicator of a post

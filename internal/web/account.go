@@ -117,12 +117,10 @@ func (s *Server) totpForm(w http.ResponseWriter, r *http.Request, m *member) err
 }
 
 func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request, m *member) error {
-	codes, err := s.MFA.ConfirmTOTP(r.Context(), m.P.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+	codes, err := s.MFA.ConfirmTOTP(r.Context(), m.P.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"),
+		s.Orgs.SecondFactorEntry(m.P, true, "totp", "", ""))
 	if err != nil {
 		return s.renderTOTPEnrol(w, r, m.P, "totp", err)
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), m.P, true, "totp", "", ""); err != nil {
-		return err
 	}
 	return s.renderRecoveryCodes(w, r, codes, "/account")
 }
@@ -162,19 +160,17 @@ func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request, m *member) 
 	if err := s.keepsSecondFactor(r, true, ""); err != nil {
 		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	if err := s.MFA.DisableTOTP(r.Context(), m.P.UserID); err != nil {
+	if err := s.MFA.DisableTOTP(r.Context(), m.P.UserID, s.Orgs.SecondFactorEntry(m.P, false, "totp", "", "")); err != nil {
 		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	return s.saved(w, r, "/account", "flash.totp_disabled", s.Orgs.SecondFactorChanged(r.Context(), m.P, false, "totp", "", ""))
+	s.flash(w, r, "/account", "flash.totp_disabled")
+	return nil
 }
 
 func (s *Server) recoveryRegenerate(w http.ResponseWriter, r *http.Request, m *member) error {
-	codes, err := s.MFA.RegenerateRecoveryCodes(r.Context(), m.P.UserID)
+	codes, err := s.MFA.RegenerateRecoveryCodes(r.Context(), m.P.UserID, s.Orgs.SecondFactorEntry(m.P, true, "recovery_codes", "", ""))
 	if err != nil {
 		return s.renderAccount(w, r, m, err, nil, "")
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), m.P, true, "recovery_codes", "", ""); err != nil {
-		return err
 	}
 	return s.renderRecoveryCodes(w, r, codes, "/account")
 }
@@ -221,11 +217,8 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 		s.jsonError(w, r, err)
 		return
 	}
-	if err := s.MFA.FinishPasskeyRegistration(r.Context(), p.UserID, c.ChallengeID, c.Name, c.Credential); err != nil {
-		s.jsonError(w, r, err)
-		return
-	}
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "passkey", c.Name, ""); err != nil {
+	if err := s.MFA.FinishPasskeyRegistration(r.Context(), p.UserID, c.ChallengeID, c.Name, c.Credential,
+		s.Orgs.SecondFactorEntry(p, true, "passkey", c.Name, "")); err != nil {
 		s.jsonError(w, r, err)
 		return
 	}
@@ -242,10 +235,11 @@ func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request, m *member
 	if err := s.keepsSecondFactor(r, false, id); err != nil {
 		return s.renderAccount(w, r, m, err, nil, "")
 	}
-	if err := s.MFA.DeletePasskey(r.Context(), m.P.UserID, id); err != nil {
+	if err := s.MFA.DeletePasskey(r.Context(), m.P.UserID, id, s.Orgs.SecondFactorEntry(m.P, false, "passkey", "", id)); err != nil {
 		return err
 	}
-	return s.saved(w, r, "/account", "flash.passkey_deleted", s.Orgs.SecondFactorChanged(r.Context(), m.P, false, "passkey", "", id))
+	s.flash(w, r, "/account", "flash.passkey_deleted")
+	return nil
 }
 
 // parseTokenExpiry reads the expiry date of a new token: the token works

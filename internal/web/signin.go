@@ -324,13 +324,11 @@ func (s *Server) mfaSetupForm(w http.ResponseWriter, r *http.Request, _ *auth.Se
 }
 
 func (s *Server) mfaSetupConfirm(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal) error {
-	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"))
+	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+	codes, err := s.MFA.ConfirmTOTP(r.Context(), p.UserID, r.PostForm.Get("challenge"), r.PostForm.Get("code"),
+		s.Orgs.SecondFactorEntry(p, true, "totp", "", ""))
 	if err != nil {
 		return s.renderTOTPEnrol(w, r, p, "mfa_setup", err)
-	}
-	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
-	if err := s.Orgs.SecondFactorChanged(r.Context(), p, true, "totp", "", ""); err != nil {
-		return err
 	}
 	if err := s.passMFA(w, r, sess, p, "totp-enrol"); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // TestHOTPVectors checks RFC 4226 Appendix D.
@@ -367,24 +368,18 @@ func TestTOTPSecretSealed(t *testing.T) {
 // BenchmarkVerifyTOTP measures accepting one fresh code (the lookup, the
 // HMACs of the window and the conditional update).
 func BenchmarkVerifyTOTP(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		open func(testing.TB) *db.DB
-	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
-		b.Run(tc.name, func(b *testing.B) {
-			ctx := context.Background()
-			d := tc.open(b)
-			c := newClock()
-			s := newService(b, d, c)
-			uid := newUser(b, d, "bench@example.jp")
-			key, _ := enrol(b, s, c, uid)
-			b.ResetTimer()
-			for b.Loop() {
-				c.Advance(TOTPPeriod)
-				if err := s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.Now())), 6)); err != nil {
-					b.Fatal(err)
-				}
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		s := newService(b, d, c)
+		uid := newUser(b, d, "bench@example.jp")
+		key, _ := enrol(b, s, c, uid)
+		b.ResetTimer()
+		for b.Loop() {
+			c.Advance(TOTPPeriod)
+			if err := s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.Now())), 6)); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }

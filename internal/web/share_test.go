@@ -4,8 +4,6 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 var postIDRe = regexp.MustCompile(`^/share/posts/([0-9a-f-]{36})$`)
@@ -450,21 +449,10 @@ func TestSharePagesRender(t *testing.T) {
 // the hub's handlers and templates, and the key families they build, in
 // both languages.
 func TestShareKeysExist(t *testing.T) {
-	files, _ := filepath.Glob("share*.go")
-	tpls, _ := filepath.Glob("templates/share_*.html")
 	keyRe := regexp.MustCompile(`"((?:share\.web\.|flash\.share_|share\.(?:kind|tlp|response|affected|pii)\.)[a-z_.]*[a-z_])"`)
 	keys := map[string]bool{}
-	for _, f := range append(files, tpls...) {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range keyRe.FindAllSubmatch(b, -1) {
-			keys[string(m[1])] = true
-		}
+	for _, m := range testkit.SourceMatches(t, keyRe, "share*.go", "templates/share_*.html") {
+		keys[m.Groups[1]] = true
 	}
 	for _, k := range share.Kinds {
 		keys["share.kind."+string(k)], keys["share.web.kind_help."+string(k)] = true, true

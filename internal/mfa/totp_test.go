@@ -109,11 +109,8 @@ func enrol(t testing.TB, s *Service, c *clock, userID string) ([]byte, []string)
 }
 
 func TestTOTPEnrolAndVerify(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "a@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "a@example.jp")
 
 		e, err := s.BeginTOTP(ctx, uid, "a@example.jp")
 		if err != nil {
@@ -211,11 +208,8 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 }
 
 func TestTOTPEnrolmentExpires(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "a@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "a@example.jp")
 		e, err := s.BeginTOTP(ctx, uid, "a@example.jp")
 		if err != nil {
 			t.Fatal(err)

@@ -8,71 +8,61 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // BenchmarkAPIGetMe measures authenticated GET /api/v1/me through the real
 // handler (token lookup, user, organisation and memberships) on both
 // databases, reporting the 99th percentile latency beside ns/op.
 func BenchmarkAPIGetMe(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		open func(testing.TB) *db.DB
-	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
-		b.Run(tc.name, func(b *testing.B) {
-			f := newFixture(b, tc.open(b))
-			f.clock.Advance(time.Hour)
-			req := func() {
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		f := newFixture(b, d)
+		f.clock.Advance(time.Hour)
+		req := func() {
+			r := httptest.NewRequest("GET", "/api/v1/me", nil)
+			r.RemoteAddr = "192.0.2.10:41000"
+			r.Header.Set("Authorization", "Bearer "+f.staffA.read)
+			w := httptest.NewRecorder()
+			f.api.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+		req()
+		lat := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			req()
+			lat = append(lat, time.Since(start))
+		}
+		b.StopTimer()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(float64(lat[(len(lat)*99)/100].Nanoseconds()), "p99-ns")
+	})
+}
+
+// BenchmarkAPIGetMeParallel is BenchmarkAPIGetMe with concurrent clients
+// (GOMAXPROCS of them; run with -cpu 2 for the two-core figure).
+func BenchmarkAPIGetMeParallel(b *testing.B) {
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		f := newFixture(b, d)
+		f.clock.Advance(time.Hour)
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
 				r := httptest.NewRequest("GET", "/api/v1/me", nil)
 				r.RemoteAddr = "192.0.2.10:41000"
 				r.Header.Set("Authorization", "Bearer "+f.staffA.read)
 				w := httptest.NewRecorder()
 				f.api.ServeHTTP(w, r)
 				if w.Code != http.StatusOK {
-					b.Fatalf("status %d: %s", w.Code, w.Body)
+					b.Errorf("status %d", w.Code)
+					return
 				}
 			}
-			req()
-			lat := make([]time.Duration, 0, b.N)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				start := time.Now()
-				req()
-				lat = append(lat, time.Since(start))
-			}
-			b.StopTimer()
-			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			b.ReportMetric(float64(lat[(len(lat)*99)/100].Nanoseconds()), "p99-ns")
 		})
-	}
-}
-
-// BenchmarkAPIGetMeParallel is BenchmarkAPIGetMe with concurrent clients
-// (GOMAXPROCS of them; run with -cpu 2 for the two-core figure).
-func BenchmarkAPIGetMeParallel(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		open func(testing.TB) *db.DB
-	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
-		b.Run(tc.name, func(b *testing.B) {
-			f := newFixture(b, tc.open(b))
-			f.clock.Advance(time.Hour)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					r := httptest.NewRequest("GET", "/api/v1/me", nil)
-					r.RemoteAddr = "192.0.2.10:41000"
-					r.Header.Set("Authorization", "Bearer "+f.staffA.read)
-					w := httptest.NewRecorder()
-					f.api.ServeHTTP(w, r)
-					if w.Code != http.StatusOK {
-						b.Errorf("status %d", w.Code)
-						return
-					}
-				}
-			})
-		})
-	}
+	})
 }

@@ -1,41 +1,27 @@
 package api
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // TestMessageKeys checks that every message key the package names exists
 // in both languages, and that the api.* keys of the two catalogs match.
 func TestMessageKeys(t *testing.T) {
 	cat := i18n.MustLoad()
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	keyRe := regexp.MustCompile(`"((?:api|error|auth\.role|auth\.org|auth\.email)\.[a-z_.]+[a-z_])"`)
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
+	for _, m := range testkit.SourceMatches(t, keyRe, "*.go") {
+		key := m.Groups[1]
+		if strings.HasSuffix(key, ".") {
 			continue
 		}
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range keyRe.FindAllStringSubmatch(string(b), -1) {
-			key := m[1]
-			if strings.HasSuffix(key, ".") {
-				continue
-			}
-			for _, lang := range i18n.Languages {
-				if !cat.Has(lang, key) {
-					t.Errorf("%s: key %q missing in %s", name, key, lang)
-				}
+		for _, lang := range i18n.Languages {
+			if !cat.Has(lang, key) {
+				t.Errorf("%s: key %q missing in %s", m.File, key, lang)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -76,23 +77,11 @@ func isolationCases(f *fixture) map[string][]isoCase {
 			{name: "own log filtered on A", path: "/api/v1/audit?object=" + a, collection: true},
 		},
 	}
-	for k, v := range inventoryIsolationCases(f) {
-		cases[k] = v
-	}
-	for k, v := range assessIsolationCases(f) {
-		cases[k] = v
-	}
-	for k, v := range shareIsolationCases(f) {
-		cases[k] = v
-	}
-	for k, v := range groupIsolationCases(f) {
-		cases[k] = v
-	}
-	for k, v := range vulnIsolationCases(f) {
-		cases[k] = v
-	}
-	for k, v := range vulnAliasIsolationCases(f) {
-		cases[k] = v
+	for _, more := range []func(*fixture) map[string][]isoCase{
+		inventoryIsolationCases, assessIsolationCases, shareIsolationCases,
+		groupIsolationCases, vulnIsolationCases, vulnAliasIsolationCases,
+	} {
+		maps.Copy(cases, more(f))
 	}
 	return cases
 }

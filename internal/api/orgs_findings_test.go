@@ -13,11 +13,18 @@ import (
 	"github.com/medisac/medisac/internal/notify"
 )
 
-// addPerson adds a person with a read-write token to org.
+// addPerson adds a person with a read-write token to org, named by the
+// local part of their address.
 func (f *fixture) addPerson(t *testing.T, org *auth.Org, email string, role auth.Role) person {
 	t.Helper()
+	return f.addNamedPerson(t, org, email, strings.Split(email, "@")[0], role)
+}
+
+// addNamedPerson adds a person called name with a read-write token to org.
+func (f *fixture) addNamedPerson(t *testing.T, org *auth.Org, email, name string, role auth.Role) person {
+	t.Helper()
 	ctx := context.Background()
-	u, err := auth.CreateUser(ctx, f.d, auth.NewUser{Email: email, DisplayName: strings.Split(email, "@")[0], Lang: "ja"}, f.clock.Now())
+	u, err := auth.CreateUser(ctx, f.d, auth.NewUser{Email: email, DisplayName: name, Lang: "ja"}, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,21 +108,7 @@ func testBundle(ip string) string {
 // shareMember adds a person with a write token to org.
 func shareMember(t *testing.T, f *fixture, org *auth.Org, email string, role auth.Role) person {
 	t.Helper()
-	ctx := context.Background()
-	u, err := auth.CreateUser(ctx, f.d, auth.NewUser{Email: email, DisplayName: email, Lang: "ja"}, f.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := auth.AddMember(ctx, f.d, org.ID, u.ID, role, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	p := person{user: u, orgID: org.ID}
-	var tok *auth.APIToken
-	if p.write, tok, err = auth.CreateToken(ctx, f.d, u.ID, org.ID, "rw", true, nil, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-	p.writeID = tok.ID
-	return p
+	return f.addNamedPerson(t, org, email, email, role)
 }
 
 func shareOrg(t *testing.T, f *fixture, kind auth.OrgKind, name string) *auth.Org {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // seedVulnCorpus stores n vulnerabilities the way an NVD-sized corpus
@@ -72,55 +72,47 @@ func seedVulnCorpus(tb testing.TB, d *db.DB, n int) {
 // 100,000 rows deep, the first page of known-exploited ones, and
 // offset=100000.
 func BenchmarkAPIVulnList(b *testing.B) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		b.Run(backend, func(b *testing.B) {
-			var d *db.DB
-			if backend == "sqlite" {
-				d = dbtest.SQLite(b)
-			} else {
-				d = dbtest.Postgres(b)
-			}
-			f := newFixture(b, d)
-			seedVulnCorpus(b, d, 120_000)
-			get := func(b *testing.B, path string) vulnListBody {
-				rec := f.do(b, "GET", path, f.adminA.read, "")
-				var out vulnListBody
-				if rec.Code == http.StatusOK {
-					if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-						b.Fatal(err)
-					}
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		f := newFixture(b, d)
+		seedVulnCorpus(b, d, 120_000)
+		get := func(b *testing.B, path string) vulnListBody {
+			rec := f.do(b, "GET", path, f.adminA.read, "")
+			var out vulnListBody
+			if rec.Code == http.StatusOK {
+				if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+					b.Fatal(err)
 				}
-				out.status = rec.Code
-				return out
 			}
-			run := func(name, path string) {
-				b.Run(name, func(b *testing.B) {
-					if got := get(b, path); got.status != http.StatusOK {
-						b.Skipf("%s: status %d", path, got.status)
-					}
-					b.ResetTimer()
-					for b.Loop() {
-						get(b, path)
-					}
-				})
-			}
-			run("first_page", "/api/v1/vulns?limit=50")
-			run("kev", "/api/v1/vulns?kev=1&limit=50")
-			run("offset_100000", "/api/v1/vulns?limit=50&offset=100000")
-			// Walk to about 100,000 rows deep with 200-row pages.
-			next := ""
-			for i := 0; i < 500; i++ {
-				p := get(b, "/api/v1/vulns?limit=200&cursor="+url.QueryEscape(next))
-				if p.Next == "" {
-					break
+			out.status = rec.Code
+			return out
+		}
+		run := func(name, path string) {
+			b.Run(name, func(b *testing.B) {
+				if got := get(b, path); got.status != http.StatusOK {
+					b.Skipf("%s: status %d", path, got.status)
 				}
-				next = p.Next
+				b.ResetTimer()
+				for b.Loop() {
+					get(b, path)
+				}
+			})
+		}
+		run("first_page", "/api/v1/vulns?limit=50")
+		run("kev", "/api/v1/vulns?kev=1&limit=50")
+		run("offset_100000", "/api/v1/vulns?limit=50&offset=100000")
+		// Walk to about 100,000 rows deep with 200-row pages.
+		next := ""
+		for i := 0; i < 500; i++ {
+			p := get(b, "/api/v1/vulns?limit=200&cursor="+url.QueryEscape(next))
+			if p.Next == "" {
+				break
 			}
-			if next != "" {
-				run("cursor_100000", "/api/v1/vulns?limit=50&cursor="+url.QueryEscape(next))
-			}
-		})
-	}
+			next = p.Next
+		}
+		if next != "" {
+			run("cursor_100000", "/api/v1/vulns?limit=50&cursor="+url.QueryEscape(next))
+		}
+	})
 }
 
 type vulnListBody struct {

@@ -1,35 +1,25 @@
 package auth_test
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/medisac/medisac/internal/auth"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // TestCatalogCoversAuth checks that every message key the package uses, and
 // every label the web layer shows for its values, has a Japanese and an
 // English text taking the same arguments.
 func TestCatalogCoversAuth(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	must(t, err)
 	keyRe := regexp.MustCompile(`"(auth\.[a-z_.]+)"`)
 	keys := map[string]bool{}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
+	for _, m := range testkit.SourceMatches(t, keyRe, "*.go") {
+		if _, action := auth.RuleOf(m.Groups[1]); action {
+			continue // an action of the permission table, not a message
 		}
-		b, err := os.ReadFile(name)
-		must(t, err)
-		for _, m := range keyRe.FindAllStringSubmatch(string(b), -1) {
-			if _, action := auth.RuleOf(m[1]); action {
-				continue // an action of the permission table, not a message
-			}
-			keys[m[1]] = true
-		}
+		keys[m.Groups[1]] = true
 	}
 	if len(keys) < 25 {
 		t.Fatalf("found only %d keys in the source", len(keys))

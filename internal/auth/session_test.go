@@ -9,6 +9,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestSessionRotationAndStorage(t *testing.T) {
@@ -281,31 +282,23 @@ func TestDeleteUserSessions(t *testing.T) {
 }
 
 func BenchmarkLookupSession(b *testing.B) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		b.Run(dialect, func(b *testing.B) {
-			var d *db.DB
-			if dialect == "sqlite" {
-				d = dbtest.SQLite(b)
-			} else {
-				d = dbtest.Postgres(b)
-			}
-			u, err := auth.CreateUser(ctx, d, auth.NewUser{Email: "bench@example.jp"}, t0)
-			if err != nil {
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		u, err := auth.CreateUser(ctx, d, auth.NewUser{Email: "bench@example.jp"}, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var raw string
+		for i := 0; i < 1000; i++ {
+			if raw, _, err = auth.CreateSession(ctx, d, u.ID, "", false, "", "", auth.DefaultSessionPolicy, t0); err != nil {
 				b.Fatal(err)
 			}
-			var raw string
-			for i := 0; i < 1000; i++ {
-				if raw, _, err = auth.CreateSession(ctx, d, u.ID, "", false, "", "", auth.DefaultSessionPolicy, t0); err != nil {
-					b.Fatal(err)
-				}
+		}
+		now := t0.Add(30 * time.Second)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := auth.LookupSession(ctx, d, raw, auth.DefaultSessionPolicy, now); err != nil {
+				b.Fatal(err)
 			}
-			now := t0.Add(30 * time.Second)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := auth.LookupSession(ctx, d, raw, auth.DefaultSessionPolicy, now); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 }

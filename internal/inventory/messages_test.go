@@ -1,13 +1,12 @@
 package inventory
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // TestMessageKeys checks that every message key the package uses exists in
@@ -16,19 +15,9 @@ func TestMessageKeys(t *testing.T) {
 	cat := i18n.MustLoad()
 	re := regexp.MustCompile(`"(inventory\.[a-z_]+\.[a-z_.]+[a-z_])"`)
 	keys := map[string]bool{}
-	files, _ := filepath.Glob("*.go")
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			if !strings.HasSuffix(m[1], ".") {
-				keys[m[1]] = true
-			}
+	for _, m := range testkit.SourceMatches(t, re, "*.go") {
+		if !strings.HasSuffix(m.Groups[1], ".") {
+			keys[m.Groups[1]] = true
 		}
 	}
 	for _, code := range []string{FlagISDN, FlagUnknownManager, FlagNoMFA, FlagDevicePastSupport, FlagDeviceVulnerable, FlagMedicalSharesIT,

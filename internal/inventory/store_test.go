@@ -13,6 +13,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -29,15 +30,13 @@ func newOrg(t testing.TB, d *db.DB, name string) string {
 	return id
 }
 
-func must[T any](t testing.TB) func(T, error) T {
-	return func(v T, err error) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
+func must[T any](t testing.TB) func(T, error) T { return testkit.Must[T](t) }
+
+// errOf and errOf2 keep only the error of a store call, for tables of calls
+// that must all fail.
+func errOf[T any](_ T, err error) error { return err }
+
+func errOf2[T, U any](_ T, _ U, err error) error { return err }
 
 func TestAssetCRUDAndHistory(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
@@ -182,139 +181,83 @@ func TestTenantIsolation(t *testing.T) {
 			return after, err
 		}())
 
-		notFound := func(name string, err error) {
-			t.Helper()
-			if !errors.Is(err, db.ErrNotFound) {
-				t.Errorf("%s across organisations: got %v, want not found", name, err)
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"GetAsset", errOf(GetAsset(ctx, d, b, asset.ID))},
+			{"GetAssetByName", errOf(GetAssetByName(ctx, d, b, asset.Name))},
+			{"UpdateAsset", errOf2(UpdateAsset(ctx, d, b, "", Asset{ID: asset.ID, Name: "x"}, t0))},
+			{"DeleteAsset", errOf(DeleteAsset(ctx, d, b, "", asset.ID, t0))},
+			{"SetAssetVulnerable", SetAssetVulnerable(ctx, d, b, asset.ID, true)},
+			{"GetSegment", errOf(GetSegment(ctx, d, b, seg.ID))},
+			{"UpdateSegment", errOf2(UpdateSegment(ctx, d, b, Segment{ID: seg.ID, Name: "x"}, t0))},
+			{"DeleteSegment", errOf(DeleteSegment(ctx, d, b, seg.ID))},
+			{"GetCommunication", errOf(GetCommunication(ctx, d, b, comm.ID))},
+			{"UpdateCommunication", errOf2(UpdateCommunication(ctx, d, b, Communication{ID: comm.ID, Port: "1"}, t0))},
+			{"DeleteCommunication", errOf(DeleteCommunication(ctx, d, b, comm.ID))},
+			{"GetVendor", errOf(GetVendor(ctx, d, b, vendor.ID))},
+			{"UpdateVendor", errOf2(UpdateVendor(ctx, d, b, Vendor{ID: vendor.ID, Name: "x"}, t0))},
+			{"DeleteVendor", errOf(DeleteVendor(ctx, d, b, vendor.ID))},
+			{"GetConnection", errOf(GetConnection(ctx, d, b, conn.ID, ""))},
+			{"UpdateConnection", errOf2(UpdateConnection(ctx, d, b, Connection{ID: conn.ID, Name: "x"}, t0))},
+			{"DeleteConnection", errOf(DeleteConnection(ctx, d, b, conn.ID))},
+			{"GetSystem", errOf(GetSystem(ctx, d, b, sys.ID))},
+			{"UpdateSystem", errOf2(UpdateSystem(ctx, d, b, System{ID: sys.ID, Name: "x"}, t0))},
+			{"DeleteSystem", errOf(DeleteSystem(ctx, d, b, sys.ID))},
+			{"Responsibilities", errOf(Responsibilities(ctx, d, b, sys.ID))},
+			{"SetResponsibilities", errOf2(SetResponsibilities(ctx, d, b, sys.ID, []Responsibility{{Duty: DutyBackup, Holder: HolderInstitution}}, t0))},
+			{"GetContract", errOf(GetContract(ctx, d, b, contract.ID))},
+			{"UpdateContract", errOf2(UpdateContract(ctx, d, b, Contract{ID: contract.ID, Title: "x", VendorID: vendor.ID}, t0))},
+			{"DeleteContract", errOf(DeleteContract(ctx, d, b, contract.ID))},
+			{"GetAccount", errOf(GetAccount(ctx, d, b, acct.ID, ""))},
+			{"UpdateAccount", errOf2(UpdateAccount(ctx, d, b, Account{ID: acct.ID, Username: "x", Kind: AccountPersonal, SystemID: sys.ID}, t0))},
+			{"DeleteAccount", errOf(DeleteAccount(ctx, d, b, acct.ID))},
+			{"GetDocument", errOf(GetDocument(ctx, d, b, doc.ID))},
+			{"Documents.Open", errOf2(docs.Open(ctx, d, b, doc.ID))},
+			{"Documents.Delete", errOf(docs.Delete(ctx, d, b, doc.ID))},
+		} {
+			if !errors.Is(c.err, db.ErrNotFound) {
+				t.Errorf("%s across organisations: got %v, want not found", c.name, c.err)
 			}
 		}
-		invalidRef := func(name string, err error) {
-			t.Helper()
-			if apperr.CodeOf(err) != apperr.Invalid {
-				t.Errorf("%s referencing another organisation's row: got %v, want invalid", name, err)
+		for _, c := range []struct {
+			name string
+			n    int
+		}{
+			{"AssetHistory", len(must[[]HistoryEntry](t)(AssetHistory(ctx, d, b, asset.ID)))},
+			{"ListAssets", len(must[AssetPage](t)(ListAssets(ctx, d, b, AssetFilter{})).Assets)},
+			{"AllAssets", len(must[[]Asset](t)(AllAssets(ctx, d, b)))},
+			{"ListSegments", len(must[[]Segment](t)(ListSegments(ctx, d, b)))},
+			{"ListCommunications", len(must[[]Communication](t)(ListCommunications(ctx, d, b, "")))},
+			{"ListVendors", len(must[[]Vendor](t)(ListVendors(ctx, d, b)))},
+			{"ListConnections", len(must[[]Connection](t)(ListConnections(ctx, d, b, "")))},
+			{"ListSystems", len(must[[]System](t)(ListSystems(ctx, d, b)))},
+			{"ListContracts", len(must[[]Contract](t)(ListContracts(ctx, d, b, "")))},
+			{"ListAccounts", len(must[[]Account](t)(ListAccounts(ctx, d, b, AccountFilter{}, "")))},
+			{"ListDocuments", len(must[[]Document](t)(ListDocuments(ctx, d, b, "")))},
+			{"AssetFlags", len(must[map[string][]Flag](t)(AssetFlags(ctx, d, b, "")))},
+		} {
+			if c.n != 0 {
+				t.Errorf("%s leaked %d rows", c.name, c.n)
 			}
-		}
-		_, err = GetAsset(ctx, d, b, asset.ID)
-		notFound("GetAsset", err)
-		_, err = GetAssetByName(ctx, d, b, asset.Name)
-		notFound("GetAssetByName", err)
-		_, _, err = UpdateAsset(ctx, d, b, "", Asset{ID: asset.ID, Name: "x"}, t0)
-		notFound("UpdateAsset", err)
-		_, err = DeleteAsset(ctx, d, b, "", asset.ID, t0)
-		notFound("DeleteAsset", err)
-		notFound("SetAssetVulnerable", SetAssetVulnerable(ctx, d, b, asset.ID, true))
-		if h := must[[]HistoryEntry](t)(AssetHistory(ctx, d, b, asset.ID)); len(h) != 0 {
-			t.Errorf("AssetHistory leaked %d entries", len(h))
-		}
-		if p := must[AssetPage](t)(ListAssets(ctx, d, b, AssetFilter{})); len(p.Assets) != 0 {
-			t.Error("ListAssets leaked")
-		}
-		if l := must[[]Asset](t)(AllAssets(ctx, d, b)); len(l) != 0 {
-			t.Error("AllAssets leaked")
-		}
-		_, err = CreateAsset(ctx, d, b, "", Asset{Name: "x", SegmentID: seg.ID}, t0)
-		invalidRef("CreateAsset", err)
-
-		_, err = GetSegment(ctx, d, b, seg.ID)
-		notFound("GetSegment", err)
-		_, _, err = UpdateSegment(ctx, d, b, Segment{ID: seg.ID, Name: "x"}, t0)
-		notFound("UpdateSegment", err)
-		_, err = DeleteSegment(ctx, d, b, seg.ID)
-		notFound("DeleteSegment", err)
-		if l := must[[]Segment](t)(ListSegments(ctx, d, b)); len(l) != 0 {
-			t.Error("ListSegments leaked")
-		}
-
-		_, err = GetCommunication(ctx, d, b, comm.ID)
-		notFound("GetCommunication", err)
-		_, _, err = UpdateCommunication(ctx, d, b, Communication{ID: comm.ID, Port: "1"}, t0)
-		notFound("UpdateCommunication", err)
-		_, err = DeleteCommunication(ctx, d, b, comm.ID)
-		notFound("DeleteCommunication", err)
-		if l := must[[]Communication](t)(ListCommunications(ctx, d, b, "")); len(l) != 0 {
-			t.Error("ListCommunications leaked")
-		}
-		_, err = CreateCommunication(ctx, d, b, Communication{AssetID: asset.ID}, t0)
-		invalidRef("CreateCommunication", err)
-
-		_, err = GetVendor(ctx, d, b, vendor.ID)
-		notFound("GetVendor", err)
-		_, _, err = UpdateVendor(ctx, d, b, Vendor{ID: vendor.ID, Name: "x"}, t0)
-		notFound("UpdateVendor", err)
-		_, err = DeleteVendor(ctx, d, b, vendor.ID)
-		notFound("DeleteVendor", err)
-		if l := must[[]Vendor](t)(ListVendors(ctx, d, b)); len(l) != 0 {
-			t.Error("ListVendors leaked")
-		}
-
-		_, err = GetConnection(ctx, d, b, conn.ID, "")
-		notFound("GetConnection", err)
-		_, _, err = UpdateConnection(ctx, d, b, Connection{ID: conn.ID, Name: "x"}, t0)
-		notFound("UpdateConnection", err)
-		_, err = DeleteConnection(ctx, d, b, conn.ID)
-		notFound("DeleteConnection", err)
-		if l := must[[]Connection](t)(ListConnections(ctx, d, b, "")); len(l) != 0 {
-			t.Error("ListConnections leaked")
-		}
-		_, err = CreateConnection(ctx, d, b, Connection{Name: "x", AssetID: asset.ID}, t0)
-		invalidRef("CreateConnection asset", err)
-		_, err = CreateConnection(ctx, d, b, Connection{Name: "x", VendorID: vendor.ID}, t0)
-		invalidRef("CreateConnection vendor", err)
-
-		_, err = GetSystem(ctx, d, b, sys.ID)
-		notFound("GetSystem", err)
-		_, _, err = UpdateSystem(ctx, d, b, System{ID: sys.ID, Name: "x"}, t0)
-		notFound("UpdateSystem", err)
-		_, err = DeleteSystem(ctx, d, b, sys.ID)
-		notFound("DeleteSystem", err)
-		if l := must[[]System](t)(ListSystems(ctx, d, b)); len(l) != 0 {
-			t.Error("ListSystems leaked")
-		}
-		_, err = Responsibilities(ctx, d, b, sys.ID)
-		notFound("Responsibilities", err)
-		_, _, err = SetResponsibilities(ctx, d, b, sys.ID, []Responsibility{{Duty: DutyBackup, Holder: HolderInstitution}}, t0)
-		notFound("SetResponsibilities", err)
-
-		_, err = GetContract(ctx, d, b, contract.ID)
-		notFound("GetContract", err)
-		_, _, err = UpdateContract(ctx, d, b, Contract{ID: contract.ID, Title: "x", VendorID: vendor.ID}, t0)
-		notFound("UpdateContract", err)
-		_, err = DeleteContract(ctx, d, b, contract.ID)
-		notFound("DeleteContract", err)
-		if l := must[[]Contract](t)(ListContracts(ctx, d, b, "")); len(l) != 0 {
-			t.Error("ListContracts leaked")
 		}
 		bv := must[Vendor](t)(CreateVendor(ctx, d, b, Vendor{Name: "B社"}, t0))
-		_, err = CreateContract(ctx, d, b, Contract{VendorID: bv.ID, Title: "x", SystemIDs: []string{sys.ID}}, t0)
-		invalidRef("CreateContract system", err)
-
-		_, err = GetAccount(ctx, d, b, acct.ID, "")
-		notFound("GetAccount", err)
-		_, _, err = UpdateAccount(ctx, d, b, Account{ID: acct.ID, Username: "x", Kind: AccountPersonal, SystemID: sys.ID}, t0)
-		notFound("UpdateAccount", err)
-		_, err = DeleteAccount(ctx, d, b, acct.ID)
-		notFound("DeleteAccount", err)
-		if l := must[[]Account](t)(ListAccounts(ctx, d, b, AccountFilter{}, "")); len(l) != 0 {
-			t.Error("ListAccounts leaked")
-		}
-		_, err = CreateAccount(ctx, d, b, Account{SystemID: sys.ID, Username: "x", Kind: AccountPersonal}, t0)
-		invalidRef("CreateAccount", err)
-
-		_, err = GetDocument(ctx, d, b, doc.ID)
-		notFound("GetDocument", err)
-		_, _, err = docs.Open(ctx, d, b, doc.ID)
-		notFound("Documents.Open", err)
-		_, err = docs.Delete(ctx, d, b, doc.ID)
-		notFound("Documents.Delete", err)
-		if l := must[[]Document](t)(ListDocuments(ctx, d, b, "")); len(l) != 0 {
-			t.Error("ListDocuments leaked")
-		}
-		_, err = docs.Upload(ctx, d, b, "", DocumentInput{SystemID: sys.ID, Kind: DocMDS}, strings.NewReader("%PDF-1.4"), t0)
-		invalidRef("Documents.Upload", err)
-
-		flags := must[map[string][]Flag](t)(AssetFlags(ctx, d, b, ""))
-		if len(flags) != 0 {
-			t.Error("AssetFlags leaked")
+		for _, c := range []struct {
+			name string
+			err  error
+		}{
+			{"CreateAsset", errOf(CreateAsset(ctx, d, b, "", Asset{Name: "x", SegmentID: seg.ID}, t0))},
+			{"CreateCommunication", errOf(CreateCommunication(ctx, d, b, Communication{AssetID: asset.ID}, t0))},
+			{"CreateConnection asset", errOf(CreateConnection(ctx, d, b, Connection{Name: "x", AssetID: asset.ID}, t0))},
+			{"CreateConnection vendor", errOf(CreateConnection(ctx, d, b, Connection{Name: "x", VendorID: vendor.ID}, t0))},
+			{"CreateContract system", errOf(CreateContract(ctx, d, b, Contract{VendorID: bv.ID, Title: "x", SystemIDs: []string{sys.ID}}, t0))},
+			{"CreateAccount", errOf(CreateAccount(ctx, d, b, Account{SystemID: sys.ID, Username: "x", Kind: AccountPersonal}, t0))},
+			{"Documents.Upload", errOf(docs.Upload(ctx, d, b, "", DocumentInput{SystemID: sys.ID, Kind: DocMDS}, strings.NewReader("%PDF-1.4"), t0))},
+		} {
+			if apperr.CodeOf(c.err) != apperr.Invalid {
+				t.Errorf("%s referencing another organisation's row: got %v, want invalid", c.name, c.err)
+			}
 		}
 
 		reg := must[*Register](t)(LoadRegister(ctx, d, b, ""))

@@ -630,32 +630,24 @@ func TestDefaultBackoff(t *testing.T) {
 }
 
 func BenchmarkEnqueueAndProcess(b *testing.B) {
-	for _, name := range []string{"sqlite", "postgres"} {
-		b.Run(name, func(b *testing.B) {
-			var d *db.DB
-			if name == "sqlite" {
-				d = dbtest.SQLite(b)
-			} else {
-				d = dbtest.Postgres(b)
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		ctx := context.Background()
+		q := New(d, nil, quiet())
+		var done atomic.Int64
+		q.Register("bench", func(context.Context, []byte) error { done.Add(1); return nil })
+		runQueue(b, q, 8)
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := q.Enqueue(ctx, nil, "bench", map[string]int{"i": i}); err != nil {
+				b.Fatal(err)
 			}
-			ctx := context.Background()
-			q := New(d, nil, quiet())
-			var done atomic.Int64
-			q.Register("bench", func(context.Context, []byte) error { done.Add(1); return nil })
-			runQueue(b, q, 8)
-			b.ResetTimer()
-			for i := range b.N {
-				if _, err := q.Enqueue(ctx, nil, "bench", map[string]int{"i": i}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			n := int64(b.N)
-			for done.Load() < n {
-				time.Sleep(time.Millisecond)
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
-		})
-	}
+		}
+		n := int64(b.N)
+		for done.Load() < n {
+			time.Sleep(time.Millisecond)
+		}
+		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "jobs/s")
+	})
 }
 
 func TestRunNow(t *testing.T) {

@@ -37,6 +37,16 @@ func newService(t testing.TB, d *db.DB, c *clock, opts ...Option) *Service {
 	return s
 }
 
+// eachService runs fn on both databases with a service on a test clock and
+// one person (email).
+func eachService(t *testing.T, email string, fn func(t *testing.T, d *db.DB, c *clock, s *Service, uid string)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		c := newClock()
+		fn(t, d, c, newService(t, d, c), newUser(t, d, email))
+	})
+}
+
 func newUser(t testing.TB, d *db.DB, email string) string {
 	t.Helper()
 	id := db.NewID()

@@ -217,11 +217,8 @@ func login(s *Service, t *testing.T, uid string, k *softKey, origin string) erro
 }
 
 func TestPasskeyFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "p@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "p@example.jp")
 		other := newUser(t, d, "q@example.jp")
 		k := newSoftKey(t)
 
@@ -359,11 +356,8 @@ func TestPasskeyFlow(t *testing.T) {
 }
 
 func TestPasskeyRegistrationChecks(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "p@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "p@example.jp")
 		for name, tc := range map[string]struct {
 			mutate func(k *softKey, opts json.RawMessage) []byte
 			key    string

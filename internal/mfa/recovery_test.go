@@ -9,54 +9,53 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 var recoveryForm = regexp.MustCompile(`^[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}-[2-9a-hjkmnp-z]{4}$`)
 
-func TestParseRecoveryCode(t *testing.T) {
-	for _, tc := range []struct {
+// TestParseCodes checks what the two code parsers accept and what they make
+// of it.
+func TestParseCodes(t *testing.T) {
+	type tcase struct {
 		in, want string
 		ok       bool
-	}{
-		{"abcd-efgh-jkmn", "abcdefghjkmn", true},
-		{"ABCD-EFGH-JKMN", "abcdefghjkmn", true},
-		{" abcd efgh jkmn ", "abcdefghjkmn", true},
-		{"abcdefghjkmn", "abcdefghjkmn", true},
-		{"ａｂｃｄ－ｅｆｇｈ－ｊｋｍｎ", "abcdefghjkmn", true},
-		{"abcd\u3000efgh\u30fcjkmn", "abcdefghjkmn", true},
-		{"abcd–efgh—jkmn", "abcdefghjkmn", true},
-		{"abcd-efgh-jkm", "", false},
-		{"abcd-efgh-jkmnp", "", false},
-		{"abcd-efgh-jklm", "", false}, // l is not in the alphabet
-		{"0bcd-efgh-jkmn", "", false},
-		{"abcd-efgh-jkmé", "", false},
-		{"", "", false},
-	} {
-		got, ok := ParseRecoveryCode(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseRecoveryCode(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
-		}
 	}
-}
-
-func TestParseTOTPCode(t *testing.T) {
-	for _, tc := range []struct {
-		in, want string
-		ok       bool
+	for _, p := range []struct {
+		name  string
+		parse func(string) (string, bool)
+		cases []tcase
 	}{
-		{"123456", "123456", true},
-		{" 123 456 ", "123456", true},
-		{"123-456", "123456", true},
-		{"１２３４５６", "123456", true},
-		{"12345", "", false},
-		{"1234567", "", false},
-		{"12345a", "", false},
-		{"١٢٣٤٥٦", "", false},
+		{"ParseRecoveryCode", ParseRecoveryCode, []tcase{
+			{"abcd-efgh-jkmn", "abcdefghjkmn", true},
+			{"ABCD-EFGH-JKMN", "abcdefghjkmn", true},
+			{" abcd efgh jkmn ", "abcdefghjkmn", true},
+			{"abcdefghjkmn", "abcdefghjkmn", true},
+			{"ａｂｃｄ－ｅｆｇｈ－ｊｋｍｎ", "abcdefghjkmn", true},
+			{"abcd\u3000efgh\u30fcjkmn", "abcdefghjkmn", true},
+			{"abcd–efgh—jkmn", "abcdefghjkmn", true},
+			{"abcd-efgh-jkm", "", false},
+			{"abcd-efgh-jkmnp", "", false},
+			{"abcd-efgh-jklm", "", false}, // l is not in the alphabet
+			{"0bcd-efgh-jkmn", "", false},
+			{"abcd-efgh-jkmé", "", false},
+			{"", "", false},
+		}},
+		{"ParseTOTPCode", ParseTOTPCode, []tcase{
+			{"123456", "123456", true},
+			{" 123 456 ", "123456", true},
+			{"123-456", "123456", true},
+			{"１２３４５６", "123456", true},
+			{"12345", "", false},
+			{"1234567", "", false},
+			{"12345a", "", false},
+			{"١٢٣٤٥٦", "", false},
+		}},
 	} {
-		got, ok := ParseTOTPCode(tc.in)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("ParseTOTPCode(%q) = %q, %v; want %q, %v", tc.in, got, ok, tc.want, tc.ok)
+		for _, tc := range p.cases {
+			got, ok := p.parse(tc.in)
+			if got != tc.want || ok != tc.ok {
+				t.Errorf("%s(%q) = %q, %v; want %q, %v", p.name, tc.in, got, ok, tc.want, tc.ok)
+			}
 		}
 	}
 }
@@ -106,11 +105,8 @@ func FuzzParseTOTPCode(f *testing.F) {
 }
 
 func TestRecoveryCodes(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "r@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "r@example.jp")
 		other := newUser(t, d, "o@example.jp")
 
 		_, err := s.RegenerateRecoveryCodes(ctx, uid)

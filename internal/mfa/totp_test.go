@@ -15,6 +15,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // TestHOTPVectors checks RFC 4226 Appendix D.
@@ -108,11 +109,8 @@ func enrol(t testing.TB, s *Service, c *clock, userID string) ([]byte, []string)
 }
 
 func TestTOTPEnrolAndVerify(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "a@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "a@example.jp")
 
 		e, err := s.BeginTOTP(ctx, uid, "a@example.jp")
 		if err != nil {
@@ -210,11 +208,8 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 }
 
 func TestTOTPEnrolmentExpires(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "a@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "a@example.jp")
 		e, err := s.BeginTOTP(ctx, uid, "a@example.jp")
 		if err != nil {
 			t.Fatal(err)
@@ -367,24 +362,18 @@ func TestTOTPSecretSealed(t *testing.T) {
 // BenchmarkVerifyTOTP measures accepting one fresh code (the lookup, the
 // HMACs of the window and the conditional update).
 func BenchmarkVerifyTOTP(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		open func(testing.TB) *db.DB
-	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
-		b.Run(tc.name, func(b *testing.B) {
-			ctx := context.Background()
-			d := tc.open(b)
-			c := newClock()
-			s := newService(b, d, c)
-			uid := newUser(b, d, "bench@example.jp")
-			key, _ := enrol(b, s, c, uid)
-			b.ResetTimer()
-			for b.Loop() {
-				c.Advance(TOTPPeriod)
-				if err := s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.Now())), 6)); err != nil {
-					b.Fatal(err)
-				}
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		ctx := context.Background()
+		c := newClock()
+		s := newService(b, d, c)
+		uid := newUser(b, d, "bench@example.jp")
+		key, _ := enrol(b, s, c, uid)
+		b.ResetTimer()
+		for b.Loop() {
+			c.Advance(TOTPPeriod)
+			if err := s.VerifyTOTP(ctx, uid, hotp(key, uint64(totpStep(c.Now())), 6)); err != nil {
+				b.Fatal(err)
 			}
-		})
-	}
+		}
+	})
 }

@@ -163,10 +163,8 @@ func mustOpen(t *testing.T, path string) io.Reader {
 }
 
 func TestISACStats(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		prefs := []string{"東京都", "神奈川県", "千葉県", "埼玉県", "東京都", "茨城県", "大阪府"}
 		var orgs []string
 		for i, p := range prefs {

@@ -41,10 +41,8 @@ func withSpelling(t testing.TB, spelling, cpeVendor string, extra ...match.Produ
 }
 
 func TestAliasStoreHistory(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		if got, err := CurrentAliases(ctx, d, nil); err != nil || got.Version() != ShippedAliasesVersion() {
 			t.Fatalf("nothing stored: %v %v", got, err)
 		}
@@ -165,10 +163,8 @@ func TestAliasBadTableChangesNothing(t *testing.T) {
 			f.Products = append(f.Products, match.ProductAlias{Vendor: "yamaha", Names: []string{"SWX"}, Identities: []string{"yamaha swx {model}"}})
 		}), "yamaha swx {model}"},
 	}
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		good, err := w.SaveAliases(ctx, AliasSave{Body: withSpelling(t, "ふぉーちねっと", "fortinet")}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -205,10 +201,8 @@ func TestAliasBadTableChangesNothing(t *testing.T) {
 // through the queue: the full re-match job derives the asset's identity
 // again with the new table and the finding appears.
 func TestAliasChangeRematches(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		w.Queue = jobs.New(d, c.Now, nil)
 		w.Register()
 		org := newOrg(t, d, "ふぉーちねっと病院", "東京都")

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // seedOrgFindings gives org n open findings over assets assets (written
@@ -68,51 +68,44 @@ func BenchmarkFindingsReads(b *testing.B) {
 	if v, err := strconv.Atoi(os.Getenv("MEDISAC_BENCH_FINDINGS")); err == nil && v > 0 {
 		n = v
 	}
-	for _, name := range []string{"sqlite", "postgres"} {
-		b.Run(name, func(b *testing.B) {
-			open := dbtest.SQLite
-			if name == "postgres" {
-				open = dbtest.Postgres
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		ctx := context.Background()
+		org := newOrg(b, d, "大病院", "東京都")
+		start := time.Now()
+		seedOrgFindings(b, d, org, n, 1000)
+		b.Logf("%d findings (and a tenth closed) written in %s", n, time.Since(start).Round(time.Millisecond))
+		seedOrgFindings(b, d, newOrg(b, d, "別病院", "大阪府"), n/10, 100)
+		if _, err := d.Exec(ctx, `ANALYZE`); err != nil {
+			b.Fatal(err)
+		}
+		b.Run("list", func(b *testing.B) {
+			for b.Loop() {
+				p, err := PageFindings(ctx, d, org, FindingFilter{}, "", 50)
+				if err != nil || p.Total != n {
+					b.Fatal(err, p.Total)
+				}
 			}
-			d := open(b)
-			ctx := context.Background()
-			org := newOrg(b, d, "大病院", "東京都")
-			start := time.Now()
-			seedOrgFindings(b, d, org, n, 1000)
-			b.Logf("%d findings (and a tenth closed) written in %s", n, time.Since(start).Round(time.Millisecond))
-			seedOrgFindings(b, d, newOrg(b, d, "別病院", "大阪府"), n/10, 100)
-			if _, err := d.Exec(ctx, `ANALYZE`); err != nil {
-				b.Fatal(err)
-			}
-			b.Run("list", func(b *testing.B) {
-				for b.Loop() {
-					p, err := PageFindings(ctx, d, org, FindingFilter{}, "", 50)
-					if err != nil || p.Total != n {
-						b.Fatal(err, p.Total)
-					}
-				}
-			})
-			b.Run("summary", func(b *testing.B) {
-				for b.Loop() {
-					s, err := Summarise(ctx, d, org)
-					if err != nil || s.Open+s.InProgress != n {
-						b.Fatal(err, s)
-					}
-				}
-			})
-			b.Run("page", func(b *testing.B) {
-				for b.Loop() {
-					if _, err := Summarise(ctx, d, org); err != nil {
-						b.Fatal(err)
-					}
-					if _, err := PageFindings(ctx, d, org, FindingFilter{}, "", DefaultFindingPage); err != nil {
-						b.Fatal(err)
-					}
-					if _, err := ListNotifications(ctx, d, org, 10); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
 		})
-	}
+		b.Run("summary", func(b *testing.B) {
+			for b.Loop() {
+				s, err := Summarise(ctx, d, org)
+				if err != nil || s.Open+s.InProgress != n {
+					b.Fatal(err, s)
+				}
+			}
+		})
+		b.Run("page", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Summarise(ctx, d, org); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := PageFindings(ctx, d, org, FindingFilter{}, "", DefaultFindingPage); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := ListNotifications(ctx, d, org, 10); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
-	"github.com/medisac/medisac/internal/testkit"
 )
 
 // checkCounts fails when the counts the database keeps for org differ
@@ -84,10 +83,8 @@ func checkTotals(t *testing.T, d *db.DB, org string, assets []string) {
 // repairs counts made wrong, and that removing an organisation removes
 // its counts.
 func TestFindingCountsKept(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		org := newOrg(t, d, "数える病院", "東京都")
 		other := newOrg(t, d, "別の病院", "大阪府")
 		// A real matching run first.

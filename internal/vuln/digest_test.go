@@ -49,10 +49,8 @@ func findingOf(t *testing.T, d *db.DB, org, asset, vuln string) Finding {
 // nothing, and a score that falls, or rises back to what was already told,
 // changes the priority quietly.
 func TestEPSSRiseAlerts(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		orgA := newOrg(t, d, "A病院", "東京都")
 		orgB := newOrg(t, d, "Bクリニック", "大阪府")
 		orgC := newOrg(t, d, "C医院", "福岡県")
@@ -129,10 +127,8 @@ func TestEPSSRiseAlerts(t *testing.T) {
 // import enqueues the re-prioritisation, which writes the alert and
 // enqueues its delivery.
 func TestEPSSRiseAlertsThroughQueue(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		q := jobs.New(d, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		w.Queue = q
 		w.Register()
@@ -175,10 +171,8 @@ func TestEPSSRiseAlertsThroughQueue(t *testing.T) {
 // TestKEVRiseAlertSaysWhy: a finding that becomes urgent because its CVE
 // is added to KEV is alerted again, saying it is exploited in real attacks.
 func TestKEVRiseAlertSaysWhy(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		fw := mustAsset(t, d, org, inventory.Asset{Name: "FW-1", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.1"})
 		if _, err := w.MatchAll(ctx); err != nil {

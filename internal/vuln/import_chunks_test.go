@@ -272,10 +272,8 @@ func TestImportChunkedBadLastRecord(t *testing.T) {
 				Criteria: "cpe:2.3:q:broken:part:*:*:*:*:*:*:*:*"}}}}}}
 		}
 	})
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		w.ChunkRecords = 100
 		w.TempDir = t.TempDir()
 		importFiles(t, w, td("nvd", "CVE-2022-42475.json"), td("kev", "kev_trimmed.json"))

@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
-	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/vuln/feed"
 	"github.com/medisac/medisac/internal/vuln/match"
 )
@@ -31,10 +29,8 @@ func matchState(t *testing.T, d *db.DB, vulnID string) string {
 // asset re-matched on its own) is still seen, and that an alias table
 // change derives every identity again without rewriting unchanged ones.
 func TestFullRematchWritesOnlyChanges(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		fw := mustAsset(t, d, org, inventory.Asset{Name: "FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.2"})
 		mustAsset(t, d, org, inventory.Asset{Name: "PC", Kind: inventory.KindPC, Vendor: "Microsoft", Product: "Windows 10", Version: "10.0.19045.3803"})

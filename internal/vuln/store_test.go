@@ -46,6 +46,16 @@ func newWatch(d *db.DB, c *clock) *Watch {
 	return &Watch{DB: d, Now: c.Now, BaseURL: "https://medisac.example.jp", BatchSize: 7}
 }
 
+// eachWatch runs fn on both databases with a watch on a test clock
+// starting at t0.
+func eachWatch(t *testing.T, fn func(t *testing.T, d *db.DB, c *clock, w *Watch)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		c := testkit.NewClock(t0)
+		fn(t, d, c, newWatch(d, c))
+	})
+}
+
 func importFiles(t testing.TB, w *Watch, paths ...string) []ImportResult {
 	t.Helper()
 	var out []ImportResult
@@ -84,10 +94,8 @@ func findingsOf(t testing.TB, d *db.DB, org string, all bool) map[string]Finding
 }
 
 func TestImportEveryFormat(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		cases := []struct {
 			path    string
 			format  feed.Format
@@ -143,10 +151,8 @@ func containsRef(rs []Ref, id string) bool {
 }
 
 func TestBadFileKeepsData(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		importFiles(t, w, td("nvd", "CVE-2022-42475.json"))
 		good, err := os.ReadFile(td("nvd", "CVE-2018-13379.json"))
 		if err != nil {
@@ -184,10 +190,8 @@ func TestBadFileKeepsData(t *testing.T) {
 }
 
 func TestFindingsLifecycle(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		other := newOrg(t, d, "B医院", "大阪府")
 		vendor, err := inventory.CreateVendor(ctx, d, org, inventory.Vendor{Name: "○○保守", Phone: "03-1234-5678"}, t0)
@@ -346,10 +350,8 @@ func TestPriorityRule(t *testing.T) {
 // only while no source has version data, so a device past the fixed
 // version is not kept open by it.
 func TestProductOnlySourcesYield(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachWatch(t, func(t *testing.T, d *db.DB, c *clock, w *Watch) {
 		ctx := context.Background()
-		c := testkit.NewClock(t0)
-		w := newWatch(d, c)
 		org := newOrg(t, d, "A病院", "東京都")
 		mustAsset(t, d, org, inventory.Asset{Name: "新FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.5"})
 		mustAsset(t, d, org, inventory.Asset{Name: "古FW", Kind: inventory.KindNetwork, Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.1"})

@@ -7,15 +7,13 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // TestAssessSurveyClose closes a survey from its page: only the owning
 // ISAC can, the page then says it is closed and offers no button, members
 // can no longer answer, and a second close is refused.
 func TestAssessSurveyClose(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		op := e.signedIn(e.oper, e.isac)
 		r := op.post("/assess/surveys", url.Values{"title": {"締め切り調査"}, "item": {"mhlw-r7-institution/patch"}, "kind": {"hospital"}})
 		wantStatus(t, r, http.StatusSeeOther)

@@ -11,7 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // TestAssessSurveyPages builds a survey from checklist items, sends it to
@@ -20,8 +19,7 @@ import (
 // answer against similar institutions; the overview names only
 // institutions that shared their sheet.
 func TestAssessSurveyPages(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		var others []*auth.Org
 		for i := range 5 {
 			beds := 120 + i

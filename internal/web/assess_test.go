@@ -11,7 +11,6 @@ import (
 
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 var sheetPath = regexp.MustCompile(`^/assess/sheets/([0-9a-f-]+)$`)
@@ -21,8 +20,7 @@ var sheetPath = regexp.MustCompile(`^/assess/sheets/([0-9a-f-]+)$`)
 // download, sign-off by the admin, and the PDF and Excel downloads; the
 // other organisation sees none of it.
 func TestAssessFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		r := admin.get("/assess")
 		wantStatus(t, r, http.StatusOK)

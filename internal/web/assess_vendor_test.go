@@ -13,7 +13,6 @@ import (
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 )
 
@@ -52,8 +51,7 @@ func vendorAnswers(e *assess.Edition, date string) url.Values {
 // a 410 page), one with a medisac organisation answers from its own sheet,
 // and the institution uploads a third vendor's PDF.
 func TestAssessVendorFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		now := e.clock.Now()
 		vorg := e.mustOrg(auth.OrgInput{Kind: auth.KindVendor, Name: "北町システム株式会社", NameKana: "キタマチシステム", Prefecture: "東京都"})
 		vuser := e.mustUser("sec@kitamachi-sys.example.jp", "北町 情報", vorg, auth.RoleAdmin)
@@ -193,8 +191,7 @@ func TestAssessVendorFlow(t *testing.T) {
 // TestAssessVendorLinkExpires shows the 410 page for an expired link and
 // a working one after the institution's reminder.
 func TestAssessVendorLinkExpires(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		v, err := inventory.CreateVendor(bg, d, e.hosp.ID, inventory.Vendor{Name: "保守会社", Email: "hoshu@example.jp"}, e.clock.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -229,8 +226,7 @@ func TestAssessVendorLinkExpires(t *testing.T) {
 // the page: accepted up to the store's limit, refused above it with the
 // limit named, as the page says.
 func TestAssessEvidenceLimit(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		admin.get("/assess")
 		r := admin.post("/assess/sheets", url.Values{"edition": {"mhlw-r7-institution"}, "year": {"2026"}})

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
@@ -493,33 +493,21 @@ var webWalkedPrefixes = []string{"/inventory", "/vuln", "/assess", "/org", "/adm
 // webPostRoutes reads the POST patterns of the walked areas from the
 // handlers' sources, expanding the inventory kinds.
 func webPostRoutes(t *testing.T, s *Server) []string {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
 	re := regexp.MustCompile(`mux\.Handle\("POST ([^"]*)"(\s*\+\s*([a-zA-Z.]+)(\s*\+\s*"([^"]*)")?)?`)
 	set := map[string]bool{}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
-			switch {
-			case m[3] == "k.path":
-				for _, k := range s.invKinds() {
-					set["POST "+m[1]+k.path+m[5]] = true
-				}
-			case m[3] == "assess.InboxPath":
-				set["POST "+assess.InboxPath+m[5]] = true
-			case m[2] != "":
-				t.Fatalf("cannot read the route %q", m[0])
-			default:
-				set["POST "+m[1]] = true
+	for _, sm := range testkit.SourceMatches(t, re, "*.go") {
+		m := sm.Groups
+		switch {
+		case m[3] == "k.path":
+			for _, k := range s.invKinds() {
+				set["POST "+m[1]+k.path+m[5]] = true
 			}
+		case m[3] == "assess.InboxPath":
+			set["POST "+assess.InboxPath+m[5]] = true
+		case m[2] != "":
+			t.Fatalf("cannot read the route %q", m[0])
+		default:
+			set["POST "+m[1]] = true
 		}
 	}
 	var out []string

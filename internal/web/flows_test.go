@@ -12,12 +12,10 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 func TestCSRFRefused(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.admin, e.hosp)
 		for _, token := range []string{"", "forged-token-forged-token-forged-token"} {
 			r := c.post("/account/profile", url.Values{"csrf": {token}, "display_name": {"書き換え"}, "lang": {"en"}})
@@ -45,8 +43,7 @@ func TestCSRFRefused(t *testing.T) {
 }
 
 func TestSignInFailures(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.client()
 		c.get("/signin")
 		wrong := c.post("/signin", url.Values{"email": {e.staff.Email}, "password": {"wrong-password-1!"}})
@@ -80,8 +77,7 @@ func TestSignInFailures(t *testing.T) {
 }
 
 func TestInvitationFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 
 		r := admin.post("/org/invites", url.Values{"email": {"not-an-address"}, "role": {"staff"}})
@@ -181,8 +177,7 @@ func TestInvitationFlow(t *testing.T) {
 }
 
 func TestPasswordReset(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.client()
 		c.get("/reset")
 		known := c.post("/reset", url.Values{"email": {e.staff.Email}})
@@ -245,8 +240,7 @@ func TestPasswordReset(t *testing.T) {
 }
 
 func TestMemberChangesScoped(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		aud := e.signedIn(e.auditor, e.hosp)
 		org := aud.get("/org")
 		wantStatus(t, org, http.StatusOK)
@@ -287,8 +281,7 @@ func TestMemberChangesScoped(t *testing.T) {
 }
 
 func TestOrgAndOperatorForms(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		r := admin.post("/org", url.Values{"name": {"北町総合病院"}, "name_kana": {"Kitamachi!"}, "mfa_policy": {"admins"}})
 		wantStatus(t, r, http.StatusBadRequest)
@@ -340,8 +333,7 @@ func TestOrgAndOperatorForms(t *testing.T) {
 }
 
 func TestAccountForms(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.staff, e.hosp)
 		r := c.post("/account/password", url.Values{"current_password": {"nope"}, "password": {"Zz9!long-enough"}, "password_confirm": {"Zz9!long-enough"}})
 		wantStatus(t, r, http.StatusBadRequest)
@@ -398,8 +390,7 @@ func TestAccountForms(t *testing.T) {
 }
 
 func TestOrgSwitchAndAuditExport(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		if err := auth.AddMember(bg, d, e.clinic.ID, e.staff.ID, auth.RoleStaff, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -425,8 +416,7 @@ func TestOrgSwitchAndAuditExport(t *testing.T) {
 // TestAuditorRevokesOwnToken: the account page offers everyone the revoke
 // button, auditors included, and it works for their own tokens only.
 func TestAuditorRevokesOwnToken(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		aud := e.signedIn(e.auditor, e.hosp)
 		r := aud.post("/account/tokens", url.Values{"name": {"read"}, "expires_at": {"2026-05-01"}, "scope": {"read"}})
 		wantStatus(t, r, http.StatusOK)

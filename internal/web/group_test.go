@@ -10,7 +10,6 @@ import (
 	"github.com/medisac/medisac/internal/assess"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // TestGroupPages walks a hospital group through the pages: the head
@@ -20,8 +19,7 @@ import (
 // another organisation's group answers 404. Every change leaves an audit
 // entry on both sides.
 func TestGroupPages(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		branch := e.mustOrg(auth.OrgInput{Kind: auth.KindHospital, Name: "西町分院", NameKana: "ニシマチブンイン", MedicalCode: "1312345678"})
 		branchAdmin := e.mustUser("admin@nishi.example.jp", "西 六郎", branch, auth.RoleAdmin)
 		outsider := e.mustOrg(auth.OrgInput{Kind: auth.KindHospital, Name: "グループ外病院"})

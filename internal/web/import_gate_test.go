@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // TestInventoryImportBusy: while an import of the hospital runs, another
@@ -13,8 +12,7 @@ import (
 // again, the clinic imports, and once the first ends the hospital may
 // import again.
 func TestInventoryImportBusy(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		e.withDocuments(t)
 		hosp := e.signedIn(e.staff, e.hosp)
 		hosp.get("/inventory/import")

@@ -12,8 +12,8 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // seedAssets imports n assets into org (outside the benchmark timer).
@@ -39,34 +39,26 @@ func seedAssets(b *testing.B, d *db.DB, orgID, actorID string, n int) {
 // list page (50 rows with flags) with 100,000 assets in one organisation:
 // the first page, a page deep in the register and a text search.
 func BenchmarkInventoryAssetListPage(b *testing.B) {
-	for _, name := range []string{"sqlite", "postgres"} {
-		b.Run(name, func(b *testing.B) {
-			var d *db.DB
-			if name == "sqlite" {
-				d = dbtest.SQLite(b)
-			} else {
-				d = dbtest.Postgres(b)
-			}
-			e := newEnv(b, d)
-			seedAssets(b, d, e.hosp.ID, e.admin.ID, 100000)
-			raw, _, err := auth.CreateSession(bg, d, e.staff.ID, e.hosp.ID, true, "127.0.0.1", "bench", auth.DefaultSessionPolicy, e.clock.Now())
-			if err != nil {
-				b.Fatal(err)
-			}
-			deep := "/inventory?after=" + base64.RawURLEncoding.EncodeToString([]byte("端末090000"))
-			for _, pg := range []struct{ name, path string }{{"first", "/inventory"}, {"deep", deep}, {"search", "/inventory?q=host09999"}} {
-				b.Run(pg.name, func(b *testing.B) {
-					for b.Loop() {
-						req := httptest.NewRequest(http.MethodGet, pg.path, nil)
-						req.AddCookie(&http.Cookie{Name: sessionCookie, Value: raw})
-						rec := httptest.NewRecorder()
-						e.srv.ServeHTTP(rec, req)
-						if rec.Code != http.StatusOK {
-							b.Fatalf("status %d", rec.Code)
-						}
+	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
+		e := newEnv(b, d)
+		seedAssets(b, d, e.hosp.ID, e.admin.ID, 100000)
+		raw, _, err := auth.CreateSession(bg, d, e.staff.ID, e.hosp.ID, true, "127.0.0.1", "bench", auth.DefaultSessionPolicy, e.clock.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		deep := "/inventory?after=" + base64.RawURLEncoding.EncodeToString([]byte("端末090000"))
+		for _, pg := range []struct{ name, path string }{{"first", "/inventory"}, {"deep", deep}, {"search", "/inventory?q=host09999"}} {
+			b.Run(pg.name, func(b *testing.B) {
+				for b.Loop() {
+					req := httptest.NewRequest(http.MethodGet, pg.path, nil)
+					req.AddCookie(&http.Cookie{Name: sessionCookie, Value: raw})
+					rec := httptest.NewRecorder()
+					e.srv.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d", rec.Code)
 					}
-				})
-			}
-		})
-	}
+				}
+			})
+		}
+	})
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/xlsx"
@@ -102,8 +101,7 @@ func filledTemplate(t *testing.T, c *client) []byte {
 }
 
 func TestInventoryPagesRender(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		e.withDocuments(t)
 		admin := e.signedIn(e.admin, e.hosp)
 		admin.get("/inventory")
@@ -205,8 +203,7 @@ func TestInventoryPagesRender(t *testing.T) {
 }
 
 func TestInventoryAssetForm(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.staff, e.hosp)
 		c.get("/inventory/assets/new")
 		r := c.post("/inventory/assets", url.Values{"name": {"受付PC"}, "kind": {"pc"}, "support_end": {"いつか"}})
@@ -257,8 +254,7 @@ func TestInventoryAssetForm(t *testing.T) {
 }
 
 func TestInventoryAssetListPaging(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		for _, n := range []string{"A-01", "A-02", "A-03", "B-01"} {
 			if _, err := inventory.CreateAsset(bg, d, e.hosp.ID, e.admin.ID, inventory.Asset{Name: n}, e.clock.Now()); err != nil {
 				t.Fatal(err)
@@ -285,8 +281,7 @@ func TestInventoryAssetListPaging(t *testing.T) {
 // upload form: each gets errors naming sheet, row and column where there
 // is one, and nothing is written.
 func TestInventoryBadImports(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		e.withDocuments(t)
 		c := e.signedIn(e.staff, e.hosp)
 		c.get("/inventory/import")
@@ -400,8 +395,7 @@ func TestInventoryNmapImport(t *testing.T) {
 	if err != nil || len(scan.Hosts) == 0 {
 		t.Fatalf("%s: %v", files[0], err)
 	}
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		e.withDocuments(t)
 		e.srv.Documents.MaxSize = 64 << 20
 		c := e.signedIn(e.admin, e.hosp)
@@ -423,8 +417,7 @@ func TestInventoryNmapImport(t *testing.T) {
 // register the asset list says so, and a change to the register is
 // refused with a message in the form; before and after, nothing is shown.
 func TestInventoryImportApplyingNote(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.admin, e.hosp)
 		r := c.get("/inventory")
 		if strings.Contains(r.body, "import-in-progress") {

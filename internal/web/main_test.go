@@ -63,6 +63,12 @@ type env struct {
 	admin, staff, auditor, other, oper *auth.User
 }
 
+// eachEnv runs fn on both databases with a fresh environment (newEnv).
+func eachEnv(t *testing.T, fn func(t *testing.T, d *db.DB, e *env)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, d *db.DB) { fn(t, d, newEnv(t, d)) })
+}
+
 func newEnv(t testing.TB, d *db.DB) *env {
 	t.Helper()
 	e := &env{t: t, d: d, clock: testkit.NewClock(time.Date(2026, 4, 1, 0, 30, 0, 0, time.UTC))}

@@ -8,12 +8,10 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 func TestMetricsAccess(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		get := func(remote, auth string, hdr ...string) *httptest.ResponseRecorder {
 			r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 			r.RemoteAddr = remote

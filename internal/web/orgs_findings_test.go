@@ -11,7 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 func (e *env) orgNow(id string) *auth.Org {
@@ -32,8 +31,7 @@ func orgForm(o *auth.Org) url.Values {
 // ISAC staff change nothing, ISAC admins change kind and record but not the
 // MFA policy, a refused change is refused as a whole.
 func TestWebOrgFieldsByRule(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		opStaff := e.signedIn(e.mustUser("staff@isac.example.jp", "事務局 職員", e.isac, auth.RoleStaff), e.isac)
 		oper := e.signedIn(e.oper, e.isac)
 		path := "/admin/orgs/" + e.clinic.ID
@@ -112,8 +110,7 @@ func TestWebOrgFieldsByRule(t *testing.T) {
 // sees it on the members page and accepts or declines; an organisation
 // without an admin gets its first admin's invitation at once.
 func TestWebOperatorProposal(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		oper := e.signedIn(e.oper, e.isac)
 		page := oper.get("/admin/orgs/" + e.hosp.ID)
 		wantContains(t, page, html.EscapeString(text("admin.org.propose_hint")))
@@ -188,8 +185,7 @@ func TestWebOperatorProposal(t *testing.T) {
 // TestWebMembershipNotices: role changes, removals and revoked invitations
 // made on the members page are mailed to the admins, one mail each.
 func TestWebMembershipNotices(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		second := e.mustUser("second@kitamachi-hp.jp", "北町 六子", e.hosp, auth.RoleAdmin)
 		admin := e.signedIn(e.admin, e.hosp)
 		count := func() int { return len(e.mailsTo(e.hosp.ID, second.Email)) }

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 func TestSameOrigin(t *testing.T) {
@@ -46,8 +45,7 @@ func TestSameOrigin(t *testing.T) {
 // TestOriginCheck posts with a prefix of the site's origin and with the
 // origin itself, on both databases.
 func TestOriginCheck(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.client()
 		c.get("/signin")
 		post := func(origin string) resp {

@@ -59,26 +59,63 @@ var tags = regexp.MustCompile(`(?s)<[^>]*>`)
 
 func stripTags(s string) string { return tags.ReplaceAllString(s, " ") }
 
+// pageUser is a person a page walk signs in as, named for the statuses it
+// expects.
+type pageUser struct {
+	name string
+	u    *auth.User
+	org  *auth.Org
+}
+
+// pageWant is a page of a walk and the statuses it answers other than 200,
+// by person.
+type pageWant struct {
+	path string
+	want map[string]int
+}
+
+// walkPages gets every page as every person in every language, requires
+// the status the page wants for the person and a well-formed page
+// (checkPage), and hands each page that answered as wanted to more, with a
+// label naming language, person and path.
+func walkPages(t *testing.T, e *env, d *db.DB, users []pageUser, pages []pageWant, more func(label, lang string, r resp)) {
+	t.Helper()
+	for _, lang := range i18n.Languages {
+		for _, u := range users {
+			if err := auth.UpdateProfile(bg, d, u.u.ID, u.u.DisplayName, lang, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			c := e.signedIn(u.u, u.org)
+			for _, pg := range pages {
+				want := http.StatusOK
+				if s, ok := pg.want[u.name]; ok {
+					want = s
+				}
+				label := lang + " " + u.name + " " + pg.path
+				r := c.get(pg.path)
+				if r.status != want {
+					t.Errorf("%s: status %d, want %d", label, r.status, want)
+					continue
+				}
+				checkPage(t, label, r)
+				more(label, lang, r)
+			}
+		}
+	}
+}
+
 func TestEveryPageRenders(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		// Some content for the lists: an invitation, a token, a mail.
 		wantStatus(t, admin.post("/org/invites", url.Values{"email": {"new@kitamachi-hp.jp"}, "role": {"staff"}}), http.StatusSeeOther)
 		wantStatus(t, admin.post("/account/tokens", url.Values{"name": {"取り込み"}, "expires_at": {"2026-06-30"}, "scope": {"write"}}), http.StatusOK)
 		inviteLink := e.linkIn(e.mails(e.hosp.ID)[0].Body, "invite")
 
-		users := []struct {
-			name string
-			u    *auth.User
-			org  *auth.Org
-		}{
+		users := []pageUser{
 			{"admin", e.admin, e.hosp}, {"staff", e.staff, e.hosp}, {"auditor", e.auditor, e.hosp}, {"operator", e.oper, e.isac},
 		}
-		pages := []struct {
-			path string
-			want map[string]int
-		}{
+		pages := []pageWant{
 			{"/", nil},
 			{"/account", nil},
 			{"/account/totp", nil},
@@ -92,29 +129,11 @@ func TestEveryPageRenders(t *testing.T) {
 			{"/outbox", nil},
 			{inviteLink, nil},
 		}
-		for _, lang := range i18n.Languages {
-			for _, u := range users {
-				if err := auth.UpdateProfile(bg, d, u.u.ID, u.u.DisplayName, lang, e.clock.Now()); err != nil {
-					t.Fatal(err)
-				}
-				c := e.signedIn(u.u, u.org)
-				for _, pg := range pages {
-					want := http.StatusOK
-					if s, ok := pg.want[u.name]; ok {
-						want = s
-					}
-					r := c.get(pg.path)
-					if r.status != want {
-						t.Errorf("%s %s %s: status %d, want %d", lang, u.name, pg.path, r.status, want)
-						continue
-					}
-					checkPage(t, lang+" "+u.name+" "+pg.path, r)
-					if !strings.Contains(r.body, `<html lang="`+lang+`">`) {
-						t.Errorf("%s %s %s: wrong language", lang, u.name, pg.path)
-					}
-				}
+		walkPages(t, e, d, users, pages, func(label, lang string, r resp) {
+			if !strings.Contains(r.body, `<html lang="`+lang+`">`) {
+				t.Errorf("%s: wrong language", label)
 			}
-		}
+		})
 
 		anon := e.client()
 		for _, p := range []string{"/signin", "/reset", inviteLink, "/reset/unknown-token", "/invite/unknown-token"} {
@@ -131,8 +150,7 @@ func TestEveryPageRenders(t *testing.T) {
 }
 
 func TestSignInWithTOTPEnrolmentAndRecoveryPages(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.client()
 		checkPage(t, "signin", c.get("/signin"))
 		r := c.post("/signin", url.Values{"email": {e.admin.Email}, "password": {goodPassword}})

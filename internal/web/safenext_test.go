@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // hostileNext are "next" values that must never be followed: each either
@@ -43,8 +42,7 @@ func TestSafeNextRefusesHostileForms(t *testing.T) {
 // the Location the browser gets, on both databases; the form page carries
 // the value back only as "/" too.
 func TestSignInNextStaysOnSite(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		// Already signed in: GET /signin?next=… redirects at once.
 		c := e.signedIn(e.staff, e.hosp)
 		for _, s := range hostileNext {

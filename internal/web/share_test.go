@@ -4,18 +4,15 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 var postIDRe = regexp.MustCompile(`^/share/posts/([0-9a-f-]{36})$`)
@@ -33,8 +30,7 @@ func sharePostVia(t *testing.T, c *client, form url.Values) string {
 }
 
 func TestShareAdvisoryFlow(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		op := e.signedIn(e.oper, e.isac)
 		member := e.signedIn(e.admin, e.hosp)
 		clinic := e.signedIn(e.other, e.clinic)
@@ -128,8 +124,7 @@ func TestShareAdvisoryFlow(t *testing.T) {
 }
 
 func TestShareAnonymousReportWithPatientDataCheck(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		reporter := e.signedIn(e.staff, e.hosp)
 		form := url.Values{"kind": {"incident"}, "tlp": {"green"}, "anonymous": {"1"}, "title": {"ランサムウェア感染"},
 			"body": {"受付端末が暗号化されました。山田太郎様の予約票が画面に表示されていました。連絡先 03-1234-5678。"}}
@@ -202,8 +197,7 @@ func TestShareAnonymousReportWithPatientDataCheck(t *testing.T) {
 }
 
 func TestShareRecipientsAndRed(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		// AMBER to the clinic: the clinic sees it, the ISAC does not.
 		id := sharePostVia(t, admin, url.Values{"kind": {"vuln_note"}, "tlp": {"amber"}, "title": {"電子カルテの不具合"},
@@ -231,8 +225,7 @@ func TestShareRecipientsAndRed(t *testing.T) {
 }
 
 func TestShareAtomFeed(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		op := e.signedIn(e.oper, e.isac)
 		clear := sharePostVia(t, op, url.Values{"kind": {"advisory"}, "tlp": {"clear"}, "title": {"一般向け: 不審メールに注意"},
 			"body": {"**添付ファイル**を開かないでください & 連絡を。"}, "references": {"https://www.ipa.go.jp/"}})
@@ -301,8 +294,7 @@ func TestShareAtomFeed(t *testing.T) {
 }
 
 func TestShareAdminPages(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		op := e.signedIn(e.oper, e.isac)
 		admin := e.signedIn(e.admin, e.hosp)
 
@@ -398,51 +390,25 @@ func TestShareAdminPages(t *testing.T) {
 // TestSharePagesRender renders every hub page for every role in both
 // languages and checks them like the rest of the UI.
 func TestSharePagesRender(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		op := e.signedIn(e.oper, e.isac)
 		id := sharePostVia(t, op, url.Values{"kind": {"question"}, "tlp": {"green"}, "title": {"相談: バックアップの保管"},
 			"indicators": {"ip: 192.0.2.1"}, "cves": {"CVE-2024-3400"}})
 		r := op.post("/share/groups", url.Values{"name": {"近畿"}, "kind": {"regional"}})
 		gid := strings.TrimPrefix(r.loc(), "/share/groups/")
-		users := []struct {
-			name string
-			u    *auth.User
-			org  *auth.Org
-		}{{"admin", e.admin, e.hosp}, {"staff", e.staff, e.hosp}, {"auditor", e.auditor, e.hosp}, {"operator", e.oper, e.isac}}
+		users := []pageUser{{"admin", e.admin, e.hosp}, {"staff", e.staff, e.hosp}, {"auditor", e.auditor, e.hosp}, {"operator", e.oper, e.isac}}
 		opOnly := map[string]int{"admin": 404, "staff": 404, "auditor": 404}
-		pages := []struct {
-			path string
-			want map[string]int
-		}{
+		pages := []pageWant{
 			{"/share", nil}, {"/share?kind=question&tlp=green&q=バックアップ&mine=1", nil}, {"/share/new", nil}, {"/share/new?kind=incident", nil},
 			{"/share/posts/" + id, nil}, {"/share/lookup", nil}, {"/share/lookup?value=192.0.2.1", nil}, {"/share/lookup?value=x&type=hash", map[string]int{"admin": 400, "staff": 400, "auditor": 400, "operator": 400}},
 			{"/share/groups", nil}, {"/share/groups/" + gid, opOnly}, {"/share/settings", nil}, {"/share/interop", nil},
 			{"/share/ops", opOnly}, {"/share/warnings", opOnly}, {"/share/feeds", opOnly}, {"/share/posts/" + db.NewID(), map[string]int{"admin": 404, "staff": 404, "auditor": 404, "operator": 404}},
 		}
-		for _, lang := range i18n.Languages {
-			for _, u := range users {
-				if err := auth.UpdateProfile(bg, d, u.u.ID, u.u.DisplayName, lang, e.clock.Now()); err != nil {
-					t.Fatal(err)
-				}
-				c := e.signedIn(u.u, u.org)
-				for _, pg := range pages {
-					want := http.StatusOK
-					if s, ok := pg.want[u.name]; ok {
-						want = s
-					}
-					r := c.get(pg.path)
-					if r.status != want {
-						t.Errorf("%s %s %s: status %d, want %d", lang, u.name, pg.path, r.status, want)
-						continue
-					}
-					checkPage(t, lang+" "+u.name+" "+pg.path, r)
-					if strings.Contains(stripTags(r.body), "share.") {
-						t.Errorf("%s %s %s: untranslated share key", lang, u.name, pg.path)
-					}
-				}
+		walkPages(t, e, d, users, pages, func(label, _ string, r resp) {
+			if strings.Contains(stripTags(r.body), "share.") {
+				t.Errorf("%s: untranslated share key", label)
 			}
-		}
+		})
 	})
 }
 
@@ -450,21 +416,10 @@ func TestSharePagesRender(t *testing.T) {
 // the hub's handlers and templates, and the key families they build, in
 // both languages.
 func TestShareKeysExist(t *testing.T) {
-	files, _ := filepath.Glob("share*.go")
-	tpls, _ := filepath.Glob("templates/share_*.html")
 	keyRe := regexp.MustCompile(`"((?:share\.web\.|flash\.share_|share\.(?:kind|tlp|response|affected|pii)\.)[a-z_.]*[a-z_])"`)
 	keys := map[string]bool{}
-	for _, f := range append(files, tpls...) {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range keyRe.FindAllSubmatch(b, -1) {
-			keys[string(m[1])] = true
-		}
+	for _, m := range testkit.SourceMatches(t, keyRe, "share*.go", "templates/share_*.html") {
+		keys[m.Groups[1]] = true
 	}
 	for _, k := range share.Kinds {
 		keys["share.kind."+string(k)], keys["share.web.kind_help."+string(k)] = true, true
@@ -555,8 +510,7 @@ func FuzzShareForm(f *testing.F) {
 // narrower than the report keeps it out of the public feed; counts reveal
 // no hidden post; the anonymous report form says who sees the reporter.
 func TestShareFindingsWeb(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		staff := e.signedIn(e.staff, e.hosp)
 		clinic := e.signedIn(e.other, e.clinic)

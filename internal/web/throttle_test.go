@@ -11,7 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 var errorBox = regexp.MustCompile(`(?s)role="alert"[^>]*><p>(.*?)</p>`)
@@ -42,8 +41,7 @@ func (c *client) postFrom(addr, path string, form url.Values) resp {
 // TestSignInGivesNothingAway: a registered and an unregistered address get
 // the same status and message at every step, locked or not.
 func TestSignInGivesNothingAway(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		known, unknown := e.client(), e.client()
 		known.get("/signin")
 		unknown.get("/signin")
@@ -68,8 +66,7 @@ func TestSignInGivesNothingAway(t *testing.T) {
 // failures lock out browsers that never signed in, not the staff's own
 // browsers, which carry a device cookie.
 func TestSignInBehindHospitalAddress(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		// Yesterday the staff member signed in on this browser.
 		own := e.client()
 		own.get("/signin")
@@ -108,8 +105,7 @@ func TestSignInBehindHospitalAddress(t *testing.T) {
 // TestTrustedProxies: behind a trusted proxy, limits and the audit log use
 // the forwarded client address; from any other peer the header is ignored.
 func TestTrustedProxies(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		attacker, user := e.client(), e.client()
 		attacker.get("/signin")
 		user.get("/signin")

@@ -9,15 +9,13 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // TestReadsDoNotWrite: pages read with a valid session leave the session row
 // as it was; the node's flush writes the last-seen time; the idle time-out
 // still ends the session.
 func TestReadsDoNotWrite(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.staff, e.hosp)
 		row := func() (time.Time, int) {
 			t.Helper()
@@ -66,8 +64,7 @@ func TestReadsDoNotWrite(t *testing.T) {
 // answer at once: an active session's read does not write, and the one
 // write after a long pause gives up quickly and is batched instead.
 func TestReadsDoNotWaitForWriters(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.staff, e.hosp)
 		var idHash string
 		if err := d.QueryRow(bg, `SELECT id_hash FROM sessions WHERE user_id = ?`, e.staff.ID).Scan(&idHash); err != nil {

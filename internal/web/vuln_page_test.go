@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/testkit/seed"
@@ -34,8 +33,7 @@ func seedVulnFindings(t *testing.T, e *env, org string, n int) {
 }
 
 func TestVulnDashboardPages(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		seedVulnFindings(t, e, e.hosp.ID, 1200)
 		seedVulnFindings(t, e, e.clinic.ID, 10)
 		open, err := vuln.ListFindings(bg, d, e.hosp.ID, vuln.FindingFilter{})
@@ -153,8 +151,7 @@ func walk2(e *env, path string) ([]string, resp) {
 // TestVulnIdentityQueued: a correction through the page also enqueues the
 // device's re-match in its transaction, due after the periodic interval.
 func TestVulnIdentityQueued(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		fw, err := inventory.CreateAsset(bg, d, e.hosp.ID, "", inventory.Asset{Name: "正面玄関FW", Kind: inventory.KindNetwork, Vendor: "Fortinet",
 			Product: "FortiGate", Version: "7.2.2"}, e.clock.Now())
 		if err != nil {

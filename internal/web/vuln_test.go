@@ -9,14 +9,12 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
 func TestVulnPages(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		w := &vuln.Watch{DB: d, Now: e.clock.Now, Audit: e.audit, Catalog: catalog}
 		fw, err := inventory.CreateAsset(bg, d, e.hosp.ID, "", inventory.Asset{Name: "正面玄関FW", Kind: inventory.KindNetwork, Vendor: "Fortinet",
 			Product: "FortiGate", Model: "FG-60F", Version: "7.2.2", Location: "本館1階", Maintainer: "○○保守"}, e.clock.Now())

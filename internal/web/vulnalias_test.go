@@ -7,15 +7,13 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
 	"github.com/medisac/medisac/internal/vuln/version"
 )
 
 func TestVulnAliasPage(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		oper := e.signedIn(e.oper, e.isac)
 		r := oper.get("/vuln/aliases")
 		wantStatus(t, r, http.StatusOK)
@@ -100,8 +98,7 @@ func aliasTables(body string) string {
 // form; bad or repeated names are refused with the field named and
 // change nothing; members cannot reach the form's route.
 func TestVulnAliasRename(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		e := newEnv(t, d)
+	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		oper := e.signedIn(e.oper, e.isac)
 		page := oper.get("/vuln/aliases")
 		wantContains(t, page, `id="vulnalias-add-rename"`)

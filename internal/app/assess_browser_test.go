@@ -1,9 +1,7 @@
 package app
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,10 +31,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	now := clock.Now()
 	jimu := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff, now)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "体制図.pdf")
-	if err := os.WriteFile(file, evidencePDF, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testkit.WriteFile(t, dir, "体制図.pdf", evidencePDF)
 	today := assess.Today(now)
 
 	testkit.Do(t, ctx, "sign in, start the sheet and answer",
@@ -84,10 +79,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	if !strings.HasPrefix(string(pdf), "%PDF-") {
 		t.Fatalf("download is not a PDF: %q", pdf[:min(len(pdf), 20)])
 	}
-	in := filepath.Join(dir, "report.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	in := testkit.WriteFile(t, dir, "report.pdf", pdf)
 	out, err := exec.Command(tool, "-raw", "-enc", "UTF-8", in, "-").Output()
 	if err != nil {
 		t.Fatal(err)

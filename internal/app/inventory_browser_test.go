@@ -2,8 +2,6 @@ package app
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,10 +51,7 @@ func TestBrowserInventoryImport(t *testing.T) {
 	}}}); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "台帳.xlsx")
-	if err := os.WriteFile(file, filled.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testkit.WriteFile(t, t.TempDir(), "台帳.xlsx", filled.Bytes())
 
 	testkit.Do(t, ctx, "upload",
 		chromedp.SetUploadFiles(chromedp.CSS(`#import-file`), []string{file}),

@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // The audit-parity test: the same action through the web, the API and the
@@ -384,11 +383,7 @@ func (w *parityWorld) CLI(args ...string) string {
 // File writes content to a file in a fresh folder and returns its path.
 func (w *parityWorld) File(name string, content []byte) string {
 	w.t.Helper()
-	p := filepath.Join(w.t.TempDir(), name)
-	if err := os.WriteFile(p, content, 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-	return p
+	return testkit.WriteFile(w.t, w.t.TempDir(), name, content)
 }
 
 // As returns the acting user.

@@ -11,7 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // evidencePDF is a small valid PDF used as uploaded evidence.
@@ -27,9 +26,8 @@ func TestBrowserAssessSheet(t *testing.T) {
 		dbtest.SkipOrFail(t, "pdf", "pdftotext not installed (poppler-utils)")
 	}
 	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
+	_, base, ctx, jimu := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff)
 	now := clock.Now()
-	jimu := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff, now)
 	dir := t.TempDir()
 	file := testkit.WriteFile(t, dir, "体制図.pdf", evidencePDF)
 	today := assess.Today(now)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // TestBrowserSignInWithTOTP drives the main path in a real browser: an admin
@@ -20,8 +19,7 @@ import (
 // again with a TOTP code.
 func TestBrowserSignInWithTOTP(t *testing.T) {
 	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
-	director := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "ブラウザ内科"}, "director@browser.example.jp", "院長", auth.RoleAdmin, clock.Now())
+	_, base, ctx, director := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "ブラウザ内科"}, "director@browser.example.jp", "院長", auth.RoleAdmin)
 
 	signIn := chromedp.Steps(
 		testkit.SignInForm(base, director.User.Email, director.Password),
@@ -77,13 +75,12 @@ func TestBrowserSignInWithTOTP(t *testing.T) {
 // slash); Chromium must end on medisac's home page, never on the other
 // server.
 func TestBrowserSignInNextStaysOnSite(t *testing.T) {
-	n, base, ctx := browserNode(t, nil)
+	_, base, ctx, desk := browserPerson(t, nil, auth.OrgInput{Kind: auth.KindClinic, Name: "転送テスト医院"}, "desk@redirect.example.jp", "受付", auth.RoleStaff)
 	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("<!doctype html><title>evil</title><p id=evil>evil</p>"))
 	}))
 	defer evil.Close()
 	evilHost := strings.TrimPrefix(evil.URL, "http://")
-	desk := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "転送テスト医院"}, "desk@redirect.example.jp", "受付", auth.RoleStaff, n.now())
 	for i, next := range []string{"/%09/" + evilHost + "/", "/%5C" + evilHost + "/", "/%0A/" + evilHost + "/"} {
 		steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + "/signin?next=" + next)}
 		if i == 0 {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/xlsx"
 )
 
@@ -19,8 +18,7 @@ import (
 // and opens the network overview.
 func TestBrowserInventoryImport(t *testing.T) {
 	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
-	jimu := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "台帳内科クリニック"}, "jimu@daicho.example.jp", "事務", auth.RoleStaff, clock.Now())
+	_, base, ctx, jimu := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "台帳内科クリニック"}, "jimu@daicho.example.jp", "事務", auth.RoleStaff)
 	testkit.Do(t, ctx, "sign in and open the import page",
 		testkit.SignInSteps(base, jimu.User.Email, jimu.Password),
 		chromedp.Navigate(base+"/inventory/import"),

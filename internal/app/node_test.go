@@ -93,6 +93,14 @@ func browserNode(t *testing.T, clock *testClock) (*Node, string, context.Context
 	return n, base, testkit.Browser(t)
 }
 
+// browserPerson starts a node and a browser as browserNode does, with one
+// person (email, name, role) in a new organisation org.
+func browserPerson(t *testing.T, clock *testClock, org auth.OrgInput, email, name string, role auth.Role) (*Node, string, context.Context, seed.Person) {
+	t.Helper()
+	n, base, ctx := browserNode(t, clock)
+	return n, base, ctx, seed.OrgWithMember(t, n.DB, org, email, name, role, n.now())
+}
+
 // staffOf is an organisation with one staff member, for seedStaff.
 type staffOf struct {
 	kind        auth.OrgKind

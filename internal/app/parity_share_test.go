@@ -69,6 +69,10 @@ func init() {
 	ownPost := func(tlp share.TLP) func(w *parityWorld) string {
 		return func(w *parityWorld) string { return w.sharePost("hospital_admin", share.PostInput{TLP: tlp}).ID }
 	}
+	// operatorPost is a TLP:GREEN advisory of the ISAC operator.
+	operatorPost := func(w *parityWorld) string {
+		return w.sharePost("isac_admin", share.PostInput{TLP: share.TLPGreen}).ID
+	}
 
 	parityCases = append(parityCases,
 		parityCase{
@@ -110,19 +114,15 @@ func init() {
 		},
 		parityCase{
 			Name: "share.comment on another organisation's post", Rule: "share.comment", As: "hospital_admin",
-			Setup: func(w *parityWorld) string {
-				return w.sharePost("isac_admin", share.PostInput{TLP: share.TLPGreen}).ID
-			},
-			Web: webForm("/share/posts/{obj}", "/share/posts/{obj}/comments", url.Values{"body": {"当院でも確認しました。"}}),
-			API: apiCall("POST", "/api/v1/share/posts/{obj}/comments", map[string]any{"body": "当院でも確認しました。"}),
+			Setup: operatorPost,
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/comments", url.Values{"body": {"当院でも確認しました。"}}),
+			API:   apiCall("POST", "/api/v1/share/posts/{obj}/comments", map[string]any{"body": "当院でも確認しました。"}),
 		},
 		parityCase{
 			Name: "share.response to the operator's advisory", Rule: "share.response", As: "hospital_admin",
-			Setup: func(w *parityWorld) string {
-				return w.sharePost("isac_admin", share.PostInput{TLP: share.TLPGreen}).ID
-			},
-			Web: webForm("/share/posts/{obj}", "/share/posts/{obj}/respond", url.Values{"status": {"not_affected"}}),
-			API: apiCall("PUT", "/api/v1/share/posts/{obj}/response", map[string]any{"status": "not_affected"}),
+			Setup: operatorPost,
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/respond", url.Values{"status": {"not_affected"}}),
+			API:   apiCall("PUT", "/api/v1/share/posts/{obj}/response", map[string]any{"status": "not_affected"}),
 		},
 		parityCase{
 			Name: "share.sighting of an indicator", Rule: "share.sighting", As: "hospital_admin",

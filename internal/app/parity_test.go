@@ -208,6 +208,13 @@ type parityUser struct {
 	token            string
 }
 
+// eachParityWorld runs fn with a world on SQLite and one on PostgreSQL.
+func eachParityWorld(t *testing.T, fn func(t *testing.T, w *parityWorld)) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { fn(t, newParityWorld(t, backend)) })
+	}
+}
+
 func newParityWorld(t *testing.T, backend string) *parityWorld {
 	t.Helper()
 	dir := t.TempDir()
@@ -441,54 +448,51 @@ func (w *parityWorld) entriesAfter(seq int64, obj string) []string {
 // TestAuditParity performs every case through every door that offers it,
 // on both databases, and compares the entries each door left.
 func TestAuditParity(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			w := newParityWorld(t, backend)
-			for _, c := range parityCases {
-				t.Run(c.Name, func(t *testing.T) {
-					w.t = t
-					defer func() { w.t = nil }()
-					w.as = w.users[c.As]
-					if w.as == nil {
-						t.Fatalf("unknown actor %q", c.As)
+	eachParityWorld(t, func(t *testing.T, w *parityWorld) {
+		for _, c := range parityCases {
+			t.Run(c.Name, func(t *testing.T) {
+				w.t = t
+				defer func() { w.t = nil }()
+				w.as = w.users[c.As]
+				if w.as == nil {
+					t.Fatalf("unknown actor %q", c.As)
+				}
+				doors := []struct {
+					name string
+					do   parityDoor
+				}{{"web", c.Web}, {"api", c.API}, {"cli", c.CLI}}
+				var first []string
+				var firstDoor string
+				used := 0
+				for _, d := range doors {
+					if d.do == nil {
+						continue
 					}
-					doors := []struct {
-						name string
-						do   parityDoor
-					}{{"web", c.Web}, {"api", c.API}, {"cli", c.CLI}}
-					var first []string
-					var firstDoor string
-					used := 0
-					for _, d := range doors {
-						if d.do == nil {
-							continue
-						}
-						used++
-						obj := ""
-						if c.Setup != nil {
-							obj = c.Setup(w)
-						}
-						seq := w.lastSeq()
-						id := d.do(w, obj)
-						got := w.entriesAfter(seq, id)
-						if len(got) == 0 {
-							t.Fatalf("%s: no audit entry", d.name)
-						}
-						if first == nil {
-							first, firstDoor = got, d.name
-							continue
-						}
-						if strings.Join(got, "\n") != strings.Join(first, "\n") {
-							t.Errorf("%s left\n  %s\nbut %s left\n  %s", d.name, strings.Join(got, "\n  "), firstDoor, strings.Join(first, "\n  "))
-						}
+					used++
+					obj := ""
+					if c.Setup != nil {
+						obj = c.Setup(w)
 					}
-					if used < 2 {
-						t.Fatalf("case offers %d door(s); list one-door actions in parityOneDoor", used)
+					seq := w.lastSeq()
+					id := d.do(w, obj)
+					got := w.entriesAfter(seq, id)
+					if len(got) == 0 {
+						t.Fatalf("%s: no audit entry", d.name)
 					}
-				})
-			}
-		})
-	}
+					if first == nil {
+						first, firstDoor = got, d.name
+						continue
+					}
+					if strings.Join(got, "\n") != strings.Join(first, "\n") {
+						t.Errorf("%s left\n  %s\nbut %s left\n  %s", d.name, strings.Join(got, "\n  "), firstDoor, strings.Join(first, "\n  "))
+					}
+				}
+				if used < 2 {
+					t.Fatalf("case offers %d door(s); list one-door actions in parityOneDoor", used)
+				}
+			})
+		}
+	})
 }
 
 // TestAuditParityCoverage: every permission rule that changes data has a

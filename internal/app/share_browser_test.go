@@ -30,6 +30,20 @@ func shareBrowser(t *testing.T, clinic staffOf) (string, context.Context, func(e
 	}
 }
 
+// writePost opens the new post form of base, fills in a TLP:GREEN post of
+// kind with title and body, takes the further steps more and sends it.
+func writePost(base, kind, title, body string, more ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(base + "/share/new"),
+		chromedp.WaitVisible(chromedp.CSS(`#title`)),
+		chromedp.Click(chromedp.CSS(`input[name="kind"][value="` + kind + `"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="tlp"][value="green"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#title`), title),
+		chromedp.SendKeys(chromedp.CSS(`#body`), body),
+	}
+	return chromedp.Steps(append(append(steps, more...), chromedp.Submit(chromedp.CSS(`#title`)))...)
+}
+
 // postPath is the path of the post the browser shows.
 func postPath(t *testing.T, ctx context.Context) string {
 	t.Helper()
@@ -52,14 +66,8 @@ func TestBrowserShareAdvisory(t *testing.T) {
 	// The operator posts the advisory.
 	testkit.Do(t, ctx, "operator posts",
 		signIn("ops@isac.example.jp"),
-		chromedp.Navigate(base+"/share/new"),
-		chromedp.WaitVisible(chromedp.CSS(`#title`)),
-		chromedp.Click(chromedp.CSS(`input[name="kind"][value="advisory"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="tlp"][value="green"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#title`), title),
-		chromedp.SendKeys(chromedp.CSS(`#body`), "リモート保守に使うVPN装置を、最新のファームウェアに更新してください。"),
-		chromedp.SendKeys(chromedp.CSS(`#cves`), "CVE-2024-21762"),
-		chromedp.Submit(chromedp.CSS(`#title`)),
+		writePost(base, "advisory", title, "リモート保守に使うVPN装置を、最新のファームウェアに更新してください。",
+			chromedp.SendKeys(chromedp.CSS(`#cves`), "CVE-2024-21762")),
 		chromedp.WaitVisible(chromedp.CSS(`#rates`)),
 	)
 	postPath := postPath(t, ctx)
@@ -132,14 +140,8 @@ func TestBrowserShareAnonymousIncident(t *testing.T) {
 	// stopped before anything is posted.
 	testkit.Do(t, ctx, "clinic writes the report",
 		signIn("uketsuke@sakura.example.jp"),
-		chromedp.Navigate(base+"/share/new"),
-		chromedp.WaitVisible(chromedp.CSS(`#title`)),
-		chromedp.Click(chromedp.CSS(`input[name="kind"][value="incident"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="tlp"][value="green"]`)),
-		chromedp.Click(chromedp.CSS(`input[name="anonymous"]`)),
-		chromedp.SendKeys(chromedp.CSS(`#title`), title),
-		chromedp.SendKeys(chromedp.CSS(`#body`), "朝、受付端末に脅迫文が表示されました。山田花子様の予約票が開いたままでした。"),
-		chromedp.Submit(chromedp.CSS(`#title`)),
+		writePost(base, "incident", title, "朝、受付端末に脅迫文が表示されました。山田花子様の予約票が開いたままでした。",
+			chromedp.Click(chromedp.CSS(`input[name="anonymous"]`))),
 		chromedp.WaitVisible(chromedp.CSS(`#pii`)),
 	)
 	warning := testkit.Text(t, ctx, `#pii`)

@@ -14,7 +14,6 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -26,11 +25,9 @@ import (
 // opens it and records that work has started.
 func TestBrowserVulnDashboard(t *testing.T) {
 	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
-
+	n, base, ctx, it := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, "it@zeijaku.example.jp", "情報担当", auth.RoleStaff)
 	bg := context.Background()
 	now := clock.Now()
-	it := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, "it@zeijaku.example.jp", "情報担当", auth.RoleStaff, now)
 	orgID := it.Org.ID
 	var fwID string
 	err := n.DB.InTx(bg, func(tx *db.Tx) error {
@@ -158,9 +155,8 @@ func TestBrowserVulnDashboard(t *testing.T) {
 // history and the watch of the node use it at once.
 func TestBrowserVulnAliases(t *testing.T) {
 	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
+	n, base, ctx, op := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC事務局", Prefecture: "東京都"}, "ops@isac.example.jp", "事務局 担当", auth.RoleAdmin)
 	bg := context.Background()
-	op := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC事務局", Prefecture: "東京都"}, "ops@isac.example.jp", "事務局 担当", auth.RoleAdmin, clock.Now())
 	userID, email := op.User.ID, op.User.Email
 	enr, err := n.MFA.BeginTOTP(bg, userID, email)
 	if err != nil {

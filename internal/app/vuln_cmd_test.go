@@ -209,7 +209,7 @@ func TestVulnImportShowsInterrupted(t *testing.T) {
 func BenchmarkStreamFindings(b *testing.B) {
 	ctx := context.Background()
 	d := dbtest.SQLite(b)
-	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	now := testkit.Start
 	org := seed.Org(b, d, auth.OrgInput{Kind: auth.KindHospital, Name: "大病院", Prefecture: "東京都"}, now)
 	assets := seed.Devices(b, d, org.ID, "機器%d", inventory.KindNetwork, 1, now)
 	seed.Findings(b, d, org.ID, assets, 20000, now, func(i int) seed.Finding {

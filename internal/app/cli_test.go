@@ -38,6 +38,14 @@ func cliOrg(t *testing.T, dir, name string) string {
 	return id
 }
 
+// cliHospital is a fresh data folder with the hospital name in it (added
+// with `medisac org add`); it returns the folder and the hospital's id.
+func cliHospital(t *testing.T, name string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	return dir, cliOrg(t, dir, name)
+}
+
 func TestCommandLineContract(t *testing.T) {
 	dir := t.TempDir()
 	out, err := runCLI(t, dir, "migrate")

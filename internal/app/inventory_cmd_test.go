@@ -13,8 +13,7 @@ import (
 )
 
 func TestInventoryCommands(t *testing.T) {
-	dir := t.TempDir()
-	org := cliOrg(t, dir, "台帳病院")
+	dir, org := cliHospital(t, "台帳病院")
 	write := func(name, content string) string { return testkit.WriteFile(t, dir, name, []byte(content)) }
 	good := write("good.csv", "\ufeff名称,種別,保守期限,セグメント\n電子カルテサーバ,サーバ,R9.3.31,情報系\nCT,医療機器,2027/3/31,医療系\n")
 	bad := write("bad.csv", "名称,種別,保守期限\nPC-1,PC,R8.2.30\nPC-1,PC,\n")

@@ -126,8 +126,14 @@ type client struct {
 }
 
 func newClient(t *testing.T) *client {
+	return &client{t: t, http: browserHTTP()}
+}
+
+// browserHTTP is an HTTP client with a cookie jar that does not follow
+// redirects (the test reads them).
+func browserHTTP() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func (c *client) get(u string) (int, string, http.Header) {

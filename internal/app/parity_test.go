@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"sort"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // The audit-parity test: the same action through the web, the API and the
@@ -244,26 +244,16 @@ func ptr[T any](v T) *T { return &v }
 
 func (w *parityWorld) addUser(key, email, orgID string, role auth.Role) *parityUser {
 	t := w.t
-	u, err := auth.CreateUser(w.ctx, w.n.DB, auth.NewUser{Email: email, DisplayName: key, Lang: "ja", Password: "correct horse battery staple 42"}, w.now)
+	p := seed.MemberAs(t, w.n.DB, &auth.Org{ID: orgID}, auth.NewUser{Email: email, DisplayName: key, Lang: "ja", Password: "correct horse battery staple 42"}, role, w.now)
+	raw, _, err := auth.CreateSession(w.ctx, w.n.DB, p.User.ID, orgID, true, "127.0.0.1", "parity", auth.DefaultSessionPolicy, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.AddMember(w.ctx, w.n.DB, orgID, u.ID, role, w.now); err != nil {
-		t.Fatal(err)
-	}
-	raw, _, err := auth.CreateSession(w.ctx, w.n.DB, u.ID, orgID, true, "127.0.0.1", "parity", auth.DefaultSessionPolicy, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	jar, _ := cookiejar.New(nil)
+	web := browserHTTP()
 	base, _ := url.Parse(w.base)
-	jar.SetCookies(base, []*http.Cookie{{Name: "medisac_session", Value: raw, Path: "/"}})
-	token, _, err := auth.CreateToken(w.ctx, w.n.DB, u.ID, orgID, "parity", true, nil, w.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu := &parityUser{ID: u.ID, Email: u.Email, OrgID: orgID, token: token,
-		web: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	web.Jar.SetCookies(base, []*http.Cookie{{Name: "medisac_session", Value: raw, Path: "/"}})
+	token, _ := seed.Token(t, w.n.DB, p, "parity", true, w.now)
+	pu := &parityUser{ID: p.User.ID, Email: p.User.Email, OrgID: orgID, token: token, web: web}
 	w.users[key] = pu
 	return pu
 }

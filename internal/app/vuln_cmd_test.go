@@ -21,8 +21,7 @@ import (
 )
 
 func TestVulnCommands(t *testing.T) {
-	dir := t.TempDir()
-	org := cliOrg(t, dir, "脆弱性病院")
+	dir, org := cliHospital(t, "脆弱性病院")
 	assets := testkit.WriteFile(t, dir, "assets.csv", []byte("名称,種別,メーカー,製品名,バージョン\n玄関FW,ネットワーク機器,Fortinet,FortiGate,7.2.2\n"))
 	if out, err := runCLI(t, dir, "inventory", "import", "--org", org, assets); err != nil {
 		t.Fatalf("inventory import: %v %s", err, out)

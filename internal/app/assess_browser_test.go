@@ -83,9 +83,5 @@ func TestBrowserAssessSheet(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Join(strings.Fields(string(out)), "")
-	for _, want := range []string{"医療情報システムを導入、運用している。", "はい", "点検内科クリニック", "体制図.pdf", strings.ReplaceAll(today, "-", "/")} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report text lacks %q:\n%s", want, out)
-		}
-	}
+	testkit.ContainsAll(t, "report text", text, "医療情報システムを導入、運用している。", "はい", "点検内科クリニック", "体制図.pdf", strings.ReplaceAll(today, "-", "/"))
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 func TestVulnDigestAtConfig(t *testing.T) {
@@ -42,11 +44,7 @@ func TestVulnDigestAtConfig(t *testing.T) {
 				if err == nil {
 					t.Fatal("accepted")
 				}
-				for _, s := range []string{"MEDISAC_VULN_DIGEST_AT", "時:分", "hours:minutes", tc.env} {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("error %q lacks %q", err, s)
-					}
-				}
+				testkit.ContainsAll(t, "error", err.Error(), "MEDISAC_VULN_DIGEST_AT", "時:分", "hours:minutes", tc.env)
 				return
 			}
 			if err != nil {

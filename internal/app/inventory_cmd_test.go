@@ -47,12 +47,7 @@ func TestInventoryCommands(t *testing.T) {
 		if err == nil || ExitCode(err) == 0 {
 			t.Fatalf("%s: imported: %s", tc.file, out)
 		}
-		msg := out + err.Error()
-		for _, w := range tc.want {
-			if !strings.Contains(msg, w) {
-				t.Errorf("%s: output lacks %q:\n%s", tc.file, w, msg)
-			}
-		}
+		testkit.ContainsAll(t, tc.file+": output", out+err.Error(), tc.want...)
 	}
 	if out, err := runCLI(t, dir, "inventory", "import", "--org", org, filepath.Join(dir, "missing.csv")); err == nil {
 		t.Fatalf("missing file: %s", out)

@@ -88,11 +88,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-findings`)),
 	)
 	first := testkit.Text(t, ctx, `#vuln-findings tbody tr:first-child`)
-	for _, want := range []string{"今すぐ対応", "正面玄関FortiGate", "正面玄関", "CVE-2022-42475", "悪用", "7.2.3", "まるまる保守", "外部との接続口"} {
-		if !strings.Contains(first, want) {
-			t.Errorf("first finding lacks %q: %s", want, first)
-		}
-	}
+	testkit.ContainsAll(t, "first finding", first, "今すぐ対応", "正面玄関FortiGate", "正面玄関", "CVE-2022-42475", "悪用", "7.2.3", "まるまる保守", "外部との接続口")
 	open, err := vuln.ListFindings(bg, n.DB, orgID, vuln.FindingFilter{})
 	if err != nil || len(open) <= 150 || len(open) > 200 {
 		t.Fatalf("%d open findings: %v", len(open), err)
@@ -125,12 +121,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#vuln-findings tbody tr:first-child a[href^="/vuln/findings/"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-plain`)),
 	)
-	plain := testkit.Text(t, ctx, `#vuln-plain`)
-	for _, want := range []string{"正面玄関FortiGate", "7.2.3", "まるまる保守", "03-0000-1111"} {
-		if !strings.Contains(plain, want) {
-			t.Errorf("plain explanation lacks %q: %s", want, plain)
-		}
-	}
+	testkit.ContainsAll(t, "plain explanation", testkit.Text(t, ctx, `#vuln-plain`), "正面玄関FortiGate", "7.2.3", "まるまる保守", "03-0000-1111")
 	testkit.Do(t, ctx, "record the state",
 		chromedp.SetValue(chromedp.CSS(`#state`), "in_progress"),
 		chromedp.SendKeys(chromedp.CSS(`#reason`), "保守業者に更新を依頼済み"),
@@ -195,12 +186,7 @@ func TestBrowserVulnAliases(t *testing.T) {
 	if !strings.Contains(flash, "照合をやり直しています") {
 		t.Errorf("flash: %q", flash)
 	}
-	hist := testkit.Text(t, ctx, `#vulnalias-history tbody tr:first-child`)
-	for _, want := range []string{"画面で編集", email, "院内の台帳の書き方", "使用中"} {
-		if !strings.Contains(hist, want) {
-			t.Errorf("history lacks %q: %q", want, hist)
-		}
-	}
+	testkit.ContainsAll(t, "history", testkit.Text(t, ctx, `#vulnalias-history tbody tr:first-child`), "画面で編集", email, "院内の台帳の書き方", "使用中")
 	w := &vuln.Watch{DB: n.DB, Now: clock.Now}
 	if err := w.ReloadAliases(bg); err != nil {
 		t.Fatal(err)

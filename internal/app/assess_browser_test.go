@@ -25,7 +25,7 @@ func TestBrowserAssessSheet(t *testing.T) {
 	if err != nil {
 		dbtest.SkipOrFail(t, "pdf", "pdftotext not installed (poppler-utils)")
 	}
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	_, base, ctx, jimu := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff)
 	now := clock.Now()
 	dir := t.TempDir()

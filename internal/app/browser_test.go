@@ -18,7 +18,7 @@ import (
 // signs in, must enrol TOTP, gets recovery codes, signs out, and signs in
 // again with a TOTP code.
 func TestBrowserSignInWithTOTP(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	_, base, ctx, director := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "ブラウザ内科"}, "director@browser.example.jp", "院長", auth.RoleAdmin)
 
 	signIn := chromedp.Steps(

@@ -17,7 +17,7 @@ import (
 // uploads it, sees the preview, applies it, sees the devices in the list
 // and opens the network overview.
 func TestBrowserInventoryImport(t *testing.T) {
-	_, base, ctx, jimu := browserPerson(t, newTestClock(), auth.OrgInput{Kind: auth.KindClinic, Name: "台帳内科クリニック"}, "jimu@daicho.example.jp", "事務", auth.RoleStaff)
+	_, base, ctx, jimu := browserPerson(t, testkit.NowClock(), auth.OrgInput{Kind: auth.KindClinic, Name: "台帳内科クリニック"}, "jimu@daicho.example.jp", "事務", auth.RoleStaff)
 	testkit.Do(t, ctx, "sign in and open the import page",
 		testkit.SignInSteps(base, jimu.User.Email, jimu.Password),
 		chromedp.Navigate(base+"/inventory/import"),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestTwoNodesOneService(t *testing.T) {
 	dbURL := dbtest.PostgresURL(t)
 	dataDir := t.TempDir()
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	n1, url1 := startNode(t, dbURL, dataDir, clock)
 	_, url2 := startNode(t, dbURL, dataDir, clock)
 

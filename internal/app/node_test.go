@@ -23,14 +23,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// testClock is the shared settable clock of a test's nodes.
-type testClock = testkit.Clock
-
-func newTestClock() *testClock { return testkit.NewClock(time.Now().UTC()) }
-
 // startNode starts a node on a free port with the given database and data
 // folder and returns its base URL; it stops when the test ends.
-func startNode(t *testing.T, dbURL, dataDir string, clock *testClock) (*Node, string) {
+func startNode(t *testing.T, dbURL, dataDir string, clock *testkit.Clock) (*Node, string) {
 	t.Helper()
 	n, base, _ := serveNode(t, dbURL, dataDir, clock, 1)
 	return n, base
@@ -40,7 +35,7 @@ func startNode(t *testing.T, dbURL, dataDir string, clock *testClock) (*Node, st
 // background workers, and also returns stop, which stops serving and
 // returns what serving returned (the database stays open until the test
 // ends).
-func serveNode(t *testing.T, dbURL, dataDir string, clock *testClock, workers int) (*Node, string, func() error) {
+func serveNode(t *testing.T, dbURL, dataDir string, clock *testkit.Clock, workers int) (*Node, string, func() error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -86,7 +81,7 @@ func serveNode(t *testing.T, dbURL, dataDir string, clock *testClock, workers in
 
 // browserNode starts a node on SQLite in a fresh folder (clock nil: the
 // real time) and a headless browser for the test.
-func browserNode(t *testing.T, clock *testClock) (*Node, string, context.Context) {
+func browserNode(t *testing.T, clock *testkit.Clock) (*Node, string, context.Context) {
 	t.Helper()
 	dir := t.TempDir()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
@@ -95,7 +90,7 @@ func browserNode(t *testing.T, clock *testClock) (*Node, string, context.Context
 
 // browserPerson starts a node and a browser as browserNode does, with one
 // person (email, name, role) in a new organisation org.
-func browserPerson(t *testing.T, clock *testClock, org auth.OrgInput, email, name string, role auth.Role) (*Node, string, context.Context, seed.Person) {
+func browserPerson(t *testing.T, clock *testkit.Clock, org auth.OrgInput, email, name string, role auth.Role) (*Node, string, context.Context, seed.Person) {
 	t.Helper()
 	n, base, ctx := browserNode(t, clock)
 	return n, base, ctx, seed.OrgWithMember(t, n.DB, org, email, name, role, n.now())
@@ -178,7 +173,7 @@ func TestNodeFlushesLastSeenAtStop(t *testing.T) {
 		if d.Dialect() == db.Postgres {
 			target = dbtest.PostgresURL(t)
 		}
-		clock := newTestClock()
+		clock := testkit.NowClock()
 		clock.Advance(clock.Now().Truncate(time.Second).Sub(clock.Now()))
 		n, base, stop := serveNode(t, target, dir, clock, 0)
 

@@ -18,7 +18,7 @@ import (
 // in.
 func shareBrowser(t *testing.T, clinic staffOf) (string, context.Context, func(email string) chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	n, base, ctx := browserNode(t, clock)
 	seedStaff(t, n.DB, clock.Now(),
 		staffOf{auth.KindISAC, "医療ISAC事務局", "ops@isac.example.jp", "事務局 担当"},

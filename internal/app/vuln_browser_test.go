@@ -24,7 +24,7 @@ import (
 // the clinic's staff member sees the finding at the top in plain words,
 // opens it and records that work has started.
 func TestBrowserVulnDashboard(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	n, base, ctx, it := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, "it@zeijaku.example.jp", "情報担当", auth.RoleStaff)
 	bg := context.Background()
 	now := clock.Now()
@@ -145,7 +145,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 // (「ふぉーちねっと」 for fortinet) on the alias table page; the table, the
 // history and the watch of the node use it at once.
 func TestBrowserVulnAliases(t *testing.T) {
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	n, base, ctx, op := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC事務局", Prefecture: "東京都"}, "ops@isac.example.jp", "事務局 担当", auth.RoleAdmin)
 	bg := context.Background()
 	userID, email := op.User.ID, op.User.Email

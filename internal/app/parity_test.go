@@ -146,7 +146,7 @@ func lastPath(loc string) string {
 // parityHospital is the Setup of a case whose object is the hospital.
 func parityHospital(w *parityWorld) string { return w.Hospital }
 
-// principal is the admin key of the world as the use cases see them.
+// principal is the world's admin named key as the use cases see them.
 func (w *parityWorld) principal(key string) *auth.Principal {
 	u := w.users[key]
 	p := &auth.Principal{UserID: u.ID, Email: u.Email, OrgID: u.OrgID, Role: auth.RoleAdmin, OrgKind: auth.KindHospital}

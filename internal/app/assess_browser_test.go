@@ -1,10 +1,7 @@
 package app
 
 import (
-	"encoding/base64"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // evidencePDF is a small valid PDF used as uploaded evidence.
@@ -29,18 +25,14 @@ func TestBrowserAssessSheet(t *testing.T) {
 	if err != nil {
 		dbtest.SkipOrFail(t, "pdf", "pdftotext not installed (poppler-utils)")
 	}
-	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
+	clock := testkit.NowClock()
+	_, base, ctx, jimu := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff)
 	now := clock.Now()
-	jimu := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "点検内科クリニック"}, "jimu@tenken.example.jp", "事務", auth.RoleStaff, now)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "体制図.pdf")
-	if err := os.WriteFile(file, evidencePDF, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testkit.WriteFile(t, dir, "体制図.pdf", evidencePDF)
 	today := assess.Today(now)
 
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "sign in, start the sheet and answer",
 		testkit.SignInSteps(base, jimu.User.Email, jimu.Password),
 		chromedp.Navigate(base+"/assess"),
 		chromedp.WaitVisible(chromedp.CSS(`#edition`)),
@@ -54,62 +46,42 @@ func TestBrowserAssessSheet(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#comment-`), "電子カルテとレセコンを運用"),
 		chromedp.Click(chromedp.CSS(`#save-answer`)),
 		chromedp.WaitVisible(chromedp.CSS(`#sheet-progress`)),
-	); err != nil {
-		t.Fatalf("sign in, start the sheet and answer: %v", err)
-	}
-	row := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#item-has_system`)))
+	)
+	row := testkit.Text(t, ctx, `#item-has_system`)
 	if !strings.Contains(row, "はい") {
 		t.Fatalf("the sheet does not show the answer: %q", row)
 	}
 
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "attach evidence",
 		chromedp.Click(chromedp.CSS(`#item-has_system a`)),
 		chromedp.WaitVisible(chromedp.CSS(`#evidence-form`)),
 		chromedp.SetUploadFiles(chromedp.CSS(`#file`), []string{file}),
 		chromedp.SendKeys(chromedp.CSS(`#note`), "システム構成図"),
 		chromedp.Click(chromedp.CSS(`#add-evidence`)),
 		chromedp.WaitVisible(chromedp.CSS(`#evidence li a`)),
-	); err != nil {
-		t.Fatalf("attach evidence: %v", err)
-	}
-	ev := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#evidence ul`)))
+	)
+	ev := testkit.Text(t, ctx, `#evidence ul`)
 	if !strings.Contains(ev, "体制図.pdf") || !strings.Contains(ev, "システム構成図") {
 		t.Fatalf("evidence list: %q", ev)
 	}
-	got := testkit.Run(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#evidence li a').href)
-		.then(r => r.text())`, chromedp.EvalAwaitPromise))
-	if got != string(evidencePDF) {
+	got := testkit.Download(t, ctx, `document.querySelector('#evidence li a').href`)
+	if string(got) != string(evidencePDF) {
 		t.Fatalf("evidence download differs: %q", got)
 	}
 
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "back to the sheet",
 		chromedp.Click(chromedp.CSS(`.breadcrumb a[href^="/assess/sheets/"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#download-pdf`)),
-	); err != nil {
-		t.Fatalf("back to the sheet: %v", err)
-	}
-	b64 := testkit.Run(t, ctx, chromedp.Evaluate[string](`fetch(document.querySelector('#download-pdf').href)
-		.then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))
-		.then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); return btoa(s); })`, chromedp.EvalAwaitPromise))
-	pdf, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	)
+	pdf := testkit.Download(t, ctx, `document.querySelector('#download-pdf').href`)
 	if !strings.HasPrefix(string(pdf), "%PDF-") {
 		t.Fatalf("download is not a PDF: %q", pdf[:min(len(pdf), 20)])
 	}
-	in := filepath.Join(dir, "report.pdf")
-	if err := os.WriteFile(in, pdf, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	in := testkit.WriteFile(t, dir, "report.pdf", pdf)
 	out, err := exec.Command(tool, "-raw", "-enc", "UTF-8", in, "-").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := strings.Join(strings.Fields(string(out)), "")
-	for _, want := range []string{"医療情報システムを導入、運用している。", "はい", "点検内科クリニック", "体制図.pdf", strings.ReplaceAll(today, "-", "/")} {
-		if !strings.Contains(text, want) {
-			t.Errorf("report text lacks %q:\n%s", want, out)
-		}
-	}
+	testkit.ContainsAll(t, "report text", text, "医療情報システムを導入、運用している。", "はい", "点検内科クリニック", "体制図.pdf", strings.ReplaceAll(today, "-", "/"))
 }

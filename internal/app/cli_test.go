@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // runCLI runs a command with MEDISAC_DATA_DIR set to dir.
@@ -23,30 +24,44 @@ func runCLI(t *testing.T, dir string, args ...string) (string, error) {
 	return out.String() + errb.String(), err
 }
 
+// cliOrg adds the hospital name with `medisac org add` and returns its id.
+func cliOrg(t *testing.T, dir, name string) string {
+	t.Helper()
+	out, err := runCLI(t, dir, "org", "add", "--name", name, "--kind", "hospital")
+	if err != nil {
+		t.Fatalf("org add: %v %s", err, out)
+	}
+	id := strings.TrimSpace(out)
+	if !db.ValidID(id) {
+		t.Fatalf("org add printed %q, want an id", out)
+	}
+	return id
+}
+
+// cliHospital is a fresh data folder with the hospital name in it (added
+// with `medisac org add`); it returns the folder and the hospital's id.
+func cliHospital(t *testing.T, name string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	return dir, cliOrg(t, dir, name)
+}
+
 func TestCommandLineContract(t *testing.T) {
 	dir := t.TempDir()
 	out, err := runCLI(t, dir, "migrate")
 	if err != nil || !strings.Contains(out, "applied") {
 		t.Fatalf("migrate: %v %s", err, out)
 	}
-	out, err = runCLI(t, dir, "org", "add", "--name", "テスト病院", "--kind", "hospital")
-	if err != nil {
-		t.Fatalf("org add: %v %s", err, out)
-	}
-	orgID := strings.TrimSpace(out)
-	if !db.ValidID(orgID) {
-		t.Fatalf("org add printed %q, want an id", out)
-	}
+	orgID := cliOrg(t, dir, "テスト病院")
 	if out, err := runCLI(t, dir, "org", "add", "--name", "x", "--kind", "castle"); err == nil || ExitCode(err) == 0 {
 		t.Fatalf("org add with a bad kind succeeded: %s", out)
 	}
-	pw := filepath.Join(dir, "pw")
-	os.WriteFile(pw, []byte("Byouin-Kanri-2026!\n"), 0o600)
+	pw := testkit.WriteFile(t, dir, "pw", []byte("Byouin-Kanri-2026!\n"))
 	out, err = runCLI(t, dir, "user", "add", "--org", orgID, "--email", "Admin@Test.example.jp", "--role", "admin", "--password-file", pw)
 	if err != nil || !db.ValidID(strings.TrimSpace(out)) {
 		t.Fatalf("user add: %v %s", err, out)
 	}
-	os.WriteFile(pw, []byte("short\n"), 0o600)
+	testkit.WriteFile(t, dir, "pw", []byte("short\n"))
 	if out, err := runCLI(t, dir, "user", "add", "--org", orgID, "--email", "weak@test.example.jp", "--role", "staff", "--password-file", pw); err == nil || !strings.Contains(err.Error(), "パスワード") {
 		t.Fatalf("weak password accepted or message not Japanese: %v %s", err, out)
 	}
@@ -103,10 +118,8 @@ func TestCommandLineContract(t *testing.T) {
 // and expects `medisac audit verify` to fail naming it.
 func TestAuditVerifyDetectsTampering(t *testing.T) {
 	dir := t.TempDir()
-	for i, name := range []string{"一", "二", "三"} {
-		if out, err := runCLI(t, dir, "org", "add", "--name", "病院"+name, "--kind", "hospital"); err != nil {
-			t.Fatalf("org add %d: %v %s", i, err, out)
-		}
+	for _, name := range []string{"一", "二", "三"} {
+		cliOrg(t, dir, "病院"+name)
 	}
 	if out, err := runCLI(t, dir, "audit", "verify"); err != nil {
 		t.Fatalf("intact log: %v %s", err, out)

@@ -8,29 +8,19 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/xlsx"
 )
 
 func TestInventoryCommands(t *testing.T) {
-	dir := t.TempDir()
-	out, err := runCLI(t, dir, "org", "add", "--name", "台帳病院", "--kind", "hospital")
-	if err != nil {
-		t.Fatalf("org add: %v %s", err, out)
-	}
-	org := strings.TrimSpace(out)
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	dir, org := cliHospital(t, "台帳病院")
+	write := func(name, content string) string { return testkit.WriteFile(t, dir, name, []byte(content)) }
 	good := write("good.csv", "\ufeff名称,種別,保守期限,セグメント\n電子カルテサーバ,サーバ,R9.3.31,情報系\nCT,医療機器,2027/3/31,医療系\n")
 	bad := write("bad.csv", "名称,種別,保守期限\nPC-1,PC,R8.2.30\nPC-1,PC,\n")
 	noName := write("noname.csv", "種別\nPC\n")
 
 	// --dry-run prints the preview and writes nothing.
-	out, err = runCLI(t, dir, "inventory", "import", "--org", org, "--dry-run", good)
+	out, err := runCLI(t, dir, "inventory", "import", "--org", org, "--dry-run", good)
 	if err != nil || !strings.Contains(out, "新規 new 2") || !strings.Contains(out, "dry run") {
 		t.Fatalf("dry run: %v %s", err, out)
 	}
@@ -57,12 +47,7 @@ func TestInventoryCommands(t *testing.T) {
 		if err == nil || ExitCode(err) == 0 {
 			t.Fatalf("%s: imported: %s", tc.file, out)
 		}
-		msg := out + err.Error()
-		for _, w := range tc.want {
-			if !strings.Contains(msg, w) {
-				t.Errorf("%s: output lacks %q:\n%s", tc.file, w, msg)
-			}
-		}
+		testkit.ContainsAll(t, tc.file+": output", out+err.Error(), tc.want...)
 	}
 	if out, err := runCLI(t, dir, "inventory", "import", "--org", org, filepath.Join(dir, "missing.csv")); err == nil {
 		t.Fatalf("missing file: %s", out)

@@ -9,8 +9,9 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/auth"
-	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // TestTwoNodesOneService runs two nodes on one PostgreSQL database: a person
@@ -21,28 +22,13 @@ import (
 func TestTwoNodesOneService(t *testing.T) {
 	dbURL := dbtest.PostgresURL(t)
 	dataDir := t.TempDir()
-	clock := newTestClock()
+	clock := testkit.NowClock()
 	n1, url1 := startNode(t, dbURL, dataDir, clock)
 	_, url2 := startNode(t, dbURL, dataDir, clock)
 
 	ctx := context.Background()
-	now := clock.Now()
-	var orgID string
-	err := n1.DB.InTx(ctx, func(tx *db.Tx) error {
-		o, err := auth.CreateOrg(ctx, tx, auth.OrgInput{Kind: auth.KindClinic, Name: "二拠点テスト診療所"}, now)
-		if err != nil {
-			return err
-		}
-		orgID = o.ID
-		u, err := auth.CreateUser(ctx, tx, auth.NewUser{Email: "staff@two.example.jp", DisplayName: "受付", Password: "Kakuninn-2026-Pw!"}, now)
-		if err != nil {
-			return err
-		}
-		return auth.AddMember(ctx, tx, o.ID, u.ID, auth.RoleStaff, now)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed.MemberAs(t, n1.DB, seed.Org(t, n1.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "二拠点テスト診療所"}, clock.Now()),
+		auth.NewUser{Email: "staff@two.example.jp", DisplayName: "受付", Password: "Kakuninn-2026-Pw!"}, auth.RoleStaff, clock.Now())
 
 	c := newClient(t)
 	token := c.csrfFrom(url1 + "/signin")
@@ -96,7 +82,6 @@ func TestTwoNodesOneService(t *testing.T) {
 		t.Fatalf("own browser on node 2 during the lock: status %d %q", code, h.Get("Location"))
 	}
 	_ = body
-	_ = orgID
 }
 
 // TestReadyzWhenSchemaBehind: /readyz fails while a migration is pending.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,14 +23,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// testClock is the shared settable clock of a test's nodes.
-type testClock = testkit.Clock
-
-func newTestClock() *testClock { return testkit.NewClock(time.Now().UTC()) }
-
 // startNode starts a node on a free port with the given database and data
 // folder and returns its base URL; it stops when the test ends.
-func startNode(t *testing.T, dbURL, dataDir string, clock *testClock) (*Node, string) {
+func startNode(t *testing.T, dbURL, dataDir string, clock *testkit.Clock) (*Node, string) {
+	t.Helper()
+	n, base, _ := serveNode(t, dbURL, dataDir, clock, 1)
+	return n, base
+}
+
+// serveNode starts a node as startNode does, with the given number of
+// background workers, and also returns stop, which stops serving and
+// returns what serving returned (the database stays open until the test
+// ends).
+func serveNode(t *testing.T, dbURL, dataDir string, clock *testkit.Clock, workers int) (*Node, string, func() error) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +45,7 @@ func startNode(t *testing.T, dbURL, dataDir string, clock *testClock) (*Node, st
 	cfg.Addr = ln.Addr().String()
 	cfg.DataDir = dataDir
 	cfg.DatabaseURL = dbURL
-	cfg.Workers = 1
+	cfg.Workers = workers
 	cfg.LogLevel = "error"
 	if clock != nil {
 		cfg.clock = clock.Now
@@ -50,30 +56,44 @@ func startNode(t *testing.T, dbURL, dataDir string, clock *testClock) (*Node, st
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := NewNode(ctx, &cfg, io.Discard)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := n.ServeListener(ctx, ln); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- n.ServeListener(ctx, ln) }()
+	var once sync.Once
+	var served error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			served = <-done
+		})
+		return served
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
 		n.DB.Close()
 	})
-	return n, cfg.BaseURL
+	return n, cfg.BaseURL, stop
 }
 
 // browserNode starts a node on SQLite in a fresh folder (clock nil: the
 // real time) and a headless browser for the test.
-func browserNode(t *testing.T, clock *testClock) (*Node, string, context.Context) {
+func browserNode(t *testing.T, clock *testkit.Clock) (*Node, string, context.Context) {
 	t.Helper()
 	dir := t.TempDir()
 	n, base := startNode(t, filepath.Join(dir, "medisac.db"), dir, clock)
 	return n, base, testkit.Browser(t)
+}
+
+// browserPerson starts a node and a browser as browserNode does, with one
+// person (email, name, role) in a new organisation org.
+func browserPerson(t *testing.T, clock *testkit.Clock, org auth.OrgInput, email, name string, role auth.Role) (*Node, string, context.Context, seed.Person) {
+	t.Helper()
+	n, base, ctx := browserNode(t, clock)
+	return n, base, ctx, seed.OrgWithMember(t, n.DB, org, email, name, role, n.now())
 }
 
 // staffOf is an organisation with one staff member, for seedStaff.
@@ -101,8 +121,14 @@ type client struct {
 }
 
 func newClient(t *testing.T) *client {
+	return &client{t: t, http: browserHTTP()}
+}
+
+// browserHTTP is an HTTP client with a cookie jar that does not follow
+// redirects (the test reads them).
+func browserHTTP() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: t, http: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 func (c *client) get(u string) (int, string, http.Header) {
@@ -136,4 +162,68 @@ func (c *client) csrfFrom(u string) string {
 		c.t.Fatalf("no csrf token on %s (status %d)", u, code)
 	}
 	return m[1]
+}
+
+// TestNodeFlushesLastSeenAtStop: a node's reads leave sessions and tokens
+// untouched in the database; stopping the node writes their last use.
+func TestNodeFlushesLastSeenAtStop(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		dir := t.TempDir()
+		target := filepath.Join(dir, "medisac.db")
+		if d.Dialect() == db.Postgres {
+			target = dbtest.PostgresURL(t)
+		}
+		clock := testkit.NowClock()
+		clock.Advance(clock.Now().Truncate(time.Second).Sub(clock.Now()))
+		n, base, stop := serveNode(t, target, dir, clock, 0)
+
+		bg := context.Background()
+		now := clock.Now()
+		p := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "停止テスト診療所"}, "stop@example.jp", "停止", auth.RoleStaff, now)
+		raw, sess, err := auth.CreateSession(bg, n.DB, p.User.ID, p.Org.ID, true, "127.0.0.1", "t", auth.DefaultSessionPolicy, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, rec := seed.Token(t, n.DB, p, "t", false, now)
+		stored := func() (time.Time, *time.Time) {
+			t.Helper()
+			var seen time.Time
+			var used *time.Time
+			if err := n.DB.QueryRow(bg, `SELECT last_seen_at FROM sessions WHERE id_hash = ?`, sess.IDHash).Scan(&seen); err != nil {
+				t.Fatal(err)
+			}
+			if err := n.DB.QueryRow(bg, `SELECT last_used_at FROM api_tokens WHERE id = ?`, rec.ID).Scan(&used); err != nil {
+				t.Fatal(err)
+			}
+			return seen, used
+		}
+
+		clock.Advance(5 * time.Minute)
+		for _, r := range []struct{ path, cookie, bearer string }{{"/account", raw, ""}, {"/api/v1/me", "", tok}} {
+			req, _ := http.NewRequest(http.MethodGet, base+r.path, nil)
+			if r.cookie != "" {
+				req.AddCookie(&http.Cookie{Name: "medisac_session", Value: r.cookie})
+			}
+			if r.bearer != "" {
+				req.Header.Set("Authorization", "Bearer "+r.bearer)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d", r.path, res.StatusCode)
+			}
+		}
+		if seen, used := stored(); !seen.Equal(now) || used != nil {
+			t.Fatalf("reads wrote: last seen %v, last used %v", seen, used)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if seen, used := stored(); !seen.Equal(clock.Now()) || used == nil || !used.Equal(clock.Now()) {
+			t.Fatalf("after stopping: last seen %v, last used %v, want %v", seen, used, clock.Now())
+		}
+	})
 }

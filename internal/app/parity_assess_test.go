@@ -17,12 +17,6 @@ import (
 // The checklists' actions through the web pages and the API.
 
 func init() {
-	parityOneDoor["assess.hint.accepted"] = "hints are shown and answered on the item's web page only; the API has no hints"
-	parityOneDoor["assess.hint.ignored"] = "hints are shown and answered on the item's web page only; the API has no hints"
-	parityOneDoor["assess.sheet.share"] = "sharing a sheet with the ISAC is a switch on the sheet's web page only"
-	parityOneDoor["assess.vendor.remind"] = "reminding a vendor is a button on the vendor requests' web page only"
-	parityOneDoor["assess.vendor.file"] = "attaching the PDF a vendor sent is an upload on the vendor requests' web page only"
-
 	var n int
 	next := func() int { n++; return n }
 	// Each door gets its own sheet: another subject of the current year's.
@@ -86,14 +80,8 @@ func init() {
 		},
 		parityCase{
 			Name: "assess.evidence.add", Rule: "assess.evidence.add", As: "hospital_admin", Setup: sheet,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/assess", "/assess/sheets/"+id+"/items/has_system/evidence", url.Values{"link_type": {"url"}, "link_ref": {"https://example.jp/手順"}, "note": {"手順書"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", asBase(w)+"/sheets/"+id+"/evidence", map[string]any{"item_id": "has_system", "link_type": "url", "link_ref": "https://example.jp/手順", "note": "手順書"}, nil)
-				return id
-			},
+			Web: webForm("/assess", "/assess/sheets/{obj}/items/has_system/evidence", url.Values{"link_type": {"url"}, "link_ref": {"https://example.jp/手順"}, "note": {"手順書"}}),
+			API: apiCall("POST", "/api/v1/orgs/{hospital}/assess/sheets/{obj}/evidence", map[string]any{"item_id": "has_system", "link_type": "url", "link_ref": "https://example.jp/手順", "note": "手順書"}),
 		},
 		parityCase{
 			Name: "assess.evidence.delete", Rule: "assess.evidence.delete", As: "hospital_admin",
@@ -123,25 +111,13 @@ func init() {
 		},
 		parityCase{
 			Name: "assess.sheet.sign", Rule: "assess.sheet.sign", As: "hospital_admin", Setup: filled,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/assess", "/assess/sheets/"+id+"/sign", url.Values{"name": {"院長"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", asBase(w)+"/sheets/"+id+"/sign", map[string]any{"name": "院長"}, nil)
-				return id
-			},
+			Web: webForm("/assess", "/assess/sheets/{obj}/sign", url.Values{"name": {"院長"}}),
+			API: apiCall("POST", "/api/v1/orgs/{hospital}/assess/sheets/{obj}/sign", map[string]any{"name": "院長"}),
 		},
 		parityCase{
 			Name: "assess.sheet.reopen", Rule: "assess.sheet.reopen", As: "hospital_admin", Setup: signed,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/assess", "/assess/sheets/"+id+"/reopen", nil)
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", asBase(w)+"/sheets/"+id+"/reopen", nil, nil)
-				return id
-			},
+			Web: webForm("/assess", "/assess/sheets/{obj}/reopen", nil),
+			API: apiCall("POST", "/api/v1/orgs/{hospital}/assess/sheets/{obj}/reopen", nil),
 		},
 	)
 
@@ -177,36 +153,18 @@ func init() {
 		},
 		parityCase{
 			Name: "assess.survey.close", Rule: "assess.survey.close", As: "isac_admin", Setup: survey,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/assess/surveys", "/assess/surveys/"+id+"/close", nil)
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", svBase(w)+"/"+id+"/close", nil, nil)
-				return id
-			},
+			Web: webForm("/assess/surveys", "/assess/surveys/{obj}/close", nil),
+			API: apiCall("POST", "/api/v1/orgs/{isac}/assess/surveys/{obj}/close", nil),
 		},
 		parityCase{
 			Name: "assess.survey.remind", Rule: "assess.survey.remind", As: "isac_admin", Setup: survey,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/assess/surveys", "/assess/surveys/"+id+"/remind", nil)
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", svBase(w)+"/"+id+"/remind", nil, nil)
-				return id
-			},
+			Web: webForm("/assess/surveys", "/assess/surveys/{obj}/remind", nil),
+			API: apiCall("POST", "/api/v1/orgs/{isac}/assess/surveys/{obj}/remind", nil),
 		},
 		parityCase{
 			Name: "assess.survey.respond", Rule: "assess.survey.respond", As: "hospital_admin", Setup: survey,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/assess", "/assess/surveys/"+id+"/respond", url.Values{"value.offline.": {"yes"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PUT", asBase(w)+"/surveys/"+id+"/response", map[string]any{"answers": []map[string]any{{"item_id": "offline", "value": "yes"}}}, nil)
-				return id
-			},
+			Web: webForm("/assess", "/assess/surveys/{obj}/respond", url.Values{"value.offline.": {"yes"}}),
+			API: apiCall("PUT", "/api/v1/orgs/{hospital}/assess/surveys/{obj}/response", map[string]any{"answers": []map[string]any{{"item_id": "offline", "value": "yes"}}}),
 		},
 	)
 

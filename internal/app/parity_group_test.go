@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -30,27 +29,21 @@ func init() {
 		clinics[w] = o.ID
 		return o.ID
 	}
-	owners := map[*parityWorld]*parityUser{}
 	// owner is the admin of another hospital whose groups invite the
-	// parity hospital.
+	// parity hospital (made at the world's first use).
 	owner := func(w *parityWorld) *auth.Principal {
 		mu.Lock()
 		defer mu.Unlock()
-		u, ok := owners[w]
-		if !ok {
+		if w.users["group_owner"] == nil {
 			o, err := auth.CreateOrg(w.ctx, w.DB(), auth.OrgInput{Kind: auth.KindHospital, Name: "本部病院", Prefecture: "大阪府"}, w.now)
 			if err != nil {
 				w.t.Fatal(err)
 			}
-			u = w.addUser("group_owner", "owner@parity-group.jp", o.ID, auth.RoleAdmin)
-			owners[w] = u
+			w.addUser("group_owner", "owner@parity-group.jp", o.ID, auth.RoleAdmin)
 		}
-		return &auth.Principal{UserID: u.ID, Email: u.Email, OrgID: u.OrgID, Role: auth.RoleAdmin, OrgKind: auth.KindHospital}
+		return w.principal("group_owner")
 	}
-	hospital := func(w *parityWorld) *auth.Principal {
-		u := w.users["hospital_admin"]
-		return &auth.Principal{UserID: u.ID, Email: u.Email, OrgID: u.OrgID, Role: auth.RoleAdmin, OrgKind: auth.KindHospital}
-	}
+	hospital := func(w *parityWorld) *auth.Principal { return w.principal("hospital_admin") }
 	ownGroup := func(w *parityWorld) string {
 		g, err := auth.CreateGroup(w.ctx, w.DB(), hospital(w), name(), w.now)
 		if err != nil {
@@ -89,27 +82,14 @@ func init() {
 	parityCases = append(parityCases,
 		parityCase{
 			Name: "group.create by a hospital's admin", Rule: "group.create", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				_, loc := w.Form("/org/groups", "/org/groups", url.Values{"name": {name()}})
-				return strings.TrimPrefix(loc, "/org/groups/")
-			},
-			API: func(w *parityWorld, _ string) string {
-				var out auth.Group
-				w.Call("POST", "/api/v1/groups", map[string]any{"name": name()}, &out)
-				return out.ID
-			},
+			Web: webCreate("/org/groups", "/org/groups", url.Values{"name": {"同一記録の新しいグループ{n}"}}),
+			API: apiCreate("/api/v1/groups", map[string]any{"name": "同一記録の新しいグループ{n}"}),
 		},
 		parityCase{
 			Name: "group.delete by its owner's admin", Rule: "group.delete", As: "hospital_admin",
 			Setup: ownGroupWithClinic,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org/groups/"+obj, "/org/groups/"+obj+"/delete", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("DELETE", "/api/v1/groups/"+obj, nil, nil)
-				return obj
-			},
+			Web:   webForm("/org/groups/{obj}", "/org/groups/{obj}/delete", nil),
+			API:   apiCall("DELETE", "/api/v1/groups/{obj}", nil),
 		},
 		parityCase{
 			Name: "group.invite by its owner's admin", Rule: "group.invite", As: "hospital_admin",
@@ -138,38 +118,20 @@ func init() {
 		parityCase{
 			Name: "group.accept by the invited hospital's admin", Rule: "group.accept", As: "hospital_admin",
 			Setup: invitedGroup,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org/groups", "/org/groups/"+obj+"/accept", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("POST", "/api/v1/groups/"+obj+"/membership", map[string]any{"accept": true}, nil)
-				return obj
-			},
+			Web:   webForm("/org/groups", "/org/groups/{obj}/accept", nil),
+			API:   apiCall("POST", "/api/v1/groups/{obj}/membership", map[string]any{"accept": true}),
 		},
 		parityCase{
 			Name: "group.decline by the invited hospital's admin", Rule: "group.accept", As: "hospital_admin",
 			Setup: invitedGroup,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org/groups", "/org/groups/"+obj+"/decline", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("POST", "/api/v1/groups/"+obj+"/membership", map[string]any{"accept": false}, nil)
-				return obj
-			},
+			Web:   webForm("/org/groups", "/org/groups/{obj}/decline", nil),
+			API:   apiCall("POST", "/api/v1/groups/{obj}/membership", map[string]any{"accept": false}),
 		},
 		parityCase{
 			Name: "group.leave by a member hospital's admin", Rule: "group.leave", As: "hospital_admin",
 			Setup: joinedGroup,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org/groups", "/org/groups/"+obj+"/leave", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("DELETE", "/api/v1/groups/"+obj+"/membership", nil, nil)
-				return obj
-			},
+			Web:   webForm("/org/groups", "/org/groups/{obj}/leave", nil),
+			API:   apiCall("DELETE", "/api/v1/groups/{obj}/membership", nil),
 		},
 	)
 }

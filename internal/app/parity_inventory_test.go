@@ -1,12 +1,7 @@
 package app
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"mime/multipart"
-	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -36,59 +31,6 @@ func parityAsset(w *parityWorld) string {
 }
 
 var parityImportToken = regexp.MustCompile(`name="token" value="([0-9a-f]{32})"`)
-
-// Upload loads page for its CSRF token and posts file as the multipart
-// field "file" to action; it returns the answer's body.
-func (w *parityWorld) Upload(page, action, filename string, file []byte) string {
-	w.t.Helper()
-	c := w.as.web
-	resp, err := c.Get(w.base + page)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := csrfRe.FindStringSubmatch(string(b))
-	if m == nil {
-		w.t.Fatalf("no form token on %s", page)
-	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	_ = mw.WriteField("csrf", m[1])
-	fw, _ := mw.CreateFormFile("file", filename)
-	_, _ = fw.Write(file)
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, w.base+action, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Origin", w.base)
-	resp, err = c.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ = io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		w.t.Fatalf("web %s: status %d: %s", action, resp.StatusCode, b)
-	}
-	return string(b)
-}
-
-// RawCall sends body as it is to the API as the acting user.
-func (w *parityWorld) RawCall(method, path, contentType string, body []byte) {
-	w.t.Helper()
-	req, _ := http.NewRequestWithContext(context.Background(), method, w.base+path, bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+w.as.token)
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		w.t.Fatalf("api %s %s: status %d: %s", method, path, resp.StatusCode, b)
-	}
-}
 
 func parityRegister() []byte {
 	return []byte("名称,種別,ホスト名,備考\n" + parityName("取込端末") + ",PC,pc-parity,同一記録\n")
@@ -127,22 +69,13 @@ func init() {
 				w.Form("/inventory/assets/"+id+"/edit", "/inventory/assets/"+id, url.Values{"name": {a.Name}, "kind": {"server"}, "role": {"電子カルテ"}})
 				return id
 			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PATCH", "/api/v1/orgs/"+w.Hospital+"/inventory/assets/"+id, map[string]any{"kind": "server", "role": "電子カルテ"}, nil)
-				return id
-			},
+			API: apiCall("PATCH", "/api/v1/orgs/{hospital}/inventory/assets/{obj}", map[string]any{"kind": "server", "role": "電子カルテ"}),
 		},
 		parityCase{
 			Name: "inventory asset delete", Rule: "inventory.write", As: "hospital_admin",
 			Setup: parityAsset,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/inventory/assets/"+id+"/edit", "/inventory/assets/"+id+"/delete", nil)
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("DELETE", "/api/v1/orgs/"+w.Hospital+"/inventory/assets/"+id, nil, nil)
-				return id
-			},
+			Web:   webForm("/inventory/assets/{obj}/edit", "/inventory/assets/{obj}/delete", nil),
+			API:   apiCall("DELETE", "/api/v1/orgs/{hospital}/inventory/assets/{obj}", nil),
 		},
 		parityCase{
 			Name: "inventory vendor create", Rule: "inventory.write", As: "hospital_admin",
@@ -170,7 +103,7 @@ func init() {
 		parityCase{
 			Name: "inventory import", Rule: "inventory.import", As: "hospital_admin",
 			Web: func(w *parityWorld, _ string) string {
-				body := w.Upload("/inventory/import", "/inventory/import", "台帳.csv", parityRegister())
+				body := w.Upload("/inventory/import", "/inventory/import", "file", "台帳.csv", parityRegister())
 				m := parityImportToken.FindStringSubmatch(body)
 				if m == nil {
 					w.t.Fatalf("no token on the preview: %.300s", body)

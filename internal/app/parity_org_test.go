@@ -4,15 +4,12 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 
 	"github.com/medisac/medisac/internal/auth"
 )
 
 func init() {
-	parityOneDoor["settings.job.retry"] = "only the operators' jobs page (/admin/jobs) retries a failed job; neither the API nor the command line offers it"
-
 	beds := 100
 	nextBeds := func() string { beds++; return strconv.Itoa(beds) }
 	var seq atomic.Int64
@@ -30,14 +27,28 @@ func init() {
 		}
 		return f
 	}
-	// principal is the acting user as the use cases see them.
-	principal := func(w *parityWorld, key string) *auth.Principal {
-		u := w.users[key]
-		p := &auth.Principal{UserID: u.ID, Email: u.Email, OrgID: u.OrgID, Role: auth.RoleAdmin, OrgKind: auth.KindHospital}
-		if u.OrgID == w.ISAC {
-			p.OrgKind = auth.KindISAC
+	// editOrg is the web door that sends the organisation form of the
+	// case's object with key set to value(): on the member's own page
+	// (/org) or on the operators' (/admin/orgs/<id>, which has no MFA
+	// field).
+	editOrg := func(operator bool, key string, value func() string) parityDoor {
+		return func(w *parityWorld, obj string) string {
+			f := orgForm(w, obj)
+			page := "/org"
+			if operator {
+				f.Del("mfa_policy")
+				page = "/admin/orgs/" + obj
+			}
+			f.Set(key, value())
+			w.Form(page, page, f)
+			return obj
 		}
-		return p
+	}
+	fixed := func(v string) func() string { return func() string { return v } }
+	apiBeds := func(w *parityWorld, obj string) string {
+		n, _ := strconv.Atoi(nextBeds())
+		w.Call("PATCH", "/api/v1/orgs/"+obj, map[string]any{"beds": n}, nil)
+		return obj
 	}
 	newClinic := func(w *parityWorld) string {
 		o, err := auth.CreateOrg(w.ctx, w.DB(), auth.OrgInput{Kind: auth.KindClinic, Name: "同一記録診療所", Prefecture: "東京都"}, w.now)
@@ -67,72 +78,38 @@ func init() {
 	parityCases = append(parityCases,
 		parityCase{
 			Name: "org.update by the member's admin", Rule: "org.update", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				f := orgForm(w, w.Hospital)
-				f.Set("beds", nextBeds())
-				w.Form("/org", "/org", f)
-				return w.Hospital
-			},
-			API: func(w *parityWorld, _ string) string {
-				n, _ := strconv.Atoi(nextBeds())
-				w.Call("PATCH", "/api/v1/orgs/"+w.Hospital, map[string]any{"beds": n}, nil)
-				return w.Hospital
-			},
+			Setup: parityHospital,
+			Web:   editOrg(false, "beds", nextBeds),
+			API:   apiBeds,
 		},
 		parityCase{
 			// The issue's example: an operator edits a member's record.
 			Name: "org.update by an ISAC operator on a member", Rule: "org.update", As: "isac_admin",
-			Web: func(w *parityWorld, _ string) string {
-				f := orgForm(w, w.Hospital)
-				f.Del("mfa_policy")
-				f.Set("beds", nextBeds())
-				w.Form("/admin/orgs/"+w.Hospital, "/admin/orgs/"+w.Hospital, f)
-				return w.Hospital
-			},
-			API: func(w *parityWorld, _ string) string {
-				n, _ := strconv.Atoi(nextBeds())
-				w.Call("PATCH", "/api/v1/orgs/"+w.Hospital, map[string]any{"beds": n}, nil)
-				return w.Hospital
-			},
+			Setup: parityHospital,
+			Web:   editOrg(true, "beds", nextBeds),
+			API:   apiBeds,
 		},
 		parityCase{
 			Name: "org.update.kind by an ISAC operator", Rule: "org.update.kind", As: "isac_admin",
 			Setup: newClinic,
-			Web: func(w *parityWorld, obj string) string {
-				f := orgForm(w, obj)
-				f.Del("mfa_policy")
-				f.Set("kind", "pharmacy")
-				w.Form("/admin/orgs/"+obj, "/admin/orgs/"+obj, f)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("PATCH", "/api/v1/orgs/"+obj, map[string]any{"kind": "pharmacy"}, nil)
-				return obj
-			},
+			Web:   editOrg(true, "kind", fixed("pharmacy")),
+			API:   apiCall("PATCH", "/api/v1/orgs/{obj}", map[string]any{"kind": "pharmacy"}),
 		},
 		parityCase{
 			Name: "org.update.mfa_policy by the member's admin", Rule: "org.update.mfa_policy", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				f := orgForm(w, w.Hospital)
-				f.Set("mfa_policy", "everyone")
-				w.Form("/org", "/org", f)
-				return w.Hospital
-			},
-			API: func(w *parityWorld, _ string) string {
+			Setup: parityHospital,
+			Web:   editOrg(false, "mfa_policy", fixed("everyone")),
+			API: func(w *parityWorld, obj string) string {
 				// Back to admins first, unrecorded, so the change is the same.
-				if _, err := w.DB().Exec(w.ctx, `UPDATE organizations SET mfa_policy = 'admins' WHERE id = ?`, w.Hospital); err != nil {
+				if _, err := w.DB().Exec(w.ctx, `UPDATE organizations SET mfa_policy = 'admins' WHERE id = ?`, obj); err != nil {
 					w.t.Fatal(err)
 				}
-				w.Call("PATCH", "/api/v1/orgs/"+w.Hospital, map[string]any{"mfa_policy": "everyone"}, nil)
-				return w.Hospital
+				return apiCall("PATCH", "/api/v1/orgs/{obj}", map[string]any{"mfa_policy": "everyone"})(w, obj)
 			},
 		},
 		parityCase{
 			Name: "org.create by an ISAC operator", Rule: "org.create", As: "isac_admin",
-			Web: func(w *parityWorld, _ string) string {
-				_, loc := w.Form("/admin/orgs", "/admin/orgs", url.Values{"kind": {"clinic"}, "name": {"新規診療所"}, "mfa_policy": {"admins"}})
-				return strings.TrimPrefix(loc, "/admin/orgs/")
-			},
+			Web: webCreate("/admin/orgs", "/admin/orgs", url.Values{"kind": {"clinic"}, "name": {"新規診療所"}, "mfa_policy": {"admins"}}),
 			API: func(w *parityWorld, _ string) string {
 				var out struct {
 					Org auth.Org `json:"org"`
@@ -157,14 +134,8 @@ func init() {
 		parityCase{
 			Name: "org.invite.first by an ISAC operator", Rule: "org.invite.first", As: "isac_admin",
 			Setup: newClinic,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/admin/orgs/"+obj, "/admin/orgs/"+obj+"/invites", url.Values{"email": {"first@parity.example.jp"}})
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("POST", "/api/v1/orgs/"+obj+"/invitations", map[string]any{"email": "first@parity.example.jp", "role": "admin"}, nil)
-				return obj
-			},
+			Web:   webForm("/admin/orgs/{obj}", "/admin/orgs/{obj}/invites", url.Values{"email": {"first@parity.example.jp"}}),
+			API:   apiCall("POST", "/api/v1/orgs/{obj}/invitations", map[string]any{"email": "first@parity.example.jp", "role": "admin"}),
 		},
 		parityCase{
 			Name: "org.proposal by an ISAC operator", Rule: "org.proposal", As: "isac_admin",
@@ -180,62 +151,39 @@ func init() {
 		parityCase{
 			Name: "org.proposal.answer by the member's admin", Rule: "org.proposal.answer", As: "hospital_admin",
 			Setup: func(w *parityWorld) string {
-				inv, err := auth.Invite(w.ctx, w.DB(), nil, principal(w, "isac_admin"), w.Hospital, auth.InviteInput{Email: email("prop"), Role: auth.RoleStaff}, w.now)
+				inv, err := auth.Invite(w.ctx, w.DB(), nil, w.principal("isac_admin"), w.Hospital, auth.InviteInput{Email: email("prop"), Role: auth.RoleStaff}, w.now)
 				if err != nil || inv.Proposal == nil {
 					w.t.Fatalf("proposal: %v %+v", err, inv)
 				}
 				return inv.Proposal.ID
 			},
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org", "/org/proposals/"+obj+"/decline", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("POST", "/api/v1/orgs/"+w.Hospital+"/proposals/"+obj+"/decline", nil, nil)
-				return obj
-			},
+			Web: webForm("/org", "/org/proposals/{obj}/decline", nil),
+			API: apiCall("POST", "/api/v1/orgs/{hospital}/proposals/{obj}/decline", nil),
 		},
 		parityCase{
 			Name: "org.invite.revoke by the member's admin", Rule: "org.invite.revoke", As: "hospital_admin",
 			Setup: func(w *parityWorld) string {
 				e := email("rev")
-				if _, err := auth.Invite(w.ctx, w.DB(), nil, principal(w, "hospital_admin"), w.Hospital, auth.InviteInput{Email: e, Role: auth.RoleStaff}, w.now); err != nil {
+				if _, err := auth.Invite(w.ctx, w.DB(), nil, w.principal("hospital_admin"), w.Hospital, auth.InviteInput{Email: e, Role: auth.RoleStaff}, w.now); err != nil {
 					w.t.Fatal(err)
 				}
 				return e
 			},
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org", "/org/invites/revoke", url.Values{"email": {obj}})
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("DELETE", "/api/v1/orgs/"+w.Hospital+"/invitations/"+url.PathEscape(obj), nil, nil)
-				return obj
-			},
+			// The object is an address: url.PathEscape leaves it as it is.
+			Web: webForm("/org", "/org/invites/revoke", url.Values{"email": {"{obj}"}}),
+			API: apiCall("DELETE", "/api/v1/orgs/{hospital}/invitations/{obj}", nil),
 		},
 		parityCase{
 			Name: "org.member.role by the member's admin", Rule: "org.member.role", As: "hospital_admin",
 			Setup: newStaff,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org", "/org/members/"+obj+"/role", url.Values{"role": {"auditor"}})
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("PATCH", "/api/v1/orgs/"+w.Hospital+"/members/"+obj, map[string]any{"role": "auditor"}, nil)
-				return obj
-			},
+			Web:   webForm("/org", "/org/members/{obj}/role", url.Values{"role": {"auditor"}}),
+			API:   apiCall("PATCH", "/api/v1/orgs/{hospital}/members/{obj}", map[string]any{"role": "auditor"}),
 		},
 		parityCase{
 			Name: "org.member.remove by the member's admin", Rule: "org.member.remove", As: "hospital_admin",
 			Setup: newStaff,
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/org", "/org/members/"+obj+"/delete", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("DELETE", "/api/v1/orgs/"+w.Hospital+"/members/"+obj, nil, nil)
-				return obj
-			},
+			Web:   webForm("/org", "/org/members/{obj}/delete", nil),
+			API:   apiCall("DELETE", "/api/v1/orgs/{hospital}/members/{obj}", nil),
 		},
 		parityCase{
 			Name: "auth.token.revoke by its owner", Rule: "auth.token.revoke", As: "hospital_admin",
@@ -247,14 +195,8 @@ func init() {
 				}
 				return t.ID
 			},
-			Web: func(w *parityWorld, obj string) string {
-				w.Form("/account", "/account/tokens/"+obj+"/delete", nil)
-				return obj
-			},
-			API: func(w *parityWorld, obj string) string {
-				w.Call("DELETE", "/api/v1/tokens/"+obj, nil, nil)
-				return obj
-			},
+			Web: webForm("/account", "/account/tokens/{obj}/delete", nil),
+			API: apiCall("DELETE", "/api/v1/tokens/{obj}", nil),
 		},
 	)
 }

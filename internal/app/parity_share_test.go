@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/medisac/medisac/internal/share"
@@ -53,12 +52,6 @@ func (w *parityWorld) shareGroup(owner string, kind share.GroupKind, member stri
 	return id
 }
 
-// lastPath is the last element of a redirect's path.
-func lastPath(loc string) string {
-	loc, _, _ = strings.Cut(loc, "#")
-	return loc[strings.LastIndex(loc, "/")+1:]
-}
-
 var shareBundleN = 0
 
 // shareBundle is a small STIX bundle of one report and one indicator,
@@ -73,56 +66,33 @@ func shareBundle() []byte {
 }
 
 func init() {
-	parityOneDoor["share.feed.add"] = "only the ISAC operator's pages register TAXII feeds; the API has no route for them"
-	parityOneDoor["share.feed.delete"] = "only the ISAC operator's pages remove TAXII feeds; the API has no route for them"
-	parityOneDoor["share.feed.pull"] = "no door pulls a feed: the hub's scheduled job does, as the system"
-	parityOneDoor["share.warning.add"] = "warning lists are kept on the ISAC operator's pages only; the API has no route for them"
-	parityOneDoor["share.warning.delete"] = "warning lists are kept on the ISAC operator's pages only; the API has no route for them"
-	parityOneDoor["share.warning.toggle"] = "warning lists are kept on the ISAC operator's pages only; the API has no route for them"
-
-	postPage := func(id string) string { return "/share/posts/" + id }
 	ownPost := func(tlp share.TLP) func(w *parityWorld) string {
 		return func(w *parityWorld) string { return w.sharePost("hospital_admin", share.PostInput{TLP: tlp}).ID }
+	}
+	// operatorPost is a TLP:GREEN advisory of the ISAC operator.
+	operatorPost := func(w *parityWorld) string {
+		return w.sharePost("isac_admin", share.PostInput{TLP: share.TLPGreen}).ID
 	}
 
 	parityCases = append(parityCases,
 		parityCase{
 			Name: "share.post.create by the member's admin", Rule: "share.post.create", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				_, loc := w.Form("/share/new", "/share/new", url.Values{"kind": {"advisory"}, "tlp": {"green"},
-					"title": {"VPN装置の脆弱性について"}, "body": {"更新してください。"}})
-				return lastPath(loc)
-			},
-			API: func(w *parityWorld, _ string) string {
-				var p share.Post
-				w.Call("POST", "/api/v1/share/posts", map[string]any{"kind": "advisory", "tlp": "green",
-					"title": "VPN装置の脆弱性について", "body": "更新してください。"}, &p)
-				return p.ID
-			},
+			Web: webCreate("/share/new", "/share/new", url.Values{"kind": {"advisory"}, "tlp": {"green"},
+				"title": {"VPN装置の脆弱性について"}, "body": {"更新してください。"}}),
+			API: apiCreate("/api/v1/share/posts", map[string]any{"kind": "advisory", "tlp": "green",
+				"title": "VPN装置の脆弱性について", "body": "更新してください。"}),
 		},
 		parityCase{
 			Name: "share.post.label by the author's admin", Rule: "share.post.label", As: "hospital_admin",
 			Setup: ownPost(share.TLPClear),
-			Web: func(w *parityWorld, id string) string {
-				w.Form(postPage(id), postPage(id)+"/label", url.Values{"tlp": {"green"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PATCH", "/api/v1/share/posts/"+id, map[string]any{"tlp": "green"}, nil)
-				return id
-			},
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/label", url.Values{"tlp": {"green"}}),
+			API:   apiCall("PATCH", "/api/v1/share/posts/{obj}", map[string]any{"tlp": "green"}),
 		},
 		parityCase{
 			Name: "share.post.recipients by the author's admin", Rule: "share.post.recipients", As: "hospital_admin",
 			Setup: ownPost(share.TLPAmber),
-			Web: func(w *parityWorld, id string) string {
-				w.Form(postPage(id), postPage(id)+"/recipients", url.Values{"recipient_orgs": {w.ISAC}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", "/api/v1/share/posts/"+id+"/recipients", map[string]any{"orgs": []string{w.ISAC}}, nil)
-				return id
-			},
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/recipients", url.Values{"recipient_orgs": {"{isac}"}}),
+			API:   apiCall("POST", "/api/v1/share/posts/{obj}/recipients", map[string]any{"orgs": []string{"{isac}"}}),
 		},
 		parityCase{
 			// The operator, named on the hospital's TLP:AMBER post, passes
@@ -133,54 +103,26 @@ func init() {
 				w.shareGroup("isac_admin", share.GroupCustomers, "hospital_admin")
 				return w.sharePost("hospital_admin", share.PostInput{TLP: share.TLPAmber, RecipientOrgs: []string{w.ISAC}}).ID
 			},
-			Web: func(w *parityWorld, id string) string {
-				w.Form(postPage(id), postPage(id)+"/recipients", url.Values{"recipient_orgs": {w.Hospital}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", "/api/v1/share/posts/"+id+"/recipients", map[string]any{"orgs": []string{w.Hospital}}, nil)
-				return id
-			},
+			Web: webForm("/share/posts/{obj}", "/share/posts/{obj}/recipients", url.Values{"recipient_orgs": {"{hospital}"}}),
+			API: apiCall("POST", "/api/v1/share/posts/{obj}/recipients", map[string]any{"orgs": []string{"{hospital}"}}),
 		},
 		parityCase{
 			Name: "share.post.delete by the author's admin", Rule: "share.post.delete", As: "hospital_admin",
 			Setup: ownPost(share.TLPGreen),
-			Web: func(w *parityWorld, id string) string {
-				w.Form(postPage(id), postPage(id)+"/delete", nil)
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("DELETE", "/api/v1/share/posts/"+id, nil, nil)
-				return id
-			},
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/delete", nil),
+			API:   apiCall("DELETE", "/api/v1/share/posts/{obj}", nil),
 		},
 		parityCase{
 			Name: "share.comment on another organisation's post", Rule: "share.comment", As: "hospital_admin",
-			Setup: func(w *parityWorld) string {
-				return w.sharePost("isac_admin", share.PostInput{TLP: share.TLPGreen}).ID
-			},
-			Web: func(w *parityWorld, id string) string {
-				w.Form(postPage(id), postPage(id)+"/comments", url.Values{"body": {"当院でも確認しました。"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", "/api/v1/share/posts/"+id+"/comments", map[string]any{"body": "当院でも確認しました。"}, nil)
-				return id
-			},
+			Setup: operatorPost,
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/comments", url.Values{"body": {"当院でも確認しました。"}}),
+			API:   apiCall("POST", "/api/v1/share/posts/{obj}/comments", map[string]any{"body": "当院でも確認しました。"}),
 		},
 		parityCase{
 			Name: "share.response to the operator's advisory", Rule: "share.response", As: "hospital_admin",
-			Setup: func(w *parityWorld) string {
-				return w.sharePost("isac_admin", share.PostInput{TLP: share.TLPGreen}).ID
-			},
-			Web: func(w *parityWorld, id string) string {
-				w.Form(postPage(id), postPage(id)+"/respond", url.Values{"status": {"not_affected"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PUT", "/api/v1/share/posts/"+id+"/response", map[string]any{"status": "not_affected"}, nil)
-				return id
-			},
+			Setup: operatorPost,
+			Web:   webForm("/share/posts/{obj}", "/share/posts/{obj}/respond", url.Values{"status": {"not_affected"}}),
+			API:   apiCall("PUT", "/api/v1/share/posts/{obj}/response", map[string]any{"status": "not_affected"}),
 		},
 		parityCase{
 			Name: "share.sighting of an indicator", Rule: "share.sighting", As: "hospital_admin",
@@ -189,86 +131,44 @@ func init() {
 					Indicators: []share.IndicatorInput{{Value: fmt.Sprintf("198.51.100.%d", w.lastSeq()%250+1)}}})
 				return p.Indicators[0].ID
 			},
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/share/settings", "/share/indicators/"+id+"/sighting", nil)
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", "/api/v1/share/indicators/"+id+"/sightings", nil, nil)
-				return id
-			},
+			Web: webForm("/share/settings", "/share/indicators/{obj}/sighting", nil),
+			API: apiCall("POST", "/api/v1/share/indicators/{obj}/sightings", nil),
 		},
 		parityCase{
 			Name: "share.subscription of the admin", Rule: "share.subscription", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				w.Form("/share/settings", "/share/settings", url.Values{"immediate_tlp": {"red"}, "digest": {"1"}})
-				return w.As().ID
-			},
-			API: func(w *parityWorld, _ string) string {
-				w.Call("PUT", "/api/v1/share/subscription", map[string]any{"immediate_tlp": []string{"red"}, "digest": true}, nil)
-				return w.As().ID
-			},
+			Setup: func(w *parityWorld) string { return w.As().ID },
+			Web:   webForm("/share/settings", "/share/settings", url.Values{"immediate_tlp": {"red"}, "digest": {"1"}}),
+			API:   apiCall("PUT", "/api/v1/share/subscription", map[string]any{"immediate_tlp": []string{"red"}, "digest": true}),
 		},
 		parityCase{
 			Name: "share.group.create by the member's admin", Rule: "share.group.create", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				_, loc := w.Form("/share/groups", "/share/groups", url.Values{"name": {"取引先の病院"}, "kind": {"customers"}})
-				return lastPath(loc)
-			},
-			API: func(w *parityWorld, _ string) string {
-				var g share.Group
-				w.Call("POST", "/api/v1/share/groups", map[string]any{"name": "取引先の病院", "kind": "customers"}, &g)
-				return g.ID
-			},
+			Web: webCreate("/share/groups", "/share/groups", url.Values{"name": {"取引先の病院"}, "kind": {"customers"}}),
+			API: apiCreate("/api/v1/share/groups", map[string]any{"name": "取引先の病院", "kind": "customers"}),
 		},
 		parityCase{
 			Name: "share.group.create of a regional network by the operator", Rule: "share.group.create.regional", As: "isac_admin",
-			Web: func(w *parityWorld, _ string) string {
-				_, loc := w.Form("/share/groups", "/share/groups", url.Values{"name": {"東京都地域医療ネットワーク"}, "kind": {"regional"}})
-				return lastPath(loc)
-			},
-			API: func(w *parityWorld, _ string) string {
-				var g share.Group
-				w.Call("POST", "/api/v1/share/groups", map[string]any{"name": "東京都地域医療ネットワーク", "kind": "regional"}, &g)
-				return g.ID
-			},
+			Web: webCreate("/share/groups", "/share/groups", url.Values{"name": {"東京都地域医療ネットワーク"}, "kind": {"regional"}}),
+			API: apiCreate("/api/v1/share/groups", map[string]any{"name": "東京都地域医療ネットワーク", "kind": "regional"}),
 		},
 		parityCase{
 			Name: "share.group.member invited by the group's owner", Rule: "share.group.member", As: "hospital_admin",
 			Setup: func(w *parityWorld) string { return w.shareGroup("hospital_admin", share.GroupCustomers, "") },
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/share/groups/"+id, "/share/groups/"+id+"/members", url.Values{"org_id": {w.ISAC}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PUT", "/api/v1/share/groups/"+id+"/members/"+w.ISAC, nil, nil)
-				return id
-			},
+			Web:   webForm("/share/groups/{obj}", "/share/groups/{obj}/members", url.Values{"org_id": {"{isac}"}}),
+			API:   apiCall("PUT", "/api/v1/share/groups/{obj}/members/{isac}", nil),
 		},
 		parityCase{
 			Name: "share.group.accept by the invited organisation's admin", Rule: "share.group.accept", As: "hospital_admin",
 			Setup: func(w *parityWorld) string {
 				return seed.Group(w.t, w.DB(), w.shareViewer("isac_admin"), fmt.Sprintf("招待の確認 %d", w.lastSeq()), share.GroupOther, time.Now(), w.Hospital)
 			},
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/share/groups", "/share/groups/"+id+"/answer", url.Values{"answer": {"accept"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("POST", "/api/v1/share/group-invites/"+id+"/accept", nil, nil)
-				return id
-			},
+			Web: webForm("/share/groups", "/share/groups/{obj}/answer", url.Values{"answer": {"accept"}}),
+			API: apiCall("POST", "/api/v1/share/group-invites/{obj}/accept", nil),
 		},
 		parityCase{
 			Name: "share.webhook set by the member's admin", Rule: "share.webhook", As: "hospital_admin",
-			Web: func(w *parityWorld, _ string) string {
-				w.Form("/share/settings", "/share/settings/webhook", url.Values{"url": {"https://hooks.example.jp/medisac"}, "secret": {"0123456789abcdef0123"}})
-				return w.Hospital
-			},
-			API: func(w *parityWorld, _ string) string {
-				w.Call("PUT", "/api/v1/share/webhook", map[string]any{"url": "https://hooks.example.jp/medisac", "secret": "0123456789abcdef0123"}, nil)
-				return w.Hospital
-			},
+			Setup: parityHospital,
+			Web:   webForm("/share/settings", "/share/settings/webhook", url.Values{"url": {"https://hooks.example.jp/medisac"}, "secret": {"0123456789abcdef0123"}}),
+			API:   apiCall("PUT", "/api/v1/share/webhook", map[string]any{"url": "https://hooks.example.jp/medisac", "secret": "0123456789abcdef0123"}),
 		},
 		parityCase{
 			Name: "share.import of a STIX bundle", Rule: "share.import", As: "hospital_admin",

@@ -6,12 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +19,8 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
 // The audit-parity test: the same action through the web, the API and the
@@ -52,9 +53,127 @@ type parityCase struct {
 
 var parityCases []parityCase
 
+// webForm is the web door of a case whose form needs nothing but the
+// object: it loads page, posts form to action and names the case's object.
+// In page, action and the form's values, {obj}, {hospital} and {isac} stand
+// for the object and the world's two organisations, {n} for a fresh number.
+func webForm(page, action string, form url.Values) parityDoor {
+	return func(w *parityWorld, obj string) string {
+		w.t.Helper()
+		w.Form(w.expand(page, obj), w.expand(action, obj), w.expandForm(form, obj))
+		return obj
+	}
+}
+
+// webCreate is the web door of a case that creates something: it posts
+// form as webForm does and names what the answer's redirect leads to.
+func webCreate(page, action string, form url.Values) parityDoor {
+	return func(w *parityWorld, obj string) string {
+		w.t.Helper()
+		_, loc := w.Form(w.expand(page, obj), w.expand(action, obj), w.expandForm(form, obj))
+		if loc == "" {
+			w.t.Fatalf("web %s: no redirect to what was created", action)
+		}
+		return lastPath(loc)
+	}
+}
+
+// apiCall is the API door of a case whose request needs nothing but the
+// object: it sends body (nil: none) as JSON to path and names the case's
+// object. The placeholders of webForm stand in path and in body's strings.
+func apiCall(method, path string, body any) parityDoor {
+	return func(w *parityWorld, obj string) string {
+		w.t.Helper()
+		w.Call(method, w.expand(path, obj), w.expandJSON(body, obj), nil)
+		return obj
+	}
+}
+
+// apiCreate is the API door of a case that creates something: it posts
+// body as apiCall does and names the id the answer gives.
+func apiCreate(path string, body any) parityDoor {
+	return func(w *parityWorld, obj string) string {
+		w.t.Helper()
+		var out struct{ ID string }
+		w.Call(http.MethodPost, w.expand(path, obj), w.expandJSON(body, obj), &out)
+		if out.ID == "" {
+			w.t.Fatalf("api %s: no id in the answer", path)
+		}
+		return out.ID
+	}
+}
+
+// expand replaces the placeholders of webForm in s.
+func (w *parityWorld) expand(s, obj string) string {
+	w.counter++
+	return strings.NewReplacer("{obj}", obj, "{hospital}", w.Hospital, "{isac}", w.ISAC, "{n}", strconv.Itoa(w.counter)).Replace(s)
+}
+
+// expandForm is form with the placeholders of webForm replaced (nil for
+// nil).
+func (w *parityWorld) expandForm(form url.Values, obj string) url.Values {
+	if form == nil {
+		return nil
+	}
+	f := url.Values{}
+	for k, vs := range form {
+		for _, v := range vs {
+			f.Add(k, w.expand(v, obj))
+		}
+	}
+	return f
+}
+
+// expandJSON is body encoded as JSON with the placeholders of webForm
+// replaced in its strings (nil for nil).
+func (w *parityWorld) expandJSON(body any, obj string) any {
+	if body == nil {
+		return nil
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return json.RawMessage(w.expand(string(raw), obj))
+}
+
+// lastPath is the last element of a redirect's path.
+func lastPath(loc string) string {
+	loc, _, _ = strings.Cut(loc, "#")
+	return loc[strings.LastIndex(loc, "/")+1:]
+}
+
+// parityHospital is the Setup of a case whose object is the hospital.
+func parityHospital(w *parityWorld) string { return w.Hospital }
+
+// principal is the world's admin named key as the use cases see them.
+func (w *parityWorld) principal(key string) *auth.Principal {
+	u := w.users[key]
+	p := &auth.Principal{UserID: u.ID, Email: u.Email, OrgID: u.OrgID, Role: auth.RoleAdmin, OrgKind: auth.KindHospital}
+	if u.OrgID == w.ISAC {
+		p.OrgKind = auth.KindISAC
+	}
+	return p
+}
+
 // parityOneDoor lists the permission rules whose action only one door
 // offers, with the reason; the coverage test accepts them without a case.
-var parityOneDoor = map[string]string{}
+var parityOneDoor = map[string]string{
+	"assess.hint.accepted":    "hints are shown and answered on the item's web page only; the API has no hints",
+	"assess.hint.ignored":     "hints are shown and answered on the item's web page only; the API has no hints",
+	"assess.sheet.share":      "sharing a sheet with the ISAC is a switch on the sheet's web page only",
+	"assess.vendor.file":      "attaching the PDF a vendor sent is an upload on the vendor requests' web page only",
+	"assess.vendor.remind":    "reminding a vendor is a button on the vendor requests' web page only",
+	"settings.job.retry":      "only the operators' jobs page (/admin/jobs) retries a failed job; neither the API nor the command line offers it",
+	"share.feed.add":          "only the ISAC operator's pages register TAXII feeds; the API has no route for them",
+	"share.feed.delete":       "only the ISAC operator's pages remove TAXII feeds; the API has no route for them",
+	"share.feed.pull":         "no door pulls a feed: the hub's scheduled job does, as the system",
+	"share.warning.add":       "warning lists are kept on the ISAC operator's pages only; the API has no route for them",
+	"share.warning.delete":    "warning lists are kept on the ISAC operator's pages only; the API has no route for them",
+	"share.warning.toggle":    "warning lists are kept on the ISAC operator's pages only; the API has no route for them",
+	"vuln.notifications.read": "only the vulnerability page marks notifications read; the API lists them without changing them",
+	"vuln.webhook":            "only the vulnerability page sets the notification webhook; the API and the command line have no such action",
+}
 
 // parityKey is what must be identical across doors.
 type parityKey struct {
@@ -79,12 +198,21 @@ type parityWorld struct {
 	Hospital, ISAC string
 	users          map[string]*parityUser
 	as             *parityUser
+	// counter numbers the placeholder {n} of the doors.
+	counter int
 }
 
 type parityUser struct {
 	ID, Email, OrgID string
 	web              *http.Client
 	token            string
+}
+
+// eachParityWorld runs fn with a world on SQLite and one on PostgreSQL.
+func eachParityWorld(t *testing.T, fn func(t *testing.T, w *parityWorld)) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) { fn(t, newParityWorld(t, backend)) })
+	}
 }
 
 func newParityWorld(t *testing.T, backend string) *parityWorld {
@@ -116,37 +244,25 @@ func ptr[T any](v T) *T { return &v }
 
 func (w *parityWorld) addUser(key, email, orgID string, role auth.Role) *parityUser {
 	t := w.t
-	u, err := auth.CreateUser(w.ctx, w.n.DB, auth.NewUser{Email: email, DisplayName: key, Lang: "ja", Password: "correct horse battery staple 42"}, w.now)
+	p := seed.MemberAs(t, w.n.DB, &auth.Org{ID: orgID}, auth.NewUser{Email: email, DisplayName: key, Lang: "ja", Password: "correct horse battery staple 42"}, role, w.now)
+	raw, _, err := auth.CreateSession(w.ctx, w.n.DB, p.User.ID, orgID, true, "127.0.0.1", "parity", auth.DefaultSessionPolicy, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := auth.AddMember(w.ctx, w.n.DB, orgID, u.ID, role, w.now); err != nil {
-		t.Fatal(err)
-	}
-	raw, _, err := auth.CreateSession(w.ctx, w.n.DB, u.ID, orgID, true, "127.0.0.1", "parity", auth.DefaultSessionPolicy, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	jar, _ := cookiejar.New(nil)
+	web := browserHTTP()
 	base, _ := url.Parse(w.base)
-	jar.SetCookies(base, []*http.Cookie{{Name: "medisac_session", Value: raw, Path: "/"}})
-	token, _, err := auth.CreateToken(w.ctx, w.n.DB, u.ID, orgID, "parity", true, nil, w.now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pu := &parityUser{ID: u.ID, Email: u.Email, OrgID: orgID, token: token,
-		web: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	web.Jar.SetCookies(base, []*http.Cookie{{Name: "medisac_session", Value: raw, Path: "/"}})
+	token, _ := seed.Token(t, w.n.DB, p, "parity", true, w.now)
+	pu := &parityUser{ID: p.User.ID, Email: p.User.Email, OrgID: orgID, token: token, web: web}
 	w.users[key] = pu
 	return pu
 }
 
-// Form loads page (as the acting user) for its CSRF token, then posts form
-// to action and fails the test unless the answer is a success or a redirect.
-// It returns the response body and the Location header.
-func (w *parityWorld) Form(page, action string, form url.Values) (string, string) {
+// formToken loads page as the acting user and returns the CSRF token of
+// its forms.
+func (w *parityWorld) formToken(page string) string {
 	w.t.Helper()
-	c := w.as.web
-	resp, err := c.Get(w.base + page)
+	resp, err := w.as.web.Get(w.base + page)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -156,42 +272,63 @@ func (w *parityWorld) Form(page, action string, form url.Values) (string, string
 	if m == nil {
 		w.t.Fatalf("no form token on %s (status %d)", page, resp.StatusCode)
 	}
-	if form == nil {
-		form = url.Values{}
-	}
-	form.Set("csrf", m[1])
-	req, _ := http.NewRequest(http.MethodPost, w.base+action, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return m[1]
+}
+
+// send posts body to action as the acting user's browser and fails the
+// test unless the answer is a success or a redirect. It returns the
+// response body and the Location header.
+func (w *parityWorld) send(action, contentType string, body io.Reader) (string, string) {
+	w.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, w.base+action, body)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Origin", w.base)
-	resp, err = c.Do(req)
+	resp, err := w.as.web.Do(req)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ = io.ReadAll(resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode >= 400 {
 		w.t.Fatalf("web %s: status %d: %s", action, resp.StatusCode, b)
 	}
 	return string(b), resp.Header.Get("Location")
 }
 
-// Call sends an API request as the acting user with body encoded as JSON
-// (nil: no body), fails the test on an error status and decodes the answer
-// into out (may be nil).
-func (w *parityWorld) Call(method, path string, body, out any) {
+// Form loads page (as the acting user) for its CSRF token, then posts form
+// to action and fails the test unless the answer is a success or a redirect.
+// It returns the response body and the Location header.
+func (w *parityWorld) Form(page, action string, form url.Values) (string, string) {
 	w.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
+	if form == nil {
+		form = url.Values{}
 	}
-	req, _ := http.NewRequest(method, w.base+path, rd)
+	form.Set("csrf", w.formToken(page))
+	return w.send(action, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()))
+}
+
+// Upload loads page for its CSRF token and posts content as the multipart
+// file field named field to action; it returns the answer's body.
+func (w *parityWorld) Upload(page, action, field, filename string, content []byte) string {
+	w.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("csrf", w.formToken(page))
+	fw, _ := mw.CreateFormFile(field, filename)
+	_, _ = fw.Write(content)
+	mw.Close()
+	b, _ := w.send(action, mw.FormDataContentType(), &body)
+	return b
+}
+
+// RawCall sends body as it is (contentType "" : no body) to the API as the
+// acting user, fails the test on an error status and returns the answer.
+func (w *parityWorld) RawCall(method, path, contentType string, body []byte) []byte {
+	w.t.Helper()
+	req, _ := http.NewRequest(method, w.base+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+w.as.token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -202,6 +339,24 @@ func (w *parityWorld) Call(method, path string, body, out any) {
 	if resp.StatusCode >= 400 {
 		w.t.Fatalf("api %s %s: status %d: %s", method, path, resp.StatusCode, b)
 	}
+	return b
+}
+
+// Call sends an API request as the acting user with body encoded as JSON
+// (nil: no body), fails the test on an error status and decodes the answer
+// into out (may be nil).
+func (w *parityWorld) Call(method, path string, body, out any) {
+	w.t.Helper()
+	var raw []byte
+	contentType := ""
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			w.t.Fatal(err)
+		}
+		contentType = "application/json"
+	}
+	b := w.RawCall(method, path, contentType, raw)
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
 			w.t.Fatalf("api %s %s: %v: %s", method, path, err, b)
@@ -225,11 +380,7 @@ func (w *parityWorld) CLI(args ...string) string {
 // File writes content to a file in a fresh folder and returns its path.
 func (w *parityWorld) File(name string, content []byte) string {
 	w.t.Helper()
-	p := filepath.Join(w.t.TempDir(), name)
-	if err := os.WriteFile(p, content, 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-	return p
+	return testkit.WriteFile(w.t, w.t.TempDir(), name, content)
 }
 
 // As returns the acting user.
@@ -287,54 +438,51 @@ func (w *parityWorld) entriesAfter(seq int64, obj string) []string {
 // TestAuditParity performs every case through every door that offers it,
 // on both databases, and compares the entries each door left.
 func TestAuditParity(t *testing.T) {
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
-			w := newParityWorld(t, backend)
-			for _, c := range parityCases {
-				t.Run(c.Name, func(t *testing.T) {
-					w.t = t
-					defer func() { w.t = nil }()
-					w.as = w.users[c.As]
-					if w.as == nil {
-						t.Fatalf("unknown actor %q", c.As)
+	eachParityWorld(t, func(t *testing.T, w *parityWorld) {
+		for _, c := range parityCases {
+			t.Run(c.Name, func(t *testing.T) {
+				w.t = t
+				defer func() { w.t = nil }()
+				w.as = w.users[c.As]
+				if w.as == nil {
+					t.Fatalf("unknown actor %q", c.As)
+				}
+				doors := []struct {
+					name string
+					do   parityDoor
+				}{{"web", c.Web}, {"api", c.API}, {"cli", c.CLI}}
+				var first []string
+				var firstDoor string
+				used := 0
+				for _, d := range doors {
+					if d.do == nil {
+						continue
 					}
-					doors := []struct {
-						name string
-						do   parityDoor
-					}{{"web", c.Web}, {"api", c.API}, {"cli", c.CLI}}
-					var first []string
-					var firstDoor string
-					used := 0
-					for _, d := range doors {
-						if d.do == nil {
-							continue
-						}
-						used++
-						obj := ""
-						if c.Setup != nil {
-							obj = c.Setup(w)
-						}
-						seq := w.lastSeq()
-						id := d.do(w, obj)
-						got := w.entriesAfter(seq, id)
-						if len(got) == 0 {
-							t.Fatalf("%s: no audit entry", d.name)
-						}
-						if first == nil {
-							first, firstDoor = got, d.name
-							continue
-						}
-						if strings.Join(got, "\n") != strings.Join(first, "\n") {
-							t.Errorf("%s left\n  %s\nbut %s left\n  %s", d.name, strings.Join(got, "\n  "), firstDoor, strings.Join(first, "\n  "))
-						}
+					used++
+					obj := ""
+					if c.Setup != nil {
+						obj = c.Setup(w)
 					}
-					if used < 2 {
-						t.Fatalf("case offers %d door(s); list one-door actions in parityOneDoor", used)
+					seq := w.lastSeq()
+					id := d.do(w, obj)
+					got := w.entriesAfter(seq, id)
+					if len(got) == 0 {
+						t.Fatalf("%s: no audit entry", d.name)
 					}
-				})
-			}
-		})
-	}
+					if first == nil {
+						first, firstDoor = got, d.name
+						continue
+					}
+					if strings.Join(got, "\n") != strings.Join(first, "\n") {
+						t.Errorf("%s left\n  %s\nbut %s left\n  %s", d.name, strings.Join(got, "\n  "), firstDoor, strings.Join(first, "\n  "))
+					}
+				}
+				if used < 2 {
+					t.Fatalf("case offers %d door(s); list one-door actions in parityOneDoor", used)
+				}
+			})
+		}
+	})
 }
 
 // TestAuditParityCoverage: every permission rule that changes data has a

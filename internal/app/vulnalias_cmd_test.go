@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
 )
@@ -27,10 +28,7 @@ func TestVulnAliasCommands(t *testing.T) {
 		t.Fatalf("exported file is not the shipped table: %v", err)
 	}
 
-	bad := filepath.Join(dir, "bad.json")
-	if err := os.WriteFile(bad, []byte(`{"vendors":[{"cpe":"fortinet","names":["ヤマハ"]},{"cpe":"yamaha","names":["ヤマハ"]}],"products":[]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bad := testkit.WriteFile(t, dir, "bad.json", []byte(`{"vendors":[{"cpe":"fortinet","names":["ヤマハ"]},{"cpe":"yamaha","names":["ヤマハ"]}],"products":[]}`))
 	out, err = runCLI(t, dir, "vuln", "aliases", "import", bad)
 	if err == nil || !strings.Contains(err.Error(), "「ヤマハ」") || !strings.Contains(err.Error(), "表は変更していません") || !strings.Contains(err.Error(), "The table was not changed") {
 		t.Errorf("bad table: %v %s", err, out)
@@ -38,10 +36,7 @@ func TestVulnAliasCommands(t *testing.T) {
 
 	f := match.DefaultAliases().File()
 	f.Vendors[0].Names = append(f.Vendors[0].Names, "ふぉーちねっと")
-	good := filepath.Join(dir, "good.json")
-	if err := os.WriteFile(good, match.EncodeAliases(f), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	good := testkit.WriteFile(t, dir, "good.json", match.EncodeAliases(f))
 	out, err = runCLI(t, dir, "vuln", "aliases", "import", good, "--note", "院内の書き方")
 	if err != nil || !strings.Contains(out, vuln.ShippedAliasesVersion()+" →") {
 		t.Fatalf("import: %v %s", err, out)

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,5 +127,45 @@ func SignOut() chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.Click(chromedp.CSS(`form[action="/signout"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+	)
+}
+
+// Do runs steps in the browser; the test fails naming what they do when one
+// fails.
+func Do(t testing.TB, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Text is the text of the first element that matches the CSS selector sel.
+func Text(t testing.TB, ctx context.Context, sel string) string {
+	t.Helper()
+	return Run(t, ctx, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// Download fetches, in the page, the address the JavaScript expression href
+// gives (a link's href) and returns the body; the test fails unless the
+// answer is a success.
+func Download(t testing.TB, ctx context.Context, href string) []byte {
+	t.Helper()
+	b64 := Run(t, ctx, chromedp.Evaluate[string](`fetch(`+href+`)
+		.then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))
+		.then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x)); return btoa(s); })`, chromedp.EvalAwaitPromise))
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// SubmitCode types code into the second sign-in step's form, sends it and
+// waits for the element sel of the next page.
+func SubmitCode(code, sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SendKeys(chromedp.CSS(`#code`), code),
+		chromedp.Submit(chromedp.CSS(`#code`)),
+		chromedp.WaitVisible(chromedp.CSS(sel)),
 	)
 }

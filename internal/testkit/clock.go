@@ -20,6 +20,10 @@ type Clock struct {
 // NewClock returns a clock standing at t.
 func NewClock(t time.Time) *Clock { return &Clock{t: t, set: true} }
 
+// NowClock returns a clock standing at the current time (UTC), for tests
+// that need the real date but a clock they can move.
+func NowClock() *Clock { return NewClock(time.Now().UTC()) }
+
 // Now returns the clock's time.
 func (c *Clock) Now() time.Time {
 	c.mu.Lock()

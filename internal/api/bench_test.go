@@ -11,6 +11,16 @@ import (
 	"github.com/medisac/medisac/internal/testkit"
 )
 
+// getMe asks GET /api/v1/me with the read token of staff A.
+func getMe(f *fixture) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("GET", "/api/v1/me", nil)
+	r.RemoteAddr = "192.0.2.10:41000"
+	r.Header.Set("Authorization", "Bearer "+f.staffA.read)
+	w := httptest.NewRecorder()
+	f.api.ServeHTTP(w, r)
+	return w
+}
+
 // BenchmarkAPIGetMe measures authenticated GET /api/v1/me through the real
 // handler (token lookup, user, organisation and memberships) on both
 // databases, reporting the 99th percentile latency beside ns/op.
@@ -19,12 +29,7 @@ func BenchmarkAPIGetMe(b *testing.B) {
 		f := newFixture(b, d)
 		f.clock.Advance(time.Hour)
 		req := func() {
-			r := httptest.NewRequest("GET", "/api/v1/me", nil)
-			r.RemoteAddr = "192.0.2.10:41000"
-			r.Header.Set("Authorization", "Bearer "+f.staffA.read)
-			w := httptest.NewRecorder()
-			f.api.ServeHTTP(w, r)
-			if w.Code != http.StatusOK {
+			if w := getMe(f); w.Code != http.StatusOK {
 				b.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 		}
@@ -53,12 +58,7 @@ func BenchmarkAPIGetMeParallel(b *testing.B) {
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				r := httptest.NewRequest("GET", "/api/v1/me", nil)
-				r.RemoteAddr = "192.0.2.10:41000"
-				r.Header.Set("Authorization", "Bearer "+f.staffA.read)
-				w := httptest.NewRecorder()
-				f.api.ServeHTTP(w, r)
-				if w.Code != http.StatusOK {
+				if w := getMe(f); w.Code != http.StatusOK {
 					b.Errorf("status %d", w.Code)
 					return
 				}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,13 +48,7 @@ func (f *fixture) mailsTo(t *testing.T, org, addr string) []notify.Stored {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []notify.Stored
-	for _, m := range ms {
-		if m.To == addr {
-			out = append(out, m)
-		}
-	}
-	return out
+	return slices.DeleteFunc(ms, func(m notify.Stored) bool { return m.To != addr })
 }
 
 // entries returns org's audit entries of action about objectID.
@@ -63,13 +58,8 @@ func (f *fixture) entries(t *testing.T, org, action, objectID string) []audit.En
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []audit.Entry
-	for _, e := range es {
-		if e.Action == action {
-			out = append(out, e)
-		}
-	}
-	return out
+	// ActionPrefix also matches longer actions; keep only this one.
+	return slices.DeleteFunc(es, func(e audit.Entry) bool { return e.Action != action })
 }
 
 func (f *fixture) org(t *testing.T, id string) *auth.Org {

@@ -31,14 +31,21 @@ func entries(t *testing.T, log *audit.Log, orgID string) []audit.Entry {
 	return es
 }
 
+// newTestService returns a service on d whose clock stands at testNow, and
+// its audit log.
+func newTestService(d *db.DB) (*Service, *audit.Log) {
+	now := func() time.Time { return testNow }
+	log := audit.New(d, nil, now)
+	return NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", now), log
+}
+
 // TestServiceSheets: each change is allowed by the permission table or
 // refused without writing anything; each allowed change leaves exactly
 // one entry in the organisation's log, naming the sheet and the door.
 func TestServiceSheets(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		log := audit.New(d, nil, func() time.Time { return testNow })
-		svc := NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", func() time.Time { return testNow })
+		svc, log := newTestService(d)
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
 		b := mkOrg(t, d, auth.KindHospital, "B病院")
 		admin := &auth.Principal{UserID: "u-admin", Email: "admin@a.example.jp", DisplayName: "院長", OrgID: a.ID, OrgKind: auth.KindHospital, Role: auth.RoleAdmin, Via: audit.ViaWeb}
@@ -178,8 +185,7 @@ func TestServiceSheets(t *testing.T) {
 func TestServiceSurveysAndEditions(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		log := audit.New(d, nil, func() time.Time { return testNow })
-		svc := NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", func() time.Time { return testNow })
+		svc, log := newTestService(d)
 		isac := mkOrg(t, d, auth.KindISAC, "ISAC")
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
 		op := &auth.Principal{UserID: "u-op", Email: "op@isac.example.jp", OrgID: isac.ID, OrgName: "ISAC", OrgKind: auth.KindISAC, Role: auth.RoleStaff}

@@ -35,6 +35,20 @@ func r7(t testing.TB) *Edition {
 	return e
 }
 
+// twoHospitals makes hospitals A and B and starts A's 2025 sheet of the
+// R7 edition.
+func twoHospitals(t testing.TB, d *db.DB) (e *Edition, a, b *auth.Org, s *Sheet) {
+	t.Helper()
+	e = r7(t)
+	a = mkOrg(t, d, auth.KindHospital, "A病院")
+	b = mkOrg(t, d, auth.KindHospital, "B病院")
+	s, err := StartSheet(context.Background(), d, e, a.ID, 2025, "", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, a, b, s
+}
+
 func TestValidate(t *testing.T) {
 	e := r7(t)
 	yes := Answer{ItemID: "has_system", Answer1: AnsYes, Date1: "2025-06-01"}
@@ -145,13 +159,7 @@ sections:
 func TestSheetLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		e := r7(t)
-		a := mkOrg(t, d, auth.KindHospital, "A病院")
-		b := mkOrg(t, d, auth.KindHospital, "B病院")
-		s, err := StartSheet(ctx, d, e, a.ID, 2025, "", testNow)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, a, b, s := twoHospitals(t, d)
 		again, err := StartSheet(ctx, d, e, a.ID, 2025, "", testNow)
 		if err != nil || again.ID != s.ID {
 			t.Fatalf("second start: %v %v", again, err)
@@ -273,13 +281,7 @@ func TestSheetLifecycle(t *testing.T) {
 func TestEvidenceAndHints(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		e := r7(t)
-		a := mkOrg(t, d, auth.KindHospital, "A病院")
-		b := mkOrg(t, d, auth.KindHospital, "B病院")
-		s, err := StartSheet(ctx, d, e, a.ID, 2025, "", testNow)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, a, b, s := twoHospitals(t, d)
 		pdf := []byte("%PDF-1.4\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n")
 		ev, err := AddEvidence(ctx, d, e, a.ID, s.ID, "backup", "u1", EvidenceInput{Name: "バックアップ手順.pdf", Data: pdf, Note: "手順書"}, testNow)
 		if err != nil {

@@ -242,10 +242,8 @@ func TestImportBadFiles(t *testing.T) {
 }
 
 func TestExportAndTemplate(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachTwoOrgs(t, func(t *testing.T, d *db.DB, a, b string) {
 		ctx := context.Background()
-		a := newOrg(t, d, "A")
-		b := newOrg(t, d, "B")
 		if _, err := ImportFile(ctx, d, a, "", "a.csv", []byte(assetCSV), false, t0); err != nil {
 			t.Fatal(err)
 		}

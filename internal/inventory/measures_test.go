@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/i18n"
 )
 
@@ -71,10 +70,8 @@ func TestUrgentMeasuresFor(t *testing.T) {
 }
 
 func TestUrgentMeasuresStore(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachTwoOrgs(t, func(t *testing.T, d *db.DB, org, other string) {
 		ctx := context.Background()
-		org := newOrg(t, d, "A")
-		other := newOrg(t, d, "B")
 		a := must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "VPN", DefaultPasswordChanged: Yes, PasswordShared: No}, t0))
 		must[Asset](t)(CreateAsset(ctx, d, other, "", Asset{Name: "他院の機器"}, t0))
 		must[Communication](t)(CreateCommunication(ctx, d, org, Communication{AssetID: a.ID, Reason: "保守", ReviewedOn: "2026-03-01", ReviewedBy: "情報システム課 佐藤"}, t0))

@@ -105,10 +105,8 @@ func TestParseNmapHostile(t *testing.T) {
 }
 
 func TestNmapPreviewApply(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachTwoOrgs(t, func(t *testing.T, d *db.DB, org, other string) {
 		ctx := context.Background()
-		org := newOrg(t, d, "A")
-		other := newOrg(t, d, "B")
 		scan := readNmap(t, "nmap-radialnet-example.xml")
 		// An existing asset known by its IP address, one by hostname.
 		web := must[Asset](t)(CreateAsset(ctx, d, org, "", Asset{Name: "freshmeat", IP: "66.35.250.168", Kind: KindServer}, t0))

@@ -20,6 +20,13 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 var t0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 
+// eachTwoOrgs runs fn on each database with two organisations, "A" and "B".
+func eachTwoOrgs(t *testing.T, fn func(t *testing.T, d *db.DB, a, b string)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		fn(t, d, newOrg(t, d, "A"), newOrg(t, d, "B"))
+	})
+}
+
 func newOrg(t testing.TB, d *db.DB, name string) string {
 	t.Helper()
 	id := db.NewID()
@@ -106,10 +113,8 @@ func TestAssetCRUDAndHistory(t *testing.T) {
 }
 
 func TestListAssetsKeyset(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachTwoOrgs(t, func(t *testing.T, d *db.DB, org, other string) {
 		ctx := context.Background()
-		org := newOrg(t, d, "A")
-		other := newOrg(t, d, "B")
 		for i := 0; i < 25; i++ {
 			kind := KindPC
 			if i%5 == 0 {
@@ -159,10 +164,8 @@ func TestListAssetsKeyset(t *testing.T) {
 // TestTenantIsolation checks that organisation B can neither read, change,
 // delete nor reference organisation A's rows through any store function.
 func TestTenantIsolation(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachTwoOrgs(t, func(t *testing.T, d *db.DB, a, b string) {
 		ctx := context.Background()
-		a := newOrg(t, d, "A")
-		b := newOrg(t, d, "B")
 		seg := must[Segment](t)(CreateSegment(ctx, d, a, Segment{Name: "医療系"}, t0))
 		asset := must[Asset](t)(CreateAsset(ctx, d, a, "", Asset{Name: "VPN装置", SegmentID: seg.ID}, t0))
 		comm := must[Communication](t)(CreateCommunication(ctx, d, a, Communication{AssetID: asset.ID, Port: "443", Reason: "保守"}, t0))

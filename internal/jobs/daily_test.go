@@ -49,6 +49,18 @@ func runDaily(t *testing.T, q *Queue) int {
 	return n
 }
 
+// dailyNodes returns two nodes "a" and "b" on the same database that both
+// run the daily "digest" job into log.
+func dailyNodes(t *testing.T, d *db.DB, clk *clock, log *dayLog) (a, b *Queue) {
+	t.Helper()
+	a = newQueue(d, clk.Now, "a")
+	b = newQueue(reopen(t, d), clk.Now, "b")
+	for _, q := range []*Queue{a, b} {
+		q.Daily("digest", digestAt, jst, log.fn)
+	}
+	return a, b
+}
+
 func lastRun(t *testing.T, q *Queue, name string) DailyRun {
 	t.Helper()
 	rs, err := q.DailyRuns(context.Background(), name, 1)
@@ -62,11 +74,7 @@ func TestDailyOncePerDayAcrossNodes(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		clk := clockAt(time.Date(2026, 4, 1, 6, 0, 0, 0, jst))
 		var log dayLog
-		a := newQueue(d, clk.Now, "a")
-		b := newQueue(reopen(t, d), clk.Now, "b")
-		for _, q := range []*Queue{a, b} {
-			q.Daily("digest", digestAt, jst, log.fn)
-		}
+		a, b := dailyNodes(t, d, clk, &log)
 		steps := []struct {
 			at   time.Time
 			node *Queue
@@ -131,11 +139,7 @@ func TestDailyCrashedRunRetriedSameDay(t *testing.T) {
 		ctx := context.Background()
 		clk := clockAt(time.Date(2026, 4, 1, 7, 30, 0, 0, jst))
 		var log dayLog
-		a := newQueue(d, clk.Now, "a")
-		b := newQueue(reopen(t, d), clk.Now, "b")
-		for _, q := range []*Queue{a, b} {
-			q.Daily("digest", digestAt, jst, log.fn)
-		}
+		a, b := dailyNodes(t, d, clk, &log)
 		// Node a takes the day and dies before finishing.
 		if n, err := a.claimDay(ctx, a.daily[0], "2026-04-01", clk.Now()); err != nil || n != 1 {
 			t.Fatalf("claim: %d %v", n, err)

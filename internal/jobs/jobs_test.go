@@ -46,6 +46,15 @@ func reopen(t testing.TB, d *db.DB) *db.DB {
 	return d2
 }
 
+// twoNodes returns two queues on the same database, as nodes "a" and "b"
+// would have, sharing one clock. a renews its leases every 5ms.
+func twoNodes(t testing.TB, d *db.DB, clk *clock) (a, b *Queue) {
+	t.Helper()
+	a = newQueue(d, clk.Now, "a")
+	a.renewEvery = 5 * time.Millisecond
+	return a, newQueue(reopen(t, d), clk.Now, "b")
+}
+
 func runQueue(t testing.TB, q *Queue, workers int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -424,9 +433,7 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		clk := newClock()
-		a := newQueue(d, clk.Now, "a")
-		a.renewEvery = 5 * time.Millisecond
-		b := newQueue(reopen(t, d), clk.Now, "b")
+		a, b := twoNodes(t, d, clk)
 		var runs atomic.Int32
 		release := make(chan struct{})
 		h := func(ctx context.Context, _ []byte) error {
@@ -456,9 +463,7 @@ func TestLostLeaseCancelsHandler(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		clk := newClock()
-		a := newQueue(d, clk.Now, "a")
-		a.renewEvery = 5 * time.Millisecond
-		b := newQueue(reopen(t, d), clk.Now, "b")
+		a, b := twoNodes(t, d, clk)
 		started := make(chan struct{})
 		cancelled := make(chan struct{})
 		a.Register("long", func(ctx context.Context, _ []byte) error {

@@ -304,33 +304,8 @@ func BenchmarkSTIXImportMillion(b *testing.B) {
 	run := func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
 		w := newWorld(b, d)
-		f, err := os.CreateTemp(b.TempDir(), "bundle-*.json")
-		if err != nil {
-			b.Fatal(err)
-		}
-		bw := bufio.NewWriterSize(f, 1<<20)
-		fmt.Fprint(bw, `{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`)
 		reports := n / perReport
-		for r := 0; r < reports; r++ {
-			var refs []string
-			for j := 0; j < perReport-1; j++ {
-				k := r*perReport + j
-				id := fmt.Sprintf("indicator--%08d-0000-4000-8000-%012d", r, j)
-				refs = append(refs, `"`+id+`"`)
-				fmt.Fprintf(bw, `{"type":"indicator","spec_version":"2.1","id":"%s","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","pattern":"[ipv4-addr:value = '10.%d.%d.%d']","pattern_type":"stix","valid_from":"2026-04-01T09:00:00.000Z"},`,
-					id, (k>>16)&255, (k>>8)&255, k&255)
-			}
-			sep := ","
-			if r == reports-1 {
-				sep = ""
-			}
-			fmt.Fprintf(bw, `{"type":"report","spec_version":"2.1","id":"report--%08d-0000-4000-8000-000000000000","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","name":"bench %d","published":"2026-04-01T09:00:00.000Z","object_marking_refs":["%s"],"object_refs":[%s]}%s`,
-				r, r, TLPGreen.MarkingID(), strings.Join(refs, ","), sep)
-		}
-		fmt.Fprint(bw, "]}")
-		if err := bw.Flush(); err != nil {
-			b.Fatal(err)
-		}
+		f := writeIndicatorBundle(b, n, perReport, TLPGreen.MarkingID())
 		st, _ := f.Stat()
 		for b.Loop() {
 			if _, err := d.Exec(ctx, `DELETE FROM share_posts WHERE author_org_id = ?`, w.authorOrg); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
@@ -18,28 +19,9 @@ import (
 // under 300 MiB however many garbage collections lag behind.
 func TestImportIndexMemory(t *testing.T) {
 	n := 100000
-	f, _ := os.CreateTemp(t.TempDir(), "b-*.json")
-	bw := bufio.NewWriterSize(f, 1<<20)
-	fmt.Fprint(bw, `{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`)
 	per := 1000
 	reports := n / per
-	for r := 0; r < reports; r++ {
-		var refs []string
-		for j := 0; j < per-1; j++ {
-			k := r*per + j
-			id := fmt.Sprintf("indicator--%08d-0000-4000-8000-%012d", r, j)
-			refs = append(refs, `"`+id+`"`)
-			fmt.Fprintf(bw, `{"type":"indicator","spec_version":"2.1","id":"%s","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","pattern":"[ipv4-addr:value = '10.%d.%d.%d']","pattern_type":"stix","valid_from":"2026-04-01T09:00:00.000Z"},`, id, (k>>16)&255, (k>>8)&255, k&255)
-		}
-		sep := ","
-		if r == reports-1 {
-			sep = ""
-		}
-		fmt.Fprintf(bw, `{"type":"report","spec_version":"2.1","id":"report--%08d-0000-4000-8000-000000000000","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","name":"bench %d","published":"2026-04-01T09:00:00.000Z","object_refs":[%s]}%s`, r, r, strings.Join(refs, ","), sep)
-	}
-	fmt.Fprint(bw, "]}")
-	bw.Flush()
-	f.Seek(0, 0)
+	f := writeIndicatorBundle(t, n, per, "")
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
@@ -65,4 +47,47 @@ func TestImportIndexMemory(t *testing.T) {
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(g)
 	b.close()
+}
+
+// writeIndicatorBundle writes a STIX bundle of n objects to a temporary
+// file: reports of perReport objects, each an indicator of an IPv4 address
+// but the last, the report naming them. marking, unless empty, is the
+// reports' marking definition. The file is returned at its start.
+func writeIndicatorBundle(t testing.TB, n, perReport int, marking string) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "bundle-*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	markingRefs := ""
+	if marking != "" {
+		markingRefs = `"object_marking_refs":["` + marking + `"],`
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	fmt.Fprint(bw, `{"type":"bundle","id":"bundle--00000000-0000-4000-8000-000000000000","objects":[`)
+	reports := n / perReport
+	for r := 0; r < reports; r++ {
+		var refs []string
+		for j := 0; j < perReport-1; j++ {
+			k := r*perReport + j
+			id := fmt.Sprintf("indicator--%08d-0000-4000-8000-%012d", r, j)
+			refs = append(refs, `"`+id+`"`)
+			fmt.Fprintf(bw, `{"type":"indicator","spec_version":"2.1","id":"%s","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","pattern":"[ipv4-addr:value = '10.%d.%d.%d']","pattern_type":"stix","valid_from":"2026-04-01T09:00:00.000Z"},`,
+				id, (k>>16)&255, (k>>8)&255, k&255)
+		}
+		sep := ","
+		if r == reports-1 {
+			sep = ""
+		}
+		fmt.Fprintf(bw, `{"type":"report","spec_version":"2.1","id":"report--%08d-0000-4000-8000-000000000000","created":"2026-04-01T09:00:00.000Z","modified":"2026-04-01T09:00:00.000Z","name":"bench %d","published":"2026-04-01T09:00:00.000Z",%s"object_refs":[%s]}%s`,
+			r, r, markingRefs, strings.Join(refs, ","), sep)
+	}
+	fmt.Fprint(bw, "]}")
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -92,19 +92,8 @@ func TestImportWaitsForBusyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	holding := make(chan struct{})
 	held := make(chan error, 1)
-	go func() {
-		held <- other.InTx(ctx, func(tx *db.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE organizations SET name = name WHERE id = ?`, w.otherOrg); err != nil {
-				return err
-			}
-			close(holding)
-			time.Sleep(time.Second)
-			return nil
-		})
-	}()
-	<-holding
+	holdWriteLock(ctx, other, w.otherOrg, held, func() { time.Sleep(time.Second) })
 	res, err := ImportSTIX(ctx, d, w.author, strings.NewReader(bundleString(8, 300)), ImportOptions{}, t0)
 	if err != nil {
 		t.Fatalf("import beside another process's long write: %v", err)
@@ -121,19 +110,8 @@ func TestImportWaitsForBusyDatabase(t *testing.T) {
 	t.Logf("waited %d times, %v", res.BusyWaits, res.BusyWaited)
 
 	// A cancelled context stops the waiting.
-	holding = make(chan struct{})
 	release := make(chan struct{})
-	go func() {
-		held <- other.InTx(ctx, func(tx *db.Tx) error {
-			if _, err := tx.Exec(ctx, `UPDATE organizations SET name = name WHERE id = ?`, w.otherOrg); err != nil {
-				return err
-			}
-			close(holding)
-			<-release
-			return nil
-		})
-	}()
-	<-holding
+	holdWriteLock(ctx, other, w.otherOrg, held, func() { <-release })
 	cctx, cancel := context.WithTimeout(ctx, 600*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -160,18 +138,7 @@ func TestImportWaitsForBusyDatabase(t *testing.T) {
 		if n++; n < 6 {
 			return nil
 		}
-		holding := make(chan struct{})
-		go func() {
-			held <- other.InTx(ctx, func(tx *db.Tx) error {
-				if _, err := tx.Exec(ctx, `UPDATE organizations SET name = name WHERE id = ?`, w.otherOrg); err != nil {
-					return err
-				}
-				close(holding)
-				time.Sleep(time.Second)
-				return nil
-			})
-		}()
-		<-holding
+		holdWriteLock(ctx, other, w.otherOrg, held, func() { time.Sleep(time.Second) })
 		return diskFull
 	}}
 	if _, err := ImportSTIX(ctx, d, w.author, strings.NewReader(body), opts, t0); !errors.Is(err, diskFull) {
@@ -204,4 +171,22 @@ func TestRetryBusyBounded(t *testing.T) {
 	if err := retryBusy(context.Background(), func() error { tries++; return other }, nil); err != other || tries != 1 {
 		t.Errorf("other error: %v after %d tries", err, tries)
 	}
+}
+
+// holdWriteLock has other, a second process on the same database, take the
+// write lock in a transaction that lasts until wait returns. It returns
+// once the lock is held; the transaction's result goes to held.
+func holdWriteLock(ctx context.Context, other *db.DB, orgID string, held chan<- error, wait func()) {
+	holding := make(chan struct{})
+	go func() {
+		held <- other.InTx(ctx, func(tx *db.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE organizations SET name = name WHERE id = ?`, orgID); err != nil {
+				return err
+			}
+			close(holding)
+			wait()
+			return nil
+		})
+	}()
+	<-holding
 }

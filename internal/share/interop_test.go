@@ -184,12 +184,19 @@ func TestSTIXRoundTripRealFiles(t *testing.T) {
 	})
 }
 
+// commentedAmberPost makes the world and an amber post on which the
+// recipient has commented.
+func commentedAmberPost(t *testing.T, d *db.DB) (*world, *Post) {
+	w := newWorld(t, d)
+	p := matrixPost(t, d, w, TLPAmber)
+	must[*Comment](t)(AddComment(context.Background(), d, w.recipient, p.ID, "当院は該当機種なし。", t0))
+	return w, p
+}
+
 func TestSTIXExportOfLocalPostValidates(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		w := newWorld(t, d)
-		p := matrixPost(t, d, w, TLPAmber)
-		must[*Comment](t)(AddComment(ctx, d, w.recipient, p.ID, "当院は該当機種なし。", t0))
+		w, p := commentedAmberPost(t, d)
 		if err := AddSighting(ctx, d, w.recipient, p.Indicators[0].ID, t0); err != nil {
 			t.Fatal(err)
 		}
@@ -367,9 +374,7 @@ func init() {
 func TestSTIXExportOfOnePost(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		w := newWorld(t, d)
-		p := matrixPost(t, d, w, TLPAmber)
-		must[*Comment](t)(AddComment(ctx, d, w.recipient, p.ID, "当院は該当機種なし。", t0))
+		w, p := commentedAmberPost(t, d)
 		otherPost := matrixPost(t, d, w, TLPGreen)
 		anon := must[*Post](t)(CreatePost(ctx, d, w.author, PostInput{Kind: KindIncident, TLP: TLPGreen, Anonymous: true,
 			Title: "受付端末でランサムウェア", Indicators: []IndicatorInput{{Value: "evil[.]example.net"}}}, t0))

@@ -60,6 +60,22 @@ var (
 	benchIndexHeap  uint64
 )
 
+// randomSpec picks an asset kind of assetMix, as often as its weight says.
+func randomSpec(r *rand.Rand) assetSpec {
+	total := 0
+	for _, s := range assetMix {
+		total += s.weight
+	}
+	w := r.IntN(total)
+	for _, s := range assetMix {
+		if w < s.weight {
+			return s
+		}
+		w -= s.weight
+	}
+	return assetSpec{}
+}
+
 func millionAssets(b *testing.B) *match.Index {
 	benchIndexOnce.Do(func() {
 		var before runtime.MemStats
@@ -67,22 +83,10 @@ func millionAssets(b *testing.B) *match.Index {
 		runtime.ReadMemStats(&before)
 		start := time.Now()
 		r := rand.New(rand.NewPCG(1, 2))
-		total := 0
-		for _, s := range assetMix {
-			total += s.weight
-		}
 		x := match.NewIndex(testReg)
 		names := make([]cpe.Name, 0, 2)
 		for i := 0; i < 1_000_000; i++ {
-			w := r.IntN(total)
-			var spec assetSpec
-			for _, s := range assetMix {
-				if w < s.weight {
-					spec = s
-					break
-				}
-				w -= s.weight
-			}
+			spec := randomSpec(r)
 			names = names[:0]
 			for _, c := range spec.make(r, i) {
 				names = append(names, cpe.MustParse(c))

@@ -1,8 +1,6 @@
 package vuln
 
 import (
-	"bytes"
-	"compress/gzip"
 	"os"
 	"testing"
 
@@ -30,12 +28,4 @@ func rulesFor(t testing.TB, file string) *match.Rules {
 		t.Fatal(err)
 	}
 	return r
-}
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
 }

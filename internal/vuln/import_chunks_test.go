@@ -283,7 +283,7 @@ func TestImportChunkedBadLastRecord(t *testing.T) {
 			c.Advance(time.Second)
 			body := bad
 			if zipped {
-				body = gz(bad)
+				body = testkit.Gzip(bad)
 			}
 			_, err := w.Import(ctx, "bad.json", bytes.NewReader(body))
 			if err == nil || apperr.From(err).Key != "vuln.feed.bad_cpe" {

@@ -17,23 +17,10 @@ import (
 // unknown, unparseable and family versions.
 func smallIndex(t testing.TB, n int) *match.Index {
 	r := rand.New(rand.NewPCG(5, 6))
-	total := 0
-	for _, s := range assetMix {
-		total += s.weight
-	}
 	x := match.NewIndex(testReg)
 	for i := 0; i < n; i++ {
-		w := r.IntN(total)
-		var spec assetSpec
-		for _, s := range assetMix {
-			if w < s.weight {
-				spec = s
-				break
-			}
-			w -= s.weight
-		}
 		var names []cpe.Name
-		for _, c := range spec.make(r, i) {
+		for _, c := range randomSpec(r).make(r, i) {
 			names = append(names, cpe.MustParse(c))
 		}
 		x.Put(fmt.Sprintf("a%05d", i), names)

@@ -19,8 +19,7 @@ func TestCSRFRefused(t *testing.T) {
 		c := e.signedIn(e.admin, e.hosp)
 		for _, token := range []string{"", "forged-token-forged-token-forged-token"} {
 			r := c.post("/account/profile", url.Values{"csrf": {token}, "display_name": {"書き換え"}, "lang": {"en"}})
-			wantStatus(t, r, http.StatusForbidden)
-			wantContains(t, r, text("error.csrf"))
+			wantPage(t, r, http.StatusForbidden, text("error.csrf"))
 			r = c.post("/org/members/"+e.staff.ID+"/role", url.Values{"csrf": {token}, "role": {"admin"}})
 			wantStatus(t, r, http.StatusForbidden)
 		}
@@ -47,11 +46,9 @@ func TestSignInFailures(t *testing.T) {
 		c := e.client()
 		c.get("/signin")
 		wrong := c.post("/signin", url.Values{"email": {e.staff.Email}, "password": {"wrong-password-1!"}})
-		wantStatus(t, wrong, http.StatusUnauthorized)
-		wantContains(t, wrong, text("auth.signin.failed"))
+		wantPage(t, wrong, http.StatusUnauthorized, text("auth.signin.failed"))
 		unknown := c.post("/signin", url.Values{"email": {"nobody@kitamachi-hp.jp"}, "password": {"wrong-password-1!"}})
-		wantStatus(t, unknown, http.StatusUnauthorized)
-		wantContains(t, unknown, text("auth.signin.failed"))
+		wantPage(t, unknown, http.StatusUnauthorized, text("auth.signin.failed"))
 		if strings.Contains(wrong.body, "wrong-password") {
 			t.Fatal("the password was echoed back")
 		}
@@ -62,8 +59,7 @@ func TestSignInFailures(t *testing.T) {
 		for range auth.AccountThrottle.Free {
 			last = c.post("/signin", url.Values{"email": {e.staff.Email}, "password": {"wrong-password-1!"}})
 		}
-		wantStatus(t, last, http.StatusTooManyRequests)
-		wantContains(t, last, text("auth.signin.locked", 1))
+		wantPage(t, last, http.StatusTooManyRequests, text("auth.signin.locked", 1))
 		// Even the right password is refused while locked, with the minutes.
 		r := c.post("/signin", url.Values{"email": {e.staff.Email}, "password": {goodPassword}})
 		wantStatus(t, r, http.StatusTooManyRequests)
@@ -81,8 +77,7 @@ func TestInvitationFlow(t *testing.T) {
 		admin := e.signedIn(e.admin, e.hosp)
 
 		r := admin.post("/org/invites", url.Values{"email": {"not-an-address"}, "role": {"staff"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="email-err"`)
+		wantPage(t, r, http.StatusBadRequest, `id="email-err"`)
 		r = admin.post("/org/invites", url.Values{"email": {e.staff.Email}, "role": {"staff"}})
 		wantStatus(t, r, http.StatusConflict)
 		r = admin.post("/org/invites", url.Values{"email": {"new@kitamachi-hp.jp"}, "role": {"owner"}})
@@ -113,22 +108,18 @@ func TestInvitationFlow(t *testing.T) {
 
 		guest := e.client()
 		r = guest.get(link)
-		wantStatus(t, r, http.StatusOK)
-		wantContains(t, r, "北町総合病院")
+		wantPage(t, r, http.StatusOK, "北町総合病院")
 		r = guest.post(link, url.Values{"display_name": {"新人 太郎"}, "password": {goodPassword}, "password_confirm": {"other"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="password_confirm-err"`)
+		wantPage(t, r, http.StatusBadRequest, `id="password_confirm-err"`)
 		r = guest.post(link, url.Values{"display_name": {"新人 太郎"}, "password": {"password"}, "password_confirm": {"password"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="password-err"`)
+		wantPage(t, r, http.StatusBadRequest, `id="password-err"`)
 		if _, err := auth.GetUserByEmail(bg, d, "new@kitamachi-hp.jp"); err == nil {
 			t.Fatal("user created despite a refused password")
 		}
 		r = guest.post(link, url.Values{"display_name": {"新人 太郎"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
 		wantStatus(t, r, http.StatusSeeOther)
 		home := guest.get("/")
-		wantStatus(t, home, http.StatusOK)
-		wantContains(t, home, "新人 太郎")
+		wantPage(t, home, http.StatusOK, "新人 太郎")
 		u, err := auth.GetUserByEmail(bg, d, "new@kitamachi-hp.jp")
 		if err != nil {
 			t.Fatal(err)
@@ -142,9 +133,7 @@ func TestInvitationFlow(t *testing.T) {
 
 		again := e.client()
 		r = again.get(link)
-		wantStatus(t, r, http.StatusGone)
-		wantContains(t, r, text("auth.link.used"))
-		wantContains(t, r, text("link_error.invite_next"))
+		wantPage(t, r, http.StatusGone, text("auth.link.used"), text("link_error.invite_next"))
 		checkPage(t, "used invitation", r)
 		r = again.post(link, url.Values{"display_name": {"x"}, "password": {goodPassword}, "password_confirm": {goodPassword}})
 		wantStatus(t, r, http.StatusGone)
@@ -154,8 +143,7 @@ func TestInvitationFlow(t *testing.T) {
 		wantStatus(t, admin.post("/org/invites", url.Values{"email": {e.other.Email}, "role": {"auditor"}}), http.StatusSeeOther)
 		link = e.linkIn(e.mailsTo(e.hosp.ID, e.other.Email)[0].Body, "invite")
 		r = e.client().get(link)
-		wantStatus(t, r, http.StatusOK)
-		wantContains(t, r, "/signin?next=")
+		wantPage(t, r, http.StatusOK, "/signin?next=")
 		other := e.signedIn(e.other, e.clinic)
 		other.get(link)
 		wantStatus(t, other.post(link, nil), http.StatusSeeOther)
@@ -171,8 +159,7 @@ func TestInvitationFlow(t *testing.T) {
 		link = e.linkIn(e.mailsTo(e.hosp.ID, "late@kitamachi-hp.jp")[0].Body, "invite")
 		e.clock.Advance(auth.InviteTTL + time.Minute)
 		r = e.client().get(link)
-		wantStatus(t, r, http.StatusGone)
-		wantContains(t, r, text("auth.link.expired"))
+		wantPage(t, r, http.StatusGone, text("auth.link.expired"))
 	})
 }
 
@@ -203,8 +190,7 @@ func TestPasswordReset(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		checkPage(t, "reset", r)
 		r = c.post(link, url.Values{"password": {"kitamachi-hp2026!"}, "password_confirm": {"kitamachi-hp2026!"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, text("auth.password.personal"))
+		wantPage(t, r, http.StatusBadRequest, text("auth.password.personal"))
 		const newPassword = "Wq9!zr-Tamago-83"
 		r = c.post(link, url.Values{"password": {newPassword}, "password_confirm": {newPassword}})
 		wantStatus(t, r, http.StatusSeeOther)
@@ -223,9 +209,7 @@ func TestPasswordReset(t *testing.T) {
 		link = e.linkIn(e.mails("")[0].Body, "reset")
 		e.clock.Advance(auth.ResetTTL + time.Second)
 		r = c2.get(link)
-		wantStatus(t, r, http.StatusGone)
-		wantContains(t, r, text("auth.link.expired"))
-		wantContains(t, r, `href="/reset"`)
+		wantPage(t, r, http.StatusGone, text("auth.link.expired"), `href="/reset"`)
 
 		// Per address, at most a few mails an hour; the answer stays the same.
 		e.clock.Advance(time.Hour)
@@ -263,8 +247,7 @@ func TestMemberChangesScoped(t *testing.T) {
 
 		admin := e.signedIn(e.admin, e.hosp)
 		r := admin.post("/org/members/"+e.admin.ID+"/role", url.Values{"role": {"staff"}})
-		wantStatus(t, r, http.StatusConflict)
-		wantContains(t, r, text("auth.member.last_admin"))
+		wantPage(t, r, http.StatusConflict, text("auth.member.last_admin"))
 		wantStatus(t, admin.post("/org/members/"+e.staff.ID+"/role", url.Values{"role": {"auditor"}}), http.StatusSeeOther)
 		if got := e.role(e.hosp, e.staff); got != auth.RoleAuditor {
 			t.Fatalf("role is %q after the change", got)
@@ -284,15 +267,12 @@ func TestOrgAndOperatorForms(t *testing.T) {
 	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		admin := e.signedIn(e.admin, e.hosp)
 		r := admin.post("/org", url.Values{"name": {"北町総合病院"}, "name_kana": {"Kitamachi!"}, "mfa_policy": {"admins"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="name_kana-err"`)
-		wantContains(t, r, `value="Kitamachi!"`)
+		wantPage(t, r, http.StatusBadRequest, `id="name_kana-err"`, `value="Kitamachi!"`)
 		// A forged kind is refused as a whole: the field is named and
 		// nothing changes.
 		r = admin.post("/org", url.Values{"name": {"北町総合病院"}, "name_kana": {"キタマチ"}, "medical_code": {"１３１２３４５"}, "beds": {"２００"},
 			"prefecture": {"東京都"}, "mfa_policy": {"everyone"}, "kind": {"isac"}})
-		wantStatus(t, r, http.StatusForbidden)
-		wantContains(t, r, html.EscapeString(text("auth.org.field_forbidden", "kind")))
+		wantPage(t, r, http.StatusForbidden, html.EscapeString(text("auth.org.field_forbidden", "kind")))
 		if o, _ := auth.GetOrg(bg, d, &auth.Principal{OrgID: e.hosp.ID}, e.hosp.ID); o.Kind != auth.KindHospital || o.MFAPolicy != auth.MFAAdmins {
 			t.Fatalf("a refused change changed %+v", o)
 		}
@@ -314,8 +294,7 @@ func TestOrgAndOperatorForms(t *testing.T) {
 			"prefecture": {"京都府"}, "mfa_policy": {"admins"}, "email": {"boss@higashi.example.jp"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		page := oper.get(r.loc())
-		wantStatus(t, page, http.StatusOK)
-		wantContains(t, page, "東町診療所")
+		wantPage(t, page, http.StatusOK, "東町診療所")
 		if len(e.mails("")) != 1 {
 			t.Fatal("no invitation for the first admin")
 		}
@@ -336,16 +315,13 @@ func TestAccountForms(t *testing.T) {
 	eachEnv(t, func(t *testing.T, d *db.DB, e *env) {
 		c := e.signedIn(e.staff, e.hosp)
 		r := c.post("/account/password", url.Values{"current_password": {"nope"}, "password": {"Zz9!long-enough"}, "password_confirm": {"Zz9!long-enough"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="current_password-err"`)
+		wantPage(t, r, http.StatusBadRequest, `id="current_password-err"`)
 		r = c.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {"abc"}, "password_confirm": {"abc"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, text("auth.password.too_short", auth.MinPasswordLength, auth.LongPasswordLength))
+		wantPage(t, r, http.StatusBadRequest, text("auth.password.too_short", auth.MinPasswordLength, auth.LongPasswordLength))
 		wantStatus(t, c.post("/account/password", url.Values{"current_password": {goodPassword}, "password": {"Zz9!long-enough"}, "password_confirm": {"Zz9!long-enough"}}), http.StatusSeeOther)
 
 		r = c.post("/account/tokens", url.Values{"name": {"script"}, "expires_at": {"2020-01-01"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="expires_at-err"`)
+		wantPage(t, r, http.StatusBadRequest, `id="expires_at-err"`)
 		r = c.post("/account/tokens", url.Values{"name": {"script"}, "expires_at": {"2026-05-01"}, "scope": {"write"}})
 		wantStatus(t, r, http.StatusOK)
 		tok := regexp.MustCompile(`value="(` + auth.TokenPrefix + `[^"]+)"`).FindStringSubmatch(r.body)
@@ -367,8 +343,7 @@ func TestAccountForms(t *testing.T) {
 
 		aud := e.signedIn(e.auditor, e.hosp)
 		r = aud.post("/account/tokens", url.Values{"name": {"read"}, "expires_at": {"2026-05-01"}, "scope": {"write"}})
-		wantStatus(t, r, http.StatusBadRequest)
-		wantContains(t, r, `id="scope-err"`)
+		wantPage(t, r, http.StatusBadRequest, `id="scope-err"`)
 
 		wantStatus(t, c.post("/account/profile", url.Values{"display_name": {"北町 次郎"}, "lang": {"fr"}}), http.StatusBadRequest)
 		wantStatus(t, c.post("/lang", url.Values{"lang": {"en"}, "next": {"/account/tokens"}}), http.StatusSeeOther)
@@ -449,4 +424,13 @@ func TestAuditorRevokesOwnToken(t *testing.T) {
 			t.Fatalf("revoke entries: %d %v", n, err)
 		}
 	})
+}
+
+// wantPage checks r's status and that its body holds each of parts.
+func wantPage(t *testing.T, r resp, status int, parts ...string) {
+	t.Helper()
+	wantStatus(t, r, status)
+	for _, p := range parts {
+		wantContains(t, r, p)
+	}
 }

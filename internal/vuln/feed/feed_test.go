@@ -2,7 +2,6 @@ package feed
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/vuln/match"
 	"github.com/ulikunitz/xz"
 )
@@ -21,14 +21,6 @@ func readTestdata(t testing.TB, parts ...string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func gz(b []byte) []byte {
-	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
-	w.Write(b)
-	w.Close()
-	return buf.Bytes()
 }
 
 func xzBytes(t testing.TB, b []byte) []byte {
@@ -70,7 +62,7 @@ func TestParseNVDShapes(t *testing.T) {
 	array := []byte("[" + string(a) + "," + string(b) + "]")
 	yearly := []byte(`{"timestamp":"2026-01-01T00:00:00","cve_count":2,"feed_name":"CVE-2022","source":"x","cve_items":[` + string(a) + "," + string(b) + "]}")
 	cases := map[string][]byte{
-		"single": a, "page": page, "array": array, "page.gz": gz(page), "page.xz": xzBytes(t, page),
+		"single": a, "page": page, "array": array, "page.gz": testkit.Gzip(page), "page.xz": xzBytes(t, page),
 		"yearly.json.xz": xzBytes(t, yearly),
 	}
 	for name, in := range cases {
@@ -97,7 +89,7 @@ func TestParseNVDShapes(t *testing.T) {
 		"bad id in page": string(nvdPage(a, []byte(`{"id":"nope"}`))),
 		"bad cpe":        `{"id":"CVE-2024-0001","configurations":[{"nodes":[{"operator":"OR","cpeMatch":[{"vulnerable":true,"criteria":"cpe:2.3:x:bad"}]}]}]}`,
 		"truncated":      string(page[:len(page)/2]),
-		"bad gzip":       string(gz(page)[:40]),
+		"bad gzip":       string(testkit.Gzip(page)[:40]),
 	}
 	for name, in := range bad {
 		_, err := ParseNVD(strings.NewReader(in))
@@ -460,7 +452,7 @@ func TestDetectFormat(t *testing.T) {
 		want Format
 	}{
 		{"CVE-2022-42475.json", readTestdata(t, "nvd", "CVE-2022-42475.json"), FormatNVD},
-		{"nvdcve-2.0-2024.json.gz", gz(page), FormatNVD},
+		{"nvdcve-2.0-2024.json.gz", testkit.Gzip(page), FormatNVD},
 		{"nvdcve-2.0-recent.json.xz", xzBytes(t, page), FormatNVD},
 		{"CVE-2022.json.xz", xzBytes(t, []byte(`{"timestamp":"2026-01-01T00:00:00","cve_count":1,"feed_name":"CVE-2022","source":"x","cve_items":[`+string(readTestdata(t, "nvd", "CVE-2022-42475.json"))+`]}`)), FormatNVD},
 		{"known_exploited_vulnerabilities.json", readTestdata(t, "kev", "kev_trimmed.json"), FormatKEV},

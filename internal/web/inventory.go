@@ -509,13 +509,9 @@ type assetListView struct {
 	Applying bool
 }
 
-func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := inventory.AssetFilter{Kind: inventory.AssetKind(q.Get("kind")), Lifecycle: inventory.Lifecycle(q.Get("lifecycle")),
 		SegmentID: q.Get("segment"), Query: q.Get("q"), Cursor: q.Get("after")}
@@ -581,13 +577,9 @@ type assetPageView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	a, err := inventory.GetAsset(ctx, s.DB, orgID, r.PathValue("id"))
 	if err != nil {
 		return err

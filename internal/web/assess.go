@@ -52,25 +52,6 @@ func assessFail(m *member, err error) error {
 	return err
 }
 
-func (s *Server) assessRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess", s.requireUser(s.act(s.assessList)))
-	mux.Handle("POST /assess/sheets", s.requireUser(s.act(s.assessStart)))
-	mux.Handle("GET /assess/sheets/{id}", s.requireUser(s.act(s.assessSheet)))
-	mux.Handle("GET /assess/sheets/{id}/compare", s.requireUser(s.act(s.assessCompare)))
-	mux.Handle("GET /assess/sheets/{id}/report.pdf", s.requireUser(s.act(s.assessReport)))
-	mux.Handle("GET /assess/sheets/{id}/report.xlsx", s.requireUser(s.act(s.assessReport)))
-	mux.Handle("POST /assess/sheets/{id}/sign", s.requireAdmin(s.act(s.assessSign)))
-	mux.Handle("POST /assess/sheets/{id}/reopen", s.requireAdmin(s.act(s.assessReopen)))
-	mux.Handle("GET /assess/sheets/{id}/items/{item}", s.requireUser(s.act(formPage(s.renderAssessItem).show)))
-	mux.Handle("POST /assess/sheets/{id}/items/{item}", s.requireUser(s.act(s.assessItemSave)))
-	mux.Handle("POST /assess/sheets/{id}/items/{item}/evidence", s.requireUser(s.act(s.assessEvidenceAdd)))
-	mux.Handle("POST /assess/sheets/{id}/items/{item}/hints/{key}", s.requireUser(s.act(s.assessHintDecide)))
-	mux.Handle("GET /assess/sheets/{id}/evidence/{ev}", s.requireUser(s.act(s.assessEvidenceGet)))
-	mux.Handle("POST /assess/sheets/{id}/evidence/{ev}/delete", s.requireUser(s.act(s.assessEvidenceDelete)))
-	s.assessVendorRoutes(mux)
-	s.assessSurveyRoutes(mux)
-}
-
 // assessHelpers are the template helpers every assess page view embeds.
 type assessHelpers struct{}
 

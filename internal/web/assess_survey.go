@@ -11,17 +11,6 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 )
 
-func (s *Server) assessSurveyRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/surveys", s.requireUser(s.act(formPage(s.renderAssessSurveys).show)))
-	mux.Handle("POST /assess/surveys", s.requireUser(s.act(s.assessSurveyCreate)))
-	mux.Handle("GET /assess/surveys/{id}", s.requireUser(s.act(formPage(s.renderAssessSurvey).show)))
-	mux.Handle("POST /assess/surveys/{id}/remind", s.requireUser(s.act(s.assessSurveyRemind)))
-	mux.Handle("POST /assess/surveys/{id}/close", s.requireUser(s.act(s.assessSurveyClose)))
-	mux.Handle("POST /assess/surveys/{id}/respond", s.requireUser(s.act(s.assessSurveyRespond)))
-	mux.Handle("GET /assess/overview", s.requireUser(s.act(s.assessOverview)))
-	mux.Handle("POST /assess/sheets/{id}/share", s.requireAdmin(s.act(s.assessShare)))
-}
-
 // assessPickable are the editions whose items an operator can pick for a
 // survey.
 var assessPickable = []string{"mhlw-r7-institution", "mhlw-2024-08-urgent"}

@@ -12,18 +12,6 @@ import (
 	"github.com/medisac/medisac/internal/db"
 )
 
-func (s *Server) assessVendorRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /assess/vendors", s.requireUser(s.act(formPage(s.renderAssessVendors).show)))
-	mux.Handle("POST /assess/vendors", s.requireUser(s.act(s.assessVendorRequest)))
-	mux.Handle("POST /assess/vendors/{id}/remind", s.requireUser(s.act(s.assessVendorRemind)))
-	mux.Handle("POST /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFile)))
-	mux.Handle("GET /assess/vendors/{id}/file", s.requireUser(s.act(s.assessVendorFileGet)))
-	mux.Handle("GET "+assess.InboxPath, s.requireUser(s.act(s.assessInbox)))
-	mux.Handle("POST "+assess.InboxPath+"/{id}/answer", s.requireUser(s.act(s.assessInboxAnswer)))
-	mux.HandleFunc("GET /vendor-sheet/{token}", s.assessLinkForm)
-	mux.HandleFunc("POST /vendor-sheet/{token}", s.assessLinkSubmit)
-}
-
 type assessVendorRow struct {
 	R       *assess.VendorRequest
 	State   string

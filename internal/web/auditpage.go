@@ -47,14 +47,13 @@ func auditQuery(q url.Values) url.Values {
 	return out
 }
 
-func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	if !mayReadAudit(p) {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
-		return
+		return apperr.New(apperr.Forbidden, "error.forbidden")
 	}
-	lang := state(r).lang
+	lang := m.Lang
 	q := r.URL.Query()
 	v := auditView{}
 	for _, a := range audit.ActionPrefixes {
@@ -71,16 +70,13 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	pg.Data = &v
 	f, err := audit.ParseFilter(q)
 	if err != nil {
-		pg.Error = apperr.From(err)
-		s.render(w, r, formStatus(err), "audit", pg)
-		return
+		return s.renderForm(w, r, "audit", pg, err)
 	}
 	f.Limit = auditPageSize + 1
 	f.Offset = 0
 	entries, err := s.Orgs.ReadAuditLog(ctx, p, f, map[string]any{"filter": auditQuery(q).Encode(), "before": f.BeforeSeq})
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	base := auditQuery(q)
 	if len(entries) > auditPageSize {
@@ -105,20 +101,18 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	if len(base) > 0 {
 		v.CSVURL += "?" + base.Encode()
 	}
-	s.render(w, r, http.StatusOK, "audit", pg)
+	return s.renderForm(w, r, "audit", pg, nil)
 }
 
-func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request, m *member) error {
+	p := m.P
 	if !mayReadAudit(p) {
-		s.renderError(w, r, apperr.New(apperr.Forbidden, "error.forbidden"))
-		return
+		return apperr.New(apperr.Forbidden, "error.forbidden")
 	}
 	q := r.URL.Query()
 	f, err := audit.ParseFilter(q)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	name := "medisac-audit-" + s.Now().In(i18n.Tokyo).Format("20060102-1504") + ".csv"
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -127,4 +121,5 @@ func (s *Server) auditCSV(w http.ResponseWriter, r *http.Request) {
 	if err := s.Orgs.ExportAuditLog(r.Context(), p, f, map[string]any{"filter": auditQuery(q).Encode()}, w); err != nil {
 		s.Logger.Error("audit export", "err", err)
 	}
+	return nil
 }

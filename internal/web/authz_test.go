@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
-	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/testkit/seed"
 	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
@@ -490,33 +488,19 @@ var webNotWalked = map[string]string{
 // webWalkedPrefixes are the areas whose forms the walk must know.
 var webWalkedPrefixes = []string{"/inventory", "/vuln", "/assess", "/org", "/admin", "/share"}
 
-// webPostRoutes reads the POST patterns of the walked areas from the
-// handlers' sources, expanding the inventory kinds.
+// webPostRoutes lists the POST patterns of the walked areas in the route
+// table.
 func webPostRoutes(t *testing.T, s *Server) []string {
-	re := regexp.MustCompile(`mux\.Handle\("POST ([^"]*)"(\s*\+\s*([a-zA-Z.]+)(\s*\+\s*"([^"]*)")?)?`)
-	set := map[string]bool{}
-	for _, sm := range testkit.SourceMatches(t, re, "*.go") {
-		m := sm.Groups
-		switch {
-		case m[3] == "k.path":
-			for _, k := range s.invKinds() {
-				set["POST "+m[1]+k.path+m[5]] = true
+	var out []string
+	for _, rt := range s.routeTable() {
+		for _, p := range webWalkedPrefixes {
+			if strings.HasPrefix(rt.pattern, "POST "+p) {
+				out = append(out, rt.pattern)
 			}
-		case m[3] == "assess.InboxPath":
-			set["POST "+assess.InboxPath+m[5]] = true
-		case m[2] != "":
-			t.Fatalf("cannot read the route %q", m[0])
-		default:
-			set["POST "+m[1]] = true
 		}
 	}
-	var out []string
-	for k := range set {
-		for _, p := range webWalkedPrefixes {
-			if strings.HasPrefix(k, "POST "+p) {
-				out = append(out, k)
-			}
-		}
+	if len(out) == 0 {
+		t.Fatal("the route table has no POST route of the walked areas")
 	}
 	sort.Strings(out)
 	return out

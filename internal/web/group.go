@@ -15,18 +15,6 @@ const (
 	actionGroupAccept = "group.accept"
 )
 
-func (s *Server) groupRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /org/groups", s.requireUser(s.act(formPage(s.renderGroups).show)))
-	mux.Handle("POST /org/groups", s.requireUser(s.act(s.groupCreate)))
-	mux.Handle("GET /org/groups/{id}", s.requireUser(s.act(formPage(s.renderGroup).show)))
-	mux.Handle("POST /org/groups/{id}/delete", s.requireUser(s.act(s.groupDelete)))
-	mux.Handle("POST /org/groups/{id}/invites", s.requireUser(s.act(s.groupInvite)))
-	mux.Handle("POST /org/groups/{id}/members/{org}/delete", s.requireUser(s.act(s.groupRemove)))
-	mux.Handle("POST /org/groups/{id}/accept", s.requireUser(s.act(s.groupAnswer(true))))
-	mux.Handle("POST /org/groups/{id}/decline", s.requireUser(s.act(s.groupAnswer(false))))
-	mux.Handle("POST /org/groups/{id}/leave", s.requireUser(s.act(s.groupLeave)))
-}
-
 // groupMay reports whether the permission table lets p do action to its
 // own organisation's groups, for showing the buttons.
 func groupMay(p *auth.Principal, action string) bool {

@@ -39,29 +39,24 @@ func (s *Server) homeTiles(p *auth.Principal) []homeTile {
 	return t
 }
 
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+func (s *Server) home(w http.ResponseWriter, r *http.Request, m *member) error {
 	ctx := r.Context()
-	p := state(r).p
+	p := m.P
 	o, err := auth.GetOrg(ctx, s.DB, p, p.OrgID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	v := homeView{Org: o, CanInvite: auth.Allowed(p, "org.invite", auth.Target{OrgID: p.OrgID}), Tiles: s.homeTiles(p)}
 	if v.HasMFA, err = s.MFA.HasSecondFactor(ctx, p.UserID); err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	if v.CanInvite {
 		ms, err := auth.ListMembers(ctx, s.DB, p, p.OrgID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		v.Members = len(ms)
 	}
 	v.OrgComplete = o.Prefecture != "" && (o.MedicalCode != "" || o.Kind == auth.KindVendor || o.Kind == auth.KindDeviceMaker || o.Kind == auth.KindISAC)
-	pg := s.newPage(w, r, "home.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "home", pg)
+	return s.view(w, r, "home.title", "home", v)
 }

@@ -22,44 +22,6 @@ import (
 // downloads and every read of the account inventory, which names people
 // (record.read).
 
-// invRoutes registers the inventory pages.
-func (s *Server) inventoryRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /inventory", s.requireUser(s.act(s.invAssetList)))
-	mux.Handle("GET /inventory/assets/{id}", s.requireUser(s.act(s.invAssetPage)))
-	for _, k := range s.invKinds() {
-		mux.Handle("GET /inventory/"+k.path+"/new", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invNewForm(w, r, k, m) })))
-		mux.Handle("POST /inventory/"+k.path, s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invCreate(w, r, k, m) })))
-		mux.Handle("GET /inventory/"+k.path+"/{id}/edit", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invEditForm(w, r, k, m) })))
-		mux.Handle("POST /inventory/"+k.path+"/{id}", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invUpdate(w, r, k, m) })))
-		mux.Handle("POST /inventory/"+k.path+"/{id}/delete", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error { return s.invDelete(w, r, k, m) })))
-	}
-	mux.Handle("GET /inventory/segments", s.requireUser(s.act(s.invSegments)))
-	mux.Handle("GET /inventory/connections", s.requireUser(s.act(s.invConnections)))
-	mux.Handle("GET /inventory/vendors", s.requireUser(s.act(s.invVendors)))
-	mux.Handle("GET /inventory/systems", s.requireUser(s.act(s.invSystems)))
-	mux.Handle("GET /inventory/systems/{id}", s.requireUser(s.act(s.invSystemPage)))
-	mux.Handle("POST /inventory/systems/{id}/responsibilities", s.requireUser(s.act(s.invResponsibilities)))
-	mux.Handle("POST /inventory/systems/{id}/documents", s.requireUser(s.act(s.invDocUpload)))
-	mux.Handle("GET /inventory/documents/{id}", s.requireUser(s.act(s.invDocDownload)))
-	mux.Handle("POST /inventory/documents/{id}/delete", s.requireUser(s.act(s.invDocDelete)))
-	mux.Handle("GET /inventory/accounts", s.requireUser(s.act(s.invAccounts)))
-	mux.Handle("GET /inventory/import", s.requireUser(s.act(s.invImportForm)))
-	mux.Handle("POST /inventory/import", s.requireUser(s.act(s.invImportPreview)))
-	mux.Handle("POST /inventory/import/apply", s.requireUser(s.act(s.invImportApply)))
-	mux.Handle("POST /inventory/import/nmap", s.requireUser(s.act(s.invNmapApply)))
-	mux.Handle("POST /inventory/import/cancel", s.requireUser(s.act(s.invImportCancel)))
-	mux.Handle("GET /inventory/template.xlsx", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error {
-		return s.invTemplate(w, r, m, inventory.FormatXLSX)
-	})))
-	mux.Handle("GET /inventory/template.csv", s.requireUser(s.act(func(w http.ResponseWriter, r *http.Request, m *member) error {
-		return s.invTemplate(w, r, m, inventory.FormatCSV)
-	})))
-	mux.Handle("GET /inventory/export", s.requireUser(s.act(s.invExport)))
-	mux.Handle("GET /inventory/overview", s.requireUser(s.act(s.invOverview)))
-	mux.Handle("GET /inventory/overview.svg", s.requireUser(s.act(s.invOverviewSVG)))
-	mux.Handle("GET /inventory/measures", s.requireUser(s.act(s.invMeasures)))
-}
-
 // invRefusal is the refusal of action to m (nil when the permission table
 // allows it): an early answer before a form or an upload is read, which
 // the inventory service checks again. Members who may not write are told
@@ -121,6 +83,22 @@ type invKind struct {
 	del  func(ctx context.Context, s *Server, p *auth.Principal, orgID, id string) error
 	// afterSave is where to go after a save (the list by default).
 	afterSave func(id string) string
+}
+
+// routes are the pages of records of kind k: the new and edit forms, and
+// creating, saving and deleting a record.
+func (k *invKind) routes(s *Server) []route {
+	with := func(h func(http.ResponseWriter, *http.Request, *invKind, *member) error) http.Handler {
+		return s.members(func(w http.ResponseWriter, r *http.Request, m *member) error { return h(w, r, k, m) })
+	}
+	base := "/inventory/" + k.path
+	return []route{
+		{"GET " + base + "/new", with(s.invNewForm)},
+		{"POST " + base, with(s.invCreate)},
+		{"GET " + base + "/{id}/edit", with(s.invEditForm)},
+		{"POST " + base + "/{id}", with(s.invUpdate)},
+		{"POST " + base + "/{id}/delete", with(s.invDelete)},
+	}
 }
 
 // storeRecord creates x (id "") or replaces record id with x through the
@@ -531,13 +509,9 @@ type assetListView struct {
 	Applying bool
 }
 
-func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invAssetList(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := inventory.AssetFilter{Kind: inventory.AssetKind(q.Get("kind")), Lifecycle: inventory.Lifecycle(q.Get("lifecycle")),
 		SegmentID: q.Get("segment"), Query: q.Get("q"), Cursor: q.Get("after")}
@@ -603,13 +577,9 @@ type assetPageView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invAssetPage(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	a, err := inventory.GetAsset(ctx, s.DB, orgID, r.PathValue("id"))
 	if err != nil {
 		return err

@@ -128,14 +128,11 @@ func (s *Server) commNames(ctx context.Context, orgID string) (map[string]string
 	return names, nil
 }
 
-func (s *Server) invSegments(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invSegments(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	v := segmentsView{CanWrite: p.CanWrite()}
+	var err error
 	if v.Segments, err = inventory.ListSegments(ctx, s.DB, orgID); err != nil {
 		return err
 	}
@@ -199,13 +196,10 @@ type connectionsView struct {
 	CanWrite    bool
 }
 
-func (s *Server) invConnections(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invConnections(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	v := connectionsView{CanWrite: p.CanWrite()}
+	var err error
 	if v.Connections, err = inventory.ListConnections(r.Context(), s.DB, orgID, s.today()); err != nil {
 		return err
 	}
@@ -293,14 +287,11 @@ type vendorsView struct {
 	CanWrite  bool
 }
 
-func (s *Server) invVendors(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invVendors(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	v := vendorsView{CanWrite: p.CanWrite()}
+	var err error
 	if v.Vendors, err = inventory.ListVendors(ctx, s.DB, orgID); err != nil {
 		return err
 	}
@@ -369,13 +360,9 @@ type systemsView struct {
 	CanWrite bool
 }
 
-func (s *Server) invSystems(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invSystems(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	reg, err := inventory.LoadRegister(ctx, s.DB, orgID, s.today())
 	if err != nil {
 		return err
@@ -545,11 +532,7 @@ func (s *Server) invDocUpload(w http.ResponseWriter, r *http.Request, m *member)
 	return nil
 }
 
-func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request, m *member) error {
-	orgID, err := invOrg(m.P)
-	if err != nil {
-		return err
-	}
+func (s *Server) invDocDownload(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	if s.Documents == nil {
 		return apperr.New(apperr.NotFound, "error.not_found")
 	}
@@ -659,13 +642,9 @@ type accountsView struct {
 	CanWrite bool
 }
 
-func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request, m *member) error {
+func (s *Server) invAccounts(w http.ResponseWriter, r *http.Request, m *member, orgID string) error {
 	ctx := r.Context()
 	p := m.P
-	orgID, err := invOrg(p)
-	if err != nil {
-		return err
-	}
 	v := accountsView{CanWrite: p.CanWrite(), Flagged: r.URL.Query().Get("flagged") == "1"}
 	names := map[string]string{}
 	systems, err := inventory.ListSystems(ctx, s.DB, orgID)

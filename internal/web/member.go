@@ -92,3 +92,19 @@ func (s *Server) halfway(h halfwayHandler) http.HandlerFunc {
 		return h(w, r, sess, p)
 	})
 }
+
+// orgHandler is a memberHandler for the working data of the member's own
+// organisation (the register, the findings): orgID is that organisation.
+type orgHandler func(w http.ResponseWriter, r *http.Request, m *member, orgID string) error
+
+// inOrg adapts h for the route table: someone without working data of
+// their own (an ISAC operator) is refused as invOrg refuses, before h.
+func inOrg(h orgHandler) memberHandler {
+	return func(w http.ResponseWriter, r *http.Request, m *member) error {
+		orgID, err := invOrg(m.P)
+		if err != nil {
+			return err
+		}
+		return h(w, r, m, orgID)
+	}
+}

@@ -159,15 +159,13 @@ func (s *Server) memberRemove(w http.ResponseWriter, r *http.Request, m *member)
 
 // switchOrg moves the session to another organisation the person belongs
 // to. An organisation they do not belong to looks like a missing one.
-func (s *Server) switchOrg(w http.ResponseWriter, r *http.Request) {
+func (s *Server) switchOrg(w http.ResponseWriter, r *http.Request, mb *member) error {
 	ctx := r.Context()
-	st := state(r)
-	p := st.p
+	p := mb.P
 	target := r.PostForm.Get("org_id")
 	ms, err := auth.MembershipsOf(ctx, s.DB, p.UserID)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	var m *auth.Membership
 	for i := range ms {
@@ -176,23 +174,16 @@ func (s *Server) switchOrg(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if m == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
 	if s.mfaNeeded(ctx, *m) {
 		has, err := s.MFA.HasSecondFactor(ctx, p.UserID)
 		if err != nil {
-			s.renderError(w, r, err)
-			return
+			return err
 		}
 		if !has {
-			s.renderError(w, r, apperr.New(apperr.Forbidden, "org.switch_needs_mfa"))
-			return
+			return apperr.New(apperr.Forbidden, "org.switch_needs_mfa")
 		}
 	}
-	if err := s.Orgs.SwitchOrg(ctx, p, st.sess.IDHash, m.OrgID); err != nil {
-		s.renderError(w, r, err)
-		return
-	}
-	s.flash(w, r, "/", "flash.org_switched")
+	return s.saved(w, r, "/", "flash.org_switched", s.Orgs.SwitchOrg(ctx, p, state(r).sess.IDHash, m.OrgID))
 }

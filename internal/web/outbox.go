@@ -65,26 +65,21 @@ func (s *Server) linkParts(body string) []mailPart {
 
 // outbox shows, in demo mode only, the mail medisac would have sent: an
 // operator sees all of it, anyone else the mail of their organisation.
-func (s *Server) outbox(w http.ResponseWriter, r *http.Request) {
+func (s *Server) outbox(w http.ResponseWriter, r *http.Request, mb *member) error {
 	if !s.Demo || s.Mailer == nil {
-		s.renderError(w, r, apperr.New(apperr.NotFound, "error.not_found"))
-		return
+		return apperr.New(apperr.NotFound, "error.not_found")
 	}
-	p := state(r).p
-	org := p.OrgID
-	if p.IsOperator() {
+	org := mb.P.OrgID
+	if mb.P.IsOperator() {
 		org = ""
 	}
 	ms, err := s.Mailer.Outbox(r.Context(), org, 100)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	var v struct{ Mails []outboxMail }
 	for _, m := range ms {
 		v.Mails = append(v.Mails, outboxMail{To: m.To, Subject: m.Subject, CreatedAt: m.CreatedAt, Parts: s.linkParts(m.Body)})
 	}
-	pg := s.newPage(w, r, "outbox.title")
-	pg.Data = v
-	s.render(w, r, http.StatusOK, "outbox", pg)
+	return s.view(w, r, "outbox.title", "outbox", v)
 }

@@ -16,10 +16,18 @@ import (
 type pageHead struct {
 	*page
 	Lead string
+	// Up and UpLabel are the link back to the page above, if any.
+	Up, UpLabel string
 }
 
 // Head gives "page-head" its lead paragraph (already translated).
 func (p *page) Head(lead string) pageHead { return pageHead{page: p, Lead: lead} }
+
+// HeadUnder is Head for a page under the page at up, whose title is the
+// catalog key upKey: the heading follows a link back there.
+func (p *page) HeadUnder(up, upKey, lead string) pageHead {
+	return pageHead{page: p, Lead: lead, Up: up, UpLabel: p.T(upKey)}
+}
 
 // confirmForm is the data of "confirm-form": a form of one button that
 // asks before it posts.

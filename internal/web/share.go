@@ -20,24 +20,6 @@ import (
 // (members read the hub daily, and TLP is enforced by the store, not by
 // watching readers); every change and every export is.
 
-func (s *Server) shareRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /share/feed.atom", s.shareAtom)
-	mux.Handle("GET /share", s.requireUser(s.shareList))
-	mux.Handle("GET /share/new", s.requireUser(s.act(s.shareNewForm)))
-	mux.Handle("POST /share/new", s.requireUser(s.act(s.shareCreate)))
-	mux.Handle("GET /share/posts/{id}", s.requireUser(s.act(formPage(s.renderSharePost).show)))
-	mux.Handle("GET /share/posts/{id}/misp.json", s.requireUser(s.act(s.sharePostMISP)))
-	mux.Handle("GET /share/posts/{id}/stix.json", s.requireUser(s.act(s.sharePostSTIX)))
-	mux.Handle("POST /share/posts/{id}/respond", s.requireUser(s.act(s.shareRespond)))
-	mux.Handle("POST /share/posts/{id}/comments", s.requireUser(s.act(s.shareComment)))
-	mux.Handle("POST /share/posts/{id}/label", s.requireUser(s.act(s.shareLabel)))
-	mux.Handle("POST /share/posts/{id}/recipients", s.requireUser(s.act(s.shareRecipients)))
-	mux.Handle("POST /share/posts/{id}/delete", s.requireUser(s.act(s.shareDelete)))
-	mux.Handle("POST /share/indicators/{id}/sighting", s.requireUser(s.act(s.shareSighting)))
-	mux.Handle("GET /share/lookup", s.requireUser(s.shareLookup))
-	s.shareAdminRoutes(mux)
-}
-
 // shareHelpers are the template helpers every hub page view embeds.
 type shareHelpers struct {
 	T    func(key string, args ...any) string
@@ -127,7 +109,7 @@ type shareListView struct {
 
 const sharePage = 30
 
-func (s *Server) shareList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) shareList(w http.ResponseWriter, r *http.Request, _ *member) error {
 	qs := r.URL.Query()
 	v := viewer(r)
 	f := share.Filter{Kind: share.Kind(qs.Get("kind")), Query: strings.TrimSpace(qs.Get("q")), Before: qs.Get("before"),
@@ -142,8 +124,7 @@ func (s *Server) shareList(w http.ResponseWriter, r *http.Request) {
 	}
 	posts, err := share.ListPosts(r.Context(), s.DB, v, f)
 	if err != nil {
-		s.renderError(w, r, err)
-		return
+		return err
 	}
 	view := shareListView{shareHelpers: s.shareHelpers(r), Kind: string(f.Kind), TLP: string(f.TLP), Q: f.Query, Mine: f.Mine,
 		Operator: v.Operator, CanWrite: v.Write}
@@ -160,9 +141,7 @@ func (s *Server) shareList(w http.ResponseWriter, r *http.Request) {
 		view.Next = "/share?" + next.Encode()
 	}
 	view.Posts = posts
-	pg := s.newPage(w, r, "share.web.list.title")
-	pg.Data = view
-	s.render(w, r, http.StatusOK, "share_list", pg)
+	return s.view(w, r, "share.web.list.title", "share_list", view)
 }
 
 // ---- post page ----
@@ -393,22 +372,18 @@ type shareLookupView struct {
 	Done    bool
 }
 
-func (s *Server) shareLookup(w http.ResponseWriter, r *http.Request) {
+func (s *Server) shareLookup(w http.ResponseWriter, r *http.Request, _ *member) error {
 	qs := r.URL.Query()
 	view := shareLookupView{shareHelpers: s.shareHelpers(r), Value: strings.TrimSpace(qs.Get("value")), Type: qs.Get("type")}
-	pg := s.newPage(w, r, "share.web.lookup.title")
-	status := http.StatusOK
+	var err error
 	if view.Value != "" {
-		res, err := share.LookupIOC(r.Context(), s.DB, viewer(r), share.IOCType(view.Type), view.Value, 100)
-		if err != nil {
-			pg.Error = apperr.From(err)
-			status = formStatus(err)
-		}
-		view.Results, view.Done = res, err == nil
+		view.Results, err = share.LookupIOC(r.Context(), s.DB, viewer(r), share.IOCType(view.Type), view.Value, 100)
+		view.Done = err == nil
 	}
+	pg := s.newPage(w, r, "share.web.lookup.title")
 	pg.Data = view
 	pg.Form = qs
-	s.render(w, r, status, "share_lookup", pg)
+	return s.renderForm(w, r, "share_lookup", pg, err)
 }
 
 // ---- new post ----

@@ -13,28 +13,6 @@ import (
 	"github.com/medisac/medisac/internal/share"
 )
 
-func (s *Server) shareAdminRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /share/ops", s.requireOperator(s.act(s.shareOps)))
-	mux.Handle("GET /share/groups", s.requireUser(s.act(formPage(s.renderShareGroups).show)))
-	mux.Handle("POST /share/groups", s.requireUser(s.act(s.shareGroupCreate)))
-	mux.Handle("GET /share/groups/{id}", s.requireUser(s.act(s.shareGroup)))
-	mux.Handle("POST /share/groups/{id}/members", s.requireUser(s.act(s.shareGroupMember)))
-	mux.Handle("POST /share/groups/{id}/answer", s.requireUser(s.act(s.shareGroupAnswer)))
-	mux.Handle("GET /share/warnings", s.requireOperator(s.act(formPage(s.renderShareWarnings).show)))
-	mux.Handle("POST /share/warnings", s.requireOperator(s.act(s.shareWarningAdd)))
-	mux.Handle("POST /share/warnings/{id}/toggle", s.requireOperator(s.act(s.shareWarningToggle)))
-	mux.Handle("POST /share/warnings/{id}/delete", s.requireOperator(s.act(s.shareWarningDelete)))
-	mux.Handle("GET /share/settings", s.requireUser(s.act(formPage(s.renderShareSettings).show)))
-	mux.Handle("POST /share/settings", s.requireUser(s.act(s.shareSettingsSave)))
-	mux.Handle("POST /share/settings/webhook", s.requireAdmin(s.act(s.shareWebhookSave)))
-	mux.Handle("GET /share/feeds", s.requireOperator(s.act(formPage(s.renderShareFeeds).show)))
-	mux.Handle("POST /share/feeds", s.requireOperator(s.act(s.shareFeedAdd)))
-	mux.Handle("POST /share/feeds/{id}/delete", s.requireOperator(s.act(s.shareFeedDelete)))
-	mux.Handle("GET /share/interop", s.requireUser(s.act(s.shareInterop)))
-	mux.Handle("POST /share/import", s.requireUser(s.act(s.shareImport)))
-	mux.Handle("GET /share/export", s.requireUser(s.act(s.shareExport)))
-}
-
 // ---- operator overview: response rates and anonymous reporters ----
 
 type shareRateRow struct {

@@ -22,21 +22,6 @@ import (
 // every member, like the inventory); remediation changes and identity
 // corrections are.
 
-// vulnRoutes registers the vulnerability watch pages.
-func (s *Server) vulnRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /vuln", s.requireUser(s.act(s.vulnDashboard)))
-	mux.Handle("GET /vuln/findings/{id}", s.requireUser(s.act(s.vulnFindingPage)))
-	mux.Handle("POST /vuln/findings/{id}/state", s.requireUser(s.act(s.vulnSetState)))
-	mux.Handle("GET /vuln/search", s.requireUser(s.act(s.vulnSearch)))
-	mux.Handle("GET /vuln/v/{id}", s.requireUser(s.act(s.vulnDetail)))
-	mux.Handle("GET /vuln/assets/{id}", s.requireUser(s.act(s.vulnAssetPage)))
-	mux.Handle("POST /vuln/assets/{id}/identity", s.requireUser(s.act(s.vulnSetIdentity)))
-	mux.Handle("POST /vuln/notifications/read", s.requireUser(s.act(s.vulnMarkRead)))
-	mux.Handle("POST /vuln/webhook", s.requireUser(s.act(s.vulnSetWebhook)))
-	mux.Handle("GET /vuln/import", s.requireOperator(s.act(s.vulnImportForm)))
-	mux.Handle("POST /vuln/import", s.requireOperator(s.act(s.vulnImport)))
-}
-
 // VulnPriority names a priority (1 今すぐ対応 … 4 計画的に対応).
 func (p *page) VulnPriority(n int) string { return p.T("vuln.priority." + strconv.Itoa(n)) }
 

@@ -16,19 +16,6 @@ import (
 	"github.com/medisac/medisac/internal/vuln/match"
 )
 
-func (s *Server) vulnAliasRoutes(mux *http.ServeMux) {
-	mux.Handle("GET /vuln/aliases", s.requireOperator(s.act(s.vulnAliasPage)))
-	mux.Handle("GET /vuln/aliases/download", s.requireOperator(s.act(s.vulnAliasDownload)))
-	mux.Handle("GET /vuln/aliases/versions/{id}", s.requireOperator(s.act(s.vulnAliasDownload)))
-	mux.Handle("POST /vuln/aliases/vendor", s.requireOperator(s.act(s.vulnAliasAddVendor)))
-	mux.Handle("POST /vuln/aliases/product", s.requireOperator(s.act(s.vulnAliasAddProduct)))
-	mux.Handle("POST /vuln/aliases/rename", s.requireOperator(s.act(s.vulnAliasAddRename)))
-	mux.Handle("POST /vuln/aliases/remove", s.requireOperator(s.act(s.vulnAliasRemove)))
-	mux.Handle("POST /vuln/aliases/upload", s.requireOperator(s.act(s.vulnAliasUpload)))
-	mux.Handle("POST /vuln/aliases/restore", s.requireOperator(s.act(s.vulnAliasRestore)))
-	mux.Handle("POST /vuln/aliases/reset", s.requireOperator(s.act(s.vulnAliasReset)))
-}
-
 // vulnAliasWatch is the node's watch: the full re-match after an alias
 // change runs in the background when the server has a queue.
 func (s *Server) vulnAliasWatch() *vuln.Watch { return s.Vuln }

@@ -42,6 +42,17 @@ func readJSON[T any](r *http.Request) (T, error) {
 	return in, decodeJSON(body, &in)
 }
 
+// readDecoded reads the request body and hands it to decode, the check of
+// one kind of body.
+func readDecoded[T any](r *http.Request, decode func([]byte) (T, error)) (T, error) {
+	body, err := readBody(r)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return decode(body)
+}
+
 // readOptionalJSON is readJSON for a body that may also be empty (the
 // zero T).
 func readOptionalJSON[T any](r *http.Request) (T, error) {

@@ -326,11 +326,7 @@ func (a *API) invCreate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 		return err
 	}
 	rec, err := k.create(ctx, a, c.p, orgID, body)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, rec)
-	return nil
+	return a.send(w, http.StatusCreated, rec, err)
 }
 
 func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
@@ -348,11 +344,7 @@ func (a *API) invUpdate(w http.ResponseWriter, r *http.Request, c *call, k *reco
 		return err
 	}
 	rec, err := k.update(ctx, a, c.p, orgID, id, body)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, rec)
-	return nil
+	return a.send(w, http.StatusOK, rec, err)
 }
 
 func (a *API) invDelete(w http.ResponseWriter, r *http.Request, c *call, k *recordKind) error {
@@ -395,11 +387,7 @@ func (a *API) invGetAsset(w http.ResponseWriter, r *http.Request, c *call) error
 		return err
 	}
 	x, err := inventory.GetAsset(r.Context(), a.DB, orgID, r.PathValue("rec"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, x)
-	return nil
+	return a.send(w, http.StatusOK, x, err)
 }
 
 func (a *API) invAssetHistory(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -412,11 +400,7 @@ func (a *API) invAssetHistory(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	hs, err := inventory.AssetHistory(r.Context(), a.DB, orgID, id)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"history": hs})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"history": hs}, err)
 }
 
 func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -434,11 +418,7 @@ func (a *API) invCreateAsset(w http.ResponseWriter, r *http.Request, c *call) er
 		return err
 	}
 	out, err := a.Inventory.CreateAsset(ctx, c.p, orgID, in)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusCreated, out)
-	return nil
+	return a.send(w, http.StatusCreated, out, err)
 }
 
 func (a *API) invUpdateAsset(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -489,11 +469,7 @@ func (a *API) invGetResponsibilities(w http.ResponseWriter, r *http.Request, c *
 		return err
 	}
 	rs, err := inventory.Responsibilities(r.Context(), a.DB, orgID, r.PathValue("rec"))
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"responsibilities": rs})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"responsibilities": rs}, err)
 }
 
 func (a *API) invSetResponsibilities(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -517,11 +493,7 @@ func (a *API) invSetResponsibilities(w http.ResponseWriter, r *http.Request, c *
 		return err
 	}
 	_, after, err := a.Inventory.SetResponsibilities(ctx, c.p, orgID, id, in.Responsibilities)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"responsibilities": after})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"responsibilities": after}, err)
 }
 
 func (a *API) invListDocuments(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -534,11 +506,7 @@ func (a *API) invListDocuments(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	ds, err := inventory.ListDocuments(r.Context(), a.DB, orgID, id)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, map[string]any{"documents": ds})
-	return nil
+	return a.send(w, http.StatusOK, map[string]any{"documents": ds}, err)
 }
 
 func (a *API) invDownloadDocument(w http.ResponseWriter, r *http.Request, c *call) error {

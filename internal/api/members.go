@@ -26,11 +26,7 @@ func (a *API) changeRole(w http.ResponseWriter, r *http.Request, c *call) error 
 	if _, err := auth.GetMember(ctx, a.DB, c.p, orgID, userID); err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := decodeRole(body)
+	in, err := readDecoded(r, decodeRole)
 	if err != nil {
 		return err
 	}
@@ -80,11 +76,7 @@ func (a *API) invite(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := decodeInvite(body)
+	in, err := readDecoded(r, decodeInvite)
 	if err != nil {
 		return err
 	}

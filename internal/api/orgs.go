@@ -48,11 +48,7 @@ func (a *API) createOrg(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := auth.Authorize(c.p, "org.create", auth.Target{}); err != nil {
 		return err
 	}
-	body, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	in, err := decodeOrgCreate(body)
+	in, err := readDecoded(r, decodeOrgCreate)
 	if err != nil {
 		return err
 	}

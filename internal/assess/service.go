@@ -124,30 +124,15 @@ func (s *Service) CreateSheet(ctx context.Context, p *auth.Principal, orgID, edi
 
 // SaveAnswers saves answers to a sheet of orgID.
 func (s *Service) SaveAnswers(ctx context.Context, p *auth.Principal, orgID, sheetID string, in []Answer) (*Sheet, *Edition, error) {
-	if err := auth.AuthorizeMember(p, "assess.answer.save", orgID); err != nil {
-		return nil, nil, err
-	}
-	if len(in) == 0 {
-		return nil, nil, apperr.Field("answers", "assess.api.no_answers")
-	}
-	var sh *Sheet
-	var e *Edition
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		cur, ed, err := s.sheet(ctx, tx, orgID, sheetID)
+	return s.saveAnswers(ctx, p, orgID, "assess.answer.save", in, func(tx *db.Tx) (*Sheet, *Edition, audit.Event, error) {
+		cur, e, err := s.sheet(ctx, tx, orgID, sheetID)
 		if err != nil {
-			return err
+			return nil, nil, audit.Event{}, err
 		}
-		e = ed
-		if sh, err = SaveAnswers(ctx, tx, e, orgID, cur.ID, p.UserID, in, s.now()); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, p.Actor(), audit.Event{OrgID: orgID, Action: "assess.answer.save", ObjectType: "assess_sheet", ObjectID: cur.ID,
-			Details: map[string]any{"items": answerItems(in), "answers": in}})
+		sh, err := SaveAnswers(ctx, tx, e, orgID, cur.ID, p.UserID, in, s.now())
+		return sh, e, audit.Event{OrgID: orgID, Action: "assess.answer.save", ObjectType: "assess_sheet", ObjectID: cur.ID,
+			Details: map[string]any{"items": answerItems(in), "answers": in}}, err
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return sh, e, nil
 }
 
 // answerItems lists the items answers are for, each once, in order.
@@ -195,19 +180,14 @@ func (s *Service) DeleteEvidence(ctx context.Context, p *auth.Principal, orgID, 
 	if err := auth.AuthorizeMember(p, "assess.evidence.delete", orgID); err != nil {
 		return nil, err
 	}
-	var ev *Evidence
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if ev, err = DeleteEvidence(ctx, tx, orgID, sheetID, evidenceID); err != nil {
-			return err
+	return write(ctx, s, p, func(tx *db.Tx) (*Evidence, audit.Event, error) {
+		ev, err := DeleteEvidence(ctx, tx, orgID, sheetID, evidenceID)
+		if err != nil {
+			return nil, audit.Event{}, err
 		}
-		return s.record(ctx, tx, p.Actor(), audit.Event{OrgID: orgID, Action: "assess.evidence.delete", ObjectType: "assess_sheet", ObjectID: ev.SheetID,
-			Details: map[string]any{"item": ev.ItemID, "evidence": ev.ID}})
+		return ev, audit.Event{OrgID: orgID, Action: "assess.evidence.delete", ObjectType: "assess_sheet", ObjectID: ev.SheetID,
+			Details: map[string]any{"item": ev.ItemID, "evidence": ev.ID}}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ev, nil
 }
 
 // EvidenceFile returns the file of a piece of evidence of a sheet of
@@ -410,17 +390,12 @@ func (s *Service) LoadEdition(ctx context.Context, p *auth.Principal, ownerOrg, 
 	if p == nil || !p.System {
 		return nil, apperr.New(apperr.Forbidden, "error.forbidden")
 	}
-	var e *Edition
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if e, err = s.Registry.SaveEdition(ctx, tx, ownerOrg, "", file, data, replace, s.now()); err != nil {
-			return err
+	return write(ctx, s, p, func(tx *db.Tx) (*Edition, audit.Event, error) {
+		e, err := s.Registry.SaveEdition(ctx, tx, ownerOrg, "", file, data, replace, s.now())
+		if err != nil {
+			return nil, audit.Event{}, err
 		}
-		return s.record(ctx, tx, p.Actor(), audit.Event{OrgID: ownerOrg, Action: "assess.edition.load", ObjectType: "assess_edition", ObjectID: e.ID,
-			Details: map[string]any{"title": e.Title, "fiscal_year": e.FiscalYear}})
+		return e, audit.Event{OrgID: ownerOrg, Action: "assess.edition.load", ObjectType: "assess_edition", ObjectID: e.ID,
+			Details: map[string]any{"title": e.Title, "fiscal_year": e.FiscalYear}}, nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return e, nil
 }

@@ -116,28 +116,16 @@ func (s *Service) RemindSurvey(ctx context.Context, p *auth.Principal, orgID, id
 
 // Respond saves orgID's answers to a survey it was invited to.
 func (s *Service) Respond(ctx context.Context, p *auth.Principal, orgID, surveyID string, in []Answer) (*Sheet, *Edition, error) {
-	if err := auth.AuthorizeMember(p, "assess.survey.respond", orgID); err != nil {
-		return nil, nil, err
-	}
-	if len(in) == 0 {
-		return nil, nil, apperr.Field("answers", "assess.api.no_answers")
-	}
-	var sh *Sheet
-	var e *Edition
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		sv, ed, err := SurveyFor(ctx, tx, s.Registry, orgID, surveyID)
+	return s.saveAnswers(ctx, p, orgID, "assess.survey.respond", in, func(tx *db.Tx) (*Sheet, *Edition, audit.Event, error) {
+		sv, e, err := SurveyFor(ctx, tx, s.Registry, orgID, surveyID)
 		if err != nil {
-			return err
+			return nil, nil, audit.Event{}, err
 		}
-		e = ed
-		if sh, err = Respond(ctx, tx, s.Registry, orgID, sv.ID, p.UserID, in, s.now()); err != nil {
-			return err
+		sh, err := Respond(ctx, tx, s.Registry, orgID, sv.ID, p.UserID, in, s.now())
+		if err != nil {
+			return nil, nil, audit.Event{}, err
 		}
-		return s.record(ctx, tx, p.Actor(), audit.Event{OrgID: orgID, Action: "assess.survey.respond", ObjectType: "assess_survey", ObjectID: sv.ID,
-			Details: map[string]any{"sheet": sh.ID}})
+		return sh, e, audit.Event{OrgID: orgID, Action: "assess.survey.respond", ObjectType: "assess_survey", ObjectID: sv.ID,
+			Details: map[string]any{"sheet": sh.ID}}, nil
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return sh, e, nil
 }

@@ -165,16 +165,22 @@ func PageOwnedGroups(ctx context.Context, q db.Querier, p *Principal, pg Page) (
 // any other group, also one p's organisation belongs to, is
 // db.ErrNotFound.
 func GetGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Group, error) {
-	if p == nil || p.OrgID == "" || !db.ValidID(id) {
-		return nil, db.ErrNotFound
-	}
-	g, err := scanGroup(q.QueryRow(ctx, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
-		WHERE g.id = ? AND g.owner_org_id = ?`, id, p.OrgID))
+	g, err := ownGroup(ctx, q, p, id)
 	if err != nil {
 		return nil, err
 	}
 	g.Members, err = groupMembers(ctx, q, g.ID)
 	return g, err
+}
+
+// ownGroup reads group id, without its members, when p's organisation
+// owns it; any other group is db.ErrNotFound.
+func ownGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Group, error) {
+	if p == nil || p.OrgID == "" || !db.ValidID(id) {
+		return nil, db.ErrNotFound
+	}
+	return scanGroup(q.QueryRow(ctx, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
+		WHERE g.id = ? AND g.owner_org_id = ?`, id, p.OrgID))
 }
 
 func groupMembers(ctx context.Context, q db.Querier, groupID string) ([]GroupMember, error) {
@@ -210,11 +216,7 @@ func scanGroupMember(row interface{ Scan(...any) error }) (*GroupMember, error) 
 // allows writing admins of its owner). Groups of others are
 // db.ErrNotFound; the owner's other people get Forbidden.
 func getOwnedGroup(ctx context.Context, q db.Querier, p *Principal, id, action string) (*Group, error) {
-	if p == nil || p.OrgID == "" || !db.ValidID(id) {
-		return nil, db.ErrNotFound
-	}
-	g, err := scanGroup(q.QueryRow(ctx, `SELECT `+groupCols+` FROM org_groups g JOIN organizations o ON o.id = g.owner_org_id
-		WHERE g.id = ? AND g.owner_org_id = ?`, id, p.OrgID))
+	g, err := ownGroup(ctx, q, p, id)
 	if err != nil {
 		return nil, err
 	}

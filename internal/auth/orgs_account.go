@@ -57,14 +57,9 @@ func (s *Orgs) AcceptInvite(ctx context.Context, v Visitor, raw string, in NewMe
 		if err != nil {
 			return err
 		}
-		if err := JoinByInvite(ctx, tx, s.Notices, l, u, now); err != nil {
+		if mfaPending, err = s.joinByInvite(ctx, tx, l, u, now); err != nil {
 			return err
 		}
-		o, err := getOrg(ctx, tx, l.OrgID)
-		if err != nil {
-			return err
-		}
-		mfaPending = NeedsMFA(l.Role, o.MFAPolicy)
 		if sessRaw, _, err = CreateSession(ctx, tx, u.ID, l.OrgID, !mfaPending, v.IP, v.UserAgent, pol, now); err != nil {
 			return err
 		}
@@ -96,14 +91,11 @@ func (s *Orgs) JoinInvite(ctx context.Context, p *Principal, sessionHash, raw st
 		if err != nil {
 			return err
 		}
-		if err := JoinByInvite(ctx, tx, s.Notices, l, u, now); err != nil {
-			return err
-		}
-		o, err := getOrg(ctx, tx, l.OrgID)
+		needsMFA, err := s.joinByInvite(ctx, tx, l, u, now)
 		if err != nil {
 			return err
 		}
-		if hasSecondFactor || !NeedsMFA(l.Role, o.MFAPolicy) {
+		if hasSecondFactor || !needsMFA {
 			if err := SwitchSessionOrg(ctx, tx, sessionHash, l.OrgID); err != nil {
 				return err
 			}
@@ -113,6 +105,19 @@ func (s *Orgs) JoinInvite(ctx context.Context, p *Principal, sessionHash, raw st
 			Details: map[string]any{"role": string(l.Role), "new_user": false}})
 	})
 	return switched, err
+}
+
+// joinByInvite adds u to the organisation of the invitation l and tells
+// whether that organisation asks u for a second factor.
+func (s *Orgs) joinByInvite(ctx context.Context, tx *db.Tx, l *EmailLink, u *User, now time.Time) (needsMFA bool, err error) {
+	if err := JoinByInvite(ctx, tx, s.Notices, l, u, now); err != nil {
+		return false, err
+	}
+	o, err := getOrg(ctx, tx, l.OrgID)
+	if err != nil {
+		return false, err
+	}
+	return NeedsMFA(l.Role, o.MFAPolicy), nil
 }
 
 // SignInFailed records a refused sign-in of the address email (userID

@@ -19,19 +19,12 @@ const actionGroupDecline = "group.decline"
 
 // CreateGroup makes a group owned by p's organisation ("group.create").
 func (s *Orgs) CreateGroup(ctx context.Context, p *Principal, name string) (*Group, error) {
-	var g *Group
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if g, err = CreateGroup(ctx, tx, p, name, s.now()); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, p, audit.Event{OrgID: p.OrgID, Action: actionGroupCreate, ObjectType: "group", ObjectID: g.ID,
-			Details: map[string]any{"name": g.Name}})
+	return write(ctx, s, p, func(tx *db.Tx) (*Group, error) {
+		return CreateGroup(ctx, tx, p, name, s.now())
+	}, func(g *Group) audit.Event {
+		return audit.Event{OrgID: p.OrgID, Action: actionGroupCreate, ObjectType: "group", ObjectID: g.ID,
+			Details: map[string]any{"name": g.Name}}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return g, nil
 }
 
 // DeleteGroup removes a group p's organisation owns ("group.delete"). Each
@@ -119,35 +112,24 @@ func (s *Orgs) AnswerGroupInvite(ctx context.Context, p *Principal, id string, a
 	if accept {
 		action = actionGroupAccept
 	}
-	var m *GroupMembership
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if m, err = AnswerGroupInvite(ctx, tx, p, id, accept, s.now()); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, p, audit.Event{OrgID: m.OwnerOrgID, Action: action, ObjectType: "group", ObjectID: m.GroupID,
-			Details: map[string]any{"group_name": m.GroupName, "owner": m.OwnerName, "org": p.OrgID}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return write(ctx, s, p, func(tx *db.Tx) (*GroupMembership, error) {
+		return AnswerGroupInvite(ctx, tx, p, id, accept, s.now())
+	}, membershipEntry(p, action))
 }
 
 // LeaveGroup ends the membership of p's organisation in group id
 // ("group.leave", in the owner's log).
 func (s *Orgs) LeaveGroup(ctx context.Context, p *Principal, id string) (*GroupMembership, error) {
-	var m *GroupMembership
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
-		var err error
-		if m, err = LeaveGroup(ctx, tx, p, id); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, p, audit.Event{OrgID: m.OwnerOrgID, Action: actionGroupLeave, ObjectType: "group", ObjectID: m.GroupID,
-			Details: map[string]any{"group_name": m.GroupName, "owner": m.OwnerName, "org": p.OrgID}})
-	})
-	if err != nil {
-		return nil, err
+	return write(ctx, s, p, func(tx *db.Tx) (*GroupMembership, error) {
+		return LeaveGroup(ctx, tx, p, id)
+	}, membershipEntry(p, actionGroupLeave))
+}
+
+// membershipEntry is the entry of a change to the membership of p's
+// organisation in a group: action, in the owner's log.
+func membershipEntry(p *Principal, action string) func(*GroupMembership) audit.Event {
+	return func(m *GroupMembership) audit.Event {
+		return audit.Event{OrgID: m.OwnerOrgID, Action: action, ObjectType: "group", ObjectID: m.GroupID,
+			Details: map[string]any{"group_name": m.GroupName, "owner": m.OwnerName, "org": p.OrgID}}
 	}
-	return m, nil
 }

@@ -68,19 +68,20 @@ func (t *Touches) seenSession(idHash string) (time.Time, bool) {
 	if t == nil {
 		return time.Time{}, false
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	at, ok := t.sessions[idHash]
-	return at, ok
+	return t.seen(t.sessions, idHash)
 }
 
 func (t *Touches) seenToken(id string) (time.Time, bool) {
 	if t == nil {
 		return time.Time{}, false
 	}
+	return t.seen(t.tokens, id)
+}
+
+func (t *Touches) seen(m map[string]time.Time, k string) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	at, ok := t.tokens[id]
+	at, ok := m[k]
 	return at, ok
 }
 

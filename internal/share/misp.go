@@ -306,17 +306,11 @@ func ImportMISP(ctx context.Context, d *db.DB, v Viewer, data []byte, opts Impor
 		}
 		var rows []stixRow
 		for _, o := range postObjects(p, name) {
-			b, err := json.Marshal(o)
+			row, err := stixRowOf(o)
 			if err != nil {
 				return err
 			}
-			id, _ := o["id"].(string)
-			typ, _ := o["type"].(string)
-			ver, _ := o["modified"].(string)
-			if ver == "" {
-				ver, _ = o["created"].(string)
-			}
-			rows = append(rows, stixRow{id: id, typ: typ, version: ver, body: string(b)})
+			rows = append(rows, row)
 		}
 		if err := s.stageObjects(ctx, p.ID, rows, false); err != nil {
 			return err

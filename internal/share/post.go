@@ -147,6 +147,26 @@ func checkRef(s string) (string, error) {
 	return u.String(), nil
 }
 
+// normalizeList checks a list of at most max entries (tooMany, on field,
+// when longer) with norm, leaving out blank entries and repeats.
+func normalizeList(list []string, max int, field, tooMany string, norm func(string) (string, error)) ([]string, error) {
+	if len(list) > max {
+		return nil, apperr.Field(field, tooMany, max)
+	}
+	out := make([]string, 0, len(list))
+	for _, v := range list {
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		n, err := norm(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return dedupe(out), nil
+}
+
 func dedupe(in []string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -183,36 +203,16 @@ func (in *PostInput) normalize() error {
 	if in.Anonymous && in.Kind != KindIncident {
 		return apperr.Field("anonymous", "share.anonymous.incident_only")
 	}
-	if len(in.References) > MaxRefs {
-		return apperr.Field("references", "share.ref.too_many", MaxRefs)
+	refs, err := normalizeList(in.References, MaxRefs, "references", "share.ref.too_many", checkRef)
+	if err != nil {
+		return err
 	}
-	refs := make([]string, 0, len(in.References))
-	for _, r := range in.References {
-		if strings.TrimSpace(r) == "" {
-			continue
-		}
-		u, err := checkRef(r)
-		if err != nil {
-			return err
-		}
-		refs = append(refs, u)
+	in.References = refs
+	cves, err := normalizeList(in.CVEs, MaxCVEs, "cves", "share.cve.too_many", NormalizeCVE)
+	if err != nil {
+		return err
 	}
-	in.References = dedupe(refs)
-	if len(in.CVEs) > MaxCVEs {
-		return apperr.Field("cves", "share.cve.too_many", MaxCVEs)
-	}
-	cves := make([]string, 0, len(in.CVEs))
-	for _, c := range in.CVEs {
-		if strings.TrimSpace(c) == "" {
-			continue
-		}
-		n, err := NormalizeCVE(c)
-		if err != nil {
-			return err
-		}
-		cves = append(cves, n)
-	}
-	in.CVEs = dedupe(cves)
+	in.CVEs = cves
 	if len(in.Indicators) > MaxIndicators {
 		return apperr.Field("indicators", "share.ioc.too_many", MaxIndicators)
 	}

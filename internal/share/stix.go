@@ -148,11 +148,12 @@ func postObjects(p *Post, orgName string) []map[string]any {
 	return append(objs, report)
 }
 
-// storeObject adds one version of a STIX object to a post's objects.
-func storeObject(ctx context.Context, q db.Querier, postID string, o map[string]any, now time.Time) error {
+// stixRowOf is the stored form of a STIX object: its id, type, version
+// (modified, else created) and JSON body.
+func stixRowOf(o map[string]any) (stixRow, error) {
 	b, err := json.Marshal(o)
 	if err != nil {
-		return err
+		return stixRow{}, err
 	}
 	id, _ := o["id"].(string)
 	typ, _ := o["type"].(string)
@@ -160,8 +161,17 @@ func storeObject(ctx context.Context, q db.Querier, postID string, o map[string]
 	if ver == "" {
 		ver, _ = o["created"].(string)
 	}
+	return stixRow{id: id, typ: typ, version: ver, body: string(b)}, nil
+}
+
+// storeObject adds one version of a STIX object to a post's objects.
+func storeObject(ctx context.Context, q db.Querier, postID string, o map[string]any, now time.Time) error {
+	row, err := stixRowOf(o)
+	if err != nil {
+		return err
+	}
 	_, err = q.Exec(ctx, `INSERT INTO share_stix_objects (post_id, stix_id, type, version, date_added, body) VALUES (?, ?, ?, ?, ?, ?)`,
-		postID, id, typ, ver, now.UTC(), string(b))
+		postID, row.id, row.typ, row.version, now.UTC(), row.body)
 	return err
 }
 

@@ -94,6 +94,9 @@ func isolationCases(f *fixture) map[string][]isoCase {
 	for k, v := range vulnAliasIsolationCases(f) {
 		cases[k] = v
 	}
+	for k, v := range importIsolationCases(f) {
+		cases[k] = v
+	}
 	return cases
 }
 

@@ -206,9 +206,7 @@ func (s *Service) start(ctx context.Context, p *auth.Principal, sp spec, body io
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer release()
-		defer os.Remove(path)
-		s.execute(run, path, sp.run)
+		s.execute(run, path, sp.run, release)
 	}()
 	return run, nil
 }
@@ -242,19 +240,23 @@ func (s *Service) spool(path string, body io.Reader, sp spec) (int64, error) {
 	return n, nil
 }
 
-// execute runs the job and records how it ended.
-func (s *Service) execute(run *Run, path string, fn work) {
+// execute runs the job and records how it ended. The spool file is
+// removed and the gate's place given back before the end is recorded and
+// Done closed, so that a client who sees the job ended may start the next
+// import at once.
+func (s *Service) execute(run *Run, path string, fn work, release func()) {
 	defer close(run.done)
 	ctx := s.ctx
 	job := *run.Job
 	j := &job
 	f, err := os.Open(path)
 	if err != nil {
+		_ = os.Remove(path)
+		release()
 		run.err = err
 		s.finish(j, nil, err)
 		return
 	}
-	defer f.Close()
 	c := &counter{r: f}
 	beatDone := make(chan struct{})
 	stopBeat := make(chan struct{})
@@ -265,6 +267,9 @@ func (s *Service) execute(run *Run, path string, fn work) {
 	value, summary, err := fn(ctx, c)
 	close(stopBeat)
 	<-beatDone
+	f.Close()
+	_ = os.Remove(path)
+	release()
 	j.Progress.Done = c.n.Load()
 	run.value, run.err = value, err
 	s.finish(j, summary, err)

@@ -121,6 +121,11 @@ func TestShareJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-run.Done()
+		// Once the job has ended, its place is free and its end recorded:
+		// a client may start the next import at once.
+		if n := s.Gate.Running(org); n != 0 {
+			t.Errorf("%d imports still hold the gate after the job ended", n)
+		}
 		v, err := run.Outcome()
 		if err != nil || v.(*share.ImportOutcome).Result.Objects != 1 {
 			t.Fatalf("outcome %+v, %v", v, err)

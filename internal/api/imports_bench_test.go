@@ -3,7 +3,9 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +26,11 @@ func registerCSV(n int, variant string) string {
 }
 
 // peakHeapMiB samples the heap every 10 ms while fn runs and returns the
-// highest HeapInuse seen, in MiB.
+// highest HeapInuse seen, in MiB. With MEDISAC_BENCH_HEAP_PROFILE set it
+// writes a heap profile there at each new peak (10 % above the last).
 func peakHeapMiB(fn func()) float64 {
-	var peak uint64
+	var peak, written uint64
+	profile := os.Getenv("MEDISAC_BENCH_HEAP_PROFILE")
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -36,6 +40,13 @@ func peakHeapMiB(fn func()) float64 {
 		for {
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse)
+			if profile != "" && peak > written+written/10 {
+				written = peak
+				if f, err := os.Create(profile); err == nil {
+					_ = pprof.Lookup("heap").WriteTo(f, 0)
+					f.Close()
+				}
+			}
 			select {
 			case <-done:
 				return

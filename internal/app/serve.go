@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/medisac/medisac/internal/api"
@@ -227,6 +228,21 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	return n, nil
 }
 
+// DefaultMemoryLimit is the server's soft memory limit when GOMEMLIMIT is
+// not set: the garbage collector works harder as the heap nears it. A
+// 100,000-row register import keeps about 320 MiB live, but with the
+// collector's default pacing (GOGC=100) the heap grew to twice that
+// before a collection, and with the reads and a STIX import beside it
+// the server passed 1 GiB (docs/benchmarks.md).
+const DefaultMemoryLimit = 768 << 20
+
+// setMemoryLimit sets DefaultMemoryLimit unless GOMEMLIMIT sets another.
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(DefaultMemoryLimit)
+	}
+}
+
 func mustCatalog() *i18n.Catalog {
 	c, err := catalog()
 	if err != nil {
@@ -284,6 +300,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		return err
 	}
 	cfg.Demo = demo
+	setMemoryLimit()
 	n, err := NewNode(ctx, cfg, stderr)
 	if err != nil {
 		return err

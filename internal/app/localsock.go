@@ -12,6 +12,7 @@ package app
 // side, and a cluster has no one data folder.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,7 +29,9 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/imports"
+	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/share"
 )
 
@@ -103,6 +106,20 @@ func (n *Node) localHandler() http.Handler {
 		}
 		in := imports.ShareInput{FileName: qs.Get("file"), Details: map[string]any{"file": qs.Get("file")}, Limit: imports.MaxCLIImport}
 		run, err := n.Imports.ImportShare(r.Context(), p, in, r.Body)
+		if err != nil {
+			writeLocalError(w, err)
+			return
+		}
+		writeLocal(w, http.StatusAccepted, localJob(run.Job))
+	})
+	mux.HandleFunc("POST /v1/imports/register", func(w http.ResponseWriter, r *http.Request) {
+		qs := r.URL.Query()
+		p, err := localPrincipal(r.Context(), n.DB, qs.Get("user"), qs.Get("org"))
+		if err != nil {
+			writeLocalError(w, err)
+			return
+		}
+		run, err := n.Imports.ImportRegister(r.Context(), p, p.OrgID, imports.RegisterInput{FileName: qs.Get("file")}, r.Body)
 		if err != nil {
 			writeLocalError(w, err)
 			return
@@ -282,30 +299,39 @@ func jobError(e *localError) error {
 	return cliError(&apperr.Error{Code: apperr.Code(e.Code), Key: e.Key, Args: args, Field: e.Field})
 }
 
+// importViaNode posts body to the node as an import job of kind (share
+// or register), follows it and returns it once it ended.
+func importViaNode(ctx context.Context, lc *localClient, kind, name string, body io.Reader) (*localJobBody, error) {
+	var j localJobBody
+	if err := lc.do(ctx, http.MethodPost, "/v1/imports/"+kind+"?file="+url.QueryEscape(name), body, &j); err != nil {
+		return nil, err
+	}
+	cat, err := catalog()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintln(os.Stderr, bilingual(cat, "imports.cli.handed", j.ID))
+	done, err := lc.follow(ctx, j.ID, 500*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("%w (%s)", err, bilingual(cat, "imports.cli.lost", "GET /api/v1/imports/"+j.ID))
+	}
+	return done, nil
+}
+
 // shareImportViaNode hands file to the node as a share import job,
 // follows it and prints its result as a direct import does.
-func shareImportViaNode(ctx context.Context, lc *localClient, file string, stdout, stderr io.Writer) error {
+func shareImportViaNode(ctx context.Context, lc *localClient, file string, stdout io.Writer) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	var j localJobBody
-	if err := lc.do(ctx, http.MethodPost, "/v1/imports/share?file="+url.QueryEscape(file), f, &j); err != nil {
-		var le *localError
-		if errors.As(err, &le) {
-			return jobError(le)
-		}
-		return err
+	done, err := importViaNode(ctx, lc, "share", file, f)
+	var le *localError
+	if errors.As(err, &le) {
+		return jobError(le)
 	}
-	if cat, err := catalog(); err == nil {
-		fmt.Fprintln(stderr, bilingual(cat, "imports.cli.handed", j.ID))
-	}
-	done, err := lc.follow(ctx, j.ID, 500*time.Millisecond)
 	if err != nil {
-		if cat, cerr := catalog(); cerr == nil {
-			return fmt.Errorf("%w (%s)", err, bilingual(cat, "imports.cli.lost", "GET /api/v1/imports/"+j.ID))
-		}
 		return err
 	}
 	if done.State != imports.Done {
@@ -317,4 +343,35 @@ func shareImportViaNode(ctx context.Context, lc *localClient, file string, stdou
 	}
 	printShareImport(stdout, sum.Format, sum.Skipped, sum.ImportResult)
 	return nil
+}
+
+// registerImportViaNode hands a register file to the node and prints the
+// counts as a direct import does. It returns handled false when the
+// import failed for errors in the file: the caller previews it to print
+// every error.
+func registerImportViaNode(ctx context.Context, lc *localClient, cat *i18n.Catalog, name string, data []byte, stdout io.Writer) (handled bool, err error) {
+	done, err := importViaNode(ctx, lc, "register", name, bytes.NewReader(data))
+	var le *localError
+	if errors.As(err, &le) {
+		if le.Code == "no_org" {
+			return true, fmt.Errorf("組織 %s が見つかりません / organisation %s not found", lc.org, lc.org)
+		}
+		return true, jobError(le)
+	}
+	if err != nil {
+		return true, err
+	}
+	if done.State != imports.Done {
+		if done.Error != nil && done.Error.Key == "inventory.import.has_errors" {
+			return false, nil
+		}
+		return true, jobError(done.Error)
+	}
+	var sum imports.RegisterSummary
+	if err := json.Unmarshal(done.Result, &sum); err != nil {
+		return true, err
+	}
+	printPreview(stdout, cat, &inventory.Preview{Format: sum.Format, Encoding: sum.Encoding, Counts: sum.Counts, NewSegments: sum.NewSegments})
+	fmt.Fprintln(stdout, "取り込みました / imported")
+	return true, nil
 }

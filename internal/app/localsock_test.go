@@ -164,3 +164,35 @@ func TestShareImportWithoutNode(t *testing.T) {
 	startNode(t, "", dir, nil)
 	waitSocket(t, dir)
 }
+
+// TestInventoryImportThroughNode: `medisac inventory import` beside a
+// running SQLite server hands the register to the server too, prints the
+// same counts, and for a file with errors prints every error as before.
+func TestInventoryImportThroughNode(t *testing.T) {
+	w := newParityWorld(t, "sqlite")
+	t.Setenv("USER", "ops")
+	waitSocket(t, w.dir)
+	file := w.File("台帳.csv", []byte("名称,種別\nノード端末1,PC\nノード端末2,PC\n"))
+	before := w.lastSeq()
+	out := w.CLI("inventory", "import", "--org", w.Hospital, file)
+	if !strings.Contains(out, "資産: 新規 new 2, 変更 changed 0") || !strings.Contains(out, "取り込みました / imported") {
+		t.Errorf("command output:\n%s", out)
+	}
+	var n int
+	var actorID string
+	if err := w.n.DB.QueryRow(w.ctx, `SELECT COUNT(*), MAX(actor_id) FROM audit_log WHERE seq > ? AND action = 'inventory.import'`, before).Scan(&n, &actorID); err != nil || n != 1 || actorID != "cli:ops" {
+		t.Fatalf("inventory.import entries: %d by %s (%v)", n, actorID, err)
+	}
+	if err := w.n.DB.QueryRow(w.ctx, `SELECT COUNT(*) FROM import_jobs WHERE kind = 'inventory.import' AND state = 'done' AND via = 'cli' AND file_name = '台帳.csv'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("register jobs: %d (%v)", n, err)
+	}
+	bad := w.File("bad.csv", []byte("名称,種別,保守期限\nノード端末3,PC,そのうち\n"))
+	var o, e bytes.Buffer
+	err := Run(w.ctx, []string{"inventory", "import", "--org", w.Hospital, bad}, &o, &e)
+	if err == nil || !strings.Contains(o.String(), "2 行目") || !strings.Contains(o.String(), "保守期限") {
+		t.Errorf("file with errors: %v\n%s", err, o.String())
+	}
+	if err := w.n.DB.QueryRow(w.ctx, `SELECT COUNT(*) FROM import_jobs WHERE kind = 'inventory.import' AND state = 'failed'`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("failed register jobs: %d (%v)", n, err)
+	}
+}

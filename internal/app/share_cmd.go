@@ -73,7 +73,7 @@ func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
 		// Beside a running SQLite server, the server imports the file:
 		// one process writes the database (see localsock.go).
 		if lc := dialNode(ctx, cfg, org); lc != nil {
-			return shareImportViaNode(ctx, lc, file, stdout, os.Stderr)
+			return shareImportViaNode(ctx, lc, file, stdout)
 		}
 	}
 	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {

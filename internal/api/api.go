@@ -15,8 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/medisac/medisac/internal/importgate"
+	"github.com/medisac/medisac/internal/imports"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +90,13 @@ type Deps struct {
 	// two in all); the node hands the same gate to its pages and its API.
 	// New builds one when nil.
 	Imports *importgate.Gate
+	// ImportJobs runs the long imports (register and share imports) as
+	// jobs of the node; New builds one spooling to a temporary folder
+	// when nil (a node hands its own, spooling to its data folder).
+	ImportJobs *imports.Service
+	// ImportWait is how long an import request waits for its import
+	// before answering 202 with the job (DefaultImportWait when zero).
+	ImportWait time.Duration
 }
 
 // API is the http.Handler of /api/. It is safe for concurrent use.
@@ -132,6 +142,9 @@ func New(deps Deps) *API {
 	if deps.Share == nil {
 		deps.Share = &share.Hub{DB: deps.DB, Queue: deps.Queue, Mailer: deps.Mailer, Catalog: deps.Catalog, BaseURL: deps.BaseURL,
 			Now: deps.Now, Audit: deps.Audit}
+	}
+	if deps.ImportJobs == nil {
+		deps.ImportJobs = imports.New(deps.DB, deps.Imports, filepath.Join(os.TempDir(), "medisac-imports"), deps.Inventory, deps.Share, deps.Now, deps.Logger)
 	}
 	a := &API{Deps: deps, mux: http.NewServeMux()}
 	for _, rt := range a.routes() {

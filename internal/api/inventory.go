@@ -14,6 +14,7 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/imports"
 	"github.com/medisac/medisac/internal/inventory"
 )
 
@@ -599,6 +600,12 @@ func readImport(r *http.Request) ([]byte, string, error) {
 	if len(data) == 0 {
 		return nil, "", apperr.Field("file", "inventory.error.empty_file")
 	}
+	return data, importName(r), nil
+}
+
+// importName is the file name of an import: ?filename=, else one that
+// ?format= or the Content-Type names.
+func importName(r *http.Request) string {
 	name := r.URL.Query().Get("filename")
 	if name == "" {
 		switch r.URL.Query().Get("format") {
@@ -620,7 +627,7 @@ func readImport(r *http.Request) ([]byte, string, error) {
 			}
 		}
 	}
-	return data, name, nil
+	return name
 }
 
 func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -659,51 +666,23 @@ func (a *API) invImportPreview(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) invImportApply(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
 	orgID := r.PathValue("id")
-	if err := auth.AuthorizeMember(c.p, inventory.ActionImport, orgID); err != nil {
-		return err
-	}
-	release, err := a.Imports.Acquire(orgID)
+	in := imports.RegisterInput{FileName: importName(r), Accept: r.URL.Query().Get("accept")}
+	// The import runs as a job of the node: a long one answers 202 and
+	// goes on (GET /api/v1/imports/{id}).
+	run, err := a.ImportJobs.ImportRegister(r.Context(), c.p, orgID, in, r.Body)
 	if err != nil {
 		return err
 	}
-	defer release()
-	data, name, err := readImport(r)
-	if err != nil {
+	v, accepted, err := a.awaitImport(w, r, c, run)
+	if accepted || err != nil {
 		return err
 	}
-	if inventory.DetectFormat(name, data) == "nmap" {
-		return a.invNmapApply(w, r, c, orgID, data)
+	if n, ok := v.(*imports.NmapOutcome); ok {
+		a.reply(w, http.StatusOK, nmapBody{Format: "nmap", Proposals: n.Proposals, Applied: len(n.Applied)})
+		return nil
 	}
-	p, err := a.Inventory.ApplyImport(ctx, c.p, orgID, name, data)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, a.previewBody(c, p))
-	return nil
-}
-
-func (a *API) invNmapApply(w http.ResponseWriter, r *http.Request, c *call, orgID string, data []byte) error {
-	scan, err := inventory.ParseNmap(bytes.NewReader(data), inventory.MaxNmapSize)
-	if err != nil {
-		return inventory.NmapError(err)
-	}
-	var accept []int
-	if s := r.URL.Query().Get("accept"); s != "" && s != "all" {
-		for _, part := range strings.Split(s, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(part))
-			if err != nil {
-				return apperr.Field("accept", "inventory.nmap.bad_index", -1)
-			}
-			accept = append(accept, n)
-		}
-	}
-	props, applied, err := a.Inventory.ApplyNmap(r.Context(), c.p, orgID, scan, accept)
-	if err != nil {
-		return err
-	}
-	a.reply(w, http.StatusOK, nmapBody{Format: "nmap", Proposals: props, Applied: len(applied)})
+	a.reply(w, http.StatusOK, a.previewBody(c, v.(*inventory.Preview)))
 	return nil
 }
 

@@ -83,6 +83,9 @@ func isolationCases(f *fixture) map[string][]isoCase {
 	} {
 		maps.Copy(cases, more(f))
 	}
+	for k, v := range importIsolationCases(f) {
+		cases[k] = v
+	}
 	return cases
 }
 

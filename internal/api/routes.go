@@ -48,5 +48,6 @@ func (a *API) routes() []route {
 	rs = append(rs, a.groupRoutes()...)
 	rs = append(rs, a.vulnRoutes()...)
 	rs = append(rs, a.vulnAliasRoutes()...)
+	rs = append(rs, a.importRoutes()...)
 	return append(rs, a.inventoryRoutes()...)
 }

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/imports"
 	"github.com/medisac/medisac/internal/share"
 )
 
@@ -451,29 +450,24 @@ type importBody struct {
 }
 
 func (a *API) shareImport(w http.ResponseWriter, r *http.Request, c *call) error {
-	data, err := io.ReadAll(r.Body)
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return apperr.New(apperr.TooLarge, "share.import.too_large", share.MaxImport>>20)
-	}
-	if err != nil {
-		return apperr.Wrap(err, apperr.Invalid, "api.bad_json.read")
-	}
-	in := share.ImportRequest{Data: data}
+	var in imports.ShareInput
 	if t := r.URL.Query().Get("tlp"); t != "" {
+		var err error
 		if in.Default, err = share.ParseTLP(t); err != nil {
 			return err
 		}
 	}
-	res, err := a.Share.Import(r.Context(), c.p, in)
+	// The import runs as a job of the node: a long one answers 202 and
+	// goes on (GET /api/v1/imports/{id}).
+	run, err := a.ImportJobs.ImportShare(r.Context(), c.p, in, r.Body)
 	if err != nil {
 		return err
 	}
-	out := importBody{Format: res.Format, Skipped: res.Skipped, ImportResult: res.Result}
-	if out.Posts == nil {
-		out.Posts = []share.ImportedPost{}
+	v, accepted, err := a.awaitImport(w, r, c, run)
+	if accepted || err != nil {
+		return err
 	}
-	a.reply(w, http.StatusOK, out)
+	a.reply(w, http.StatusOK, imports.Summary(v.(*share.ImportOutcome)))
 	return nil
 }
 

@@ -57,6 +57,8 @@ type Config struct {
 
 	// clock replaces time.Now in tests.
 	clock func() time.Time
+	// importWait replaces api.DefaultImportWait in tests.
+	importWait time.Duration
 }
 
 // DefaultConfig returns the configuration before flags and environment.

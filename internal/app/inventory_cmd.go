@@ -98,6 +98,18 @@ func cmdInventoryImport(ctx context.Context, args []string, stdout io.Writer) er
 		return err
 	}
 	name := filepath.Base(file)
+	// Beside a running SQLite server, the server imports the file (one
+	// process writes the database, see localsock.go); a file with errors
+	// is then previewed here to print them.
+	if !dryRun && inventory.DetectFormat(name, data) != "nmap" {
+		if lc := dialNode(ctx, cfg, orgID); lc != nil {
+			handled, err := registerImportViaNode(ctx, lc, cat, name, data, stdout)
+			if handled {
+				return err
+			}
+			dryRun = true
+		}
+	}
 	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
 		if err := checkOrg(ctx, d, orgID); err != nil {
 			return err

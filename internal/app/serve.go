@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/medisac/medisac/internal/importgate"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/medisac/medisac/internal/api"
@@ -21,6 +21,8 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/i18n"
+	"github.com/medisac/medisac/internal/importgate"
+	"github.com/medisac/medisac/internal/imports"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/jobs"
 	"github.com/medisac/medisac/internal/mfa"
@@ -49,8 +51,11 @@ type Node struct {
 	Assess *assess.Service
 	// Inventory is the register capability (assets, imports, …).
 	Inventory *inventory.Service
-	Logger    *slog.Logger
-	now       func() time.Time
+	// Imports runs the long imports as jobs of the node (API imports that
+	// take long, command line imports handed over the local socket).
+	Imports *imports.Service
+	Logger  *slog.Logger
+	now     func() time.Time
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -176,14 +181,23 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	taxiiServer := taxii.New(d, now, logger)
 	taxiiServer.Share = n.Share
 	// One gate for the node's imports, for the pages and the API alike.
-	imports := importgate.New()
+	gate := importgate.New()
+	// The long imports run as jobs of the node, their files spooled to
+	// the data folder. A job a stopped process left running is marked
+	// interrupted (its staged rows were discarded above).
+	n.Imports = imports.New(d, gate, filepath.Join(cfg.DataDir, "imports"), n.Inventory, n.Share, now, logger)
+	if k, err := n.Imports.Recover(ctx); err != nil {
+		logger.Warn("import jobs recovery", "error", err.Error())
+	} else if k > 0 {
+		logger.Info("import jobs interrupted by the last stop", "jobs", k)
+	}
 	apiHandler := api.New(api.Deps{DB: d, Catalog: mustCatalog(), Audit: n.Audit, Mailer: n.Mailer, Queue: n.Queue, Now: now, Logger: logger, BaseURL: cfg.BaseURL, Documents: docs,
-		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share, Inventory: n.Inventory, Imports: imports})
+		Proxies: cfg.proxies, Touches: n.Touches, Orgs: orgs, Vuln: vw, Assess: n.Assess, Share: n.Share, Inventory: n.Inventory, Imports: gate, ImportJobs: n.Imports, ImportWait: cfg.importWait})
 	srv, err := web.New(web.Deps{
 		DB: d, Catalog: mustCatalog(), Audit: n.Audit, MFA: n.MFA, Mailer: n.Mailer, Queue: n.Queue, Logger: logger, Share: n.Share,
 		Now: now, BaseURL: cfg.BaseURL, Secure: cfg.SecureCookies(), Demo: cfg.Demo, Sessions: sessions,
 		API: apiHandler, TAXII: taxiiServer, Documents: docs,
-		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess, Inventory: n.Inventory, Imports: imports,
+		Proxies: cfg.proxies, Devices: auth.NewDevices(key), Touches: n.Touches, MetricsToken: cfg.MetricsToken, Orgs: orgs, Vuln: vw, Assess: n.Assess, Inventory: n.Inventory, Imports: gate,
 		Ready: func(r *http.Request) error {
 			pctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 			defer cancel()
@@ -212,6 +226,21 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	vw.Register()
 	n.schedule(sessions)
 	return n, nil
+}
+
+// DefaultMemoryLimit is the server's soft memory limit when GOMEMLIMIT is
+// not set: the garbage collector works harder as the heap nears it. A
+// 100,000-row register import keeps about 320 MiB live, but with the
+// collector's default pacing (GOGC=100) the heap grew to twice that
+// before a collection, and with the reads and a STIX import beside it
+// the server passed 1 GiB (docs/benchmarks.md).
+const DefaultMemoryLimit = 768 << 20
+
+// setMemoryLimit sets DefaultMemoryLimit unless GOMEMLIMIT sets another.
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(DefaultMemoryLimit)
+	}
 }
 
 func mustCatalog() *i18n.Catalog {
@@ -271,6 +300,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, demo
 		return err
 	}
 	cfg.Demo = demo
+	setMemoryLimit()
 	n, err := NewNode(ctx, cfg, stderr)
 	if err != nil {
 		return err
@@ -321,6 +351,14 @@ func (n *Node) ServeListener(ctx context.Context, ln net.Listener) error {
 	}()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// The local socket, for command line imports beside this node.
+	var ls *http.Server
+	if lln, err := n.listenLocal(); err != nil {
+		n.Logger.Warn("local socket", "err", err.Error())
+	} else if lln != nil {
+		ls = &http.Server{Handler: n.localHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ls.Serve(lln) }()
+	}
 	n.Logger.Info("listening", "addr", ln.Addr().String(), "database", n.DB.Dialect(), "base_url", n.Cfg.BaseURL)
 	var serveErr error
 	select {
@@ -330,6 +368,11 @@ func (n *Node) ServeListener(ctx context.Context, ln net.Listener) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
+	if ls != nil {
+		_ = ls.Shutdown(sctx)
+	}
+	// Imports still running end as interrupted.
+	n.Imports.Close(sctx)
 	stopFlush()
 	<-flushDone
 	if err := n.Touches.Flush(sctx, n.DB); err != nil {

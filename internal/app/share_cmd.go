@@ -69,6 +69,13 @@ func cmdShare(ctx context.Context, args []string, stdout io.Writer) error {
 	if org == "" || (sub == "import" && file == "") || (sub == "export" && out == "") {
 		return usageError("%s", shareUsage)
 	}
+	if sub == "import" {
+		// Beside a running SQLite server, the server imports the file:
+		// one process writes the database (see localsock.go).
+		if lc := dialNode(ctx, cfg, org); lc != nil {
+			return shareImportViaNode(ctx, lc, file, stdout)
+		}
+	}
 	return withStore(ctx, cfg, func(d *db.DB, log *audit.Log) error {
 		p, err := sharePrincipal(ctx, d, org)
 		if err != nil {
@@ -112,7 +119,12 @@ func shareImport(ctx context.Context, hub *share.Hub, p *auth.Principal, file st
 	if err != nil {
 		return cliError(err)
 	}
-	res, format, skipped := out.Result, out.Format, out.Skipped
+	printShareImport(stdout, out.Format, out.Skipped, out.Result)
+	return nil
+}
+
+// printShareImport prints the result of a share import.
+func printShareImport(stdout io.Writer, format string, skipped int, res *share.ImportResult) {
 	for _, p := range res.Posts {
 		fmt.Fprintf(stdout, "post %s  %s  %s  (%d indicators)\n", p.ID, p.TLP.Label(), p.Title, p.Indicators)
 	}
@@ -132,5 +144,4 @@ func shareImport(ctx context.Context, hub *share.Hub, p *auth.Principal, file st
 		fmt.Fprintf(stdout, "データベースに別のプロセス（サーバーなど）が書き込み中だったため %d 回待ちました（合計 %s） / waited %d times (%s in all) for the database, which another process (the server?) was writing\n",
 			res.BusyWaits, w, res.BusyWaits, w)
 	}
-	return nil
 }

@@ -28,11 +28,8 @@ func newGroupWorld(t *testing.T, d *db.DB) *groupWorld {
 	w := &groupWorld{fixture: f}
 	w.third = mustOrg(t, d, auth.OrgInput{Kind: auth.KindHospital, Name: "西町病院", NameKana: "ニシマチビョウイン", MedicalCode: "1312345678"})
 	thirdAdmin := mustUser(t, d, "admin@nishimachi-hp.jp", "西 六郎", w.third, auth.RoleAdmin)
-	w.admin = principal(t, d, f.admin, f.hosp)
-	w.staff = principal(t, d, f.staff, f.hosp)
-	w.auditor = principal(t, d, f.auditor, f.hosp)
-	w.other = principal(t, d, f.other, f.clinic)
-	w.oper = principal(t, d, f.oper, f.isac)
+	s := signInAll(t, d, f)
+	w.admin, w.staff, w.auditor, w.other, w.oper = s.admin, s.staff, s.auditor, s.other, s.oper
 	w.thirdAdmin = principal(t, d, thirdAdmin, w.third)
 	return w
 }

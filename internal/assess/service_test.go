@@ -39,6 +39,14 @@ func newTestService(d *db.DB) (*Service, *audit.Log) {
 	return NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", now), log
 }
 
+// eachService runs fn on each database with a service and its audit log.
+func eachService(t *testing.T, fn func(t *testing.T, ctx context.Context, d *db.DB, svc *Service, log *audit.Log)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		svc, log := newTestService(d)
+		fn(t, context.Background(), d, svc, log)
+	})
+}
+
 // memberOf is a principal for the user id with email and role in org.
 func memberOf(org *auth.Org, id, email string, role auth.Role) *auth.Principal {
 	return &auth.Principal{UserID: id, Email: email, OrgID: org.ID, OrgName: org.Name, OrgKind: org.Kind, Role: role}
@@ -48,9 +56,7 @@ func memberOf(org *auth.Org, id, email string, role auth.Role) *auth.Principal {
 // refused without writing anything; each allowed change leaves exactly
 // one entry in the organisation's log, naming the sheet and the door.
 func TestServiceSheets(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		svc, log := newTestService(d)
+	eachService(t, func(t *testing.T, ctx context.Context, d *db.DB, svc *Service, log *audit.Log) {
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
 		b := mkOrg(t, d, auth.KindHospital, "B病院")
 		admin := memberOf(a, "u-admin", "admin@a.example.jp", auth.RoleAdmin)
@@ -190,9 +196,7 @@ func TestServiceSheets(t *testing.T) {
 // are told so and nothing is written; the command line may load editions,
 // no one else.
 func TestServiceSurveysAndEditions(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		svc, log := newTestService(d)
+	eachService(t, func(t *testing.T, ctx context.Context, d *db.DB, svc *Service, log *audit.Log) {
 		isac := mkOrg(t, d, auth.KindISAC, "ISAC")
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
 		op := memberOf(isac, "u-op", "op@isac.example.jp", auth.RoleStaff)

@@ -64,6 +64,16 @@ func eachQueue(t *testing.T, fn func(t *testing.T, ctx context.Context, d *db.DB
 	})
 }
 
+// eachTwoNodes runs fn on each database with the queues of two nodes
+// (twoNodes) sharing a fixed clock.
+func eachTwoNodes(t *testing.T, fn func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, a, b *Queue)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		clk := newClock()
+		a, b := twoNodes(t, d, clk)
+		fn(t, context.Background(), d, clk, a, b)
+	})
+}
+
 func runQueue(t testing.TB, q *Queue, workers int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -433,10 +443,7 @@ func TestShutdownReturnsJobToQueue(t *testing.T) {
 }
 
 func TestLeaseRenewedWhileRunning(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		a, b := twoNodes(t, d, clk)
+	eachTwoNodes(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, a, b *Queue) {
 		var runs atomic.Int32
 		release := make(chan struct{})
 		h := func(ctx context.Context, _ []byte) error {
@@ -463,10 +470,7 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 }
 
 func TestLostLeaseCancelsHandler(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		a, b := twoNodes(t, d, clk)
+	eachTwoNodes(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, a, b *Queue) {
 		started := make(chan struct{})
 		cancelled := make(chan struct{})
 		a.Register("long", func(ctx context.Context, _ []byte) error {

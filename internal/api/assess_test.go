@@ -11,18 +11,10 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
-const apiSurvey = `id: isac-api-survey
-kind: survey
-title: API調査
-fiscal_year: 2025
-sections:
-  - id: s
-    title: S
-    items:
-      - {id: offline, text: オフラインのバックアップがある, type: yesno}
-`
+var apiSurvey = testkit.Survey("isac-api-survey", "API調査", 2025)
 
 // assessA holds organisation A's assessment objects for the isolation walk.
 type assessA struct {

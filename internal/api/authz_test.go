@@ -18,8 +18,8 @@ import (
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit/fresh"
 	"github.com/medisac/medisac/internal/testkit/seed"
-	"github.com/medisac/medisac/internal/vuln"
 )
 
 // The authorization walk: every state-changing route of the route table
@@ -160,36 +160,15 @@ func (z *authzFixture) invRecords(t *testing.T) map[string]string {
 // freshSheet starts a sheet of A; complete answers it so that it can be
 // signed, signed signs it.
 func (z *authzFixture) freshSheet(t *testing.T, complete, signed bool) (sheet, evidence string) {
-	ctx := context.Background()
-	e, err := assessRegistry().Get(ctx, z.d, z.orgA.ID, "mhlw-r7-institution")
+	e, err := assessRegistry().Get(context.Background(), z.d, z.orgA.ID, "mhlw-r7-institution")
 	if err != nil {
 		t.Fatal(err)
 	}
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		now := z.clock.Now()
-		sh, err := assess.StartSheet(ctx, tx, e, z.orgA.ID, 2025, fmt.Sprintf("対象%d", z.next()), now)
-		if err != nil {
-			return err
-		}
-		sheet = sh.ID
-		ans := assess.Answer{ItemID: "has_system", Answer1: "yes", Date1: "2025-04-01"}
-		if complete || signed {
-			ans.Answer1 = "no"
-		}
-		if _, err := assess.SaveAnswers(ctx, tx, e, z.orgA.ID, sh.ID, z.staffA.user.ID, []assess.Answer{ans}, now); err != nil {
-			return err
-		}
-		ev, err := assess.AddEvidence(ctx, tx, e, z.orgA.ID, sh.ID, "has_system", z.staffA.user.ID, assess.EvidenceInput{Name: "証跡.txt", Data: []byte("x\n")}, now)
-		if err != nil {
-			return err
-		}
-		evidence = ev.ID
-		if signed {
-			_, err = assess.Sign(ctx, tx, e, z.principalOf(t, z.adminA), z.orgA.ID, sh.ID, "院長", now)
-		}
-		return err
-	})
-	return sheet, evidence
+	var signer *auth.Principal
+	if signed {
+		signer = z.principalOf(t, z.adminA)
+	}
+	return fresh.Sheet(t, z.d, e, z.orgA.ID, z.staffA.user.ID, 2025, "2025-04-01", z.next(), complete, signer, z.clock.Now())
 }
 
 // freshSurvey is an open ISAC survey sent to hospitals.
@@ -226,62 +205,24 @@ func (z *authzFixture) freshVendorRequest(t *testing.T) string {
 
 // freshFinding is a FortiGate of A affected by CVE-2022-42475.
 func (z *authzFixture) freshFinding(t *testing.T) (asset, finding string) {
-	ctx := context.Background()
-	as, err := inventory.CreateAsset(ctx, z.d, z.orgA.ID, "", inventory.Asset{Name: fmt.Sprintf("FortiGate%d", z.next()), Kind: inventory.KindNetwork,
-		Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.2"}, z.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &vuln.Watch{DB: z.d, Now: z.clock.Now, Catalog: z.cat}
-	if _, err := w.MatchAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.ImportFile(ctx, "../vuln/testdata/nvd/CVE-2022-42475.json"); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := vuln.ListFindings(ctx, z.d, z.orgA.ID, vuln.FindingFilter{AssetID: as.ID})
-	if err != nil || len(fs) != 1 {
-		t.Fatalf("no finding for the fresh device: %v %v", fs, err)
-	}
-	return as.ID, fs[0].ID
+	return fresh.FortiGateFinding(t, z.d, z.cat, z.orgA.ID, z.next(), z.clock.Now)
 }
 
 // freshGroup is a hospital group owned by owner's organisation, with the
 // organisations of invite invited, and of those the organisations of join
 // having accepted.
 func (z *authzFixture) freshGroup(t *testing.T, owner person, invite []string, join []person) string {
-	ctx := context.Background()
-	g, err := auth.CreateGroup(ctx, z.d, z.principalOf(t, owner), fmt.Sprintf("グループ%d", z.next()), z.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range invite {
-		if _, err := auth.InviteToGroup(ctx, z.d, z.principalOf(t, owner), g.ID, o, z.clock.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var joiners []*auth.Principal
 	for _, p := range join {
-		if _, err := auth.AnswerGroupInvite(ctx, z.d, z.principalOf(t, p), g.ID, true, z.clock.Now()); err != nil {
-			t.Fatal(err)
-		}
+		joiners = append(joiners, z.principalOf(t, p))
 	}
-	return g.ID
+	return fresh.HospitalGroup(t, z.d, z.principalOf(t, owner), z.next(), invite, joiners, z.clock.Now())
 }
 
 // freshPost is a TLP:AMBER post of A written by A's staff member.
 func (z *authzFixture) freshPost(t *testing.T) (post, indicator string) {
 	v := share.Viewer{OrgID: z.orgA.ID, UserID: z.staffA.user.ID, Write: true}
-	n := z.next()
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		p, err := share.CreatePost(ctx, tx, v, share.PostInput{Kind: share.KindIncident, TLP: share.TLPAmber, Title: fmt.Sprintf("インシデント%d", n),
-			Body: "本文", Indicators: []share.IndicatorInput{{Value: fmt.Sprintf("198.51.100.%d", n%250+1)}}}, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		post, indicator = p.ID, p.Indicators[0].ID
-		return nil
-	})
-	return post, indicator
+	return fresh.IncidentPost(t, z.d, v, z.next(), z.clock.Now())
 }
 
 // freshShareGroup is a customers group of A.

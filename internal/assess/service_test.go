@@ -39,19 +39,32 @@ func newTestService(d *db.DB) (*Service, *audit.Log) {
 	return NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", now), log
 }
 
+// eachService runs fn on each database with a service and its audit log.
+func eachService(t *testing.T, fn func(t *testing.T, ctx context.Context, d *db.DB, svc *Service, log *audit.Log)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		svc, log := newTestService(d)
+		fn(t, context.Background(), d, svc, log)
+	})
+}
+
+// memberOf is a principal for the user id with email and role in org.
+func memberOf(org *auth.Org, id, email string, role auth.Role) *auth.Principal {
+	return &auth.Principal{UserID: id, Email: email, OrgID: org.ID, OrgName: org.Name, OrgKind: org.Kind, Role: role}
+}
+
 // TestServiceSheets: each change is allowed by the permission table or
 // refused without writing anything; each allowed change leaves exactly
 // one entry in the organisation's log, naming the sheet and the door.
 func TestServiceSheets(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		svc, log := newTestService(d)
+	eachService(t, func(t *testing.T, ctx context.Context, d *db.DB, svc *Service, log *audit.Log) {
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
 		b := mkOrg(t, d, auth.KindHospital, "B病院")
-		admin := &auth.Principal{UserID: "u-admin", Email: "admin@a.example.jp", DisplayName: "院長", OrgID: a.ID, OrgKind: auth.KindHospital, Role: auth.RoleAdmin, Via: audit.ViaWeb}
-		staff := &auth.Principal{UserID: "u-staff", Email: "staff@a.example.jp", OrgID: a.ID, OrgKind: auth.KindHospital, Role: auth.RoleStaff, Via: audit.ViaAPI, TokenID: "t1", TokenWrite: true}
-		auditor := &auth.Principal{UserID: "u-aud", Email: "aud@a.example.jp", OrgID: a.ID, OrgKind: auth.KindHospital, Role: auth.RoleAuditor}
-		other := &auth.Principal{UserID: "u-b", Email: "admin@b.example.jp", OrgID: b.ID, OrgKind: auth.KindHospital, Role: auth.RoleAdmin}
+		admin := memberOf(a, "u-admin", "admin@a.example.jp", auth.RoleAdmin)
+		admin.DisplayName, admin.Via = "院長", audit.ViaWeb
+		staff := memberOf(a, "u-staff", "staff@a.example.jp", auth.RoleStaff)
+		staff.Via, staff.TokenID, staff.TokenWrite = audit.ViaAPI, "t1", true
+		auditor := memberOf(a, "u-aud", "aud@a.example.jp", auth.RoleAuditor)
+		other := memberOf(b, "u-b", "admin@b.example.jp", auth.RoleAdmin)
 
 		if _, _, err := svc.CreateSheet(ctx, auditor, a.ID, "mhlw-r7-institution", 2025); !apperr.Is(err, apperr.Forbidden) {
 			t.Fatalf("auditor started a sheet: %v", err)
@@ -183,13 +196,11 @@ func TestServiceSheets(t *testing.T) {
 // are told so and nothing is written; the command line may load editions,
 // no one else.
 func TestServiceSurveysAndEditions(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		svc, log := newTestService(d)
+	eachService(t, func(t *testing.T, ctx context.Context, d *db.DB, svc *Service, log *audit.Log) {
 		isac := mkOrg(t, d, auth.KindISAC, "ISAC")
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
-		op := &auth.Principal{UserID: "u-op", Email: "op@isac.example.jp", OrgID: isac.ID, OrgName: "ISAC", OrgKind: auth.KindISAC, Role: auth.RoleStaff}
-		hosp := &auth.Principal{UserID: "u-a", Email: "admin@a.example.jp", OrgID: a.ID, OrgKind: auth.KindHospital, Role: auth.RoleAdmin}
+		op := memberOf(isac, "u-op", "op@isac.example.jp", auth.RoleStaff)
+		hosp := memberOf(a, "u-a", "admin@a.example.jp", auth.RoleAdmin)
 		src := []byte("id: svc-survey\nkind: survey\ntitle: 調査\nfiscal_year: 2025\nsections:\n  - id: s\n    title: S\n    items:\n      - {id: offline, text: オフラインのバックアップがある, type: yesno}\n")
 		if _, err := svc.CreateSurvey(ctx, hosp, a.ID, src, OrgFilter{}, ""); apperr.From(err).Key != "assess.survey.operator_only" {
 			t.Fatalf("hospital created a survey: %v", err)

@@ -10,19 +10,10 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
-const surveySrc = `id: isac-2025-backup
-kind: survey
-title: バックアップ調査
-fiscal_year: 2025
-sections:
-  - id: s
-    title: S
-    items:
-      - {id: offline, text: オフラインのバックアップがある, type: yesno}
-      - {id: gens, text: 世代数, type: number, min: 0, max: 100}
-`
+var surveySrc = testkit.Survey("isac-2025-backup", "バックアップ調査", 2025, "{id: gens, text: 世代数, type: number, min: 0, max: 100}")
 
 // TestAggregateHidesSmallGroups proves that no aggregate describes fewer
 // than MinGroup organisations: with 4 respondents in a group nothing is

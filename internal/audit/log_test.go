@@ -272,11 +272,7 @@ func TestTamper(t *testing.T) {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			dbtest.Each(t, func(t *testing.T, d *db.DB) {
 				ctx := context.Background()
-				l := New(d, signer(t), newClock().now)
-				appendN(t, l, d, 6, "org-a")
-				if _, err := l.Checkpoint(ctx); err != nil {
-					t.Fatal(err)
-				}
+				l := checkpointed(t, d, 6)
 				appendN(t, l, d, 4, "org-a")
 				dropGuards(t, d)
 				c.tamper(t, d)
@@ -304,14 +300,22 @@ func TestTamper(t *testing.T) {
 	}
 }
 
+// checkpointed is a signing log with n entries of org-a and a checkpoint
+// over them.
+func checkpointed(t *testing.T, d *db.DB, n int) *Log {
+	t.Helper()
+	l := New(d, signer(t), newClock().now)
+	appendN(t, l, d, n, "org-a")
+	if _, err := l.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestCheckpointRefusesTruncation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		l := New(d, signer(t), newClock().now)
-		appendN(t, l, d, 5, "org-a")
-		if _, err := l.Checkpoint(ctx); err != nil {
-			t.Fatal(err)
-		}
+		l := checkpointed(t, d, 5)
 		dropGuards(t, d)
 		exec(t, d, `DELETE FROM audit_log WHERE seq >= 4`)
 		if _, err := l.Checkpoint(ctx); err == nil {

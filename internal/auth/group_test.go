@@ -1,9 +1,11 @@
 package auth_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // groupWorld is the fixture plus a third hospital with a 医療機関コード and
@@ -28,11 +31,8 @@ func newGroupWorld(t *testing.T, d *db.DB) *groupWorld {
 	w := &groupWorld{fixture: f}
 	w.third = mustOrg(t, d, auth.OrgInput{Kind: auth.KindHospital, Name: "西町病院", NameKana: "ニシマチビョウイン", MedicalCode: "1312345678"})
 	thirdAdmin := mustUser(t, d, "admin@nishimachi-hp.jp", "西 六郎", w.third, auth.RoleAdmin)
-	w.admin = principal(t, d, f.admin, f.hosp)
-	w.staff = principal(t, d, f.staff, f.hosp)
-	w.auditor = principal(t, d, f.auditor, f.hosp)
-	w.other = principal(t, d, f.other, f.clinic)
-	w.oper = principal(t, d, f.oper, f.isac)
+	s := signInAll(t, d, f)
+	w.admin, w.staff, w.auditor, w.other, w.oper = s.admin, s.staff, s.auditor, s.other, s.oper
 	w.thirdAdmin = principal(t, d, thirdAdmin, w.third)
 	return w
 }
@@ -281,15 +281,6 @@ func TestCatalogCoversGroups(t *testing.T) {
 	for _, m := range regexp.MustCompile(`"(group\.[a-z_.]+)"`).FindAllStringSubmatch(string(b), -1) {
 		keys[m[1]] = true
 	}
-	if len(keys) < 10 {
-		t.Fatalf("found %d keys", len(keys))
-	}
-	for k := range keys {
-		for _, lang := range []string{"ja", "en"} {
-			if !catalog.Has(lang, k) {
-				t.Errorf("%s catalog has no %q", lang, k)
-			}
-		}
-	}
+	testkit.CatalogHasAll(t, catalog, 10, slices.Sorted(maps.Keys(keys)))
 	checkRenders(t, "group.name_too_long", auth.MaxGroupName)
 }

@@ -92,6 +92,23 @@ func principal(t *testing.T, q db.Querier, u *auth.User, org *auth.Org) *auth.Pr
 	return p
 }
 
+// signedIn is a signed-in principal for each person of the fixture.
+type signedIn struct {
+	admin, staff, auditor, other, oper *auth.Principal
+}
+
+// signInAll signs each person of the fixture in to their organisation.
+func signInAll(t *testing.T, q db.Querier, f *fixture) signedIn {
+	t.Helper()
+	return signedIn{
+		admin:   principal(t, q, f.admin, f.hosp),
+		staff:   principal(t, q, f.staff, f.hosp),
+		auditor: principal(t, q, f.auditor, f.hosp),
+		other:   principal(t, q, f.other, f.clinic),
+		oper:    principal(t, q, f.oper, f.isac),
+	}
+}
+
 // wantAppErr fails unless err is an application error with code, key and
 // field, and its message renders in both languages with the right number
 // of arguments.

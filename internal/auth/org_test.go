@@ -137,9 +137,8 @@ func TestOrgScope(t *testing.T) {
 func TestUpdateOrg(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
-		admin := principal(t, d, f.admin, f.hosp)
-		staff := principal(t, d, f.staff, f.hosp)
-		operator := principal(t, d, f.oper, f.isac)
+		s := signInAll(t, d, f)
+		admin, staff, operator := s.admin, s.staff, s.oper
 		in := auth.OrgInput{Kind: auth.KindISAC, Name: "北町総合病院", NameKana: "キタマチ", Prefecture: "東京都", MedicalCode: "1312345678", MFAPolicy: auth.MFAEveryone}
 
 		_, _, err := auth.UpdateOrg(ctx, d, nil, staff, f.hosp.ID, in, t0)

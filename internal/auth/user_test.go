@@ -120,11 +120,8 @@ func TestCreateUser(t *testing.T) {
 func TestMemberships(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		f := newFixture(t, d)
-		admin := principal(t, d, f.admin, f.hosp)
-		staff := principal(t, d, f.staff, f.hosp)
-		auditor := principal(t, d, f.auditor, f.hosp)
-		otherAdmin := principal(t, d, f.other, f.clinic)
-		operator := principal(t, d, f.oper, f.isac)
+		s := signInAll(t, d, f)
+		admin, staff, auditor, otherAdmin, operator := s.admin, s.staff, s.auditor, s.other, s.oper
 
 		err := auth.AddMember(ctx, d, f.hosp.ID, f.staff.ID, "owner", t0)
 		wantAppErr(t, err, apperr.Invalid, "auth.role.invalid", "role")

@@ -55,6 +55,25 @@ func twoNodes(t testing.TB, d *db.DB, clk *clock) (a, b *Queue) {
 	return a, newQueue(reopen(t, d), clk.Now, "b")
 }
 
+// eachQueue runs fn on each database with a queue of node "a" on a fixed
+// clock.
+func eachQueue(t *testing.T, fn func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, q *Queue)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		clk := newClock()
+		fn(t, context.Background(), d, clk, newQueue(d, clk.Now, "a"))
+	})
+}
+
+// eachTwoNodes runs fn on each database with the queues of two nodes
+// (twoNodes) sharing a fixed clock.
+func eachTwoNodes(t *testing.T, fn func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, a, b *Queue)) {
+	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+		clk := newClock()
+		a, b := twoNodes(t, d, clk)
+		fn(t, context.Background(), d, clk, a, b)
+	})
+}
+
 func runQueue(t testing.TB, q *Queue, workers int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -92,10 +111,7 @@ func mustGet(t testing.TB, q *Queue, id string) Job {
 }
 
 func TestRetryWithBackoffThenSuccess(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		q := newQueue(d, clk.Now, "a")
+	eachQueue(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, q *Queue) {
 		var calls atomic.Int32
 		type payload struct{ N int }
 		q.Register("flaky", func(ctx context.Context, p []byte) error {
@@ -332,10 +348,7 @@ func TestLeaseExpiryRecoveredByAnotherNode(t *testing.T) {
 }
 
 func TestAbandonedTooOftenFails(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		q := newQueue(d, clk.Now, "a")
+	eachQueue(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, q *Queue) {
 		q.Register("work", func(context.Context, []byte) error { t.Error("handler ran"); return nil })
 		id, _ := q.Enqueue(ctx, nil, "work", nil, MaxAttempts(2))
 		for range 2 {
@@ -430,10 +443,7 @@ func TestShutdownReturnsJobToQueue(t *testing.T) {
 }
 
 func TestLeaseRenewedWhileRunning(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		a, b := twoNodes(t, d, clk)
+	eachTwoNodes(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, a, b *Queue) {
 		var runs atomic.Int32
 		release := make(chan struct{})
 		h := func(ctx context.Context, _ []byte) error {
@@ -460,10 +470,7 @@ func TestLeaseRenewedWhileRunning(t *testing.T) {
 }
 
 func TestLostLeaseCancelsHandler(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		a, b := twoNodes(t, d, clk)
+	eachTwoNodes(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, a, b *Queue) {
 		started := make(chan struct{})
 		cancelled := make(chan struct{})
 		a.Register("long", func(ctx context.Context, _ []byte) error {
@@ -566,10 +573,7 @@ func TestTryLock(t *testing.T) {
 }
 
 func TestListAndPrune(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		clk := newClock()
-		q := newQueue(d, clk.Now, "a")
+	eachQueue(t, func(t *testing.T, ctx context.Context, d *db.DB, clk *clock, q *Queue) {
 		q.Register("ok", func(context.Context, []byte) error { return nil })
 		for range 3 {
 			if _, err := q.Enqueue(ctx, nil, "ok", nil); err != nil {

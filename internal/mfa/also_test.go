@@ -6,18 +6,14 @@ import (
 	"testing"
 
 	"github.com/medisac/medisac/internal/db"
-	"github.com/medisac/medisac/internal/db/dbtest"
 )
 
 // TestAlsoInTheChangesTransaction checks that the steps given to a change
 // of a person's second factors (their audit entry) run in the change's
 // transaction: they see the change, and when one fails nothing is changed.
 func TestAlsoInTheChangesTransaction(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, d *db.DB) {
+	eachService(t, "also@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		c := newClock()
-		s := newService(t, d, c)
-		uid := newUser(t, d, "also@example.jp")
 		refuse := errors.New("audit log refused")
 		failing := func(context.Context, db.Querier) error { return refuse }
 		// seen counts, inside the transaction, what a step is to see.
@@ -46,11 +42,7 @@ func TestAlsoInTheChangesTransaction(t *testing.T) {
 		}
 
 		// Enrolling an authenticator app.
-		e, err := s.BeginTOTP(ctx, uid, "also@example.jp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, _ := b32.DecodeString(e.Secret)
+		e, key := beginTOTP(t, s, uid, "also@example.jp")
 		code := hotp(key, uint64(totpStep(c.Now())), 6)
 		if _, err := s.ConfirmTOTP(ctx, uid, e.ChallengeID, code, failing); !errors.Is(err, refuse) {
 			t.Fatalf("ConfirmTOTP with a failing step = %v", err)

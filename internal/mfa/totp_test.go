@@ -88,20 +88,27 @@ func TestOTPAuthURI(t *testing.T) {
 	}
 }
 
-// enrol enrols TOTP for the user and returns the raw secret and the
-// recovery codes.
-func enrol(t testing.TB, s *Service, c *clock, userID string) ([]byte, []string) {
+// beginTOTP starts enrolling TOTP for the user under the account name and
+// returns the enrolment and its raw secret (20 bytes).
+func beginTOTP(t testing.TB, s *Service, userID, account string) (Enrolment, []byte) {
 	t.Helper()
-	ctx := context.Background()
-	e, err := s.BeginTOTP(ctx, userID, "user@example.jp")
+	e, err := s.BeginTOTP(context.Background(), userID, account)
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, err := b32.DecodeString(e.Secret)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(key) != 20 {
+		t.Fatalf("secret %q: %d bytes, %v", e.Secret, len(key), err)
 	}
-	codes, err := s.ConfirmTOTP(ctx, userID, e.ChallengeID, hotp(key, uint64(totpStep(c.Now())), 6))
+	return e, key
+}
+
+// enrol enrols TOTP for the user and returns the raw secret and the
+// recovery codes.
+func enrol(t testing.TB, s *Service, c *clock, userID string) ([]byte, []string) {
+	t.Helper()
+	e, key := beginTOTP(t, s, userID, "user@example.jp")
+	codes, err := s.ConfirmTOTP(context.Background(), userID, e.ChallengeID, hotp(key, uint64(totpStep(c.Now())), 6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,15 +118,7 @@ func enrol(t testing.TB, s *Service, c *clock, userID string) ([]byte, []string)
 func TestTOTPEnrolAndVerify(t *testing.T) {
 	eachService(t, "a@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-
-		e, err := s.BeginTOTP(ctx, uid, "a@example.jp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, err := b32.DecodeString(e.Secret)
-		if err != nil || len(key) != 20 {
-			t.Fatalf("secret %q: %d bytes, %v", e.Secret, len(key), err)
-		}
+		e, key := beginTOTP(t, s, uid, "a@example.jp")
 		if strings.Contains(e.Secret, "=") || !strings.Contains(e.URI, "secret="+e.Secret) || !strings.HasPrefix(e.URI, "otpauth://totp/medisac:a@example.jp?") {
 			t.Errorf("enrolment %+v", e)
 		}
@@ -210,13 +209,9 @@ func TestTOTPEnrolAndVerify(t *testing.T) {
 func TestTOTPEnrolmentExpires(t *testing.T) {
 	eachService(t, "a@example.jp", func(t *testing.T, d *db.DB, c *clock, s *Service, uid string) {
 		ctx := context.Background()
-		e, err := s.BeginTOTP(ctx, uid, "a@example.jp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, _ := b32.DecodeString(e.Secret)
+		e, key := beginTOTP(t, s, uid, "a@example.jp")
 		c.Advance(10*time.Minute + time.Second)
-		_, err = s.ConfirmTOTP(ctx, uid, e.ChallengeID, hotp(key, uint64(totpStep(c.Now())), 6))
+		_, err := s.ConfirmTOTP(ctx, uid, e.ChallengeID, hotp(key, uint64(totpStep(c.Now())), 6))
 		wantKey(t, err, "mfa.challenge_expired")
 		_, err = s.ConfirmTOTP(ctx, uid, "not-an-id", "123456")
 		wantKey(t, err, "mfa.challenge_expired")

@@ -15,18 +15,14 @@ import (
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // benchSize reads a size from the environment (MEDISAC_BENCH_<NAME>), so
 // the full figures of the issue (1,000,000 TAXII objects, 10,000,000
 // indicators, 100,000 organisations) can be run where there is time and
 // disk; the defaults are smaller.
-func benchSize(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv("MEDISAC_BENCH_" + name)); err == nil && n > 0 {
-		return n
-	}
-	return def
-}
+func benchSize(name string, def int) int { return testkit.BenchSize(name, def) }
 
 func benchDBs(b *testing.B, fn func(b *testing.B, d *db.DB)) {
 	b.Run("sqlite", func(b *testing.B) { fn(b, dbtest.SQLite(b)) })

@@ -3,8 +3,6 @@ package vuln
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -64,10 +62,7 @@ func seedOrgFindings(tb testing.TB, d *db.DB, org string, n, assets int) {
 // as in the load benchmark, over 1,000 assets); another organisation has a
 // tenth as many.
 func BenchmarkFindingsReads(b *testing.B) {
-	n := 40300
-	if v, err := strconv.Atoi(os.Getenv("MEDISAC_BENCH_FINDINGS")); err == nil && v > 0 {
-		n = v
-	}
+	n := testkit.BenchSize("FINDINGS", 40300)
 	testkit.BenchEach(b, func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
 		org := newOrg(b, d, "大病院", "東京都")

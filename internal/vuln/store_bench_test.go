@@ -21,6 +21,7 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/jobs"
+	"github.com/medisac/medisac/internal/testkit"
 	"github.com/medisac/medisac/internal/vuln/feed"
 	"github.com/medisac/medisac/internal/vuln/match"
 )
@@ -231,12 +232,7 @@ func dbSize(b *testing.B, d *db.DB, dir string) float64 {
 
 // benchRecords is the number of CVE records of the import benchmark
 // (MEDISAC_BENCH_RECORDS overrides it, for quick runs).
-func benchRecords() int {
-	if n, err := strconv.Atoi(os.Getenv("MEDISAC_BENCH_RECORDS")); err == nil && n > 0 {
-		return n
-	}
-	return 300_000
-}
+func benchRecords() int { return testkit.BenchSize("RECORDS", 300_000) }
 
 // BenchmarkImportNVD imports 300,000 generated CVE records from one file
 // into a fresh database of each kind and reports records/s, the peak
@@ -450,10 +446,7 @@ func seedAssets(b testing.TB, d *db.DB, n, orgs int) {
 // findings and in-app alerts written, deliveries queued) and a re-match
 // after the alias table changed (every identity derived again).
 func BenchmarkMatchAllDB(b *testing.B) {
-	n := 100_000
-	if v, err := strconv.Atoi(os.Getenv("MEDISAC_BENCH_ASSETS")); err == nil && v > 0 {
-		n = v
-	}
+	n := testkit.BenchSize("ASSETS", 100_000)
 	corpus, _ := strconv.Atoi(os.Getenv("MEDISAC_BENCH_CORPUS"))
 	ctx := context.Background()
 	for _, kind := range []string{"sqlite", "postgres"} {

@@ -10,6 +10,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/share"
+	"github.com/medisac/medisac/internal/testkit/fresh"
 	"github.com/medisac/medisac/internal/testkit/seed"
 )
 
@@ -114,19 +115,7 @@ func (z *webAuthz) post(t *testing.T) (string, string) { return z.postBy(t, z.st
 // postBy is a TLP:AMBER post of the hospital written by author, and its
 // indicator.
 func (z *webAuthz) postBy(t *testing.T, author *auth.User) (string, string) {
-	v := share.ViewerOf(z.principal(author))
-	n := z.next()
-	var post, ind string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		p, err := share.CreatePost(ctx, tx, v, share.PostInput{Kind: share.KindIncident, TLP: share.TLPAmber, Title: fmt.Sprintf("インシデント%d", n),
-			Body: "本文", Indicators: []share.IndicatorInput{{Value: fmt.Sprintf("198.51.100.%d", n%250+1)}}}, z.clock.Now())
-		if err != nil {
-			return err
-		}
-		post, ind = p.ID, p.Indicators[0].ID
-		return nil
-	})
-	return post, ind
+	return fresh.IncidentPost(t, z.d, share.ViewerOf(z.principal(author)), z.next(), z.clock.Now())
 }
 
 // shareGroup is a customers group of the hospital.

@@ -15,8 +15,9 @@ import (
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
 	"github.com/medisac/medisac/internal/inventory"
+	"github.com/medisac/medisac/internal/testkit"
+	"github.com/medisac/medisac/internal/testkit/fresh"
 	"github.com/medisac/medisac/internal/testkit/seed"
-	"github.com/medisac/medisac/internal/vuln"
 	"github.com/medisac/medisac/internal/vuln/match"
 )
 
@@ -143,50 +144,18 @@ func (z *webAuthz) sheet(t *testing.T, complete, signed bool) (string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sheet, ev string
-	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		now := z.clock.Now()
-		sh, err := assess.StartSheet(ctx, tx, e, z.hosp.ID, 2026, fmt.Sprintf("対象%d", z.next()), now)
-		if err != nil {
-			return err
-		}
-		sheet = sh.ID
-		ans := assess.Answer{ItemID: "has_system", Answer1: "yes", Date1: "2026-04-01"}
-		if complete || signed {
-			ans.Answer1 = "no"
-		}
-		if _, err := assess.SaveAnswers(ctx, tx, e, z.hosp.ID, sh.ID, z.staff.ID, []assess.Answer{ans}, now); err != nil {
-			return err
-		}
-		x, err := assess.AddEvidence(ctx, tx, e, z.hosp.ID, sh.ID, "has_system", z.staff.ID, assess.EvidenceInput{Name: "証跡.txt", Data: []byte("x\n")}, now)
-		if err != nil {
-			return err
-		}
-		ev = x.ID
-		if signed {
-			_, err = assess.Sign(ctx, tx, e, z.principal(z.admin), z.hosp.ID, sh.ID, "院長", now)
-		}
-		return err
-	})
-	return sheet, ev
+	var signer *auth.Principal
+	if signed {
+		signer = z.principal(z.admin)
+	}
+	return fresh.Sheet(t, z.d, e, z.hosp.ID, z.staff.ID, 2026, "2026-04-01", z.next(), complete, signer, z.clock.Now())
 }
-
-const webAuthzSurvey = `id: %s
-kind: survey
-title: 調査
-fiscal_year: 2026
-sections:
-  - id: s
-    title: S
-    items:
-      - {id: offline, text: オフラインのバックアップがある, type: yesno}
-`
 
 // survey is an open survey of the ISAC sent to hospitals.
 func (z *webAuthz) survey(t *testing.T) string {
 	var id string
 	z.tx(t, func(ctx context.Context, tx *db.Tx) error {
-		s, err := assess.CreateSurvey(ctx, tx, assessRegistry(), z.isac.ID, z.oper.ID, []byte(fmt.Sprintf(webAuthzSurvey, fmt.Sprintf("isac-web-authz-%d", z.next()))),
+		s, err := assess.CreateSurvey(ctx, tx, assessRegistry(), z.isac.ID, z.oper.ID, []byte(testkit.Survey(fmt.Sprintf("isac-web-authz-%d", z.next()), "調査", 2026)),
 			assess.OrgFilter{Kinds: []string{"hospital"}}, "", z.clock.Now())
 		if err == nil {
 			id = s.ID
@@ -232,43 +201,17 @@ func (z *webAuthz) vendorRequest(t *testing.T, linked bool) string {
 
 // finding is a FortiGate of the hospital affected by CVE-2022-42475.
 func (z *webAuthz) finding(t *testing.T) (string, string) {
-	as, err := inventory.CreateAsset(bg, z.d, z.hosp.ID, "", inventory.Asset{Name: fmt.Sprintf("FortiGate%d", z.next()), Kind: inventory.KindNetwork,
-		Vendor: "Fortinet", Product: "FortiGate", Version: "7.2.2"}, z.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &vuln.Watch{DB: z.d, Now: z.clock.Now, Catalog: catalog}
-	if _, err := w.MatchAll(bg); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.ImportFile(bg, "../vuln/testdata/nvd/CVE-2022-42475.json"); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := vuln.ListFindings(bg, z.d, z.hosp.ID, vuln.FindingFilter{AssetID: as.ID})
-	if err != nil || len(fs) != 1 {
-		t.Fatalf("no finding: %v %v", fs, err)
-	}
-	return as.ID, fs[0].ID
+	return fresh.FortiGateFinding(t, z.d, catalog, z.hosp.ID, z.next(), z.clock.Now)
 }
 
 // group is a hospital group owned by owner's organisation with invite
 // invited and those of join having accepted.
 func (z *webAuthz) group(t *testing.T, owner *auth.User, invite []string, join []*auth.User) string {
-	g, err := auth.CreateGroup(bg, z.d, z.principal(owner), fmt.Sprintf("グループ%d", z.next()), z.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range invite {
-		if _, err := auth.InviteToGroup(bg, z.d, z.principal(owner), g.ID, o, z.clock.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var joiners []*auth.Principal
 	for _, u := range join {
-		if _, err := auth.AnswerGroupInvite(bg, z.d, z.principal(u), g.ID, true, z.clock.Now()); err != nil {
-			t.Fatal(err)
-		}
+		joiners = append(joiners, z.principal(u))
 	}
-	return g.ID
+	return fresh.HospitalGroup(t, z.d, z.principal(owner), z.next(), invite, joiners, z.clock.Now())
 }
 
 // webAuthzCases maps the forms of the walked areas to their actions.

@@ -174,23 +174,14 @@ func (m InviteMail) MailGroupInvite(ctx context.Context, q db.Querier, groupID, 
 		groupID).Scan(&name, &owner); err != nil {
 		return db.ScanErr(err)
 	}
-	rows, err := q.Query(ctx, `SELECT u.email, u.lang FROM memberships ms JOIN users u ON u.id = ms.user_id
+	type to struct{ email, lang string }
+	tos, err := db.QueryAll(ctx, q, func(r db.Scanner) (to, error) {
+		var x to
+		err := r.Scan(&x.email, &x.lang)
+		return x, err
+	}, `SELECT u.email, u.lang FROM memberships ms JOIN users u ON u.id = ms.user_id
 		WHERE ms.org_id = ? AND ms.role = 'admin' AND NOT u.disabled ORDER BY u.email`, orgID)
 	if err != nil {
-		return err
-	}
-	type to struct{ email, lang string }
-	var tos []to
-	for rows.Next() {
-		var x to
-		if err := rows.Scan(&x.email, &x.lang); err != nil {
-			rows.Close()
-			return err
-		}
-		tos = append(tos, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	link := strings.TrimSuffix(m.BaseURL, "/") + "/share/groups#invites"

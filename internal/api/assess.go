@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -74,6 +75,16 @@ func asOrg(r *http.Request, c *call, operator bool) (string, error) {
 		return "", db.ErrNotFound
 	}
 	return id, nil
+}
+
+// asOrgPage is asOrg followed by the page the query asks for.
+func asOrgPage(r *http.Request, c *call, operator bool) (string, auth.Page, error) {
+	orgID, err := asOrg(r, c, operator)
+	if err != nil {
+		return "", auth.Page{}, err
+	}
+	pg, err := pageOf(r)
+	return orgID, pg, err
 }
 
 // asOrgJSON is asOrg followed by the request body decoded into a T.
@@ -227,13 +238,21 @@ type answersIn struct {
 	Answers []assess.Answer `json:"answers"`
 }
 
-func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, in, err := asOrgJSON[answersIn](r, c, false)
+// saveAnswers answers a body of answers to the sheet or survey named by the
+// path value key, saved by save: a sheet of the caller's organisation
+// (operator false) or a survey it was invited into (operator true).
+func (a *API) saveAnswers(w http.ResponseWriter, r *http.Request, c *call, operator bool, key string,
+	save func(*assess.Service, context.Context, *auth.Principal, string, string, []assess.Answer) (*assess.Sheet, *assess.Edition, error)) error {
+	orgID, in, err := asOrgJSON[answersIn](r, c, operator)
 	if err != nil {
 		return err
 	}
-	out, e, err := a.Assess.SaveAnswers(r.Context(), c.p, orgID, r.PathValue("sheet"), in.Answers)
-	return a.sendSheet(w, http.StatusOK, out, e, err)
+	sh, e, err := save(a.Assess, r.Context(), c.p, orgID, r.PathValue(key), in.Answers)
+	return a.sendSheet(w, http.StatusOK, sh, e, err)
+}
+
+func (a *API) asSaveAnswers(w http.ResponseWriter, r *http.Request, c *call) error {
+	return a.saveAnswers(w, r, c, false, "sheet", (*assess.Service).SaveAnswers)
 }
 
 func (a *API) asListEvidence(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -367,15 +386,11 @@ func (a *API) asReport(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 func (a *API) asListVendorRequests(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
+	orgID, pg, err := asOrgPage(r, c, false)
 	if err != nil {
 		return err
 	}
 	fy, _ := strconv.Atoi(r.URL.Query().Get("fiscal_year"))
-	pg, err := pageOf(r)
-	if err != nil {
-		return err
-	}
 	page, err := assess.ListVendorRequestsPage(r.Context(), a.DB, orgID, fy, pg)
 	if err != nil {
 		return err
@@ -407,11 +422,7 @@ func (a *API) asRequestVendor(w http.ResponseWriter, r *http.Request, c *call) e
 }
 
 func (a *API) asListSurveys(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, true)
-	if err != nil {
-		return err
-	}
-	pg, err := pageOf(r)
+	orgID, pg, err := asOrgPage(r, c, true)
 	if err != nil {
 		return err
 	}
@@ -550,12 +561,7 @@ func (a *API) asGetResponse(w http.ResponseWriter, r *http.Request, c *call) err
 }
 
 func (a *API) asRespond(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, in, err := asOrgJSON[answersIn](r, c, true)
-	if err != nil {
-		return err
-	}
-	sh, e, err := a.Assess.Respond(r.Context(), c.p, orgID, r.PathValue("survey"), in.Answers)
-	return a.sendSheet(w, http.StatusOK, sh, e, err)
+	return a.saveAnswers(w, r, c, true, "survey", (*assess.Service).Respond)
 }
 
 func (a *API) asComparison(w http.ResponseWriter, r *http.Request, c *call) error {

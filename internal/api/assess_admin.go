@@ -53,9 +53,7 @@ func (a *API) asOverview(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	if ov.Shared == nil {
-		ov.Shared = []assess.OverviewRow{}
-	}
+	ov.Shared = nonNil(ov.Shared)
 	a.reply(w, http.StatusOK, ov)
 	return nil
 }
@@ -124,11 +122,7 @@ func (a *API) inboxRows(r *http.Request, q db.Querier, orgID string, rs []*asses
 // asInbox lists the vendor-sheet requests addressed to the organisation of
 // the path, newest first.
 func (a *API) asInbox(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := asOrg(r, c, false)
-	if err != nil {
-		return err
-	}
-	pg, err := pageOf(r)
+	orgID, pg, err := asOrgPage(r, c, false)
 	if err != nil {
 		return err
 	}

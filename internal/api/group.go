@@ -68,9 +68,7 @@ func (a *API) hgroupGet(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	if g.Members == nil {
-		g.Members = []auth.GroupMember{}
-	}
+	g.Members = nonNil(g.Members)
 	a.reply(w, http.StatusOK, g)
 	return nil
 }
@@ -151,9 +149,7 @@ func (a *API) hgroupOverview(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	if ov.Shared == nil {
-		ov.Shared = []assess.OverviewRow{}
-	}
+	ov.Shared = nonNil(ov.Shared)
 	a.reply(w, http.StatusOK, hgroupOverviewBody{GroupID: g.ID, GroupName: g.Name, Overview: ov})
 	return nil
 }

@@ -122,9 +122,7 @@ func (a *API) shareListPosts(w http.ResponseWriter, r *http.Request, c *call) er
 		out.Posts = posts[:limit]
 		out.Next = posts[limit-1].ID
 	}
-	if out.Posts == nil {
-		out.Posts = []*share.Post{}
-	}
+	out.Posts = nonNil(out.Posts)
 	a.reply(w, http.StatusOK, out)
 	return nil
 }
@@ -377,12 +375,8 @@ func (a *API) shareGetSubscription(w http.ResponseWriter, r *http.Request, c *ca
 
 // subscriptionBody never has null lists.
 func subscriptionBody(s share.Subscription) share.Subscription {
-	if s.ImmediateTLP == nil {
-		s.ImmediateTLP = []share.TLP{}
-	}
-	if s.ImmediateKinds == nil {
-		s.ImmediateKinds = []share.Kind{}
-	}
+	s.ImmediateTLP = nonNil(s.ImmediateTLP)
+	s.ImmediateKinds = nonNil(s.ImmediateKinds)
 	return s
 }
 
@@ -435,11 +429,7 @@ func (a *API) sharePIICheck(w http.ResponseWriter, r *http.Request, c *call) err
 	if err != nil {
 		return err
 	}
-	f := share.CheckPII(in.Title + "\n" + in.Body)
-	if f == nil {
-		f = []share.PIIFinding{}
-	}
-	a.reply(w, http.StatusOK, piiResult{Findings: f})
+	a.reply(w, http.StatusOK, piiResult{Findings: nonNil(share.CheckPII(in.Title + "\n" + in.Body))})
 	return nil
 }
 

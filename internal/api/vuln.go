@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -62,39 +63,28 @@ func (a *API) vulnListFindings(w http.ResponseWriter, r *http.Request, c *call) 
 }
 
 func (a *API) vulnGetFinding(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := invOrg(r, c)
-	if err != nil {
-		return err
-	}
-	f, err := vuln.GetFinding(r.Context(), a.DB, orgID, r.PathValue("rec"))
-	return a.send(w, http.StatusOK, f, err)
+	return orgRead(a, w, r, c, func(ctx context.Context, orgID string) (vuln.Finding, error) {
+		return vuln.GetFinding(ctx, a.DB, orgID, r.PathValue("rec"))
+	})
+}
+
+// findFinding is the check of recordWrite that a finding exists.
+func (a *API) findFinding(ctx context.Context, orgID, id string) error {
+	_, err := vuln.GetFinding(ctx, a.DB, orgID, id)
+	return err
 }
 
 func (a *API) vulnRemediate(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	orgID, err := invWrite(r, c, "vuln.finding.state")
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("rec")
-	if _, err := vuln.GetFinding(ctx, a.DB, orgID, id); err != nil {
-		return err
-	}
-	in, err := readJSON[vuln.Remediation](r)
-	if err != nil {
-		return err
-	}
-	after, err := a.Vuln.SetFindingState(ctx, c.p, orgID, id, in)
-	return a.send(w, http.StatusOK, after, err)
+	return recordWrite(a, w, r, c, "vuln.finding.state", a.findFinding,
+		func(ctx context.Context, orgID, id string, in vuln.Remediation) (vuln.Finding, error) {
+			return a.Vuln.SetFindingState(ctx, c.p, orgID, id, in)
+		})
 }
 
 func (a *API) vulnSummary(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := invOrg(r, c)
-	if err != nil {
-		return err
-	}
-	s, err := vuln.Summarise(r.Context(), a.DB, orgID)
-	return a.send(w, http.StatusOK, s, err)
+	return orgRead(a, w, r, c, func(ctx context.Context, orgID string) (vuln.Summary, error) {
+		return vuln.Summarise(ctx, a.DB, orgID)
+	})
 }
 
 type notificationList struct {
@@ -102,17 +92,14 @@ type notificationList struct {
 }
 
 func (a *API) vulnNotifications(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := invOrg(r, c)
-	if err != nil {
-		return err
-	}
-	ns, err := vuln.ListNotifications(r.Context(), a.DB, orgID, 50)
-	return a.send(w, http.StatusOK, notificationList{nonNil(ns)}, err)
+	return orgRead(a, w, r, c, func(ctx context.Context, orgID string) (notificationList, error) {
+		ns, err := vuln.ListNotifications(ctx, a.DB, orgID, 50)
+		return notificationList{nonNil(ns)}, err
+	})
 }
 
 // vulnIdentity returns an asset's identity, deriving it when not yet done.
-func (a *API) vulnIdentity(r *http.Request, orgID, assetID string) (vuln.AssetIdentity, error) {
-	ctx := r.Context()
+func (a *API) vulnIdentity(ctx context.Context, orgID, assetID string) (vuln.AssetIdentity, error) {
 	if _, err := inventory.GetAsset(ctx, a.DB, orgID, assetID); err != nil {
 		return vuln.AssetIdentity{}, err
 	}
@@ -120,12 +107,9 @@ func (a *API) vulnIdentity(r *http.Request, orgID, assetID string) (vuln.AssetId
 }
 
 func (a *API) vulnGetIdentity(w http.ResponseWriter, r *http.Request, c *call) error {
-	orgID, err := invOrg(r, c)
-	if err != nil {
-		return err
-	}
-	idn, err := a.vulnIdentity(r, orgID, r.PathValue("rec"))
-	return a.send(w, http.StatusOK, idn, err)
+	return orgRead(a, w, r, c, func(ctx context.Context, orgID string) (vuln.AssetIdentity, error) {
+		return a.vulnIdentity(ctx, orgID, r.PathValue("rec"))
+	})
 }
 
 // identityInput is the body of PUT …/identity: the CPE names to use, or an
@@ -135,21 +119,14 @@ type identityInput struct {
 }
 
 func (a *API) vulnSetIdentity(w http.ResponseWriter, r *http.Request, c *call) error {
-	ctx := r.Context()
-	orgID, err := invWrite(r, c, "vuln.identity.set")
-	if err != nil {
+	find := func(ctx context.Context, orgID, id string) error {
+		_, err := a.vulnIdentity(ctx, orgID, id)
 		return err
 	}
-	id := r.PathValue("rec")
-	if _, err := a.vulnIdentity(r, orgID, id); err != nil {
-		return err
-	}
-	in, err := readJSON[identityInput](r)
-	if err != nil {
-		return err
-	}
-	idn, err := a.Vuln.SetAssetIdentity(ctx, c.p, orgID, id, in.CPE, false)
-	return a.send(w, http.StatusOK, idn, err)
+	return recordWrite(a, w, r, c, "vuln.identity.set", find,
+		func(ctx context.Context, orgID, id string, in identityInput) (vuln.AssetIdentity, error) {
+			return a.Vuln.SetAssetIdentity(ctx, c.p, orgID, id, in.CPE, false)
+		})
 }
 
 type vulnList struct {
@@ -175,11 +152,7 @@ func (a *API) vulnSearch(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	vs := page.Vulns
-	if vs == nil {
-		vs = []vuln.Vuln{}
-	}
-	a.reply(w, http.StatusOK, vulnList{Vulnerabilities: vs, NextCursor: page.Next})
+	a.reply(w, http.StatusOK, vulnList{Vulnerabilities: nonNil(page.Vulns), NextCursor: page.Next})
 	return nil
 }
 

@@ -40,9 +40,7 @@ func (a *API) vulnGetAliases(w http.ResponseWriter, r *http.Request, c *call) er
 	if out.History, err = vuln.AliasHistory(ctx, a.DB, 100); err != nil {
 		return err
 	}
-	if out.History == nil {
-		out.History = []vuln.AliasVersion{}
-	}
+	out.History = nonNil(out.History)
 	a.reply(w, http.StatusOK, out)
 	return nil
 }

@@ -110,25 +110,17 @@ func parseStored(id, src string) (*Edition, error) {
 // ones that are global or owned by viewerOrg, ordered by family and year.
 func (r *Registry) List(ctx context.Context, q db.Querier, viewerOrg string) ([]*Edition, error) {
 	out := append([]*Edition(nil), r.builtin...)
-	rows, err := q.Query(ctx, `SELECT id, source FROM assess_editions WHERE owner_org_id = '' OR owner_org_id = ? ORDER BY id`, viewerOrg)
+	stored, err := db.QueryAll(ctx, q, func(r db.Scanner) (*Edition, error) {
+		var id, src string
+		if err := r.Scan(&id, &src); err != nil {
+			return nil, err
+		}
+		return parseStored(id, src)
+	}, `SELECT id, source FROM assess_editions WHERE owner_org_id = '' OR owner_org_id = ? ORDER BY id`, viewerOrg)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, src string
-		if err := rows.Scan(&id, &src); err != nil {
-			return nil, err
-		}
-		e, err := parseStored(id, src)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	out = append(out, stored...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Family != out[j].Family {
 			return out[i].Family < out[j].Family

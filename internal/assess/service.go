@@ -193,36 +193,22 @@ func (s *Service) DeleteEvidence(ctx context.Context, p *auth.Principal, orgID, 
 // EvidenceFile returns the file of a piece of evidence of a sheet of
 // orgID, recording that it was read.
 func (s *Service) EvidenceFile(ctx context.Context, p *auth.Principal, orgID, sheetID, evidenceID string) (*File, []byte, error) {
-	if err := member(p, orgID); err != nil {
-		return nil, nil, err
-	}
-	var f *File
-	var data []byte
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+	return s.readFile(ctx, p, orgID, func(tx *db.Tx) (string, map[string]any, error) {
 		sh, err := GetSheet(ctx, tx, orgID, sheetID)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		evs, err := ListEvidence(ctx, tx, orgID, sh.ID, "")
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		for _, ev := range evs {
-			if ev.ID != evidenceID || ev.File == nil {
-				continue
+			if ev.ID == evidenceID && ev.File != nil {
+				return ev.File.ID, map[string]any{"sheet": sh.ID}, nil
 			}
-			if f, data, err = ReadFile(ctx, tx, orgID, ev.File.ID); err != nil {
-				return err
-			}
-			return s.record(ctx, tx, p.Actor(), audit.Event{OrgID: orgID, Action: audit.ActionSensitiveRead, ObjectType: "assess_file", ObjectID: f.ID,
-				Details: map[string]any{"name": f.Name, "sheet": sh.ID}})
 		}
-		return db.ErrNotFound
+		return "", nil, db.ErrNotFound
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, data, nil
 }
 
 // HintDecisions are the answers to a hint.

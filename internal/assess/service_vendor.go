@@ -118,29 +118,16 @@ func (s *Service) AttachVendorFile(ctx context.Context, p *auth.Principal, orgID
 // VendorFile returns the PDF recorded for a request of orgID, recording
 // that it was read.
 func (s *Service) VendorFile(ctx context.Context, p *auth.Principal, orgID, id string) (*File, []byte, error) {
-	if err := member(p, orgID); err != nil {
-		return nil, nil, err
-	}
-	var f *File
-	var data []byte
-	err := s.DB.InTx(ctx, func(tx *db.Tx) error {
+	return s.readFile(ctx, p, orgID, func(tx *db.Tx) (string, map[string]any, error) {
 		req, err := GetVendorRequest(ctx, tx, orgID, id)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		if req.FileID == "" {
-			return db.ErrNotFound
+			return "", nil, db.ErrNotFound
 		}
-		if f, data, err = ReadFile(ctx, tx, orgID, req.FileID); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, p.Actor(), audit.Event{OrgID: orgID, Action: audit.ActionSensitiveRead, ObjectType: "assess_file", ObjectID: f.ID,
-			Details: map[string]any{"name": f.Name, "vendor_request": req.ID}})
+		return req.FileID, map[string]any{"vendor_request": req.ID}, nil
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, data, nil
 }
 
 // AnswerFromOwnSheet answers a request addressed to the vendor

@@ -91,21 +91,20 @@ func GetSheet(ctx context.Context, q db.Querier, orgID, id string) (*Sheet, erro
 }
 
 func loadAnswers(ctx context.Context, q db.Querier, orgID, sheetID string) (map[Key]Answer, error) {
-	rows, err := q.Query(ctx, `SELECT item_id, cell, answer1, date1, target, answer2, date2, value, comment
+	as, err := db.QueryAll(ctx, q, func(r db.Scanner) (Answer, error) {
+		var a Answer
+		err := r.Scan(&a.ItemID, &a.Cell, &a.Answer1, &a.Date1, &a.Target, &a.Answer2, &a.Date2, &a.Value, &a.Comment)
+		return a, err
+	}, `SELECT item_id, cell, answer1, date1, target, answer2, date2, value, comment
 		FROM assess_answers WHERE sheet_id = ? AND org_id = ?`, sheetID, orgID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[Key]Answer{}
-	for rows.Next() {
-		var a Answer
-		if err := rows.Scan(&a.ItemID, &a.Cell, &a.Answer1, &a.Date1, &a.Target, &a.Answer2, &a.Date2, &a.Value, &a.Comment); err != nil {
-			return nil, err
-		}
+	out := make(map[Key]Answer, len(as))
+	for _, a := range as {
 		out[a.key()] = a
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SheetFilter narrows ListSheets.

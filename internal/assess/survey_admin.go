@@ -75,26 +75,17 @@ func RemindSurvey(ctx context.Context, q db.Querier, m VendorMail, ownerOrg, own
 	if s.Status != "open" {
 		return 0, nil
 	}
-	rows, err := q.Query(ctx, `SELECT t.org_id, u.email FROM assess_survey_targets t
+	type rcpt struct{ org, email string }
+	rs, err := db.QueryAll(ctx, q, func(r db.Scanner) (rcpt, error) {
+		var x rcpt
+		err := r.Scan(&x.org, &x.email)
+		return x, err
+	}, `SELECT t.org_id, u.email FROM assess_survey_targets t
 		JOIN memberships mb ON mb.org_id = t.org_id AND mb.role = 'admin'
 		JOIN users u ON u.id = mb.user_id
 		WHERE t.survey_id = ? AND t.responded_at IS NULL AND (t.reminded_at IS NULL OR t.reminded_at < ?)
 		ORDER BY t.org_id, u.email`, id, now.Add(-24*time.Hour))
 	if err != nil {
-		return 0, err
-	}
-	type rcpt struct{ org, email string }
-	var rs []rcpt
-	for rows.Next() {
-		var r rcpt
-		if err := rows.Scan(&r.org, &r.email); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		rs = append(rs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	orgs := map[string]bool{}

@@ -99,20 +99,11 @@ func PendingInvites(ctx context.Context, q db.Querier, p *Principal, orgID strin
 		where = ` AND created_by IN (SELECT user_id FROM memberships WHERE org_id = ?)`
 		args = append(args, p.OrgID)
 	}
-	rows, err := q.Query(ctx, `SELECT kind, email, org_id, role, created_at, expires_at FROM email_tokens WHERE kind = 'invite' AND org_id = ? AND used_at IS NULL AND expires_at > ?`+where+` ORDER BY created_at DESC`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []EmailLink
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (EmailLink, error) {
 		var l EmailLink
 		var role string
-		if err := rows.Scan(&l.Kind, &l.Email, &l.OrgID, &role, &l.CreatedAt, &l.ExpiresAt); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&l.Kind, &l.Email, &l.OrgID, &role, &l.CreatedAt, &l.ExpiresAt)
 		l.Role = Role(role)
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		return l, err
+	}, `SELECT kind, email, org_id, role, created_at, expires_at FROM email_tokens WHERE kind = 'invite' AND org_id = ? AND used_at IS NULL AND expires_at > ?`+where+` ORDER BY created_at DESC`, args...)
 }

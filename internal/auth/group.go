@@ -184,32 +184,15 @@ func ownGroup(ctx context.Context, q db.Querier, p *Principal, id string) (*Grou
 }
 
 func groupMembers(ctx context.Context, q db.Querier, groupID string) ([]GroupMember, error) {
-	rows, err := q.Query(ctx, `SELECT m.group_id, m.org_id, CASE WHEN m.status = 'active' THEN o.name ELSE '' END, m.invited_as, m.status, m.invited_at, m.answered_at
+	return db.QueryAll(ctx, q, scanGroupMember, `SELECT m.group_id, m.org_id, CASE WHEN m.status = 'active' THEN o.name ELSE '' END, m.invited_as, m.status, m.invited_at, m.answered_at
 		FROM org_group_members m JOIN organizations o ON o.id = m.org_id
 		WHERE m.group_id = ? ORDER BY CASE m.status WHEN 'active' THEN 0 WHEN 'invited' THEN 1 ELSE 2 END, o.name_kana, o.name, m.invited_at, m.org_id`, groupID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []GroupMember
-	for rows.Next() {
-		m, err := scanGroupMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *m)
-	}
-	return out, rows.Err()
 }
 
-func scanGroupMember(row interface{ Scan(...any) error }) (*GroupMember, error) {
+func scanGroupMember(row db.Scanner) (GroupMember, error) {
 	var m GroupMember
-	var answered *time.Time
-	if err := row.Scan(&m.GroupID, &m.OrgID, &m.OrgName, &m.InvitedAs, &m.Status, &m.InvitedAt, &answered); err != nil {
-		return nil, db.ScanErr(err)
-	}
-	m.AnsweredAt = answered
-	return &m, nil
+	err := row.Scan(&m.GroupID, &m.OrgID, &m.OrgName, &m.InvitedAs, &m.Status, &m.InvitedAt, &m.AnsweredAt)
+	return m, db.ScanErr(err)
 }
 
 // getOwnedGroup returns the group if p may do action to it (the table
@@ -315,20 +298,8 @@ func resolveGroupRef(ctx context.Context, q db.Querier, ref string) (*Org, strin
 	if !medicalCodeRe.MatchString(code) {
 		return nil, "", apperr.Field("ref", "group.ref_invalid")
 	}
-	rows, err := q.Query(ctx, `SELECT `+orgColumns+` FROM organizations WHERE medical_code = ? AND kind IN ('hospital', 'clinic', 'pharmacy') ORDER BY id LIMIT 2`, code)
+	found, err := db.QueryAll(ctx, q, scanOrg, `SELECT `+orgColumns+` FROM organizations WHERE medical_code = ? AND kind IN ('hospital', 'clinic', 'pharmacy') ORDER BY id LIMIT 2`, code)
 	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	var found []*Org
-	for rows.Next() {
-		o, err := scanOrg(rows)
-		if err != nil {
-			return nil, "", err
-		}
-		found = append(found, o)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, "", err
 	}
 	switch len(found) {
@@ -460,7 +431,7 @@ func RemoveGroupMember(ctx context.Context, q db.Querier, p *Principal, groupID,
 	if _, err := q.Exec(ctx, `DELETE FROM org_group_members WHERE group_id = ? AND org_id = ?`, g.ID, orgID); err != nil {
 		return nil, err
 	}
-	return m, nil
+	return &m, nil
 }
 
 // ActiveGroupMemberIDs returns the ids of the organisations that accepted

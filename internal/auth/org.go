@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,14 +37,7 @@ const (
 var OrgKinds = []OrgKind{KindHospital, KindClinic, KindPharmacy, KindVendor, KindDeviceMaker, KindISAC}
 
 // Valid reports whether k is a known kind.
-func (k OrgKind) Valid() bool {
-	for _, x := range OrgKinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
+func (k OrgKind) Valid() bool { return slices.Contains(OrgKinds, k) }
 
 // MFAPolicy says who in an organisation must use a second factor.
 type MFAPolicy string

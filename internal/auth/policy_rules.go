@@ -11,6 +11,10 @@ var (
 	opAdmins       = Grant{Scope: ScopeService, Roles: Admins, Kinds: Operators}
 	opAdminsStaff  = Grant{Scope: ScopeService, Roles: AdminsStaff, Kinds: Operators}
 	selfAnyone     = Grant{Scope: ScopeSelf, Roles: AnyRole}
+	// memberAdmins and memberAdminsStaff act on their own organisation's
+	// registers, which only members (not the ISAC operator) keep.
+	memberAdmins      = Grant{Scope: ScopeOwn, Roles: Admins, Kinds: Members}
+	memberAdminsStaff = Grant{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}
 	// opOwnAdmins are the ISAC operator's admins for the operator's own
 	// objects (its TAXII feeds: the server fetches what they name).
 	opOwnAdmins = Grant{Scope: ScopeOwn, Roles: Admins, Kinds: Operators}
@@ -59,9 +63,9 @@ func init() {
 // Inventory (資産台帳).
 func init() {
 	register(
-		Rule{Action: "inventory.write", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+		Rule{Action: "inventory.write", Writes: true, Grants: []Grant{memberAdminsStaff},
 			Note: "台帳の登録・変更・削除（機器、セグメント、接続、事業者、契約、アカウント、文書、責任分界）"},
-		Rule{Action: "inventory.import", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+		Rule{Action: "inventory.import", Writes: true, Grants: []Grant{memberAdminsStaff},
 			Note: "台帳の取り込み"},
 	)
 }
@@ -69,13 +73,13 @@ func init() {
 // Vulnerability watch.
 func init() {
 	register(
-		Rule{Action: "vuln.finding.state", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+		Rule{Action: "vuln.finding.state", Writes: true, Grants: []Grant{memberAdminsStaff},
 			Note: "対応状況の記録"},
-		Rule{Action: "vuln.identity.set", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+		Rule{Action: "vuln.identity.set", Writes: true, Grants: []Grant{memberAdminsStaff},
 			Note: "機器の製品名（CPE）の訂正"},
-		Rule{Action: "vuln.notifications.read", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+		Rule{Action: "vuln.notifications.read", Writes: true, Grants: []Grant{memberAdminsStaff},
 			Note: "通知を既読にする（組織全体の既読になるため、変更できる人だけ）"},
-		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: Admins, Kinds: Members}},
+		Rule{Action: "vuln.webhook", Writes: true, Grants: []Grant{memberAdmins},
 			Note: "脆弱性通知の Webhook は自組織の管理者（ISAC 事務局には台帳も検出もない）"},
 		Rule{Action: "vuln.import", Writes: true, Grants: []Grant{opAdmins},
 			Note: "脆弱性情報（フィード）の取り込みは ISAC 事務局の管理者だけ"},
@@ -119,7 +123,7 @@ func init() {
 			Note: "ISAC 調査の督促"},
 		Rule{Action: "assess.survey.close", Writes: true, Grants: []Grant{opAdminsStaff},
 			Note: "ISAC 調査の締め切り"},
-		Rule{Action: "assess.survey.respond", Writes: true, Grants: []Grant{{Scope: ScopeOwn, Roles: AdminsStaff, Kinds: Members}},
+		Rule{Action: "assess.survey.respond", Writes: true, Grants: []Grant{memberAdminsStaff},
 			Note: "ISAC 調査への回答"},
 	)
 }

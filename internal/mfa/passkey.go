@@ -57,24 +57,25 @@ type storedCredential struct {
 }
 
 func loadCredentials(ctx context.Context, q db.Querier, userID string) ([]storedCredential, error) {
-	rows, err := q.Query(ctx, `SELECT id, data FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []storedCredential
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (storedCredential, error) {
 		var sc storedCredential
 		var data string
-		if err := rows.Scan(&sc.rowID, &data); err != nil {
-			return nil, err
+		if err := r.Scan(&sc.rowID, &data); err != nil {
+			return sc, err
 		}
-		if err := json.Unmarshal([]byte(data), &sc.cred); err != nil {
-			return nil, errors.New("mfa: stored passkey " + sc.rowID + " is not valid JSON: " + err.Error())
-		}
-		out = append(out, sc)
+		cred, err := decodeCredential(sc.rowID, data)
+		sc.cred = cred
+		return sc, err
+	}, `SELECT id, data FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at, id`, userID)
+}
+
+// decodeCredential reads the stored JSON of the passkey row id.
+func decodeCredential(id, data string) (webauthn.Credential, error) {
+	var cred webauthn.Credential
+	if err := json.Unmarshal([]byte(data), &cred); err != nil {
+		return cred, errors.New("mfa: stored passkey " + id + " is not valid JSON: " + err.Error())
 	}
-	return out, rows.Err()
+	return cred, nil
 }
 
 func (s *Service) passkeyUser(ctx context.Context, q db.Querier, userID, name, displayName string) (*passkeyUser, []storedCredential, error) {
@@ -288,23 +289,16 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, userID, challengeID st
 // ListPasskeys returns the user's passkeys, oldest first (none for an
 // unknown user).
 func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, error) {
-	rows, err := s.db.Query(ctx, `SELECT id, name, data, created_at, last_used_at FROM webauthn_credentials
-		WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Passkey
-	for rows.Next() {
+	return db.QueryAll(ctx, s.db, func(r db.Scanner) (Passkey, error) {
 		var p Passkey
 		var data string
 		var last sql.NullTime
-		if err := rows.Scan(&p.ID, &p.Name, &data, &p.CreatedAt, &last); err != nil {
-			return nil, err
+		if err := r.Scan(&p.ID, &p.Name, &data, &p.CreatedAt, &last); err != nil {
+			return p, err
 		}
-		var cred webauthn.Credential
-		if err := json.Unmarshal([]byte(data), &cred); err != nil {
-			return nil, errors.New("mfa: stored passkey " + p.ID + " is not valid JSON: " + err.Error())
+		cred, err := decodeCredential(p.ID, data)
+		if err != nil {
+			return p, err
 		}
 		p.CreatedAt = p.CreatedAt.UTC()
 		if last.Valid {
@@ -313,9 +307,9 @@ func (s *Service) ListPasskeys(ctx context.Context, userID string) ([]Passkey, e
 		}
 		p.Synced = cred.Flags.BackupState
 		p.CloneWarning = cred.Authenticator.CloneWarning
-		out = append(out, p)
-	}
-	return out, rows.Err()
+		return p, nil
+	}, `SELECT id, name, data, created_at, last_used_at FROM webauthn_credentials
+		WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
 // RenamePasskey changes the name of one of the user's passkeys. Another

@@ -98,24 +98,15 @@ func listIndicators(ctx context.Context, q db.Querier, v Viewer, postID string) 
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT i.id, i.post_id, i.value_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id,
-		(SELECT COUNT(*) FROM share_sightings s WHERE s.indicator_id = i.id), i.created_at
-		FROM share_indicators i WHERE i.post_id = ? ORDER BY i.type, i.norm`, postID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Indicator
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Indicator, error) {
 		var x Indicator
 		var valueID string
-		if err := rows.Scan(&x.ID, &x.PostID, &valueID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.Sightings, &x.CreatedAt); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&x.ID, &x.PostID, &valueID, &x.Type, &x.Value, &x.Norm, &x.Comment, &x.Warning, &x.StixID, &x.Sightings, &x.CreatedAt)
 		x.PostCount = counts[valueID]
-		out = append(out, x)
-	}
-	return out, rows.Err()
+		return x, err
+	}, `SELECT i.id, i.post_id, i.value_id, i.type, i.raw, i.norm, i.comment, i.warning, i.stix_id,
+		(SELECT COUNT(*) FROM share_sightings s WHERE s.indicator_id = i.id), i.created_at
+		FROM share_indicators i WHERE i.post_id = ? ORDER BY i.type, i.norm`, postID)
 }
 
 // visibleCounts returns, for each indicator value of a post, how many

@@ -120,26 +120,17 @@ func ListGroupInvites(ctx context.Context, q db.Querier, v Viewer) ([]GroupInvit
 	if !v.Member() {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT g.id, g.name, g.kind, COALESCE(o.name, ''), m.state, m.invited_at, g.created_at
-		FROM share_group_members m JOIN share_groups g ON g.id = m.group_id LEFT JOIN organizations o ON o.id = g.owner_org_id
-		WHERE m.org_id = ? AND g.owner_org_id <> m.org_id ORDER BY m.state DESC, g.name, g.id`, v.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []GroupInvite
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (GroupInvite, error) {
 		var x GroupInvite
 		var invited sql.NullTime
-		if err := rows.Scan(&x.GroupID, &x.Name, &x.Kind, &x.OwnerName, &x.State, &invited, &x.InvitedAt); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&x.GroupID, &x.Name, &x.Kind, &x.OwnerName, &x.State, &invited, &x.InvitedAt)
 		if invited.Valid {
 			x.InvitedAt = invited.Time
 		}
-		out = append(out, x)
-	}
-	return out, rows.Err()
+		return x, err
+	}, `SELECT g.id, g.name, g.kind, COALESCE(o.name, ''), m.state, m.invited_at, g.created_at
+		FROM share_group_members m JOIN share_groups g ON g.id = m.group_id LEFT JOIN organizations o ON o.id = g.owner_org_id
+		WHERE m.org_id = ? AND g.owner_org_id <> m.org_id ORDER BY m.state DESC, g.name, g.id`, v.OrgID)
 }
 
 // AnswerGroupInvite accepts (accept) or declines an invitation of v's
@@ -183,23 +174,14 @@ func (m InviteMail) MailGroupInvite(ctx context.Context, q db.Querier, groupID, 
 		groupID).Scan(&name, &owner); err != nil {
 		return db.ScanErr(err)
 	}
-	rows, err := q.Query(ctx, `SELECT u.email, u.lang FROM memberships ms JOIN users u ON u.id = ms.user_id
+	type to struct{ email, lang string }
+	tos, err := db.QueryAll(ctx, q, func(r db.Scanner) (to, error) {
+		var x to
+		err := r.Scan(&x.email, &x.lang)
+		return x, err
+	}, `SELECT u.email, u.lang FROM memberships ms JOIN users u ON u.id = ms.user_id
 		WHERE ms.org_id = ? AND ms.role = 'admin' AND NOT u.disabled ORDER BY u.email`, orgID)
 	if err != nil {
-		return err
-	}
-	type to struct{ email, lang string }
-	var tos []to
-	for rows.Next() {
-		var x to
-		if err := rows.Scan(&x.email, &x.lang); err != nil {
-			rows.Close()
-			return err
-		}
-		tos = append(tos, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	link := strings.TrimSuffix(m.BaseURL, "/") + "/share/groups#invites"
@@ -223,26 +205,17 @@ func ListGroups(ctx context.Context, q db.Querier, v Viewer) ([]Group, error) {
 	if !v.Member() {
 		return nil, nil
 	}
-	rows, err := q.Query(ctx, `SELECT g.id, g.name, g.kind, g.owner_org_id, g.created_at,
-		(SELECT COUNT(*) FROM share_group_members m WHERE m.group_id = g.id AND m.state = 'accepted'),
-		(SELECT COUNT(*) FROM share_group_members m WHERE m.group_id = g.id AND m.org_id = ? AND m.state = 'accepted')
-		FROM share_groups g ORDER BY g.kind, g.name, g.id`, v.OrgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Group
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (Group, error) {
 		var g Group
 		var mine int
-		if err := rows.Scan(&g.ID, &g.Name, &g.Kind, &g.OwnerOrgID, &g.CreatedAt, &g.Members, &mine); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&g.ID, &g.Name, &g.Kind, &g.OwnerOrgID, &g.CreatedAt, &g.Members, &mine)
 		g.IsMember = mine > 0
 		if g.OwnerOrgID != v.OrgID && !v.Operator {
 			g.OwnerOrgID = ""
 		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+		return g, err
+	}, `SELECT g.id, g.name, g.kind, g.owner_org_id, g.created_at,
+		(SELECT COUNT(*) FROM share_group_members m WHERE m.group_id = g.id AND m.state = 'accepted'),
+		(SELECT COUNT(*) FROM share_group_members m WHERE m.group_id = g.id AND m.org_id = ? AND m.state = 'accepted')
+		FROM share_groups g ORDER BY g.kind, g.name, g.id`, v.OrgID)
 }

@@ -3,6 +3,7 @@ package share
 import (
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -28,14 +29,7 @@ const (
 var IOCTypes = []IOCType{IOCIP, IOCDomain, IOCURL, IOCHash, IOCEmail, IOCFilename}
 
 // Valid reports whether t is a known indicator type.
-func (t IOCType) Valid() bool {
-	for _, x := range IOCTypes {
-		if t == x {
-			return true
-		}
-	}
-	return false
-}
+func (t IOCType) Valid() bool { return slices.Contains(IOCTypes, t) }
 
 // maxIOC is the longest indicator value accepted, in bytes.
 const maxIOC = 2048

@@ -352,25 +352,16 @@ type pending struct {
 func (h *Hub) Dispatch(ctx context.Context, mode string) (int, error) {
 	now := h.Now()
 	pred := visibleFor("n.org_id", "n.user_id", "(o.kind = 'isac')")
-	rows, err := h.DB.Query(ctx, `SELECT n.user_id, n.org_id, u.email, u.lang, p.id, p.title, p.tlp, p.kind
+	all, err := db.QueryAll(ctx, h.DB, func(r db.Scanner) (pending, error) {
+		var x pending
+		err := r.Scan(&x.userID, &x.orgID, &x.email, &x.lang, &x.postID, &x.title, &x.tlp, &x.kind)
+		return x, err
+	}, `SELECT n.user_id, n.org_id, u.email, u.lang, p.id, p.title, p.tlp, p.kind
 		FROM share_notifications n JOIN users u ON u.id = n.user_id JOIN share_posts p ON p.id = n.post_id
 		JOIN organizations o ON o.id = n.org_id
 		WHERE n.mode = ? AND n.sent_at IS NULL AND `+pred+`
 		ORDER BY n.user_id, p.created_at LIMIT 50000`, mode)
 	if err != nil {
-		return 0, err
-	}
-	var all []pending
-	for rows.Next() {
-		var x pending
-		if err := rows.Scan(&x.userID, &x.orgID, &x.email, &x.lang, &x.postID, &x.title, &x.tlp, &x.kind); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		all = append(all, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	byUser := map[string][]pending{}

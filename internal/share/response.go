@@ -245,20 +245,15 @@ func AddSighting(ctx context.Context, q db.Querier, v Viewer, indicatorID string
 // SightedByMe returns the ids of a post's indicators that v's organisation
 // has reported as seen.
 func SightedByMe(ctx context.Context, q db.Querier, v Viewer, postID string) (map[string]bool, error) {
-	rows, err := q.Query(ctx, `SELECT s.indicator_id FROM share_sightings s JOIN share_indicators i ON i.id = s.indicator_id WHERE i.post_id = ? AND s.org_id = ?`, postID, v.OrgID)
+	ids, err := db.QueryStrings(ctx, q, `SELECT s.indicator_id FROM share_sightings s JOIN share_indicators i ON i.id = s.indicator_id WHERE i.post_id = ? AND s.org_id = ?`, postID, v.OrgID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
 		out[id] = true
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AffectedState is the answer to "are we affected?" for one organisation

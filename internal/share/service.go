@@ -38,6 +38,22 @@ func (h *Hub) change(ctx context.Context, p *auth.Principal, fn func(tx *db.Tx, 
 	})
 }
 
+// changeTo is change for a use case that returns what it made or read
+// (the zero value when it fails).
+func changeTo[T any](ctx context.Context, h *Hub, p *auth.Principal, fn func(tx *db.Tx, v Viewer) (T, audit.Event, error)) (T, error) {
+	var out T
+	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
+		x, ev, err := fn(tx, v)
+		out = x
+		return ev, err
+	})
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return out, nil
+}
+
 func (h *Hub) record(ctx context.Context, q db.Querier, p *auth.Principal, ev audit.Event) error {
 	if h.Audit == nil {
 		return nil
@@ -138,16 +154,14 @@ func (h *Hub) AddRecipients(ctx context.Context, p *auth.Principal, id string, o
 
 // Comment adds a comment to a post.
 func (h *Hub) Comment(ctx context.Context, p *auth.Principal, postID, body string) (*Comment, error) {
-	var c *Comment
-	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
-		var err error
-		if c, err = AddComment(ctx, tx, v, postID, body, h.now()); err != nil {
-			return audit.Event{}, err
+	return changeTo(ctx, h, p, func(tx *db.Tx, v Viewer) (*Comment, audit.Event, error) {
+		c, err := AddComment(ctx, tx, v, postID, body, h.now())
+		if err != nil {
+			return nil, audit.Event{}, err
 		}
-		return audit.Event{Action: "share.comment", ObjectType: "share_post", ObjectID: postID,
+		return c, audit.Event{Action: "share.comment", ObjectType: "share_post", ObjectID: postID,
 			Details: map[string]any{"comment": c.ID}}, nil
 	})
-	return c, err
 }
 
 // Respond records p's organisation's answer to a post.
@@ -174,19 +188,17 @@ func (h *Hub) Sighting(ctx context.Context, p *auth.Principal, indicatorID strin
 // ExportPost returns one post as a STIX 2.1 bundle (FormatSTIX) or a MISP
 // event (FormatMISP); the export is recorded.
 func (h *Hub) ExportPost(ctx context.Context, p *auth.Principal, id, format string) ([]byte, error) {
-	var b []byte
-	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
-		var err error
-		if format == FormatMISP {
-			b, err = ExportMISPEvent(ctx, tx, v, id)
-		} else {
-			format = FormatSTIX
-			b, err = ExportPostSTIX(ctx, tx, v, id)
-		}
-		return audit.Event{Action: audit.ActionDataExport, ObjectType: "share_post", ObjectID: id,
+	export := ExportPostSTIX
+	if format == FormatMISP {
+		export = ExportMISPEvent
+	} else {
+		format = FormatSTIX
+	}
+	return changeTo(ctx, h, p, func(tx *db.Tx, v Viewer) ([]byte, audit.Event, error) {
+		b, err := export(ctx, tx, v, id)
+		return b, audit.Event{Action: audit.ActionDataExport, ObjectType: "share_post", ObjectID: id,
 			Details: map[string]any{"format": format}}, err
 	})
-	return b, err
 }
 
 // Export returns the posts p may see (created on or after since when not
@@ -195,36 +207,31 @@ func (h *Hub) Export(ctx context.Context, p *auth.Principal, format string, sinc
 	if format != FormatSTIX && format != FormatMISP {
 		return nil, apperr.Field("format", "share.web.export.bad_format")
 	}
-	var b []byte
-	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
-		var err error
-		if format == FormatSTIX {
-			b, err = ExportSTIX(ctx, tx, v, since)
-		} else {
-			b, err = ExportMISP(ctx, tx, v, since)
-		}
-		s := ""
-		if !since.IsZero() {
-			s = since.Format("2006-01-02")
-		}
-		return audit.Event{Action: audit.ActionDataExport, ObjectType: "organization", ObjectID: p.OrgID,
+	export := ExportSTIX
+	if format == FormatMISP {
+		export = ExportMISP
+	}
+	s := ""
+	if !since.IsZero() {
+		s = since.Format("2006-01-02")
+	}
+	return changeTo(ctx, h, p, func(tx *db.Tx, v Viewer) ([]byte, audit.Event, error) {
+		b, err := export(ctx, tx, v, since)
+		return b, audit.Event{Action: audit.ActionDataExport, ObjectType: "organization", ObjectID: p.OrgID,
 			Details: map[string]any{"what": "share", "format": format, "since": s, "bytes": len(b)}}, err
 	})
-	return b, err
 }
 
 // CreateGroup makes a sharing group owned by p's organisation.
 func (h *Hub) CreateGroup(ctx context.Context, p *auth.Principal, name string, kind GroupKind) (*Group, error) {
-	var g *Group
-	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
-		var err error
-		if g, err = CreateGroup(ctx, tx, v, name, kind, h.now()); err != nil {
-			return audit.Event{}, err
+	return changeTo(ctx, h, p, func(tx *db.Tx, v Viewer) (*Group, audit.Event, error) {
+		g, err := CreateGroup(ctx, tx, v, name, kind, h.now())
+		if err != nil {
+			return nil, audit.Event{}, err
 		}
-		return audit.Event{Action: "share.group.create", ObjectType: "share_group", ObjectID: g.ID,
+		return g, audit.Event{Action: "share.group.create", ObjectType: "share_group", ObjectID: g.ID,
 			Details: map[string]any{"name": g.Name, "kind": string(g.Kind)}}, nil
 	})
-	return g, err
 }
 
 // SetGroupMember invites an organisation into a sharing group (its admins
@@ -268,16 +275,14 @@ func (h *Hub) AnswerGroupInvite(ctx context.Context, p *auth.Principal, groupID 
 
 // AddWarning adds an entry to a warning list.
 func (h *Hub) AddWarning(ctx context.Context, p *auth.Principal, list, typ, value string) (*Warning, error) {
-	var x *Warning
-	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
-		var err error
-		if x, err = AddWarning(ctx, tx, v, list, typ, value, h.now()); err != nil {
-			return audit.Event{}, err
+	return changeTo(ctx, h, p, func(tx *db.Tx, v Viewer) (*Warning, audit.Event, error) {
+		x, err := AddWarning(ctx, tx, v, list, typ, value, h.now())
+		if err != nil {
+			return nil, audit.Event{}, err
 		}
-		return audit.Event{Action: "share.warning.add", ObjectType: "share_warning", ObjectID: x.ID,
+		return x, audit.Event{Action: "share.warning.add", ObjectType: "share_warning", ObjectID: x.ID,
 			Details: map[string]any{"list": x.List, "type": x.Type, "value": x.Value}}, nil
 	})
-	return x, err
 }
 
 // SetWarningDisabled turns a warning-list entry off or on again.
@@ -333,16 +338,14 @@ type FeedInput struct {
 
 // AddFeed registers a TAXII collection that the hub pulls on a schedule.
 func (h *Hub) AddFeed(ctx context.Context, p *auth.Principal, in FeedInput) (*Feed, error) {
-	var f *Feed
-	err := h.change(ctx, p, func(tx *db.Tx, v Viewer) (audit.Event, error) {
-		var err error
-		if f, err = AddFeed(ctx, tx, v, in.Title, in.ObjectsURL, in.Username, in.Secret, in.TLP, in.Interval, h.now()); err != nil {
-			return audit.Event{}, err
+	return changeTo(ctx, h, p, func(tx *db.Tx, v Viewer) (*Feed, audit.Event, error) {
+		f, err := AddFeed(ctx, tx, v, in.Title, in.ObjectsURL, in.Username, in.Secret, in.TLP, in.Interval, h.now())
+		if err != nil {
+			return nil, audit.Event{}, err
 		}
-		return audit.Event{Action: "share.feed.add", ObjectType: "share_feed", ObjectID: f.ID,
+		return f, audit.Event{Action: "share.feed.add", ObjectType: "share_feed", ObjectID: f.ID,
 			Details: map[string]any{"url": f.ObjectsURL, "tlp": string(f.TLP)}}, nil
 	})
-	return f, err
 }
 
 // DeleteFeed stops pulling a TAXII collection.

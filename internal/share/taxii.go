@@ -49,20 +49,16 @@ func Collections(ctx context.Context, q db.Querier, v Viewer) ([]Collection, err
 		mk("tlp-red", "TLP:RED", "RED posts addressed to you", TLPRed),
 	}
 	out[0].tlps, out[1].tlps = []TLP{TLPClear}, []TLP{TLPGreen}
-	rows, err := q.Query(ctx, `SELECT g.id, g.name FROM share_groups g JOIN share_group_members m ON m.group_id = g.id WHERE m.org_id = ? ORDER BY g.name, g.id`, v.OrgID)
+	groups, err := db.QueryAll(ctx, q, func(r db.Scanner) (Collection, error) {
+		var id, name string
+		err := r.Scan(&id, &name)
+		return Collection{ID: id, Title: "TLP:AMBER " + name, Description: "AMBER posts addressed to the sharing group",
+			CanRead: true, CanWrite: v.Write, MediaTypes: []string{STIXMediaType}, tlps: []TLP{TLPAmber}, group: id}, err
+	}, `SELECT g.id, g.name FROM share_groups g JOIN share_group_members m ON m.group_id = g.id WHERE m.org_id = ? ORDER BY g.name, g.id`, v.OrgID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, name string
-		if err := rows.Scan(&id, &name); err != nil {
-			return nil, err
-		}
-		out = append(out, Collection{ID: id, Title: "TLP:AMBER " + name, Description: "AMBER posts addressed to the sharing group",
-			CanRead: true, CanWrite: v.Write, MediaTypes: []string{STIXMediaType}, tlps: []TLP{TLPAmber}, group: id})
-	}
-	return out, rows.Err()
+	return append(out, groups...), nil
 }
 
 // FindCollection returns one of v's collections by id or alias, or

@@ -1,6 +1,7 @@
 package share
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/medisac/medisac/internal/apperr"
@@ -23,14 +24,7 @@ const (
 var TLPs = []TLP{TLPClear, TLPGreen, TLPAmber, TLPAmberStrict, TLPRed}
 
 // Valid reports whether t is one of the five labels.
-func (t TLP) Valid() bool {
-	for _, x := range TLPs {
-		if t == x {
-			return true
-		}
-	}
-	return false
-}
+func (t TLP) Valid() bool { return slices.Contains(TLPs, t) }
 
 // rank orders labels by how narrowly they may be shared: CLEAR 0 … RED 4.
 func (t TLP) rank() int {

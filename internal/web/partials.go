@@ -30,14 +30,14 @@ func (p *page) HeadUnder(up, upKey, lead string) pageHead {
 }
 
 // confirmForm is the data of "confirm-form": a form of one button that
-// asks before it posts.
+// asks before it posts (when there is a question).
 type confirmForm struct {
 	*page
 	Action, Question, Label, Class string
 }
 
-// Confirm gives "confirm-form" its address, the question asked first, the
-// button's text (both already translated) and the button's extra classes.
+// Confirm gives "confirm-form" its address, the question asked first ("" to
+// post without asking), the button's text (both already translated) and the button's extra classes.
 func (p *page) Confirm(action, question, label, class string) confirmForm {
 	return confirmForm{page: p, Action: action, Question: question, Label: label, Class: class}
 }

@@ -58,6 +58,25 @@ type assessHelpers struct{}
 // FYOf names a fiscal year (令和7年度).
 func (assessHelpers) FYOf(fy int) string { return i18n.FiscalYearLabel("ja", fy) }
 
+// YearOptions are the menu entries of fiscal years.
+func (h assessHelpers) YearOptions(years []int) []option {
+	out := make([]option, 0, len(years))
+	for _, y := range years {
+		out = append(out, option{Value: strconv.Itoa(y), Label: h.FYOf(y)})
+	}
+	return out
+}
+
+// editionOption is the menu entry of an edition; with marked, the entry
+// of an edition holding unverified items says so.
+func editionOption(pg *page, e *assess.Edition, marked bool) option {
+	o := option{Value: e.ID, Label: e.Title + " " + e.Version}
+	if marked && e.HasUnverified() {
+		o.Label += " 【" + pg.T("assess.unverified") + "】"
+	}
+	return o
+}
+
 // AnswerLabel is the Japanese label of an answer value.
 func (assessHelpers) AnswerLabel(a string) string { return assess.AnswerLabel(a) }
 
@@ -70,7 +89,7 @@ type assessSheetRow struct {
 type assessListView struct {
 	assessHelpers
 	Sheets   []assessSheetRow
-	Editions []*assess.Edition
+	Editions []option
 	Years    []int
 	FY       int
 }
@@ -87,6 +106,7 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	if err != nil {
 		return err
 	}
+	pg := s.newPage(w, r, "assess.title")
 	v := assessListView{FY: assess.FiscalYearOf(s.Now())}
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1, v.FY - 2}
 	for _, sh := range sheets {
@@ -102,10 +122,9 @@ func (s *Server) renderAssessList(w http.ResponseWriter, r *http.Request, prevEr
 	}
 	for _, e := range es {
 		if e.Kind != assess.KindSurvey {
-			v.Editions = append(v.Editions, e)
+			v.Editions = append(v.Editions, editionOption(pg, e, true))
 		}
 	}
-	pg := s.newPage(w, r, "assess.title")
 	pg.Data = v
 	return s.renderForm(w, r, "assess_list", pg, prevErr)
 }

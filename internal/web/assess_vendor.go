@@ -22,7 +22,7 @@ type assessVendorsView struct {
 	assessHelpers
 	Requests   []assessVendorRow
 	Candidates []assess.VendorCandidate
-	Editions   []*assess.Edition
+	Editions   []option
 	Years      []int
 	FY         int
 	Today      string
@@ -32,6 +32,7 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	ctx := r.Context()
 	p := state(r).p
 	reg := s.assessRegistry()
+	pg := s.newPage(w, r, "assess.vendors.title")
 	v := assessVendorsView{FY: assess.FiscalYearOf(s.Now()), Today: assess.Today(s.Now())}
 	v.Years = []int{v.FY + 1, v.FY, v.FY - 1}
 	rs, err := assess.ListVendorRequests(ctx, s.DB, p.OrgID, 0)
@@ -54,10 +55,9 @@ func (s *Server) renderAssessVendors(w http.ResponseWriter, r *http.Request, pre
 	}
 	for _, e := range es {
 		if e.Kind == assess.KindVendor {
-			v.Editions = append(v.Editions, e)
+			v.Editions = append(v.Editions, editionOption(pg, e, false))
 		}
 	}
-	pg := s.newPage(w, r, "assess.vendors.title")
 	pg.Data = v
 	pg.Form = withForm(url.Values{}, submitted)
 	return s.renderForm(w, r, "assess_vendors", pg, prevErr)

@@ -15,8 +15,6 @@ import (
 // auditPageSize is the number of entries per page of the audit log.
 const auditPageSize = 50
 
-type option struct{ Value, Label string }
-
 type auditRow struct {
 	audit.Entry
 	ActionLabel, OutcomeLabel, DetailsText string
@@ -57,13 +55,13 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, m *member) er
 	q := r.URL.Query()
 	v := auditView{}
 	for _, a := range audit.ActionPrefixes {
-		v.Actions = append(v.Actions, option{a, audit.ActionLabel(s.Catalog, lang, a)})
+		v.Actions = append(v.Actions, option{Value: a, Label: audit.ActionLabel(s.Catalog, lang, a)})
 	}
 	for _, a := range audit.KnownActions() {
-		v.Actions = append(v.Actions, option{a, "— " + audit.ActionLabel(s.Catalog, lang, a)})
+		v.Actions = append(v.Actions, option{Value: a, Label: "— " + audit.ActionLabel(s.Catalog, lang, a)})
 	}
 	for _, o := range []string{audit.Success, audit.Failure, audit.Denied} {
-		v.Outcomes = append(v.Outcomes, option{o, audit.OutcomeLabel(s.Catalog, lang, o)})
+		v.Outcomes = append(v.Outcomes, option{Value: o, Label: audit.OutcomeLabel(s.Catalog, lang, o)})
 	}
 	pg := s.newPage(w, r, "audit.ui.title")
 	pg.Form = q

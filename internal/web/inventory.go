@@ -45,19 +45,13 @@ func invOrg(p *auth.Principal) (string, error) {
 
 func (s *Server) today() inventory.Date { return inventory.DateOf(s.Now()) }
 
-// invOption is an entry of a select menu or a check box list.
-type invOption struct {
-	Value, Label string
-	Selected     bool
-}
-
 // invField describes one input of the generic record form.
 type invField struct {
 	Name, Label, Hint string
 	// Type is text, textarea, date, select, multi (check boxes) or check.
 	Type     string
 	Required bool
-	Options  []invOption
+	Options  []option
 	Checked  bool
 }
 
@@ -259,10 +253,10 @@ func enumField[E ~string](pg *page, name, prefix string, all []E, f url.Values, 
 	fl := textField(pg, name, false)
 	fl.Type = "select"
 	if blank {
-		fl.Options = append(fl.Options, invOption{Value: "", Label: pg.T("common.choose"), Selected: f.Get(name) == ""})
+		fl.Options = append(fl.Options, option{Value: "", Label: pg.T("common.choose"), Selected: f.Get(name) == ""})
 	}
 	for _, v := range all {
-		fl.Options = append(fl.Options, invOption{Value: string(v), Label: pg.T(prefix + string(v)), Selected: f.Get(name) == string(v)})
+		fl.Options = append(fl.Options, option{Value: string(v), Label: pg.T(prefix + string(v)), Selected: f.Get(name) == string(v)})
 	}
 	return fl
 }
@@ -277,10 +271,10 @@ func triField(pg *page, name string, f url.Values) invField {
 }
 
 // refField is a menu of the organisation's records of one kind.
-func refField(pg *page, name string, opts []invOption, f url.Values) invField {
+func refField(pg *page, name string, opts []option, f url.Values) invField {
 	fl := textField(pg, name, false)
 	fl.Type = "select"
-	fl.Options = append([]invOption{{Value: "", Label: pg.T("inventory.ui.none")}}, opts...)
+	fl.Options = append([]option{{Value: "", Label: pg.T("inventory.ui.none")}}, opts...)
 	for i := range fl.Options {
 		fl.Options[i].Selected = f.Get(name) == fl.Options[i].Value
 	}
@@ -288,33 +282,33 @@ func refField(pg *page, name string, opts []invOption, f url.Values) invField {
 }
 
 // optionsOf makes the menu entries of a list read with err.
-func optionsOf[T any](list []T, err error, opt func(T) (value, label string)) ([]invOption, error) {
-	var out []invOption
+func optionsOf[T any](list []T, err error, opt func(T) (value, label string)) ([]option, error) {
+	var out []option
 	for _, x := range list {
 		v, l := opt(x)
-		out = append(out, invOption{Value: v, Label: l})
+		out = append(out, option{Value: v, Label: l})
 	}
 	return out, err
 }
 
-func segmentOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
+func segmentOptions(ctx context.Context, q db.Querier, orgID string) ([]option, error) {
 	segs, err := inventory.ListSegments(ctx, q, orgID)
 	return optionsOf(segs, err, func(x inventory.Segment) (string, string) { return x.ID, x.Name })
 }
 
-func vendorOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
+func vendorOptions(ctx context.Context, q db.Querier, orgID string) ([]option, error) {
 	vs, err := inventory.ListVendors(ctx, q, orgID)
 	return optionsOf(vs, err, func(x inventory.Vendor) (string, string) { return x.ID, x.Name })
 }
 
-func systemOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
+func systemOptions(ctx context.Context, q db.Querier, orgID string) ([]option, error) {
 	ss, err := inventory.ListSystems(ctx, q, orgID)
 	return optionsOf(ss, err, func(x inventory.System) (string, string) { return x.ID, x.Name })
 }
 
 // assetOptions lists assets for a menu; a register too large for a menu
 // gives none, and the form then takes the asset's name.
-func assetOptions(ctx context.Context, q db.Querier, orgID string) ([]invOption, error) {
+func assetOptions(ctx context.Context, q db.Querier, orgID string) ([]option, error) {
 	page, err := inventory.ListAssets(ctx, q, orgID, inventory.AssetFilter{Limit: inventory.MaxPageSize})
 	return optionsOf(page.Assets, err, func(x inventory.Asset) (string, string) { return x.ID, x.Name })
 }
@@ -499,9 +493,9 @@ type assetRow struct {
 
 type assetListView struct {
 	Rows                        []assetRow
-	Kinds                       []invOption
-	Lifecycles                  []invOption
-	Segments                    []invOption
+	Kinds                       []option
+	Lifecycles                  []option
+	Segments                    []option
 	Query                       string
 	NextURL, FirstURL           string
 	CanWrite, Filtered, IsFirst bool

@@ -76,7 +76,7 @@ var commKind = &invKind{
 
 // assetMenu lists assets for a menu, keeping the current one even when the
 // register is longer than one menu.
-func assetMenu(ctx context.Context, q db.Querier, orgID, current string) ([]invOption, error) {
+func assetMenu(ctx context.Context, q db.Querier, orgID, current string) ([]option, error) {
 	opts, err := assetOptions(ctx, q, orgID)
 	if err != nil || current == "" {
 		return opts, err
@@ -87,7 +87,7 @@ func assetMenu(ctx context.Context, q db.Querier, orgID, current string) ([]invO
 		}
 	}
 	if a, err := inventory.GetAsset(ctx, q, orgID, current); err == nil {
-		opts = append([]invOption{{Value: a.ID, Label: a.Name}}, opts...)
+		opts = append([]option{{Value: a.ID, Label: a.Name}}, opts...)
 	}
 	return opts, nil
 }

@@ -74,6 +74,29 @@ func (shareHelpers) BodyHTML(s string) template.HTML { return template.HTML(s) }
 func (shareHelpers) Kinds() []share.Kind              { return share.Kinds }
 func (shareHelpers) TLPs() []share.TLP                { return share.TLPs }
 func (shareHelpers) Statuses() []share.ResponseStatus { return share.ResponseStatuses }
+
+// OrgOptions are the menu entries of organisations, those in selected
+// selected.
+func (shareHelpers) OrgOptions(orgs []share.OrgEntry, selected []string) []option {
+	out := make([]option, 0, len(orgs))
+	for _, o := range orgs {
+		label := o.Name
+		if o.Prefecture != "" {
+			label += "（" + o.Prefecture + "）"
+		}
+		out = append(out, option{Value: o.ID, Label: label, Selected: contains(selected, o.ID)})
+	}
+	return out
+}
+
+// TLPOptions are the menu entries of the TLP levels.
+func (shareHelpers) TLPOptions() []option {
+	out := make([]option, 0, len(share.TLPs))
+	for _, t := range share.TLPs {
+		out = append(out, option{Value: string(t), Label: t.Label()})
+	}
+	return out
+}
 func (shareHelpers) GroupKinds() []share.GroupKind {
 	return []share.GroupKind{share.GroupRegional, share.GroupCustomers, share.GroupOther}
 }

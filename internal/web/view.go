@@ -61,10 +61,11 @@ func (p *page) Memberships() []auth.Membership {
 	return ms
 }
 
-// OrgKinds, Prefectures and Roles feed the select menus.
+// OrgKinds, Prefectures, Roles and Langs feed the select menus.
 func (p *page) OrgKinds() []auth.OrgKind { return auth.OrgKinds }
 func (p *page) Prefectures() []string    { return auth.Prefectures }
 func (p *page) Roles() []auth.Role       { return auth.Roles }
+func (p *page) Langs() []string          { return i18n.Languages }
 
 // withForm returns base with the submitted values laid over it, so that a
 // form shown again after an error keeps what the person typed.

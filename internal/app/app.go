@@ -169,7 +169,11 @@ func openAudit(cfg *Config, d *db.DB, now func() time.Time) (*audit.Log, error) 
 	if err != nil {
 		return nil, fmt.Errorf("audit key %s: %w", cfg.AuditKey, err)
 	}
-	return audit.New(d, signer, now), nil
+	cat, err := catalog()
+	if err != nil {
+		return nil, err
+	}
+	return audit.New(d, signer, cat, now), nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {

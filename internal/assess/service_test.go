@@ -37,7 +37,7 @@ func entries(t *testing.T, log *audit.Log, orgID string) []audit.Entry {
 func TestServiceSheets(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		log := audit.New(d, nil, func() time.Time { return testNow })
+		log := audit.New(d, nil, nil, func() time.Time { return testNow })
 		svc := NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", func() time.Time { return testNow })
 		a := mkOrg(t, d, auth.KindHospital, "A病院")
 		b := mkOrg(t, d, auth.KindHospital, "B病院")
@@ -178,7 +178,7 @@ func TestServiceSheets(t *testing.T) {
 func TestServiceSurveysAndEditions(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		log := audit.New(d, nil, func() time.Time { return testNow })
+		log := audit.New(d, nil, nil, func() time.Time { return testNow })
 		svc := NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", func() time.Time { return testNow })
 		isac := mkOrg(t, d, auth.KindISAC, "ISAC")
 		a := mkOrg(t, d, auth.KindHospital, "A病院")

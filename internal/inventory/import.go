@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/xlsx"
 )
 
@@ -120,7 +121,11 @@ type importPlan struct {
 // row is a new asset. 外部接続 and 事業者 rows match by name only. Columns
 // missing from the file leave the stored values unchanged; an unknown
 // segment name creates that segment.
-func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, data []byte) (*Preview, error) {
+func PreviewImport(ctx context.Context, q db.Querier, cat *i18n.Catalog, orgID, filename string, data []byte) (*Preview, error) {
+	return previewImport(ctx, q, NewLabels(cat), orgID, filename, data)
+}
+
+func previewImport(ctx context.Context, q db.Querier, lb *Labels, orgID, filename string, data []byte) (*Preview, error) {
 	p := &Preview{Rows: []PreviewRow{}, Errors: []CellError{}, NewSegments: []string{}, Ignored: []string{}, Counts: map[string]map[RowStatus]int{}}
 	if len(data) > MaxImportSize {
 		p.fileError("", "inventory.import.file_too_large", MaxImportSize>>20)
@@ -183,7 +188,7 @@ func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, da
 		}
 	}
 	p.plan = &importPlan{}
-	im := &importer{ctx: ctx, q: q, orgID: orgID, p: p, serial: serial}
+	im := &importer{ctx: ctx, q: q, orgID: orgID, p: p, serial: serial, lb: lb}
 	if err := im.load(); err != nil {
 		return nil, err
 	}
@@ -209,6 +214,7 @@ type importer struct {
 	orgID  string
 	p      *Preview
 	serial bool
+	lb     *Labels
 
 	existing     []Asset
 	byName       map[string]int
@@ -328,7 +334,7 @@ func emptyRow(r []Cell) bool {
 }
 
 // setCells fills rec from the row; it returns the errors per column.
-func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]string, row []Cell, sheet string, rowNum int, serial bool) []CellError {
+func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]string, row []Cell, sheet string, rowNum int, serial bool, lb *Labels) []CellError {
 	var errs []CellError
 	for c, fi := range cols {
 		v := ""
@@ -336,7 +342,7 @@ func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]
 		if c < len(row) {
 			v, num = strings.TrimSpace(row[c].V), row[c].Num
 		}
-		if key := fields[fi].set(rec, v, serial && num); key != "" {
+		if key := fields[fi].set(rec, v, serial && num, lb); key != "" {
 			key = "inventory.import." + strings.TrimPrefix(key, "inventory.error.")
 			errs = append(errs, CellError{Sheet: sheet, Row: rowNum, Column: names[c], Key: key, Args: []any{v}})
 		}
@@ -408,7 +414,7 @@ func (im *importer) sheetAssets(s *Sheet) {
 			rec = *before
 			rec.OpenPorts = append([]Port(nil), before.OpenPorts...)
 		}
-		pr.Errors = append(pr.Errors, setCells(&rec, assetFields, cols, names, row, SheetAssets, rowNum, im.serial)...)
+		pr.Errors = append(pr.Errors, setCells(&rec, assetFields, cols, names, row, SheetAssets, rowNum, im.serial, im.lb)...)
 		if len(pr.Errors) == 0 {
 			check := rec
 			if err := check.normalize(); err != nil {
@@ -544,7 +550,7 @@ func (im *importer) sheetVendors(s *Sheet) {
 		if before != nil {
 			rec = *before
 		}
-		pr.Errors = setCells(&rec, vendorFields, cols, names, row, SheetVendors, rowNum, im.serial)
+		pr.Errors = setCells(&rec, vendorFields, cols, names, row, SheetVendors, rowNum, im.serial, im.lb)
 		if len(pr.Errors) == 0 {
 			if err := rec.normalize(); err != nil {
 				ae := apperr.From(err)
@@ -579,13 +585,13 @@ var connectionFields = []field[Connection]{
 		f.Required = true
 		return f
 	}(),
-	choice("type", "種別", "inventory.conn_type.", func(c *Connection) *ConnType { return &c.Type }, parseConnType),
+	choice("type", "種別", "inventory.conn_type.", func(c *Connection) *ConnType { return &c.Type }, (*Labels).connType),
 	text("device", "終端機器", func(c *Connection) *string { return &c.AssetName }),
 	text("peer", "接続先", func(c *Connection) *string { return &c.Peer }),
 	text("vendor", "事業者", func(c *Connection) *string { return &c.VendorName }),
 	text("purpose", "目的", func(c *Connection) *string { return &c.Purpose }),
 	tri("mfa", "多要素認証", func(c *Connection) *Tri { return &c.MFA }),
-	choice("manager", "管理者", "inventory.manager.", func(c *Connection) *Manager { return &c.Manager }, parseManager),
+	choice("manager", "管理者", "inventory.manager.", func(c *Connection) *Manager { return &c.Manager }, (*Labels).manager),
 	date("last_reviewed", "最終確認日", func(c *Connection) *Date { return &c.LastReviewedOn }),
 	text("notes", "備考", func(c *Connection) *string { return &c.Notes }),
 }
@@ -620,7 +626,7 @@ func (im *importer) sheetConnections(s *Sheet) {
 		if before != nil {
 			rec = *before
 		}
-		pr.Errors = setCells(&rec, connectionFields, cols, names, row, SheetConnections, rowNum, im.serial)
+		pr.Errors = setCells(&rec, connectionFields, cols, names, row, SheetConnections, rowNum, im.serial, im.lb)
 		if len(pr.Errors) == 0 {
 			if err := rec.normalize(); err != nil {
 				ae := apperr.From(err)

@@ -103,7 +103,29 @@ type VulnPage struct {
 // one does. f.Offset is served up to MaxVulnOffset by reading the rows
 // before it; a larger offset is an Invalid error on the field "offset"
 // (vuln.api.offset_too_large) pointing to cursors. No count is made.
+//
+// PageVulns reads everything from q; Watch.PageVulns serves the
+// known-exploited order from the watch's memory.
 func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (VulnPage, error) {
+	return pageVulns(ctx, q, nil, f, cursor)
+}
+
+// PageVulns is the package function PageVulns on the watch's database,
+// with the order of the known-exploited segments kept in memory.
+func (w *Watch) PageVulns(ctx context.Context, f VulnFilter, cursor string) (VulnPage, error) {
+	return pageVulns(ctx, w.DB, &w.kev, f, cursor)
+}
+
+// SearchVulns is the package function SearchVulns on the watch's
+// database (see Watch.PageVulns).
+func (w *Watch) SearchVulns(ctx context.Context, f VulnFilter) ([]Vuln, error) {
+	p, err := w.PageVulns(ctx, f, "")
+	return p.Vulns, err
+}
+
+// pageVulns is PageVulns; kev, when not nil, keeps the order of the
+// known-exploited segments of q (a *db.DB).
+func pageVulns(ctx context.Context, q db.Querier, kev *kevCache, f VulnFilter, cursor string) (VulnPage, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
@@ -139,8 +161,8 @@ func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (
 		}
 		var ks []vulnKey
 		var err error
-		if d, ok := q.(*db.DB); ok && seg < 2 && strings.TrimSpace(f.Query) == "" {
-			ks, err = kevSegment(ctx, d, seg, from, want+1-len(keys))
+		if d, ok := q.(*db.DB); ok && kev != nil && seg < 2 && strings.TrimSpace(f.Query) == "" {
+			ks, err = kev.segment(ctx, d, seg, from, want+1-len(keys))
 		} else {
 			ks, err = vulnSegment(ctx, q, f, seg, from, want+1-len(keys))
 		}
@@ -188,15 +210,21 @@ func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (
 }
 
 // kevOrder is the order of the known-exploited segments, kept in memory
-// per database: the KEV catalogue is small (about 1,200 entries) and
-// changes only with imports, and sorting it for every page costs more
-// than the rest of the page. version says which data it was read from.
+// by the watch (kevCache): the KEV catalogue is small (about 1,200
+// entries) and changes only with imports, and sorting it for every page
+// costs more than the rest of the page. version says which data it was
+// read from.
 type kevOrder struct {
 	version string
 	segs    [2][]vulnKey
 }
 
-var kevOrders sync.Map // *db.DB → *kevOrder
+// kevCache holds the last kevOrder read (a field of the Watch, whose
+// database it is).
+type kevCache struct {
+	mu  sync.Mutex
+	cur *kevOrder
+}
 
 // kevVersion changes whenever a KEV entry or a vulnerability is added,
 // removed or rewritten (every write sets updated_at to the import time).
@@ -207,15 +235,16 @@ func kevVersion(ctx context.Context, d *db.DB) (string, error) {
 	return fmt.Sprint(n, "|", kevAt, "|", vulnAt), err
 }
 
-// kevSegment is vulnSegment for a known-exploited segment without a
-// query, served from kevOrders (read again when the version moved).
-func kevSegment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([]vulnKey, error) {
+// segment is vulnSegment for a known-exploited segment without a query,
+// served from memory (read again when the version moved).
+func (c *kevCache) segment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([]vulnKey, error) {
 	version, err := kevVersion(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	o, _ := kevOrders.Load(d)
-	cur, _ := o.(*kevOrder)
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
 	if cur == nil || cur.version != version {
 		cur = &kevOrder{version: version}
 		for s := 0; s < 2; s++ {
@@ -223,7 +252,9 @@ func kevSegment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([
 				return nil, err
 			}
 		}
-		kevOrders.Store(d, cur)
+		c.mu.Lock()
+		c.cur = cur
+		c.mu.Unlock()
 	}
 	keys := cur.segs[seg]
 	start := 0

@@ -189,18 +189,11 @@ func versioned(rs []storedRule) bool {
 
 func productOnly(r *match.Rules) bool {
 	any := false
-	for _, c := range r.Configs {
-		for _, n := range c.Nodes {
-			for _, cr := range n.Criteria {
-				if !cr.Vulnerable {
-					continue
-				}
-				if !cr.ProductOnly {
-					return false
-				}
-				any = true
-			}
+	for cr := range r.Vulnerable() {
+		if !cr.ProductOnly {
+			return false
 		}
+		any = true
 	}
 	return any
 }

@@ -2,9 +2,7 @@ package vuln
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,9 +34,7 @@ type vulnKey struct {
 
 // vulnFingerprint identifies the filter a list cursor belongs to.
 func (f VulnFilter) fingerprint() string {
-	h := fnv.New32a()
-	h.Write([]byte(strings.TrimSpace(f.Query) + "\x1f" + strconv.FormatBool(f.KEV)))
-	return strconv.FormatUint(uint64(h.Sum32()), 36)
+	return checksum(strings.TrimSpace(f.Query) + "\x1f" + strconv.FormatBool(f.KEV))
 }
 
 func (k vulnKey) cursor(f VulnFilter) string {
@@ -46,8 +42,7 @@ func (k vulnKey) cursor(f VulnFilter) string {
 	if !k.modified.IsZero() {
 		mod = k.modified.Format(time.RFC3339Nano)
 	}
-	body := strings.Join([]string{f.fingerprint(), strconv.Itoa(k.seg), mod, k.id}, "|")
-	return base64.RawURLEncoding.EncodeToString([]byte("v1|" + checksum(body) + "|" + body))
+	return sealCursor("|", f.fingerprint(), strconv.Itoa(k.seg), mod, k.id)
 }
 
 // parseVulnCursor reads a cursor made by PageVulns for f: an Invalid error
@@ -55,22 +50,12 @@ func (k vulnKey) cursor(f VulnFilter) string {
 // was made for another filter (vulnpage.cursor.stale).
 func parseVulnCursor(s string, f VulnFilter) (vulnKey, error) {
 	bad := apperr.Field("cursor", "vulnpage.cursor.invalid")
-	if len(s) > maxCursorLen {
-		return vulnKey{}, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return vulnKey{}, bad
-	}
-	head := strings.SplitN(string(raw), "|", 3)
-	if len(head) != 3 || head[0] != "v1" || head[1] != checksum(head[2]) {
-		return vulnKey{}, bad
-	}
-	parts := strings.SplitN(head[2], "|", 4)
-	if len(parts) != 4 || parts[3] == "" || !validCursorID(parts[3]) {
+	parts, ok := openCursor(s, "|", 4)
+	if !ok || parts[3] == "" || !validCursorID(parts[3]) {
 		return vulnKey{}, bad
 	}
 	k := vulnKey{id: parts[3]}
+	var err error
 	if k.seg, err = strconv.Atoi(parts[1]); err != nil || k.seg < 0 || k.seg >= vulnSegments {
 		return vulnKey{}, bad
 	}
@@ -316,22 +301,13 @@ func vulnSegment(ctx context.Context, q db.Querier, f VulnFilter, seg int, from 
 			strings.Join(where, " AND ") + ` ORDER BY v.` + strings.ReplaceAll(order, ", ", ", v.") + ` LIMIT ?`
 	}
 	args = append(args, n)
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vulnKey
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (vulnKey, error) {
 		k := vulnKey{seg: seg}
 		var mod *time.Time
-		if err := rows.Scan(&k.id, &mod); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&k.id, &mod)
 		if dated && mod != nil {
 			k.modified = *mod
 		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		return k, err
+	}, query, args...)
 }

@@ -170,6 +170,14 @@ func compareToken(x, y token) int {
 	return 0
 }
 
+// partial makes v a partial version standing for every version that
+// begins with prefix: from v itself up to the end of that series.
+func (v *Version) partial(prefix []token) {
+	v.Partial = true
+	v.low = v.key
+	v.high = append(append([]token{}, prefix...), token{kind: tMax})
+}
+
 // trimZeros drops zero numbers that stand right before the end or before
 // a pre-release mark, so that "7.0" equals "7.0.0" and "1.0~rc1" equals
 // "1.0.0~rc1"; it never leaves fewer than keep tokens.

@@ -521,11 +521,42 @@ func diffFields[T any](fields []field[T], a, b *T) []FieldChange {
 }
 
 func (im *importer) sheetVendors(s *Sheet) {
+	readNamedSheet(im, s, namedSheet[Vendor]{name: SheetVendors, fields: vendorFields, existing: im.vendorByName,
+		id: func(v *Vendor) string { return v.ID }, normalize: (*Vendor).normalize,
+		accept: func(v Vendor, st RowStatus) {
+			im.fileVendors[v.Name] = true
+			switch st {
+			case RowNew:
+				im.p.plan.vendorsNew = append(im.p.plan.vendorsNew, v)
+			case RowChanged:
+				im.p.plan.vendorsChanged = append(im.p.plan.vendorsChanged, v)
+			}
+		}})
+}
+
+// namedSheet is a sheet whose rows are records matched by name (事業者,
+// 外部接続): how to read, check and plan its records.
+type namedSheet[T any] struct {
+	name      string
+	fields    []field[T]
+	existing  map[string]*T // by name
+	id        func(*T) string
+	normalize func(*T) error
+	// check returns the errors of a read record beyond its own values
+	// (references to other rows); col gives the column of a field key.
+	check func(rec *T, col func(key string) string) []CellError
+	// accept takes a record without errors: new, changed or unchanged.
+	accept func(rec T, st RowStatus)
+}
+
+// readNamedSheet previews the rows of sheet s as ns describes.
+func readNamedSheet[T any](im *importer, s *Sheet, ns namedSheet[T]) {
 	p := im.p
-	cols, names, ok := header(p, SheetVendors, s.Rows, vendorFields)
+	cols, names, ok := header(p, ns.name, s.Rows, ns.fields)
 	if !ok {
 		return
 	}
+	col := func(key string) string { return columnOf(ns.fields, names, cols, key) }
 	firstRow := map[string]int{}
 	for i := 1; i < len(s.Rows); i++ {
 		row := s.Rows[i]
@@ -533,48 +564,53 @@ func (im *importer) sheetVendors(s *Sheet) {
 			continue
 		}
 		rowNum := i + 1
-		pr := PreviewRow{Sheet: SheetVendors, Row: rowNum, Name: nameCell(row, cols)}
-		nameCol := columnOf(vendorFields, names, cols, "name")
+		pr := PreviewRow{Sheet: ns.name, Row: rowNum, Name: nameCell(row, cols)}
+		nameCol := col("name")
 		if pr.Name == "" {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
+			pr.Errors = append(pr.Errors, CellError{Sheet: ns.name, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
 		} else if prev, dup := firstRow[pr.Name]; dup {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
+			pr.Errors = append(pr.Errors, CellError{Sheet: ns.name, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
 		}
 		if len(pr.Errors) > 0 {
 			p.addRow(pr)
 			continue
 		}
 		firstRow[pr.Name] = rowNum
-		var rec Vendor
-		before := im.vendorByName[pr.Name]
+		var rec T
+		before := ns.existing[pr.Name]
 		if before != nil {
 			rec = *before
 		}
-		pr.Errors = setCells(&rec, vendorFields, cols, names, row, SheetVendors, rowNum, im.serial, im.lb)
+		pr.Errors = setCells(&rec, ns.fields, cols, names, row, ns.name, rowNum, im.serial, im.lb)
 		if len(pr.Errors) == 0 {
-			if err := rec.normalize(); err != nil {
+			if err := ns.normalize(&rec); err != nil {
 				ae := apperr.From(err)
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: columnOf(vendorFields, names, cols, ae.Field), Key: ae.Key})
+				pr.Errors = append(pr.Errors, CellError{Sheet: ns.name, Row: rowNum, Column: col(ae.Field), Key: ae.Key})
+			}
+		}
+		if ns.check != nil {
+			for _, e := range ns.check(&rec, col) {
+				e.Sheet, e.Row = ns.name, rowNum
+				pr.Errors = append(pr.Errors, e)
 			}
 		}
 		if len(pr.Errors) > 0 {
 			p.addRow(pr)
 			continue
 		}
-		im.fileVendors[rec.Name] = true
 		if before == nil {
+			var zero T
 			pr.Status = RowNew
-			pr.Changes = diffFields(vendorFields, &Vendor{}, &rec)
-			p.plan.vendorsNew = append(p.plan.vendorsNew, rec)
+			pr.Changes = diffFields(ns.fields, &zero, &rec)
 		} else {
-			pr.ID = before.ID
-			pr.Changes = diffFields(vendorFields, before, &rec)
+			pr.ID = ns.id(before)
+			pr.Changes = diffFields(ns.fields, before, &rec)
 			pr.Status = RowUnchanged
 			if len(pr.Changes) > 0 {
 				pr.Status = RowChanged
-				p.plan.vendorsChanged = append(p.plan.vendorsChanged, rec)
 			}
 		}
+		ns.accept(rec, pr.Status)
 		p.addRow(pr)
 	}
 }
@@ -597,71 +633,30 @@ var connectionFields = []field[Connection]{
 }
 
 func (im *importer) sheetConnections(s *Sheet) {
-	p := im.p
-	cols, names, ok := header(p, SheetConnections, s.Rows, connectionFields)
-	if !ok {
-		return
-	}
-	firstRow := map[string]int{}
-	for i := 1; i < len(s.Rows); i++ {
-		row := s.Rows[i]
-		if emptyRow(row) {
-			continue
-		}
-		rowNum := i + 1
-		pr := PreviewRow{Sheet: SheetConnections, Row: rowNum, Name: nameCell(row, cols)}
-		nameCol := columnOf(connectionFields, names, cols, "name")
-		if pr.Name == "" {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
-		} else if prev, dup := firstRow[pr.Name]; dup {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
-		}
-		if len(pr.Errors) > 0 {
-			p.addRow(pr)
-			continue
-		}
-		firstRow[pr.Name] = rowNum
-		var rec Connection
-		before := im.conns[pr.Name]
-		if before != nil {
-			rec = *before
-		}
-		pr.Errors = setCells(&rec, connectionFields, cols, names, row, SheetConnections, rowNum, im.serial, im.lb)
-		if len(pr.Errors) == 0 {
-			if err := rec.normalize(); err != nil {
-				ae := apperr.From(err)
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, ae.Field), Key: ae.Key})
+	readNamedSheet(im, s, namedSheet[Connection]{name: SheetConnections, fields: connectionFields, existing: im.conns,
+		id: func(c *Connection) string { return c.ID }, normalize: (*Connection).normalize,
+		check: func(c *Connection, col func(string) string) []CellError {
+			var errs []CellError
+			if c.AssetName != "" {
+				if _, ok := im.byName[c.AssetName]; !ok && !im.fileAssets[c.AssetName] {
+					errs = append(errs, CellError{Column: col("device"), Key: "inventory.import.unknown_device", Args: []any{c.AssetName}})
+				}
 			}
-		}
-		if rec.AssetName != "" {
-			if _, ok := im.byName[rec.AssetName]; !ok && !im.fileAssets[rec.AssetName] {
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, "device"), Key: "inventory.import.unknown_device", Args: []any{rec.AssetName}})
+			if c.VendorName != "" {
+				if _, ok := im.vendorByName[c.VendorName]; !ok && !im.fileVendors[c.VendorName] {
+					errs = append(errs, CellError{Column: col("vendor"), Key: "inventory.import.unknown_vendor", Args: []any{c.VendorName}})
+				}
 			}
-		}
-		if rec.VendorName != "" {
-			if _, ok := im.vendorByName[rec.VendorName]; !ok && !im.fileVendors[rec.VendorName] {
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, "vendor"), Key: "inventory.import.unknown_vendor", Args: []any{rec.VendorName}})
+			return errs
+		},
+		accept: func(c Connection, st RowStatus) {
+			switch st {
+			case RowNew:
+				im.p.plan.connsNew = append(im.p.plan.connsNew, c)
+			case RowChanged:
+				im.p.plan.connsChanged = append(im.p.plan.connsChanged, c)
 			}
-		}
-		if len(pr.Errors) > 0 {
-			p.addRow(pr)
-			continue
-		}
-		if before == nil {
-			pr.Status = RowNew
-			pr.Changes = diffFields(connectionFields, &Connection{}, &rec)
-			p.plan.connsNew = append(p.plan.connsNew, rec)
-		} else {
-			pr.ID = before.ID
-			pr.Changes = diffFields(connectionFields, before, &rec)
-			pr.Status = RowUnchanged
-			if len(pr.Changes) > 0 {
-				pr.Status = RowChanged
-				p.plan.connsChanged = append(p.plan.connsChanged, rec)
-			}
-		}
-		p.addRow(pr)
-	}
+		}})
 }
 
 type assetChange struct {

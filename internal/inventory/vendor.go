@@ -369,20 +369,12 @@ func Responsibilities(ctx context.Context, q db.Querier, orgID, systemID string)
 	if _, err := GetSystem(ctx, q, orgID, systemID); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, "SELECT duty, holder, note FROM inv_responsibilities WHERE org_id = ? AND system_id = ?", orgID, systemID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	got := map[Duty]Responsibility{}
-	for rows.Next() {
+	got, err := db.QueryMap(ctx, q, func(sc db.Scanner) (Duty, Responsibility, error) {
 		var r Responsibility
-		if err := rows.Scan(&r.Duty, &r.Holder, &r.Note); err != nil {
-			return nil, err
-		}
-		got[r.Duty] = r
-	}
-	if err := rows.Err(); err != nil {
+		err := sc.Scan(&r.Duty, &r.Holder, &r.Note)
+		return r.Duty, r, err
+	}, "SELECT duty, holder, note FROM inv_responsibilities WHERE org_id = ? AND system_id = ?", orgID, systemID)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]Responsibility, 0, len(Duties))

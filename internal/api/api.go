@@ -117,7 +117,7 @@ func New(deps Deps) *API {
 		deps.Catalog = i18n.MustLoad()
 	}
 	if deps.Inventory == nil {
-		deps.Inventory = inventory.NewService(deps.DB, deps.Audit, deps.Now)
+		deps.Inventory = inventory.NewService(deps.DB, deps.Audit, deps.Catalog, deps.Now)
 		deps.Inventory.Documents = deps.Documents
 	}
 	if deps.AuthFailLimit <= 0 {

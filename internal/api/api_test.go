@@ -67,7 +67,7 @@ func newFixture(t testing.TB, d *db.DB) *fixture {
 	t.Helper()
 	clk := testkit.NewClock(time.Date(2025, 4, 1, 9, 0, 0, 0, time.UTC))
 	f := &fixture{d: d, clock: clk, cat: catalogOnce(), quietLogger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	f.log = audit.New(d, nil, clk.Now)
+	f.log = audit.New(d, nil, i18n.MustLoad(), clk.Now)
 	mailer, err := notify.NewMailer(d, nil, nil, clk.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/testkit"
 )
@@ -29,7 +30,7 @@ func BenchmarkInventoryAPIListAssets(b *testing.B) {
 				fmt.Sprintf("SN%08d", i), []string{"医療系", "情報系"}[i%2]})
 		}
 		w.Flush()
-		if p, err := inventory.ImportFile(context.Background(), d, f.orgA.ID, f.adminA.user.ID, "bench.csv", buf.Bytes(), false, time.Now()); err != nil || !p.OK() {
+		if p, err := inventory.ImportFile(context.Background(), d, i18n.MustLoad(), f.orgA.ID, f.adminA.user.ID, "bench.csv", buf.Bytes(), false, time.Now()); err != nil || !p.OK() {
 			b.Fatalf("seed: %v", err)
 		}
 		base := "/api/v1/orgs/" + f.orgA.ID + "/inventory/assets"

@@ -148,7 +148,7 @@ func (a *API) vulnSearch(w http.ResponseWriter, r *http.Request, c *call) error 
 			return apperr.Field("offset", "vuln.api.bad_offset")
 		}
 	}
-	page, err := vuln.PageVulns(r.Context(), a.DB, f, q.Get("cursor"))
+	page, err := a.Vuln.PageVulns(r.Context(), f, q.Get("cursor"))
 	if err != nil {
 		return err
 	}

@@ -42,9 +42,16 @@ func withOrgs(ctx context.Context, cfg *Config, fn func(s *auth.Orgs) error) err
 	})
 }
 
-// withStore opens the configured database and audit log for a command.
+// withStore opens the configured database (migrated) and audit log for a
+// command.
 func withStore(ctx context.Context, cfg *Config, fn func(d *db.DB, log *audit.Log) error) error {
-	d, err := openDB(ctx, cfg)
+	return withAudit(ctx, cfg, openDB, fn)
+}
+
+// withAudit opens the configured database with open, and its audit log,
+// for fn, and closes the database after.
+func withAudit(ctx context.Context, cfg *Config, open func(context.Context, *Config) (*db.DB, error), fn func(d *db.DB, log *audit.Log) error) error {
+	d, err := open(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -55,6 +62,9 @@ func withStore(ctx context.Context, cfg *Config, fn func(d *db.DB, log *audit.Lo
 	}
 	return fn(d, log)
 }
+
+// openAsIs opens the configured database without migrating it.
+func openAsIs(ctx context.Context, cfg *Config) (*db.DB, error) { return db.Open(ctx, cfg.DatabaseURL) }
 
 func cmdOrg(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] != "add" {

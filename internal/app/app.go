@@ -169,7 +169,11 @@ func openAudit(cfg *Config, d *db.DB, now func() time.Time) (*audit.Log, error) 
 	if err != nil {
 		return nil, fmt.Errorf("audit key %s: %w", cfg.AuditKey, err)
 	}
-	return audit.New(d, signer, now), nil
+	cat, err := catalog()
+	if err != nil {
+		return nil, err
+	}
+	return audit.New(d, signer, cat, now), nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
@@ -203,35 +207,28 @@ func cmdAudit(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d, err := db.Open(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	log, err := openAudit(cfg, d, time.Now)
-	if err != nil {
-		return err
-	}
-	rep, err := log.Verify(ctx)
-	if err != nil {
-		return err
-	}
-	cat, err := catalog()
-	if err != nil {
-		return err
-	}
-	if !rep.OK {
-		fmt.Fprintf(stdout, "監査ログの改ざんを検出しました / audit log tampering detected: entry %d\n", rep.BadSeq)
-		fmt.Fprintln(stdout, "  "+rep.Message(cat, "ja"))
-		fmt.Fprintln(stdout, "  "+rep.Message(cat, "en"))
-		return &exitError{code: 3, err: fmt.Errorf("audit log verification failed at entry %d", rep.BadSeq)}
-	}
-	fmt.Fprintln(stdout, rep.Message(cat, "ja"))
-	fmt.Fprintln(stdout, rep.Message(cat, "en"))
-	if _, err := log.Checkpoint(ctx); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	return nil
+	return withAudit(ctx, cfg, openAsIs, func(_ *db.DB, log *audit.Log) error {
+		rep, err := log.Verify(ctx)
+		if err != nil {
+			return err
+		}
+		cat, err := catalog()
+		if err != nil {
+			return err
+		}
+		if !rep.OK {
+			fmt.Fprintf(stdout, "監査ログの改ざんを検出しました / audit log tampering detected: entry %d\n", rep.BadSeq)
+			fmt.Fprintln(stdout, "  "+rep.Message(cat, "ja"))
+			fmt.Fprintln(stdout, "  "+rep.Message(cat, "en"))
+			return &exitError{code: 3, err: fmt.Errorf("audit log verification failed at entry %d", rep.BadSeq)}
+		}
+		fmt.Fprintln(stdout, rep.Message(cat, "ja"))
+		fmt.Fprintln(stdout, rep.Message(cat, "en"))
+		if _, err := log.Checkpoint(ctx); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		return nil
+	})
 }
 
 func cmdBackup(ctx context.Context, args []string, stdout io.Writer) error {

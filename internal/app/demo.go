@@ -165,7 +165,7 @@ func seedDemoInventory(ctx context.Context, n *Node, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		if _, err := inventory.ImportFile(ctx, n.DB, orgID, "", "demo.csv", data, false, now); err != nil {
+		if _, err := inventory.ImportFile(ctx, n.DB, mustCatalog(), orgID, "", "demo.csv", data, false, now); err != nil {
 			return fmt.Errorf("demo register %s: %w", key, err)
 		}
 		err = n.DB.InTx(ctx, func(tx *db.Tx) error {

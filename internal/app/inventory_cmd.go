@@ -118,7 +118,7 @@ func cmdInventoryImport(ctx context.Context, args []string, stdout io.Writer) er
 			return importNmap(ctx, d, log, cat, orgID, data, dryRun, stdout)
 		}
 		if dryRun {
-			p, err := inventory.PreviewImport(ctx, d, orgID, name, data)
+			p, err := inventory.PreviewImport(ctx, d, cat, orgID, name, data)
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ func cmdInventoryImport(ctx context.Context, args []string, stdout io.Writer) er
 			fmt.Fprintln(stdout, "確認のみ: 何も変更していません / dry run: nothing was changed")
 			return nil
 		}
-		p, err := inventory.NewService(d, log, time.Now).ApplyImport(ctx, cliPrincipal(orgID), orgID, name, data)
+		p, err := inventory.NewService(d, log, cat, time.Now).ApplyImport(ctx, cliPrincipal(orgID), orgID, name, data)
 		if p != nil {
 			printPreview(stdout, cat, p)
 		}
@@ -222,7 +222,7 @@ func importNmap(ctx context.Context, d *db.DB, log *audit.Log, cat *i18n.Catalog
 		ae := inventory.NmapError(err)
 		return &exitError{code: 1, err: errors.New(bilingual(cat, ae.Key, ae.Args...))}
 	}
-	svc := inventory.NewService(d, log, time.Now)
+	svc := inventory.NewService(d, log, cat, time.Now)
 	var props []inventory.NmapProposal
 	if dryRun {
 		props, err = svc.PreviewNmap(ctx, cliPrincipal(orgID), orgID, scan)
@@ -268,8 +268,12 @@ func cmdInventoryExport(ctx context.Context, args []string, stdout io.Writer) er
 		if err := checkOrg(ctx, d, orgID); err != nil {
 			return err
 		}
+		cat, err := catalog()
+		if err != nil {
+			return err
+		}
 		var buf bytes.Buffer
-		if err := inventory.NewService(d, log, time.Now).Export(ctx, cliPrincipal(orgID), orgID, format, &buf); err != nil {
+		if err := inventory.NewService(d, log, cat, time.Now).Export(ctx, cliPrincipal(orgID), orgID, format, &buf); err != nil {
 			if apperr.From(err).Code != apperr.Internal {
 				return cliError(err)
 			}

@@ -329,7 +329,7 @@ func seedLoad(t *testing.T, env map[string]string) loadFixture {
 	// that the vulnerability corpus knows.
 	for i, o := range fx.readers {
 		data := registerCSV(t, n.DB, o.id, 1000, fmt.Sprintf("R%d", i))
-		p, err := inventory.ImportFile(ctx, n.DB, o.id, "", "register.csv", data, false, now)
+		p, err := inventory.ImportFile(ctx, n.DB, mustCatalog(), o.id, "", "register.csv", data, false, now)
 		if err != nil {
 			t.Fatalf("seed register of %s: %v", o.name, err)
 		}
@@ -381,7 +381,7 @@ func corpusDir(kind string) string {
 func registerCSV(t testing.TB, d *db.DB, orgID string, n int, prefix string) []byte {
 	t.Helper()
 	var hdr bytes.Buffer
-	if err := inventory.Export(context.Background(), d, orgID, "csv", &hdr, inventory.DateOf(time.Now())); err != nil {
+	if err := inventory.Export(context.Background(), d, mustCatalog(), orgID, "csv", &hdr, inventory.DateOf(time.Now())); err != nil {
 		t.Fatalf("export header: %v", err)
 	}
 	header, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(hdr.Bytes(), []byte("\xef\xbb\xbf")))).Read()
@@ -1163,7 +1163,7 @@ func TestLoadImportLockHold(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc := inventory.NewService(d, audit.New(d, nil, nil), nil)
+			svc := inventory.NewService(d, audit.New(d, nil, mustCatalog(), nil), mustCatalog(), nil)
 			a := registerCSV(t, d, org.ID, s.importRows, "I")
 			b := bytes.ReplaceAll(a, []byte("備考 I"), []byte("備考 I (変更)"))
 			for _, step := range []struct {

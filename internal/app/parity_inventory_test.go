@@ -22,7 +22,7 @@ func parityName(prefix string) string {
 
 // parityAsset makes an asset of the hospital directly in the register.
 func parityAsset(w *parityWorld) string {
-	svc := inventory.NewService(w.DB(), w.n.Audit, nil)
+	svc := inventory.NewService(w.DB(), w.n.Audit, mustCatalog(), nil)
 	a, err := svc.CreateAsset(w.ctx, auth.CommandLine("setup", w.Hospital), w.Hospital, inventory.Asset{Name: parityName("同一記録端末")})
 	if err != nil {
 		w.t.Fatal(err)

@@ -158,7 +158,7 @@ func NewNode(ctx context.Context, cfg *Config, logOut io.Writer) (*Node, error) 
 	if err != nil {
 		return fail(err)
 	}
-	n.Inventory = inventory.NewService(d, n.Audit, now)
+	n.Inventory = inventory.NewService(d, n.Audit, mustCatalog(), now)
 	n.Inventory.Documents = docs
 	// An import that a stopped process left half-applied is finished now;
 	// one it left half-staged is discarded.

@@ -35,7 +35,7 @@ func entries(t *testing.T, log *audit.Log, orgID string) []audit.Entry {
 // its audit log.
 func newTestService(d *db.DB) (*Service, *audit.Log) {
 	now := func() time.Time { return testNow }
-	log := audit.New(d, nil, now)
+	log := audit.New(d, nil, nil, now)
 	return NewService(d, log, MustRegistry(), i18n.MustLoad(), nil, "https://medisac.example.jp", now), log
 }
 

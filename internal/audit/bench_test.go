@@ -27,7 +27,7 @@ func eachDB(b *testing.B, fn func(b *testing.B, d *db.DB)) {
 func BenchmarkAppend(b *testing.B) {
 	eachDB(b, func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
-		l := New(d, signer(b), nil)
+		l := New(d, signer(b), nil, nil)
 		e := Entry{ActorID: db.NewID(), Actor: "staff@clinic.example.jp", OrgID: db.NewID(), Action: "asset.read",
 			ObjectType: "asset", ObjectID: db.NewID(), Outcome: Success, IP: "192.0.2.10",
 			UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64)", Details: map[string]any{"fields": []string{"name", "ip"}}}
@@ -43,7 +43,7 @@ func BenchmarkAppend(b *testing.B) {
 func BenchmarkAppendParallel(b *testing.B) {
 	eachDB(b, func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
-		l := New(d, signer(b), nil)
+		l := New(d, signer(b), nil, nil)
 		b.SetParallelism(4)
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
@@ -95,7 +95,7 @@ func BenchmarkVerify100k(b *testing.B) {
 		ctx := context.Background()
 		const n = 100_000
 		bulkChain(b, d, n)
-		l := New(d, signer(b), nil)
+		l := New(d, signer(b), nil, nil)
 		if _, err := l.Checkpoint(ctx); err != nil {
 			b.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func BenchmarkList(b *testing.B) {
 	eachDB(b, func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
 		bulkChain(b, d, 100_000)
-		l := New(d, signer(b), nil)
+		l := New(d, signer(b), nil, nil)
 		b.ResetTimer()
 		for b.Loop() {
 			es, err := l.List(ctx, "org-3", Filter{ActionPrefix: "asset", Limit: 100})

@@ -3,15 +3,13 @@ package audit
 import (
 	"context"
 	"encoding/csv"
+	"errors"
 	"io"
 	"strconv"
-	"sync"
 
 	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/i18n"
 )
-
-var catalog = sync.OnceValues(i18n.Load)
 
 // csvColumns are the message keys of the export's header row, in order.
 var csvColumns = []string{
@@ -27,9 +25,9 @@ var csvColumns = []string{
 // would run as a formula get a leading apostrophe. An empty orgID is an
 // Invalid error. Callers should record the export itself (ActionExport).
 func (l *Log) WriteCSV(ctx context.Context, w io.Writer, orgID string, f Filter) error {
-	cat, err := catalog()
-	if err != nil {
-		return err
+	cat := l.cat
+	if cat == nil {
+		return errors.New("audit: WriteCSV needs the message catalog")
 	}
 	if _, _, err := f.where(orgID); err != nil {
 		return err
@@ -47,7 +45,7 @@ func (l *Log) WriteCSV(ctx context.Context, w io.Writer, orgID string, f Filter)
 		return err
 	}
 	n := 0
-	err = l.each(ctx, orgID, f, "", func(e Entry, details string) error {
+	err := l.each(ctx, orgID, f, "", func(e Entry, details string) error {
 		row = append(row[:0],
 			strconv.FormatInt(e.Seq, 10),
 			e.At.In(i18n.Tokyo).Format("2006-01-02 15:04:05"),

@@ -47,7 +47,7 @@ func TestList(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		clk := newClock() // entry n is at 2026-04-01 08:59:00.123456 + n s
-		l := New(d, signer(t), clk.now)
+		l := New(d, signer(t), nil, clk.now)
 		seedList(t, l, d)
 		base := time.Date(2026, 4, 1, 8, 59, 0, 123456000, time.UTC)
 		cases := []struct {
@@ -187,7 +187,7 @@ func FuzzParseFilter(f *testing.F) {
 func TestWriteCSV(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		l := New(d, signer(t), newClock().now)
+		l := New(d, signer(t), i18n.MustLoad(), newClock().now)
 		seedList(t, l, d)
 		var buf bytes.Buffer
 		if err := l.WriteCSV(ctx, &buf, "org-a", Filter{Limit: 1}); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 )
 
 // lockKey names the PostgreSQL advisory lock that serialises appends.
@@ -20,17 +21,20 @@ const lockKey = "medisac:audit"
 type Log struct {
 	db     *db.DB
 	signer *Signer
+	cat    *i18n.Catalog
 	now    func() time.Time
 }
 
 // New returns the audit log stored in d. signer signs and verifies
 // checkpoints (nil: Checkpoint fails and Verify treats every checkpoint as
-// signed by an unknown key); now is the clock (nil: time.Now).
-func New(d *db.DB, signer *Signer, now func() time.Time) *Log {
+// signed by an unknown key); cat is the node's message catalog, for the
+// labels of the CSV export (nil: WriteCSV fails); now is the clock (nil:
+// time.Now).
+func New(d *db.DB, signer *Signer, cat *i18n.Catalog, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{db: d, signer: signer, now: now}
+	return &Log{db: d, signer: signer, cat: cat, now: now}
 }
 
 // Append writes e as the next entry of the chain and returns it with Seq,

@@ -21,7 +21,7 @@ func TestAppendVerifyCheckpoint(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		clk := newClock()
-		l := New(d, signer(t), clk.now)
+		l := New(d, signer(t), nil, clk.now)
 
 		rep, err := l.Verify(ctx)
 		if err != nil || !rep.OK || rep.Entries != 0 {
@@ -116,7 +116,7 @@ func TestAppendVerifyCheckpoint(t *testing.T) {
 func TestAppendInput(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		l := New(d, signer(t), newClock().now)
+		l := New(d, signer(t), nil, newClock().now)
 		for _, e := range []Entry{
 			{Action: "", Outcome: Success},
 			{Action: "Auth.SignIn", Outcome: Success},
@@ -304,7 +304,7 @@ func TestTamper(t *testing.T) {
 // over them.
 func checkpointed(t *testing.T, d *db.DB, n int) *Log {
 	t.Helper()
-	l := New(d, signer(t), newClock().now)
+	l := New(d, signer(t), nil, newClock().now)
 	appendN(t, l, d, n, "org-a")
 	if _, err := l.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
@@ -321,7 +321,7 @@ func TestCheckpointRefusesTruncation(t *testing.T) {
 		if _, err := l.Checkpoint(ctx); err == nil {
 			t.Fatal("checkpoint over a truncated log")
 		}
-		if _, err := New(d, nil, nil).Checkpoint(ctx); !apperr.Is(err, apperr.Unavailable) {
+		if _, err := New(d, nil, nil, nil).Checkpoint(ctx); !apperr.Is(err, apperr.Unavailable) {
 			t.Fatalf("no signer: %v", err)
 		}
 	})
@@ -366,7 +366,7 @@ func appendConcurrently(t *testing.T, nodes []*db.DB) {
 	errs := make(chan error, workers*each+workers)
 	for w := 0; w < workers; w++ {
 		d := nodes[w%len(nodes)]
-		l := New(d, signer(t), clk.now)
+		l := New(d, signer(t), nil, clk.now)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -397,7 +397,7 @@ func appendConcurrently(t *testing.T, nodes []*db.DB) {
 		t.Error(err)
 	}
 	for _, d := range nodes {
-		rep, err := New(d, signer(t), nil).Verify(ctx)
+		rep, err := New(d, signer(t), nil, nil).Verify(ctx)
 		if err != nil || !rep.OK || rep.Entries != workers*each || rep.Checkpoints == 0 {
 			t.Fatalf("verify: %+v, %v", rep, err)
 		}

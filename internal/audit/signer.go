@@ -200,24 +200,32 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 	return pub, nil
 }
 
-func parsePrivateKey(b []byte) (ed25519.PrivateKey, error) {
-	if block, _ := pem.Decode(b); block != nil {
-		if block.Type != "PRIVATE KEY" {
-			return nil, fmt.Errorf("PEM block %q, want PRIVATE KEY", block.Type)
-		}
-		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		priv, ok := k.(ed25519.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("key is %T, want Ed25519", k)
-		}
-		return priv, nil
+// readKey reads a key file: an Ed25519 key K from a PEM block of type
+// typ, or else the bytes of a base64 text (raw, with key left zero).
+func readKey[K any](b []byte, typ string, parse func([]byte) (any, error)) (key K, raw []byte, err error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		raw, err = decodeBase64(b)
+		return key, raw, err
 	}
-	raw, err := decodeBase64(b)
+	if block.Type != typ {
+		return key, nil, fmt.Errorf("PEM block %q, want %s", block.Type, typ)
+	}
+	k, err := parse(block.Bytes)
 	if err != nil {
-		return nil, err
+		return key, nil, err
+	}
+	key, isKey := k.(K)
+	if !isKey {
+		return key, nil, fmt.Errorf("key is %T, want Ed25519", k)
+	}
+	return key, nil, nil
+}
+
+func parsePrivateKey(b []byte) (ed25519.PrivateKey, error) {
+	priv, raw, err := readKey[ed25519.PrivateKey](b, "PRIVATE KEY", x509.ParsePKCS8PrivateKey)
+	if err != nil || raw == nil {
+		return priv, err
 	}
 	switch len(raw) {
 	case ed25519.SeedSize:
@@ -233,23 +241,9 @@ func parsePrivateKey(b []byte) (ed25519.PrivateKey, error) {
 }
 
 func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
-	if block, _ := pem.Decode(b); block != nil {
-		if block.Type != "PUBLIC KEY" {
-			return nil, fmt.Errorf("PEM block %q, want PUBLIC KEY", block.Type)
-		}
-		k, err := x509.ParsePKIXPublicKey(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		pub, ok := k.(ed25519.PublicKey)
-		if !ok {
-			return nil, fmt.Errorf("key is %T, want Ed25519", k)
-		}
-		return pub, nil
-	}
-	raw, err := decodeBase64(b)
-	if err != nil {
-		return nil, err
+	pub, raw, err := readKey[ed25519.PublicKey](b, "PUBLIC KEY", x509.ParsePKIXPublicKey)
+	if err != nil || raw == nil {
+		return pub, err
 	}
 	if len(raw) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("base64 key is %d bytes, want %d", len(raw), ed25519.PublicKeySize)

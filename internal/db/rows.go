@@ -7,23 +7,51 @@ import "context"
 // written out serves as the scan argument of QueryAll.
 type Scanner = interface{ Scan(dest ...any) error }
 
+// EachRow runs query and calls fn with each of its rows, in order, until
+// fn returns an error (returned as it is).
+func EachRow(ctx context.Context, q Querier, query string, args []any, fn func(Scanner) error) error {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // QueryAll runs query and returns its rows, each read by scan, in order
 // (nil when there are none).
 func QueryAll[T any](ctx context.Context, q Querier, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
+	var out []T
+	err := EachRow(ctx, q, query, args, func(r Scanner) error {
+		v, err := scan(r)
+		out = append(out, v)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
+	return out, nil
+}
+
+// QueryMap runs query and returns its rows as a map, each row read by scan
+// into a key and a value (of rows with the same key the last wins); an
+// empty map, not nil, when there are none.
+func QueryMap[K comparable, V any](ctx context.Context, q Querier, scan func(Scanner) (K, V, error), query string, args ...any) (map[K]V, error) {
+	out := map[K]V{}
+	err := EachRow(ctx, q, query, args, func(r Scanner) error {
+		k, v, err := scan(r)
+		out[k] = v
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // QueryStrings runs a query of one text column and returns its values, in

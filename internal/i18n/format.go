@@ -76,27 +76,30 @@ func FiscalYearLabel(lang string, fy int) string {
 // Date formats a date for lang in Tokyo time: "2026年11月30日（令和8年）" in
 // Japanese, "30 Nov 2026" in English. The zero time formats as "—".
 func Date(lang string, t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	t = t.In(Tokyo)
-	if lang != "ja" {
-		return t.Format("2 Jan 2006")
-	}
-	name, y := Wareki(t)
-	return fmt.Sprintf("%d年%d月%d日（%s）", t.Year(), int(t.Month()), t.Day(), eraYear(name, y))
+	return inTokyo(lang, t, "2 Jan 2006", func(t time.Time) string {
+		name, y := Wareki(t)
+		return fmt.Sprintf("%d年%d月%d日（%s）", t.Year(), int(t.Month()), t.Day(), eraYear(name, y))
+	})
 }
 
 // DateTime formats a time for lang in Tokyo time, to the minute.
 func DateTime(lang string, t time.Time) string {
+	return inTokyo(lang, t, "2 Jan 2006 15:04 JST", func(t time.Time) string {
+		return fmt.Sprintf("%d年%d月%d日 %s", t.Year(), int(t.Month()), t.Day(), t.Format("15:04"))
+	})
+}
+
+// inTokyo formats t in Tokyo time: with the layout en for English, with
+// ja for Japanese; the zero time as "—".
+func inTokyo(lang string, t time.Time, en string, ja func(time.Time) string) string {
 	if t.IsZero() {
 		return "—"
 	}
 	t = t.In(Tokyo)
 	if lang != "ja" {
-		return t.Format("2 Jan 2006 15:04 JST")
+		return t.Format(en)
 	}
-	return fmt.Sprintf("%d年%d月%d日 %s", t.Year(), int(t.Month()), t.Day(), t.Format("15:04"))
+	return ja(t)
 }
 
 // Number formats an integer with thousands separators (both languages use

@@ -15,6 +15,7 @@ import (
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/importgate"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/share"
@@ -24,8 +25,8 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 func newService(t *testing.T, d *db.DB, now func() time.Time) *Service {
 	t.Helper()
-	log := audit.New(d, nil, now)
-	inv := inventory.NewService(d, log, now)
+	log := audit.New(d, nil, nil, now)
+	inv := inventory.NewService(d, log, i18n.MustLoad(), now)
 	hub := &share.Hub{DB: d, Audit: log, Now: now}
 	s := New(d, importgate.New(), t.TempDir(), inv, hub, now, nil)
 	t.Cleanup(func() { s.Close(context.Background()) })

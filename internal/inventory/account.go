@@ -142,32 +142,20 @@ func GetAccount(ctx context.Context, q db.Querier, orgID, id string, today Date)
 
 // UpdateAccount replaces account a.ID and returns it before and after.
 func UpdateAccount(ctx context.Context, q db.Querier, orgID string, a Account, now time.Time) (before, after Account, err error) {
-	before, err = GetAccount(ctx, q, orgID, a.ID, DateOf(now))
-	if err != nil {
-		return before, after, err
-	}
-	if err := a.prepare(ctx, q, orgID); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, `UPDATE inv_accounts SET system_id = ?, asset_id = ?, username = ?, kind = ?, admin = ?, holder = ?, holder_left = ?,
+	return replaceRow(ctx, q, orgID, a.ID, asOf(GetAccount, DateOf(now)), func() error {
+		if err := a.prepare(ctx, q, orgID); err != nil {
+			return err
+		}
+		return affected(q.Exec(ctx, `UPDATE inv_accounts SET system_id = ?, asset_id = ?, username = ?, kind = ?, admin = ?, holder = ?, holder_left = ?,
  expires_on = ?, last_reviewed_on = ?, state = ?, notes = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
-		nullID(a.SystemID), nullID(a.AssetID), a.Username, string(a.Kind), a.Admin, a.Holder, a.HolderLeft, string(a.ExpiresOn),
-		string(a.LastReviewedOn), string(a.State), a.Notes, now, orgID, a.ID)
-	if err := affected(res, err); err != nil {
-		return before, after, err
-	}
-	after, err = GetAccount(ctx, q, orgID, a.ID, DateOf(now))
-	return before, after, err
+			nullID(a.SystemID), nullID(a.AssetID), a.Username, string(a.Kind), a.Admin, a.Holder, a.HolderLeft, string(a.ExpiresOn),
+			string(a.LastReviewedOn), string(a.State), a.Notes, now, orgID, a.ID))
+	})
 }
 
 // DeleteAccount removes the organisation's account id and returns it.
 func DeleteAccount(ctx context.Context, q db.Querier, orgID, id string) (Account, error) {
-	before, err := GetAccount(ctx, q, orgID, id, "")
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_accounts WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_accounts", orgID, id, asOf(GetAccount, ""))
 }
 
 // AccountFilter narrows ListAccounts; zero fields do not filter.
@@ -188,21 +176,15 @@ func ListAccounts(ctx context.Context, q db.Querier, orgID string, f AccountFilt
 	if f.AssetID != "" {
 		query, args = query+" AND asset_id = ?", append(args, f.AssetID)
 	}
-	rows, err := q.Query(ctx, query+" ORDER BY username, id", args...)
-	if err != nil {
-		return nil, err
+	all, err := listRows(ctx, q, func(r scanner) (Account, error) { return scanAccount(r, today) }, query+" ORDER BY username, id", args...)
+	if err != nil || !f.Flagged {
+		return all, err
 	}
-	defer rows.Close()
 	out := []Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows, today)
-		if err != nil {
-			return nil, err
+	for _, a := range all {
+		if len(a.Flags) > 0 {
+			out = append(out, a)
 		}
-		if f.Flagged && len(a.Flags) == 0 {
-			continue
-		}
-		out = append(out, a)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -155,7 +155,8 @@ const assetSelect = `SELECT a.id, a.org_id, a.name, a.kind, a.role, a.vendor, a.
  a.created_at, a.updated_at
  FROM inv_assets a LEFT JOIN inv_segments s ON s.id = a.segment_id`
 
-type scanner interface{ Scan(dest ...any) error }
+// scanner reads one row (a *sql.Row or *sql.Rows).
+type scanner = db.Scanner
 
 func scanAsset(r scanner) (Asset, error) {
 	var a Asset
@@ -425,20 +426,7 @@ func escapeLike(s string) string {
 // AllAssets returns every asset of the organisation in name order (for
 // export, import matching, the overview and the urgent measures).
 func AllAssets(ctx context.Context, q db.Querier, orgID string) ([]Asset, error) {
-	rows, err := q.Query(ctx, assetSelect+" WHERE a.org_id = ? ORDER BY a.name", orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Asset{}
-	for rows.Next() {
-		a, err := scanAsset(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return listRows(ctx, q, scanAsset, assetSelect+" WHERE a.org_id = ? ORDER BY a.name", orgID)
 }
 
 // FieldChange is one changed field: its key (as in the import columns) and
@@ -470,24 +458,14 @@ func addHistory(ctx context.Context, q db.Querier, orgID, assetID, actorID, acti
 // newest first (also after the asset was deleted). An unknown id gives an
 // empty list.
 func AssetHistory(ctx context.Context, q db.Querier, orgID, assetID string) ([]HistoryEntry, error) {
-	rows, err := q.Query(ctx, "SELECT id, asset_id, actor_id, at, action, changes FROM inv_asset_history WHERE org_id = ? AND asset_id = ? ORDER BY at DESC, id DESC", orgID, assetID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []HistoryEntry{}
-	for rows.Next() {
+	return listRows(ctx, q, func(r scanner) (HistoryEntry, error) {
 		var h HistoryEntry
 		var ch string
-		if err := rows.Scan(&h.ID, &h.AssetID, &h.ActorID, &h.At, &h.Action, &ch); err != nil {
-			return nil, err
+		if err := r.Scan(&h.ID, &h.AssetID, &h.ActorID, &h.At, &h.Action, &ch); err != nil {
+			return h, err
 		}
-		if err := json.Unmarshal([]byte(ch), &h.Changes); err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, json.Unmarshal([]byte(ch), &h.Changes)
+	}, "SELECT id, asset_id, actor_id, at, action, changes FROM inv_asset_history WHERE org_id = ? AND asset_id = ? ORDER BY at DESC, id DESC", orgID, assetID)
 }
 
 // diffAssets compares the recorded fields of two assets.

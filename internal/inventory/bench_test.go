@@ -84,7 +84,7 @@ func BenchmarkImportAssets100k(b *testing.B) {
 				runtime.GC()
 				b.StartTimer()
 				peak = max(peak, peakHeap(func() {
-					p, err := ImportFile(ctx, d, org, "", "assets.csv", data, false, t0)
+					p, err := ImportFile(ctx, d, testCat, org, "", "assets.csv", data, false, t0)
 					if err != nil || p.Counts[SheetAssets][RowNew] != n {
 						b.Fatalf("import: %v", err)
 					}
@@ -95,7 +95,7 @@ func BenchmarkImportAssets100k(b *testing.B) {
 		})
 		b.Run("unchanged", func(b *testing.B) {
 			org := newOrg(b, d, "reimport")
-			if _, err := ImportFile(ctx, d, org, "", "assets.csv", data, false, t0); err != nil {
+			if _, err := ImportFile(ctx, d, testCat, org, "", "assets.csv", data, false, t0); err != nil {
 				b.Fatal(err)
 			}
 			runtime.GC()
@@ -103,7 +103,7 @@ func BenchmarkImportAssets100k(b *testing.B) {
 			var peak float64
 			for i := 0; i < b.N; i++ {
 				peak = max(peak, peakHeap(func() {
-					p, err := ImportFile(ctx, d, org, "", "assets.csv", data, false, t0)
+					p, err := ImportFile(ctx, d, testCat, org, "", "assets.csv", data, false, t0)
 					if err != nil || p.Counts[SheetAssets][RowUnchanged] != n {
 						b.Fatalf("re-import: %v", err)
 					}
@@ -123,11 +123,11 @@ func BenchmarkListAssets100k(b *testing.B) {
 	benchDBs(b, func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
 		org := newOrg(b, d, "list")
-		if _, err := ImportFile(ctx, d, org, "", "assets.csv", data, false, t0); err != nil {
+		if _, err := ImportFile(ctx, d, testCat, org, "", "assets.csv", data, false, t0); err != nil {
 			b.Fatal(err)
 		}
 		other := newOrg(b, d, "other")
-		if _, err := ImportFile(ctx, d, other, "", "assets.csv", benchCSV(1000), false, t0); err != nil {
+		if _, err := ImportFile(ctx, d, testCat, other, "", "assets.csv", benchCSV(1000), false, t0); err != nil {
 			b.Fatal(err)
 		}
 		if d.Dialect() == db.Postgres {

@@ -118,56 +118,34 @@ func GetConnection(ctx context.Context, q db.Querier, orgID, id string, today Da
 // UpdateConnection replaces external connection c.ID and returns it before
 // and after.
 func UpdateConnection(ctx context.Context, q db.Querier, orgID string, c Connection, now time.Time) (before, after Connection, err error) {
-	before, err = GetConnection(ctx, q, orgID, c.ID, DateOf(now))
-	if err != nil {
-		return before, after, err
-	}
-	if err := c.normalize(); err != nil {
-		return before, after, err
-	}
-	if err := c.checkRefs(ctx, q, orgID); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, `UPDATE inv_connections SET name = ?, type = ?, asset_id = ?, peer = ?, vendor_id = ?, purpose = ?, mfa = ?,
+	return replaceRow(ctx, q, orgID, c.ID, asOf(GetConnection, DateOf(now)), func() error {
+		if err := c.normalize(); err != nil {
+			return err
+		}
+		if err := c.checkRefs(ctx, q, orgID); err != nil {
+			return err
+		}
+		res, err := q.Exec(ctx, `UPDATE inv_connections SET name = ?, type = ?, asset_id = ?, peer = ?, vendor_id = ?, purpose = ?, mfa = ?,
  manager = ?, last_reviewed_on = ?, notes = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
-		c.Name, string(c.Type), nullID(c.AssetID), c.Peer, nullID(c.VendorID), c.Purpose, string(c.MFA), string(c.Manager),
-		string(c.LastReviewedOn), c.Notes, now, orgID, c.ID)
-	if err := affected(res, conflictAs(err, "name")); err != nil {
-		return before, after, err
-	}
-	after, err = GetConnection(ctx, q, orgID, c.ID, DateOf(now))
-	return before, after, err
+			c.Name, string(c.Type), nullID(c.AssetID), c.Peer, nullID(c.VendorID), c.Purpose, string(c.MFA), string(c.Manager),
+			string(c.LastReviewedOn), c.Notes, now, orgID, c.ID)
+		return affected(res, conflictAs(err, "name"))
+	})
 }
 
 // DeleteConnection removes the organisation's external connection id and
 // returns it.
 func DeleteConnection(ctx context.Context, q db.Querier, orgID, id string) (Connection, error) {
-	before, err := scanConn(q.QueryRow(ctx, connSelect+" WHERE c.org_id = ? AND c.id = ?", orgID, id))
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_connections WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_connections", orgID, id, func(ctx context.Context, q db.Querier, orgID, id string) (Connection, error) {
+		return scanConn(q.QueryRow(ctx, connSelect+" WHERE c.org_id = ? AND c.id = ?", orgID, id))
+	})
 }
 
 // ListConnections returns the organisation's external connections in name
 // order with their flags as of today.
 func ListConnections(ctx context.Context, q db.Querier, orgID string, today Date) ([]Connection, error) {
-	rows, err := q.Query(ctx, connSelect+" WHERE c.org_id = ? ORDER BY c.name", orgID)
+	out, err := listRows(ctx, q, scanConn, connSelect+" WHERE c.org_id = ? ORDER BY c.name", orgID)
 	if err != nil {
-		return nil, err
-	}
-	out := []Connection{}
-	for rows.Next() {
-		c, err := scanConn(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	devices := map[string]*Asset{}

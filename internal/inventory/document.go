@@ -295,12 +295,8 @@ func (s *Documents) Open(ctx context.Context, q db.Querier, orgID, id string) (D
 // Delete removes the organisation's document id and its bytes and returns
 // its metadata.
 func (s *Documents) Delete(ctx context.Context, q db.Querier, orgID, id string) (Document, error) {
-	d, err := GetDocument(ctx, q, orgID, id)
+	d, err := deleteRow(ctx, q, "inv_documents", orgID, id, GetDocument)
 	if err != nil {
-		return d, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_documents WHERE org_id = ? AND id = ?", orgID, id)
-	if err := affected(res, err); err != nil {
 		return d, err
 	}
 	return d, s.Blobs.Delete(ctx, docKey(orgID, id))
@@ -313,18 +309,5 @@ func ListDocuments(ctx context.Context, q db.Querier, orgID, systemID string) ([
 	if systemID != "" {
 		query, args = query+" AND system_id = ?", append(args, systemID)
 	}
-	rows, err := q.Query(ctx, query+" ORDER BY uploaded_at DESC, id DESC", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Document{}
-	for rows.Next() {
-		d, err := scanDoc(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return listRows(ctx, q, scanDoc, query+" ORDER BY uploaded_at DESC, id DESC", args...)
 }

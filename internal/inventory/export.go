@@ -11,6 +11,7 @@ import (
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/csvsafe"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/xlsx"
 )
 
@@ -79,7 +80,11 @@ func LoadRegister(ctx context.Context, q db.Querier, orgID string, today Date) (
 // record kind (the 資産, 外部接続 and 事業者 sheets can be imported again),
 // csv with the asset sheet (UTF-8 with BOM, for Excel), or json with every
 // record. An unknown format is an Invalid error.
-func Export(ctx context.Context, q db.Querier, orgID, format string, w io.Writer, today Date) error {
+func Export(ctx context.Context, q db.Querier, cat *i18n.Catalog, orgID, format string, w io.Writer, today Date) error {
+	return export(ctx, q, NewLabels(cat), orgID, format, w, today)
+}
+
+func export(ctx context.Context, q db.Querier, lb *Labels, orgID, format string, w io.Writer, today Date) error {
 	switch format {
 	case FormatXLSX, FormatCSV, FormatJSON:
 	default:
@@ -92,7 +97,7 @@ func Export(ctx context.Context, q db.Querier, orgID, format string, w io.Writer
 		}
 		return writeCSV(w, fieldHeaders(assetFields), func(emit func([]string) error) error {
 			for i := range assets {
-				if err := emit(fieldValues(assetFields, &assets[i])); err != nil {
+				if err := emit(fieldValues(lb, assetFields, &assets[i])); err != nil {
 					return err
 				}
 			}
@@ -108,7 +113,7 @@ func Export(ctx context.Context, q db.Querier, orgID, format string, w io.Writer
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	return xlsx.Write(w, registerSheets(r))
+	return xlsx.Write(w, registerSheets(r, lb))
 }
 
 func fieldHeaders[T any](fields []field[T]) []string {
@@ -119,11 +124,11 @@ func fieldHeaders[T any](fields []field[T]) []string {
 	return out
 }
 
-func fieldValues[T any](fields []field[T], rec *T) []string {
+func fieldValues[T any](lb *Labels, fields []field[T], rec *T) []string {
 	out := make([]string, len(fields))
 	for i, f := range fields {
 		if f.show != nil {
-			out[i] = f.show(rec)
+			out[i] = f.show(rec, lb)
 		} else {
 			out[i] = f.get(rec)
 		}
@@ -147,7 +152,7 @@ func writeCSV(w io.Writer, header []string, rows func(func([]string) error) erro
 	return cw.Error()
 }
 
-func registerSheets(r *Register) []xlsx.SheetData {
+func registerSheets(r *Register, lb *Labels) []xlsx.SheetData {
 	segName := map[string]string{}
 	for _, s := range r.Segments {
 		segName[s.ID] = s.Name
@@ -166,7 +171,7 @@ func registerSheets(r *Register) []xlsx.SheetData {
 	}
 	sheets := []xlsx.SheetData{{Name: SheetAssets, Header: fieldHeaders(assetFields)}}
 	for i := range r.Assets {
-		sheets[0].Rows = append(sheets[0].Rows, fieldValues(assetFields, &r.Assets[i]))
+		sheets[0].Rows = append(sheets[0].Rows, fieldValues(lb, assetFields, &r.Assets[i]))
 	}
 	conns := xlsx.SheetData{Name: SheetConnections, Header: append(fieldHeaders(connectionFields), "注意点")}
 	for i := range r.Connections {
@@ -175,11 +180,11 @@ func registerSheets(r *Register) []xlsx.SheetData {
 		for _, f := range c.Flags {
 			flags = append(flags, f.Code)
 		}
-		conns.Rows = append(conns.Rows, append(fieldValues(connectionFields, c), strings.Join(flags, ", ")))
+		conns.Rows = append(conns.Rows, append(fieldValues(lb, connectionFields, c), strings.Join(flags, ", ")))
 	}
 	vendors := xlsx.SheetData{Name: SheetVendors, Header: fieldHeaders(vendorFields)}
 	for i := range r.Vendors {
-		vendors.Rows = append(vendors.Rows, fieldValues(vendorFields, &r.Vendors[i]))
+		vendors.Rows = append(vendors.Rows, fieldValues(lb, vendorFields, &r.Vendors[i]))
 	}
 	segs := xlsx.SheetData{Name: "セグメント", Header: []string{"名称", "種類", "アドレス範囲", "説明"}}
 	for _, s := range r.Segments {

@@ -3,9 +3,6 @@ package inventory
 import (
 	"strconv"
 	"strings"
-	"sync"
-
-	"github.com/medisac/medisac/internal/i18n"
 )
 
 // field describes one column of a register sheet: its English key, its
@@ -16,34 +13,18 @@ type field[T any] struct {
 	JA       string
 	Required bool
 	get      func(*T) string
-	set      func(r *T, v string, serial bool) string
+	// set reads v (serial: a number cell of a workbook, for dates); lb
+	// gives the labels of choices.
+	set func(r *T, v string, serial bool, lb *Labels) string
 	// show is the text written on export when it differs from get (the
 	// Japanese label of a choice); import accepts both.
-	show func(*T) string
-}
-
-// catalog is the message catalog used for export labels and for the labels
-// import accepts; nil when the catalogs cannot be loaded (the keys are then
-// used as they are).
-var catalog = sync.OnceValue(func() *i18n.Catalog {
-	c, err := i18n.Load()
-	if err != nil {
-		return nil
-	}
-	return c
-})
-
-func jaLabel(prefix, v string) string {
-	if v == "" || catalog() == nil {
-		return v
-	}
-	return catalog().T("ja", prefix+v)
+	show func(*T, *Labels) string
 }
 
 func text[T any](key, ja string, p func(*T) *string) field[T] {
 	return field[T]{Key: key, JA: ja,
 		get: func(r *T) string { return *p(r) },
-		set: func(r *T, v string, _ bool) string {
+		set: func(r *T, v string, _ bool, _ *Labels) string {
 			if len(v) > 4000 {
 				return "inventory.error.too_long"
 			}
@@ -55,8 +36,8 @@ func text[T any](key, ja string, p func(*T) *string) field[T] {
 func tri[T any](key, ja string, p func(*T) *Tri) field[T] {
 	return field[T]{Key: key, JA: ja,
 		get:  func(r *T) string { return string(p(r).orUnknown()) },
-		show: func(r *T) string { return jaLabel("inventory.tri.", string(p(r).orUnknown())) },
-		set: func(r *T, v string, _ bool) string {
+		show: func(r *T, lb *Labels) string { return lb.ja("inventory.tri.", string(p(r).orUnknown())) },
+		set: func(r *T, v string, _ bool, _ *Labels) string {
 			t, ok := ParseTri(v)
 			if !ok {
 				return "inventory.error.bad_tri"
@@ -69,7 +50,7 @@ func tri[T any](key, ja string, p func(*T) *Tri) field[T] {
 func date[T any](key, ja string, p func(*T) *Date) field[T] {
 	return field[T]{Key: key, JA: ja,
 		get: func(r *T) string { return string(*p(r)) },
-		set: func(r *T, v string, serial bool) string {
+		set: func(r *T, v string, serial bool, _ *Labels) string {
 			d, err := parseDateCell(v, serial)
 			if err != nil {
 				return "inventory.error.bad_date"
@@ -79,12 +60,14 @@ func date[T any](key, ja string, p func(*T) *Date) field[T] {
 		}}
 }
 
-func choice[T any, E ~string](key, ja, prefix string, p func(*T) *E, parse func(string) (E, bool)) field[T] {
+// choice is a column of one of a set of values; parse reads one with the
+// labels of lb (a method of *Labels).
+func choice[T any, E ~string](key, ja, prefix string, p func(*T) *E, parse func(*Labels, string) (E, bool)) field[T] {
 	return field[T]{Key: key, JA: ja,
 		get:  func(r *T) string { return string(*p(r)) },
-		show: func(r *T) string { return jaLabel(prefix, string(*p(r))) },
-		set: func(r *T, v string, _ bool) string {
-			e, ok := parse(v)
+		show: func(r *T, lb *Labels) string { return lb.ja(prefix, string(*p(r))) },
+		set: func(r *T, v string, _ bool, lb *Labels) string {
+			e, ok := parse(lb, v)
 			if !ok {
 				return "inventory.error.bad_choice"
 			}
@@ -108,99 +91,6 @@ func ParseTri(s string) (Tri, bool) {
 	return "", false
 }
 
-// labelled returns a parser accepting the values themselves, the labels of
-// the catalogs under prefix (Japanese and English) and the extra raw
-// spellings.
-func labelled[E ~string](prefix string, all []E, raw map[string]E) func(string) (E, bool) {
-	labels := make(map[string]E, len(raw))
-	for k, v := range raw {
-		labels[normLabel(k)] = v
-	}
-	for _, v := range all {
-		for _, lang := range i18n.Languages {
-			if catalog() == nil {
-				break
-			}
-			if l := catalog().T(lang, prefix+string(v)); l != prefix+string(v) {
-				labels[normLabel(l)] = v
-			}
-		}
-	}
-	return func(s string) (E, bool) {
-		s = strings.TrimSpace(s)
-		for _, e := range all {
-			if strings.EqualFold(s, string(e)) {
-				return e, true
-			}
-		}
-		if e, ok := labels[normLabel(s)]; ok {
-			return e, true
-		}
-		return "", false
-	}
-}
-
-var labelReplacer = strings.NewReplacer(" ", "", "　", "", "-", "", "・", "", "ー", "")
-
-func normLabel(s string) string {
-	return strings.ToLower(labelReplacer.Replace(s))
-}
-
-var parseKind = func() func(string) (AssetKind, bool) {
-	p := labelled("inventory.kind.", AssetKinds, map[string]AssetKind{
-		"サーバ": KindServer,
-		"pc":  KindPC, "パソコン": KindPC, "端末": KindPC, "クライアント": KindPC, "パソコン端末": KindPC,
-		"ネットワーク機器": KindNetwork, "nw機器": KindNetwork, "networkdevice": KindNetwork,
-		"医療機器": KindMedical, "medicaldevice": KindMedical,
-		"iot": KindIoT, "iot機器": KindIoT,
-		"プリンタ": KindPrinter, "プリンター": KindPrinter, "複合機": KindPrinter, "プリンタ複合機": KindPrinter, "プリンタ/複合機": KindPrinter,
-		"クラウドサービス": KindCloud, "クラウド": KindCloud, "cloudservice": KindCloud,
-		"その他": KindOther,
-	})
-	return func(s string) (AssetKind, bool) {
-		if strings.TrimSpace(s) == "" {
-			return KindOther, true
-		}
-		return p(s)
-	}
-}()
-
-var parseLifecycle = func() func(string) (Lifecycle, bool) {
-	p := labelled("inventory.lifecycle.", Lifecycles, map[string]Lifecycle{"使用中": InUse, "稼働中": InUse, "運用中": InUse, "inuse": InUse,
-		"予備": Spare, "保管": Spare, "廃棄": Retired, "廃棄済": Retired, "撤去": Retired, "撤去済": Retired})
-	return func(s string) (Lifecycle, bool) {
-		if strings.TrimSpace(s) == "" {
-			return InUse, true
-		}
-		return p(s)
-	}
-}()
-
-var parseConnType = labelled("inventory.conn_type.", ConnTypes, map[string]ConnType{
-	"インターネット": ConnInternet, "インターネット回線": ConnInternet,
-	"ipsecvpn": ConnIPsecVPN, "ipsec": ConnIPsecVPN,
-	"sslvpn": ConnSSLVPN,
-	"lte":    ConnMobile, "モバイル": ConnMobile, "モバイル回線": ConnMobile, "lte回線": ConnMobile, "lteモバイル回線": ConnMobile, "携帯回線": ConnMobile,
-	"isdn": ConnISDN, "isdn回線": ConnISDN,
-	"専用線": ConnLeasedLine, "閉域網": ConnLeasedLine, "専用線閉域網": ConnLeasedLine, "leasedline": ConnLeasedLine,
-	"リモートデスクトップ": ConnRemoteDesktop, "リモートデスクトップツール": ConnRemoteDesktop, "遠隔操作ツール": ConnRemoteDesktop, "remotedesktop": ConnRemoteDesktop,
-	"クラウドサービス": ConnCloud, "クラウド": ConnCloud,
-	"その他": ConnOther,
-})
-
-var parseManager = func() func(string) (Manager, bool) {
-	p := labelled("inventory.manager.", Managers, map[string]Manager{"情報システム部門": ManagerIT, "情報システム": ManagerIT, "情シス": ManagerIT, "it部門": ManagerIT,
-		"事業者": ManagerVendor, "ベンダー": ManagerVendor, "ベンダ": ManagerVendor, "保守業者": ManagerVendor,
-		"他部門": ManagerOtherDept, "その他部門": ManagerOtherDept, "ほかの部門": ManagerOtherDept,
-		"不明": ManagerUnknown})
-	return func(s string) (Manager, bool) {
-		if strings.TrimSpace(s) == "" {
-			return ManagerUnknown, true
-		}
-		return p(s)
-	}
-}()
-
 // assetFields are the columns of the 資産 sheet in template order. The first
 // 21 are the columns named in the register specification; the rest are
 // optional extras that export writes and import accepts.
@@ -210,7 +100,7 @@ var assetFields = []field[Asset]{
 		f.Required = true
 		return f
 	}(),
-	choice("kind", "種別", "inventory.kind.", func(a *Asset) *AssetKind { return &a.Kind }, parseKind),
+	choice("kind", "種別", "inventory.kind.", func(a *Asset) *AssetKind { return &a.Kind }, (*Labels).kind),
 	text("role", "用途", func(a *Asset) *string { return &a.Role }),
 	text("vendor", "メーカー", func(a *Asset) *string { return &a.Vendor }),
 	text("product", "製品名", func(a *Asset) *string { return &a.Product }),
@@ -221,7 +111,7 @@ var assetFields = []field[Asset]{
 	text("ip", "IPアドレス", func(a *Asset) *string { return &a.IP }),
 	{Key: "mac", JA: "MACアドレス",
 		get: func(a *Asset) string { return a.MAC },
-		set: func(a *Asset, v string, _ bool) string { a.MAC = normalizeMAC(v); return "" }},
+		set: func(a *Asset, v string, _ bool, _ *Labels) string { a.MAC = normalizeMAC(v); return "" }},
 	text("segment", "セグメント", func(a *Asset) *string { return &a.SegmentName }),
 	text("location", "設置場所", func(a *Asset) *string { return &a.Location }),
 	text("department", "管理部門", func(a *Asset) *string { return &a.Department }),
@@ -234,13 +124,13 @@ var assetFields = []field[Asset]{
 	text("notes", "備考", func(a *Asset) *string { return &a.Notes }),
 	tri("password_shared", "パスワード共用", func(a *Asset) *Tri { return &a.PasswordShared }),
 	tri("admin_mfa", "管理画面の多要素認証", func(a *Asset) *Tri { return &a.AdminMFA }),
-	choice("lifecycle", "状態", "inventory.lifecycle.", func(a *Asset) *Lifecycle { return &a.Lifecycle }, parseLifecycle),
+	choice("lifecycle", "状態", "inventory.lifecycle.", func(a *Asset) *Lifecycle { return &a.Lifecycle }, (*Labels).lifecycle),
 	tri("firmware_current", "ファームウェア最新", func(a *Asset) *Tri { return &a.FirmwareCurrent }),
 	date("firmware_checked_on", "ファームウェア確認日", func(a *Asset) *Date { return &a.FirmwareCheckedOn }),
 	text("os_guess", "OS推定", func(a *Asset) *string { return &a.OSGuess }),
 	{Key: "open_ports", JA: "観測ポート",
 		get: func(a *Asset) string { return formatPorts(a.OpenPorts) },
-		set: func(a *Asset, v string, _ bool) string {
+		set: func(a *Asset, v string, _ bool, _ *Labels) string {
 			ps, ok := parsePorts(v)
 			if !ok {
 				return "inventory.error.bad_ports"

@@ -139,15 +139,22 @@ func AssetFlags(ctx context.Context, q db.Querier, orgID string, today Date) (ma
 	if err != nil {
 		return nil, err
 	}
-	segs, err := ListSegments(ctx, q, orgID)
-	if err != nil {
-		return nil, err
-	}
-	comms, err := ListCommunications(ctx, q, orgID, "")
+	segs, comms, err := network(ctx, q, orgID)
 	if err != nil {
 		return nil, err
 	}
 	return AssetFlagsFor(assets, segs, comms, today), nil
+}
+
+// network reads the organisation's segments and all its allowed
+// communications (what the flags of assets look at besides the assets).
+func network(ctx context.Context, q db.Querier, orgID string) ([]Segment, []Communication, error) {
+	segs, err := ListSegments(ctx, q, orgID)
+	if err != nil {
+		return nil, nil, err
+	}
+	comms, err := ListCommunications(ctx, q, orgID, "")
+	return segs, comms, err
 }
 
 // FlagsForAssets returns the flags of some of the organisation's assets (a
@@ -155,11 +162,7 @@ func AssetFlags(ctx context.Context, q db.Querier, orgID string, today Date) (ma
 // register, without loading every asset: whether the segment of a medical
 // device also holds general IT is asked of the database, per segment.
 func FlagsForAssets(ctx context.Context, q db.Querier, orgID string, assets []Asset, today Date) (map[string][]Flag, error) {
-	segs, err := ListSegments(ctx, q, orgID)
-	if err != nil {
-		return nil, err
-	}
-	comms, err := ListCommunications(ctx, q, orgID, "")
+	segs, comms, err := network(ctx, q, orgID)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/medisac/medisac/internal/apperr"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/xlsx"
 )
 
@@ -120,7 +121,11 @@ type importPlan struct {
 // row is a new asset. 外部接続 and 事業者 rows match by name only. Columns
 // missing from the file leave the stored values unchanged; an unknown
 // segment name creates that segment.
-func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, data []byte) (*Preview, error) {
+func PreviewImport(ctx context.Context, q db.Querier, cat *i18n.Catalog, orgID, filename string, data []byte) (*Preview, error) {
+	return previewImport(ctx, q, NewLabels(cat), orgID, filename, data)
+}
+
+func previewImport(ctx context.Context, q db.Querier, lb *Labels, orgID, filename string, data []byte) (*Preview, error) {
 	p := &Preview{Rows: []PreviewRow{}, Errors: []CellError{}, NewSegments: []string{}, Ignored: []string{}, Counts: map[string]map[RowStatus]int{}}
 	if len(data) > MaxImportSize {
 		p.fileError("", "inventory.import.file_too_large", MaxImportSize>>20)
@@ -183,7 +188,7 @@ func PreviewImport(ctx context.Context, q db.Querier, orgID, filename string, da
 		}
 	}
 	p.plan = &importPlan{}
-	im := &importer{ctx: ctx, q: q, orgID: orgID, p: p, serial: serial}
+	im := &importer{ctx: ctx, q: q, orgID: orgID, p: p, serial: serial, lb: lb}
 	if err := im.load(); err != nil {
 		return nil, err
 	}
@@ -209,6 +214,7 @@ type importer struct {
 	orgID  string
 	p      *Preview
 	serial bool
+	lb     *Labels
 
 	existing     []Asset
 	byName       map[string]int
@@ -328,7 +334,7 @@ func emptyRow(r []Cell) bool {
 }
 
 // setCells fills rec from the row; it returns the errors per column.
-func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]string, row []Cell, sheet string, rowNum int, serial bool) []CellError {
+func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]string, row []Cell, sheet string, rowNum int, serial bool, lb *Labels) []CellError {
 	var errs []CellError
 	for c, fi := range cols {
 		v := ""
@@ -336,7 +342,7 @@ func setCells[T any](rec *T, fields []field[T], cols map[int]int, names map[int]
 		if c < len(row) {
 			v, num = strings.TrimSpace(row[c].V), row[c].Num
 		}
-		if key := fields[fi].set(rec, v, serial && num); key != "" {
+		if key := fields[fi].set(rec, v, serial && num, lb); key != "" {
 			key = "inventory.import." + strings.TrimPrefix(key, "inventory.error.")
 			errs = append(errs, CellError{Sheet: sheet, Row: rowNum, Column: names[c], Key: key, Args: []any{v}})
 		}
@@ -408,7 +414,7 @@ func (im *importer) sheetAssets(s *Sheet) {
 			rec = *before
 			rec.OpenPorts = append([]Port(nil), before.OpenPorts...)
 		}
-		pr.Errors = append(pr.Errors, setCells(&rec, assetFields, cols, names, row, SheetAssets, rowNum, im.serial)...)
+		pr.Errors = append(pr.Errors, setCells(&rec, assetFields, cols, names, row, SheetAssets, rowNum, im.serial, im.lb)...)
 		if len(pr.Errors) == 0 {
 			check := rec
 			if err := check.normalize(); err != nil {
@@ -515,11 +521,42 @@ func diffFields[T any](fields []field[T], a, b *T) []FieldChange {
 }
 
 func (im *importer) sheetVendors(s *Sheet) {
+	readNamedSheet(im, s, namedSheet[Vendor]{name: SheetVendors, fields: vendorFields, existing: im.vendorByName,
+		id: func(v *Vendor) string { return v.ID }, normalize: (*Vendor).normalize,
+		accept: func(v Vendor, st RowStatus) {
+			im.fileVendors[v.Name] = true
+			switch st {
+			case RowNew:
+				im.p.plan.vendorsNew = append(im.p.plan.vendorsNew, v)
+			case RowChanged:
+				im.p.plan.vendorsChanged = append(im.p.plan.vendorsChanged, v)
+			}
+		}})
+}
+
+// namedSheet is a sheet whose rows are records matched by name (事業者,
+// 外部接続): how to read, check and plan its records.
+type namedSheet[T any] struct {
+	name      string
+	fields    []field[T]
+	existing  map[string]*T // by name
+	id        func(*T) string
+	normalize func(*T) error
+	// check returns the errors of a read record beyond its own values
+	// (references to other rows); col gives the column of a field key.
+	check func(rec *T, col func(key string) string) []CellError
+	// accept takes a record without errors: new, changed or unchanged.
+	accept func(rec T, st RowStatus)
+}
+
+// readNamedSheet previews the rows of sheet s as ns describes.
+func readNamedSheet[T any](im *importer, s *Sheet, ns namedSheet[T]) {
 	p := im.p
-	cols, names, ok := header(p, SheetVendors, s.Rows, vendorFields)
+	cols, names, ok := header(p, ns.name, s.Rows, ns.fields)
 	if !ok {
 		return
 	}
+	col := func(key string) string { return columnOf(ns.fields, names, cols, key) }
 	firstRow := map[string]int{}
 	for i := 1; i < len(s.Rows); i++ {
 		row := s.Rows[i]
@@ -527,48 +564,53 @@ func (im *importer) sheetVendors(s *Sheet) {
 			continue
 		}
 		rowNum := i + 1
-		pr := PreviewRow{Sheet: SheetVendors, Row: rowNum, Name: nameCell(row, cols)}
-		nameCol := columnOf(vendorFields, names, cols, "name")
+		pr := PreviewRow{Sheet: ns.name, Row: rowNum, Name: nameCell(row, cols)}
+		nameCol := col("name")
 		if pr.Name == "" {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
+			pr.Errors = append(pr.Errors, CellError{Sheet: ns.name, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
 		} else if prev, dup := firstRow[pr.Name]; dup {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
+			pr.Errors = append(pr.Errors, CellError{Sheet: ns.name, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
 		}
 		if len(pr.Errors) > 0 {
 			p.addRow(pr)
 			continue
 		}
 		firstRow[pr.Name] = rowNum
-		var rec Vendor
-		before := im.vendorByName[pr.Name]
+		var rec T
+		before := ns.existing[pr.Name]
 		if before != nil {
 			rec = *before
 		}
-		pr.Errors = setCells(&rec, vendorFields, cols, names, row, SheetVendors, rowNum, im.serial)
+		pr.Errors = setCells(&rec, ns.fields, cols, names, row, ns.name, rowNum, im.serial, im.lb)
 		if len(pr.Errors) == 0 {
-			if err := rec.normalize(); err != nil {
+			if err := ns.normalize(&rec); err != nil {
 				ae := apperr.From(err)
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetVendors, Row: rowNum, Column: columnOf(vendorFields, names, cols, ae.Field), Key: ae.Key})
+				pr.Errors = append(pr.Errors, CellError{Sheet: ns.name, Row: rowNum, Column: col(ae.Field), Key: ae.Key})
+			}
+		}
+		if ns.check != nil {
+			for _, e := range ns.check(&rec, col) {
+				e.Sheet, e.Row = ns.name, rowNum
+				pr.Errors = append(pr.Errors, e)
 			}
 		}
 		if len(pr.Errors) > 0 {
 			p.addRow(pr)
 			continue
 		}
-		im.fileVendors[rec.Name] = true
 		if before == nil {
+			var zero T
 			pr.Status = RowNew
-			pr.Changes = diffFields(vendorFields, &Vendor{}, &rec)
-			p.plan.vendorsNew = append(p.plan.vendorsNew, rec)
+			pr.Changes = diffFields(ns.fields, &zero, &rec)
 		} else {
-			pr.ID = before.ID
-			pr.Changes = diffFields(vendorFields, before, &rec)
+			pr.ID = ns.id(before)
+			pr.Changes = diffFields(ns.fields, before, &rec)
 			pr.Status = RowUnchanged
 			if len(pr.Changes) > 0 {
 				pr.Status = RowChanged
-				p.plan.vendorsChanged = append(p.plan.vendorsChanged, rec)
 			}
 		}
+		ns.accept(rec, pr.Status)
 		p.addRow(pr)
 	}
 }
@@ -579,83 +621,42 @@ var connectionFields = []field[Connection]{
 		f.Required = true
 		return f
 	}(),
-	choice("type", "種別", "inventory.conn_type.", func(c *Connection) *ConnType { return &c.Type }, parseConnType),
+	choice("type", "種別", "inventory.conn_type.", func(c *Connection) *ConnType { return &c.Type }, (*Labels).connType),
 	text("device", "終端機器", func(c *Connection) *string { return &c.AssetName }),
 	text("peer", "接続先", func(c *Connection) *string { return &c.Peer }),
 	text("vendor", "事業者", func(c *Connection) *string { return &c.VendorName }),
 	text("purpose", "目的", func(c *Connection) *string { return &c.Purpose }),
 	tri("mfa", "多要素認証", func(c *Connection) *Tri { return &c.MFA }),
-	choice("manager", "管理者", "inventory.manager.", func(c *Connection) *Manager { return &c.Manager }, parseManager),
+	choice("manager", "管理者", "inventory.manager.", func(c *Connection) *Manager { return &c.Manager }, (*Labels).manager),
 	date("last_reviewed", "最終確認日", func(c *Connection) *Date { return &c.LastReviewedOn }),
 	text("notes", "備考", func(c *Connection) *string { return &c.Notes }),
 }
 
 func (im *importer) sheetConnections(s *Sheet) {
-	p := im.p
-	cols, names, ok := header(p, SheetConnections, s.Rows, connectionFields)
-	if !ok {
-		return
-	}
-	firstRow := map[string]int{}
-	for i := 1; i < len(s.Rows); i++ {
-		row := s.Rows[i]
-		if emptyRow(row) {
-			continue
-		}
-		rowNum := i + 1
-		pr := PreviewRow{Sheet: SheetConnections, Row: rowNum, Name: nameCell(row, cols)}
-		nameCol := columnOf(connectionFields, names, cols, "name")
-		if pr.Name == "" {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: nameCol, Key: "inventory.import.required"})
-		} else if prev, dup := firstRow[pr.Name]; dup {
-			pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: nameCol, Key: "inventory.import.duplicate_name", Args: []any{pr.Name, prev}})
-		}
-		if len(pr.Errors) > 0 {
-			p.addRow(pr)
-			continue
-		}
-		firstRow[pr.Name] = rowNum
-		var rec Connection
-		before := im.conns[pr.Name]
-		if before != nil {
-			rec = *before
-		}
-		pr.Errors = setCells(&rec, connectionFields, cols, names, row, SheetConnections, rowNum, im.serial)
-		if len(pr.Errors) == 0 {
-			if err := rec.normalize(); err != nil {
-				ae := apperr.From(err)
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, ae.Field), Key: ae.Key})
+	readNamedSheet(im, s, namedSheet[Connection]{name: SheetConnections, fields: connectionFields, existing: im.conns,
+		id: func(c *Connection) string { return c.ID }, normalize: (*Connection).normalize,
+		check: func(c *Connection, col func(string) string) []CellError {
+			var errs []CellError
+			if c.AssetName != "" {
+				if _, ok := im.byName[c.AssetName]; !ok && !im.fileAssets[c.AssetName] {
+					errs = append(errs, CellError{Column: col("device"), Key: "inventory.import.unknown_device", Args: []any{c.AssetName}})
+				}
 			}
-		}
-		if rec.AssetName != "" {
-			if _, ok := im.byName[rec.AssetName]; !ok && !im.fileAssets[rec.AssetName] {
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, "device"), Key: "inventory.import.unknown_device", Args: []any{rec.AssetName}})
+			if c.VendorName != "" {
+				if _, ok := im.vendorByName[c.VendorName]; !ok && !im.fileVendors[c.VendorName] {
+					errs = append(errs, CellError{Column: col("vendor"), Key: "inventory.import.unknown_vendor", Args: []any{c.VendorName}})
+				}
 			}
-		}
-		if rec.VendorName != "" {
-			if _, ok := im.vendorByName[rec.VendorName]; !ok && !im.fileVendors[rec.VendorName] {
-				pr.Errors = append(pr.Errors, CellError{Sheet: SheetConnections, Row: rowNum, Column: columnOf(connectionFields, names, cols, "vendor"), Key: "inventory.import.unknown_vendor", Args: []any{rec.VendorName}})
+			return errs
+		},
+		accept: func(c Connection, st RowStatus) {
+			switch st {
+			case RowNew:
+				im.p.plan.connsNew = append(im.p.plan.connsNew, c)
+			case RowChanged:
+				im.p.plan.connsChanged = append(im.p.plan.connsChanged, c)
 			}
-		}
-		if len(pr.Errors) > 0 {
-			p.addRow(pr)
-			continue
-		}
-		if before == nil {
-			pr.Status = RowNew
-			pr.Changes = diffFields(connectionFields, &Connection{}, &rec)
-			p.plan.connsNew = append(p.plan.connsNew, rec)
-		} else {
-			pr.ID = before.ID
-			pr.Changes = diffFields(connectionFields, before, &rec)
-			pr.Status = RowUnchanged
-			if len(pr.Changes) > 0 {
-				pr.Status = RowChanged
-				p.plan.connsChanged = append(p.plan.connsChanged, rec)
-			}
-		}
-		p.addRow(pr)
-	}
+		}})
 }
 
 type assetChange struct {

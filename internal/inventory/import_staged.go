@@ -228,6 +228,7 @@ type stager struct {
 	d     *db.DB
 	log   *audit.Log
 	now   func() time.Time
+	lb    *Labels // the labels an import file is read with
 	hook  func(stage string, n int) error
 	stats ApplyStats
 	// chunkRows, when set, ends a transaction after that many rows.

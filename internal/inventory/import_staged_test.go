@@ -19,7 +19,7 @@ import (
 )
 
 func testService(d *db.DB) *Service {
-	return NewService(d, audit.New(d, nil, nil), nil)
+	return NewService(d, audit.New(d, nil, testCat, nil), testCat, nil)
 }
 
 func adminOf(orgID string) *auth.Principal {

@@ -56,14 +56,14 @@ func TestImportCSV(t *testing.T) {
 		ctx := context.Background()
 		org := newOrg(t, d, "A")
 		file := append([]byte("\uFEFF"), assetCSV...)
-		p, err := PreviewImport(ctx, d, org, "台帳.csv", file)
+		p, err := PreviewImport(ctx, d, testCat, org, "台帳.csv", file)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !p.OK() || p.Format != "csv" || p.Encoding != "utf-8" || p.Counts[SheetAssets][RowNew] != 3 || len(p.NewSegments) != 3 {
 			t.Fatalf("preview %+v", p)
 		}
-		if _, err := ImportFile(ctx, d, org, "u1", "台帳.csv", file, false, t0); err != nil {
+		if _, err := ImportFile(ctx, d, testCat, org, "u1", "台帳.csv", file, false, t0); err != nil {
 			t.Fatal(err)
 		}
 		ct := must[Asset](t)(GetAssetByName(ctx, d, org, "CT装置"))
@@ -76,7 +76,7 @@ func TestImportCSV(t *testing.T) {
 		}
 		histBefore := countRows(t, d, "inv_asset_history")
 		// Re-importing the same file changes nothing.
-		p, err = ImportFile(ctx, d, org, "u1", "台帳.csv", file, false, t0)
+		p, err = ImportFile(ctx, d, testCat, org, "u1", "台帳.csv", file, false, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +85,7 @@ func TestImportCSV(t *testing.T) {
 		}
 		// One changed cell, one column left out: only that change.
 		changed := strings.Replace(assetCSV, "V10.2", "V10.3", 1)
-		p = must[*Preview](t)(PreviewImport(ctx, d, org, "x.csv", []byte(changed)))
+		p = must[*Preview](t)(PreviewImport(ctx, d, testCat, org, "x.csv", []byte(changed)))
 		var row PreviewRow
 		for _, r := range p.Rows {
 			if r.Name == "CT装置" {
@@ -97,7 +97,7 @@ func TestImportCSV(t *testing.T) {
 		}
 		// Matching by hostname renames the asset.
 		rename := "名称,ホスト名\n受付CT,ct01\n"
-		p = must[*Preview](t)(ImportFile(ctx, d, org, "u2", "r.csv", []byte(rename), false, t0))
+		p = must[*Preview](t)(ImportFile(ctx, d, testCat, org, "u2", "r.csv", []byte(rename), false, t0))
 		if p.Rows[0].Status != RowChanged || p.Rows[0].ID != ct.ID {
 			t.Errorf("rename %+v", p.Rows[0])
 		}
@@ -125,7 +125,7 @@ func TestImportShiftJIS(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
 		org := newOrg(t, d, "A")
-		p, err := ImportFile(ctx, d, org, "", "sjis.csv", sjis(t, assetCSV), false, t0)
+		p, err := ImportFile(ctx, d, testCat, org, "", "sjis.csv", sjis(t, assetCSV), false, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestImportWorkbook(t *testing.T) {
 <row r="1"><c r="A1" t="inlineStr"><is><t>name</t></is></c><c r="B1" t="inlineStr"><is><t>kind</t></is></c><c r="C1" t="inlineStr"><is><t>support_end</t></is></c><c r="D1" t="inlineStr"><is><t>serial</t></is></c></row>
 <row r="2"><c r="A2" t="inlineStr"><is><t>PACS</t></is></c><c r="B2" t="inlineStr"><is><t>server</t></is></c><c r="C2"><v>46112</v></c><c r="D2"><v>12345</v></c></row>
 </sheetData></worksheet>`
-		p := must[*Preview](t)(ImportFile(ctx, d, org, "", "book.xlsx", testkit.RawXLSX(t, sheet, ""), false, t0))
+		p := must[*Preview](t)(ImportFile(ctx, d, testCat, org, "", "book.xlsx", testkit.RawXLSX(t, sheet, ""), false, t0))
 		if !p.OK() || p.Counts[SheetAssets][RowNew] != 1 {
 			t.Fatalf("preview %+v", p)
 		}
@@ -162,7 +162,7 @@ func TestImportWorkbook(t *testing.T) {
 			xlsx.SheetData{Name: SheetConnections, Header: []string{"名称", "種別", "終端機器", "事業者", "多要素認証", "管理者", "最終確認日"},
 				Rows: [][]string{{"CT保守回線", "LTE", "VPN装置", "保守ベンダーA", "いいえ", "事業者", "R8.1.15"}, {"旧ISDN", "ISDN", "", "", "", "", ""}}},
 		)
-		p = must[*Preview](t)(ImportFile(ctx, d, org, "", "book.xlsx", book, false, t0))
+		p = must[*Preview](t)(ImportFile(ctx, d, testCat, org, "", "book.xlsx", book, false, t0))
 		if !p.OK() || p.Counts[SheetConnections][RowNew] != 2 || p.Counts[SheetVendors][RowNew] != 1 {
 			t.Fatalf("preview %+v", p)
 		}
@@ -173,7 +173,7 @@ func TestImportWorkbook(t *testing.T) {
 		if len(conns[0].Flags) != 2 { // no MFA, device past support
 			t.Errorf("flags %+v", conns[0].Flags)
 		}
-		p = must[*Preview](t)(ImportFile(ctx, d, org, "", "book.xlsx", book, false, t0))
+		p = must[*Preview](t)(ImportFile(ctx, d, testCat, org, "", "book.xlsx", book, false, t0))
 		for sheet, c := range p.Counts {
 			if c[RowNew]+c[RowChanged]+c[RowError] != 0 {
 				t.Errorf("re-import %s: %v", sheet, c)
@@ -217,7 +217,7 @@ func TestImportBadFiles(t *testing.T) {
 		ctx := context.Background()
 		org := newOrg(t, d, "A")
 		for _, tc := range cases {
-			p, err := ImportFile(ctx, d, org, "u", tc.file, tc.data, false, t0)
+			p, err := ImportFile(ctx, d, testCat, org, "u", tc.file, tc.data, false, t0)
 			if apperr.CodeOf(err) != apperr.Invalid || p == nil {
 				t.Errorf("%s: err %v", tc.name, err)
 				continue
@@ -244,7 +244,7 @@ func TestImportBadFiles(t *testing.T) {
 func TestExportAndTemplate(t *testing.T) {
 	eachTwoOrgs(t, func(t *testing.T, d *db.DB, a, b string) {
 		ctx := context.Background()
-		if _, err := ImportFile(ctx, d, a, "", "a.csv", []byte(assetCSV), false, t0); err != nil {
+		if _, err := ImportFile(ctx, d, testCat, a, "", "a.csv", []byte(assetCSV), false, t0); err != nil {
 			t.Fatal(err)
 		}
 		vpn := must[Asset](t)(GetAssetByName(ctx, d, a, "VPN装置"))
@@ -253,43 +253,43 @@ func TestExportAndTemplate(t *testing.T) {
 		must[Account](t)(CreateAccount(ctx, d, a, Account{SystemID: sys.ID, Username: "admin", Kind: AccountShared, Admin: true}, t0))
 
 		var x bytes.Buffer
-		if err := Export(ctx, d, a, FormatXLSX, &x, "2026-04-01"); err != nil {
+		if err := Export(ctx, d, testCat, a, FormatXLSX, &x, "2026-04-01"); err != nil {
 			t.Fatal(err)
 		}
 		sheets, err := xlsx.Read(x.Bytes(), xlsx.Limits{})
 		if err != nil || len(sheets) != 10 {
 			t.Fatalf("export sheets %d %v", len(sheets), err)
 		}
-		p := must[*Preview](t)(ImportFile(ctx, d, a, "", "export.xlsx", x.Bytes(), false, t0))
+		p := must[*Preview](t)(ImportFile(ctx, d, testCat, a, "", "export.xlsx", x.Bytes(), false, t0))
 		for sheet, c := range p.Counts {
 			if c[RowNew]+c[RowChanged]+c[RowError] != 0 {
 				t.Errorf("export re-imported into same org %s: %v", sheet, c)
 			}
 		}
-		p = must[*Preview](t)(ImportFile(ctx, d, b, "", "export.xlsx", x.Bytes(), false, t0))
+		p = must[*Preview](t)(ImportFile(ctx, d, testCat, b, "", "export.xlsx", x.Bytes(), false, t0))
 		if p.Counts[SheetAssets][RowNew] != 3 || p.Counts[SheetConnections][RowNew] != 1 {
 			t.Errorf("export imported into other org: %v", p.Counts)
 		}
 		var c bytes.Buffer
-		if err := Export(ctx, d, a, FormatCSV, &c, ""); err != nil {
+		if err := Export(ctx, d, testCat, a, FormatCSV, &c, ""); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.HasPrefix(c.Bytes(), []byte("\uFEFF名称,種別")) || bytes.Count(c.Bytes(), []byte("\r\n")) != 4 {
 			t.Errorf("csv export %q", c.String()[:60])
 		}
-		p = must[*Preview](t)(PreviewImport(ctx, d, a, "e.csv", c.Bytes()))
+		p = must[*Preview](t)(PreviewImport(ctx, d, testCat, a, "e.csv", c.Bytes()))
 		if p.Counts[SheetAssets][RowUnchanged] != 3 {
 			t.Errorf("csv export re-import %v %+v", p.Counts, p.Errors)
 		}
 		var j bytes.Buffer
-		if err := Export(ctx, d, a, FormatJSON, &j, "2026-04-01"); err != nil {
+		if err := Export(ctx, d, testCat, a, FormatJSON, &j, "2026-04-01"); err != nil {
 			t.Fatal(err)
 		}
 		var reg Register
 		if err := json.Unmarshal(j.Bytes(), &reg); err != nil || len(reg.Assets) != 3 || len(reg.Accounts) != 1 || len(reg.Accounts[0].Flags) != 1 {
 			t.Errorf("json export %v %+v", err, reg.Accounts)
 		}
-		if err := Export(ctx, d, a, "pdf", &j, ""); apperr.CodeOf(err) != apperr.Invalid {
+		if err := Export(ctx, d, testCat, a, "pdf", &j, ""); apperr.CodeOf(err) != apperr.Invalid {
 			t.Errorf("bad format: %v", err)
 		}
 		for _, f := range []string{FormatXLSX, FormatCSV} {
@@ -297,7 +297,7 @@ func TestExportAndTemplate(t *testing.T) {
 			if err := Template(f, &tb); err != nil {
 				t.Fatal(err)
 			}
-			p := must[*Preview](t)(PreviewImport(ctx, d, b, "template."+f, tb.Bytes()))
+			p := must[*Preview](t)(PreviewImport(ctx, d, testCat, b, "template."+f, tb.Bytes()))
 			if !p.OK() || len(p.Rows) != 0 {
 				t.Errorf("template %s: %+v", f, p)
 			}
@@ -320,7 +320,7 @@ func TestExportFormulaCells(t *testing.T) {
 			}
 		}
 		var c bytes.Buffer
-		if err := Export(ctx, d, a, FormatCSV, &c, ""); err != nil {
+		if err := Export(ctx, d, testCat, a, FormatCSV, &c, ""); err != nil {
 			t.Fatal(err)
 		}
 		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(c.Bytes(), []byte("\uFEFF")))).ReadAll()
@@ -345,12 +345,12 @@ func TestExportFormulaCells(t *testing.T) {
 				t.Errorf("export lacks %q: %v", want, got)
 			}
 		}
-		p := must[*Preview](t)(PreviewImport(ctx, d, a, "e.csv", c.Bytes()))
+		p := must[*Preview](t)(PreviewImport(ctx, d, testCat, a, "e.csv", c.Bytes()))
 		if p.Counts[SheetAssets][RowUnchanged] != len(names) || !p.OK() {
 			t.Errorf("csv export re-import %v %+v", p.Counts, p.Errors)
 		}
 		var x bytes.Buffer
-		if err := Export(ctx, d, a, FormatXLSX, &x, "2026-04-01"); err != nil {
+		if err := Export(ctx, d, testCat, a, FormatXLSX, &x, "2026-04-01"); err != nil {
 			t.Fatal(err)
 		}
 		zr, err := zip.NewReader(bytes.NewReader(x.Bytes()), int64(x.Len()))

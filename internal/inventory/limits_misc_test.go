@@ -63,7 +63,7 @@ func TestVendorEmailControlCharacters(t *testing.T) {
 			t.Fatalf("stored %q %v", got.Email, err)
 		}
 		data := xlsxOf(t, xlsx.SheetData{Name: SheetVendors, Header: []string{"名称", "メール"}, Rows: [][]string{{"別の会社", "b@example.jp\r\nBcc: x@evil.example"}}})
-		p, err := PreviewImport(ctx, d, org, "a.xlsx", data)
+		p, err := PreviewImport(ctx, d, testCat, org, "a.xlsx", data)
 		if err != nil {
 			t.Fatal(err)
 		}

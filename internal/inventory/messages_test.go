@@ -59,6 +59,9 @@ func strs[T ~string](vs []T) []string {
 
 // TestLabelsParse checks that every Japanese and English label that export
 // may write is read back by import.
+// testCat is the message catalog the tests' imports and exports use.
+var testCat = i18n.MustLoad()
+
 func TestLabelsParse(t *testing.T) {
 	cat := i18n.MustLoad()
 	check := func(prefix string, vals []string, parse func(string) (string, bool)) {
@@ -86,9 +89,10 @@ func TestLabelsParse(t *testing.T) {
 		}
 		panic("unknown parser")
 	}
-	check("inventory.kind.", strs(AssetKinds), wrap(parseKind))
-	check("inventory.lifecycle.", strs(Lifecycles), wrap(parseLifecycle))
-	check("inventory.conn_type.", strs(ConnTypes), wrap(parseConnType))
-	check("inventory.manager.", strs(Managers), wrap(parseManager))
+	lb := NewLabels(cat)
+	check("inventory.kind.", strs(AssetKinds), wrap(lb.kind))
+	check("inventory.lifecycle.", strs(Lifecycles), wrap(lb.lifecycle))
+	check("inventory.conn_type.", strs(ConnTypes), wrap(lb.connType))
+	check("inventory.manager.", strs(Managers), wrap(lb.manager))
 	check("inventory.tri.", []string{"yes", "no", "unknown"}, wrap(ParseTri))
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/xlsx"
 )
 
 // OverviewOptions tune OverviewSVG. T translates message keys (for example
@@ -49,7 +50,7 @@ type svgWriter struct {
 
 func (s svgWriter) text(x, y float64, size float64, anchor, weight, fill, txt string) {
 	fmt.Fprintf(s, `<text x="%.1f" y="%.1f" font-size="%.1f" text-anchor="%s" font-weight="%s" fill="%s">%s</text>`+"\n",
-		x, y, size, anchor, weight, fill, xmlEscape(txt))
+		x, y, size, anchor, weight, fill, xlsx.EscapeXML(txt))
 }
 
 // fit shortens s so that it fits width at font size (CJK characters count
@@ -202,8 +203,8 @@ func OverviewSVG(w io.Writer, reg *Register, opt OverviewOptions) error {
 	s := svgWriter{bw}
 	title := T("inventory.overview.title", opt.OrgName)
 	fmt.Fprintf(s, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %.0f" width="297mm" height="%.0fmm" role="img" aria-label="%s" font-family="%s">`+"\n",
-		a4W, height, 210*height/a4H, xmlEscape(title), overviewFont)
-	fmt.Fprintf(s, "<title>%s</title>\n", xmlEscape(title))
+		a4W, height, 210*height/a4H, xlsx.EscapeXML(title), overviewFont)
+	fmt.Fprintf(s, "<title>%s</title>\n", xlsx.EscapeXML(title))
 	s.WriteString(`<defs><style>@media print{.noprint{display:none}}</style></defs>` + "\n")
 	fmt.Fprintf(s, `<rect x="0" y="0" width="%d" height="%.0f" fill="#ffffff"/>`+"\n", a4W, height)
 	s.text(margin, 38, 20, "start", "bold", "#202124", fit(title, width-200, 20))

@@ -91,7 +91,7 @@ func pageOf[T any](ctx context.Context, q db.Querier, orgID string, k keyset, wh
 			qargs = append(qargs, orgID, after)
 		}
 		query += " ORDER BY " + strings.Join(cols, ", ") + " LIMIT " + strconv.Itoa(limit+1)
-		batch, err := scanAll(ctx, q, query, qargs, scan)
+		batch, err := db.QueryAll(ctx, q, scan, query, qargs...)
 		if err != nil {
 			return out, err
 		}
@@ -116,23 +116,6 @@ func pageOf[T any](ctx context.Context, q db.Querier, orgID string, k keyset, wh
 			return out, nil
 		}
 	}
-}
-
-func scanAll[T any](ctx context.Context, q db.Querier, query string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		x, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, rows.Err()
 }
 
 // filters builds the conditions of a page from column = value pairs,

@@ -63,49 +63,25 @@ func GetSegment(ctx context.Context, q db.Querier, orgID, id string) (Segment, e
 
 // UpdateSegment replaces segment s.ID and returns it before and after.
 func UpdateSegment(ctx context.Context, q db.Querier, orgID string, s Segment, now time.Time) (before, after Segment, err error) {
-	before, err = GetSegment(ctx, q, orgID, s.ID)
-	if err != nil {
-		return before, after, err
-	}
-	if err := s.normalize(); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, "UPDATE inv_segments SET name = ?, kind = ?, cidr = ?, description = ?, updated_at = ? WHERE org_id = ? AND id = ?",
-		s.Name, string(s.Kind), s.CIDR, s.Description, now, orgID, s.ID)
-	if err := affected(res, conflictAs(err, "name")); err != nil {
-		return before, after, err
-	}
-	after, err = GetSegment(ctx, q, orgID, s.ID)
-	return before, after, err
+	return replaceRow(ctx, q, orgID, s.ID, GetSegment, func() error {
+		if err := s.normalize(); err != nil {
+			return err
+		}
+		res, err := q.Exec(ctx, "UPDATE inv_segments SET name = ?, kind = ?, cidr = ?, description = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+			s.Name, string(s.Kind), s.CIDR, s.Description, now, orgID, s.ID)
+		return affected(res, conflictAs(err, "name"))
+	})
 }
 
 // DeleteSegment removes the organisation's segment id and returns it; its
 // assets stay, without a segment, and its communication records go.
 func DeleteSegment(ctx context.Context, q db.Querier, orgID, id string) (Segment, error) {
-	before, err := GetSegment(ctx, q, orgID, id)
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_segments WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_segments", orgID, id, GetSegment)
 }
 
 // ListSegments returns the organisation's segments in name order.
 func ListSegments(ctx context.Context, q db.Querier, orgID string) ([]Segment, error) {
-	rows, err := q.Query(ctx, segmentSelect+" WHERE org_id = ? ORDER BY name", orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Segment{}
-	for rows.Next() {
-		s, err := scanSegment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return listRows(ctx, q, scanSegment, segmentSelect+" WHERE org_id = ? ORDER BY name", orgID)
 }
 
 // Communication is one allowed communication: between two segments
@@ -236,36 +212,24 @@ func GetCommunication(ctx context.Context, q db.Querier, orgID, id string) (Comm
 // UpdateCommunication replaces communication record c.ID and returns it
 // before and after.
 func UpdateCommunication(ctx context.Context, q db.Querier, orgID string, c Communication, now time.Time) (before, after Communication, err error) {
-	before, err = GetCommunication(ctx, q, orgID, c.ID)
-	if err != nil {
-		return before, after, err
-	}
-	if err := c.normalize(); err != nil {
-		return before, after, err
-	}
-	if err := c.checkRefs(ctx, q, orgID); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, `UPDATE inv_communications SET from_segment_id = ?, to_segment_id = ?, asset_id = ?, peer = ?, port = ?,
+	return replaceRow(ctx, q, orgID, c.ID, GetCommunication, func() error {
+		if err := c.normalize(); err != nil {
+			return err
+		}
+		if err := c.checkRefs(ctx, q, orgID); err != nil {
+			return err
+		}
+		return affected(q.Exec(ctx, `UPDATE inv_communications SET from_segment_id = ?, to_segment_id = ?, asset_id = ?, peer = ?, port = ?,
  protocol = ?, reason = ?, reviewed_on = ?, reviewed_by = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
-		nullID(c.FromSegmentID), nullID(c.ToSegmentID), nullID(c.AssetID), c.Peer, c.Port, c.Protocol, c.Reason,
-		string(c.ReviewedOn), c.ReviewedBy, now, orgID, c.ID)
-	if err := affected(res, err); err != nil {
-		return before, after, err
-	}
-	after, err = GetCommunication(ctx, q, orgID, c.ID)
-	return before, after, err
+			nullID(c.FromSegmentID), nullID(c.ToSegmentID), nullID(c.AssetID), c.Peer, c.Port, c.Protocol, c.Reason,
+			string(c.ReviewedOn), c.ReviewedBy, now, orgID, c.ID))
+	})
 }
 
 // DeleteCommunication removes the organisation's communication record id
 // and returns it.
 func DeleteCommunication(ctx context.Context, q db.Querier, orgID, id string) (Communication, error) {
-	before, err := GetCommunication(ctx, q, orgID, id)
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_communications WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_communications", orgID, id, GetCommunication)
 }
 
 // ListCommunications returns the organisation's communication records; with
@@ -275,18 +239,5 @@ func ListCommunications(ctx context.Context, q db.Querier, orgID, assetID string
 	if assetID != "" {
 		query, args = query+" AND asset_id = ?", append(args, assetID)
 	}
-	rows, err := q.Query(ctx, query+" ORDER BY created_at, id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Communication{}
-	for rows.Next() {
-		c, err := scanComm(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return listRows(ctx, q, scanComm, query+" ORDER BY created_at, id", args...)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/medisac/medisac/internal/audit"
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 )
 
 // Service is the inventory capability: every use case that changes a
@@ -21,6 +22,9 @@ type Service struct {
 	Now   func() time.Time
 	// Documents keeps document files; nil turns documents off.
 	Documents *Documents
+	// labels are the words of choices in the node's catalog, for import
+	// and export.
+	labels *Labels
 
 	// hook, when set (tests), is called after each staged-import chunk
 	// commits; an error stops the import there.
@@ -30,16 +34,17 @@ type Service struct {
 	chunkRows int
 }
 
-// NewService returns the inventory service of a node.
-func NewService(d *db.DB, log *audit.Log, now func() time.Time) *Service {
+// NewService returns the inventory service of a node; cat is the node's
+// message catalog (the labels of choices on import and export).
+func NewService(d *db.DB, log *audit.Log, cat *i18n.Catalog, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{DB: d, Audit: log, Now: now}
+	return &Service{DB: d, Audit: log, Now: now, labels: NewLabels(cat)}
 }
 
 func (s *Service) stager() *stager {
-	return &stager{d: s.DB, log: s.Audit, now: s.Now, hook: s.hook, chunkRows: s.chunkRows}
+	return &stager{d: s.DB, log: s.Audit, now: s.Now, lb: s.labels, hook: s.hook, chunkRows: s.chunkRows}
 }
 
 // ActionImport is the audit action (and permission rule) of an import.
@@ -58,7 +63,7 @@ func (s *Service) PreviewImport(ctx context.Context, p *auth.Principal, orgID, f
 	if err := auth.Authorize(p, ActionImport, auth.Target{OrgID: orgID}); err != nil {
 		return nil, err
 	}
-	return PreviewImport(ctx, s.DB, orgID, filename, data)
+	return previewImport(ctx, s.DB, s.labels, orgID, filename, data)
 }
 
 // ApplyImport previews the file again and, when it has no errors, writes
@@ -136,7 +141,7 @@ func applyFile(ctx context.Context, st *stager, orgID, filename string, data []b
 		if err != nil {
 			return nil, err
 		}
-		p, err := PreviewImport(ctx, st.d, orgID, filename, data)
+		p, err := previewImport(ctx, st.d, st.lb, orgID, filename, data)
 		if err != nil {
 			return nil, err
 		}
@@ -235,11 +240,11 @@ func applyNmap(ctx context.Context, st *stager, orgID string, scan *NmapScan, ac
 // ImportFile applies an import file in short transactions on d and writes
 // no audit entry (the caller does); the asset history records actorID.
 // With dryRun it only previews.
-func ImportFile(ctx context.Context, d *db.DB, orgID, actorID, filename string, data []byte, dryRun bool, now time.Time) (*Preview, error) {
+func ImportFile(ctx context.Context, d *db.DB, cat *i18n.Catalog, orgID, actorID, filename string, data []byte, dryRun bool, now time.Time) (*Preview, error) {
 	if dryRun {
-		return PreviewImport(ctx, d, orgID, filename, data)
+		return PreviewImport(ctx, d, cat, orgID, filename, data)
 	}
-	st := &stager{d: d, now: fixedClock(now)}
+	st := &stager{d: d, now: fixedClock(now), lb: NewLabels(cat)}
 	return applyFile(ctx, st, orgID, filename, data, func(*Preview) stagedEntry { return stagedEntry{History: actorID} })
 }
 

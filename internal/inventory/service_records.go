@@ -455,7 +455,7 @@ func (s *Service) OpenDocument(ctx context.Context, p *auth.Principal, orgID, id
 func (s *Service) Export(ctx context.Context, p *auth.Principal, orgID, format string, w io.Writer) error {
 	cw := &countWriter{w: w}
 	return s.Read(ctx, p, orgID, audit.Event{Action: audit.ActionDataExport, ObjectType: "inventory", ObjectID: orgID}, func(q db.Querier) (map[string]any, error) {
-		if err := Export(ctx, q, orgID, format, cw, DateOf(s.Now())); err != nil {
+		if err := export(ctx, q, s.labels, orgID, format, cw, DateOf(s.Now())); err != nil {
 			return nil, err
 		}
 		return map[string]any{"format": format, "bytes": cw.n}, nil

@@ -274,7 +274,7 @@ func TestTenantIsolation(t *testing.T) {
 		if err := RenderOverview(ctx, d, b, &svg, OverviewOptions{}); err != nil || strings.Contains(svg.String(), "VPN装置") {
 			t.Errorf("RenderOverview leaked: %v", err)
 		}
-		if p := must[*Preview](t)(ImportFile(ctx, d, b, "", "x.csv", []byte("名称,ホスト名\nVPN装置,\n"), false, t0)); p.Rows[0].Status != RowNew {
+		if p := must[*Preview](t)(ImportFile(ctx, d, testCat, b, "", "x.csv", []byte("名称,ホスト名\nVPN装置,\n"), false, t0)); p.Rows[0].Status != RowNew {
 			t.Errorf("import matched another organisation's asset: %+v", p.Rows[0])
 		}
 

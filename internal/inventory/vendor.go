@@ -80,52 +80,28 @@ func GetVendor(ctx context.Context, q db.Querier, orgID, id string) (Vendor, err
 
 // UpdateVendor replaces vendor v.ID and returns it before and after.
 func UpdateVendor(ctx context.Context, q db.Querier, orgID string, v Vendor, now time.Time) (before, after Vendor, err error) {
-	before, err = GetVendor(ctx, q, orgID, v.ID)
-	if err != nil {
-		return before, after, err
-	}
-	if err := v.normalize(); err != nil {
-		return before, after, err
-	}
-	if err := checkOrg(ctx, q, v.MedisacOrgID); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, "UPDATE inv_vendors SET name = ?, medisac_org_id = ?, contact = ?, phone = ?, email = ?, notes = ?, updated_at = ? WHERE org_id = ? AND id = ?",
-		v.Name, nullID(v.MedisacOrgID), v.Contact, v.Phone, v.Email, v.Notes, now, orgID, v.ID)
-	if err := affected(res, conflictAs(err, "name")); err != nil {
-		return before, after, err
-	}
-	after, err = GetVendor(ctx, q, orgID, v.ID)
-	return before, after, err
+	return replaceRow(ctx, q, orgID, v.ID, GetVendor, func() error {
+		if err := v.normalize(); err != nil {
+			return err
+		}
+		if err := checkOrg(ctx, q, v.MedisacOrgID); err != nil {
+			return err
+		}
+		res, err := q.Exec(ctx, "UPDATE inv_vendors SET name = ?, medisac_org_id = ?, contact = ?, phone = ?, email = ?, notes = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+			v.Name, nullID(v.MedisacOrgID), v.Contact, v.Phone, v.Email, v.Notes, now, orgID, v.ID)
+		return affected(res, conflictAs(err, "name"))
+	})
 }
 
 // DeleteVendor removes the organisation's vendor id (and its contracts) and
 // returns it.
 func DeleteVendor(ctx context.Context, q db.Querier, orgID, id string) (Vendor, error) {
-	before, err := GetVendor(ctx, q, orgID, id)
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_vendors WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_vendors", orgID, id, GetVendor)
 }
 
 // ListVendors returns the organisation's vendors in name order.
 func ListVendors(ctx context.Context, q db.Querier, orgID string) ([]Vendor, error) {
-	rows, err := q.Query(ctx, vendorSelect+" WHERE org_id = ? ORDER BY name", orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Vendor{}
-	for rows.Next() {
-		v, err := scanVendor(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return listRows(ctx, q, scanVendor, vendorSelect+" WHERE org_id = ? ORDER BY name", orgID)
 }
 
 // System is an information system of the institution (電子カルテ, PACS,
@@ -176,50 +152,26 @@ func GetSystem(ctx context.Context, q db.Querier, orgID, id string) (System, err
 
 // UpdateSystem replaces system s.ID and returns it before and after.
 func UpdateSystem(ctx context.Context, q db.Querier, orgID string, s System, now time.Time) (before, after System, err error) {
-	before, err = GetSystem(ctx, q, orgID, s.ID)
-	if err != nil {
-		return before, after, err
-	}
-	if err := s.prepare(ctx, q, orgID); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, "UPDATE inv_systems SET name = ?, vendor_id = ?, description = ?, updated_at = ? WHERE org_id = ? AND id = ?",
-		s.Name, nullID(s.VendorID), s.Description, now, orgID, s.ID)
-	if err := affected(res, conflictAs(err, "name")); err != nil {
-		return before, after, err
-	}
-	after, err = GetSystem(ctx, q, orgID, s.ID)
-	return before, after, err
+	return replaceRow(ctx, q, orgID, s.ID, GetSystem, func() error {
+		if err := s.prepare(ctx, q, orgID); err != nil {
+			return err
+		}
+		res, err := q.Exec(ctx, "UPDATE inv_systems SET name = ?, vendor_id = ?, description = ?, updated_at = ? WHERE org_id = ? AND id = ?",
+			s.Name, nullID(s.VendorID), s.Description, now, orgID, s.ID)
+		return affected(res, conflictAs(err, "name"))
+	})
 }
 
 // DeleteSystem removes the organisation's system id with its responsibility
 // split, document records and accounts, and returns it. The caller removes
 // the document files (DocumentKeys before the delete).
 func DeleteSystem(ctx context.Context, q db.Querier, orgID, id string) (System, error) {
-	before, err := GetSystem(ctx, q, orgID, id)
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_systems WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_systems", orgID, id, GetSystem)
 }
 
 // ListSystems returns the organisation's systems in name order.
 func ListSystems(ctx context.Context, q db.Querier, orgID string) ([]System, error) {
-	rows, err := q.Query(ctx, systemSelect+" WHERE org_id = ? ORDER BY name", orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []System{}
-	for rows.Next() {
-		s, err := scanSystem(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return listRows(ctx, q, scanSystem, systemSelect+" WHERE org_id = ? ORDER BY name", orgID)
 }
 
 // Contract is a maintenance contract with a vendor covering some systems.
@@ -296,20 +248,12 @@ func scanContract(r scanner) (Contract, error) {
 }
 
 func (c *Contract) loadSystems(ctx context.Context, q db.Querier, orgID string) error {
-	rows, err := q.Query(ctx, "SELECT system_id FROM inv_contract_systems WHERE org_id = ? AND contract_id = ? ORDER BY system_id", orgID, c.ID)
+	ids, err := db.QueryStrings(ctx, q, "SELECT system_id FROM inv_contract_systems WHERE org_id = ? AND contract_id = ? ORDER BY system_id", orgID, c.ID)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	c.SystemIDs = []string{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		c.SystemIDs = append(c.SystemIDs, id)
-	}
-	return rows.Err()
+	c.SystemIDs = append([]string{}, ids...)
+	return nil
 }
 
 // CreateContract stores a new maintenance contract of the organisation; its
@@ -343,34 +287,23 @@ func GetContract(ctx context.Context, q db.Querier, orgID, id string) (Contract,
 // UpdateContract replaces contract c.ID (and its systems) and returns it
 // before and after.
 func UpdateContract(ctx context.Context, q db.Querier, orgID string, c Contract, now time.Time) (before, after Contract, err error) {
-	before, err = GetContract(ctx, q, orgID, c.ID)
-	if err != nil {
-		return before, after, err
-	}
-	if err := c.prepare(ctx, q, orgID); err != nil {
-		return before, after, err
-	}
-	res, err := q.Exec(ctx, `UPDATE inv_contracts SET vendor_id = ?, title = ?, start_on = ?, end_on = ?, remote_maintenance = ?, contact = ?,
+	return replaceRow(ctx, q, orgID, c.ID, GetContract, func() error {
+		if err := c.prepare(ctx, q, orgID); err != nil {
+			return err
+		}
+		res, err := q.Exec(ctx, `UPDATE inv_contracts SET vendor_id = ?, title = ?, start_on = ?, end_on = ?, remote_maintenance = ?, contact = ?,
  notes = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
-		c.VendorID, c.Title, string(c.StartOn), string(c.EndOn), string(c.RemoteMaintenance), c.Contact, c.Notes, now, orgID, c.ID)
-	if err := affected(res, err); err != nil {
-		return before, after, err
-	}
-	if err := c.writeSystems(ctx, q, orgID); err != nil {
-		return before, after, err
-	}
-	after, err = GetContract(ctx, q, orgID, c.ID)
-	return before, after, err
+			c.VendorID, c.Title, string(c.StartOn), string(c.EndOn), string(c.RemoteMaintenance), c.Contact, c.Notes, now, orgID, c.ID)
+		if err := affected(res, err); err != nil {
+			return err
+		}
+		return c.writeSystems(ctx, q, orgID)
+	})
 }
 
 // DeleteContract removes the organisation's contract id and returns it.
 func DeleteContract(ctx context.Context, q db.Querier, orgID, id string) (Contract, error) {
-	before, err := GetContract(ctx, q, orgID, id)
-	if err != nil {
-		return before, err
-	}
-	res, err := q.Exec(ctx, "DELETE FROM inv_contracts WHERE org_id = ? AND id = ?", orgID, id)
-	return before, affected(res, err)
+	return deleteRow(ctx, q, "inv_contracts", orgID, id, GetContract)
 }
 
 // ListContracts returns the organisation's contracts ordered by end date;
@@ -380,21 +313,8 @@ func ListContracts(ctx context.Context, q db.Querier, orgID, vendorID string) ([
 	if vendorID != "" {
 		query, args = query+" AND vendor_id = ?", append(args, vendorID)
 	}
-	rows, err := q.Query(ctx, query+" ORDER BY end_on, title, id", args...)
+	out, err := listRows(ctx, q, scanContract, query+" ORDER BY end_on, title, id", args...)
 	if err != nil {
-		return nil, err
-	}
-	out := []Contract{}
-	for rows.Next() {
-		c, err := scanContract(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	for i := range out {
@@ -449,20 +369,12 @@ func Responsibilities(ctx context.Context, q db.Querier, orgID, systemID string)
 	if _, err := GetSystem(ctx, q, orgID, systemID); err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, "SELECT duty, holder, note FROM inv_responsibilities WHERE org_id = ? AND system_id = ?", orgID, systemID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	got := map[Duty]Responsibility{}
-	for rows.Next() {
+	got, err := db.QueryMap(ctx, q, func(sc db.Scanner) (Duty, Responsibility, error) {
 		var r Responsibility
-		if err := rows.Scan(&r.Duty, &r.Holder, &r.Note); err != nil {
-			return nil, err
-		}
-		got[r.Duty] = r
-	}
-	if err := rows.Err(); err != nil {
+		err := sc.Scan(&r.Duty, &r.Holder, &r.Note)
+		return r.Duty, r, err
+	}, "SELECT duty, holder, note FROM inv_responsibilities WHERE org_id = ? AND system_id = ?", orgID, systemID)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]Responsibility, 0, len(Duties))

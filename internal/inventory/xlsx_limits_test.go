@@ -16,7 +16,7 @@ func TestImportHugeSharedString(t *testing.T) {
 	data := testkit.HugeSharedXLSX(t, 64<<20)
 	dbtest.Each(t, func(t *testing.T, d *db.DB) {
 		org := newOrg(t, d, "大きな病院")
-		p, err := PreviewImport(context.Background(), d, org, "big.xlsx", data)
+		p, err := PreviewImport(context.Background(), d, testCat, org, "big.xlsx", data)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,20 +74,11 @@ func (q *Queue) List(ctx context.Context, f Filter) ([]Job, error) {
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := q.d.Query(ctx, query, args...)
+	out, err := db.QueryAll(ctx, q.d, scanJob, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("jobs: list: %w", err)
 	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("jobs: list: %w", err)
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Get returns the job with id, or an error matching db.ErrNotFound.
@@ -132,20 +123,19 @@ func (q *Queue) Counts(ctx context.Context) (map[State]int64, error) {
 	for _, s := range States {
 		out[s] = 0
 	}
-	rows, err := q.d.Query(ctx, `SELECT state, COUNT(*) FROM jobs GROUP BY state`)
+	err := db.EachRow(ctx, q.d, `SELECT state, COUNT(*) FROM jobs GROUP BY state`, nil, func(r db.Scanner) error {
+		var s State
+		var n int64
+		if err := r.Scan(&s, &n); err != nil {
+			return err
+		}
+		out[s] = n
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: counts: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var s State
-		var n int64
-		if err := rows.Scan(&s, &n); err != nil {
-			return nil, fmt.Errorf("jobs: counts: %w", err)
-		}
-		out[s] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Prune deletes done jobs that finished more than olderThan ago and

@@ -228,20 +228,11 @@ func (m *Mailer) Outbox(ctx context.Context, orgID string, limit int) ([]Stored,
 	}
 	query += ` ORDER BY created_at DESC, id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := m.d.Query(ctx, query, args...)
+	out, err := db.QueryAll(ctx, m.d, scanStored, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("notify: outbox: %w", err)
 	}
-	defer rows.Close()
-	var out []Stored
-	for rows.Next() {
-		s, err := scanStored(rows)
-		if err != nil {
-			return nil, fmt.Errorf("notify: outbox: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Get returns message id of organisation orgID ("" = any organisation,

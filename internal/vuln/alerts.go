@@ -101,39 +101,14 @@ func (w *Watch) Alert(ctx context.Context) error {
 func (w *Watch) alertOrg(ctx context.Context, tx *db.Tx, orgID string) (string, error) {
 	now := w.now()
 	const pending = ` f.org_id = ? AND f.alert_pending AND f.active AND f.state IN ('open','in_progress')`
-	rows, err := tx.Query(ctx, `SELECT f.id FROM vuln_findings f WHERE`+pending, orgID)
-	if err != nil {
+	pendingIDs, err := db.QueryStrings(ctx, tx, `SELECT f.id FROM vuln_findings f WHERE`+pending, orgID)
+	if err != nil || len(pendingIDs) == 0 {
 		return "", err
 	}
-	var ids []any
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return "", err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(ids) == 0 {
-		return "", err
-	}
+	ids := db.Args(nil, pendingIDs)
 	// The message lists the most urgent findings; the rest are counted.
-	rows, err = tx.Query(ctx, findingSelect+` WHERE`+pending+` ORDER BY f.priority, f.rank, a.name, f.id LIMIT `+strconv.Itoa(maxAlertLines), orgID)
-	if err != nil {
-		return "", err
-	}
-	var fs []Finding
-	for rows.Next() {
-		f, err := scanFinding(rows)
-		if err != nil {
-			rows.Close()
-			return "", err
-		}
-		fs = append(fs, f)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(fs) == 0 {
+	fs, err := db.QueryAll(ctx, tx, scanFinding, findingSelect+` WHERE`+pending+` ORDER BY f.priority, f.rank, a.name, f.id LIMIT `+strconv.Itoa(maxAlertLines), orgID)
+	if err != nil || len(fs) == 0 {
 		return "", err
 	}
 	contacts, err := vendorContacts(ctx, tx, orgID)
@@ -203,22 +178,13 @@ type alerted struct {
 // lastAlerted returns what was last told about the organisation's findings
 // waiting for an alert.
 func lastAlerted(ctx context.Context, q db.Querier, orgID string) (map[string]alerted, error) {
-	rows, err := q.Query(ctx, `SELECT id, alerted_priority, alerted_kev, alerted_epss FROM vuln_findings
-		WHERE org_id = ? AND active AND alert_pending`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]alerted{}
-	for rows.Next() {
+	return db.QueryMap(ctx, q, func(r db.Scanner) (string, alerted, error) {
 		var id string
 		var a alerted
-		if err := rows.Scan(&id, &a.priority, &a.kev, &a.epss); err != nil {
-			return nil, err
-		}
-		out[id] = a
-	}
-	return out, rows.Err()
+		err := r.Scan(&id, &a.priority, &a.kev, &a.epss)
+		return id, a, err
+	}, `SELECT id, alerted_priority, alerted_kev, alerted_epss FROM vuln_findings
+		WHERE org_id = ? AND active AND alert_pending`, orgID)
 }
 
 // raisedWhy says, in plain words, why a finding told before at a less
@@ -260,20 +226,11 @@ func percent(p float64) string {
 type vendorContact struct{ name, contact, phone, email string }
 
 func vendorContacts(ctx context.Context, q db.Querier, orgID string) (map[string]vendorContact, error) {
-	rows, err := q.Query(ctx, `SELECT name, contact, phone, email FROM inv_vendors WHERE org_id = ?`, orgID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := map[string]vendorContact{}
-	for rows.Next() {
+	return db.QueryMap(ctx, q, func(r db.Scanner) (string, vendorContact, error) {
 		var v vendorContact
-		if err := rows.Scan(&v.name, &v.contact, &v.phone, &v.email); err != nil {
-			return nil, err
-		}
-		out[strings.TrimSpace(v.name)] = v
-	}
-	return out, rows.Err()
+		err := r.Scan(&v.name, &v.contact, &v.phone, &v.email)
+		return strings.TrimSpace(v.name), v, err
+	}, `SELECT name, contact, phone, email FROM inv_vendors WHERE org_id = ?`, orgID)
 }
 
 // Device names the device of a finding as people know it: name, place,

@@ -102,21 +102,11 @@ func AliasHistory(ctx context.Context, q db.Querier, limit int) ([]AliasVersion,
 		sql += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := q.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, err
+	out, err := db.QueryAll(ctx, q, scanAliasVersion, sql, args...)
+	if len(out) > 0 {
+		out[0].InForce = true
 	}
-	defer rows.Close()
-	var out []AliasVersion
-	for rows.Next() {
-		v, err := scanAliasVersion(rows)
-		if err != nil {
-			return nil, err
-		}
-		v.InForce = len(out) == 0
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // AliasVersionBody returns a stored version of the alias table and its

@@ -245,27 +245,18 @@ func (w *Watch) setIdentitiesChecked(ctx context.Context, at time.Time, version 
 
 func (w *Watch) readInputs(ctx context.Context, where string, args []any, after string) ([]identityInput, error) {
 	args = append(append([]any{}, args...), after)
-	rows, err := w.DB.Query(ctx, `SELECT a.id, a.org_id, a.vendor, a.product, a.model, a.version, a.cpe, a.internet_exposed, a.lifecycle,
+	return db.QueryAll(ctx, w.DB, func(r db.Scanner) (identityInput, error) {
+		var in identityInput
+		st := &in.stored
+		err := r.Scan(&in.id, &in.org, &in.vendor, &in.product, &in.model, &in.version, &in.cpe, &in.exposed, &in.lifecycle,
+			&in.external, &in.vpn, &in.oldSig, &st.candidates, &st.names, &st.vendorKey, &st.override, &st.aliases, &st.touch)
+		return in, err
+	}, `SELECT a.id, a.org_id, a.vendor, a.product, a.model, a.version, a.cpe, a.internet_exposed, a.lifecycle,
 		EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.org_id = a.org_id),
 		EXISTS (SELECT 1 FROM inv_connections c WHERE c.asset_id = a.id AND c.org_id = a.org_id AND c.type IN ('ipsec_vpn','ssl_vpn')),
 		i.input_sig, COALESCE(i.candidates, ''), COALESCE(i.names, ''), COALESCE(i.vendor_key, ''), COALESCE(i.override, ''),
 		COALESCE(i.aliases, ''), COALESCE(a.updated_at > i.updated_at, FALSE)
 		FROM inv_assets a LEFT JOIN vuln_asset_identity i ON i.asset_id = a.id WHERE `+where+` AND a.id > ? ORDER BY a.id LIMIT `+strconv.Itoa(refreshPage), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ins []identityInput
-	for rows.Next() {
-		var in identityInput
-		st := &in.stored
-		if err := rows.Scan(&in.id, &in.org, &in.vendor, &in.product, &in.model, &in.version, &in.cpe, &in.exposed, &in.lifecycle,
-			&in.external, &in.vpn, &in.oldSig, &st.candidates, &st.names, &st.vendorKey, &st.override, &st.aliases, &st.touch); err != nil {
-			return nil, err
-		}
-		ins = append(ins, in)
-	}
-	return ins, rows.Err()
 }
 
 // deriveAndStore derives the identities of ins and writes those whose

@@ -189,18 +189,11 @@ func versioned(rs []storedRule) bool {
 
 func productOnly(r *match.Rules) bool {
 	any := false
-	for _, c := range r.Configs {
-		for _, n := range c.Nodes {
-			for _, cr := range n.Criteria {
-				if !cr.Vulnerable {
-					continue
-				}
-				if !cr.ProductOnly {
-					return false
-				}
-				any = true
-			}
+	for cr := range r.Vulnerable() {
+		if !cr.ProductOnly {
+			return false
 		}
+		any = true
 	}
 	return any
 }
@@ -1257,20 +1250,21 @@ func restHash(f vulnFacts, ex *exposureFacts, h *hit) uint64 {
 // mix64 and mix64b are two 64-bit finalisers (MurmurHash3's and
 // SplitMix64's), so the two sums do not collide together.
 func mix64(x uint64) uint64 {
-	x ^= x >> 33
-	x *= 0xff51afd7ed558ccd
-	x ^= x >> 33
-	x *= 0xc4ceb9fe1a85ec53
-	x ^= x >> 33
-	return x
+	return xorShiftMul(x, 33, 0xff51afd7ed558ccd, 33, 0xc4ceb9fe1a85ec53, 33)
 }
 
 func mix64b(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
+	return xorShiftMul(x, 30, 0xbf58476d1ce4e5b9, 27, 0x94d049bb133111eb, 31)
+}
+
+// xorShiftMul is the finaliser both use: shift-xor, multiply,
+// shift-xor, multiply, shift-xor, with their own shifts and multipliers.
+func xorShiftMul(x uint64, s1 uint, m1 uint64, s2 uint, m2 uint64, s3 uint) uint64 {
+	x ^= x >> s1
+	x *= m1
+	x ^= x >> s2
+	x *= m2
+	x ^= x >> s3
 	return x
 }
 

@@ -38,9 +38,7 @@ type findingCursor struct {
 
 // fingerprint identifies the filter a cursor belongs to.
 func (f FindingFilter) fingerprint() string {
-	h := fnv.New32a()
-	h.Write([]byte(strings.Join([]string{strconv.FormatBool(f.All), f.AssetID, f.VulnID, strconv.Itoa(f.Priority)}, "\x1f")))
-	return strconv.FormatUint(uint64(h.Sum32()), 36)
+	return checksum(strings.Join([]string{strconv.FormatBool(f.All), f.AssetID, f.VulnID, strconv.Itoa(f.Priority)}, "\x1f"))
 }
 
 func (c findingCursor) String() string {
@@ -51,8 +49,7 @@ func (c findingCursor) String() string {
 	if c.key.active {
 		act = "1"
 	}
-	body := strings.Join([]string{dir, c.filter, act, strconv.Itoa(c.key.priority), strconv.Itoa(c.key.rank), c.key.id}, ".")
-	return base64.RawURLEncoding.EncodeToString([]byte("v1." + checksum(body) + "." + body))
+	return sealCursor(".", dir, c.filter, act, strconv.Itoa(c.key.priority), strconv.Itoa(c.key.rank), c.key.id)
 }
 
 // checksum makes a cut or edited cursor detectable.
@@ -62,28 +59,44 @@ func checksum(s string) string {
 	return strconv.FormatUint(uint64(h.Sum32()), 36)
 }
 
+// sealCursor writes the parts of a page cursor joined by sep, behind a
+// version and a checksum, as URL-safe base64.
+func sealCursor(sep string, parts ...string) string {
+	body := strings.Join(parts, sep)
+	return base64.RawURLEncoding.EncodeToString([]byte("v1" + sep + checksum(body) + sep + body))
+}
+
+// openCursor returns the n parts of a cursor sealCursor wrote with sep;
+// false when s is not one (too long, cut, edited, or of another number of
+// parts).
+func openCursor(s, sep string, n int) ([]string, bool) {
+	if len(s) > maxCursorLen {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	head := strings.SplitN(string(raw), sep, 3)
+	if len(head) != 3 || head[0] != "v1" || head[1] != checksum(head[2]) {
+		return nil, false
+	}
+	parts := strings.SplitN(head[2], sep, n)
+	return parts, len(parts) == n
+}
+
 // parseFindingCursor reads a cursor made by PageFindings for f. A value
 // that is not a cursor is an Invalid error on the field "cursor"
 // (vulnpage.cursor.invalid); a cursor made for another filter, as after
 // the filter was changed, one with vulnpage.cursor.stale.
 func parseFindingCursor(s string, f FindingFilter) (findingCursor, error) {
 	bad := apperr.Field("cursor", "vulnpage.cursor.invalid")
-	if len(s) > maxCursorLen {
-		return findingCursor{}, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return findingCursor{}, bad
-	}
-	head := strings.SplitN(string(raw), ".", 3)
-	if len(head) != 3 || head[0] != "v1" || head[1] != checksum(head[2]) {
-		return findingCursor{}, bad
-	}
-	parts := strings.SplitN(head[2], ".", 6)
-	if len(parts) != 6 || (parts[0] != "n" && parts[0] != "p") || (parts[2] != "0" && parts[2] != "1") {
+	parts, ok := openCursor(s, ".", 6)
+	if !ok || (parts[0] != "n" && parts[0] != "p") || (parts[2] != "0" && parts[2] != "1") {
 		return findingCursor{}, bad
 	}
 	c := findingCursor{back: parts[0] == "p", filter: parts[1], key: findingKey{active: parts[2] == "1", id: parts[5]}}
+	var err error
 	if c.key.priority, err = strconv.Atoi(parts[3]); err != nil {
 		return findingCursor{}, bad
 	}

@@ -234,25 +234,16 @@ func (w *Watch) RecoverImports(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rows, err := w.DB.Query(ctx, `SELECT id, format, at FROM vuln_imports WHERE state = ? AND NOT matched ORDER BY at`, ImportInterrupted)
-	if err != nil {
-		return 0, err
-	}
 	type pending struct {
 		id, format string
 		at         time.Time
 	}
-	var todo []pending
-	for rows.Next() {
+	todo, err := db.QueryAll(ctx, w.DB, func(r db.Scanner) (pending, error) {
 		var p pending
-		if err := rows.Scan(&p.id, &p.format, &p.at); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		err := r.Scan(&p.id, &p.format, &p.at)
+		return p, err
+	}, `SELECT id, format, at FROM vuln_imports WHERE state = ? AND NOT matched ORDER BY at`, ImportInterrupted)
+	if err != nil {
 		return 0, err
 	}
 	for _, p := range todo {

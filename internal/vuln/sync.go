@@ -178,6 +178,16 @@ func (w *Watch) get(ctx context.Context, u string, header http.Header) (*http.Re
 	return resp, nil
 }
 
+// getBody fetches u (see get) and returns at most limit bytes of its body.
+func (w *Watch) getBody(ctx context.Context, u string, header http.Header, limit int64) ([]byte, error) {
+	resp, err := w.get(ctx, u, header)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, limit))
+}
+
 func (w *Watch) fetchImport(ctx context.Context, feed, u string, header http.Header, fn func(ImportResult, error)) error {
 	resp, err := w.get(ctx, u, header)
 	if err != nil {
@@ -259,12 +269,7 @@ func (w *Watch) nvdPages(ctx context.Context, start, end time.Time, size int, de
 		} else {
 			u += "?" + q.Encode()
 		}
-		resp, err := w.get(ctx, u, header)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, feed.MaxFeedBytes))
-		resp.Body.Close()
+		body, err := w.getBody(ctx, u, header, feed.MaxFeedBytes)
 		if err != nil {
 			return err
 		}
@@ -456,12 +461,7 @@ func (w *Watch) syncJVN(ctx context.Context, u string, fn func(ImportResult, err
 			q.Set("startItem", strconv.Itoa(start))
 			pu.RawQuery = q.Encode()
 		}
-		resp, err := w.get(ctx, pu.String(), nil)
-		if err != nil {
-			return err
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, feed.MaxXMLBytes))
-		resp.Body.Close()
+		body, err := w.getBody(ctx, pu.String(), nil, feed.MaxXMLBytes)
 		if err != nil {
 			return err
 		}

@@ -2,9 +2,7 @@ package vuln
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,9 +34,7 @@ type vulnKey struct {
 
 // vulnFingerprint identifies the filter a list cursor belongs to.
 func (f VulnFilter) fingerprint() string {
-	h := fnv.New32a()
-	h.Write([]byte(strings.TrimSpace(f.Query) + "\x1f" + strconv.FormatBool(f.KEV)))
-	return strconv.FormatUint(uint64(h.Sum32()), 36)
+	return checksum(strings.TrimSpace(f.Query) + "\x1f" + strconv.FormatBool(f.KEV))
 }
 
 func (k vulnKey) cursor(f VulnFilter) string {
@@ -46,8 +42,7 @@ func (k vulnKey) cursor(f VulnFilter) string {
 	if !k.modified.IsZero() {
 		mod = k.modified.Format(time.RFC3339Nano)
 	}
-	body := strings.Join([]string{f.fingerprint(), strconv.Itoa(k.seg), mod, k.id}, "|")
-	return base64.RawURLEncoding.EncodeToString([]byte("v1|" + checksum(body) + "|" + body))
+	return sealCursor("|", f.fingerprint(), strconv.Itoa(k.seg), mod, k.id)
 }
 
 // parseVulnCursor reads a cursor made by PageVulns for f: an Invalid error
@@ -55,22 +50,12 @@ func (k vulnKey) cursor(f VulnFilter) string {
 // was made for another filter (vulnpage.cursor.stale).
 func parseVulnCursor(s string, f VulnFilter) (vulnKey, error) {
 	bad := apperr.Field("cursor", "vulnpage.cursor.invalid")
-	if len(s) > maxCursorLen {
-		return vulnKey{}, bad
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return vulnKey{}, bad
-	}
-	head := strings.SplitN(string(raw), "|", 3)
-	if len(head) != 3 || head[0] != "v1" || head[1] != checksum(head[2]) {
-		return vulnKey{}, bad
-	}
-	parts := strings.SplitN(head[2], "|", 4)
-	if len(parts) != 4 || parts[3] == "" || !validCursorID(parts[3]) {
+	parts, ok := openCursor(s, "|", 4)
+	if !ok || parts[3] == "" || !validCursorID(parts[3]) {
 		return vulnKey{}, bad
 	}
 	k := vulnKey{id: parts[3]}
+	var err error
 	if k.seg, err = strconv.Atoi(parts[1]); err != nil || k.seg < 0 || k.seg >= vulnSegments {
 		return vulnKey{}, bad
 	}
@@ -103,7 +88,29 @@ type VulnPage struct {
 // one does. f.Offset is served up to MaxVulnOffset by reading the rows
 // before it; a larger offset is an Invalid error on the field "offset"
 // (vuln.api.offset_too_large) pointing to cursors. No count is made.
+//
+// PageVulns reads everything from q; Watch.PageVulns serves the
+// known-exploited order from the watch's memory.
 func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (VulnPage, error) {
+	return pageVulns(ctx, q, nil, f, cursor)
+}
+
+// PageVulns is the package function PageVulns on the watch's database,
+// with the order of the known-exploited segments kept in memory.
+func (w *Watch) PageVulns(ctx context.Context, f VulnFilter, cursor string) (VulnPage, error) {
+	return pageVulns(ctx, w.DB, &w.kev, f, cursor)
+}
+
+// SearchVulns is the package function SearchVulns on the watch's
+// database (see Watch.PageVulns).
+func (w *Watch) SearchVulns(ctx context.Context, f VulnFilter) ([]Vuln, error) {
+	p, err := w.PageVulns(ctx, f, "")
+	return p.Vulns, err
+}
+
+// pageVulns is PageVulns; kev, when not nil, keeps the order of the
+// known-exploited segments of q (a *db.DB).
+func pageVulns(ctx context.Context, q db.Querier, kev *kevCache, f VulnFilter, cursor string) (VulnPage, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
@@ -139,8 +146,8 @@ func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (
 		}
 		var ks []vulnKey
 		var err error
-		if d, ok := q.(*db.DB); ok && seg < 2 && strings.TrimSpace(f.Query) == "" {
-			ks, err = kevSegment(ctx, d, seg, from, want+1-len(keys))
+		if d, ok := q.(*db.DB); ok && kev != nil && seg < 2 && strings.TrimSpace(f.Query) == "" {
+			ks, err = kev.segment(ctx, d, seg, from, want+1-len(keys))
 		} else {
 			ks, err = vulnSegment(ctx, q, f, seg, from, want+1-len(keys))
 		}
@@ -188,15 +195,21 @@ func PageVulns(ctx context.Context, q db.Querier, f VulnFilter, cursor string) (
 }
 
 // kevOrder is the order of the known-exploited segments, kept in memory
-// per database: the KEV catalogue is small (about 1,200 entries) and
-// changes only with imports, and sorting it for every page costs more
-// than the rest of the page. version says which data it was read from.
+// by the watch (kevCache): the KEV catalogue is small (about 1,200
+// entries) and changes only with imports, and sorting it for every page
+// costs more than the rest of the page. version says which data it was
+// read from.
 type kevOrder struct {
 	version string
 	segs    [2][]vulnKey
 }
 
-var kevOrders sync.Map // *db.DB → *kevOrder
+// kevCache holds the last kevOrder read (a field of the Watch, whose
+// database it is).
+type kevCache struct {
+	mu  sync.Mutex
+	cur *kevOrder
+}
 
 // kevVersion changes whenever a KEV entry or a vulnerability is added,
 // removed or rewritten (every write sets updated_at to the import time).
@@ -207,15 +220,16 @@ func kevVersion(ctx context.Context, d *db.DB) (string, error) {
 	return fmt.Sprint(n, "|", kevAt, "|", vulnAt), err
 }
 
-// kevSegment is vulnSegment for a known-exploited segment without a
-// query, served from kevOrders (read again when the version moved).
-func kevSegment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([]vulnKey, error) {
+// segment is vulnSegment for a known-exploited segment without a query,
+// served from memory (read again when the version moved).
+func (c *kevCache) segment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([]vulnKey, error) {
 	version, err := kevVersion(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	o, _ := kevOrders.Load(d)
-	cur, _ := o.(*kevOrder)
+	c.mu.Lock()
+	cur := c.cur
+	c.mu.Unlock()
 	if cur == nil || cur.version != version {
 		cur = &kevOrder{version: version}
 		for s := 0; s < 2; s++ {
@@ -223,7 +237,9 @@ func kevSegment(ctx context.Context, d *db.DB, seg int, from *vulnKey, n int) ([
 				return nil, err
 			}
 		}
-		kevOrders.Store(d, cur)
+		c.mu.Lock()
+		c.cur = cur
+		c.mu.Unlock()
 	}
 	keys := cur.segs[seg]
 	start := 0
@@ -285,22 +301,13 @@ func vulnSegment(ctx context.Context, q db.Querier, f VulnFilter, seg int, from 
 			strings.Join(where, " AND ") + ` ORDER BY v.` + strings.ReplaceAll(order, ", ", ", v.") + ` LIMIT ?`
 	}
 	args = append(args, n)
-	rows, err := q.Query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []vulnKey
-	for rows.Next() {
+	return db.QueryAll(ctx, q, func(r db.Scanner) (vulnKey, error) {
 		k := vulnKey{seg: seg}
 		var mod *time.Time
-		if err := rows.Scan(&k.id, &mod); err != nil {
-			return nil, err
-		}
+		err := r.Scan(&k.id, &mod)
 		if dated && mod != nil {
 			k.modified = *mod
 		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		return k, err
+	}, query, args...)
 }

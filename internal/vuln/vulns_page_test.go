@@ -89,6 +89,13 @@ func TestPageVulns(t *testing.T) {
 			}
 			return out
 		}
+		// The watch keeps the known-exploited order in memory; the package
+		// function reads it each time. The walk alternates between them.
+		watch := &Watch{DB: d}
+		pageOf := [2]func(VulnFilter, string) (VulnPage, error){
+			func(f VulnFilter, c string) (VulnPage, error) { return watch.PageVulns(ctx, f, c) },
+			func(f VulnFilter, c string) (VulnPage, error) { return PageVulns(ctx, d, f, c) },
+		}
 		walk := func(f VulnFilter) []string {
 			t.Helper()
 			var got []string
@@ -97,7 +104,7 @@ func TestPageVulns(t *testing.T) {
 				if pages > n {
 					t.Fatal("the walk does not end")
 				}
-				p, err := PageVulns(ctx, d, f, cursor)
+				p, err := pageOf[pages%2](f, cursor)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -143,11 +150,11 @@ func TestPageVulns(t *testing.T) {
 		if _, err := SearchVulns(ctx, d, VulnFilter{Offset: MaxVulnOffset + 1}); apperr.From(err).Field != "offset" || apperr.From(err).Key != "vuln.api.offset_too_large" {
 			t.Fatalf("offset past the bound: %v", err)
 		}
-		p, err := PageVulns(ctx, d, VulnFilter{Limit: 5}, "")
+		p, err := watch.PageVulns(ctx, VulnFilter{Limit: 5}, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := PageVulns(ctx, d, VulnFilter{Limit: 5, KEV: true}, p.Next); apperr.From(err).Key != "vulnpage.cursor.stale" {
+		if _, err := watch.PageVulns(ctx, VulnFilter{Limit: 5, KEV: true}, p.Next); apperr.From(err).Key != "vulnpage.cursor.stale" {
 			t.Fatalf("cursor of another filter: %v", err)
 		}
 		// The known-exploited order kept in memory follows imports: a new
@@ -159,14 +166,14 @@ func TestPageVulns(t *testing.T) {
 		if _, err := d.Exec(ctx, `INSERT INTO vuln_kev (cve, updated_at) VALUES (?, ?)`, "CVE-2099-0001", later); err != nil {
 			t.Fatal(err)
 		}
-		if p, err := PageVulns(ctx, d, VulnFilter{Limit: 3}, ""); err != nil || p.Vulns[0].ID != "CVE-2099-0001" {
+		if p, err := watch.PageVulns(ctx, VulnFilter{Limit: 3}, ""); err != nil || p.Vulns[0].ID != "CVE-2099-0001" {
 			t.Fatalf("after a new KEV entry: %v %v", p.Vulns, err)
 		}
 		kevIDs := want(func(_ int, r row) bool { return r.kev })
 		if _, err := d.Exec(ctx, `UPDATE vuln_vulns SET modified = ?, updated_at = ? WHERE id = ?`, later.Add(time.Hour), later.Add(time.Hour), kevIDs[5]); err != nil {
 			t.Fatal(err)
 		}
-		p2, err := PageVulns(ctx, d, VulnFilter{Limit: 3}, "")
+		p2, err := watch.PageVulns(ctx, VulnFilter{Limit: 3}, "")
 		if err != nil || p2.Vulns[0].ID != kevIDs[5] || p2.Vulns[1].ID != "CVE-2099-0001" {
 			t.Fatalf("after a changed time: %v %v", p2.Vulns, err)
 		}
@@ -175,13 +182,13 @@ func TestPageVulns(t *testing.T) {
 		if _, err := d.Exec(ctx, `DELETE FROM vuln_kev WHERE cve = ?`, last); err != nil {
 			t.Fatal(err)
 		}
-		p3, err := PageVulns(ctx, d, VulnFilter{Limit: 2}, p2.Next)
+		p3, err := watch.PageVulns(ctx, VulnFilter{Limit: 2}, p2.Next)
 		rest := slices.DeleteFunc(slices.Clone(kevIDs), func(id string) bool { return id == kevIDs[5] || id == last })
 		if err != nil || len(p3.Vulns) != 2 || p3.Vulns[0].ID != rest[0] || p3.Vulns[1].ID != rest[1] {
 			t.Fatalf("after the cursor's row left KEV: %v, want %v %v", p3.Vulns, rest[:2], err)
 		}
 		for _, bad := range []string{"x", p.Next[:len(p.Next)-2], "djF8MXwy"} {
-			if _, err := PageVulns(ctx, d, VulnFilter{Limit: 5}, bad); apperr.From(err).Key != "vulnpage.cursor.invalid" {
+			if _, err := watch.PageVulns(ctx, VulnFilter{Limit: 5}, bad); apperr.From(err).Key != "vulnpage.cursor.invalid" {
 				t.Fatalf("cursor %q: %v", bad, err)
 			}
 		}

@@ -60,6 +60,8 @@ type Watch struct {
 
 	once sync.Once
 	idx  *assetIndex
+	// kev keeps the order of the known-exploited vulnerabilities.
+	kev kevCache
 	// onTx, when set, is told about each committed import transaction.
 	onTx func(txStat)
 }

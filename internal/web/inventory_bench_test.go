@@ -12,6 +12,7 @@ import (
 
 	"github.com/medisac/medisac/internal/auth"
 	"github.com/medisac/medisac/internal/db"
+	"github.com/medisac/medisac/internal/i18n"
 	"github.com/medisac/medisac/internal/inventory"
 	"github.com/medisac/medisac/internal/testkit"
 )
@@ -29,7 +30,7 @@ func seedAssets(b *testing.B, d *db.DB, orgID, actorID string, n int) {
 			fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), fmt.Sprintf("SN%08d", i), segs[i%len(segs)], "R9.3.31"})
 	}
 	w.Flush()
-	p, err := inventory.ImportFile(bg, d, orgID, actorID, "bench.csv", buf.Bytes(), false, time.Now())
+	p, err := inventory.ImportFile(bg, d, i18n.MustLoad(), orgID, actorID, "bench.csv", buf.Bytes(), false, time.Now())
 	if err != nil || !p.OK() {
 		b.Fatalf("seed: %v %+v", err, p.Errors)
 	}

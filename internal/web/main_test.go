@@ -77,7 +77,7 @@ func newEnv(t testing.TB, d *db.DB) *env {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.audit = audit.New(d, audit.NewSigner(priv), e.clock.Now)
+	e.audit = audit.New(d, audit.NewSigner(priv), catalog, e.clock.Now)
 	m, err := mfa.New(d, "medisac", mfa.WebAuthnConfig{RPID: "localhost", RPDisplayName: "medisac", RPOrigins: []string{"http://localhost"}}, e.clock.Now)
 	if err != nil {
 		t.Fatal(err)

@@ -108,7 +108,7 @@ func New(d Deps) (*Server, error) {
 		d.Logger = slog.Default()
 	}
 	if d.Inventory == nil {
-		d.Inventory = inventory.NewService(d.DB, d.Audit, d.Now)
+		d.Inventory = inventory.NewService(d.DB, d.Audit, d.Catalog, d.Now)
 		d.Inventory.Documents = d.Documents
 	}
 	if d.Sessions.Idle == 0 {

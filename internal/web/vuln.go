@@ -238,7 +238,7 @@ func (s *Server) vulnSearch(w http.ResponseWriter, r *http.Request, _ *member) e
 	var err error
 	if v.Query != "" || v.KEV {
 		v.Done = true
-		if v.Results, err = vuln.SearchVulns(r.Context(), s.DB, vuln.VulnFilter{Query: v.Query, KEV: v.KEV, Limit: 100}); err != nil {
+		if v.Results, err = s.Vuln.SearchVulns(r.Context(), vuln.VulnFilter{Query: v.Query, KEV: v.KEV, Limit: 100}); err != nil {
 			return err
 		}
 	}

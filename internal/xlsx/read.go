@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -42,6 +43,17 @@ const MaxCellChars = 32767
 // DefaultLimits are the limits used for imports.
 var DefaultLimits = Limits{MaxEntries: 1000, MaxUncompressed: 512 << 20, MaxRatio: 250, MaxRows: 200000, MaxCols: 200,
 	MaxCellChars: MaxCellChars, MaxTextBytes: 64 << 20, MaxCells: 8_000_000, MaxToken: 512 << 10}
+
+// orDefaults returns l with every zero limit set to that of DefaultLimits.
+func (l Limits) orDefaults() Limits {
+	v, d := reflect.ValueOf(&l).Elem(), reflect.ValueOf(DefaultLimits)
+	for i := range v.NumField() {
+		if v.Field(i).IsZero() {
+			v.Field(i).Set(d.Field(i))
+		}
+	}
+	return l
+}
 
 // ErrLimit is returned (wrapped) when a workbook exceeds Limits.
 var ErrLimit = errors.New("xlsx: workbook exceeds limits")
@@ -88,34 +100,7 @@ type xlsxReader struct {
 // and sheets with too many rows or columns; formulas are read as their
 // cached values.
 func Read(data []byte, lim Limits) ([]Sheet, error) {
-	d := DefaultLimits
-	if lim.MaxEntries == 0 {
-		lim.MaxEntries = d.MaxEntries
-	}
-	if lim.MaxUncompressed == 0 {
-		lim.MaxUncompressed = d.MaxUncompressed
-	}
-	if lim.MaxRatio == 0 {
-		lim.MaxRatio = d.MaxRatio
-	}
-	if lim.MaxRows == 0 {
-		lim.MaxRows = d.MaxRows
-	}
-	if lim.MaxCols == 0 {
-		lim.MaxCols = d.MaxCols
-	}
-	if lim.MaxCellChars == 0 {
-		lim.MaxCellChars = d.MaxCellChars
-	}
-	if lim.MaxTextBytes == 0 {
-		lim.MaxTextBytes = d.MaxTextBytes
-	}
-	if lim.MaxCells == 0 {
-		lim.MaxCells = d.MaxCells
-	}
-	if lim.MaxToken == 0 {
-		lim.MaxToken = d.MaxToken
-	}
+	lim = lim.orDefaults()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotXLSX, err)

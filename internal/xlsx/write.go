@@ -109,7 +109,7 @@ func Write(w io.Writer, sheets []SheetData) error {
 		head[i] = st.header(s.HeaderFill)
 		n := strconv.Itoa(i + 1)
 		fmt.Fprintf(&ct, `<Override PartName="/xl/worksheets/sheet%s.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`, n)
-		fmt.Fprintf(&wb, `<sheet name="%s" sheetId="%s" r:id="rId%s"/>`, xmlEscape(sheetName(s.Name)), n, n)
+		fmt.Fprintf(&wb, `<sheet name="%s" sheetId="%s" r:id="rId%s"/>`, EscapeXML(sheetName(s.Name)), n, n)
 		fmt.Fprintf(&rels, `<Relationship Id="rId%s" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet%s.xml"/>`, n, n)
 	}
 	ct.WriteString(`</Types>`)
@@ -191,7 +191,7 @@ func writeRow(bw *bufio.Writer, n int, cells []string, style func(col int) int) 
 		} else {
 			fmt.Fprintf(bw, `<c r="%s" t="inlineStr"><is><t xml:space="preserve">`, ref)
 		}
-		bw.WriteString(xmlEscape(c))
+		bw.WriteString(EscapeXML(c))
 		bw.WriteString("</t></is></c>")
 	}
 	bw.WriteString("</row>")
@@ -206,8 +206,9 @@ func colName(i int) string {
 	return s
 }
 
-// xmlEscape escapes text for XML and drops characters XML 1.0 cannot hold.
-func xmlEscape(s string) string {
+// EscapeXML escapes text for XML and drops characters XML 1.0 cannot hold
+// (the register overview drawing uses it too).
+func EscapeXML(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {

@@ -63,7 +63,7 @@ func newFixture(t *testing.T, d *db.DB) *fixture {
 	a, r, o := org("あおば病院"), org("みなと総合病院"), org("ひかり薬局")
 	f := &fixture{d: d, orgR: r, now: t0}
 	f.srv = New(d, func() time.Time { return f.now }, nil)
-	f.srv.Share.Audit = audit.New(d, nil, func() time.Time { return f.now })
+	f.srv.Share.Audit = audit.New(d, nil, nil, func() time.Time { return f.now })
 	f.author = newMember(t, d, a, "a@aoba.example.jp", true)
 	f.recipient = newMember(t, d, r, "r@minato.example.jp", true)
 	f.other = newMember(t, d, o, "o@hikari.example.jp", true)

@@ -1,6 +1,9 @@
 package cpe
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Relation is the set relation between a source and a target attribute
 // value or name, as NISTIR 7696 defines it.
@@ -133,37 +136,23 @@ func IsDisjoint(source, target Name) bool {
 }
 
 // IsEqual reports whether every attribute of source and target is EQUAL.
-func IsEqual(source, target Name) bool {
-	for i := range source {
-		if CompareValues(source[i], target[i]) != Equal {
-			return false
-		}
-	}
-	return true
-}
+func IsEqual(source, target Name) bool { return every(source, target, Equal) }
 
 // IsSuperset reports whether every attribute of source is a SUPERSET of or
 // EQUAL to target's: the CPE name match of NISTIR 7696 (source is the
 // pattern, for example a dictionary entry or NVD criterion; target is the
 // name being tested).
-func IsSuperset(source, target Name) bool {
-	for i := range source {
-		switch CompareValues(source[i], target[i]) {
-		case Superset, Equal:
-		default:
-			return false
-		}
-	}
-	return true
-}
+func IsSuperset(source, target Name) bool { return every(source, target, Superset, Equal) }
 
 // IsSubset reports whether every attribute of source is a SUBSET of or
 // EQUAL to target's.
-func IsSubset(source, target Name) bool {
+func IsSubset(source, target Name) bool { return every(source, target, Subset, Equal) }
+
+// every reports whether the relation of every attribute of source to
+// target's is one of rs.
+func every(source, target Name, rs ...Relation) bool {
 	for i := range source {
-		switch CompareValues(source[i], target[i]) {
-		case Subset, Equal:
-		default:
+		if !slices.Contains(rs, CompareValues(source[i], target[i])) {
 			return false
 		}
 	}

@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"encoding/json"
 	"io"
 	"regexp"
 	"strconv"
@@ -150,14 +149,9 @@ var (
 // violation rejects the document (key vuln.feed.csaf_invalid with the
 // failed rule as detail).
 func ParseCSAF(r io.Reader) (*CSAFDocument, error) {
-	r, err := Decompress(r)
-	if err != nil {
-		return nil, err
-	}
 	var d CSAFDocument
-	dec := json.NewDecoder(io.LimitReader(r, 64<<20))
-	if err := dec.Decode(&d); err != nil {
-		return nil, Reject("vuln.feed.not_json", "csaf", err)
+	if err := decodeJSON(r, 64<<20, &d, "csaf"); err != nil {
+		return nil, err
 	}
 	if err := d.validate(); err != nil {
 		return nil, Reject("vuln.feed.csaf_invalid", "csaf", err)
@@ -377,14 +371,8 @@ func (d *CSAFDocument) FixedVersions(i int, productID string) []string {
 	if p == nil {
 		return nil
 	}
-	var out []string
-	seen := map[string]bool{}
-	add := func(v string) {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
+	var fixed match.Distinct
+	add := fixed.Add
 	v := d.Vulnerabilities[i]
 	for _, list := range []string{"fixed", "first_fixed"} {
 		for _, id := range v.ProductStatus[list] {
@@ -406,7 +394,7 @@ func (d *CSAFDocument) FixedVersions(i int, productID string) []string {
 			}
 		}
 	}
-	return out
+	return fixed.List
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,20 @@ func Decompress(r io.Reader) (io.Reader, error) {
 		return &errReader{r: zr, name: "xz"}, nil
 	}
 	return br, nil
+}
+
+// decodeJSON reads one JSON document of at most limit bytes from r
+// (decompressed when it is compressed) into v; text that is not JSON is
+// rejected as feed's (vuln.feed.not_json).
+func decodeJSON(r io.Reader, limit int64, v any, feed string) error {
+	r, err := Decompress(r)
+	if err != nil {
+		return err
+	}
+	if err := json.NewDecoder(io.LimitReader(r, limit)).Decode(v); err != nil {
+		return Reject("vuln.feed.not_json", feed, err)
+	}
+	return nil
 }
 
 // errReader turns decompression errors into feed errors.

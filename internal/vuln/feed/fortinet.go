@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
@@ -75,14 +74,9 @@ var fortinetIDRe = regexp.MustCompile(`^FG-IR-\d{2,3}-\d{3,}$`)
 // vuln.feed.*) when it is not JSON of this shape, has no valid FG-IR id,
 // names a malformed CVE id, or holds a CPE name that does not parse.
 func ParseFortinet(r io.Reader) (*FortinetAdvisory, error) {
-	r, err := Decompress(r)
-	if err != nil {
-		return nil, err
-	}
 	var a FortinetAdvisory
-	dec := json.NewDecoder(io.LimitReader(r, 16<<20))
-	if err := dec.Decode(&a); err != nil {
-		return nil, Reject("vuln.feed.not_json", "fortinet", err)
+	if err := decodeJSON(r, 16<<20, &a, "fortinet"); err != nil {
+		return nil, err
 	}
 	if !fortinetIDRe.MatchString(a.ID) {
 		return nil, Reject("vuln.feed.bad_id", "fortinet", errDetail("id %q", clip(a.ID)))

@@ -43,14 +43,9 @@ func (e *KEVEntry) Ransomware() bool { return strings.EqualFold(e.KnownRansomwar
 // of entries, and in every entry a valid cveID, the required text fields
 // and YYYY-MM-DD dates. Any violation rejects the whole file.
 func ParseKEV(r io.Reader) (*KEVCatalog, error) {
-	r, err := Decompress(r)
-	if err != nil {
-		return nil, err
-	}
 	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(io.LimitReader(r, 64<<20))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, Reject("vuln.feed.not_json", "kev", err)
+	if err := decodeJSON(r, 64<<20, &raw, "kev"); err != nil {
+		return nil, err
 	}
 	for _, k := range []string{"catalogVersion", "dateReleased", "count", "vulnerabilities"} {
 		if _, ok := raw[k]; !ok {

@@ -104,25 +104,18 @@ func (p *Pruner) Match(r *Rules) []GroupResult {
 			}
 		}
 	}
-	for _, c := range r.Configs {
-		for _, n := range c.Nodes {
-			for _, cr := range n.Criteria {
-				if !cr.Vulnerable {
-					continue
-				}
-				pk := p.keys[cr.key]
-				if pk == nil {
-					continue
-				}
-				add(pk, pk.other)
-				ws, ok := cr.versionWindows(pk.sorted)
-				if !ok {
-					ws = [][2]int{{0, len(pk.sorted)}}
-				}
-				for _, w := range ws {
-					add(pk, pk.sorted[w[0]:w[1]])
-				}
-			}
+	for cr := range r.Vulnerable() {
+		pk := p.keys[cr.key]
+		if pk == nil {
+			continue
+		}
+		add(pk, pk.other)
+		ws, ok := cr.versionWindows(pk.sorted)
+		if !ok {
+			ws = [][2]int{{0, len(pk.sorted)}}
+		}
+		for _, w := range ws {
+			add(pk, pk.sorted[w[0]:w[1]])
 		}
 	}
 	return matchGroupsParallel(r, cand)

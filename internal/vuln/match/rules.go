@@ -1,6 +1,7 @@
 package match
 
 import (
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -246,26 +247,35 @@ func NewCriterion(reg *version.Registry, criteria string, vulnerable bool, start
 // an ANY or wildcard vendor or product and every asset is a candidate.
 func (r *Rules) Keys() (keys []string, wildcard bool) {
 	seen := map[string]bool{}
-	for _, c := range r.Configs {
-		for _, n := range c.Nodes {
-			for _, cr := range n.Criteria {
-				if !cr.Vulnerable {
-					continue
-				}
-				v, p := cr.Name[cpe.Vendor], cr.Name[cpe.Product]
-				if v.Kind != cpe.Str || p.Kind != cpe.Str || v.HasWildcards() || p.HasWildcards() {
-					wildcard = true
-					continue
-				}
-				k := cr.Key()
-				if !seen[k] {
-					seen[k] = true
-					keys = append(keys, k)
+	for cr := range r.Vulnerable() {
+		v, p := cr.Name[cpe.Vendor], cr.Name[cpe.Product]
+		if v.Kind != cpe.Str || p.Kind != cpe.Str || v.HasWildcards() || p.HasWildcards() {
+			wildcard = true
+			continue
+		}
+		k := cr.Key()
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys, wildcard
+}
+
+// Vulnerable yields the criteria of every configuration that mark a
+// vulnerable product (not a platform it runs on), in order.
+func (r *Rules) Vulnerable() iter.Seq[*Criterion] {
+	return func(yield func(*Criterion) bool) {
+		for _, c := range r.Configs {
+			for _, n := range c.Nodes {
+				for _, cr := range n.Criteria {
+					if cr.Vulnerable && !yield(cr) {
+						return
+					}
 				}
 			}
 		}
 	}
-	return keys, wildcard
 }
 
 // cpeCache memoises criteria parsing: NVD repeats the same criteria

@@ -94,28 +94,35 @@ func UnmarshalRules(data []byte, reg *version.Registry) (*Rules, error) {
 // vendor's own fixed_in lists, and the exclusive upper bounds of vulnerable
 // ranges (the first version outside the range), in order, without repeats.
 func (r *Rules) FixedVersions() []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(v string) {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
+	var fixed Distinct
+	add := fixed.Add
+	for cr := range r.Vulnerable() {
+		for _, f := range cr.FixedIn {
+			add(f)
 		}
+		add(cr.EndExcluding)
 	}
-	for _, c := range r.Configs {
-		for _, n := range c.Nodes {
-			for _, cr := range n.Criteria {
-				if !cr.Vulnerable {
-					continue
-				}
-				for _, f := range cr.FixedIn {
-					add(f)
-				}
-				add(cr.EndExcluding)
-			}
-		}
+	return fixed.List
+}
+
+// Distinct collects strings without repeats, in the order first added;
+// empty strings are left out. The zero value is empty and ready.
+type Distinct struct {
+	seen map[string]bool
+	// List holds the strings added, nil when none was.
+	List []string
+}
+
+// Add adds v unless it is empty or was added before.
+func (d *Distinct) Add(v string) {
+	if v == "" || d.seen[v] {
+		return
 	}
-	return out
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	d.seen[v] = true
+	d.List = append(d.List, v)
 }
 
 // FixedFor returns the fixed versions relevant to the hits of a result:

@@ -54,9 +54,7 @@ func (c CiscoASA) Parse(s string) (Version, error) {
 	v := Version{Raw: s, scheme: c.Name(), key: trimZeros(key, 2)}
 	v.Canonical = strings.Join([]string{tokText(key[0]), tokText(key[1]), tokText(key[2]), tokText(key[3])}, ".")
 	if parts[2] == "" {
-		v.Partial = true
-		v.low = v.key
-		v.high = []token{key[0], key[1], {kind: tMax}}
+		v.partial(key[:2])
 	}
 	return v, nil
 }

@@ -54,9 +54,7 @@ func (c Citrix) Parse(s string) (Version, error) {
 	if m = citrixTrain.FindStringSubmatch(strings.TrimSuffix(n, "-")); m != nil {
 		v.key = []token{num(m[1]), num(m[2])}
 		v.Canonical = tokText(v.key[0]) + "." + tokText(v.key[1])
-		v.Partial = true
-		v.low = v.key
-		v.high = []token{v.key[0], v.key[1], {kind: tMax}}
+		v.partial(v.key[:2])
 		return v, nil
 	}
 	return Version{}, invalid(c.Name(), s)

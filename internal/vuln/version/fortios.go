@@ -101,9 +101,7 @@ func (f FortiOS) Parse(s string) (Version, error) {
 	v.Canonical = n
 	v.key = trimZeros(key, 1)
 	if wild || (numeric < 3 && allNum(key)) {
-		v.Partial = true
-		v.low = v.key
-		v.high = append(append([]token{}, key...), token{kind: tMax})
+		v.partial(key)
 	}
 	return v, nil
 }

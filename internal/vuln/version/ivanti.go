@@ -51,9 +51,7 @@ func (iv Ivanti) Parse(s string) (Version, error) {
 	}
 	v.key = trimZeros(key, 3)
 	if m[3] == "" {
-		v.Partial = true
-		v.low = v.key
-		v.high = []token{key[0], key[1], {kind: tMax}}
+		v.partial(key[:2])
 	}
 	return v, nil
 }

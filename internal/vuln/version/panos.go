@@ -42,9 +42,7 @@ func (p PANOS) Parse(s string) (Version, error) {
 		v.Canonical += "-h" + tokText(key[3])
 	}
 	if m[3] == "" {
-		v.Partial = true
-		v.low = v.key
-		v.high = []token{key[0], key[1], {kind: tMax}}
+		v.partial(key[:2])
 	}
 	return v, nil
 }

@@ -80,23 +80,20 @@ func (v Version) Cmp(w Version) int {
 }
 
 // Low returns the oldest member of a partial version, or v itself.
-func (v Version) Low() Version {
-	if !v.Partial {
-		return v
-	}
-	w := v
-	w.Partial, w.key, w.low, w.high = false, v.low, nil, nil
-	return w
-}
+func (v Version) Low() Version { return v.member(v.low) }
 
 // High returns the newest member of a partial version (an upper bound
 // newer than every real release of the family), or v itself.
-func (v Version) High() Version {
+func (v Version) High() Version { return v.member(v.high) }
+
+// member returns the member of partial version v whose key is key, or v
+// itself when v is not partial.
+func (v Version) member(key []token) Version {
 	if !v.Partial {
 		return v
 	}
 	w := v
-	w.Partial, w.key, w.low, w.high = false, v.high, nil, nil
+	w.Partial, w.key, w.low, w.high = false, key, nil, nil
 	return w
 }
 
@@ -168,6 +165,14 @@ func compareToken(x, y token) int {
 		return strings.Compare(x.s, y.s)
 	}
 	return 0
+}
+
+// partial makes v a partial version standing for every version that
+// begins with prefix: from v itself up to the end of that series.
+func (v *Version) partial(prefix []token) {
+	v.Partial = true
+	v.low = v.key
+	v.high = append(append([]token{}, prefix...), token{kind: tMax})
 }
 
 // trimZeros drops zero numbers that stand right before the end or before

@@ -44,9 +44,7 @@ func (w Windows) Parse(s string) (Version, error) {
 	if parts[3] != "" {
 		v.Canonical += "." + tokText(key[3])
 	} else {
-		v.Partial = true
-		v.low = v.key
-		v.high = []token{key[0], key[1], key[2], {kind: tMax}}
+		v.partial(key[:3])
 	}
 	return v, nil
 }

@@ -200,34 +200,31 @@ func readCeremony(w http.ResponseWriter, r *http.Request) (ceremony, error) {
 	return c, nil
 }
 
-func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
-	opts, id, err := s.MFA.BeginPasskeyRegistration(r.Context(), p.UserID, p.Email, p.DisplayName)
+func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request, m *member) error {
+	opts, id, err := s.MFA.BeginPasskeyRegistration(r.Context(), m.P.UserID, m.P.Email, m.P.DisplayName)
 	if err != nil {
-		s.jsonError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"challengeId": id, "options": opts})
+	return nil
 }
 
-func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
-	p := state(r).p
+func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, m *member) error {
 	c, err := readCeremony(w, r)
 	if err != nil {
-		s.jsonError(w, r, err)
-		return
+		return err
 	}
-	if err := s.MFA.FinishPasskeyRegistration(r.Context(), p.UserID, c.ChallengeID, c.Name, c.Credential,
-		s.Orgs.SecondFactorEntry(p, true, "passkey", c.Name, "")); err != nil {
-		s.jsonError(w, r, err)
-		return
+	if err := s.MFA.FinishPasskeyRegistration(r.Context(), m.P.UserID, c.ChallengeID, c.Name, c.Credential,
+		s.Orgs.SecondFactorEntry(m.P, true, "passkey", c.Name, "")); err != nil {
+		return err
 	}
 	key := "flash.passkey_added"
-	if n, err := s.MFA.RemainingRecoveryCodes(r.Context(), p.UserID); err == nil && n == 0 {
+	if n, err := s.MFA.RemainingRecoveryCodes(r.Context(), m.P.UserID); err == nil && n == 0 {
 		key = "flash.passkey_added_codes"
 	}
 	setFlashCookie(w, s.Secure, key)
 	writeJSON(w, http.StatusOK, map[string]any{"redirect": "/account"})
+	return nil
 }
 
 func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request, m *member) error {

@@ -35,6 +35,17 @@ func (s *Server) act(h memberHandler) http.HandlerFunc {
 	}
 }
 
+// actJSON is act for the endpoints a page's script calls (the passkey
+// ceremonies): h's error is answered as JSON, once, here.
+func (s *Server) actJSON(h memberHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		st := state(r)
+		if err := h(w, r, &member{P: st.p, Lang: st.lang}); err != nil {
+			s.jsonError(w, r, err)
+		}
+	}
+}
+
 // may asks the permission table whether m may take action in its own
 // organisation (the same rule the service asks): a refusal of someone who
 // may not write at all says so.
@@ -91,6 +102,20 @@ func (s *Server) halfway(h halfwayHandler) http.HandlerFunc {
 		}
 		return h(w, r, sess, p)
 	})
+}
+
+// halfwayJSON is halfway for the script endpoints of the second-factor
+// step: no partial session and h's error are answered as JSON.
+func (s *Server) halfwayJSON(h halfwayHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, p, ok := s.partialJSON(w, r)
+		if !ok {
+			return
+		}
+		if err := h(w, r, sess, p); err != nil {
+			s.jsonError(w, r, err)
+		}
+	}
 }
 
 // orgHandler is a memberHandler for the working data of the member's own

@@ -261,46 +261,32 @@ func (s *Server) mfaFail(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	s.render(w, r, apperr.Status(pg.Error.Code), "mfa", pg)
 }
 
-func (s *Server) mfaPasskeyBegin(w http.ResponseWriter, r *http.Request) {
-	_, p, ok := s.partialJSON(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) mfaPasskeyBegin(w http.ResponseWriter, r *http.Request, _ *auth.Session, p *auth.Principal) error {
 	opts, id, err := s.MFA.BeginPasskeyLogin(r.Context(), p.UserID)
 	if err != nil {
-		s.jsonError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"challengeId": id, "options": opts})
+	return nil
 }
 
-func (s *Server) mfaPasskeyFinish(w http.ResponseWriter, r *http.Request) {
-	sess, p, ok := s.partialJSON(w, r)
-	if !ok {
-		return
-	}
+func (s *Server) mfaPasskeyFinish(w http.ResponseWriter, r *http.Request, sess *auth.Session, p *auth.Principal) error {
 	c, err := readCeremony(w, r)
 	if err != nil {
-		s.jsonError(w, r, err)
-		return
+		return err
 	}
 	if err := s.MFA.FinishPasskeyLogin(r.Context(), p.UserID, c.ChallengeID, c.Credential); err != nil {
-		s.mfaFailJSON(w, r, p, err)
-		return
+		p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
+		if aerr := s.Orgs.MFAFailed(r.Context(), p, map[string]any{"method": "passkey"}); aerr != nil {
+			s.Logger.Error("audit", "err", aerr)
+		}
+		return err
 	}
 	if err := s.passMFA(w, r, sess, p, "passkey"); err != nil {
-		s.jsonError(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"redirect": safeNext(c.Next)})
-}
-
-func (s *Server) mfaFailJSON(w http.ResponseWriter, r *http.Request, p *auth.Principal, err error) {
-	p.IP, p.UserAgent, p.Via = clientIP(r), r.UserAgent(), audit.ViaWeb
-	if aerr := s.Orgs.MFAFailed(r.Context(), p, map[string]any{"method": "passkey"}); aerr != nil {
-		s.Logger.Error("audit", "err", aerr)
-	}
-	s.jsonError(w, r, err)
+	return nil
 }
 
 func (s *Server) partialJSON(w http.ResponseWriter, r *http.Request) (*auth.Session, *auth.Principal, bool) {

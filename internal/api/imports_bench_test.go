@@ -3,16 +3,14 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // registerCSV is a register file of n assets.
@@ -23,41 +21,6 @@ func registerCSV(n int, variant string) string {
 		fmt.Fprintf(&b, "PC-%06d,PC,%s棟%d階,10.%d.%d.%d,富士通,ESPRIMO D%d\n", i, variant, i%9+1, i>>16&255, i>>8&255, i&255, i%7)
 	}
 	return b.String()
-}
-
-// peakHeapMiB samples the heap every 10 ms while fn runs and returns the
-// highest HeapInuse seen, in MiB. With MEDISAC_BENCH_HEAP_PROFILE set it
-// writes a heap profile there at each new peak (10 % above the last).
-func peakHeapMiB(fn func()) float64 {
-	var peak, written uint64
-	profile := os.Getenv("MEDISAC_BENCH_HEAP_PROFILE")
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			if profile != "" && peak > written+written/10 {
-				written = peak
-				if f, err := os.Create(profile); err == nil {
-					_ = pprof.Lookup("heap").WriteTo(f, 0)
-					f.Close()
-				}
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	})
-	fn()
-	close(done)
-	wg.Wait()
-	return float64(peak) / (1 << 20)
 }
 
 // BenchmarkRegisterImportAPI100k applies a 100,000-row register through
@@ -96,7 +59,7 @@ func BenchmarkRegisterImportAPI100k(b *testing.B) {
 						runtime.GC()
 						body := files[k%2]
 						k++
-						peak = max(peak, peakHeapMiB(func() {
+						peak = max(peak, testkit.PeakHeapMiB(10*time.Millisecond, func() {
 							if mode == "sync" {
 								rec := f.do(b, "POST", path, f.adminA.write, body)
 								if rec.Code != http.StatusOK {

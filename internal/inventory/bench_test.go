@@ -6,12 +6,12 @@ import (
 	"encoding/csv"
 	"fmt"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/medisac/medisac/internal/db"
 	"github.com/medisac/medisac/internal/db/dbtest"
+	"github.com/medisac/medisac/internal/testkit"
 )
 
 // benchCSV returns an asset CSV with n rows, with every column filled.
@@ -30,37 +30,6 @@ func benchCSV(n int) []byte {
 	}
 	w.Flush()
 	return buf.Bytes()
-}
-
-// peakHeap samples the heap while fn runs and returns the highest
-// HeapInuse seen, in MiB.
-func peakHeap(fn func()) float64 {
-	var peak uint64
-	var mu sync.Mutex
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		var ms runtime.MemStats
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			mu.Lock()
-			peak = max(peak, ms.HeapInuse)
-			mu.Unlock()
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	fn()
-	close(done)
-	wg.Wait()
-	return float64(peak) / (1 << 20)
 }
 
 func benchDBs(b *testing.B, fn func(b *testing.B, d *db.DB)) {
@@ -83,7 +52,7 @@ func BenchmarkImportAssets100k(b *testing.B) {
 				org := newOrg(b, d, fmt.Sprintf("bench %d", i))
 				runtime.GC()
 				b.StartTimer()
-				peak = max(peak, peakHeap(func() {
+				peak = max(peak, testkit.PeakHeapMiB(20*time.Millisecond, func() {
 					p, err := ImportFile(ctx, d, testCat, org, "", "assets.csv", data, false, t0)
 					if err != nil || p.Counts[SheetAssets][RowNew] != n {
 						b.Fatalf("import: %v", err)
@@ -102,7 +71,7 @@ func BenchmarkImportAssets100k(b *testing.B) {
 			b.ResetTimer()
 			var peak float64
 			for i := 0; i < b.N; i++ {
-				peak = max(peak, peakHeap(func() {
+				peak = max(peak, testkit.PeakHeapMiB(20*time.Millisecond, func() {
 					p, err := ImportFile(ctx, d, testCat, org, "", "assets.csv", data, false, t0)
 					if err != nil || p.Counts[SheetAssets][RowUnchanged] != n {
 						b.Fatalf("re-import: %v", err)

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -314,26 +313,14 @@ func BenchmarkSTIXImportMillion(b *testing.B) {
 				b.Fatal(err)
 			}
 			runtime.GC()
-			var peak atomic.Uint64
-			stop := make(chan struct{})
-			go func() {
-				var ms runtime.MemStats
-				for {
-					runtime.ReadMemStats(&ms)
-					if ms.HeapInuse > peak.Load() {
-						peak.Store(ms.HeapInuse)
-					}
-					select {
-					case <-stop:
-						return
-					case <-time.After(100 * time.Millisecond):
-					}
-				}
-			}()
-			start := time.Now()
-			res, err := ImportSTIX(ctx, d, w.author, bufio.NewReaderSize(f, 1<<20), ImportOptions{}, t0)
-			el := time.Since(start)
-			close(stop)
+			var res *ImportResult
+			var err error
+			var el time.Duration
+			peakMiB := testkit.PeakHeapMiB(100*time.Millisecond, func() {
+				start := time.Now()
+				res, err = ImportSTIX(ctx, d, w.author, bufio.NewReaderSize(f, 1<<20), ImportOptions{}, t0)
+				el = time.Since(start)
+			})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -342,7 +329,7 @@ func BenchmarkSTIXImportMillion(b *testing.B) {
 			}
 			b.ReportMetric(el.Seconds(), "s/import")
 			b.ReportMetric(float64(res.Objects)/el.Seconds(), "objects/s")
-			b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
+			b.ReportMetric(peakMiB, "peak-heap-MiB")
 			b.ReportMetric(float64(res.LongestTransaction().Milliseconds()), "longest-tx-ms")
 			b.Logf("longest transaction %v in %s", res.longestTx, res.longestTxAt)
 			b.ReportMetric(float64(st.Size())/(1<<20), "bundle-MiB")

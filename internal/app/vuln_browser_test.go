@@ -130,12 +130,7 @@ func TestBrowserVulnDashboard(t *testing.T) {
 	)
 	// The finding page shows the state before the form is sent too: wait
 	// for the page after the redirect.
-	var st string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if st = testkit.Text(t, ctx, `#vuln-state`); strings.Contains(st, "対応中") {
-			break
-		}
-	}
+	st := testkit.WaitText(t, ctx, `#vuln-state`, "対応中", 10*time.Second)
 	if !strings.Contains(st, "対応中") || !strings.Contains(st, "保守業者に更新を依頼済み") {
 		t.Errorf("state shows %q", st)
 	}

@@ -145,6 +145,26 @@ func Text(t testing.TB, ctx context.Context, sel string) string {
 	return Run(t, ctx, chromedp.Text(chromedp.CSS(sel)))
 }
 
+// WaitText waits up to within for the text of sel to contain want and
+// returns the last text read. A read that fails because the page is
+// navigating (a form's redirect destroys the page being read) is tried
+// again instead of failing the test.
+func WaitText(t testing.TB, ctx context.Context, sel, want string, within time.Duration) string {
+	t.Helper()
+	var text string
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		v, err := chromedp.Run(rctx, chromedp.Text(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			if text = v; strings.Contains(text, want) {
+				break
+			}
+		}
+	}
+	return text
+}
+
 // Download fetches, in the page, the address the JavaScript expression href
 // gives (a link's href) and returns the body; the test fails unless the
 // answer is a success.
